@@ -1,0 +1,67 @@
+"""Account writes: sign-in with lock-out, users and grants."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from fangkong.audit.actions import record
+
+from .models import Grant, LoginThrottle
+
+
+class LockedOut(Exception):
+    def __init__(self, until):
+        super().__init__("locked")
+        self.until = until
+
+
+@transaction.atomic
+def sign_in(*, request, username: str, password: str):
+    """Authenticate; returns the user or None. Raises LockedOut while the name is locked."""
+    username = (username or "").strip()[:150]
+    now = timezone.now()
+    throttle, _ = LoginThrottle.objects.select_for_update().get_or_create(username=username)
+    if throttle.locked_until and throttle.locked_until > now:
+        record(None, "auth.login", outcome="locked", detail={"username": username})
+        raise LockedOut(throttle.locked_until)
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        throttle.failures += 1
+        if throttle.failures >= settings.LOGIN_MAX_FAILURES:
+            throttle.locked_until = now + dt.timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
+            throttle.failures = 0
+        throttle.save()
+        record(None, "auth.login", outcome="failed", detail={"username": username})
+        if throttle.locked_until and throttle.locked_until > now:
+            raise LockedOut(throttle.locked_until)
+        return None
+    throttle.failures = 0
+    throttle.locked_until = None
+    throttle.save()
+    record(user, "auth.login")
+    return user
+
+
+@transaction.atomic
+def create_user(*, acting_user, username: str, password: str, display_name: str = "", grants=()):
+    User = get_user_model()
+    user = User.objects.create_user(username=username, password=password, first_name=display_name[:150])
+    for role, target in grants:
+        add_grant(acting_user=acting_user, user=user, role=role, target=target)
+    record(acting_user, "account.create", obj=user, detail={"username": username})
+    return user
+
+
+@transaction.atomic
+def add_grant(*, acting_user, user, role: str, target=None) -> Grant:
+    from fangkong.places.models import Organization, Place
+
+    place = target if isinstance(target, Place) else None
+    org = target if isinstance(target, Organization) else None
+    grant = Grant.objects.create(user=user, role=role, place=place, organization=org)
+    record(acting_user, "grant.create", obj=grant, detail={"role": role, "target": str(target or "*")})
+    return grant

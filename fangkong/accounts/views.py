@@ -1,0 +1,99 @@
+from django import forms
+from django.contrib.auth import login, logout
+from django.db.models import Count, Q
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
+
+from fangkong.audit.actions import record
+from fangkong.places.access import authenticated, grants, has_perm, public, scope
+from fangkong.places.models import Organization, Place
+from fangkong.residents.models import TAGS, Household, Person
+
+from .actions import LockedOut, sign_in
+
+ROLE_LABELS = {
+    "admin": gettext_lazy("Administrator"),
+    "commander": gettext_lazy("Commander"),
+    "coordinator": gettext_lazy("Coordinator"),
+    "committee": gettext_lazy("Residents' committee"),
+    "grid_worker": gettext_lazy("Grid worker"),
+    "medic": gettext_lazy("Medic"),
+    "gate_guard": gettext_lazy("Gate guard"),
+    "unit_liaison": gettext_lazy("Unit liaison"),
+    "volunteer": gettext_lazy("Volunteer"),
+    "resident": gettext_lazy("Resident"),
+}
+
+
+class LoginForm(forms.Form):
+    username = forms.CharField(label=gettext_lazy("Username"), max_length=150)
+    password = forms.CharField(label=gettext_lazy("Password"), widget=forms.PasswordInput, max_length=256)
+
+
+@public("sign-in page")
+@require_http_methods(["GET", "POST"])
+def login_view(request):
+    if request.user.is_authenticated and request.method == "GET":
+        return redirect("home")
+    form = LoginForm(request.POST or None)
+    error = None
+    status = 200
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = sign_in(request=request, username=form.cleaned_data["username"], password=form.cleaned_data["password"])
+        except LockedOut as exc:
+            minutes = max(1, int((exc.until - timezone.now()).total_seconds() // 60) + 1)
+            error = _("Too many failed sign-ins. Try again in %(m)d minutes.") % {"m": minutes}
+            status = 429
+        else:
+            if user is None:
+                error = _("Wrong username or password.")
+                status = 401
+            else:
+                login(request, user)
+                nxt = request.GET.get("next", "")
+                if nxt.startswith("/") and not nxt.startswith("//"):
+                    return redirect(nxt)
+                return redirect("home")
+    elif request.method == "POST":
+        status = 400
+    return render(request, "accounts/login.html", {"form": form, "error": error}, status=status)
+
+
+@authenticated
+@require_POST
+def logout_view(request):
+    record(request.user, "auth.logout")
+    logout(request)
+    return redirect("login")
+
+
+@authenticated
+@require_http_methods(["GET"])
+def home(request):
+    user = request.user
+    cards = []
+    for g in grants(user):
+        target = "*"
+        if g.place_id:
+            target = Place.objects.get(pk=g.place_id).name
+        elif g.org_id:
+            target = Organization.objects.get(pk=g.org_id).name
+        cards.append({"role": g.role, "label": ROLE_LABELS[g.role], "target": target})
+    summary = None
+    if has_perm(user, "residents.view"):
+        persons = scope(Person.objects.all(), user, "residents.view")
+        agg = persons.aggregate(
+            total=Count("id"),
+            **{tag: Count("id", filter=Q(tags__contains=f",{tag},")) for tag, _label in TAGS},
+        )
+        summary = {
+            "persons": agg["total"],
+            "households": scope(Household.objects.all(), user, "residents.view").count(),
+            "tags": [(tag, label, agg[tag]) for tag, label in TAGS],
+        }
+        record(user, "residents.summary", detail={"persons": agg["total"]})
+    return render(request, "accounts/home.html", {"cards": cards, "summary": summary, "no_grants": not cards})

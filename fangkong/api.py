@@ -1,0 +1,44 @@
+"""The JSON API at /api/ (OpenAPI docs at /api/docs)."""
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from ninja import NinjaAPI, Schema
+from ninja.security import django_auth
+
+from fangkong.places.access import roles
+from fangkong.residents.api import FieldErrors
+from fangkong.residents.api import router as residents_router
+
+# Every operation names its own auth: api_perm(...) for a permission, django_auth for
+# "any signed-in user". There is no default, so an operation without auth is visible
+# to the access-matrix test as a public route and fails it unless declared public.
+api = NinjaAPI(title="Fangkong API", version="1", urls_namespace="api")
+
+
+@api.exception_handler(PermissionDenied)
+def _forbidden(request, exc):
+    return api.create_response(request, {"detail": "Forbidden"}, status=403)
+
+
+@api.exception_handler(Http404)
+def _not_found(request, exc):
+    return api.create_response(request, {"detail": "Not Found"}, status=404)
+
+
+@api.exception_handler(FieldErrors)
+def _field_errors(request, exc):
+    return api.create_response(
+        request, {"detail": [{"field": k, "message": str(v)} for k, v in exc.errors.items()]}, status=422
+    )
+
+
+class Me(Schema):
+    username: str
+    roles: list[str]
+
+
+@api.get("/me", response=Me, tags=["accounts"], auth=django_auth)
+def me(request):
+    return {"username": request.user.get_username(), "roles": roles(request.user)}
+
+
+api.add_router("/", residents_router)

@@ -1,0 +1,54 @@
+"""Audit events. `record` is called by every action; request metadata (IP) comes from the
+AuditContextMiddleware through a context variable, so actions need no request object."""
+from __future__ import annotations
+
+import contextvars
+import re
+
+from .models import AuditEvent
+
+_context: contextvars.ContextVar[dict] = contextvars.ContextVar("fangkong_audit_context", default={})
+
+# Defence in depth: anything in `detail` that looks like an ID or a phone number is masked.
+_ID_RE = re.compile(r"\b(\d{6})\d{8}(\d{3}[\dXx])\b")
+_PHONE_RE = re.compile(r"\b(1[3-9]\d)\d{4}(\d{4})\b")
+
+
+def set_context(**values):
+    return _context.set(values)
+
+
+def reset_context(token):
+    _context.reset(token)
+
+
+def _scrub(value):
+    if isinstance(value, str):
+        return _PHONE_RE.sub(r"\1****\2", _ID_RE.sub(r"\1********\2", value))
+    if isinstance(value, dict):
+        return {k: _scrub(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrub(v) for v in value]
+    return value
+
+
+def record(user, action: str, *, obj=None, outcome: str = "ok", detail: dict | None = None, place_path: str = "") -> AuditEvent:
+    from fangkong.places.access import roles
+
+    ctx = _context.get()
+    authenticated = user is not None and getattr(user, "is_authenticated", False)
+    if obj is not None and not place_path:
+        field = getattr(type(obj), "SCOPE_PATH", None)
+        place_path = getattr(obj, field, "") if field else ""
+    return AuditEvent.objects.create(
+        user=user if authenticated else None,
+        username=(user.get_username() if authenticated else (ctx.get("username") or "")),
+        roles=",".join(roles(user)) if authenticated else "",
+        ip=ctx.get("ip", ""),
+        action=action,
+        object_type=type(obj).__name__ if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        outcome=outcome,
+        detail=_scrub(detail or {}),
+        place_path=place_path or "",
+    )

@@ -1,0 +1,55 @@
+"""Run the platform: migrations, the Huey worker and the web server, together."""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Apply migrations, then run the background worker and the web server until interrupted."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--bind", default=os.environ.get("FANGKONG_BIND", "127.0.0.1:8000"))
+        parser.add_argument("--web-workers", type=int, default=2)
+        parser.add_argument("--threads", type=int, default=8)
+
+    def handle(self, *args, bind, web_workers, threads, **opts):
+        call_command("migrate", interactive=False, verbosity=0)
+        env = dict(os.environ, DJANGO_SETTINGS_MODULE="fangkong.settings")
+        py = sys.executable
+        procs = [
+            subprocess.Popen([py, "-m", "fangkong.cli", "run_huey", "--workers", str(settings.HUEY["consumer"]["workers"]), "-k", "thread"], env=env),
+            subprocess.Popen([py, "-m", "gunicorn", "fangkong.wsgi:application", "--bind", bind,
+                              "--workers", str(web_workers), "--threads", str(threads), "--access-logfile", "-"], env=env),
+        ]
+        self.stdout.write(f"Fangkong is running at http://{bind}/  (worker and web server; Ctrl-C stops both)")
+        stopping = False
+
+        def stop(*_):
+            nonlocal stopping
+            stopping = True
+            for p in procs:
+                if p.poll() is None:
+                    p.terminate()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        try:
+            while not stopping and all(p.poll() is None for p in procs):
+                time.sleep(0.5)
+        finally:
+            stop()
+            for p in procs:
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+        codes = [p.returncode for p in procs]
+        if not stopping:
+            self.stderr.write(f"a process ended unexpectedly (exit codes {codes}); stopped the others")
+            sys.exit(1)

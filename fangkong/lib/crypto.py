@@ -1,0 +1,44 @@
+"""Field encryption (AES-256-GCM) and blind indexes (HMAC-SHA256) for personal data.
+
+Ciphertext layout: version byte (1) | 12-byte nonce | ciphertext+tag. The blind index is a
+keyed hash of the normalized value with a per-kind prefix, so the same number typed as an
+ID and as a phone never match each other, and nobody without INDEX_KEY can test guesses.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+from functools import lru_cache
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+
+_VERSION = b"\x01"
+
+
+@lru_cache(maxsize=4)
+def _aead(key: bytes) -> AESGCM:
+    return AESGCM(key)
+
+
+def encrypt(plain: str, *, aad: bytes = b"") -> bytes:
+    nonce = os.urandom(12)
+    return _VERSION + nonce + _aead(settings.DATA_KEY).encrypt(nonce, plain.encode(), aad)
+
+
+def decrypt(blob: bytes | memoryview | None, *, aad: bytes = b"") -> str:
+    if blob is None:
+        return ""
+    blob = bytes(blob)
+    if not blob:
+        return ""
+    if blob[:1] != _VERSION:
+        raise ValueError("unknown ciphertext version")
+    return _aead(settings.DATA_KEY).decrypt(blob[1:13], blob[13:], aad).decode()
+
+
+def blind_index(kind: str, normalized: str) -> str:
+    """Hex HMAC of `kind:value`; 32 hex chars (128 bits) is plenty for exact lookup."""
+    mac = hmac.new(settings.INDEX_KEY, f"{kind}:{normalized}".encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]

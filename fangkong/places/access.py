@@ -1,0 +1,226 @@
+"""The ONE place that decides who sees and does what (DESIGN.md §3).
+
+A user holds grants: a role over a place subtree or over an organization (admin: over
+everything). A role carries permissions (ROLE_PERMS). For a permission:
+
+* `require(user, perm)` — 403 (PermissionDenied) if no grant of the user carries it;
+* `scope(qs, user, perm)` — the queryset filtered to the subtrees/organizations of the
+  grants that carry it;
+* `get_in_scope(qs, user, perm, **lookup)` — one object, or 404 whether it is missing or
+  outside the scope, so nobody learns that it exists.
+
+Models say how they are scoped with two class attributes: SCOPE_PATH (the field holding the
+place path of the object) and SCOPE_ORG (the field holding the organization id). Views, API
+operations, exports and tasks call only these functions.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.http import Http404
+
+ROLES = [
+    "admin",
+    "commander",
+    "coordinator",
+    "committee",
+    "grid_worker",
+    "medic",
+    "gate_guard",
+    "unit_liaison",
+    "volunteer",
+    "resident",
+]
+
+PERMS = {
+    "places.view",
+    "residents.view",
+    "residents.edit",
+    "residents.unmask",
+    "residents.import",
+    "residents.export",
+    "audit.view",
+}
+
+ROLE_PERMS: dict[str, frozenset[str]] = {
+    "admin": frozenset(PERMS),
+    "commander": frozenset({"places.view", "residents.view", "residents.export", "audit.view"}),
+    "coordinator": frozenset({"places.view", "residents.view", "residents.export"}),
+    "committee": frozenset(
+        {"places.view", "residents.view", "residents.edit", "residents.unmask", "residents.import", "residents.export"}
+    ),
+    "grid_worker": frozenset({"places.view", "residents.view", "residents.edit"}),
+    "medic": frozenset({"places.view", "residents.view"}),
+    "gate_guard": frozenset(),
+    # A liaison sees the persons employed by its own organization, nothing else.
+    "unit_liaison": frozenset({"residents.view"}),
+    "volunteer": frozenset(),
+    "resident": frozenset(),
+}
+
+assert set(ROLE_PERMS) == set(ROLES)
+assert all(p <= PERMS for p in ROLE_PERMS.values())
+
+
+@dataclass(frozen=True)
+class Scope:
+    role: str
+    place_id: int | None
+    place_path: str | None
+    org_id: int | None
+
+    @property
+    def everything(self) -> bool:
+        return self.place_path is None and self.org_id is None
+
+
+def grants(user) -> list[Scope]:
+    """The user's grants, loaded once per request (cached on the user object)."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return []
+    cached = getattr(user, "_fk_grants", None)
+    if cached is None:
+        from fangkong.accounts.models import Grant
+
+        cached = [
+            Scope(g.role, g.place_id, g.place.path if g.place_id else None, g.organization_id)
+            for g in Grant.objects.filter(user=user, active=True).select_related("place")
+        ]
+        user._fk_grants = cached
+    return cached
+
+
+def roles(user) -> list[str]:
+    return sorted({g.role for g in grants(user)})
+
+
+def grants_for(user, perm: str) -> list[Scope]:
+    if perm not in PERMS:
+        raise ValueError(f"unknown permission {perm!r}")
+    return [g for g in grants(user) if perm in ROLE_PERMS[g.role]]
+
+
+def has_perm(user, perm: str) -> bool:
+    return bool(grants_for(user, perm))
+
+
+def require(user, perm: str) -> None:
+    if not has_perm(user, perm):
+        raise PermissionDenied(perm)
+
+
+def scope_q(model, user, perm: str) -> Q | None:
+    """Q selecting the objects of `model` in the user's scope for `perm`; None = all."""
+    path_field = getattr(model, "SCOPE_PATH", None)
+    org_field = getattr(model, "SCOPE_ORG", None)
+    q = Q(pk__in=[])
+    for g in grants_for(user, perm):
+        if g.everything:
+            return None
+        if g.place_path is not None and path_field:
+            q |= Q(**{f"{path_field}__startswith": g.place_path})
+        if g.org_id is not None and org_field:
+            q |= Q(**{org_field: g.org_id})
+    return q
+
+
+def scope(qs, user, perm: str):
+    q = scope_q(qs.model, user, perm)
+    return qs if q is None else qs.filter(q)
+
+
+def get_in_scope(qs, user, perm: str, **lookup):
+    """One object within scope, else Http404 (missing and out-of-scope look the same)."""
+    if not hasattr(qs, "model"):
+        qs = qs._default_manager.all()
+    try:
+        return scope(qs, user, perm).get(**lookup)
+    except (qs.model.DoesNotExist, ValueError, TypeError):
+        raise Http404 from None
+
+
+def in_scope(obj, user, perm: str) -> bool:
+    return scope(type(obj)._default_manager.filter(pk=obj.pk), user, perm).exists()
+
+
+def places_in_scope(user, perm: str):
+    from fangkong.places.models import Place
+
+    return scope(Place.objects.all(), user, perm)
+
+
+# --- View markers ---------------------------------------------------------------------
+# Every route declares its permission (or that it is public); the access-matrix test reads
+# these markers, so an unmarked new route fails the test suite.
+
+def requires(perm: str, obj=None):
+    """Decorator for page views: the permission this route needs, and (for routes with a
+    <pk>) the model whose object the pk names."""
+    if perm not in PERMS:
+        raise ValueError(f"unknown permission {perm!r}")
+
+    def deco(fn):
+        @wraps(fn)
+        def wrapper(request, *args, **kwargs):
+            user = request.user
+            if not user.is_authenticated:
+                from django.contrib.auth.views import redirect_to_login
+
+                return redirect_to_login(request.get_full_path())
+            require(user, perm)
+            return fn(request, *args, **kwargs)
+
+        wrapper.fk_perm = perm
+        wrapper.fk_object = obj
+        return wrapper
+
+    return deco
+
+
+def api_perm(perm: str, obj=None):
+    """django-ninja auth for an API operation: signed in (else 401) and holding `perm`
+    (else 403). It runs before the body is parsed, so a wrong role gets 403, not 422."""
+    from ninja.security import SessionAuth
+
+    if perm not in PERMS:
+        raise ValueError(f"unknown permission {perm!r}")
+
+    class PermAuth(SessionAuth):
+        fk_perm = perm
+        fk_object = obj
+
+        def authenticate(self, request, key):
+            if not request.user.is_authenticated:
+                return None
+            require(request.user, perm)
+            return request.user
+
+    return PermAuth()
+
+
+def public(reason: str):
+    """Mark a route as needing no permission (login page, language switch...)."""
+
+    def deco(fn):
+        fn.fk_public = reason
+        return fn
+
+    return deco
+
+
+def authenticated(fn):
+    """Any signed-in user (their home page, logout); shows only the user's own things."""
+
+    @wraps(fn)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            from django.contrib.auth.views import redirect_to_login
+
+            return redirect_to_login(request.get_full_path())
+        return fn(request, *args, **kwargs)
+
+    wrapper.fk_authenticated = True
+    return wrapper

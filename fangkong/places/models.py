@@ -1,0 +1,86 @@
+"""Jurisdiction tree (M1) and organizations attached to places.
+
+The tree uses a materialized path: every place stores `path`, the ids of its ancestors and
+itself as fixed-width base-36 segments ("0000a/0000z/"). A subtree is one indexed prefix
+query (`path__startswith`), which both SQLite and PostgreSQL answer from the index.
+"""
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+SEGMENT = 6  # base-36 digits per level: 2 billion ids per level
+
+
+def segment(pk: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    n = pk
+    while n:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+    return out.rjust(SEGMENT, "0") + "/"
+
+
+class Place(models.Model):
+    class Kind(models.TextChoices):
+        DISTRICT = "district", _("District")
+        STREET = "street", _("Street")
+        COMMUNITY = "community", _("Community")
+        GRID = "grid", _("Grid")
+        COMPOUND = "compound", _("Compound")
+        BUILDING = "building", _("Building")
+        CHECKPOINT = "checkpoint", _("Checkpoint")
+
+    # A child's kind must come after its parent's kind in this order.
+    ORDER = ["district", "street", "community", "grid", "compound", "building", "checkpoint"]
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=100)
+    code = models.CharField(_("code"), max_length=40, unique=True)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    path = models.CharField(max_length=255, db_index=True, editable=False)
+    depth = models.PositiveSmallIntegerField(default=0, editable=False)
+
+    SCOPE_PATH = "path"
+
+    class Meta:
+        ordering = ["path"]
+        verbose_name = _("place")
+
+    def __str__(self):
+        return self.name
+
+    def ancestors(self):
+        ids = [int(seg, 36) for seg in self.path.strip("/").split("/") if seg]
+        by_id = Place.objects.in_bulk(ids)
+        return [by_id[i] for i in ids if i in by_id]
+
+    def label(self) -> str:
+        """Full name from the community down, e.g. 东城社区 / 第3网格."""
+        return " / ".join(p.name for p in self.ancestors() if p.kind not in ("district", "street"))
+
+
+class Organization(models.Model):
+    class Kind(models.TextChoices):
+        EMPLOYER = "employer", _("Employer unit")
+        ENTERPRISE = "enterprise", _("Enterprise")
+        STATION = "station", _("Station")
+        SITE = "site", _("Site")
+        CLINIC = "clinic", _("Clinic")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    name = models.CharField(_("name"), max_length=120)
+    code = models.CharField(_("code"), max_length=40, unique=True)
+    place = models.ForeignKey(Place, on_delete=models.PROTECT, related_name="organizations")
+    place_path = models.CharField(max_length=255, db_index=True, editable=False)
+
+    SCOPE_PATH = "place_path"
+    SCOPE_ORG = "id"
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("organization")
+
+    def __str__(self):
+        return self.name

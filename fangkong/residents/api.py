@@ -1,0 +1,206 @@
+"""JSON API for the registry (django-ninja). Same actions and access checks as the pages."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Q
+from django.http import Http404
+from ninja import Field, Router, Schema
+from ninja.errors import HttpError
+
+from fangkong.audit.actions import record
+from fangkong.places.access import api_perm, get_in_scope, places_in_scope
+from fangkong.places.models import Place
+
+from . import actions, queries
+from .models import TAG_KEYS, Household, Person
+from .validation import validate_person
+
+router = Router(tags=["residents"])
+
+
+class FieldErrors(Exception):
+    def __init__(self, errors: dict):
+        self.errors = errors
+
+
+class PersonOut(Schema):
+    id: int
+    name: str
+    id_masked: str
+    phone_masked: str
+    sex: str
+    birth_date: dt.date
+    household_id: int | None
+    place_id: int
+    employer_id: int | None
+    tags: list[str] = Field(..., alias="tag_list")
+    note: str
+    version: int
+
+
+class PersonIn(Schema):
+    name: str
+    id_number: str
+    phone: str = ""
+    sex: str = ""
+    birth_date: str = ""
+    household_id: int
+    tags: list[str] = []
+    note: str = ""
+
+
+class PersonPatch(Schema):
+    name: str | None = None
+    id_number: str | None = None
+    phone: str | None = None
+    sex: str | None = None
+    birth_date: str | None = None
+    household_id: int | None = None
+    tags: list[str] | None = None
+    note: str | None = None
+
+
+class PersonPage(Schema):
+    count: int
+    page: int
+    pages: int
+    items: list[PersonOut]
+
+
+class Unmasked(Schema):
+    id_number: str
+    phone: str
+
+
+class UnmaskIn(Schema):
+    reason: str = ""
+
+
+class HouseholdOut(Schema):
+    id: int
+    address: str
+    tenure: str
+    place_id: int
+
+
+class HouseholdIn(Schema):
+    place_id: int
+    address: str = Field(..., min_length=1, max_length=200)
+    tenure: str = "owned"
+
+
+class PlaceOut(Schema):
+    id: int
+    kind: str
+    name: str
+    code: str
+    parent_id: int | None
+
+
+@router.get("/residents", response=PersonPage, summary="Search residents in scope", auth=api_perm("residents.view"))
+def list_residents(request, q: str = "", place_id: int | None = None, tag: str = "", page: int = 1):
+    place = None
+    if place_id is not None:
+        place = places_in_scope(request.user, "residents.view").filter(pk=place_id).first()
+        if place is None:
+            raise Http404
+    if tag and tag not in TAG_KEYS:
+        raise FieldErrors({"tag": f"unknown tag; one of {', '.join(TAG_KEYS)}"})
+    qs = queries.search_persons(request.user, q=q[:60], place=place, tag=tag)
+    size = queries.PAGE_SIZE
+    count = qs.count()
+    pages = max(1, -(-count // size))
+    page = min(max(page, 1), pages)
+    record(request.user, "person.list", detail={"q": q[:60], "place": place_id, "tag": tag, "page": page, "api": True})
+    return {"count": count, "page": page, "pages": pages, "items": list(qs[(page - 1) * size: page * size])}
+
+
+@router.get("/residents/{pk}", response=PersonOut, auth=api_perm("residents.view", obj=Person))
+def get_resident(request, pk: int):
+    person = get_in_scope(Person.objects.all(), request.user, "residents.view", pk=pk)
+    record(request.user, "person.view", obj=person, detail={"api": True})
+    return person
+
+
+def _household(request, household_id, perm="residents.edit"):
+    return get_in_scope(Household.objects.all(), request.user, perm, pk=household_id)
+
+
+def _dup(dup: actions.DuplicatePerson):
+    if dup.existing is not None:
+        raise HttpError(409, f"ID number already registered: person {dup.existing.pk} ({dup.existing.id_masked})")
+    raise HttpError(409, "ID number already registered outside your jurisdiction")
+
+
+@router.post("/residents", response={201: PersonOut}, summary="Register a person", auth=api_perm("residents.edit"))
+def create_resident(request, payload: PersonIn):
+    household = _household(request, payload.household_id)
+    clean, errors = validate_person(payload.dict())
+    if errors:
+        raise FieldErrors(errors)
+    try:
+        person = actions.create_person(acting_user=request.user, clean=clean, household=household)
+    except actions.DuplicatePerson as dup:
+        _dup(dup)
+    return 201, person
+
+
+@router.patch("/residents/{pk}", response=PersonOut, auth=api_perm("residents.edit", obj=Person))
+def update_resident(request, pk: int, payload: PersonPatch):
+    person = get_in_scope(Person.objects.all(), request.user, "residents.edit", pk=pk)
+    data = payload.dict(exclude_unset=True)
+    household = _household(request, data.pop("household_id")) if data.get("household_id") else ...
+    if ("sex" in data or "birth_date" in data) and "id_number" not in data:
+        data["id_number"] = person.id_number()  # check them against the stored ID
+    clean, errors = validate_person(data, partial=True)
+    if errors:
+        raise FieldErrors(errors)
+    try:
+        return actions.update_person(acting_user=request.user, person=person, clean=clean, household=household)
+    except actions.DuplicatePerson as dup:
+        _dup(dup)
+
+
+@router.post("/residents/{pk}/unmask", response=Unmasked, summary="Reveal the full ID and phone (audited)", auth=api_perm("residents.unmask", obj=Person))
+def unmask_resident(request, pk: int, payload: UnmaskIn):
+    person = get_in_scope(Person.objects.all(), request.user, "residents.unmask", pk=pk)
+    return actions.unmask_person(acting_user=request.user, person=person, reason=payload.reason)
+
+
+@router.get("/households", response=list[HouseholdOut], auth=api_perm("residents.view"))
+def list_households(request, place_id: int | None = None, limit: int = 100, offset: int = 0):
+    qs = queries.households(request.user)
+    if place_id is not None:
+        place = get_in_scope(Place.objects.all(), request.user, "residents.view", pk=place_id)
+        qs = qs.filter(place_path__startswith=place.path)
+    record(request.user, "household.list", detail={"place": place_id, "api": True})
+    return list(qs[max(offset, 0): max(offset, 0) + min(max(limit, 1), 500)])
+
+
+@router.get("/households/{pk}", response=HouseholdOut, auth=api_perm("residents.view", obj=Household))
+def get_household(request, pk: int):
+    household = get_in_scope(Household.objects.all(), request.user, "residents.view", pk=pk)
+    record(request.user, "household.view", obj=household, detail={"api": True})
+    return household
+
+
+@router.post("/households", response={201: HouseholdOut}, auth=api_perm("residents.edit"))
+def create_household(request, payload: HouseholdIn):
+    place = get_in_scope(Place.objects.exclude(kind__in=["district", "street", "checkpoint"]), request.user, "residents.edit", pk=payload.place_id)
+    if payload.tenure not in Household.Tenure.values:
+        raise FieldErrors({"tenure": f"one of {', '.join(Household.Tenure.values)}"})
+    address = payload.address.strip()
+    if not address:
+        raise FieldErrors({"address": "address is required"})
+    if Household.objects.filter(place=place, address=address).exists():
+        raise HttpError(409, "a household with this address already exists here")
+    return 201, actions.create_household(acting_user=request.user, place=place, address=address, tenure=payload.tenure)
+
+
+@router.get("/places", response=list[PlaceOut], summary="Places in the caller's scope", auth=api_perm("places.view"))
+def list_places(request, kind: str = ""):
+    qs = places_in_scope(request.user, "places.view")
+    if kind:
+        qs = qs.filter(kind=kind)
+    return list(qs[:5000])

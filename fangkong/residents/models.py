@@ -1,0 +1,166 @@
+"""Resident registry (M2): households and persons.
+
+National ID and phone are stored only encrypted (`*_enc`), with a blind index (`*_bidx`)
+for exact search and a masked form (`*_masked`) for display. The unique index on
+`id_bidx` makes "one person per ID" hold even under concurrent writes.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from fangkong.lib import crypto
+from fangkong.places.models import Organization, Place
+
+
+class Household(models.Model):
+    class Tenure(models.TextChoices):
+        OWNED = "owned", _("Owned")
+        RENTED = "rented", _("Rented")
+        OTHER = "other", _("Other")
+
+    place = models.ForeignKey(Place, on_delete=models.PROTECT, related_name="households", verbose_name=_("place"))
+    place_path = models.CharField(max_length=255, db_index=True, editable=False)
+    address = models.CharField(_("address"), max_length=200)
+    tenure = models.CharField(_("tenure"), max_length=10, choices=Tenure.choices, default=Tenure.OWNED)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    SCOPE_PATH = "place_path"
+
+    class Meta:
+        ordering = ["address", "id"]
+        verbose_name = _("household")
+        constraints = [models.UniqueConstraint(fields=["place", "address"], name="household_unique_address")]
+
+    def __str__(self):
+        return self.address
+
+
+TAGS = [
+    ("elderly_alone", _("Elderly living alone")),
+    ("tenant", _("Tenant")),
+    ("floating", _("Floating population")),
+    ("hardship", _("Hardship")),
+    ("disabled", _("Disabled")),
+    ("chronic", _("Chronic illness")),
+]
+TAG_KEYS = [k for k, _ in TAGS]
+
+
+class Person(models.Model):
+    class Sex(models.TextChoices):
+        MALE = "M", _("Male")
+        FEMALE = "F", _("Female")
+
+    household = models.ForeignKey(
+        Household, null=True, blank=True, on_delete=models.PROTECT, related_name="members", verbose_name=_("household")
+    )
+    place = models.ForeignKey(Place, on_delete=models.PROTECT, related_name="persons", verbose_name=_("place"))
+    place_path = models.CharField(max_length=255, db_index=True, editable=False)
+    name = models.CharField(_("name"), max_length=50, db_index=True)
+    id_enc = models.BinaryField(editable=False)
+    id_bidx = models.CharField(max_length=32, unique=True, editable=False)
+    id_masked = models.CharField(max_length=18, editable=False)
+    phone_enc = models.BinaryField(null=True, editable=False)
+    phone_bidx = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
+    phone_masked = models.CharField(max_length=20, blank=True, editable=False)
+    sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices)
+    birth_date = models.DateField(_("birth date"))
+    employer = models.ForeignKey(
+        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="staff", verbose_name=_("employer")
+    )
+    # Tags as ",tag1,tag2," so one portable LIKE finds a tag on SQLite and PostgreSQL.
+    tags = models.CharField(_("tags"), max_length=200, blank=True, default="")
+    note = models.CharField(_("note"), max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = models.PositiveIntegerField(default=1)
+
+    SCOPE_PATH = "place_path"
+    SCOPE_ORG = "employer_id"
+
+    class Meta:
+        ordering = ["name", "id"]
+        verbose_name = _("person")
+
+    def __str__(self):
+        return f"{self.name} ({self.id_masked})"
+
+    @property
+    def tag_list(self) -> list[str]:
+        return [t for t in self.tags.split(",") if t]
+
+    def tag_labels(self) -> list[str]:
+        labels = dict(TAGS)
+        return [str(labels.get(t, t)) for t in self.tag_list]
+
+    def id_number(self) -> str:
+        """Plain ID; only for the unmask action and authorized exports."""
+        return crypto.decrypt(self.id_enc)
+
+    def phone(self) -> str:
+        return crypto.decrypt(self.phone_enc)
+
+
+class ImportJob(models.Model):
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", _("Waiting for confirmation")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    place = models.ForeignKey(Place, on_delete=models.PROTECT, verbose_name=_("default place"))
+    place_path = models.CharField(max_length=255, db_index=True, editable=False)
+    file_name = models.CharField(max_length=255)
+    stored_path = models.CharField(max_length=500)
+    file_format = models.CharField(max_length=8)  # csv / xlsx
+    encoding = models.CharField(max_length=16, blank=True)
+    headers = models.JSONField(default=list)
+    mapping = models.JSONField(default=dict)  # column index (str) -> field
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.UPLOADED)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)  # rows committed: the resume cursor
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    SCOPE_PATH = "place_path"
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0
+
+
+class ImportRowError(models.Model):
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="errors")
+    row = models.PositiveIntegerField()
+    column = models.CharField(max_length=100, blank=True)
+    reason = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["row", "id"]
+
+
+class ImportSeen(models.Model):
+    """IDs seen by a running import, to find duplicates inside one file without holding
+    them in memory. Rows are deleted when the job finishes."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE)
+    id_bidx = models.CharField(max_length=32)
+    row = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["job", "id_bidx"], name="importseen_unique")]

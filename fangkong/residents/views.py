@@ -1,0 +1,258 @@
+"""Registry pages. Every view declares its permission through places.access."""
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from fangkong.audit.actions import record
+from fangkong.lib.exports import csv_response, xlsx_response
+from fangkong.places.access import get_in_scope, has_perm, places_in_scope, require, requires, scope
+from fangkong.places.models import Place
+
+from . import actions, importer, queries
+from .forms import HouseholdForm, ImportUploadForm, PersonForm
+from .models import TAGS, Household, ImportJob, Person
+
+
+def _filters(request):
+    user = request.user
+    place = None
+    place_id = request.GET.get("place", "")
+    if place_id.isdigit():
+        place = places_in_scope(user, "residents.view").filter(pk=int(place_id)).first()
+    tag = request.GET.get("tag", "")
+    if tag not in dict(TAGS):
+        tag = ""
+    return {"q": request.GET.get("q", "")[:60], "place": place, "tag": tag}
+
+
+def _filter_places(user):
+    return places_in_scope(user, "residents.view").filter(kind__in=["community", "grid", "compound"])
+
+
+@requires("residents.view")
+@require_GET
+def person_list(request):
+    f = _filters(request)
+    qs = queries.search_persons(request.user, q=f["q"], place=f["place"], tag=f["tag"])
+    page = Paginator(qs, queries.PAGE_SIZE).get_page(request.GET.get("page"))
+    record(request.user, "person.list", detail={"q": f["q"], "place": f["place"].pk if f["place"] else None, "tag": f["tag"], "page": page.number})
+    ctx = {"page": page, "f": f, "tags": TAGS, "places": _filter_places(request.user)}
+    template = "residents/_person_rows.html" if request.htmx and request.htmx.target == "results" else "residents/person_list.html"
+    return render(request, template, ctx)
+
+
+@requires("residents.view", obj=Person)
+@require_GET
+def person_detail(request, pk: int):
+    person = get_in_scope(queries.persons(request.user), request.user, "residents.view", pk=pk)
+    record(request.user, "person.view", obj=person)
+    return render(request, "residents/person_detail.html", {
+        "person": person,
+        "can_unmask": has_perm(request.user, "residents.unmask") and scope(Person.objects.filter(pk=pk), request.user, "residents.unmask").exists(),
+        "can_edit": scope(Person.objects.filter(pk=pk), request.user, "residents.edit").exists(),
+    })
+
+
+@requires("residents.unmask", obj=Person)
+@require_POST
+def person_unmask(request, pk: int):
+    person = get_in_scope(Person.objects.all(), request.user, "residents.unmask", pk=pk)
+    plain = actions.unmask_person(acting_user=request.user, person=person, reason=request.POST.get("reason", ""))
+    return render(request, "residents/_unmasked.html", {"person": person, "plain": plain})
+
+
+def _person_form_response(request, form, person=None, status=200):
+    return render(request, "residents/person_form.html", {"form": form, "person": person}, status=status)
+
+
+@requires("residents.edit")
+@require_http_methods(["GET", "POST"])
+def person_create(request):
+    households = queries.households(request.user, "residents.edit")
+    initial = {}
+    hh = request.GET.get("household", "")
+    if hh.isdigit():
+        initial["household"] = households.filter(pk=int(hh)).first()
+    form = PersonForm(request.POST or None, households=households, initial=initial)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                person = actions.create_person(acting_user=request.user, clean=form.person_fields, household=form.cleaned_data["household"])
+            except actions.DuplicatePerson as dup:
+                if dup.existing is not None:
+                    form.add_error("id_number", _("This ID number is already registered: %(name)s (%(id)s)") % {"name": dup.existing.name, "id": dup.existing.id_masked})
+                    return render(request, "residents/person_form.html", {"form": form, "duplicate": dup.existing}, status=409)
+                form.add_error("id_number", _("This ID number is already registered outside your jurisdiction"))
+                return _person_form_response(request, form, status=409)
+            messages.success(request, _("Saved."))
+            return redirect("person_detail", pk=person.pk)
+        return _person_form_response(request, form, status=400)
+    return _person_form_response(request, form)
+
+
+@requires("residents.edit", obj=Person)
+@require_http_methods(["GET", "POST"])
+def person_edit(request, pk: int):
+    person = get_in_scope(queries.persons(request.user, "residents.edit"), request.user, "residents.edit", pk=pk)
+    households = queries.households(request.user, "residents.edit")
+    initial = {
+        "name": person.name, "sex": person.sex, "birth_date": person.birth_date.isoformat(),
+        "household": person.household, "tags": person.tag_list, "note": person.note,
+    }
+    form = PersonForm(request.POST or None, households=households, initial=initial, current_id=person.id_number())
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                actions.update_person(acting_user=request.user, person=person, clean=form.person_fields,
+                                      household=form.cleaned_data["household"] or person.household)
+            except actions.DuplicatePerson as dup:
+                form.add_error("id_number", _("This ID number is already registered: %(name)s (%(id)s)") % {"name": dup.existing.name, "id": dup.existing.id_masked} if dup.existing else _("This ID number is already registered outside your jurisdiction"))
+                return _person_form_response(request, form, person, status=409)
+            messages.success(request, _("Saved."))
+            return redirect("person_detail", pk=person.pk)
+        return _person_form_response(request, form, person, status=400)
+    return _person_form_response(request, form, person)
+
+
+@requires("residents.view", obj=Household)
+@require_GET
+def household_detail(request, pk: int):
+    household = get_in_scope(queries.households(request.user), request.user, "residents.view", pk=pk)
+    members = scope(household.members.all(), request.user, "residents.view")
+    record(request.user, "household.view", obj=household)
+    return render(request, "residents/household_detail.html", {
+        "household": household, "members": members,
+        "can_edit": scope(Household.objects.filter(pk=pk), request.user, "residents.edit").exists(),
+    })
+
+
+@requires("residents.edit")
+@require_http_methods(["GET", "POST"])
+def household_create(request):
+    places = places_in_scope(request.user, "residents.edit").exclude(kind__in=["district", "street", "checkpoint"])
+    form = HouseholdForm(request.POST or None, places=places)
+    if request.method == "POST":
+        if form.is_valid():
+            d = form.cleaned_data
+            if Household.objects.filter(place=d["place"], address=d["address"].strip()).exists():
+                form.add_error("address", _("A household with this address already exists here"))
+            else:
+                hh = actions.create_household(acting_user=request.user, place=d["place"], address=d["address"], tenure=d["tenure"])
+                return redirect("household_detail", pk=hh.pk)
+        return render(request, "residents/household_form.html", {"form": form}, status=400)
+    return render(request, "residents/household_form.html", {"form": form})
+
+
+@requires("residents.export")
+@require_GET
+def person_export(request):
+    fmt = request.GET.get("format", "xlsx")
+    if fmt not in ("xlsx", "csv"):
+        return HttpResponseBadRequest(_("format must be xlsx or csv"))
+    unmasked = request.GET.get("unmasked") == "1"
+    f = _filters(request)
+    qs = queries.search_persons(request.user, q=f["q"], place=f["place"], tag=f["tag"], perm="residents.export")
+    if unmasked:
+        # Full numbers need the unmask permission over every exported person.
+        require(request.user, "residents.unmask")
+        qs = scope(qs, request.user, "residents.unmask")
+    record(request.user, "person.export", detail={"format": fmt, "unmasked": unmasked, "rows": qs.count(), "q": f["q"], "tag": f["tag"]})
+    rows = queries.export_rows(qs, unmasked=unmasked)
+    name = f"residents.{fmt}"
+    return xlsx_response(rows, name, _("Residents")) if fmt == "xlsx" else csv_response(rows, name)
+
+
+# --- Import ---------------------------------------------------------------------------
+
+def _import_places(user):
+    return places_in_scope(user, "residents.import").exclude(kind__in=["district", "checkpoint"])
+
+
+@requires("residents.import")
+@require_http_methods(["GET", "POST"])
+def import_upload(request):
+    form = ImportUploadForm(request.POST or None, request.FILES or None, places=_import_places(request.user))
+    jobs = scope(ImportJob.objects.all(), request.user, "residents.import")[:10]
+    if request.method == "POST":
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            if upload.size > settings.IMPORT_MAX_BYTES:
+                form.add_error("file", _("The file is larger than %(n)d MB") % {"n": settings.IMPORT_MAX_BYTES // 2**20})
+            else:
+                settings.IMPORT_DIR.mkdir(parents=True, exist_ok=True)
+                suffix = Path(upload.name).suffix.lower()[:8]
+                stored = settings.IMPORT_DIR / f"{uuid.uuid4().hex}{suffix}"
+                with open(stored, "wb") as out:
+                    for chunk in upload.chunks():
+                        out.write(chunk)
+                try:
+                    job = importer.create_job(acting_user=request.user, place=form.cleaned_data["place"], stored_path=stored, file_name=upload.name)
+                except importer.ImportFileError as exc:
+                    stored.unlink(missing_ok=True)
+                    form.add_error("file", str(exc))
+                else:
+                    return redirect("import_job", pk=job.pk)
+        return render(request, "residents/import_upload.html", {"form": form, "jobs": jobs}, status=400)
+    return render(request, "residents/import_upload.html", {"form": form, "jobs": jobs})
+
+
+def _job(request, pk):
+    return get_in_scope(ImportJob.objects.select_related("place"), request.user, "residents.import", pk=pk)
+
+
+@requires("residents.import", obj=ImportJob)
+@require_GET
+def import_job(request, pk: int):
+    job = _job(request, pk)
+    columns = [(str(i), h, job.mapping.get(str(i), "")) for i, h in enumerate(job.headers)]
+    return render(request, "residents/import_job.html", {
+        "job": job, "columns": columns, "fields": importer.FIELDS, "problems": importer.check_mapping(job.mapping, job.headers),
+        "errors": job.errors.all()[:50],
+    })
+
+
+@requires("residents.import", obj=ImportJob)
+@require_POST
+def import_start(request, pk: int):
+    from .tasks import run_import_task
+
+    job = _job(request, pk)
+    if job.status != ImportJob.Status.UPLOADED:
+        return HttpResponse(_("This import has already been started."), status=409)
+    mapping = {str(i): request.POST.get(f"col_{i}", "") for i in range(len(job.headers))}
+    mapping = {k: v for k, v in mapping.items() if v}
+    problems = importer.check_mapping(mapping, job.headers)
+    if problems:
+        job.mapping = {k: v for k, v in mapping.items() if v in importer.FIELDS}
+        columns = [(str(i), h, mapping.get(str(i), "")) for i, h in enumerate(job.headers)]
+        return render(request, "residents/import_job.html", {"job": job, "columns": columns, "fields": importer.FIELDS, "problems": problems}, status=400)
+    updated = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.UPLOADED).update(mapping=mapping, status=ImportJob.Status.QUEUED)
+    if not updated:
+        return HttpResponse(_("This import has already been started."), status=409)
+    record(request.user, "residents.import.confirm", obj=job, detail={"mapping": mapping})
+    run_import_task(job.pk, request.user.pk)
+    return redirect("import_job", pk=job.pk)
+
+
+@requires("residents.import", obj=ImportJob)
+@require_GET
+def import_progress(request, pk: int):
+    job = _job(request, pk)
+    return render(request, "residents/_import_progress.html", {"job": job})
+
+
+@requires("residents.import", obj=ImportJob)
+@require_GET
+def import_errors(request, pk: int):
+    job = _job(request, pk)
+    record(request.user, "residents.import.errors", obj=job)
+    return csv_response(importer.error_report_rows(job), f"import-{job.pk}-errors.csv")

@@ -1,0 +1,256 @@
+"""Fangkong settings: one module, read from the environment.
+
+Every value comes from an environment variable. Bad values fail loudly at start-up
+(ImproperlyConfigured) instead of being silently replaced by defaults.
+
+FANGKONG_ENV selects the mode:
+  dev / test   missing secrets are generated once into $FANGKONG_VAR/keys.env
+  production   SECRET_KEY, DATA_KEY, INDEX_KEY and ALLOWED_HOSTS are required
+"""
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+VAR_DIR = Path(os.environ.get("FANGKONG_VAR") or PACKAGE_DIR.parent / "var").resolve()
+
+ENV = os.environ.get("FANGKONG_ENV", "dev")
+if ENV not in {"dev", "test", "production"}:
+    raise ImproperlyConfigured(f"FANGKONG_ENV must be dev, test or production, not {ENV!r}")
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    low = raw.strip().lower()
+    if low in {"1", "true", "yes", "on"}:
+        return True
+    if low in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (1/0/true/false), not {raw!r}")
+
+
+def _int(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be >= {minimum}, not {value}")
+    return value
+
+
+def _dev_keys() -> dict[str, str]:
+    """Secrets for dev/test, generated once and kept in var/keys.env (never committed)."""
+    path = VAR_DIR / "keys.env"
+    if not path.exists():
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        lines = [
+            f"FANGKONG_SECRET_KEY={secrets.token_urlsafe(50)}",
+            f"FANGKONG_DATA_KEY={base64.b64encode(secrets.token_bytes(32)).decode()}",
+            f"FANGKONG_INDEX_KEY={base64.b64encode(secrets.token_bytes(32)).decode()}",
+        ]
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("\n".join(lines) + "\n")
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    out = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+_DEV = _dev_keys() if ENV != "production" else {}
+
+
+def _secret(name: str) -> str:
+    value = os.environ.get(name) or _DEV.get(name)
+    if not value:
+        raise ImproperlyConfigured(f"{name} is required when FANGKONG_ENV=production")
+    return value
+
+
+def _key32(name: str) -> bytes:
+    raw = _secret(name)
+    try:
+        key = base64.b64decode(raw, validate=True)
+    except Exception:
+        raise ImproperlyConfigured(f"{name} must be base64 of 32 random bytes") from None
+    if len(key) != 32:
+        raise ImproperlyConfigured(f"{name} must decode to 32 bytes, got {len(key)}")
+    return key
+
+
+SECRET_KEY = _secret("FANGKONG_SECRET_KEY")
+if len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("FANGKONG_SECRET_KEY must be at least 32 characters")
+# Personal data encryption (AES-256-GCM) and blind index (HMAC-SHA256) keys.
+DATA_KEY = _key32("FANGKONG_DATA_KEY")
+INDEX_KEY = _key32("FANGKONG_INDEX_KEY")
+if DATA_KEY == INDEX_KEY:
+    raise ImproperlyConfigured("FANGKONG_DATA_KEY and FANGKONG_INDEX_KEY must differ")
+
+DEBUG = _bool("FANGKONG_DEBUG", ENV == "dev")
+_hosts = os.environ.get("FANGKONG_ALLOWED_HOSTS", "")
+if ENV == "production" and not _hosts:
+    raise ImproperlyConfigured("FANGKONG_ALLOWED_HOSTS is required when FANGKONG_ENV=production")
+ALLOWED_HOSTS = [h.strip() for h in _hosts.split(",") if h.strip()] or ["localhost", "127.0.0.1", "[::1]", "testserver"]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("FANGKONG_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "huey.contrib.djhuey",
+    "fangkong.places",
+    "fangkong.accounts",
+    "fangkong.audit",
+    "fangkong.residents",
+    "fangkong.core",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "fangkong.core.middleware.NoStoreMiddleware",
+]
+
+ROOT_URLCONF = "fangkong.urls"
+WSGI_APPLICATION = "fangkong.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [PACKAGE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "fangkong.core.context.nav",
+            ],
+        },
+    }
+]
+
+# --- Database -------------------------------------------------------------------------
+_db_url = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'fangkong.sqlite3'}"
+try:
+    _db = dj_database_url.parse(_db_url, conn_max_age=_int("FANGKONG_DB_CONN_MAX_AGE", 60))
+except Exception as exc:  # dj-database-url raises ValueError / KeyError for unknown schemes
+    raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
+if _db["ENGINE"] not in {"django.db.backends.sqlite3", "django.db.backends.postgresql"}:
+    raise ImproperlyConfigured(f"DATABASE_URL must be sqlite:// or postgres://, not {_db['ENGINE']}")
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # Durability: WAL journal, synchronous=FULL (an acknowledged commit survives a crash
+    # or power loss), a busy timeout instead of "database is locked", and IMMEDIATE
+    # transactions so writers queue up instead of failing on lock upgrade.
+    _db["CONN_MAX_AGE"] = 0 if ENV == "test" else _db["CONN_MAX_AGE"]
+    _db["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": (
+            "PRAGMA journal_mode=WAL;"
+            "PRAGMA synchronous=FULL;"
+            "PRAGMA foreign_keys=ON;"
+            "PRAGMA busy_timeout=30000;"
+        ),
+    }
+    if _db["NAME"] and _db["NAME"] != ":memory:":
+        Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Background work (Huey) -----------------------------------------------------------
+REDIS_URL = os.environ.get("REDIS_URL", "")
+HUEY_IMMEDIATE = _bool("FANGKONG_HUEY_IMMEDIATE", ENV == "test")
+if REDIS_URL:
+    if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(f"REDIS_URL must start with redis://, rediss:// or unix://, not {REDIS_URL!r}")
+    HUEY = {"huey_class": "huey.RedisHuey", "name": "fangkong", "url": REDIS_URL, "immediate": HUEY_IMMEDIATE}
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    HUEY = {
+        "huey_class": "huey.SqliteHuey",
+        "name": "fangkong",
+        "filename": str(VAR_DIR / "huey.sqlite3"),
+        "immediate": HUEY_IMMEDIATE,
+    }
+HUEY["consumer"] = {"workers": _int("FANGKONG_WORKERS", 2, 1), "worker_type": "thread"}
+
+# --- Accounts -------------------------------------------------------------------------
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGIN_MAX_FAILURES = _int("FANGKONG_LOGIN_MAX_FAILURES", 5, 1)
+LOGIN_LOCKOUT_SECONDS = _int("FANGKONG_LOGIN_LOCKOUT_SECONDS", 900, 1)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _bool("FANGKONG_SECURE_COOKIES", ENV == "production")
+SESSION_COOKIE_AGE = _int("FANGKONG_SESSION_SECONDS", 8 * 3600, 60)
+
+# --- I18n -----------------------------------------------------------------------------
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+LOCALE_PATHS = [PACKAGE_DIR / "locale"]
+USE_I18N = True
+TIME_ZONE = os.environ.get("FANGKONG_TIME_ZONE", "Asia/Shanghai")
+USE_TZ = True
+
+# --- Static files (served locally, never from a CDN) -----------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [PACKAGE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": VAR_DIR / "media"}},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# Imports: uploaded files are kept here until the job finishes.
+IMPORT_DIR = VAR_DIR / "imports"
+DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+IMPORT_MAX_BYTES = _int("FANGKONG_IMPORT_MAX_BYTES", 512 * 1024 * 1024, 1024)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("FANGKONG_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

@@ -1,0 +1,31 @@
+from django.urls import path
+from django.views.i18n import set_language
+
+from fangkong.accounts import views as accounts
+from fangkong.audit import views as audit
+from fangkong.places.access import public
+from fangkong.residents import views as residents
+
+from .api import api
+
+urlpatterns = [
+    path("", accounts.home, name="home"),
+    path("login/", accounts.login_view, name="login"),
+    path("logout/", accounts.logout_view, name="logout"),
+    path("i18n/setlang/", public("language switch")(set_language), name="set_language"),
+    path("residents/", residents.person_list, name="person_list"),
+    path("residents/new/", residents.person_create, name="person_create"),
+    path("residents/export/", residents.person_export, name="person_export"),
+    path("residents/import/", residents.import_upload, name="import_upload"),
+    path("residents/import/<int:pk>/", residents.import_job, name="import_job"),
+    path("residents/import/<int:pk>/start/", residents.import_start, name="import_start"),
+    path("residents/import/<int:pk>/progress/", residents.import_progress, name="import_progress"),
+    path("residents/import/<int:pk>/errors.csv", residents.import_errors, name="import_errors"),
+    path("residents/<int:pk>/", residents.person_detail, name="person_detail"),
+    path("residents/<int:pk>/edit/", residents.person_edit, name="person_edit"),
+    path("residents/<int:pk>/unmask/", residents.person_unmask, name="person_unmask"),
+    path("households/new/", residents.household_create, name="household_create"),
+    path("households/<int:pk>/", residents.household_detail, name="household_detail"),
+    path("audit/", audit.event_list, name="audit_list"),
+    path("api/", api.urls),
+]
