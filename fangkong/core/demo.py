@@ -45,7 +45,7 @@ def synthetic_id(rng: random.Random, used: set[str]) -> str:
         month = rng.randint(1, 12)
         day = rng.randint(1, 28)
         body = f"{region}{year:04d}{month:02d}{day:02d}{rng.randint(0, 999):03d}"
-        number = body + ric.calc_check_digit(body)
+        number = body + ric.calc_check_digit(body + "0")
         if number not in used:
             used.add(number)
             return number

@@ -1,0 +1,36 @@
+"""Shared pytest set-up: the database the run must use, and the fixed cast of users."""
+import os
+
+import pytest
+
+from tests.cast import build_cast
+
+
+def pytest_configure(config):
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _required_database(django_db_setup, django_db_blocker):
+    """`FANGKONG_REQUIRE_DB=postgresql` (set by scripts/test): fail, never fall back."""
+    from django.db import connection
+
+    wanted = os.environ.get("FANGKONG_REQUIRE_DB")
+    if wanted and connection.vendor != wanted:
+        pytest.exit(f"tests must run on {wanted}, but the database is {connection.vendor}", returncode=3)
+
+
+@pytest.fixture
+def cast(db):
+    return build_cast()
+
+
+@pytest.fixture
+def login(client):
+    """login(user) -> the test client signed in as that user."""
+
+    def _login(user):
+        client.force_login(user)
+        return client
+
+    return _login

@@ -1,0 +1,264 @@
+"""The access matrix: every page route (from the URL resolver) and every API operation
+(from the ninja routers, checked against the OpenAPI schema) × every role × own / own-leaf
+/ sibling / sibling-leaf / parent / organization scopes, plus no grant and anonymous.
+
+A route must declare what it needs (places.access.requires / api_perm / authenticated /
+public); an undeclared route fails here, so a new endpoint is covered the day it is added.
+Expected outcomes are computed from the place tree, not from the access module:
+  role without the permission -> 403; object outside the grant -> 404;
+  object inside -> allowed (anything but 403/404/5xx); list pages never show the names of
+  persons outside the grant; anonymous -> login redirect (pages) or 401 (API).
+"""
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from fangkong.accounts.actions import add_grant
+from fangkong.api import api
+from fangkong.places.access import ROLE_PERMS, ROLES
+from fangkong.residents.models import Household, ImportJob, Person
+from tests.cast import make_user
+
+TARGET_NAMES = {"person_a1": "靶子甲", "person_a2": "靶子乙", "person_b1": "靶子丙"}
+PLACE_SCOPES = ["own", "own_leaf", "parent", "sibling", "sibling_leaf"]
+ORG_SCOPES = ["org_own", "org_sibling"]
+
+
+# --- Route discovery ------------------------------------------------------------------
+
+def page_routes():
+    out = []
+
+    def walk(patterns, prefix=""):
+        for p in patterns:
+            if isinstance(p, URLResolver):
+                if p.namespace == "api":
+                    continue  # API operations are walked through the routers below
+                walk(p.url_patterns, prefix + str(p.pattern))
+            elif isinstance(p, URLPattern):
+                out.append((p.name, prefix + str(p.pattern), p.callback))
+
+    walk(get_resolver().url_patterns)
+    return out
+
+
+def api_operations():
+    ops = []
+    for prefix, router in api._routers:
+        for path, path_view in router.path_operations.items():
+            for op in path_view.operations:
+                full = "/api" + ("/" + prefix.strip("/") if prefix.strip("/") else "") + "/" + path.lstrip("/")
+                auths = op.auth_callbacks
+                for method in op.methods:
+                    ops.append((method, full.replace("//", "/"), op, auths))
+    return ops
+
+
+def declared(callback):
+    for attr in ("fk_perm", "fk_public", "fk_authenticated"):
+        if getattr(callback, attr, None):
+            return attr
+    return None
+
+
+def test_every_page_route_declares_its_access():
+    missing = [f"{name} ({pattern})" for name, pattern, cb in page_routes() if not declared(cb)]
+    assert not missing, f"routes without requires()/public()/authenticated: {missing}"
+
+
+def test_every_api_operation_declares_its_access_and_matches_openapi():
+    schema = api.get_openapi_schema()
+    in_schema = {(m.upper(), path) for path, item in schema["paths"].items() for m in item}
+    ops = api_operations()
+    in_routers = {(m, path) for m, path, _op, _a in ops}
+    assert in_schema == in_routers
+    for method, path, _op, auths in ops:
+        assert auths, f"{method} {path} has no auth: declare api_perm(...) or django_auth"
+        for a in auths:
+            assert getattr(a, "fk_perm", None) or type(a).__name__ == "SessionAuth", (method, path, a)
+        if "{pk}" in path:
+            assert all(getattr(a, "fk_object", None) for a in auths if getattr(a, "fk_perm", None)), (
+                f"{method} {path}: api_perm(..., obj=Model) must name the model behind {{pk}}"
+            )
+
+
+# --- The matrix -------------------------------------------------------------------------
+
+def _subjects(cast):
+    """(label, role, user, grant-kind, grant-target) for every role × scope."""
+    p, o = cast.places, cast.orgs
+    place_targets = {"own": p["comm_a"], "own_leaf": p["grid_a1"], "parent": p["street"],
+                     "sibling": p["comm_b"], "sibling_leaf": p["grid_a2"]}
+    org_targets = {"org_own": o["org_x"], "org_sibling": o["org_y"]}
+    out = [("anonymous", None, None, None), ("nogrant", None, cast.nogrant, None), ("admin", "admin", cast.admin, None)]
+    for role in ROLES:
+        if role == "admin":
+            continue
+        for scope, target in {**place_targets, **org_targets}.items():
+            user = make_user(f"m_{role}_{scope}")
+            add_grant(acting_user=None, user=user, role=role, target=target)
+            out.append((f"{role}@{scope}", role, user, target))
+    return out
+
+
+def _covers(target, obj) -> bool:
+    """Does a grant on `target` (None = everything) reach `obj`? From the tree alone."""
+    from fangkong.places.models import Organization, Place
+
+    if target is None:
+        return True
+    model = type(obj)
+    if isinstance(target, Place):
+        return getattr(obj, model.SCOPE_PATH).startswith(target.path)
+    if isinstance(target, Organization):
+        field = getattr(model, "SCOPE_ORG", None)
+        return bool(field) and getattr(obj, field) == target.pk
+    raise AssertionError(target)
+
+
+def _objects(cast):
+    """One object of every model a route can name, located in grid A1 (compound A1Y)."""
+    settings.IMPORT_DIR.mkdir(parents=True, exist_ok=True)
+    f = Path(settings.IMPORT_DIR) / "matrix.csv"
+    f.write_text("姓名,身份证号\n", encoding="utf-8")
+    job = ImportJob.objects.create(created_by=cast.committee_a, place=cast.grid_a1, place_path=cast.grid_a1.path,
+                                   file_name="matrix.csv", stored_path=str(f), file_format="csv", encoding="utf-8",
+                                   headers=["姓名", "身份证号"], mapping={"0": "name", "1": "id_number"})
+    return {Person: cast.person_a1, Household: cast.hh_a1, ImportJob: job}
+
+
+def _text(resp) -> str:
+    ctype = resp.get("Content-Type", "")
+    body = b"".join(resp.streaming_content) if getattr(resp, "streaming", False) else resp.content
+    if "spreadsheetml" in ctype:
+        from openpyxl import load_workbook
+
+        wb = load_workbook(io.BytesIO(body), read_only=True)
+        return "\n".join(" ".join(str(v) for v in row if v is not None) for ws in wb for row in ws.iter_rows(values_only=True))
+    return body.decode("utf-8", "replace")
+
+
+def _leaks(cast, target, text):
+    leaks = []
+    for key, name in TARGET_NAMES.items():
+        if name in text and not _covers(target, cast.persons[key]):
+            leaks.append(name)
+    return leaks
+
+
+def _request(client, method, url, api_call):
+    if method == "GET":
+        return client.get(url)
+    if api_call:
+        return client.generic(method, url, data=json.dumps({}), content_type="application/json")
+    return client.generic(method, url, data="", content_type="application/x-www-form-urlencoded")
+
+
+def _check(cast, subjects, method, url, perm, obj, kind, api_call, failures):
+    for label, role, user, target in subjects:
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        resp = _request(client, method, url, api_call)
+        code = resp.status_code
+        where = f"{method} {url} as {label}: {code}"
+        if code >= 500:
+            failures.append(where + " (server error)")
+            continue
+        if user is None:
+            if kind == "public":
+                continue
+            ok = code == 401 if api_call else (code == 302 and "/login/" in resp["Location"])
+            if not ok:
+                failures.append(where + " (anonymous must be sent to sign in)")
+            continue
+        if kind == "authenticated" or kind == "public":
+            if code in (403, 404):
+                failures.append(where + " (any signed-in user may use this route)")
+        else:
+            has = role is not None and perm in ROLE_PERMS[role]
+            if not has:
+                if code != 403:
+                    failures.append(where + f" (expected 403: role lacks {perm})")
+                continue
+            if obj is not None:
+                expected_in = _covers(target if role != "admin" else None, obj)
+                if expected_in and code in (403, 404):
+                    failures.append(where + " (object is in scope)")
+                if not expected_in and code != 404:
+                    failures.append(where + " (expected 404: object outside the grant)")
+                continue
+            if code in (403, 404):
+                failures.append(where + " (role holds the permission)")
+        if code == 200 and user is not None and role != "admin":
+            leaked = _leaks(cast, target, _text(resp))
+            if leaked:
+                failures.append(where + f" LEAK of {leaked}")
+
+
+def _allowed_methods(url, api_call, admin):
+    client = Client()
+    client.force_login(admin)
+    out = []
+    for method in ("GET", "POST"):
+        if _request(client, method, url, api_call).status_code != 405:
+            out.append(method)
+    return out
+
+
+@pytest.mark.django_db(transaction=False)
+def test_page_routes_matrix(cast):
+    subjects = _subjects(cast)
+    objects = _objects(cast)
+    failures, tested = [], 0
+    for name, pattern, cb in page_routes():
+        kind = declared(cb)
+        perm = getattr(cb, "fk_perm", None)
+        model = getattr(cb, "fk_object", None)
+        if "<" in pattern:
+            assert model is not None, f"{name}: requires(..., obj=Model) must name the model behind the URL's pk"
+            obj = objects[model]
+            url = reverse(name, kwargs={"pk": obj.pk})
+        else:
+            obj, url = None, reverse(name)
+        if name == "logout":
+            continue  # covered below: it ends the session it is called with
+        for method in _allowed_methods(url, False, cast.admin):
+            _check(cast, subjects, method, url, perm, obj, "perm" if kind == "fk_perm" else kind.replace("fk_", ""), False, failures)
+            tested += 1
+        # Re-create the import job if a POST started it, so later routes see a fresh one.
+        if model is ImportJob:
+            objects[ImportJob] = _objects(cast)[ImportJob]
+    assert tested >= 15
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.django_db
+def test_api_operations_matrix(cast):
+    subjects = _subjects(cast)
+    objects = _objects(cast)
+    failures = []
+    for method, path, _op, auths in api_operations():
+        perm = next((getattr(a, "fk_perm", None) for a in auths if getattr(a, "fk_perm", None)), None)
+        model = next((getattr(a, "fk_object", None) for a in auths if getattr(a, "fk_object", None)), None)
+        obj = objects[model] if model else None
+        url = path.replace("{pk}", str(obj.pk)) if obj else path
+        _check(cast, subjects, method, url, perm, obj, "perm" if perm else "authenticated", True, failures)
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.django_db
+def test_logout_needs_a_session_and_post(cast):
+    client = Client()
+    assert client.post("/logout/").status_code == 302  # anonymous: to sign in
+    client.force_login(cast.nogrant)
+    assert client.get("/logout/").status_code == 405
+    assert client.post("/logout/").status_code == 302
+    assert client.get("/").status_code == 302  # signed out
