@@ -42,10 +42,11 @@ class Cast:
     phones: dict = field(default_factory=dict)
 
     def __getattr__(self, name):
-        for d in ("places", "orgs", "users", "households", "persons"):
-            if name in self.__dict__.get(d, {}):
-                return self.__dict__[d][name]
-        raise AttributeError(name)
+        found = [self.__dict__[d][name] for d in ("places", "orgs", "users", "households", "persons")
+                 if name in self.__dict__.get(d, {})]
+        if len(found) != 1:
+            raise AttributeError(f"{name}: {'ambiguous' if found else 'not in the cast'}")
+        return found[0]
 
 
 def make_user(username: str, grants=()):
@@ -96,8 +97,8 @@ def build_cast() -> Cast:
     u["coordinator"] = make_user("coordinator", [("coordinator", p["street"])])
     u["committee_a"] = make_user("committee_a", [("committee", p["comm_a"])])
     u["committee_b"] = make_user("committee_b", [("committee", p["comm_b"])])
-    u["grid_a1"] = make_user("grid_a1", [("grid_worker", p["grid_a1"])])
-    u["grid_b1"] = make_user("grid_b1", [("grid_worker", p["grid_b1"])])
+    u["worker_a1"] = make_user("worker_a1", [("grid_worker", p["grid_a1"])])
+    u["worker_b1"] = make_user("worker_b1", [("grid_worker", p["grid_b1"])])
     u["medic_a"] = make_user("medic_a", [("medic", p["comm_a"])])
     u["guard_a"] = make_user("guard_a", [("gate_guard", p["compound_a1"])])
     u["liaison_x"] = make_user("liaison_x", [("unit_liaison", o["org_x"])])

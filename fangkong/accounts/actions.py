@@ -19,15 +19,26 @@ class LockedOut(Exception):
         self.until = until
 
 
-@transaction.atomic
 def sign_in(*, request, username: str, password: str):
-    """Authenticate; returns the user or None. Raises LockedOut while the name is locked."""
-    username = (username or "").strip()[:150]
+    """Authenticate; returns the user or None. Raises LockedOut while the name is locked.
+
+    Failures are counted per username (known or not, so the answer reveals nothing);
+    after LOGIN_MAX_FAILURES in a row the name is locked for LOGIN_LOCKOUT_SECONDS.
+    """
+    user, locked_until = _sign_in(request, (username or "").strip()[:150], password)
+    if locked_until is not None:
+        raise LockedOut(locked_until)
+    return user
+
+
+@transaction.atomic
+def _sign_in(request, username: str, password: str):
+    # Commits before LockedOut is raised, so the count and the lock are kept.
     now = timezone.now()
     throttle, _ = LoginThrottle.objects.select_for_update().get_or_create(username=username)
     if throttle.locked_until and throttle.locked_until > now:
         record(None, "auth.login", outcome="locked", detail={"username": username})
-        raise LockedOut(throttle.locked_until)
+        return None, throttle.locked_until
     user = authenticate(request, username=username, password=password)
     if user is None:
         throttle.failures += 1
@@ -36,14 +47,12 @@ def sign_in(*, request, username: str, password: str):
             throttle.failures = 0
         throttle.save()
         record(None, "auth.login", outcome="failed", detail={"username": username})
-        if throttle.locked_until and throttle.locked_until > now:
-            raise LockedOut(throttle.locked_until)
-        return None
+        return None, (throttle.locked_until if throttle.locked_until and throttle.locked_until > now else None)
     throttle.failures = 0
     throttle.locked_until = None
     throttle.save()
     record(user, "auth.login")
-    return user
+    return user, None
 
 
 @transaction.atomic

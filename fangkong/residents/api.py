@@ -5,7 +5,7 @@ import datetime as dt
 
 from django.db.models import Q
 from django.http import Http404
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangkong.audit.actions import record
@@ -143,7 +143,7 @@ def create_resident(request, payload: PersonIn):
         person = actions.create_person(acting_user=request.user, clean=clean, household=household)
     except actions.DuplicatePerson as dup:
         _dup(dup)
-    return 201, person
+    return Status(201, person)
 
 
 @router.patch("/residents/{pk}", response=PersonOut, auth=api_perm("residents.edit", obj=Person))
@@ -195,7 +195,7 @@ def create_household(request, payload: HouseholdIn):
         raise FieldErrors({"address": "address is required"})
     if Household.objects.filter(place=place, address=address).exists():
         raise HttpError(409, "a household with this address already exists here")
-    return 201, actions.create_household(acting_user=request.user, place=place, address=address, tenure=payload.tenure)
+    return Status(201, actions.create_household(acting_user=request.user, place=place, address=address, tenure=payload.tenure))
 
 
 @router.get("/places", response=list[PlaceOut], summary="Places in the caller's scope", auth=api_perm("places.view"))

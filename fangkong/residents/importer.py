@@ -19,6 +19,7 @@ from pathlib import Path
 
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -156,7 +157,9 @@ def _cell_text(v) -> str:
     if isinstance(v, bool):
         return "1" if v else ""
     if isinstance(v, float):
-        if v.is_integer():
+        # Integers beyond 15 digits cannot be exact in a float (an ID typed as a number):
+        # keep the exponent form so the row is reported instead of silently changed.
+        if v.is_integer() and abs(v) < 1e15:
             return str(int(v))
         return repr(v)
     if isinstance(v, dt.datetime):
@@ -297,27 +300,45 @@ def _parse_row(rownum, cells, job, headers, lookups):
         errors.append((rownum, col["address"], _("Address is longer than 200 characters")))
     if errors:
         return None, errors
-    return {"row": rownum, "clean": clean, "place": place, "address": address, "tenure": tenure, "employer": employer}, []
+    return {"row": rownum, "clean": clean, "place": place, "place_given": bool(raw.get("place")),
+            "address": address, "tenure": tenure, "employer": employer}, []
 
 
 def _tags(clean) -> str:
     return "," + ",".join(clean["tags"]) + "," if clean.get("tags") else ""
 
 
-def _differs(person: Person, rec, household) -> bool:
-    c = clean = rec["clean"]
-    phone_bidx = crypto.blind_index("phone", c["phone"]) if c.get("phone") else ""
-    return (
-        person.name != clean["name"]
-        or person.sex != c["sex"]
-        or person.birth_date != c["birth_date"]
-        or person.phone_bidx != phone_bidx
-        or person.tags != _tags(c)
-        or person.note != c.get("note", "")
-        or person.place_id != rec["place"].pk
-        or person.household_id != (household.pk if household else None)
-        or person.employer_id != (rec["employer"].pk if rec["employer"] else None)
-    )
+def _apply(person: Person, rec, household, mapped: set[str]) -> bool:
+    """Set the fields this file carries on an existing person; True if anything changed.
+    Columns the file does not have (or leaves empty, for place and address) keep the
+    stored value, so a partial list never wipes data."""
+    c = rec["clean"]
+    new = {"name": c["name"], "sex": c["sex"], "birth_date": c["birth_date"]}
+    if "phone" in mapped:
+        new["phone_bidx"] = crypto.blind_index("phone", c["phone"]) if c.get("phone") else ""
+    if "tags" in mapped:
+        new["tags"] = _tags(c)
+    if "note" in mapped:
+        new["note"] = c.get("note", "")
+    if "employer" in mapped:
+        new["employer_id"] = rec["employer"].pk if rec["employer"] else None
+    if rec["place_given"]:
+        new["place_id"], new["place_path"] = rec["place"].pk, rec["place"].path
+    if household is not None:
+        new["household_id"] = household.pk
+        new["place_id"], new["place_path"] = household.place_id, household.place_path
+    changed = [k for k, v in new.items() if getattr(person, k) != v]
+    if not changed:
+        return False
+    for k in changed:
+        if k == "phone_bidx":
+            for pk_, pv in phone_fields(c.get("phone", "")).items():
+                setattr(person, pk_, pv)
+        else:
+            setattr(person, k, new[k])
+    person.version += 1
+    person.updated_at = timezone.now()
+    return True
 
 
 def _process_batch(job: ImportJob, batch, headers, lookups, import_paths) -> None:
@@ -359,6 +380,7 @@ def _process_batch(job: ImportJob, batch, headers, lookups, import_paths) -> Non
             keep.append(rec)
 
         households = _households(keep)
+        mapped = set(job.mapping.values())
         new, changed, unchanged = [], [], 0
         for rec in keep:
             hh = households.get((rec["place"].pk, rec["address"])) if rec["address"] else None
@@ -370,13 +392,7 @@ def _process_batch(job: ImportJob, batch, headers, lookups, import_paths) -> Non
                     birth_date=c["birth_date"], employer=rec["employer"], tags=_tags(c), note=c.get("note", ""),
                     **id_fields(c["id_number"]), **phone_fields(c.get("phone", "")),
                 ))
-            elif _differs(person, rec, hh):
-                person.name, person.sex, person.birth_date = c["name"], c["sex"], c["birth_date"]
-                person.tags, person.note, person.employer = _tags(c), c.get("note", ""), rec["employer"]
-                person.household, person.place, person.place_path = hh, rec["place"], rec["place"].path
-                for k, v in phone_fields(c.get("phone", "")).items():
-                    setattr(person, k, v)
-                person.version += 1
+            elif _apply(person, rec, hh, mapped):
                 changed.append(person)
             else:
                 unchanged += 1

@@ -26,8 +26,13 @@ def tag_aliases() -> dict[str, str]:
         for lang in ("zh-hans", "en"):
             with translation.override(lang):
                 out[str(label).lower()] = key
-    out.update({"独居": "elderly_alone", "空巢老人": "elderly_alone", "租户": "tenant", "租住": "tenant",
-                "流动人员": "floating", "外来人口": "floating", "困难": "hardship", "低保": "hardship"})
+    # The words Chinese registers use, independent of the UI translation.
+    out.update({"独居老人": "elderly_alone", "独居": "elderly_alone", "空巢老人": "elderly_alone",
+                "租户": "tenant", "租住": "tenant", "租房户": "tenant",
+                "流动人口": "floating", "流动人员": "floating", "外来人口": "floating",
+                "困难户": "hardship", "困难家庭": "hardship", "困难": "hardship", "低保": "hardship", "低保户": "hardship",
+                "残疾人": "disabled", "残疾": "disabled",
+                "慢性病": "chronic", "慢性病患者": "chronic", "慢病": "chronic"})
     return out
 
 

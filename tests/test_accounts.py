@@ -1,0 +1,97 @@
+"""Sign-in, lock-out, sign-out, home pages per role, and their audit events."""
+import pytest
+from django.contrib.auth.hashers import identify_hasher
+from django.test import Client, override_settings
+
+from fangkong.accounts.models import LoginThrottle
+from fangkong.audit.models import AuditEvent
+from fangkong.places.access import ROLES
+from tests.cast import PASSWORD, make_user
+
+
+def test_login_success_and_audit(cast):
+    client = Client()
+    assert client.get("/login/").status_code == 200
+    resp = client.post("/login/?next=/residents/", {"username": "committee_a", "password": PASSWORD}, REMOTE_ADDR="10.1.2.3")
+    assert resp.status_code == 302 and resp["Location"] == "/residents/"
+    ev = AuditEvent.objects.get(action="auth.login", outcome="ok")
+    assert ev.user == cast.committee_a and ev.ip == "10.1.2.3" and ev.roles == "committee"
+
+
+def test_open_redirect_refused(cast):
+    resp = Client().post("/login/?next=//evil.example/", {"username": "committee_a", "password": PASSWORD})
+    assert resp["Location"] == "/"
+
+
+def test_wrong_password_then_lockout(cast):
+    client = Client()
+    for i in range(5):
+        resp = client.post("/login/", {"username": "committee_a", "password": "wrong-password"})
+        assert resp.status_code in (401, 429)
+    assert resp.status_code == 429  # the fifth failure locks the name
+    # Even the right password is refused while locked.
+    resp = client.post("/login/", {"username": "committee_a", "password": PASSWORD})
+    assert resp.status_code == 429 and "_auth_user_id" not in client.session
+    assert AuditEvent.objects.filter(action="auth.login", outcome="failed").count() == 5
+    assert AuditEvent.objects.filter(action="auth.login", outcome="locked").count() == 1
+    # After the lock-out period it works again.
+    LoginThrottle.objects.filter(username="committee_a").update(locked_until=None)
+    assert client.post("/login/", {"username": "committee_a", "password": PASSWORD}).status_code == 302
+
+
+def test_unknown_user_is_throttled_the_same(db):
+    client = Client()
+    codes = [client.post("/login/", {"username": "ghost", "password": "x" * 12}).status_code for _ in range(6)]
+    assert codes[:4] == [401] * 4 and codes[4:] == [429, 429]
+
+
+def test_empty_form_is_400(db):
+    assert Client().post("/login/", {}).status_code == 400
+
+
+def test_strong_hasher(cast):
+    assert identify_hasher(cast.committee_a.password).algorithm == "argon2"
+
+
+def test_inactive_user_cannot_sign_in(cast):
+    cast.committee_a.is_active = False
+    cast.committee_a.save()
+    assert Client().post("/login/", {"username": "committee_a", "password": PASSWORD}).status_code == 401
+
+
+def test_logout(cast, login):
+    client = login(cast.committee_a)
+    assert client.post("/logout/").status_code == 302
+    assert AuditEvent.objects.filter(action="auth.logout", user=cast.committee_a).exists()
+    assert client.get("/residents/").status_code == 302
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if r != "resident"])
+def test_home_page_for_every_role(cast, login, role):
+    user = {"admin": cast.admin, "commander": cast.commander, "coordinator": cast.coordinator,
+            "committee": cast.committee_a, "grid_worker": cast.worker_a1, "medic": cast.medic_a,
+            "gate_guard": cast.guard_a, "unit_liaison": cast.liaison_x, "volunteer": cast.volunteer}[role]
+    resp = login(user).get("/")
+    body = resp.content.decode()
+    assert resp.status_code == 200
+    if role in ("gate_guard", "volunteer"):
+        assert "靶子" not in body and 'href="/residents/"' not in body
+    else:
+        assert 'href="/residents/"' in body
+
+
+def test_home_counts_are_scoped(cast, login):
+    body = login(cast.worker_a1).get("/").content.decode()
+    # grid A1 holds one person and one household
+    assert "<strong>1</strong>" in body
+    assert 'href="/residents/?tag=elderly_alone"><strong>1</strong>' in body
+
+
+def test_no_grant_home(cast, login):
+    resp = login(cast.nogrant).get("/")
+    assert resp.status_code == 200 and 'href="/residents/"' not in resp.content.decode()
+
+
+def test_anonymous_sent_to_login(db):
+    resp = Client().get("/residents/")
+    assert resp.status_code == 302 and resp["Location"].startswith("/login/?next=")

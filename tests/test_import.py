@@ -1,0 +1,281 @@
+"""Resident import through the web pages (upload → mapping → start) and the CLI."""
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.core.management import call_command
+from openpyxl import Workbook
+
+from fangkong.audit.models import AuditEvent
+from fangkong.lib import crypto
+from fangkong.residents import importer
+from fangkong.residents.models import Household, ImportJob, ImportRowError, ImportSeen, Person
+from tests.cast import make_id, make_phone
+
+HEAD = ["姓名", "身份证号", "联系电话", "住址", "网格", "人员类别"]
+
+
+def csv_bytes(rows, header=HEAD, encoding="utf-8-sig"):
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    if header is not None:
+        w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue().encode(encoding)
+
+
+def xlsx_bytes(rows, header=HEAD):
+    wb = Workbook()
+    ws = wb.active
+    ws.append(header)
+    for r in rows:
+        ws.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def upload(client, cast, data: bytes, name="居民.csv", place=None):
+    f = io.BytesIO(data)
+    f.name = name
+    return client.post("/residents/import/", {"file": f, "place": (place or cast.comm_a).pk})
+
+
+def run(client, cast, data, name="居民.csv", mapping=None):
+    """Upload and start with the detected (or given) mapping; returns the finished job."""
+    resp = upload(client, cast, data, name)
+    assert resp.status_code == 302, resp.content.decode()[:2000]
+    job = ImportJob.objects.latest("pk")
+    post = {f"col_{k}": v for k, v in (mapping or job.mapping).items()}
+    resp = client.post(f"/residents/import/{job.pk}/start/", post)
+    assert resp.status_code == 302, resp.content.decode()[:2000]
+    job.refresh_from_db()
+    return job
+
+
+def row(seq, name="张三", address="甲一小区2号楼201室", grid="A1", tags=""):
+    return [name, make_id(seq), make_phone(seq), address, grid, tags]
+
+
+def errors_of(job):
+    return [(e.row, e.column, e.reason) for e in ImportRowError.objects.filter(job=job).order_by("row")]
+
+
+def snapshot():
+    return sorted(Person.objects.values_list("id", "version", "updated_at", "name", "phone_bidx", "household_id", "tags"))
+
+
+@pytest.fixture
+def committee(cast, login):
+    return login(cast.committee_a)
+
+
+def test_csv_import_creates_persons_households_and_is_idempotent(cast, committee):
+    data = csv_bytes([row(100, "王芳", tags="独居老人"), row(101, "李强"), row(102, "赵敏", address="甲二网格9号", grid="A2")])
+    job = run(committee, cast, data)
+    assert job.status == "done"
+    assert (job.created_count, job.updated_count, job.unchanged_count, job.error_count) == (3, 0, 0, 0), errors_of(job)
+    p = Person.objects.get(id_bidx=crypto.blind_index("id", make_id(100)))
+    assert p.name == "王芳" and p.tag_list == ["elderly_alone"] and p.place == cast.grid_a1
+    assert p.household.address == "甲一小区2号楼201室"
+    assert Person.objects.get(name="李强").household == p.household  # same address → same household
+    assert Person.objects.get(name="赵敏").place == cast.grid_a2
+    assert p.id_masked == make_id(100)[:6] + "********" + make_id(100)[-4:]
+    assert ImportSeen.objects.filter(job=job).count() == 0  # cleaned up
+    before, households = snapshot(), Household.objects.count()
+    again = run(committee, cast, data)
+    assert (again.created_count, again.updated_count, again.unchanged_count, again.error_count) == (0, 0, 3, 0)
+    assert snapshot() == before and Household.objects.count() == households
+    actions = set(AuditEvent.objects.filter(user=cast.committee_a).values_list("action", flat=True))
+    assert {"residents.import.upload", "residents.import.confirm", "residents.import.start", "residents.import.finish"} <= actions
+
+
+def test_changed_row_updates_person(cast, committee):
+    run(committee, cast, csv_bytes([row(110, "孙丽")]))
+    job = run(committee, cast, csv_bytes([row(110, "孙丽", address="甲一小区3号楼301室")]))
+    assert (job.created_count, job.updated_count) == (0, 1)
+    p = Person.objects.get(name="孙丽")
+    assert p.household.address == "甲一小区3号楼301室" and p.version == 2
+
+
+def test_gbk_csv_as_chinese_excel_saves_it(cast, committee):
+    job = run(committee, cast, csv_bytes([row(120, "欧阳娜娜"), row(121, "诸葛亮")], encoding="gbk"))
+    assert job.encoding == "gb18030" and job.created_count == 2
+    assert Person.objects.filter(name__in=["欧阳娜娜", "诸葛亮"]).count() == 2
+
+
+def test_xlsx_with_chinese_headers(cast, committee):
+    job = run(committee, cast, xlsx_bytes([row(130, "周杰"), row(131, "吴磊")]), name="居民登记表.xlsx")
+    assert job.file_format == "xlsx" and job.created_count == 2 and job.error_count == 0
+
+
+def test_xlsx_wrong_types_are_row_errors(cast, committee):
+    bad_id_as_number = [ "钱多", float(make_id(140)[:17] + "1"), make_phone(140), "甲一小区1号", "A1", ""]
+    data = xlsx_bytes([bad_id_as_number, row(141, "孙悟空")], header=HEAD)
+    job = run(committee, cast, data, name="types.xlsx")
+    errs = errors_of(job)
+    assert job.created_count == 1 and job.error_count == 1
+    assert errs[0][0] == 2 and errs[0][1] == "身份证号"
+    assert "number" in errs[0][2].lower() or "数字" in errs[0][2]
+
+
+def test_bad_rows_are_reported_with_row_column_reason_and_written_nowhere(cast, committee):
+    bad_checksum = make_id(150)[:17] + ("0" if make_id(150)[17] != "0" else "1")
+    long_cell = "长" * 10_000
+    rows = [
+        row(151, "好人"),                                   # row 2 ok
+        ["坏校验", bad_checksum, make_phone(150), "x", "A1", ""],   # row 3 checksum
+        ["=HYPERLINK(\"http://evil\",\"点我\")", make_id(152), "", "x", "A1", ""],  # row 4 formula
+        [long_cell, make_id(153), "", "x", "A1", ""],       # row 5 10,000 characters
+        ["错电话", make_id(154), "12345", "x", "A1", ""],    # row 6 bad phone
+        ["错网格", make_id(155), "", "x", "Z9", ""],         # row 7 unknown grid
+        ["错标签", make_id(156), "", "x", "A1", "外星人"],    # row 8 unknown tag
+        row(151, "好人重复"),                                # row 9 duplicate in file
+        ["", make_id(157), "", "x", "A1", ""],              # row 10 no name
+        ["错日期", "370102198013321234", "", "x", "A1", ""],  # row 11 impossible date
+        ["错地区", "999999198001011234", "", "x", "A1", ""],  # row 12 unknown region/checksum
+        ["", "", "", "", "", ""],                           # row 13 blank: skipped
+    ]
+    job = run(committee, cast, csv_bytes(rows))
+    errs = errors_of(job)
+    by_row = {}
+    for r, c, m in errs:
+        by_row.setdefault(r, []).append((c, m))
+    assert job.created_count == 1 and job.error_count == 10
+    assert sorted(by_row) == [3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
+    assert by_row[3][0][0] == "身份证号"
+    assert by_row[4][0][0] == "姓名"
+    assert any(c == "姓名" for c, m in by_row[5])
+    assert by_row[6][0][0] == "联系电话"
+    assert by_row[7][0][0] == "网格"
+    assert by_row[8][0][0] == "人员类别"
+    assert by_row[9][0][0] == "身份证号" and "2" in by_row[9][0][1]
+    assert Person.objects.filter(name__in=["坏校验", "错电话", "错网格", "错标签", "好人重复"]).count() == 0
+    assert not Person.objects.filter(name__startswith="=").exists()
+    # The error report is a downloadable CSV with row, column and reason.
+    resp = committee.get(f"/residents/import/{job.pk}/errors.csv")
+    assert resp.status_code == 200 and resp["Content-Type"].startswith("text/csv")
+    text = b"".join(resp.streaming_content).decode("utf-8-sig")
+    lines = list(csv.reader(io.StringIO(text)))
+    assert len(lines) == 1 + len(errs)
+    assert lines[1][0] == "3" and lines[1][1] == "身份证号"
+    assert bad_checksum not in text  # the report never repeats a raw number
+
+
+def test_duplicate_against_database(cast, committee):
+    # Same ID as person_a1 (in A, visible) with the same data: unchanged; person_b1 is in B.
+    a1 = cast.person_a1
+    rows = [
+        [a1.name, cast.ids["person_a1"], cast.phones["person_a1"], a1.household.address, "A1Y", "独居老人"],
+        ["冒名", cast.ids["person_b1"], "", "x", "A1", ""],
+    ]
+    job = run(committee, cast, csv_bytes(rows))
+    assert (job.created_count, job.unchanged_count, job.error_count) == (0, 1, 1), errors_of(job)
+    assert "outside" in errors_of(job)[0][2] or "辖区" in errors_of(job)[0][2]
+    cast.person_b1.refresh_from_db()
+    assert cast.person_b1.name == "靶子丙" and cast.person_b1.version == 1
+
+
+def test_missing_and_unknown_headers(cast, committee):
+    resp = upload(committee, cast, csv_bytes([["张三", "x"]], header=["姓名", "奇怪的列"]))
+    job = ImportJob.objects.latest("pk")
+    assert resp.status_code == 302 and job.mapping == {"0": "name"}
+    page = committee.get(f"/residents/import/{job.pk}/")
+    assert page.status_code == 200
+    resp = committee.post(f"/residents/import/{job.pk}/start/", {"col_0": "name"})
+    assert resp.status_code == 400
+    job.refresh_from_db()
+    assert job.status == "uploaded" and Person.objects.count() == 3
+    # Mapping one field twice is refused too.
+    resp = committee.post(f"/residents/import/{job.pk}/start/", {"col_0": "name", "col_1": "name"})
+    assert resp.status_code == 400
+
+
+def test_unknown_extra_columns_are_ignored(cast, committee):
+    data = csv_bytes([["钱七", make_id(160), "备用", "甲"]], header=["姓名", "身份证号", "奇怪的列", "另一列"])
+    job = run(committee, cast, data)
+    assert job.created_count == 1 and job.error_count == 0
+
+
+def test_empty_and_unreadable_files(cast, committee):
+    for data, name in [(b"", "empty.csv"), (b"\n\n", "blank.csv"), (b"PK\x03\x04garbage", "broken.xlsx"),
+                       (b"\xd0\xcf\x11\xe0old", "old.xls"), (b"\xff\xfe\x00\x00\x81", "binary.csv")]:
+        n = ImportJob.objects.count()
+        resp = upload(committee, cast, data, name)
+        assert resp.status_code == 400, name
+        assert ImportJob.objects.count() == n, name
+    assert Person.objects.count() == 3
+
+
+def test_start_twice_is_409_and_imports_once(cast, committee):
+    job = run(committee, cast, csv_bytes([row(170, "马六")]))
+    resp = committee.post(f"/residents/import/{job.pk}/start/", {"col_0": "name", "col_1": "id_number"})
+    assert resp.status_code == 409
+    assert Person.objects.filter(name="马六").count() == 1
+
+
+def test_crash_mid_import_resumes_without_loss_or_duplicates(cast, committee, monkeypatch):
+    rows = [row(200 + i, f"批量{'甲乙丙丁戊己庚辛壬癸'[i]}") for i in range(10)]
+    resp = upload(committee, cast, csv_bytes(rows))
+    job = ImportJob.objects.latest("pk")
+    job.status = "queued"
+    job.save()
+    real = importer._process_batch
+    calls = {"n": 0}
+
+    def crashing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("power cut")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(importer, "_process_batch", crashing)
+    with pytest.raises(RuntimeError):
+        importer.run_import(job, acting_user=cast.committee_a, batch_size=3)
+    job.refresh_from_db()
+    assert job.processed_rows == 6 and Person.objects.filter(name__startswith="批量").count() == 6
+    monkeypatch.setattr(importer, "_process_batch", real)
+    job = importer.run_import(job, acting_user=cast.committee_a, batch_size=3)
+    assert job.status == "done" and job.processed_rows == 10 and job.created_count == 10
+    assert Person.objects.filter(name__startswith="批量").count() == 10
+
+
+def test_in_file_duplicate_across_batches(cast, committee):
+    rows = [row(300, "前"), row(301, "中"), row(300, "后")]
+    resp = upload(committee, cast, csv_bytes(rows))
+    job = ImportJob.objects.latest("pk")
+    job = importer.run_import(job, acting_user=cast.committee_a, batch_size=1)
+    assert job.created_count == 2 and job.error_count == 1
+    assert errors_of(job)[0][0] == 4 and "2" in errors_of(job)[0][2]
+
+
+def test_import_forbidden_for_grid_worker_and_other_jurisdiction(cast, login):
+    client = login(cast.worker_a1)
+    assert upload(client, cast, csv_bytes([row(400)])).status_code == 403
+    client = login(cast.committee_b)
+    resp = upload(client, cast, csv_bytes([row(401)]), place=cast.comm_a)  # place outside B
+    assert resp.status_code == 400 and ImportJob.objects.count() == 0
+
+
+def test_progress_fragment(cast, committee):
+    job = run(committee, cast, csv_bytes([row(500, "进度")]))
+    resp = committee.get(f"/residents/import/{job.pk}/progress/")
+    assert resp.status_code == 200 and b"<progress" in resp.content and b'value="100"' in resp.content
+
+
+def test_cli_import_with_progress_and_error_file(cast, tmp_path, capsys):
+    f = tmp_path / "居民.csv"
+    f.write_bytes(csv_bytes([row(600, "命令行"), ["坏", "123", "", "", "", ""]]))
+    call_command("import_residents", str(f), "--place", "A", "--user", "committee_a")
+    out = capsys.readouterr().out
+    assert "1 new" in out and "1 rows with errors" in out
+    assert Person.objects.filter(name="命令行").exists()
+    assert (tmp_path / "居民.errors.csv").exists()
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command("import_residents", str(f), "--place", "B", "--user", "committee_a")  # outside scope
+    with pytest.raises(CommandError):
+        call_command("import_residents", str(f), "--place", "A", "--user", "worker_a1")  # wrong role

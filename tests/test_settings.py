@@ -1,0 +1,86 @@
+"""Settings come from the environment and fail loudly on bad values."""
+import base64
+import os
+import subprocess
+import sys
+
+import pytest
+
+KEY_A = base64.b64encode(b"a" * 32).decode()
+KEY_B = base64.b64encode(b"b" * 32).decode()
+
+
+def load(tmp_path, **env):
+    """Import the settings module in a fresh interpreter with `env`; returns (code, stderr)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("FANGKONG_", "DATABASE_URL", "REDIS_URL"))}
+    base.update({"FANGKONG_VAR": str(tmp_path), "FANGKONG_ENV": "test"})
+    base.update(env)
+    proc = subprocess.run([sys.executable, "-c", "import fangkong.settings as s; print(s.DATABASES['default']['ENGINE'], s.HUEY['huey_class'])"],
+                          env=base, capture_output=True, text=True, timeout=60)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_defaults_work_and_generate_dev_keys(tmp_path):
+    code, out = load(tmp_path)
+    assert code == 0, out
+    assert "sqlite3 huey.SqliteHuey" in out
+    assert (tmp_path / "keys.env").exists() and oct((tmp_path / "keys.env").stat().st_mode)[-3:] == "600"
+
+
+@pytest.mark.parametrize("env,message", [
+    ({"FANGKONG_ENV": "staging"}, "FANGKONG_ENV"),
+    ({"DATABASE_URL": "mysql://x@y/z"}, "DATABASE_URL"),
+    ({"DATABASE_URL": "nonsense"}, "DATABASE_URL"),
+    ({"FANGKONG_DEBUG": "maybe"}, "FANGKONG_DEBUG"),
+    ({"FANGKONG_LOGIN_MAX_FAILURES": "five"}, "FANGKONG_LOGIN_MAX_FAILURES"),
+    ({"FANGKONG_LOGIN_MAX_FAILURES": "0"}, "FANGKONG_LOGIN_MAX_FAILURES"),
+    ({"FANGKONG_DATA_KEY": "short"}, "FANGKONG_DATA_KEY"),
+    ({"FANGKONG_DATA_KEY": base64.b64encode(b"x" * 16).decode()}, "32 bytes"),
+    ({"FANGKONG_DATA_KEY": KEY_A, "FANGKONG_INDEX_KEY": KEY_A}, "must differ"),
+    ({"FANGKONG_SECRET_KEY": "tooshort"}, "FANGKONG_SECRET_KEY"),
+    ({"REDIS_URL": "http://localhost"}, "REDIS_URL"),
+    ({"FANGKONG_ENV": "production"}, "required"),
+    ({"FANGKONG_ENV": "production", "FANGKONG_SECRET_KEY": "s" * 50, "FANGKONG_DATA_KEY": KEY_A, "FANGKONG_INDEX_KEY": KEY_B}, "ALLOWED_HOSTS"),
+])
+def test_bad_values_fail_loudly(tmp_path, env, message):
+    code, out = load(tmp_path, **env)
+    assert code != 0 and "ImproperlyConfigured" in out and message in out, out
+
+
+def test_production_with_everything_set(tmp_path):
+    code, out = load(tmp_path, FANGKONG_ENV="production", FANGKONG_SECRET_KEY="s" * 50, FANGKONG_DATA_KEY=KEY_A,
+                     FANGKONG_INDEX_KEY=KEY_B, FANGKONG_ALLOWED_HOSTS="fk.example.gov.cn",
+                     DATABASE_URL="postgres://u@127.0.0.1:5432/fk", REDIS_URL="redis://127.0.0.1:6379/0")
+    assert code == 0, out
+    assert "postgresql huey.RedisHuey" in out
+    assert not (tmp_path / "keys.env").exists()  # production never invents secrets
+
+
+def test_sqlite_durability_pragmas(db):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only")
+    with connection.cursor() as cur:
+        cur.execute("PRAGMA synchronous")
+        assert cur.fetchone()[0] == 2  # FULL
+        cur.execute("PRAGMA busy_timeout")
+        assert cur.fetchone()[0] == 30000
+        cur.execute("PRAGMA foreign_keys")
+        assert cur.fetchone()[0] == 1
+    from django.conf import settings
+
+    assert settings.DATABASES["default"]["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
+    assert "journal_mode=WAL" in settings.DATABASES["default"]["OPTIONS"]["init_command"]
+
+
+def test_wal_on_a_file_database(tmp_path):
+    code, out = load(tmp_path)
+    script = (
+        "import django; django.setup(); from django.db import connection; c = connection.cursor();"
+        "c.execute('PRAGMA journal_mode'); print(c.fetchone()[0])"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FANGKONG_", "DATABASE_URL"))}
+    env.update(FANGKONG_VAR=str(tmp_path), FANGKONG_ENV="test", DJANGO_SETTINGS_MODULE="fangkong.settings")
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "wal", proc.stderr
