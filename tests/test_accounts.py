@@ -35,7 +35,7 @@ def test_wrong_password_then_lockout(cast):
     assert AuditEvent.objects.filter(action="auth.login", outcome="failed").count() == 5
     assert AuditEvent.objects.filter(action="auth.login", outcome="locked").count() == 1
     # After the lock-out period it works again.
-    LoginThrottle.objects.filter(username="committee_a").update(locked_until=None)
+    LoginThrottle.objects.update(locked_until=None)
     assert client.post("/login/", {"username": "committee_a", "password": PASSWORD}).status_code == 302
 
 

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from fangkong.audit.actions import record
+from fangkong.lib.crypto import blind_index
 
 from .models import Grant, LoginThrottle
 
@@ -35,7 +36,7 @@ def sign_in(*, request, username: str, password: str):
 def _sign_in(request, username: str, password: str):
     # Commits before LockedOut is raised, so the count and the lock are kept.
     now = timezone.now()
-    throttle, _ = LoginThrottle.objects.select_for_update().get_or_create(username=username)
+    throttle, _ = LoginThrottle.objects.select_for_update().get_or_create(key=blind_index("login", username))
     if throttle.locked_until and throttle.locked_until > now:
         record(None, "auth.login", outcome="locked", detail={"username": username})
         return None, throttle.locked_until

@@ -35,9 +35,10 @@ class Grant(models.Model):
 
 
 class LoginThrottle(models.Model):
-    """Failed sign-ins per username; locks the name out after too many in a row."""
+    """Failed sign-ins per username; locks the name out after too many in a row. The name
+    is kept only as a keyed hash: people type ID or phone numbers into the name field."""
 
-    username = models.CharField(max_length=150, unique=True)
+    key = models.CharField(max_length=32, unique=True)
     failures = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
