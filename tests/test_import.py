@@ -118,7 +118,7 @@ def test_xlsx_wrong_types_are_row_errors(cast, committee):
     errs = errors_of(job)
     assert job.created_count == 1 and job.error_count == 1
     assert errs[0][0] == 2 and errs[0][1] == "身份证号"
-    assert "number" in errs[0][2].lower() or "数字" in errs[0][2]
+    assert "number" in errs[0][2].lower() or "数值" in errs[0][2]
 
 
 def test_bad_rows_are_reported_with_row_column_reason_and_written_nowhere(cast, committee):
