@@ -26,6 +26,7 @@ urlpatterns = [
     path("residents/<int:pk>/unmask/", residents.person_unmask, name="person_unmask"),
     path("households/new/", residents.household_create, name="household_create"),
     path("households/<int:pk>/", residents.household_detail, name="household_detail"),
+    path("households/<int:pk>/edit/", residents.household_edit, name="household_edit"),
     path("audit/", audit.event_list, name="audit_list"),
     path("api/", api.urls),
 ]

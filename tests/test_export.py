@@ -24,7 +24,7 @@ def csv_rows(resp):
 
 
 def test_xlsx_export_masked_and_scoped(cast, login):
-    resp = login(cast.committee_a).get("/residents/export/", {"format": "xlsx"})
+    resp = login(cast.committee_a).post("/residents/export/", {"format": "xlsx"})
     assert resp.status_code == 200 and resp["Cache-Control"] == "no-store"
     rows = xlsx_rows(resp)
     names = sorted(r[0] for r in rows[1:])
@@ -37,22 +37,22 @@ def test_xlsx_export_masked_and_scoped(cast, login):
 
 
 def test_csv_export_with_filters(cast, login):
-    rows = csv_rows(login(cast.commander).get("/residents/export/", {"format": "csv", "tag": "elderly_alone"}))
+    rows = csv_rows(login(cast.commander).post("/residents/export/", {"format": "csv", "tag": "elderly_alone"}))
     assert [r[0] for r in rows[1:]] == ["靶子甲"]
-    rows = csv_rows(login(cast.commander).get("/residents/export/", {"format": "csv"}))
+    rows = csv_rows(login(cast.commander).post("/residents/export/", {"format": "csv"}))
     assert len(rows) == 4  # header + the whole street
 
 
 def test_unmasked_export_needs_unmask_permission(cast, login):
-    rows = xlsx_rows(login(cast.committee_a).get("/residents/export/", {"format": "xlsx", "unmasked": "1"}))
+    rows = xlsx_rows(login(cast.committee_a).post("/residents/export/", {"format": "xlsx", "unmasked": "1"}))
     assert cast.ids["person_a1"] in {r[1] for r in rows}
     assert AuditEvent.objects.get(action="person.export").detail["unmasked"] is True
-    assert login(cast.commander).get("/residents/export/", {"unmasked": "1"}).status_code == 403
-    assert login(cast.worker_a1).get("/residents/export/").status_code == 403
+    assert login(cast.commander).post("/residents/export/", {"unmasked": "1"}).status_code == 403
+    assert login(cast.worker_a1).post("/residents/export/").status_code == 403
 
 
 def test_bad_format_is_400(cast, login):
-    assert login(cast.committee_a).get("/residents/export/", {"format": "pdf"}).status_code == 400
+    assert login(cast.committee_a).post("/residents/export/", {"format": "pdf"}).status_code == 400
 
 
 def test_formula_injection_is_defused(cast, login):
@@ -62,7 +62,7 @@ def test_formula_injection_is_defused(cast, login):
         assert not errors
         create_person(acting_user=None, clean=clean, household=hh)
     for fmt, reader in (("xlsx", xlsx_rows), ("csv", csv_rows)):
-        rows = reader(login(cast.committee_a).get("/residents/export/", {"format": fmt}))
+        rows = reader(login(cast.committee_a).post("/residents/export/", {"format": fmt}))
         cells = [str(c) for r in rows for c in r if c is not None]
         assert not any(c.startswith(("=", "+", "-", "@", "＝")) for c in cells), fmt
         assert "'=HYPERLINK(\"http://x\",\"a\")" in cells

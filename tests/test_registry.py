@@ -40,15 +40,22 @@ def test_search_by_exact_id_phone_or_name(cast, login, how):
         "name": "靶子甲",
         "name_part": "子甲",
     }[how]
-    body = client.get("/residents/", {"q": q}).content.decode()
+    body = client.post("/residents/", {"q": q}).content.decode()
     assert "靶子甲" in body and "靶子乙" not in body
     # The raw search term is not kept in the audit log.
     detail = json.dumps(list(events(cast.committee_a, "person.list").values_list("detail", flat=True)), ensure_ascii=False)
     assert cast.ids["person_a1"] not in detail and cast.phones["person_a1"] not in detail
 
 
+def test_search_text_is_never_read_from_the_url(cast, login):
+    body = login(cast.committee_a).get("/residents/", {"q": "靶子甲"}).content.decode()
+    assert "靶子乙" in body  # q in a URL is ignored: the full list is shown
+    page = login(cast.committee_a).get("/residents/").content.decode()
+    assert 'method="post"' in page and 'name="q"' in page
+
+
 def test_search_by_id_of_other_jurisdiction_finds_nothing(cast, login):
-    body = login(cast.committee_a).get("/residents/", {"q": cast.ids["person_b1"]}).content.decode()
+    body = login(cast.committee_a).post("/residents/", {"q": cast.ids["person_b1"]}).content.decode()
     assert "靶子丙" not in body
 
 
@@ -67,11 +74,11 @@ def test_filters_grid_and_tag_and_pagination(cast, login):
     for i in range(30):
         clean, _ = validate_person({"name": "翻页", "id_number": make_id(700 + i), "phone": ""})
         create_person(acting_user=None, clean=clean, household=cast.hh_a2)
-    page1 = client.get("/residents/", {"q": "翻页"}).content.decode()
-    page2 = client.get("/residents/", {"q": "翻页", "page": 2}).content.decode()
+    page1 = client.post("/residents/", {"q": "翻页"}).content.decode()
+    page2 = client.post("/residents/", {"q": "翻页", "page": 2}).content.decode()
     assert page1.count(">翻页<") == 25 and page2.count(">翻页<") == 5
     # htmx requests get only the results fragment
-    frag = client.get("/residents/", {"q": "翻页"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results").content.decode()
+    frag = client.post("/residents/", {"q": "翻页"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="results").content.decode()
     assert "<html" not in frag and ">翻页<" in frag
 
 
@@ -205,13 +212,38 @@ def test_household_pages(cast, login):
     assert login(cast.committee_b).get(f"/households/{cast.hh_a1.pk}/").status_code == 404
 
 
+def test_household_edit_moves_members(cast, login):
+    client = login(cast.committee_a)
+    hh = cast.hh_a2
+    assert client.get(f"/households/{hh.pk}/edit/").status_code == 200
+    resp = client.post(f"/households/{hh.pk}/edit/", {"place": cast.grid_a1.pk, "address": "甲一网格9号", "tenure": "rented"})
+    assert resp.status_code == 302
+    hh.refresh_from_db()
+    assert (hh.place, hh.address, hh.tenure) == (cast.grid_a1, "甲一网格9号", "rented")
+    cast.person_a2.refresh_from_db()
+    assert cast.person_a2.place_path == cast.grid_a1.path  # the member moved with the household
+    assert events(cast.committee_a, "household.update").get().detail["fields"] == ["place", "address", "tenure"]
+    # errors: empty address, an existing address, a place outside the scope
+    for data, field in (({"place": cast.grid_a1.pk, "address": "  ", "tenure": "owned"}, "address"),
+                        ({"place": cast.compound_a1.pk, "address": "甲一小区1号楼101室", "tenure": "owned"}, "address"),
+                        ({"place": cast.grid_b1.pk, "address": "x", "tenure": "owned"}, "place")):
+        resp = client.post(f"/households/{hh.pk}/edit/", data)
+        assert resp.status_code == 400 and f'id="{field}-errors"' in resp.content.decode()
+    hh.refresh_from_db()
+    assert hh.address == "甲一网格9号"
+    assert login(cast.worker_b1).post(f"/households/{hh.pk}/edit/", {}).status_code == 404
+    assert login(cast.medic_a).post(f"/households/{hh.pk}/edit/", {}).status_code == 403
+
+
 # --- API ------------------------------------------------------------------------------------
 
 def test_api_list_get_create_patch_unmask(cast, login):
     client = login(cast.committee_a)
-    data = client.get("/api/residents", {"q": cast.ids["person_a1"]}).json()
+    data = client.post("/api/residents/search", json.dumps({"q": cast.ids["person_a1"]}), content_type="application/json").json()
     assert data["count"] == 1 and data["items"][0]["name"] == "靶子甲"
     item = data["items"][0]
+    assert client.get("/api/residents").json()["count"] == 2
+    assert client.get("/api/residents", {"tag": "nope"}).status_code == 422
     assert item["id_masked"].startswith("370102****") and "id_number" not in item
     assert client.get(f"/api/residents/{cast.person_a1.pk}").json()["phone_masked"] == "139****0001"
     assert client.get(f"/api/residents/{cast.person_b1.pk}").status_code == 404

@@ -54,11 +54,18 @@ def create_household(*, acting_user, place, address: str, tenure: str = "owned")
 
 
 @transaction.atomic
-def update_household(*, acting_user, household: Household, address: str, tenure: str) -> Household:
-    household.address = address.strip()
-    household.tenure = tenure
-    household.save(update_fields=["address", "tenure", "updated_at"])
-    record(acting_user, "household.update", obj=household)
+def update_household(*, acting_user, household: Household, place, address: str, tenure: str) -> Household:
+    """Change a household; its members move with it when its place changes."""
+    household = Household.objects.select_for_update().get(pk=household.pk)
+    changed = [f for f, v in (("place", place), ("address", address.strip()), ("tenure", tenure)) if getattr(household, f) != v]
+    if not changed:
+        return household
+    household.place, household.place_path = place, place.path
+    household.address, household.tenure = address.strip(), tenure
+    household.save()
+    if "place" in changed:
+        household.members.update(place=place, place_path=place.path)
+    record(acting_user, "household.update", obj=household, detail={"fields": changed})
     return household
 
 

@@ -98,8 +98,14 @@ class PlaceOut(Schema):
     parent_id: int | None
 
 
-@router.get("/residents", response=PersonPage, summary="Search residents in scope", auth=api_perm("residents.view"))
-def list_residents(request, q: str = "", place_id: int | None = None, tag: str = "", page: int = 1):
+class SearchIn(Schema):
+    q: str = Field("", max_length=60, description="name (contains), or exact ID number or phone")
+    place_id: int | None = None
+    tag: str = ""
+    page: int = 1
+
+
+def _search(request, q: str, place_id: int | None, tag: str, page: int):
     place = None
     if place_id is not None:
         place = places_in_scope(request.user, "residents.view").filter(pk=place_id).first()
@@ -107,13 +113,24 @@ def list_residents(request, q: str = "", place_id: int | None = None, tag: str =
             raise Http404
     if tag and tag not in TAG_KEYS:
         raise FieldErrors({"tag": f"unknown tag; one of {', '.join(TAG_KEYS)}"})
-    qs = queries.search_persons(request.user, q=q[:60], place=place, tag=tag)
+    qs = queries.search_persons(request.user, q=q, place=place, tag=tag)
     size = queries.PAGE_SIZE
     count = qs.count()
     pages = max(1, -(-count // size))
     page = min(max(page, 1), pages)
-    record(request.user, "person.list", detail={"q": q[:60], "place": place_id, "tag": tag, "page": page, "api": True})
+    record(request.user, "person.list", detail={"q": q, "place": place_id, "tag": tag, "page": page, "api": True})
     return {"count": count, "page": page, "pages": pages, "items": list(qs[(page - 1) * size: page * size])}
+
+
+@router.get("/residents", response=PersonPage, summary="List residents in scope", auth=api_perm("residents.view"))
+def list_residents(request, place_id: int | None = None, tag: str = "", page: int = 1):
+    return _search(request, "", place_id, tag, page)
+
+
+@router.post("/residents/search", response=PersonPage, auth=api_perm("residents.view"),
+             summary="Search residents by name, exact ID or exact phone (POST: no personal data in URLs)")
+def search_residents(request, payload: SearchIn):
+    return _search(request, payload.q, payload.place_id, payload.tag, payload.page)
 
 
 @router.get("/residents/{pk}", response=PersonOut, auth=api_perm("residents.view", obj=Person))

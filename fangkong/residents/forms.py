@@ -55,6 +55,26 @@ class HouseholdForm(forms.ModelForm):
             self.fields["place"].queryset = places
         self.fields["place"].label_from_instance = lambda p: f"{p.get_kind_display()} · {p.name}"
 
+    def clean_address(self):
+        address = self.cleaned_data["address"].strip()
+        if not address:
+            raise forms.ValidationError(_("Address is required"))
+        return address
+
+    def clean(self):
+        data = super().clean()
+        place, address = data.get("place"), data.get("address")
+        if place and address:
+            clash = Household.objects.filter(place=place, address=address)
+            if self.instance.pk:
+                clash = clash.exclude(pk=self.instance.pk)
+            if clash.exists():
+                self.add_error("address", _("A household with this address already exists here"))
+        return data
+
+    def validate_unique(self):
+        pass  # checked in clean() with a clear message on the address field
+
 
 class ImportUploadForm(forms.Form):
     file = forms.FileField(label=_("File (CSV or XLSX)"))

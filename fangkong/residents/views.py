@@ -23,15 +23,19 @@ from .models import TAGS, Household, ImportJob, Person
 
 
 def _filters(request):
+    """Search filters. The search text (a name, ID or phone) comes only in a POST body,
+    never in a URL, so it stays out of access logs and browser history."""
     user = request.user
+    data = request.POST if request.method == "POST" else request.GET
     place = None
-    place_id = request.GET.get("place", "")
+    place_id = data.get("place", "")
     if place_id.isdigit():
         place = places_in_scope(user, "residents.view").filter(pk=int(place_id)).first()
-    tag = request.GET.get("tag", "")
+    tag = data.get("tag", "")
     if tag not in dict(TAGS):
         tag = ""
-    return {"q": request.GET.get("q", "")[:60], "place": place, "tag": tag}
+    q = request.POST.get("q", "")[:60] if request.method == "POST" else ""
+    return {"q": q, "place": place, "tag": tag, "page": data.get("page", "1")}
 
 
 def _filter_places(user):
@@ -39,13 +43,14 @@ def _filter_places(user):
 
 
 @requires("residents.view")
-@require_GET
+@require_http_methods(["GET", "POST"])
 def person_list(request):
     f = _filters(request)
     qs = queries.search_persons(request.user, q=f["q"], place=f["place"], tag=f["tag"])
-    page = Paginator(qs, queries.PAGE_SIZE).get_page(request.GET.get("page"))
+    page = Paginator(qs, queries.PAGE_SIZE).get_page(f["page"])
     record(request.user, "person.list", detail={"q": f["q"], "place": f["place"].pk if f["place"] else None, "tag": f["tag"], "page": page.number})
-    ctx = {"page": page, "f": f, "tags": TAGS, "places": _filter_places(request.user)}
+    ctx = {"page": page, "f": f, "tags": TAGS, "places": _filter_places(request.user),
+           "can_unmask_export": has_perm(request.user, "residents.unmask")}
     template = "residents/_person_rows.html" if request.htmx and request.htmx.target == "results" else "residents/person_list.html"
     return render(request, template, ctx)
 
@@ -135,30 +140,49 @@ def household_detail(request, pk: int):
     })
 
 
+def _household_places(user):
+    return places_in_scope(user, "residents.edit").exclude(kind__in=["district", "street", "checkpoint"])
+
+
+def _household_form(request, form, household=None, status=200):
+    return render(request, "residents/household_form.html", {"form": form, "household": household}, status=status)
+
+
 @requires("residents.edit")
 @require_http_methods(["GET", "POST"])
 def household_create(request):
-    places = places_in_scope(request.user, "residents.edit").exclude(kind__in=["district", "street", "checkpoint"])
-    form = HouseholdForm(request.POST or None, places=places)
+    form = HouseholdForm(request.POST or None, places=_household_places(request.user))
     if request.method == "POST":
         if form.is_valid():
             d = form.cleaned_data
-            if Household.objects.filter(place=d["place"], address=d["address"].strip()).exists():
-                form.add_error("address", _("A household with this address already exists here"))
-            else:
-                hh = actions.create_household(acting_user=request.user, place=d["place"], address=d["address"], tenure=d["tenure"])
-                return redirect("household_detail", pk=hh.pk)
-        return render(request, "residents/household_form.html", {"form": form}, status=400)
-    return render(request, "residents/household_form.html", {"form": form})
+            hh = actions.create_household(acting_user=request.user, place=d["place"], address=d["address"], tenure=d["tenure"])
+            return redirect("household_detail", pk=hh.pk)
+        return _household_form(request, form, status=400)
+    return _household_form(request, form)
+
+
+@requires("residents.edit", obj=Household)
+@require_http_methods(["GET", "POST"])
+def household_edit(request, pk: int):
+    household = get_in_scope(Household.objects.all(), request.user, "residents.edit", pk=pk)
+    form = HouseholdForm(request.POST or None, instance=Household.objects.get(pk=pk), places=_household_places(request.user))
+    if request.method == "POST":
+        if form.is_valid():
+            d = form.cleaned_data
+            actions.update_household(acting_user=request.user, household=household, place=d["place"], address=d["address"], tenure=d["tenure"])
+            messages.success(request, _("Saved."))
+            return redirect("household_detail", pk=pk)
+        return _household_form(request, form, household, status=400)
+    return _household_form(request, form, household)
 
 
 @requires("residents.export")
-@require_GET
+@require_POST
 def person_export(request):
-    fmt = request.GET.get("format", "xlsx")
+    fmt = request.POST.get("format", "xlsx")
     if fmt not in ("xlsx", "csv"):
         return HttpResponseBadRequest(_("format must be xlsx or csv"))
-    unmasked = request.GET.get("unmasked") == "1"
+    unmasked = request.POST.get("unmasked") == "1"
     f = _filters(request)
     qs = queries.search_persons(request.user, q=f["q"], place=f["place"], tag=f["tag"], perm="residents.export")
     if unmasked:
