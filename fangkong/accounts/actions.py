@@ -75,3 +75,16 @@ def add_grant(*, acting_user, user, role: str, target=None) -> Grant:
     grant = Grant.objects.create(user=user, role=role, place=place, organization=org)
     record(acting_user, "grant.create", obj=grant, detail={"role": role, "target": str(target or "*")})
     return grant
+
+
+@transaction.atomic
+def revoke_grant(*, acting_user, user, role: str, target=None) -> int:
+    from fangkong.places.models import Organization, Place
+
+    qs = Grant.objects.filter(user=user, role=role, active=True,
+                              place=target if isinstance(target, Place) else None,
+                              organization=target if isinstance(target, Organization) else None)
+    n = qs.update(active=False)
+    if n:
+        record(acting_user, "grant.revoke", obj=user, detail={"role": role, "target": str(target or "*")})
+    return n
