@@ -302,3 +302,11 @@ def test_openapi_docs_available(cast, login):
     schema = client.get("/api/openapi.json").json()
     assert "/api/residents" in schema["paths"]
     assert client.get("/api/docs").status_code == 200
+
+
+def test_403_and_404_pages_explain_in_chinese(cast, login):
+    resp = login(cast.nogrant).get("/residents/")
+    assert resp.status_code == 403 and "无权访问" in resp.content.decode()
+    resp = login(cast.committee_b).get(f"/residents/{cast.person_a1.pk}/")
+    body = resp.content.decode()
+    assert resp.status_code == 404 and "未找到" in body and "靶子甲" not in body

@@ -17,7 +17,7 @@ def main():
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
         for size, (w, h) in {"phone": (390, 844), "desktop": (1280, 900)}.items():
-            page = browser.new_page(viewport={"width": w, "height": h})
+            page = browser.new_page(viewport={"width": w, "height": h}, locale="zh-CN")
             page.goto(base + "/login/")
             page.fill("input[name=username]", user)
             page.fill("input[name=password]", password)
