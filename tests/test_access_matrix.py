@@ -230,6 +230,10 @@ def test_page_routes_matrix(cast):
             obj, url = None, reverse(name)
         if name == "logout":
             continue  # covered below: it ends the session it is called with
+        if kind != "fk_public":
+            admin = Client()
+            admin.force_login(cast.admin)
+            assert admin.delete(url).status_code == 405, f"DELETE {url} must be 405"
         for method in _allowed_methods(url, False, cast.admin):
             _check(cast, subjects, method, url, perm, obj, "perm" if kind == "fk_perm" else kind.replace("fk_", ""), False, failures)
             tested += 1
@@ -251,6 +255,13 @@ def test_api_operations_matrix(cast):
         obj = objects[model] if model else None
         url = path.replace("{pk}", str(obj.pk)) if obj else path
         _check(cast, subjects, method, url, perm, obj, "perm" if perm else "authenticated", True, failures)
+    admin = Client()
+    admin.force_login(cast.admin)
+    for method, path, _op, _auths in api_operations():
+        url = path.replace("{pk}", str(cast.person_a1.pk))
+        taken = {m2 for m2, p2, _o, _a in api_operations() if p2 == path}
+        for wrong in {"PUT", "DELETE"} - taken:
+            assert admin.generic(wrong, url).status_code == 405, f"{wrong} {url} must be 405"
     assert not failures, "\n".join(failures)
 
 
