@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from fangkong.accounts.actions import add_grant
 from fangkong.api import api
 from fangkong.places.access import ROLE_PERMS, ROLES
-from fangkong.residents.models import Household, ImportJob, Person
+from tests import matrix
 from tests.cast import make_user
 
 TARGET_NAMES = {"person_a1": "靶子甲", "person_a2": "靶子乙", "person_b1": "靶子丙"}
@@ -124,14 +122,16 @@ def _covers(target, obj) -> bool:
 
 
 def _objects(cast):
-    """One object of every model a route can name, located in grid A1 (compound A1Y)."""
-    settings.IMPORT_DIR.mkdir(parents=True, exist_ok=True)
-    f = Path(settings.IMPORT_DIR) / "matrix.csv"
-    f.write_text("姓名,身份证号\n", encoding="utf-8")
-    job = ImportJob.objects.create(created_by=cast.committee_a, place=cast.grid_a1, place_path=cast.grid_a1.path,
-                                   file_name="matrix.csv", stored_path=str(f), file_format="csv", encoding="utf-8",
-                                   headers=["姓名", "身份证号"], mapping={"0": "name", "1": "id_number"})
-    return {Person: cast.person_a1, Household: cast.hh_a1, ImportJob: job}
+    """One object of every model a route can name, located in grid A1 (compound A1Y);
+    contributed per app by the modules of tests/matrix/."""
+    return matrix.build_objects(cast)
+
+
+def _url(name, pattern, obj):
+    extra = matrix.url_kwargs().get(name)
+    if extra is not None:
+        return reverse(name, kwargs=extra(obj))
+    return reverse(name, kwargs={"pk": obj.pk}) if "<" in pattern else reverse(name)
 
 
 def _text(resp) -> str:
@@ -222,12 +222,11 @@ def test_page_routes_matrix(cast):
         kind = declared(cb)
         perm = getattr(cb, "fk_perm", None)
         model = getattr(cb, "fk_object", None)
-        if "<" in pattern:
+        if "<" in pattern and name not in matrix.url_kwargs():
             assert model is not None, f"{name}: requires(..., obj=Model) must name the model behind the URL's pk"
-            obj = objects[model]
-            url = reverse(name, kwargs={"pk": obj.pk})
-        else:
-            obj, url = None, reverse(name)
+            assert model in objects, f"{name}: add a factory for {model.__name__} in tests/matrix/"
+        obj = objects[model] if model is not None else None
+        url = _url(name, pattern, obj)
         if name == "logout":
             continue  # covered below: it ends the session it is called with
         if kind != "fk_public":
@@ -237,9 +236,9 @@ def test_page_routes_matrix(cast):
         for method in _allowed_methods(url, False, cast.admin):
             _check(cast, subjects, method, url, perm, obj, "perm" if kind == "fk_perm" else kind.replace("fk_", ""), False, failures)
             tested += 1
-        # Re-create the import job if a POST started it, so later routes see a fresh one.
-        if model is ImportJob:
-            objects[ImportJob] = _objects(cast)[ImportJob]
+        # Re-create the object if a POST may have changed it, so later routes see a fresh one.
+        if model is not None:
+            objects[model] = matrix.factories()[model](cast)
     assert tested >= 15
     assert not failures, "\n".join(failures)
 
@@ -252,9 +251,13 @@ def test_api_operations_matrix(cast):
     for method, path, _op, auths in api_operations():
         perm = next((getattr(a, "fk_perm", None) for a in auths if getattr(a, "fk_perm", None)), None)
         model = next((getattr(a, "fk_object", None) for a in auths if getattr(a, "fk_object", None)), None)
+        if model is not None:
+            assert model in objects, f"{method} {path}: add a factory for {model.__name__} in tests/matrix/"
         obj = objects[model] if model else None
         url = path.replace("{pk}", str(obj.pk)) if obj else path
         _check(cast, subjects, method, url, perm, obj, "perm" if perm else "authenticated", True, failures)
+        if model is not None:
+            objects[model] = matrix.factories()[model](cast)
     admin = Client()
     admin.force_login(cast.admin)
     for method, path, _op, _auths in api_operations():
