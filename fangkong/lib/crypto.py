@@ -24,7 +24,7 @@ def _aead(key: bytes) -> AESGCM:
 
 def encrypt(plain: str, *, aad: bytes = b"") -> bytes:
     nonce = os.urandom(12)
-    return _VERSION + nonce + _aead(settings.DATA_KEY).encrypt(nonce, plain.encode(), aad)
+    return b"".join((_VERSION, nonce, _aead(settings.DATA_KEY).encrypt(nonce, plain.encode(), aad)))
 
 
 def decrypt(blob: bytes | memoryview | None, *, aad: bytes = b"") -> str:
@@ -38,7 +38,17 @@ def decrypt(blob: bytes | memoryview | None, *, aad: bytes = b"") -> str:
     return _aead(settings.DATA_KEY).decrypt(blob[1:13], blob[13:], aad).decode()
 
 
+_KEYED: dict[str, tuple[bytes, hmac.HMAC]] = {}
+
+
 def blind_index(kind: str, normalized: str) -> str:
     """Hex HMAC of `kind:value`; 32 hex chars (128 bits) is plenty for exact lookup."""
-    mac = hmac.new(settings.INDEX_KEY, f"{kind}:{normalized}".encode(), hashlib.sha256)
+    # The HMAC state after the key and the `kind:` prefix is kept and copied for every
+    # value (the importer computes two blind indexes per row); a new key starts afresh.
+    key = settings.INDEX_KEY
+    keyed = _KEYED.get(kind)
+    if keyed is None or keyed[0] is not key:
+        keyed = _KEYED[kind] = (key, hmac.new(key, f"{kind}:".encode(), hashlib.sha256))
+    mac = keyed[1].copy()
+    mac.update(normalized.encode())
     return mac.hexdigest()[:32]

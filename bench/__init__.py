@@ -1,0 +1,1 @@
+"""Performance workloads (DESIGN.md §5). Entry point: bench/run."""

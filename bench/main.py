@@ -1,0 +1,220 @@
+"""bench/run [W1 W2] [--size N] [--db sqlite|postgres]
+
+Runs the chosen workloads (all by default) on the chosen databases (both by default) and
+prints one line per workload and database:
+
+    W1 sqlite ratio=0.63 value=41200 baseline=65400 unit=rows/s size=1000000 peak_mb=180
+
+Every step runs in its own process against a fresh database: a temporary SQLite file, or
+a scratch PostgreSQL database (fangkong_bench*, created and dropped here) on the server of
+DATABASE_URL / postgres://postgres@127.0.0.1:5432. Progress goes to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+WORKLOADS = ["W1", "W2"]
+DATABASES = ["sqlite", "postgres"]
+PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/test"
+PG_SCRATCH = "fangkong_bench"
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+class Env:
+    """Environment of the worker processes for one database."""
+
+    def __init__(self, db: str, tmp: Path):
+        self.db, self.tmp = db, tmp
+        self.var = tmp / "var"
+        self.var.mkdir(parents=True, exist_ok=True)
+        if db == "postgres":
+            url = os.environ.get("DATABASE_URL", "")
+            if not url.startswith(("postgres://", "postgresql://")):
+                url = PG_DEFAULT
+            self.pg_base = urlsplit(url)
+
+    def _pg_url(self, name: str) -> str:
+        return urlunsplit(self.pg_base._replace(path="/" + name))
+
+    def url(self, name: str) -> str:
+        if self.db == "sqlite":
+            return f"sqlite:///{self.tmp / name}.sqlite3"
+        return self._pg_url(name)
+
+    def env(self, name: str) -> dict:
+        env = dict(os.environ)
+        env.update(FANGKONG_ENV="test", FANGKONG_VAR=str(self.var), DATABASE_URL=self.url(name),
+                   DJANGO_SETTINGS_MODULE="fangkong.settings", FANGKONG_LOG_LEVEL="WARNING",
+                   PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""))
+        return env
+
+    # Fresh databases: a pristine one after setup, and a copy of it for every step.
+    def _pg_admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self._pg_url("postgres"), autocommit=True) as conn:
+            conn.execute(sql)
+
+    def create_empty(self, name: str) -> None:
+        if self.db == "sqlite":
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.tmp / name}.sqlite3{suffix}").unlink(missing_ok=True)
+        else:
+            self._pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            self._pg_admin(f'CREATE DATABASE "{name}"')
+
+    def clone(self, src: str, dst: str) -> None:
+        if self.db == "sqlite":
+            self.create_empty(dst)
+            import sqlite3
+
+            with sqlite3.connect(f"{self.tmp / src}.sqlite3") as conn:  # fold the WAL in first
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            shutil.copyfile(f"{self.tmp / src}.sqlite3", f"{self.tmp / dst}.sqlite3")
+        else:
+            self._pg_admin(f'DROP DATABASE IF EXISTS "{dst}" WITH (FORCE)')
+            self._pg_admin(f'CREATE DATABASE "{dst}" TEMPLATE "{src}"')
+
+    def drop(self, name: str) -> None:
+        if self.db == "sqlite":
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.tmp / name}.sqlite3{suffix}").unlink(missing_ok=True)
+        else:
+            self._pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def worker(env: Env, dbname: str, *args: str) -> dict:
+    cmd = [sys.executable, "-m", "bench.worker", *args]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env.env(dbname), stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"bench step {' '.join(args)} failed (exit {proc.returncode})")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def line(workload: str, db: str, value: float, baseline: float, **extra) -> str:
+    ratio = value / baseline if baseline else 0.0
+    parts = [f"{workload} {db}", f"ratio={ratio:.2f}", f"value={value:.0f}", f"baseline={baseline:.0f}", "unit=rows/s"]
+    parts += [f"{k}={v}" for k, v in extra.items()]
+    return " ".join(parts)
+
+
+def run_w1(env: Env, size: int, files: dict) -> list[str]:
+    pristine = f"{PG_SCRATCH}_w1"
+    step = f"{PG_SCRATCH}_w1_step"
+    env.create_empty(pristine)
+    try:
+        worker(env, pristine, "setup")
+        env.clone(pristine, step)
+        log(f"W1 {env.db}: baseline (raw {'executemany' if env.db == 'sqlite' else 'COPY'})")
+        base = worker(env, step, "baseline", files["csv"])
+        base_rate = base["rows"] / base["seconds"]
+        log(f"W1 {env.db}: baseline {base['rows']} rows in {base['seconds']:.1f}s = {base_rate:.0f} rows/s")
+        out = []
+        for fmt, label in (("csv", "W1"), ("xlsx", "W1-xlsx")):
+            env.clone(pristine, step)
+            log(f"W1 {env.db}: importer on {fmt.upper()}")
+            res = worker(env, step, "import", files[fmt], str(size))
+            if res.get("first_errors") or res["status"] != "done" or res["created"] != size:
+                log(f"W1 {env.db} {fmt}: unexpected result {res}")
+            rate = res["rows"] / res["seconds"]
+            log(f"W1 {env.db}: {fmt} {res['rows']} rows in {res['seconds']:.1f}s = {rate:.0f} rows/s, "
+                f"peak {res['peak_mb']:.0f} MB (start {res['start_mb']:.0f} MB)")
+            extra = {"size": size, "peak_mb": round(res["peak_mb"])}
+            if res["status"] != "done" or res["created"] != size or res["errors"]:
+                extra["ok"] = "no"
+            if fmt == "xlsx":
+                extra["file_mb"] = round(files["xlsx_bytes"] / 2**20)
+            out.append(line(label, env.db, rate, base_rate, **extra))
+        return out
+    finally:
+        env.drop(step)
+        env.drop(pristine)
+
+
+def run_w2(env: Env, size: int, files: dict) -> list[str]:
+    name = f"{PG_SCRATCH}_w2"
+    env.create_empty(name)
+    try:
+        worker(env, name, "setup")  # the importer module needs a configured database
+        log(f"W2 {env.db}: bare python-calamine")
+        base = worker(env, name, "w2", "calamine", files["xlsx"])
+        log(f"W2 {env.db}: importer reader")
+        res = worker(env, name, "w2", "importer", files["xlsx"])
+    finally:
+        env.drop(name)
+    if res["rows"] != base["rows"]:
+        log(f"W2 {env.db}: row counts differ: importer {res['rows']}, calamine {base['rows']}")
+    file_mb = files["xlsx_bytes"] / 2**20
+    log(f"W2 {env.db}: calamine {base['seconds']:.1f}s peak {base['peak_mb']:.0f} MB; "
+        f"importer {res['seconds']:.1f}s peak {res['peak_mb']:.0f} MB (start {res['start_mb']:.0f} MB); file {file_mb:.0f} MB")
+    return [line("W2", env.db, res["rows"] / res["seconds"], base["rows"] / base["seconds"], size=size,
+                 peak_mb=round(res["peak_mb"]), file_mb=round(file_mb), mem_x=f"{res['peak_mb'] / file_mb:.1f}",
+                 baseline_peak_mb=round(base["peak_mb"]))]
+
+
+def sanity(dbs: list[str], size: int) -> int:
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="fangkong-bench-") as tmp:
+        for db in dbs:
+            env = Env(db, Path(tmp) / db)
+            name = f"{PG_SCRATCH}_sanity"
+            env.create_empty(name)
+            log(f"sanity on {db}, {size} rows")
+            try:
+                proc = subprocess.run([sys.executable, "-m", "bench.worker", "sanity", str(size)], cwd=ROOT,
+                                      env=env.env(name), stdout=subprocess.PIPE, text=True)
+            finally:
+                env.drop(name)
+            lines = proc.stdout.strip().splitlines()
+            print("\n".join(f"{db}: {line}" for line in lines[:-1]), flush=True)
+            failed += proc.returncode != 0 or json.loads(lines[-1])["failures"] != 0
+    return 1 if failed else 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="bench/run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("workloads", nargs="*", metavar="W", help=f"workloads to run (default: {' '.join(WORKLOADS)})")
+    ap.add_argument("--size", type=int, default=1_000_000, help="person rows (default 1,000,000)")
+    ap.add_argument("--db", choices=DATABASES, action="append", help="database (default: both)")
+    ap.add_argument("--sanity", action="store_true", help="instead of measuring, check the importer's behaviour "
+                    "on a small file (--size, default 5,000 rows)")
+    args = ap.parse_args(argv)
+    if args.sanity:
+        return sanity(args.db or DATABASES, args.size if args.size != 1_000_000 else 5000)
+    workloads = [w.upper() for w in args.workloads] or WORKLOADS
+    unknown = [w for w in workloads if w not in WORKLOADS]
+    if unknown:
+        ap.error(f"unknown workload(s) {' '.join(unknown)}; this bench/run knows {' '.join(WORKLOADS)}")
+    dbs = args.db or DATABASES
+
+    with tempfile.TemporaryDirectory(prefix="fangkong-bench-") as tmp:
+        tmp = Path(tmp)
+        gen_env = Env("sqlite", tmp / "gen")
+        log(f"data: {args.size} rows (cached in {OUT / 'data'})")
+        files = worker(gen_env, "gen", "gen", str(args.size), str(OUT / "data"))
+        files["xlsx_bytes"] = Path(files["xlsx"]).stat().st_size
+        for db in dbs:
+            env = Env(db, tmp / db)
+            for w in workloads:
+                runner = {"W1": run_w1, "W2": run_w2}[w]
+                for text in runner(env, args.size, files):
+                    print(text, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

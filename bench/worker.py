@@ -1,0 +1,266 @@
+"""One benchmark step in its own process (Django settings are read once per process).
+
+    python -m bench.worker TASK [ARGS...]     prints one JSON object on its last stdout line
+
+The orchestrator (bench.main) sets DATABASE_URL, FANGKONG_ENV=test and FANGKONG_VAR.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+
+# --- Memory ----------------------------------------------------------------------------
+
+def reset_peak() -> None:
+    """Start a new peak-RSS window (Linux: writing 5 to clear_refs resets VmHWM)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
+def peak_mb() -> float:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_mb() -> float:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _django():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "fangkong.settings")
+    import django
+
+    django.setup()
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+# --- Tasks -----------------------------------------------------------------------------
+
+def task_gen(size: str, out_dir: str):
+    _django()
+    from bench import data
+
+    t = time.perf_counter()
+    csv_path, xlsx_path = data.ensure(int(size), Path(out_dir))
+    return {"csv": str(csv_path), "xlsx": str(xlsx_path), "seconds": round(time.perf_counter() - t, 1)}
+
+
+def task_setup():
+    """Schema, the demo place tree and an importing user (committee over the street)."""
+    _django()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from fangkong.accounts.actions import add_grant
+    from fangkong.core.demo import build_tree
+
+    from bench import data
+
+    import random
+
+    call_command("migrate", verbosity=0)
+    tree = build_tree(random.Random(1))
+    codes = {p.code for p in tree["grids"]}
+    missing = [c for c, _label in data.GRIDS if c not in codes]
+    if missing:
+        raise SystemExit(f"grid codes of the data generator are not in the demo tree: {missing[:3]}")
+    user = get_user_model().objects.create(username="bench", first_name="bench")
+    add_grant(acting_user=None, user=user, role="committee", target=tree["street"])
+    return {"street": tree["street"].pk, "user": user.pk}
+
+
+def _bench_user_and_street():
+    from django.contrib.auth import get_user_model
+
+    from fangkong.places.models import Place
+
+    return get_user_model().objects.get(username="bench"), Place.objects.get(code="DEMO")
+
+
+def task_baseline(csv_path: str):
+    """Raw executemany (SQLite) / COPY (PostgreSQL) of the rows the importer would write:
+    households and persons, all column values computed beforehand (not timed)."""
+    _django()
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from fangkong.places.models import Place
+    from fangkong.residents.actions import encrypted_fields
+    from fangkong.residents.models import Household, Person
+    from fangkong.residents.validation import validate_person
+
+    places = {p.code: p for p in Place.objects.all()}
+    now = timezone.now()
+    households: dict[tuple[int, str], int] = {}
+    hh_rows, person_rows = [], []
+    t = time.perf_counter()
+    with open(csv_path, encoding="utf-8-sig", newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        for name, id_number, phone, address, sex, grid, tags in reader:
+            clean, errors = validate_person({"name": name, "id_number": id_number, "phone": phone, "sex": sex,
+                                             "birth_date": "", "tags": tags, "note": ""})
+            assert not errors, errors
+            place = places[grid]
+            key = (place.pk, address)
+            hh = households.get(key)
+            if hh is None:
+                hh = households[key] = len(households) + 1
+                hh_rows.append((hh, place.pk, place.path, address, "owned", now, now))
+            enc = encrypted_fields(clean["id_number"], clean["phone"])
+            person_rows.append((
+                hh, place.pk, place.path, clean["name"], enc["id_enc"], enc["id_bidx"], enc["id_masked"],
+                enc["phone_enc"], enc["phone_bidx"], enc["phone_masked"], clean["sex"], clean["birth_date"], None,
+                "," + ",".join(clean["tags"]) + "," if clean["tags"] else "", "", now, now, 1,
+            ))
+    log(f"baseline: prepared {len(person_rows)} rows in {time.perf_counter() - t:.1f}s")
+    hh_cols = ["id", "place_id", "place_path", "address", "tenure", "created_at", "updated_at"]
+    p_cols = ["household_id", "place_id", "place_path", "name", "id_enc", "id_bidx", "id_masked", "phone_enc",
+              "phone_bidx", "phone_masked", "sex", "birth_date", "employer_id", "tags", "note", "created_at",
+              "updated_at", "version"]
+    assert {f.column for f in Person._meta.concrete_fields} == set(p_cols) | {"id"}
+    assert {f.column for f in Household._meta.concrete_fields} == set(hh_cols)
+    hh_table, p_table = Household._meta.db_table, Person._meta.db_table
+
+    if connection.vendor == "sqlite":
+        ops = connection.ops
+
+        def sqlite_value(v):
+            if isinstance(v, dt.datetime):
+                return ops.adapt_datetimefield_value(v)
+            if isinstance(v, dt.date):
+                return v.isoformat()
+            return v
+
+        hh_rows = [tuple(sqlite_value(v) for v in r) for r in hh_rows]
+        person_rows = [tuple(sqlite_value(v) for v in r) for r in person_rows]
+        connection.ensure_connection()
+        raw = connection.connection
+        t = time.perf_counter()
+        with transaction.atomic():
+            cur = raw.cursor()
+            cur.executemany(f"INSERT INTO {hh_table} ({','.join(hh_cols)}) VALUES ({','.join('?' * len(hh_cols))})", hh_rows)
+            cur.executemany(f"INSERT INTO {p_table} ({','.join(p_cols)}) VALUES ({','.join('?' * len(p_cols))})", person_rows)
+        seconds = time.perf_counter() - t
+    else:
+        def copy_text(rows):
+            out = io.StringIO()
+            for r in rows:
+                out.write("\t".join(
+                    "\\N" if v is None else ("\\\\x" + v.hex()) if isinstance(v, bytes) else
+                    v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else str(v)
+                    for v in r
+                ))
+                out.write("\n")
+            return out.getvalue().encode()
+
+        hh_data, person_data = copy_text(hh_rows), copy_text(person_rows)
+        chunk = 1 << 20
+        t = time.perf_counter()
+        with transaction.atomic(), connection.cursor() as cur:
+            raw = cur.cursor  # the psycopg cursor
+            with raw.copy(f"COPY {hh_table} ({','.join(hh_cols)}) FROM STDIN") as cp:
+                for i in range(0, len(hh_data), chunk):
+                    cp.write(hh_data[i:i + chunk])
+            with raw.copy(f"COPY {p_table} ({','.join(p_cols)}) FROM STDIN") as cp:
+                for i in range(0, len(person_data), chunk):
+                    cp.write(person_data[i:i + chunk])
+        seconds = time.perf_counter() - t
+    assert Person.objects.count() == len(person_rows)
+    return {"rows": len(person_rows), "households": len(hh_rows), "seconds": seconds}
+
+
+def task_import(path: str, expect_rows: str):
+    """The real importer on one file: create_job + run_import, timed together."""
+    _django()
+    from fangkong.residents import importer
+    from fangkong.residents.models import Household, ImportJob, Person
+
+    user, street = _bench_user_and_street()
+    path = Path(path)
+    reset_peak()
+    before = rss_mb()
+    t = time.perf_counter()
+    job = importer.create_job(acting_user=user, place=street, stored_path=path, file_name=path.name)
+    job.status = ImportJob.Status.QUEUED
+    job.save(update_fields=["status"])
+    job = importer.run_import(job, acting_user=user)
+    seconds = time.perf_counter() - t
+    peak = peak_mb()
+    n = int(expect_rows)
+    result = {
+        "rows": job.processed_rows, "seconds": seconds, "peak_mb": peak, "start_mb": before,
+        "status": job.status, "created": job.created_count, "errors": job.error_count,
+        "persons": Person.objects.count(), "households": Household.objects.count(),
+    }
+    if job.status != "done" or job.created_count != n or job.error_count or result["persons"] != n:
+        from fangkong.residents.models import ImportRowError
+
+        result["first_errors"] = list(ImportRowError.objects.filter(job=job).values_list("row", "column", "reason")[:5])
+        result["message"] = job.message
+    return result
+
+
+def task_w2(mode: str, path: str):
+    """Read every row of the XLSX: the importer's reader or bare python-calamine."""
+    _django()
+    reset_peak()
+    before = rss_mb()
+    t = time.perf_counter()
+    n = 0
+    if mode == "calamine":
+        from python_calamine import CalamineWorkbook
+
+        wb = CalamineWorkbook.from_path(path)
+        for _row in wb.get_sheet_by_index(0).iter_rows():
+            n += 1
+        n -= 1  # the header row
+    else:
+        from fangkong.residents import importer
+
+        for _item in importer.Source(Path(path), "xlsx").data_rows():
+            n += 1
+    seconds = time.perf_counter() - t
+    return {"rows": n, "seconds": seconds, "peak_mb": peak_mb(), "start_mb": before}
+
+
+def task_sanity(size: str = "5000"):
+    from bench import sanity
+
+    return {"failures": sanity.main(int(size))}
+
+
+TASKS = {"gen": task_gen, "setup": task_setup, "baseline": task_baseline, "import": task_import, "w2": task_w2,
+         "sanity": task_sanity}
+
+if __name__ == "__main__":
+    result = TASKS[sys.argv[1]](*sys.argv[2:])
+    sys.stdout.flush()
+    print(json.dumps(result, default=str))
