@@ -82,3 +82,36 @@ def health_flags(person_ids: list[int]) -> dict[int, set[str]]:
                 raise ValueError(f"{fn.__qualname__} reported unknown health flags {sorted(unknown)}")
             out.setdefault(pid, set()).update(flags)
     return out
+
+
+# --- Alerts -----------------------------------------------------------------------------
+# A module that detects something urgent (fever at a gate, a missed temperature window)
+# calls raise_alert(); the notification module registers a sink that turns it into inbox
+# messages, e-mail and webhooks for the people responsible for that place. Without a sink
+# the caller's own record (triage record, alert row) is still what staff see on its board.
+
+
+@dataclass(frozen=True)
+class Alert:
+    kind: str  # "gate.fever", "observation.fever", "observation.missed", ...
+    place_path: str  # where: the person's grid/compound/building path
+    text: str  # short, already masked (no raw ID or phone)
+    person_id: int | None = None
+    roles: tuple[str, ...] = ("grid_worker", "medic")  # who must hear of it, within the place
+    obj_type: str = ""  # "app_label.model" of the record behind the alert
+    obj_id: int | None = None
+
+
+AlertSink = Callable[[Alert], None]
+_SINKS: list[AlertSink] = []
+
+
+def register_alert_sink(fn: AlertSink) -> AlertSink:
+    if fn not in _SINKS:
+        _SINKS.append(fn)
+    return fn
+
+
+def raise_alert(alert: Alert) -> None:
+    for fn in _SINKS:
+        fn(alert)
