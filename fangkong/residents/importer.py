@@ -1114,10 +1114,18 @@ def _insert(model, columns: tuple[str, ...], rows: list[tuple]) -> None:
                 for row in rows:
                     copy.write_row(row)
             return
-        one = f"({', '.join(['%s'] * len(columns))})"
+        # The sqlite3 cursor itself, with its own "?" placeholders: Django's wrapper would
+        # rewrite every "%s" of a statement that has thousands of them, for every chunk.
+        raw = cursor.cursor
+        while hasattr(raw, "cursor") and not isinstance(raw, sqlite3.Cursor):
+            raw = raw.cursor
+        one = f"({', '.join(['?'] * len(columns))})"
+        statements: dict[int, str] = {}
         for chunk in _chunks(rows, len(columns)):
-            cursor.execute(f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))}",
-                           list(chain.from_iterable(chunk)))
+            sql = statements.get(len(chunk))
+            if sql is None:
+                sql = statements[len(chunk)] = f"INSERT INTO {table} ({names}) VALUES {', '.join([one] * len(chunk))}"
+            raw.execute(sql, list(chain.from_iterable(chunk)))
 
 
 class _Household:
