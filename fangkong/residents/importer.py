@@ -1026,7 +1026,7 @@ def _write_batch(job: ImportJob, batch: _Batch, headers, lookups, import_paths) 
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=job.pk)
         existing, seen = {}, {}
-        found = _existing_ids([r.bidx for r in records])
+        found = _existing_ids(sorted(r.bidx for r in records))  # in index order: each probe lands near the last
         for bidxs in _chunks(found):
             existing.update((p.id_bidx, p) for p in Person.objects.filter(id_bidx__in=bidxs).order_by())
         # An ID this job has seen belongs to a person (ImportSeen rows are written in the
@@ -1140,7 +1140,7 @@ def _households(records, stamp, lookups) -> dict:
     wanted = {(r.place.pk, r.address): r for r in records if r.address}
     if not wanted:
         return {}
-    found = _find_households(list(wanted))
+    found = _find_households(sorted(wanted))
     missing = [k for k in wanted if k not in found]
     if missing:
         rows = [(pid, wanted[pid, addr].place.path, addr, wanted[pid, addr].tenure, stamp, stamp) for pid, addr in missing]
