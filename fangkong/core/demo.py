@@ -104,7 +104,7 @@ def build_people(rng: random.Random, tree: dict, persons: int, progress: Callabl
                                  tenure="rented" if rng.random() < 0.2 else "owned"))
     with transaction.atomic():
         Household.objects.bulk_create(hh_objs, batch_size=2000)
-    hh_objs = list(Household.objects.filter(place_path__startswith=tree["street"].path).order_by("id"))
+    hh_objs = list(Household.objects.filter(place_path__under=tree["street"].path).order_by("id"))
     used: set[str] = set()
     made = 0
     batch = []

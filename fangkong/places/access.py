@@ -121,7 +121,7 @@ def scope_q(model, user, perm: str) -> Q | None:
         if g.everything:
             return None
         if g.place_path is not None and path_field:
-            q |= Q(**{f"{path_field}__startswith": g.place_path})
+            q |= Q(**{f"{path_field}__under": g.place_path})
         if g.org_id is not None and org_field:
             q |= Q(**{org_field: g.org_id})
     return q

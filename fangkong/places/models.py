@@ -2,7 +2,8 @@
 
 The tree uses a materialized path: every place stores `path`, the ids of its ancestors and
 itself as fixed-width base-36 segments ("0000a/0000z/"). A subtree is one indexed prefix
-query (`path__startswith`), which both SQLite and PostgreSQL answer from the index.
+query (`path__under`, see lookups.py), which both SQLite and PostgreSQL answer from the
+index (SQLite's LIKE, behind `__startswith`, cannot use it).
 """
 from __future__ import annotations
 

@@ -190,7 +190,7 @@ def list_households(request, place_id: int | None = None, limit: int = 100, offs
     qs = queries.households(request.user)
     if place_id is not None:
         place = get_in_scope(Place.objects.all(), request.user, "residents.view", pk=place_id)
-        qs = qs.filter(place_path__startswith=place.path)
+        qs = qs.filter(place_path__under=place.path)
     record(request.user, "household.list", detail={"place": place_id, "api": True})
     return list(qs[max(offset, 0): max(offset, 0) + min(max(limit, 1), 500)])
 

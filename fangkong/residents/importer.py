@@ -729,7 +729,7 @@ class _Lookups:
 
     def place(self, text: str) -> Place | None:
         if text not in self._places:
-            qs = Place.objects.filter(path__startswith=self.root.path)
+            qs = Place.objects.filter(path__under=self.root.path)
             self._places[text] = qs.filter(code=text).first() or qs.filter(name=text).order_by("depth").first()
         return self._places[text]
 

@@ -39,7 +39,7 @@ def search_persons(user, *, q: str = "", place=None, tag: str = "", perm: str = 
         else:
             qs = qs.filter(name__contains=q[:50])
     if place is not None:
-        qs = qs.filter(place_path__startswith=place.path)
+        qs = qs.filter(place_path__under=place.path)
     if tag:
         qs = qs.filter(tags__contains=f",{tag},")
     return qs
