@@ -122,6 +122,7 @@ INSTALLED_APPS = [
     "fangkong.audit",
     "fangkong.residents",
     "fangkong.core",
+    "fangkong.inflow",
 ]
 
 MIDDLEWARE = [
@@ -183,6 +184,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     }
     if _db["NAME"] and _db["NAME"] != ":memory:":
         Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # Tests use a file too (not a shared-cache memory database, whose table locks ignore
+    # the busy timeout): concurrency tests then see the same locking as production.
+    _db["TEST"] = {"NAME": str(VAR_DIR / "test-fangkong.sqlite3")}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -244,6 +248,12 @@ WHITENOISE_AUTOREFRESH = DEBUG
 
 # Imports: uploaded files are kept here until the job finishes.
 IMPORT_DIR = VAR_DIR / "imports"
+
+# Inflow closed loop (M4): the committee reviews within this many minutes of forwarding
+# (the seed's promise: one hour); with auto-route on, an application goes straight to the
+# destination community's committee instead of through the coordination department.
+INFLOW_REVIEW_MINUTES = _int("FANGKONG_INFLOW_REVIEW_MINUTES", 60, 1)
+INFLOW_AUTO_ROUTE = _bool("FANGKONG_INFLOW_AUTO_ROUTE", False)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 IMPORT_MAX_BYTES = _int("FANGKONG_IMPORT_MAX_BYTES", 512 * 1024 * 1024, 1024)

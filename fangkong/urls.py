@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from django.views.i18n import set_language
 
 from fangkong.accounts import views as accounts
@@ -28,5 +28,6 @@ urlpatterns = [
     path("households/<int:pk>/", residents.household_detail, name="household_detail"),
     path("households/<int:pk>/edit/", residents.household_edit, name="household_edit"),
     path("audit/", audit.event_list, name="audit_list"),
+    path("inflow/", include("fangkong.inflow.urls")),
     path("api/", api.urls),
 ]

@@ -43,20 +43,30 @@ PERMS = {
     "residents.import",
     "residents.export",
     "audit.view",
+    # Inflow closed loop (M4): one permission per link.
+    "inflow.view",
+    "inflow.apply",
+    "inflow.forward",
+    "inflow.review",
+    "inflow.travel",
+    "inflow.arrive",
+    "inflow.policy",
 }
 
 ROLE_PERMS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMS),
-    "commander": frozenset({"places.view", "residents.view", "residents.export", "audit.view"}),
-    "coordinator": frozenset({"places.view", "residents.view", "residents.export"}),
+    "commander": frozenset({"places.view", "residents.view", "residents.export", "audit.view", "inflow.view"}),
+    "coordinator": frozenset({"places.view", "residents.view", "residents.export", "inflow.view", "inflow.forward"}),
     "committee": frozenset(
-        {"places.view", "residents.view", "residents.edit", "residents.unmask", "residents.import", "residents.export"}
+        {"places.view", "residents.view", "residents.edit", "residents.unmask", "residents.import", "residents.export",
+         "inflow.view", "inflow.apply", "inflow.review", "inflow.arrive"}
     ),
-    "grid_worker": frozenset({"places.view", "residents.view", "residents.edit"}),
-    "medic": frozenset({"places.view", "residents.view"}),
+    "grid_worker": frozenset({"places.view", "residents.view", "residents.edit", "inflow.view", "inflow.arrive"}),
+    "medic": frozenset({"places.view", "residents.view", "inflow.view"}),
     "gate_guard": frozenset(),
-    # A liaison sees the persons employed by its own organization, nothing else.
-    "unit_liaison": frozenset({"residents.view"}),
+    # A liaison sees the persons employed by its own organization, nothing else; it applies
+    # for its own staff and follows its own applications (scoped by organization).
+    "unit_liaison": frozenset({"residents.view", "inflow.view", "inflow.apply", "inflow.travel"}),
     "volunteer": frozenset(),
     "resident": frozenset(),
 }

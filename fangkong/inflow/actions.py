@@ -1,0 +1,202 @@
+"""The six links as named actions. Views, API and tests call only these.
+
+TRANSITIONS is the state machine: an action is allowed only from its listed states; any
+other call raises Conflict (409) with the reason and changes nothing. Each transition is
+one conditional UPDATE on (state, version) inside a transaction, so of two concurrent
+calls exactly one wins and the other gets Conflict.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from fangkong.audit.actions import record
+from fangkong.lib import crypto
+from fangkong.residents import actions as residents
+from fangkong.residents.models import Household, Person
+from fangkong.residents.validation import validate_person
+
+from .models import Application, Event, Measure, MeasurePolicy, Origin
+
+S = Application.State
+
+
+class Conflict(Exception):
+    """The action is not allowed in the application's current state (HTTP 409)."""
+
+
+class Invalid(Exception):
+    """Bad input: {field: message} (HTTP 400/422)."""
+
+    def __init__(self, errors: dict):
+        super().__init__("invalid")
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Transition:
+    perm: str
+    sources: tuple[str, ...]
+    target: str
+    label: object  # lazy text for buttons and the timeline
+
+
+TRANSITIONS: dict[str, Transition] = {
+    "forward": Transition("inflow.forward", (S.SUBMITTED,), S.FORWARDED, gettext_lazy("Forward to the committee")),
+    "approve": Transition("inflow.review", (S.FORWARDED,), S.APPROVED, gettext_lazy("Approve")),
+    "reject": Transition("inflow.review", (S.FORWARDED,), S.REJECTED, gettext_lazy("Reject")),
+    "request_info": Transition("inflow.review", (S.FORWARDED,), S.MORE_INFO, gettext_lazy("Ask for more information")),
+    "resubmit": Transition("inflow.apply", (S.MORE_INFO,), S.SUBMITTED, gettext_lazy("Resubmit")),
+    "travel": Transition("inflow.travel", (S.APPROVED,), S.TRAVELLING, gettext_lazy("Notified, travelling")),
+    "arrive": Transition("inflow.arrive", (S.TRAVELLING,), S.ARRIVED, gettext_lazy("Register arrival")),
+}
+ACTION_LABELS = {"apply": gettext_lazy("Applied"), "push": gettext_lazy("Result pushed to the unit and the person"),
+                 **{k: t.label for k, t in TRANSITIONS.items()}}
+
+TEMP_MIN, TEMP_MAX = Decimal("34.0"), Decimal("43.0")
+
+
+def review_window() -> dt.timedelta:
+    return dt.timedelta(minutes=settings.INFLOW_REVIEW_MINUTES)
+
+
+def _event(app: Application, action: str, user, at, note: str = "") -> None:
+    Event.objects.create(application=app, action=action, state=app.state, actor=user if user and user.is_authenticated else None,
+                         actor_name=user.get_username() if user and user.is_authenticated else "", at=at, note=note[:300])
+
+
+def _serial(now, pk: int) -> str:
+    return f"LR{timezone.localdate(now):%Y%m%d}-{pk:06d}"
+
+
+def _policy(risk: str) -> MeasurePolicy:
+    policy = MeasurePolicy.objects.filter(risk=risk).first()
+    if policy is None:  # an admin removed the row: the safest reading is no exemption
+        raise Invalid({"origin": _("No control measure is set for this risk level; ask an administrator")})
+    return policy
+
+
+@transaction.atomic
+def apply(*, acting_user, employer, place, address: str, origin: Origin, person_fields: dict, purpose: str = "",
+          transport: str = "", client_key: str = "") -> Application:
+    """Link 1: an application for a person's return to a household at `place`/`address`.
+    The person is found in the registry by ID number, or registered with the registry's
+    own validation. A repeated client_key (a double-submitted form) returns the first."""
+    if client_key:
+        existing = Application.objects.filter(client_key=client_key).first()
+        if existing is not None:
+            return existing
+    clean, errors = validate_person(person_fields)
+    address = (address or "").strip()
+    if not address:
+        errors["address"] = _("Enter the household address")
+    elif len(address) > 200:
+        errors["address"] = _("Address is longer than 200 characters")
+    if errors:
+        raise Invalid(errors)
+    household = Household.objects.filter(place=place, address=address).first()
+    if household is None:
+        household = residents.create_household(acting_user=acting_user, place=place, address=address)
+    person = Person.objects.filter(id_bidx=crypto.blind_index("id", clean["id_number"])).first()
+    if person is not None and employer is not None and person.employer_id not in (None, employer.pk):
+        raise Invalid({"id_number": _("This person is registered as staff of another unit")})
+    if person is None:
+        person = residents.create_person(acting_user=acting_user, clean=clean, household=household, employer=employer)
+    open_states = [S.SUBMITTED, S.FORWARDED, S.MORE_INFO, S.APPROVED, S.TRAVELLING]
+    if Application.objects.filter(person=person, state__in=open_states).exists():
+        raise Conflict(_("This person already has an open application"))
+    now = timezone.now()
+    auto = settings.INFLOW_AUTO_ROUTE
+    try:
+        with transaction.atomic():
+            app = Application.objects.create(
+                serial=uuid.uuid4().hex[:24], person=person, employer=employer, household=household, place=household.place,
+                place_path=household.place.path, origin=origin, risk=origin.risk, purpose=purpose[:200],
+                transport=transport[:100], client_key=client_key or None, created_by=acting_user if acting_user and acting_user.is_authenticated else None,
+                submitted_at=now, state=S.FORWARDED if auto else S.SUBMITTED,
+                forwarded_at=now if auto else None, review_due_at=now + review_window() if auto else None,
+            )
+    except IntegrityError:
+        existing = Application.objects.filter(client_key=client_key).first() if client_key else None
+        if existing is not None:
+            return existing
+        raise
+    app.serial = _serial(now, app.pk)
+    Application.objects.filter(pk=app.pk).update(serial=app.serial)
+    _event(app, "apply", acting_user, now)
+    if auto:
+        _event(app, "forward", None, now, note=_("Routed automatically to the destination community"))
+    record(acting_user, "inflow.apply", obj=app, detail={"serial": app.serial, "origin": origin.name, "auto_routed": auto})
+    return app
+
+
+def transition(*, acting_user, app: Application, action: str, reason: str = "", planned_arrival=None,
+               temperature=None, healthy=None) -> Application:
+    """Links 2–6. Raises Conflict when the state does not allow `action`."""
+    t = TRANSITIONS[action]
+    now = timezone.now()
+    changes: dict = {"state": t.target, "version": F("version") + 1}
+    note = ""
+    if action == "forward":
+        changes.update(forwarded_at=now, review_due_at=now + review_window())
+    elif action in ("approve", "reject", "request_info"):
+        reason = (reason or "").strip()
+        if action != "approve" and not reason:
+            raise Invalid({"reason": _("Give the reason")})
+        changes.update(decided_at=now, pushed_at=now, decision_reason=reason[:300])
+        note = reason
+    elif action == "resubmit":
+        auto = settings.INFLOW_AUTO_ROUTE
+        changes.update(state=S.FORWARDED if auto else S.SUBMITTED, forwarded_at=now if auto else None,
+                       review_due_at=now + review_window() if auto else None, decided_at=None, pushed_at=None)
+    elif action == "travel":
+        if planned_arrival is None:
+            raise Invalid({"planned_arrival": _("Enter the planned arrival date")})
+        if planned_arrival < timezone.localdate(now):
+            raise Invalid({"planned_arrival": _("The planned arrival date is in the past")})
+        changes.update(travelling_at=now, planned_arrival=planned_arrival)
+    elif action == "arrive":
+        try:
+            temp = Decimal(str(temperature)).quantize(Decimal("0.1"))
+        except (InvalidOperation, ValueError, TypeError):
+            raise Invalid({"temperature": _("Enter the temperature in °C, e.g. 36.5")}) from None
+        if not TEMP_MIN <= temp <= TEMP_MAX:
+            raise Invalid({"temperature": _("A body temperature lies between 34 and 43 °C")})
+        if healthy is None:
+            raise Invalid({"healthy": _("Record the result of the health check")})
+        policy = _policy(app.risk)
+        start = timezone.localdate(now)
+        changes.update(arrived_at=now, arrival_temperature=temp, arrival_healthy=bool(healthy), measure=policy.measure,
+                       measure_start=start if policy.measure != Measure.NONE else None,
+                       measure_end=start + dt.timedelta(days=policy.days) if policy.measure != Measure.NONE else None)
+        note = f"{temp} °C"
+    with transaction.atomic():
+        current = Application.objects.select_for_update().get(pk=app.pk)
+        if current.state not in t.sources:
+            raise Conflict(_("Cannot %(action)s: the application is %(state)s") % {
+                "action": str(t.label).lower(), "state": current.get_state_display()})
+        if not Application.objects.filter(pk=current.pk, state=current.state, version=current.version).update(**changes):
+            raise Conflict(_("The application was changed by someone else; reload it"))
+        current.refresh_from_db()
+        _event(current, action, acting_user, now, note=note)
+        if action in ("approve", "reject", "request_info"):
+            _event(current, "push", None, now)
+        record(acting_user, f"inflow.{action}", obj=current, detail={"serial": current.serial, "state": current.state})
+    return current
+
+
+def set_origin_risk(*, acting_user, origin: Origin, risk: str) -> Origin:
+    before = origin.risk
+    origin.risk = risk
+    origin.save(update_fields=["risk", "updated_at"])
+    record(acting_user, "inflow.origin.risk", obj=origin, detail={"origin": origin.name, "from": before, "to": risk})
+    return origin

@@ -1,0 +1,22 @@
+"""Matrix object of the inflow loop: an application forwarded to grid A1's committee,
+applied for by unit X (so unit-scoped and place-scoped grants both reach it)."""
+from __future__ import annotations
+
+import uuid
+
+from django.utils import timezone
+
+from fangkong.inflow.models import Application, Origin
+
+
+def application(cast):
+    origin, _ = Origin.objects.get_or_create(name="矩阵省", defaults={"risk": "medium"})
+    now = timezone.now()
+    return Application.objects.create(
+        serial=uuid.uuid4().hex[:20], person=cast.person_a1, employer=cast.org_x, household=cast.hh_a1,
+        place=cast.hh_a1.place, place_path=cast.hh_a1.place_path, origin=origin, risk=origin.risk,
+        state=Application.State.FORWARDED, submitted_at=now, forwarded_at=now, review_due_at=now,
+    )
+
+
+OBJECTS = {Application: application}
