@@ -60,7 +60,7 @@ def api_operations():
 
 
 def declared(callback):
-    for attr in ("fk_perm", "fk_public", "fk_authenticated"):
+    for attr in ("fk_perm", "fk_public", "fk_authenticated", "fk_personal_link"):
         if getattr(callback, attr, None):
             return attr
     return None
@@ -80,7 +80,8 @@ def test_every_api_operation_declares_its_access_and_matches_openapi():
     for method, path, _op, auths in ops:
         assert auths, f"{method} {path} has no auth: declare api_perm(...) or django_auth"
         for a in auths:
-            assert getattr(a, "fk_perm", None) or type(a).__name__ == "SessionAuth", (method, path, a)
+            assert getattr(a, "fk_perm", None) or getattr(a, "fk_personal_link", False) or type(a).__name__ == "SessionAuth", (
+                method, path, a)
         if "{pk}" in path:
             assert all(getattr(a, "fk_object", None) for a in auths if getattr(a, "fk_perm", None)), (
                 f"{method} {path}: api_perm(..., obj=Model) must name the model behind {{pk}}"
@@ -225,6 +226,9 @@ def test_page_routes_matrix(cast):
         if "<" in pattern and name not in matrix.url_kwargs():
             assert model is not None, f"{name}: requires(..., obj=Model) must name the model behind the URL's pk"
             assert model in objects, f"{name}: add a factory for {model.__name__} in tests/matrix/"
+        if kind == "fk_personal_link":
+            tested += _check_personal_link_page(cast, subjects, name, pattern, failures)
+            continue
         obj = objects[model] if model is not None else None
         url = _url(name, pattern, obj)
         if name == "logout":
@@ -243,6 +247,43 @@ def test_page_routes_matrix(cast):
     assert not failures, "\n".join(failures)
 
 
+def _resident_token(cast) -> str:
+    from fangkong.accounts.actions import issue_resident_link
+
+    return issue_resident_link(acting_user=None, person=cast.person_a1)
+
+
+def _check_personal_link_page(cast, subjects, name, pattern, failures) -> int:
+    """A personal-link page: the URL's token is its only argument. With person A1's valid
+    token anyone (anonymous included) gets the page and sees no other person's name; with
+    a wrong token everyone gets 404."""
+    assert "<" in pattern and reverse(name, kwargs={"token": "x" * 32}), f"{name}: personal-link routes take <token>"
+    good = reverse(name, kwargs={"token": _resident_token(cast)})
+    bad = reverse(name, kwargs={"token": "not-a-valid-token-0123456789abcdef"})
+    n = 0
+    for method in ("GET", "POST"):
+        probe = _request(Client(), method, good, False)
+        if probe.status_code == 405:
+            continue
+        n += 1
+        for label, _role, user, _target in subjects:
+            client = Client()
+            if user is not None:
+                client.force_login(user)
+            resp = _request(client, method, good, False)
+            if resp.status_code in (401, 403, 404) or resp.status_code >= 500:
+                failures.append(f"{method} {good} as {label}: {resp.status_code} (valid personal link)")
+            elif resp.status_code == 200:
+                text = _text(resp)
+                leaked = [v for k, v in TARGET_NAMES.items() if k != "person_a1" and v in text]
+                if leaked:
+                    failures.append(f"{method} {good} as {label}: LEAK of {leaked}")
+            resp = _request(client, method, bad, False)
+            if resp.status_code != 404:
+                failures.append(f"{method} {bad} as {label}: {resp.status_code} (expected 404 for a wrong link)")
+    return n
+
+
 @pytest.mark.django_db
 def test_api_operations_matrix(cast):
     subjects = _subjects(cast)
@@ -256,6 +297,8 @@ def test_api_operations_matrix(cast):
         obj = objects[model] if model else None
         url = path.replace("{pk}", str(obj.pk)) if obj else path
         _check(cast, subjects, method, url, perm, obj, "perm" if perm else "authenticated", True, failures)
+        if any(getattr(a, "fk_personal_link", False) for a in auths):
+            _check_personal_link_api(cast, method, url, failures)
         if model is not None:
             objects[model] = matrix.factories()[model](cast)
     admin = Client()
@@ -266,6 +309,19 @@ def test_api_operations_matrix(cast):
         for wrong in {"PUT", "DELETE"} - taken:
             assert admin.generic(wrong, url).status_code == 405, f"{wrong} {url} must be 405"
     assert not failures, "\n".join(failures)
+
+
+def _check_personal_link_api(cast, method, url, failures):
+    """An operation for a resident's device: a valid token header is let in, a wrong one is 401."""
+    token = _resident_token(cast)
+    for header, ok in ((token, True), ("wrong-token-0123456789", False)):
+        resp = Client().generic(method, url, data=json.dumps({}), content_type="application/json",
+                                headers={"X-Resident-Token": header})
+        code = resp.status_code
+        if ok and (code in (401, 403, 404) or code >= 500):
+            failures.append(f"{method} {url} with a valid personal link: {code}")
+        if not ok and code != 401:
+            failures.append(f"{method} {url} with a wrong personal link: {code} (expected 401)")
 
 
 @pytest.mark.django_db

@@ -88,3 +88,53 @@ def revoke_grant(*, acting_user, user, role: str, target=None) -> int:
     if n:
         record(acting_user, "grant.revoke", obj=user, detail={"role": role, "target": str(target or "*")})
     return n
+
+
+# --- Resident personal links ------------------------------------------------------------
+
+def _token_hash(token: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def issue_resident_link(*, acting_user, person, days: int | None = None) -> str:
+    """A new personal link token for `person` (older links are revoked). The token is
+    returned once, to be shown or sent to the person; only its hash is kept."""
+    import secrets
+
+    from .models import ResidentLink
+
+    now = timezone.now()
+    days = days or settings.RESIDENT_LINK_DAYS
+    ResidentLink.objects.filter(person=person, revoked_at__isnull=True).update(revoked_at=now)
+    token = secrets.token_urlsafe(24)
+    ResidentLink.objects.create(person=person, token_hash=_token_hash(token), created_by=acting_user if acting_user and
+                                acting_user.is_authenticated else None, expires_at=now + dt.timedelta(days=days))
+    record(acting_user, "accounts.resident_link.issue", obj=person, detail={"days": days})
+    return token
+
+
+def resident_for_token(token: str):
+    """The person of a valid (unexpired, unrevoked) link, or None."""
+    from .models import ResidentLink
+
+    if not token or len(token) > 64:
+        return None
+    link = (ResidentLink.objects.select_related("person", "person__household").filter(
+        token_hash=_token_hash(token), revoked_at__isnull=True, expires_at__gt=timezone.now()).first())
+    if link is None:
+        return None
+    now = timezone.now()
+    if link.last_used_at is None or now - link.last_used_at > dt.timedelta(minutes=5):
+        ResidentLink.objects.filter(pk=link.pk).update(last_used_at=now)  # coarse, to keep reads cheap
+    return link.person
+
+
+def revoke_resident_links(*, acting_user, person) -> int:
+    from .models import ResidentLink
+
+    n = ResidentLink.objects.filter(person=person, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    record(acting_user, "accounts.resident_link.revoke", obj=person, detail={"links": n})
+    return n

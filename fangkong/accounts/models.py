@@ -42,3 +42,22 @@ class LoginThrottle(models.Model):
     failures = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+class ResidentLink(models.Model):
+    """A resident's personal link (DESIGN.md §2: "self, personal signed link, no password").
+
+    The link carries a random token; only its SHA-256 is stored, so a copy of the
+    database does not hold working links. Issuing a new link for a person revokes the old
+    ones; a link expires, and can be revoked by staff at any time."""
+
+    person = models.ForeignKey("residents.Person", on_delete=models.CASCADE, related_name="links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["person", "revoked_at"])]

@@ -234,3 +234,43 @@ def authenticated(fn):
 
     wrapper.fk_authenticated = True
     return wrapper
+
+
+def personal_link(fn):
+    """A resident's page reached by a personal link (no password): the URL's `token`
+    names the person (request.resident); an unknown, expired or revoked token is a 404,
+    whoever is signed in. The page shows only that person's own things."""
+
+    @wraps(fn)
+    def wrapper(request, token, *args, **kwargs):
+        from fangkong.accounts.actions import resident_for_token
+
+        person = resident_for_token(token)
+        if person is None:
+            raise Http404
+        request.resident = person
+        return fn(request, *args, **kwargs)
+
+    wrapper.fk_personal_link = True
+    return wrapper
+
+
+def link_auth():
+    """django-ninja auth for an API operation used by a resident's device: the personal
+    link's token in the `X-Resident-Token` header (else 401)."""
+    from ninja.security import APIKeyHeader
+
+    class LinkAuth(APIKeyHeader):
+        param_name = "X-Resident-Token"
+        fk_personal_link = True
+
+        def authenticate(self, request, key):
+            from fangkong.accounts.actions import resident_for_token
+
+            person = resident_for_token(key or "")
+            if person is None:
+                return None
+            request.resident = person
+            return person
+
+    return LinkAuth()
