@@ -123,6 +123,7 @@ INSTALLED_APPS = [
     "fangkong.residents",
     "fangkong.core",
     "fangkong.inflow",
+    "fangkong.observation",
 ]
 
 MIDDLEWARE = [
@@ -255,6 +256,44 @@ IMPORT_DIR = VAR_DIR / "imports"
 # destination community's committee instead of through the coordination department.
 INFLOW_REVIEW_MINUTES = _int("FANGKONG_INFLOW_REVIEW_MINUTES", 60, 1)
 INFLOW_AUTO_ROUTE = _bool("FANGKONG_INFLOW_AUTO_ROUTE", False)
+
+
+# Observation (M5): the daily temperature windows ("HH:MM-HH:MM,HH:MM-HH:MM", local time)
+# and the fever threshold in °C (seed 000: 37.3).
+def _windows(name: str, default: str):
+    import datetime as _dt
+
+    raw = os.environ.get(name) or default
+    out = []
+    try:
+        for part in raw.split(","):
+            a, b = part.strip().split("-")
+            start, end = _dt.time.fromisoformat(a.strip()), _dt.time.fromisoformat(b.strip())
+            if not start < end:
+                raise ValueError(part)
+            out.append((start, end))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must look like 07:00-10:00,15:00-19:00, not {raw!r}") from None
+    if any(out[i][1] > out[i + 1][0] for i in range(len(out) - 1)):
+        raise ImproperlyConfigured(f"{name}: windows must be in order and must not overlap")
+    return out
+
+
+def _decimal(name: str, default: str, low: str, high: str):
+    from decimal import Decimal, InvalidOperation
+
+    raw = os.environ.get(name) or default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ImproperlyConfigured(f"{name} must be a number, not {raw!r}") from None
+    if not Decimal(low) <= value <= Decimal(high):
+        raise ImproperlyConfigured(f"{name} must lie between {low} and {high}, not {raw!r}")
+    return value
+
+
+OBSERVATION_WINDOWS = _windows("FANGKONG_OBSERVATION_WINDOWS", "06:00-12:00,14:00-21:00")
+FEVER_THRESHOLD = _decimal("FANGKONG_FEVER_THRESHOLD", "37.3", "36.5", "39.0")
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 IMPORT_MAX_BYTES = _int("FANGKONG_IMPORT_MAX_BYTES", 512 * 1024 * 1024, 1024)

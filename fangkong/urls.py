@@ -3,6 +3,7 @@ from django.views.i18n import set_language
 
 from fangkong.accounts import views as accounts
 from fangkong.audit import views as audit
+from fangkong.observation import urls as observation_urls
 from fangkong.places.access import public
 from fangkong.residents import views as residents
 
@@ -29,5 +30,7 @@ urlpatterns = [
     path("households/<int:pk>/edit/", residents.household_edit, name="household_edit"),
     path("audit/", audit.event_list, name="audit_list"),
     path("inflow/", include("fangkong.inflow.urls")),
+    path("observation/", include("fangkong.observation.urls")),
+    path("r/", include(observation_urls.resident_urlpatterns)),
     path("api/", api.urls),
 ]

@@ -95,8 +95,10 @@ def test_seed_case_end_to_end(cast, login, origins):
     metrics = {m.key: m for m in registry.metrics()}
     assert dict(metrics["inflow.arrived"].counts(today)) == {cast.compound_a1.path: 1}
     assert dict(metrics["inflow.applied"].by_org(today)) == {cast.org_x.pk: 1}
-    assert dict(metrics["inflow.under_measure"].counts(today)) == {cast.compound_a1.path: 1}
-    assert dict(metrics["inflow.under_measure"].counts(today + dt.timedelta(days=14))) == {}
+    # The measure is an observation of the person (fangkong.observation), counted there.
+    assert person.observations.get().application == app
+    assert dict(metrics["observation.active"].counts(today)) == {cast.compound_a1.path: 1}
+    assert dict(metrics["observation.new"].counts(today)) == {cast.compound_a1.path: 1}
 
 
 @pytest.mark.django_db

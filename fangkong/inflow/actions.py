@@ -188,10 +188,24 @@ def transition(*, acting_user, app: Application, action: str, reason: str = "", 
             raise Conflict(_("The application was changed by someone else; reload it"))
         current.refresh_from_db()
         _event(current, action, acting_user, now, note=note)
+        if action == "arrive" and current.measure != Measure.NONE:
+            _start_measure(acting_user, current)
         if action in ("approve", "reject", "request_info"):
             _event(current, "push", None, now)
         record(acting_user, f"inflow.{action}", obj=current, detail={"serial": current.serial, "state": current.state})
     return current
+
+
+def _start_measure(acting_user, app: Application) -> None:
+    """Link 6: the control measure starts on arrival, as an observation of the person."""
+    from fangkong.observation import actions as observation
+
+    try:
+        observation.start(acting_user=acting_user, person=app.person, kind=app.measure, application=app,
+                          days=(app.measure_end - app.measure_start).days, start_date=app.measure_start,
+                          reason=_("Arrival from %(origin)s") % {"origin": app.origin.name})
+    except observation.Conflict:
+        pass  # already under a measure (e.g. started by staff): that one goes on
 
 
 def set_origin_risk(*, acting_user, origin: Origin, risk: str) -> Origin:

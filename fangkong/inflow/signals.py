@@ -1,16 +1,17 @@
 """What the inflow module tells the rest of the platform (fangkong.core.registry): daily
-figures for the daily report, and the health flags of persons under a control measure."""
+figures for the daily report. The measure that starts on arrival is an observation
+(fangkong.observation), which reports the persons' health flags."""
 from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.core import registry
 
-from .models import Application, Measure
+from .models import Application
 
 SECTION = _("Inflow")
 
@@ -34,12 +35,6 @@ def _counted(field: str):
     return counts, by_org
 
 
-def _under_measure(day: dt.date):
-    """Persons whose measure runs on `day` (a stock at the end of the day)."""
-    qs = Application.objects.filter(state=Application.State.ARRIVED, measure_start__lte=day, measure_end__gt=day).exclude(measure=Measure.NONE)
-    return qs.values_list("place_path").annotate(n=Count("id")).order_by()
-
-
 for key, field, label, order in (
     ("inflow.applied", "submitted_at", _("Applications"), 10),
     ("inflow.decided", "decided_at", _("Decisions"), 11),
@@ -47,22 +42,3 @@ for key, field, label, order in (
 ):
     counts, by_org = _counted(field)
     registry.register_metric(registry.Metric(key=key, label=label, section=SECTION, counts=counts, by_org=by_org, order=order))
-registry.register_metric(registry.Metric(key="inflow.under_measure", label=_("Under a control measure"), section=SECTION,
-                                         counts=_under_measure, order=13, kind="state"))
-
-_FLAGS = {
-    Measure.CENTRAL: {registry.OBSERVATION, registry.CENTRAL_OBSERVATION},
-    Measure.HOME: {registry.OBSERVATION},
-    Measure.MONITORING: {registry.HEALTH_MONITORING},
-}
-
-
-@registry.register_state_provider
-def measure_flags(person_ids: list[int]) -> dict[int, set[str]]:
-    today = timezone.localdate()
-    out: dict[int, set[str]] = {}
-    qs = Application.objects.filter(person_id__in=person_ids, state=Application.State.ARRIVED,
-                                    measure_start__lte=today).filter(Q(measure_end__gt=today))
-    for pid, measure in qs.values_list("person_id", "measure"):
-        out.setdefault(pid, set()).update(_FLAGS.get(measure, set()))
-    return out

@@ -51,18 +51,32 @@ PERMS = {
     "inflow.travel",
     "inflow.arrive",
     "inflow.policy",
+    # Observation (M5).
+    "observation.view",
+    "observation.start",
+    "observation.report",
+    "observation.handle",
+    "observation.manage",
+    "observation.release",
+    "observation.sites",
 }
 
 ROLE_PERMS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMS),
-    "commander": frozenset({"places.view", "residents.view", "residents.export", "audit.view", "inflow.view"}),
-    "coordinator": frozenset({"places.view", "residents.view", "residents.export", "inflow.view", "inflow.forward"}),
+    "commander": frozenset({"places.view", "residents.view", "residents.export", "audit.view", "inflow.view",
+                            "observation.view"}),
+    "coordinator": frozenset({"places.view", "residents.view", "residents.export", "inflow.view", "inflow.forward",
+                              "observation.view", "observation.sites"}),
     "committee": frozenset(
         {"places.view", "residents.view", "residents.edit", "residents.unmask", "residents.import", "residents.export",
-         "inflow.view", "inflow.apply", "inflow.review", "inflow.arrive"}
+         "inflow.view", "inflow.apply", "inflow.review", "inflow.arrive",
+         "observation.view", "observation.start", "observation.report", "observation.handle", "observation.manage"}
     ),
-    "grid_worker": frozenset({"places.view", "residents.view", "residents.edit", "inflow.view", "inflow.arrive"}),
-    "medic": frozenset({"places.view", "residents.view", "inflow.view"}),
+    "grid_worker": frozenset({"places.view", "residents.view", "residents.edit", "inflow.view", "inflow.arrive",
+                              "observation.view", "observation.report", "observation.handle"}),
+    "medic": frozenset({"places.view", "residents.view", "inflow.view", "observation.view", "observation.start",
+                        "observation.report", "observation.handle", "observation.manage", "observation.release",
+                        "observation.sites"}),
     "gate_guard": frozenset(),
     # A liaison sees the persons employed by its own organization, nothing else; it applies
     # for its own staff and follows its own applications (scoped by organization).
@@ -249,6 +263,7 @@ def personal_link(fn):
         if person is None:
             raise Http404
         request.resident = person
+        request.resident_token = token
         return fn(request, *args, **kwargs)
 
     wrapper.fk_personal_link = True

@@ -1,0 +1,358 @@
+"""Observation writes as named actions. Views, API, the inflow arrival and tasks call only these.
+
+TRANSITIONS is the state machine of an observation: an action is allowed only from its
+listed states; any other call raises Conflict (409) with the reason and changes nothing.
+Each transition locks the row and updates it conditionally on (state, version), so of two
+concurrent calls exactly one wins.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from fangkong.audit.actions import record
+from fangkong.core import registry
+
+from .models import SYMPTOM_KEYS, Alert, Event, Observation, Report, Room, SupplyRequest
+
+S = Observation.State
+TEMP_MIN, TEMP_MAX = Decimal("34.0"), Decimal("43.0")
+MAX_DAYS = 60
+
+
+class Conflict(Exception):
+    """Not allowed in the observation's current state (HTTP 409)."""
+
+
+class Invalid(Exception):
+    """Bad input: {field: message} (HTTP 400/422)."""
+
+    def __init__(self, errors: dict):
+        super().__init__("invalid")
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class Transition:
+    perm: str
+    sources: tuple[str, ...]
+    target: str
+    label: object
+
+
+TRANSITIONS: dict[str, Transition] = {
+    "extend": Transition("observation.manage", (S.ACTIVE,), S.ACTIVE, gettext_lazy("Extend")),
+    "transfer": Transition("observation.manage", (S.ACTIVE,), S.HOSPITAL, gettext_lazy("Transfer to hospital")),
+    "resume": Transition("observation.manage", (S.HOSPITAL,), S.ACTIVE, gettext_lazy("Back from hospital")),
+    "release": Transition("observation.release", (S.ACTIVE,), S.RELEASED, gettext_lazy("Release")),
+}
+
+
+def _name(user) -> str:
+    return user.get_username() if user is not None and getattr(user, "is_authenticated", False) else ""
+
+
+def _event(obs: Observation, action: str, user, note: str = "", at=None) -> None:
+    Event.objects.create(observation=obs, action=action, actor_name=_name(user), at=at or timezone.now(), note=str(note)[:300])
+
+
+def parse_temperature(raw) -> Decimal:
+    try:
+        temp = Decimal(str(raw).strip().replace("，", ".").replace(",", ".")).quantize(Decimal("0.1"))
+    except (InvalidOperation, ValueError, TypeError):
+        raise Invalid({"temperature": _("Enter the temperature in °C, e.g. 36.5")}) from None
+    if not TEMP_MIN <= temp <= TEMP_MAX:
+        raise Invalid({"temperature": _("A body temperature lies between 34 and 43 °C")})
+    return temp
+
+
+# --- Windows ----------------------------------------------------------------------------
+
+def windows() -> list[tuple[dt.time, dt.time]]:
+    return list(settings.OBSERVATION_WINDOWS)
+
+
+def window_at(moment: dt.datetime) -> tuple[dt.date, int] | None:
+    """(local day, window index) of the window open at `moment`, or None."""
+    local = timezone.localtime(moment)
+    for i, (start, end) in enumerate(windows()):
+        if start <= local.time() < end:
+            return local.date(), i
+    return None
+
+
+def window_label(i: int) -> str:
+    start, end = windows()[i]
+    return f"{start:%H:%M}–{end:%H:%M}"
+
+
+def _window_bounds(day: dt.date, i: int) -> tuple[dt.datetime, dt.datetime]:
+    start, end = windows()[i]
+    return (timezone.make_aware(dt.datetime.combine(day, start)), timezone.make_aware(dt.datetime.combine(day, end)))
+
+
+# --- Start ------------------------------------------------------------------------------
+
+@transaction.atomic
+def start(*, acting_user, person, kind: str, days: int, start_date: dt.date | None = None, site=None, application=None,
+          reason: str = "") -> Observation:
+    """Start a control measure for `person` (on arrival, or by staff)."""
+    if kind not in Observation.Kind.values:
+        raise Invalid({"kind": _("Choose a control measure")})
+    if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+        raise Invalid({"days": _("The period is 1 to %(max)d days") % {"max": MAX_DAYS}})
+    if site is not None and site.kind != "site":
+        raise Invalid({"site": _("Choose a centralized observation site")})
+    if kind != Observation.Kind.CENTRAL and site is not None:
+        raise Invalid({"site": _("Only centralized observation takes place at a site")})
+    if Observation.objects.filter(person=person, state__in=[S.ACTIVE, S.HOSPITAL]).exists():
+        raise Conflict(_("This person is already under a control measure"))
+    start_date = start_date or timezone.localdate()
+    try:
+        with transaction.atomic():
+            obs = Observation.objects.create(
+                person=person, kind=kind, place_path=person.place_path, site=site, application=application,
+                start_date=start_date, planned_end=start_date + dt.timedelta(days=days), reason=str(reason)[:200],
+                created_by=acting_user if acting_user is not None and acting_user.is_authenticated else None)
+    except IntegrityError:
+        raise Conflict(_("This person is already under a control measure")) from None
+    _event(obs, "start", acting_user, f"{obs.get_kind_display()} {days}")
+    record(acting_user, "observation.start", obj=obs, detail={"kind": kind, "days": days, "inflow": application.pk if application else None})
+    return obs
+
+
+# --- Reports and alerts -----------------------------------------------------------------
+
+def _alert(obs: Observation, kind: str, day: dt.date, window: int, detail: str) -> Alert | None:
+    """One alert per (observation, kind, day, window); tells the registry's sinks once."""
+    try:
+        with transaction.atomic():
+            alert = Alert.objects.create(observation=obs, kind=kind, day=day, window=window, detail=detail[:200])
+    except IntegrityError:
+        return None
+    text = f"{obs.person.name[:1]}** {obs.person.id_masked}: {alert.get_kind_display()} {detail}"
+    transaction.on_commit(lambda: registry.raise_alert(registry.Alert(
+        kind=f"observation.{kind}", place_path=obs.place_path, text=text, person_id=obs.person_id,
+        roles=("grid_worker", "medic"), obj_type="observation.alert", obj_id=alert.pk)))
+    return alert
+
+
+def report(*, acting_user, observation: Observation, temperature, symptoms=(), source: str, at: dt.datetime | None = None,
+           client_key: str = "") -> Report:
+    """A temperature report in the window open now. Refused outside every window, for a
+    window already reported, for an observation that is over, and for impossible values."""
+    if client_key:
+        existing = Report.objects.filter(client_key=client_key, observation=observation).first()
+        if existing is not None:
+            return existing
+    temp = parse_temperature(temperature)
+    symptoms = [s for s in (symptoms or []) if s]
+    unknown = [s for s in symptoms if s not in SYMPTOM_KEYS]
+    if unknown:
+        raise Invalid({"symptoms": _("Unknown symptom: %(s)s") % {"s": ", ".join(unknown)}})
+    if source not in Report.Source.values:
+        raise Invalid({"source": _("Unknown source")})
+    at = at or timezone.now()
+    slot = window_at(at)
+    if slot is None:
+        spans = ", ".join(window_label(i) for i in range(len(windows())))
+        raise Invalid({"temperature": _("Reports are taken in the windows %(spans)s only") % {"spans": spans}})
+    day, window = slot
+    with transaction.atomic():
+        obs = Observation.objects.select_for_update().get(pk=observation.pk)
+        if obs.state != S.ACTIVE:
+            raise Conflict(_("No reports are taken: the observation is %(state)s") % {"state": obs.get_state_display()})
+        if not obs.start_date <= day <= obs.planned_end:
+            raise Conflict(_("No reports are taken outside the observation period"))
+        if Report.objects.filter(observation=obs, day=day, window=window).exists():
+            raise Conflict(_("This window (%(w)s) is already reported") % {"w": window_label(window)})
+        rep = Report.objects.create(observation=obs, day=day, window=window, temperature=temp, symptoms=symptoms,
+                                    source=source, reported_at=at, client_key=client_key or None,
+                                    reported_by=acting_user if acting_user is not None and acting_user.is_authenticated else None)
+        if rep.fever:
+            _alert(obs, Alert.Kind.FEVER, day, window, f"{temp} °C")
+        if symptoms:
+            _alert(obs, Alert.Kind.SYMPTOMS, day, window, ", ".join(symptoms))
+        record(acting_user, "observation.report", obj=obs, detail={"source": source, "day": day.isoformat(), "window": window,
+                                                                    "fever": rep.fever, "symptoms": len(symptoms)})
+    return rep
+
+
+def check_missed(now: dt.datetime | None = None) -> int:
+    """Alerts for windows that closed without a report (today and yesterday), for every
+    active observation whose period covers the window and that existed when it opened.
+    Idempotent: an alert exists once per window. Run by the worker every few minutes."""
+    now = now or timezone.now()
+    today = timezone.localdate(now)
+    created = 0
+    for day in (today - dt.timedelta(days=1), today):
+        for i in range(len(windows())):
+            opens, closes = _window_bounds(day, i)
+            if closes > now:
+                continue
+            reported = Report.objects.filter(observation=OuterRef("pk"), day=day, window=i)
+            alerted = Alert.objects.filter(observation=OuterRef("pk"), kind=Alert.Kind.MISSED, day=day, window=i)
+            candidates = (Observation.objects.select_related("person")
+                          .filter(state=S.ACTIVE, start_date__lte=day, planned_end__gte=day, created_at__lte=opens)
+                          .exclude(Exists(reported)).exclude(Exists(alerted)))
+            for obs in candidates:
+                with transaction.atomic():
+                    if _alert(obs, Alert.Kind.MISSED, day, i, f"{day:%m-%d} {window_label(i)}") is not None:
+                        created += 1
+    return created
+
+
+def handle_alert(*, acting_user, alert: Alert, note: str = "") -> Alert:
+    with transaction.atomic():
+        if not Alert.objects.filter(pk=alert.pk, handled_at__isnull=True).update(
+                handled_at=timezone.now(), handled_by=acting_user, handled_note=str(note)[:300]):
+            raise Conflict(_("This alert was already handled"))
+        alert.refresh_from_db()
+        _event(alert.observation, "alert_handled", acting_user, f"{alert.get_kind_display()} {note}")
+        record(acting_user, "observation.alert.handle", obj=alert.observation, detail={"alert": alert.pk, "kind": alert.kind})
+    return alert
+
+
+# --- Transitions ------------------------------------------------------------------------
+
+def release_blockers(obs: Observation, today: dt.date | None = None) -> list[str]:
+    """Why the observation cannot be released now (empty: it can)."""
+    today = today or timezone.localdate()
+    out = []
+    if today < obs.planned_end:
+        out.append(_("The period ends on %(d)s") % {"d": obs.planned_end.isoformat()})
+    last = list(obs.reports.order_by("-day", "-window")[: len(windows())])
+    if len(last) < len(windows()):
+        out.append(_("Too few reports: the last day's reports are needed"))
+    elif any(r.fever or r.symptoms for r in last):
+        out.append(_("The last reports are not normal"))
+    if obs.alerts.filter(handled_at__isnull=True, kind__in=[Alert.Kind.FEVER, Alert.Kind.SYMPTOMS]).exists():
+        out.append(_("A fever or symptom alert is still open"))
+    return out
+
+
+def transition(*, acting_user, observation: Observation, action: str, note: str = "", days: int | None = None) -> Observation:
+    t = TRANSITIONS[action]
+    now = timezone.now()
+    note = str(note or "").strip()
+    if action == "extend":
+        if not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
+            raise Invalid({"days": _("The period is 1 to %(max)d days") % {"max": MAX_DAYS}})
+        if not note:
+            raise Invalid({"note": _("Give the reason")})
+    if action == "transfer" and not note:
+        raise Invalid({"note": _("Name the hospital")})
+    with transaction.atomic():
+        current = Observation.objects.select_for_update().select_related("person").get(pk=observation.pk)
+        if current.state not in t.sources:
+            raise Conflict(_("Cannot %(action)s: the observation is %(state)s") % {
+                "action": str(t.label).lower(), "state": current.get_state_display()})
+        changes: dict = {"state": t.target, "version": F("version") + 1}
+        if action == "extend":
+            changes["planned_end"] = current.planned_end + dt.timedelta(days=days)
+            note = f"+{days} · {note}"
+        elif action in ("transfer", "release"):
+            changes.update(ended_at=now, ended_by=acting_user, end_note=note[:300], room=None)
+            if action == "release":
+                blockers = release_blockers(current)
+                if blockers:
+                    raise Conflict("; ".join(blockers))
+        elif action == "resume":
+            changes.update(ended_at=None, ended_by=None)
+        if not Observation.objects.filter(pk=current.pk, state=current.state, version=current.version).update(**changes):
+            raise Conflict(_("The observation was changed by someone else; reload it"))
+        current.refresh_from_db()
+        _event(current, action, acting_user, note, at=now)
+        record(acting_user, f"observation.{action}", obj=current, detail={"state": current.state})
+    return current
+
+
+@transaction.atomic
+def assign_room(*, acting_user, observation: Observation, room: Room | None) -> Observation:
+    """Put a person under centralized observation into a room of its site (capacity
+    permitting), or free the room (room=None)."""
+    obs = Observation.objects.select_for_update().get(pk=observation.pk)
+    if obs.state != S.ACTIVE:
+        raise Conflict(_("Rooms are assigned only during an observation"))
+    if room is not None:
+        if obs.kind != Observation.Kind.CENTRAL:
+            raise Invalid({"room": _("Only centralized observation uses rooms")})
+        room = Room.objects.select_for_update().get(pk=room.pk)  # serializes assignments to this room
+        if not room.active:
+            raise Invalid({"room": _("This room is out of service")})
+        taken = Observation.objects.filter(room=room, state=S.ACTIVE).exclude(pk=obs.pk).count()
+        if taken >= room.capacity:
+            raise Conflict(_("Room %(room)s is full") % {"room": room.number})
+        obs.site = room.site
+    obs.room = room
+    obs.save(update_fields=["room", "site"])
+    _event(obs, "room", acting_user, room.number if room else _("room freed"))
+    record(acting_user, "observation.room", obj=obs, detail={"room": room.pk if room else None})
+    return obs
+
+
+@transaction.atomic
+def add_room(*, acting_user, site, number: str, capacity: int) -> Room:
+    number = str(number or "").strip()
+    errors = {}
+    if not number or len(number) > 20:
+        errors["number"] = _("Enter the room number (at most 20 characters)")
+    if not isinstance(capacity, int) or not 1 <= capacity <= 20:
+        errors["capacity"] = _("Capacity is 1 to 20")
+    if not errors and Room.objects.filter(site=site, number=number).exists():
+        errors["number"] = _("This room exists already")
+    if errors:
+        raise Invalid(errors)
+    room = Room.objects.create(site=site, number=number, capacity=capacity, place_path=site.place_path)
+    record(acting_user, "observation.room.add", obj=room, detail={"site": site.pk, "number": number, "capacity": capacity})
+    return room
+
+
+@transaction.atomic
+def set_psych_support(*, acting_user, observation: Observation, needed: bool) -> Observation:
+    Observation.objects.filter(pk=observation.pk).update(psych_support=needed)
+    observation.psych_support = needed
+    _event(observation, "psych", acting_user, _("psychological support needed") if needed else _("psychological support no longer needed"))
+    record(acting_user, "observation.psych", obj=observation, detail={"needed": needed})
+    return observation
+
+
+def request_supplies(*, acting_user, observation: Observation, kind: str, text: str, client_key: str = "") -> SupplyRequest:
+    """A request from the observed household (through its link) or staff on its behalf."""
+    if client_key:
+        existing = SupplyRequest.objects.filter(client_key=client_key, observation=observation).first()
+        if existing is not None:
+            return existing
+    text = str(text or "").strip()
+    errors = {}
+    if kind not in ("supplies", "medicine"):
+        errors["kind"] = _("Choose supplies or medicine")
+    if not text or len(text) > 300:
+        errors["text"] = _("Say what is needed (at most 300 characters)")
+    if errors:
+        raise Invalid(errors)
+    with transaction.atomic():
+        obs = Observation.objects.select_for_update().get(pk=observation.pk)
+        if obs.state != S.ACTIVE:
+            raise Conflict(_("Requests are taken only during an observation"))
+        req = SupplyRequest.objects.create(observation=obs, kind=kind, text=text, client_key=client_key or None)
+        record(acting_user, "observation.request", obj=obs, detail={"kind": kind})
+    return req
+
+
+@transaction.atomic
+def deliver_request(*, acting_user, request: SupplyRequest) -> SupplyRequest:
+    if not SupplyRequest.objects.filter(pk=request.pk, state=SupplyRequest.State.OPEN).update(
+            state=SupplyRequest.State.DONE, done_at=timezone.now(), done_by=acting_user):
+        raise Conflict(_("This request was already delivered"))
+    request.refresh_from_db()
+    record(acting_user, "observation.request.done", obj=request.observation, detail={"request": request.pk})
+    return request

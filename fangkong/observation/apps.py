@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ObservationConfig(AppConfig):
+    name = "fangkong.observation"
+    label = "observation"
+
+    def ready(self):
+        from . import signals  # noqa: F401  registers metrics and health flags (core.registry)

@@ -1,0 +1,90 @@
+"""What the observation module tells the rest of the platform (fangkong.core.registry):
+daily figures for the daily report and the health flags of persons."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from fangkong.core import registry
+
+from .models import Alert, Observation, Report
+
+SECTION = _("Observation")
+S = Observation.State
+
+
+def _day_bounds(day: dt.date):
+    start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    return start, start + dt.timedelta(days=1)
+
+
+def _by_path(qs):
+    return qs.values_list("place_path").annotate(n=Count("id")).order_by()
+
+
+def _active(day: dt.date):
+    """Under a measure at the end of `day` (a stock)."""
+    _s, end = _day_bounds(day)
+    qs = Observation.objects.filter(start_date__lte=day, created_at__lt=end).filter(
+        Q(ended_at__isnull=True) | Q(ended_at__gte=end))
+    return _by_path(qs)
+
+
+def _new(day: dt.date):
+    return _by_path(Observation.objects.filter(start_date=day))
+
+
+def _released(day: dt.date):
+    start, end = _day_bounds(day)
+    return _by_path(Observation.objects.filter(state=S.RELEASED, ended_at__gte=start, ended_at__lt=end))
+
+
+def _alerts(kind: str):
+    def counts(day: dt.date):
+        qs = Alert.objects.filter(kind=kind, day=day)
+        return qs.values_list("observation__place_path").annotate(n=Count("id")).order_by()
+
+    return counts
+
+
+def _reports(day: dt.date):
+    return Report.objects.filter(day=day).values_list("observation__place_path").annotate(n=Count("id")).order_by()
+
+
+for key, label, fn, order, kind in (
+    ("observation.active", _("Under observation"), _active, 20, "state"),
+    ("observation.new", _("Observations started"), _new, 21, "day"),
+    ("observation.released", _("Released"), _released, 22, "day"),
+    ("observation.reports", _("Temperature reports"), _reports, 23, "day"),
+    ("observation.fevers", _("Fever alerts"), _alerts(Alert.Kind.FEVER), 24, "day"),
+    ("observation.missed", _("Missed reports"), _alerts(Alert.Kind.MISSED), 25, "day"),
+):
+    registry.register_metric(registry.Metric(key=key, label=label, section=SECTION, counts=fn, order=order, kind=kind))
+
+
+@registry.register_state_provider
+def observation_flags(person_ids: list[int]) -> dict[int, set[str]]:
+    out: dict[int, set[str]] = {}
+    recent = timezone.now() - dt.timedelta(days=14)
+    qs = Observation.objects.filter(person_id__in=person_ids).filter(
+        Q(state__in=[S.ACTIVE, S.HOSPITAL]) | Q(state=S.RELEASED, ended_at__gte=recent))
+    for pid, kind, state in qs.values_list("person_id", "kind", "state"):
+        flags = out.setdefault(pid, set())
+        if state == S.HOSPITAL:
+            flags.add(registry.HOSPITAL)
+        elif state == S.RELEASED:
+            flags.add(registry.RELEASED)
+        elif kind == Observation.Kind.MONITORING:
+            flags.add(registry.HEALTH_MONITORING)
+        else:
+            flags.add(registry.OBSERVATION)
+            if kind == Observation.Kind.CENTRAL:
+                flags.add(registry.CENTRAL_OBSERVATION)
+    fevers = Alert.objects.filter(observation__person_id__in=person_ids, handled_at__isnull=True,
+                                  kind__in=[Alert.Kind.FEVER, Alert.Kind.SYMPTOMS], observation__state=S.ACTIVE)
+    for pid in fevers.values_list("observation__person_id", flat=True):
+        out.setdefault(pid, set()).add(registry.FEVER)
+    return out

@@ -1,0 +1,374 @@
+"""Observation pages: the board (today's missing reports and fevers first), the detail page
+with the staff's actions, the sites with their rooms, and the resident's phone page reached
+by a personal link."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Value
+from django.db.models.functions import Coalesce
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from fangkong.accounts.actions import issue_resident_link
+from fangkong.audit.actions import record
+from fangkong.lib import crypto
+from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, requires, scope
+from fangkong.places.models import Organization
+from fangkong.residents.models import Person
+
+from . import actions
+from .forms import ReportForm, RequestForm, StaffReportForm, StartForm
+from .models import Alert, Observation, Report, Room, SupplyRequest
+
+S = Observation.State
+FILTERS = [("open", _("Running")), ("attention", _("Needs attention")), ("ended", _("Ended"))]
+
+
+def board_queryset(user, which: str = "open"):
+    """Observations in scope; open fever/symptom alerts first, then missed windows, then
+    the rest by planned end."""
+    qs = scope(Observation.objects.select_related("person", "room", "site"), user, "observation.view")
+    open_alerts = Alert.objects.filter(observation=OuterRef("pk"), handled_at__isnull=True)
+    qs = qs.annotate(
+        fever=Exists(open_alerts.filter(kind__in=[Alert.Kind.FEVER, Alert.Kind.SYMPTOMS])),
+        missed=Exists(open_alerts.filter(kind=Alert.Kind.MISSED)),
+        open_requests=Count("requests", filter=Q(requests__state=SupplyRequest.State.OPEN), distinct=True),
+    )
+    if which == "ended":
+        return qs.filter(state=S.RELEASED).order_by("-ended_at")
+    qs = qs.filter(state__in=[S.ACTIVE, S.HOSPITAL])
+    if which == "attention":
+        qs = qs.filter(Q(fever=True) | Q(missed=True))
+    return qs.order_by("-fever", "-missed", "planned_end", "pk")
+
+
+def _today_reports(observations) -> dict[int, dict[int, Report]]:
+    today = timezone.localdate()
+    out: dict[int, dict[int, Report]] = {}
+    for r in Report.objects.filter(observation__in=[o.pk for o in observations], day=today):
+        out.setdefault(r.observation_id, {})[r.window] = r
+    return out
+
+
+@requires("observation.view")
+@require_GET
+def board(request):
+    which = request.GET.get("state", "open")
+    if which not in dict(FILTERS):
+        which = "open"
+    page = Paginator(board_queryset(request.user, which), 50).get_page(request.GET.get("page", "1"))
+    today = _today_reports(page.object_list)
+    n = len(actions.windows())
+    rows = [(o, [today.get(o.pk, {}).get(i) for i in range(n)]) for o in page.object_list]
+    record(request.user, "observation.list", detail={"state": which, "page": page.number})
+    return render(request, "observation/board.html", {
+        "page": page, "rows": rows, "which": which, "filters": FILTERS,
+        "windows": [actions.window_label(i) for i in range(n)],
+        "can_start": has_perm(request.user, "observation.start"),
+        "can_sites": has_perm(request.user, "observation.sites"),
+    })
+
+
+@requires("observation.start")
+@require_http_methods(["GET", "POST"])
+def start(request):
+    form = StartForm(request.POST or None)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            d = form.cleaned_data
+            person = scope(Person.objects.all(), request.user, "observation.start").filter(
+                id_bidx=crypto.blind_index("id", d["id_number"])).first()
+            if person is None:
+                form.add_error("id_number", _("No person with this ID number is registered in your area"))
+            else:
+                try:
+                    obs = actions.start(acting_user=request.user, person=person, kind=d["kind"], days=d["days"],
+                                        reason=d["reason"])
+                except actions.Invalid as exc:
+                    for field, message in exc.errors.items():
+                        form.add_error(field if field in form.fields else None, message)
+                except actions.Conflict as exc:
+                    form.add_error(None, str(exc))
+                    status = 409
+                else:
+                    messages.success(request, _("Observation started."))
+                    return redirect("observation_detail", pk=obs.pk)
+    return render(request, "observation/start.html", {"form": form}, status=status)
+
+
+def _detail_context(request, obs):
+    user = request.user
+    n = len(actions.windows())
+    days: dict = {}
+    for r in obs.reports.all():
+        days.setdefault(r.day, [None] * n)[r.window] = r
+    possible = [(name, t) for name, t in actions.TRANSITIONS.items()
+                if obs.state in t.sources and has_perm(user, t.perm) and in_scope(obs, user, t.perm)]
+    rooms = []
+    if obs.kind == Observation.Kind.CENTRAL and obs.state == S.ACTIVE and has_perm(user, "observation.manage"):
+        rooms = Room.objects.filter(active=True).select_related("site").annotate(
+            used=Coalesce(Count("occupants", filter=Q(occupants__state=S.ACTIVE)), Value(0), output_field=IntegerField()))
+        if obs.site_id:
+            rooms = rooms.filter(site_id=obs.site_id)
+    return {
+        "obs": obs, "days": sorted(days.items(), reverse=True), "windows": [actions.window_label(i) for i in range(n)],
+        "alerts": obs.alerts.all(), "requests": obs.requests.order_by("state", "-created_at"),
+        "events": obs.events.all(), "possible": possible, "rooms": rooms,
+        "blockers": actions.release_blockers(obs) if obs.state == S.ACTIVE else [],
+        "report_form": StaffReportForm(),
+        "can": {k: has_perm(user, f"observation.{k}") and in_scope(obs, user, f"observation.{k}")
+                for k in ("report", "handle", "manage")},
+    }
+
+
+@requires("observation.view", obj=Observation)
+@require_GET
+@never_cache
+def detail(request, pk: int):
+    obs = get_in_scope(Observation.objects.select_related("person", "room", "site", "application"), request.user,
+                       "observation.view", pk=pk)
+    record(request.user, "observation.view", obj=obs)
+    return render(request, "observation/detail.html", _detail_context(request, obs))
+
+
+def _back(request, obs, status=200, **extra):
+    if status == 200:
+        return redirect("observation_detail", pk=obs.pk)
+    if not in_scope(obs, request.user, "observation.view"):
+        return HttpResponse(status=status)
+    obs = Observation.objects.select_related("person", "room", "site", "application").get(pk=obs.pk)
+    return render(request, "observation/detail.html", {**_detail_context(request, obs), **extra}, status=status)
+
+
+def _run(request, obs, fn):
+    """Call an action; messages and status codes for its outcomes."""
+    try:
+        result = fn()
+    except actions.Conflict as exc:
+        messages.error(request, str(exc))
+        return None, _back(request, obs, 409)
+    except actions.Invalid as exc:
+        for message in exc.errors.values():
+            messages.error(request, str(message))
+        return None, _back(request, obs, 400)
+    return result, None
+
+
+@requires("observation.report", obj=Observation)
+@require_POST
+def report(request, pk: int):
+    obs = get_in_scope(Observation.objects.select_related("person"), request.user, "observation.report", pk=pk)
+    form = StaffReportForm(request.POST)
+    form.is_valid()
+    d = form.cleaned_data
+    rep, failed = _run(request, obs, lambda: actions.report(
+        acting_user=request.user, observation=obs, temperature=request.POST.get("temperature", ""),
+        symptoms=d.get("symptoms", []), source=d.get("source") or "staff", client_key=d.get("client_key", "")))
+    if failed:
+        return failed
+    messages.success(request, _("Recorded %(t)s °C.") % {"t": rep.temperature})
+    return _back(request, obs)
+
+
+def _transition_view(action: str):
+    t = actions.TRANSITIONS[action]
+
+    @requires(t.perm, obj=Observation)
+    @require_POST
+    def view(request, pk: int):
+        obs = get_in_scope(Observation.objects.all(), request.user, t.perm, pk=pk)
+        days = request.POST.get("days", "")
+        days = int(days) if days.isdigit() else None
+        result, failed = _run(request, obs, lambda: actions.transition(
+            acting_user=request.user, observation=obs, action=action, note=request.POST.get("note", ""), days=days))
+        if failed:
+            return failed
+        messages.success(request, _("%(name)s: %(state)s") % {"name": result.person.name, "state": result.get_state_display()})
+        return _back(request, result)
+
+    view.__name__ = f"observation_{action}"
+    return view
+
+
+transition_views = {name: _transition_view(name) for name in actions.TRANSITIONS}
+
+
+@requires("observation.manage", obj=Observation)
+@require_POST
+def room(request, pk: int):
+    obs = get_in_scope(Observation.objects.all(), request.user, "observation.manage", pk=pk)
+    room_id = request.POST.get("room", "")
+    target = None
+    if room_id:
+        # Sites are the street's shared resource: whoever manages the observation may
+        # choose any room in service (the action checks kind, state and capacity).
+        target = Room.objects.filter(pk=int(room_id) if room_id.isdigit() else 0, active=True).first()
+        if target is None:
+            messages.error(request, _("Choose a room"))
+            return _back(request, obs, 400)
+    _result, failed = _run(request, obs, lambda: actions.assign_room(acting_user=request.user, observation=obs, room=target))
+    return failed or _back(request, obs)
+
+
+@requires("observation.manage", obj=Observation)
+@require_POST
+def psych(request, pk: int):
+    obs = get_in_scope(Observation.objects.all(), request.user, "observation.manage", pk=pk)
+    actions.set_psych_support(acting_user=request.user, observation=obs, needed=request.POST.get("needed") == "1")
+    return _back(request, obs)
+
+
+@requires("observation.manage", obj=Observation)
+@require_POST
+@never_cache
+def link(request, pk: int):
+    """Issue the person's personal link and show it once (URL and QR) to hand over."""
+    import segno
+
+    obs = get_in_scope(Observation.objects.select_related("person"), request.user, "observation.manage", pk=pk)
+    token = issue_resident_link(acting_user=request.user, person=obs.person)
+    url = request.build_absolute_uri(reverse("resident_home", kwargs={"token": token}))
+    qr = segno.make(url, error="m").svg_inline(scale=5)
+    obs = Observation.objects.select_related("person", "room", "site", "application").get(pk=obs.pk)
+    return render(request, "observation/detail.html", {**_detail_context(request, obs), "link_url": url, "link_qr": qr})
+
+
+@requires("observation.handle", obj=Observation)
+@require_POST
+def handle(request, pk: int):
+    obs = get_in_scope(Observation.objects.all(), request.user, "observation.handle", pk=pk)
+    alert = obs.alerts.filter(pk=request.POST.get("alert") if str(request.POST.get("alert", "")).isdigit() else 0).first()
+    if alert is None:
+        messages.error(request, _("Choose an alert"))
+        return _back(request, obs, 400)
+    _result, failed = _run(request, obs, lambda: actions.handle_alert(acting_user=request.user, alert=alert,
+                                                                        note=request.POST.get("note", "")))
+    return failed or _back(request, obs)
+
+
+@requires("observation.handle", obj=Observation)
+@require_POST
+def deliver(request, pk: int):
+    obs = get_in_scope(Observation.objects.all(), request.user, "observation.handle", pk=pk)
+    req = obs.requests.filter(pk=request.POST.get("request") if str(request.POST.get("request", "")).isdigit() else 0).first()
+    if req is None:
+        messages.error(request, _("Choose a request"))
+        return _back(request, obs, 400)
+    _result, failed = _run(request, obs, lambda: actions.deliver_request(acting_user=request.user, request=req))
+    return failed or _back(request, obs)
+
+
+@requires("observation.sites")
+@require_GET
+def sites(request):
+    orgs = scope(Organization.objects.filter(kind="site"), request.user, "observation.sites").order_by("name")
+    rooms = Room.objects.filter(site__in=orgs).annotate(
+        used=Count("occupants", filter=Q(occupants__state=S.ACTIVE))).order_by("site", "number")
+    by_site: dict = {o.pk: [] for o in orgs}
+    for r in rooms:
+        by_site[r.site_id].append(r)
+    waiting = scope(Observation.objects.select_related("person"), request.user, "observation.view").filter(
+        state=S.ACTIVE, kind=Observation.Kind.CENTRAL, room__isnull=True)
+    return render(request, "observation/sites.html", {"sites": [(o, by_site[o.pk]) for o in orgs], "waiting": waiting})
+
+
+@requires("observation.sites", obj=Organization)
+@require_POST
+def add_room(request, pk: int):
+    site = get_in_scope(Organization.objects.filter(kind="site"), request.user, "observation.sites", pk=pk)
+    capacity = request.POST.get("capacity", "")
+    try:
+        actions.add_room(acting_user=request.user, site=site, number=request.POST.get("number", ""),
+                         capacity=int(capacity) if capacity.isdigit() else -1)
+    except actions.Invalid as exc:
+        for message in exc.errors.values():
+            messages.error(request, str(message))
+        return redirect("observation_sites")
+    messages.success(request, _("Room added."))
+    return redirect("observation_sites")
+
+
+# --- The resident's own pages (personal link, no password) -----------------------------
+
+def _current(person):
+    return (Observation.objects.filter(person=person).order_by("-created_at").first())
+
+
+def _resident_page(request, status=200, form=None, request_form=None):
+    person = request.resident
+    obs = _current(person)
+    slot = actions.window_at(timezone.now())
+    done = None
+    if obs is not None and slot is not None:
+        done = obs.reports.filter(day=slot[0], window=slot[1]).first()
+    return render(request, "observation/resident.html", {
+        "person": person, "obs": obs, "slot_label": actions.window_label(slot[1]) if slot else None, "done": done,
+        "windows": [actions.window_label(i) for i in range(len(actions.windows()))],
+        "reports": obs.reports.order_by("-day", "-window")[:6] if obs else [],
+        "requests": obs.requests.order_by("-created_at")[:5] if obs else [],
+        "form": form or ReportForm(), "request_form": request_form or RequestForm(),
+    }, status=status)
+
+
+@personal_link
+@require_GET
+@never_cache
+def resident_home(request):
+    return _resident_page(request)
+
+
+@personal_link
+@require_POST
+@never_cache
+def resident_report(request):
+    form = ReportForm(request.POST)
+    obs = _current(request.resident)
+    if obs is None:
+        form.add_error(None, _("You are not under observation."))
+        return _resident_page(request, 409, form=form)
+    form.is_valid()
+    d = form.cleaned_data
+    try:
+        rep = actions.report(acting_user=None, observation=obs, temperature=request.POST.get("temperature", ""),
+                             symptoms=d.get("symptoms", []), source="self", client_key=d.get("client_key", ""))
+    except actions.Invalid as exc:
+        for field, message in exc.errors.items():
+            form.add_error(field if field in form.fields else None, message)
+        return _resident_page(request, 400, form=form)
+    except actions.Conflict as exc:
+        form.add_error(None, str(exc))
+        return _resident_page(request, 409, form=form)
+    messages.success(request, _("Thank you: %(t)s °C recorded.") % {"t": rep.temperature})
+    return redirect("resident_home", token=request.resident_token)
+
+
+@personal_link
+@require_POST
+@never_cache
+def resident_request(request):
+    form = RequestForm(request.POST)
+    obs = _current(request.resident)
+    if obs is None:
+        form.add_error(None, _("You are not under observation."))
+        return _resident_page(request, 409, request_form=form)
+    form.is_valid()
+    try:
+        actions.request_supplies(acting_user=None, observation=obs, kind=request.POST.get("kind", ""),
+                                 text=request.POST.get("text", ""), client_key=form.cleaned_data.get("client_key", ""))
+    except actions.Invalid as exc:
+        for field, message in exc.errors.items():
+            form.add_error(field if field in form.fields else None, message)
+        return _resident_page(request, 400, request_form=form)
+    except actions.Conflict as exc:
+        form.add_error(None, str(exc))
+        return _resident_page(request, 409, request_form=form)
+    messages.success(request, _("Your request was sent to your grid worker."))
+    return redirect("resident_home", token=request.resident_token)
