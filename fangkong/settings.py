@@ -123,6 +123,7 @@ INSTALLED_APPS = [
     "fangkong.residents",
     "fangkong.core",
     "fangkong.inflow",
+    "fangkong.documents",
 ]
 
 MIDDLEWARE = [
@@ -254,6 +255,15 @@ IMPORT_DIR = VAR_DIR / "imports"
 # destination community's committee instead of through the coordination department.
 INFLOW_REVIEW_MINUTES = _int("FANGKONG_INFLOW_REVIEW_MINUTES", 60, 1)
 INFLOW_AUTO_ROUTE = _bool("FANGKONG_INFLOW_AUTO_ROUTE", False)
+# Official documents (PDF notices): the absolute address printed in their QR codes (the
+# public verify page /v/<code>/), and the CJK font they embed (default: the system Noto CJK).
+PUBLIC_URL = os.environ.get("FANGKONG_PUBLIC_URL", "http://127.0.0.1:8000").strip().rstrip("/")
+if not PUBLIC_URL.startswith(("http://", "https://")) or "://" == PUBLIC_URL[-3:]:
+    raise ImproperlyConfigured(f"FANGKONG_PUBLIC_URL must be an http:// or https:// address, not {PUBLIC_URL!r}")
+PDF_FONT = os.environ.get("FANGKONG_PDF_FONT", "").strip()
+if PDF_FONT and not Path(PDF_FONT).is_file():
+    raise ImproperlyConfigured(f"FANGKONG_PDF_FONT must be the path of a font file (.ttf/.otf/.ttc), not {PDF_FONT!r}")
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 IMPORT_MAX_BYTES = _int("FANGKONG_IMPORT_MAX_BYTES", 512 * 1024 * 1024, 1024)

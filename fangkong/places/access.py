@@ -51,22 +51,28 @@ PERMS = {
     "inflow.travel",
     "inflow.arrive",
     "inflow.policy",
+    # Official documents (notices with a verification QR code), scoped like their subject.
+    "documents.view",
+    "documents.revoke",
 }
 
 ROLE_PERMS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMS),
-    "commander": frozenset({"places.view", "residents.view", "residents.export", "audit.view", "inflow.view"}),
-    "coordinator": frozenset({"places.view", "residents.view", "residents.export", "inflow.view", "inflow.forward"}),
+    "commander": frozenset({"places.view", "residents.view", "residents.export", "audit.view", "inflow.view",
+                            "documents.view"}),
+    "coordinator": frozenset({"places.view", "residents.view", "residents.export", "inflow.view", "inflow.forward",
+                              "documents.view"}),
     "committee": frozenset(
         {"places.view", "residents.view", "residents.edit", "residents.unmask", "residents.import", "residents.export",
-         "inflow.view", "inflow.apply", "inflow.review", "inflow.arrive"}
+         "inflow.view", "inflow.apply", "inflow.review", "inflow.arrive", "documents.view", "documents.revoke"}
     ),
-    "grid_worker": frozenset({"places.view", "residents.view", "residents.edit", "inflow.view", "inflow.arrive"}),
-    "medic": frozenset({"places.view", "residents.view", "inflow.view"}),
+    "grid_worker": frozenset({"places.view", "residents.view", "residents.edit", "inflow.view", "inflow.arrive",
+                              "documents.view"}),
+    "medic": frozenset({"places.view", "residents.view", "inflow.view", "documents.view"}),
     "gate_guard": frozenset(),
     # A liaison sees the persons employed by its own organization, nothing else; it applies
     # for its own staff and follows its own applications (scoped by organization).
-    "unit_liaison": frozenset({"residents.view", "inflow.view", "inflow.apply", "inflow.travel"}),
+    "unit_liaison": frozenset({"residents.view", "inflow.view", "inflow.apply", "inflow.travel", "documents.view"}),
     "volunteer": frozenset(),
     "resident": frozenset(),
 }
