@@ -13,6 +13,7 @@ import logging
 import re
 import shutil
 import subprocess
+import zlib
 from functools import lru_cache
 from pathlib import Path
 
@@ -156,7 +157,7 @@ def render_pdf(document) -> bytes:
 
 def cached_pdf(document) -> bytes:
     """render_pdf, kept in the cache for an hour under the content hash and validity."""
-    key = f"documents:pdf:{document.pk}:{document.sha256}:{int(document.valid)}:{hash(settings.PUBLIC_URL) & 0xFFFF}"
+    key = f"documents:pdf:{document.pk}:{document.sha256}:{int(document.valid)}:{zlib.crc32(settings.PUBLIC_URL.encode()):08x}"
     data = cache.get(key)
     if data is None:
         data = render_pdf(document)
