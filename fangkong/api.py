@@ -6,6 +6,7 @@ from ninja.security import django_auth
 
 from fangkong.places.access import roles
 from fangkong.residents.api import FieldErrors
+from fangkong.documents.api import router as documents_router
 from fangkong.inflow.api import router as inflow_router
 from fangkong.observation.api import router as observation_router
 from fangkong.residents.api import router as residents_router
@@ -46,3 +47,4 @@ def me(request):
 api.add_router("/", residents_router)
 api.add_router("/", inflow_router)
 api.add_router("/", observation_router)
+api.add_router("/", documents_router)

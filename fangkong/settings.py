@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "fangkong.core",
     "fangkong.inflow",
     "fangkong.observation",
+    "fangkong.documents",
 ]
 
 MIDDLEWARE = [
@@ -294,6 +295,15 @@ def _decimal(name: str, default: str, low: str, high: str):
 
 OBSERVATION_WINDOWS = _windows("FANGKONG_OBSERVATION_WINDOWS", "06:00-12:00,14:00-21:00")
 FEVER_THRESHOLD = _decimal("FANGKONG_FEVER_THRESHOLD", "37.3", "36.5", "39.0")
+# Official documents (PDF notices): the absolute address printed in their QR codes (the
+# public verify page /v/<code>/), and the CJK font they embed (default: the system Noto CJK).
+PUBLIC_URL = os.environ.get("FANGKONG_PUBLIC_URL", "http://127.0.0.1:8000").strip().rstrip("/")
+if not PUBLIC_URL.startswith(("http://", "https://")) or "://" == PUBLIC_URL[-3:]:
+    raise ImproperlyConfigured(f"FANGKONG_PUBLIC_URL must be an http:// or https:// address, not {PUBLIC_URL!r}")
+PDF_FONT = os.environ.get("FANGKONG_PDF_FONT", "").strip()
+if PDF_FONT and not Path(PDF_FONT).is_file():
+    raise ImproperlyConfigured(f"FANGKONG_PDF_FONT must be the path of a font file (.ttf/.otf/.ttc), not {PDF_FONT!r}")
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 IMPORT_MAX_BYTES = _int("FANGKONG_IMPORT_MAX_BYTES", 512 * 1024 * 1024, 1024)

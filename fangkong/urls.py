@@ -32,5 +32,6 @@ urlpatterns = [
     path("inflow/", include("fangkong.inflow.urls")),
     path("observation/", include("fangkong.observation.urls")),
     path("r/", include(observation_urls.resident_urlpatterns)),
+    path("", include("fangkong.documents.urls")),
     path("api/", api.urls),
 ]

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
+from fangkong.documents.notices import issue_inflow_approval
 from fangkong.lib import crypto
 from fangkong.residents import actions as residents
 from fangkong.residents.models import Household, Person
@@ -193,6 +194,8 @@ def transition(*, acting_user, app: Application, action: str, reason: str = "", 
         if action in ("approve", "reject", "request_info"):
             _event(current, "push", None, now)
         record(acting_user, f"inflow.{action}", obj=current, detail={"serial": current.serial, "state": current.state})
+        if action == "approve":  # the approval notice (流入人员审核通过通知单), in the same transaction
+            issue_inflow_approval(acting_user=acting_user, app=current)
     return current
 
 

@@ -35,54 +35,45 @@ ROLES = [
     "resident",
 ]
 
-PERMS = {
-    "places.view",
-    "residents.view",
-    "residents.edit",
-    "residents.unmask",
-    "residents.import",
-    "residents.export",
-    "audit.view",
-    # Inflow closed loop (M4): one permission per link.
-    "inflow.view",
-    "inflow.apply",
-    "inflow.forward",
-    "inflow.review",
-    "inflow.travel",
-    "inflow.arrive",
-    "inflow.policy",
+# Every permission with the roles that hold it (admin holds all). One line per permission,
+# grouped by module, so that modules add their lines without touching each other's.
+PERM_ROLES: dict[str, set[str]] = {
+    # Registry (M1, M2) and audit.
+    "places.view": {"commander", "coordinator", "committee", "grid_worker", "medic"},
+    # A liaison sees the persons employed by its own organization, nothing else.
+    "residents.view": {"commander", "coordinator", "committee", "grid_worker", "medic", "unit_liaison"},
+    "residents.edit": {"committee", "grid_worker"},
+    "residents.unmask": {"committee"},
+    "residents.import": {"committee"},
+    "residents.export": {"commander", "coordinator", "committee"},
+    "audit.view": {"commander"},
+    # Inflow closed loop (M4): one permission per link. A liaison applies for its own staff
+    # and follows its own applications (scoped by organization).
+    "inflow.view": {"commander", "coordinator", "committee", "grid_worker", "medic", "unit_liaison"},
+    "inflow.apply": {"committee", "unit_liaison"},
+    "inflow.forward": {"coordinator"},
+    "inflow.review": {"committee"},
+    "inflow.travel": {"unit_liaison"},
+    "inflow.arrive": {"committee", "grid_worker"},
+    "inflow.policy": set(),
     # Observation (M5).
-    "observation.view",
-    "observation.start",
-    "observation.report",
-    "observation.handle",
-    "observation.manage",
-    "observation.release",
-    "observation.sites",
+    "observation.view": {"commander", "coordinator", "committee", "grid_worker", "medic"},
+    "observation.start": {"committee", "medic"},
+    "observation.report": {"committee", "grid_worker", "medic"},
+    "observation.handle": {"committee", "grid_worker", "medic"},
+    "observation.manage": {"committee", "medic"},
+    "observation.release": {"medic"},
+    "observation.sites": {"coordinator", "medic"},
+    # Official documents (notices with a verification QR code), scoped like their subject.
+    "documents.view": {"commander", "coordinator", "committee", "grid_worker", "medic", "unit_liaison"},
+    "documents.revoke": {"committee"},
 }
+PERMS = set(PERM_ROLES)
+assert all(roles <= set(ROLES) - {"admin"} for roles in PERM_ROLES.values())
 
 ROLE_PERMS: dict[str, frozenset[str]] = {
-    "admin": frozenset(PERMS),
-    "commander": frozenset({"places.view", "residents.view", "residents.export", "audit.view", "inflow.view",
-                            "observation.view"}),
-    "coordinator": frozenset({"places.view", "residents.view", "residents.export", "inflow.view", "inflow.forward",
-                              "observation.view", "observation.sites"}),
-    "committee": frozenset(
-        {"places.view", "residents.view", "residents.edit", "residents.unmask", "residents.import", "residents.export",
-         "inflow.view", "inflow.apply", "inflow.review", "inflow.arrive",
-         "observation.view", "observation.start", "observation.report", "observation.handle", "observation.manage"}
-    ),
-    "grid_worker": frozenset({"places.view", "residents.view", "residents.edit", "inflow.view", "inflow.arrive",
-                              "observation.view", "observation.report", "observation.handle"}),
-    "medic": frozenset({"places.view", "residents.view", "inflow.view", "observation.view", "observation.start",
-                        "observation.report", "observation.handle", "observation.manage", "observation.release",
-                        "observation.sites"}),
-    "gate_guard": frozenset(),
-    # A liaison sees the persons employed by its own organization, nothing else; it applies
-    # for its own staff and follows its own applications (scoped by organization).
-    "unit_liaison": frozenset({"residents.view", "inflow.view", "inflow.apply", "inflow.travel"}),
-    "volunteer": frozenset(),
-    "resident": frozenset(),
+    role: frozenset(PERMS) if role == "admin" else frozenset(p for p, rs in PERM_ROLES.items() if role in rs)
+    for role in ROLES
 }
 
 assert set(ROLE_PERMS) == set(ROLES)

@@ -1,0 +1,134 @@
+"""Writes of the documents app, as named actions (keyword-only, acting_user, one
+transaction, an audit event). Views, API and other apps call only these.
+
+    issue(...)   -> Document   idempotent per (kind, subject): the valid one is returned
+    revoke(...)  -> Document   marks it revoked; the verify page then says so
+    render_pdf(document) -> bytes   (fangkong.documents.pdf)
+"""
+from __future__ import annotations
+
+import re
+import secrets
+import uuid
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fangkong.audit.actions import record
+
+from .models import Document
+from .pdf import render_pdf  # noqa: F401  (re-exported: documents.actions.render_pdf)
+
+SERIAL_PREFIX = "TZ"  # 通知
+CODE_BYTES = 24  # 192 random bits in the QR code's URL (32 URL-safe characters)
+
+# Values printed on a document are masked by the caller; refuse anything that looks like a
+# full national ID or mobile number, so a mistake cannot put one on paper and in the QR page.
+_FULL_ID = re.compile(r"\d{17}[\dXx]")
+_FULL_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
+
+
+class Conflict(Exception):
+    """Not allowed in the document's current state (HTTP 409)."""
+
+
+class Invalid(Exception):
+    """Bad input: {field: message} (HTTP 400/422)."""
+
+    def __init__(self, errors: dict):
+        super().__init__("invalid")
+        self.errors = errors
+
+
+def subject_key(subject) -> tuple[str, int]:
+    return f"{subject._meta.app_label}.{subject._meta.model_name}", int(subject.pk)
+
+
+def valid_document(kind: str, subject) -> Document | None:
+    subject_type, subject_id = subject_key(subject)
+    return Document.objects.filter(kind=kind, subject_type=subject_type, subject_id=subject_id,
+                                   revoked_at__isnull=True).first()
+
+
+def mask_name(name: str) -> str:
+    """季小明 -> 季*明, 张三 -> 张*, 欧阳娜娜 -> 欧**娜."""
+    name = (name or "").strip()
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def _check_masked(texts) -> None:
+    for text in texts:
+        if _FULL_ID.search(text) or _FULL_PHONE.search(text):
+            raise ValueError("a document may carry only masked ID and phone numbers")
+
+
+def _serial(now, pk: int) -> str:
+    return f"{SERIAL_PREFIX}{timezone.localdate(now):%Y%m%d}-{pk:06d}"
+
+
+def issue(*, acting_user, kind: str, subject, title: str, fields, issuer: str, body: str = "", place_path: str | None = None,
+          org_id: int | None = None, holder: str = "") -> Document:
+    """Issue a document of `kind` about `subject` (any saved model instance).
+
+    `fields` is the printed table, [(label, value), ...], values already masked; `holder`
+    the masked name shown on the public verify page. Place path and organization default
+    to the subject's SCOPE_PATH / SCOPE_ORG, so the document is scoped like its subject.
+    Issuing again while a valid document exists returns that one (also under concurrency:
+    a partial unique index admits one valid document per kind and subject)."""
+    if kind not in Document.Kind.values:
+        raise ValueError(f"unknown document kind {kind!r}")
+    fields = [[str(label), str(value)] for label, value in fields]
+    _check_masked([title, body, issuer, holder, *(v for _l, v in fields)])
+    subject_type, subject_id = subject_key(subject)
+    if place_path is None:
+        path_field = getattr(type(subject), "SCOPE_PATH", None)
+        place_path = getattr(subject, path_field) if path_field else ""
+    if org_id is None:
+        org_field = getattr(type(subject), "SCOPE_ORG", None)
+        org_id = getattr(subject, org_field, None) if org_field and org_field != "id" else None
+    with transaction.atomic():
+        existing = valid_document(kind, subject)
+        if existing is not None:
+            return existing
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                doc = Document.objects.create(
+                    kind=kind, serial=uuid.uuid4().hex[:32], code=secrets.token_urlsafe(CODE_BYTES), title=title[:100],
+                    body=body, fields=fields, holder=holder[:50], issuer=issuer[:120], issued_at=now,
+                    issued_by=acting_user if acting_user is not None and acting_user.is_authenticated else None,
+                    place_path=place_path or "", org_id=org_id, subject_type=subject_type, subject_id=subject_id,
+                )
+        except IntegrityError:
+            # Another transaction issued it first (and has committed: the unique index waited).
+            existing = valid_document(kind, subject)
+            if existing is None:
+                raise
+            return existing
+        # The serial comes from the primary key: unique without a counter row to contend on.
+        doc.serial = _serial(now, doc.pk)
+        doc.sha256 = doc.compute_sha256()
+        Document.objects.filter(pk=doc.pk).update(serial=doc.serial, sha256=doc.sha256)
+        record(acting_user, "documents.issue", obj=doc, detail={"serial": doc.serial, "kind": kind, "subject": f"{subject_type}:{subject_id}"})
+    return doc
+
+
+def revoke(*, acting_user, document: Document, reason: str) -> Document:
+    """Revoke a valid document; its verify page says revoked from now on. A reason is required."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise Invalid({"reason": _("Give the reason")})
+    with transaction.atomic():
+        now = timezone.now()
+        if not Document.objects.filter(pk=document.pk, revoked_at__isnull=True).update(
+                revoked_at=now, revoked_by=acting_user if acting_user is not None and acting_user.is_authenticated else None,
+                revoke_reason=reason[:300]):
+            raise Conflict(_("This document has already been revoked"))
+        document.refresh_from_db()
+        record(acting_user, "documents.revoke", obj=document, detail={"serial": document.serial, "reason": reason[:200]})
+    return document
