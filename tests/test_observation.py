@@ -64,6 +64,12 @@ def alerts():
     registry._SINKS.remove(sink)
 
 
+def _pdf_text(data: bytes) -> str:
+    import subprocess
+
+    return subprocess.run(["pdftotext", "-", "-"], input=data, capture_output=True, check=True).stdout.decode()
+
+
 def as_user(user) -> Client:
     c = Client()
     c.force_login(user)
@@ -151,6 +157,17 @@ def test_seed_case_inflow_to_release(clock, alerts):
     obs.refresh_from_db()
     assert obs.state == "released" and obs.ended_at == at(2026, 4, 1, 22, 10)
     assert registry.health_flags([obs.person_id])[obs.person_id] == {registry.RELEASED}
+    # The release notice: a PDF with the Chinese title, the masked ID and a serial.
+    from fangkong.documents.models import Document
+
+    notice = Document.objects.get(kind=Document.Kind.RELEASE)
+    detail = medic.get(f"/observation/{obs.pk}/").content.decode()
+    assert notice.serial in detail
+    pdf = medic.get(f"/documents/{notice.pk}/pdf/")
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    text = _pdf_text(b"".join(pdf.streaming_content) if pdf.streaming else pdf.content)
+    assert "解除医学观察通知书" in text and notice.serial in text and obs.person.id_masked in text and make_id(901) not in text
+    assert as_user(cast.committee_b).get(f"/documents/{notice.pk}/pdf/").status_code == 404
     # Reports for a released person are refused and nothing is stored.
     clock.set(at(2026, 4, 2, 8, 0))
     assert phone.post(path + "report/", {"temperature": "36.5"}).status_code == 409

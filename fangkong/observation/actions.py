@@ -272,7 +272,18 @@ def transition(*, acting_user, observation: Observation, action: str, note: str 
         current.refresh_from_db()
         _event(current, action, acting_user, note, at=now)
         record(acting_user, f"observation.{action}", obj=current, detail={"state": current.state})
+        if action == "release":
+            _release_notice(acting_user, current, now)
     return current
+
+
+def _release_notice(acting_user, obs: Observation, now) -> None:
+    """The release notice (解除医学观察通知书), issued by the person's residents' committee."""
+    from fangkong.documents.notices import committee_name, issue_release_notice
+
+    place = obs.person.place
+    issue_release_notice(acting_user=acting_user, subject=obs, person=obs.person, place=place,
+                         issuer=committee_name(place), start=obs.start_date, end=timezone.localdate(now), released_at=now)
 
 
 @transaction.atomic

@@ -140,6 +140,13 @@ class Alert(models.Model):
         ordering = ["-created_at"]
         constraints = [models.UniqueConstraint(fields=["observation", "kind", "day", "window"], name="alert_once")]
 
+    def detail_display(self) -> str:
+        """The detail in the reader's language (symptoms are stored as their keys)."""
+        if self.kind == self.Kind.SYMPTOMS:
+            labels = dict(SYMPTOMS)
+            return "、".join(str(labels.get(k, k)) for k in self.detail.split(", "))
+        return self.detail
+
 
 class SupplyRequest(models.Model):
     """A request of the observed household for supplies or medicine, brought to the door."""
@@ -158,8 +165,17 @@ class SupplyRequest(models.Model):
     client_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
 
 
+EVENT_LABELS = {
+    "start": _("Started"), "extend": _("Extended"), "transfer": _("Transferred to hospital"), "resume": _("Back from hospital"),
+    "release": _("Released"), "room": _("Room"), "psych": _("Psychological support"), "alert_handled": _("Alert handled"),
+}
+
+
 class Event(models.Model):
     """What happened to an observation, with who and when (start, room, extend, release...)."""
+
+    def label(self):
+        return EVENT_LABELS.get(self.action, self.action)
 
     observation = models.ForeignKey(Observation, on_delete=models.CASCADE, related_name="events")
     action = models.CharField(max_length=20)

@@ -17,6 +17,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from fangkong.accounts.actions import issue_resident_link
 from fangkong.audit.actions import record
+from fangkong.documents.actions import valid_document
+from fangkong.documents.models import Document
 from fangkong.lib import crypto
 from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, requires, scope
 from fangkong.places.models import Organization
@@ -27,7 +29,7 @@ from .forms import ReportForm, RequestForm, StaffReportForm, StartForm
 from .models import Alert, Observation, Report, Room, SupplyRequest
 
 S = Observation.State
-FILTERS = [("open", _("Running")), ("attention", _("Needs attention")), ("ended", _("Ended"))]
+FILTERS = [("open", _("Ongoing")), ("attention", _("Needs attention")), ("ended", _("Ended"))]
 
 
 def board_queryset(user, which: str = "open"):
@@ -123,8 +125,9 @@ def _detail_context(request, obs):
         "alerts": obs.alerts.all(), "requests": obs.requests.order_by("state", "-created_at"),
         "events": obs.events.all(), "possible": possible, "rooms": rooms,
         "blockers": actions.release_blockers(obs) if obs.state == S.ACTIVE else [],
+        "notice": valid_document(Document.Kind.RELEASE, obs) if obs.state == S.RELEASED else None,
         "report_form": StaffReportForm(),
-        "can": {k: has_perm(user, f"observation.{k}") and in_scope(obs, user, f"observation.{k}")
+        "may": {k: has_perm(user, f"observation.{k}") and in_scope(obs, user, f"observation.{k}")
                 for k in ("report", "handle", "manage")},
     }
 
