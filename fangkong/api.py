@@ -7,6 +7,7 @@ from ninja.security import django_auth
 from fangkong.places.access import roles
 from fangkong.residents.api import FieldErrors
 from fangkong.inflow.api import router as inflow_router
+from fangkong.notify.api import router as notify_router
 from fangkong.residents.api import router as residents_router
 
 # Every operation names its own auth: api_perm(...) for a permission, django_auth for
@@ -44,3 +45,4 @@ def me(request):
 
 api.add_router("/", residents_router)
 api.add_router("/", inflow_router)
+api.add_router("/", notify_router)

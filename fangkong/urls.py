@@ -29,5 +29,6 @@ urlpatterns = [
     path("households/<int:pk>/edit/", residents.household_edit, name="household_edit"),
     path("audit/", audit.event_list, name="audit_list"),
     path("inflow/", include("fangkong.inflow.urls")),
+    path("", include("fangkong.notify.urls")),
     path("api/", api.urls),
 ]

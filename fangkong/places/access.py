@@ -51,6 +51,8 @@ PERMS = {
     "inflow.travel",
     "inflow.arrive",
     "inflow.policy",
+    # Notifications: configure webhook/e-mail channels, see and retry failed deliveries.
+    "notify.manage",
 }
 
 ROLE_PERMS: dict[str, frozenset[str]] = {
