@@ -249,6 +249,7 @@ def test_dingtalk_format_sign_and_retry_after_500(cast, robot, django_capture_on
 
 
 @pytest.mark.django_db
+@override_settings(NOTIFY_BASE_URL="https://fk.example.gov.cn/")
 def test_wecom_format_and_errcode_is_failure(cast, robot, django_capture_on_commit_callbacks):
     make_channel(cast, kind="wecom", target=robot.url("/cgi-bin/webhook/send?key=abc"), kinds="gate.*", roles=("medic",))
     robot.replies = [(200, {"errcode": 93000, "errmsg": "invalid webhook url"})]
@@ -259,7 +260,7 @@ def test_wecom_format_and_errcode_is_failure(cast, robot, django_capture_on_comm
         actions.notify(kind="gate.fever", title="x", body="y", place_path=cast.grid_a1.path, roles=("grid_worker",))
     delivery = Delivery.objects.get()  # the other two do not match the channel's kinds / roles
     assert delivery.message == msg
-    assert robot.requests[0]["json"] == {"msgtype": "markdown", "markdown": {"content": "### 发热\n体温 38.5\n[/inbox/](/inbox/)"}}
+    assert robot.requests[0]["json"] == {"msgtype": "markdown", "markdown": {"content": "### 发热\n体温 38.5\n[https://fk.example.gov.cn/inbox/](https://fk.example.gov.cn/inbox/)"}}
     assert robot.requests[0]["query"] == {"key": ["abc"]}
     delivery.refresh_from_db()
     assert delivery.state == D.FAILED and delivery.last_status_code == 200 and "93000" in delivery.last_error
@@ -273,12 +274,11 @@ def test_wecom_format_and_errcode_is_failure(cast, robot, django_capture_on_comm
 
 
 @pytest.mark.django_db
-@override_settings(NOTIFY_BASE_URL="https://fk.example.gov.cn")
 def test_unreachable_is_dead_after_max_attempts_then_admin_retries(cast, robot, django_capture_on_commit_callbacks):
     dead_url = f"http://127.0.0.1:{free_port()}/robot/send?access_token=t"
     make_channel(cast, kind="dingtalk", target=dead_url)
     with django_capture_on_commit_callbacks(execute=True):
-        actions.notify(kind="gate.fever", title="t", body="b", place_path=cast.grid_a1.path, roles=("medic",))
+        actions.notify(kind="gate.fever", title="t", body="b", place_path=cast.grid_a1.path, roles=("medic",), link="/inbox/")
     delivery = Delivery.objects.get()
     for n in range(2, 6):
         delivery.refresh_from_db()
@@ -380,3 +380,17 @@ def test_channels_page_create_deactivate(cast):
     actions.notify(kind="gate.fever", title="t", body="b", place_path=cast.grid_a1.path, roles=("medic",))
     assert Delivery.objects.count() == 0  # inactive channels get nothing
     assert AuditEvent.objects.filter(action="notify.channel_deactivate").exists()
+
+
+@pytest.mark.django_db
+def test_unsafe_links_dropped_and_failing_sink_does_not_break_the_caller(cast, monkeypatch):
+    assert actions.notify(kind="t", title="t", body="b", place_path=cast.grid_a1.path, link="javascript:alert(1)").link == ""
+    assert actions.notify(kind="t", title="t", body="b", place_path=cast.grid_a1.path, link="//evil.example/x").link == ""
+    assert actions.notify(kind="t", title="t", body="b", place_path=cast.grid_a1.path, link="/inflow/1/").link == "/inflow/1/"
+
+    def boom(**kw):
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(actions, "notify", boom)
+    registry.raise_alert(fever_alert(cast, obj_id=77))  # logged, not raised
+    assert not Message.objects.filter(kind="gate.fever").exists()

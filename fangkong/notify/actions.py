@@ -55,6 +55,14 @@ def mask(text: str) -> str:
     return _PHONE_RE.sub(r"\1****\2", _ID_RE.sub(r"\1********\2", text or ""))
 
 
+def safe_link(link: str) -> str:
+    """A site path ("/inflow/12/") or an http(s) URL; anything else (javascript:, //host) is dropped."""
+    link = (link or "").strip()
+    if (link.startswith("/") and not link.startswith("//")) or re.match(r"https?://", link):
+        return link[:500]
+    return ""
+
+
 def ancestor_paths(place_path: str) -> list[str]:
     """"a/b/c/" -> ["a/", "a/b/", "a/b/c/"]: the paths of the subtrees holding this place."""
     segments = [s for s in place_path.split("/") if s]
@@ -99,14 +107,15 @@ def notify(*, kind: str, title: str, body: str, place_path: str, roles: Iterable
         with transaction.atomic():
             message = Message.objects.create(
                 kind=kind[:60], title=mask(str(title))[:200], body=mask(str(body)), place_path=place_path,
-                roles=",".join(roles), link=(link or "")[:500], dedupe_key=dedupe_key or None,
+                roles=",".join(roles), link=safe_link(link), dedupe_key=dedupe_key or None,
                 obj_type=f"{obj._meta.app_label}.{obj._meta.model_name}" if obj is not None else "",
                 obj_id=str(obj.pk) if obj is not None else "",
             )
             user_ids = set(responsible_users(place_path, roles).values_list("pk", flat=True))
             user_ids |= {getattr(u, "pk", u) for u in users}
             Recipient.objects.bulk_create([Recipient(message=message, user_id=uid) for uid in sorted(user_ids)])
-            channels = [c for c in Channel.objects.filter(active=True) if c.matches(message)]
+            candidates = Channel.objects.filter(active=True, place_path__in=ancestor_paths(place_path))
+            channels = [c for c in candidates if c.matches(message)]
             now = timezone.now()
             deliveries = Delivery.objects.bulk_create([
                 Delivery(message=message, channel=c, place_path=c.place_path, next_attempt_at=now) for c in channels
@@ -125,9 +134,18 @@ def notify(*, kind: str, title: str, body: str, place_path: str, roles: Iterable
     return message
 
 
-def alert_sink(alert) -> Message:
+def alert_sink(alert) -> Message | None:
     """core.registry alert sink: the alert's roles within its place hear of it, once per
-    kind and object (or, without an object, per kind, place, person and text)."""
+    kind and object (or, without an object, per kind, place, person and text). A failure
+    here is logged and does not undo the caller's own record (its board still shows it)."""
+    try:
+        return _alert_message(alert)
+    except Exception:
+        log.exception("alert %s could not be turned into a notification", alert.kind)
+        return None
+
+
+def _alert_message(alert) -> Message:
     if alert.obj_type and alert.obj_id is not None:
         key = f"alert:{alert.kind}:{alert.obj_type}:{alert.obj_id}"
     else:

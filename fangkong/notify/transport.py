@@ -28,9 +28,11 @@ class Outcome:
 
 
 def absolute(link: str) -> str:
-    if link and link.startswith("/") and settings.NOTIFY_BASE_URL:
+    """The link as an absolute URL for webhooks and e-mail, or "" when it cannot be one
+    (a site path without NOTIFY_BASE_URL means nothing outside the site)."""
+    if link.startswith("/") and settings.NOTIFY_BASE_URL:
         return settings.NOTIFY_BASE_URL.rstrip("/") + link
-    return link
+    return link if link.startswith(("http://", "https://")) else ""
 
 
 def dingtalk_payload(title: str, body: str, link: str = "") -> dict:
