@@ -125,6 +125,7 @@ INSTALLED_APPS = [
     "fangkong.inflow",
     "fangkong.observation",
     "fangkong.documents",
+    "fangkong.notify",
 ]
 
 MIDDLEWARE = [
@@ -156,6 +157,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "fangkong.core.context.nav",
+                "fangkong.notify.context.inbox",
             ],
         },
     }
@@ -303,6 +305,27 @@ if not PUBLIC_URL.startswith(("http://", "https://")) or "://" == PUBLIC_URL[-3:
 PDF_FONT = os.environ.get("FANGKONG_PDF_FONT", "").strip()
 if PDF_FONT and not Path(PDF_FONT).is_file():
     raise ImproperlyConfigured(f"FANGKONG_PDF_FONT must be the path of a font file (.ttf/.otf/.ttc), not {PDF_FONT!r}")
+# Notifications: e-mail (console in dev, in-memory in tests, SMTP in production unless set)
+# and the outbox worker's retries (attempt n waits NOTIFY_RETRY_SECONDS × 2^(n-1), ≤ 1 h).
+EMAIL_BACKEND = os.environ.get("FANGKONG_EMAIL_BACKEND") or {
+    "dev": "django.core.mail.backends.console.EmailBackend",
+    "test": "django.core.mail.backends.locmem.EmailBackend",
+    "production": "django.core.mail.backends.smtp.EmailBackend",
+}[ENV]
+EMAIL_HOST = os.environ.get("FANGKONG_EMAIL_HOST", "localhost")
+EMAIL_PORT = _int("FANGKONG_EMAIL_PORT", 25, 1)
+EMAIL_HOST_USER = os.environ.get("FANGKONG_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("FANGKONG_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = _bool("FANGKONG_EMAIL_TLS", False)
+EMAIL_USE_SSL = _bool("FANGKONG_EMAIL_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("FANGKONG_EMAIL_TLS and FANGKONG_EMAIL_SSL cannot both be on")
+EMAIL_TIMEOUT = _int("FANGKONG_EMAIL_TIMEOUT", 10, 1)
+DEFAULT_FROM_EMAIL = os.environ.get("FANGKONG_EMAIL_FROM", "fangkong@localhost")
+NOTIFY_MAX_ATTEMPTS = _int("FANGKONG_NOTIFY_MAX_ATTEMPTS", 5, 1)
+NOTIFY_RETRY_SECONDS = _int("FANGKONG_NOTIFY_RETRY_SECONDS", 60, 1)
+# Inbox links become absolute in webhooks and e-mail when the public address is set.
+NOTIFY_BASE_URL = PUBLIC_URL if os.environ.get("FANGKONG_PUBLIC_URL") else ""
 
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024

@@ -33,5 +33,6 @@ urlpatterns = [
     path("observation/", include("fangkong.observation.urls")),
     path("r/", include(observation_urls.resident_urlpatterns)),
     path("", include("fangkong.documents.urls")),
+    path("", include("fangkong.notify.urls")),
     path("api/", api.urls),
 ]

@@ -67,6 +67,8 @@ PERM_ROLES: dict[str, set[str]] = {
     # Official documents (notices with a verification QR code), scoped like their subject.
     "documents.view": {"commander", "coordinator", "committee", "grid_worker", "medic", "unit_liaison"},
     "documents.revoke": {"committee"},
+    # Notifications: configure webhook/e-mail channels, see and retry failed deliveries (admin).
+    "notify.manage": set(),
 }
 PERMS = set(PERM_ROLES)
 assert all(roles <= set(ROLES) - {"admin"} for roles in PERM_ROLES.values())

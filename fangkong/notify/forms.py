@@ -1,0 +1,25 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from fangkong.places.access import ROLES
+
+from .models import Channel
+
+ROLE_CHOICES = [(r, r) for r in ROLES if r not in ("admin", "resident")]
+
+
+class ChannelForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100)
+    kind = forms.ChoiceField(label=_("Channel type"), choices=Channel.Kind.choices)
+    place = forms.ModelChoiceField(label=_("Place"), queryset=None, help_text=_("The channel gets the messages of this place and everything under it"))
+    target = forms.CharField(label=_("Webhook URL or e-mail address"), max_length=500)
+    secret = forms.CharField(label=_("DingTalk signing secret (optional)"), max_length=200, required=False,
+                             widget=forms.PasswordInput(render_value=False))
+    kinds = forms.CharField(label=_("Message kinds"), max_length=300, required=False,
+                            help_text=_("Comma-separated, e.g. gate.fever, observation.*; empty: all kinds"))
+    roles = forms.MultipleChoiceField(label=_("Only messages for these roles"), choices=ROLE_CHOICES, required=False,
+                                      widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, places, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["place"].queryset = places
