@@ -3,6 +3,7 @@ from django.views.i18n import set_language
 
 from fangkong.accounts import views as accounts
 from fangkong.audit import views as audit
+from fangkong.inflow.urls import resident_urlpatterns as inflow_resident_urls
 from fangkong.places.access import public
 from fangkong.residents import views as residents
 
@@ -29,5 +30,6 @@ urlpatterns = [
     path("households/<int:pk>/edit/", residents.household_edit, name="household_edit"),
     path("audit/", audit.event_list, name="audit_list"),
     path("inflow/", include("fangkong.inflow.urls")),
+    path("r/", include(inflow_resident_urls)),
     path("api/", api.urls),
 ]
