@@ -105,3 +105,12 @@ class ResidentApplyForm(forms.Form):
         self.fields["place"].label_from_instance = lambda p: p.label
         if not self.is_bound:
             self.initial.setdefault("client_key", uuid.uuid4().hex)
+
+    def clean_planned_arrival(self):
+        # The action checks it again and stays the authority; here so it shows with the rest.
+        from django.utils import timezone
+
+        day = self.cleaned_data["planned_arrival"]
+        if day < timezone.localdate():
+            raise forms.ValidationError(_("The planned arrival date is in the past"))
+        return day
