@@ -258,6 +258,13 @@ IMPORT_DIR = VAR_DIR / "imports"
 # (the seed's promise: one hour); with auto-route on, an application goes straight to the
 # destination community's committee instead of through the coordination department.
 INFLOW_REVIEW_MINUTES = _int("FANGKONG_INFLOW_REVIEW_MINUTES", 60, 1)
+# Deadlines of the other links (overdue items are listed first on the board and escalated
+# by an alert once per link): the coordination department forwards within this many
+# minutes of submission; the unit confirms travel within this many hours of approval; the
+# committee registers the arrival by the end of the planned arrival day (plus grace hours).
+INFLOW_FORWARD_MINUTES = _int("FANGKONG_INFLOW_FORWARD_MINUTES", 15, 1)
+INFLOW_TRAVEL_HOURS = _int("FANGKONG_INFLOW_TRAVEL_HOURS", 24, 1)
+INFLOW_ARRIVAL_GRACE_HOURS = _int("FANGKONG_INFLOW_ARRIVAL_GRACE_HOURS", 0, 0)
 INFLOW_AUTO_ROUTE = _bool("FANGKONG_INFLOW_AUTO_ROUTE", False)
 
 

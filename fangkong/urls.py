@@ -4,6 +4,7 @@ from django.views.i18n import set_language
 from fangkong.accounts import views as accounts
 from fangkong.audit import views as audit
 from fangkong.observation import urls as observation_urls
+from fangkong.inflow.urls import resident_urlpatterns as inflow_resident_urls
 from fangkong.places.access import public
 from fangkong.residents import views as residents
 
@@ -31,8 +32,8 @@ urlpatterns = [
     path("audit/", audit.event_list, name="audit_list"),
     path("inflow/", include("fangkong.inflow.urls")),
     path("observation/", include("fangkong.observation.urls")),
-    path("r/", include(observation_urls.resident_urlpatterns)),
     path("", include("fangkong.documents.urls")),
     path("", include("fangkong.notify.urls")),
+    path("r/", include(observation_urls.resident_urlpatterns + inflow_resident_urls)),  # personal links
     path("api/", api.urls),
 ]

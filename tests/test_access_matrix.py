@@ -223,7 +223,7 @@ def test_page_routes_matrix(cast):
         kind = declared(cb)
         perm = getattr(cb, "fk_perm", None)
         model = getattr(cb, "fk_object", None)
-        if kind == "fk_personal_link":
+        if kind == "fk_personal_link":  # its only URL argument is the token
             tested += _check_personal_link_page(cast, subjects, name, pattern, failures)
             continue
         if "<" in pattern and name not in matrix.url_kwargs():

@@ -258,7 +258,8 @@ def test_overdue_applications_come_first(cast, login, origins):
     fresh = submit(login, cast, origins["medium"], seq=515, name="新审乙")
     for app in (fresh, late):
         as_user(cast.coordinator).post(f"/inflow/{app.pk}/forward/")
-    Application.objects.filter(pk=late.pk).update(review_due_at=timezone.now() - dt.timedelta(minutes=5))
+    past = timezone.now() - dt.timedelta(minutes=5)
+    Application.objects.filter(pk=late.pk).update(review_due_at=past, due_at=past)  # due_at: the current link's deadline
     body = as_user(cast.coordinator).get("/inflow/").content.decode()
     assert body.index(late.serial) < body.index(fresh.serial)
     overdue = as_user(cast.coordinator).get("/inflow/?state=overdue").content.decode()

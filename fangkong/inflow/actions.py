@@ -8,6 +8,7 @@ calls exactly one wins and the other gets Conflict.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -16,19 +17,22 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
+from fangkong.core import registry
 from fangkong.documents.notices import issue_inflow_approval
 from fangkong.lib import crypto
 from fangkong.residents import actions as residents
 from fangkong.residents.models import Household, Person
 from fangkong.residents.validation import validate_person
 
-from .models import Application, Event, Measure, MeasurePolicy, Origin
+from .models import Application, DueLink, Event, Measure, MeasurePolicy, Origin, Risk
 
 S = Application.State
+logger = logging.getLogger(__name__)
 
 
 class Conflict(Exception):
@@ -61,13 +65,47 @@ TRANSITIONS: dict[str, Transition] = {
     "arrive": Transition("inflow.arrive", (S.TRAVELLING,), S.ARRIVED, gettext_lazy("Register arrival")),
 }
 ACTION_LABELS = {"apply": gettext_lazy("Applied"), "push": gettext_lazy("Result pushed to the unit and the person"),
+                 "escalate": gettext_lazy("Overdue, escalated"),
                  **{k: t.label for k, t in TRANSITIONS.items()}}
+
+# Who owns each link's deadline, so who hears of it when it is overdue. A liaison's grant
+# is scoped to its organization, not to a place, so the committee of the destination
+# hears of an overdue travel confirmation too (and the alert names the unit).
+ESCALATION_ROLES: dict[str, tuple[str, ...]] = {
+    DueLink.FORWARD: ("coordinator",),
+    DueLink.REVIEW: ("committee",),
+    DueLink.TRAVEL: ("unit_liaison", "committee"),
+    DueLink.ARRIVE: ("committee", "grid_worker"),
+}
 
 TEMP_MIN, TEMP_MAX = Decimal("34.0"), Decimal("43.0")
 
 
 def review_window() -> dt.timedelta:
     return dt.timedelta(minutes=settings.INFLOW_REVIEW_MINUTES)
+
+
+def deadline(link: str, now, *, planned_arrival: dt.date | None = None) -> dict:
+    """The fields that make `link` the one now due (and clear an earlier escalation):
+    forward within INFLOW_FORWARD_MINUTES of submission, review within
+    INFLOW_REVIEW_MINUTES of forwarding, travel confirmed within INFLOW_TRAVEL_HOURS of
+    the decision, arrival registered by the end of the planned arrival day (local time)
+    plus INFLOW_ARRIVAL_GRACE_HOURS. An empty link: nothing is due."""
+    if not link:
+        return {"due_link": "", "due_at": None, "escalated_at": None}
+    if link == DueLink.FORWARD:
+        due = now + dt.timedelta(minutes=settings.INFLOW_FORWARD_MINUTES)
+    elif link == DueLink.REVIEW:
+        due = now + review_window()
+    elif link == DueLink.TRAVEL:
+        due = now + dt.timedelta(hours=settings.INFLOW_TRAVEL_HOURS)
+    elif link == DueLink.ARRIVE:
+        day = planned_arrival or timezone.localdate(now)
+        due = timezone.make_aware(dt.datetime.combine(day + dt.timedelta(days=1), dt.time.min)) + dt.timedelta(
+            hours=settings.INFLOW_ARRIVAL_GRACE_HOURS)
+    else:
+        raise ValueError(f"unknown link {link!r}")
+    return {"due_link": str(link), "due_at": due, "escalated_at": None}
 
 
 def _event(app: Application, action: str, user, at, note: str = "") -> None:
@@ -87,31 +125,51 @@ def _policy(risk: str) -> MeasurePolicy:
 
 
 @transaction.atomic
-def apply(*, acting_user, employer, place, address: str, origin: Origin, person_fields: dict, purpose: str = "",
-          transport: str = "", client_key: str = "") -> Application:
+def apply(*, acting_user, employer, place, address: str, origin: Origin, person_fields: dict | None = None,
+          person: Person | None = None, purpose: str = "", transport: str = "", planned_arrival: dt.date | None = None,
+          client_key: str = "") -> Application:
     """Link 1: an application for a person's return to a household at `place`/`address`.
-    The person is found in the registry by ID number, or registered with the registry's
-    own validation. A repeated client_key (a double-submitted form) returns the first."""
+
+    From a unit liaison or committee (person_fields): the person is found in the registry
+    by ID number, or registered with the registry's own validation. From the person through
+    a personal link (person=, acting_user None): the registered person applies for
+    themselves, nothing of the person is re-entered. A repeated client_key (a
+    double-submitted form) returns the first application (of the same person)."""
     if client_key:
         existing = Application.objects.filter(client_key=client_key).first()
         if existing is not None:
+            if person is not None and existing.person_id != person.pk:
+                raise Invalid({"client_key": _("This form was already used; reload the page")})
             return existing
-    clean, errors = validate_person(person_fields)
+    if person is None:
+        clean, errors = validate_person(person_fields or {})
+    else:
+        clean, errors = None, {}
     address = (address or "").strip()
+    if place is None:
+        errors["place"] = _("Choose the destination grid or compound")
     if not address:
         errors["address"] = _("Enter the household address")
     elif len(address) > 200:
         errors["address"] = _("Address is longer than 200 characters")
+    if origin is None:
+        errors["origin"] = _("Choose where the person comes from")
+    if planned_arrival is not None and planned_arrival < timezone.localdate():
+        errors["planned_arrival"] = _("The planned arrival date is in the past")
     if errors:
         raise Invalid(errors)
     household = Household.objects.filter(place=place, address=address).first()
     if household is None:
         household = residents.create_household(acting_user=acting_user, place=place, address=address)
-    person = Person.objects.filter(id_bidx=crypto.blind_index("id", clean["id_number"])).first()
-    if person is not None and employer is not None and person.employer_id not in (None, employer.pk):
-        raise Invalid({"id_number": _("This person is registered as staff of another unit")})
     if person is None:
-        person = residents.create_person(acting_user=acting_user, clean=clean, household=household, employer=employer)
+        person = Person.objects.filter(id_bidx=crypto.blind_index("id", clean["id_number"])).first()
+        if person is not None and employer is not None and person.employer_id not in (None, employer.pk):
+            raise Invalid({"id_number": _("This person is registered as staff of another unit")})
+        if person is None:
+            person = residents.create_person(acting_user=acting_user, clean=clean, household=household, employer=employer)
+        via_link = False
+    else:
+        via_link = True
     open_states = [S.SUBMITTED, S.FORWARDED, S.MORE_INFO, S.APPROVED, S.TRAVELLING]
     if Application.objects.filter(person=person, state__in=open_states).exists():
         raise Conflict(_("This person already has an open application"))
@@ -123,8 +181,9 @@ def apply(*, acting_user, employer, place, address: str, origin: Origin, person_
                 serial=uuid.uuid4().hex[:24], person=person, employer=employer, household=household, place=household.place,
                 place_path=household.place.path, origin=origin, risk=origin.risk, purpose=purpose[:200],
                 transport=transport[:100], client_key=client_key or None, created_by=acting_user if acting_user and acting_user.is_authenticated else None,
-                submitted_at=now, state=S.FORWARDED if auto else S.SUBMITTED,
+                submitted_at=now, state=S.FORWARDED if auto else S.SUBMITTED, planned_arrival=planned_arrival,
                 forwarded_at=now if auto else None, review_due_at=now + review_window() if auto else None,
+                **deadline(DueLink.REVIEW if auto else DueLink.FORWARD, now),
             )
     except IntegrityError:
         existing = Application.objects.filter(client_key=client_key).first() if client_key else None
@@ -133,10 +192,11 @@ def apply(*, acting_user, employer, place, address: str, origin: Origin, person_
         raise
     app.serial = _serial(now, app.pk)
     Application.objects.filter(pk=app.pk).update(serial=app.serial)
-    _event(app, "apply", acting_user, now)
+    _event(app, "apply", acting_user, now, note=_("Applied by the person through a personal link") if via_link else "")
     if auto:
         _event(app, "forward", None, now, note=_("Routed automatically to the destination community"))
-    record(acting_user, "inflow.apply", obj=app, detail={"serial": app.serial, "origin": origin.name, "auto_routed": auto})
+    record(acting_user, "inflow.apply", obj=app, detail={"serial": app.serial, "origin": origin.name, "auto_routed": auto,
+                                                          "personal_link": via_link})
     return app
 
 
@@ -148,23 +208,26 @@ def transition(*, acting_user, app: Application, action: str, reason: str = "", 
     changes: dict = {"state": t.target, "version": F("version") + 1}
     note = ""
     if action == "forward":
-        changes.update(forwarded_at=now, review_due_at=now + review_window())
+        changes.update(forwarded_at=now, review_due_at=now + review_window(), **deadline(DueLink.REVIEW, now))
     elif action in ("approve", "reject", "request_info"):
         reason = (reason or "").strip()
         if action != "approve" and not reason:
             raise Invalid({"reason": _("Give the reason")})
-        changes.update(decided_at=now, pushed_at=now, decision_reason=reason[:300])
+        changes.update(decided_at=now, pushed_at=now, decision_reason=reason[:300],
+                       **deadline(DueLink.TRAVEL if action == "approve" else "", now))
         note = reason
     elif action == "resubmit":
         auto = settings.INFLOW_AUTO_ROUTE
         changes.update(state=S.FORWARDED if auto else S.SUBMITTED, forwarded_at=now if auto else None,
-                       review_due_at=now + review_window() if auto else None, decided_at=None, pushed_at=None)
+                       review_due_at=now + review_window() if auto else None, decided_at=None, pushed_at=None,
+                       **deadline(DueLink.REVIEW if auto else DueLink.FORWARD, now))
     elif action == "travel":
         if planned_arrival is None:
             raise Invalid({"planned_arrival": _("Enter the planned arrival date")})
         if planned_arrival < timezone.localdate(now):
             raise Invalid({"planned_arrival": _("The planned arrival date is in the past")})
-        changes.update(travelling_at=now, planned_arrival=planned_arrival)
+        changes.update(travelling_at=now, planned_arrival=planned_arrival,
+                       **deadline(DueLink.ARRIVE, now, planned_arrival=planned_arrival))
     elif action == "arrive":
         try:
             temp = Decimal(str(temperature)).quantize(Decimal("0.1"))
@@ -178,7 +241,8 @@ def transition(*, acting_user, app: Application, action: str, reason: str = "", 
         start = timezone.localdate(now)
         changes.update(arrived_at=now, arrival_temperature=temp, arrival_healthy=bool(healthy), measure=policy.measure,
                        measure_start=start if policy.measure != Measure.NONE else None,
-                       measure_end=start + dt.timedelta(days=policy.days) if policy.measure != Measure.NONE else None)
+                       measure_end=start + dt.timedelta(days=policy.days) if policy.measure != Measure.NONE else None,
+                       **deadline("", now))
         note = f"{temp} °C"
     with transaction.atomic():
         current = Application.objects.select_for_update().get(pk=app.pk)
@@ -211,9 +275,118 @@ def _start_measure(acting_user, app: Application) -> None:
         pass  # already under a measure (e.g. started by staff): that one goes on
 
 
+# --- Deadlines: escalation of overdue links ------------------------------------------------
+
+def escalate_overdue(*, acting_user=None, now=None, limit: int = 500) -> int:
+    """Every application overdue on its current link and not yet escalated for it: one
+    alert (core.registry.raise_alert) to the link's owners, an "escalate" event and an
+    audit record, each application in its own transaction. Idempotent: the mark
+    (escalated_at) is set by a conditional update, so two runs, or two workers at once,
+    escalate a link once. A sink that fails rolls its application back (retried next run).
+    Returns how many were escalated."""
+    now = now or timezone.now()
+    pks = list(Application.objects.filter(escalated_at__isnull=True, due_at__lt=now).exclude(due_link="")
+               .order_by("due_at").values_list("pk", flat=True)[:limit])
+    done = 0
+    for pk in pks:
+        try:
+            done += _escalate(acting_user=acting_user, pk=pk, now=now)
+        except Exception:  # one bad row or sink must not stop the others
+            logger.exception("inflow escalation of application %s failed", pk)
+    return done
+
+
+def _escalate(*, acting_user, pk: int, now) -> int:
+    with transaction.atomic():
+        app = Application.objects.select_related("employer").filter(pk=pk).first()
+        if app is None or app.escalated_at is not None or not app.due_link or app.due_at is None or app.due_at >= now:
+            return 0
+        claimed = Application.objects.filter(pk=pk, escalated_at__isnull=True, due_link=app.due_link,
+                                             due_at=app.due_at).update(escalated_at=now)
+        if not claimed:
+            return 0
+        minutes = int((now - app.due_at).total_seconds() // 60)
+        with translation.override(settings.LANGUAGE_CODE):
+            text = _("%(serial)s: %(link)s overdue by %(minutes)s min") % {
+                "serial": app.serial, "link": app.get_due_link_display(), "minutes": minutes}
+            if app.employer_id:
+                text += " · " + _("unit: %(unit)s") % {"unit": app.employer.name}
+        _event(app, "escalate", acting_user, now, note=text)
+        record(acting_user, "inflow.escalate", obj=app, detail={"serial": app.serial, "link": app.due_link,
+                                                                "minutes_late": minutes})
+        registry.raise_alert(registry.Alert(
+            kind="inflow.overdue", place_path=app.place_path, text=text, person_id=app.person_id,
+            roles=ESCALATION_ROLES[app.due_link], obj_type="inflow.application", obj_id=app.pk))
+    return 1
+
+
+# --- The policy table (admin) -------------------------------------------------------------
+
+def _risk(value) -> str:
+    if value not in Risk.values:
+        raise Invalid({"risk": _("Choose a risk level: high, medium, low or none")})
+    return value
+
+
+@transaction.atomic
+def create_origin(*, acting_user, name: str, risk: str) -> Origin:
+    name = " ".join((name or "").split())
+    errors = {}
+    if not name:
+        errors["name"] = _("Enter the name of the origin")
+    elif len(name) > 60:
+        errors["name"] = _("The name is longer than 60 characters")
+    elif Origin.objects.filter(name=name).exists():
+        errors["name"] = _("This origin is already in the table")
+    if risk not in Risk.values:
+        errors["risk"] = _("Choose a risk level: high, medium, low or none")
+    if errors:
+        raise Invalid(errors)
+    try:
+        with transaction.atomic():
+            origin = Origin.objects.create(name=name, risk=risk)
+    except IntegrityError:
+        raise Invalid({"name": _("This origin is already in the table")}) from None
+    record(acting_user, "inflow.origin.create", obj=origin, detail={"origin": name, "risk": risk})
+    return origin
+
+
+@transaction.atomic
 def set_origin_risk(*, acting_user, origin: Origin, risk: str) -> Origin:
+    _risk(risk)
+    origin = Origin.objects.select_for_update().get(pk=origin.pk)
     before = origin.risk
     origin.risk = risk
     origin.save(update_fields=["risk", "updated_at"])
     record(acting_user, "inflow.origin.risk", obj=origin, detail={"origin": origin.name, "from": before, "to": risk})
     return origin
+
+
+MAX_MEASURE_DAYS = 60
+
+
+@transaction.atomic
+def set_measure_policy(*, acting_user, policy: MeasurePolicy, measure: str, days) -> MeasurePolicy:
+    """One row of the policy table: the measure for a risk level and its days (0–60;
+    "no measure" exactly when 0 days). Applies to arrivals registered from now on."""
+    errors = {}
+    if measure not in Measure.values:
+        errors["measure"] = _("Choose a control measure")
+    try:
+        days = int(str(days).strip())
+    except (TypeError, ValueError):
+        errors["days"] = _("Enter the number of days (0 to %(max)s)") % {"max": MAX_MEASURE_DAYS}
+    else:
+        if not 0 <= days <= MAX_MEASURE_DAYS:
+            errors["days"] = _("Enter the number of days (0 to %(max)s)") % {"max": MAX_MEASURE_DAYS}
+        elif "measure" not in errors and (measure == Measure.NONE) != (days == 0):
+            errors["days"] = _("No measure means 0 days; any other measure needs at least 1 day")
+    if errors:
+        raise Invalid(errors)
+    policy = MeasurePolicy.objects.select_for_update().get(pk=policy.pk)
+    before = {"measure": policy.measure, "days": policy.days}
+    policy.measure, policy.days = measure, days
+    policy.save(update_fields=["measure", "days", "updated_at"])
+    record(acting_user, "inflow.policy.set", obj=policy, detail={"risk": policy.risk, "from": before,
+                                                                 "to": {"measure": measure, "days": days}})
+    return policy

@@ -10,8 +10,8 @@ from fangkong.audit.actions import record
 from fangkong.places.access import api_perm, get_in_scope
 from fangkong.residents.api import FieldErrors
 
-from . import actions
-from .models import Application, Origin
+from . import actions, queries
+from .models import Application, MeasurePolicy, Origin
 from .views import _apply_places, _employer_of, board_queryset
 
 router = Router(tags=["inflow"])
@@ -31,6 +31,9 @@ class ApplicationOut(Schema):
     submitted_at: dt.datetime
     forwarded_at: dt.datetime | None
     review_due_at: dt.datetime | None
+    due_link: str
+    due_at: dt.datetime | None
+    escalated_at: dt.datetime | None
     decided_at: dt.datetime | None
     pushed_at: dt.datetime | None
     planned_arrival: dt.date | None
@@ -148,3 +151,104 @@ class OriginOut(Schema):
 @router.get("/inflow-origins", response=list[OriginOut], summary="Origins and their risk levels", auth=api_perm("inflow.view"))
 def list_origins(request):
     return list(Origin.objects.all())
+
+
+# --- Turnaround statistics ------------------------------------------------------------------
+
+class StatOut(Schema):
+    count: int
+    median: float | None
+    p90: float | None
+
+
+class StatsRowOut(Schema):
+    key: str
+    label: str
+    applications: int
+    links: dict[str, StatOut]
+
+
+class StatsOut(Schema):
+    date_from: dt.date
+    date_to: dt.date
+    links: list[str]
+    total: StatsRowOut
+    by_community: list[StatsRowOut]
+    by_unit: list[StatsRowOut]
+
+
+@router.get("/inflow-stats", response=StatsOut, summary="Turnaround per link and end to end (minutes: median, p90)",
+            auth=api_perm("inflow.view"))
+def inflow_stats(request, date_from: dt.date | None = None, date_to: dt.date | None = None):
+    default_from, default_to = queries.default_range()
+    date_from, date_to = date_from or default_from, date_to or default_to
+    if date_from > date_to:
+        raise FieldErrors({"date_to": "the end date is before the start date"})
+    if (date_to - date_from).days > 366:
+        raise FieldErrors({"date_to": "choose at most one year"})
+    data = queries.turnaround(request.user, date_from, date_to)
+    record(request.user, "inflow.stats", detail={"from": date_from.isoformat(), "to": date_to.isoformat(), "api": True})
+    return {**data, "links": [k for k, _label in data["links"]]}
+
+
+# --- The policy table (admin) ---------------------------------------------------------------
+
+class MeasurePolicyOut(Schema):
+    id: int
+    risk: str
+    measure: str
+    days: int
+
+
+class PolicyOut(Schema):
+    origins: list[OriginOut]
+    measures: list[MeasurePolicyOut]
+
+
+class OriginIn(Schema):
+    name: str
+    risk: str
+
+
+class OriginRiskIn(Schema):
+    risk: str
+
+
+class MeasurePolicyIn(Schema):
+    measure: str
+    days: int
+
+
+@router.get("/inflow-policy", response=PolicyOut, summary="The policy table: origins and measures", auth=api_perm("inflow.policy"))
+def get_policy(request):
+    return {"origins": list(Origin.objects.all()), "measures": list(MeasurePolicy.objects.all().order_by("risk"))}
+
+
+@router.post("/inflow-origins", response={201: OriginOut}, summary="Add an origin with its risk level",
+             auth=api_perm("inflow.policy"))
+def create_origin(request, payload: OriginIn):
+    try:
+        origin = actions.create_origin(acting_user=request.user, name=payload.name, risk=payload.risk)
+    except actions.Invalid as exc:
+        raise FieldErrors(exc.errors) from None
+    return Status(201, origin)
+
+
+@router.post("/inflow-origins/{pk}/risk", response=OriginOut, summary="Change an origin's risk level",
+             auth=api_perm("inflow.policy", obj=Origin))
+def set_origin_risk(request, pk: int, payload: OriginRiskIn):
+    origin = get_in_scope(Origin.objects.all(), request.user, "inflow.policy", pk=pk)
+    try:
+        return actions.set_origin_risk(acting_user=request.user, origin=origin, risk=payload.risk)
+    except actions.Invalid as exc:
+        raise FieldErrors(exc.errors) from None
+
+
+@router.post("/inflow-policy/{pk}", response=MeasurePolicyOut, summary="Change the measure and days of a risk level",
+             auth=api_perm("inflow.policy", obj=MeasurePolicy))
+def set_measure_policy(request, pk: int, payload: MeasurePolicyIn):
+    row = get_in_scope(MeasurePolicy.objects.all(), request.user, "inflow.policy", pk=pk)
+    try:
+        return actions.set_measure_policy(acting_user=request.user, policy=row, measure=payload.measure, days=payload.days)
+    except actions.Invalid as exc:
+        raise FieldErrors(exc.errors) from None

@@ -9,7 +9,7 @@ from fangkong.places.models import Place
 
 from fangkong.residents.validation import validate_person
 
-from .models import Origin
+from .models import Measure, Origin, Risk
 
 
 class ApplyForm(forms.Form):
@@ -56,3 +56,61 @@ class ArrivalForm(forms.Form):
                                      widget=forms.NumberInput(attrs={"step": "0.1", "inputmode": "decimal"}))
     healthy = forms.TypedChoiceField(label=_("Health check"), coerce=lambda v: v == "1",
                                      choices=[("1", _("Normal")), ("0", _("Abnormal"))], widget=forms.RadioSelect)
+
+
+class StatsForm(forms.Form):
+    date_from = forms.DateField(label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        data = super().clean()
+        a, b = data.get("date_from"), data.get("date_to")
+        if a and b and a > b:
+            self.add_error("date_to", _("The end date is before the start date"))
+        elif a and b and (b - a).days > 366:
+            self.add_error("date_to", _("Choose at most one year"))
+        return data
+
+
+class OriginForm(forms.Form):
+    name = forms.CharField(label=_("Origin"), max_length=60)
+    risk = forms.ChoiceField(label=_("Risk level"), choices=Risk.choices)
+
+
+class OriginRiskForm(forms.Form):
+    risk = forms.ChoiceField(label=_("Risk level"), choices=Risk.choices)
+
+
+class MeasurePolicyForm(forms.Form):
+    measure = forms.ChoiceField(label=_("Control measure"), choices=Measure.choices)
+    days = forms.IntegerField(label=_("Days"), min_value=0, max_value=60,
+                              widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
+
+
+class ResidentApplyForm(forms.Form):
+    """The person's own application (personal link): nothing of the person is re-entered;
+    the destination is the registered household unless they choose another."""
+
+    origin = forms.ModelChoiceField(label=_("Coming from"), queryset=Origin.objects.all())
+    place = forms.ModelChoiceField(label=_("Destination grid or compound"), queryset=Place.objects.none())
+    address = forms.CharField(label=_("Household address"), max_length=200)
+    planned_arrival = forms.DateField(label=_("Planned arrival"), widget=forms.DateInput(attrs={"type": "date"}))
+    purpose = forms.CharField(label=_("Purpose"), max_length=200, required=False)
+    transport = forms.CharField(label=_("Transport"), max_length=100, required=False)
+    client_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
+
+    def __init__(self, *args, places=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["place"].queryset = places if places is not None else Place.objects.none()
+        self.fields["place"].label_from_instance = lambda p: p.label
+        if not self.is_bound:
+            self.initial.setdefault("client_key", uuid.uuid4().hex)
+
+    def clean_planned_arrival(self):
+        # The action checks it again and stays the authority; here so it shows with the rest.
+        from django.utils import timezone
+
+        day = self.cleaned_data["planned_arrival"]
+        if day < timezone.localdate():
+            raise forms.ValidationError(_("The planned arrival date is in the past"))
+        return day

@@ -58,6 +58,15 @@ class MeasurePolicy(models.Model):
         return f"{self.get_risk_display()} → {self.get_measure_display()} {self.days}"
 
 
+class DueLink(models.TextChoices):
+    """The link an open application waits for, and so who owns its deadline."""
+
+    FORWARD = "forward", _("Forwarding")
+    REVIEW = "review", _("Review")
+    TRAVEL = "travel", _("Travel confirmation")
+    ARRIVE = "arrive", _("Arrival registration")
+
+
 class Application(models.Model):
     SCOPE_PATH = "place_path"  # the destination: the committee of that community decides
     SCOPE_ORG = "employer_id"  # the unit that applied sees its own applications
@@ -89,6 +98,12 @@ class Application(models.Model):
     submitted_at = models.DateTimeField()
     forwarded_at = models.DateTimeField(null=True, blank=True)
     review_due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The deadline of the link the application waits for now (None: nothing is due, e.g.
+    # more information asked, rejected, arrived); escalated_at is set once when an
+    # overdue link is escalated and cleared whenever a new link becomes due.
+    due_link = models.CharField(max_length=10, choices=DueLink.choices, blank=True)
+    due_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    escalated_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     pushed_at = models.DateTimeField(null=True, blank=True)
     travelling_at = models.DateTimeField(null=True, blank=True)
@@ -104,7 +119,7 @@ class Application(models.Model):
 
     class Meta:
         ordering = ["-submitted_at"]
-        indexes = [models.Index(fields=["state", "review_due_at"])]
+        indexes = [models.Index(fields=["state", "review_due_at"]), models.Index(fields=["escalated_at", "due_at"])]
 
     def __str__(self):
         return self.serial

@@ -5,22 +5,25 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Case, IntegerField, Value, When
+from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
-from fangkong.places.access import get_in_scope, grants_for, has_perm, in_scope, requires, scope
+from fangkong.places.access import get_in_scope, grants_for, has_perm, in_scope, personal_link, requires, scope
 from fangkong.places.models import Place
 
-from . import actions
-from .forms import ApplyForm, ArrivalForm, DecisionForm, TravelForm
-from .models import Application
+from . import actions, queries
+from .forms import (ApplyForm, ArrivalForm, DecisionForm, MeasurePolicyForm, OriginForm, OriginRiskForm, ResidentApplyForm,
+                    StatsForm, TravelForm)
+from .models import Application, MeasurePolicy, Origin
 
 S = Application.State
-STATE_FILTERS = [("open", _("Open")), ("queue", _("Waiting for review")), ("overdue", _("Overdue")), ("all", _("All"))]
+STATE_FILTERS = [("open", gettext_lazy("Open")), ("queue", gettext_lazy("Waiting for review")), ("overdue", gettext_lazy("Overdue")),
+                 ("all", gettext_lazy("All"))]
 
 
 def board_queryset(user, which: str = "open"):
@@ -30,10 +33,10 @@ def board_queryset(user, which: str = "open"):
         qs = qs.exclude(state__in=[S.REJECTED, S.ARRIVED])
     elif which == "queue":
         qs = qs.filter(state=S.FORWARDED)
-    elif which == "overdue":
-        qs = qs.filter(state=S.FORWARDED, review_due_at__lt=now)
-    overdue = Case(When(state=S.FORWARDED, review_due_at__lt=now, then=Value(0)), default=Value(1), output_field=IntegerField())
-    return qs.annotate(overdue_rank=overdue).order_by("overdue_rank", "review_due_at", "-submitted_at")
+    elif which == "overdue":  # past the deadline of whichever link it waits for
+        qs = qs.filter(due_at__lt=now)
+    overdue = Case(When(due_at__lt=now, then=Value(0)), default=Value(1), output_field=IntegerField())
+    return qs.annotate(overdue_rank=overdue).order_by("overdue_rank", F("due_at").asc(nulls_last=True), "-submitted_at")
 
 
 @requires("inflow.view")
@@ -46,7 +49,8 @@ def board(request):
     record(request.user, "inflow.list", detail={"state": which, "page": page.number})
     return render(request, "inflow/board.html", {
         "page": page, "which": which, "filters": STATE_FILTERS, "now": timezone.now(),
-        "can_apply": has_perm(request.user, "inflow.apply"),
+        "can_apply": has_perm(request.user, "inflow.apply"), "can_stats": True,
+        "can_policy": has_perm(request.user, "inflow.policy"),
     })
 
 
@@ -109,7 +113,7 @@ def _render_detail(request, app, status=200):
     return render(request, "inflow/detail.html", {
         "app": app, "events": [(e, actions.ACTION_LABELS.get(e.action, e.action)) for e in app.events.all()], "possible": possible,
         "decision_form": DecisionForm(), "travel_form": TravelForm(), "arrival_form": ArrivalForm(),
-        "overdue": app.state == S.FORWARDED and app.review_due_at and app.review_due_at < timezone.now(),
+        "overdue": bool(app.due_at and app.due_at < timezone.now()),
     }, status=status)
 
 
@@ -169,3 +173,162 @@ def _back(request, app, status):
 
 
 transition_views = {name: _transition_view(name) for name in actions.TRANSITIONS}
+
+
+# --- Turnaround statistics ------------------------------------------------------------------
+
+@requires("inflow.view")
+@require_GET
+def stats(request):
+    form = StatsForm(request.GET or None)
+    date_from, date_to = queries.default_range()
+    status = 200
+    if form.is_bound:
+        if form.is_valid():
+            date_from = form.cleaned_data["date_from"] or date_from
+            date_to = form.cleaned_data["date_to"] or date_to
+            if date_from > date_to:
+                date_from = date_to
+        else:
+            status = 400
+    if not form.is_bound:
+        form = StatsForm(initial={"date_from": date_from, "date_to": date_to})
+    data = queries.turnaround(request.user, date_from, date_to)
+    record(request.user, "inflow.stats", detail={"from": date_from.isoformat(), "to": date_to.isoformat()})
+    return render(request, "inflow/stats.html", {"form": form, **data}, status=status)
+
+
+# --- The policy table (admin) ---------------------------------------------------------------
+
+RISK_ORDER = {"high": 0, "medium": 1, "low": 2, "none": 3}
+
+
+def _policy_page(request, *, origin_form=None, status=200, errors_for=None):
+    """The policy table; errors_for = {"origin-<pk>" / "policy-<pk>": [messages]} shows a
+    refused change beside its row."""
+    errors_for = errors_for or {}
+    origins = list(Origin.objects.all())
+    policies = sorted(MeasurePolicy.objects.all(), key=lambda p: RISK_ORDER.get(p.risk, 9))
+    for prefix, rows in (("origin", origins), ("policy", policies)):
+        for row in rows:
+            row.errors = errors_for.get(f"{prefix}-{row.pk}", [])
+    return render(request, "inflow/policy.html", {
+        "origins": origins, "policies": policies,
+        "origin_form": origin_form or OriginForm(), "risk_choices": OriginRiskForm.base_fields["risk"].choices,
+        "measure_choices": MeasurePolicyForm.base_fields["measure"].choices, "max_days": actions.MAX_MEASURE_DAYS,
+    }, status=status)
+
+
+@requires("inflow.policy")
+@require_GET
+def policy(request):
+    return _policy_page(request)
+
+
+def _invalid_to_messages(request, exc):
+    for message in exc.errors.values():
+        messages.error(request, str(message))
+
+
+@requires("inflow.policy")
+@require_POST
+def origin_create(request):
+    form = OriginForm(request.POST)
+    try:
+        origin = actions.create_origin(acting_user=request.user, name=request.POST.get("name", ""),
+                                       risk=request.POST.get("risk", ""))
+    except actions.Invalid as exc:
+        form.is_valid()
+        for field, message in exc.errors.items():
+            if field in form.fields and field not in form.errors:
+                form.add_error(field, message)
+        return _policy_page(request, origin_form=form, status=400)
+    messages.success(request, _("Origin %(name)s added.") % {"name": origin.name})
+    return redirect("inflow_policy")
+
+
+@requires("inflow.policy", obj=Origin)
+@require_POST
+def origin_risk(request, pk: int):
+    origin = get_in_scope(Origin.objects.all(), request.user, "inflow.policy", pk=pk)
+    try:
+        origin = actions.set_origin_risk(acting_user=request.user, origin=origin, risk=request.POST.get("risk", ""))
+    except actions.Invalid as exc:
+        return _policy_page(request, status=400, errors_for={f"origin-{origin.pk}": list(map(str, exc.errors.values()))})
+    messages.success(request, _("%(name)s: %(risk)s") % {"name": origin.name, "risk": origin.get_risk_display()})
+    return redirect("inflow_policy")
+
+
+@requires("inflow.policy", obj=MeasurePolicy)
+@require_POST
+def measure_policy(request, pk: int):
+    row = get_in_scope(MeasurePolicy.objects.all(), request.user, "inflow.policy", pk=pk)
+    try:
+        row = actions.set_measure_policy(acting_user=request.user, policy=row, measure=request.POST.get("measure", ""),
+                                         days=request.POST.get("days", ""))
+    except actions.Invalid as exc:
+        return _policy_page(request, status=400, errors_for={f"policy-{row.pk}": list(map(str, exc.errors.values()))})
+    messages.success(request, _("%(risk)s: %(measure)s, %(days)s days") % {
+        "risk": row.get_risk_display(), "measure": row.get_measure_display(), "days": row.days})
+    return redirect("inflow_policy")
+
+
+# --- The person's own application (personal link) -------------------------------------------
+
+OPEN_STATES = [S.SUBMITTED, S.FORWARDED, S.MORE_INFO, S.APPROVED, S.TRAVELLING]
+
+
+def _resident_places(person):
+    """Destinations a person may choose: the grids and compounds of the street (the top of
+    the tree) their registered place belongs to, plus that place itself."""
+    root = person.place_path.split("/")[0] + "/" if person.place_path else ""
+    qs = Place.objects.filter(Q(kind__in=["grid", "compound"]) | Q(pk=person.place_id))
+    return (qs.filter(path__under=root) if root else qs).order_by("path")
+
+
+def _labeller(places):
+    """Full names ("甲社区 / 甲一网格") for a choice list in one query, not one per option."""
+    names = dict(Place.objects.filter(kind__in=["community", "grid", "compound"]).values_list("path", "name"))
+
+    def label(p):
+        parts = p.path.split("/")[:-1]
+        prefixes = ["/".join(parts[:i]) + "/" for i in range(1, len(parts))]
+        return " / ".join([names[x] for x in prefixes if x in names] + [p.name])
+
+    return label
+
+
+@personal_link
+@require_http_methods(["GET", "POST"])
+def resident_return(request):
+    person = request.resident
+    places = _resident_places(person)
+    initial = {}
+    if person.household_id:
+        initial = {"place": person.household.place_id, "address": person.household.address}
+    form = ResidentApplyForm(request.POST or None, places=places, initial=initial)
+    form.fields["place"].label_from_instance = _labeller(places)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                app = actions.apply(
+                    acting_user=None, employer=person.employer, person=person, place=d["place"], address=d["address"],
+                    origin=d["origin"], purpose=d["purpose"], transport=d["transport"],
+                    planned_arrival=d["planned_arrival"], client_key=d["client_key"])
+            except actions.Invalid as exc:
+                for field, message in exc.errors.items():
+                    form.add_error(field if field in form.fields else None, message)
+            except actions.Conflict as exc:
+                form.add_error(None, str(exc))
+                status = 409
+            else:
+                messages.success(request, _("Application %(serial)s submitted.") % {"serial": app.serial})
+                return redirect(request.path)
+    apps = list(Application.objects.filter(person=person).select_related("origin", "place").order_by("-submitted_at")[:20])
+    return render(request, "inflow/resident_return.html", {
+        "person": person, "form": form, "applications": apps,
+        "has_open": any(a.state in OPEN_STATES for a in apps),
+    }, status=status)
