@@ -126,6 +126,7 @@ INSTALLED_APPS = [
     "fangkong.observation",
     "fangkong.documents",
     "fangkong.notify",
+    "fangkong.passes",
 ]
 
 MIDDLEWARE = [

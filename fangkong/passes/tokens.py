@@ -1,0 +1,198 @@
+"""Pass tokens: compact, signed with Ed25519, verifiable offline.
+
+Wire format (what the QR code holds), JWS-like and ASCII only:
+
+    FK1.<payload>.<signature>
+
+payload = base64url (no padding) of compact JSON with sorted keys:
+    k  key id (which SigningKey signed)         p  pass id (int)
+    t  kind: "r" resident, "v" visitor, "c" vehicle
+    c  colour: "g" green, "y" yellow, "r" red   e  expiry, Unix seconds (int)
+    n  masked name (季*明) or masked plate (鲁E·***12)
+signature = base64url (no padding) of Ed25519 over the ASCII bytes "FK1.<payload>".
+
+A gate verifies it with the public keys (GET /api/passes/keys: kid -> raw 32-byte key,
+base64url) and the revocation list, without the server. `verify()` here checks format,
+key, signature and expiry; revocation of a pass is the passes module's business
+(it knows the passes) and is checked on top of this.
+"""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import secrets
+import time
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from fangkong.lib import crypto
+
+PREFIX = "FK1"
+KINDS = {"r": "resident", "v": "visitor", "c": "vehicle"}
+COLOURS = {"g": "green", "y": "yellow", "r": "red"}
+_KEY_TTL = 60.0  # seconds a process trusts its cached key list before asking the database again
+
+
+class TokenError(Exception):
+    """A token that must be refused; `code` is stable (for gates and logs), the message is for people."""
+
+    MESSAGES = {
+        "malformed": _("Not a Fangkong pass code"),
+        "unknown_key": _("Signed with a key this platform does not know or no longer trusts"),
+        "bad_signature": _("The signature does not match: the code is forged or altered"),
+        "expired": _("The code has expired"),
+        "revoked": _("The pass has been revoked"),
+    }
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self.MESSAGES[self.code])
+
+
+@dataclass(frozen=True)
+class Claims:
+    kid: str
+    pass_id: int
+    kind: str  # resident / visitor / vehicle
+    colour: str  # green / yellow / red
+    expires: int  # Unix seconds
+    masked: str
+
+    @property
+    def expires_at(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.expires, tz=dt.timezone.utc)
+
+
+def _b64e(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _b64d(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+# --- Keys -------------------------------------------------------------------------------
+
+_cache: dict = {"at": 0.0, "public": {}, "signer": None}
+
+
+def _load() -> None:
+    from .models import SigningKey
+
+    public, signer = {}, None
+    for key in SigningKey.objects.filter(revoked_at__isnull=True):
+        public[key.kid] = Ed25519PublicKey.from_public_bytes(bytes(key.public_key))
+        if key.active:
+            signer = (key.kid, key)
+    _cache.update(at=time.monotonic(), public=public, signer=signer)
+
+
+def clear_cache() -> None:
+    _cache.update(at=0.0, public={}, signer=None)
+
+
+def _fresh() -> dict:
+    if time.monotonic() - _cache["at"] > _KEY_TTL:
+        _load()
+    return _cache
+
+
+@transaction.atomic
+def rotate_key() -> str:
+    """A new active signing key (the previous one keeps verifying). Returns its kid."""
+    from .models import SigningKey
+
+    private = Ed25519PrivateKey.generate()
+    raw_private = private.private_bytes_raw()
+    SigningKey.objects.filter(active=True).update(active=False)
+    kid = secrets.token_hex(4)
+    SigningKey.objects.create(kid=kid, public_key=private.public_key().public_bytes_raw(),
+                              private_key_enc=crypto.encrypt(raw_private.hex(), aad=kid.encode()), active=True)
+    transaction.on_commit(clear_cache)
+    clear_cache()
+    return kid
+
+
+def revoke_key(kid: str) -> None:
+    """Stop trusting a key (compromised): every token it signed is refused from now on."""
+    from .models import SigningKey
+
+    SigningKey.objects.filter(kid=kid).update(revoked_at=timezone.now(), active=False)
+    clear_cache()
+
+
+def _signer():
+    cache = _fresh()
+    if cache["signer"] is None:
+        try:
+            rotate_key()
+        except IntegrityError:  # another process made the first key at the same moment
+            pass
+        _load()
+    kid, key = _cache["signer"]
+    private = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(crypto.decrypt(key.private_key_enc, aad=kid.encode())))
+    return kid, private
+
+
+def public_keys() -> dict[str, str]:
+    """kid -> base64url raw public key, for gates (trusted keys only)."""
+    _signer()  # make sure a key exists
+    return {kid: _b64e(k.public_bytes_raw()) for kid, k in _fresh()["public"].items()}
+
+
+# --- Sign and verify --------------------------------------------------------------------
+
+def sign(*, pass_id: int, kind: str, colour: str, masked: str, expires_at: dt.datetime) -> str:
+    kinds = {v: k for k, v in KINDS.items()}
+    colours = {v: k for k, v in COLOURS.items()}
+    kid, private = _signer()
+    payload = {"k": kid, "p": int(pass_id), "t": kinds[kind], "c": colours[colour], "e": int(expires_at.timestamp()),
+               "n": masked}
+    body = f"{PREFIX}.{_b64e(json.dumps(payload, separators=(',', ':'), sort_keys=True, ensure_ascii=False).encode())}"
+    return f"{body}.{_b64e(private.sign(body.encode('ascii')))}"
+
+
+def decode(token: str) -> tuple[Claims, bytes, bytes]:
+    """Claims, signed bytes and signature of a well-formed token (nothing verified)."""
+    try:
+        prefix, payload, sig = token.strip().split(".")
+        if prefix != PREFIX or len(token) > 600:
+            raise ValueError
+        data = json.loads(_b64d(payload))
+        claims = Claims(kid=str(data["k"]), pass_id=int(data["p"]), kind=KINDS[data["t"]], colour=COLOURS[data["c"]],
+                        expires=int(data["e"]), masked=str(data["n"]))
+        signature = _b64d(sig)
+        if len(signature) != 64:
+            raise ValueError
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeError):
+        raise TokenError("malformed") from None
+    return claims, f"{prefix}.{payload}".encode("ascii"), signature
+
+
+def verify(token: str, *, now: float | None = None) -> Claims:
+    """The claims of a token signed by a trusted key and not expired; else TokenError."""
+    claims, signed, signature = decode(token)
+    cache = _fresh()
+    key = cache["public"].get(claims.kid)
+    if key is None and time.monotonic() - cache["at"] > 1.0:
+        _load()  # a key made by another process since the cache was filled (at most once a second)
+        key = _cache["public"].get(claims.kid)
+    if key is None:
+        raise TokenError("unknown_key")
+    try:
+        key.verify(signature, signed)
+    except InvalidSignature:
+        raise TokenError("bad_signature") from None
+    if claims.expires <= (now if now is not None else time.time()):
+        raise TokenError("expired")
+    return claims
