@@ -294,3 +294,22 @@ def test_concurrent_approve_and_reject_one_wins(origins):
     winner = "approve" if codes["approve"] == 302 else "reject"
     assert app.state == (S.APPROVED if winner == "approve" else S.REJECTED) and app.version == 2
     assert list(Event.objects.filter(application=app).values_list("action", flat=True)) == [winner, "push"]
+
+
+@pytest.mark.django_db
+def test_each_link_reaches_the_next_partys_inbox(cast, login, origins):
+    """Link 1 → the coordination department; link 2 → the destination committee (not the
+    other community's); link 4 → the unit's liaison, whose inbox page shows it."""
+    from fangkong.notify.models import Recipient
+
+    def inbox(user, kind):
+        return Recipient.objects.filter(user=user, message__kind=kind).count()
+
+    app = submit(login, cast, origins["medium"], seq=520)
+    assert inbox(cast.coordinator, "inflow.submitted") == 1 and inbox(cast.committee_a, "inflow.submitted") == 0
+    as_user(cast.coordinator).post(f"/inflow/{app.pk}/forward/")
+    assert inbox(cast.committee_a, "inflow.forwarded") == 1 and inbox(cast.committee_b, "inflow.forwarded") == 0
+    as_user(cast.committee_a).post(f"/inflow/{app.pk}/request-info/", {"reason": "请补充行程"})
+    assert inbox(cast.liaison_x, "inflow.request_info") == 1
+    page = as_user(cast.liaison_x).get("/inbox/").content.decode()
+    assert app.serial in page and make_id(520) not in page

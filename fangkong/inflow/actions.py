@@ -197,6 +197,7 @@ def apply(*, acting_user, employer, place, address: str, origin: Origin, person_
         _event(app, "forward", None, now, note=_("Routed automatically to the destination community"))
     record(acting_user, "inflow.apply", obj=app, detail={"serial": app.serial, "origin": origin.name, "auto_routed": auto,
                                                           "personal_link": via_link})
+    _tell(acting_user, app, "apply")
     return app
 
 
@@ -260,7 +261,39 @@ def transition(*, acting_user, app: Application, action: str, reason: str = "", 
         record(acting_user, f"inflow.{action}", obj=current, detail={"serial": current.serial, "state": current.state})
         if action == "approve":  # the approval notice (流入人员审核通过通知单), in the same transaction
             issue_inflow_approval(acting_user=acting_user, app=current)
+        _tell(acting_user, current, action)
     return current
+
+
+def _tell(acting_user, app: Application, action: str) -> None:
+    """Links 1, 2 and 4 as messages (in-app inbox, and the channels configured for the place):
+    a new application to the coordination department, a forwarded one to the destination committee; the decision to the unit's
+    liaisons (organization grants). The person sees the result on their personal-link page."""
+    from django.urls import reverse
+
+    from fangkong.accounts.models import Grant
+    from fangkong.notify.actions import notify
+
+    link = reverse("inflow_detail", args=[app.pk])
+    with translation.override(settings.LANGUAGE_CODE):
+        if app.state == S.SUBMITTED:
+            notify(kind="inflow.submitted", roles=("coordinator",), place_path=app.place_path, link=link, obj=app,
+                   acting_user=acting_user, dedupe_key=f"inflow.submitted:{app.pk}:{app.version}",
+                   title=_("Inflow application %(serial)s to forward") % {"serial": app.serial},
+                   body=_("From %(origin)s.") % {"origin": app.origin.name})
+        elif app.state == S.FORWARDED:
+            notify(kind="inflow.forwarded", roles=("committee",), place_path=app.place_path, link=link, obj=app,
+                   acting_user=acting_user, dedupe_key=f"inflow.forwarded:{app.pk}:{app.version}",
+                   title=_("Inflow application %(serial)s to review") % {"serial": app.serial},
+                   body=_("From %(origin)s; review by %(due)s.") % {
+                       "origin": app.origin.name, "due": timezone.localtime(app.due_at).strftime("%m-%d %H:%M") if app.due_at else "—"})
+        elif action in ("approve", "reject", "request_info") and app.employer_id:
+            liaisons = Grant.objects.filter(role="unit_liaison", organization_id=app.employer_id, active=True,
+                                            user__is_active=True).values_list("user_id", flat=True)
+            notify(kind=f"inflow.{action}", users=list(liaisons), place_path=app.place_path, link=link, obj=app,
+                   acting_user=acting_user, dedupe_key=f"inflow.result:{app.pk}:{app.version}",
+                   title=_("%(serial)s: %(state)s") % {"serial": app.serial, "state": app.get_state_display()},
+                   body=app.decision_reason or str(app.get_state_display()))
 
 
 def _start_measure(acting_user, app: Application) -> None:

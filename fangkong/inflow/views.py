@@ -51,6 +51,8 @@ def board(request):
         "page": page, "which": which, "filters": STATE_FILTERS, "now": timezone.now(),
         "can_apply": has_perm(request.user, "inflow.apply"), "can_stats": True,
         "can_policy": has_perm(request.user, "inflow.policy"),
+        # The review queue: one click (or Enter on the focused button) approves the top one.
+        "can_review": has_perm(request.user, "inflow.review"),
     })
 
 
