@@ -22,11 +22,18 @@ def test_demo_street(db, capsys):
     assert Place.objects.filter(kind="grid").count() == 141
     assert Place.objects.filter(kind="compound").count() == 8
     assert Organization.objects.filter(kind="employer").count() == 66
-    assert Household.objects.count() == 100 and Person.objects.count() == 300
+    # 300 residents in 100 households, and the 24 persons (one household each) of the demo's inflow applications.
+    assert Household.objects.count() == 100 + 24 and Person.objects.count() == 300 + 24
     for p in Person.objects.all():
         assert normalize_id(p.id_number())  # checksum, date and region valid
         if p.phone_masked:
             assert normalize_phone(p.phone())
+    # A few days of the closed loop, so the boards have something on them.
+    from fangkong.inflow.models import Application
+    from fangkong.observation.models import Observation, Report
+
+    assert Application.objects.count() == 24 and len(set(Application.objects.values_list("state", flat=True))) == 5
+    assert Observation.objects.count() >= 5 and Report.objects.exists()
     rows = [line.split() for line in out.splitlines() if line.startswith("  ")]
     assert {r[0] for r in rows} == {"admin", "commander", "coordinator", "committee", "grid_worker", "medic",
                                     "gate_guard", "unit_liaison", "volunteer"}
@@ -36,7 +43,7 @@ def test_demo_street(db, capsys):
     # Running it again keeps the street and gives new passwords.
     call_command("demo", "--persons", "300")
     again = {line.split()[1]: line.split()[2] for line in capsys.readouterr().out.splitlines() if line.startswith("  ")}
-    assert Person.objects.count() == 300
+    assert Person.objects.count() == 300 + 24
     assert all(again[r[1]] != r[2] for r in rows)
 
 

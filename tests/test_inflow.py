@@ -313,3 +313,20 @@ def test_each_link_reaches_the_next_partys_inbox(cast, login, origins):
     assert inbox(cast.liaison_x, "inflow.request_info") == 1
     page = as_user(cast.liaison_x).get("/inbox/").content.decode()
     assert app.serial in page and make_id(520) not in page
+
+
+@pytest.mark.django_db
+def test_auto_route_sends_applications_straight_to_the_destination_committee(cast, login, origins, settings):
+    """Link 2 configurable: with FANGKONG_INFLOW_AUTO_ROUTE the application skips the
+    coordination department and lands in the destination committee's queue at once."""
+    from fangkong.notify.models import Recipient
+
+    settings.INFLOW_AUTO_ROUTE = True
+    app = submit(login, cast, origins["medium"], seq=530)
+    assert app.state == S.FORWARDED and app.forwarded_at == app.submitted_at
+    assert app.review_due_at - app.forwarded_at == dt.timedelta(hours=1)
+    assert list(app.events.values_list("action", "actor")) == [("apply", cast.liaison_x.pk), ("forward", None)]
+    assert app.serial in as_user(cast.committee_a).get("/inflow/?state=queue").content.decode()
+    assert app.serial not in as_user(cast.committee_b).get("/inflow/?state=all").content.decode()
+    assert Recipient.objects.filter(user=cast.committee_a, message__kind="inflow.forwarded").count() == 1
+    assert as_user(cast.coordinator).post(f"/inflow/{app.pk}/forward/").status_code == 409

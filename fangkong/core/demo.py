@@ -182,3 +182,73 @@ def demo_accounts(tree: dict | None = None) -> list[tuple[str, str, str, str]]:
             add_grant(acting_user=None, user=user, role=role, target=targets[role])
             rows.append((role, username, password, str(targets[role] or "*")))
     return rows
+
+
+def build_activity(rng: random.Random, tree: dict) -> dict:
+    """A few days of the closed loop on the demo street, so every board has something on
+    it: origins with risk levels, rooms at the observation site, inflow applications in
+    every state, and observations of the first community with twice-daily reports (one
+    fever, some missed windows). Runs through the modules' own actions."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from fangkong.inflow import actions as inflow
+    from fangkong.inflow.models import Origin
+    from fangkong.observation import actions as observation
+    from fangkong.observation.models import Observation
+
+    origins = []
+    for name, risk in (("湖北省", "high"), ("河南省", "medium"), ("广东省", "low"), ("山东省", "none")):
+        origin, _created = Origin.objects.get_or_create(name=name, defaults={"risk": risk})
+        Origin.objects.filter(pk=origin.pk).update(risk=risk)
+        origins.append(origin)
+    for n in range(1, 11):
+        observation.add_room(acting_user=None, site=tree["site"], number=f"{n:03d}", capacity=2 if n % 3 else 1)
+
+    community = tree["communities"][0]
+    grids = [g for g in tree["grids"] if g.parent_id == community.pk]
+    used: set[str] = set()
+    apps = []
+    for i in range(24):
+        grid = grids[i % len(grids)]
+        employer = tree["employers"][i % 6 * 12 % len(tree["employers"])] if i % 4 else None
+        app = inflow.apply(acting_user=None, employer=employer, place=grid, address=f"{grid.name}返程{i + 1}号",
+                           origin=origins[i % len(origins)], purpose="返岗", transport=rng.choice(["自驾", "高铁", "长途客车"]),
+                           person_fields={"name": synthetic_name(rng), "id_number": synthetic_id(rng, used),
+                                          "phone": synthetic_phone(rng)})
+        steps = ["forward", "approve", "travel", "arrive"][: i % 5]
+        for step in steps:
+            kwargs = {}
+            if step == "travel":
+                kwargs["planned_arrival"] = timezone.localdate()
+            if step == "arrive":
+                kwargs.update(temperature="36.5", healthy=True)
+            app = inflow.transition(acting_user=None, app=app, action=step, **kwargs)
+        apps.append(app)
+
+    # Observations that began some days ago, with their reports so far.
+    today = timezone.localdate()
+    persons = list(Person.objects.filter(place_path__under=community.path).order_by("pk")[:12])
+    started = 0
+    for i, person in enumerate(persons):
+        began = today - dt.timedelta(days=3 + i % 8)
+        kind = Observation.Kind.CENTRAL if i % 6 == 0 else (Observation.Kind.MONITORING if i % 5 == 0 else Observation.Kind.HOME)
+        try:
+            obs = observation.start(acting_user=None, person=person, kind=kind, days=14 if kind != Observation.Kind.MONITORING else 7,
+                                    start_date=began, reason="密切接触者排查")
+        except observation.Conflict:
+            continue
+        Observation.objects.filter(pk=obs.pk).update(created_at=timezone.make_aware(dt.datetime.combine(began, dt.time(5, 0))))
+        started += 1
+        day = began
+        while day <= min(today, obs.planned_end):
+            for w, (opens, closes) in enumerate(observation.windows()):
+                moment = timezone.make_aware(dt.datetime.combine(day, opens)) + dt.timedelta(minutes=30)
+                if moment > timezone.now() or rng.random() < 0.04:
+                    continue  # not yet, or a missed window
+                temp = "38.2" if (i == 3 and day == today - dt.timedelta(days=1) and w == 1) else f"36.{rng.randint(1, 8)}"
+                observation.report(acting_user=None, observation=obs, temperature=temp, source="self", at=moment)
+            day += dt.timedelta(days=1)
+    observation.check_missed()
+    return {"applications": len(apps), "observations": started}

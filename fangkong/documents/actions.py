@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fangkong.audit.actions import record
+from fangkong.lib.workflow import Conflict, Invalid  # noqa: F401  (actions.Conflict etc. for callers)
 
 from .models import Document
 from .pdf import render_pdf  # noqa: F401  (re-exported: documents.actions.render_pdf)
@@ -29,16 +30,6 @@ _FULL_ID = re.compile(r"\d{17}[\dXx]")
 _FULL_PHONE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
 
 
-class Conflict(Exception):
-    """Not allowed in the document's current state (HTTP 409)."""
-
-
-class Invalid(Exception):
-    """Bad input: {field: message} (HTTP 400/422)."""
-
-    def __init__(self, errors: dict):
-        super().__init__("invalid")
-        self.errors = errors
 
 
 def subject_key(subject) -> tuple[str, int]:

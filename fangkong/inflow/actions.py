@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -22,6 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
+from fangkong.lib.workflow import Conflict, Invalid, Transition  # noqa: F401  (actions.Conflict etc. for callers)
 from fangkong.core import registry
 from fangkong.documents.notices import issue_inflow_approval
 from fangkong.lib import crypto
@@ -35,24 +35,7 @@ S = Application.State
 logger = logging.getLogger(__name__)
 
 
-class Conflict(Exception):
-    """The action is not allowed in the application's current state (HTTP 409)."""
 
-
-class Invalid(Exception):
-    """Bad input: {field: message} (HTTP 400/422)."""
-
-    def __init__(self, errors: dict):
-        super().__init__("invalid")
-        self.errors = errors
-
-
-@dataclass(frozen=True)
-class Transition:
-    perm: str
-    sources: tuple[str, ...]
-    target: str
-    label: object  # lazy text for buttons and the timeline
 
 
 TRANSITIONS: dict[str, Transition] = {

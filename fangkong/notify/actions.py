@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
+from fangkong.lib.workflow import Invalid  # noqa: F401  (actions.Invalid for callers)
 from fangkong.lib import crypto
 
 from . import transport
@@ -43,12 +44,6 @@ ALERT_TITLES = {
     "observation.fever": gettext_lazy("Fever under medical observation"),
     "observation.missed": gettext_lazy("Temperature report missed"),
 }
-
-
-class Invalid(Exception):
-    def __init__(self, errors: dict):
-        super().__init__("invalid")
-        self.errors = errors
 
 
 def mask(text: str) -> str:

@@ -8,7 +8,6 @@ concurrent calls exactly one wins.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -19,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
+from fangkong.lib.workflow import Conflict, Invalid, Transition  # noqa: F401  (actions.Conflict etc. for callers)
 from fangkong.core import registry
 
 from .models import SYMPTOM_KEYS, Alert, Event, Observation, Report, Room, SupplyRequest
@@ -28,24 +28,7 @@ TEMP_MIN, TEMP_MAX = Decimal("34.0"), Decimal("43.0")
 MAX_DAYS = 60
 
 
-class Conflict(Exception):
-    """Not allowed in the observation's current state (HTTP 409)."""
 
-
-class Invalid(Exception):
-    """Bad input: {field: message} (HTTP 400/422)."""
-
-    def __init__(self, errors: dict):
-        super().__init__("invalid")
-        self.errors = errors
-
-
-@dataclass(frozen=True)
-class Transition:
-    perm: str
-    sources: tuple[str, ...]
-    target: str
-    label: object
 
 
 TRANSITIONS: dict[str, Transition] = {

@@ -38,13 +38,15 @@ class Command(BaseCommand):
 
             try:
                 households, made = demo.build_people(rng, tree, persons, progress)
+                activity = demo.build_activity(rng, tree)
             except BaseException as exc:
                 atomic.__exit__(type(exc), exc, exc.__traceback__)
                 raise
             atomic.__exit__(None, None, None)
             bar.close()
             self.stdout.write(f"Demo street built: 12 communities, 141 grids, 8 compounds, 66 employer units, "
-                              f"{households} households, {made} persons in {time.monotonic() - t0:.0f}s")
+                              f"{households} households, {made} persons, {activity['applications']} inflow applications, "
+                              f"{activity['observations']} observations in {time.monotonic() - t0:.0f}s")
         else:
             self.stdout.write("Demo street exists; resetting the demo accounts.")
         rows = demo.demo_accounts(tree)
