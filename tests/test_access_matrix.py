@@ -162,11 +162,32 @@ def _request(client, method, url, api_call):
     return client.generic(method, url, data="", content_type="application/x-www-form-urlencoded")
 
 
-def _check(cast, subjects, method, url, perm, obj, kind, api_call, failures):
-    for label, role, user, target in subjects:
-        client = Client()
+_CLIENTS: dict = {}
+
+
+def _client(user) -> Client:
+    """A client signed in as `user` (None: anonymous), made once per test and user: signing
+    in for every request made this test the slowest of the suite."""
+    key = (id(_CLIENTS.get("_test")), getattr(user, "pk", None))
+    client = _CLIENTS.get(key)
+    if client is None:
+        client = _CLIENTS[key] = Client()
         if user is not None:
             client.force_login(user)
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _fresh_clients():
+    _CLIENTS.clear()
+    _CLIENTS["_test"] = object()
+    yield
+    _CLIENTS.clear()
+
+
+def _check(cast, subjects, method, url, perm, obj, kind, api_call, failures):
+    for label, role, user, target in subjects:
+        client = _client(user)
         resp = _request(client, method, url, api_call)
         code = resp.status_code
         where = f"{method} {url} as {label}: {code}"
@@ -267,9 +288,7 @@ def _check_personal_link_page(cast, subjects, name, pattern, failures) -> int:
             continue
         n += 1
         for label, _role, user, _target in subjects:
-            client = Client()
-            if user is not None:
-                client.force_login(user)
+            client = _client(user)
             resp = _request(client, method, good, False)
             if resp.status_code in (401, 403, 404) or resp.status_code >= 500:
                 failures.append(f"{method} {good} as {label}: {resp.status_code} (valid personal link)")
