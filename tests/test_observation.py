@@ -373,3 +373,35 @@ def test_two_arrival_registrations_one_wins_and_one_observation():
         t.join()
     assert sorted(codes) == [302, 409], codes
     assert Observation.objects.filter(person=cast.person_a2).count() == 1
+
+
+@pytest.mark.django_db
+def test_api_start_transitions_rooms_and_handling(cast, clock):
+    clock.set(at(2026, 5, 1, 8, 0))
+    medic = as_user(cast.medic_a)
+    resp = medic.post("/api/observations", {"person_id": cast.person_a2.pk, "kind": "central_observation", "days": 14},
+                      content_type="application/json")
+    assert resp.status_code == 201 and resp.json()["kind"] == "central_observation"
+    pk = resp.json()["id"]
+    assert as_user(cast.committee_b).post("/api/observations", {"person_id": cast.person_a1.pk, "kind": "home_observation"},
+                                          content_type="application/json").status_code == 422  # not in B's area
+    assert medic.post("/api/observations", {"person_id": cast.person_a2.pk, "kind": "home_observation"},
+                      content_type="application/json").status_code == 409  # already under a measure
+    site = create_organization(acting_user=None, kind="site", name="观察点API", code="SITE-API", place=cast.street)
+    room = actions.add_room(acting_user=None, site=site, number="201", capacity=1)
+    assert medic.post(f"/api/observations/{pk}/room", {"room_id": room.pk}, content_type="application/json").json()["room"] == "201"
+    ext = medic.post(f"/api/observations/{pk}/extend", {"days": 3, "note": "复查"}, content_type="application/json")
+    assert ext.status_code == 200 and ext.json()["planned_end"] == "2026-05-18"
+    assert as_user(cast.worker_a1).post(f"/api/observations/{pk}/release", {}, content_type="application/json").status_code == 403
+    assert medic.post(f"/api/observations/{pk}/release", {}, content_type="application/json").status_code == 409
+    token = issue_resident_link(acting_user=None, person=cast.person_a2)
+    assert Client().post("/api/resident/requests", {"kind": "supplies", "text": "口罩"}, content_type="application/json",
+                         headers={"X-Resident-Token": token}).status_code == 201
+    req = SupplyRequest.objects.get()
+    assert as_user(cast.worker_b1).post(f"/api/observations/{pk}/handle", {"request_id": req.pk},
+                                        content_type="application/json").status_code == 404
+    assert as_user(cast.worker_a1).post(f"/api/observations/{pk}/handle", {"request_id": req.pk},
+                                        content_type="application/json").status_code == 404  # grid A1, the person is in A2
+    assert as_user(cast.committee_a).post(f"/api/observations/{pk}/handle", {"request_id": req.pk},
+                                          content_type="application/json").json() == {"ok": True}
+    assert SupplyRequest.objects.get().state == "done"

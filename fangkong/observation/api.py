@@ -127,3 +127,141 @@ def resident_report(request, payload: ResidentReportIn):
         raise HttpError(409, "not under observation")
     return _report(request, obs, ReportIn(temperature=payload.temperature, symptoms=payload.symptoms,
                                           client_key=payload.client_key), "self", None)
+
+
+# --- Staff actions ----------------------------------------------------------------------
+
+class StartIn(Schema):
+    person_id: int
+    kind: str
+    days: int = 14
+    site_id: int | None = None
+    reason: str = ""
+
+
+@router.post("/observations", response={201: ObservationOut}, summary="Start a control measure for a registered person",
+             auth=api_perm("observation.start"))
+def start_observation(request, payload: StartIn):
+    from fangkong.places.access import scope
+    from fangkong.places.models import Organization
+    from fangkong.residents.models import Person
+
+    person = scope(Person.objects.all(), request.user, "observation.start").filter(pk=payload.person_id).first()
+    site = Organization.objects.filter(pk=payload.site_id, kind="site").first() if payload.site_id else None
+    errors = {}
+    if person is None:
+        errors["person_id"] = "unknown person, or outside your jurisdiction"
+    if payload.site_id and site is None:
+        errors["site_id"] = "unknown observation site"
+    if errors:
+        raise FieldErrors(errors)
+    try:
+        obs = actions.start(acting_user=request.user, person=person, kind=payload.kind, days=payload.days, site=site,
+                            reason=payload.reason)
+    except actions.Invalid as exc:
+        raise FieldErrors(exc.errors) from None
+    except actions.Conflict as exc:
+        raise HttpError(409, str(exc)) from None
+    return Status(201, obs)
+
+
+class TransitionIn(Schema):
+    note: str = ""
+    days: int | None = None
+
+
+def _transition_op(name: str):
+    t = actions.TRANSITIONS[name]
+
+    def op(request, pk: int, payload: TransitionIn):
+        obs = get_in_scope(Observation.objects.all(), request.user, t.perm, pk=pk)
+        try:
+            obs = actions.transition(acting_user=request.user, observation=obs, action=name, note=payload.note, days=payload.days)
+        except actions.Conflict as exc:
+            raise HttpError(409, str(exc)) from None
+        except actions.Invalid as exc:
+            raise FieldErrors(exc.errors) from None
+        return Observation.objects.select_related("person", "room").get(pk=obs.pk)
+
+    op.__name__ = f"observation_{name}"
+    router.add_api_operation(f"/observations/{{pk}}/{name}", ["POST"], op, response=ObservationOut, summary=str(t.label),
+                             auth=api_perm(t.perm, obj=Observation))
+
+
+for _name in actions.TRANSITIONS:
+    _transition_op(_name)
+
+
+class RoomIn(Schema):
+    room_id: int | None = None
+
+
+@router.post("/observations/{pk}/room", response=ObservationOut, summary="Assign a room of a site, or free it (room_id null)",
+             auth=api_perm("observation.manage", obj=Observation))
+def assign_room(request, pk: int, payload: RoomIn):
+    from .models import Room
+
+    obs = get_in_scope(Observation.objects.all(), request.user, "observation.manage", pk=pk)
+    room = Room.objects.filter(pk=payload.room_id, active=True).first() if payload.room_id else None
+    if payload.room_id and room is None:
+        raise FieldErrors({"room_id": "unknown room"})
+    try:
+        actions.assign_room(acting_user=request.user, observation=obs, room=room)
+    except actions.Conflict as exc:
+        raise HttpError(409, str(exc)) from None
+    except actions.Invalid as exc:
+        raise FieldErrors(exc.errors) from None
+    return Observation.objects.select_related("person", "room").get(pk=obs.pk)
+
+
+class HandleIn(Schema):
+    alert_id: int | None = None
+    request_id: int | None = None
+    note: str = ""
+
+
+class DoneOut(Schema):
+    ok: bool
+
+
+@router.post("/observations/{pk}/handle", response=DoneOut,
+             summary="Mark an alert handled (alert_id) or a supply request delivered (request_id)",
+             auth=api_perm("observation.handle", obj=Observation))
+def handle(request, pk: int, payload: HandleIn):
+    obs = get_in_scope(Observation.objects.all(), request.user, "observation.handle", pk=pk)
+    alert = obs.alerts.filter(pk=payload.alert_id).first() if payload.alert_id else None
+    req = obs.requests.filter(pk=payload.request_id).first() if payload.request_id else None
+    if alert is None and req is None:
+        raise FieldErrors({"alert_id": "name an alert or a request of this observation"})
+    try:
+        if alert is not None:
+            actions.handle_alert(acting_user=request.user, alert=alert, note=payload.note)
+        if req is not None:
+            actions.deliver_request(acting_user=request.user, request=req)
+    except actions.Conflict as exc:
+        raise HttpError(409, str(exc)) from None
+    return {"ok": True}
+
+
+# --- The resident's device ----------------------------------------------------------------
+
+class SupplyIn(Schema):
+    kind: str = ""
+    text: str = ""
+    client_key: str = ""
+
+
+@router.post("/resident/requests", response={201: DoneOut}, summary="The resident's request for supplies or medicine",
+             auth=link_auth())
+def resident_request(request, payload: SupplyIn):
+    obs = Observation.objects.filter(person=request.resident).order_by("-created_at").first()
+    if obs is None:
+        raise HttpError(409, "not under observation")
+    try:
+        actions.request_supplies(acting_user=None, observation=obs, kind=payload.kind, text=payload.text,
+                                 client_key=payload.client_key)
+    except actions.Invalid as exc:
+        raise FieldErrors(exc.errors) from None
+    except actions.Conflict as exc:
+        raise HttpError(409, str(exc)) from None
+    return Status(201, {"ok": True})
