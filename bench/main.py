@@ -1,9 +1,17 @@
-"""bench/run [W1 W2] [--size N] [--db sqlite|postgres]
+"""bench/run [W1 W2 W5] [--size N] [--db sqlite|postgres] [--conc C] [--workers N]
 
 Runs the chosen workloads (all by default) on the chosen databases (both by default) and
 prints one line per workload and database:
 
     W1 sqlite ratio=0.63 value=41200 baseline=65400 unit=rows/s size=1000000 peak_mb=180
+    W5 sqlite ratio=0.31 value=250 baseline=800 unit=req/s size=5000 conc=64 p99_ms=410 baseline_p99_ms=120 ...
+
+--size is the number of person rows for W1/W2 (default 1,000,000) and the number of
+measured requests for the HTTP workloads (default 5,000). HTTP workloads run the real
+production server (gunicorn, gthread) on 127.0.0.1 against a scratch database prepared by
+a worker step; their baseline is GET /healthz on the same server with the same
+concurrency, measured before and after the workload (the mean of the two is reported;
+see bench/http_harness.py).
 
 Every step runs in its own process against a fresh database: a temporary SQLite file, or
 a scratch PostgreSQL database (fangkong_bench*, created and dropped here) on the server of
@@ -12,8 +20,10 @@ DATABASE_URL / postgres://postgres@127.0.0.1:5432. Progress goes to stderr.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -24,7 +34,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-WORKLOADS = ["W1", "W2"]
+WORKLOADS = ["W1", "W2", "W5"]
+FILE_WORKLOADS = {"W1", "W2"}  # need the generated census files
+DEFAULT_SIZE = {"W1": 1_000_000, "W2": 1_000_000, "W5": 5000}
 DATABASES = ["sqlite", "postgres"]
 PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/test"
 PG_SCRATCH = "fangkong_bench"
@@ -41,6 +53,12 @@ class Env:
         self.db, self.tmp = db, tmp
         self.var = tmp / "var"
         self.var.mkdir(parents=True, exist_ok=True)
+        # Secrets of this run, given to every step and to the server (production requires them).
+        self.secrets = {
+            "FANGKONG_SECRET_KEY": secrets.token_urlsafe(50),
+            "FANGKONG_DATA_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+            "FANGKONG_INDEX_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        }
         if db == "postgres":
             url = os.environ.get("DATABASE_URL", "")
             if not url.startswith(("postgres://", "postgresql://")):
@@ -59,7 +77,14 @@ class Env:
         env = dict(os.environ)
         env.update(FANGKONG_ENV="test", FANGKONG_VAR=str(self.var), DATABASE_URL=self.url(name),
                    DJANGO_SETTINGS_MODULE="fangkong.settings", FANGKONG_LOG_LEVEL="WARNING",
-                   PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""))
+                   PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""), **self.secrets)
+        return env
+
+    def server_env(self, name: str, **extra: str) -> dict:
+        """Production settings for the web server on database `name` (DEBUG off, secrets of the run)."""
+        env = self.env(name)
+        env.update(FANGKONG_ENV="production", FANGKONG_DEBUG="0", FANGKONG_ALLOWED_HOSTS="127.0.0.1,localhost",
+                   FANGKONG_HUEY_IMMEDIATE="0", **extra)
         return env
 
     # Fresh databases: a pristine one after setup, and a copy of it for every step.
@@ -105,9 +130,9 @@ def worker(env: Env, dbname: str, *args: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def line(workload: str, db: str, value: float, baseline: float, **extra) -> str:
+def line(workload: str, db: str, value: float, baseline: float, unit: str = "rows/s", **extra) -> str:
     ratio = value / baseline if baseline else 0.0
-    parts = [f"{workload} {db}", f"ratio={ratio:.2f}", f"value={value:.0f}", f"baseline={baseline:.0f}", "unit=rows/s"]
+    parts = [f"{workload} {db}", f"ratio={ratio:.2f}", f"value={value:.0f}", f"baseline={baseline:.0f}", f"unit={unit}"]
     parts += [f"{k}={v}" for k, v in extra.items()]
     return " ".join(parts)
 
@@ -166,6 +191,81 @@ def run_w2(env: Env, size: int, files: dict) -> list[str]:
                  baseline_peak_mb=round(base["peak_mb"]))]
 
 
+FAILURES: list[str] = []  # checks that failed in this run: bench/run then exits with 1
+
+
+def fail(msg: str) -> None:
+    log("FAILED: " + msg)
+    FAILURES.append(msg)
+
+
+def _healthz(_i: int):
+    return ("GET", "/healthz", None, {})
+
+
+def http_baseline(srv, size: int, opts, label: str):
+    """GET /healthz on the same server with the same concurrency and number of requests."""
+    res = srv.load(_healthz, total=size, conc=opts.conc, expect=200, max_seconds=opts.max_seconds)
+    log(f"{label}: baseline GET /healthz {res.summary()}")
+    if not res.ok:
+        fail(f"{label}: baseline incomplete: {res.errors}")
+    return res
+
+
+def http_line(workload: str, db: str, res, bases: list, size: int, opts, **extra) -> str:
+    base_rps = sum(b.rps for b in bases) / len(bases)
+    base_lat = sorted(x for b in bases for x in b.latencies_ms)
+    pct = lambda lat, p: lat[max(0, min(len(lat) - 1, -(-p * len(lat) // 100) - 1))] if lat else 0.0  # noqa: E731
+    return line(workload, db, res.rps, base_rps, unit="req/s", size=size, conc=opts.conc,
+                p99_ms=f"{res.pct(99):.1f}", baseline_p99_ms=f"{pct(base_lat, 99):.1f}",
+                p50_ms=f"{res.pct(50):.1f}", baseline_p50_ms=f"{pct(base_lat, 50):.1f}",
+                workers=opts.workers, threads=opts.threads, **extra)
+
+
+def run_w5(env: Env, size: int, opts) -> list[str]:
+    """Temperature reports by personal link: POST /api/resident/reports, one per person."""
+    from bench import http_harness
+    from bench.worker import resident_token
+
+    name = f"{PG_SCRATCH}_w5_{os.getpid()}"  # unique: several people may run the bench on one server
+    warm = 1  # warm-up requests per connection, each for a person of its own (indices size..)
+    persons = size + opts.conc * warm
+    env.create_empty(name)
+    try:
+        log(f"W5 {env.db}: preparing {persons} persons under observation with personal links")
+        prep = worker(env, name, "w5_setup", str(persons))
+        log(f"W5 {env.db}: prepared in {prep['seconds']}s")
+        bodies = [json.dumps({"temperature": f"36.{i % 9}", "symptoms": []}).encode() for i in range(10)]
+        requests = [("POST", "/api/resident/reports", bodies[i % 10],
+                     {"X-Resident-Token": resident_token(i), "Content-Type": "application/json"}) for i in range(persons)]
+        # Reports are taken only inside a window: one window over the whole day (a run across
+        # midnight reports on two days, still once per person; the period covers both days).
+        server_env = env.server_env(name, FANGKONG_OBSERVATION_WINDOWS="00:00-23:59:59.999999")
+        log(f"W5 {env.db}: gunicorn {opts.workers} gthread workers x {opts.threads} threads, {opts.conc} connections")
+        with http_harness.Server(server_env, workers=opts.workers, threads=opts.threads,
+                                 log_path=env.tmp / "w5-gunicorn.log") as srv:
+            b1 = http_baseline(srv, size, opts, f"W5 {env.db}")
+            res = srv.load(requests.__getitem__, total=size, conc=opts.conc, expect=201, warmup=warm,
+                           max_seconds=opts.max_seconds)
+            log(f"W5 {env.db}: POST /api/resident/reports {res.summary()}")
+            b2 = http_baseline(srv, size, opts, f"W5 {env.db}")
+            server_log = srv.log_tail()
+        check = worker(env, name, "w5_check")
+    finally:
+        env.drop(name)
+    extra = {"reports": check["reports"]}  # stored, warm-up included
+    if res.errors:
+        log(f"W5 {env.db}: unexpected answers: {res.errors}")
+    if not res.ok or check["reports"] != persons or check["observations"] != persons or check["max_per_observation"] != 1 \
+            or check["audit"] != persons:
+        fail(f"W5 {env.db}: expected {persons} reports ({size} measured + {persons - size} warm-up), one per person, "
+             f"each audited; found {check}; answers {res.statuses}")
+        if server_log:
+            log("server log (tail):\n" + server_log)
+        extra["ok"] = "no"
+    return [http_line("W5", env.db, res, [b1, b2], size, opts, **extra)]
+
+
 def sanity(dbs: list[str], size: int) -> int:
     failed = 0
     with tempfile.TemporaryDirectory(prefix="fangkong-bench-") as tmp:
@@ -188,31 +288,47 @@ def sanity(dbs: list[str], size: int) -> int:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="bench/run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("workloads", nargs="*", metavar="W", help=f"workloads to run (default: {' '.join(WORKLOADS)})")
-    ap.add_argument("--size", type=int, default=1_000_000, help="person rows (default 1,000,000)")
+    ap.add_argument("--size", type=int, help="person rows for W1/W2 (default 1,000,000); measured requests for W5 (default 5,000)")
     ap.add_argument("--db", choices=DATABASES, action="append", help="database (default: both)")
+    ap.add_argument("--conc", type=int, default=64, help="HTTP workloads: concurrent keep-alive connections (default 64)")
+    ap.add_argument("--workers", type=int, default=2, help="HTTP workloads: gunicorn worker processes (default 2)")
+    ap.add_argument("--threads", type=int, default=8, help="HTTP workloads: threads per gunicorn worker (default 8, as `fangkong run`)")
+    ap.add_argument("--max-seconds", type=float, default=600.0, help="HTTP workloads: time limit of each load phase")
     ap.add_argument("--sanity", action="store_true", help="instead of measuring, check the importer's behaviour "
                     "on a small file (--size, default 5,000 rows)")
     args = ap.parse_args(argv)
     if args.sanity:
-        return sanity(args.db or DATABASES, args.size if args.size != 1_000_000 else 5000)
+        return sanity(args.db or DATABASES, args.size or 5000)
     workloads = [w.upper() for w in args.workloads] or WORKLOADS
     unknown = [w for w in workloads if w not in WORKLOADS]
     if unknown:
         ap.error(f"unknown workload(s) {' '.join(unknown)}; this bench/run knows {' '.join(WORKLOADS)}")
     dbs = args.db or DATABASES
+    if args.size is not None and args.size < 1 or args.conc < 1 or args.workers < 1 or args.threads < 1:
+        ap.error("--size, --conc, --workers and --threads must be positive")
 
     with tempfile.TemporaryDirectory(prefix="fangkong-bench-") as tmp:
         tmp = Path(tmp)
-        gen_env = Env("sqlite", tmp / "gen")
-        log(f"data: {args.size} rows (cached in {OUT / 'data'})")
-        files = worker(gen_env, "gen", "gen", str(args.size), str(OUT / "data"))
-        files["xlsx_bytes"] = Path(files["xlsx"]).stat().st_size
+        files = {}
+        if FILE_WORKLOADS & set(workloads):
+            gen_env = Env("sqlite", tmp / "gen")
+            rows = args.size or DEFAULT_SIZE["W1"]
+            log(f"data: {rows} rows (cached in {OUT / 'data'})")
+            files = worker(gen_env, "gen", "gen", str(rows), str(OUT / "data"))
+            files["xlsx_bytes"] = Path(files["xlsx"]).stat().st_size
         for db in dbs:
             env = Env(db, tmp / db)
             for w in workloads:
-                runner = {"W1": run_w1, "W2": run_w2}[w]
-                for text in runner(env, args.size, files):
+                size = args.size or DEFAULT_SIZE[w]
+                if w in FILE_WORKLOADS:
+                    out = {"W1": run_w1, "W2": run_w2}[w](env, size, files)
+                else:
+                    out = {"W5": run_w5}[w](env, size, args)
+                for text in out:
                     print(text, flush=True)
+    if FAILURES:
+        log(f"{len(FAILURES)} check(s) failed")
+        return 1
     return 0
 
 

@@ -251,6 +251,86 @@ def task_w2(mode: str, path: str):
     return {"rows": n, "seconds": seconds, "peak_mb": peak_mb(), "start_mb": before}
 
 
+# --- HTTP workloads ----------------------------------------------------------------------
+
+def resident_token(i: int) -> str:
+    """The personal link token of W5 person number i (known to the load generator; the
+    database keeps only its SHA-256, as for a real link)."""
+    import hashlib
+
+    return f"bench-{i:07d}-" + hashlib.sha256(f"fangkong-bench-w5-{i}".encode()).hexdigest()[:24]
+
+
+def task_w5_setup(count: str):
+    """W5 data: the demo street, `count` persons in households (bulk), each under home
+    observation since yesterday (so a run across midnight still lies in the period) with a
+    personal link whose token is resident_token(i). Person i is the i-th created."""
+    _django()
+    from django.db import transaction
+    from django.utils import timezone
+
+    from fangkong.accounts.actions import _token_hash
+    from fangkong.accounts.models import ResidentLink
+    from fangkong.observation.models import Observation
+    from fangkong.places.models import Place
+    from fangkong.residents.actions import encrypted_fields
+    from fangkong.residents.models import Household, Person
+    from fangkong.residents.validation import validate_person
+
+    from bench import data
+
+    n = int(count)
+    t = time.perf_counter()
+    task_setup()
+    places = {p.code: p for p in Place.objects.filter(kind="grid")}
+    now = timezone.now()
+    today = timezone.localdate()
+    households: dict[tuple[str, str], Household] = {}
+    people = []
+    for name, id_number, phone, address, sex, grid, tags in data.rows(n, seed=5):
+        clean, errors = validate_person({"name": name, "id_number": id_number, "phone": phone, "sex": sex,
+                                         "birth_date": "", "tags": tags, "note": ""})
+        assert not errors, errors
+        place = places[grid]
+        hh = households.get((grid, address))
+        if hh is None:
+            hh = households[(grid, address)] = Household(place=place, place_path=place.path, address=address)
+        people.append((hh, place, clean))
+    with transaction.atomic():
+        Household.objects.bulk_create(households.values(), batch_size=2000)
+        persons = Person.objects.bulk_create(
+            [Person(household=hh, place=place, place_path=place.path, name=c["name"], sex=c["sex"],
+                    birth_date=c["birth_date"], tags="," + ",".join(c["tags"]) + "," if c["tags"] else "",
+                    **encrypted_fields(c["id_number"], c["phone"])) for hh, place, c in people], batch_size=2000)
+        assert all(p.pk for p in persons)
+        Observation.objects.bulk_create(
+            [Observation(person=p, kind=Observation.Kind.HOME, place_path=p.place_path, start_date=today - dt.timedelta(days=1),
+                         planned_end=today + dt.timedelta(days=13), reason="bench W5") for p in persons], batch_size=2000)
+        ResidentLink.objects.bulk_create(
+            [ResidentLink(person=p, token_hash=_token_hash(resident_token(i)), expires_at=now + dt.timedelta(days=30))
+             for i, p in enumerate(persons)], batch_size=2000)
+    return {"persons": len(persons), "households": len(households), "seconds": round(time.perf_counter() - t, 1)}
+
+
+def task_w5_check():
+    """What the W5 run stored: self-reports, per observation at most one, and their audit events."""
+    _django()
+    from django.db.models import Count
+
+    from fangkong.audit.models import AuditEvent
+    from fangkong.observation.models import Alert, Report
+
+    reports = Report.objects.filter(source="self")
+    return {
+        "reports": reports.count(),
+        "observations": reports.values("observation").distinct().count(),
+        "max_per_observation": max(reports.values("observation").annotate(n=Count("id")).values_list("n", flat=True),
+                                   default=0),
+        "audit": AuditEvent.objects.filter(action="observation.report").count(),
+        "alerts": Alert.objects.count(),
+    }
+
+
 def task_sanity(size: str = "5000"):
     from bench import sanity
 
@@ -258,7 +338,7 @@ def task_sanity(size: str = "5000"):
 
 
 TASKS = {"gen": task_gen, "setup": task_setup, "baseline": task_baseline, "import": task_import, "w2": task_w2,
-         "sanity": task_sanity}
+         "sanity": task_sanity, "w5_setup": task_w5_setup, "w5_check": task_w5_check}
 
 if __name__ == "__main__":
     result = TASKS[sys.argv[1]](*sys.argv[2:])

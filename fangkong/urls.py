@@ -3,6 +3,7 @@ from django.views.i18n import set_language
 
 from fangkong.accounts import views as accounts
 from fangkong.audit import views as audit
+from fangkong.core import views as core
 from fangkong.observation import urls as observation_urls
 from fangkong.inflow.urls import resident_urlpatterns as inflow_resident_urls
 from fangkong.places.access import public
@@ -12,6 +13,7 @@ from .api import api
 
 urlpatterns = [
     path("", accounts.home, name="home"),
+    path("healthz", core.healthz, name="healthz"),
     path("login/", accounts.login_view, name="login"),
     path("logout/", accounts.logout_view, name="logout"),
     path("i18n/setlang/", public("language switch")(set_language), name="set_language"),
