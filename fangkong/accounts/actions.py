@@ -126,9 +126,8 @@ def resident_for_token(token: str):
         token_hash=_token_hash(token), revoked_at__isnull=True, expires_at__gt=timezone.now()).first())
     if link is None:
         return None
-    now = timezone.now()
-    if link.last_used_at is None or now - link.last_used_at > dt.timedelta(minutes=5):
-        ResidentLink.objects.filter(pk=link.pk).update(last_used_at=now)  # coarse, to keep reads cheap
+    # No write here: every resident action is audited already, and a write on each use
+    # would cost the resident's report a second commit.
     return link.person
 
 

@@ -131,10 +131,12 @@ def _alert(obs: Observation, kind: str, day: dt.date, window: int, detail: str) 
 def report(*, acting_user, observation: Observation, temperature, symptoms=(), source: str, at: dt.datetime | None = None,
            client_key: str = "") -> Report:
     """A temperature report in the window open now. Refused outside every window, for a
-    window already reported, for an observation that is over, and for impossible values."""
+    window already reported, for an observation that is over, and for impossible values.
+    The report returned says whether it was `created` now or is the first of a resend."""
     if client_key:
         existing = Report.objects.filter(client_key=client_key, observation=observation).first()
         if existing is not None:
+            existing.created = False  # a resend: the first report stands
             return existing
     temp = parse_temperature(temperature)
     symptoms = [s for s in (symptoms or []) if s]
@@ -166,6 +168,7 @@ def report(*, acting_user, observation: Observation, temperature, symptoms=(), s
             _alert(obs, Alert.Kind.SYMPTOMS, day, window, ", ".join(symptoms))
         record(acting_user, "observation.report", obj=obs, detail={"source": source, "day": day.isoformat(), "window": window,
                                                                     "fever": rep.fever, "symptoms": len(symptoms)})
+    rep.created = True
     return rep
 
 

@@ -12,7 +12,7 @@ from fangkong.places.access import api_perm, get_in_scope, link_auth
 from fangkong.residents.api import FieldErrors
 
 from . import actions
-from .models import Observation, Report
+from .models import Observation
 from .views import board_queryset
 
 router = Router(tags=["observation"])
@@ -74,7 +74,6 @@ class ReportOut(Schema):
 
 
 def _report(request, obs, payload: ReportIn, source: str, user):
-    before = Report.objects.filter(client_key=payload.client_key, observation=obs).first() if payload.client_key else None
     try:
         rep = actions.report(acting_user=user, observation=obs, temperature=payload.temperature, symptoms=payload.symptoms,
                              source=source, client_key=payload.client_key)
@@ -82,7 +81,7 @@ def _report(request, obs, payload: ReportIn, source: str, user):
         raise FieldErrors(exc.errors) from None
     except actions.Conflict as exc:
         raise HttpError(409, str(exc)) from None
-    return Status(200 if before is not None else 201, rep)
+    return Status(201 if rep.created else 200, rep)
 
 
 @router.get("/observations", response=list[ObservationOut], summary="Observations in scope, alerts first",
