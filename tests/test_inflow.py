@@ -330,3 +330,22 @@ def test_auto_route_sends_applications_straight_to_the_destination_committee(cas
     assert app.serial not in as_user(cast.committee_b).get("/inflow/?state=all").content.decode()
     assert Recipient.objects.filter(user=cast.committee_a, message__kind="inflow.forwarded").count() == 1
     assert as_user(cast.coordinator).post(f"/inflow/{app.pk}/forward/").status_code == 409
+
+
+@pytest.mark.django_db
+def test_an_id_number_reveals_no_registered_name_or_employer(cast, login, origins):
+    """Typing a registered person's ID number with another name, or someone of another
+    unit, gets one generic answer: the registry's name never shows, nothing is stored."""
+    c = login(cast.liaison_x)
+    for name, seq_person in (("冒名者", "person_a2"), ("靶子丙", "person_b1")):  # wrong name; right name but unit Y's staff
+        data = apply_form(cast, origins["medium"], name=name)
+        data["id_number"] = cast.ids[seq_person]
+        resp = c.post("/inflow/apply/", data)
+        body = resp.content.decode()
+        assert resp.status_code == 400 and 'id="id_number-errors"' in body
+        assert "靶子乙" not in body and "靶子丙" not in body.replace(f'value="{name}"', "") and "单位Y" not in body
+    assert not Application.objects.exists()
+    # A phone typed into the address is refused (it would be printed on the notice).
+    data = apply_form(cast, origins["medium"], seq=540, address="甲一小区3号楼 联系13912345678")
+    resp = c.post("/inflow/apply/", data)
+    assert resp.status_code == 400 and 'id="address-errors"' in resp.content.decode() and not Application.objects.exists()

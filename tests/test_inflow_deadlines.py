@@ -14,7 +14,7 @@ from fangkong.audit.models import AuditEvent
 from fangkong.core import registry
 from fangkong.inflow import tasks
 from fangkong.inflow.models import Application, Event, MeasurePolicy, Origin
-from tests.cast import make_id, make_phone
+from tests.cast import add_person, make_id, make_phone
 
 S = Application.State
 
@@ -133,6 +133,16 @@ def test_overdue_link_is_escalated_once_to_its_owners(cast, origins, alerts):
     tasks.escalate_overdue.call_local()
     assert alerts[-1].roles == ("committee", "grid_worker") and len(alerts) == 4
 
+    # Through the notification sink, every link's escalation reached its owners' inboxes,
+    # the unit's liaison (an organization grant) included.
+    from fangkong.notify.models import Recipient
+
+    def got(user):
+        return Recipient.objects.filter(user=user, message__kind="inflow.overdue").count()
+
+    assert (got(cast.coordinator), got(cast.committee_a), got(cast.liaison_x), got(cast.worker_a1)) == (1, 3, 1, 1)
+    assert got(cast.committee_b) == 0 and got(cast.worker_b1) == 0
+
 
 @pytest.mark.django_db
 def test_escalation_without_a_sink_and_with_a_failing_one(cast, origins):
@@ -168,7 +178,8 @@ def _made(cast, origin, *, hh, employer, minutes: dict, serial: str, day_offset=
             break
         cur = cur + dt.timedelta(minutes=minutes[link])
         t[field] = cur
-    person = [p for p in cast.persons.values() if p.household_id == hh.pk][0]
+    # A person of its own (one open application per person), living in `hh`.
+    person = add_person(cast, f"timed_{serial}", name="时效对象", seq=600 + len(cast.persons), household=hh)
     return Application.objects.create(serial=serial, person=person, employer=employer, household=hh, place=hh.place,
                                       place_path=hh.place_path, origin=origin, risk=origin.risk, state=S.APPROVED, **t)
 
@@ -414,5 +425,8 @@ def test_personal_link_bad_input_and_wrong_token(cast, origins):
                                                   "client_key": "shared"}).status_code == 302
     resp = c.post(url, {"origin": origins["none"].pk, "place": cast.compound_a1.pk, "address": "甲一小区1号楼101室",
                         "planned_arrival": timezone.localdate().isoformat(), "client_key": "shared"})
-    assert resp.status_code == 400 and "靶子乙" not in resp.content.decode()
-    assert Application.objects.filter(person=cast.person_a1).count() == 0
+    # The key counts per submitter: person A1 gets an application of their own, never A2's.
+    assert resp.status_code == 302
+    mine = Application.objects.get(person=cast.person_a1)
+    assert Application.objects.filter(person=cast.person_a2).count() == 1 and "靶子乙" not in c.get(url).content.decode()
+    assert mine.client_key != Application.objects.get(person=cast.person_a2).client_key

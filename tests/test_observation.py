@@ -118,7 +118,10 @@ def test_seed_case_inflow_to_release(clock, alerts):
     page = as_user(cast.committee_a).post(f"/observation/{obs.pk}/link/")
     assert page.status_code == 200
     url = page.context["link_url"]
-    path = url.split("testserver", 1)[1]
+    from django.conf import settings
+
+    assert url.startswith(settings.PUBLIC_URL + "/r/")  # the public address, whatever host the staff used
+    path = url[len(settings.PUBLIC_URL):]
     phone = Client()
     assert "观察甲" not in phone.get(path).content.decode()  # the cast's names stay out
     assert "季师傅" in phone.get(path).content.decode()
@@ -405,3 +408,29 @@ def test_api_start_transitions_rooms_and_handling(cast, clock):
     assert as_user(cast.committee_a).post(f"/api/observations/{pk}/handle", {"request_id": req.pk},
                                           content_type="application/json").json() == {"ok": True}
     assert SupplyRequest.objects.get().state == "done"
+
+
+@pytest.mark.django_db
+def test_release_needs_the_last_days_reports_and_rooms_stay_at_the_site(cast, clock):
+    clock.set(at(2026, 5, 1, 5, 0))
+    obs = observe(cast, days=1)  # planned end 2 May
+    for hh in (8, 15):
+        clock.set(at(2026, 5, 1, hh, 0))
+        actions.report(acting_user=None, observation=obs, temperature="36.5", source="self")
+    clock.set(at(2026, 5, 2, 22, 0))  # the last day is over and nobody reported on it
+    medic = as_user(cast.medic_a)
+    resp = medic.post(f"/observation/{obs.pk}/release/")
+    assert resp.status_code == 409 and Observation.objects.get(pk=obs.pk).state == "active"
+    clock.set(at(2026, 5, 2, 9, 0))  # the last day's windows are still open: the day before counts
+    medic = as_user(cast.medic_a)
+    assert medic.post(f"/observation/{obs.pk}/release/").status_code == 302
+
+    one = create_organization(acting_user=None, kind="site", name="一号观察点", code="S-ONE", place=cast.street)
+    two = create_organization(acting_user=None, kind="site", name="二号观察点", code="S-TWO", place=cast.street)
+    r1 = actions.add_room(acting_user=None, site=one, number="101", capacity=2)
+    r2 = actions.add_room(acting_user=None, site=two, number="201", capacity=2)
+    central = observe(cast, "c9", 819, kind=Observation.Kind.CENTRAL)
+    assert medic.post(f"/observation/{central.pk}/room/", {"room": r1.pk}).status_code == 302
+    assert medic.post(f"/observation/{central.pk}/room/", {"room": r2.pk}).status_code == 400  # another site
+    assert medic.post(f"/observation/{central.pk}/room/", {"room": "²"}).status_code == 400  # not a number: no 500
+    assert Observation.objects.get(pk=central.pk).room == r1

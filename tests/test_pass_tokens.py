@@ -49,7 +49,10 @@ def test_round_trip_is_compact_and_offline_verifiable():
     Ed25519PublicKey.from_public_bytes(raw).verify(base64.urlsafe_b64decode(sig + "=="), body.encode())
     # The private key is stored only encrypted.
     key = SigningKey.objects.get()
-    assert Ed25519PrivateKey.generate().private_bytes_raw() not in bytes(key.private_key_enc)
+    _kid, private = tokens._signer()
+    raw = private.private_bytes_raw()
+    blob = bytes(key.private_key_enc)
+    assert raw not in blob and raw.hex().encode() not in blob and len(blob) > len(raw)
 
 
 @pytest.mark.django_db

@@ -3,15 +3,14 @@ AuditContextMiddleware through a context variable, so actions need no request ob
 from __future__ import annotations
 
 import contextvars
-import re
+
+from fangkong.lib.identity import mask_numbers
 
 from .models import AuditEvent
 
 _context: contextvars.ContextVar[dict] = contextvars.ContextVar("fangkong_audit_context", default={})
 
 # Defence in depth: anything in `detail` that looks like an ID or a phone number is masked.
-_ID_RE = re.compile(r"\b(\d{6})\d{8}(\d{3}[\dXx])\b")
-_PHONE_RE = re.compile(r"\b(1[3-9]\d)\d{4}(\d{4})\b")
 
 
 def set_context(**values):
@@ -24,7 +23,7 @@ def reset_context(token):
 
 def _scrub(value):
     if isinstance(value, str):
-        return _PHONE_RE.sub(r"\1****\2", _ID_RE.sub(r"\1********\2", value))
+        return mask_numbers(value)
     if isinstance(value, dict):
         return {k: _scrub(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -100,6 +100,12 @@ class Alert:
     roles: tuple[str, ...] = ("grid_worker", "medic")  # who must hear of it, within the place
     obj_type: str = ""  # "app_label.model" of the record behind the alert
     obj_id: int | None = None
+    # Who else must hear of it: holders of `roles` through a grant on this organization
+    # (a unit's liaison, whose grant is on the unit, not on a place).
+    org_id: int | None = None
+    # Tells apart alerts of one kind about one record (e.g. the link that is overdue):
+    # sinks say each (kind, record, key) once.
+    key: str = ""
 
 
 AlertSink = Callable[[Alert], None]

@@ -69,7 +69,9 @@ def issue_release_notice(*, acting_user, subject, person, place, issuer: str, st
     """The release notice (解除医学观察通知书) of `person`, observed at `place` from `start`
     to `end` (dates) and released at `released_at` (a datetime), about `subject` (the
     observation record; one valid notice per subject). `issuer` is the organization's full
-    name, e.g. committee_name(place). Scoped by `place` and the person's employer."""
+    name, e.g. committee_name(place). Scoped by `place` and by the subject's own organization
+    scope (an observation's site), never by the person's employer: a unit does not learn
+    that its staff were under observation from a notice."""
     with translation.override(DOCUMENT_LANGUAGE):
         holder = actions.mask_name(person.name)
         fields = [
@@ -84,4 +86,4 @@ def issue_release_notice(*, acting_user, subject, person, place, issuer: str, st
             "name": holder, "start": cn_date(start), "end": cn_date(end), "released": cn_date(released_at)}
         return actions.issue(acting_user=acting_user, kind=Document.Kind.RELEASE, subject=subject,
                              title=_("Notice of Release from Medical Observation"), fields=fields, issuer=issuer,
-                             body=body, holder=holder, place_path=place.path, org_id=person.employer_id)
+                             body=body, holder=holder, place_path=place.path)  # and the subject's organization scope

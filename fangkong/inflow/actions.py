@@ -25,6 +25,7 @@ from fangkong.lib.workflow import Conflict, Invalid, Transition  # noqa: F401  (
 from fangkong.core import registry
 from fangkong.documents.notices import issue_inflow_approval
 from fangkong.lib import crypto
+from fangkong.lib.identity import has_numbers
 from fangkong.residents import actions as residents
 from fangkong.residents.models import Household, Person
 from fangkong.residents.validation import validate_person
@@ -107,6 +108,30 @@ def _policy(risk: str) -> MeasurePolicy:
     return policy
 
 
+OPEN_STATES = [S.SUBMITTED, S.FORWARDED, S.MORE_INFO, S.APPROVED, S.TRAVELLING]
+
+
+def _form_key(acting_user, person, client_key: str) -> str:
+    """The stored key of a form: a hash of the submitter and the form's own key."""
+    import hashlib
+
+    if not client_key:
+        return ""
+    who = f"u{acting_user.pk}" if acting_user is not None and acting_user.is_authenticated else f"p{getattr(person, 'pk', '')}"
+    return hashlib.sha256(f"{who}:{client_key}".encode()).hexdigest()
+
+
+def _household(acting_user, place, address: str) -> Household:
+    household = Household.objects.filter(place=place, address=address).first()
+    if household is None:
+        try:
+            with transaction.atomic():
+                household = residents.create_household(acting_user=acting_user, place=place, address=address)
+        except IntegrityError:  # made a moment ago by a concurrent request
+            household = Household.objects.get(place=place, address=address)
+    return household
+
+
 @transaction.atomic
 def apply(*, acting_user, employer, place, address: str, origin: Origin, person_fields: dict | None = None,
           person: Person | None = None, purpose: str = "", transport: str = "", planned_arrival: dt.date | None = None,
@@ -118,11 +143,13 @@ def apply(*, acting_user, employer, place, address: str, origin: Origin, person_
     a personal link (person=, acting_user None): the registered person applies for
     themselves, nothing of the person is re-entered. A repeated client_key (a
     double-submitted form) returns the first application (of the same person)."""
+    # A double-submitted form returns the first application: the key is the form's, and
+    # counts only for the same submitter (a user, or the person on their own link).
+    client_key = _form_key(acting_user, person, client_key)
     if client_key:
         existing = Application.objects.filter(client_key=client_key).first()
         if existing is not None:
-            if person is not None and existing.person_id != person.pk:
-                raise Invalid({"client_key": _("This form was already used; reload the page")})
+            existing.created = False
             return existing
     if person is None:
         clean, errors = validate_person(person_fields or {})
@@ -135,26 +162,36 @@ def apply(*, acting_user, employer, place, address: str, origin: Origin, person_
         errors["address"] = _("Enter the household address")
     elif len(address) > 200:
         errors["address"] = _("Address is longer than 200 characters")
+    elif has_numbers(address):
+        errors["address"] = _("Leave phone and ID numbers out of the address")
     if origin is None:
         errors["origin"] = _("Choose where the person comes from")
     if planned_arrival is not None and planned_arrival < timezone.localdate():
         errors["planned_arrival"] = _("The planned arrival date is in the past")
     if errors:
         raise Invalid(errors)
-    household = Household.objects.filter(place=place, address=address).first()
-    if household is None:
-        household = residents.create_household(acting_user=acting_user, place=place, address=address)
+    household = _household(acting_user, place, address)
     if person is None:
-        person = Person.objects.filter(id_bidx=crypto.blind_index("id", clean["id_number"])).first()
-        if person is not None and employer is not None and person.employer_id not in (None, employer.pk):
-            raise Invalid({"id_number": _("This person is registered as staff of another unit")})
+        bidx = crypto.blind_index("id", clean["id_number"])
+        person = Person.objects.filter(id_bidx=bidx).first()
+        # A registered person is taken only when the name typed matches, and not from
+        # another unit's staff: one answer for both, so an ID number typed here reveals
+        # neither a name nor an employer.
+        if person is not None and (person.name != clean["name"]
+                                   or (employer is not None and person.employer_id not in (None, employer.pk))):
+            raise Invalid({"id_number": _("This ID number does not match the name, or the person cannot be applied for "
+                                          "here; check both or ask the residents' committee")})
         if person is None:
-            person = residents.create_person(acting_user=acting_user, clean=clean, household=household, employer=employer)
+            try:
+                with transaction.atomic():
+                    person = residents.create_person(acting_user=acting_user, clean=clean, household=household,
+                                                     employer=employer)
+            except (residents.DuplicatePerson, IntegrityError):  # registered a moment ago by a concurrent request
+                raise Conflict(_("This person was registered at the same moment; submit again")) from None
         via_link = False
     else:
         via_link = True
-    open_states = [S.SUBMITTED, S.FORWARDED, S.MORE_INFO, S.APPROVED, S.TRAVELLING]
-    if Application.objects.filter(person=person, state__in=open_states).exists():
+    if Application.objects.filter(person=person, state__in=OPEN_STATES).exists():
         raise Conflict(_("This person already has an open application"))
     now = timezone.now()
     auto = settings.INFLOW_AUTO_ROUTE
@@ -171,8 +208,10 @@ def apply(*, acting_user, employer, place, address: str, origin: Origin, person_
     except IntegrityError:
         existing = Application.objects.filter(client_key=client_key).first() if client_key else None
         if existing is not None:
+            existing.created = False
             return existing
-        raise
+        # The other unique rule: one open application per person (a concurrent submission won).
+        raise Conflict(_("This person already has an open application")) from None
     app.serial = _serial(now, app.pk)
     Application.objects.filter(pk=app.pk).update(serial=app.serial)
     _event(app, "apply", acting_user, now, note=_("Applied by the person through a personal link") if via_link else "")
@@ -181,6 +220,7 @@ def apply(*, acting_user, employer, place, address: str, origin: Origin, person_
     record(acting_user, "inflow.apply", obj=app, detail={"serial": app.serial, "origin": origin.name, "auto_routed": auto,
                                                           "personal_link": via_link})
     _tell(acting_user, app, "apply")
+    app.created = True
     return app
 
 
@@ -298,7 +338,8 @@ def escalate_overdue(*, acting_user=None, now=None, limit: int = 500) -> int:
     alert (core.registry.raise_alert) to the link's owners, an "escalate" event and an
     audit record, each application in its own transaction. Idempotent: the mark
     (escalated_at) is set by a conditional update, so two runs, or two workers at once,
-    escalate a link once. A sink that fails rolls its application back (retried next run).
+    escalate a link once. A sink that raises rolls its application back (retried next run);
+    the notification sink logs its own failures instead of raising.
     Returns how many were escalated."""
     now = now or timezone.now()
     pks = list(Application.objects.filter(escalated_at__isnull=True, due_at__lt=now).exclude(due_link="")
@@ -332,7 +373,8 @@ def _escalate(*, acting_user, pk: int, now) -> int:
                                                                 "minutes_late": minutes})
         registry.raise_alert(registry.Alert(
             kind="inflow.overdue", place_path=app.place_path, text=text, person_id=app.person_id,
-            roles=ESCALATION_ROLES[app.due_link], obj_type="inflow.application", obj_id=app.pk))
+            roles=ESCALATION_ROLES[app.due_link], obj_type="inflow.application", obj_id=app.pk,
+            org_id=app.employer_id, key=app.due_link))
     return 1
 
 

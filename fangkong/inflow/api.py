@@ -96,7 +96,6 @@ def create_application(request, payload: ApplyIn):
         errors["origin_id"] = "unknown origin"
     if errors:
         raise FieldErrors(errors)
-    before = Application.objects.filter(client_key=payload.client_key).first() if payload.client_key else None
     try:
         app = actions.apply(acting_user=request.user, employer=_employer_of(request.user), place=place, address=payload.address,
                             origin=origin, purpose=payload.purpose, transport=payload.transport, client_key=payload.client_key,
@@ -105,7 +104,7 @@ def create_application(request, payload: ApplyIn):
         raise FieldErrors(exc.errors) from None
     except actions.Conflict as exc:
         raise HttpError(409, str(exc)) from None
-    return Status(200 if before is not None else 201, app)
+    return Status(201 if app.created else 200, app)
 
 
 @router.get("/inflow/{pk}", response=ApplicationOut, auth=api_perm("inflow.view", obj=Application))

@@ -120,6 +120,11 @@ class Application(models.Model):
     class Meta:
         ordering = ["-submitted_at"]
         indexes = [models.Index(fields=["state", "review_due_at"]), models.Index(fields=["escalated_at", "due_at"])]
+        constraints = [
+            # One open application per person, even under concurrent submissions.
+            models.UniqueConstraint(fields=["person"], name="inflow_one_open_per_person", condition=models.Q(
+                state__in=["submitted", "forwarded", "more_info", "approved", "travelling"])),
+        ]
 
     def __str__(self):
         return self.serial

@@ -277,7 +277,7 @@ def measure_policy(request, pk: int):
 
 # --- The person's own application (personal link) -------------------------------------------
 
-OPEN_STATES = [S.SUBMITTED, S.FORWARDED, S.MORE_INFO, S.APPROVED, S.TRAVELLING]
+OPEN_STATES = actions.OPEN_STATES
 
 
 def _resident_places(person):

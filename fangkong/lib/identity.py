@@ -100,3 +100,19 @@ def mask_phone(phone: str) -> str:
     if len(phone) == 11 and phone.startswith("1"):
         return phone[:3] + "****" + phone[-4:]
     return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+# Numbers that look like a national ID or a mobile phone inside free text (addresses, notes,
+# messages). Look-arounds instead of \b: Chinese characters count as word characters, so
+# "联系13812345678" has no word boundary before the number.
+_ID_IN_TEXT = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?![\dXx])")
+_PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
+
+
+def mask_numbers(text: str) -> str:
+    """`text` with every ID- or phone-like number masked (370102********1234, 138****5678)."""
+    return _PHONE_IN_TEXT.sub(r"\1****\2", _ID_IN_TEXT.sub(r"\1********\2", text or ""))
+
+
+def has_numbers(text: str) -> bool:
+    return bool(_ID_IN_TEXT.search(text or "") or _PHONE_IN_TEXT.search(text or ""))

@@ -32,3 +32,13 @@ class Transition:
     sources: tuple[str, ...]
     target: str
     label: object
+
+
+def int_or_none(raw, *, maximum: int = 2**31 - 1) -> int | None:
+    """A form field as a non-negative int, or None: ASCII digits only ("²".isdigit() is
+    True, but int("²") fails), and no larger than a database id."""
+    text = str(raw if raw is not None else "").strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    value = int(text)
+    return value if value <= maximum else None

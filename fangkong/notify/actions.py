@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
+from fangkong.lib.identity import mask_numbers
 from fangkong.lib.workflow import Invalid  # noqa: F401  (actions.Invalid for callers)
 from fangkong.lib import crypto
 
@@ -36,8 +37,6 @@ D = Delivery.State
 LEASE = dt.timedelta(seconds=60)  # longer than any one attempt (webhook 5 s, SMTP timeout)
 
 # Defence in depth: text that looks like an ID number or a phone number is masked.
-_ID_RE = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?![\dXx])")
-_PHONE_RE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
 
 ALERT_TITLES = {
     "gate.fever": gettext_lazy("Fever found at a gate"),
@@ -47,7 +46,7 @@ ALERT_TITLES = {
 
 
 def mask(text: str) -> str:
-    return _PHONE_RE.sub(r"\1****\2", _ID_RE.sub(r"\1********\2", text or ""))
+    return mask_numbers(text)
 
 
 def safe_link(link: str) -> str:
@@ -130,8 +129,8 @@ def notify(*, kind: str, title: str, body: str, place_path: str, roles: Iterable
 
 
 def alert_sink(alert) -> Message | None:
-    """core.registry alert sink: the alert's roles within its place hear of it, once per
-    kind and object (or, without an object, per kind, place, person and text). A failure
+    """core.registry alert sink: the alert's roles within its place (and, with an org_id,
+    those roles' holders in that organization) hear of it, once per kind, object and key (or, without an object, per kind, place, person and text). A failure
     here is logged and does not undo the caller's own record (its board still shows it)."""
     try:
         return _alert_message(alert)
@@ -142,14 +141,20 @@ def alert_sink(alert) -> Message | None:
 
 def _alert_message(alert) -> Message:
     if alert.obj_type and alert.obj_id is not None:
-        key = f"alert:{alert.kind}:{alert.obj_type}:{alert.obj_id}"
+        key = f"alert:{alert.kind}:{alert.obj_type}:{alert.obj_id}:{alert.key}"
     else:
         digest = hashlib.sha256(f"{alert.place_path}|{alert.person_id}|{alert.text}".encode()).hexdigest()[:24]
         key = f"alert:{alert.kind}:{digest}"
     with translation.override(settings.LANGUAGE_CODE):
         title = str(ALERT_TITLES.get(alert.kind, gettext_lazy("Alert")))
+    users = []
+    if alert.org_id is not None:
+        from fangkong.accounts.models import Grant
+
+        users = list(Grant.objects.filter(active=True, role__in=alert.roles, organization_id=alert.org_id,
+                                          user__is_active=True).values_list("user_id", flat=True))
     return notify(kind=alert.kind, title=title, body=alert.text, place_path=alert.place_path, roles=alert.roles,
-                  dedupe_key=key)
+                  users=users, dedupe_key=key)
 
 
 # --- Inbox --------------------------------------------------------------------------------

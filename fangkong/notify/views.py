@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from fangkong.lib.workflow import int_or_none
 from fangkong.places.access import authenticated, get_in_scope, places_in_scope, requires, scope
 
 from . import actions
@@ -40,9 +41,9 @@ def inbox_read(request):
         n = actions.mark_all_read(acting_user=request.user)
     else:
         ids = request.POST.getlist("id")
-        if not ids or not all(i.isdigit() for i in ids):
+        if not ids or not all(int_or_none(i) is not None for i in ids):
             return HttpResponseBadRequest(_("Choose a message"))
-        n = actions.mark_read(acting_user=request.user, recipient_ids=ids)  # not the user's -> 404
+        n = actions.mark_read(acting_user=request.user, recipient_ids=[int_or_none(i) for i in ids])  # not the user's -> 404
     if n:
         messages.success(request, _("Marked as read."))
     return redirect("inbox")

@@ -210,13 +210,21 @@ def handle_alert(*, acting_user, alert: Alert, note: str = "") -> Alert:
 # --- Transitions ------------------------------------------------------------------------
 
 def release_blockers(obs: Observation, today: dt.date | None = None) -> list[str]:
-    """Why the observation cannot be released now (empty: it can)."""
+    """Why the observation cannot be released now (empty: it can). The period must be
+    over, and the last day's reports all there and normal: the reports of every window of
+    the last day of the period (or of the day before, while the last day's windows are
+    still open)."""
     today = today or timezone.localdate()
     out = []
     if today < obs.planned_end:
         out.append(_("The period ends on %(d)s") % {"d": obs.planned_end.isoformat()})
-    last = list(obs.reports.order_by("-day", "-window")[: len(windows())])
-    if len(last) < len(windows()):
+    n = len(windows())
+    last_day = min(today, obs.planned_end)
+    reports = list(obs.reports.filter(day__in=[last_day, last_day - dt.timedelta(days=1)]))
+    on = {d: [r for r in reports if r.day == d] for d in (last_day, last_day - dt.timedelta(days=1))}
+    still_open = last_day == timezone.localdate() and timezone.localtime().time() < windows()[-1][1]
+    last = on[last_day] if len(on[last_day]) == n or not still_open else on[last_day - dt.timedelta(days=1)]
+    if len(last) < n:
         out.append(_("Too few reports: the last day's reports are needed"))
     elif any(r.fever or r.symptoms for r in last):
         out.append(_("The last reports are not normal"))
@@ -282,6 +290,9 @@ def assign_room(*, acting_user, observation: Observation, room: Room | None) -> 
     if room is not None:
         if obs.kind != Observation.Kind.CENTRAL:
             raise Invalid({"room": _("Only centralized observation uses rooms")})
+        if obs.site_id is not None and room.site_id != obs.site_id:
+            # Moving a person to another site changes who may see them: not a room change.
+            raise Invalid({"room": _("Choose a room of the person's own site")})
         room = Room.objects.select_for_update().get(pk=room.pk)  # serializes assignments to this room
         if not room.active:
             raise Invalid({"room": _("This room is out of service")})

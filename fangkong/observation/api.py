@@ -230,8 +230,8 @@ def handle(request, pk: int, payload: HandleIn):
     obs = get_in_scope(Observation.objects.all(), request.user, "observation.handle", pk=pk)
     alert = obs.alerts.filter(pk=payload.alert_id).first() if payload.alert_id else None
     req = obs.requests.filter(pk=payload.request_id).first() if payload.request_id else None
-    if alert is None and req is None:
-        raise FieldErrors({"alert_id": "name an alert or a request of this observation"})
+    if (alert is None) == (req is None):  # exactly one of them, so nothing is done half-way
+        raise FieldErrors({"alert_id": "name one alert or one request of this observation"})
     try:
         if alert is not None:
             actions.handle_alert(acting_user=request.user, alert=alert, note=payload.note)

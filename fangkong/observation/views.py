@@ -3,6 +3,7 @@ with the staff's actions, the sites with their rooms, and the resident's phone p
 by a personal link."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Value
@@ -20,6 +21,7 @@ from fangkong.audit.actions import record
 from fangkong.documents.actions import valid_document
 from fangkong.documents.models import Document
 from fangkong.lib import crypto
+from fangkong.lib.workflow import int_or_none
 from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, requires, scope
 from fangkong.places.models import Organization
 from fangkong.residents.models import Person
@@ -189,7 +191,7 @@ def _transition_view(action: str):
     def view(request, pk: int):
         obs = get_in_scope(Observation.objects.all(), request.user, t.perm, pk=pk)
         days = request.POST.get("days", "")
-        days = int(days) if days.isdigit() else None
+        days = int_or_none(days)
         result, failed = _run(request, obs, lambda: actions.transition(
             acting_user=request.user, observation=obs, action=action, note=request.POST.get("note", ""), days=days))
         if failed:
@@ -213,7 +215,7 @@ def room(request, pk: int):
     if room_id:
         # Sites are the street's shared resource: whoever manages the observation may
         # choose any room in service (the action checks kind, state and capacity).
-        target = Room.objects.filter(pk=int(room_id) if room_id.isdigit() else 0, active=True).first()
+        target = Room.objects.filter(pk=int_or_none(room_id) or 0, active=True).first()
         if target is None:
             messages.error(request, _("Choose a room"))
             return _back(request, obs, 400)
@@ -238,7 +240,7 @@ def link(request, pk: int):
 
     obs = get_in_scope(Observation.objects.select_related("person"), request.user, "observation.manage", pk=pk)
     token = issue_resident_link(acting_user=request.user, person=obs.person)
-    url = request.build_absolute_uri(reverse("resident_home", kwargs={"token": token}))
+    url = settings.PUBLIC_URL + reverse("resident_home", kwargs={"token": token})  # the platform's public address
     qr = segno.make(url, error="m").svg_inline(scale=5)
     obs = Observation.objects.select_related("person", "room", "site", "application").get(pk=obs.pk)
     return render(request, "observation/detail.html", {**_detail_context(request, obs), "link_url": url, "link_qr": qr})
@@ -248,7 +250,7 @@ def link(request, pk: int):
 @require_POST
 def handle(request, pk: int):
     obs = get_in_scope(Observation.objects.all(), request.user, "observation.handle", pk=pk)
-    alert = obs.alerts.filter(pk=request.POST.get("alert") if str(request.POST.get("alert", "")).isdigit() else 0).first()
+    alert = obs.alerts.filter(pk=int_or_none(request.POST.get("alert")) or 0).first()
     if alert is None:
         messages.error(request, _("Choose an alert"))
         return _back(request, obs, 400)
@@ -261,7 +263,7 @@ def handle(request, pk: int):
 @require_POST
 def deliver(request, pk: int):
     obs = get_in_scope(Observation.objects.all(), request.user, "observation.handle", pk=pk)
-    req = obs.requests.filter(pk=request.POST.get("request") if str(request.POST.get("request", "")).isdigit() else 0).first()
+    req = obs.requests.filter(pk=int_or_none(request.POST.get("request")) or 0).first()
     if req is None:
         messages.error(request, _("Choose a request"))
         return _back(request, obs, 400)
@@ -290,7 +292,7 @@ def add_room(request, pk: int):
     capacity = request.POST.get("capacity", "")
     try:
         actions.add_room(acting_user=request.user, site=site, number=request.POST.get("number", ""),
-                         capacity=int(capacity) if capacity.isdigit() else -1)
+                         capacity=int_or_none(capacity) or -1)
     except actions.Invalid as exc:
         for message in exc.errors.values():
             messages.error(request, str(message))

@@ -13,6 +13,8 @@ from fangkong.inflow.models import Application, MeasurePolicy, Origin
 def application(cast):
     origin, _ = Origin.objects.get_or_create(name="矩阵省", defaults={"risk": "medium"})
     now = timezone.now()
+    # One open application per person: the previous matrix object is closed first.
+    Application.objects.filter(person=cast.person_a1).exclude(state__in=["rejected", "arrived"]).update(state="rejected")
     return Application.objects.create(
         serial=uuid.uuid4().hex[:20], person=cast.person_a1, employer=cast.org_x, household=cast.hh_a1,
         place=cast.hh_a1.place, place_path=cast.hh_a1.place_path, origin=origin, risk=origin.risk,

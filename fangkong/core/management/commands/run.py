@@ -25,7 +25,8 @@ class Command(BaseCommand):
         procs = [
             subprocess.Popen([py, "-m", "fangkong.cli", "run_huey", "--workers", str(settings.HUEY["consumer"]["workers"]), "-k", "thread"], env=env),
             subprocess.Popen([py, "-m", "gunicorn", "fangkong.wsgi:application", "--bind", bind,
-                              "--workers", str(web_workers), "--threads", str(threads), "--access-logfile", "-"], env=env),
+                              "--workers", str(web_workers), "--threads", str(threads), "--access-logfile", "-",
+                              "--logger-class", "fangkong.core.gunicorn_logging.RedactingLogger"], env=env),
         ]
         self.stdout.write(f"Fangkong is running at http://{bind}/  (worker and web server; Ctrl-C stops both)")
         stopping = False
