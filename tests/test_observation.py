@@ -434,3 +434,16 @@ def test_release_needs_the_last_days_reports_and_rooms_stay_at_the_site(cast, cl
     assert medic.post(f"/observation/{central.pk}/room/", {"room": r2.pk}).status_code == 400  # another site
     assert medic.post(f"/observation/{central.pk}/room/", {"room": "²"}).status_code == 400  # not a number: no 500
     assert Observation.objects.get(pk=central.pk).room == r1
+
+
+@pytest.mark.django_db
+def test_device_keys_of_two_people_never_collide(cast, clock):
+    clock.set(at(2026, 5, 1, 8, 0))
+    one, two = observe(cast, "k1", 831), observe(cast, "k2", 832)
+    api = Client()
+    for obs in (one, two):
+        token = issue_resident_link(acting_user=None, person=obs.person)
+        resp = api.post("/api/resident/reports", {"temperature": 36.5, "client_key": "same-key-" + "x" * 200},
+                        content_type="application/json", headers={"X-Resident-Token": token})
+        assert resp.status_code == 201, resp.content
+    assert Report.objects.filter(observation__in=[one, two]).count() == 2

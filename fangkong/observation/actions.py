@@ -47,6 +47,14 @@ def _event(obs: Observation, action: str, user, note: str = "", at=None) -> None
     Event.objects.create(observation=obs, action=action, actor_name=_name(user), at=at or timezone.now(), note=str(note)[:300])
 
 
+def _form_key(obs: Observation, client_key: str) -> str:
+    """The stored key of a form or device report: the observation and the sender's own key,
+    hashed (any length in, 64 characters stored; one observation's keys never meet another's)."""
+    import hashlib
+
+    return hashlib.sha256(f"{obs.pk}:{client_key}".encode()).hexdigest() if client_key else ""
+
+
 def parse_temperature(raw) -> Decimal:
     try:
         temp = Decimal(str(raw).strip().replace("，", ".").replace(",", ".")).quantize(Decimal("0.1"))
@@ -133,6 +141,7 @@ def report(*, acting_user, observation: Observation, temperature, symptoms=(), s
     """A temperature report in the window open now. Refused outside every window, for a
     window already reported, for an observation that is over, and for impossible values.
     The report returned says whether it was `created` now or is the first of a resend."""
+    client_key = _form_key(observation, client_key)
     if client_key:
         existing = Report.objects.filter(client_key=client_key, observation=observation).first()
         if existing is not None:
@@ -335,6 +344,7 @@ def set_psych_support(*, acting_user, observation: Observation, needed: bool) ->
 
 def request_supplies(*, acting_user, observation: Observation, kind: str, text: str, client_key: str = "") -> SupplyRequest:
     """A request from the observed household (through its link) or staff on its behalf."""
+    client_key = _form_key(observation, client_key)
     if client_key:
         existing = SupplyRequest.objects.filter(client_key=client_key, observation=observation).first()
         if existing is not None:
