@@ -99,6 +99,8 @@ def check_token(token: str, *, now=None) -> tokens.Claims:
     A token never outlives its pass (signing clamps its expiry to the pass's validity), so
     the token's expiry is the pass's validity too. Raises TokenError(code): malformed,
     unknown_key, bad_signature, expired, revoked. `now`: a datetime or Unix seconds."""
+    if now is None:
+        now = timezone.now()  # the platform's clock (tests move it), not the process's
     if isinstance(now, dt.datetime):
         now = now.timestamp()
     claims = tokens.verify(token, now=now)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from django.utils.translation import gettext_noop as _  # marked for the catalogue; callers translate
+
 PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
 _LETTER = "ABCDEFGHJKLMNPQRSTUVWXYZ"  # no I, no O
 _ALNUM = _LETTER + "0123456789"
@@ -36,27 +38,27 @@ class PlateError(ValueError):
 def normalize_plate(text: str) -> str:
     """The plate in canonical form (鲁E12345, 鲁ED12345, 鲁E12345D) or PlateError (a ValueError)."""
     if text is None:
-        raise PlateError("Enter the plate number")
+        raise PlateError(_("Enter the plate number"))
     s = unicodedata.normalize("NFKC", str(text)).strip().upper()
     s = _SEPARATORS.sub("", s)
     if not s:
-        raise PlateError("Enter the plate number")
+        raise PlateError(_("Enter the plate number"))
     if s[0] not in PROVINCES:
-        raise PlateError("A plate starts with a province abbreviation such as 京 or 鲁")
+        raise PlateError(_("A plate starts with a province abbreviation such as 京 or 鲁"))
     if len(s) not in (7, 8):
-        raise PlateError(f"A plate has 7 characters (8 for new-energy vehicles), got {len(s)}")
+        raise PlateError(_("A plate has 7 characters (8 for new-energy vehicles)"))
     if s[1] not in _LETTER:
-        raise PlateError("The second character of a plate is a letter (not I or O)")
+        raise PlateError(_("The second character of a plate is a letter (not I or O)"))
     if "I" in s or "O" in s:
-        raise PlateError("Plates never contain the letters I or O")
+        raise PlateError(_("Plates never contain the letters I or O"))
     if len(s) == 7:
         if not _ORDINARY.match(s):
-            raise PlateError("After the province and letter a plate has 5 letters or digits")
+            raise PlateError(_("After the province and letter a plate has 5 letters or digits"))
         return s
     if _NEV_SMALL.match(s) or _NEV_LARGE.match(s):
         return s
-    raise PlateError("A new-energy plate has D or F as its third character followed by a letter or digit and 4 digits, "
-                     "or 5 digits followed by D or F")
+    raise PlateError(_("A new-energy plate has D or F as its third character followed by a letter or digit and 4 digits, "
+                       "or 5 digits followed by D or F"))
 
 
 def is_plate(text: str) -> bool:
