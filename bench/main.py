@@ -1,4 +1,4 @@
-"""bench/run [W1 W2] [--size N] [--db sqlite|postgres]
+"""bench/run [W1 W2 W3] [--size N] [--db sqlite|postgres]
 
 Runs the chosen workloads (all by default) on the chosen databases (both by default) and
 prints one line per workload and database:
@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-WORKLOADS = ["W1", "W2"]
+WORKLOADS = ["W1", "W2", "W3"]
 DATABASES = ["sqlite", "postgres"]
 PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/test"
 PG_SCRATCH = "fangkong_bench"
@@ -105,9 +105,9 @@ def worker(env: Env, dbname: str, *args: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def line(workload: str, db: str, value: float, baseline: float, **extra) -> str:
+def line(workload: str, db: str, value: float, baseline: float, unit: str = "rows/s", **extra) -> str:
     ratio = value / baseline if baseline else 0.0
-    parts = [f"{workload} {db}", f"ratio={ratio:.2f}", f"value={value:.0f}", f"baseline={baseline:.0f}", "unit=rows/s"]
+    parts = [f"{workload} {db}", f"ratio={ratio:.2f}", f"value={value:.0f}", f"baseline={baseline:.0f}", f"unit={unit}"]
     parts += [f"{k}={v}" for k, v in extra.items()]
     return " ".join(parts)
 
@@ -166,6 +166,21 @@ def run_w2(env: Env, size: int, files: dict) -> list[str]:
                  baseline_peak_mb=round(base["peak_mb"]))]
 
 
+def run_w3(env: Env, size: int, files: dict) -> list[str]:
+    """Pass token verification: check_token vs the bare Ed25519 verify, same tokens, same process."""
+    name = f"{PG_SCRATCH}_w3"
+    env.create_empty(name)
+    try:
+        log(f"W3 {env.db}: {size} tokens")
+        res = worker(env, name, "w3", str(size))
+    finally:
+        env.drop(name)
+    log(f"W3 {env.db}: check_token {res['seconds']:.2f}s, bare verify {res['baseline_seconds']:.2f}s, "
+        f"{res['revoked']} revoked passes listed")
+    return [line("W3", env.db, res["tokens"] / res["seconds"], res["tokens"] / res["baseline_seconds"], unit="tokens/s",
+                 size=size, revoked=res["revoked"])]
+
+
 def sanity(dbs: list[str], size: int) -> int:
     failed = 0
     with tempfile.TemporaryDirectory(prefix="fangkong-bench-") as tmp:
@@ -203,14 +218,16 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="fangkong-bench-") as tmp:
         tmp = Path(tmp)
-        gen_env = Env("sqlite", tmp / "gen")
-        log(f"data: {args.size} rows (cached in {OUT / 'data'})")
-        files = worker(gen_env, "gen", "gen", str(args.size), str(OUT / "data"))
-        files["xlsx_bytes"] = Path(files["xlsx"]).stat().st_size
+        files: dict = {}
+        if {"W1", "W2"} & set(workloads):  # W3 needs no data files
+            gen_env = Env("sqlite", tmp / "gen")
+            log(f"data: {args.size} rows (cached in {OUT / 'data'})")
+            files = worker(gen_env, "gen", "gen", str(args.size), str(OUT / "data"))
+            files["xlsx_bytes"] = Path(files["xlsx"]).stat().st_size
         for db in dbs:
             env = Env(db, tmp / db)
             for w in workloads:
-                runner = {"W1": run_w1, "W2": run_w2}[w]
+                runner = {"W1": run_w1, "W2": run_w2, "W3": run_w3}[w]
                 for text in runner(env, args.size, files):
                     print(text, flush=True)
     return 0
