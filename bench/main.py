@@ -1,4 +1,4 @@
-"""bench/run [W1 W2 W5] [--size N] [--db sqlite|postgres] [--conc C] [--workers N]
+"""bench/run [W1 W2 W3 W5] [--size N] [--db sqlite|postgres] [--conc C] [--workers N]
 
 Runs the chosen workloads (all by default) on the chosen databases (both by default) and
 prints one line per workload and database:
@@ -34,9 +34,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-WORKLOADS = ["W1", "W2", "W5"]
+WORKLOADS = ["W1", "W2", "W3", "W5"]
 FILE_WORKLOADS = {"W1", "W2"}  # need the generated census files
-DEFAULT_SIZE = {"W1": 1_000_000, "W2": 1_000_000, "W5": 5000}
+DEFAULT_SIZE = {"W1": 1_000_000, "W2": 1_000_000, "W3": 20_000, "W5": 5000}
 DATABASES = ["sqlite", "postgres"]
 PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/test"
 PG_SCRATCH = "fangkong_bench"
@@ -266,6 +266,21 @@ def run_w5(env: Env, size: int, opts) -> list[str]:
     return [http_line("W5", env.db, res, [b1, b2], size, opts, **extra)]
 
 
+def run_w3(env: Env, size: int, files: dict) -> list[str]:
+    """Pass token verification: check_token vs the bare Ed25519 verify, same tokens, same process."""
+    name = f"{PG_SCRATCH}_w3"
+    env.create_empty(name)
+    try:
+        log(f"W3 {env.db}: {size} tokens")
+        res = worker(env, name, "w3", str(size))
+    finally:
+        env.drop(name)
+    log(f"W3 {env.db}: check_token {res['seconds']:.2f}s, bare verify {res['baseline_seconds']:.2f}s, "
+        f"{res['revoked']} revoked passes listed")
+    return [line("W3", env.db, res["tokens"] / res["seconds"], res["tokens"] / res["baseline_seconds"], unit="tokens/s",
+                 size=size, revoked=res["revoked"])]
+
+
 def sanity(dbs: list[str], size: int) -> int:
     failed = 0
     with tempfile.TemporaryDirectory(prefix="fangkong-bench-") as tmp:
@@ -322,6 +337,8 @@ def main(argv=None) -> int:
                 size = args.size or DEFAULT_SIZE[w]
                 if w in FILE_WORKLOADS:
                     out = {"W1": run_w1, "W2": run_w2}[w](env, size, files)
+                elif w == "W3":
+                    out = run_w3(env, size, files)
                 else:
                     out = {"W5": run_w5}[w](env, size, args)
                 for text in out:

@@ -6,6 +6,7 @@ from fangkong.audit import views as audit
 from fangkong.core import views as core
 from fangkong.observation import urls as observation_urls
 from fangkong.inflow.urls import resident_urlpatterns as inflow_resident_urls
+from fangkong.passes.urls import resident_urlpatterns as passes_resident_urls
 from fangkong.places.access import public
 from fangkong.residents import views as residents
 
@@ -34,8 +35,9 @@ urlpatterns = [
     path("audit/", audit.event_list, name="audit_list"),
     path("inflow/", include("fangkong.inflow.urls")),
     path("observation/", include("fangkong.observation.urls")),
+    path("passes/", include("fangkong.passes.urls")),
     path("", include("fangkong.documents.urls")),
     path("", include("fangkong.notify.urls")),
-    path("r/", include(observation_urls.resident_urlpatterns + inflow_resident_urls)),  # personal links
+    path("r/", include(observation_urls.resident_urlpatterns + inflow_resident_urls + passes_resident_urls)),  # personal links
     path("api/", api.urls),
 ]

@@ -108,26 +108,36 @@ def _fresh() -> dict:
 
 
 @transaction.atomic
-def rotate_key() -> str:
+def rotate_key(*, acting_user=None) -> str:
     """A new active signing key (the previous one keeps verifying). Returns its kid."""
+    from fangkong.audit.actions import record
+
     from .models import SigningKey
 
     private = Ed25519PrivateKey.generate()
     raw_private = private.private_bytes_raw()
     SigningKey.objects.filter(active=True).update(active=False)
     kid = secrets.token_hex(4)
-    SigningKey.objects.create(kid=kid, public_key=private.public_key().public_bytes_raw(),
-                              private_key_enc=crypto.encrypt(raw_private.hex(), aad=kid.encode()), active=True)
+    key = SigningKey.objects.create(kid=kid, public_key=private.public_key().public_bytes_raw(),
+                                    private_key_enc=crypto.encrypt(raw_private.hex(), aad=kid.encode()), active=True)
+    record(acting_user, "passes.key.rotate", obj=key, detail={"kid": kid})
     transaction.on_commit(clear_cache)
     clear_cache()
     return kid
 
 
-def revoke_key(kid: str) -> None:
-    """Stop trusting a key (compromised): every token it signed is refused from now on."""
+@transaction.atomic
+def revoke_key(kid: str, *, acting_user=None) -> None:
+    """Stop trusting a key (compromised): every token it signed is refused by this process at
+    once and by the others within _KEY_TTL seconds (their cached key lists expire); gates
+    drop it with their next key refresh."""
+    from fangkong.audit.actions import record
+
     from .models import SigningKey
 
-    SigningKey.objects.filter(kid=kid).update(revoked_at=timezone.now(), active=False)
+    n = SigningKey.objects.filter(kid=kid, revoked_at__isnull=True).update(revoked_at=timezone.now(), active=False)
+    record(acting_user, "passes.key.revoke", detail={"kid": kid, "found": bool(n)})
+    transaction.on_commit(clear_cache)
     clear_cache()
 
 
