@@ -1,4 +1,6 @@
+from django.http import HttpResponse
 from django.urls import include, path
+from django.views.decorators.http import require_GET
 from django.views.i18n import set_language
 
 from fangkong.accounts import views as accounts
@@ -9,6 +11,13 @@ from fangkong.places.access import public
 from fangkong.residents import views as residents
 
 from .api import api
+
+
+@public("health check")
+@require_GET
+def healthz(request):
+    return HttpResponse("ok", content_type="text/plain")
+
 
 urlpatterns = [
     path("", accounts.home, name="home"),
@@ -35,5 +44,7 @@ urlpatterns = [
     path("", include("fangkong.documents.urls")),
     path("", include("fangkong.notify.urls")),
     path("r/", include(observation_urls.resident_urlpatterns + inflow_resident_urls)),  # personal links
+    path("gates/", include("fangkong.gates.urls")),
+    path("healthz", healthz, name="healthz"),
     path("api/", api.urls),
 ]
