@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from ninja import Router, Schema, Status
+from ninja import Body, Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangkong.places.access import api_perm, get_in_scope, places_in_scope, scope
@@ -139,7 +139,7 @@ def check(request, payload: CheckIn):
 
 
 @router.post("/gates/entries", response={200: EntryOut, 201: EntryOut}, auth=api_perm("gates.enter"))
-def create_entry(request, payload: dict[str, Any]):
+def create_entry(request, payload: dict[str, Any] = Body(...)):
     """One gate check-in: verify the pass, decide, store the row. A resend (same client_id)
     returns the stored entry with 200."""
     try:
