@@ -306,6 +306,17 @@ def _decimal(name: str, default: str, low: str, high: str):
 
 OBSERVATION_WINDOWS = _windows("FANGKONG_OBSERVATION_WINDOWS", "06:00-12:00,14:00-21:00")
 FEVER_THRESHOLD = _decimal("FANGKONG_FEVER_THRESHOLD", "37.3", "36.5", "39.0")
+# Health passes (M6): validity of a resident's or vehicle pass (days), lifetime of the
+# phone page's QR code (minutes; refreshed every minute, so a screenshot dies soon), how
+# long a process trusts its cached revocation list (seconds), the longest colour override
+# (hours), and the override burst that raises an alert (this many requests by one person
+# or in one community within the minutes given).
+PASSES_VALID_DAYS = _int("FANGKONG_PASSES_VALID_DAYS", 30, 1)
+PASSES_PHONE_TOKEN_MINUTES = _int("FANGKONG_PASSES_PHONE_TOKEN_MINUTES", 5, 1)
+PASSES_REVOCATION_CACHE_SECONDS = _int("FANGKONG_PASSES_REVOCATION_CACHE_SECONDS", 5, 0)
+PASSES_OVERRIDE_MAX_HOURS = _int("FANGKONG_PASSES_OVERRIDE_MAX_HOURS", 72, 1)
+PASSES_OVERRIDE_BURST = _int("FANGKONG_PASSES_OVERRIDE_BURST", 5, 2)
+PASSES_OVERRIDE_BURST_MINUTES = _int("FANGKONG_PASSES_OVERRIDE_BURST_MINUTES", 60, 1)
 # Official documents (PDF notices): the absolute address printed in their QR codes (the
 # public verify page /v/<code>/), and the CJK font they embed (default: the system Noto CJK).
 PUBLIC_URL = os.environ.get("FANGKONG_PUBLIC_URL", "http://127.0.0.1:8000").strip().rstrip("/")

@@ -7,6 +7,7 @@ from fangkong.accounts import views as accounts
 from fangkong.audit import views as audit
 from fangkong.observation import urls as observation_urls
 from fangkong.inflow.urls import resident_urlpatterns as inflow_resident_urls
+from fangkong.passes.urls import resident_urlpatterns as passes_resident_urls
 from fangkong.places.access import public
 from fangkong.residents import views as residents
 
@@ -41,9 +42,10 @@ urlpatterns = [
     path("audit/", audit.event_list, name="audit_list"),
     path("inflow/", include("fangkong.inflow.urls")),
     path("observation/", include("fangkong.observation.urls")),
+    path("passes/", include("fangkong.passes.urls")),
     path("", include("fangkong.documents.urls")),
     path("", include("fangkong.notify.urls")),
-    path("r/", include(observation_urls.resident_urlpatterns + inflow_resident_urls)),  # personal links
+    path("r/", include(observation_urls.resident_urlpatterns + inflow_resident_urls + passes_resident_urls)),  # personal links
     path("gates/", include("fangkong.gates.urls")),
     path("healthz", healthz, name="healthz"),
     path("api/", api.urls),

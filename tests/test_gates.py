@@ -328,3 +328,50 @@ def test_gate_page_lists_the_guards_checkpoints_and_the_service_worker_covers_it
     assert sw.status_code == 200 and sw["Content-Type"].startswith("application/javascript")
     assert '"/gates/"' in sw.content.decode() and "/static/gates/gate.js" in sw.content.decode()
     assert Client().get("/healthz").content == b"ok"
+
+
+# --- Visitor pass at the gate -----------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_guard_issues_a_visitor_pass_on_the_spot_and_the_phone_is_not_echoed(cast, login, checkpoint_b):
+    from fangkong.passes.models import Pass
+
+    client = login(cast.guard_a)
+    form = {"place": cast.compound_a1.pk, "name": "王小明", "phone": "13812345678", "reason": "探亲", "host": "1号楼101",
+            "hours": "3"}
+    resp = client.post("/gates/visitor/", form)
+    assert resp.status_code == 200
+    html = resp.content.decode()
+    assert 'id="visitor-token"' in html and "<svg" in html
+    assert "13812345678" not in html and "王小明" not in html
+    p = Pass.objects.get()
+    assert p.kind == "visitor" and p.host_household == cast.hh_a1 and p.place == cast.compound_a1
+    tok = html.split('id="visitor-token" value="')[1].split('"')[0]
+    body = post(client, ENTRIES, entry(cast, token=tok)).json()
+    assert body["decision"] == "allowed" and body["masked"] == p.masked and body["colour"] == "green"
+    # Bad input: field messages, no pass; another jurisdiction's checkpoint is not offered.
+    bad = client.post("/gates/visitor/", {**form, "phone": "123", "host": "不存在"}).content.decode()
+    assert 'data-field="host"' in bad and Pass.objects.count() == 1
+    elsewhere = client.post("/gates/visitor/", {**form, "place": checkpoint_b.pk}).content.decode()
+    assert 'data-field="place"' in elsewhere and Pass.objects.count() == 1
+    assert Client().post("/gates/visitor/", form).status_code == 302
+    worker = Client()
+    worker.force_login(cast.worker_a1)
+    assert worker.post("/gates/visitor/", form).status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_revoked_pass_is_refused_and_listed_for_the_devices(cast, login):
+    from fangkong.passes import actions as passes
+
+    client = login(cast.guard_a)
+    p, tok = passes.issue_visitor_pass(acting_user=None, name="访客", phone="13812345678", reason="送货",
+                                       host_household=None, hours=2, place=cast.compound_a1)
+    assert post(client, CHECK, {"token": tok}).json()["ok"]
+    passes.revoke(acting_user=None, pass_=p, reason="test")
+    passes.clear_revocation_cache()
+    body = post(client, CHECK, {"token": tok}).json()
+    assert not body["ok"] and body["reason_code"] == "revoked" and body["reason"]
+    stored = post(client, ENTRIES, entry(cast, token=tok)).json()
+    assert stored["decision"] == "refused" and stored["reason_code"] == "revoked"
+    assert p.pk in client.get("/api/gates/trust").json()["revoked"]

@@ -14,7 +14,6 @@ it, it is flagged for review (server_check holds the reason).
 from __future__ import annotations
 
 import datetime as dt
-import re
 import uuid
 from decimal import Decimal, InvalidOperation
 
@@ -28,7 +27,7 @@ from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
 from fangkong.core import registry
-from fangkong.passes import tokens
+from fangkong.passes import plates, tokens
 from fangkong.places.access import places_in_scope
 
 from . import passcheck
@@ -82,23 +81,11 @@ def parse_temperature(raw) -> Decimal | None:
     return temp
 
 
-_PLATE_RE = re.compile(r"^[\u4e00-\u9fa5][A-Z][A-Z0-9]{5,6}$")
-
-
 def normalize_plate(text: str) -> str:
     try:
-        from fangkong.passes.plates import normalize_plate as passes_normalize
-    except ImportError:
-        passes_normalize = None
-    if passes_normalize is not None:
-        try:
-            return passes_normalize(text)
-        except ValueError as exc:
-            raise Invalid({"plate": str(exc)}) from None
-    plate = re.sub(r"[\s·•.\-]", "", str(text or "")).upper()
-    if not _PLATE_RE.match(plate):
-        raise Invalid({"plate": _("Enter a licence plate such as 鲁A12345")})
-    return plate
+        return plates.normalize_plate(text)
+    except ValueError as exc:
+        raise Invalid({"plate": str(exc)}) from None
 
 
 def _bool(raw):
@@ -176,11 +163,13 @@ def clean_entry(raw: dict, *, places: dict, now: dt.datetime) -> dict:
 
 # --- Checking ---------------------------------------------------------------------------
 
-def check_token(token: str, *, at: float | None = None) -> tuple[tokens.Claims | None, str]:
+def check_token(token: str, *, at: float | None = None, colour_now: bool = False) -> tuple[tokens.Claims | None, str]:
     """(claims, "") for a good pass; (claims or None, error code) otherwise. The claims of an
-    expired or revoked pass (its signature is good) are returned for display."""
+    expired or revoked pass (its signature is good) are returned for display. colour_now:
+    the pass's colour now instead of the one in the code (online checks)."""
     try:
-        return passcheck.check(token, at=at), ""
+        claims = passcheck.check(token, at=at)
+        return (passcheck.with_colour_now(claims) if colour_now else claims), ""
     except tokens.TokenError as exc:
         claims = None
         if exc.code in ("expired", "revoked"):
@@ -205,9 +194,10 @@ def _build(clean: dict, *, user, now, cache: dict) -> GateEntry:
     token = clean["token"]
     claims, code = None, ""
     if token:
-        key = (token, int(clean["occurred_at"].timestamp()))
+        # Online: the colour now; offline: what the gate could know, the code's colour.
+        key = (token, int(clean["occurred_at"].timestamp()), not clean["offline"])
         if key not in cache:
-            cache[key] = check_token(token, at=clean["occurred_at"].timestamp())
+            cache[key] = check_token(token, at=clean["occurred_at"].timestamp(), colour_now=not clean["offline"])
         claims, code = cache[key]
     problem = problem_of(claims, code, subject=clean["subject"], token=token, temperature=clean["temperature"])
     decision, reason, flagged = clean["decision"], clean["reason_code"], False

@@ -1,33 +1,31 @@
-"""What the gate asks of the passes module: is this pass code good at this moment, and the
-trust material a gate device caches (public keys, revoked pass ids) to decide offline."""
+"""What the gate asks of the passes module: is this pass code good at this moment (passes'
+check_token: signature, expiry, revocation), the pass's colour now, and the trust material
+a gate device caches (public keys, revoked pass ids) to decide offline."""
 from __future__ import annotations
 
-from django.utils import timezone
+import dataclasses
 
+from fangkong.passes import actions as passes
 from fangkong.passes import tokens
-
-
-def _passes_actions():
-    try:
-        from fangkong.passes import actions
-    except ImportError:  # the passes module without its actions (before the passes branch lands)
-        return None
-    return actions if hasattr(actions, "check_token") else None
+from fangkong.passes.colours import pass_colour
+from fangkong.passes.models import Pass
 
 
 def check(token: str, *, at: float | None = None) -> tokens.Claims:
     """Claims of a valid, unexpired (at `at`, Unix seconds), unrevoked pass; else TokenError."""
-    actions = _passes_actions()
-    if actions is not None:
-        return actions.check_token(token, now=at)
-    return tokens.verify(token, now=at)
+    return passes.check_token(token, now=at)
 
 
-def revoked_ids() -> list[int]:
-    actions = _passes_actions()
-    fn = getattr(actions, "revoked_pass_ids", None) if actions is not None else None
-    return sorted(fn()) if fn is not None else []
+def with_colour_now(claims: tokens.Claims) -> tokens.Claims:
+    """The claims with the pass's colour now (a printed card carries the colour of the day
+    it was printed; a health change since then counts online)."""
+    pass_ = Pass.objects.filter(pk=claims.pass_id).first()
+    if pass_ is None:
+        return claims
+    colour = pass_colour(pass_)
+    return claims if colour == claims.colour else dataclasses.replace(claims, colour=colour)
 
 
 def trust() -> dict:
-    return {"keys": tokens.public_keys(), "revoked": revoked_ids(), "as_of": timezone.now().isoformat()}
+    ids, as_of = passes.revoked_ids()
+    return {"keys": tokens.public_keys(), "revoked": sorted(ids), "as_of": as_of.isoformat()}

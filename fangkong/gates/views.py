@@ -60,8 +60,7 @@ def gate(request):
         "user": request.user.get_username(),
         "t": _js_strings(),
     }
-    return render(request, "gates/gate.html", {"config": config, "places": places,
-                                               "can_visitor": _visitor_available()})
+    return render(request, "gates/gate.html", {"config": config, "places": places})
 
 
 SW = """// Fangkong gate page service worker: the page and its assets stay usable offline.
@@ -106,19 +105,52 @@ def service_worker(request):
 
 # --- Visitor pass on the spot -------------------------------------------------------------
 
-def _visitor_available() -> bool:
-    try:
-        from fangkong.passes.actions import issue_visitor_pass  # noqa: F401
-    except ImportError:
-        return False
-    return True
+def _host(place, text: str):
+    """The host household by (part of) its address within the checkpoint; None if not given."""
+    from fangkong.residents.models import Household
+
+    text = (text or "").strip()
+    if not text:
+        return None
+    found = list(Household.objects.filter(place_path__under=place.path, address__icontains=text)[:2])
+    if len(found) != 1:
+        raise actions.Invalid({"host": _("No single household at this checkpoint matches this address")
+                               if not found else _("Several households match: give the full address")})
+    return found[0]
 
 
 @require_POST
 @requires("gates.enter")
 def visitor(request):
-    """Register a visitor and issue a temporary pass (needs the server); the reply shows its QR."""
-    return render(request, "gates/_visitor.html", {"unavailable": True})
+    """Register a visitor and issue a temporary pass (needs the server); the reply shows its
+    QR code and puts the code into the scanner field. The phone is never echoed back."""
+    import segno
+
+    from fangkong.passes.actions import Invalid as PassInvalid
+    from fangkong.passes.actions import issue_visitor_pass
+
+    post = request.POST
+    errors = {}
+    place = actions.guard_places(request.user).filter(pk=post.get("place") or 0).first()
+    if place is None:
+        errors["place"] = _("Choose the checkpoint first")
+    host = None
+    try:
+        host = _host(place, post.get("host", "")) if place is not None else None
+    except actions.Invalid as exc:
+        errors.update(exc.errors)
+    if not errors:
+        try:
+            pass_, token = issue_visitor_pass(acting_user=request.user, name=post.get("name", ""), phone=post.get("phone", ""),
+                                              reason=post.get("reason", ""), host_household=host,
+                                              hours=post.get("hours", "").strip() or 4, place=place)
+        except PassInvalid as exc:
+            errors.update(exc.errors)
+    if errors:
+        # 200 so that htmx shows the messages in place (it does not swap error responses).
+        return render(request, "gates/_visitor.html", {"errors": {k: str(v) for k, v in errors.items()}})
+    qr = segno.make(token, error="m").svg_inline(scale=5, border=2)
+    return render(request, "gates/_visitor.html", {"pass": pass_, "token": token, "qr": qr})
 
 
 # --- Figures and triage -------------------------------------------------------------------

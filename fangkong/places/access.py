@@ -67,6 +67,13 @@ PERM_ROLES: dict[str, set[str]] = {
     # Official documents (notices with a verification QR code), scoped like their subject.
     "documents.view": {"commander", "coordinator", "committee", "grid_worker", "medic", "unit_liaison"},
     "documents.revoke": {"committee"},
+    # Health passes and gates (M6). A guard verifies tokens (colour and masked name only);
+    # an override of the derived colour needs a second person to approve it.
+    "passes.view": {"commander", "committee", "grid_worker", "medic"},
+    "passes.issue": {"committee", "grid_worker"},
+    "passes.override": {"committee", "medic"},
+    "passes.approve_override": {"commander", "committee", "medic"},
+    "passes.verify": {"gate_guard", "committee", "medic"},
     # Notifications: configure webhook/e-mail channels, see and retry failed deliveries (admin).
     "notify.manage": set(),
     # Gates (M6) and pre-screening triage (M18): guards record entries at their checkpoints.

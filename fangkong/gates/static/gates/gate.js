@@ -345,6 +345,20 @@
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register(cfg.urls.sw, { scope: cfg.urls.scope }).catch(() => {});
   }
+  // A visitor pass issued on the spot: its place is the chosen checkpoint; once issued,
+  // its code goes through the same check as a scanned one.
+  const vform = $("visitor-form");
+  if (vform) {
+    vform.addEventListener("htmx:configRequest", (e) => { e.detail.parameters.place = select.value; });
+    document.body.addEventListener("htmx:afterSwap", (e) => {
+      const tok = document.getElementById("visitor-token");
+      if (e.target.id === "visitor-result" && tok) {
+        vform.reset();
+        $("scan").value = tok.value;
+        refreshTrust().then(() => onScan(tok.value)); // a key made since the last refresh
+      }
+    });
+  }
   render();
   refreshTrust().then(sync);
   window.fkGate = { verify, sync, refreshTrust }; // for tests and the console

@@ -1,0 +1,71 @@
+"""Pass colour rules (M6): one function derives the colour from the health flags that the
+modules report (fangkong.core.registry.health_flags); nobody types a colour in, except as
+an override that a second person approved and that expires.
+
+    red     FEVER, HOSPITAL, CENTRAL_OBSERVATION, or home OBSERVATION
+    yellow  HEALTH_MONITORING, or RELEASED in the last 14 days
+    green   none of these
+
+Home observation is red, not yellow: in the seeds (000, 003, 004) a person under home
+medical observation (居家医学观察/居家隔离) stays at home for 14 days — temperatures are taken
+at the door or by video and supplies are brought to the door — so a gate must turn them
+back exactly like a person under centralized observation. Yellow marks the people who may
+go out but are watched: health monitoring (the lighter measure) and the 14 days after a
+release.
+
+An approved override that has not expired wins over the derived colour; an override of a
+pass (visitor, vehicle) wins over one of its person.
+"""
+from __future__ import annotations
+
+from django.utils import timezone
+
+from fangkong.core import registry
+
+GREEN, YELLOW, RED = "green", "yellow", "red"
+RED_FLAGS = frozenset({registry.FEVER, registry.HOSPITAL, registry.CENTRAL_OBSERVATION, registry.OBSERVATION})
+YELLOW_FLAGS = frozenset({registry.HEALTH_MONITORING, registry.RELEASED})
+
+
+def derived(flags: set[str]) -> str:
+    if flags & RED_FLAGS:
+        return RED
+    if flags & YELLOW_FLAGS:
+        return YELLOW
+    return GREEN
+
+
+def _overrides(now, **filters) -> dict[int, str]:
+    """{subject id: colour} of approved, unexpired overrides (the latest approval wins)."""
+    from .models import Override
+
+    field = next(iter(filters)).split("__")[0]
+    out: dict[int, str] = {}
+    qs = Override.objects.filter(state=Override.State.APPROVED, until__gt=now, **filters).order_by("decided_at", "pk")
+    for subject, colour in qs.values_list(f"{field}_id", "colour"):
+        out[subject] = colour
+    return out
+
+
+def colour_for(person_ids, *, now=None) -> dict[int, str]:
+    """{person id: "green" | "yellow" | "red"} for these persons, now."""
+    ids = list({int(p) for p in person_ids})
+    if not ids:
+        return {}
+    now = now or timezone.now()
+    flags = registry.health_flags(ids)
+    out = {pid: derived(flags.get(pid, set())) for pid in ids}
+    out.update(_overrides(now, person__in=ids))
+    return out
+
+
+def pass_colour(pass_, *, now=None) -> str:
+    """The colour of a pass now: its own override, else its person's colour (resident,
+    vehicle with a registered owner), else green (a visitor checked at issue)."""
+    now = now or timezone.now()
+    own = _overrides(now, pass_obj__in=[pass_.pk])
+    if pass_.pk in own:
+        return own[pass_.pk]
+    if pass_.person_id:
+        return colour_for([pass_.person_id], now=now)[pass_.person_id]
+    return GREEN
