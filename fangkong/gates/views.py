@@ -68,7 +68,10 @@ const CACHE = "fk-gates-v1";
 const PAGE = %(page)s;
 const ASSETS = %(assets)s;
 self.addEventListener("install", (e) => {
-  e.waitUntil(caches.open(CACHE).then((c) => c.addAll(ASSETS)).then(() => self.skipWaiting()));
+  // The assets, and the page as the signed-in guard sees it now (not a sign-in redirect).
+  e.waitUntil(caches.open(CACHE).then((c) => c.addAll(ASSETS).then(() => fetch(PAGE, { credentials: "same-origin" })
+    .then((r) => (r.ok && !r.redirected ? c.put(PAGE, r) : null)).catch(() => null)))
+    .then(() => self.skipWaiting()));
 });
 self.addEventListener("activate", (e) => {
   e.waitUntil(caches.keys().then((ks) => Promise.all(ks.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
