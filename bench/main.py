@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-WORKLOADS = ["W1", "W2"]
+WORKLOADS = ["W1", "W2", "W4"]
 DATABASES = ["sqlite", "postgres"]
 PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/test"
 PG_SCRATCH = "fangkong_bench"
@@ -166,6 +166,29 @@ def run_w2(env: Env, size: int, files: dict) -> list[str]:
                  baseline_peak_mb=round(base["peak_mb"]))]
 
 
+def run_w4(env: Env, size: int, files: dict, requests: int = 2000, sync_rows: int = 10_000) -> list[str]:
+    """Gate check-in over HTTP (64 connections) vs /healthz on the same gunicorn; then the
+    batched sync of `sync_rows` offline entries."""
+    from bench import w4
+
+    name = f"{PG_SCRATCH}_w4"
+    env.create_empty(name)
+    try:
+        setup = worker(env, name, "w4setup")
+        log(f"W4 {env.db}: gunicorn on 127.0.0.1, {w4.CONNECTIONS} connections, {requests} requests each")
+        res = w4.run(env.env(name), ROOT, setup, requests, sync_rows)
+    finally:
+        env.drop(name)
+    b, g, s = res["base"], res["gate"], res["sync"]
+    log(f"W4 {env.db}: healthz {b['rps']:.0f}/s p99 {b['p99_ms']:.0f} ms; gate {g['rps']:.0f}/s p50 {g['p50_ms']:.0f} ms "
+        f"p99 {g['p99_ms']:.0f} ms errors {g['errors']}; sync {s['stored']}/{s['rows']} rows in {s['seconds']:.1f}s")
+    gate = line("W4", env.db, g["rps"], b["rps"], p99_ms=round(g["p99_ms"]), baseline_p99_ms=round(b["p99_ms"]),
+                requests=g["n"], errors=g["errors"]).replace("unit=rows/s", "unit=req/s")
+    sync = (f"W4-sync {env.db} value={s['rows'] / s['seconds']:.0f} unit=rows/s seconds={s['seconds']:.1f} "
+            f"size={s['rows']} stored={s['stored']} batch=500")
+    return [gate, sync]
+
+
 def sanity(dbs: list[str], size: int) -> int:
     failed = 0
     with tempfile.TemporaryDirectory(prefix="fangkong-bench-") as tmp:
@@ -190,6 +213,8 @@ def main(argv=None) -> int:
     ap.add_argument("workloads", nargs="*", metavar="W", help=f"workloads to run (default: {' '.join(WORKLOADS)})")
     ap.add_argument("--size", type=int, default=1_000_000, help="person rows (default 1,000,000)")
     ap.add_argument("--db", choices=DATABASES, action="append", help="database (default: both)")
+    ap.add_argument("--requests", type=int, default=2000, help="W4: requests per endpoint (default 2,000)")
+    ap.add_argument("--sync-rows", type=int, default=10_000, help="W4: offline entries synced in batches (default 10,000)")
     ap.add_argument("--sanity", action="store_true", help="instead of measuring, check the importer's behaviour "
                     "on a small file (--size, default 5,000 rows)")
     args = ap.parse_args(argv)
@@ -203,15 +228,20 @@ def main(argv=None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="fangkong-bench-") as tmp:
         tmp = Path(tmp)
-        gen_env = Env("sqlite", tmp / "gen")
-        log(f"data: {args.size} rows (cached in {OUT / 'data'})")
-        files = worker(gen_env, "gen", "gen", str(args.size), str(OUT / "data"))
-        files["xlsx_bytes"] = Path(files["xlsx"]).stat().st_size
+        files: dict = {}
+        if {"W1", "W2"} & set(workloads):
+            gen_env = Env("sqlite", tmp / "gen")
+            log(f"data: {args.size} rows (cached in {OUT / 'data'})")
+            files = worker(gen_env, "gen", "gen", str(args.size), str(OUT / "data"))
+            files["xlsx_bytes"] = Path(files["xlsx"]).stat().st_size
         for db in dbs:
             env = Env(db, tmp / db)
             for w in workloads:
-                runner = {"W1": run_w1, "W2": run_w2}[w]
-                for text in runner(env, args.size, files):
+                if w == "W4":
+                    texts = run_w4(env, args.size, files, args.requests, args.sync_rows)
+                else:
+                    texts = {"W1": run_w1, "W2": run_w2}[w](env, args.size, files)
+                for text in texts:
                     print(text, flush=True)
     return 0
 

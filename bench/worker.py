@@ -257,7 +257,13 @@ def task_sanity(size: str = "5000"):
     return {"failures": sanity.main(int(size))}
 
 
-TASKS = {"gen": task_gen, "setup": task_setup, "baseline": task_baseline, "import": task_import, "w2": task_w2,
+def task_w4setup():
+    from bench import w4
+
+    return w4.task_setup()
+
+
+TASKS = {"w4setup": task_w4setup, "gen": task_gen, "setup": task_setup, "baseline": task_baseline, "import": task_import, "w2": task_w2,
          "sanity": task_sanity}
 
 if __name__ == "__main__":
