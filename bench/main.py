@@ -1,4 +1,4 @@
-"""bench/run [W1 W2] [--size N] [--db sqlite|postgres]
+"""bench/run [W1 W2 W3] [--size N] [--db sqlite|postgres]
 
 Runs the chosen workloads (all by default) on the chosen databases (both by default) and
 prints one line per workload and database:
@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-WORKLOADS = ["W1", "W2", "W4"]
+WORKLOADS = ["W1", "W2", "W3", "W4"]
 DATABASES = ["sqlite", "postgres"]
 PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/test"
 PG_SCRATCH = "fangkong_bench"
@@ -105,9 +105,9 @@ def worker(env: Env, dbname: str, *args: str) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def line(workload: str, db: str, value: float, baseline: float, **extra) -> str:
+def line(workload: str, db: str, value: float, baseline: float, unit: str = "rows/s", **extra) -> str:
     ratio = value / baseline if baseline else 0.0
-    parts = [f"{workload} {db}", f"ratio={ratio:.2f}", f"value={value:.0f}", f"baseline={baseline:.0f}", "unit=rows/s"]
+    parts = [f"{workload} {db}", f"ratio={ratio:.2f}", f"value={value:.0f}", f"baseline={baseline:.0f}", f"unit={unit}"]
     parts += [f"{k}={v}" for k, v in extra.items()]
     return " ".join(parts)
 
@@ -183,10 +183,25 @@ def run_w4(env: Env, size: int, files: dict, requests: int = 2000, sync_rows: in
     log(f"W4 {env.db}: healthz {b['rps']:.0f}/s p99 {b['p99_ms']:.0f} ms; gate {g['rps']:.0f}/s p50 {g['p50_ms']:.0f} ms "
         f"p99 {g['p99_ms']:.0f} ms errors {g['errors']}; sync {s['stored']}/{s['rows']} rows in {s['seconds']:.1f}s")
     gate = line("W4", env.db, g["rps"], b["rps"], p99_ms=round(g["p99_ms"]), baseline_p99_ms=round(b["p99_ms"]),
-                requests=g["n"], errors=g["errors"]).replace("unit=rows/s", "unit=req/s")
+                requests=g["n"], errors=g["errors"], unit="req/s")
     sync = (f"W4-sync {env.db} value={s['rows'] / s['seconds']:.0f} unit=rows/s seconds={s['seconds']:.1f} "
             f"size={s['rows']} stored={s['stored']} batch=500")
     return [gate, sync]
+
+
+def run_w3(env: Env, size: int, files: dict) -> list[str]:
+    """Pass token verification: check_token vs the bare Ed25519 verify, same tokens, same process."""
+    name = f"{PG_SCRATCH}_w3"
+    env.create_empty(name)
+    try:
+        log(f"W3 {env.db}: {size} tokens")
+        res = worker(env, name, "w3", str(size))
+    finally:
+        env.drop(name)
+    log(f"W3 {env.db}: check_token {res['seconds']:.2f}s, bare verify {res['baseline_seconds']:.2f}s, "
+        f"{res['revoked']} revoked passes listed")
+    return [line("W3", env.db, res["tokens"] / res["seconds"], res["tokens"] / res["baseline_seconds"], unit="tokens/s",
+                 size=size, revoked=res["revoked"])]
 
 
 def sanity(dbs: list[str], size: int) -> int:
@@ -229,7 +244,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="fangkong-bench-") as tmp:
         tmp = Path(tmp)
         files: dict = {}
-        if {"W1", "W2"} & set(workloads):
+        if {"W1", "W2"} & set(workloads):  # W3 needs no data files
             gen_env = Env("sqlite", tmp / "gen")
             log(f"data: {args.size} rows (cached in {OUT / 'data'})")
             files = worker(gen_env, "gen", "gen", str(args.size), str(OUT / "data"))
@@ -240,7 +255,7 @@ def main(argv=None) -> int:
                 if w == "W4":
                     texts = run_w4(env, args.size, files, args.requests, args.sync_rows)
                 else:
-                    texts = {"W1": run_w1, "W2": run_w2}[w](env, args.size, files)
+                    texts = {"W1": run_w1, "W2": run_w2, "W3": run_w3}[w](env, args.size, files)
                 for text in texts:
                     print(text, flush=True)
     return 0

@@ -194,7 +194,8 @@ def test_api_issue_visitor_and_vehicle_with_clear_errors(cast):
     assert resp.status_code == 201 and resp.json()["passes"]["masked"] == "访**五"
     assert "13912345678" not in resp.content.decode()
     assert post_json(api, "/api/passes/visitor", {"name": "访客", "phone": "13912345678", "reason": "送货",
-                                                  "place_id": cast.grid_b1.pk, "hours": 4}).status_code == 404
+                                                  "place_id": cast.grid_b1.pk, "hours": 4}).status_code == 422
+    assert Pass.objects.count() == 1
     resp = post_json(api, "/api/passes/vehicle", {"plate": "鲁E1234", "place_id": cast.compound_a1.pk})
     assert resp.status_code == 422 and resp.json()["detail"][0]["field"] == "plate"
     resp = post_json(api, "/api/passes/vehicle", {"plate": "鲁e·12345d", "place_id": cast.compound_a1.pk,

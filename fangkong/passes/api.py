@@ -176,7 +176,11 @@ def _person_by_id(user, raw: str, field: str):
 def _place(user, place_id: int):
     from fangkong.places.models import Place
 
-    return get_in_scope(Place.objects.all(), user, "passes.issue", pk=place_id)
+    # A reference in the body (not the URL): missing and out of scope give the same 422.
+    place = scope(Place.objects.filter(pk=place_id or 0), user, "passes.issue").first()
+    if place is None:
+        raise FieldErrors({"place_id": _("Choose where the pass is valid")})
+    return place
 
 
 @router.get("/passes", response=list[PassOut], summary="Passes in scope", auth=api_perm("passes.view"))
@@ -211,7 +215,9 @@ def issue_visitor(request, payload: VisitorIn):
     place = _place(request.user, payload.place_id)
     host = None
     if payload.host_household_id:
-        host = get_in_scope(Household.objects.all(), request.user, "passes.issue", pk=payload.host_household_id)
+        host = scope(Household.objects.filter(pk=payload.host_household_id), request.user, "passes.issue").first()
+        if host is None:
+            raise FieldErrors({"host_household_id": _("No household with this address is registered there")})
     return _issued(_call(lambda: actions.issue_visitor_pass(
         acting_user=request.user, name=payload.name, phone=payload.phone, reason=payload.reason, host_household=host,
         hours=payload.hours, place=place)))
