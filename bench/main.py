@@ -34,9 +34,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-WORKLOADS = ["W1", "W2", "W3", "W5"]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5"]
 FILE_WORKLOADS = {"W1", "W2"}  # need the generated census files
-DEFAULT_SIZE = {"W1": 1_000_000, "W2": 1_000_000, "W3": 20_000, "W5": 5000}
+DEFAULT_SIZE = {"W1": 1_000_000, "W2": 1_000_000, "W3": 20_000, "W4": 0, "W5": 5000}
 DATABASES = ["sqlite", "postgres"]
 PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/test"
 PG_SCRATCH = "fangkong_bench"
@@ -266,6 +266,29 @@ def run_w5(env: Env, size: int, opts) -> list[str]:
     return [http_line("W5", env.db, res, [b1, b2], size, opts, **extra)]
 
 
+def run_w4(env: Env, size: int, files: dict, requests: int = 2000, sync_rows: int = 10_000) -> list[str]:
+    """Gate check-in over HTTP (64 connections) vs /healthz on the same gunicorn; then the
+    batched sync of `sync_rows` offline entries."""
+    from bench import w4
+
+    name = f"{PG_SCRATCH}_w4"
+    env.create_empty(name)
+    try:
+        setup = worker(env, name, "w4setup")
+        log(f"W4 {env.db}: gunicorn on 127.0.0.1, {w4.CONNECTIONS} connections, {requests} requests each")
+        res = w4.run(env.env(name), ROOT, setup, requests, sync_rows)
+    finally:
+        env.drop(name)
+    b, g, s = res["base"], res["gate"], res["sync"]
+    log(f"W4 {env.db}: healthz {b['rps']:.0f}/s p99 {b['p99_ms']:.0f} ms; gate {g['rps']:.0f}/s p50 {g['p50_ms']:.0f} ms "
+        f"p99 {g['p99_ms']:.0f} ms errors {g['errors']}; sync {s['stored']}/{s['rows']} rows in {s['seconds']:.1f}s")
+    gate = line("W4", env.db, g["rps"], b["rps"], p99_ms=round(g["p99_ms"]), baseline_p99_ms=round(b["p99_ms"]),
+                requests=g["n"], errors=g["errors"], unit="req/s")
+    sync = (f"W4-sync {env.db} value={s['rows'] / s['seconds']:.0f} unit=rows/s seconds={s['seconds']:.1f} "
+            f"size={s['rows']} stored={s['stored']} batch=500")
+    return [gate, sync]
+
+
 def run_w3(env: Env, size: int, files: dict) -> list[str]:
     """Pass token verification: check_token vs the bare Ed25519 verify, same tokens, same process."""
     name = f"{PG_SCRATCH}_w3"
@@ -309,6 +332,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="HTTP workloads: gunicorn worker processes (default 2)")
     ap.add_argument("--threads", type=int, default=8, help="HTTP workloads: threads per gunicorn worker (default 8, as `fangkong run`)")
     ap.add_argument("--max-seconds", type=float, default=600.0, help="HTTP workloads: time limit of each load phase")
+    ap.add_argument("--requests", type=int, default=2000, help="W4: requests per endpoint (default 2,000)")
+    ap.add_argument("--sync-rows", type=int, default=10_000, help="W4: offline entries synced in batches (default 10,000)")
     ap.add_argument("--sanity", action="store_true", help="instead of measuring, check the importer's behaviour "
                     "on a small file (--size, default 5,000 rows)")
     args = ap.parse_args(argv)
@@ -339,6 +364,8 @@ def main(argv=None) -> int:
                     out = {"W1": run_w1, "W2": run_w2}[w](env, size, files)
                 elif w == "W3":
                     out = run_w3(env, size, files)
+                elif w == "W4":  # its size is --requests (and --sync-rows)
+                    out = run_w4(env, size, files, args.requests, args.sync_rows)
                 else:
                     out = {"W5": run_w5}[w](env, size, args)
                 for text in out:

@@ -337,6 +337,12 @@ def task_sanity(size: str = "5000"):
     return {"failures": sanity.main(int(size))}
 
 
+def task_w4setup():
+    from bench import w4
+
+    return w4.task_setup()
+
+
 def task_w3(size: str, revoked: str = "0.02"):
     """W3: check_token (decode, trusted key, signature, expiry, revocation) on N valid
     tokens with a revocation list of realistic size (a share of N revoked passes), against
@@ -394,7 +400,7 @@ def task_w3(size: str, revoked: str = "0.02"):
 
 
 TASKS = {"gen": task_gen, "setup": task_setup, "baseline": task_baseline, "import": task_import, "w2": task_w2,
-         "sanity": task_sanity, "w3": task_w3, "w5_setup": task_w5_setup, "w5_check": task_w5_check}
+         "sanity": task_sanity, "w3": task_w3, "w4setup": task_w4setup, "w5_setup": task_w5_setup, "w5_check": task_w5_check}
 
 if __name__ == "__main__":
     result = TASKS[sys.argv[1]](*sys.argv[2:])

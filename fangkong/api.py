@@ -10,6 +10,7 @@ from fangkong.documents.api import router as documents_router
 from fangkong.inflow.api import router as inflow_router
 from fangkong.observation.api import router as observation_router
 from fangkong.notify.api import router as notify_router
+from fangkong.gates.api import router as gates_router
 from fangkong.passes.api import router as passes_router
 from fangkong.residents.api import router as residents_router
 
@@ -51,4 +52,5 @@ api.add_router("/", inflow_router)
 api.add_router("/", observation_router)
 api.add_router("/", documents_router)
 api.add_router("/", notify_router)
+api.add_router("/", gates_router)
 api.add_router("/", passes_router)

@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "fangkong.documents",
     "fangkong.notify",
     "fangkong.passes",
+    "fangkong.gates",
 ]
 
 MIDDLEWARE = [

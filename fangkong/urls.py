@@ -12,6 +12,7 @@ from fangkong.residents import views as residents
 
 from .api import api
 
+
 urlpatterns = [
     path("", accounts.home, name="home"),
     path("healthz", core.healthz, name="healthz"),
@@ -39,5 +40,6 @@ urlpatterns = [
     path("", include("fangkong.documents.urls")),
     path("", include("fangkong.notify.urls")),
     path("r/", include(observation_urls.resident_urlpatterns + inflow_resident_urls + passes_resident_urls)),  # personal links
+    path("gates/", include("fangkong.gates.urls")),
     path("api/", api.urls),
 ]

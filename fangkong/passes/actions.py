@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -20,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
+from fangkong.lib.workflow import Conflict, Invalid, Transition  # noqa: F401  (actions.Conflict etc. for callers)
 from fangkong.core import registry
 from fangkong.lib import crypto
 from fangkong.lib.identity import IdentityError, mask_phone, normalize_phone
@@ -36,24 +36,6 @@ VISITOR_MAX_HOURS = 72
 MAX_DAYS = 366
 
 
-class Conflict(Exception):
-    """Not allowed in the record's current state (HTTP 409)."""
-
-
-class Invalid(Exception):
-    """Bad input: {field: message} (HTTP 400/422)."""
-
-    def __init__(self, errors: dict):
-        super().__init__("invalid")
-        self.errors = errors
-
-
-@dataclass(frozen=True)
-class Transition:
-    perm: str
-    sources: tuple[str, ...]
-    target: str
-    label: object
 
 
 TRANSITIONS: dict[str, Transition] = {

@@ -76,6 +76,10 @@ PERM_ROLES: dict[str, set[str]] = {
     "passes.verify": {"gate_guard", "committee", "medic"},
     # Notifications: configure webhook/e-mail channels, see and retry failed deliveries (admin).
     "notify.manage": set(),
+    # Gates (M6) and pre-screening triage (M18): guards record entries at their checkpoints.
+    "gates.enter": {"gate_guard"},
+    "gates.view": {"commander", "coordinator", "committee", "medic"},
+    "gates.triage": {"medic", "committee"},
 }
 PERMS = set(PERM_ROLES)
 assert all(roles <= set(ROLES) - {"admin"} for roles in PERM_ROLES.values())

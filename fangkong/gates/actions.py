@@ -1,0 +1,373 @@
+"""Gate writes as named actions: an entry (one, or a batch synced from a device that was
+offline) and the closing of a triage. Views, API and bench call only these.
+
+Idempotency: the device names every entry with a UUID (client_id, unique in the table). A
+resend returns the stored entry; concurrent sends of one entry store it once (the unique
+index decides, the losers read the winner's row).
+
+Decision: the server checks the pass again (signature, expiry at the moment of the entry,
+revocation, colour) and the temperature. An entry made online that the server refuses is
+stored as refused with the server's reason (the page shows it before the person passes).
+An entry made offline records what happened at the gate; if the server would have refused
+it, it is flagged for review (server_check holds the reason).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal, InvalidOperation
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import Http404
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from fangkong.audit.actions import record
+from fangkong.lib.workflow import Invalid  # noqa: F401  (actions.Invalid etc. for callers)
+from fangkong.core import registry
+from fangkong.passes import plates, tokens
+from fangkong.places.access import places_in_scope
+
+from . import passcheck
+from .models import CHECKPOINT_KINDS, GateEntry, Triage
+
+TEMP_MIN, TEMP_MAX = Decimal("34.0"), Decimal("43.0")
+FUTURE_SKEW = dt.timedelta(minutes=10)  # a device clock ahead by more than this is not trusted
+MAX_AGE = dt.timedelta(days=30)  # an offline queue older than this: device clock not trusted
+MAX_BATCH = 10_000
+
+# Refusal reasons: stable codes (the page's JS uses the same ones) with their text.
+REASONS = {
+    **tokens.TokenError.MESSAGES,
+    "red": gettext_lazy("Red code: may not pass"),
+    "yellow": gettext_lazy("Yellow code: may not pass"),
+    "fever": gettext_lazy("Fever: send to triage"),
+    "no_pass": gettext_lazy("No pass shown"),
+    "manual": gettext_lazy("Refused by the guard"),
+}
+REFUSED_COLOURS = {"red", "yellow"}
+
+
+
+def reason_text(code: str) -> str:
+    return str(REASONS.get(code, code))
+
+
+def guard_places(user):
+    """The checkpoints (compounds and checkpoint places) the user may record entries at."""
+    return places_in_scope(user, "gates.enter").filter(kind__in=CHECKPOINT_KINDS)
+
+
+# --- Parsing ----------------------------------------------------------------------------
+
+def parse_temperature(raw) -> Decimal | None:
+    if raw is None or str(raw).strip() == "":
+        return None
+    try:
+        temp = Decimal(str(raw).strip().replace("，", ".").replace(",", ".")).quantize(Decimal("0.1"))
+    except (InvalidOperation, ValueError, TypeError):
+        raise Invalid({"temperature": _("Enter the temperature in °C, e.g. 36.5")}) from None
+    if not TEMP_MIN <= temp <= TEMP_MAX:
+        raise Invalid({"temperature": _("A body temperature lies between 34 and 43 °C")})
+    return temp
+
+
+def normalize_plate(text: str) -> str:
+    try:
+        return plates.normalize_plate(text)
+    except ValueError as exc:
+        raise Invalid({"plate": str(exc)}) from None
+
+
+def _bool(raw):
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool):
+        return raw
+    return str(raw).lower() in ("1", "true", "yes", "on")
+
+
+def clean_entry(raw: dict, *, places: dict, now: dt.datetime) -> dict:
+    """The cleaned fields of one entry from a device; Invalid({field: message}) if bad.
+    A place outside `places` (the user's checkpoints) is Http404."""
+    if not isinstance(raw, dict):
+        raise Invalid({"entry": _("Not an entry")})
+    errors, out = {}, {}
+    try:
+        out["client_id"] = uuid.UUID(str(raw.get("client_id", "")))
+    except ValueError:
+        errors["client_id"] = _("The device must name the entry with a UUID")
+    try:
+        place_id = int(raw.get("place"))
+    except (TypeError, ValueError):
+        errors["place"] = _("Choose the checkpoint")
+    else:
+        if place_id not in places:
+            raise Http404
+        out["place"] = places[place_id]
+    direction = raw.get("direction")
+    if direction not in GateEntry.Direction.values:
+        errors["direction"] = _("Choose in or out")
+    out["direction"] = direction
+    subject = raw.get("subject") or GateEntry.Subject.PERSON
+    if subject not in GateEntry.Subject.values:
+        errors["subject"] = _("Choose person or vehicle")
+    out["subject"] = subject
+    token = str(raw.get("token") or "").strip()
+    if len(token) > 600:
+        errors["token"] = tokens.TokenError("malformed").message
+    out["token"] = token
+    out["plate"] = ""
+    if subject == GateEntry.Subject.VEHICLE:
+        try:
+            out["plate"] = normalize_plate(raw.get("plate") or "")
+        except Invalid as exc:
+            errors.update(exc.errors)
+    try:
+        out["temperature"] = parse_temperature(raw.get("temperature"))
+    except Invalid as exc:
+        errors.update(exc.errors)
+    decision = raw.get("decision") or GateEntry.Decision.ALLOWED
+    if decision not in GateEntry.Decision.values:
+        errors["decision"] = _("Choose allowed or refused")
+    out["decision"] = decision
+    out["reason_code"] = str(raw.get("reason_code") or "")[:24]
+    out["reason_text"] = str(raw.get("reason_text") or "")[:200]
+    when = raw.get("occurred_at")
+    parsed = parse_datetime(when) if isinstance(when, str) else (when if isinstance(when, dt.datetime) else None)
+    if parsed is None:
+        errors["occurred_at"] = _("The device time of the entry is missing or unreadable")
+    else:
+        if timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed)
+        out["device_time"] = parsed
+        suspect = parsed > now + FUTURE_SKEW or parsed < now - MAX_AGE
+        out["occurred_at"] = now if suspect else parsed
+        out["clock_suspect"] = suspect
+    out["offline"] = bool(_bool(raw.get("offline")))
+    out["travel"] = _bool(raw.get("travel"))
+    out["contact"] = _bool(raw.get("contact"))
+    if errors:
+        raise Invalid(errors)
+    return out
+
+
+# --- Checking ---------------------------------------------------------------------------
+
+def check_token(token: str, *, at: float | None = None, colour_now: bool = False) -> tuple[tokens.Claims | None, str]:
+    """(claims, "") for a good pass; (claims or None, error code) otherwise. The claims of an
+    expired or revoked pass (its signature is good) are returned for display. colour_now:
+    the pass's colour now instead of the one in the code (online checks)."""
+    try:
+        claims = passcheck.check(token, at=at)
+        return (passcheck.with_colour_now(claims) if colour_now else claims), ""
+    except tokens.TokenError as exc:
+        claims = None
+        if exc.code in ("expired", "revoked"):
+            claims = tokens.decode(token)[0]
+        return claims, exc.code
+
+
+def problem_of(claims, code: str, *, subject: str, token: str, temperature) -> str:
+    """The reason the server refuses this entry ("" = none)."""
+    if code:
+        return code
+    if claims is not None and claims.colour in REFUSED_COLOURS:
+        return claims.colour
+    if temperature is not None and temperature >= settings.FEVER_THRESHOLD:
+        return "fever"
+    if not token and subject == GateEntry.Subject.PERSON:
+        return "no_pass"
+    return ""
+
+
+def _build(clean: dict, *, user, now, cache: dict) -> GateEntry:
+    token = clean["token"]
+    claims, code = None, ""
+    if token:
+        # Online: the colour now; offline: what the gate could know, the code's colour.
+        key = (token, int(clean["occurred_at"].timestamp()), not clean["offline"])
+        if key not in cache:
+            cache[key] = check_token(token, at=clean["occurred_at"].timestamp(), colour_now=not clean["offline"])
+        claims, code = cache[key]
+    problem = problem_of(claims, code, subject=clean["subject"], token=token, temperature=clean["temperature"])
+    decision, reason, flagged = clean["decision"], clean["reason_code"], False
+    if decision == GateEntry.Decision.REFUSED:
+        reason = reason or problem or "manual"
+    elif problem:
+        if clean["offline"]:
+            flagged = True  # it happened: keep it, and have someone look at it
+        else:
+            decision, reason = GateEntry.Decision.REFUSED, problem
+    else:
+        reason = ""
+    text = clean["reason_text"] if decision == GateEntry.Decision.REFUSED and clean["reason_text"] else (
+        reason_text(reason) if reason else "")
+    place = clean["place"]
+    entry = GateEntry(
+        client_id=clean["client_id"], place=place, place_path=place.path, direction=clean["direction"],
+        subject=clean["subject"], pass_id=claims.pass_id if claims else None, pass_kind=claims.kind if claims else "",
+        colour=claims.colour if claims else "", masked=claims.masked if claims else "", plate=clean["plate"],
+        temperature=clean["temperature"], decision=decision, reason_code=reason, reason_text=text[:200],
+        server_check=problem, flagged=flagged, occurred_at=clean["occurred_at"], device_time=clean["device_time"],
+        clock_suspect=clean["clock_suspect"], received_at=now, guard=user if getattr(user, "pk", None) else None,
+        offline=clean["offline"],
+    )
+    entry._answers = (clean["travel"], clean["contact"])
+    return entry
+
+
+def _is_fever(entry: GateEntry) -> bool:
+    return entry.temperature is not None and entry.temperature >= settings.FEVER_THRESHOLD
+
+
+def _triage_for(entry: GateEntry) -> Triage:
+    travel, contact = getattr(entry, "_answers", (None, None))
+    return Triage(entry_id=entry.pk, place_id=entry.place_id, place_path=entry.place_path, masked=entry.masked,
+                  pass_id=entry.pass_id, temperature=entry.temperature, travel=travel, contact=contact,
+                  created_at=entry.received_at)
+
+
+def _alert(triage: Triage, place_name: str) -> None:
+    who = triage.masked or _("a person without a pass")
+    registry.raise_alert(registry.Alert(
+        kind="gate.fever", place_path=triage.place_path, roles=("grid_worker", "medic"),
+        text=_("Fever %(temp)s °C at %(place)s: %(who)s") % {"temp": triage.temperature, "place": place_name, "who": who},
+        obj_type="gates.triage", obj_id=triage.pk,
+    ))
+
+
+# --- Entries ----------------------------------------------------------------------------
+
+def _places(user) -> dict:
+    return {p.pk: p for p in guard_places(user)}
+
+
+def record_entry(*, acting_user, data: dict, now: dt.datetime | None = None) -> tuple[GateEntry, bool]:
+    """Store one entry (idempotent on client_id). Returns (entry, created)."""
+    now = now or timezone.now()
+    clean = clean_entry(data, places=_places(acting_user), now=now)
+    existing = GateEntry.objects.filter(client_id=clean["client_id"]).first()
+    if existing is not None:
+        return _existing(existing, clean), False
+    entry = _build(clean, user=acting_user, now=now, cache={})
+    try:
+        with transaction.atomic():
+            entry.save()
+            if _is_fever(entry):
+                triage = _triage_for(entry)
+                triage.save()
+                transaction.on_commit(lambda: _alert(triage, entry.place.name))
+            record(acting_user, "gates.entry", obj=entry, detail={
+                "direction": entry.direction, "subject": entry.subject, "decision": entry.decision,
+                "reason": entry.reason_code, "offline": entry.offline, "flagged": entry.flagged})
+    except IntegrityError:
+        existing = GateEntry.objects.filter(client_id=clean["client_id"]).first()
+        if existing is None:
+            raise
+        return _existing(existing, clean), False
+    return entry, True
+
+
+def _existing(entry: GateEntry, clean: dict) -> GateEntry:
+    if entry.place_id != clean["place"].pk:
+        raise Invalid({"client_id": _("This entry id was already used for another checkpoint")})
+    return entry
+
+
+def record_batch(*, acting_user, items: list, now: dt.datetime | None = None) -> dict:
+    """Store the good entries of a device's queue in bulk; report the bad ones by client_id.
+    Returns {"stored": n, "duplicates": n, "accepted": [client ids], "rejected": [{client_id, errors}],
+    "entries": [...]}: accepted = stored now or before (the device may forget them)."""
+    now = now or timezone.now()
+    if not isinstance(items, list) or len(items) > MAX_BATCH:
+        raise Invalid({"entries": _("Send a list of at most %(n)d entries") % {"n": MAX_BATCH}})
+    places = _places(acting_user)
+    rejected, cleaned, seen = [], [], set()
+    for raw in items:
+        cid = str(raw.get("client_id", "")) if isinstance(raw, dict) else ""
+        try:
+            clean = clean_entry(raw, places=places, now=now)
+        except Invalid as exc:
+            rejected.append({"client_id": cid, "errors": {k: str(v) for k, v in exc.errors.items()}})
+            continue
+        except Http404:
+            rejected.append({"client_id": cid, "errors": {"place": _("Not one of your checkpoints")}})
+            continue
+        if clean["client_id"] in seen:
+            continue  # the same entry twice in one batch: stored once
+        seen.add(clean["client_id"])
+        cleaned.append(clean)
+
+    ids = [c["client_id"] for c in cleaned]
+    before: dict = {}
+    for i in range(0, len(ids), 900):
+        before.update(GateEntry.objects.filter(client_id__in=ids[i:i + 900]).values_list("client_id", "place_id"))
+    cache: dict = {}
+    new, accepted = [], []
+    for clean in cleaned:
+        cid = clean["client_id"]
+        if cid in before:
+            if before[cid] != clean["place"].pk:
+                rejected.append({"client_id": str(cid), "errors": {
+                    "client_id": _("This entry id was already used for another checkpoint")}})
+            else:
+                accepted.append(str(cid))
+            continue
+        new.append(_build(clean, user=acting_user, now=now, cache=cache))
+        accepted.append(str(cid))
+
+    triages: list[Triage] = []
+    with transaction.atomic():
+        GateEntry.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
+        fevers = [e for e in new if _is_fever(e)]
+        if fevers:
+            pks: dict = {}
+            fever_ids = [e.client_id for e in fevers]
+            for i in range(0, len(fever_ids), 900):
+                pks.update(GateEntry.objects.filter(client_id__in=fever_ids[i:i + 900]).values_list("client_id", "pk"))
+            for e in fevers:
+                e.pk = pks[e.client_id]
+            Triage.objects.bulk_create([_triage_for(e) for e in fevers], batch_size=500, ignore_conflicts=True)
+            triages = list(Triage.objects.filter(entry_id__in=[e.pk for e in fevers], created_at=now)
+                           .select_related("place"))
+        if new or rejected:
+            record(acting_user, "gates.batch", detail={
+                "received": len(items), "stored": len(new), "duplicates": len(accepted) - len(new),
+                "rejected": len(rejected), "refused": sum(e.decision == "refused" for e in new),
+                "flagged": sum(e.flagged for e in new), "fevers": len(fevers)},
+                place_path=new[0].place_path if len(places) == 1 and new else "")
+        for t in triages:
+            transaction.on_commit(lambda t=t: _alert(t, t.place.name))
+    by_cid = {str(e.client_id): e for e in new}
+    return {
+        "stored": len(new), "duplicates": len(accepted) - len(new), "accepted": accepted, "rejected": rejected,
+        "entries": [{"client_id": cid, "decision": e.decision, "reason_code": e.reason_code, "flagged": e.flagged}
+                    for cid, e in by_cid.items() if e.decision == "refused" or e.flagged],
+    }
+
+
+# --- Triage -----------------------------------------------------------------------------
+
+@transaction.atomic
+def close_triage(*, acting_user, triage: Triage, routed_to: str, note: str = "", travel=None, contact=None) -> Triage:
+    triage = Triage.objects.select_for_update().get(pk=triage.pk)
+    if triage.state != Triage.State.OPEN:
+        raise Invalid({"state": _("This triage is already closed")})
+    if routed_to not in Triage.Route.values or not routed_to:
+        raise Invalid({"routed_to": _("Choose where the person was sent")})
+    triage.routed_to = routed_to
+    triage.note = str(note or "")[:300]
+    if travel is not None:
+        triage.travel = _bool(travel)
+    if contact is not None:
+        triage.contact = _bool(contact)
+    triage.state = Triage.State.CLOSED
+    triage.closed_at = timezone.now()
+    triage.closed_by = acting_user.get_username() if acting_user is not None else ""
+    triage.save()
+    record(acting_user, "gates.triage.close", obj=triage, detail={"routed_to": routed_to})
+    return triage

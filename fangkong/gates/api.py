@@ -1,0 +1,191 @@
+"""JSON API of the gates, for the gate page (online and when it syncs its offline queue)
+and for other gate devices. A guard's responses hold the pass's colour and masked name
+only, never an ID number or phone."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ninja import Body, Router, Schema, Status
+from ninja.errors import HttpError
+
+from fangkong.places.access import api_perm, get_in_scope, places_in_scope, scope
+from fangkong.residents.api import FieldErrors
+
+from . import actions, passcheck, queries
+from .models import GateEntry, Triage
+
+router = Router(tags=["gates"])
+
+
+class TrustOut(Schema):
+    keys: dict[str, str]
+    revoked: list[int]
+    as_of: str
+
+
+class CheckIn(Schema):
+    token: str
+
+
+class CheckOut(Schema):
+    ok: bool
+    reason_code: str
+    reason: str
+    kind: str
+    colour: str
+    masked: str
+    expires: int | None
+
+
+class EntryOut(Schema):
+    id: int
+    client_id: str
+    place_id: int
+    direction: str
+    subject: str
+    colour: str
+    masked: str
+    plate: str
+    temperature: float | None
+    decision: str
+    reason_code: str
+    reason: str
+    flagged: bool
+    offline: bool
+    occurred_at: dt.datetime
+    triage_id: int | None = None
+    created: bool = False
+
+
+class BatchIn(Schema):
+    entries: list[dict[str, Any]]
+
+
+class BatchOut(Schema):
+    stored: int
+    duplicates: int
+    accepted: list[str]
+    rejected: list[dict[str, Any]]
+    entries: list[dict[str, Any]]
+
+
+class StatsRow(Schema):
+    place_id: int
+    place_name: str
+    place_code: str
+    people_in: int
+    people_out: int
+    vehicles_in: int
+    vehicles_out: int
+    refused: int
+    flagged: int
+    fevers: int
+    total: int
+
+
+class StatsOut(Schema):
+    day: dt.date
+    rows: list[StatsRow]
+
+
+class TriageOut(Schema):
+    id: int
+    place_id: int
+    masked: str
+    temperature: float
+    travel: bool | None
+    contact: bool | None
+    routed_to: str
+    state: str
+    created_at: dt.datetime
+
+
+class TriageClose(Schema):
+    routed_to: str = ""
+    note: str = ""
+    travel: bool | None = None
+    contact: bool | None = None
+
+
+def entry_out(entry: GateEntry, created: bool) -> dict:
+    triage = Triage.objects.filter(entry_id=entry.pk).values_list("pk", flat=True).first()
+    return {
+        "id": entry.pk, "client_id": str(entry.client_id), "place_id": entry.place_id, "direction": entry.direction,
+        "subject": entry.subject, "colour": entry.colour, "masked": entry.masked, "plate": entry.plate,
+        "temperature": float(entry.temperature) if entry.temperature is not None else None,
+        "decision": entry.decision, "reason_code": entry.reason_code,
+        "reason": entry.reason_text or (actions.reason_text(entry.reason_code) if entry.reason_code else ""),
+        "flagged": entry.flagged, "offline": entry.offline, "occurred_at": entry.occurred_at, "triage_id": triage,
+        "created": created,
+    }
+
+
+@router.get("/gates/trust", response=TrustOut, auth=api_perm("gates.enter"))
+def trust(request):
+    """Public keys and revoked pass ids, for checking passes at the gate without the server."""
+    return passcheck.trust()
+
+
+@router.post("/gates/check", response=CheckOut, auth=api_perm("gates.enter"))
+def check(request, payload: CheckIn):
+    """The server's check of a pass code (signature, expiry, revocation, colour)."""
+    claims, code = actions.check_token(payload.token, colour_now=True)
+    if not code and claims.colour in actions.REFUSED_COLOURS:
+        code = claims.colour
+    return {"ok": not code, "reason_code": code, "reason": actions.reason_text(code) if code else "",
+            "kind": claims.kind if claims else "", "colour": claims.colour if claims else "",
+            "masked": claims.masked if claims else "", "expires": claims.expires if claims else None}
+
+
+@router.post("/gates/entries", response={200: EntryOut, 201: EntryOut}, auth=api_perm("gates.enter"))
+def create_entry(request, payload: dict[str, Any] = Body(...)):
+    """One gate check-in: verify the pass, decide, store the row. A resend (same client_id)
+    returns the stored entry with 200."""
+    try:
+        entry, created = actions.record_entry(acting_user=request.user, data=payload)
+    except actions.Invalid as exc:
+        raise FieldErrors(exc.errors) from None
+    return Status(201 if created else 200, entry_out(entry, created))
+
+
+@router.post("/gates/entries/batch", response=BatchOut, auth=api_perm("gates.enter"))
+def create_batch(request, payload: BatchIn):
+    """A device's queue: the good entries are stored, the bad ones reported by client_id."""
+    try:
+        return actions.record_batch(acting_user=request.user, items=payload.entries)
+    except actions.Invalid as exc:
+        raise FieldErrors(exc.errors) from None
+
+
+@router.get("/gates/stats", response=StatsOut, auth=api_perm("gates.view"))
+def stats(request, day: dt.date | None = None, place: int | None = None):
+    """People and vehicles in/out, refusals, flagged entries and fevers per checkpoint for one day."""
+    from django.utils import timezone
+
+    day = day or timezone.localdate()
+    where = get_in_scope(places_in_scope(request.user, "gates.view"), request.user, "gates.view", pk=place) if place else None
+    return {"day": day, "rows": queries.stats(request.user, day, where)}
+
+
+@router.get("/gates/triage", response=list[TriageOut], auth=api_perm("gates.triage"))
+def triage_list(request, state: str = "open"):
+    qs = scope(Triage.objects.all(), request.user, "gates.triage")
+    if state in Triage.State.values:
+        qs = qs.filter(state=state)
+    return [{**{f: getattr(t, f) for f in ("id", "place_id", "masked", "travel", "contact", "routed_to", "state",
+                                          "created_at")}, "temperature": float(t.temperature)} for t in qs[:500]]
+
+
+@router.post("/gates/triage/{pk}/close", response=TriageOut, auth=api_perm("gates.triage", obj=Triage))
+def triage_close(request, pk: int, payload: TriageClose):
+    triage = get_in_scope(Triage, request.user, "gates.triage", pk=pk)
+    try:
+        t = actions.close_triage(acting_user=request.user, triage=triage, routed_to=payload.routed_to, note=payload.note,
+                                 travel=payload.travel, contact=payload.contact)
+    except actions.Invalid as exc:
+        if "state" in exc.errors:
+            raise HttpError(409, str(exc.errors["state"])) from None
+        raise FieldErrors(exc.errors) from None
+    return {**{f: getattr(t, f) for f in ("id", "place_id", "masked", "travel", "contact", "routed_to", "state",
+                                         "created_at")}, "temperature": float(t.temperature)}

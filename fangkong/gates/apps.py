@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class GatesConfig(AppConfig):
+    name = "fangkong.gates"
+    label = "gates"
+
+    def ready(self):
+        from . import signals  # noqa: F401  registers the daily gate figures (core.registry)

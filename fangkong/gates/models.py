@@ -1,0 +1,107 @@
+"""Gate duty (M6) and pre-screening triage (M18).
+
+A checkpoint is a Place of kind compound or checkpoint. Every person or vehicle checked at
+one is a GateEntry, made by the guard's device (online or queued offline) under a client_id
+the device chose, so a resend is recognised and stored once. A fever at the gate opens a
+Triage record for the medics.
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from fangkong.places.models import Place
+
+CHECKPOINT_KINDS = ("compound", "checkpoint")
+
+
+class GateEntry(models.Model):
+    class Direction(models.TextChoices):
+        IN = "in", _("In")
+        OUT = "out", _("Out")
+
+    class Subject(models.TextChoices):
+        PERSON = "person", _("Person")
+        VEHICLE = "vehicle", _("Vehicle")
+
+    class Decision(models.TextChoices):
+        ALLOWED = "allowed", _("Allowed")
+        REFUSED = "refused", _("Refused")
+
+    client_id = models.UUIDField(unique=True)  # made by the device
+    place = models.ForeignKey(Place, on_delete=models.PROTECT, related_name="gate_entries")
+    place_path = models.CharField(max_length=255, editable=False)
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    subject = models.CharField(max_length=7, choices=Subject.choices, default=Subject.PERSON)
+    # What the pass said, as seen at the gate (never a name in clear, never an ID or phone).
+    pass_id = models.BigIntegerField(null=True, blank=True)
+    pass_kind = models.CharField(max_length=8, blank=True)  # resident / visitor / vehicle
+    colour = models.CharField(max_length=6, blank=True)  # green / yellow / red
+    masked = models.CharField(max_length=40, blank=True)
+    plate = models.CharField(max_length=16, blank=True)  # normalized, vehicles only
+    temperature = models.DecimalField(max_digits=3, decimal_places=1, null=True, blank=True)
+    decision = models.CharField(max_length=7, choices=Decision.choices)
+    reason_code = models.CharField(max_length=24, blank=True)
+    reason_text = models.CharField(max_length=200, blank=True)
+    # The server's own check of the pass when the entry arrived ("" = valid); an entry let in
+    # offline whose pass the server refuses is flagged for review.
+    server_check = models.CharField(max_length=24, blank=True)
+    flagged = models.BooleanField(default=False)
+    occurred_at = models.DateTimeField()  # device time, sanity-checked
+    device_time = models.DateTimeField()  # as sent
+    clock_suspect = models.BooleanField(default=False)  # device time was implausible; occurred_at = received_at
+    received_at = models.DateTimeField()
+    guard = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    offline = models.BooleanField(default=False)
+
+    SCOPE_PATH = "place_path"
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [
+            models.Index(fields=["place", "occurred_at"], name="gates_entry_place_time"),
+            models.Index(fields=["place_path", "occurred_at"], name="gates_entry_path_time"),
+            models.Index(fields=["occurred_at"], name="gates_entry_time"),
+        ]
+        verbose_name = _("gate entry")
+
+    def __str__(self):
+        return f"{self.place_id} {self.direction} {self.masked or self.plate} {self.decision}"
+
+
+class Triage(models.Model):
+    """Pre-screening triage (预检分诊, M18): a fever at a gate or clinic entrance, the travel
+    and contact answers, and where the person was routed."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("Open")
+        CLOSED = "closed", _("Closed")
+
+    class Route(models.TextChoices):
+        PENDING = "", _("Not yet routed")
+        FEVER_CLINIC = "fever_clinic", _("Fever clinic")
+        HOME_OBSERVATION = "home_observation", _("Home observation")
+        HOSPITAL = "hospital", _("Hospital")
+        CLEARED = "cleared", _("Cleared (re-measured normal)")
+
+    entry = models.OneToOneField(GateEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="triage")
+    place = models.ForeignKey(Place, on_delete=models.PROTECT, related_name="+")
+    place_path = models.CharField(max_length=255, db_index=True, editable=False)
+    masked = models.CharField(max_length=40, blank=True)
+    pass_id = models.BigIntegerField(null=True, blank=True)
+    temperature = models.DecimalField(max_digits=3, decimal_places=1)
+    travel = models.BooleanField(null=True, blank=True)  # been to a risk area in the last 14 days
+    contact = models.BooleanField(null=True, blank=True)  # contact with cases or people from there
+    routed_to = models.CharField(max_length=20, choices=Route.choices, blank=True, default="")
+    state = models.CharField(max_length=6, choices=State.choices, default=State.OPEN)
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_by = models.CharField(max_length=150, blank=True)
+
+    SCOPE_PATH = "place_path"
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("triage")

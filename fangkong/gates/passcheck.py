@@ -1,0 +1,31 @@
+"""What the gate asks of the passes module: is this pass code good at this moment (passes'
+check_token: signature, expiry, revocation), the pass's colour now, and the trust material
+a gate device caches (public keys, revoked pass ids) to decide offline."""
+from __future__ import annotations
+
+import dataclasses
+
+from fangkong.passes import actions as passes
+from fangkong.passes import tokens
+from fangkong.passes.colours import pass_colour
+from fangkong.passes.models import Pass
+
+
+def check(token: str, *, at: float | None = None) -> tokens.Claims:
+    """Claims of a valid, unexpired (at `at`, Unix seconds), unrevoked pass; else TokenError."""
+    return passes.check_token(token, now=at)
+
+
+def with_colour_now(claims: tokens.Claims) -> tokens.Claims:
+    """The claims with the pass's colour now (a printed card carries the colour of the day
+    it was printed; a health change since then counts online)."""
+    pass_ = Pass.objects.filter(pk=claims.pass_id).first()
+    if pass_ is None:
+        return claims
+    colour = pass_colour(pass_)
+    return claims if colour == claims.colour else dataclasses.replace(claims, colour=colour)
+
+
+def trust() -> dict:
+    ids, as_of = passes.revoked_ids()
+    return {"keys": tokens.public_keys(), "revoked": sorted(ids), "as_of": as_of.isoformat()}

@@ -1,0 +1,199 @@
+"""Gate pages: the guard's gate page (works offline: checks passes in the browser with the
+cached keys and revocation list, queues entries and syncs them), its service worker, the
+visitor pass issued on the spot, the figures per checkpoint and day, and the medics' triage list."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from fangkong.places.access import get_in_scope, places_in_scope, public, requires, scope
+
+from . import actions, queries
+from .models import CHECKPOINT_KINDS, Triage
+
+ASSETS = ["vendor/pico/pico.min.css", "fangkong/app.css", "gates/gate.css", "gates/gate.js", "vendor/jsqr/jsQR.js"]
+
+
+def _js_strings() -> dict:
+    return {
+        "online": _("Online"), "offline": _("Offline"), "waiting": _("waiting to send"),
+        "valid": _("Valid"), "validUntil": _("valid until"), "invalid": _("Refused"),
+        "green": _("Green"), "yellow": _("Yellow"), "red": _("Red"),
+        "resident": _("Resident"), "visitor": _("Visitor"), "vehicle": _("Vehicle"),
+        "noKeys": _("No keys yet: connect once to load them"),
+        "noCrypto": _("This browser cannot check signatures (needs HTTPS and a current browser)"),
+        "recorded": _("Recorded"), "recordedRefused": _("Recorded as refused"),
+        "queued": _("Saved on this device; it will be sent when online"),
+        "chooseCheckpoint": _("Choose the checkpoint first"),
+        "noCamera": _("No camera available: use the scanner field"),
+        "signIn": _("Sign in again to send the waiting entries"),
+        "rejected": _("rejected by the server"),
+        "fever": _("Fever: send to triage"),
+        "plateNeeded": _("Enter the licence plate"),
+        "tempRange": _("A body temperature lies between 34 and 43 °C"),
+        "lastSync": _("last sync"),
+        "flagged": _("flagged for review"),
+        "reasons": {k: str(v) for k, v in actions.REASONS.items()},
+    }
+
+
+@require_GET
+@requires("gates.enter")
+def gate(request):
+    places = list(actions.guard_places(request.user).values("id", "name", "code"))
+    config = {
+        "places": places,
+        "urls": {"trust": "/api/gates/trust", "batch": "/api/gates/entries/batch", "sw": reverse("gates_sw"),
+                 "scope": reverse("gates_gate")},
+        "fever": str(settings.FEVER_THRESHOLD),
+        "refusedColours": sorted(actions.REFUSED_COLOURS),
+        "user": request.user.get_username(),
+        "t": _js_strings(),
+    }
+    return render(request, "gates/gate.html", {"config": config, "places": places})
+
+
+SW = """// Fangkong gate page service worker: the page and its assets stay usable offline.
+const CACHE = "fk-gates-v1";
+const PAGE = %(page)s;
+const ASSETS = %(assets)s;
+self.addEventListener("install", (e) => {
+  // The assets, and the page as the signed-in guard sees it now (not a sign-in redirect).
+  e.waitUntil(caches.open(CACHE).then((c) => c.addAll(ASSETS).then(() => fetch(PAGE, { credentials: "same-origin" })
+    .then((r) => (r.ok && !r.redirected ? c.put(PAGE, r) : null)).catch(() => null)))
+    .then(() => self.skipWaiting()));
+});
+self.addEventListener("activate", (e) => {
+  e.waitUntil(caches.keys().then((ks) => Promise.all(ks.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
+    .then(() => self.clients.claim()));
+});
+self.addEventListener("fetch", (e) => {
+  const req = e.request;
+  if (req.method !== "GET") return;
+  const url = new URL(req.url);
+  if (url.origin !== location.origin) return;
+  if (url.pathname === PAGE) {
+    // Network first (fresh page and session when online), the last good copy when not.
+    e.respondWith(fetch(req).then((resp) => {
+      if (resp.ok && !resp.redirected) { const copy = resp.clone(); caches.open(CACHE).then((c) => c.put(PAGE, copy)); }
+      return resp;
+    }).catch(() => caches.match(PAGE).then((r) => r || Response.error())));
+  } else if (ASSETS.includes(url.pathname)) {
+    e.respondWith(caches.match(url.pathname).then((r) => r || fetch(req)));
+  }
+});
+"""
+
+
+@require_GET
+@public("service worker script of the gate page: code only, no data")
+def service_worker(request):
+    import json
+
+    body = SW % {"page": json.dumps(reverse("gates_gate")), "assets": json.dumps([static(a) for a in ASSETS])}
+    resp = HttpResponse(body, content_type="application/javascript; charset=utf-8")
+    resp["Service-Worker-Allowed"] = reverse("gates_gate")
+    return resp
+
+
+# --- Visitor pass on the spot -------------------------------------------------------------
+
+def _host(place, text: str):
+    """The host household by (part of) its address within the checkpoint; None if not given."""
+    from fangkong.residents.models import Household
+
+    text = (text or "").strip()
+    if not text:
+        return None
+    found = list(Household.objects.filter(place_path__under=place.path, address__icontains=text)[:2])
+    if len(found) != 1:
+        raise actions.Invalid({"host": _("No single household at this checkpoint matches this address")
+                               if not found else _("Several households match: give the full address")})
+    return found[0]
+
+
+@require_POST
+@requires("gates.enter")
+def visitor(request):
+    """Register a visitor and issue a temporary pass (needs the server); the reply shows its
+    QR code and puts the code into the scanner field. The phone is never echoed back."""
+    import segno
+
+    from fangkong.passes.actions import Invalid as PassInvalid
+    from fangkong.passes.actions import issue_visitor_pass
+
+    post = request.POST
+    errors = {}
+    place = actions.guard_places(request.user).filter(pk=post.get("place") or 0).first()
+    if place is None:
+        errors["place"] = _("Choose the checkpoint first")
+    host = None
+    try:
+        host = _host(place, post.get("host", "")) if place is not None else None
+    except actions.Invalid as exc:
+        errors.update(exc.errors)
+    if not errors:
+        try:
+            pass_, token = issue_visitor_pass(acting_user=request.user, name=post.get("name", ""), phone=post.get("phone", ""),
+                                              reason=post.get("reason", ""), host_household=host,
+                                              hours=post.get("hours", "").strip() or 4, place=place)
+        except PassInvalid as exc:
+            errors.update(exc.errors)
+    if errors:
+        # 200 so that htmx shows the messages in place (it does not swap error responses).
+        return render(request, "gates/_visitor.html", {"errors": {k: str(v) for k, v in errors.items()}})
+    qr = segno.make(token, error="m").svg_inline(scale=5, border=2)
+    return render(request, "gates/_visitor.html", {"pass": pass_, "token": token, "qr": qr})
+
+
+# --- Figures and triage -------------------------------------------------------------------
+
+@require_GET
+@requires("gates.view")
+def stats(request):
+    day = parse_date(request.GET.get("day") or "") or timezone.localdate()
+    places = places_in_scope(request.user, "gates.view").filter(kind__in=CHECKPOINT_KINDS)
+    place = None
+    if request.GET.get("place"):
+        place = get_in_scope(places, request.user, "gates.view", pk=request.GET["place"])
+    rows = queries.stats(request.user, day, place)
+    totals = {k: sum(r[k] for r in rows) for k in list(queries.FIGURES) + ["fevers", "total"]}
+    return render(request, "gates/stats.html", {
+        "day": day, "prev": day - dt.timedelta(days=1), "next": day + dt.timedelta(days=1), "rows": rows,
+        "totals": totals, "places": places[:200], "place": place})
+
+
+@require_GET
+@requires("gates.triage")
+def triage_list(request):
+    which = request.GET.get("state", "open")
+    qs = scope(Triage.objects.select_related("place"), request.user, "gates.triage")
+    if which in Triage.State.values:
+        qs = qs.filter(state=which)
+    return render(request, "gates/triage.html", {"items": qs[:200], "which": which, "routes": Triage.Route.choices[1:]})
+
+
+@require_POST
+@requires("gates.triage", obj=Triage)
+def triage_close(request, pk):
+    triage = get_in_scope(Triage, request.user, "gates.triage", pk=pk)
+    try:
+        actions.close_triage(acting_user=request.user, triage=triage, routed_to=request.POST.get("routed_to", ""),
+                             note=request.POST.get("note", ""), travel=request.POST.get("travel") or None,
+                             contact=request.POST.get("contact") or None)
+    except actions.Invalid as exc:
+        for msg in exc.errors.values():
+            messages.error(request, msg)
+    else:
+        messages.success(request, _("Triage closed"))
+    return redirect("gates_triage")

@@ -1,0 +1,377 @@
+"""Gates (M6) and triage (M18) through HTTP with the fixed cast, then the stored state."""
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import threading
+import uuid
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from fangkong.audit.models import AuditEvent
+from fangkong.core import registry
+from fangkong.gates.models import GateEntry, Triage
+from fangkong.passes import tokens
+from fangkong.places.actions import create_place
+
+ENTRIES, BATCH, CHECK, STATS = "/api/gates/entries", "/api/gates/entries/batch", "/api/gates/check", "/api/gates/stats"
+
+
+def token(pass_id=7, colour="green", kind="resident", masked="靶*甲", hours=12):
+    return tokens.sign(pass_id=pass_id, kind=kind, colour=colour, masked=masked,
+                       expires_at=timezone.now() + dt.timedelta(hours=hours))
+
+
+def other_key_token(pass_id=7):
+    """Well formed and signed, but by a key this platform never had."""
+    payload = {"k": "deadbeef", "p": pass_id, "t": "r", "c": "g", "e": int(timezone.now().timestamp()) + 3600, "n": "靶*甲"}
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()  # noqa: E731
+    body = "FK1." + b64(json.dumps(payload, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode())
+    return body + "." + b64(Ed25519PrivateKey.generate().sign(body.encode()))
+
+
+def forged(tok):
+    """A green pass made from a red one: payload changed, signature kept."""
+    prefix, payload, sig = tok.split(".")
+    data = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    data["c"] = "g"
+    new = base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode())
+    return f"{prefix}.{new.rstrip(b'=').decode()}.{sig}"
+
+
+def entry(cast, **kw):
+    data = {"client_id": str(uuid.uuid4()), "place": cast.compound_a1.pk, "direction": "in", "subject": "person",
+            "token": token(), "temperature": "36.5", "decision": "allowed", "occurred_at": timezone.now().isoformat()}
+    data.update(kw)
+    return data
+
+
+def post(client, url, data):
+    return client.post(url, data=json.dumps(data), content_type="application/json")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_key_cache():
+    """The process caches the signing keys; each test's database has its own."""
+    tokens.clear_cache()
+    yield
+    tokens.clear_cache()
+
+
+@pytest.fixture
+def alerts():
+    got = []
+    sink = registry.register_alert_sink(got.append)
+    yield got
+    registry._SINKS.remove(sink)
+
+
+@pytest.fixture
+def checkpoint_b(cast):
+    return create_place(acting_user=None, kind="checkpoint", name="乙卡口", code="B1K", parent=cast.grid_b1)
+
+
+# --- Single entries --------------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_guard_records_an_entry_and_a_resend_returns_the_stored_one(cast, login):
+    client = login(cast.guard_a)
+    data = entry(cast)
+    resp = post(client, ENTRIES, data)
+    assert resp.status_code == 201, resp.content
+    body = resp.json()
+    assert body["decision"] == "allowed" and body["colour"] == "green" and body["masked"] == "靶*甲" and body["created"]
+    again = post(client, ENTRIES, data)
+    assert again.status_code == 200 and again.json()["id"] == body["id"] and not again.json()["created"]
+    e = GateEntry.objects.get()
+    assert (e.place, e.place_path, e.direction, e.pass_id, e.guard, e.offline) == (
+        cast.compound_a1, cast.compound_a1.path, "in", 7, cast.guard_a, False)
+    assert str(e.temperature) == "36.5" and e.received_at and e.server_check == ""
+    assert AuditEvent.objects.filter(action="gates.entry", user=cast.guard_a, object_id=str(e.pk)).count() == 1
+
+
+@pytest.mark.django_db
+def test_wrong_role_403_other_jurisdiction_404_wrong_method_405(cast, login, checkpoint_b):
+    for user in (cast.worker_a1, cast.commander, cast.medic_a):
+        c = Client()
+        c.force_login(user)
+        assert post(c, ENTRIES, entry(cast)).status_code == 403
+        assert post(c, BATCH, {"entries": [entry(cast)]}).status_code == 403
+    assert post(Client(), ENTRIES, entry(cast)).status_code == 401
+    client = login(cast.guard_a)
+    assert post(client, ENTRIES, entry(cast, place=checkpoint_b.pk)).status_code == 404
+    assert client.get(ENTRIES).status_code == 405
+    assert not GateEntry.objects.exists()
+
+
+@pytest.mark.django_db
+def test_bad_input_gets_field_messages_and_no_row(cast, login):
+    client = login(cast.guard_a)
+    resp = post(client, ENTRIES, entry(cast, client_id="not-a-uuid", temperature="45", direction="up"))
+    assert resp.status_code == 422
+    fields = {d["field"] for d in resp.json()["detail"]}
+    assert {"client_id", "temperature", "direction"} <= fields
+    resp = post(client, ENTRIES, entry(cast, subject="vehicle", plate="nonsense", token=""))
+    assert resp.status_code == 422 and {d["field"] for d in resp.json()["detail"]} == {"plate"}
+    assert not GateEntry.objects.exists()
+    ok = post(client, ENTRIES, entry(cast, subject="vehicle", plate="鲁a·12345", token=""))
+    assert ok.status_code == 201 and ok.json()["plate"] == "鲁A12345" and ok.json()["decision"] == "allowed"
+
+
+# --- Refusals ---------------------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_forged_expired_other_key_red_and_malformed_passes_are_refused_with_the_reason(cast, login):
+    client = login(cast.guard_a)
+    red = token(colour="red")
+    expired = tokens.sign(pass_id=8, kind="resident", colour="green", masked="靶*乙",
+                          expires_at=timezone.now() - dt.timedelta(minutes=1))
+    cases = {"bad_signature": forged(red), "expired": expired, "unknown_key": other_key_token(), "red": red,
+             "malformed": "FK1.garbage"}
+    for code, tok in cases.items():
+        resp = post(client, CHECK, {"token": tok})
+        assert resp.status_code == 200
+        body = resp.json()
+        assert not body["ok"] and body["reason_code"] == code and body["reason"], (code, body)
+        stored = post(client, ENTRIES, entry(cast, token=tok))
+        assert stored.status_code == 201
+        assert stored.json()["decision"] == "refused" and stored.json()["reason_code"] == code, code
+    assert post(client, CHECK, {"token": token()}).json()["ok"]
+    assert GateEntry.objects.filter(decision="refused").count() == len(cases)
+    # A key the platform stopped trusting: its passes are refused from then on.
+    good = token()
+    tokens.revoke_key(good and tokens.decode(good)[0].kid)
+    assert post(client, CHECK, {"token": good}).json()["reason_code"] == "unknown_key"
+
+
+@pytest.mark.django_db
+def test_offline_entry_keeps_what_happened_and_is_flagged_when_the_server_disagrees(cast, login):
+    client = login(cast.guard_a)
+    # Valid when the guard let the person in (device time), expired by the time it syncs.
+    tok = tokens.sign(pass_id=9, kind="visitor", colour="green", masked="访*",
+                      expires_at=timezone.now() - dt.timedelta(minutes=30))
+    at = (timezone.now() - dt.timedelta(hours=1)).isoformat()
+    resp = post(client, ENTRIES, entry(cast, token=tok, occurred_at=at, offline=True))
+    assert resp.json()["decision"] == "allowed" and not resp.json()["flagged"]
+    forged_in = post(client, ENTRIES, entry(cast, token=forged(token(colour="red")), offline=True))
+    assert forged_in.json()["decision"] == "allowed" and forged_in.json()["flagged"]
+    e = GateEntry.objects.get(pk=forged_in.json()["id"])
+    assert e.server_check == "bad_signature" and e.offline
+
+
+@pytest.mark.django_db
+def test_device_clock_far_off_is_not_trusted(cast, login):
+    client = login(cast.guard_a)
+    future = (timezone.now() + dt.timedelta(days=2)).isoformat()
+    body = post(client, ENTRIES, entry(cast, occurred_at=future)).json()
+    e = GateEntry.objects.get(pk=body["id"])
+    assert e.clock_suspect and abs((e.occurred_at - e.received_at).total_seconds()) < 1
+    assert e.device_time > e.received_at + dt.timedelta(days=1)
+
+
+@pytest.mark.django_db
+def test_guard_responses_never_hold_an_id_number_or_phone(cast, login):
+    client = login(cast.guard_a)
+    texts = [post(client, ENTRIES, entry(cast)).content, post(client, CHECK, {"token": token()}).content,
+             client.get("/api/gates/trust").content, client.get("/gates/").content,
+             post(client, BATCH, {"entries": [entry(cast)]}).content]
+    for raw in texts:
+        text = raw.decode()
+        for secret in list(cast.ids.values()) + list(cast.phones.values()):
+            assert secret not in text
+        assert "靶子甲" not in text  # names in clear neither: masked only
+
+
+# --- Batches ----------------------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_batch_stores_the_good_entries_and_reports_the_bad_ones(cast, login, checkpoint_b):
+    client = login(cast.guard_a)
+    good = [entry(cast, offline=True) for _ in range(5)]
+    dup = dict(good[0])
+    bad_temp = entry(cast, temperature="50")
+    bad_id = entry(cast, client_id="x")
+    elsewhere = entry(cast, place=checkpoint_b.pk)
+    resp = post(client, BATCH, {"entries": good + [dup, bad_temp, bad_id, elsewhere]})
+    assert resp.status_code == 200, resp.content
+    body = resp.json()
+    assert body["stored"] == 5 and body["duplicates"] == 0
+    assert sorted(body["accepted"]) == sorted(e["client_id"] for e in good)
+    rejected = {r["client_id"]: r["errors"] for r in body["rejected"]}
+    assert set(rejected) == {bad_temp["client_id"], "x", elsewhere["client_id"]}
+    assert "temperature" in rejected[bad_temp["client_id"]] and "place" in rejected[elsewhere["client_id"]]
+    assert GateEntry.objects.count() == 5 and all(e.offline for e in GateEntry.objects.all())
+    again = post(client, BATCH, {"entries": good}).json()
+    assert again["stored"] == 0 and again["duplicates"] == 5 and GateEntry.objects.count() == 5
+    assert AuditEvent.objects.filter(action="gates.batch", user=cast.guard_a).count() == 1  # a resend changes nothing
+
+
+@pytest.mark.django_db
+def test_batch_of_a_thousand_offline_entries(cast, login, alerts, django_capture_on_commit_callbacks):
+    client = login(cast.guard_a)
+    tok = token()
+    items = [entry(cast, token=tok, direction="in" if i % 2 else "out", offline=True) for i in range(1000)]
+    items[10]["temperature"] = "38.4"
+    with django_capture_on_commit_callbacks(execute=True):
+        body = post(client, BATCH, {"entries": items}).json()
+    assert body["stored"] == 1000 and not body["rejected"]
+    assert GateEntry.objects.count() == 1000 and Triage.objects.count() == 1
+    assert Triage.objects.get().entry.client_id == uuid.UUID(items[10]["client_id"])
+    assert [a.obj_id for a in alerts] == [Triage.objects.get().pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_entry_sent_100_times_at_once_is_stored_once(cast):
+    data = entry(cast)
+    first = Client()
+    first.force_login(cast.guard_a)
+    cookies = first.cookies
+    barrier = threading.Barrier(100)
+    codes, errors = [], []
+
+    def send():
+        try:
+            c = Client()
+            c.cookies = cookies
+            barrier.wait()
+            codes.append(post(c, ENTRIES, data).status_code)
+        except Exception as exc:  # noqa: BLE001
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send) for _ in range(100)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    assert sorted(set(codes)) == [200, 201] and codes.count(201) == 1, codes
+    assert GateEntry.objects.filter(client_id=data["client_id"]).count() == 1
+    assert AuditEvent.objects.filter(action="gates.entry").count() == 1
+
+
+# --- Fever and triage -------------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_fever_at_the_gate_opens_a_triage_and_raises_an_alert(cast, login, alerts, django_capture_on_commit_callbacks):
+    client = login(cast.guard_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        resp = post(client, ENTRIES, entry(cast, temperature="38.3", travel=True))
+    body = resp.json()
+    assert body["decision"] == "refused" and body["reason_code"] == "fever" and body["triage_id"]
+    t = Triage.objects.get()
+    assert t.entry_id == body["id"] and str(t.temperature) == "38.3" and t.state == "open" and t.travel is True
+    assert t.place_path == cast.compound_a1.path and t.masked == "靶*甲"
+    assert len(alerts) == 1
+    a = alerts[0]
+    assert a.kind == "gate.fever" and a.roles == ("grid_worker", "medic") and a.place_path == cast.compound_a1.path
+    assert "38.3" in a.text and a.obj_type == "gates.triage" and a.obj_id == t.pk
+
+    url = f"/api/gates/triage/{t.pk}/close"
+    assert post(client, url, {"routed_to": "fever_clinic"}).status_code == 403  # the guard
+    other = Client()
+    other.force_login(cast.committee_b)
+    assert post(other, url, {"routed_to": "fever_clinic"}).status_code == 404
+    medic = Client()
+    medic.force_login(cast.medic_a)
+    assert [x["id"] for x in medic.get("/api/gates/triage").json()] == [t.pk]
+    assert post(medic, url, {"routed_to": ""}).status_code == 422
+    closed = post(medic, url, {"routed_to": "fever_clinic", "contact": False})
+    assert closed.status_code == 200 and closed.json()["state"] == "closed"
+    assert post(medic, url, {"routed_to": "hospital"}).status_code == 409
+    t.refresh_from_db()
+    assert (t.state, t.routed_to, t.contact, t.closed_by) == ("closed", "fever_clinic", False, "medic_a")
+    page = medic.get("/gates/triage/?state=closed")
+    assert page.status_code == 200 and "38.3" in page.content.decode()
+
+
+# --- Figures ----------------------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_figures_per_checkpoint_and_day(cast, login, checkpoint_b):
+    guard = login(cast.guard_a)
+    items = [entry(cast) for _ in range(3)] + [entry(cast, direction="out")] + [
+        entry(cast, subject="vehicle", plate="鲁A1234%d" % i, token="") for i in range(2)] + [
+        entry(cast, temperature="38.0"), entry(cast, token=""),
+        entry(cast, occurred_at=(timezone.now() - dt.timedelta(days=1)).isoformat())]
+    assert post(guard, BATCH, {"entries": items}).json()["stored"] == len(items)
+    commander = Client()
+    commander.force_login(cast.commander)
+    today = timezone.localdate().isoformat()
+    rows = commander.get(STATS, {"day": today}).json()["rows"]
+    assert len(rows) == 1
+    r = rows[0]
+    assert (r["place_id"], r["people_in"], r["people_out"], r["vehicles_in"], r["refused"], r["fevers"], r["total"]) == (
+        cast.compound_a1.pk, 3, 1, 2, 2, 1, 8)
+    committee_b = Client()
+    committee_b.force_login(cast.committee_b)
+    assert committee_b.get(STATS, {"day": today}).json()["rows"] == []
+    assert committee_b.get(STATS, {"day": today, "place": cast.compound_a1.pk}).status_code == 404
+    assert guard.get(STATS).status_code == 403
+    page = commander.get("/gates/stats/", {"day": today})
+    assert page.status_code == 200 and "甲一小区" in page.content.decode()
+    assert guard.get("/gates/stats/").status_code == 403
+
+
+@pytest.mark.django_db
+def test_gate_page_lists_the_guards_checkpoints_and_the_service_worker_covers_it(cast, login, checkpoint_b):
+    client = login(cast.guard_a)
+    html = client.get("/gates/").content.decode()
+    assert "甲一小区" in html and "乙卡口" not in html and 'id="gate-config"' in html
+    sw = Client().get("/gates/sw.js")
+    assert sw.status_code == 200 and sw["Content-Type"].startswith("application/javascript")
+    assert '"/gates/"' in sw.content.decode() and "/static/gates/gate.js" in sw.content.decode()
+    assert Client().get("/healthz").content == b"ok"
+
+
+# --- Visitor pass at the gate -----------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_guard_issues_a_visitor_pass_on_the_spot_and_the_phone_is_not_echoed(cast, login, checkpoint_b):
+    from fangkong.passes.models import Pass
+
+    client = login(cast.guard_a)
+    form = {"place": cast.compound_a1.pk, "name": "王小明", "phone": "13812345678", "reason": "探亲", "host": "1号楼101",
+            "hours": "3"}
+    resp = client.post("/gates/visitor/", form)
+    assert resp.status_code == 200
+    html = resp.content.decode()
+    assert 'id="visitor-token"' in html and "<svg" in html
+    assert "13812345678" not in html and "王小明" not in html
+    p = Pass.objects.get()
+    assert p.kind == "visitor" and p.host_household == cast.hh_a1 and p.place == cast.compound_a1
+    tok = html.split('id="visitor-token" value="')[1].split('"')[0]
+    body = post(client, ENTRIES, entry(cast, token=tok)).json()
+    assert body["decision"] == "allowed" and body["masked"] == p.masked and body["colour"] == "green"
+    # Bad input: field messages, no pass; another jurisdiction's checkpoint is not offered.
+    bad = client.post("/gates/visitor/", {**form, "phone": "123", "host": "不存在"}).content.decode()
+    assert 'data-field="host"' in bad and Pass.objects.count() == 1
+    elsewhere = client.post("/gates/visitor/", {**form, "place": checkpoint_b.pk}).content.decode()
+    assert 'data-field="place"' in elsewhere and Pass.objects.count() == 1
+    assert Client().post("/gates/visitor/", form).status_code == 302
+    worker = Client()
+    worker.force_login(cast.worker_a1)
+    assert worker.post("/gates/visitor/", form).status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_revoked_pass_is_refused_and_listed_for_the_devices(cast, login):
+    from fangkong.passes import actions as passes
+
+    client = login(cast.guard_a)
+    p, tok = passes.issue_visitor_pass(acting_user=None, name="访客", phone="13812345678", reason="送货",
+                                       host_household=None, hours=2, place=cast.compound_a1)
+    assert post(client, CHECK, {"token": tok}).json()["ok"]
+    passes.revoke(acting_user=None, pass_=p, reason="test")
+    passes.clear_revocation_cache()
+    body = post(client, CHECK, {"token": tok}).json()
+    assert not body["ok"] and body["reason_code"] == "revoked" and body["reason"]
+    stored = post(client, ENTRIES, entry(cast, token=tok)).json()
+    assert stored["decision"] == "refused" and stored["reason_code"] == "revoked"
+    assert p.pk in client.get("/api/gates/trust").json()["revoked"]
