@@ -254,7 +254,8 @@ def _follow_up(visit: Visit, person_id: int, items, at) -> FollowUp:
     fu = FollowUp.objects.create(campaign_id=visit.campaign_id, visit=visit, person_id=person_id,
                                  place_path=visit.place_path, reason=reason, created_at=at)
     person = Person.objects.get(pk=person_id)
-    text = f"{person.name[:1]}** {person.id_masked}: {_('Census answers signal risk')}"
+    signal = _("Census answers signal risk")
+    text = f"{person.name[:1]}** {person.id_masked}: {signal}"
     transaction.on_commit(lambda: registry.raise_alert(registry.Alert(
         kind="census.risk", place_path=fu.place_path, text=text, person_id=person_id, roles=("grid_worker",),
         obj_type="census.followup", obj_id=fu.pk)))
