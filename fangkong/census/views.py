@@ -33,7 +33,7 @@ def campaign_list(request):
 @requires("census.manage")
 @require_http_methods(["GET", "POST"])
 def campaign_create(request):
-    form = CampaignForm(request.POST or None, user=request.user)
+    form = CampaignForm(request.POST if request.method == "POST" else None, user=request.user)
     status = 200
     if request.method == "POST":
         status = 400
