@@ -262,3 +262,69 @@ def test_pages_render_in_chinese(cast):
     assert "户次" in detail and "人次" in detail and "网格" in detail
     assert as_user(cast.worker_b1).get(f"/census/{campaign.pk}/").status_code == 404
     assert as_user(cast.medic_a).get("/census/").status_code == 403
+
+
+# --- Questionnaires configured by staff --------------------------------------------------
+
+@pytest.mark.django_db
+def test_staff_configure_a_questionnaire_and_its_risk_rules(cast, django_capture_on_commit_callbacks, alerts_sink):
+    from fangkong.census.models import Questionnaire
+
+    c = as_user(cast.committee_a)
+    assert c.get("/census/questionnaires/").status_code == 200
+    assert as_user(cast.worker_a1).get("/census/questionnaires/").status_code == 403
+    before = Questionnaire.objects.count()
+    bad = c.post("/census/questionnaires/", {
+        "name": "返乡人员问卷",
+        "q-0-text": "从哪里返回？", "q-0-kind": "single", "q-0-choices": "湖北", "q-0-required": "1",
+        "q-2-text": "体温", "q-2-kind": "temperature", "q-2-risk": "高",
+    })
+    assert bad.status_code == 400
+    html = bad.content.decode()
+    assert "question-0-errors" in html and "question-2-errors" in html and "question-1-errors" not in html
+    assert Questionnaire.objects.count() == before
+    ok = c.post("/census/questionnaires/", {
+        "name": "返乡人员问卷",
+        "q-0-text": "从哪里返回？", "q-0-kind": "single", "q-0-choices": "湖北，省内, 其他省份", "q-0-risk": "湖北", "q-0-required": "1",
+        "q-1-text": "同住人数", "q-1-kind": "number", "q-1-risk": "",
+        "q-3-text": "是否有发热咳嗽？", "q-3-kind": "yesno", "q-3-risk": "是", "q-3-required": "1",
+        "q-4-text": "症状", "q-4-kind": "multiple", "q-4-choices": "发热,咳嗽,乏力", "q-4-risk": "发热",
+    })
+    assert ok.status_code == 302
+    qn = Questionnaire.objects.get(name="返乡人员问卷")
+    qs = list(qn.questions.all())
+    assert [(q.key, q.kind, q.required, q.choices, q.risk_values) for q in qs] == [
+        ("q1", "single", True, ["湖北", "省内", "其他省份"], ["湖北"]), ("q2", "number", False, [], []),
+        ("q3", "yesno", True, [], ["yes"]), ("q4", "multiple", False, ["发热", "咳嗽", "乏力"], ["发热"])]
+
+    # API: a questionnaire is validated the same way.
+    api = post_json(c, "/api/census/questionnaires", {"name": "x", "questions": [{"text": "t", "kind": "single", "choices": ["a"]}]})
+    assert api.status_code == 422 and api.json()["detail"][0]["field"] == "questions.0.choices"
+    assert post_json(as_user(cast.worker_a1), "/api/census/questionnaires", {}).status_code == 403
+
+    # A campaign with it: choice answers are checked; a risky choice opens a follow-up.
+    today = timezone.localdate()
+    campaign = actions.transition(acting_user=None, action="start", campaign=actions.create_campaign(
+        acting_user=None, name="返乡排查", place=cast.grid_a1, start_date=today, end_date=today, questionnaire=qn))
+    url = f"/api/census/campaigns/{campaign.pk}/visits"
+    w = as_user(cast.worker_a1)
+    pid = str(cast.person_a1.pk)
+    wrong = post_json(w, url, {"household_id": cast.hh_a1.pk, "outcome": "reached",
+                               "members": {pid: {"q1": "北京", "q2": "x", "q3": "否", "q4": ["咳嗽", "头痛"]}}})
+    assert wrong.status_code == 422
+    assert {e["field"] for e in wrong.json()["detail"]} == {f"members.{pid}.q1", f"members.{pid}.q2", f"members.{pid}.q4"}
+    with django_capture_on_commit_callbacks(execute=True):
+        good = post_json(w, url, {"household_id": cast.hh_a1.pk, "outcome": "reached",
+                                  "members": {pid: {"q1": "省内", "q2": 3, "q3": "否", "q4": ["乏力", "发热"]}}})
+    assert good.status_code == 201, good.content
+    assert good.json()["followups"] == 1 and len(alerts_sink) == 1
+    answers = dict(Answer.objects.values_list("question__key", "value"))
+    assert answers == {"q1": "省内", "q2": "3", "q3": "no", "q4": "发热,乏力"}
+    assert FollowUp.objects.get().reason == "症状 发热,乏力"
+    # Follow-ups through the API: listed in scope, closed once.
+    assert [f["person_name"] for f in w.get("/api/census/followups").json()] == ["靶子甲"]
+    assert as_user(cast.worker_b1).get("/api/census/followups").json() == []
+    fu = FollowUp.objects.get()
+    assert post_json(as_user(cast.worker_b1), f"/api/census/followups/{fu.pk}/done", {"note": "x"}).status_code == 404
+    assert post_json(w, f"/api/census/followups/{fu.pk}/done", {"note": "已核实"}).json()["state"] == "done"
+    assert post_json(w, f"/api/census/followups/{fu.pk}/done", {"note": "已核实"}).status_code == 409

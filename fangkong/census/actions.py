@@ -37,6 +37,78 @@ def _user(user):
     return user if user is not None and getattr(user, "is_authenticated", False) else None
 
 
+# --- Questionnaires --------------------------------------------------------------------
+
+CHOICE_KINDS = (Question.Kind.SINGLE, Question.Kind.MULTIPLE)
+MAX_QUESTIONS = 40
+
+
+def _items(raw) -> list[str]:
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        raw = raw.replace("，", ",").replace("、", ",").split(",")
+    return [str(v).strip() for v in raw if str(v).strip()]
+
+
+@transaction.atomic
+def create_questionnaire(*, acting_user, name: str, questions: list[dict]) -> Questionnaire:
+    """A questionnaire configured by staff: each question has a text, a type, whether it is
+    required, its choices (single/multiple) and its risk rule: the answers that signal risk
+    (yes/no: "yes" or "no"; choices: some of the choices) or, for number and temperature, a
+    threshold at or above which the answer signals risk."""
+    name = str(name or "").strip()
+    errors: dict = {}
+    if not name or len(name) > 100:
+        errors["name"] = _("Enter a name (at most 100 characters)")
+    questions = [q for q in (questions or []) if isinstance(q, dict) and str(q.get("text") or "").strip()]
+    if not questions:
+        errors["questions"] = _("Add at least one question")
+    elif len(questions) > MAX_QUESTIONS:
+        errors["questions"] = _("At most %(n)d questions") % {"n": MAX_QUESTIONS}
+    rows = []
+    for i, q in enumerate(questions[:MAX_QUESTIONS]):
+        where = f"questions.{i}"
+        text = str(q.get("text") or "").strip()
+        kind = str(q.get("kind") or "")
+        choices = _items(q.get("choices"))
+        risk_values = _items(q.get("risk_values"))
+        threshold = q.get("risk_at_least")
+        if len(text) > 300:
+            errors[f"{where}.text"] = _("At most 300 characters")
+        if kind not in Question.Kind.values:
+            errors[f"{where}.kind"] = _("Choose the type of the question")
+        if kind in CHOICE_KINDS:
+            if len(choices) < 2 or len(set(choices)) != len(choices) or any(len(c) > 50 or "," in c for c in choices):
+                errors[f"{where}.choices"] = _("Give at least two different choices (at most 50 characters each)")
+            elif any(v not in choices for v in risk_values):
+                errors[f"{where}.risk_values"] = _("Risky answers must be among the choices")
+        elif choices:
+            errors[f"{where}.choices"] = _("Only choice questions take choices")
+        if kind == Question.Kind.YESNO:
+            risk_values = ["yes" if v.lower() in YES else "no" if v.lower() in NO else v for v in risk_values]
+        if kind == Question.Kind.YESNO and any(v not in ("yes", "no") for v in risk_values):
+            errors[f"{where}.risk_values"] = _("Answer yes or no")
+        if kind in (Question.Kind.TEXT, Question.Kind.NUMBER, Question.Kind.TEMPERATURE) and risk_values:
+            errors[f"{where}.risk_values"] = _("Only yes/no and choice questions take risky answers")
+        number = None
+        if threshold not in (None, ""):
+            try:
+                number = Decimal(str(threshold).strip()).quantize(Decimal("0.1"))
+            except (InvalidOperation, ValueError):
+                number = None
+            if number is None or kind not in (Question.Kind.NUMBER, Question.Kind.TEMPERATURE) or abs(number) >= 100000:
+                errors[f"{where}.risk_at_least"] = _("A threshold is a number, for number and temperature questions")
+        rows.append(dict(order=i, key=f"q{i + 1}", text=text, kind=kind, required=bool(q.get("required", True)),
+                         choices=choices if kind in CHOICE_KINDS else [], risk_values=risk_values, risk_at_least=number))
+    if errors:
+        raise Invalid(errors)
+    questionnaire = Questionnaire.objects.create(name=name)
+    Question.objects.bulk_create([Question(questionnaire=questionnaire, **row) for row in rows])
+    record(acting_user, "census.questionnaire.create", obj=questionnaire, detail={"questions": len(rows)})
+    return questionnaire
+
+
 # --- Campaigns --------------------------------------------------------------------------
 
 @transaction.atomic
@@ -216,7 +288,10 @@ def record_visit(*, acting_user, campaign: Campaign, household, outcome: str, me
     at = at or timezone.now()
     by_id = {q.pk: q for q in questions}
     with transaction.atomic():
-        current = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        # A plain read, no row lock: a lock on the campaign would queue every grid worker
+        # of the street behind one another; a visit committed while the campaign closes
+        # is a visit that happened.
+        current = Campaign.objects.get(pk=campaign.pk)
         if current.state != S.RUNNING:
             raise Conflict(_("Visits are recorded only while the census runs (it is %(state)s)") % {
                 "state": current.get_state_display()})

@@ -11,7 +11,7 @@ from fangkong.residents.api import FieldErrors
 from fangkong.residents.models import Household
 
 from . import actions, queries
-from .models import Campaign, Questionnaire
+from .models import Campaign, FollowUp, Questionnaire
 
 router = Router(tags=["census"])
 
@@ -149,3 +149,92 @@ def record_visit(request, pk: int, payload: VisitIn):
     except actions.Conflict as exc:
         raise HttpError(409, str(exc)) from None
     return Status(201 if visit.created else 200, visit)
+
+
+# --- Questionnaires ---------------------------------------------------------------------
+
+class QuestionIO(Schema):
+    key: str = ""
+    text: str = ""
+    kind: str = ""
+    required: bool = True
+    choices: list[str] = []
+    risk_values: list[str] = []
+    risk_at_least: float | str | None = None
+
+
+class QuestionnaireOut(Schema):
+    id: int
+    name: str
+    key: str | None
+    questions: list[QuestionIO]
+
+    @staticmethod
+    def resolve_questions(obj):
+        return [{"key": q.key, "text": q.text, "kind": q.kind, "required": q.required, "choices": q.choices,
+                 "risk_values": q.risk_values, "risk_at_least": float(q.risk_at_least) if q.risk_at_least is not None else None}
+                for q in obj.questions.all()]
+
+
+class QuestionnaireIn(Schema):
+    name: str = ""
+    questions: list[QuestionIO] = []
+
+
+@router.get("/census/questionnaires", response=list[QuestionnaireOut], auth=api_perm("census.view"))
+def list_questionnaires(request):
+    return list(Questionnaire.objects.prefetch_related("questions"))
+
+
+@router.post("/census/questionnaires", response={201: QuestionnaireOut},
+             summary="A questionnaire: questions with type, required, choices and risk rule", auth=api_perm("census.manage"))
+def create_questionnaire(request, payload: QuestionnaireIn):
+    try:
+        q = actions.create_questionnaire(acting_user=request.user, name=payload.name,
+                                         questions=[x.dict() for x in payload.questions])
+    except actions.Invalid as exc:
+        raise FieldErrors(exc.errors) from None
+    return Status(201, q)
+
+
+# --- Follow-ups -------------------------------------------------------------------------
+
+class FollowUpOut(Schema):
+    id: int
+    campaign_id: int
+    person_id: int
+    person_name: str
+    id_masked: str
+    reason: str
+    state: str
+    created_at: dt.datetime
+    done_note: str
+
+    @staticmethod
+    def resolve_person_name(obj):
+        return obj.person.name
+
+    @staticmethod
+    def resolve_id_masked(obj):
+        return obj.person.id_masked
+
+
+class DoneIn(Schema):
+    note: str = ""
+
+
+@router.get("/census/followups", response=list[FollowUpOut], auth=api_perm("census.view"))
+def list_followups(request, state: str = "open", limit: int = 100, offset: int = 0):
+    limit, offset = min(max(limit, 1), 500), max(offset, 0)
+    return list(queries.followups(request.user, state)[offset: offset + limit])
+
+
+@router.post("/census/followups/{pk}/done", response=FollowUpOut, auth=api_perm("census.visit", obj=FollowUp))
+def followup_done(request, pk: int, payload: DoneIn):
+    fu = get_in_scope(FollowUp.objects.select_related("person"), request.user, "census.visit", pk=pk)
+    try:
+        return actions.close_followup(acting_user=request.user, followup=fu, note=payload.note)
+    except actions.Invalid as exc:
+        raise FieldErrors(exc.errors) from None
+    except actions.Conflict as exc:
+        raise HttpError(409, str(exc)) from None

@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("", views.campaign_list, name="census_list"),
     path("new/", views.campaign_create, name="census_create"),
+    path("questionnaires/", views.questionnaires, name="census_questionnaires"),
     path("followups/", views.followups, name="census_followups"),
     path("followups/<int:pk>/done/", views.followup_done, name="census_followup_done"),
     path("<int:pk>/", views.campaign_detail, name="census_detail"),

@@ -218,3 +218,58 @@ def _followups_again(request, status):
     page = Paginator(queries.followups(request.user, "open"), 50).get_page("1")
     return render(request, "census/followups.html", {"page": page, "state": "open", "states": FollowUp.State.choices,
                                                      "can_close": True}, status=status)
+
+
+# --- Questionnaires (configured by staff) ------------------------------------------------
+
+QUESTION_ROWS = 10
+
+
+def _question_rows(post=None, errors=None):
+    errors = errors or {}
+    rows = []
+    for i in range(QUESTION_ROWS):
+        get = (lambda f: post.get(f"q-{i}-{f}", "")) if post is not None else (lambda f: "")
+        rows.append({"i": i, "text": get("text"), "kind": get("kind") or "yesno", "required": bool(get("required")) if post is not None else True,
+                     "choices": get("choices"), "risk": get("risk"),
+                     "errors": [str(m) for k, m in errors.items() if k.startswith(f"questions.{i}.")]})
+    return rows
+
+
+@requires("census.manage")
+@require_http_methods(["GET", "POST"])
+def questionnaires(request):
+    from .models import Questionnaire
+
+    status, errors, post = 200, {}, None
+    if request.method == "POST":
+        post = request.POST
+        given = []
+        for i in range(QUESTION_ROWS):
+            text = post.get(f"q-{i}-text", "").strip()
+            if not text:
+                continue
+            kind, risk = post.get(f"q-{i}-kind", ""), post.get(f"q-{i}-risk", "").strip()
+            numeric = kind in (Question.Kind.NUMBER, Question.Kind.TEMPERATURE)
+            given.append((i, {"text": text, "kind": kind, "required": bool(post.get(f"q-{i}-required")),
+                              "choices": post.get(f"q-{i}-choices", ""),
+                              "risk_values": "" if numeric else risk, "risk_at_least": risk if numeric else None}))
+        try:
+            actions.create_questionnaire(acting_user=request.user, name=post.get("name", ""), questions=[q for _i, q in given])
+        except actions.Invalid as exc:
+            status = 400
+            # Map the action's positions (non-empty rows) back to the rows of the form.
+            rows = [i for i, _q in given]
+            for key, message in exc.errors.items():
+                parts = key.split(".")
+                if parts[0] == "questions" and len(parts) == 3:
+                    errors[f"questions.{rows[int(parts[1])]}.{parts[2]}"] = message
+                else:
+                    errors[key] = message
+        else:
+            messages.success(request, _("Questionnaire saved."))
+            return redirect("census_questionnaires")
+    return render(request, "census/questionnaires.html", {
+        "questionnaires": Questionnaire.objects.prefetch_related("questions"), "rows": _question_rows(post, errors),
+        "errors": errors, "name": post.get("name", "") if post is not None else "", "kinds": Question.Kind.choices,
+    }, status=status)
