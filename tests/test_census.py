@@ -328,3 +328,36 @@ def test_staff_configure_a_questionnaire_and_its_risk_rules(cast, django_capture
     assert post_json(as_user(cast.worker_b1), f"/api/census/followups/{fu.pk}/done", {"note": "x"}).status_code == 404
     assert post_json(w, f"/api/census/followups/{fu.pk}/done", {"note": "已核实"}).json()["state"] == "done"
     assert post_json(w, f"/api/census/followups/{fu.pk}/done", {"note": "已核实"}).status_code == 409
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_double_submit_at_the_same_moment_stores_one_visit():
+    """Two sends of one phone form at once (same client key): one visit, both answered."""
+    import threading
+
+    from django.db import connection
+
+    from tests.cast import build_cast
+
+    cast = build_cast()
+    campaign = make_campaign(cast.comm_a)
+    body = {"household_id": cast.hh_a1.pk, "outcome": "reached", "members": {str(cast.person_a1.pk): SAFE},
+            "client_key": "same-form"}
+    barrier = threading.Barrier(2)
+    results = []
+
+    def go():
+        c = as_user(cast.worker_a1)
+        barrier.wait()
+        resp = post_json(c, f"/api/census/campaigns/{campaign.pk}/visits", body)
+        results.append((resp.status_code, resp.json().get("id")))
+        connection.close()
+
+    threads = [threading.Thread(target=go) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(code for code, _id in results) == [200, 201], results
+    assert len({pk for _code, pk in results}) == 1
+    assert Visit.objects.count() == 1 and Answer.objects.count() == 4
