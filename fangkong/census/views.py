@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from fangkong.audit.actions import record
 from fangkong.places.access import get_in_scope, has_perm, requires
 
 from . import actions, queries
@@ -187,11 +188,13 @@ def visit(request, pk: int):
 
 @requires("census.view")
 @require_GET
+@never_cache
 def followups(request):
     state = request.GET.get("state", "open")
     if state not in FollowUp.State.values:
         state = "open"
     page = Paginator(queries.followups(request.user, state), 50).get_page(request.GET.get("page", "1"))
+    record(request.user, "census.followups.list", detail={"state": state, "page": page.number})
     return render(request, "census/followups.html", {"page": page, "state": state, "states": FollowUp.State.choices,
                                                      "can_close": has_perm(request.user, "census.visit")})
 
