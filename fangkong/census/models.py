@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from fangkong.places.models import Place
 from fangkong.residents.models import Household, Person
@@ -62,7 +63,7 @@ class Campaign(models.Model):
     class State(models.TextChoices):
         DRAFT = "draft", _("Draft")
         RUNNING = "running", _("Running")
-        CLOSED = "closed", _("Closed")
+        CLOSED = "closed", pgettext_lazy("census", "Closed")
 
     name = models.CharField(_("name"), max_length=100)
     place = models.ForeignKey(Place, on_delete=models.PROTECT, related_name="+", verbose_name=_("area"))
@@ -88,7 +89,7 @@ class Visit(models.Model):
     class Outcome(models.TextChoices):
         REACHED = "reached", _("Reached")
         NOBODY = "nobody_home", _("Nobody home")
-        REFUSED = "refused", _("Refused")
+        REFUSED = "refused", pgettext_lazy("census", "Refused")
 
     campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="visits")
     household = models.ForeignKey(Household, on_delete=models.PROTECT, related_name="census_visits")
