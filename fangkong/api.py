@@ -6,6 +6,7 @@ from ninja.security import django_auth
 
 from fangkong.places.access import roles
 from fangkong.residents.api import FieldErrors
+from fangkong.census.api import router as census_router
 from fangkong.documents.api import router as documents_router
 from fangkong.inflow.api import router as inflow_router
 from fangkong.observation.api import router as observation_router
@@ -50,6 +51,7 @@ def me(request):
 api.add_router("/", residents_router)
 api.add_router("/", inflow_router)
 api.add_router("/", observation_router)
+api.add_router("/", census_router)
 api.add_router("/", documents_router)
 api.add_router("/", notify_router)
 api.add_router("/", gates_router)

@@ -124,6 +124,7 @@ INSTALLED_APPS = [
     "fangkong.core",
     "fangkong.inflow",
     "fangkong.observation",
+    "fangkong.census",
     "fangkong.documents",
     "fangkong.notify",
     "fangkong.passes",

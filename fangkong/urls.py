@@ -37,6 +37,7 @@ urlpatterns = [
     path("inflow/", include("fangkong.inflow.urls")),
     path("observation/", include("fangkong.observation.urls")),
     path("passes/", include("fangkong.passes.urls")),
+    path("census/", include("fangkong.census.urls")),
     path("", include("fangkong.documents.urls")),
     path("", include("fangkong.notify.urls")),
     path("r/", include(observation_urls.resident_urlpatterns + inflow_resident_urls + passes_resident_urls)),  # personal links

@@ -64,6 +64,11 @@ PERM_ROLES: dict[str, set[str]] = {
     "observation.manage": {"committee", "medic"},
     "observation.release": {"medic"},
     "observation.sites": {"coordinator", "medic"},
+    # Door-to-door census (M3): campaigns run by the committee or the street; visits by
+    # the committee and the grid workers (volunteers' scope is a site, not households).
+    "census.view": {"commander", "coordinator", "committee", "grid_worker"},
+    "census.manage": {"coordinator", "committee"},
+    "census.visit": {"committee", "grid_worker"},
     # Official documents (notices with a verification QR code), scoped like their subject.
     "documents.view": {"commander", "coordinator", "committee", "grid_worker", "medic", "unit_liaison"},
     "documents.revoke": {"committee"},

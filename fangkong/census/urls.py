@@ -1,0 +1,15 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.campaign_list, name="census_list"),
+    path("new/", views.campaign_create, name="census_create"),
+    path("questionnaires/", views.questionnaires, name="census_questionnaires"),
+    path("followups/", views.followups, name="census_followups"),
+    path("followups/<int:pk>/done/", views.followup_done, name="census_followup_done"),
+    path("<int:pk>/", views.campaign_detail, name="census_detail"),
+    path("<int:pk>/pending/", views.pending, name="census_pending"),
+    path("<int:pk>/visit/", views.visit, name="census_visit"),
+    *[path(f"<int:pk>/{name}/", view, name=f"census_{name}") for name, view in views.transition_views.items()],
+]

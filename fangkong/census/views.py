@@ -1,0 +1,278 @@
+"""Census pages: campaigns (list, create, progress with coverage per community and grid),
+the households not yet reached, the grid worker's phone visit form, and follow-ups."""
+from __future__ import annotations
+
+import uuid
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from fangkong.audit.actions import record
+from fangkong.places.access import get_in_scope, has_perm, requires
+
+from . import actions, queries
+from .forms import CampaignForm
+from .models import Campaign, FollowUp, Question, Visit
+
+
+@requires("census.view")
+@require_GET
+def campaign_list(request):
+    qs = queries.campaigns(request.user).select_related("place").order_by("-start_date", "-id")
+    page = Paginator(qs, 50).get_page(request.GET.get("page", "1"))
+    return render(request, "census/list.html", {
+        "page": page, "can_manage": has_perm(request.user, "census.manage"),
+        "can_visit": has_perm(request.user, "census.visit"),
+        "open_followups": queries.followups(request.user).count(),
+    })
+
+
+@requires("census.manage")
+@require_http_methods(["GET", "POST"])
+def campaign_create(request):
+    form = CampaignForm(request.POST if request.method == "POST" else None, user=request.user)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        form.is_valid()
+        d = form.cleaned_data
+        if not form.errors:
+            try:
+                campaign = actions.create_campaign(acting_user=request.user, name=d["name"], place=d["place"],
+                                                   start_date=d["start_date"], end_date=d["end_date"],
+                                                   questionnaire=d["questionnaire"])
+            except actions.Invalid as exc:
+                for field, message in exc.errors.items():
+                    form.add_error(field if field in form.fields else None, message)
+            else:
+                messages.success(request, _("Census created. Start it when the grid workers are ready."))
+                return redirect("census_detail", pk=campaign.pk)
+    return render(request, "census/create.html", {"form": form}, status=status)
+
+
+def _detail(request, campaign, status=200):
+    user = request.user
+    manage = has_perm(user, "census.manage") and _manages(user, campaign)
+    possible = [(name, t) for name, t in actions.TRANSITIONS.items() if campaign.state in t.sources and manage]
+    return render(request, "census/detail.html", {
+        "campaign": campaign, "progress": queries.progress(user, campaign), "possible": possible,
+        "can_visit": has_perm(user, "census.visit") and campaign.state == Campaign.State.RUNNING,
+        "questions": campaign.questionnaire.questions.all(),
+    }, status=status)
+
+
+def _manages(user, campaign) -> bool:
+    from fangkong.places.access import in_scope
+
+    return in_scope(campaign, user, "census.manage")
+
+
+@requires("census.view", obj=Campaign)
+@require_GET
+def campaign_detail(request, pk: int):
+    return _detail(request, queries.get_campaign(request.user, "census.view", pk))
+
+
+def _transition_view(action: str):
+    t = actions.TRANSITIONS[action]
+
+    @requires(t.perm, obj=Campaign)
+    @require_POST
+    def view(request, pk: int):
+        # Only those whose grant contains the whole area start or close it.
+        campaign = get_in_scope(Campaign.objects.select_related("place", "questionnaire"), request.user, t.perm, pk=pk)
+        try:
+            campaign = actions.transition(acting_user=request.user, campaign=campaign, action=action)
+        except actions.Conflict as exc:
+            messages.error(request, str(exc))
+            return _detail(request, campaign, 409)
+        messages.success(request, _("%(name)s: %(state)s") % {"name": campaign.name, "state": campaign.get_state_display()})
+        return redirect("census_detail", pk=campaign.pk)
+
+    view.__name__ = f"census_{action}"
+    return view
+
+
+transition_views = {name: _transition_view(name) for name in actions.TRANSITIONS}
+
+
+@requires("census.view", obj=Campaign)
+@require_GET
+def pending(request, pk: int):
+    campaign = queries.get_campaign(request.user, "census.view", pk)
+    page = Paginator(queries.pending(request.user, "census.view", campaign), 100).get_page(request.GET.get("page", "1"))
+    return render(request, "census/pending.html", {"campaign": campaign, "page": page,
+                                                    "can_visit": has_perm(request.user, "census.visit")})
+
+
+# --- The grid worker's visit form (phone) -----------------------------------------------
+
+def _members_from_post(post, questions, present_ids) -> dict:
+    out = {}
+    for pid in present_ids:
+        row = {}
+        for q in questions:
+            name = f"q_{pid}_{q.key}"
+            row[q.key] = post.getlist(name) if q.kind == Question.Kind.MULTIPLE else post.get(name, "")
+        out[pid] = row
+    return out
+
+
+def _visit_page(request, campaign, household=None, status=200, errors=None, post=None):
+    questions = list(campaign.questionnaire.questions.all())
+    ctx = {"campaign": campaign, "household": household, "questions": questions, "errors": errors or {},
+           "outcomes": Visit.Outcome.choices, "post": post}
+    if household is None:
+        ctx["households"] = queries.pending(request.user, "census.visit", campaign)[:200]
+    else:
+        members = list(household.members.order_by("name", "id"))
+        present = set(post.getlist("present")) if post is not None else {str(m.pk) for m in members}
+        ctx["members"] = [{
+            "person": m, "present": str(m.pk) in present,
+            "error": (errors or {}).get(f"members.{m.pk}"),
+            "fields": [{"q": q, "name": f"q_{m.pk}_{q.key}",
+                        "value": (post.getlist(f"q_{m.pk}_{q.key}") if post is not None else []),
+                        "error": (errors or {}).get(f"members.{m.pk}.{q.key}")} for q in questions],
+        } for m in members]
+        ctx["previous"] = Visit.objects.filter(campaign=campaign, household=household).order_by("-visited_at")[:5]
+        ctx["client_key"] = (post.get("client_key") if post is not None else "") or uuid.uuid4().hex
+    return render(request, "census/visit.html", ctx, status=status)
+
+
+def _household(request, campaign, raw):
+    from fangkong.residents.models import Household
+
+    return get_in_scope(Household.objects.filter(place_path__under=campaign.place_path), request.user, "census.visit",
+                        pk=raw)
+
+
+@requires("census.visit", obj=Campaign)
+@require_http_methods(["GET", "POST"])
+@never_cache
+def visit(request, pk: int):
+    campaign = queries.get_campaign(request.user, "census.visit", pk)
+    raw = request.POST.get("household") if request.method == "POST" else request.GET.get("household")
+    if not raw:
+        if request.method == "POST":
+            return _visit_page(request, campaign, status=400, errors={"household": _("Choose a household")})
+        return _visit_page(request, campaign)
+    household = _household(request, campaign, raw)
+    if request.method == "GET":
+        return _visit_page(request, campaign, household)
+    post = request.POST
+    outcome = post.get("outcome", "")
+    questions = list(campaign.questionnaire.questions.all())
+    present = [p for p in post.getlist("present") if p]
+    members = _members_from_post(post, questions, present) if outcome == Visit.Outcome.REACHED else {}
+    try:
+        result = actions.record_visit(acting_user=request.user, campaign=campaign, household=household, outcome=outcome,
+                                      members=members, note=post.get("note", ""), client_key=post.get("client_key", ""))
+    except actions.Invalid as exc:
+        return _visit_page(request, campaign, household, status=400, errors=exc.errors, post=post)
+    except actions.Conflict as exc:
+        messages.error(request, str(exc))
+        return _visit_page(request, campaign, household, status=409, post=post)
+    text = _("Visit recorded: %(address)s, %(outcome)s, %(n)d person(s).") % {
+        "address": household.address, "outcome": result.get_outcome_display(), "n": result.persons}
+    if result.followups.exists():
+        text += " " + _("Answers signal risk: a follow-up was opened.")
+    messages.success(request, text)
+    return redirect("census_visit", pk=campaign.pk)
+
+
+# --- Follow-ups -------------------------------------------------------------------------
+
+@requires("census.view")
+@require_GET
+@never_cache
+def followups(request):
+    state = request.GET.get("state", "open")
+    if state not in FollowUp.State.values:
+        state = "open"
+    page = Paginator(queries.followups(request.user, state), 50).get_page(request.GET.get("page", "1"))
+    record(request.user, "census.followups.list", detail={"state": state, "page": page.number})
+    return render(request, "census/followups.html", {"page": page, "state": state, "states": FollowUp.State.choices,
+                                                     "can_close": has_perm(request.user, "census.visit")})
+
+
+@requires("census.visit", obj=FollowUp)
+@require_POST
+def followup_done(request, pk: int):
+    fu = get_in_scope(FollowUp.objects.all(), request.user, "census.visit", pk=pk)
+    try:
+        actions.close_followup(acting_user=request.user, followup=fu, note=request.POST.get("note", ""))
+    except actions.Invalid as exc:
+        for message in exc.errors.values():
+            messages.error(request, str(message))
+        return _followups_again(request, 400)
+    except actions.Conflict as exc:
+        messages.error(request, str(exc))
+        return _followups_again(request, 409)
+    messages.success(request, _("Follow-up done."))
+    return redirect("census_followups")
+
+
+def _followups_again(request, status):
+    """The follow-up list again with the error shown and the status kept (no redirect)."""
+    page = Paginator(queries.followups(request.user, "open"), 50).get_page("1")
+    return render(request, "census/followups.html", {"page": page, "state": "open", "states": FollowUp.State.choices,
+                                                     "can_close": True}, status=status)
+
+
+# --- Questionnaires (configured by staff) ------------------------------------------------
+
+QUESTION_ROWS = 10
+
+
+def _question_rows(post=None, errors=None):
+    errors = errors or {}
+    rows = []
+    for i in range(QUESTION_ROWS):
+        get = (lambda f: post.get(f"q-{i}-{f}", "")) if post is not None else (lambda f: "")
+        rows.append({"i": i, "text": get("text"), "kind": get("kind") or "yesno", "required": bool(get("required")) if post is not None else True,
+                     "choices": get("choices"), "risk": get("risk"),
+                     "errors": [str(m) for k, m in errors.items() if k.startswith(f"questions.{i}.")]})
+    return rows
+
+
+@requires("census.manage")
+@require_http_methods(["GET", "POST"])
+def questionnaires(request):
+    from .models import Questionnaire
+
+    status, errors, post = 200, {}, None
+    if request.method == "POST":
+        post = request.POST
+        given = []
+        for i in range(QUESTION_ROWS):
+            text = post.get(f"q-{i}-text", "").strip()
+            if not text:
+                continue
+            kind, risk = post.get(f"q-{i}-kind", ""), post.get(f"q-{i}-risk", "").strip()
+            numeric = kind in (Question.Kind.NUMBER, Question.Kind.TEMPERATURE)
+            given.append((i, {"text": text, "kind": kind, "required": bool(post.get(f"q-{i}-required")),
+                              "choices": post.get(f"q-{i}-choices", ""),
+                              "risk_values": "" if numeric else risk, "risk_at_least": risk if numeric else None}))
+        try:
+            actions.create_questionnaire(acting_user=request.user, name=post.get("name", ""), questions=[q for _i, q in given])
+        except actions.Invalid as exc:
+            status = 400
+            # Map the action's positions (non-empty rows) back to the rows of the form.
+            rows = [i for i, _q in given]
+            for key, message in exc.errors.items():
+                parts = key.split(".")
+                if parts[0] == "questions" and len(parts) == 3:
+                    errors[f"questions.{rows[int(parts[1])]}.{parts[2]}"] = message
+                else:
+                    errors[key] = message
+        else:
+            messages.success(request, _("Questionnaire saved."))
+            return redirect("census_questionnaires")
+    return render(request, "census/questionnaires.html", {
+        "questionnaires": Questionnaire.objects.prefetch_related("questions"), "rows": _question_rows(post, errors),
+        "errors": errors, "name": post.get("name", "") if post is not None else "", "kinds": Question.Kind.choices,
+    }, status=status)
