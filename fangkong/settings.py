@@ -193,7 +193,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         Path(_db["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # Tests use a file too (not a shared-cache memory database, whose table locks ignore
     # the busy timeout): concurrency tests then see the same locking as production.
-    _db["TEST"] = {"NAME": str(VAR_DIR / "test-fangkong.sqlite3")}
+    # One file per test process, so two test runs in one checkout never share a database.
+    _db["TEST"] = {"NAME": str(VAR_DIR / f"test-fangkong-{os.getpid()}.sqlite3")}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -46,7 +46,7 @@ def forged(tok):
 
 def entry(cast, **kw):
     data = {"client_id": str(uuid.uuid4()), "place": cast.compound_a1.pk, "direction": "in", "subject": "person",
-            "token": token(), "temperature": "36.5", "decision": "allowed", "occurred_at": timezone.now().isoformat()}
+            "token": token(), "temperature": "36.5", "occurred_at": timezone.now().isoformat()}  # the server decides
     data.update(kw)
     return data
 
@@ -143,6 +143,10 @@ def test_forged_expired_other_key_red_and_malformed_passes_are_refused_with_the_
         assert stored.json()["decision"] == "refused" and stored.json()["reason_code"] == code, code
     assert post(client, CHECK, {"token": token()}).json()["ok"]
     assert GateEntry.objects.filter(decision="refused").count() == len(cases)
+    # A gate that let a red pass through says so: the record keeps what happened, flagged.
+    kept = post(client, ENTRIES, entry(cast, token=red, decision="allowed")).json()
+    assert kept["decision"] == "allowed" and kept["flagged"] is True
+    assert GateEntry.objects.get(pk=kept["id"]).server_check == "red"
     # A key the platform stopped trusting: its passes are refused from then on.
     good = token()
     tokens.revoke_key(good and tokens.decode(good)[0].kid)
@@ -156,9 +160,9 @@ def test_offline_entry_keeps_what_happened_and_is_flagged_when_the_server_disagr
     tok = tokens.sign(pass_id=9, kind="visitor", colour="green", masked="访*",
                       expires_at=timezone.now() - dt.timedelta(minutes=30))
     at = (timezone.now() - dt.timedelta(hours=1)).isoformat()
-    resp = post(client, ENTRIES, entry(cast, token=tok, occurred_at=at, offline=True))
+    resp = post(client, ENTRIES, entry(cast, token=tok, occurred_at=at, offline=True, decision="allowed"))
     assert resp.json()["decision"] == "allowed" and not resp.json()["flagged"]
-    forged_in = post(client, ENTRIES, entry(cast, token=forged(token(colour="red")), offline=True))
+    forged_in = post(client, ENTRIES, entry(cast, token=forged(token(colour="red")), offline=True, decision="allowed"))
     assert forged_in.json()["decision"] == "allowed" and forged_in.json()["flagged"]
     e = GateEntry.objects.get(pk=forged_in.json()["id"])
     assert e.server_check == "bad_signature" and e.offline

@@ -89,3 +89,21 @@ def test_any_input_is_a_token_error_never_a_crash(text):
         tokens.verify(text)
     except tokens.TokenError as exc:
         assert exc.code in tokens.TokenError.MESSAGES
+
+
+@pytest.mark.django_db
+@hsettings(max_examples=150, deadline=None)
+@given(st.dictionaries(st.sampled_from(["k", "p", "t", "c", "e", "n", "x"]),
+                       st.one_of(st.integers(), st.floats(allow_nan=True), st.text(max_size=20), st.none(),
+                                 st.lists(st.integers(), max_size=3)), max_size=7))
+def test_any_signed_looking_payload_is_a_token_error_never_a_crash(payload):
+    """Payloads that decode as JSON reach the field checks: 1e400, NaN, strings, lists."""
+    body = base64.urlsafe_b64encode(json.dumps(payload).encode()).rstrip(b"=").decode()
+    token = f"FK1.{body}.{base64.urlsafe_b64encode(bytes(64)).rstrip(b'=').decode()}"
+    try:
+        tokens.verify(token)
+    except tokens.TokenError as exc:
+        assert exc.code in tokens.TokenError.MESSAGES
+    huge = "FK1." + base64.urlsafe_b64encode(b'{"k":"a","p":1e400,"t":"r","c":"g","e":1e400,"n":"x"}').rstrip(b"=").decode()
+    with pytest.raises(tokens.TokenError):
+        tokens.verify(huge + "." + base64.urlsafe_b64encode(bytes(64)).rstrip(b"=").decode())

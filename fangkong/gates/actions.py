@@ -70,7 +70,7 @@ def parse_temperature(raw) -> Decimal | None:
         temp = Decimal(str(raw).strip().replace("，", ".").replace(",", ".")).quantize(Decimal("0.1"))
     except (InvalidOperation, ValueError, TypeError):
         raise Invalid({"temperature": _("Enter the temperature in °C, e.g. 36.5")}) from None
-    if not TEMP_MIN <= temp <= TEMP_MAX:
+    if not temp.is_finite() or not TEMP_MIN <= temp <= TEMP_MAX:
         raise Invalid({"temperature": _("A body temperature lies between 34 and 43 °C")})
     return temp
 
@@ -102,7 +102,7 @@ def clean_entry(raw: dict, *, places: dict, now: dt.datetime) -> dict:
         errors["client_id"] = _("The device must name the entry with a UUID")
     try:
         place_id = int(raw.get("place"))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         errors["place"] = _("Choose the checkpoint")
     else:
         if place_id not in places:
@@ -130,14 +130,17 @@ def clean_entry(raw: dict, *, places: dict, now: dt.datetime) -> dict:
         out["temperature"] = parse_temperature(raw.get("temperature"))
     except Invalid as exc:
         errors.update(exc.errors)
-    decision = raw.get("decision") or GateEntry.Decision.ALLOWED
-    if decision not in GateEntry.Decision.values:
+    decision = raw.get("decision") or None  # None: the device leaves the decision to the server
+    if decision is not None and decision not in GateEntry.Decision.values:
         errors["decision"] = _("Choose allowed or refused")
     out["decision"] = decision
     out["reason_code"] = str(raw.get("reason_code") or "")[:24]
     out["reason_text"] = str(raw.get("reason_text") or "")[:200]
     when = raw.get("occurred_at")
-    parsed = parse_datetime(when) if isinstance(when, str) else (when if isinstance(when, dt.datetime) else None)
+    try:
+        parsed = parse_datetime(when) if isinstance(when, str) else (when if isinstance(when, dt.datetime) else None)
+    except (ValueError, OverflowError):  # "2024-02-30T10:00", "+99:00"
+        parsed = None
     if parsed is None:
         errors["occurred_at"] = _("The device time of the entry is missing or unreadable")
     else:
@@ -189,19 +192,23 @@ def _build(clean: dict, *, user, now, cache: dict) -> GateEntry:
     claims, code = None, ""
     if token:
         # Online: the colour now; offline: what the gate could know, the code's colour.
-        key = (token, int(clean["occurred_at"].timestamp()), not clean["offline"])
+        # An online entry is checked as of now (a backdated "online" entry gets no expired
+        # pass through); an offline one as of when it happened, as the gate could.
+        at = (clean["occurred_at"] if clean["offline"] else now).timestamp()
+        key = (token, int(at), not clean["offline"])
         if key not in cache:
-            cache[key] = check_token(token, at=clean["occurred_at"].timestamp(), colour_now=not clean["offline"])
+            cache[key] = check_token(token, at=at, colour_now=not clean["offline"])
         claims, code = cache[key]
     problem = problem_of(claims, code, subject=clean["subject"], token=token, temperature=clean["temperature"])
     decision, reason, flagged = clean["decision"], clean["reason_code"], False
-    if decision == GateEntry.Decision.REFUSED:
+    if decision is None:  # the device asks the server to decide
+        decision, reason = (GateEntry.Decision.REFUSED, problem) if problem else (GateEntry.Decision.ALLOWED, "")
+    elif decision == GateEntry.Decision.REFUSED:
         reason = reason or problem or "manual"
     elif problem:
-        if clean["offline"]:
-            flagged = True  # it happened: keep it, and have someone look at it
-        else:
-            decision, reason = GateEntry.Decision.REFUSED, problem
+        # The gate let the person through (offline, or against the server's word): the record
+        # says what happened, never rewritten, and is flagged for someone to look at.
+        flagged = True
     else:
         reason = ""
     text = clean["reason_text"] if decision == GateEntry.Decision.REFUSED and clean["reason_text"] else (
@@ -249,7 +256,10 @@ def _places(user) -> dict:
 def record_entry(*, acting_user, data: dict, now: dt.datetime | None = None) -> tuple[GateEntry, bool]:
     """Store one entry (idempotent on client_id). Returns (entry, created)."""
     now = now or timezone.now()
-    clean = clean_entry(data, places=_places(acting_user), now=now)
+    try:
+        clean = clean_entry(data, places=_places(acting_user), now=now)
+    except (ValueError, TypeError, OverflowError, ArithmeticError):
+        raise Invalid({"entry": _("This entry cannot be read")}) from None
     existing = GateEntry.objects.filter(client_id=clean["client_id"]).first()
     if existing is not None:
         return _existing(existing, clean), False
@@ -288,9 +298,12 @@ def record_batch(*, acting_user, items: list, now: dt.datetime | None = None) ->
     places = _places(acting_user)
     rejected, cleaned, seen = [], [], set()
     for raw in items:
-        cid = str(raw.get("client_id", "")) if isinstance(raw, dict) else ""
+        cid = str(raw.get("client_id", ""))[:64] if isinstance(raw, dict) else ""
         try:
             clean = clean_entry(raw, places=places, now=now)
+        except (ValueError, TypeError, OverflowError, ArithmeticError):  # anything unreadable: this entry only
+            rejected.append({"client_id": cid, "errors": {"entry": str(_("This entry cannot be read"))}})
+            continue
         except Invalid as exc:
             rejected.append({"client_id": cid, "errors": {k: str(v) for k, v in exc.errors.items()}})
             continue

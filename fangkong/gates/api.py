@@ -164,6 +164,8 @@ def stats(request, day: dt.date | None = None, place: int | None = None):
     from django.utils import timezone
 
     day = day or timezone.localdate()
+    if not dt.date(2000, 1, 1) <= day <= dt.date(2100, 1, 1):
+        raise HttpError(422, "day must lie between 2000 and 2100")
     where = get_in_scope(places_in_scope(request.user, "gates.view"), request.user, "gates.view", pk=place) if place else None
     return {"day": day, "rows": queries.stats(request.user, day, where)}
 

@@ -38,7 +38,7 @@ class GateEntry(models.Model):
     pass_id = models.BigIntegerField(null=True, blank=True)
     pass_kind = models.CharField(max_length=8, blank=True)  # resident / visitor / vehicle
     colour = models.CharField(max_length=6, blank=True)  # green / yellow / red
-    masked = models.CharField(max_length=40, blank=True)
+    masked = models.CharField(max_length=50, blank=True)  # a masked name keeps its length (names: 50)
     plate = models.CharField(max_length=16, blank=True)  # normalized, vehicles only
     temperature = models.DecimalField(max_digits=3, decimal_places=1, null=True, blank=True)
     decision = models.CharField(max_length=7, choices=Decision.choices)
@@ -88,7 +88,7 @@ class Triage(models.Model):
     entry = models.OneToOneField(GateEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="triage")
     place = models.ForeignKey(Place, on_delete=models.PROTECT, related_name="+")
     place_path = models.CharField(max_length=255, db_index=True, editable=False)
-    masked = models.CharField(max_length=40, blank=True)
+    masked = models.CharField(max_length=50, blank=True)  # a masked name keeps its length (names: 50)
     pass_id = models.BigIntegerField(null=True, blank=True)
     temperature = models.DecimalField(max_digits=3, decimal_places=1)
     travel = models.BooleanField(null=True, blank=True)  # been to a risk area in the last 14 days

@@ -7,7 +7,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
 from django.urls import reverse
@@ -16,6 +16,7 @@ from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from fangkong.lib.workflow import int_or_none
 from fangkong.places.access import get_in_scope, places_in_scope, public, requires, scope
 
 from . import actions, queries
@@ -53,7 +54,8 @@ def gate(request):
     places = list(actions.guard_places(request.user).values("id", "name", "code"))
     config = {
         "places": places,
-        "urls": {"trust": "/api/gates/trust", "batch": "/api/gates/entries/batch", "sw": reverse("gates_sw"),
+        "urls": {"trust": "/api/gates/trust", "batch": "/api/gates/entries/batch", "check": "/api/gates/check",
+                 "sw": reverse("gates_sw"),
                  "scope": reverse("gates_gate")},
         "fever": str(settings.FEVER_THRESHOLD),
         "refusedColours": sorted(actions.REFUSED_COLOURS),
@@ -134,7 +136,7 @@ def visitor(request):
 
     post = request.POST
     errors = {}
-    place = actions.guard_places(request.user).filter(pk=post.get("place") or 0).first()
+    place = actions.guard_places(request.user).filter(pk=int_or_none(post.get("place")) or 0).first()
     if place is None:
         errors["place"] = _("Choose the checkpoint first")
     host = None
@@ -161,11 +163,16 @@ def visitor(request):
 @require_GET
 @requires("gates.view")
 def stats(request):
-    day = parse_date(request.GET.get("day") or "") or timezone.localdate()
+    try:
+        day = parse_date(request.GET.get("day") or "") or timezone.localdate()
+    except ValueError:  # 2024-02-30
+        day = None
+    if day is None or not dt.date(2000, 1, 1) <= day <= dt.date(2100, 1, 1):
+        return HttpResponseBadRequest(_("Enter a day as YYYY-MM-DD"))
     places = places_in_scope(request.user, "gates.view").filter(kind__in=CHECKPOINT_KINDS)
     place = None
     if request.GET.get("place"):
-        place = get_in_scope(places, request.user, "gates.view", pk=request.GET["place"])
+        place = get_in_scope(places, request.user, "gates.view", pk=int_or_none(request.GET["place"]) or 0)
     rows = queries.stats(request.user, day, place)
     totals = {k: sum(r[k] for r in rows) for k in list(queries.FIGURES) + ["fevers", "total"]}
     return render(request, "gates/stats.html", {

@@ -257,7 +257,7 @@ def transition(*, acting_user, app: Application, action: str, reason: str = "", 
             temp = Decimal(str(temperature)).quantize(Decimal("0.1"))
         except (InvalidOperation, ValueError, TypeError):
             raise Invalid({"temperature": _("Enter the temperature in °C, e.g. 36.5")}) from None
-        if not TEMP_MIN <= temp <= TEMP_MAX:
+        if not temp.is_finite() or not TEMP_MIN <= temp <= TEMP_MAX:
             raise Invalid({"temperature": _("A body temperature lies between 34 and 43 °C")})
         if healthy is None:
             raise Invalid({"healthy": _("Record the result of the health check")})

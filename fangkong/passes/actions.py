@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
-from fangkong.lib.workflow import Conflict, Invalid, Transition  # noqa: F401  (actions.Conflict etc. for callers)
+from fangkong.lib.workflow import Conflict, Invalid, Transition, int_or_none  # noqa: F401  (actions.Conflict etc. for callers)
 from fangkong.core import registry
 from fangkong.lib import crypto
 from fangkong.lib.identity import IdentityError, mask_phone, normalize_phone
@@ -156,8 +156,8 @@ def issue_visitor_pass(*, acting_user, name, phone, reason, host_household, hour
     reason = str(reason or "").strip()
     if not reason or len(reason) > 200:
         errors["reason"] = _("Give the reason of the visit (at most 200 characters)")
-    if isinstance(hours, str) and hours.strip().isdigit():
-        hours = int(hours)
+    if isinstance(hours, str):
+        hours = int_or_none(hours, maximum=100_000)
     if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= VISITOR_MAX_HOURS:
         errors["hours"] = _("A visitor's pass lasts 1 to %(max)d hours") % {"max": VISITOR_MAX_HOURS}
     if place is None:
@@ -214,6 +214,8 @@ def _transition(acting_user, pass_: Pass, action: str, changes: dict, note: str 
         if current.state not in t.sources:
             raise Conflict(_("Cannot %(action)s: the pass is %(state)s") % {
                 "action": str(t.label).lower(), "state": current.get_state_display()})
+        if action == "expire" and current.valid_until > timezone.now():
+            raise Conflict(_("The pass was renewed a moment ago"))  # checked again under the lock
         if not Pass.objects.filter(pk=current.pk, state=current.state, version=current.version).update(
                 state=t.target, version=F("version") + 1, **changes):
             raise Conflict(_("The pass was changed by someone else; reload it"))
@@ -277,8 +279,8 @@ def request_override(*, acting_user, colour: str, reason: str, hours, person=Non
     reason = str(reason or "").strip()
     if not reason or len(reason) > 200:
         errors["reason"] = _("Give the reason for the override (at most 200 characters)")
-    if isinstance(hours, str) and hours.strip().isdigit():
-        hours = int(hours)
+    if isinstance(hours, str):
+        hours = int_or_none(hours, maximum=100_000)
     max_hours = settings.PASSES_OVERRIDE_MAX_HOURS
     if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= max_hours:
         errors["hours"] = _("An override lasts 1 to %(max)d hours") % {"max": max_hours}

@@ -179,12 +179,14 @@ def decode(token: str) -> tuple[Claims, bytes, bytes]:
         if prefix != PREFIX or len(token) > 600:
             raise ValueError
         data = json.loads(_b64d(payload))
-        claims = Claims(kid=str(data["k"]), pass_id=int(data["p"]), kind=KINDS[data["t"]], colour=COLOURS[data["c"]],
-                        expires=int(data["e"]), masked=str(data["n"]))
+        if type(data.get("p")) is not int or type(data.get("e")) is not int or not 0 <= data["e"] < 2**40:
+            raise ValueError  # ids and times are plain integers (1e400 is a float, and infinite)
+        claims = Claims(kid=str(data["k"]), pass_id=data["p"], kind=KINDS[data["t"]], colour=COLOURS[data["c"]],
+                        expires=data["e"], masked=str(data["n"])[:50])
         signature = _b64d(sig)
         if len(signature) != 64:
             raise ValueError
-    except (ValueError, KeyError, TypeError, AttributeError, UnicodeError):
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeError, OverflowError, RecursionError):
         raise TokenError("malformed") from None
     return claims, f"{prefix}.{payload}".encode("ascii"), signature
 

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from fangkong.audit.actions import record
 from fangkong.lib import crypto
+from fangkong.lib.workflow import int_or_none
 from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, requires, scope
 from fangkong.places.models import Place
 from fangkong.residents.models import Household, Person
@@ -195,8 +196,7 @@ def _run(request, pass_, fn):
 
 
 def _int(value):
-    value = str(value or "").strip()
-    return int(value) if value.isdigit() else None
+    return int_or_none(value, maximum=100_000)
 
 
 @requires("passes.issue", obj=Pass)

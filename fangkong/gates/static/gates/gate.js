@@ -117,10 +117,34 @@
     }
   }
 
+  // Online, the server's answer counts (the colour now, revocations up to the minute, keys
+  // rotated since the last refresh); the local check stands when the server cannot answer.
+  async function serverCheck(token, local) {
+    if (!online() || local.code === "malformed" || !cfg.urls.check) return local;
+    const ctl = new AbortController();
+    const timer = setTimeout(() => ctl.abort(), 3000);
+    try {
+      const resp = await fetch(cfg.urls.check, {
+        method: "POST", credentials: "same-origin", signal: ctl.signal,
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
+        body: JSON.stringify({ token }),
+      });
+      if (!resp.ok) return local;
+      const d = await resp.json();
+      const claims = d.colour ? { kind: d.kind, colour: d.colour, masked: d.masked, expires: d.expires,
+                                  pass_id: local.claims ? local.claims.pass_id : null } : local.claims;
+      return { code: d.ok ? "" : d.reason_code, claims, server: true };
+    } catch (e) {
+      return local; // timed out or no network: the gate decides on its own
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async function onScan(token) {
     token = (token || "").trim();
     if (!token) return;
-    const result = await verify(token);
+    const result = await serverCheck(token, await verify(token));
     current = { token, result };
     showResult(result);
   }
