@@ -379,3 +379,16 @@ def test_a_revoked_pass_is_refused_and_listed_for_the_devices(cast, login):
     stored = post(client, ENTRIES, entry(cast, token=tok)).json()
     assert stored["decision"] == "refused" and stored["reason_code"] == "revoked"
     assert p.pk in client.get("/api/gates/trust").json()["revoked"]
+
+
+@pytest.mark.django_db
+def test_a_vehicle_pass_is_for_its_vehicle_only(cast, login):
+    """A vehicle pass shown for a person, or with another plate, is refused with the reason."""
+    client = login(cast.guard_a)
+    car = token(pass_id=11, kind="vehicle", masked="鲁A·***45")
+    as_person = post(client, ENTRIES, entry(cast, token=car)).json()
+    assert as_person["decision"] == "refused" and as_person["reason_code"] == "wrong_kind"
+    other = post(client, ENTRIES, entry(cast, token=car, subject="vehicle", plate="鲁B12399")).json()
+    assert other["decision"] == "refused" and other["reason_code"] == "plate_mismatch"
+    right = post(client, ENTRIES, entry(cast, token=car, subject="vehicle", plate="鲁A12345")).json()
+    assert right["decision"] == "allowed" and right["reason_code"] == ""

@@ -47,6 +47,8 @@ REASONS = {
     "fever": gettext_lazy("Fever: send to triage"),
     "no_pass": gettext_lazy("No pass shown"),
     "manual": gettext_lazy("Refused by the guard"),
+    "wrong_kind": gettext_lazy("A vehicle pass is not a person's pass"),
+    "plate_mismatch": gettext_lazy("The plate does not match the vehicle pass"),
 }
 REFUSED_COLOURS = {"red", "yellow"}
 
@@ -174,10 +176,15 @@ def check_token(token: str, *, at: float | None = None, colour_now: bool = False
         return claims, exc.code
 
 
-def problem_of(claims, code: str, *, subject: str, token: str, temperature) -> str:
+def problem_of(claims, code: str, *, subject: str, token: str, temperature, plate: str = "") -> str:
     """The reason the server refuses this entry ("" = none)."""
     if code:
         return code
+    if claims is not None and claims.kind == "vehicle":
+        if subject == GateEntry.Subject.PERSON:
+            return "wrong_kind"
+        if plate and plates.mask_plate(plate) != claims.masked:
+            return "plate_mismatch"
     if claims is not None and claims.colour in REFUSED_COLOURS:
         return claims.colour
     if temperature is not None and temperature >= settings.FEVER_THRESHOLD:
@@ -199,7 +206,8 @@ def _build(clean: dict, *, user, now, cache: dict) -> GateEntry:
         if key not in cache:
             cache[key] = check_token(token, at=at, colour_now=not clean["offline"])
         claims, code = cache[key]
-    problem = problem_of(claims, code, subject=clean["subject"], token=token, temperature=clean["temperature"])
+    problem = problem_of(claims, code, subject=clean["subject"], token=token, temperature=clean["temperature"],
+                         plate=clean["plate"])
     decision, reason, flagged = clean["decision"], clean["reason_code"], False
     if decision is None:  # the device asks the server to decide
         decision, reason = (GateEntry.Decision.REFUSED, problem) if problem else (GateEntry.Decision.ALLOWED, "")

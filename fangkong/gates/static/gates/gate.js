@@ -96,6 +96,11 @@
     return { code: "", claims };
   }
 
+  function maskPlate(plate) {  // as fangkong.passes.plates.mask_plate: 鲁E12345 -> 鲁E·***45
+    if (plate.length < 5) return "*".repeat(plate.length);
+    return plate.slice(0, 2) + "·" + "*".repeat(plate.length - 4) + plate.slice(-2);
+  }
+
   function reasonText(code) {
     if (code === "nokeys") return T.noKeys;
     if (code === "nocrypto") return T.noCrypto;
@@ -175,6 +180,12 @@
     }
     const token = current ? current.token : "";
     let code = current ? current.result.code : (subj === "person" ? "no_pass" : "");
+    const seen = current && current.result.claims;
+    if (!code && seen && seen.kind === "vehicle") {
+      // A vehicle pass is for that vehicle: not for a person, and its plate must match.
+      if (subj === "person") code = "wrong_kind";
+      else if (plate && maskPlate(plate) !== seen.masked) code = "plate_mismatch";
+    }
     if (code === "nokeys" || code === "nocrypto") code = ""; // cannot check here: the server will
     if (!code && temperature && Number(temperature) >= Number(cfg.fever)) code = "fever";
     let decision = code ? "refused" : "allowed";
