@@ -20,11 +20,10 @@ from fangkong.accounts.actions import issue_resident_link
 from fangkong.audit.actions import record
 from fangkong.documents.actions import valid_document
 from fangkong.documents.models import Document
-from fangkong.lib import crypto
 from fangkong.lib.workflow import int_or_none
+from fangkong.residents.queries import person_by_id_number
 from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, requires, scope
 from fangkong.places.models import Organization
-from fangkong.residents.models import Person
 
 from . import actions
 from .forms import ReportForm, RequestForm, StaffReportForm, StartForm
@@ -88,8 +87,7 @@ def start(request):
         status = 400
         if form.is_valid():
             d = form.cleaned_data
-            person = scope(Person.objects.all(), request.user, "observation.start").filter(
-                id_bidx=crypto.blind_index("id", d["id_number"])).first()
+            person = person_by_id_number(request.user, "observation.start", d["id_number"])
             if person is None:
                 form.add_error("id_number", _("No person with this ID number is registered in your area"))
             else:

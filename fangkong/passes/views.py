@@ -14,11 +14,11 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
-from fangkong.lib import crypto
 from fangkong.lib.workflow import int_or_none
+from fangkong.residents.queries import person_by_id_number
 from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, requires, scope
 from fangkong.places.models import Place
-from fangkong.residents.models import Household, Person
+from fangkong.residents.models import Household
 
 from . import actions
 from .colours import pass_colour
@@ -73,8 +73,7 @@ def issue_resident(request):
         status = 400
         if form.is_valid():
             d = form.cleaned_data
-            person = scope(Person.objects.all(), request.user, "passes.issue").filter(
-                id_bidx=crypto.blind_index("id", d["id_number"])).first()
+            person = person_by_id_number(request.user, "passes.issue", d["id_number"])
             if person is None:
                 form.add_error("id_number", _("No person with this ID number is registered in your area"))
             else:
@@ -134,8 +133,7 @@ def issue_vehicle(request):
             place = next((p for p in places if p.pk == d["place"]), None)
             owner = None
             if d["owner_id_number"]:
-                owner = scope(Person.objects.all(), request.user, "passes.issue").filter(
-                    id_bidx=crypto.blind_index("id", d["owner_id_number"])).first()
+                owner = person_by_id_number(request.user, "passes.issue", d["owner_id_number"])
                 if owner is None:
                     form.add_error("owner_id_number", _("No person with this ID number is registered in your area"))
             if not form.errors:

@@ -16,6 +16,12 @@ def persons(user, perm: str = "residents.view"):
     return scope(Person.objects.select_related("household", "place", "employer"), user, perm)
 
 
+def person_by_id_number(user, perm: str, id_number: str) -> Person | None:
+    """The person with this (normalized) ID number in the user's scope for `perm`, or None:
+    a person outside the scope looks exactly like an unregistered one."""
+    return persons(user, perm).filter(id_bidx=crypto.blind_index("id", id_number)).first()
+
+
 def households(user, perm: str = "residents.view"):
     return scope(Household.objects.select_related("place"), user, perm)
 
