@@ -328,27 +328,34 @@ def resident_home(request):
     return _resident_page(request)
 
 
+def _resident_submit(request, form, slot: str, write):
+    """Run one of the person's own writes (`write(observation, cleaned form data)`) and answer
+    like a form: the page again with the errors (400/409), or back home with a message."""
+    obs = _current(request.resident)
+    if obs is None:
+        form.add_error(None, _("You are not under observation."))
+        return None, _resident_page(request, 409, **{slot: form})
+    form.is_valid()
+    try:
+        return write(obs, form.cleaned_data), None
+    except actions.Invalid as exc:
+        for field, message in exc.errors.items():
+            form.add_error(field if field in form.fields else None, message)
+        return None, _resident_page(request, 400, **{slot: form})
+    except actions.Conflict as exc:
+        form.add_error(None, str(exc))
+        return None, _resident_page(request, 409, **{slot: form})
+
+
 @personal_link
 @require_POST
 @never_cache
 def resident_report(request):
-    form = ReportForm(request.POST)
-    obs = _current(request.resident)
-    if obs is None:
-        form.add_error(None, _("You are not under observation."))
-        return _resident_page(request, 409, form=form)
-    form.is_valid()
-    d = form.cleaned_data
-    try:
-        rep = actions.report(acting_user=None, observation=obs, temperature=request.POST.get("temperature", ""),
-                             symptoms=d.get("symptoms", []), source="self", client_key=d.get("client_key", ""))
-    except actions.Invalid as exc:
-        for field, message in exc.errors.items():
-            form.add_error(field if field in form.fields else None, message)
-        return _resident_page(request, 400, form=form)
-    except actions.Conflict as exc:
-        form.add_error(None, str(exc))
-        return _resident_page(request, 409, form=form)
+    rep, failed = _resident_submit(request, ReportForm(request.POST), "form", lambda obs, d: actions.report(
+        acting_user=None, observation=obs, temperature=request.POST.get("temperature", ""),
+        symptoms=d.get("symptoms", []), source="self", client_key=d.get("client_key", "")))
+    if failed:
+        return failed
     messages.success(request, _("Thank you: %(t)s °C recorded.") % {"t": rep.temperature})
     return redirect("resident_home", token=request.resident_token)
 
@@ -357,21 +364,10 @@ def resident_report(request):
 @require_POST
 @never_cache
 def resident_request(request):
-    form = RequestForm(request.POST)
-    obs = _current(request.resident)
-    if obs is None:
-        form.add_error(None, _("You are not under observation."))
-        return _resident_page(request, 409, request_form=form)
-    form.is_valid()
-    try:
-        actions.request_supplies(acting_user=None, observation=obs, kind=request.POST.get("kind", ""),
-                                 text=request.POST.get("text", ""), client_key=form.cleaned_data.get("client_key", ""))
-    except actions.Invalid as exc:
-        for field, message in exc.errors.items():
-            form.add_error(field if field in form.fields else None, message)
-        return _resident_page(request, 400, request_form=form)
-    except actions.Conflict as exc:
-        form.add_error(None, str(exc))
-        return _resident_page(request, 409, request_form=form)
+    _req, failed = _resident_submit(request, RequestForm(request.POST), "request_form", lambda obs, d: actions.request_supplies(
+        acting_user=None, observation=obs, kind=request.POST.get("kind", ""), text=request.POST.get("text", ""),
+        client_key=d.get("client_key", "")))
+    if failed:
+        return failed
     messages.success(request, _("Your request was sent to your grid worker."))
     return redirect("resident_home", token=request.resident_token)
