@@ -13,6 +13,7 @@ from fangkong.observation.api import router as observation_router
 from fangkong.notify.api import router as notify_router
 from fangkong.gates.api import router as gates_router
 from fangkong.passes.api import router as passes_router
+from fangkong.reports.api import router as reports_router
 from fangkong.residents.api import router as residents_router
 
 # Every operation names its own auth: api_perm(...) for a permission, django_auth for
@@ -56,3 +57,4 @@ api.add_router("/", documents_router)
 api.add_router("/", notify_router)
 api.add_router("/", gates_router)
 api.add_router("/", passes_router)
+api.add_router("/", reports_router)

@@ -307,6 +307,25 @@ def _decimal(name: str, default: str, low: str, high: str):
     return value
 
 
+# Daily report (M8): stations and units enter their figures for a day by the deadline
+# (local time on that day); a day is closed (its report kept as it was) at the close time
+# on the next day. Both "HH:MM".
+def _clock(name: str, default: str):
+    import datetime as _dt
+
+    raw = (os.environ.get(name) or default).strip()
+    try:
+        if len(raw) != 5 or raw[2] != ":":
+            raise ValueError(raw)
+        return _dt.time.fromisoformat(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a time of day like 17:00, not {raw!r}") from None
+
+
+REPORT_DEADLINE = _clock("FANGKONG_REPORT_DEADLINE", "17:00")
+REPORT_CLOSE = _clock("FANGKONG_REPORT_CLOSE", "09:00")  # on the day after
+
+
 OBSERVATION_WINDOWS = _windows("FANGKONG_OBSERVATION_WINDOWS", "06:00-12:00,14:00-21:00")
 FEVER_THRESHOLD = _decimal("FANGKONG_FEVER_THRESHOLD", "37.3", "36.5", "39.0")
 # Health passes (M6): validity of a resident's or vehicle pass (days), lifetime of the

@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class PassesConfig(AppConfig):
     name = "fangkong.passes"
     label = "passes"
+
+    def ready(self):
+        from . import signals  # noqa: F401  registers the daily figures (core.registry)

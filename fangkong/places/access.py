@@ -85,6 +85,13 @@ PERM_ROLES: dict[str, set[str]] = {
     "gates.enter": {"gate_guard"},
     "gates.view": {"commander", "coordinator", "committee", "medic"},
     "gates.triage": {"medic", "committee"},
+    # Daily report (M8): figures from the data per place and unit; entered figures filed by
+    # each station/unit through the liaison granted on it; the street's coordinator defines
+    # the figures, reopens confirmed ones, corrects closed days and closes days.
+    "reports.view": {"commander", "coordinator", "committee", "grid_worker"},
+    "reports.enter": {"unit_liaison"},
+    "reports.late": {"commander", "coordinator", "committee"},
+    "reports.manage": {"coordinator"},
 }
 PERMS = set(PERM_ROLES)
 assert all(roles <= set(ROLES) - {"admin"} for roles in PERM_ROLES.values())

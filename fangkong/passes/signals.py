@@ -1,0 +1,58 @@
+"""What the passes module tells the rest of the platform (fangkong.core.registry): daily
+figures for the daily report, counted per place path (the pass's place) per local day.
+
+A pass's colour is never stored (it is derived from the person's state when a token is
+signed), so the figures count passes by kind, not by colour."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from fangkong.core import registry
+
+from .models import Pass
+
+SECTION = _("Passes")
+
+
+def _day_bounds(day: dt.date):
+    start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    return start, start + dt.timedelta(days=1)
+
+
+def _by_path(qs):
+    return qs.values_list("place_path").annotate(n=Count("id")).order_by()
+
+
+def issued(kind: str | None = None):
+    def counts(day: dt.date):
+        start, end = _day_bounds(day)
+        qs = Pass.objects.filter(created_at__gte=start, created_at__lt=end)
+        return _by_path(qs if kind is None else qs.filter(kind=kind))
+
+    return counts
+
+
+def valid(day: dt.date):
+    """Passes valid at the end of the day (a stock): begun, not expired, not revoked by then."""
+    _start, end = _day_bounds(day)
+    qs = Pass.objects.filter(created_at__lt=end, valid_from__lt=end, valid_until__gte=end).filter(
+        Q(revoked_at__isnull=True) | Q(revoked_at__gte=end))
+    return _by_path(qs)
+
+
+def revoked(day: dt.date):
+    start, end = _day_bounds(day)
+    return _by_path(Pass.objects.filter(revoked_at__gte=start, revoked_at__lt=end))
+
+
+for key, label, fn, order, kind in (
+    ("passes.issued", _("Passes issued"), issued(), 50, "day"),
+    ("passes.issued_visitor", _("Temporary passes issued"), issued(Pass.Kind.VISITOR), 51, "day"),
+    ("passes.valid", _("Valid passes"), valid, 52, "state"),
+    ("passes.revoked", _("Passes revoked"), revoked, 53, "day"),
+):
+    registry.register_metric(registry.Metric(key=key, label=label, section=SECTION, counts=fn, order=order, kind=kind))

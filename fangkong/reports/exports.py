@@ -1,0 +1,149 @@
+"""The daily report as a spreadsheet laid out like the paper form (seed 000):
+
+    row 1  XX街道疫情防控工作日报表 2020年3月18日                  (merged over the table)
+    row 2  单位 | <section> (merged over its metrics) | ...
+    row 3       | <metric label> | <metric label> | ...
+    rows   one per child place
+    last   合计: the totals as values; a SUM formula over the rows beside the table would
+           double what Excel shows if a user added a row, so the values are written and a
+           second sheet "公式" repeats the totals as =SUM(...) formulas for checking.
+
+Then the organizations' table (per unit figures and entered figures) below, laid out the
+same way. CSV: the same rows without merging, UTF-8 with a BOM (lib.exports).
+"""
+from __future__ import annotations
+
+import tempfile
+
+from django.http import FileResponse
+from django.utils.translation import gettext as _
+
+from fangkong.lib.exports import csv_response, safe_cell
+
+
+def title(rep) -> str:
+    d = rep["day"]
+    return _("%(place)s epidemic prevention daily report %(y)d-%(m)02d-%(d)02d") % {
+        "place": rep["place"].name, "y": d.year, "m": d.month, "d": d.day}
+
+
+def _org_header(rep) -> list:
+    return [_("Station / unit")] + [c["label"] for c in rep["org_columns"]] + [
+        f"{d.label}（{d.unit}）" if d.unit else d.label for d in rep["definitions"]] + [_("State")]
+
+
+def _org_rows(rep):
+    for r in rep["org_rows"]:
+        yield [r["org"].name, *r["by_org"], *[c["value"] if c["applies"] else "" for c in r["figures"]],
+               r["state"] or ("" if not r["reports"] else _("missing"))]
+
+
+def rows(rep):
+    """Plain rows (CSV): title, section header, metric header, place rows, totals, then the units."""
+    cols = rep["columns"]
+    yield [title(rep)]
+    head = [_("Place")]
+    for c in cols:
+        head.append(c["section"])
+    yield head
+    yield [""] + [c["label"] for c in cols]
+    for r in rep["rows"]:
+        yield [r["name"]] + [r["figures"][c["key"]] for c in cols]
+    yield [_("Total")] + [rep["totals"][c["key"]] for c in cols]
+    if rep["org_rows"]:
+        yield []
+        yield _org_header(rep)
+        yield from _org_rows(rep)
+        yield [_("Total")] + rep["org_totals_by"] + rep["org_totals_fig"] + [""]
+
+
+def csv_export(rep, filename: str):
+    return csv_response(rows(rep), filename)
+
+
+def xlsx_export(rep, filename: str) -> FileResponse:
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Border, Font, Side
+    from openpyxl.utils import get_column_letter
+
+    cols = rep["columns"]
+    wb = Workbook()
+    ws = wb.active
+    ws.title = _("Daily report")[:31]
+    thin = Side(style="thin")
+    box = Border(left=thin, right=thin, top=thin, bottom=thin)
+    center = Alignment(horizontal="center", vertical="center", wrap_text=True)
+    bold = Font(bold=True)
+    width = len(cols) + 1
+
+    ws.cell(row=1, column=1, value=safe_cell(title(rep))).font = Font(bold=True, size=14)
+    ws.cell(row=1, column=1).alignment = center
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=width)
+    # Two header rows: "Place" merged down; each section merged over its metrics.
+    ws.cell(row=2, column=1, value=_("Place"))
+    ws.merge_cells(start_row=2, start_column=1, end_row=3, end_column=1)
+    col = 2
+    for label, n in rep["sections"]:
+        ws.cell(row=2, column=col, value=safe_cell(label))
+        if n > 1:
+            ws.merge_cells(start_row=2, start_column=col, end_row=2, end_column=col + n - 1)
+        col += n
+    for i, c in enumerate(cols):
+        ws.cell(row=3, column=2 + i, value=safe_cell(c["label"]))
+    row = 4
+    first = row
+    for r in rep["rows"]:
+        ws.cell(row=row, column=1, value=safe_cell(r["name"]))
+        for i, c in enumerate(cols):
+            ws.cell(row=row, column=2 + i, value=r["figures"][c["key"]])
+        row += 1
+    last = row - 1
+    total_row = row
+    ws.cell(row=row, column=1, value=_("Total")).font = bold
+    for i, c in enumerate(cols):
+        cell = ws.cell(row=row, column=2 + i, value=rep["totals"][c["key"]])
+        cell.font = bold
+    for rr in range(2, total_row + 1):
+        for cc in range(1, width + 1):
+            ws.cell(row=rr, column=cc).border = box
+            if rr <= 3:
+                ws.cell(row=rr, column=cc).alignment = center
+                ws.cell(row=rr, column=cc).font = bold
+    ws.column_dimensions["A"].width = 22
+    for i in range(len(cols)):
+        ws.column_dimensions[get_column_letter(2 + i)].width = 11
+    ws.freeze_panes = "B4"
+
+    # The units below, after one empty row.
+    org_rows = list(_org_rows(rep))
+    if org_rows:
+        row = total_row + 2
+        header = _org_header(rep)
+        for i, v in enumerate(header):
+            cell = ws.cell(row=row, column=1 + i, value=safe_cell(v))
+            cell.font, cell.alignment, cell.border = bold, center, box
+        for values in org_rows:
+            row += 1
+            for i, v in enumerate(values):
+                ws.cell(row=row, column=1 + i, value=safe_cell(v)).border = box
+        row += 1
+        for i, v in enumerate([_("Total"), *rep["org_totals_by"], *rep["org_totals_fig"]]):
+            cell = ws.cell(row=row, column=1 + i, value=safe_cell(v))
+            cell.font, cell.border = bold, box
+
+    # The same totals as formulas, for whoever checks the sums in Excel.
+    fs = wb.create_sheet(_("Formulas")[:31])
+    fs.cell(row=1, column=1, value=_("Total"))
+    for i, c in enumerate(cols):
+        letter = get_column_letter(2 + i)
+        fs.cell(row=1, column=2 + i, value=safe_cell(c["label"]))
+        fs.cell(row=2, column=2 + i, value=f"=SUM('{ws.title}'!{letter}{first}:{letter}{last})" if last >= first else 0)
+    fs.cell(row=2, column=1, value=_("Total"))
+
+    tmp = tempfile.TemporaryFile(suffix=".xlsx")
+    wb.save(tmp)
+    tmp.seek(0)
+    resp = FileResponse(tmp, as_attachment=True, filename=filename,
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    resp["Cache-Control"] = "no-store"
+    return resp
