@@ -410,7 +410,7 @@ def test_closing_keeps_the_day_and_later_changes_show_as_corrections(figures_def
     assert rep["totals"]["gates.entries"] == 2 and rep["totals_now"]["gates.entries"] == 3
     assert place_figures(day, [cast.street])[cast.street.pk]["gates.entries"] == 2
     page = c.get("/reports/", {"day": day.isoformat()}).content.decode()
-    assert 'id="closed"' in page and "now 3" in page.replace("现在", "now")
+    assert 'id="closed"' in page and '<span class="now">现为 3</span>' in page
     # entered figures: locked; a correction with a reason shows beside the kept figure
     liaison = login(cast.liaison_x)
     assert liaison.post("/api/reports/submissions", {"organization_id": cast.org_x.pk, "day": day.isoformat(),
