@@ -1,4 +1,4 @@
-"""bench/run [W1 W2 W3 W5] [--size N] [--db sqlite|postgres] [--conc C] [--workers N]
+"""bench/run [W1 W2 W3 W5 W7] [--size N] [--db sqlite|postgres] [--conc C] [--workers N]
 
 Runs the chosen workloads (all by default) on the chosen databases (both by default) and
 prints one line per workload and database:
@@ -34,9 +34,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-WORKLOADS = ["W1", "W2", "W3", "W4", "W5"]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W7"]
 FILE_WORKLOADS = {"W1", "W2"}  # need the generated census files
-DEFAULT_SIZE = {"W1": 1_000_000, "W2": 1_000_000, "W3": 20_000, "W4": 0, "W5": 5000}
+DEFAULT_SIZE = {"W1": 1_000_000, "W2": 1_000_000, "W3": 20_000, "W4": 0, "W5": 5000, "W7": 1_000_000}
 DATABASES = ["sqlite", "postgres"]
 PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/test"
 PG_SCRATCH = "fangkong_bench"
@@ -304,6 +304,29 @@ def run_w3(env: Env, size: int, files: dict) -> list[str]:
                  size=size, revoked=res["revoked"])]
 
 
+def run_w7(env: Env, size: int) -> list[str]:
+    """The daily report over size persons, 10 x size temperature reports and 5 x size gate
+    rows vs one hand-written SQL GROUP BY over the same rows (bench/w7.py). Times: lower is better."""
+    name = f"{PG_SCRATCH}_w7_{os.getpid()}"
+    env.create_empty(name)
+    try:
+        log(f"W7 {env.db}: loading {size} persons, {10 * size} temperature reports, {5 * size} gate rows")
+        res = worker(env, name, "w7", str(size))
+    finally:
+        env.drop(name)
+    log(f"W7 {env.db}: loaded in {res['setup_seconds']}s; report {res['seconds']:.3f}s, SQL GROUP BY "
+        f"{res['baseline_seconds']:.3f}s; day {res['day']}: {res['gate_entries']} gate entries, {res['reports']} reports "
+        f"({res['metrics']} metrics, {res['places']} places)")
+    extra = {"size": size, "metrics": res["metrics"], "places": res["places"]}
+    if res["gate_entries"] + res["reports"] != res["sql_total"]:
+        fail(f"W7 {env.db}: the report counted {res['gate_entries']} + {res['reports']}, the SQL {res['sql_total']}")
+        extra["ok"] = "no"
+    ratio = res["seconds"] / res["baseline_seconds"] if res["baseline_seconds"] else 0.0
+    parts = [f"W7 {env.db}", f"ratio={ratio:.2f}", f"value={res['seconds']:.3f}", f"baseline={res['baseline_seconds']:.3f}",
+             "unit=s"] + [f"{k}={v}" for k, v in extra.items()]
+    return [" ".join(parts)]
+
+
 def sanity(dbs: list[str], size: int) -> int:
     failed = 0
     with tempfile.TemporaryDirectory(prefix="fangkong-bench-") as tmp:
@@ -364,6 +387,8 @@ def main(argv=None) -> int:
                     out = {"W1": run_w1, "W2": run_w2}[w](env, size, files)
                 elif w == "W3":
                     out = run_w3(env, size, files)
+                elif w == "W7":
+                    out = run_w7(env, size)
                 elif w == "W4":  # its size is --requests (and --sync-rows)
                     out = run_w4(env, size, files, args.requests, args.sync_rows)
                 else:

@@ -399,8 +399,19 @@ def task_w3(size: str, revoked: str = "0.02"):
     return {"tokens": n, "revoked": n_revoked, "seconds": value, "baseline_seconds": base}
 
 
+def task_w7(size: str):
+    """W7: bulk-load the rows (not timed), then time the daily report against one SQL GROUP BY."""
+    _django()
+    from bench import w7
+
+    prep = w7.setup(int(size))
+    res = w7.run()
+    return {**res, "setup_seconds": prep["seconds"], "persons": prep["persons"], "rows_reports": prep["reports"],
+            "rows_gates": prep["gates"]}
+
+
 TASKS = {"gen": task_gen, "setup": task_setup, "baseline": task_baseline, "import": task_import, "w2": task_w2,
-         "sanity": task_sanity, "w3": task_w3, "w4setup": task_w4setup, "w5_setup": task_w5_setup, "w5_check": task_w5_check}
+         "sanity": task_sanity, "w3": task_w3, "w4setup": task_w4setup, "w5_setup": task_w5_setup, "w5_check": task_w5_check, "w7": task_w7}
 
 if __name__ == "__main__":
     result = TASKS[sys.argv[1]](*sys.argv[2:])

@@ -12,8 +12,10 @@ exist simply contributes nothing.
 """
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 # --- Daily figures ----------------------------------------------------------------------
@@ -49,6 +51,32 @@ def register_metric(metric: Metric) -> Metric:
 
 def metrics() -> list[Metric]:
     return sorted(_METRICS.values(), key=lambda m: (m.order, m.key))
+
+
+# One read of the figures (reports.figures) asks every metric in turn. Metrics of one module
+# that count the same rows may share one query within that read: `shared(key, fn)` runs
+# fn once per key inside `one_read()` (and every time outside it, so nothing is ever kept
+# between reads).
+_READ: contextvars.ContextVar[dict | None] = contextvars.ContextVar("fangkong_metric_read", default=None)
+
+
+@contextmanager
+def one_read():
+    token = _READ.set({}) if _READ.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _READ.reset(token)
+
+
+def shared(key, fn: Callable[[], object]):
+    memo = _READ.get()
+    if memo is None:
+        return fn()
+    if key not in memo:
+        memo[key] = fn()
+    return memo[key]
 
 
 # --- Person health state ----------------------------------------------------------------

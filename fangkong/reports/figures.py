@@ -37,15 +37,16 @@ def live_counts(day: dt.date, keys: Iterable[str] | None = None) -> dict[str, li
     """Each metric's (path, count) pairs for `day`, sorted by path, computed from the data now."""
     wanted = None if keys is None else set(keys)
     out: dict[str, list[tuple[str, int]]] = {}
-    for metric in registry.metrics():
-        if wanted is not None and metric.key not in wanted:
-            continue
-        merged: dict[str, int] = {}
-        for path, n in metric.counts(day):
-            if path is None or not n:
+    with registry.one_read():  # metrics counting the same rows share one query (registry.shared)
+        for metric in registry.metrics():
+            if wanted is not None and metric.key not in wanted:
                 continue
-            merged[path] = merged.get(path, 0) + int(n)
-        out[metric.key] = sorted(merged.items())
+            merged: dict[str, int] = {}
+            for path, n in metric.counts(day):
+                if path is None or not n:
+                    continue
+                merged[path] = merged.get(path, 0) + int(n)
+            out[metric.key] = sorted(merged.items())
     return out
 
 
