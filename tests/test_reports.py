@@ -32,7 +32,7 @@ from fangkong.places.actions import create_place
 from fangkong.places.models import Place
 from fangkong.reports import actions
 from fangkong.reports.figures import place_figures
-from fangkong.reports.models import ClosedDay, Correction, Submission
+from fangkong.reports.models import ClosedDay, Correction, FigureDefinition, Submission
 from fangkong.residents.models import Person
 from tests.cast import make_user
 
@@ -237,6 +237,7 @@ def test_report_is_scoped_to_the_viewer(cast, login):
 
 @pytest.fixture
 def figures_defined(cast):
+    FigureDefinition.objects.all().delete()  # instead of the ready-made ones (migration 0002)
     actions.create_definition(acting_user=cast.admin, key="masks", label="口罩", unit="个", org_kinds=["employer", "station"])
     actions.create_definition(acting_user=cast.admin, key="disinfectant", label="消毒液", unit="斤", org_kinds=["employer"])
     return cast
@@ -244,6 +245,8 @@ def figures_defined(cast):
 
 @pytest.mark.django_db
 def test_coordinator_defines_figures_with_clear_errors(cast, login):
+    assert set(FigureDefinition.objects.values_list("key", flat=True)) >= {"masks", "disinfectant", "thermometers", "suits"}
+    FigureDefinition.objects.all().delete()
     c = login(cast.coordinator)
     resp = c.post("/reports/figures/", {"key": "masks", "label": "口罩", "unit": "个", "org_kinds": ["employer", "station"]})
     assert resp.status_code == 302
@@ -527,3 +530,46 @@ def test_report_times_fail_loudly(tmp_path, name, value):
 
     code, out = load(tmp_path, **{name: value})
     assert code != 0 and name in out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_confirm_and_first_entries_are_serialized():
+    """Two confirms of one submission at once: one wins, the other is a 409; two first
+    entries of one unit and day at once: one submission holding both figures."""
+    import threading
+
+    from tests.cast import build_cast
+
+    cast = build_cast()
+    FigureDefinition.objects.all().delete()
+    actions.create_definition(acting_user=None, key="masks", label="口罩", unit="个", org_kinds=["employer"])
+    actions.create_definition(acting_user=None, key="gloves", label="手套", unit="副", org_kinds=["employer"])
+    day = timezone.localdate()
+
+    def race(fn):
+        barrier = threading.Barrier(2)
+        results = []
+
+        def go(i):
+            c = Client()
+            c.force_login(cast.liaison_x)
+            barrier.wait()
+            results.append(fn(c, i))
+            connection.close()
+
+        threads = [threading.Thread(target=go, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return results
+
+    codes = race(lambda c, i: c.post("/api/reports/submissions", {"organization_id": cast.org_x.pk,
+                                                                  "values": {["masks", "gloves"][i]: 5 + i}},
+                                     content_type="application/json").status_code)
+    assert codes == [200, 200]
+    sub = Submission.objects.get(organization=cast.org_x, day=day)
+    assert sub.values == {"masks": 5, "gloves": 6}
+    codes = race(lambda c, i: c.post(f"/api/reports/submissions/{sub.pk}/confirm").status_code)
+    assert sorted(codes) == [200, 409]
+    assert AuditEvent.objects.filter(action="reports.confirm").count() == 1

@@ -4,9 +4,9 @@
     row 2  单位 | <section> (merged over its metrics) | ...
     row 3       | <metric label> | <metric label> | ...
     rows   one per child place
-    last   合计: the totals as values; a SUM formula over the rows beside the table would
-           double what Excel shows if a user added a row, so the values are written and a
-           second sheet "公式" repeats the totals as =SUM(...) formulas for checking.
+    last   合计: the totals as values (what the page shows; a reader without a spreadsheet
+           program that evaluates formulas sees them too); a second sheet (公式核对) repeats
+           them as =SUM(...) formulas over the rows, for whoever checks the sums in Excel.
 
 Then the organizations' table (per unit figures and entered figures) below, laid out the
 same way. CSV: the same rows without merging, UTF-8 with a BOM (lib.exports).
@@ -35,7 +35,7 @@ def _org_header(rep) -> list:
 def _org_rows(rep):
     for r in rep["org_rows"]:
         yield [r["org"].name, *r["by_org"], *[c["value"] if c["applies"] else "" for c in r["figures"]],
-               r["state"] or ("" if not r["reports"] else _("missing"))]
+               r["state_label"] or ("" if not r["reports"] else _("missing"))]
 
 
 def rows(rep):

@@ -132,10 +132,15 @@ def org_table(user, day: dt.date, place: Place, closed: ClosedDay | None) -> dic
         for c in org_cols:
             totals_by[c["key"]] += by_org[o.pk].get(c["key"], 0)
         rows.append({"org": o, "by_org": [by_org[o.pk].get(c["key"], 0) for c in org_cols], "figures": fig_cells,
-                     "state": e.get("state", ""), "reports": bool(reports_fig)})
+                     "state": e.get("state", ""), "state_label": _state_label(e.get("state", "")),
+                     "reports": bool(reports_fig)})
     return {"org_columns": org_cols, "definitions": defs, "org_rows": rows,
             "org_totals_by": [totals_by[c["key"]] for c in org_cols],
             "org_totals_fig": [totals_fig[d.key] for d in defs]}
+
+
+def _state_label(state: str) -> str:
+    return str(Submission.State(state).label) if state in Submission.State.values else ""
 
 
 def entry_orgs(user):

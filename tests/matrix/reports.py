@@ -19,7 +19,8 @@ def submission(cast):
                               place=cast.grid_a1)
     if not FigureDefinition.objects.filter(key="masks").exists():
         actions.create_definition(acting_user=None, key="masks", label="口罩", unit="个", org_kinds=["employer"])
-    return actions.enter_values(acting_user=None, organization=org, day=timezone.localdate(), values={"masks": 10})
+    values = {d.key: 10 for d in actions.definitions_for(org)}
+    return actions.enter_values(acting_user=None, organization=org, day=timezone.localdate(), values=values)
 
 
 OBJECTS = {Submission: submission}
