@@ -375,7 +375,7 @@ def test_late_list_and_inbox_notification(figures_defined, login):
     assert login(cast.liaison_x).get("/reports/late/").status_code == 403
     # the periodic task tells the late unit's liaison, once
     assert actions.notify_late(day=day) == 1
-    actions.notify_late(day=day)
+    assert actions.notify_late(day=day) == 0  # once per unit and day
     got = Recipient.objects.filter(user=liaison_y, message__kind="reports.late")
     assert got.count() == 1
     assert not Recipient.objects.filter(user=cast.liaison_x, message__kind="reports.late").exists()
@@ -424,6 +424,12 @@ def test_closing_keeps_the_day_and_later_changes_show_as_corrections(figures_def
     resp = coord.post(f"/api/reports/submissions/{sub.pk}/correct", {"figure": "masks", "value": 12, "reason": ""},
                       content_type="application/json")
     assert resp.status_code == 422 and resp.json()["detail"][0]["field"] == "reason"
+    resp = coord.post(f"/api/reports/submissions/{sub.pk}/correct", {"figure": "nope", "value": "x", "reason": "r"},
+                      content_type="application/json")
+    assert resp.status_code == 422 and resp.json()["detail"][0]["field"] == "figure"
+    resp = coord.post(f"/api/reports/submissions/{sub.pk}/correct", {"figure": "masks", "value": "-2", "reason": "r"},
+                      content_type="application/json")
+    assert resp.status_code == 422 and resp.json()["detail"][0]["field"] == "value"
     resp = coord.post(f"/reports/submissions/{sub.pk}/correct/", {"figure": "masks", "value": "12", "reason": "漏报一箱"})
     assert resp.status_code == 302
     corr = Correction.objects.get()

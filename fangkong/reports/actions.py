@@ -228,19 +228,19 @@ def correct(*, acting_user, submission: Submission, figure: str, value, reason: 
     if closed is None:
         raise Conflict(_("The day is still open: reopen the figures instead of correcting them."))
     reason = str(reason or "").strip()
+    figure = str(figure or "")
     errors = {}
     if not reason or len(reason) > 200:
         errors["reason"] = _("Say why (at most 200 characters)")
-    try:
-        clean = clean_values(sub.organization, {str(figure or ""): value}, prefix="")
-    except Invalid as exc:
-        errors.update({("value" if k == str(figure or "") else k): v for k, v in exc.errors.items()})
-        if str(figure or "") not in {d.key for d in definitions_for(sub.organization)}:
-            errors = {k: v for k, v in errors.items() if k != "value"}
-            errors["figure"] = _("Choose one of the unit's figures")
-        clean = {}
-    if not errors and figure not in clean:
-        errors["value"] = _("Enter a whole number, 0 or more")
+    if figure not in {d.key for d in definitions_for(sub.organization)}:
+        errors["figure"] = _("Choose one of the unit's figures")
+    else:
+        try:
+            clean = clean_values(sub.organization, {figure: value}, prefix="")
+        except Invalid:
+            clean = {}
+        if figure not in clean:
+            errors["value"] = _("Enter a whole number, 0 or more")
     if errors:
         raise Invalid(errors)
     new = clean[figure]
@@ -339,9 +339,10 @@ def late(day: dt.date, orgs_qs=None, now: dt.datetime | None = None) -> list[dic
 
 def notify_late(*, day: dt.date | None = None, now: dt.datetime | None = None) -> int:
     """The periodic task: after the deadline, a message to the inbox of each unit that has
-    not confirmed (its liaisons), once per unit and day. Returns the messages sent."""
+    not confirmed (its liaisons), once per unit and day. Returns the messages sent now."""
     from fangkong.accounts.models import Grant
     from fangkong.notify.actions import notify
+    from fangkong.notify.models import Message
 
     now = now or timezone.now()
     day = day or timezone.localdate(now)
@@ -354,6 +355,8 @@ def notify_late(*, day: dt.date | None = None, now: dt.datetime | None = None) -
         org = row["org"]
         users = list(Grant.objects.filter(active=True, role="unit_liaison", organization=org).values_list("user_id", flat=True))
         key = f"reports.late:{org.pk}:{day.isoformat()}"
+        if Message.objects.filter(dedupe_key=key).exists():
+            continue  # told already
         notify(kind="reports.late", title=_("Daily figures not confirmed: %(org)s") % {"org": org.name},
                body=_("The figures of %(org)s for %(day)s were due at %(at)s. Enter and confirm them.") % {
                    "org": org.name, "day": day.isoformat(), "at": settings.REPORT_DEADLINE.strftime("%H:%M")},
