@@ -31,7 +31,7 @@ from fangkong.observation.models import Observation, Report
 from fangkong.places.actions import create_place
 from fangkong.places.models import Place
 from fangkong.reports import actions
-from fangkong.reports.figures import place_figures
+from fangkong.reports.figures import place_figures, place_series
 from fangkong.reports.models import ClosedDay, Correction, FigureDefinition, Submission
 from fangkong.residents.models import Person
 from tests.cast import make_user
@@ -412,6 +412,10 @@ def test_closing_keeps_the_day_and_later_changes_show_as_corrections(figures_def
     assert rep["closed"] is True
     assert rep["totals"]["gates.entries"] == 2 and rep["totals_now"]["gates.entries"] == 3
     assert place_figures(day, [cast.street])[cast.street.pk]["gates.entries"] == 2
+    gate(cast.grid_b1, at(timezone.localdate(), 1))
+    series = place_series([day, timezone.localdate()], [cast.street, cast.comm_b])
+    assert [series[d][cast.street.pk]["gates.entries"] for d in series] == [2, 1]  # kept; live
+    assert series[day][cast.comm_b.pk]["gates.entries"] == 1
     page = c.get("/reports/", {"day": day.isoformat()}).content.decode()
     assert 'id="closed"' in page and '<span class="now">现为 3</span>' in page
     # entered figures: locked; a correction with a reason shows beside the kept figure
