@@ -61,7 +61,9 @@ class GateEntry(models.Model):
         ordering = ["-occurred_at", "-id"]
         indexes = [
             models.Index(fields=["place", "occurred_at"], name="gates_entry_place_time"),
-            models.Index(fields=["place_path", "occurred_at"], name="gates_entry_path_time"),
+            # Subtree and time range; with decision and temperature, the daily figures
+            # (signals.py) are read from this index alone (bench W7).
+            models.Index(fields=["place_path", "occurred_at", "decision", "temperature"], name="gates_entry_path_day"),
             models.Index(fields=["occurred_at"], name="gates_entry_time"),
         ]
         verbose_name = _("gate entry")
