@@ -23,6 +23,10 @@ kept as it was. A metric registered after the day was closed has no figure for t
   (the metrics are read once per day; closed days from their snapshots).
 * `org_figures(day, org_ids, keys)` — {org id: {key: count}} of the metrics that count per
   organization (Metric.by_org), snapshot or live like the rest.
+* `live_counts(day, keys)`, `live_by_org(day, keys)` — from the data now (what closing
+  stores); within one such read, metrics of one module that count the same rows share one
+  query (core.registry.shared).
+* `rollup_places(counts, places)` — day_counts' pairs added up for the given places.
 """
 from __future__ import annotations
 
@@ -104,7 +108,7 @@ def day_counts(day: dt.date, keys: Iterable[str] | None = None, snapshot=None) -
 def place_figures(day: dt.date, places: Sequence, keys: Iterable[str] | None = None) -> dict[int, dict[str, int]]:
     """{place id: {metric key: count in the place's subtree on `day`}} for the given places
     (a closed day: as kept at closing)."""
-    return _place_figures(day_counts(day, keys), places)
+    return rollup_places(day_counts(day, keys), places)
 
 
 def place_series(days: Iterable[dt.date], places: Sequence, keys: Iterable[str] | None = None
@@ -133,7 +137,8 @@ def org_figures(day: dt.date, org_ids: Iterable[int], keys: Iterable[str] | None
     return out
 
 
-def _place_figures(counts: dict[str, list[tuple[str, int]]], places: Sequence) -> dict[int, dict[str, int]]:
+def rollup_places(counts: dict[str, list[tuple[str, int]]], places: Sequence) -> dict[int, dict[str, int]]:
+    """{place id: {metric key: sum of the key's pairs under the place's path}}."""
     out: dict[int, dict[str, int]] = {p.pk: {} for p in places}
     paths = [p.path for p in places]
     for key, pairs in counts.items():

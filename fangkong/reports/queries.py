@@ -61,7 +61,7 @@ def report(user, day: dt.date, place: Place) -> dict:
     keys = [c["key"] for c in columns]
     children = list(place.children.order_by("path"))
     counts = figures.day_counts(day, keys, snapshot=snap)
-    figs = figures._place_figures(counts, [place, *children])
+    figs = figures.rollup_places(counts, [place, *children])
     totals = figs[place.pk]
     rows = [{"place": c, "name": c.name, "kind": c.get_kind_display(), "figures": figs[c.pk]} for c in children]
     rest = {k: totals[k] - sum(r["figures"][k] for r in rows) for k in keys}
@@ -71,7 +71,7 @@ def report(user, day: dt.date, place: Place) -> dict:
         rows = [{"place": place, "name": place.name, "kind": place.get_kind_display(), "figures": dict(totals)}]
     changed = {}
     if closed is not None:
-        live = figures._place_figures(figures.live_counts(day, keys), [place, *children])
+        live = figures.rollup_places(figures.live_counts(day, keys), [place, *children])
         for r in rows:
             pid = r["place"].pk
             if r["place"] is place and children:
