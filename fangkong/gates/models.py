@@ -61,10 +61,11 @@ class GateEntry(models.Model):
         ordering = ["-occurred_at", "-id"]
         indexes = [
             models.Index(fields=["place", "occurred_at"], name="gates_entry_place_time"),
-            # Subtree and time range; with decision and temperature, the daily figures
-            # (signals.py) are read from this index alone (bench W7).
+            # A subtree and a time range, and a time range. With place, decision and
+            # temperature in them, the daily figures (signals.py) are read from an index
+            # alone: SQLite takes the first, PostgreSQL the second (bench W7).
             models.Index(fields=["place_path", "occurred_at", "decision", "temperature"], name="gates_entry_path_day"),
-            models.Index(fields=["occurred_at"], name="gates_entry_time"),
+            models.Index(fields=["occurred_at", "place_path", "decision", "temperature"], name="gates_entry_time_day"),
         ]
         verbose_name = _("gate entry")
 

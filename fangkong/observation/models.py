@@ -116,6 +116,7 @@ class Report(models.Model):
     class Meta:
         ordering = ["day", "window"]
         constraints = [models.UniqueConstraint(fields=["observation", "day", "window"], name="report_one_per_window")]
+        indexes = [models.Index(fields=["day", "observation"], name="observation_report_day")]  # daily figures (W7)
 
     @property
     def fever(self) -> bool:
