@@ -22,8 +22,9 @@ def _day(day: dt.date) -> list[tuple[str, int, int, int]]:
     def query():
         start, end = day_bounds(day)
         return list(GateEntry.objects.filter(occurred_at__gte=start, occurred_at__lt=end).values_list("place_path").annotate(
-            n=Count("id"), refused=Count("id", filter=Q(decision="refused")),
-            fevers=Count("id", filter=Q(temperature__gte=settings.FEVER_THRESHOLD))).order_by())
+            # place_path, not id: every counted column is in the index (index-only reads)
+            n=Count("place_path"), refused=Count("place_path", filter=Q(decision="refused")),
+            fevers=Count("place_path", filter=Q(temperature__gte=settings.FEVER_THRESHOLD))).order_by())
 
     return registry.shared(("gates.day", day), query)
 
