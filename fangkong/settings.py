@@ -129,6 +129,7 @@ INSTALLED_APPS = [
     "fangkong.notify",
     "fangkong.passes",
     "fangkong.gates",
+    "fangkong.declarations",
 ]
 
 MIDDLEWARE = [
