@@ -12,6 +12,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -124,7 +125,8 @@ def point(request, pk: int):
 
 # --- The grid worker's queue and verification ---------------------------------------------
 
-QUEUE_FILTERS = [("open", _("To verify")), ("verified", _("Verified true")), ("found_false", _("Found false"))]
+QUEUE_FILTERS = [("open", gettext_lazy("To verify")), ("verified", gettext_lazy("Verified true")),
+                 ("found_false", gettext_lazy("Found false"))]
 
 
 @requires("declarations.view")
