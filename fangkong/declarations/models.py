@@ -179,6 +179,11 @@ class CreditEntry(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
 
+    @property
+    def can_appeal(self) -> bool:
+        """In force and no appeal awaiting a decision (uses prefetched appeals)."""
+        return self.state == self.State.ACTIVE and not any(a.state == "open" for a in self.appeals.all())
+
 
 class Appeal(models.Model):
     class State(models.TextChoices):
