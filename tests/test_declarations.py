@@ -330,7 +330,8 @@ def test_grid_watch_finding_confirmed_by_the_committee_becomes_an_entry(cast):
     resp = w.post("/declarations/findings/new/", {"id_number": cast.ids["person_b1"], "kind": "travel", "evidence": "x"})
     assert resp.status_code == 400 and "您的辖区内没有登记此身份证号的人员" in resp.content.decode()
     resp = w.post("/declarations/findings/new/", {"id_number": cast.ids["person_a1"], "kind": "", "evidence": ""})
-    assert resp.status_code == 400 and 'id="kind-errors"' in resp.content.decode() and 'id="evidence-errors"' in resp.content.decode()
+    html = resp.content.decode()
+    assert resp.status_code == 400 and 'id="kind-errors"' in html and 'id="evidence-errors"' in html
     resp = w.post("/declarations/findings/new/", {"id_number": cast.ids["person_a1"], "kind": "travel",
                                                    "evidence": "x", "found_on": "2001-01-01"})
     assert resp.status_code == 400 and 'id="found_on-errors"' in resp.content.decode()
@@ -515,3 +516,38 @@ def test_staff_pages_render_in_chinese_and_nav_links_by_role(cast):
     assert 'href="/declarations/"' not in guard and 'href="/credit/"' not in guard
     assert as_user(cast.liaison_x).get("/declarations/").status_code == 403
     assert as_user(cast.guard_a).get("/credit/").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_verifications_at_the_same_moment_one_wins():
+    """The worker verifies while the committee finds the same declaration false: one wins,
+    the other gets 409, and the credit record matches the winner."""
+    import threading
+
+    from django.db import connection
+
+    from tests.cast import build_cast
+
+    cast = build_cast()
+    decl = submit(cast, symptoms=["none"])
+    barrier = threading.Barrier(2)
+    results = {}
+
+    def go(user, action):
+        c = as_user(user)
+        barrier.wait()
+        resp = post_json(c, f"/api/declarations/{decl.pk}/check", {"action": action, "note": "证据"})
+        results[action] = resp.status_code
+        connection.close()
+
+    threads = [threading.Thread(target=go, args=(cast.worker_a1, "verify")),
+               threading.Thread(target=go, args=(cast.committee_a, "find_false"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results.values()) == [200, 409], results
+    decl.refresh_from_db()
+    winner = "verify" if results["verify"] == 200 else "find_false"
+    assert decl.state == {"verify": "verified", "find_false": "found_false"}[winner]
+    assert CreditEntry.objects.count() == (1 if winner == "find_false" else 0)
