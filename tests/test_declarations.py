@@ -82,6 +82,16 @@ def test_committee_creates_and_prints_the_community_qr_code(cast):
     assert as_user(cast.committee_b).get(f"/declarations/points/{point.pk}/").status_code == 404
     assert as_user(cast.worker_a1).get("/declarations/points/").status_code == 403
     assert c.get("/d/not-a-real-code-0123456789/").status_code == 404
+    # A leaked code is replaced: the old one stops working at once.
+    old = point.code
+    assert Client().get(f"/d/{old}/").status_code == 200
+    assert as_user(cast.worker_a1).post(f"/declarations/points/{point.pk}/renew/").status_code == 403
+    assert as_user(cast.committee_b).post(f"/declarations/points/{point.pk}/renew/").status_code == 404
+    assert c.get(f"/declarations/points/{point.pk}/renew/").status_code == 405
+    assert c.post(f"/declarations/points/{point.pk}/renew/").status_code == 302
+    point.refresh_from_db()
+    assert point.code != old and Client().get(f"/d/{old}/").status_code == 404
+    assert Client().get(f"/d/{point.code}/").status_code == 200
 
 
 # --- The public page -----------------------------------------------------------------------
@@ -329,6 +339,9 @@ def test_grid_watch_finding_confirmed_by_the_committee_becomes_an_entry(cast):
     # A person outside the grid looks unregistered.
     resp = w.post("/declarations/findings/new/", {"id_number": cast.ids["person_b1"], "kind": "travel", "evidence": "x"})
     assert resp.status_code == 400 and "您的辖区内没有登记此身份证号的人员" in resp.content.decode()
+    resp = w.post("/declarations/findings/new/", {"id_number": "", "kind": "", "evidence": ""})
+    html = resp.content.decode()
+    assert resp.status_code == 400 and all(f'id="{f}-errors"' in html for f in ("id_number", "kind", "evidence"))
     resp = w.post("/declarations/findings/new/", {"id_number": cast.ids["person_a1"], "kind": "", "evidence": ""})
     html = resp.content.decode()
     assert resp.status_code == 400 and 'id="kind-errors"' in html and 'id="evidence-errors"' in html

@@ -99,6 +99,16 @@ def ensure_point(*, acting_user, place) -> Point:
     return point
 
 
+@transaction.atomic
+def renew_code(*, acting_user, point: Point) -> Point:
+    """A new code for the community's QR code (the printed one was abused or leaked): the
+    old code stops working at once; declarations already made stay."""
+    Point.objects.filter(pk=point.pk).update(code=secrets.token_urlsafe(16))
+    point.refresh_from_db()
+    record(acting_user, "declarations.point.renew", obj=point, detail={"place": point.place_id})
+    return point
+
+
 def point_for_code(code: str) -> Point | None:
     code = str(code or "")
     if not 16 <= len(code) <= 40 or not code.isascii():

@@ -6,6 +6,7 @@ urlpatterns = [
     path("declarations/", views.queue, name="declarations_queue"),
     path("declarations/points/", views.points, name="declarations_points"),
     path("declarations/points/<int:pk>/", views.point, name="declarations_point"),
+    path("declarations/points/<int:pk>/renew/", views.point_renew, name="declarations_point_renew"),
     path("declarations/findings/", views.findings, name="declarations_findings"),
     path("declarations/findings/new/", views.finding_new, name="declarations_finding_new"),
     *[path(f"declarations/findings/<int:pk>/{name}/", view, name=f"declarations_finding_{name}")

@@ -123,6 +123,15 @@ def point(request, pk: int):
     return render(request, "declarations/point.html", {"point": p, "url": url, "qr": qr})
 
 
+@requires("declarations.points", obj=Point)
+@require_POST
+def point_renew(request, pk: int):
+    p = get_in_scope(Point.objects.all(), request.user, "declarations.points", pk=pk)
+    actions.renew_code(acting_user=request.user, point=p)
+    messages.success(request, _("New QR code made; the old one no longer works. Print and post the new one."))
+    return redirect("declarations_point", pk=p.pk)
+
+
 # --- The grid worker's queue and verification ---------------------------------------------
 
 QUEUE_FILTERS = [("open", gettext_lazy("To verify")), ("verified", gettext_lazy("Verified true")),
@@ -266,14 +275,13 @@ def finding_new(request):
     else:
         errors["id_number"] = _("Enter the person's ID number")
     try:
-        if errors:
-            raise actions.Invalid(errors)
+        # Validated as a whole, so every field's error shows at once.
         finding = actions.record_finding(acting_user=request.user, person=person, kind=post.get("kind", ""),
                                          evidence=post.get("evidence", ""), found_on=post.get("found_on", ""))
     except actions.Invalid as exc:
-        errors = {**errors, **exc.errors}
-        if person is None and "person" in errors and "id_number" in errors:
-            errors.pop("person")
+        errors = {**exc.errors, **errors}
+        if "id_number" in errors:
+            errors.pop("person", None)
         return _finding_page(request, 400, errors, post, person)
     messages.success(request, _("Finding recorded for %(name)s; the committee confirms it.") % {
         "name": finding.person.name})
