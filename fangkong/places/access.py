@@ -85,6 +85,17 @@ PERM_ROLES: dict[str, set[str]] = {
     "gates.enter": {"gate_guard"},
     "gates.view": {"commander", "coordinator", "committee", "medic"},
     "gates.triage": {"medic", "committee"},
+    # Self-declaration beside grid watch (M7): grid workers verify declarations and record
+    # undeclared risks in their grid; the committee prints its community's QR code, confirms
+    # findings (an entry never rests on one person's word) and decides appeals.
+    "declarations.view": {"commander", "committee", "grid_worker"},
+    "declarations.points": {"committee"},
+    "declarations.verify": {"committee", "grid_worker"},
+    "declarations.watch": {"committee", "grid_worker"},
+    "declarations.confirm": {"committee"},
+    # Personal credit record (个人诚信档案).
+    "credit.view": {"commander", "committee", "grid_worker"},
+    "credit.decide_appeal": {"committee"},
 }
 PERMS = set(PERM_ROLES)
 assert all(roles <= set(ROLES) - {"admin"} for roles in PERM_ROLES.values())
@@ -242,6 +253,17 @@ def public(reason: str):
         return fn
 
     return deco
+
+
+def public_api(reason: str):
+    """django-ninja auth for an API operation anyone may call (a public form's endpoint):
+    it lets every request in; the access-matrix test reads `fk_public`."""
+
+    def allow(request):
+        return True
+
+    allow.fk_public = reason
+    return allow
 
 
 def authenticated(fn):
