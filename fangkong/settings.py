@@ -130,6 +130,7 @@ INSTALLED_APPS = [
     "fangkong.passes",
     "fangkong.gates",
     "fangkong.reports",
+    "fangkong.dashboard",
 ]
 
 MIDDLEWARE = [

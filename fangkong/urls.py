@@ -42,5 +42,6 @@ urlpatterns = [
     path("", include("fangkong.notify.urls")),
     path("r/", include(observation_urls.resident_urlpatterns + inflow_resident_urls + passes_resident_urls)),  # personal links
     path("gates/", include("fangkong.gates.urls")),
+    path("dashboard/", include("fangkong.dashboard.urls")),
     path("api/", api.urls),
 ]

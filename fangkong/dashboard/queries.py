@@ -1,0 +1,176 @@
+"""Reads of the dashboard: the places a viewer may see, and the figures of a place and its
+children for one day and over a run of days.
+
+Counts come only from `fangkong.reports.figures.place_figures` (the one read of the daily
+figures) and the metric list from `core.registry.metrics()`; places only through
+places.access, so a viewer never gets a figure of a place outside their grants.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.core.cache import cache
+from django.http import Http404
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from fangkong.core import registry
+from fangkong.places.access import get_in_scope, grants_for, places_in_scope
+from fangkong.places.models import Place
+from fangkong.reports.figures import place_figures
+
+PERM = "dashboard.view"
+DAY_CHOICES = (7, 14, 30)
+DEFAULT_DAYS = 14
+MAX_DAYS = 31
+EARLIEST = dt.date(2000, 1, 1)
+# How long the figures of a closed (past) day are kept: past days can still change a little
+# (a gate's offline queue uploaded late), so they are cached for minutes, not for ever.
+# Today is never cached.
+CLOSED_DAY_SECONDS = 600
+
+
+class BadParams(Exception):
+    def __init__(self, errors: dict):
+        self.errors = errors
+
+
+# --- Places -------------------------------------------------------------------------------
+
+def root_places(user) -> list[Place]:
+    """The top places of the viewer's grants for the dashboard (a street for a commander,
+    a community for its committee, a grid for its worker; the tree's roots for an admin).
+    Organization grants have no place tree under them and give no place."""
+    scopes = grants_for(user, PERM)
+    if any(s.everything for s in scopes):
+        return list(Place.objects.filter(parent__isnull=True).order_by("path"))
+    paths = sorted({s.place_path for s in scopes if s.place_path is not None})
+    tops = [p for p in paths if not any(p != q and p.startswith(q) for q in paths)]
+    return list(places_in_scope(user, PERM).filter(path__in=tops).order_by("path"))
+
+
+def get_place(user, pk) -> Place:
+    if not isinstance(pk, int) or not 0 < pk < 2**63:
+        raise Http404
+    return get_in_scope(Place.objects.all(), user, PERM, pk=pk)
+
+
+def children(place: Place) -> list[Place]:
+    return list(Place.objects.filter(parent=place).order_by("name", "pk"))
+
+
+def breadcrumb(user, place: Place) -> list[Place]:
+    """The place's ancestors the viewer may see, from the top down, and the place."""
+    ids = [int(seg, 36) for seg in place.path.strip("/").split("/") if seg]
+    seen = places_in_scope(user, PERM).in_bulk(ids)
+    return [seen[i] for i in ids if i in seen]
+
+
+# --- Parameters ---------------------------------------------------------------------------
+
+def parse_days(raw) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_DAYS
+    text = str(raw).strip()
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_DAYS:
+        raise BadParams({"days": _("Choose a number of days from 1 to %(max)d") % {"max": MAX_DAYS}})
+    return int(text)
+
+
+def parse_day(raw, today: dt.date) -> dt.date:
+    if raw is None or raw == "":
+        return today
+    text = str(raw).strip()
+    try:
+        if not text.isascii() or len(text) != 10:
+            raise ValueError
+        day = dt.date.fromisoformat(text)
+    except ValueError:
+        raise BadParams({"day": _("Enter a date as YYYY-MM-DD")}) from None
+    if day > today:
+        raise BadParams({"day": _("The day cannot be in the future")})
+    if day < EARLIEST:
+        raise BadParams({"day": _("The day cannot be before %(day)s") % {"day": EARLIEST.isoformat()}})
+    return day
+
+
+def parse(params, today: dt.date) -> tuple[dt.date, int]:
+    """(day, days) from request parameters; BadParams naming every bad field."""
+    errors, day, days = {}, today, DEFAULT_DAYS
+    try:
+        day = parse_day(params.get("day"), today)
+    except BadParams as exc:
+        errors.update(exc.errors)
+    try:
+        days = parse_days(params.get("days"))
+    except BadParams as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise BadParams(errors)
+    return day, days
+
+
+# --- Figures ------------------------------------------------------------------------------
+
+def metric_list() -> list[dict]:
+    return [{"key": m.key, "label": str(m.label), "section": str(m.section), "kind": m.kind}
+            for m in registry.metrics()]
+
+
+def _cache_key(day: dt.date, place: Place) -> str:
+    return f"dashboard:{day.isoformat()}:{place.pk}:{place.path}"
+
+
+def figures(day: dt.date, places: list[Place], today: dt.date | None = None) -> dict[int, dict[str, int]]:
+    """place_figures for `places` on `day`; a closed day's figures are cached per place."""
+    today = today or timezone.localdate()
+    if day >= today or not places:
+        return place_figures(day, places)
+    keys = {p.pk: _cache_key(day, p) for p in places}
+    found = cache.get_many(list(keys.values()))
+    out: dict[int, dict[str, int]] = {}
+    missing = []
+    for p in places:
+        got = found.get(keys[p.pk])
+        if got is None:
+            missing.append(p)
+        else:
+            out[p.pk] = got
+    if missing:
+        fresh = place_figures(day, missing)
+        cache.set_many({keys[pk]: figs for pk, figs in fresh.items()}, CLOSED_DAY_SECONDS)
+        out.update(fresh)
+    return out
+
+
+def day_figures(place: Place, kids: list[Place], day: dt.date) -> dict:
+    """The place's totals on `day`, each child's, and what lies at the place itself (in no
+    child: a household registered on a grid rather than in one of its compounds)."""
+    metrics = metric_list()
+    figs = figures(day, [place, *kids])
+    total = {m["key"]: figs[place.pk].get(m["key"], 0) for m in metrics}
+    rows = [{"place": k, "figures": {m["key"]: figs[k.pk].get(m["key"], 0) for m in metrics}} for k in kids]
+    direct = {key: n - sum(r["figures"][key] for r in rows) for key, n in total.items()}
+    return {"metrics": metrics, "total": total, "children": rows, "direct": direct}
+
+
+def trend(place: Place, day: dt.date, days: int) -> dict:
+    """The place's figures on each of the `days` days ending with `day`."""
+    dates = [day - dt.timedelta(days=i) for i in range(days - 1, -1, -1)]
+    today = timezone.localdate()
+    series: dict[str, list[int]] = {m.key: [] for m in registry.metrics()}
+    for d in dates:
+        figs = figures(d, [place], today)[place.pk]
+        for key, values in series.items():
+            values.append(figs.get(key, 0))
+    return {"dates": [d.isoformat() for d in dates], "series": series}
+
+
+def grouped(metrics: list[dict], total: dict) -> list[dict]:
+    """Headline cards: the metrics with their counts, grouped by section in metric order."""
+    out: list[dict] = []
+    for m in metrics:
+        if not out or out[-1]["section"] != m["section"]:
+            out.append({"section": m["section"], "cards": []})
+        out[-1]["cards"].append({**m, "count": total.get(m["key"], 0)})
+    return out
