@@ -56,7 +56,7 @@ def get_place(user, pk) -> Place:
 
 
 def children(place: Place) -> list[Place]:
-    return list(Place.objects.filter(parent=place).order_by("name", "pk"))
+    return list(Place.objects.filter(parent=place).order_by("path"))
 
 
 def breadcrumb(user, place: Place) -> list[Place]:
