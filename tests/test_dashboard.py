@@ -113,6 +113,13 @@ def test_figures_equal_the_stored_rows_and_add_up_the_tree(cast):
             assert trend["series"][key][i] == n, (d, key)
     assert trend["series"]["observation.new"][-4] == 1  # A2's observation started 3 days ago
     assert trend["series"]["census.household_visits"][-3] == 1  # A2's visit 2 days ago
+    # A's trend, read after the street's (its past days come from the street's cached
+    # entries, which hold the communities' figures), is A's stored rows, and B's is B's.
+    for place in (cast.comm_a, cast.comm_b):
+        series = api(as_user(cast.coordinator), place, days=7).json()["trend"]["series"]
+        for i, d in enumerate(trend["dates"]):
+            for key, n in stored(place, dt.date.fromisoformat(d)).items():
+                assert series[key][i] == n, (place.name, d, key)
 
 
 @pytest.mark.django_db

@@ -68,7 +68,7 @@ def data(user, place: Place, day, days: int) -> dict:
         "total": today["total"],
         "direct": today["direct"],
         "children": [{**place_out(r["place"]), "figures": r["figures"]} for r in today["children"]],
-        "trend": queries.trend(place, day, days),
+        "trend": queries.trend(place, kids, day, days, known=today["total"]),
     }
 
 

@@ -8,6 +8,7 @@ places.access, so a viewer never gets a figure of a place outside their grants.
 from __future__ import annotations
 
 import datetime as dt
+import zlib
 
 from django.core.cache import cache
 from django.http import Http404
@@ -16,7 +17,7 @@ from django.utils.translation import gettext as _
 
 from fangkong.core import registry
 from fangkong.places.access import get_in_scope, grants_for, places_in_scope
-from fangkong.places.models import Place
+from fangkong.places.models import SEGMENT, Place
 from fangkong.reports.figures import place_figures
 
 PERM = "dashboard.view"
@@ -117,50 +118,70 @@ def metric_list() -> list[dict]:
             for m in registry.metrics()]
 
 
-def _cache_key(day: dt.date, place: Place) -> str:
-    return f"dashboard:{day.isoformat()}:{place.pk}:{place.path}"
+def _family_key(day: dt.date, place_pk: int, path: str) -> str:
+    """Cache key of the figures of a place and its children on a closed day. The metric
+    keys are part of it, so a newly registered metric never reads an entry without it."""
+    sig = zlib.crc32(",".join(m.key for m in registry.metrics()).encode())
+    return f"dashboard:{day.isoformat()}:{place_pk}:{path}:{sig:x}"
 
 
-def figures(day: dt.date, places: list[Place], today: dt.date | None = None) -> dict[int, dict[str, int]]:
-    """place_figures for `places` on `day`; a closed day's figures are cached per place."""
-    today = today or timezone.localdate()
-    if day >= today or not places:
+def _parent_of(place: Place) -> tuple[int, str] | None:
+    parent_path = place.path[: -SEGMENT - 1]
+    if not parent_path:
+        return None
+    return int(parent_path.rstrip("/").rsplit("/", 1)[-1], 36), parent_path
+
+
+def family(day: dt.date, place: Place, kids: list[Place], today: dt.date) -> dict[int, dict[str, int]]:
+    """place_figures of the place and its children on `day`. A closed (past) day's are
+    cached as one entry per place, which also holds the children's, so the trend of a
+    child opened by drill-down is read from its parent's entries. Today is never cached."""
+    places = [place, *kids]
+    if day >= today:
         return place_figures(day, places)
-    keys = {p.pk: _cache_key(day, p) for p in places}
-    found = cache.get_many(list(keys.values()))
-    out: dict[int, dict[str, int]] = {}
-    missing = []
-    for p in places:
-        got = found.get(keys[p.pk])
-        if got is None:
-            missing.append(p)
-        else:
-            out[p.pk] = got
-    if missing:
-        fresh = place_figures(day, missing)
-        cache.set_many({keys[pk]: figs for pk, figs in fresh.items()}, CLOSED_DAY_SECONDS)
-        out.update(fresh)
-    return out
+    key = _family_key(day, place.pk, place.path)
+    got = cache.get(key)
+    if got is not None and all(p.pk in got for p in places):
+        return got
+    fresh = place_figures(day, places)
+    cache.set(key, fresh, CLOSED_DAY_SECONDS)
+    return fresh
 
 
 def day_figures(place: Place, kids: list[Place], day: dt.date) -> dict:
     """The place's totals on `day`, each child's, and what lies at the place itself (in no
     child: a household registered on a grid rather than in one of its compounds)."""
     metrics = metric_list()
-    figs = figures(day, [place, *kids])
+    figs = family(day, place, kids, timezone.localdate())
     total = {m["key"]: figs[place.pk].get(m["key"], 0) for m in metrics}
     rows = [{"place": k, "figures": {m["key"]: figs[k.pk].get(m["key"], 0) for m in metrics}} for k in kids]
     direct = {key: n - sum(r["figures"][key] for r in rows) for key, n in total.items()}
     return {"metrics": metrics, "total": total, "children": rows, "direct": direct}
 
 
-def trend(place: Place, day: dt.date, days: int) -> dict:
-    """The place's figures on each of the `days` days ending with `day`."""
+def trend(place: Place, kids: list[Place], day: dt.date, days: int, known: dict[str, int] | None = None) -> dict:
+    """The place's figures on each of the `days` days ending with `day` (`known`: the
+    place's figures on `day`, already read for the cards, so they are not read twice).
+    A closed day comes from the cache entry of the place or of its parent if there is
+    one, else it is read with the children's (one read costs the same) and cached."""
     dates = [day - dt.timedelta(days=i) for i in range(days - 1, -1, -1)]
     today = timezone.localdate()
+    parent = _parent_of(place)
+    keys = {}
+    for d in dates:
+        if d < today:
+            keys[d] = [_family_key(d, place.pk, place.path)] + ([_family_key(d, *parent)] if parent else [])
+    found = cache.get_many([k for ks in keys.values() for k in ks])
     series: dict[str, list[int]] = {m.key: [] for m in registry.metrics()}
     for d in dates:
-        figs = figures(d, [place], today)[place.pk]
+        figs = None
+        if d == day and known is not None:
+            figs = known
+        for k in keys.get(d, []):
+            if figs is None and k in found and place.pk in found[k]:
+                figs = found[k][place.pk]
+        if figs is None:
+            figs = family(d, place, kids, today)[place.pk]
         for key, values in series.items():
             values.append(figs.get(key, 0))
     return {"dates": [d.isoformat() for d in dates], "series": series}
