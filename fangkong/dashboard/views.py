@@ -26,26 +26,27 @@ def _page(request, place: Place | None, roots: list[Place]):
            "day_choices": queries.DAY_CHOICES, "metrics": queries.metric_list()}
     if place is not None:
         figs = queries.day_figures(place, kids := queries.children(place), day)
-        metric = request.GET.get("metric", "")
         keys = [m["key"] for m in figs["metrics"]]
+        # The breakdown shows the chosen metric, else the first with something counted.
+        metric = request.GET.get("metric", "")
+        if metric not in keys:
+            metric = next((k for k in keys if figs["total"][k]), keys[0] if keys else "")
         ctx.update({
             "kids": kids, "figs": figs, "groups": queries.grouped(figs["metrics"], figs["total"]),
             "breadcrumb": queries.breadcrumb(request.user, place),
-            "metric": metric if metric in keys else (keys[0] if keys else ""),
+            "metric": metric,
             "has_direct": any(figs["direct"].values()),
             "rows": [{"place": r["place"], "counts": [r["figures"][k] for k in keys]} for r in figs["children"]],
             "total_counts": [figs["total"][k] for k in keys],
             "direct_counts": [figs["direct"][k] for k in keys],
             "config": {
                 "api": reverse("api:dashboard", kwargs={"pk": place.pk}) + f"?days={days}&day={day.isoformat()}",
-                "metric": metric if metric in keys else (keys[0] if keys else ""),
+                "metric": metric,
                 "lang": request.LANGUAGE_CODE,
             },
             "i18n": {
-                "count": _("Count"),
                 "loading": _("Loading the charts…"),
                 "failed": _("The charts could not be loaded. Reload the page to try again."),
-                "empty": _("Nothing counted in this period."),
                 "direct": _("At %(name)s itself") % {"name": place.name},
             },
         })

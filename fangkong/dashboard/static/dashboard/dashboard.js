@@ -46,11 +46,12 @@
     });
     if (!n && metrics.length) shown[metrics[0].label] = true;
     trend.setOption({
+      animation: false,
       tooltip: { trigger: "axis", confine: true },
       legend: { type: "scroll", top: 0, selected: shown },
       grid: { left: 8, right: 16, top: 40, bottom: 8, containLabel: true },
       xAxis: { type: "category", boundaryGap: false, data: data.trend.dates.map(function (d) { return d.slice(5); }) },
-      yAxis: { type: "value", name: t.count, minInterval: 1 },
+      yAxis: { type: "value", minInterval: 1 },
       series: metrics.map(function (m) {
         return { name: m.label, type: "line", smooth: false, showSymbol: data.trend.dates.length <= 14,
                  data: data.trend.series[m.key] };
@@ -68,7 +69,9 @@
     rows.reverse();
     barEl.style.height = Math.max(200, rows.length * 34 + 56) + "px";
     bars.resize();
+    // No animation: a bar is where it will stay the moment it is drawn, ready for a tap.
     bars.setOption({
+      animation: false,
       tooltip: { trigger: "item", confine: true },
       grid: { left: 8, right: 40, top: 28, bottom: 8, containLabel: true },
       xAxis: { type: "value", minInterval: 1 },
