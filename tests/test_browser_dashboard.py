@@ -121,3 +121,27 @@ def test_english_labels_when_switched(live_server, live_cast, open_page):
     screenshot(page, "dashboard-4-community-english")
     assert no_horizontal_overflow(page), "the English header's links push the page sideways"
     assert not page.js_errors
+
+
+def test_place_names_are_text_in_the_charts(live_server, live_cast, open_page):
+    """A place name with markup shows as text in the chart's tooltip, never as HTML."""
+    from fangkong.places.models import Place
+
+    cast = live_cast
+    activity(cast)
+    Place.objects.filter(pk=cast.comm_b.pk).update(name='乙<img src=x id=pwned onerror="window.pwned=1">')
+    page = open_page(**DESKTOP)
+    sign_in(page, live_server, "coordinator")
+    open_dashboard(page, live_server, "/dashboard/?metric=observation.active")
+    chart = page.locator("#breakdown-chart")
+    chart.scroll_into_view_if_needed()
+    box = chart.bounding_box()
+    x, y = page.evaluate("""() => { const c = echarts.getInstanceByDom(document.getElementById('breakdown-chart'));
+        const o = c.getOption(); const i = o.yAxis[0].data.findIndex(n => n.startsWith('乙'));
+        const end = c.convertToPixel({seriesIndex: 0}, [o.series[0].data[i].value, i]);
+        const start = c.convertToPixel({seriesIndex: 0}, [0, i]); return [(start[0] + end[0]) / 2, end[1]]; }""")
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    page.wait_for_function("() => [...document.querySelectorAll('#breakdown-chart div')].some(d => d.textContent.includes('乙<img'))")
+    assert page.evaluate("() => document.getElementById('pwned') === null && !window.pwned")
+    assert "乙<img" in page.locator("#breakdown-table").inner_text()
+    assert not page.js_errors
