@@ -131,6 +131,7 @@ INSTALLED_APPS = [
     "fangkong.gates",
     "fangkong.reports",
     "fangkong.declarations",
+    "fangkong.dashboard",
 ]
 
 MIDDLEWARE = [
@@ -199,6 +200,12 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["TEST"] = {"NAME": str(VAR_DIR / f"test-fangkong-{os.getpid()}.sqlite3")}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache -----------------------------------------------------------------------------
+# Per process (Django's default backend, with more room than its 300 entries): the
+# dashboard keeps closed days' figures for minutes, one entry per place and day, so that
+# 30-day trends of a street and its communities fit; the documents app uses it too.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 5000}}}
 
 # --- Background work (Huey) -----------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -45,5 +45,6 @@ urlpatterns = [
                      + declarations_resident_urls)),  # personal links
     path("gates/", include("fangkong.gates.urls")),
     path("", include("fangkong.declarations.urls")),
+    path("dashboard/", include("fangkong.dashboard.urls")),
     path("api/", api.urls),
 ]

@@ -96,6 +96,10 @@ PERM_ROLES: dict[str, set[str]] = {
     # Personal credit record (个人诚信档案).
     "credit.view": {"commander", "committee", "grid_worker"},
     "credit.decide_appeal": {"committee"},
+    # Dashboard (M8, M17): counts only, never a person, within the viewer's place grants.
+    # The medic sees it too (fevers and missed reports of their community); guards,
+    # liaisons, volunteers and residents have no place tree to read figures of.
+    "dashboard.view": {"commander", "coordinator", "committee", "grid_worker", "medic"},
 }
 PERMS = set(PERM_ROLES)
 assert all(roles <= set(ROLES) - {"admin"} for roles in PERM_ROLES.values())
