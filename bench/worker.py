@@ -360,7 +360,7 @@ def task_w4_setup():
     add_grant(acting_user=None, user=user, role="gate_guard", target=compound)
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.set_expiry(6 * 3600)
     session.create()

@@ -221,6 +221,9 @@ else:
 HUEY["consumer"] = {"workers": _int("FANGKONG_WORKERS", 2, 1), "worker_type": "thread"}
 
 # --- Accounts -------------------------------------------------------------------------
+# Django's ModelBackend; the user of a session read by a prepared statement (sessions
+# signed in before this backend was named must sign in again once).
+AUTHENTICATION_BACKENDS = ["fangkong.accounts.backends.Backend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
