@@ -8,9 +8,9 @@ while other jobs ran), so one commit per request caps a whole server at a few hu
 writes per second however fast the Python is.
 
 `write(fn)` runs `fn()` — the transactional part of a named action — in the writer thread
-of this process, which takes every job waiting at that moment (up to MAX_BATCH), runs each
-in its own savepoint inside one transaction (a job that raises leaves no trace and gets
-its exception back; the others are unaffected), commits once, runs the on-commit hooks,
+of this process, which takes every job waiting at that moment (up to MAX_BATCH), runs them
+in one transaction (a job that raises leaves no trace and gets its exception back; the
+others are unaffected: see commit()), commits once, runs the on-commit hooks,
 and only then hands each job its result. If the commit fails, no job's write is stored and
 every job gets the error. So each caller sees exactly what `with transaction.atomic():
 return fn()` would give it, and an acknowledged write is on disk.
@@ -106,19 +106,25 @@ def _run(job: _Job):
         return job.fn()
 
 
+class _Retry(Exception):
+    """A job failed in a batch run without savepoints: run the batch again with them."""
+
+
 def commit(jobs: list[_Job]) -> None:
-    """One transaction for `jobs` (see the module doc); every job is answered."""
+    """One transaction for `jobs` (see the module doc); every job is answered.
+
+    First without a savepoint per job (two statements less each); if a job raises, that
+    transaction is rolled back and the batch runs again, each job in its own savepoint, so
+    that only the failing job fails. A job is a function of its inputs that writes to the
+    database, so running it again after a rollback is running it once."""
     try:
-        with transaction.atomic():
+        try:
+            _attempt(jobs, savepoints=False)
+        except _Retry:
             for job in jobs:
-                try:
-                    with transaction.atomic():
-                        job.result = job.ctx.run(_run, job)
-                except Exception as exc:  # noqa: BLE001 - the job's own error, handed back to it
-                    job.exc = exc
-            # A failing hook (after the commit) must not turn committed writes into errors.
-            connection.run_on_commit = [(sids, func, True) for sids, func, _robust in connection.run_on_commit]
-    except BaseException as exc:  # the commit failed: nothing of this batch is stored
+                job.result, job.exc = None, None
+            _attempt(jobs, savepoints=True)
+    except BaseException as exc:  # the transaction failed: nothing of this batch is stored
         for job in jobs:
             if job.exc is None:
                 job.exc, job.result = exc, None
@@ -126,3 +132,21 @@ def commit(jobs: list[_Job]) -> None:
     finally:
         for job in jobs:
             job.done.set()
+
+
+def _attempt(jobs: list[_Job], *, savepoints: bool) -> None:
+    with transaction.atomic():
+        for job in jobs:
+            if not savepoints:
+                try:
+                    job.result = job.ctx.run(_run, job)
+                except Exception as exc:  # noqa: BLE001 - retried with savepoints, then handed back
+                    raise _Retry from exc
+                continue
+            try:
+                with transaction.atomic():
+                    job.result = job.ctx.run(_run, job)
+            except Exception as exc:  # noqa: BLE001 - the job's own error, handed back to it
+                job.exc = exc
+        # A failing hook (after the commit) must not turn committed writes into errors.
+        connection.run_on_commit = [(sids, func, True) for sids, func, _robust in connection.run_on_commit]
