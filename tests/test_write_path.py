@@ -285,3 +285,36 @@ def test_a_gate_entry_resent_or_reused_elsewhere(cast):
     from fangkong.gates.models import GateEntry
 
     assert GateEntry.objects.count() == 1 and AuditEvent.objects.filter(action="gates.entry").count() == 1
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_a_forked_child_has_writer_locks_of_its_own():
+    """A worker forked from a process that held the writer lock must not share it: the
+    child waits for the parent's commit like any other process."""
+    import os
+
+    from fangkong.lib.db.sqlite3 import base
+
+    name = str(connection.settings_dict["NAME"])
+    lock = base.writer_lock(name)
+    lock.acquire(5)
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: its own lock object and file description; the flock is the parent's
+            code = 1
+            try:
+                import fcntl
+
+                child = base.writer_lock(name)
+                fd = os.open(child.path, os.O_RDWR)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    code = 0 if child is not lock else 2
+            finally:
+                os._exit(code)
+        _pid, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        lock.release()

@@ -76,6 +76,15 @@ def write(fn):
     return job.result
 
 
+def _after_fork_in_child() -> None:
+    # The writer thread is not copied into a forked child, nor may its queue or lock be.
+    global _queue, _writer, _start
+    _queue, _writer, _start = queue.SimpleQueue(), None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _ensure_writer() -> None:
     global _writer, _writer_pid
     if _writer is not None and _writer_pid == os.getpid() and _writer.is_alive():

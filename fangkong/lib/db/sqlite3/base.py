@@ -33,6 +33,18 @@ _locks: dict[str, "_FileLock"] = {}
 _locks_guard = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    # A forked child (without exec) shares the parent's open file description, and so its
+    # flock, and may inherit a thread lock taken by a thread it does not have: it starts
+    # with locks of its own.
+    global _locks_guard
+    _locks.clear()
+    _locks_guard = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 class _FileLock:
     """One writer at a time for one database file: threads of this process queue on a
     threading.Lock; the one holding it then takes the flock (blocking: the kernel wakes it
