@@ -131,14 +131,35 @@ def grants(user) -> list[Scope]:
         return []
     cached = getattr(user, "_fk_grants", None)
     if cached is None:
-        from fangkong.accounts.models import Grant
+        from django.db import connection
 
-        cached = [
-            Scope(g.role, g.place_id, g.place.path if g.place_id else None, g.organization_id)
-            for g in Grant.objects.filter(user=user, active=True).select_related("place")
-        ]
+        with connection.cursor() as cur:
+            cur.execute(_grants_sql(), [user.pk, True])
+            cached = [Scope(role, place_id, path, org_id) for role, place_id, path, org_id in cur.fetchall()]
         user._fk_grants = cached
     return cached
+
+
+_GRANTS_SQL: list[str] = []
+
+
+def _grants_sql() -> str:
+    """The active grants of a user with their place's path: one statement, built once from
+    the models (every signed-in request reads it; the ORM would compile it each time)."""
+    if not _GRANTS_SQL:
+        from django.db import connection
+
+        from fangkong.accounts.models import Grant
+        from fangkong.places.models import Place
+
+        qn = connection.ops.quote_name
+        g, p = Grant._meta, Place._meta
+        col = lambda meta, name: f"{qn(meta.db_table)}.{qn(meta.get_field(name).column)}"  # noqa: E731
+        _GRANTS_SQL.append(
+            f"SELECT {col(g, 'role')}, {col(g, 'place')}, {col(p, 'path')}, {col(g, 'organization')} "
+            f"FROM {qn(g.db_table)} LEFT OUTER JOIN {qn(p.db_table)} ON {col(g, 'place')} = {col(p, 'id')} "
+            f"WHERE {col(g, 'user')} = %s AND {col(g, 'active')} = %s ORDER BY {col(g, 'id')}")
+    return _GRANTS_SQL[0]
 
 
 def roles(user) -> list[str]:
@@ -192,6 +213,12 @@ def get_in_scope(qs, user, perm: str, **lookup):
 
 def in_scope(obj, user, perm: str) -> bool:
     return scope(type(obj)._default_manager.filter(pk=obj.pk), user, perm).exists()
+
+
+def path_in_scope(user, perm: str, path: str) -> bool:
+    """Whether an object at place path `path` lies in the user's scope for `perm`: what
+    scope() decides for a model with SCOPE_PATH, from the grants already loaded (no query)."""
+    return any(g.everything or (g.place_path is not None and path.startswith(g.place_path)) for g in grants_for(user, perm))
 
 
 def places_in_scope(user, perm: str):
@@ -307,7 +334,9 @@ def personal_link(fn):
 
 def link_auth():
     """django-ninja auth for an API operation used by a resident's device: the personal
-    link's token in the `X-Resident-Token` header (else 401)."""
+    link's token in the `X-Resident-Token` header (else 401). Sets request.resident_id and
+    request.resident (the person, read from the database only if the operation uses it)."""
+    from django.utils.functional import SimpleLazyObject
     from ninja.security import APIKeyHeader
 
     class LinkAuth(APIKeyHeader):
@@ -315,12 +344,14 @@ def link_auth():
         fk_personal_link = True
 
         def authenticate(self, request, key):
-            from fangkong.accounts.actions import resident_for_token
+            from fangkong.accounts.actions import resident_id_for_token
+            from fangkong.residents.models import Person
 
-            person = resident_for_token(key or "")
-            if person is None:
+            person_id = resident_id_for_token(key or "")
+            if person_id is None:
                 return None
-            request.resident = person
-            return person
+            request.resident_id = person_id
+            request.resident = SimpleLazyObject(lambda: Person.objects.select_related("household").get(pk=person_id))
+            return person_id
 
     return LinkAuth()
