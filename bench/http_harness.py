@@ -1,6 +1,7 @@
-"""HTTP harness of the benchmark (W4, W5, W6): the real production server and a load generator.
+"""The HTTP harness of the benchmark (W4, W5; bench/main.py measure_http): the real
+production server and a load generator.
 
-    with Server(env, workers=2, threads=8, log_path=...) as srv:
+    with Server(env, workers=2, threads=16, log_path=...) as srv:
         base = srv.load(lambda i: ("GET", "/healthz", None, {}), total=5000, conc=64, expect=200)
         res = srv.load(make_request, total=5000, conc=64, expect=201, warmup_base=5000)
 
@@ -186,7 +187,7 @@ def load(port: int, make_request, *, total: int, conc: int, expect: int, warmup:
 class Server:
     """The production web server on a scratch database, for the time of a `with` block."""
 
-    def __init__(self, env: dict, *, workers: int = 2, threads: int = 8, log_path: Path, start_timeout: float = 90.0):
+    def __init__(self, env: dict, *, workers: int, threads: int, log_path: Path, start_timeout: float = 90.0):
         self.env, self.workers, self.threads = env, workers, threads
         self.log_path, self.start_timeout = Path(log_path), start_timeout
         self.proc: subprocess.Popen | None = None
@@ -199,10 +200,11 @@ class Server:
         sock.listen(2048)
         self.port = sock.getsockname()[1]
         fd = sock.fileno()
-        cmd = [sys.executable, "-m", "gunicorn", "fangkong.wsgi:application", "--bind", f"fd://{fd}",
-               "--workers", str(self.workers), "--worker-class", "gthread", "--threads", str(self.threads),
-               "--keep-alive", "75",  # longer than any pause of the bench (warm-up barrier): no mid-run closes
-               "--timeout", "120", "--graceful-timeout", "10", "--log-level", "warning", "--error-logfile", "-"]
+        # The configuration of `fangkong run` (fangkong/gunicorn_conf.py: gthread, keep-alive 75 s,
+        # longer than any pause of the bench), with the workers and threads asked for.
+        cmd = [sys.executable, "-m", "gunicorn", "fangkong.wsgi:application", "-c", "python:fangkong.gunicorn_conf",
+               "--bind", f"fd://{fd}", "--workers", str(self.workers), "--threads", str(self.threads),
+               "--log-level", "warning", "--error-logfile", "-"]
         self.log = open(self.log_path, "wb")
         try:
             self.proc = subprocess.Popen(cmd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, pass_fds=(fd,),

@@ -1,10 +1,10 @@
-"""bench/run [W1 W2 W3 W5 W7] [--size N] [--db sqlite|postgres] [--conc C] [--workers N]
+"""bench/run [W1 W2 W3 W4 W5 W7] [--size N] [--db sqlite|postgres] [--conc C] [--workers N] [--threads N]
 
 Runs the chosen workloads (all by default) on the chosen databases (both by default) and
 prints one line per workload and database:
 
     W1 sqlite ratio=0.63 value=41200 baseline=65400 unit=rows/s size=1000000 peak_mb=180
-    W5 sqlite ratio=0.31 value=250 baseline=800 unit=req/s size=5000 conc=64 p99_ms=410 baseline_p99_ms=120 ...
+    W5 sqlite ratio=0.31 value=250 baseline=800 unit=req/s p99_ms=410 size=5000 conc=64 baseline_p99_ms=120 ...
 
 --size is the number of person rows for W1/W2 (default 1,000,000) and the number of
 measured requests for the HTTP workloads (default 5,000). HTTP workloads run the real
@@ -32,11 +32,13 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from fangkong import gunicorn_conf
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
 WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W7"]
 FILE_WORKLOADS = {"W1", "W2"}  # need the generated census files
-DEFAULT_SIZE = {"W1": 1_000_000, "W2": 1_000_000, "W3": 20_000, "W4": 0, "W5": 5000, "W7": 1_000_000}
+DEFAULT_SIZE = {"W1": 1_000_000, "W2": 1_000_000, "W3": 20_000, "W4": 5000, "W5": 5000, "W7": 1_000_000}
 DATABASES = ["sqlite", "postgres"]
 PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/test"
 PG_SCRATCH = "fangkong_bench"
@@ -216,15 +218,39 @@ def http_line(workload: str, db: str, res, bases: list, size: int, opts, **extra
     base_rps = sum(b.rps for b in bases) / len(bases)
     base_lat = sorted(x for b in bases for x in b.latencies_ms)
     pct = lambda lat, p: lat[max(0, min(len(lat) - 1, -(-p * len(lat) // 100) - 1))] if lat else 0.0  # noqa: E731
-    return line(workload, db, res.rps, base_rps, unit="req/s", size=size, conc=opts.conc,
-                p99_ms=f"{res.pct(99):.1f}", baseline_p99_ms=f"{pct(base_lat, 99):.1f}",
-                p50_ms=f"{res.pct(50):.1f}", baseline_p50_ms=f"{pct(base_lat, 50):.1f}",
-                workers=opts.workers, threads=opts.threads, **extra)
+    return line(workload, db, res.rps, base_rps, unit="req/s", p99_ms=f"{res.pct(99):.1f}", size=size, conc=opts.conc,
+                baseline_p99_ms=f"{pct(base_lat, 99):.1f}", p50_ms=f"{res.pct(50):.1f}",
+                baseline_p50_ms=f"{pct(base_lat, 50):.1f}", workers=opts.workers, threads=opts.threads, **extra)
+
+
+def measure_http(env: Env, name: str, workload: str, size: int, opts, make_request, *, expect: int, warm: int,
+                 server_extra: dict | None = None, after=None):
+    """The one HTTP harness of W4 and W5: the production server (gunicorn, as `fangkong run`
+    configures it) on database `name`; GET /healthz with the same concurrency and number of
+    requests before and after the workload (their mean is the baseline); the workload's
+    `size` requests; then `after(srv)` if given. Returns (result, [baselines], after's
+    result, server log tail)."""
+    from bench import http_harness
+
+    label = f"{workload} {env.db}"
+    server_env = env.server_env(name, **(server_extra or {}))
+    log(f"{label}: gunicorn {opts.workers} workers x {opts.threads} threads, {opts.conc} connections")
+    with http_harness.Server(server_env, workers=opts.workers, threads=opts.threads,
+                             log_path=env.tmp / f"{workload.lower()}-gunicorn.log") as srv:
+        b1 = http_baseline(srv, size, opts, label)
+        res = srv.load(make_request, total=size, conc=opts.conc, expect=expect, warmup=warm, max_seconds=opts.max_seconds)
+        method, path = make_request(0)[:2]
+        log(f"{label}: {method} {path} {res.summary()}")
+        b2 = http_baseline(srv, size, opts, label)
+        more = after(srv) if after else None
+        server_log = srv.log_tail()
+    if res.errors:
+        log(f"{label}: unexpected answers: {res.errors}")
+    return res, [b1, b2], more, server_log
 
 
 def run_w5(env: Env, size: int, opts) -> list[str]:
     """Temperature reports by personal link: POST /api/resident/reports, one per person."""
-    from bench import http_harness
     from bench.worker import resident_token
 
     name = f"{PG_SCRATCH}_w5_{os.getpid()}"  # unique: several people may run the bench on one server
@@ -240,22 +266,13 @@ def run_w5(env: Env, size: int, opts) -> list[str]:
                      {"X-Resident-Token": resident_token(i), "Content-Type": "application/json"}) for i in range(persons)]
         # Reports are taken only inside a window: one window over the whole day (a run across
         # midnight reports on two days, still once per person; the period covers both days).
-        server_env = env.server_env(name, FANGKONG_OBSERVATION_WINDOWS="00:00-23:59:59.999999")
-        log(f"W5 {env.db}: gunicorn {opts.workers} gthread workers x {opts.threads} threads, {opts.conc} connections")
-        with http_harness.Server(server_env, workers=opts.workers, threads=opts.threads,
-                                 log_path=env.tmp / "w5-gunicorn.log") as srv:
-            b1 = http_baseline(srv, size, opts, f"W5 {env.db}")
-            res = srv.load(requests.__getitem__, total=size, conc=opts.conc, expect=201, warmup=warm,
-                           max_seconds=opts.max_seconds)
-            log(f"W5 {env.db}: POST /api/resident/reports {res.summary()}")
-            b2 = http_baseline(srv, size, opts, f"W5 {env.db}")
-            server_log = srv.log_tail()
+        res, bases, _more, server_log = measure_http(
+            env, name, "W5", size, opts, requests.__getitem__, expect=201, warm=warm,
+            server_extra={"FANGKONG_OBSERVATION_WINDOWS": "00:00-23:59:59.999999"})
         check = worker(env, name, "w5_check")
     finally:
         env.drop(name)
     extra = {"reports": check["reports"]}  # stored, warm-up included
-    if res.errors:
-        log(f"W5 {env.db}: unexpected answers: {res.errors}")
     if not res.ok or check["reports"] != persons or check["observations"] != persons or check["max_per_observation"] != 1 \
             or check["audit"] != persons:
         fail(f"W5 {env.db}: expected {persons} reports ({size} measured + {persons - size} warm-up), one per person, "
@@ -263,30 +280,64 @@ def run_w5(env: Env, size: int, opts) -> list[str]:
         if server_log:
             log("server log (tail):\n" + server_log)
         extra["ok"] = "no"
-    return [http_line("W5", env.db, res, [b1, b2], size, opts, **extra)]
+    return [http_line("W5", env.db, res, bases, size, opts, **extra)]
 
 
-def run_w4(env: Env, size: int, files: dict, requests: int = 2000, sync_rows: int = 10_000) -> list[str]:
-    """Gate check-in over HTTP (64 connections) vs /healthz on the same gunicorn; then the
-    batched sync of `sync_rows` offline entries."""
-    from bench import w4
+def run_w4(env: Env, size: int, opts) -> list[str]:
+    """Gate check-in over HTTP: POST /api/gates/entries (pass verify, pass status now, one
+    log row and its audit event) by a signed-in guard, one new entry per request; then the
+    batched sync of --sync-rows offline entries (POST /api/gates/entries/batch, 500 per
+    request, as the gate page sends its queue) over one connection."""
+    import uuid
+    from datetime import datetime, timezone
 
-    name = f"{PG_SCRATCH}_w4"
+    name = f"{PG_SCRATCH}_w4_{os.getpid()}"
+    warm = 1
+    total = size + opts.conc * warm
     env.create_empty(name)
     try:
-        setup = worker(env, name, "w4setup")
-        log(f"W4 {env.db}: gunicorn on 127.0.0.1, {w4.CONNECTIONS} connections, {requests} requests each")
-        res = w4.run(env.env(name), ROOT, setup, requests, sync_rows)
+        setup = worker(env, name, "w4_setup")
+        headers = {"Content-Type": "application/json", "Cookie": f"{setup['cookie']}; csrftoken={setup['csrf']}",
+                   "X-CSRFToken": setup["csrf"]}
+        when = datetime.now(timezone.utc).isoformat()
+
+        def entry(i: int, offline: bool = False) -> dict:
+            return {"client_id": str(uuid.UUID(int=(i + 1) | (offline << 100))), "place": setup["place"], "direction": "in",
+                    "subject": "person", "token": setup["token"], "temperature": f"36.{i % 9}", "decision": "allowed",
+                    "offline": offline, "occurred_at": when}
+
+        requests = [("POST", "/api/gates/entries", json.dumps(entry(i)).encode(), headers) for i in range(total)]
+        rows = [entry(i, offline=True) for i in range(opts.sync_rows)]
+        batches = [("POST", "/api/gates/entries/batch", json.dumps({"entries": rows[i:i + 500]}).encode(), headers)
+                   for i in range(0, len(rows), 500)]
+
+        def sync(srv):
+            if not batches:
+                return None
+            return srv.load(batches.__getitem__, total=len(batches), conc=1, expect=200, warmup=0,
+                            max_seconds=opts.max_seconds, timeout=120)
+
+        res, bases, synced, server_log = measure_http(env, name, "W4", size, opts, requests.__getitem__, expect=201,
+                                                      warm=warm, after=sync)
+        check = worker(env, name, "w4_check")
     finally:
         env.drop(name)
-    b, g, s = res["base"], res["gate"], res["sync"]
-    log(f"W4 {env.db}: healthz {b['rps']:.0f}/s p99 {b['p99_ms']:.0f} ms; gate {g['rps']:.0f}/s p50 {g['p50_ms']:.0f} ms "
-        f"p99 {g['p99_ms']:.0f} ms errors {g['errors']}; sync {s['stored']}/{s['rows']} rows in {s['seconds']:.1f}s")
-    gate = line("W4", env.db, g["rps"], b["rps"], p99_ms=round(g["p99_ms"]), baseline_p99_ms=round(b["p99_ms"]),
-                requests=g["n"], errors=g["errors"], unit="req/s")
-    sync = (f"W4-sync {env.db} value={s['rows'] / s['seconds']:.0f} unit=rows/s seconds={s['seconds']:.1f} "
-            f"size={s['rows']} stored={s['stored']} batch=500")
-    return [gate, sync]
+    extra = {"entries": check["online"]}
+    if not res.ok or check["online"] != total or check["allowed"] != total or check["audit"] != total:
+        fail(f"W4 {env.db}: expected {total} allowed online entries ({size} measured + {total - size} warm-up), each "
+             f"audited; found {check}; answers {res.statuses}")
+        if server_log:
+            log("server log (tail):\n" + server_log)
+        extra["ok"] = "no"
+    out = [http_line("W4", env.db, res, bases, size, opts, **extra)]
+    if synced is not None:
+        log(f"W4 {env.db}: sync of {len(rows)} offline entries in {len(batches)} batches: {synced.summary()}")
+        ok = synced.ok and check["offline"] == len(rows)
+        if not ok:
+            fail(f"W4 {env.db}: sync stored {check['offline']} of {len(rows)} offline entries; answers {synced.statuses}")
+        out.append(f"W4-sync {env.db} value={len(rows) / synced.seconds:.0f} unit=rows/s seconds={synced.seconds:.1f} "
+                   f"size={len(rows)} stored={check['offline']} batch=500" + ("" if ok else " ok=no"))
+    return out
 
 
 def run_w3(env: Env, size: int, files: dict) -> list[str]:
@@ -349,13 +400,14 @@ def sanity(dbs: list[str], size: int) -> int:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="bench/run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("workloads", nargs="*", metavar="W", help=f"workloads to run (default: {' '.join(WORKLOADS)})")
-    ap.add_argument("--size", type=int, help="person rows for W1/W2 (default 1,000,000); measured requests for W5 (default 5,000)")
+    ap.add_argument("--size", type=int, help="person rows for W1/W2 (default 1,000,000); measured requests for W4/W5 (default 5,000)")
     ap.add_argument("--db", choices=DATABASES, action="append", help="database (default: both)")
     ap.add_argument("--conc", type=int, default=64, help="HTTP workloads: concurrent keep-alive connections (default 64)")
-    ap.add_argument("--workers", type=int, default=2, help="HTTP workloads: gunicorn worker processes (default 2)")
-    ap.add_argument("--threads", type=int, default=8, help="HTTP workloads: threads per gunicorn worker (default 8, as `fangkong run`)")
+    ap.add_argument("--workers", type=int, default=gunicorn_conf.WORKERS,
+                    help=f"HTTP workloads: gunicorn worker processes (default {gunicorn_conf.WORKERS}, as `fangkong run`)")
+    ap.add_argument("--threads", type=int, default=gunicorn_conf.THREADS,
+                    help=f"HTTP workloads: threads per gunicorn worker (default {gunicorn_conf.THREADS}, as `fangkong run`)")
     ap.add_argument("--max-seconds", type=float, default=600.0, help="HTTP workloads: time limit of each load phase")
-    ap.add_argument("--requests", type=int, default=2000, help="W4: requests per endpoint (default 2,000)")
     ap.add_argument("--sync-rows", type=int, default=10_000, help="W4: offline entries synced in batches (default 10,000)")
     ap.add_argument("--sanity", action="store_true", help="instead of measuring, check the importer's behaviour "
                     "on a small file (--size, default 5,000 rows)")
@@ -389,10 +441,8 @@ def main(argv=None) -> int:
                     out = run_w3(env, size, files)
                 elif w == "W7":
                     out = run_w7(env, size)
-                elif w == "W4":  # its size is --requests (and --sync-rows)
-                    out = run_w4(env, size, files, args.requests, args.sync_rows)
                 else:
-                    out = {"W5": run_w5}[w](env, size, args)
+                    out = {"W4": run_w4, "W5": run_w5}[w](env, size, args)
                 for text in out:
                     print(text, flush=True)
     if FAILURES:

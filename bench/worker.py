@@ -337,10 +337,52 @@ def task_sanity(size: str = "5000"):
     return {"failures": sanity.main(int(size))}
 
 
-def task_w4setup():
-    from bench import w4
+def task_w4_setup():
+    """W4 data: a compound (checkpoint) with a gate guard signed in (a session and a CSRF
+    token, as the gate page has them) and a valid visitor pass whose code the guard scans."""
+    _django()
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.management import call_command
+    from django.middleware.csrf import _get_new_csrf_string
 
-    return w4.task_setup()
+    from fangkong.accounts.actions import add_grant
+    from fangkong.passes.actions import issue_visitor_pass
+    from fangkong.places.actions import create_place
+
+    call_command("migrate", verbosity=0)
+    street = create_place(acting_user=None, kind="street", name="基准街道", code="W4S", parent=None)
+    comm = create_place(acting_user=None, kind="community", name="基准社区", code="W4C", parent=street)
+    grid = create_place(acting_user=None, kind="grid", name="基准网格", code="W4G", parent=comm)
+    compound = create_place(acting_user=None, kind="compound", name="基准小区", code="W4Y", parent=grid)
+    user = get_user_model().objects.create(username="w4guard", first_name="w4guard")
+    add_grant(acting_user=None, user=user, role="gate_guard", target=compound)
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.set_expiry(6 * 3600)
+    session.create()
+    _pass, token = issue_visitor_pass(acting_user=None, name="基准访客", phone="13812345678", reason="bench",
+                                      host_household=None, hours=72, place=compound)
+    return {"place": compound.pk, "cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}",
+            "csrf": _get_new_csrf_string(), "token": token}
+
+
+def task_w4_check():
+    """What the W4 run stored: gate entries (online and synced), their audit events."""
+    _django()
+    from fangkong.audit.models import AuditEvent
+    from fangkong.gates.models import GateEntry
+
+    return {
+        "online": GateEntry.objects.filter(offline=False).count(),
+        "allowed": GateEntry.objects.filter(offline=False, decision="allowed", flagged=False).count(),
+        "offline": GateEntry.objects.filter(offline=True).count(),
+        "audit": AuditEvent.objects.filter(action="gates.entry").count(),
+        "audit_batches": AuditEvent.objects.filter(action="gates.batch").count(),
+    }
 
 
 def task_w3(size: str, revoked: str = "0.02"):
@@ -411,7 +453,7 @@ def task_w7(size: str):
 
 
 TASKS = {"gen": task_gen, "setup": task_setup, "baseline": task_baseline, "import": task_import, "w2": task_w2,
-         "sanity": task_sanity, "w3": task_w3, "w4setup": task_w4setup, "w5_setup": task_w5_setup, "w5_check": task_w5_check, "w7": task_w7}
+         "sanity": task_sanity, "w3": task_w3, "w4_setup": task_w4_setup, "w4_check": task_w4_check, "w5_setup": task_w5_setup, "w5_check": task_w5_check, "w7": task_w7}
 
 if __name__ == "__main__":
     result = TASKS[sys.argv[1]](*sys.argv[2:])

@@ -7,6 +7,8 @@ from ninja.security import django_auth
 from fangkong.places.access import roles
 from fangkong.residents.api import FieldErrors
 from fangkong.census.api import router as census_router
+from fangkong.declarations.api import router as declarations_router
+from fangkong.dashboard.api import router as dashboard_router
 from fangkong.documents.api import router as documents_router
 from fangkong.inflow.api import router as inflow_router
 from fangkong.observation.api import router as observation_router
@@ -57,4 +59,6 @@ api.add_router("/", documents_router)
 api.add_router("/", notify_router)
 api.add_router("/", gates_router)
 api.add_router("/", passes_router)
+api.add_router("/", declarations_router)
+api.add_router("/", dashboard_router)
 api.add_router("/", reports_router)

@@ -130,6 +130,8 @@ INSTALLED_APPS = [
     "fangkong.passes",
     "fangkong.gates",
     "fangkong.reports",
+    "fangkong.declarations",
+    "fangkong.dashboard",
 ]
 
 MIDDLEWARE = [
@@ -180,6 +182,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # or power loss), a busy timeout instead of "database is locked", and IMMEDIATE
     # transactions so writers queue up instead of failing on lock upgrade.
     _db["CONN_MAX_AGE"] = 0 if ENV == "test" else _db["CONN_MAX_AGE"]
+    # Django's SQLite backend with writers queued on a lock that wakes the next one at
+    # once, instead of SQLite's sleeping busy handler (fangkong/lib/db/sqlite3/base.py).
+    _db["ENGINE"] = "fangkong.lib.db.sqlite3"
     _db["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
@@ -197,7 +202,15 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # One file per test process, so two test runs in one checkout never share a database.
     _db["TEST"] = {"NAME": str(VAR_DIR / f"test-fangkong-{os.getpid()}.sqlite3")}
 DATABASES = {"default": _db}
+# SQLite: the writes of concurrent requests share one commit (fangkong/lib/db/group_commit.py).
+GROUP_COMMIT = _bool("FANGKONG_GROUP_COMMIT", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache -----------------------------------------------------------------------------
+# Per process (Django's default backend, with more room than its 300 entries): the
+# dashboard keeps closed days' figures for minutes, one entry per place and day, so that
+# 30-day trends of a street and its communities fit; the documents app uses it too.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 5000}}}
 
 # --- Background work (Huey) -----------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -217,6 +230,9 @@ else:
 HUEY["consumer"] = {"workers": _int("FANGKONG_WORKERS", 2, 1), "worker_type": "thread"}
 
 # --- Accounts -------------------------------------------------------------------------
+# Django's ModelBackend; the user of a session read by a prepared statement (sessions
+# signed in before this backend was named must sign in again once).
+AUTHENTICATION_BACKENDS = ["fangkong.accounts.backends.Backend"]
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
@@ -231,6 +247,7 @@ LOGIN_REDIRECT_URL = "home"
 LOGIN_MAX_FAILURES = _int("FANGKONG_LOGIN_MAX_FAILURES", 5, 1)
 LOGIN_LOCKOUT_SECONDS = _int("FANGKONG_LOGIN_LOCKOUT_SECONDS", 900, 1)
 RESIDENT_LINK_DAYS = _int("FANGKONG_RESIDENT_LINK_DAYS", 30, 1)  # a personal link stays valid this long
+SESSION_ENGINE = "fangkong.accounts.sessions"  # Django's database sessions, read by a prepared statement
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _bool("FANGKONG_SECURE_COOKIES", ENV == "production")

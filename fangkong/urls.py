@@ -6,6 +6,7 @@ from fangkong.audit import views as audit
 from fangkong.core import views as core
 from fangkong.observation import urls as observation_urls
 from fangkong.inflow.urls import resident_urlpatterns as inflow_resident_urls
+from fangkong.declarations.urls import resident_urlpatterns as declarations_resident_urls
 from fangkong.passes.urls import resident_urlpatterns as passes_resident_urls
 from fangkong.places.access import public
 from fangkong.residents import views as residents
@@ -40,8 +41,11 @@ urlpatterns = [
     path("census/", include("fangkong.census.urls")),
     path("", include("fangkong.documents.urls")),
     path("", include("fangkong.notify.urls")),
-    path("r/", include(observation_urls.resident_urlpatterns + inflow_resident_urls + passes_resident_urls)),  # personal links
+    path("r/", include(observation_urls.resident_urlpatterns + inflow_resident_urls + passes_resident_urls
+                     + declarations_resident_urls)),  # personal links
     path("gates/", include("fangkong.gates.urls")),
+    path("", include("fangkong.declarations.urls")),
+    path("dashboard/", include("fangkong.dashboard.urls")),
     path("reports/", include("fangkong.reports.urls")),
     path("api/", api.urls),
 ]

@@ -80,7 +80,8 @@ def test_every_api_operation_declares_its_access_and_matches_openapi():
     for method, path, _op, auths in ops:
         assert auths, f"{method} {path} has no auth: declare api_perm(...) or django_auth"
         for a in auths:
-            assert getattr(a, "fk_perm", None) or getattr(a, "fk_personal_link", False) or type(a).__name__ == "SessionAuth", (
+            assert (getattr(a, "fk_perm", None) or getattr(a, "fk_personal_link", False) or getattr(a, "fk_public", None)
+                    or type(a).__name__ == "SessionAuth"), (
                 method, path, a)
         if "{pk}" in path:
             assert all(getattr(a, "fk_object", None) for a in auths if getattr(a, "fk_perm", None)), (
@@ -315,7 +316,9 @@ def test_api_operations_matrix(cast):
             assert model in objects, f"{method} {path}: add a factory for {model.__name__} in tests/matrix/"
         obj = objects[model] if model else None
         url = path.replace("{pk}", str(obj.pk)) if obj else path
-        _check(cast, subjects, method, url, perm, obj, "perm" if perm else "authenticated", True, failures)
+        public = any(getattr(a, "fk_public", None) for a in auths)
+        _check(cast, subjects, method, url, perm, obj, "public" if public else "perm" if perm else "authenticated", True,
+               failures)
         if any(getattr(a, "fk_personal_link", False) for a in auths):
             _check_personal_link_api(cast, method, url, failures)
         if model is not None:

@@ -13,29 +13,50 @@ ROOT = Path(__file__).resolve().parent.parent
 SIZE, CONC = 50, 4
 
 LINE = re.compile(
-    r"^W5 (sqlite|postgres) ratio=(\d+\.\d\d) value=(\d+) baseline=(\d+) unit=req/s size=(\d+) conc=(\d+) "
-    r"p99_ms=(\d+\.\d) baseline_p99_ms=(\d+\.\d)( \w+=\S+)*$"
+    r"^(W4|W5) (sqlite|postgres) ratio=(\d+\.\d\d) value=(\d+) baseline=(\d+) unit=req/s p99_ms=(\d+\.\d) size=(\d+) "
+    r"conc=(\d+) baseline_p99_ms=(\d+\.\d)( \w+=\S+)*$"
 )
 
 
-def test_bench_w5_end_to_end():
+def _run(*args):
     url = os.environ.get("DATABASE_URL", "")
     db = "postgres" if url.startswith(("postgres://", "postgresql://")) else "sqlite"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FANGKONG_")}
-    proc = subprocess.run([sys.executable, "-m", "bench.main", "W5", "--db", db, "--size", str(SIZE), "--conc", str(CONC),
-                           "--max-seconds", "60"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    proc = subprocess.run([sys.executable, "-m", "bench.main", *args, "--db", db, "--size", str(SIZE), "--conc", str(CONC),
+                           "--max-seconds", "60"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = proc.stdout.strip().splitlines()
-    assert len(lines) == 1, proc.stdout
-    m = LINE.match(lines[0])
-    assert m, lines[0]
-    assert m.group(1) == db and int(m.group(5)) == SIZE and int(m.group(6)) == CONC
-    value, baseline = int(m.group(3)), int(m.group(4))
+    assert "FAILED" not in proc.stderr
+    return db, proc.stdout.strip().splitlines()
+
+
+def _check(line: str, workload: str, db: str) -> dict:
+    m = LINE.match(line)
+    assert m, line
+    assert m.group(1) == workload and m.group(2) == db and int(m.group(7)) == SIZE and int(m.group(8)) == CONC
+    value, baseline = int(m.group(4)), int(m.group(5))
     assert value > 0 and baseline > 0
-    assert abs(float(m.group(2)) - value / baseline) < 0.02  # ratio = value / baseline (both rounded)
-    extra = dict(kv.split("=", 1) for kv in lines[0].split()[10:])
+    assert abs(float(m.group(3)) - value / baseline) < 0.02  # ratio = value / baseline (both rounded)
+    extra = dict(kv.split("=", 1) for kv in line.split()[6:])
+    assert "ok" not in extra
+    return extra
+
+
+def test_bench_w5_end_to_end():
+    db, lines = _run("W5")
+    assert len(lines) == 1, lines
+    extra = _check(lines[0], "W5", db)
     assert int(extra["reports"]) == SIZE + CONC  # measured requests + one warm-up per connection, all stored
-    assert "ok" not in extra and "FAILED" not in proc.stderr
+
+
+def test_bench_w4_end_to_end():
+    """W4 through the same harness: the guard's check-ins are all stored and audited, then
+    the offline queue is synced in batches of 500 and stored."""
+    db, lines = _run("W4", "--sync-rows", "600")
+    assert len(lines) == 2, lines
+    extra = _check(lines[0], "W4", db)
+    assert int(extra["entries"]) == SIZE + CONC
+    sync = dict(kv.split("=", 1) for kv in lines[1].split()[2:])
+    assert lines[1].startswith(f"W4-sync {db} ") and sync["size"] == sync["stored"] == "600" and "ok" not in sync
 
 
 def test_healthz_answers_ok_without_a_query(db, client, django_assert_num_queries):

@@ -6,6 +6,8 @@ import contextvars
 
 from fangkong.lib.identity import mask_numbers
 
+from fangkong.lib.db import fastsql
+
 from .models import AuditEvent
 
 _context: contextvars.ContextVar[dict] = contextvars.ContextVar("fangkong_audit_context", default={})
@@ -39,7 +41,7 @@ def record(user, action: str, *, obj=None, outcome: str = "ok", detail: dict | N
     if obj is not None and not place_path:
         field = getattr(type(obj), "SCOPE_PATH", None)
         place_path = getattr(obj, field, "") if field else ""
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         user=user if authenticated else None,
         username=(user.get_username() if authenticated else (ctx.get("username") or "")),
         roles=",".join(roles(user)) if authenticated else "",
@@ -51,3 +53,5 @@ def record(user, action: str, *, obj=None, outcome: str = "ok", detail: dict | N
         detail=_scrub(detail or {}),
         place_path=place_path or "",
     )
+    fastsql.insert(event)  # every action writes one: the prepared INSERT, not the ORM's per-call compile
+    return event

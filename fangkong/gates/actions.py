@@ -29,7 +29,9 @@ from fangkong.audit.actions import record
 from fangkong.lib.workflow import Invalid  # noqa: F401  (actions.Invalid etc. for callers)
 from fangkong.core import registry
 from fangkong.passes import plates, tokens
-from fangkong.places.access import places_in_scope
+from fangkong.lib.db import fastsql, group_commit
+from fangkong.places.access import path_in_scope, places_in_scope
+from fangkong.places.models import Place
 
 from . import passcheck
 from .models import CHECKPOINT_KINDS, GateEntry, Triage
@@ -261,33 +263,54 @@ def _places(user) -> dict:
     return {p.pk: p for p in guard_places(user)}
 
 
+def _checkpoint(user, raw) -> dict:
+    """{id: place} of the checkpoint `raw` names if it is one of the user's (as in
+    guard_places), else {}: one row read by id instead of all the user's checkpoints."""
+    try:
+        place_id = int(raw)
+    except (TypeError, ValueError, OverflowError):
+        return {}
+    place = fastsql.get(Place, ("kind", "name", "code", "path"), id=place_id) if abs(place_id) < 2**63 else None
+    if place is None or place.kind not in CHECKPOINT_KINDS or not path_in_scope(user, "gates.enter", place.path):
+        return {}
+    return {place_id: place}
+
+
 def record_entry(*, acting_user, data: dict, now: dt.datetime | None = None) -> tuple[GateEntry, bool]:
-    """Store one entry (idempotent on client_id). Returns (entry, created)."""
+    """Store one entry (idempotent on client_id). Returns (entry, created).
+
+    The audit rule holds as everywhere: the entry and its audit event are written in one
+    transaction. A resend is found by the unique client_id when the insert fails (no read
+    before every check-in); on SQLite the transaction is shared with concurrent check-ins
+    (group commit), each answered after the commit."""
     now = now or timezone.now()
     try:
-        clean = clean_entry(data, places=_places(acting_user), now=now)
+        clean = clean_entry(data, places=_checkpoint(acting_user, data.get("place") if isinstance(data, dict) else None),
+                            now=now)
     except (ValueError, TypeError, OverflowError, ArithmeticError):
         raise Invalid({"entry": _("This entry cannot be read")}) from None
-    existing = GateEntry.objects.filter(client_id=clean["client_id"]).first()
-    if existing is not None:
-        return _existing(existing, clean), False
     entry = _build(clean, user=acting_user, now=now, cache={})
+    entry.triage_id = None
+
+    def write() -> GateEntry:
+        fastsql.insert(entry)  # IntegrityError: this client_id is stored already (a resend)
+        if _is_fever(entry):
+            triage = _triage_for(entry)
+            triage.save()
+            entry.triage_id = triage.pk
+            transaction.on_commit(lambda: _alert(triage, entry.place.name))
+        record(acting_user, "gates.entry", obj=entry, detail={
+            "direction": entry.direction, "subject": entry.subject, "decision": entry.decision,
+            "reason": entry.reason_code, "offline": entry.offline, "flagged": entry.flagged})
+        return entry
+
     try:
-        with transaction.atomic():
-            entry.save()
-            if _is_fever(entry):
-                triage = _triage_for(entry)
-                triage.save()
-                transaction.on_commit(lambda: _alert(triage, entry.place.name))
-            record(acting_user, "gates.entry", obj=entry, detail={
-                "direction": entry.direction, "subject": entry.subject, "decision": entry.decision,
-                "reason": entry.reason_code, "offline": entry.offline, "flagged": entry.flagged})
+        return group_commit.write(write), True
     except IntegrityError:
         existing = GateEntry.objects.filter(client_id=clean["client_id"]).first()
         if existing is None:
             raise
         return _existing(existing, clean), False
-    return entry, True
 
 
 def _existing(entry: GateEntry, clean: dict) -> GateEntry:

@@ -109,7 +109,9 @@ class TriageClose(Schema):
 
 
 def entry_out(entry: GateEntry, created: bool) -> dict:
-    triage = Triage.objects.filter(entry_id=entry.pk).values_list("pk", flat=True).first()
+    # A new entry knows its triage (record_entry made it, or none); a resend looks it up.
+    triage = getattr(entry, "triage_id", None) if created else (
+        Triage.objects.filter(entry_id=entry.pk).values_list("pk", flat=True).first())
     return {
         "id": entry.pk, "client_id": str(entry.client_id), "place_id": entry.place_id, "direction": entry.direction,
         "subject": entry.subject, "colour": entry.colour, "masked": entry.masked, "plate": entry.plate,

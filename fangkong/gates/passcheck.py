@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from fangkong.lib.db import fastsql
 from fangkong.passes import actions as passes
 from fangkong.passes import tokens
 from fangkong.passes.colours import pass_colour
@@ -19,7 +20,7 @@ def check(token: str, *, at: float | None = None) -> tokens.Claims:
 def with_colour_now(claims: tokens.Claims) -> tokens.Claims:
     """The claims with the pass's colour now (a printed card carries the colour of the day
     it was printed; a health change since then counts online)."""
-    pass_ = Pass.objects.filter(pk=claims.pass_id).first()
+    pass_ = fastsql.get(Pass, ("person",), id=claims.pass_id)
     if pass_ is None:
         return claims
     colour = pass_colour(pass_)

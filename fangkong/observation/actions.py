@@ -20,12 +20,16 @@ from django.utils.translation import gettext_lazy
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Conflict, Invalid, Transition  # noqa: F401  (actions.Conflict etc. for callers)
 from fangkong.core import registry
+from fangkong.lib.db import fastsql, group_commit
 
 from .models import SYMPTOM_KEYS, Alert, Event, Observation, Report, Room, SupplyRequest
 
 S = Observation.State
 TEMP_MIN, TEMP_MAX = Decimal("34.0"), Decimal("43.0")
 MAX_DAYS = 60
+# What a report reads of its observation (under lock): the state machine's fields and what
+# the audit event and an alert need.
+LOCKED_FIELDS = ("person", "kind", "state", "version", "start_date", "planned_end", "place_path")
 
 
 
@@ -160,23 +164,40 @@ def report(*, acting_user, observation: Observation, temperature, symptoms=(), s
         spans = ", ".join(window_label(i) for i in range(len(windows())))
         raise Invalid({"temperature": _("Reports are taken in the windows %(spans)s only") % {"spans": spans}})
     day, window = slot
-    with transaction.atomic():
-        obs = Observation.objects.select_for_update().get(pk=observation.pk)
+    reported_by = acting_user if acting_user is not None and acting_user.is_authenticated else None
+
+    def write() -> Report:
+        # The observation locked (PostgreSQL: its row; SQLite: the writer lock held since
+        # BEGIN), so a transition and a report of one observation are serialized, and
+        # report_one_per_window cannot be raced.
+        obs = fastsql.get(Observation, LOCKED_FIELDS, for_update=True, id=observation.pk)
         if obs.state != S.ACTIVE:
             raise Conflict(_("No reports are taken: the observation is %(state)s") % {"state": obs.get_state_display()})
         if not obs.start_date <= day <= obs.planned_end:
             raise Conflict(_("No reports are taken outside the observation period"))
-        if Report.objects.filter(observation=obs, day=day, window=window).exists():
-            raise Conflict(_("This window (%(w)s) is already reported") % {"w": window_label(window)})
-        rep = Report.objects.create(observation=obs, day=day, window=window, temperature=temp, symptoms=symptoms,
-                                    source=source, reported_at=at, client_key=client_key or None,
-                                    reported_by=acting_user if acting_user is not None and acting_user.is_authenticated else None)
+        rep = Report(observation=obs, day=day, window=window, temperature=temp, symptoms=symptoms, source=source,
+                     reported_at=at, client_key=client_key or None, reported_by=reported_by)
+        fastsql.insert(rep)  # a second report for this window: IntegrityError (report_one_per_window)
         if rep.fever:
             _alert(obs, Alert.Kind.FEVER, day, window, f"{temp} °C")
         if symptoms:
             _alert(obs, Alert.Kind.SYMPTOMS, day, window, ", ".join(symptoms))
         record(acting_user, "observation.report", obj=obs, detail={"source": source, "day": day.isoformat(), "window": window,
                                                                     "fever": rep.fever, "symptoms": len(symptoms)})
+        return rep
+
+    # One transaction; on SQLite shared with the reports of concurrent requests (one commit).
+    try:
+        rep = group_commit.write(write)
+    except IntegrityError:
+        if client_key:  # the same report sent twice at once: the first one stands
+            existing = Report.objects.filter(client_key=client_key, observation=observation).first()
+            if existing is not None:
+                existing.created = False
+                return existing
+        if Report.objects.filter(observation=observation, day=day, window=window).exists():
+            raise Conflict(_("This window (%(w)s) is already reported") % {"w": window_label(window)}) from None
+        raise
     rep.created = True
     return rep
 

@@ -8,6 +8,7 @@ from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangkong.audit.actions import record
+from fangkong.lib.db import fastsql
 from fangkong.places.access import api_perm, get_in_scope, link_auth
 from fangkong.residents.api import FieldErrors
 
@@ -121,7 +122,7 @@ class ResidentReportIn(Schema):
              summary="The resident's own temperature report (personal link token in X-Resident-Token)",
              auth=link_auth())
 def resident_report(request, payload: ResidentReportIn):
-    obs = Observation.objects.filter(person=request.resident).order_by("-created_at").first()
+    obs = fastsql.get(Observation, ("person",), order_by="-created_at", person=request.resident_id)
     if obs is None:
         raise HttpError(409, "not under observation")
     return _report(request, obs, ReportIn(temperature=payload.temperature, symptoms=payload.symptoms,
@@ -253,7 +254,7 @@ class SupplyIn(Schema):
 @router.post("/resident/requests", response={201: DoneOut}, summary="The resident's request for supplies or medicine",
              auth=link_auth())
 def resident_request(request, payload: SupplyIn):
-    obs = Observation.objects.filter(person=request.resident).order_by("-created_at").first()
+    obs = Observation.objects.filter(person_id=request.resident_id).order_by("-created_at").first()
     if obs is None:
         raise HttpError(409, "not under observation")
     try:

@@ -85,6 +85,21 @@ PERM_ROLES: dict[str, set[str]] = {
     "gates.enter": {"gate_guard"},
     "gates.view": {"commander", "coordinator", "committee", "medic"},
     "gates.triage": {"medic", "committee"},
+    # Self-declaration beside grid watch (M7): grid workers verify declarations and record
+    # undeclared risks in their grid; the committee prints its community's QR code, confirms
+    # findings (an entry never rests on one person's word) and decides appeals.
+    "declarations.view": {"commander", "committee", "grid_worker"},
+    "declarations.points": {"committee"},
+    "declarations.verify": {"committee", "grid_worker"},
+    "declarations.watch": {"committee", "grid_worker"},
+    "declarations.confirm": {"committee"},
+    # Personal credit record (个人诚信档案).
+    "credit.view": {"commander", "committee", "grid_worker"},
+    "credit.decide_appeal": {"committee"},
+    # Dashboard (M8, M17): counts only, never a person, within the viewer's place grants.
+    # The medic sees it too (fevers and missed reports of their community); guards,
+    # liaisons, volunteers and residents have no place tree to read figures of.
+    "dashboard.view": {"commander", "coordinator", "committee", "grid_worker", "medic"},
     # Daily report (M8): figures from the data per place and unit; entered figures filed by
     # each station/unit through the liaison granted on it; the street's coordinator defines
     # the figures, reopens confirmed ones, corrects closed days and closes days.
@@ -123,14 +138,35 @@ def grants(user) -> list[Scope]:
         return []
     cached = getattr(user, "_fk_grants", None)
     if cached is None:
-        from fangkong.accounts.models import Grant
+        from django.db import connection
 
-        cached = [
-            Scope(g.role, g.place_id, g.place.path if g.place_id else None, g.organization_id)
-            for g in Grant.objects.filter(user=user, active=True).select_related("place")
-        ]
+        with connection.cursor() as cur:
+            cur.execute(_grants_sql(), [user.pk, True])
+            cached = [Scope(role, place_id, path, org_id) for role, place_id, path, org_id in cur.fetchall()]
         user._fk_grants = cached
     return cached
+
+
+_GRANTS_SQL: list[str] = []
+
+
+def _grants_sql() -> str:
+    """The active grants of a user with their place's path: one statement, built once from
+    the models (every signed-in request reads it; the ORM would compile it each time)."""
+    if not _GRANTS_SQL:
+        from django.db import connection
+
+        from fangkong.accounts.models import Grant
+        from fangkong.places.models import Place
+
+        qn = connection.ops.quote_name
+        g, p = Grant._meta, Place._meta
+        col = lambda meta, name: f"{qn(meta.db_table)}.{qn(meta.get_field(name).column)}"  # noqa: E731
+        _GRANTS_SQL.append(
+            f"SELECT {col(g, 'role')}, {col(g, 'place')}, {col(p, 'path')}, {col(g, 'organization')} "
+            f"FROM {qn(g.db_table)} LEFT OUTER JOIN {qn(p.db_table)} ON {col(g, 'place')} = {col(p, 'id')} "
+            f"WHERE {col(g, 'user')} = %s AND {col(g, 'active')} = %s ORDER BY {col(g, 'id')}")
+    return _GRANTS_SQL[0]
 
 
 def roles(user) -> list[str]:
@@ -184,6 +220,12 @@ def get_in_scope(qs, user, perm: str, **lookup):
 
 def in_scope(obj, user, perm: str) -> bool:
     return scope(type(obj)._default_manager.filter(pk=obj.pk), user, perm).exists()
+
+
+def path_in_scope(user, perm: str, path: str) -> bool:
+    """Whether an object at place path `path` lies in the user's scope for `perm`: what
+    scope() decides for a model with SCOPE_PATH, from the grants already loaded (no query)."""
+    return any(g.everything or (g.place_path is not None and path.startswith(g.place_path)) for g in grants_for(user, perm))
 
 
 def places_in_scope(user, perm: str):
@@ -251,6 +293,17 @@ def public(reason: str):
     return deco
 
 
+def public_api(reason: str):
+    """django-ninja auth for an API operation anyone may call (a public form's endpoint):
+    it lets every request in; the access-matrix test reads `fk_public`."""
+
+    def allow(request):
+        return True
+
+    allow.fk_public = reason
+    return allow
+
+
 def authenticated(fn):
     """Any signed-in user (their home page, logout); shows only the user's own things."""
 
@@ -288,7 +341,9 @@ def personal_link(fn):
 
 def link_auth():
     """django-ninja auth for an API operation used by a resident's device: the personal
-    link's token in the `X-Resident-Token` header (else 401)."""
+    link's token in the `X-Resident-Token` header (else 401). Sets request.resident_id and
+    request.resident (the person, read from the database only if the operation uses it)."""
+    from django.utils.functional import SimpleLazyObject
     from ninja.security import APIKeyHeader
 
     class LinkAuth(APIKeyHeader):
@@ -296,12 +351,14 @@ def link_auth():
         fk_personal_link = True
 
         def authenticate(self, request, key):
-            from fangkong.accounts.actions import resident_for_token
+            from fangkong.accounts.actions import resident_id_for_token
+            from fangkong.residents.models import Person
 
-            person = resident_for_token(key or "")
-            if person is None:
+            person_id = resident_id_for_token(key or "")
+            if person_id is None:
                 return None
-            request.resident = person
-            return person
+            request.resident_id = person_id
+            request.resident = SimpleLazyObject(lambda: Person.objects.select_related("household").get(pk=person_id))
+            return person_id
 
     return LinkAuth()

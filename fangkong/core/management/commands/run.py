@@ -9,14 +9,16 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from fangkong import gunicorn_conf
+
 
 class Command(BaseCommand):
     help = "Apply migrations, then run the background worker and the web server until interrupted."
 
     def add_arguments(self, parser):
         parser.add_argument("--bind", default=os.environ.get("FANGKONG_BIND", "127.0.0.1:8000"))
-        parser.add_argument("--web-workers", type=int, default=2)
-        parser.add_argument("--threads", type=int, default=8)
+        parser.add_argument("--web-workers", type=int, default=gunicorn_conf.WORKERS)
+        parser.add_argument("--threads", type=int, default=gunicorn_conf.THREADS)
 
     def handle(self, *args, bind, web_workers, threads, **opts):
         call_command("migrate", interactive=False, verbosity=0)
@@ -24,7 +26,7 @@ class Command(BaseCommand):
         py = sys.executable
         procs = [
             subprocess.Popen([py, "-m", "fangkong.cli", "run_huey", "--workers", str(settings.HUEY["consumer"]["workers"]), "-k", "thread"], env=env),
-            subprocess.Popen([py, "-m", "gunicorn", "fangkong.wsgi:application", "--bind", bind,
+            subprocess.Popen([py, "-m", "gunicorn", "fangkong.wsgi:application", "-c", "python:fangkong.gunicorn_conf", "--bind", bind,
                               "--workers", str(web_workers), "--threads", str(threads), "--access-logfile", "-",
                               "--logger-class", "fangkong.core.gunicorn_logging.RedactingLogger"], env=env),
         ]

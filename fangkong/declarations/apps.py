@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class DeclarationsConfig(AppConfig):
+    name = "fangkong.declarations"
+    label = "declarations"
+
+    def ready(self):
+        from . import signals  # noqa: F401  registers the daily figures (core.registry)

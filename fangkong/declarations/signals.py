@@ -1,0 +1,66 @@
+"""What self-declaration tells the rest of the platform (fangkong.core.registry): the daily
+figures, counted per place path (the matched person's place, or the community) per local day."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from fangkong.core import registry
+
+from .models import CreditEntry, Declaration, Finding
+
+SECTION = _("Self-declaration")
+
+
+def _bounds(day: dt.date):
+    start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+    return start, start + dt.timedelta(days=1)
+
+
+def _per_path(qs, field: str, day: dt.date):
+    start, end = _bounds(day)
+    return qs.filter(**{f"{field}__gte": start, f"{field}__lt": end}).values_list("place_path").annotate(
+        n=Count("id")).order_by()
+
+
+def submitted(day):
+    """Declarations received that day."""
+    return _per_path(Declaration.objects.all(), "submitted_at", day)
+
+
+def risky(day):
+    """Declarations received that day that declare a risk (fever, symptoms, risk area, contacts)."""
+    return _per_path(Declaration.objects.filter(risk=True), "submitted_at", day)
+
+
+def verified(day):
+    """Declarations verified true that day (by the day of the check)."""
+    return _per_path(Declaration.objects.filter(state=Declaration.State.VERIFIED), "checked_at", day)
+
+
+def found_false(day):
+    return _per_path(Declaration.objects.filter(state=Declaration.State.FOUND_FALSE), "checked_at", day)
+
+
+def findings(day):
+    """Grid-watch findings recorded that day."""
+    return _per_path(Finding.objects.all(), "recorded_at", day)
+
+
+def credit_entries(day):
+    """Credit-record entries made that day (a later revocation does not unmake the day's count)."""
+    return _per_path(CreditEntry.objects.all(), "created_at", day)
+
+
+for key, label, fn, order in (
+    ("declarations.submitted", _("Self-declarations"), submitted, 40),
+    ("declarations.risk", _("Self-declarations with a risk"), risky, 41),
+    ("declarations.verified", _("Self-declarations verified"), verified, 42),
+    ("declarations.found_false", _("Self-declarations found false"), found_false, 43),
+    ("declarations.findings", _("Grid-watch findings"), findings, 44),
+    ("credit.entries", _("Credit-record entries"), credit_entries, 45),
+):
+    registry.register_metric(registry.Metric(key=key, label=label, section=SECTION, counts=fn, order=order, kind="day"))

@@ -1,0 +1,28 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("declarations/", views.queue, name="declarations_queue"),
+    path("declarations/points/", views.points, name="declarations_points"),
+    path("declarations/points/<int:pk>/", views.point, name="declarations_point"),
+    path("declarations/points/<int:pk>/renew/", views.point_renew, name="declarations_point_renew"),
+    path("declarations/findings/", views.findings, name="declarations_findings"),
+    path("declarations/findings/new/", views.finding_new, name="declarations_finding_new"),
+    *[path(f"declarations/findings/<int:pk>/{name}/", view, name=f"declarations_finding_{name}")
+      for name, view in views.finding_views.items()],
+    path("declarations/<int:pk>/", views.detail, name="declarations_detail"),
+    path("declarations/<int:pk>/match/", views.match, name="declarations_match"),
+    *[path(f"declarations/<int:pk>/{name}/", view, name=f"declarations_{name}") for name, view in views.check_views.items()],
+    path("credit/", views.credit_list, name="credit_list"),
+    path("credit/<int:pk>/", views.credit_detail, name="credit_detail"),
+    *[path(f"credit/appeals/<int:pk>/{name}/", view, name=f"credit_appeal_{name}") for name, view in views.appeal_views.items()],
+    # The community's QR code points here: short, with the unguessable code of its entry point.
+    path("d/<str:code>/", views.declare, name="declarations_declare"),
+]
+
+# Included under /r/ with the other personal-link pages.
+resident_urlpatterns = [
+    path("<str:token>/credit/", views.resident_credit, name="resident_credit"),
+    path("<str:token>/credit/appeal/", views.resident_appeal, name="resident_appeal"),
+]

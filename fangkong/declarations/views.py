@@ -1,0 +1,417 @@
+"""Self-declaration pages: the public phone page behind a community's QR code, the grid
+worker's queue and verification, grid watch findings, the committee's QR codes, the credit
+record with appeals, and the person's own credit page by personal link."""
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from fangkong.audit.actions import record
+from fangkong.lib.workflow import int_or_none
+from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, places_in_scope, public, requires
+from fangkong.residents.models import Person
+
+from . import actions, queries
+from .models import SYMPTOMS, Appeal, CreditEntry, Declaration, Finding, Point
+
+TRAVEL_ROWS = 3
+
+
+# --- The public declaration page (no sign-in) ----------------------------------------------
+
+def _post_data(post) -> dict:
+    return {
+        "name": post.get("name", ""), "id_number": post.get("id_number", ""), "phone": post.get("phone", ""),
+        "address": post.get("address", ""), "temperature": post.get("temperature", ""),
+        "symptoms": post.getlist("symptoms"), "risk_area": post.get("risk_area", ""),
+        "contact_case": post.get("contact_case", ""), "contact_risk_area": post.get("contact_risk_area", ""),
+        "note": post.get("note", ""), "pledge": post.get("pledge", ""),
+        "travel": [{"place": post.get(f"travel_place_{i}", ""), "from": post.get(f"travel_from_{i}", ""),
+                    "to": post.get(f"travel_to_{i}", "")} for i in range(TRAVEL_ROWS)],
+    }
+
+
+def _declare_page(request, point, status=200, errors=None, data=None, client_key=""):
+    data = data or {}
+    errors = errors or {}
+    travel = data.get("travel") or [{} for _i in range(TRAVEL_ROWS)]
+    rows = [{"i": i, "place": r.get("place", ""), "from": r.get("from", ""), "to": r.get("to", ""),
+             "errors": [str(m) for k, m in errors.items() if k.startswith(f"travel.{i}.")]}
+            for i, r in enumerate(travel)]
+    return render(request, "declarations/declare.html", {
+        "point": point, "errors": errors, "data": data, "rows": rows, "symptoms": SYMPTOMS,
+        "chosen": set(data.get("symptoms") or []), "client_key": client_key or uuid.uuid4().hex,
+        "yesno": [(name, question, str(data.get(name) or ""), errors.get(name)) for name, question in (
+            ("risk_area", _("In the last 14 days, have you been to a medium- or high-risk area?")),
+            ("contact_case", _("Have you had contact with confirmed or suspected cases?")),
+            ("contact_risk_area", _("Have you had contact with people coming from risk areas?")))],
+    }, status=status)
+
+
+@public("a community's self-declaration page (QR code): a form; the receipt shows only masked numbers")
+@require_http_methods(["GET", "POST"])
+@csrf_protect
+@never_cache
+def declare(request, code: str):
+    point = actions.point_for_code(code)
+    if point is None:
+        raise Http404
+    if request.method == "GET":
+        return _declare_page(request, point)
+    data = _post_data(request.POST)
+    client_key = request.POST.get("client_key", "")
+    try:
+        decl = actions.submit(acting_user=None, point=point, data=data, client_key=client_key,
+                              client_ip=request.META.get("REMOTE_ADDR", ""))
+    except actions.Invalid as exc:
+        return _declare_page(request, point, 400, exc.errors, data, client_key)
+    except actions.RateLimited:
+        return render(request, "declarations/declare.html", {"point": point, "limited": True}, status=429)
+    return render(request, "declarations/receipt.html", {"point": point, "decl": decl})
+
+
+# The public route names its entry point by the code in the URL; the access-matrix test
+# reads this to build the URL (tests/matrix/declarations.py).
+declare.fk_object = Point
+
+
+# --- Entry points and their QR codes (committee) ------------------------------------------
+
+def public_url(point: Point) -> str:
+    return settings.PUBLIC_URL + reverse("declarations_declare", kwargs={"code": point.code})
+
+
+@requires("declarations.points")
+@require_http_methods(["GET", "POST"])
+def points(request):
+    communities = places_in_scope(request.user, "declarations.points").filter(kind="community").order_by("name")
+    status = 200
+    if request.method == "POST":
+        place = communities.filter(pk=int_or_none(request.POST.get("place"))).first()
+        try:
+            point = actions.ensure_point(acting_user=request.user, place=place)
+        except actions.Invalid as exc:
+            for message in exc.errors.values():
+                messages.error(request, str(message))
+            status = 400
+        else:
+            return redirect("declarations_point", pk=point.pk)
+    have = {p.place_id: p for p in queries.points(request.user)}
+    return render(request, "declarations/points.html", {
+        "rows": [(c, have.get(c.pk)) for c in communities]}, status=status)
+
+
+@requires("declarations.points", obj=Point)
+@require_GET
+def point(request, pk: int):
+    import segno
+
+    p = get_in_scope(Point.objects.select_related("place"), request.user, "declarations.points", pk=pk)
+    url = public_url(p)
+    qr = segno.make(url, error="m").svg_inline(scale=8, border=2)
+    return render(request, "declarations/point.html", {"point": p, "url": url, "qr": qr})
+
+
+@requires("declarations.points", obj=Point)
+@require_POST
+def point_renew(request, pk: int):
+    p = get_in_scope(Point.objects.all(), request.user, "declarations.points", pk=pk)
+    actions.renew_code(acting_user=request.user, point=p)
+    messages.success(request, _("New QR code made; the old one no longer works. Print and post the new one."))
+    return redirect("declarations_point", pk=p.pk)
+
+
+# --- The grid worker's queue and verification ---------------------------------------------
+
+QUEUE_FILTERS = [("open", gettext_lazy("To verify")), ("verified", gettext_lazy("Verified true")),
+                 ("found_false", gettext_lazy("Found false"))]
+
+
+@requires("declarations.view")
+@require_GET
+@never_cache
+def queue(request):
+    which = request.GET.get("state", "open")
+    if which not in queries.QUEUE_STATES:
+        which = "open"
+    unmatched = request.GET.get("unmatched") == "1"
+    page = Paginator(queries.queue(request.user, which, unmatched), 50).get_page(request.GET.get("page", "1"))
+    record(request.user, "declarations.list", detail={"state": which, "page": page.number})
+    return render(request, "declarations/queue.html", {
+        "page": page, "which": which, "filters": QUEUE_FILTERS, "unmatched": unmatched,
+        "can_points": has_perm(request.user, "declarations.points"),
+        "can_watch": has_perm(request.user, "declarations.watch"),
+    })
+
+
+def _detail(request, decl, status=200, errors=None):
+    user = request.user
+    can_verify = has_perm(user, "declarations.verify") and in_scope(decl, user, "declarations.verify")
+    possible = [(name, t) for name, t in actions.DECLARATION_TRANSITIONS.items()
+                if decl.state in t.sources and can_verify]
+    return render(request, "declarations/detail.html", {
+        "decl": decl, "possible": possible, "reasons": actions.risk_reasons(decl), "errors": errors or {},
+        "can_match": can_verify and decl.person_id is None,
+        "can_register": decl.person_id is None and has_perm(user, "residents.edit"),
+        "entry": CreditEntry.objects.filter(declaration=decl).first(),
+    }, status=status)
+
+
+@requires("declarations.view", obj=Declaration)
+@require_GET
+@never_cache
+def detail(request, pk: int):
+    decl = get_in_scope(queries.declarations(request.user), request.user, "declarations.view", pk=pk)
+    record(request.user, "declarations.view", obj=decl, detail={"serial": decl.serial})
+    return _detail(request, decl)
+
+
+def _check_view(action: str):
+    t = actions.DECLARATION_TRANSITIONS[action]
+
+    @requires(t.perm, obj=Declaration)
+    @require_POST
+    @never_cache
+    def view(request, pk: int):
+        decl = get_in_scope(queries.declarations(request.user, t.perm), request.user, t.perm, pk=pk)
+        try:
+            decl = actions.check(acting_user=request.user, declaration=decl, action=action,
+                                 note=request.POST.get("note", ""))
+        except actions.Invalid as exc:
+            return _detail(request, decl, 400, exc.errors)
+        except actions.Conflict as exc:
+            messages.error(request, str(exc))
+            decl.refresh_from_db()
+            return _detail(request, decl, 409)
+        messages.success(request, _("%(serial)s: %(state)s") % {"serial": decl.serial, "state": decl.get_state_display()})
+        return redirect("declarations_queue")
+
+    view.__name__ = f"declarations_{action}"
+    return view
+
+
+check_views = {name: _check_view(name) for name in actions.DECLARATION_TRANSITIONS}
+
+
+@requires("declarations.verify", obj=Declaration)
+@require_POST
+@never_cache
+def match(request, pk: int):
+    decl = get_in_scope(queries.declarations(request.user, "declarations.verify"), request.user,
+                        "declarations.verify", pk=pk)
+    try:
+        decl = actions.match(acting_user=request.user, declaration=decl)
+    except actions.Conflict as exc:
+        messages.error(request, str(exc))
+        return _detail(request, decl, 409)
+    messages.success(request, _("Matched to %(name)s.") % {"name": decl.person.name})
+    if not in_scope(decl, request.user, "declarations.view"):
+        return redirect("declarations_queue")
+    return redirect("declarations_detail", pk=decl.pk)
+
+
+# --- Grid watch ------------------------------------------------------------------------------
+
+@requires("declarations.view")
+@require_GET
+@never_cache
+def findings(request):
+    state = request.GET.get("state", Finding.State.RECORDED)
+    if state not in Finding.State.values:
+        state = Finding.State.RECORDED
+    page = Paginator(queries.findings(request.user, state), 50).get_page(request.GET.get("page", "1"))
+    record(request.user, "declarations.findings.list", detail={"state": state, "page": page.number})
+    return render(request, "declarations/findings.html", {
+        "page": page, "state": state, "states": Finding.State.choices,
+        "can_watch": has_perm(request.user, "declarations.watch"),
+        "can_confirm": has_perm(request.user, "declarations.confirm"),
+    })
+
+
+def _finding_page(request, status=200, errors=None, post=None, person=None):
+    return render(request, "declarations/finding_new.html", {
+        "errors": errors or {}, "post": post or {}, "person": person, "kinds": Finding.Kind.choices,
+    }, status=status)
+
+
+@requires("declarations.watch")
+@require_http_methods(["GET", "POST"])
+@never_cache
+def finding_new(request):
+    """Grid watch: the worker finds the person by ID number (or comes from their registry
+    page with ?person=<id>) and records what was left undeclared."""
+    from fangkong.lib.identity import IdentityError, normalize_id
+    from fangkong.residents.queries import person_by_id_number
+
+    person_scope = Person.objects.all()
+    if request.method == "GET":
+        pid = int_or_none(request.GET.get("person"))
+        person = get_in_scope(person_scope, request.user, "declarations.watch", pk=pid) if pid else None
+        return _finding_page(request, person=person)
+    post = request.POST
+    person, errors = None, {}
+    pid = int_or_none(post.get("person"))
+    if pid:
+        person = get_in_scope(person_scope, request.user, "declarations.watch", pk=pid)
+    elif post.get("id_number", "").strip():
+        try:
+            person = person_by_id_number(request.user, "declarations.watch", normalize_id(post.get("id_number")))
+        except IdentityError as exc:
+            errors["id_number"] = str(exc.message)
+        else:
+            if person is None:
+                errors["id_number"] = _("Nobody with this ID number is registered in your area")
+    else:
+        errors["id_number"] = _("Enter the person's ID number")
+    try:
+        # Validated as a whole, so every field's error shows at once.
+        finding = actions.record_finding(acting_user=request.user, person=person, kind=post.get("kind", ""),
+                                         evidence=post.get("evidence", ""), found_on=post.get("found_on", ""))
+    except actions.Invalid as exc:
+        errors = {**exc.errors, **errors}
+        if "id_number" in errors:
+            errors.pop("person", None)
+        return _finding_page(request, 400, errors, post, person)
+    messages.success(request, _("Finding recorded for %(name)s; the committee confirms it.") % {
+        "name": finding.person.name})
+    return redirect("declarations_findings")
+
+
+def _finding_view(action: str):
+    t = actions.FINDING_TRANSITIONS[action]
+
+    @requires(t.perm, obj=Finding)
+    @require_POST
+    def view(request, pk: int):
+        finding = get_in_scope(Finding.objects.all(), request.user, t.perm, pk=pk)
+        try:
+            actions.decide_finding(acting_user=request.user, finding=finding, action=action,
+                                   note=request.POST.get("note", ""))
+        except actions.Invalid as exc:
+            for message in exc.errors.values():
+                messages.error(request, str(message))
+            return _findings_again(request, 400)
+        except actions.Conflict as exc:
+            messages.error(request, str(exc))
+            return _findings_again(request, 409)
+        messages.success(request, _("Finding: %(state)s") % {"state": Finding.State(t.target).label})
+        return redirect("declarations_findings")
+
+    view.__name__ = f"declarations_finding_{action}"
+    return view
+
+
+def _findings_again(request, status):
+    page = Paginator(queries.findings(request.user, Finding.State.RECORDED), 50).get_page("1")
+    return render(request, "declarations/findings.html", {
+        "page": page, "state": Finding.State.RECORDED, "states": Finding.State.choices,
+        "can_watch": has_perm(request.user, "declarations.watch"),
+        "can_confirm": has_perm(request.user, "declarations.confirm")}, status=status)
+
+
+finding_views = {name: _finding_view(name) for name in actions.FINDING_TRANSITIONS}
+
+
+# --- Credit record (staff) ---------------------------------------------------------------------
+
+@requires("credit.view")
+@require_GET
+@never_cache
+def credit_list(request):
+    state = request.GET.get("state", "")
+    if state not in CreditEntry.State.values and state != "appeals":
+        state = ""
+    if state == "appeals":
+        qs = queries.entries(request.user).filter(appeals__state=Appeal.State.OPEN).distinct()
+    else:
+        qs = queries.entries(request.user, state)
+    page = Paginator(qs.order_by("-created_at", "-pk"), 50).get_page(request.GET.get("page", "1"))
+    record(request.user, "credit.list", detail={"state": state, "page": page.number})
+    return render(request, "declarations/credit_list.html", {
+        "page": page, "state": state, "open_appeals": queries.open_appeals(request.user).count()})
+
+
+def _credit_detail(request, entry, status=200, errors=None):
+    can_decide = has_perm(request.user, "credit.decide_appeal") and in_scope(entry, request.user, "credit.decide_appeal")
+    return render(request, "declarations/credit_detail.html", {
+        "entry": entry, "appeals": entry.appeals.order_by("-filed_at"), "can_decide": can_decide,
+        "errors": errors or {}}, status=status)
+
+
+@requires("credit.view", obj=CreditEntry)
+@require_GET
+@never_cache
+def credit_detail(request, pk: int):
+    entry = get_in_scope(queries.entries(request.user), request.user, "credit.view", pk=pk)
+    record(request.user, "credit.view", obj=entry)
+    return _credit_detail(request, entry)
+
+
+def _appeal_view(action: str):
+    t = actions.APPEAL_TRANSITIONS[action]
+
+    @requires(t.perm, obj=Appeal)
+    @require_POST
+    @never_cache
+    def view(request, pk: int):
+        appeal = get_in_scope(Appeal.objects.select_related("entry", "entry__person"), request.user, t.perm, pk=pk)
+        try:
+            actions.decide_appeal(acting_user=request.user, appeal=appeal, action=action,
+                                  reason=request.POST.get("reason", ""))
+        except actions.Invalid as exc:
+            return _credit_detail(request, appeal.entry, 400, exc.errors)
+        except actions.Conflict as exc:
+            messages.error(request, str(exc))
+            return _credit_detail(request, appeal.entry, 409)
+        messages.success(request, _("Appeal decided: %(state)s") % {"state": Appeal.State(t.target).label})
+        return redirect("credit_detail", pk=appeal.entry_id)
+
+    view.__name__ = f"credit_appeal_{action}"
+    return view
+
+
+appeal_views = {name: _appeal_view(name) for name in actions.APPEAL_TRANSITIONS}
+
+
+# --- The person's own credit page (personal link) ------------------------------------------
+
+def _resident_page(request, status=200, errors=None, post=None):
+    return render(request, "declarations/resident_credit.html", {
+        "person": request.resident, "entries": queries.own_entries(request.resident), "errors": errors or {},
+        "post": post or {}}, status=status)
+
+
+@personal_link
+@require_GET
+@never_cache
+def resident_credit(request):
+    return _resident_page(request)
+
+
+@personal_link
+@require_POST
+@never_cache
+def resident_appeal(request):
+    post = request.POST
+    entry = CreditEntry.objects.filter(person=request.resident, pk=int_or_none(post.get("entry"))).first()
+    try:
+        if entry is None:
+            raise actions.Invalid({"entry": _("Choose one of your entries")})
+        actions.file_appeal(acting_user=None, person=request.resident, entry=entry, text=post.get("text", ""))
+    except actions.Invalid as exc:
+        return _resident_page(request, 400, {**exc.errors, "entry_id": entry.pk if entry else None}, post)
+    except actions.Conflict as exc:
+        return _resident_page(request, 409, {"entry": str(exc), "entry_id": entry.pk}, post)
+    messages.success(request, _("Your appeal was sent to the residents' committee."))
+    return redirect("resident_credit", token=request.resident_token)
