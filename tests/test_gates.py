@@ -295,6 +295,35 @@ def test_fever_at_the_gate_opens_a_triage_and_raises_an_alert(cast, login, alert
     assert page.status_code == 200 and "38.3" in page.content.decode()
 
 
+@pytest.mark.django_db
+def test_closing_a_triage_twice_is_a_conflict_on_the_page_and_in_the_api(cast, login):
+    guard = login(cast.guard_a)
+    assert post(guard, ENTRIES, entry(cast, temperature="38.6")).json()["reason_code"] == "fever"
+    t = Triage.objects.get()
+    page_url = f"/gates/triage/{t.pk}/close/"
+    medic = Client()
+    medic.force_login(cast.medic_a)
+    assert medic.get(page_url).status_code == 405
+    assert guard.post(page_url, {"routed_to": "hospital"}).status_code == 403
+    other = Client()
+    other.force_login(cast.committee_b)
+    assert other.post(page_url, {"routed_to": "hospital"}).status_code == 404
+    bad = medic.post(page_url, {"routed_to": "moon"})
+    assert bad.status_code == 400 and Triage.objects.get().state == "open"
+    first = medic.post(page_url, {"routed_to": "cleared"})
+    assert first.status_code == 302
+    t.refresh_from_db()
+    assert (t.state, t.routed_to) == ("closed", "cleared")
+    closed_at = t.closed_at
+    again = medic.post(page_url, {"routed_to": "hospital"})
+    assert again.status_code == 409 and "该分诊已结束" in again.content.decode()  # the reason, in Chinese
+    api = post(medic, f"/api/gates/triage/{t.pk}/close", {"routed_to": "hospital"})
+    assert api.status_code == 409
+    t.refresh_from_db()
+    assert (t.state, t.routed_to, t.closed_at) == ("closed", "cleared", closed_at)  # the first close stands
+    assert AuditEvent.objects.filter(action="gates.triage.close").count() == 1
+
+
 # --- Figures ----------------------------------------------------------------------------------
 
 @pytest.mark.django_db

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
-from fangkong.lib.workflow import Invalid  # noqa: F401  (actions.Invalid etc. for callers)
+from fangkong.lib.workflow import Conflict, Invalid, Transition  # noqa: F401  (actions.Invalid etc. for callers)
 from fangkong.core import registry
 from fangkong.passes import plates, tokens
 from fangkong.places.access import places_in_scope
@@ -373,22 +373,31 @@ def record_batch(*, acting_user, items: list, now: dt.datetime | None = None) ->
 
 # --- Triage -----------------------------------------------------------------------------
 
-@transaction.atomic
+# The state machine of a triage case: it is closed once, when the person has been routed.
+TRIAGE_TRANSITIONS: dict[str, Transition] = {
+    "close": Transition("gates.triage", (Triage.State.OPEN,), Triage.State.CLOSED, gettext_lazy("Close")),
+}
+
+
 def close_triage(*, acting_user, triage: Triage, routed_to: str, note: str = "", travel=None, contact=None) -> Triage:
-    triage = Triage.objects.select_for_update().get(pk=triage.pk)
-    if triage.state != Triage.State.OPEN:
-        raise Invalid({"state": _("This triage is already closed")})
+    """Route the person and close the case. Conflict (409) if it is no longer open: closing
+    twice, or a second medic after the first (the row lock serializes them, one wins)."""
+    t = TRIAGE_TRANSITIONS["close"]
     if routed_to not in Triage.Route.values or not routed_to:
         raise Invalid({"routed_to": _("Choose where the person was sent")})
-    triage.routed_to = routed_to
-    triage.note = str(note or "")[:300]
-    if travel is not None:
-        triage.travel = _bool(travel)
-    if contact is not None:
-        triage.contact = _bool(contact)
-    triage.state = Triage.State.CLOSED
-    triage.closed_at = timezone.now()
-    triage.closed_by = acting_user.get_username() if acting_user is not None else ""
-    triage.save()
-    record(acting_user, "gates.triage.close", obj=triage, detail={"routed_to": routed_to})
+    with transaction.atomic():
+        triage = Triage.objects.select_for_update().get(pk=triage.pk)
+        if triage.state not in t.sources:
+            raise Conflict(_("This triage is already closed"))
+        triage.routed_to = routed_to
+        triage.note = str(note or "")[:300]
+        if travel is not None:
+            triage.travel = _bool(travel)
+        if contact is not None:
+            triage.contact = _bool(contact)
+        triage.state = t.target
+        triage.closed_at = timezone.now()
+        triage.closed_by = acting_user.get_username() if acting_user is not None else ""
+        triage.save()
+        record(acting_user, "gates.triage.close", obj=triage, detail={"routed_to": routed_to})
     return triage

@@ -185,9 +185,9 @@ def triage_close(request, pk: int, payload: TriageClose):
     try:
         t = actions.close_triage(acting_user=request.user, triage=triage, routed_to=payload.routed_to, note=payload.note,
                                  travel=payload.travel, contact=payload.contact)
+    except actions.Conflict as exc:
+        raise HttpError(409, str(exc)) from None
     except actions.Invalid as exc:
-        if "state" in exc.errors:
-            raise HttpError(409, str(exc.errors["state"])) from None
         raise FieldErrors(exc.errors) from None
     return {**{f: getattr(t, f) for f in ("id", "place_id", "masked", "travel", "contact", "routed_to", "state",
                                          "created_at")}, "temperature": float(t.temperature)}

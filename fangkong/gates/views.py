@@ -183,11 +183,15 @@ def stats(request):
 @require_GET
 @requires("gates.triage")
 def triage_list(request):
-    which = request.GET.get("state", "open")
+    return _triage_page(request, request.GET.get("state", "open"))
+
+
+def _triage_page(request, which: str, status: int = 200):
     qs = scope(Triage.objects.select_related("place"), request.user, "gates.triage")
     if which in Triage.State.values:
         qs = qs.filter(state=which)
-    return render(request, "gates/triage.html", {"items": qs[:200], "which": which, "routes": Triage.Route.choices[1:]})
+    return render(request, "gates/triage.html", {"items": qs[:200], "which": which, "routes": Triage.Route.choices[1:]},
+                  status=status)
 
 
 @require_POST
@@ -198,9 +202,12 @@ def triage_close(request, pk):
         actions.close_triage(acting_user=request.user, triage=triage, routed_to=request.POST.get("routed_to", ""),
                              note=request.POST.get("note", ""), travel=request.POST.get("travel") or None,
                              contact=request.POST.get("contact") or None)
+    except actions.Conflict as exc:
+        messages.error(request, str(exc))
+        return _triage_page(request, "closed", status=409)
     except actions.Invalid as exc:
         for msg in exc.errors.values():
             messages.error(request, msg)
-    else:
-        messages.success(request, _("Triage closed"))
+        return _triage_page(request, "open", status=400)
+    messages.success(request, _("Triage closed"))
     return redirect("gates_triage")
