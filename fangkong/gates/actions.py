@@ -49,6 +49,7 @@ REASONS = {
     "manual": gettext_lazy("Refused by the guard"),
     "wrong_kind": gettext_lazy("A vehicle pass is not a person's pass"),
     "plate_mismatch": gettext_lazy("The plate does not match the vehicle pass"),
+    "wrong_place": gettext_lazy("This visitor pass is for another compound"),
 }
 REFUSED_COLOURS = {"red", "yellow"}
 
@@ -176,10 +177,12 @@ def check_token(token: str, *, at: float | None = None, colour_now: bool = False
         return claims, exc.code
 
 
-def problem_of(claims, code: str, *, subject: str, token: str, temperature, plate: str = "") -> str:
-    """The reason the server refuses this entry ("" = none)."""
+def problem_of(claims, code: str, *, subject: str, token: str, temperature, plate: str = "", place=None) -> str:
+    """The reason the server refuses this entry ("" = none); `place`: the gate's."""
     if code:
         return code
+    if claims is not None and place is not None and not passcheck.admits_at(claims, place):
+        return "wrong_place"
     if claims is not None and claims.kind == "vehicle":
         if subject == GateEntry.Subject.PERSON:
             return "wrong_kind"
@@ -207,7 +210,7 @@ def _build(clean: dict, *, user, now, cache: dict) -> GateEntry:
             cache[key] = check_token(token, at=at, colour_now=not clean["offline"])
         claims, code = cache[key]
     problem = problem_of(claims, code, subject=clean["subject"], token=token, temperature=clean["temperature"],
-                         plate=clean["plate"])
+                         plate=clean["plate"], place=clean["place"])
     decision, reason, flagged = clean["decision"], clean["reason_code"], False
     if decision is None:  # the device asks the server to decide
         decision, reason = (GateEntry.Decision.REFUSED, problem) if problem else (GateEntry.Decision.ALLOWED, "")

@@ -26,6 +26,7 @@ class TrustOut(Schema):
 
 class CheckIn(Schema):
     token: str
+    place: int | None = None  # the gate's checkpoint: a visitor pass admits only at its host compound
 
 
 class CheckOut(Schema):
@@ -129,8 +130,15 @@ def trust(request):
 
 @router.post("/gates/check", response=CheckOut, auth=api_perm("gates.enter"))
 def check(request, payload: CheckIn):
-    """The server's check of a pass code (signature, expiry, revocation, colour)."""
+    """The server's check of a pass code (signature, expiry, revocation, colour; with `place`,
+    the checkpoint of the gate: a visitor pass of another compound is refused there)."""
+    place = None
+    if payload.place is not None:  # one of the guard's checkpoints, else 404 (an id too large for the database too)
+        place = get_in_scope(actions.guard_places(request.user), request.user, "gates.enter",
+                             pk=payload.place if 0 < payload.place < 2**63 else 0)
     claims, code = actions.check_token(payload.token, colour_now=True)
+    if not code and place is not None and not passcheck.admits_at(claims, place):
+        code = "wrong_place"
     if not code and claims.colour in actions.REFUSED_COLOURS:
         code = claims.colour
     return {"ok": not code, "reason_code": code, "reason": actions.reason_text(code) if code else "",
