@@ -44,6 +44,9 @@ def _js_strings() -> dict:
         "tempRange": _("A body temperature lies between 34 and 43 °C"),
         "lastSync": _("last sync"),
         "flagged": _("flagged for review"),
+        "keysOutdated": _("Unknown key: connect to the network to update the keys, then scan again"),
+        "storageFull": _("The device storage is full: entries are kept only while this page stays open. "
+                         "Connect to send them; do not close or reload the page"),
         "reasons": {k: str(v) for k, v in actions.REASONS.items()},
     }
 
@@ -51,7 +54,10 @@ def _js_strings() -> dict:
 @require_GET
 @requires("gates.enter")
 def gate(request):
-    places = list(actions.guard_places(request.user).values("id", "name", "code"))
+    places = [{"id": p["id"], "name": p["name"], "code": p["code"],
+               # The checkpoint and its ancestors: a visitor pass admits where its host place is one of them.
+               "within": [int(seg, 36) for seg in p["path"].strip("/").split("/") if seg]}
+              for p in actions.guard_places(request.user).values("id", "name", "code", "path")]
     config = {
         "places": places,
         "urls": {"trust": "/api/gates/trust", "batch": "/api/gates/entries/batch", "check": "/api/gates/check",
