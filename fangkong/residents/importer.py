@@ -19,7 +19,9 @@ import codecs
 import csv
 import datetime as dt
 import math
+import multiprocessing
 import os
+import pickle
 import posixpath
 import queue
 import re
@@ -812,6 +814,7 @@ def _read_row(rownum: int, cells: list[str], lookups: _Lookups) -> _Row | None:
     r.address = raw.get("address", "")
     r.address_error = (rownum, col["address"], _("Address is longer than 200 characters")) if len(r.address) > 200 else None
     r.bidx = r.values = None
+    r.phone_bidx = ""
     if not errors and r.tenure_error is None and r.address_error is None:
         c = r.clean
         id_number, phone = c["id_number"], c.get("phone", "")
@@ -862,10 +865,13 @@ class _Batch:
         self.rows, self.size = rows, size
 
 
-def _read_batches(source: Source, skip: int, lookups: _Lookups, batch_size: int, gate: Callable[[], None]) -> Iterator[_Batch]:
+def _read_batches(source: Source, skip: int, lookups: _Lookups, batch_size: int, gate: Callable[[], None] | None) -> Iterator[_Batch]:
+    """The file's rows after the first `skip`, through the first stage, in batches. With a
+    gate (a reader thread), it is called for every row and the GIL is released after it."""
     rows, size = [], 0
     for rownum, cells in source.data_rows(skip=skip):
-        gate()
+        if gate is not None:
+            gate()
         r = _read_row(rownum, cells, lookups)
         if r is not None:
             rows.append(r)
@@ -873,9 +879,113 @@ def _read_batches(source: Source, skip: int, lookups: _Lookups, batch_size: int,
         if size >= batch_size:
             yield _Batch(rows, size)
             rows, size = [], 0
-        os.sched_yield()  # releases the GIL: the main thread takes it back as soon as the database returns
+        if gate is not None:
+            os.sched_yield()  # releases the GIL: the main thread takes it back as soon as the database returns
     if size:
         yield _Batch(rows, size)
+
+
+# --- The first stage in a process of its own ---------------------------------------------
+# Reading, validating and encrypting is pure Python: in a thread it shares the GIL with the
+# writer (which needs it for every parameter it binds). For large files the first stage
+# runs in a forked child process instead, on the other core, and hands its batches over a
+# pipe. The child never touches the database (places and employers are resolved by the
+# writer, as for rows the reader thread could not resolve), never outlives the import, and
+# has the parent's settings, keys and language (fork, not spawn).
+
+PROCESS_MIN_ROWS = 50_000  # smaller files: the reader thread (a process costs more than it saves)
+
+# A row crosses the pipe as a tuple of its slots; `clean` (needed only to update an
+# existing person) is pickled on its own and unpickled only when needed.
+def _encode_batch(batch: _Batch) -> tuple:
+    dumps = pickle.dumps
+    return batch.size, [
+        (r.row, r.errors, dumps(r.clean, protocol=pickle.HIGHEST_PROTOCOL), r.place_text, r.employer_text, r.tenure,
+         r.tenure_error, r.address, r.address_error, r.bidx, r.phone_bidx, r.values)
+        for r in batch.rows
+    ]
+
+
+def _decode_batch(payload: tuple) -> _Batch:
+    size, wire = payload
+    rows = []
+    for t in wire:
+        r = _Row()
+        (r.row, r.errors, r.clean, r.place_text, r.employer_text, r.tenure, r.tenure_error, r.address,
+         r.address_error, r.bidx, r.phone_bidx, r.values) = t
+        r.resolved = None
+        rows.append(r)
+    return _Batch(rows, size)
+
+
+def _clean(rec: _Row) -> dict:
+    """A row's validated fields (a row from the reading process carries them pickled)."""
+    if isinstance(rec.clean, bytes):
+        rec.clean = pickle.loads(rec.clean)
+    return rec.clean
+
+
+def _reader_child(items: Callable[[], Iterator[_Batch]], conn, language) -> None:
+    try:
+        with translation.override(language):
+            for batch in items():
+                conn.send(("batch", _encode_batch(batch)))
+        conn.send(("end", None))
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the writer stopped: nothing to tell
+    except BaseException as exc:  # handed to the writer, which raises it
+        try:
+            conn.send(("error", exc))
+        except Exception:
+            conn.send(("error", RuntimeError(f"{type(exc).__name__}: {str(exc)[:500]}")))
+    finally:
+        conn.close()
+
+
+class _ProcessPrefetch:
+    """_Prefetch's interface over a forked child process that makes the batches. The pipe
+    holds little, so the child is at most about one batch ahead of the writer. pause() and
+    resume() have nothing to do: the processes share no GIL."""
+
+    def __init__(self, items: Callable[[], Iterator[_Batch]]):
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child_conn = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=_reader_child, args=(items, child_conn, translation.get_language()),
+                                 name="fangkong-import-reader", daemon=True)
+        self._proc.start()
+        child_conn.close()
+
+    def __iter__(self):
+        while True:
+            try:
+                kind, payload = self._conn.recv()
+            except EOFError:
+                raise RuntimeError("the import's reading process ended unexpectedly") from None
+            if kind == "end":
+                return
+            if kind == "error":
+                raise payload
+            yield _decode_batch(payload)
+
+    def pause(self):
+        pass
+
+    def resume(self):
+        pass
+
+    def close(self):
+        self._conn.close()
+        if self._proc.is_alive():
+            self._proc.terminate()
+        self._proc.join()
+        self._proc.close()
+
+
+def _reader(source: Source, skip: int, lookups: _Lookups, batch_size: int, rows_left: int):
+    """The first stage's runner: a child process for large files (where fork exists), else a thread."""
+    if rows_left >= PROCESS_MIN_ROWS and hasattr(os, "fork"):
+        return _ProcessPrefetch(lambda: _read_batches(source, skip, lookups, batch_size, None))
+    return _Prefetch(lambda gate: _read_batches(source, skip, lookups, batch_size, gate))
 
 
 class _Prefetch:
@@ -964,7 +1074,7 @@ def _apply(person: Person, rec, household, mapped: set[str]) -> bool:
     """Set the fields this file carries on an existing person; True if anything changed.
     Columns the file does not have (or leaves empty, for place and address) keep the
     stored value, so a partial list never wipes data."""
-    c = rec.clean
+    c = _clean(rec)
     new = {"name": c["name"], "sex": c["sex"], "birth_date": c["birth_date"]}
     if "phone" in mapped:
         new["phone_bidx"] = rec.phone_bidx
@@ -1210,27 +1320,36 @@ def _chunks(items: list, params_each: int = 1):
 
 
 _CHECKPOINT_PAGES = 50_000  # ~200 MB of WAL between checkpoints during an import
+_CACHE_KIB = 128 * 1024  # SQLite page cache of the importing connection (default: 2 MiB)
 
 
 @contextmanager
-def _sqlite_checkpoints(pages: int):
-    """On SQLite, copy the write-ahead log into the database every `pages` pages instead of
-    after every commit (wal_autocheckpoint, 1000 by default): a batch dirties pages all over
-    the indexes, and pages that the next batches dirty again are then written back once.
-    Durability is unchanged (every commit is still synced to the log); the connection's
-    setting is restored afterwards."""
+def _sqlite_import_settings(pages: int, cache_kib: int):
+    """On SQLite, for the import's connection:
+    - copy the write-ahead log into the database every `pages` pages instead of after every
+      commit (wal_autocheckpoint, 1000 by default): a batch dirties pages all over the
+      indexes, and pages that the next batches dirty again are then written back once;
+    - a page cache of `cache_kib` KiB instead of 2 MiB: a batch inserts into seven indexes
+      of persons (IDs, phones and names in random order), which with the default cache are
+      read back and spilled to the log again and again within one transaction.
+    Durability is unchanged (journal_mode=WAL and synchronous=FULL stay: every commit is
+    synced to the log); the connection's settings are restored afterwards."""
     if connection.vendor != "sqlite":
         yield
         return
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA wal_autocheckpoint")
-        before = int(cursor.fetchone()[0])
+        before_pages = int(cursor.fetchone()[0])
+        cursor.execute("PRAGMA cache_size")
+        before_cache = int(cursor.fetchone()[0])
         cursor.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
+        cursor.execute(f"PRAGMA cache_size = {-int(cache_kib)}")
     try:
         yield
     finally:
         with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA wal_autocheckpoint = {before}")
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {before_pages}")
+            cursor.execute(f"PRAGMA cache_size = {before_cache}")
 
 
 def run_import(job: ImportJob, *, acting_user, progress: Callable[[int, int], None] | None = None, batch_size: int = BATCH) -> ImportJob:
@@ -1250,9 +1369,9 @@ def run_import(job: ImportJob, *, acting_user, progress: Callable[[int, int], No
     if job.processed_rows == 0:
         record(acting_user, "residents.import.start", obj=job, detail={"file": job.file_name, "rows": job.total_rows})
     skip = job.processed_rows
-    batches = lookups.reader = _Prefetch(lambda gate: _read_batches(source, skip, lookups, batch_size, gate))
+    batches = lookups.reader = _reader(source, skip, lookups, batch_size, job.total_rows - skip)
     try:
-        with _sqlite_checkpoints(_CHECKPOINT_PAGES):
+        with _sqlite_import_settings(_CHECKPOINT_PAGES, _CACHE_KIB):
             for batch in batches:
                 _process_batch(job, batch, headers, lookups, import_paths)
                 if progress:
