@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import gc
 import math
 import multiprocessing
 import os
@@ -715,6 +716,9 @@ class _Lookups:
         self.mapped = set(job.mapping.values())
         self._tags: dict[str, tuple[list[str], str | None]] = {}
         self.adapt_date = connection.ops.adapt_datefield_value
+        # crypto.encrypt / blind_index with the keys looked up once per run.
+        self.encrypt = crypto.encryptor()
+        self.id_index, self.phone_index = crypto.blind_indexer("id"), crypto.blind_indexer("phone")
         self.reader: _Prefetch | None = None
 
     @contextmanager
@@ -818,11 +822,12 @@ def _read_row(rownum: int, cells: list[str], lookups: _Lookups) -> _Row | None:
     if not errors and r.tenure_error is None and r.address_error is None:
         c = r.clean
         id_number, phone = c["id_number"], c.get("phone", "")
-        r.bidx = crypto.blind_index("id", id_number)
-        r.phone_bidx = crypto.blind_index("phone", phone) if phone else ""
+        r.bidx = lookups.id_index(id_number)
+        r.phone_bidx = lookups.phone_index(phone) if phone else ""
+        encrypt = lookups.encrypt
         r.values = (
-            c["name"], crypto.encrypt(id_number), r.bidx, mask_id(id_number),
-            crypto.encrypt(phone) if phone else None, r.phone_bidx, mask_phone(phone),
+            c["name"], encrypt(id_number), r.bidx, mask_id(id_number),
+            encrypt(phone) if phone else None, r.phone_bidx, mask_phone(phone),
             c["sex"], lookups.adapt_date(c["birth_date"]), _tags(c), c.get("note", ""), 1,
         )
     r.resolved = _resolve_row(r, lookups, cached_only=True)
@@ -895,37 +900,57 @@ def _read_batches(source: Source, skip: int, lookups: _Lookups, batch_size: int,
 
 PROCESS_MIN_ROWS = 50_000  # smaller files: the reader thread (a process costs more than it saves)
 
-# A row crosses the pipe as a tuple of its slots; `clean` (needed only to update an
-# existing person) is pickled on its own and unpickled only when needed.
+# A row crosses the pipe as a tuple of its slots. The rows' validated fields (`clean`),
+# needed only to update a person who exists already, travel as one pickle per batch that
+# the writer unpickles only if it needs them.
+
+class _Cleans:
+    __slots__ = ("blob", "items")
+
+    def __init__(self, blob: bytes):
+        self.blob, self.items = blob, None
+
+    def get(self, i: int) -> dict:
+        if self.items is None:
+            self.items = pickle.loads(self.blob)
+        return self.items[i]
+
+
 def _encode_batch(batch: _Batch) -> tuple:
-    dumps = pickle.dumps
-    return batch.size, [
-        (r.row, r.errors, dumps(r.clean, protocol=pickle.HIGHEST_PROTOCOL), r.place_text, r.employer_text, r.tenure,
-         r.tenure_error, r.address, r.address_error, r.bidx, r.phone_bidx, r.values)
-        for r in batch.rows
+    rows = batch.rows
+    cleans = pickle.dumps([r.clean for r in rows], protocol=pickle.HIGHEST_PROTOCOL)
+    return batch.size, cleans, [
+        (r.row, r.errors, r.place_text, r.employer_text, r.tenure, r.tenure_error, r.address, r.address_error,
+         r.bidx, r.phone_bidx, r.values)
+        for r in rows
     ]
 
 
 def _decode_batch(payload: tuple) -> _Batch:
-    size, wire = payload
+    size, blob, wire = payload
+    cleans = _Cleans(blob)
     rows = []
-    for t in wire:
+    for i, t in enumerate(wire):
         r = _Row()
-        (r.row, r.errors, r.clean, r.place_text, r.employer_text, r.tenure, r.tenure_error, r.address,
-         r.address_error, r.bidx, r.phone_bidx, r.values) = t
-        r.resolved = None
+        (r.row, r.errors, r.place_text, r.employer_text, r.tenure, r.tenure_error, r.address, r.address_error,
+         r.bidx, r.phone_bidx, r.values) = t
+        r.clean, r.resolved = (cleans, i), None
         rows.append(r)
     return _Batch(rows, size)
 
 
 def _clean(rec: _Row) -> dict:
-    """A row's validated fields (a row from the reading process carries them pickled)."""
-    if isinstance(rec.clean, bytes):
-        rec.clean = pickle.loads(rec.clean)
+    """A row's validated fields (those of a row from the reading process come unpickled now)."""
+    if isinstance(rec.clean, tuple):
+        cleans, i = rec.clean
+        rec.clean = cleans.get(i)
     return rec.clean
 
 
 def _reader_child(items: Callable[[], Iterator[_Batch]], conn, language) -> None:
+    # What the child inherited stays as it is: the garbage collector no longer walks it
+    # (nor copies its pages by touching them), only the rows this process makes.
+    gc.freeze()
     try:
         with translation.override(language):
             for batch in items():
@@ -1164,12 +1189,12 @@ def _write_batch(job: ImportJob, batch: _Batch, headers, lookups, import_paths) 
         mapped = lookups.mapped
         new, changed, unchanged = [], [], 0
         for rec in keep:
-            hh = households.get((rec.place.pk, rec.address)) if rec.address else None
+            hh = households.get((rec.place.id, rec.address)) if rec.address else None
             person = existing.get(rec.bidx)
             if person is None:
                 place, employer = rec.place, rec.employer
-                new.append(rec.values + (hh.pk if hh else None, place.pk, place.path,
-                                            employer.pk if employer else None, stamp, stamp))
+                new.append(rec.values + (hh.pk if hh else None, place.id, place.path,
+                                            employer.id if employer else None, stamp, stamp))
             elif _apply(person, rec, hh, mapped):
                 changed.append(person)
             else:
@@ -1247,7 +1272,7 @@ class _Household:
 
 def _households(records, stamp, lookups) -> dict:
     """Find or create the households named by (place, address) in this batch."""
-    wanted = {(r.place.pk, r.address): r for r in records if r.address}
+    wanted = {(r.place.id, r.address): r for r in records if r.address}
     if not wanted:
         return {}
     found = _find_households(sorted(wanted))
