@@ -977,8 +977,13 @@ class _ProcessPrefetch:
         self._conn, child_conn = ctx.Pipe(duplex=False)
         self._proc = ctx.Process(target=_reader_child, args=(items, child_conn, translation.get_language()),
                                  name="fangkong-import-reader", daemon=True)
-        self._proc.start()
-        child_conn.close()
+        try:
+            self._proc.start()
+        except BaseException:
+            self._conn.close()
+            raise
+        finally:
+            child_conn.close()
 
     def __iter__(self):
         while True:
@@ -1008,8 +1013,12 @@ class _ProcessPrefetch:
 
 def _reader(source: Source, skip: int, lookups: _Lookups, batch_size: int, rows_left: int):
     """The first stage's runner: a child process for large files (where fork exists), else a thread."""
-    if rows_left >= PROCESS_MIN_ROWS and hasattr(os, "fork"):
-        return _ProcessPrefetch(lambda: _read_batches(source, skip, lookups, batch_size, None))
+    # A daemonic process (e.g. a multiprocessing worker pool's) may not start children.
+    if rows_left >= PROCESS_MIN_ROWS and hasattr(os, "fork") and not multiprocessing.current_process().daemon:
+        try:
+            return _ProcessPrefetch(lambda: _read_batches(source, skip, lookups, batch_size, None))
+        except OSError:  # no process to be had (limits): the thread does the same work
+            pass
     return _Prefetch(lambda gate: _read_batches(source, skip, lookups, batch_size, gate))
 
 
