@@ -161,6 +161,8 @@ def run_w1(env: Env, size: int, files: dict) -> list[str]:
             log(f"W1 {env.db}: {fmt} {res['rows']} rows in {res['seconds']:.1f}s = {rate:.0f} rows/s, "
                 f"peak {res['peak_mb']:.0f} MB (start {res['start_mb']:.0f} MB)")
             extra = {"size": size, "peak_mb": round(res["peak_mb"])}
+            if res.get("child_peak_mb"):
+                extra["reader_peak_mb"] = round(res["child_peak_mb"])
             if res["status"] != "done" or res["created"] != size or res["errors"]:
                 extra["ok"] = "no"
             if fmt == "xlsx":

@@ -219,6 +219,8 @@ def task_import(path: str, expect_rows: str):
         "rows": job.processed_rows, "seconds": seconds, "peak_mb": peak, "start_mb": before,
         "status": job.status, "created": job.created_count, "errors": job.error_count,
         "persons": Person.objects.count(), "households": Household.objects.count(),
+        # The importer's reading process (large files), if any: its own peak, not in peak_mb.
+        "child_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }
     if job.status != "done" or job.created_count != n or job.error_count or result["persons"] != n:
         from fangkong.residents.models import ImportRowError

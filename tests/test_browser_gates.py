@@ -83,3 +83,143 @@ def test_gate_page_checks_passes_offline_and_syncs_the_queue_once(live_server, l
     assert set(offline.values_list("decision", flat=True)) == {"allowed"}
     assert offline.filter(direction="out").count() == 1
     assert not page.js_errors, page.js_errors
+
+
+@pytest.fixture
+def guard_of_two_compounds(live_cast):
+    """Compound A1 (the cast's) and a second compound A2, both guarded by one guard."""
+    from fangkong.places.actions import create_place
+    from tests.cast import make_user
+
+    a2 = create_place(acting_user=None, kind="compound", name="甲二小区", code="A2Y", parent=live_cast.grid_a2)
+    make_user("guard_both", [("gate_guard", live_cast.comm_a)])
+    return live_cast.compound_a1, a2
+
+
+def _gate_page(page, live_server, username):
+    from playwright.sync_api import expect
+
+    sign_in(page, live_server, username)
+    page.goto(url(live_server, "gates_gate"))
+    expect(page.locator("#net-status")).to_have_attribute("data-state", "online")
+    page.wait_for_function("() => Object.keys(JSON.parse(localStorage.getItem('fk-gate-trust') || '{}').keys || {}).length > 0")
+
+
+def _scan(page, token):
+    scan = page.locator("#scan")
+    scan.fill(token)
+    scan.press("Enter")
+
+
+def test_a_visitor_pass_is_refused_offline_at_another_compounds_gate(live_server, live_cast, guard_of_two_compounds,
+                                                                     open_page):
+    from playwright.sync_api import expect
+
+    from fangkong.passes import actions as passes
+
+    a1, a2 = guard_of_two_compounds
+    tokens.clear_cache()
+    passes.clear_revocation_cache()
+    page = open_page(**PHONE)
+    _gate_page(page, live_server, "guard_both")
+    _pass, visitor = passes.issue_visitor_pass(acting_user=live_cast.committee_a, name="访客李四", phone="13912345678",
+                                               reason="探亲", host_household=live_cast.hh_a1, hours=3, place=a1)
+    page.context.set_offline(True)
+    expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
+    page.locator("#checkpoint").select_option(str(a2.pk))
+    _scan(page, visitor)
+    expect(page.locator("#result")).to_have_class("result green refused")
+    expect(page.locator("#result-valid")).to_contain_text("该临时通行证不是本小区的")
+    screenshot(page, "gates-4-visitor-other-compound-phone")
+    page.locator("#btn-in").click()  # recorded as refused at A2
+    expect(page.locator("#waiting")).to_have_text("1")
+    page.locator("#checkpoint").select_option(str(a1.pk))
+    _scan(page, visitor)
+    expect(page.locator("#result")).to_have_class("result green ok")
+    page.locator("#btn-in").click()
+    expect(page.locator("#waiting")).to_have_text("2")
+    page.context.set_offline(False)
+    expect(page.locator("#waiting")).to_have_text("0", timeout=15_000)
+    got = sorted(GateEntry.objects.values_list("place_id", "decision", "reason_code", "flagged", "offline"))
+    assert got == sorted([(a2.pk, "refused", "wrong_place", False, True), (a1.pk, "allowed", "", False, True)])
+    assert not page.js_errors, page.js_errors
+
+
+def test_after_a_key_rotation_the_gate_page_fetches_the_new_keys_online_and_says_so_offline(
+        live_server, live_cast, open_page):
+    from playwright.sync_api import expect
+
+    tokens.clear_cache()
+    page = open_page(**PHONE)
+    _gate_page(page, live_server, "guard_a")
+    old_kids = set(page.evaluate("() => Object.keys(JSON.parse(localStorage.getItem('fk-gate-trust')).keys)"))
+    new_kid = tokens.rotate_key()
+    assert new_kid not in old_kids
+
+    # Offline, a code of the new key: "unknown key, connect to update", not "forged".
+    page.context.set_offline(True)
+    expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
+    _scan(page, _token(301, "新*钥"))
+    expect(page.locator("#result")).to_have_class("result none refused")
+    expect(page.locator("#result-valid")).to_contain_text("未知密钥：请联网更新密钥")
+    assert "伪造" not in page.locator("#result-valid").inner_text()
+    screenshot(page, "gates-5-unknown-key-offline-phone")
+
+    # Online, the unknown key id makes the page fetch the keys (not only the server's answer).
+    page.context.set_offline(False)
+    expect(page.locator("#net-status")).to_have_attribute("data-state", "online")
+    _scan(page, _token(302, "新*钥"))
+    expect(page.locator("#result")).to_have_class("result green ok")
+    page.wait_for_function("(kid) => kid in JSON.parse(localStorage.getItem('fk-gate-trust')).keys", arg=new_kid)
+    # And offline again, the new key's codes are checked on the device.
+    page.context.set_offline(True)
+    expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
+    _scan(page, _token(303, "再*次"))
+    expect(page.locator("#result")).to_have_class("result green ok")
+    expect(page.locator("#result-name")).to_have_text("再*次")
+    assert not page.js_errors, page.js_errors
+
+
+FILL_STORAGE = """() => {
+  // Fill this origin's localStorage to the quota, with ever smaller items.
+  let n = 0, size = 1 << 20;
+  while (size >= 1) {
+    try { localStorage.setItem('filler-' + n, 'x'.repeat(size)); n++; } catch (e) { size = Math.floor(size / 2); }
+  }
+  return n;
+}"""
+
+
+def test_a_full_device_storage_keeps_the_entry_in_memory_and_tells_the_guard(live_server, live_cast, open_page):
+    from playwright.sync_api import expect
+
+    tokens.clear_cache()
+    page = open_page(**PHONE)
+    _gate_page(page, live_server, "guard_a")
+    page.context.set_offline(True)
+    expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
+    assert page.evaluate(FILL_STORAGE) > 0
+    assert page.evaluate("() => { try { localStorage.setItem('probe', 'x'); return false; } catch (e) { return true; } }")
+    _scan(page, _token(401, "满*一"))
+    expect(page.locator("#result-name")).to_have_text("满*一")
+    page.locator("#btn-in").click()
+    expect(page.locator("#waiting")).to_have_text("1")
+    warning = page.locator("#storage-full")
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text("存储已满")
+    expect(page.locator("#result-valid")).to_contain_text("存储已满")
+    assert page.evaluate("() => window.fkGate.unsaved()") == 1
+    assert page.evaluate("() => JSON.parse(localStorage.getItem('fk-gate-queue:guard_a') || '[]').length") == 0
+    screenshot(page, "gates-6-storage-full-phone")
+    _scan(page, _token(402, "满*二"))
+    page.locator("#btn-out").click()
+    expect(page.locator("#waiting")).to_have_text("2")
+    assert GateEntry.objects.count() == 0
+
+    # Back online: the entries kept in memory are sent, once, and the warning goes away.
+    page.context.set_offline(False)
+    expect(page.locator("#waiting")).to_have_text("0", timeout=15_000)
+    expect(warning).to_be_hidden()
+    assert sorted(GateEntry.objects.values_list("masked", "direction", "offline")) == [
+        ("满*一", "in", True), ("满*二", "out", True)]
+    assert not page.js_errors, page.js_errors

@@ -57,10 +57,14 @@ def post(client, url, data):
 
 @pytest.fixture(autouse=True)
 def _fresh_key_cache():
-    """The process caches the signing keys; each test's database has its own."""
+    """The process caches the signing keys and the revoked pass ids; each test's database has its own."""
+    from fangkong.passes.actions import clear_revocation_cache
+
     tokens.clear_cache()
+    clear_revocation_cache()
     yield
     tokens.clear_cache()
+    clear_revocation_cache()
 
 
 @pytest.fixture
@@ -295,6 +299,35 @@ def test_fever_at_the_gate_opens_a_triage_and_raises_an_alert(cast, login, alert
     assert page.status_code == 200 and "38.3" in page.content.decode()
 
 
+@pytest.mark.django_db
+def test_closing_a_triage_twice_is_a_conflict_on_the_page_and_in_the_api(cast, login):
+    guard = login(cast.guard_a)
+    assert post(guard, ENTRIES, entry(cast, temperature="38.6")).json()["reason_code"] == "fever"
+    t = Triage.objects.get()
+    page_url = f"/gates/triage/{t.pk}/close/"
+    medic = Client()
+    medic.force_login(cast.medic_a)
+    assert medic.get(page_url).status_code == 405
+    assert guard.post(page_url, {"routed_to": "hospital"}).status_code == 403
+    other = Client()
+    other.force_login(cast.committee_b)
+    assert other.post(page_url, {"routed_to": "hospital"}).status_code == 404
+    bad = medic.post(page_url, {"routed_to": "moon"})
+    assert bad.status_code == 400 and Triage.objects.get().state == "open"
+    first = medic.post(page_url, {"routed_to": "cleared"})
+    assert first.status_code == 302
+    t.refresh_from_db()
+    assert (t.state, t.routed_to) == ("closed", "cleared")
+    closed_at = t.closed_at
+    again = medic.post(page_url, {"routed_to": "hospital"})
+    assert again.status_code == 409 and "该分诊已结束" in again.content.decode()  # the reason, in Chinese
+    api = post(medic, f"/api/gates/triage/{t.pk}/close", {"routed_to": "hospital"})
+    assert api.status_code == 409
+    t.refresh_from_db()
+    assert (t.state, t.routed_to, t.closed_at) == ("closed", "cleared", closed_at)  # the first close stands
+    assert AuditEvent.objects.filter(action="gates.triage.close").count() == 1
+
+
 # --- Figures ----------------------------------------------------------------------------------
 
 @pytest.mark.django_db
@@ -392,3 +425,73 @@ def test_a_vehicle_pass_is_for_its_vehicle_only(cast, login):
     assert other["decision"] == "refused" and other["reason_code"] == "plate_mismatch"
     right = post(client, ENTRIES, entry(cast, token=car, subject="vehicle", plate="鲁A12345")).json()
     assert right["decision"] == "allowed" and right["reason_code"] == ""
+
+
+# --- A visitor pass admits at its host compound only ----------------------------------------
+
+@pytest.fixture
+def two_compounds(cast):
+    """Compound A1 (the cast's) with a checkpoint of its own, compound A2 in the same
+    community, and a guard posted at the gates of the whole community A."""
+    from tests.cast import make_user
+
+    gate_a1 = create_place(acting_user=None, kind="checkpoint", name="甲一小区东门", code="A1YE", parent=cast.compound_a1)
+    compound_a2 = create_place(acting_user=None, kind="compound", name="甲二小区", code="A2Y", parent=cast.grid_a2)
+    guard = make_user("guard_both", [("gate_guard", cast.comm_a)])
+    return gate_a1, compound_a2, guard
+
+
+def visitor_token(cast, hours=3):
+    from fangkong.passes import actions as passes
+
+    pass_, tok = passes.issue_visitor_pass(acting_user=cast.committee_a, name="访客李四", phone="13912345678",
+                                           reason="探亲", host_household=cast.hh_a1, hours=hours, place=cast.compound_a1)
+    return pass_, tok
+
+
+@pytest.mark.django_db
+def test_a_visitor_pass_is_refused_at_another_compounds_gate(cast, two_compounds, checkpoint_b):
+    gate_a1, compound_a2, guard = two_compounds
+    client = Client()
+    client.force_login(guard)
+    pass_, tok = visitor_token(cast)
+    assert tokens.decode(tok)[0].host == cast.compound_a1.pk  # the gate page checks it offline
+    # The server's check at a gate: its host compound and that compound's checkpoint admit it.
+    for place, code in ((cast.compound_a1, ""), (gate_a1, ""), (compound_a2, "wrong_place")):
+        body = post(client, CHECK, {"token": tok, "place": place.pk}).json()
+        assert (body["ok"], body["reason_code"]) == (not code, code), place.name
+    refused = post(client, CHECK, {"token": tok, "place": compound_a2.pk}).json()
+    assert refused["reason"] == "该临时通行证不是本小区的，不能在此通行" and refused["kind"] == "visitor"
+    assert post(client, CHECK, {"token": tok, "place": checkpoint_b.pk}).status_code == 404  # not their checkpoint
+    assert post(client, CHECK, {"token": tok, "place": 10**30}).status_code in (404, 422)
+    # A resident's pass is not bound to a compound.
+    assert post(client, CHECK, {"token": token(), "place": compound_a2.pk}).json()["ok"] is True
+
+    # Entries: refused at the other compound (online), flagged if the gate let them in offline.
+    at_a2 = post(client, ENTRIES, entry(cast, token=tok, place=compound_a2.pk)).json()
+    assert (at_a2["decision"], at_a2["reason_code"]) == ("refused", "wrong_place")
+    at_a1 = post(client, ENTRIES, entry(cast, token=tok, place=gate_a1.pk)).json()
+    assert (at_a1["decision"], at_a1["reason_code"]) == ("allowed", "")
+    let_in = post(client, ENTRIES, entry(cast, token=tok, place=compound_a2.pk, offline=True, decision="allowed")).json()
+    assert let_in["decision"] == "allowed" and let_in["flagged"]
+    assert GateEntry.objects.get(pk=let_in["id"]).server_check == "wrong_place"
+    batch = post(client, BATCH, {"entries": [entry(cast, token=tok, place=compound_a2.pk),
+                                             entry(cast, token=tok, place=cast.compound_a1.pk)]}).json()
+    assert batch["stored"] == 2
+    stored = GateEntry.objects.filter(client_id__in=batch["accepted"])
+    assert sorted(stored.values_list("place_id", "decision", "reason_code")) == sorted([
+        (compound_a2.pk, "refused", "wrong_place"), (cast.compound_a1.pk, "allowed", "")])
+
+
+@pytest.mark.django_db
+def test_a_visitor_code_without_the_host_claim_is_bound_by_its_stored_pass(cast, two_compounds):
+    """Codes signed before the host place went into the code: the server's stored pass decides."""
+    _gate_a1, compound_a2, guard = two_compounds
+    pass_, _tok = visitor_token(cast)
+    old = tokens.sign(pass_id=pass_.pk, kind="visitor", colour="green", masked=pass_.masked,
+                      expires_at=timezone.now() + dt.timedelta(hours=2))
+    assert tokens.decode(old)[0].host is None
+    client = Client()
+    client.force_login(guard)
+    assert post(client, CHECK, {"token": old, "place": compound_a2.pk}).json()["reason_code"] == "wrong_place"
+    assert post(client, CHECK, {"token": old, "place": cast.compound_a1.pk}).json()["ok"] is True

@@ -72,6 +72,14 @@ def committee(cast, login):
     return login(cast.committee_a)
 
 
+@pytest.fixture(autouse=True, params=["reader-thread", "reader-process"])
+def reader(request, monkeypatch):
+    """Every import test runs twice: with the first stage (read, validate, encrypt) in a
+    thread, as for small files, and in a child process, as for large ones."""
+    monkeypatch.setattr(importer, "PROCESS_MIN_ROWS", 10**9 if request.param == "reader-thread" else 0)
+    return request.param
+
+
 def test_csv_import_creates_persons_households_and_is_idempotent(cast, committee):
     data = csv_bytes([row(100, "王芳", tags="独居老人"), row(101, "李强"), row(102, "赵敏", address="甲二网格9号", grid="A2")])
     job = run(committee, cast, data)
@@ -240,6 +248,48 @@ def test_crash_mid_import_resumes_without_loss_or_duplicates(cast, committee, mo
     job = importer.run_import(job, acting_user=cast.committee_a, batch_size=3)
     assert job.status == "done" and job.processed_rows == 10 and job.created_count == 10
     assert Person.objects.filter(name__startswith="批量").count() == 10
+
+
+def test_a_failure_while_reading_stops_the_import_cleanly_and_it_resumes(cast, committee, monkeypatch):
+    """The first stage (thread or child process) fails at row 8: the batches before it are
+    stored, the error reaches the caller, no reading process is left behind, the resumed
+    job finishes the file once. The connection's SQLite settings are restored either way."""
+    import multiprocessing
+
+    from django.db import connection
+
+    rows = [row(400 + i, f"读取{'甲乙丙丁戊己庚辛壬癸'[i]}") for i in range(10)]
+    upload(committee, cast, csv_bytes(rows))
+    job = ImportJob.objects.latest("pk")
+    real = importer._read_row
+
+    def failing(rownum, cells, lookups):
+        if rownum == 8:
+            raise RuntimeError("disk error while reading")
+        return real(rownum, cells, lookups)
+
+    def pragmas():
+        with connection.cursor() as cursor:
+            if connection.vendor != "sqlite":
+                return None
+            cursor.execute("PRAGMA cache_size")
+            cache = cursor.fetchone()[0]
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            return cache, cursor.fetchone()[0]
+
+    before = pragmas()
+    monkeypatch.setattr(importer, "_read_row", failing)
+    with pytest.raises(RuntimeError, match="disk error while reading"):
+        importer.run_import(job, acting_user=cast.committee_a, batch_size=3)
+    assert multiprocessing.active_children() == []
+    assert pragmas() == before
+    job.refresh_from_db()
+    assert job.processed_rows == 6 and Person.objects.filter(name__startswith="读取").count() == 6
+    monkeypatch.setattr(importer, "_read_row", real)
+    job = importer.run_import(job, acting_user=cast.committee_a, batch_size=3)
+    assert job.status == "done" and job.processed_rows == 10 and job.created_count == 10 and job.error_count == 0
+    assert Person.objects.filter(name__startswith="读取").count() == 10
+    assert pragmas() == before and multiprocessing.active_children() == []
 
 
 def test_in_file_duplicate_across_batches(cast, committee):

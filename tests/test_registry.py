@@ -310,3 +310,18 @@ def test_403_and_404_pages_explain_in_chinese(cast, login):
     resp = login(cast.committee_b).get(f"/residents/{cast.person_a1.pk}/")
     body = resp.content.decode()
     assert resp.status_code == 404 and "未找到" in body and "靶子甲" not in body
+
+
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.text(max_size=40))
+def test_the_importers_bound_encryption_and_blind_indexes_equal_the_plain_ones(value):
+    """crypto.encryptor / blind_indexer (one key lookup per import) make what encrypt /
+    blind_index make: the same index, a ciphertext decrypt() reads, a fresh nonce each."""
+    enc = crypto.encryptor()
+    for kind in ("id", "phone"):
+        assert crypto.blind_indexer(kind)(value) == crypto.blind_index(kind, value)
+    a, b = enc(value), enc(value)
+    assert crypto.decrypt(a) == crypto.decrypt(b) == value and a != b and a[:1] == crypto.encrypt(value)[:1]

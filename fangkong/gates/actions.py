@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
-from fangkong.lib.workflow import Invalid  # noqa: F401  (actions.Invalid etc. for callers)
+from fangkong.lib.workflow import Conflict, Invalid, Transition  # noqa: F401  (actions.Invalid etc. for callers)
 from fangkong.core import registry
 from fangkong.passes import plates, tokens
 from fangkong.lib.db import fastsql, group_commit
@@ -51,6 +51,7 @@ REASONS = {
     "manual": gettext_lazy("Refused by the guard"),
     "wrong_kind": gettext_lazy("A vehicle pass is not a person's pass"),
     "plate_mismatch": gettext_lazy("The plate does not match the vehicle pass"),
+    "wrong_place": gettext_lazy("This visitor pass is for another compound"),
 }
 REFUSED_COLOURS = {"red", "yellow"}
 
@@ -178,10 +179,12 @@ def check_token(token: str, *, at: float | None = None, colour_now: bool = False
         return claims, exc.code
 
 
-def problem_of(claims, code: str, *, subject: str, token: str, temperature, plate: str = "") -> str:
-    """The reason the server refuses this entry ("" = none)."""
+def problem_of(claims, code: str, *, subject: str, token: str, temperature, plate: str = "", place=None) -> str:
+    """The reason the server refuses this entry ("" = none); `place`: the gate's."""
     if code:
         return code
+    if claims is not None and place is not None and not passcheck.admits_at(claims, place):
+        return "wrong_place"
     if claims is not None and claims.kind == "vehicle":
         if subject == GateEntry.Subject.PERSON:
             return "wrong_kind"
@@ -209,7 +212,7 @@ def _build(clean: dict, *, user, now, cache: dict) -> GateEntry:
             cache[key] = check_token(token, at=at, colour_now=not clean["offline"])
         claims, code = cache[key]
     problem = problem_of(claims, code, subject=clean["subject"], token=token, temperature=clean["temperature"],
-                         plate=clean["plate"])
+                         plate=clean["plate"], place=clean["place"])
     decision, reason, flagged = clean["decision"], clean["reason_code"], False
     if decision is None:  # the device asks the server to decide
         decision, reason = (GateEntry.Decision.REFUSED, problem) if problem else (GateEntry.Decision.ALLOWED, "")
@@ -396,22 +399,31 @@ def record_batch(*, acting_user, items: list, now: dt.datetime | None = None) ->
 
 # --- Triage -----------------------------------------------------------------------------
 
-@transaction.atomic
+# The state machine of a triage case: it is closed once, when the person has been routed.
+TRIAGE_TRANSITIONS: dict[str, Transition] = {
+    "close": Transition("gates.triage", (Triage.State.OPEN,), Triage.State.CLOSED, gettext_lazy("Close")),
+}
+
+
 def close_triage(*, acting_user, triage: Triage, routed_to: str, note: str = "", travel=None, contact=None) -> Triage:
-    triage = Triage.objects.select_for_update().get(pk=triage.pk)
-    if triage.state != Triage.State.OPEN:
-        raise Invalid({"state": _("This triage is already closed")})
+    """Route the person and close the case. Conflict (409) if it is no longer open: closing
+    twice, or a second medic after the first (the row lock serializes them, one wins)."""
+    t = TRIAGE_TRANSITIONS["close"]
     if routed_to not in Triage.Route.values or not routed_to:
         raise Invalid({"routed_to": _("Choose where the person was sent")})
-    triage.routed_to = routed_to
-    triage.note = str(note or "")[:300]
-    if travel is not None:
-        triage.travel = _bool(travel)
-    if contact is not None:
-        triage.contact = _bool(contact)
-    triage.state = Triage.State.CLOSED
-    triage.closed_at = timezone.now()
-    triage.closed_by = acting_user.get_username() if acting_user is not None else ""
-    triage.save()
-    record(acting_user, "gates.triage.close", obj=triage, detail={"routed_to": routed_to})
+    with transaction.atomic():
+        triage = Triage.objects.select_for_update().get(pk=triage.pk)
+        if triage.state not in t.sources:
+            raise Conflict(_("This triage is already closed"))
+        triage.routed_to = routed_to
+        triage.note = str(note or "")[:300]
+        if travel is not None:
+            triage.travel = _bool(travel)
+        if contact is not None:
+            triage.contact = _bool(contact)
+        triage.state = t.target
+        triage.closed_at = timezone.now()
+        triage.closed_by = acting_user.get_username() if acting_user is not None else ""
+        triage.save()
+        record(acting_user, "gates.triage.close", obj=triage, detail={"routed_to": routed_to})
     return triage

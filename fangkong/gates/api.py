@@ -26,6 +26,7 @@ class TrustOut(Schema):
 
 class CheckIn(Schema):
     token: str
+    place: int | None = None  # the gate's checkpoint: a visitor pass admits only at its host compound
 
 
 class CheckOut(Schema):
@@ -131,8 +132,15 @@ def trust(request):
 
 @router.post("/gates/check", response=CheckOut, auth=api_perm("gates.enter"))
 def check(request, payload: CheckIn):
-    """The server's check of a pass code (signature, expiry, revocation, colour)."""
+    """The server's check of a pass code (signature, expiry, revocation, colour; with `place`,
+    the checkpoint of the gate: a visitor pass of another compound is refused there)."""
+    place = None
+    if payload.place is not None:  # one of the guard's checkpoints, else 404 (an id too large for the database too)
+        place = get_in_scope(actions.guard_places(request.user), request.user, "gates.enter",
+                             pk=payload.place if 0 < payload.place < 2**63 else 0)
     claims, code = actions.check_token(payload.token, colour_now=True)
+    if not code and place is not None and not passcheck.admits_at(claims, place):
+        code = "wrong_place"
     if not code and claims.colour in actions.REFUSED_COLOURS:
         code = claims.colour
     return {"ok": not code, "reason_code": code, "reason": actions.reason_text(code) if code else "",
@@ -187,9 +195,9 @@ def triage_close(request, pk: int, payload: TriageClose):
     try:
         t = actions.close_triage(acting_user=request.user, triage=triage, routed_to=payload.routed_to, note=payload.note,
                                  travel=payload.travel, contact=payload.contact)
+    except actions.Conflict as exc:
+        raise HttpError(409, str(exc)) from None
     except actions.Invalid as exc:
-        if "state" in exc.errors:
-            raise HttpError(409, str(exc.errors["state"])) from None
         raise FieldErrors(exc.errors) from None
     return {**{f: getattr(t, f) for f in ("id", "place_id", "masked", "travel", "contact", "routed_to", "state",
                                          "created_at")}, "temperature": float(t.temperature)}

@@ -27,6 +27,22 @@ def with_colour_now(claims: tokens.Claims) -> tokens.Claims:
     return claims if colour == claims.colour else dataclasses.replace(claims, colour=colour)
 
 
+def admits_at(claims: tokens.Claims, place) -> bool:
+    """Whether the pass admits at the gate of `place`. A visitor's temporary pass (临时通行证)
+    admits only within its place, the host compound (or checkpoint) it was issued for: at
+    that compound's gates and its checkpoints, at no other compound's. The pass's stored
+    place decides (codes signed before the place went into the code are covered too); the
+    gate page checks the code's `h` claim against the same rule offline. Other passes are
+    not bound to a gate."""
+    if claims.kind != "visitor":
+        return True
+    host_path = Pass.objects.filter(pk=claims.pass_id).values_list("place_path", flat=True).first()
+    if host_path is not None:
+        return place.path.startswith(host_path)
+    # No such pass here (a code signed elsewhere with a trusted key): its `h` claim, if any.
+    return claims.host is None or claims.host in {int(seg, 36) for seg in place.path.strip("/").split("/") if seg}
+
+
 def trust() -> dict:
     ids, as_of = passes.revoked_ids()
     return {"keys": tokens.public_keys(), "revoked": sorted(ids), "as_of": as_of.isoformat()}

@@ -44,6 +44,9 @@ def _js_strings() -> dict:
         "tempRange": _("A body temperature lies between 34 and 43 °C"),
         "lastSync": _("last sync"),
         "flagged": _("flagged for review"),
+        "keysOutdated": _("Unknown key: connect to the network to update the keys, then scan again"),
+        "storageFull": _("The device storage is full: entries are kept only while this page stays open. "
+                         "Connect to send them; do not close or reload the page"),
         "reasons": {k: str(v) for k, v in actions.REASONS.items()},
     }
 
@@ -51,7 +54,10 @@ def _js_strings() -> dict:
 @require_GET
 @requires("gates.enter")
 def gate(request):
-    places = list(actions.guard_places(request.user).values("id", "name", "code"))
+    places = [{"id": p["id"], "name": p["name"], "code": p["code"],
+               # The checkpoint and its ancestors: a visitor pass admits where its host place is one of them.
+               "within": [int(seg, 36) for seg in p["path"].strip("/").split("/") if seg]}
+              for p in actions.guard_places(request.user).values("id", "name", "code", "path")]
     config = {
         "places": places,
         "urls": {"trust": "/api/gates/trust", "batch": "/api/gates/entries/batch", "check": "/api/gates/check",
@@ -183,11 +189,15 @@ def stats(request):
 @require_GET
 @requires("gates.triage")
 def triage_list(request):
-    which = request.GET.get("state", "open")
+    return _triage_page(request, request.GET.get("state", "open"))
+
+
+def _triage_page(request, which: str, status: int = 200):
     qs = scope(Triage.objects.select_related("place"), request.user, "gates.triage")
     if which in Triage.State.values:
         qs = qs.filter(state=which)
-    return render(request, "gates/triage.html", {"items": qs[:200], "which": which, "routes": Triage.Route.choices[1:]})
+    return render(request, "gates/triage.html", {"items": qs[:200], "which": which, "routes": Triage.Route.choices[1:]},
+                  status=status)
 
 
 @require_POST
@@ -198,9 +208,12 @@ def triage_close(request, pk):
         actions.close_triage(acting_user=request.user, triage=triage, routed_to=request.POST.get("routed_to", ""),
                              note=request.POST.get("note", ""), travel=request.POST.get("travel") or None,
                              contact=request.POST.get("contact") or None)
+    except actions.Conflict as exc:
+        messages.error(request, str(exc))
+        return _triage_page(request, "closed", status=409)
     except actions.Invalid as exc:
         for msg in exc.errors.values():
             messages.error(request, msg)
-    else:
-        messages.success(request, _("Triage closed"))
+        return _triage_page(request, "open", status=400)
+    messages.success(request, _("Triage closed"))
     return redirect("gates_triage")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+from collections.abc import Callable
 from functools import lru_cache
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -52,3 +53,27 @@ def blind_index(kind: str, normalized: str) -> str:
     mac = keyed[1].copy()
     mac.update(normalized.encode())
     return mac.hexdigest()[:32]
+
+
+def encryptor(*, aad: bytes = b"") -> Callable[[str], bytes]:
+    """encrypt() for many values: the key and the AES-GCM object looked up once (the
+    importer encrypts two values per row). Same ciphertexts layout, a fresh nonce each."""
+    aead, urandom, version = _aead(settings.DATA_KEY), os.urandom, _VERSION
+
+    def enc(plain: str) -> bytes:
+        nonce = urandom(12)
+        return b"".join((version, nonce, aead.encrypt(nonce, plain.encode(), aad)))
+
+    return enc
+
+
+def blind_indexer(kind: str) -> Callable[[str], str]:
+    """blind_index(kind, ·) for many values, with the keyed HMAC state made once."""
+    keyed = hmac.new(settings.INDEX_KEY, f"{kind}:".encode(), hashlib.sha256)
+
+    def index(normalized: str) -> str:
+        mac = keyed.copy()
+        mac.update(normalized.encode())
+        return mac.hexdigest()[:32]
+
+    return index

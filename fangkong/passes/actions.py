@@ -99,7 +99,7 @@ def token_for(pass_: Pass, *, minutes: int | None = None, now: dt.datetime | Non
         raise Conflict(_("This pass is not valid: no code can be issued"))
     expires = pass_.valid_until if minutes is None else min(pass_.valid_until, now + dt.timedelta(minutes=minutes))
     return tokens.sign(pass_id=pass_.pk, kind=pass_.kind, colour=pass_colour(pass_, now=now), masked=pass_.masked,
-                       expires_at=expires)
+                       expires_at=expires, host=pass_.place_id if pass_.kind == Pass.Kind.VISITOR else None)
 
 
 # --- Issue ------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ payload = base64url (no padding) of compact JSON with sorted keys:
     t  kind: "r" resident, "v" visitor, "c" vehicle
     c  colour: "g" green, "y" yellow, "r" red   e  expiry, Unix seconds (int)
     n  masked name (季*明) or masked plate (鲁E·***12)
+    h  visitor passes only: id of the place where the pass admits (its host compound or
+       checkpoint); a gate outside that place refuses it, offline too
 signature = base64url (no padding) of Ed25519 over the ASCII bytes "FK1.<payload>".
 
 A gate verifies it with the public keys (GET /api/passes/keys: kid -> raw 32-byte key,
@@ -67,6 +69,7 @@ class Claims:
     colour: str  # green / yellow / red
     expires: int  # Unix seconds
     masked: str
+    host: int | None = None  # visitor passes: the place id where the pass admits
 
     @property
     def expires_at(self) -> dt.datetime:
@@ -162,12 +165,14 @@ def public_keys() -> dict[str, str]:
 
 # --- Sign and verify --------------------------------------------------------------------
 
-def sign(*, pass_id: int, kind: str, colour: str, masked: str, expires_at: dt.datetime) -> str:
+def sign(*, pass_id: int, kind: str, colour: str, masked: str, expires_at: dt.datetime, host: int | None = None) -> str:
     kinds = {v: k for k, v in KINDS.items()}
     colours = {v: k for k, v in COLOURS.items()}
     kid, private = _signer()
     payload = {"k": kid, "p": int(pass_id), "t": kinds[kind], "c": colours[colour], "e": int(expires_at.timestamp()),
                "n": masked}
+    if host is not None:
+        payload["h"] = int(host)
     body = f"{PREFIX}.{_b64e(json.dumps(payload, separators=(',', ':'), sort_keys=True, ensure_ascii=False).encode())}"
     return f"{body}.{_b64e(private.sign(body.encode('ascii')))}"
 
@@ -181,8 +186,11 @@ def decode(token: str) -> tuple[Claims, bytes, bytes]:
         data = json.loads(_b64d(payload))
         if type(data.get("p")) is not int or type(data.get("e")) is not int or not 0 <= data["e"] < 2**40:
             raise ValueError  # ids and times are plain integers (1e400 is a float, and infinite)
+        host = data.get("h")
+        if host is not None and (type(host) is not int or not 0 < host < 2**63):
+            raise ValueError
         claims = Claims(kid=str(data["k"]), pass_id=data["p"], kind=KINDS[data["t"]], colour=COLOURS[data["c"]],
-                        expires=data["e"], masked=str(data["n"])[:50])
+                        expires=data["e"], masked=str(data["n"])[:50], host=host)
         signature = _b64d(sig)
         if len(signature) != 64:
             raise ValueError

@@ -18,8 +18,11 @@ from __future__ import annotations
 import codecs
 import csv
 import datetime as dt
+import gc
 import math
+import multiprocessing
 import os
+import pickle
 import posixpath
 import queue
 import re
@@ -713,6 +716,9 @@ class _Lookups:
         self.mapped = set(job.mapping.values())
         self._tags: dict[str, tuple[list[str], str | None]] = {}
         self.adapt_date = connection.ops.adapt_datefield_value
+        # crypto.encrypt / blind_index with the keys looked up once per run.
+        self.encrypt = crypto.encryptor()
+        self.id_index, self.phone_index = crypto.blind_indexer("id"), crypto.blind_indexer("phone")
         self.reader: _Prefetch | None = None
 
     @contextmanager
@@ -812,14 +818,16 @@ def _read_row(rownum: int, cells: list[str], lookups: _Lookups) -> _Row | None:
     r.address = raw.get("address", "")
     r.address_error = (rownum, col["address"], _("Address is longer than 200 characters")) if len(r.address) > 200 else None
     r.bidx = r.values = None
+    r.phone_bidx = ""
     if not errors and r.tenure_error is None and r.address_error is None:
         c = r.clean
         id_number, phone = c["id_number"], c.get("phone", "")
-        r.bidx = crypto.blind_index("id", id_number)
-        r.phone_bidx = crypto.blind_index("phone", phone) if phone else ""
+        r.bidx = lookups.id_index(id_number)
+        r.phone_bidx = lookups.phone_index(phone) if phone else ""
+        encrypt = lookups.encrypt
         r.values = (
-            c["name"], crypto.encrypt(id_number), r.bidx, mask_id(id_number),
-            crypto.encrypt(phone) if phone else None, r.phone_bidx, mask_phone(phone),
+            c["name"], encrypt(id_number), r.bidx, mask_id(id_number),
+            encrypt(phone) if phone else None, r.phone_bidx, mask_phone(phone),
             c["sex"], lookups.adapt_date(c["birth_date"]), _tags(c), c.get("note", ""), 1,
         )
     r.resolved = _resolve_row(r, lookups, cached_only=True)
@@ -862,10 +870,13 @@ class _Batch:
         self.rows, self.size = rows, size
 
 
-def _read_batches(source: Source, skip: int, lookups: _Lookups, batch_size: int, gate: Callable[[], None]) -> Iterator[_Batch]:
+def _read_batches(source: Source, skip: int, lookups: _Lookups, batch_size: int, gate: Callable[[], None] | None) -> Iterator[_Batch]:
+    """The file's rows after the first `skip`, through the first stage, in batches. With a
+    gate (a reader thread), it is called for every row and the GIL is released after it."""
     rows, size = [], 0
     for rownum, cells in source.data_rows(skip=skip):
-        gate()
+        if gate is not None:
+            gate()
         r = _read_row(rownum, cells, lookups)
         if r is not None:
             rows.append(r)
@@ -873,9 +884,142 @@ def _read_batches(source: Source, skip: int, lookups: _Lookups, batch_size: int,
         if size >= batch_size:
             yield _Batch(rows, size)
             rows, size = [], 0
-        os.sched_yield()  # releases the GIL: the main thread takes it back as soon as the database returns
+        if gate is not None:
+            os.sched_yield()  # releases the GIL: the main thread takes it back as soon as the database returns
     if size:
         yield _Batch(rows, size)
+
+
+# --- The first stage in a process of its own ---------------------------------------------
+# Reading, validating and encrypting is pure Python: in a thread it shares the GIL with the
+# writer (which needs it for every parameter it binds). For large files the first stage
+# runs in a forked child process instead, on the other core, and hands its batches over a
+# pipe. The child never touches the database (places and employers are resolved by the
+# writer, as for rows the reader thread could not resolve), never outlives the import, and
+# has the parent's settings, keys and language (fork, not spawn).
+
+PROCESS_MIN_ROWS = 50_000  # smaller files: the reader thread (a process costs more than it saves)
+
+# A row crosses the pipe as a tuple of its slots. The rows' validated fields (`clean`),
+# needed only to update a person who exists already, travel as one pickle per batch that
+# the writer unpickles only if it needs them.
+
+class _Cleans:
+    __slots__ = ("blob", "items")
+
+    def __init__(self, blob: bytes):
+        self.blob, self.items = blob, None
+
+    def get(self, i: int) -> dict:
+        if self.items is None:
+            self.items = pickle.loads(self.blob)
+        return self.items[i]
+
+
+def _encode_batch(batch: _Batch) -> tuple:
+    rows = batch.rows
+    cleans = pickle.dumps([r.clean for r in rows], protocol=pickle.HIGHEST_PROTOCOL)
+    return batch.size, cleans, [
+        (r.row, r.errors, r.place_text, r.employer_text, r.tenure, r.tenure_error, r.address, r.address_error,
+         r.bidx, r.phone_bidx, r.values)
+        for r in rows
+    ]
+
+
+def _decode_batch(payload: tuple) -> _Batch:
+    size, blob, wire = payload
+    cleans = _Cleans(blob)
+    rows = []
+    for i, t in enumerate(wire):
+        r = _Row()
+        (r.row, r.errors, r.place_text, r.employer_text, r.tenure, r.tenure_error, r.address, r.address_error,
+         r.bidx, r.phone_bidx, r.values) = t
+        r.clean, r.resolved = (cleans, i), None
+        rows.append(r)
+    return _Batch(rows, size)
+
+
+def _clean(rec: _Row) -> dict:
+    """A row's validated fields (those of a row from the reading process come unpickled now)."""
+    if isinstance(rec.clean, tuple):
+        cleans, i = rec.clean
+        rec.clean = cleans.get(i)
+    return rec.clean
+
+
+def _reader_child(items: Callable[[], Iterator[_Batch]], conn, language) -> None:
+    # What the child inherited stays as it is: the garbage collector no longer walks it
+    # (nor copies its pages by touching them), only the rows this process makes.
+    gc.freeze()
+    try:
+        with translation.override(language):
+            for batch in items():
+                conn.send(("batch", _encode_batch(batch)))
+        conn.send(("end", None))
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the writer stopped: nothing to tell
+    except BaseException as exc:  # handed to the writer, which raises it
+        try:
+            conn.send(("error", exc))
+        except Exception:
+            conn.send(("error", RuntimeError(f"{type(exc).__name__}: {str(exc)[:500]}")))
+    finally:
+        conn.close()
+
+
+class _ProcessPrefetch:
+    """_Prefetch's interface over a forked child process that makes the batches. The pipe
+    holds little, so the child is at most about one batch ahead of the writer. pause() and
+    resume() have nothing to do: the processes share no GIL."""
+
+    def __init__(self, items: Callable[[], Iterator[_Batch]]):
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child_conn = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=_reader_child, args=(items, child_conn, translation.get_language()),
+                                 name="fangkong-import-reader", daemon=True)
+        try:
+            self._proc.start()
+        except BaseException:
+            self._conn.close()
+            raise
+        finally:
+            child_conn.close()
+
+    def __iter__(self):
+        while True:
+            try:
+                kind, payload = self._conn.recv()
+            except EOFError:
+                raise RuntimeError("the import's reading process ended unexpectedly") from None
+            if kind == "end":
+                return
+            if kind == "error":
+                raise payload
+            yield _decode_batch(payload)
+
+    def pause(self):
+        pass
+
+    def resume(self):
+        pass
+
+    def close(self):
+        self._conn.close()
+        if self._proc.is_alive():
+            self._proc.terminate()
+        self._proc.join()
+        self._proc.close()
+
+
+def _reader(source: Source, skip: int, lookups: _Lookups, batch_size: int, rows_left: int):
+    """The first stage's runner: a child process for large files (where fork exists), else a thread."""
+    # A daemonic process (e.g. a multiprocessing worker pool's) may not start children.
+    if rows_left >= PROCESS_MIN_ROWS and hasattr(os, "fork") and not multiprocessing.current_process().daemon:
+        try:
+            return _ProcessPrefetch(lambda: _read_batches(source, skip, lookups, batch_size, None))
+        except OSError:  # no process to be had (limits): the thread does the same work
+            pass
+    return _Prefetch(lambda gate: _read_batches(source, skip, lookups, batch_size, gate))
 
 
 class _Prefetch:
@@ -964,7 +1108,7 @@ def _apply(person: Person, rec, household, mapped: set[str]) -> bool:
     """Set the fields this file carries on an existing person; True if anything changed.
     Columns the file does not have (or leaves empty, for place and address) keep the
     stored value, so a partial list never wipes data."""
-    c = rec.clean
+    c = _clean(rec)
     new = {"name": c["name"], "sex": c["sex"], "birth_date": c["birth_date"]}
     if "phone" in mapped:
         new["phone_bidx"] = rec.phone_bidx
@@ -1054,12 +1198,12 @@ def _write_batch(job: ImportJob, batch: _Batch, headers, lookups, import_paths) 
         mapped = lookups.mapped
         new, changed, unchanged = [], [], 0
         for rec in keep:
-            hh = households.get((rec.place.pk, rec.address)) if rec.address else None
+            hh = households.get((rec.place.id, rec.address)) if rec.address else None
             person = existing.get(rec.bidx)
             if person is None:
                 place, employer = rec.place, rec.employer
-                new.append(rec.values + (hh.pk if hh else None, place.pk, place.path,
-                                            employer.pk if employer else None, stamp, stamp))
+                new.append(rec.values + (hh.pk if hh else None, place.id, place.path,
+                                            employer.id if employer else None, stamp, stamp))
             elif _apply(person, rec, hh, mapped):
                 changed.append(person)
             else:
@@ -1137,7 +1281,7 @@ class _Household:
 
 def _households(records, stamp, lookups) -> dict:
     """Find or create the households named by (place, address) in this batch."""
-    wanted = {(r.place.pk, r.address): r for r in records if r.address}
+    wanted = {(r.place.id, r.address): r for r in records if r.address}
     if not wanted:
         return {}
     found = _find_households(sorted(wanted))
@@ -1210,27 +1354,36 @@ def _chunks(items: list, params_each: int = 1):
 
 
 _CHECKPOINT_PAGES = 50_000  # ~200 MB of WAL between checkpoints during an import
+_CACHE_KIB = 128 * 1024  # SQLite page cache of the importing connection (default: 2 MiB)
 
 
 @contextmanager
-def _sqlite_checkpoints(pages: int):
-    """On SQLite, copy the write-ahead log into the database every `pages` pages instead of
-    after every commit (wal_autocheckpoint, 1000 by default): a batch dirties pages all over
-    the indexes, and pages that the next batches dirty again are then written back once.
-    Durability is unchanged (every commit is still synced to the log); the connection's
-    setting is restored afterwards."""
+def _sqlite_import_settings(pages: int, cache_kib: int):
+    """On SQLite, for the import's connection:
+    - copy the write-ahead log into the database every `pages` pages instead of after every
+      commit (wal_autocheckpoint, 1000 by default): a batch dirties pages all over the
+      indexes, and pages that the next batches dirty again are then written back once;
+    - a page cache of `cache_kib` KiB instead of 2 MiB: a batch inserts into seven indexes
+      of persons (IDs, phones and names in random order), which with the default cache are
+      read back and spilled to the log again and again within one transaction.
+    Durability is unchanged (journal_mode=WAL and synchronous=FULL stay: every commit is
+    synced to the log); the connection's settings are restored afterwards."""
     if connection.vendor != "sqlite":
         yield
         return
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA wal_autocheckpoint")
-        before = int(cursor.fetchone()[0])
+        before_pages = int(cursor.fetchone()[0])
+        cursor.execute("PRAGMA cache_size")
+        before_cache = int(cursor.fetchone()[0])
         cursor.execute(f"PRAGMA wal_autocheckpoint = {int(pages)}")
+        cursor.execute(f"PRAGMA cache_size = {-int(cache_kib)}")
     try:
         yield
     finally:
         with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA wal_autocheckpoint = {before}")
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {before_pages}")
+            cursor.execute(f"PRAGMA cache_size = {before_cache}")
 
 
 def run_import(job: ImportJob, *, acting_user, progress: Callable[[int, int], None] | None = None, batch_size: int = BATCH) -> ImportJob:
@@ -1250,9 +1403,9 @@ def run_import(job: ImportJob, *, acting_user, progress: Callable[[int, int], No
     if job.processed_rows == 0:
         record(acting_user, "residents.import.start", obj=job, detail={"file": job.file_name, "rows": job.total_rows})
     skip = job.processed_rows
-    batches = lookups.reader = _Prefetch(lambda gate: _read_batches(source, skip, lookups, batch_size, gate))
+    batches = lookups.reader = _reader(source, skip, lookups, batch_size, job.total_rows - skip)
     try:
-        with _sqlite_checkpoints(_CHECKPOINT_PAGES):
+        with _sqlite_import_settings(_CHECKPOINT_PAGES, _CACHE_KIB):
             for batch in batches:
                 _process_batch(job, batch, headers, lookups, import_paths)
                 if progress:

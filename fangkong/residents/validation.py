@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from functools import lru_cache
 
 from django.utils.translation import gettext as _
 
@@ -37,7 +38,14 @@ def tag_aliases() -> dict[str, str]:
 
 
 def clean_name(raw) -> str:
-    name = unicodedata.normalize("NFKC", str(raw or "")).strip()
+    return _clean_name(str(raw or ""))
+
+
+@lru_cache(maxsize=8192)
+def _clean_name(raw: str) -> str:
+    """clean_name of a text; valid names are remembered (an import repeats them often),
+    refusals are not (their message is in the language of the moment)."""
+    name = unicodedata.normalize("NFKC", raw).strip()
     if not name:
         raise IdentityError(_("Name is required"))
     if _CTRL.search(name):
@@ -135,6 +143,8 @@ def validate_person(data: dict, *, partial: bool = False) -> tuple[dict, dict]:
 
 def _note(v) -> str:
     s = str(v or "").strip()
+    if not s:
+        return ""
     if len(s) > 500:
         raise IdentityError(_("Note is longer than 500 characters"))
     if _CTRL.sub("", s.replace("\n", "").replace("\t", "")) != s.replace("\n", "").replace("\t", ""):

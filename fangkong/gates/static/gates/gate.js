@@ -23,7 +23,11 @@
   function load(key, dflt) {
     try { const v = JSON.parse(localStorage.getItem(key)); return v === null ? dflt : v; } catch (e) { return dflt; }
   }
-  function save(key, value) { localStorage.setItem(key, JSON.stringify(value)); }
+  // Writes can fail when the device's storage is full (QuotaExceededError): the callers
+  // decide what must not be lost (the queue) and what may be trimmed (the log).
+  function save(key, value) {
+    try { localStorage.setItem(key, JSON.stringify(value)); return true; } catch (e) { return false; }
+  }
 
   let trust = load(KEY.trust, { keys: {}, revoked: [], as_of: null });
   let revoked = new Set(trust.revoked || []);
@@ -31,6 +35,10 @@
   let serverDown = false;
   let needSignIn = false;
   let current = null; // {token, result} of the last scan
+  // Entries the device storage had no room for: kept in memory (sent like the others, and
+  // moved to storage as soon as there is room), and the guard is told.
+  let unsaved = [];
+  let lastKeyFetch = 0; // when the page last fetched the keys because of an unknown key id
 
   // --- Helpers ---------------------------------------------------------------------------
   function b64u(text) {
@@ -74,7 +82,7 @@
     try {
       const data = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(b64u(parts[1])));
       claims = { kid: String(data.k), pass_id: data.p, kind: KINDS[data.t], colour: COLOURS[data.c],
-                 expires: data.e, masked: String(data.n) };
+                 expires: data.e, masked: String(data.n), host: data.h === undefined ? null : data.h };
       sig = b64u(parts[2]);
       if (!claims.kind || !claims.colour || !Number.isInteger(claims.pass_id) || !Number.isInteger(claims.expires)
           || sig.length !== 64) throw new Error("malformed");
@@ -84,7 +92,19 @@
     if (!(window.crypto && crypto.subtle)) return { code: "nocrypto" };
     let key;
     try { key = await keyFor(claims.kid); } catch (e) { key = null; }
-    if (!key) return { code: Object.keys(trust.keys || {}).length ? "unknown_key" : "nokeys" };
+    if (!key && navigator.onLine && Date.now() - lastKeyFetch > 10000) {
+      // A key id this device does not know: the keys may have been rotated since the last
+      // refresh. Online, fetch them (at most every 10 s: forged codes cannot flood the server).
+      lastKeyFetch = Date.now();
+      await refreshTrust();
+      try { key = await keyFor(claims.kid); } catch (e) { key = null; }
+    }
+    if (!key) {
+      if (!Object.keys(trust.keys || {}).length) return { code: "nokeys" };
+      // Offline (or the server unreachable), an unknown key may just be a newer one: say so
+      // instead of calling the code forged. Refused until the keys are updated.
+      return { code: "unknown_key", stale: !online() };
+    }
     let good = false;
     try {
       good = await crypto.subtle.verify({ name: "Ed25519" }, key, sig, new TextEncoder().encode(parts[0] + "." + parts[1]));
@@ -92,8 +112,18 @@
     if (!good) return { code: "bad_signature" };
     if (claims.expires <= Date.now() / 1000) return { code: "expired", claims };
     if (revoked.has(claims.pass_id)) return { code: "revoked", claims };
+    if (wrongPlace(claims, $("checkpoint").value)) return { code: "wrong_place", claims };
     if (cfg.refusedColours.includes(claims.colour)) return { code: claims.colour, claims };
     return { code: "", claims };
+  }
+
+  // A visitor pass admits only within its host place (the code's "h"): at the gates of that
+  // compound and its checkpoints. cfg.places[i].within: the ids of the checkpoint and its
+  // ancestors. A visitor code without "h" is left to the server.
+  function wrongPlace(claims, placeId) {
+    if (!claims || claims.kind !== "visitor" || !Number.isInteger(claims.host) || !placeId) return false;
+    const p = cfg.places.find((x) => String(x.id) === String(placeId));
+    return !!p && !(p.within || []).includes(claims.host);
   }
 
   function maskPlate(plate) {  // as fangkong.passes.plates.mask_plate: 鲁E12345 -> 鲁E·***45
@@ -101,7 +131,8 @@
     return plate.slice(0, 2) + "·" + "*".repeat(plate.length - 4) + plate.slice(-2);
   }
 
-  function reasonText(code) {
+  function reasonText(code, stale) {
+    if (code === "unknown_key" && stale) return T.keysOutdated;
     if (code === "nokeys") return T.noKeys;
     if (code === "nocrypto") return T.noCrypto;
     return T.reasons[code] || code;
@@ -114,7 +145,7 @@
     $("result-colour").textContent = c ? T[c.colour] + " · " + T[c.kind] : "✕";
     $("result-name").textContent = c ? c.masked : T.invalid;
     if (result.code) {
-      $("result-valid").textContent = T.invalid + ": " + reasonText(result.code);
+      $("result-valid").textContent = T.invalid + ": " + reasonText(result.code, result.stale);
     } else {
       const until = new Date(c.expires * 1000);
       $("result-valid").textContent = T.valid + " · " + T.validUntil + " " +
@@ -126,18 +157,20 @@
   // rotated since the last refresh); the local check stands when the server cannot answer.
   async function serverCheck(token, local) {
     if (!online() || local.code === "malformed" || !cfg.urls.check) return local;
+    const place = $("checkpoint").value;
     const ctl = new AbortController();
     const timer = setTimeout(() => ctl.abort(), 3000);
     try {
       const resp = await fetch(cfg.urls.check, {
         method: "POST", credentials: "same-origin", signal: ctl.signal,
         headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-        body: JSON.stringify({ token }),
+        body: JSON.stringify(place ? { token, place: Number(place) } : { token }),
       });
       if (!resp.ok) return local;
       const d = await resp.json();
       const claims = d.colour ? { kind: d.kind, colour: d.colour, masked: d.masked, expires: d.expires,
-                                  pass_id: local.claims ? local.claims.pass_id : null } : local.claims;
+                                  pass_id: local.claims ? local.claims.pass_id : null,
+                                  host: local.claims ? local.claims.host : null } : local.claims;
       return { code: d.ok ? "" : d.reason_code, claims, server: true };
     } catch (e) {
       return local; // timed out or no network: the gate decides on its own
@@ -186,6 +219,7 @@
       if (subj === "person") code = "wrong_kind";
       else if (plate && maskPlate(plate) !== seen.masked) code = "plate_mismatch";
     }
+    if (!code && wrongPlace(seen, place)) code = "wrong_place"; // the checkpoint was changed after the scan
     if (code === "nokeys" || code === "nocrypto") code = ""; // cannot check here: the server will
     if (!code && temperature && Number(temperature) >= Number(cfg.fever)) code = "fever";
     let decision = code ? "refused" : "allowed";
@@ -201,14 +235,12 @@
       temperature: temperature || null, decision, reason_code: reasonCode, reason_text: note,
       occurred_at: new Date().toISOString(), offline: !online(),
     };
-    const queue = load(KEY.queue, []);
-    queue.push(entry);
-    save(KEY.queue, queue);
+    enqueue(entry);
     const log = load(KEY.log, []);
     log.unshift({ id: entry.client_id, at: entry.occurred_at, direction, subject: subj,
                   who: (current && current.result.claims ? current.result.claims.masked : "") || plate || "—",
                   decision, reason: reasonCode, state: "waiting" });
-    save(KEY.log, log.slice(0, 30));
+    saveLog(log);
     current = null;
     $("scan").value = "";
     $("temperature").value = "";
@@ -217,10 +249,35 @@
     const box = $("result");
     box.classList.add("done");
     $("result-valid").textContent = (decision === "refused" ? T.recordedRefused + ": " + reasonText(reasonCode) : T.recorded)
-      + (online() ? "" : " · " + T.queued);
+      + (unsaved.length ? " · " + T.storageFull : online() ? "" : " · " + T.queued);
     render();
     $("scan").focus();
     sync();
+  }
+
+  // --- Queue -------------------------------------------------------------------------------
+  function queued() { return load(KEY.queue, []).concat(unsaved); }
+
+  function enqueue(entry) {
+    persistUnsaved();
+    if (unsaved.length || !save(KEY.queue, load(KEY.queue, []).concat([entry]))) unsaved.push(entry);
+  }
+
+  // Move the entries kept in memory to storage, as far as there is room (in order).
+  function persistUnsaved() {
+    while (unsaved.length && save(KEY.queue, load(KEY.queue, []).concat([unsaved[0]]))) unsaved.shift();
+  }
+
+  // Drop sent (or rejected) entries from storage and memory.
+  function forget(ids) {
+    save(KEY.queue, load(KEY.queue, []).filter((e) => !ids.has(e.client_id)));
+    unsaved = unsaved.filter((e) => !ids.has(e.client_id));
+    persistUnsaved();
+  }
+
+  // The log is a convenience: when storage is full, it is shortened instead of the queue.
+  function saveLog(log) {
+    for (const n of [30, 10, 3, 0]) if (save(KEY.log, log.slice(0, n))) return;
   }
 
   // --- Sync -------------------------------------------------------------------------------
@@ -231,7 +288,7 @@
     syncing = true;
     try {
       for (;;) {
-        const batch = load(KEY.queue, []).slice(0, BATCH);
+        const batch = queued().slice(0, BATCH);
         if (!batch.length) break;
         const resp = await fetch(cfg.urls.batch, {
           method: "POST", credentials: "same-origin",
@@ -248,7 +305,7 @@
         for (const r of data.rejected) bad[r.client_id] = r.errors;
         const verdicts = {};
         for (const e of data.entries) verdicts[e.client_id] = e;
-        save(KEY.queue, load(KEY.queue, []).filter((e) => !done.has(e.client_id) && !(e.client_id in bad)));
+        forget(new Set([...done, ...Object.keys(bad)]));
         const log = load(KEY.log, []);
         for (const item of log) {
           if (done.has(item.id)) {
@@ -259,7 +316,7 @@
             item.state = "rejected";
           }
         }
-        save(KEY.log, log);
+        saveLog(log);
         if (Object.keys(bad).length) {
           const rej = load(KEY.rejected, []);
           for (const [id, errors] of Object.entries(bad)) rej.push({ id, errors });
@@ -283,7 +340,7 @@
       if (!resp.ok) return;
       trust = await resp.json();
       trust.fetched = new Date().toISOString();
-      save(KEY.trust, trust);
+      save(KEY.trust, trust); // if storage is full, the keys still serve this page
       revoked = new Set(trust.revoked || []);
       for (const k of Object.keys(keyCache)) delete keyCache[k];
       serverDown = false;
@@ -300,8 +357,11 @@
     status.textContent = on ? T.online : T.offline;
     status.className = "net " + (on ? "on" : "off");
     status.dataset.state = on ? "online" : "offline";
-    const waiting = load(KEY.queue, []).length;
+    const waiting = queued().length;
     $("waiting").textContent = String(waiting);
+    const full = $("storage-full");
+    full.hidden = !unsaved.length;
+    full.textContent = unsaved.length ? T.storageFull + " (" + unsaved.length + ")" : "";
     const log = load(KEY.log, []);
     const ol = $("log");
     ol.replaceChildren(...log.slice(0, 15).map((item) => {
@@ -375,6 +435,9 @@
   }));
   window.addEventListener("online", () => { serverDown = false; render(); refreshTrust(); sync(); });
   window.addEventListener("offline", render);
+  window.addEventListener("beforeunload", (e) => {
+    if (unsaved.length) { e.preventDefault(); e.returnValue = T.storageFull; } // entries only in memory
+  });
   setInterval(() => { if (navigator.onLine) sync(); }, 5000);
   setInterval(refreshTrust, 5 * 60 * 1000);
   if ("serviceWorker" in navigator) {
@@ -396,5 +459,5 @@
   }
   render();
   refreshTrust().then(sync);
-  window.fkGate = { verify, sync, refreshTrust }; // for tests and the console
+  window.fkGate = { verify, sync, refreshTrust, unsaved: () => unsaved.length }; // for tests and the console
 })();
