@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from fangkong.places.access import requires
+from fangkong.places.access import has_perm, requires
 from fangkong.places.models import Place
 
 from . import queries
@@ -34,6 +34,7 @@ def _page(request, place: Place | None, roots: list[Place]):
         ctx.update({
             "kids": kids, "figs": figs, "groups": queries.grouped(figs["metrics"], figs["total"]),
             "breadcrumb": queries.breadcrumb(request.user, place),
+            "can_report": has_perm(request.user, "reports.view"),
             "metric": metric,
             "has_direct": any(figs["direct"].values()),
             "rows": [{"place": r["place"], "counts": [r["figures"][k] for k in keys]} for r in figs["children"]],
