@@ -17,6 +17,7 @@ from .api import api
 urlpatterns = [
     path("", accounts.home, name="home"),
     path("healthz", core.healthz, name="healthz"),
+    path("api/", api.urls),  # early: devices' calls (gate check-ins, temperature reports) resolve first
     path("login/", accounts.login_view, name="login"),
     path("logout/", accounts.logout_view, name="logout"),
     path("i18n/setlang/", public("language switch")(set_language), name="set_language"),
@@ -47,5 +48,4 @@ urlpatterns = [
     path("", include("fangkong.declarations.urls")),
     path("dashboard/", include("fangkong.dashboard.urls")),
     path("reports/", include("fangkong.reports.urls")),
-    path("api/", api.urls),
 ]
