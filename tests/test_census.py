@@ -187,6 +187,82 @@ def test_risky_answer_opens_a_follow_up_and_one_alert(cast, alerts_sink, django_
     assert w.post(done, {"note": "again"}).status_code == 409
 
 
+def _risky_followup(cast, campaign, person, household, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        resp = as_user(cast.committee_a).post(f"/census/{campaign.pk}/visit/", visit_form(
+            household, members={person: {**SAFE, "contact_confirmed": "yes"}}))
+    assert resp.status_code == 302
+    return FollowUp.objects.filter(person=person).latest("id")
+
+
+@pytest.mark.django_db
+def test_risky_answer_proposes_an_observation_that_the_committee_starts(cast, alerts_sink,
+                                                                        django_capture_on_commit_callbacks):
+    from fangkong.audit.models import AuditEvent
+    from fangkong.observation.models import Observation
+
+    campaign = make_campaign(cast.comm_a)
+    fu = _risky_followup(cast, campaign, cast.person_a1, cast.hh_a1, django_capture_on_commit_callbacks)
+    committee = as_user(cast.committee_a)
+    page = committee.get("/census/followups/").content.decode()
+    assert "建议：居家医学观察 14 天" in page and f"/census/followups/{fu.pk}/observe/" in page
+    # The grid worker sees the proposal but may not start a measure.
+    assert f"/census/followups/{fu.pk}/observe/" not in as_user(cast.worker_a1).get("/census/followups/").content.decode()
+    observe = f"/census/followups/{fu.pk}/observe/"
+    form = {"kind": "home_observation", "days": "14"}
+    assert as_user(cast.worker_a1).post(observe, form).status_code == 403
+    assert as_user(cast.committee_b).post(observe, form).status_code == 404
+    assert committee.get(observe).status_code == 405
+    for bad, message in (({"kind": "home_observation", "days": "0"}, "期限为 1 至 60 天"),
+                         ({"kind": "home_observation", "days": "两周"}, "请填写天数"),
+                         ({"kind": "quarantine", "days": "14"}, "请选择管控措施")):
+        resp = committee.post(observe, bad)
+        assert resp.status_code == 400, bad
+        assert f'class="flash error" role="status">{message}<' in resp.content.decode()
+    fu.refresh_from_db()
+    assert fu.state == "open" and not Observation.objects.exists()
+
+    resp = committee.post(observe, form)
+    obs = Observation.objects.get()
+    assert resp.status_code == 302 and resp.url == f"/observation/{obs.pk}/"
+    assert (obs.person, obs.kind, obs.state, obs.planned_end - obs.start_date) == (
+        cast.person_a1, "home_observation", "active", dt.timedelta(days=14))
+    assert obs.reason.startswith("普查：")
+    fu.refresh_from_db()
+    assert (fu.state, fu.done_by, fu.observation) == ("done", cast.committee_a, obs)
+    assert "居家医学观察" in fu.done_note and "14" in fu.done_note
+    assert AuditEvent.objects.filter(action="census.followup.observe", object_id=str(fu.pk)).count() == 1
+    assert committee.post(observe, form).status_code == 409  # taken once
+
+    # A second risky visit of the same person: the person is under a measure already (409, stays open).
+    fu2 = _risky_followup(cast, campaign, cast.person_a1, cast.hh_a1, django_capture_on_commit_callbacks)
+    assert committee.post(f"/census/followups/{fu2.pk}/observe/", form).status_code == 409
+    fu2.refresh_from_db()
+    assert fu2.state == "open" and Observation.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_followup_observe_api(cast, django_capture_on_commit_callbacks):
+    from fangkong.observation.models import Observation
+
+    campaign = make_campaign(cast.comm_a)
+    fu = _risky_followup(cast, campaign, cast.person_a2, cast.hh_a2, django_capture_on_commit_callbacks)
+    url = f"/api/census/followups/{fu.pk}/observe"
+    assert post_json(as_user(cast.worker_a1), url, {}).status_code == 403
+    assert post_json(as_user(cast.committee_b), url, {}).status_code == 404
+    resp = post_json(as_user(cast.medic_a), url, {"kind": "health_monitoring", "days": 100})
+    assert resp.status_code == 422 and [e["field"] for e in resp.json()["detail"]] == ["days"]
+    fu.refresh_from_db()
+    assert fu.state == "open" and not Observation.objects.exists()
+    resp = post_json(as_user(cast.medic_a), url, {"kind": "health_monitoring", "days": 7})
+    assert resp.status_code == 201, resp.content
+    body = resp.json()
+    obs = Observation.objects.get()
+    assert body["observation_id"] == obs.pk and body["followup"]["state"] == "done"
+    assert (obs.person, obs.kind) == (cast.person_a2, "health_monitoring")
+    assert post_json(as_user(cast.medic_a), url, {}).status_code == 409
+
+
 @pytest.mark.django_db
 def test_visit_api_and_double_submit(cast):
     campaign = make_campaign(cast.street)

@@ -25,6 +25,7 @@ from .models import Answer, Campaign, FollowUp, Question, Questionnaire, Visit
 
 S = Campaign.State
 MAX_DAYS = 90
+PROPOSED_DAYS = 14  # a risky answer proposes 14 days of home medical observation (seeds 000, 003)
 TEMP_MIN, TEMP_MAX = Decimal("34.0"), Decimal("43.0")
 
 TRANSITIONS: dict[str, Transition] = {
@@ -358,3 +359,29 @@ def close_followup(*, acting_user, followup: FollowUp, note: str) -> FollowUp:
     followup.refresh_from_db()
     record(acting_user, "census.followup.done", obj=followup, detail={"campaign": followup.campaign_id})
     return followup
+
+
+def observe_followup(*, acting_user, followup: FollowUp, kind: str, days) -> "Observation":  # noqa: F821
+    """The proposal of a risky answer taken: a control measure started for the follow-up's
+    person (the observation module's start, with its checks) and the follow-up closed with
+    it, in one transaction. A follow-up already done, or a person already under a measure,
+    is a Conflict and nothing changes."""
+    from fangkong.observation import actions as observation
+
+    try:
+        days = int(str(days).strip())
+    except (TypeError, ValueError):
+        raise Invalid({"days": _("Enter the number of days")}) from None
+    with transaction.atomic():
+        # The state check and the close in one statement: of two concurrent takers, one wins.
+        if not FollowUp.objects.filter(pk=followup.pk, state=FollowUp.State.OPEN).update(
+                state=FollowUp.State.DONE, done_at=timezone.now(), done_by=_user(acting_user)):
+            raise Conflict(_("This follow-up is already done"))
+        obs = observation.start(acting_user=acting_user, person=followup.person, kind=kind, days=days,
+                                reason=(_("Census: %(reason)s") % {"reason": followup.reason})[:200])
+        note = _("Control measure started: %(kind)s, %(days)d days") % {"kind": obs.get_kind_display(), "days": days}
+        FollowUp.objects.filter(pk=followup.pk).update(done_note=note[:300], observation=obs)
+        followup.refresh_from_db()
+        record(acting_user, "census.followup.observe", obj=followup, detail={
+            "campaign": followup.campaign_id, "observation": obs.pk, "kind": kind, "days": days})
+    return obs

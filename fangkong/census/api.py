@@ -224,6 +224,16 @@ class DoneIn(Schema):
     note: str = ""
 
 
+class ObserveIn(Schema):
+    kind: str = "home_observation"
+    days: int = actions.PROPOSED_DAYS
+
+
+class ObserveOut(Schema):
+    followup: FollowUpOut
+    observation_id: int
+
+
 @router.get("/census/followups", response=list[FollowUpOut], auth=api_perm("census.view"))
 def list_followups(request, state: str = "open", limit: int = 100, offset: int = 0):
     limit, offset = min(max(limit, 1), 500), max(offset, 0)
@@ -240,3 +250,17 @@ def followup_done(request, pk: int, payload: DoneIn):
         raise FieldErrors(exc.errors) from None
     except actions.Conflict as exc:
         raise HttpError(409, str(exc)) from None
+
+
+@router.post("/census/followups/{pk}/observe", response={201: ObserveOut},
+             auth=api_perm("observation.start", obj=FollowUp))
+def followup_observe(request, pk: int, payload: ObserveIn):
+    """Take a follow-up's proposal: start a control measure for its person; the follow-up is done."""
+    fu = get_in_scope(FollowUp.objects.select_related("person"), request.user, "observation.start", pk=pk)
+    try:
+        obs = actions.observe_followup(acting_user=request.user, followup=fu, kind=payload.kind, days=payload.days)
+    except actions.Invalid as exc:
+        raise FieldErrors(exc.errors) from None
+    except actions.Conflict as exc:
+        raise HttpError(409, str(exc)) from None
+    return Status(201, {"followup": fu, "observation_id": obs.pk})

@@ -137,6 +137,9 @@ class FollowUp(models.Model):
     done_at = models.DateTimeField(null=True, blank=True)
     done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     done_note = models.CharField(_("note"), max_length=300, blank=True)
+    # The proposal taken: the control measure started for the person from this follow-up.
+    observation = models.ForeignKey("observation.Observation", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
 
     SCOPE_PATH = "place_path"
 

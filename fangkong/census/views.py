@@ -195,8 +195,18 @@ def followups(request):
         state = "open"
     page = Paginator(queries.followups(request.user, state), 50).get_page(request.GET.get("page", "1"))
     record(request.user, "census.followups.list", detail={"state": state, "page": page.number})
-    return render(request, "census/followups.html", {"page": page, "state": state, "states": FollowUp.State.choices,
-                                                     "can_close": has_perm(request.user, "census.visit")})
+    return render(request, "census/followups.html", _followups_context(request, page, state))
+
+
+def _followups_context(request, page, state) -> dict:
+    from fangkong.observation.actions import MAX_DAYS
+    from fangkong.observation.models import Observation
+
+    return {"page": page, "state": state, "states": FollowUp.State.choices,
+            "can_close": has_perm(request.user, "census.visit"),
+            "can_observe": has_perm(request.user, "observation.start"),
+            "kinds": Observation.Kind.choices, "proposed": Observation.Kind.HOME, "proposed_label": Observation.Kind.HOME.label,
+            "proposed_days": actions.PROPOSED_DAYS, "max_days": MAX_DAYS}
 
 
 @requires("census.visit", obj=FollowUp)
@@ -219,8 +229,26 @@ def followup_done(request, pk: int):
 def _followups_again(request, status):
     """The follow-up list again with the error shown and the status kept (no redirect)."""
     page = Paginator(queries.followups(request.user, "open"), 50).get_page("1")
-    return render(request, "census/followups.html", {"page": page, "state": "open", "states": FollowUp.State.choices,
-                                                     "can_close": True}, status=status)
+    return render(request, "census/followups.html", _followups_context(request, page, "open"), status=status)
+
+
+@requires("observation.start", obj=FollowUp)
+@require_POST
+def followup_observe(request, pk: int):
+    """Take the follow-up's proposal: start a control measure for its person."""
+    fu = get_in_scope(FollowUp.objects.select_related("person"), request.user, "observation.start", pk=pk)
+    try:
+        obs = actions.observe_followup(acting_user=request.user, followup=fu, kind=request.POST.get("kind", ""),
+                                       days=request.POST.get("days", ""))
+    except actions.Invalid as exc:
+        for message in exc.errors.values():
+            messages.error(request, str(message))
+        return _followups_again(request, 400)
+    except actions.Conflict as exc:
+        messages.error(request, str(exc))
+        return _followups_again(request, 409)
+    messages.success(request, _("%(name)s: %(state)s") % {"name": fu.person.name, "state": obs.get_kind_display()})
+    return redirect("observation_detail", pk=obs.pk)
 
 
 # --- Questionnaires (configured by staff) ------------------------------------------------
