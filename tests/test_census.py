@@ -437,3 +437,46 @@ def test_a_double_submit_at_the_same_moment_stores_one_visit():
     assert sorted(code for code, _id in results) == [200, 201], results
     assert len({pk for _code, pk in results}) == 1
     assert Visit.objects.count() == 1 and Answer.objects.count() == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_grid_workers_saving_one_household_at_once_keep_both_visits():
+    """Two grid workers of grid A1 save a visit of household A1 at the same moment (two
+    forms, two client keys): both visits are kept, 户次 2 and 人次 3, the household counted
+    reached once; a visit of a household outside one's grid is 404 and stores nothing."""
+    import threading
+
+    from django.db import connection
+
+    from tests.cast import build_cast, make_user
+
+    cast = build_cast()
+    spouse = add_person(cast, "a1_spouse", name="户主配偶", seq=42, household=cast.hh_a1)
+    second = make_user("worker_a1_second", [("grid_worker", cast.grid_a1)])
+    campaign = make_campaign(cast.comm_a)
+    url = f"/census/{campaign.pk}/visit/"
+    forms = [(cast.worker_a1, visit_form(cast.hh_a1, members={cast.person_a1: SAFE}, client_key="form-of-first")),
+             (second, visit_form(cast.hh_a1, members={cast.person_a1: SAFE, spouse: SAFE}, client_key="form-of-second"))]
+    barrier = threading.Barrier(2)
+    results = []
+
+    def go(user, form):
+        c = as_user(user)
+        barrier.wait()
+        results.append(c.post(url, form).status_code)
+        connection.close()
+
+    threads = [threading.Thread(target=go, args=f) for f in forms]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [302, 302], results
+    visits = Visit.objects.filter(household=cast.hh_a1)
+    assert sorted((v.visitor.username, v.persons) for v in visits) == [("worker_a1", 1), ("worker_a1_second", 2)]
+    assert Answer.objects.count() == 3 * len(SAFE)  # the four answered questions of each person present
+    cov = as_user(cast.committee_a).get(f"/api/census/campaigns/{campaign.pk}/coverage").json()
+    assert (cov["household_visits"], cov["person_visits"], cov["reached"]) == (2, 3, 1)
+    # Household A2 lies in grid A2: not the worker's.
+    assert as_user(cast.worker_a1).post(url, visit_form(cast.hh_a2, members={cast.person_a2: SAFE})).status_code == 404
+    assert Visit.objects.count() == 2
