@@ -172,7 +172,9 @@ def test_risky_answer_opens_a_follow_up_and_one_alert(cast, alerts_sink, django_
     fu = FollowUp.objects.get()
     assert (fu.person, fu.state, fu.place_path) == (cast.person_a1, "open", cast.hh_a1.place_path)
     assert "是否去过疫源地" in fu.reason and "37.8" in fu.reason
-    assert [(a.kind, a.roles, a.person_id, a.obj_id) for a in alerts_sink] == [("census.risk", ("grid_worker",), cast.person_a1.pk, fu.pk)]
+    assert [(a.kind, a.roles, a.person_id, a.obj_id) for a in alerts_sink] == [
+        ("census.risk", ("grid_worker", "committee", "medic"), cast.person_a1.pk, fu.pk)]
+    assert "建议：居家医学观察" in alerts_sink[0].text
     assert "靶子甲" not in alerts_sink[0].text
     # The follow-up list; closing it: wrong role 403, other grid 404, works once, then 409.
     assert "靶子甲" in w.get("/census/followups/").content.decode()
@@ -227,7 +229,7 @@ def test_risky_answer_proposes_an_observation_that_the_committee_starts(cast, al
     assert resp.status_code == 302 and resp.url == f"/observation/{obs.pk}/"
     assert (obs.person, obs.kind, obs.state, obs.planned_end - obs.start_date) == (
         cast.person_a1, "home_observation", "active", dt.timedelta(days=14))
-    assert obs.reason.startswith("普查：")
+    assert obs.reason.startswith("入户摸排：")
     fu.refresh_from_db()
     assert (fu.state, fu.done_by, fu.observation) == ("done", cast.committee_a, obs)
     assert "居家医学观察" in fu.done_note and "14" in fu.done_note
@@ -480,3 +482,54 @@ def test_two_grid_workers_saving_one_household_at_once_keep_both_visits():
     # Household A2 lies in grid A2: not the worker's.
     assert as_user(cast.worker_a1).post(url, visit_form(cast.hh_a2, members={cast.person_a2: SAFE})).status_code == 404
     assert Visit.objects.count() == 2
+
+
+GOOD_Q = {"text": "是否发热？", "kind": "yesno", "risk_values": ["yes"]}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("questions, field", [
+    ([], "questions"),
+    ([GOOD_Q] * 51, "questions"),
+    ([{"kind": "yesno"}, GOOD_Q], "questions.0.text"),                     # no text: named, not dropped
+    ([GOOD_Q, {"text": "   ", "kind": "single", "choices": ["a", "b"]}], "questions.1.text"),
+    ([GOOD_Q, {"text": "x" * 301, "kind": "text"}], "questions.1.text"),
+    ([{"text": "t", "kind": "essay"}], "questions.0.kind"),
+    ([{"text": "t", "kind": "single", "choices": ["a"]}], "questions.0.choices"),
+    ([{"text": "t", "kind": "single", "choices": ["a", "a"]}], "questions.0.choices"),
+    ([{"text": "t", "kind": "multiple", "choices": ["a", "b"], "risk_values": ["c"]}], "questions.0.risk_values"),
+    ([{"text": "t", "kind": "text", "choices": ["a", "b"]}], "questions.0.choices"),
+    ([{"text": "t", "kind": "yesno", "risk_values": ["maybe"]}], "questions.0.risk_values"),
+    ([{"text": "t", "kind": "number", "risk_values": ["yes"]}], "questions.0.risk_values"),
+    ([{"text": "t", "kind": "temperature", "risk_at_least": "热"}], "questions.0.risk_at_least"),
+    ([{"text": "t", "kind": "yesno", "risk_at_least": 37.3}], "questions.0.risk_at_least"),
+    ([{"text": "t", "kind": "number", "risk_at_least": 1e6}], "questions.0.risk_at_least"),
+    ([{"key": "Fever!", "text": "t", "kind": "yesno"}], "questions.0.key"),
+    ([{"key": "fever", "text": "t", "kind": "yesno"}, {"key": "fever", "text": "u", "kind": "yesno"}], "questions.1.key"),
+])
+def test_every_bad_questionnaire_definition_names_its_field_and_stores_nothing(cast, questions, field):
+    from fangkong.census.models import Questionnaire
+
+    before = Questionnaire.objects.count()
+    resp = post_json(as_user(cast.committee_a), "/api/census/questionnaires", {"name": "返乡排查", "questions": questions})
+    assert resp.status_code == 422, resp.content
+    assert [e["field"] for e in resp.json()["detail"]] == [field]
+    assert Questionnaire.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_questionnaire_keys_given_by_an_api_client_are_kept(cast):
+    resp = post_json(as_user(cast.committee_a), "/api/census/questionnaires", {"name": "返乡排查", "questions": [
+        {"key": "fever", "text": "是否发热？", "kind": "yesno", "risk_values": ["yes"]}, {"text": "其他", "kind": "text"}]})
+    assert resp.status_code == 201, resp.content
+    assert [q["key"] for q in resp.json()["questions"]] == ["fever", "q2"]
+
+
+@pytest.mark.django_db
+def test_a_form_row_with_choices_but_no_question_is_an_error(cast):
+    c = as_user(cast.committee_a)
+    resp = c.post("/census/questionnaires/", {"name": "返乡排查", "q-0-text": "是否发热？", "q-0-kind": "yesno",
+                                               "q-3-kind": "single", "q-3-choices": "甲,乙"})
+    assert resp.status_code == 400
+    html = resp.content.decode()
+    assert "question-3-errors" in html and "question-0-errors" not in html

@@ -467,6 +467,18 @@ def test_days_close_by_themselves_and_by_command(cast):
         call_command("close_day", "18/03/2020")
 
 
+@pytest.mark.django_db
+def test_the_close_hour_is_the_configured_one(cast, settings):
+    """FANGKONG_REPORT_CLOSE=06:00: yesterday is still open at 05:59 today and closed at 06:00."""
+    settings.REPORT_CLOSE = dt.time(6, 0)
+    today = timezone.localdate()
+    before = today - dt.timedelta(days=1)
+    assert actions.close_due_days(now=at(today, 5, 59), lookback=1) == []
+    assert not ClosedDay.objects.filter(day=before).exists()
+    assert actions.close_due_days(now=at(today, 6, 0), lookback=1) == [before]
+    assert ClosedDay.objects.filter(day=before).exists()
+
+
 # --- Exports ---------------------------------------------------------------------------------------
 
 @pytest.mark.django_db

@@ -9,6 +9,7 @@ client key returns the first visit.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
@@ -25,6 +26,7 @@ from .models import Answer, Campaign, FollowUp, Question, Questionnaire, Visit
 
 S = Campaign.State
 MAX_DAYS = 90
+KEY_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 PROPOSED_DAYS = 14  # a risky answer proposes 14 days of home medical observation (seeds 000, 003)
 TEMP_MIN, TEMP_MAX = Decimal("34.0"), Decimal("43.0")
 
@@ -62,15 +64,28 @@ def create_questionnaire(*, acting_user, name: str, questions: list[dict]) -> Qu
     errors: dict = {}
     if not name or len(name) > 100:
         errors["name"] = _("Enter a name (at most 100 characters)")
-    questions = [q for q in (questions or []) if isinstance(q, dict) and str(q.get("text") or "").strip()]
+    questions = list(questions or []) if isinstance(questions, (list, tuple)) else []
     if not questions:
         errors["questions"] = _("Add at least one question")
     elif len(questions) > MAX_QUESTIONS:
         errors["questions"] = _("At most %(n)d questions") % {"n": MAX_QUESTIONS}
     rows = []
+    keys: set[str] = set()
     for i, q in enumerate(questions[:MAX_QUESTIONS]):
+        # Errors name the question by its position in what was given (nothing is dropped).
         where = f"questions.{i}"
+        if not isinstance(q, dict):
+            errors[where] = _("Not a question")
+            continue
         text = str(q.get("text") or "").strip()
+        if not text:
+            errors[f"{where}.text"] = _("Enter the question")
+        key = str(q.get("key") or "").strip() or f"q{i + 1}"
+        if not KEY_RE.fullmatch(key):
+            errors[f"{where}.key"] = _("A key is 1 to 32 lower-case letters, digits or _, starting with a letter")
+        elif key in keys:
+            errors[f"{where}.key"] = _("Each question needs a key of its own")
+        keys.add(key)
         kind = str(q.get("kind") or "")
         choices = _items(q.get("choices"))
         risk_values = _items(q.get("risk_values"))
@@ -100,7 +115,7 @@ def create_questionnaire(*, acting_user, name: str, questions: list[dict]) -> Qu
                 number = None
             if number is None or kind not in (Question.Kind.NUMBER, Question.Kind.TEMPERATURE) or abs(number) >= 100000:
                 errors[f"{where}.risk_at_least"] = _("A threshold is a number, for number and temperature questions")
-        rows.append(dict(order=i, key=f"q{i + 1}", text=text, kind=kind, required=bool(q.get("required", True)),
+        rows.append(dict(order=i, key=key, text=text, kind=kind, required=bool(q.get("required", True)),
                          choices=choices if kind in CHOICE_KINDS else [], risk_values=risk_values, risk_at_least=number))
     if errors:
         raise Invalid(errors)
@@ -330,10 +345,12 @@ def _follow_up(visit: Visit, person_id: int, items, at) -> FollowUp:
     fu = FollowUp.objects.create(campaign_id=visit.campaign_id, visit=visit, person_id=person_id,
                                  place_path=visit.place_path, reason=reason, created_at=at)
     person = Person.objects.get(pk=person_id)
-    signal = _("Census answers signal risk")
+    signal = _("Census answers signal risk; proposed: home medical observation")
     text = f"{person.name[:1]}** {person.id_masked}: {signal}"
+    # The grid follows up; the committee and the medics may start the proposed observation.
     transaction.on_commit(lambda: registry.raise_alert(registry.Alert(
-        kind="census.risk", place_path=fu.place_path, text=text, person_id=person_id, roles=("grid_worker",),
+        kind="census.risk", place_path=fu.place_path, text=text, person_id=person_id,
+        roles=("grid_worker", "committee", "medic"),
         obj_type="census.followup", obj_id=fu.pk)))
     return fu
 

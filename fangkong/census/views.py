@@ -278,9 +278,9 @@ def questionnaires(request):
         given = []
         for i in range(QUESTION_ROWS):
             text = post.get(f"q-{i}-text", "").strip()
-            if not text:
-                continue
             kind, risk = post.get(f"q-{i}-kind", ""), post.get(f"q-{i}-risk", "").strip()
+            if not (text or risk or post.get(f"q-{i}-choices", "").strip()):
+                continue  # an unused row of the form (a row with choices but no text is an error)
             numeric = kind in (Question.Kind.NUMBER, Question.Kind.TEMPERATURE)
             given.append((i, {"text": text, "kind": kind, "required": bool(post.get(f"q-{i}-required")),
                               "choices": post.get(f"q-{i}-choices", ""),
