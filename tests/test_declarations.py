@@ -202,6 +202,16 @@ def test_a_double_submitted_form_makes_one_declaration(cast):
     assert (r1.status_code, r2.status_code) == (201, 200) and r1.json()["serial"] == r2.json()["serial"]
     assert cast.ids["person_a1"] not in r1.content.decode() and r1.json()["id_masked"] == cast.person_a1.id_masked
     assert Declaration.objects.count() == 3
+    # The same key with another person's ID number is no resend: nobody's receipt, 409, nothing stored.
+    other = {**declaration_data(cast, "person_a2"), "code": point.code, "client_key": "api-form", "pledge": True}
+    r3 = post_json(Client(), "/api/declarations/public", other)
+    assert r3.status_code == 409 and r1.json()["serial"] not in r3.content.decode()
+    assert cast.person_a1.id_masked not in r3.content.decode()
+    page = declare(cast, point, "person_a2", client_key="form-1")
+    html = page.content.decode()
+    assert page.status_code == 409 and decl.serial not in html and 'name="client_key"' in html
+    assert 'value="form-1"' not in html  # a fresh key for the next try; what was typed is kept
+    assert Declaration.objects.count() == 3
 
 
 @pytest.mark.django_db

@@ -261,12 +261,16 @@ def submit(*, acting_user=None, point: Point, data: dict, client_key: str = "", 
     kept at the community for staff to register or match. A resend of the same form (same
     client key) returns the first declaration (`created` False)."""
     key = _form_key(point, client_key)
+    clean, errors = validate(data)
     if key:
         existing = Declaration.objects.filter(client_key=key).first()
-        if existing is not None:
+        # A resend is the same form of the same person: a key sent with another ID number
+        # (a guessed or reused key) gets nobody's receipt.
+        if existing is not None and not errors and existing.id_bidx == crypto.blind_index("id", clean["id_number"]):
             existing.created = False
             return existing
-    clean, errors = validate(data)
+        if existing is not None:
+            raise Conflict(_("This form was sent already; open the page again to declare anew"))
     if errors:
         raise Invalid(errors)
     at = at or timezone.now()
@@ -384,7 +388,8 @@ def match(*, acting_user, declaration: Declaration) -> Declaration:
     current = Declaration.objects.select_for_update().get(pk=declaration.pk)
     if current.person_id is not None:
         raise Conflict(_("This declaration is matched already"))
-    person = person_by_id_number(acting_user, "residents.view", current.id_number())
+    # Among the persons the user may verify declarations of (not any registry grant they hold).
+    person = person_by_id_number(acting_user, "declarations.verify", current.id_number())
     if person is None:
         raise Conflict(_("Nobody with this ID number is registered in your area; register the person first"))
     Declaration.objects.filter(pk=current.pk).update(person=person, place_path=person.place_path,

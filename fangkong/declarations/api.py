@@ -61,6 +61,8 @@ def submit(request, payload: DeclareIn):
                               client_ip=request.META.get("REMOTE_ADDR", ""))
     except actions.Invalid as exc:
         raise FieldErrors(exc.errors) from None
+    except actions.Conflict as exc:
+        raise HttpError(409, str(exc)) from None
     except actions.RateLimited:
         raise HttpError(429, _("Too many declarations from this network just now. Please try again in a few minutes.")) from None
     return Status(201 if decl.created else 200, decl)

@@ -76,6 +76,9 @@ def declare(request, code: str):
                               client_ip=request.META.get("REMOTE_ADDR", ""))
     except actions.Invalid as exc:
         return _declare_page(request, point, 400, exc.errors, data, client_key)
+    except actions.Conflict as exc:  # the form's key was used by another declaration: a fresh key, data kept
+        messages.error(request, str(exc))
+        return _declare_page(request, point, 409, None, data)
     except actions.RateLimited:
         return render(request, "declarations/declare.html", {"point": point, "limited": True}, status=429)
     return render(request, "declarations/receipt.html", {"point": point, "decl": decl})
