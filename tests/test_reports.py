@@ -595,3 +595,15 @@ def test_concurrent_confirm_and_first_entries_are_serialized():
     codes = race(lambda c, i: c.post(f"/api/reports/submissions/{sub.pk}/confirm").status_code)
     assert sorted(codes) == [200, 409]
     assert AuditEvent.objects.filter(action="reports.confirm").count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01", "1999-12-31"])
+def test_days_out_of_range_are_clear_errors_not_500(cast, day):
+    c = Client()
+    c.force_login(cast.coordinator)
+    for url in (f"/reports/?day={day}", f"/reports/export.xlsx?day={day}", f"/reports/export.csv?day={day}",
+                f"/api/reports/daily?day={day}", f"/reports/late/?day={day}"):
+        resp = c.get(url)
+        assert resp.status_code in (400, 422), (url, resp.status_code)
+        assert "2000-01-01" in resp.content.decode(), url

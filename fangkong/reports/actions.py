@@ -73,6 +73,9 @@ def definitions_for(org: Organization, active_only: bool = True) -> list[FigureD
     return [d for d in qs if org.kind in d.kinds]
 
 
+EARLIEST = dt.date(2000, 1, 1)
+
+
 def parse_day(raw, *, field: str = "day") -> dt.date:
     """A day from a form or query (YYYY-MM-DD), else Invalid naming the field."""
     if isinstance(raw, dt.date):
@@ -81,9 +84,13 @@ def parse_day(raw, *, field: str = "day") -> dt.date:
     try:
         if not (text.isascii() and len(text) == 10):
             raise ValueError(text)
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise Invalid({field: _("Enter a date like 2020-03-18")}) from None
+    if not EARLIEST <= day <= timezone.localdate() + dt.timedelta(days=1):
+        # Far dates overflow the day's time range (9999-12-31 + 1 day) and hold no figures.
+        raise Invalid({field: _("Choose a day from 2000-01-01 to tomorrow")})
+    return day
 
 
 # --- Figure definitions -------------------------------------------------------------------
@@ -116,8 +123,12 @@ def create_definition(*, acting_user, key: str, label: str, unit: str = "", org_
         errors["order"] = _("Enter a whole number from 0 to 32767")
     if errors:
         raise Invalid(errors)
-    d = FigureDefinition.objects.create(key=key, label=label, unit=unit, org_kinds=",".join(kinds),
-                                        order=100 if order is None else order)
+    try:
+        with transaction.atomic():  # a concurrent definition of the same key got there first
+            d = FigureDefinition.objects.create(key=key, label=label, unit=unit, org_kinds=",".join(kinds),
+                                                order=100 if order is None else order)
+    except IntegrityError:
+        raise Invalid({"key": _("This key is already used")}) from None
     record(acting_user, "reports.figure.create", obj=d, detail={"key": key, "kinds": kinds})
     return d
 
