@@ -213,23 +213,28 @@ def _followups_context(request, page, state) -> dict:
 @require_POST
 def followup_done(request, pk: int):
     fu = get_in_scope(FollowUp.objects.all(), request.user, "census.visit", pk=pk)
-    try:
-        actions.close_followup(acting_user=request.user, followup=fu, note=request.POST.get("note", ""))
-    except actions.Invalid as exc:
-        for message in exc.errors.values():
-            messages.error(request, str(message))
-        return _followups_again(request, 400)
-    except actions.Conflict as exc:
-        messages.error(request, str(exc))
-        return _followups_again(request, 409)
+    _result, failed = _followup_write(request, lambda: actions.close_followup(
+        acting_user=request.user, followup=fu, note=request.POST.get("note", "")))
+    if failed:
+        return failed
     messages.success(request, _("Follow-up done."))
     return redirect("census_followups")
 
 
-def _followups_again(request, status):
-    """The follow-up list again with the error shown and the status kept (no redirect)."""
+def _followup_write(request, fn):
+    """(fn(), None), or (None, the follow-up list again with the action's errors shown and
+    the status kept: 400 for bad input, 409 for a conflict; no redirect)."""
+    try:
+        return fn(), None
+    except actions.Invalid as exc:
+        for message in exc.errors.values():
+            messages.error(request, str(message))
+        status = 400
+    except actions.Conflict as exc:
+        messages.error(request, str(exc))
+        status = 409
     page = Paginator(queries.followups(request.user, "open"), 50).get_page("1")
-    return render(request, "census/followups.html", _followups_context(request, page, "open"), status=status)
+    return None, render(request, "census/followups.html", _followups_context(request, page, "open"), status=status)
 
 
 @requires("observation.start", obj=FollowUp)
@@ -237,16 +242,10 @@ def _followups_again(request, status):
 def followup_observe(request, pk: int):
     """Take the follow-up's proposal: start a control measure for its person."""
     fu = get_in_scope(FollowUp.objects.select_related("person"), request.user, "observation.start", pk=pk)
-    try:
-        obs = actions.observe_followup(acting_user=request.user, followup=fu, kind=request.POST.get("kind", ""),
-                                       days=request.POST.get("days", ""))
-    except actions.Invalid as exc:
-        for message in exc.errors.values():
-            messages.error(request, str(message))
-        return _followups_again(request, 400)
-    except actions.Conflict as exc:
-        messages.error(request, str(exc))
-        return _followups_again(request, 409)
+    obs, failed = _followup_write(request, lambda: actions.observe_followup(
+        acting_user=request.user, followup=fu, kind=request.POST.get("kind", ""), days=request.POST.get("days", "")))
+    if failed:
+        return failed
     messages.success(request, _("%(name)s: %(state)s") % {"name": fu.person.name, "state": obs.get_kind_display()})
     return redirect("observation_detail", pk=obs.pk)
 
