@@ -607,3 +607,50 @@ def test_days_out_of_range_are_clear_errors_not_500(cast, day):
         resp = c.get(url)
         assert resp.status_code in (400, 422), (url, resp.status_code)
         assert "2000-01-01" in resp.content.decode(), url
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_entry_committing_while_the_day_closes_is_kept_in_the_report(monkeypatch):
+    """A unit's entry still in its transaction when the day closes: closing waits for it,
+    and the kept report holds the entry (before, the snapshot was read first and lost it)."""
+    import threading
+    import time
+
+    from tests.cast import build_cast
+
+    cast = build_cast()
+    FigureDefinition.objects.all().delete()
+    actions.create_definition(acting_user=None, key="masks", label="口罩", unit="个", org_kinds=["employer"])
+    day = timezone.localdate() - dt.timedelta(days=1)
+    in_entry, release = threading.Event(), threading.Event()
+    real_record = actions.record
+
+    def slow_record(user, action, **kw):
+        real_record(user, action, **kw)
+        if action == "reports.enter":  # the entry is written, its transaction still open
+            in_entry.set()
+            release.wait(10)
+
+    monkeypatch.setattr(actions, "record", slow_record)
+    closed = []
+
+    def enter():
+        actions.enter_values(acting_user=None, organization=cast.org_x, day=day, values={"masks": 7})
+        connection.close()
+
+    def close():
+        closed.append(actions.close_day(acting_user=None, day=day))
+        connection.close()
+
+    entry = threading.Thread(target=enter)
+    entry.start()
+    assert in_entry.wait(10)
+    closing = threading.Thread(target=close)
+    closing.start()
+    time.sleep(0.5)  # closing reads the metrics, then waits for the day (the entry holds it)
+    assert not closed
+    release.set()
+    entry.join()
+    closing.join()
+    kept = ClosedDay.objects.get(day=day).snapshot["entered"]
+    assert kept[str(cast.org_x.pk)]["values"] == {"masks": 7}

@@ -21,7 +21,7 @@ import datetime as dt
 import re
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -64,6 +64,20 @@ def close_time(day: dt.date) -> dt.datetime:
 
 def is_closed(day: dt.date) -> bool:
     return ClosedDay.objects.filter(day=day).exists()
+
+
+_DAY_LOCK_SPACE = 0x464B5244  # "FKRD": the advisory-lock key space of report days
+
+
+def _lock_day(day: dt.date) -> None:
+    """Serialize, until the transaction ends, the writes that depend on whether `day` is
+    closed: entering, confirming or reopening its figures, and closing it. Without it a
+    unit's entry committed while the day closes could be stored yet missing from the kept
+    report. SQLite already runs one write transaction at a time (BEGIN IMMEDIATE); on
+    PostgreSQL a transaction-level advisory lock on the day."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_DAY_LOCK_SPACE, day.toordinal()])
 
 
 def definitions_for(org: Organization, active_only: bool = True) -> list[FigureDefinition]:
@@ -194,6 +208,7 @@ def enter_values(*, acting_user, organization: Organization, day: dt.date, value
     if day > today:
         raise Invalid({"day": _("Figures are entered for today or an earlier day")})
     clean = clean_values(organization, values)
+    _lock_day(day)
     sub = _locked_submission(organization, day)
     if is_closed(day):
         raise Conflict(_("The day is closed; a coordinator corrects its figures."))
@@ -212,6 +227,7 @@ def enter_values(*, acting_user, organization: Organization, day: dt.date, value
 def transition(*, acting_user, submission: Submission, action: str) -> Submission:
     """confirm (all the unit's figures entered) or reopen (coordinator, day still open)."""
     t = TRANSITIONS[action]
+    _lock_day(submission.day)  # a submission's day never changes
     sub = Submission.objects.select_for_update().select_related("organization").get(pk=submission.pk)
     if sub.state not in t.sources:
         raise Conflict(_("Not possible: the figures are %(state)s.") % {"state": sub.get_state_display()})
@@ -266,17 +282,21 @@ def correct(*, acting_user, submission: Submission, figure: str, value, reason: 
 
 # --- Closing --------------------------------------------------------------------------------
 
-def snapshot(day: dt.date) -> dict:
-    """Everything the report of `day` shows, as it is now."""
-    entered = {
+def _entered(day: dt.date) -> dict:
+    return {
         str(s.organization_id): {"state": s.state, "values": dict(s.values),
                                  "confirmed_at": s.confirmed_at.isoformat() if s.confirmed_at else None}
         for s in Submission.objects.filter(day=day)
     }
+
+
+def snapshot(day: dt.date, *, entered: bool = True) -> dict:
+    """Everything the report of `day` shows, as it is now (entered=False: without the
+    stations' and units' entered figures, which close_day reads under the day's lock)."""
     return {
         "metrics": {k: [[p, n] for p, n in v] for k, v in figures.live_counts(day).items()},
         "by_org": {k: [[o, n] for o, n in v] for k, v in figures.live_by_org(day).items()},
-        "entered": entered,
+        "entered": _entered(day) if entered else {},
         "figures": list(FigureDefinition.objects.filter(active=True).values_list("key", flat=True)),
     }
 
@@ -287,9 +307,13 @@ def close_day(*, acting_user, day: dt.date, force_early: bool = False) -> Closed
     now = timezone.now()
     if day >= timezone.localdate(now) and not force_early:
         raise Conflict(_("A day is closed once it is over."))
-    snap = snapshot(day)  # the metric reads, outside the write transaction
+    snap = snapshot(day, entered=False)  # the metric reads, outside the write transaction
     try:
         with transaction.atomic():
+            # The entered figures under the day's lock: every entry or confirmation either
+            # committed before (and is kept) or waits and then finds the day closed (409).
+            _lock_day(day)
+            snap["entered"] = _entered(day)
             closed = ClosedDay.objects.create(day=day, closed_at=now, closed_by=_user(acting_user), snapshot=snap)
             record(acting_user, "reports.close", obj=closed,
                    detail={"day": day.isoformat(), "metrics": len(snap["metrics"]), "units": len(snap["entered"])})
