@@ -155,6 +155,28 @@ def test_the_writer_thread_uses_the_callers_context_and_language(cast, settings)
     assert group_commit._writer is not None and group_commit._writer.is_alive()
 
 
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_an_on_commit_hook_that_writes_runs_and_does_not_wait_on_itself():
+    """Hooks run in the writer thread after the batch's commit; one that writes again must
+    not queue behind itself (it would wait for ever)."""
+    assert group_commit.enabled()
+
+    def job():
+        transaction.on_commit(lambda: group_commit.write(lambda: record(None, "test.from_hook")))
+        return record(None, "test.job")
+
+    done = []
+    t = threading.Thread(target=lambda: (done.append(group_commit.write(job)), connection.close()))
+    t.start()
+    t.join(10)
+    assert not t.is_alive() and done
+    deadline = time.monotonic() + 5
+    while not AuditEvent.objects.filter(action="test.from_hook").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert AuditEvent.objects.filter(action="test.from_hook").count() == 1
+
+
 @pytest.mark.django_db
 def test_inside_a_transaction_the_write_is_the_callers_own():
     with transaction.atomic():
@@ -199,6 +221,35 @@ def test_a_second_writer_waits_for_the_first_commit_instead_of_sleeping():
         t.join()
     assert not errors and order == ["first commits", "second begins"]
     assert AuditEvent.objects.count() == 2
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_a_process_stalled_holding_the_flock_makes_a_writer_fail_in_time_not_hang():
+    """Another process (here: another open file description of the lock file, which flock
+    treats alike) holds the writer's flock and does not let go: a writer fails after its
+    timeout with "database is locked"; once the other lets go, writing works again."""
+    import fcntl
+    import os
+
+    from fangkong.lib.db.sqlite3.base import writer_lock
+
+    lock = writer_lock(str(connection.settings_dict["NAME"]))
+    other = os.open(lock.path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="locked"):
+            lock.acquire(0.3)
+        assert 0.3 <= time.monotonic() - started < 5
+        assert lock.thread_lock.acquire(blocking=False)  # the failed writer left the process's lock free
+        lock.thread_lock.release()
+        fcntl.flock(other, fcntl.LOCK_UN)
+        with transaction.atomic():
+            record(None, "test.after")
+        assert AuditEvent.objects.filter(action="test.after").count() == 1
+    finally:
+        os.close(other)
 
 
 @sqlite_only
@@ -282,6 +333,12 @@ def test_a_gate_entry_resent_or_reused_elsewhere(cast):
     assert again.status_code == 200 and again.json()["id"] == first.json()["id"] and again.json()["created"] is False
     assert client.post("/api/gates/entries", {**data, "place": cast.grid_a1.pk},
                        content_type="application/json").status_code == 404
+    # The same id at another of the guard's checkpoints (a gate of the same compound): refused.
+    from fangkong.places.actions import create_place
+
+    east_gate = create_place(acting_user=None, kind="checkpoint", name="甲一小区东门", code="A1Y-E", parent=cast.compound_a1)
+    reused = client.post("/api/gates/entries", {**data, "place": east_gate.pk}, content_type="application/json")
+    assert reused.status_code == 422 and [e["field"] for e in reused.json()["detail"]] == ["client_id"]
     from fangkong.gates.models import GateEntry
 
     assert GateEntry.objects.count() == 1 and AuditEvent.objects.filter(action="gates.entry").count() == 1

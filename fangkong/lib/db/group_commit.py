@@ -59,7 +59,9 @@ class _Job:
 
 
 def enabled() -> bool:
-    return getattr(settings, "GROUP_COMMIT", False) and connection.vendor == "sqlite" and not connection.in_atomic_block
+    # Not from the writer thread itself (an on-commit hook that writes): it would wait on itself.
+    return (getattr(settings, "GROUP_COMMIT", False) and connection.vendor == "sqlite" and not connection.in_atomic_block
+            and threading.current_thread() is not _writer)
 
 
 def write(fn):

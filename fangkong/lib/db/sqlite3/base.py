@@ -10,7 +10,8 @@ often free while everyone slept, and unlucky requests waited a second (measured:
 Here a transaction first takes a writer lock that wakes the next writer the moment the
 previous one commits: a lock per database file within the process (threading), then an
 flock(2) on `<database>-writer.lock` across processes (gunicorn workers, the Huey
-worker, commands). Only then does it send BEGIN IMMEDIATE, which then finds SQLite's lock
+worker, commands; taken by polling every ≤ 1 ms, so that a stalled process cannot hang
+this one past the timeout). Only then does it send BEGIN IMMEDIATE, which then finds SQLite's lock
 free. The lock is released after COMMIT or ROLLBACK (or when the connection is closed in
 a transaction). Durability is unchanged (WAL, synchronous=FULL: an acknowledged write is
 on disk); reads never take the lock (WAL readers do not block the writer).
@@ -25,6 +26,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 
 from django.db import OperationalError
 from django.db.backends.sqlite3 import base
@@ -47,8 +49,8 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 class _FileLock:
     """One writer at a time for one database file: threads of this process queue on a
-    threading.Lock; the one holding it then takes the flock (blocking: the kernel wakes it
-    when the other process releases)."""
+    threading.Lock; the one holding it then takes the flock (polling briefly while another
+    process holds it, up to the connection's timeout)."""
 
     def __init__(self, path: str):
         self.path = path
@@ -56,15 +58,34 @@ class _FileLock:
         self.fd: int | None = None
 
     def acquire(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
         if not self.thread_lock.acquire(timeout=timeout):
             raise OperationalError("database is locked (waited %.0f s for the writer lock)" % timeout)
         try:
             if self.fd is None:
                 self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
+            self._flock(deadline, timeout)
         except BaseException:
             self.thread_lock.release()
             raise
+
+    def _flock(self, deadline: float, timeout: float) -> None:
+        """The flock within the deadline: a blocking flock(2) cannot be given a time limit,
+        and a process that stalls holding it (an open shell transaction, a stopped import)
+        must not hang this one's writer for ever. So: try at once, then poll with short
+        sleeps (50 µs doubling to 1 ms: a commit takes about that long), then fail like
+        SQLite's busy timeout."""
+        pause = 0.00005
+        while True:
+            try:
+                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            if time.monotonic() >= deadline:
+                raise OperationalError("database is locked (waited %.0f s for another process's writer)" % timeout)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.001)
 
     def release(self) -> None:
         try:
