@@ -10,8 +10,8 @@ often free while everyone slept, and unlucky requests waited a second (measured:
 Here a transaction first takes a writer lock that wakes the next writer the moment the
 previous one commits: a lock per database file within the process (threading), then an
 flock(2) on `<database>-writer.lock` across processes (gunicorn workers, the Huey
-worker, commands; taken by polling every ≤ 1 ms, so that a stalled process cannot hang
-this one past the timeout). Only then does it send BEGIN IMMEDIATE, which then finds SQLite's lock
+worker, commands; waited for up to the connection's timeout, so that a stalled process
+cannot hang this one). Only then does it send BEGIN IMMEDIATE, which then finds SQLite's lock
 free. The lock is released after COMMIT or ROLLBACK (or when the connection is closed in
 a transaction). Durability is unchanged (WAL, synchronous=FULL: an acknowledged write is
 on disk); reads never take the lock (WAL readers do not block the writer).
@@ -49,8 +49,8 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 class _FileLock:
     """One writer at a time for one database file: threads of this process queue on a
-    threading.Lock; the one holding it then takes the flock (polling briefly while another
-    process holds it, up to the connection's timeout)."""
+    threading.Lock; the one holding it then takes the flock (woken the moment another
+    process releases it; failing after the connection's timeout)."""
 
     def __init__(self, path: str):
         self.path = path
@@ -70,22 +70,38 @@ class _FileLock:
             raise
 
     def _flock(self, deadline: float, timeout: float) -> None:
-        """The flock within the deadline: a blocking flock(2) cannot be given a time limit,
+        """The flock within the deadline. A blocking flock(2) cannot be given a time limit,
         and a process that stalls holding it (an open shell transaction, a stopped import)
-        must not hang this one's writer for ever. So: try at once, then poll with short
-        sleeps (50 µs doubling to 1 ms: a commit takes about that long), then fail like
-        SQLite's busy timeout."""
-        pause = 0.00005
-        while True:
-            try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return
-            except BlockingIOError:
-                pass
-            if time.monotonic() >= deadline:
+        must not hang this one's writer for ever; polling instead would wake the next
+        writer late (measured: W5 0.25 -> 0.19). So, when the lock is taken, a helper
+        thread waits for it blocking (woken by the kernel the moment it is free) on an open
+        file description of its own, and this thread waits for the helper up to the
+        deadline. Given up, the helper lets go at once whenever it gets the lock."""
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        got, guard, abandoned = threading.Event(), threading.Lock(), []
+
+        def wait() -> None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            with guard:
+                if abandoned:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+                    os.close(fd)
+                else:
+                    got.set()
+
+        threading.Thread(target=wait, name="fangkong-writer-flock", daemon=True).start()
+        got.wait(max(0.0, deadline - time.monotonic()))
+        with guard:
+            if not got.is_set():
+                abandoned.append(True)
                 raise OperationalError("database is locked (waited %.0f s for another process's writer)" % timeout)
-            time.sleep(pause)
-            pause = min(pause * 2, 0.001)
+        old, self.fd = self.fd, fd  # this description now holds the lock; the old one held none
+        os.close(old)
 
     def release(self) -> None:
         try:
