@@ -108,6 +108,14 @@ def _subjects(cast):
     return out
 
 
+def _is_root(target) -> bool:
+    """A grant target that reaches every place: the cast's tree has one root, the street."""
+    from fangkong.places.models import Place
+
+    assert Place.objects.filter(parent__isnull=True).count() == 1
+    return isinstance(target, Place) and target.parent_id is None
+
+
 def _covers(target, obj) -> bool:
     """Does a grant on `target` (None = everything) reach `obj`? From the tree alone."""
     from fangkong.places.models import Organization, Place
@@ -186,7 +194,7 @@ def _fresh_clients():
     _CLIENTS.clear()
 
 
-def _check(cast, subjects, method, url, perm, obj, kind, api_call, failures):
+def _check(cast, subjects, method, url, perm, obj, kind, api_call, failures, whole_tree=False):
     for label, role, user, target in subjects:
         client = _client(user)
         resp = _request(client, method, url, api_call)
@@ -210,6 +218,11 @@ def _check(cast, subjects, method, url, perm, obj, kind, api_call, failures):
             if not has:
                 if code != 403:
                     failures.append(where + f" (expected 403: role lacks {perm})")
+                continue
+            if whole_tree and role != "admin" and not _is_root(target):
+                # Acts on every place at once: a grant below the tree's root is not enough.
+                if code != 403:
+                    failures.append(where + f" (expected 403: {perm} over the whole tree only)")
                 continue
             if obj is not None:
                 expected_in = _covers(target if role != "admin" else None, obj)
@@ -260,7 +273,8 @@ def test_page_routes_matrix(cast):
             admin.force_login(cast.admin)
             assert admin.delete(url).status_code == 405, f"DELETE {url} must be 405"
         for method in _allowed_methods(url, False, cast.admin):
-            _check(cast, subjects, method, url, perm, obj, "perm" if kind == "fk_perm" else kind.replace("fk_", ""), False, failures)
+            _check(cast, subjects, method, url, perm, obj, "perm" if kind == "fk_perm" else kind.replace("fk_", ""), False, failures,
+                   whole_tree=getattr(cb, "fk_whole_tree", False))
             tested += 1
         # Re-create the object if a POST may have changed it, so later routes see a fresh one.
         if model is not None:
@@ -318,7 +332,7 @@ def test_api_operations_matrix(cast):
         url = path.replace("{pk}", str(obj.pk)) if obj else path
         public = any(getattr(a, "fk_public", None) for a in auths)
         _check(cast, subjects, method, url, perm, obj, "public" if public else "perm" if perm else "authenticated", True,
-               failures)
+               failures, whole_tree=any(getattr(a, "fk_whole_tree", False) for a in auths))
         if any(getattr(a, "fk_personal_link", False) for a in auths):
             _check_personal_link_api(cast, method, url, failures)
         if model is not None:

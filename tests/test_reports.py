@@ -654,3 +654,32 @@ def test_an_entry_committing_while_the_day_closes_is_kept_in_the_report(monkeypa
     closing.join()
     kept = ClosedDay.objects.get(day=day).snapshot["entered"]
     assert kept[str(cast.org_x.pk)]["values"] == {"masks": 7}
+
+
+@pytest.mark.django_db
+def test_closing_and_defining_figures_need_a_grant_over_every_street(cast):
+    """Closing a day and the figures every unit enters apply to every street: a second
+    street's coordinator, or the first street's once a second street exists, gets 403;
+    an admin (everything) may; the pages show no close button to those who may not."""
+    from fangkong.places.actions import create_place
+    from tests.cast import make_user
+
+    day = (timezone.localdate() - dt.timedelta(days=2)).isoformat()
+    coordinator = Client()
+    coordinator.force_login(cast.coordinator)
+    assert "Close the day now" in coordinator.get(f"/reports/late/?day={day}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    other = create_place(acting_user=None, kind="street", name="另一街道", code="T", parent=None)
+    other_coordinator = Client()
+    other_coordinator.force_login(make_user("coordinator_t", [("coordinator", other)]))
+    for c in (coordinator, other_coordinator):
+        assert c.post("/reports/close/", {"day": day}).status_code == 403
+        assert c.get("/reports/figures/").status_code == 403
+        assert c.post("/api/reports/close", {"day": day}, content_type="application/json").status_code == 403
+        assert c.post("/api/reports/figures", {"key": "n95", "label": "N95", "org_kinds": ["employer"]},
+                      content_type="application/json").status_code == 403
+        assert "Close the day now" not in c.get(f"/reports/late/?day={day}", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert not ClosedDay.objects.exists() and not FigureDefinition.objects.filter(key="n95").exists()
+    admin = Client()
+    admin.force_login(cast.admin)
+    assert admin.post("/reports/close/", {"day": day}).status_code == 302
+    assert ClosedDay.objects.filter(day=day).exists()

@@ -188,6 +188,31 @@ def require(user, perm: str) -> None:
         raise PermissionDenied(perm)
 
 
+def covers_whole_tree(user, perm: str) -> bool:
+    """Whether the user's grants for `perm` reach every place: everything (admin), or place
+    grants on every root of the tree. What applies to every street at once (closing a day
+    of the daily report, the figures every unit enters) needs that, so that one street's
+    coordinator cannot decide it for another street."""
+    from .models import Place
+
+    paths = set()
+    for g in grants_for(user, perm):
+        if g.everything:
+            return True
+        if g.place_path is not None:
+            paths.add(g.place_path)
+    if not paths:
+        return False
+    roots = set(Place.objects.filter(parent__isnull=True).values_list("path", flat=True))
+    return bool(roots) and roots <= paths
+
+
+def require_whole_tree(user, perm: str) -> None:
+    require(user, perm)
+    if not covers_whole_tree(user, perm):
+        raise PermissionDenied(perm)
+
+
 def scope_q(model, user, perm: str) -> Q | None:
     """Q selecting the objects of `model` in the user's scope for `perm`; None = all."""
     path_field = getattr(model, "SCOPE_PATH", None)
@@ -238,11 +263,13 @@ def places_in_scope(user, perm: str):
 # Every route declares its permission (or that it is public); the access-matrix test reads
 # these markers, so an unmarked new route fails the test suite.
 
-def requires(perm: str, obj=None):
+def requires(perm: str, obj=None, whole_tree: bool = False):
     """Decorator for page views: the permission this route needs, and (for routes with a
-    <pk>) the model whose object the pk names."""
+    <pk>) the model whose object the pk names. whole_tree: the route acts on every place
+    at once, so the permission must come with a grant over the whole tree (covers_whole_tree)."""
     if perm not in PERMS:
         raise ValueError(f"unknown permission {perm!r}")
+    check = require_whole_tree if whole_tree else require
 
     def deco(fn):
         @wraps(fn)
@@ -252,32 +279,36 @@ def requires(perm: str, obj=None):
                 from django.contrib.auth.views import redirect_to_login
 
                 return redirect_to_login(request.get_full_path())
-            require(user, perm)
+            check(user, perm)
             return fn(request, *args, **kwargs)
 
         wrapper.fk_perm = perm
         wrapper.fk_object = obj
+        wrapper.fk_whole_tree = whole_tree
         return wrapper
 
     return deco
 
 
-def api_perm(perm: str, obj=None):
+def api_perm(perm: str, obj=None, whole_tree: bool = False):
     """django-ninja auth for an API operation: signed in (else 401) and holding `perm`
-    (else 403). It runs before the body is parsed, so a wrong role gets 403, not 422."""
+    (else 403; whole_tree: as in requires). It runs before the body is parsed, so a wrong
+    role gets 403, not 422."""
     from ninja.security import SessionAuth
 
     if perm not in PERMS:
         raise ValueError(f"unknown permission {perm!r}")
+    check = require_whole_tree if whole_tree else require
 
     class PermAuth(SessionAuth):
         fk_perm = perm
         fk_object = obj
+        fk_whole_tree = whole_tree
 
         def authenticate(self, request, key):
             if not request.user.is_authenticated:
                 return None
-            require(request.user, perm)
+            check(request.user, perm)
             return request.user
 
     return PermAuth()

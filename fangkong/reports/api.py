@@ -199,7 +199,7 @@ class ClosedOut(Schema):
     closed_at: dt.datetime
 
 
-@router.post("/reports/close", response=ClosedOut, auth=api_perm("reports.manage"),
+@router.post("/reports/close", response=ClosedOut, auth=api_perm("reports.manage", whole_tree=True),
              summary="Close a day that is over: its report is kept as it is now")
 def close(request, payload: CloseIn):
     if not payload.day:
@@ -229,13 +229,13 @@ class DefinitionIn(Schema):
     order: int | None = None
 
 
-@router.get("/reports/figures", response=list[DefinitionOut], auth=api_perm("reports.manage"),
+@router.get("/reports/figures", response=list[DefinitionOut], auth=api_perm("reports.manage", whole_tree=True),
             summary="The figures stations and units enter")
 def list_definitions(request):
     return list(FigureDefinition.objects.all())
 
 
-@router.post("/reports/figures", response={201: DefinitionOut}, auth=api_perm("reports.manage"),
+@router.post("/reports/figures", response={201: DefinitionOut}, auth=api_perm("reports.manage", whole_tree=True),
              summary="Define a figure that stations/units enter every day")
 def create_definition(request, payload: DefinitionIn):
     try:

@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
-from fangkong.places.access import get_in_scope, has_perm, places_in_scope, requires, scope
+from fangkong.places.access import covers_whole_tree, get_in_scope, has_perm, places_in_scope, requires, scope
 from fangkong.places.models import Organization
 
 from . import actions, exports, queries
@@ -46,7 +46,7 @@ def report_page(request):
     rep = queries.report(request.user, day, place)
     ancestors = [p for p in place.ancestors()[:-1] if places_in_scope(request.user, "reports.view").filter(pk=p.pk).exists()]
     return render(request, "reports/report.html", {
-        "rep": rep, "error": error, "ancestors": ancestors, "can_manage": has_perm(request.user, "reports.manage"),
+        "rep": rep, "error": error, "ancestors": ancestors, "can_manage": covers_whole_tree(request.user, "reports.manage"),
         "can_late": has_perm(request.user, "reports.late"), "deadline": actions.deadline(day),
         "close_time": actions.close_time(day),
     }, status=400 if error else 200)
@@ -199,6 +199,7 @@ def _late_page(request, day, status=200):
     return render(request, "reports/late.html", {
         "day": day, "rows": rows, "deadline": actions.deadline(day), "before_deadline": timezone.now() < actions.deadline(day),
         "submissions": subs, "closed": actions.is_closed(day), "can_manage": has_perm(request.user, "reports.manage"),
+        "can_close": covers_whole_tree(request.user, "reports.manage"),
         "required": actions.required_orgs(orgs).count(),
     }, status=status)
 
@@ -213,7 +214,7 @@ def late(request):
     return _late_page(request, day, 400 if error else 200)
 
 
-@requires("reports.manage")
+@requires("reports.manage", whole_tree=True)
 @require_POST
 def close(request):
     raw = request.POST.get("day", "")
@@ -232,7 +233,7 @@ def close(request):
 
 # --- Figure definitions ---------------------------------------------------------------------
 
-@requires("reports.manage")
+@requires("reports.manage", whole_tree=True)
 @require_http_methods(["GET", "POST"])
 def definitions(request):
     errors, posted, status = {}, {}, 200
