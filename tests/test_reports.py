@@ -443,6 +443,17 @@ def test_closing_keeps_the_day_and_later_changes_show_as_corrections(figures_def
     assert row["entered"]["masks"] == 10  # kept
     page = coord.get("/reports/", {"day": day.isoformat()}).content.decode()
     assert "10 → 12" in page and "漏报一箱" in page
+    # The exports keep the closed figure and list the correction beside it.
+    from openpyxl import load_workbook
+
+    csv_text = coord.get("/reports/export.csv", {"day": day.isoformat()}).getvalue().decode("utf-8-sig")
+    assert "关闭后的更正" in csv_text and f"{cast.org_x.name},口罩,10,12,coordinator," in csv_text and "漏报一箱" in csv_text
+    resp = coord.get("/reports/export.xlsx", {"day": day.isoformat()})
+    wb = load_workbook(io.BytesIO(b"".join(resp.streaming_content)))
+    fixes = [[c for c in row] for row in wb["更正"].iter_rows(values_only=True)]
+    assert fixes[1][:4] == [cast.org_x.name, "口罩", 10, 12] and fixes[1][6] == "漏报一箱"
+    # ...and the derived figure whose data changed after closing (A's gate entry synced late): kept 1, now 2.
+    assert [r[2:4] for r in fixes if r[0] == cast.comm_a.name and r[6] == "关闭后数据有变化"] == [[1, 2]]
     assert ClosedDay.objects.get(day=day).snapshot == closed.snapshot
     assert AuditEvent.objects.filter(action="reports.correct").exists()
     assert login(cast.liaison_x).post(f"/reports/submissions/{sub.pk}/correct/", {}).status_code == 403

@@ -16,6 +16,7 @@ from __future__ import annotations
 import tempfile
 
 from django.http import FileResponse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fangkong.lib.exports import csv_response, safe_cell
@@ -38,8 +39,31 @@ def _org_rows(rep):
                r["state_label"] or ("" if not r["reports"] else _("missing"))]
 
 
+def _corrections_header() -> list:
+    return [_("Station / unit / place"), _("Figure"), _("Kept"), _("Now"), _("By"), _("At"), _("Reason")]
+
+
+def correction_rows(rep) -> list[list]:
+    """What changed after the day was closed, as the page shows it beside the kept figures:
+    the coordinators' corrections of entered figures (unit, figure, kept → new, who, when,
+    why) and the derived figures whose data changed since closing (place, figure, kept → now)."""
+    out = []
+    for r in rep["org_rows"]:
+        for d, cell in zip(rep["definitions"], r["figures"]):
+            for k in cell.get("corrections", []):
+                out.append([r["org"].name, d.label, "" if k.old is None else k.old, k.new,
+                            k.corrected_by.get_username() if k.corrected_by else "",
+                            timezone.localtime(k.corrected_at).strftime("%Y-%m-%d %H:%M"), k.reason])
+    labels = {c["key"]: c["label"] for c in rep["columns"]}
+    for r in rep["rows"]:
+        for key, now in (r.get("changed") or {}).items():
+            out.append([r["name"], labels.get(key, key), r["figures"][key], now, "", "", _("Data changed after closing")])
+    return out
+
+
 def rows(rep):
-    """Plain rows (CSV): title, section header, metric header, place rows, totals, then the units."""
+    """Plain rows (CSV): title, section header, metric header, place rows, totals, then the
+    units, then what changed after closing."""
     cols = rep["columns"]
     yield [title(rep)]
     head = [_("Place")]
@@ -55,6 +79,12 @@ def rows(rep):
         yield _org_header(rep)
         yield from _org_rows(rep)
         yield [_("Total")] + rep["org_totals_by"] + rep["org_totals_fig"] + [""]
+    changes = correction_rows(rep)
+    if changes:
+        yield []
+        yield [_("Corrections after closing")]
+        yield _corrections_header()
+        yield from changes
 
 
 def csv_export(rep, filename: str):
@@ -130,6 +160,18 @@ def xlsx_export(rep, filename: str) -> FileResponse:
         for i, v in enumerate([_("Total"), *rep["org_totals_by"], *rep["org_totals_fig"]]):
             cell = ws.cell(row=row, column=1 + i, value=safe_cell(v))
             cell.font, cell.border = bold, box
+
+    # What changed after closing (the kept figures above stay as they were).
+    changes = correction_rows(rep)
+    if changes:
+        cs = wb.create_sheet(_("Corrections")[:31])
+        for i, v in enumerate(_corrections_header()):
+            cs.cell(row=1, column=1 + i, value=safe_cell(v)).font = bold
+        for n, values in enumerate(changes, start=2):
+            for i, v in enumerate(values):
+                cs.cell(row=n, column=1 + i, value=safe_cell(v))
+        cs.column_dimensions["A"].width = 22
+        cs.column_dimensions["G"].width = 30
 
     # The same totals as formulas, for whoever checks the sums in Excel.
     fs = wb.create_sheet(_("Formulas")[:31])
