@@ -329,3 +329,27 @@ def test_cli_import_with_progress_and_error_file(cast, tmp_path, capsys):
         call_command("import_residents", str(f), "--place", "B", "--user", "committee_a")  # outside scope
     with pytest.raises(CommandError):
         call_command("import_residents", str(f), "--place", "A", "--user", "worker_a1")  # wrong role
+
+
+def test_a_reading_process_that_stops_answering_ends_the_import_with_an_error(monkeypatch):
+    """A forked reader that hangs (e.g. on a lock inherited from another thread) must not
+    hang the import: with no batch for READER_STALL_SECONDS the writer stops with an error
+    (the job is resumable) and the child is ended."""
+    import time
+
+    import os
+
+    if not hasattr(os, "fork"):
+        pytest.skip("no fork here")
+    monkeypatch.setattr(importer, "READER_STALL_SECONDS", 0.3)
+
+    def stuck():
+        time.sleep(30)
+        yield from ()
+
+    reader = importer._ProcessPrefetch(stuck)
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="stopped answering"):
+        next(iter(reader))
+    assert time.monotonic() - started < 10
+    reader.close()  # ends the child

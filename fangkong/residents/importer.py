@@ -967,6 +967,9 @@ def _reader_child(items: Callable[[], Iterator[_Batch]], conn, language) -> None
         conn.close()
 
 
+READER_STALL_SECONDS = 600.0
+
+
 class _ProcessPrefetch:
     """_Prefetch's interface over a forked child process that makes the batches. The pipe
     holds little, so the child is at most about one batch ahead of the writer. pause() and
@@ -987,6 +990,11 @@ class _ProcessPrefetch:
 
     def __iter__(self):
         while True:
+            # A batch takes well under a second; a child that sends nothing for minutes is
+            # stuck (a fork of a threaded process can inherit a lock that nobody will free):
+            # the import stops with an error, and a resume starts a new reader.
+            if not self._conn.poll(READER_STALL_SECONDS):
+                raise RuntimeError("the import's reading process stopped answering") from None
             try:
                 kind, payload = self._conn.recv()
             except EOFError:
