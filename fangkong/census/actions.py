@@ -35,6 +35,14 @@ TRANSITIONS: dict[str, Transition] = {
     "close": Transition("census.manage", (S.RUNNING,), S.CLOSED, gettext_lazy("Close the census")),
 }
 
+# A follow-up's state machine: open → done, by the grid (what was done) or by starting the
+# control measure its risky answers propose.
+FU = FollowUp.State
+FOLLOWUP_TRANSITIONS: dict[str, Transition] = {
+    "done": Transition("census.visit", (FU.OPEN,), FU.DONE, gettext_lazy("Done")),
+    "observe": Transition("observation.start", (FU.OPEN,), FU.DONE, gettext_lazy("Start observation")),
+}
+
 
 def _user(user):
     return user if user is not None and getattr(user, "is_authenticated", False) else None
@@ -370,8 +378,9 @@ def close_followup(*, acting_user, followup: FollowUp, note: str) -> FollowUp:
     note = str(note or "").strip()
     if not note or len(note) > 300:
         raise Invalid({"note": _("Say what was done (at most 300 characters)")})
-    if not FollowUp.objects.filter(pk=followup.pk, state=FollowUp.State.OPEN).update(
-            state=FollowUp.State.DONE, done_at=timezone.now(), done_by=_user(acting_user), done_note=note):
+    t = FOLLOWUP_TRANSITIONS["done"]
+    if not FollowUp.objects.filter(pk=followup.pk, state__in=t.sources).update(
+            state=t.target, done_at=timezone.now(), done_by=_user(acting_user), done_note=note):
         raise Conflict(_("This follow-up is already done"))
     followup.refresh_from_db()
     record(acting_user, "census.followup.done", obj=followup, detail={"campaign": followup.campaign_id})
@@ -391,8 +400,9 @@ def observe_followup(*, acting_user, followup: FollowUp, kind: str, days) -> "Ob
         raise Invalid({"days": _("Enter the number of days")}) from None
     with transaction.atomic():
         # The state check and the close in one statement: of two concurrent takers, one wins.
-        if not FollowUp.objects.filter(pk=followup.pk, state=FollowUp.State.OPEN).update(
-                state=FollowUp.State.DONE, done_at=timezone.now(), done_by=_user(acting_user)):
+        t = FOLLOWUP_TRANSITIONS["observe"]
+        if not FollowUp.objects.filter(pk=followup.pk, state__in=t.sources).update(
+                state=t.target, done_at=timezone.now(), done_by=_user(acting_user)):
             raise Conflict(_("This follow-up is already done"))
         obs = observation.start(acting_user=acting_user, person=followup.person, kind=kind, days=days,
                                 reason=(_("Census: %(reason)s") % {"reason": followup.reason})[:200])
