@@ -18,13 +18,12 @@ from django.utils.translation import gettext as _
 from fangkong.core import registry
 from fangkong.places.access import get_in_scope, grants_for, places_in_scope
 from fangkong.places.models import SEGMENT, Place
-from fangkong.reports.figures import place_figures
+from fangkong.reports.figures import EARLIEST, place_figures
 
 PERM = "dashboard.view"
 DAY_CHOICES = (7, 14, 30)
 DEFAULT_DAYS = 14
 MAX_DAYS = 31
-EARLIEST = dt.date(2000, 1, 1)
 # How long the figures of a closed (past) day are kept: past days can still change a little
 # (a gate's offline queue uploaded late), so they are cached for minutes, not for ever.
 # Today is never cached.

@@ -87,9 +87,6 @@ def definitions_for(org: Organization, active_only: bool = True) -> list[FigureD
     return [d for d in qs if org.kind in d.kinds]
 
 
-EARLIEST = dt.date(2000, 1, 1)
-
-
 def parse_day(raw, *, field: str = "day") -> dt.date:
     """A day from a form or query (YYYY-MM-DD), else Invalid naming the field."""
     if isinstance(raw, dt.date):
@@ -101,7 +98,7 @@ def parse_day(raw, *, field: str = "day") -> dt.date:
         day = dt.date.fromisoformat(text)
     except ValueError:
         raise Invalid({field: _("Enter a date like 2020-03-18")}) from None
-    if not EARLIEST <= day <= timezone.localdate() + dt.timedelta(days=1):
+    if not figures.EARLIEST <= day <= timezone.localdate() + dt.timedelta(days=1):
         # Far dates overflow the day's time range (9999-12-31 + 1 day) and hold no figures.
         raise Invalid({field: _("Choose a day from 2000-01-01 to tomorrow")})
     return day

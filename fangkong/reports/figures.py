@@ -36,6 +36,8 @@ from collections.abc import Iterable, Sequence
 
 from fangkong.core import registry
 
+EARLIEST = dt.date(2000, 1, 1)  # the first day the report and the dashboard answer for
+
 
 def live_counts(day: dt.date, keys: Iterable[str] | None = None) -> dict[str, list[tuple[str, int]]]:
     """Each metric's (path, count) pairs for `day`, sorted by path, computed from the data now."""
