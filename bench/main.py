@@ -11,7 +11,10 @@ measured requests for the HTTP workloads (default 5,000). HTTP workloads run the
 production server (gunicorn, gthread) on 127.0.0.1 against a scratch database prepared by
 a worker step; their baseline is GET /healthz on the same server with the same
 concurrency, measured before and after the workload (the mean of the two is reported;
-see bench/http_harness.py).
+see bench/http_harness.py). They also report the floor: POST /bench/floor on the same
+server, the fastest durable write through this stack (one validated field, one row, one
+commit; bench/floor), as floor= (req/s), floor_ratio= (the workload against it) and
+floor_p99_ms=.
 
 Every step runs in its own process against a fresh database: a temporary SQLite file, or
 a scratch PostgreSQL database (fangkong_bench*, created and dropped here) on the server of
@@ -87,6 +90,8 @@ class Env:
         env = self.env(name)
         env.update(FANGKONG_ENV="production", FANGKONG_DEBUG="0", FANGKONG_ALLOWED_HOSTS="127.0.0.1,localhost",
                    FANGKONG_HUEY_IMMEDIATE="0", **extra)
+        # The product's settings and URLs, plus the floor endpoint POST /bench/floor (bench/floor).
+        env["DJANGO_SETTINGS_MODULE"] = "bench.floor.settings"
         return env
 
     # Fresh databases: a pristine one after setup, and a copy of it for every step.
@@ -216,10 +221,30 @@ def http_baseline(srv, size: int, opts, label: str):
     return res
 
 
-def http_line(workload: str, db: str, res, bases: list, size: int, opts, **extra) -> str:
+def _floor_request(i: int):
+    return ("POST", "/bench/floor", FLOOR_BODIES[i % len(FLOOR_BODIES)], {"Content-Type": "application/json"})
+
+
+FLOOR_BODIES = [json.dumps({"temperature": f"36.{i}"}).encode() for i in range(10)]
+
+
+def http_floor(srv, size: int, opts, label: str):
+    """POST /bench/floor on the same server, same concurrency and number of requests: the
+    fastest durable write through this stack (bench/floor)."""
+    res = srv.load(_floor_request, total=size, conc=opts.conc, expect=201, max_seconds=opts.max_seconds)
+    log(f"{label}: floor POST /bench/floor {res.summary()}")
+    if not res.ok:
+        fail(f"{label}: floor incomplete: {res.errors}")
+    return res
+
+
+def http_line(workload: str, db: str, res, bases: list, size: int, opts, floor=None, **extra) -> str:
     base_rps = sum(b.rps for b in bases) / len(bases)
     base_lat = sorted(x for b in bases for x in b.latencies_ms)
     pct = lambda lat, p: lat[max(0, min(len(lat) - 1, -(-p * len(lat) // 100) - 1))] if lat else 0.0  # noqa: E731
+    if floor is not None:  # the same write's rate against the floor of any write (bench/floor)
+        extra = {"floor": f"{floor.rps:.0f}", "floor_ratio": f"{res.rps / floor.rps:.2f}" if floor.rps else "0",
+                 "floor_p99_ms": f"{floor.pct(99):.1f}", **extra}
     return line(workload, db, res.rps, base_rps, unit="req/s", p99_ms=f"{res.pct(99):.1f}", size=size, conc=opts.conc,
                 baseline_p99_ms=f"{pct(base_lat, 99):.1f}", p50_ms=f"{res.pct(50):.1f}",
                 baseline_p50_ms=f"{pct(base_lat, 50):.1f}", workers=opts.workers, threads=opts.threads, **extra)
@@ -230,8 +255,8 @@ def measure_http(env: Env, name: str, workload: str, size: int, opts, make_reque
     """The one HTTP harness of W4 and W5: the production server (gunicorn, as `fangkong run`
     configures it) on database `name`; GET /healthz with the same concurrency and number of
     requests before and after the workload (their mean is the baseline); the workload's
-    `size` requests; then `after(srv)` if given. Returns (result, [baselines], after's
-    result, server log tail)."""
+    `size` requests; then as many to the floor endpoint (bench/floor); then `after(srv)`
+    if given. Returns (result, [baselines], floor, after's result, server log tail)."""
     from bench import http_harness
 
     label = f"{workload} {env.db}"
@@ -244,11 +269,12 @@ def measure_http(env: Env, name: str, workload: str, size: int, opts, make_reque
         method, path = make_request(0)[:2]
         log(f"{label}: {method} {path} {res.summary()}")
         b2 = http_baseline(srv, size, opts, label)
+        floor = http_floor(srv, size, opts, label)
         more = after(srv) if after else None
         server_log = srv.log_tail()
     if res.errors:
         log(f"{label}: unexpected answers: {res.errors}")
-    return res, [b1, b2], more, server_log
+    return res, [b1, b2], floor, more, server_log
 
 
 def run_w5(env: Env, size: int, opts) -> list[str]:
@@ -268,10 +294,11 @@ def run_w5(env: Env, size: int, opts) -> list[str]:
                      {"X-Resident-Token": resident_token(i), "Content-Type": "application/json"}) for i in range(persons)]
         # Reports are taken only inside a window: one window over the whole day (a run across
         # midnight reports on two days, still once per person; the period covers both days).
-        res, bases, _more, server_log = measure_http(
+        res, bases, floor, _more, server_log = measure_http(
             env, name, "W5", size, opts, requests.__getitem__, expect=201, warm=warm,
             server_extra={"FANGKONG_OBSERVATION_WINDOWS": "00:00-23:59:59.999999"})
         check = worker(env, name, "w5_check")
+        floor_rows = worker(env, name, "floor_check")["rows"]
     finally:
         env.drop(name)
     extra = {"reports": check["reports"]}  # stored, warm-up included
@@ -282,7 +309,9 @@ def run_w5(env: Env, size: int, opts) -> list[str]:
         if server_log:
             log("server log (tail):\n" + server_log)
         extra["ok"] = "no"
-    return [http_line("W5", env.db, res, bases, size, opts, **extra)]
+    if floor_rows != size + opts.conc:  # one warm-up request per connection
+        fail(f"W5 {env.db}: the floor endpoint stored {floor_rows} rows, not {size + opts.conc}")
+    return [http_line("W5", env.db, res, bases, size, opts, floor=floor, **extra)]
 
 
 def run_w4(env: Env, size: int, opts) -> list[str]:
@@ -319,9 +348,10 @@ def run_w4(env: Env, size: int, opts) -> list[str]:
             return srv.load(batches.__getitem__, total=len(batches), conc=1, expect=200, warmup=0,
                             max_seconds=opts.max_seconds, timeout=120)
 
-        res, bases, synced, server_log = measure_http(env, name, "W4", size, opts, requests.__getitem__, expect=201,
+        res, bases, floor, synced, server_log = measure_http(env, name, "W4", size, opts, requests.__getitem__, expect=201,
                                                       warm=warm, after=sync)
         check = worker(env, name, "w4_check")
+        floor_rows = worker(env, name, "floor_check")["rows"]
     finally:
         env.drop(name)
     extra = {"entries": check["online"]}
@@ -331,7 +361,9 @@ def run_w4(env: Env, size: int, opts) -> list[str]:
         if server_log:
             log("server log (tail):\n" + server_log)
         extra["ok"] = "no"
-    out = [http_line("W4", env.db, res, bases, size, opts, **extra)]
+    if floor_rows != size + opts.conc:  # one warm-up request per connection
+        fail(f"W4 {env.db}: the floor endpoint stored {floor_rows} rows, not {size + opts.conc}")
+    out = [http_line("W4", env.db, res, bases, size, opts, floor=floor, **extra)]
     if synced is not None:
         log(f"W4 {env.db}: sync of {len(rows)} offline entries in {len(batches)} batches: {synced.summary()}")
         ok = synced.ok and check["offline"] == len(rows)

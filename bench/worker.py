@@ -311,6 +311,7 @@ def task_w5_setup(count: str):
         ResidentLink.objects.bulk_create(
             [ResidentLink(person=p, token_hash=_token_hash(resident_token(i)), expires_at=now + dt.timedelta(days=30))
              for i, p in enumerate(persons)], batch_size=2000)
+    _floor_table()
     return {"persons": len(persons), "households": len(households), "seconds": round(time.perf_counter() - t, 1)}
 
 
@@ -337,6 +338,28 @@ def task_sanity(size: str = "5000"):
     from bench import sanity
 
     return {"failures": sanity.main(int(size))}
+
+
+def _floor_table():
+    """The table of the floor endpoint (bench/floor), made beside the product's schema."""
+    from django.db import connection
+
+    from bench.floor import create_table_sql
+
+    with connection.cursor() as cur:
+        cur.execute(create_table_sql(connection.vendor))
+
+
+def task_floor_check():
+    """Rows the floor endpoint stored."""
+    _django()
+    from django.db import connection
+
+    from bench.floor import TABLE
+
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {TABLE}")
+        return {"rows": cur.fetchone()[0]}
 
 
 def task_w4_setup():
@@ -366,6 +389,7 @@ def task_w4_setup():
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.set_expiry(6 * 3600)
     session.create()
+    _floor_table()
     _pass, token = issue_visitor_pass(acting_user=None, name="基准访客", phone="13812345678", reason="bench",
                                       host_household=None, hours=72, place=compound)
     return {"place": compound.pk, "cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}",
@@ -455,7 +479,7 @@ def task_w7(size: str):
 
 
 TASKS = {"gen": task_gen, "setup": task_setup, "baseline": task_baseline, "import": task_import, "w2": task_w2,
-         "sanity": task_sanity, "w3": task_w3, "w4_setup": task_w4_setup, "w4_check": task_w4_check, "w5_setup": task_w5_setup, "w5_check": task_w5_check, "w7": task_w7}
+         "sanity": task_sanity, "w3": task_w3, "w4_setup": task_w4_setup, "w4_check": task_w4_check, "w5_setup": task_w5_setup, "w5_check": task_w5_check, "floor_check": task_floor_check, "w7": task_w7}
 
 if __name__ == "__main__":
     result = TASKS[sys.argv[1]](*sys.argv[2:])
