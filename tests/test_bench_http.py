@@ -38,6 +38,10 @@ def _check(line: str, workload: str, db: str) -> dict:
     assert abs(float(m.group(3)) - value / baseline) < 0.02  # ratio = value / baseline (both rounded)
     extra = dict(kv.split("=", 1) for kv in line.split()[6:])
     assert "ok" not in extra
+    # The floor (bench/floor: one durable row per request) ran on the same server, every row
+    # stored (bench/main checks the count, else the run FAILED), and its ratio is value/floor.
+    floor = int(extra["floor"])
+    assert floor > 0 and abs(float(extra["floor_ratio"]) - value / floor) < 0.02 and float(extra["floor_p99_ms"]) > 0
     return extra
 
 
@@ -65,3 +69,8 @@ def test_healthz_answers_ok_without_a_query(db, client, django_assert_num_querie
     assert resp.status_code == 200 and resp.content == b"ok"
     assert resp["Content-Type"].startswith("text/plain")
     assert client.post("/healthz").status_code == 405
+
+
+def test_the_floor_endpoint_is_not_a_route_of_the_product(db, client):
+    """bench/floor's endpoint exists only on the benchmark's server (bench.floor.settings)."""
+    assert client.post("/bench/floor", {"temperature": "36.5"}, content_type="application/json").status_code == 404
