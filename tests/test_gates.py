@@ -504,3 +504,45 @@ def test_a_visitor_code_without_the_host_claim_is_bound_by_its_stored_pass(cast,
     client.force_login(guard)
     assert post(client, CHECK, {"token": old, "place": compound_a2.pk}).json()["reason_code"] == "wrong_place"
     assert post(client, CHECK, {"token": old, "place": cast.compound_a1.pk}).json()["ok"] is True
+
+
+@pytest.mark.django_db
+def test_an_approved_override_decides_the_colour_at_the_gate(cast, two_compounds):
+    """The gate reads a pass once per check-in (its person, its host place and its own
+    override together): an approved override of the pass wins over the person's colour
+    and over the colour printed in the code; a requested one does not count; a visitor
+    pass keeps its host-place rule beside its override."""
+    from fangkong.observation import actions as observation
+    from fangkong.observation.models import Observation
+    from fangkong.passes import actions as passes
+
+    _gate_a1, compound_a2, guard = two_compounds
+    client = Client()
+    client.force_login(guard)
+    pa2 = cast.person_a2
+    resident, tok = passes.issue_resident_pass(acting_user=None, person=pa2)
+    assert tokens.decode(tok)[0].colour == "green"
+    observation.start(acting_user=cast.committee_a, person=pa2, kind=Observation.Kind.HOME, days=14)
+    # The person's colour now (red, home observation), not the code's (green).
+    first = post(client, ENTRIES, entry(cast, token=tok)).json()
+    assert (first["decision"], first["reason_code"], first["colour"]) == ("refused", "red", "red")
+    over = passes.request_override(acting_user=cast.committee_a, colour="green", reason="核酸阴性，解除误判", hours=4, pass_=resident)
+    assert post(client, ENTRIES, entry(cast, token=tok)).json()["reason_code"] == "red"  # requested only
+    passes.decide_override(acting_user=cast.medic_a, override=over, approve=True)
+    allowed = post(client, ENTRIES, entry(cast, token=tok)).json()
+    assert (allowed["decision"], allowed["reason_code"], allowed["colour"]) == ("allowed", "", "green")
+    assert post(client, CHECK, {"token": tok, "place": cast.compound_a1.pk}).json()["colour"] == "green"
+
+    # A visitor pass turned red by its own override: refused as red at its host compound,
+    # as a pass of another compound elsewhere (the host rule is checked first).
+    visitor, vtok = visitor_token(cast)
+    red = passes.request_override(acting_user=cast.committee_a, colour="red", reason="密接", hours=4, pass_=visitor)
+    passes.decide_override(acting_user=cast.medic_a, override=red, approve=True)
+    at_host = post(client, ENTRIES, entry(cast, token=vtok)).json()
+    assert (at_host["decision"], at_host["reason_code"], at_host["colour"]) == ("refused", "red", "red")
+    elsewhere = post(client, ENTRIES, entry(cast, token=vtok, place=compound_a2.pk)).json()
+    assert (elsewhere["decision"], elsewhere["reason_code"]) == ("refused", "wrong_place")
+    batch = post(client, BATCH, {"entries": [entry(cast, token=vtok), entry(cast, token=tok)]}).json()
+    stored = GateEntry.objects.filter(client_id__in=batch["accepted"]).order_by("pass_id")
+    assert sorted(stored.values_list("pass_id", "colour", "decision")) == sorted([
+        (visitor.pk, "red", "refused"), (resident.pk, "green", "allowed")])

@@ -165,13 +165,15 @@ def clean_entry(raw: dict, *, places: dict, now: dt.datetime) -> dict:
 
 # --- Checking ---------------------------------------------------------------------------
 
-def check_token(token: str, *, at: float | None = None, colour_now: bool = False) -> tuple[tokens.Claims | None, str]:
+def check_token(token: str, *, at: float | None = None, colour_now: bool = False,
+                memo: dict | None = None) -> tuple[tokens.Claims | None, str]:
     """(claims, "") for a good pass; (claims or None, error code) otherwise. The claims of an
     expired or revoked pass (its signature is good) are returned for display. colour_now:
-    the pass's colour now instead of the one in the code (online checks)."""
+    the pass's colour now instead of the one in the code (online checks). memo: shared
+    with problem_of, so that the pass is read once (passcheck)."""
     try:
         claims = passcheck.check(token, at=at)
-        return (passcheck.with_colour_now(claims) if colour_now else claims), ""
+        return (passcheck.with_colour_now(claims, memo=memo) if colour_now else claims), ""
     except tokens.TokenError as exc:
         claims = None
         if exc.code in ("expired", "revoked"):
@@ -179,11 +181,12 @@ def check_token(token: str, *, at: float | None = None, colour_now: bool = False
         return claims, exc.code
 
 
-def problem_of(claims, code: str, *, subject: str, token: str, temperature, plate: str = "", place=None) -> str:
+def problem_of(claims, code: str, *, subject: str, token: str, temperature, plate: str = "", place=None,
+               memo: dict | None = None) -> str:
     """The reason the server refuses this entry ("" = none); `place`: the gate's."""
     if code:
         return code
-    if claims is not None and place is not None and not passcheck.admits_at(claims, place):
+    if claims is not None and place is not None and not passcheck.admits_at(claims, place, memo=memo):
         return "wrong_place"
     if claims is not None and claims.kind == "vehicle":
         if subject == GateEntry.Subject.PERSON:
@@ -209,10 +212,10 @@ def _build(clean: dict, *, user, now, cache: dict) -> GateEntry:
         at = (clean["occurred_at"] if clean["offline"] else now).timestamp()
         key = (token, int(at), not clean["offline"])
         if key not in cache:
-            cache[key] = check_token(token, at=at, colour_now=not clean["offline"])
+            cache[key] = check_token(token, at=at, colour_now=not clean["offline"], memo=cache)
         claims, code = cache[key]
     problem = problem_of(claims, code, subject=clean["subject"], token=token, temperature=clean["temperature"],
-                         plate=clean["plate"], place=clean["place"])
+                         plate=clean["plate"], place=clean["place"], memo=cache)
     decision, reason, flagged = clean["decision"], clean["reason_code"], False
     if decision is None:  # the device asks the server to decide
         decision, reason = (GateEntry.Decision.REFUSED, problem) if problem else (GateEntry.Decision.ALLOWED, "")

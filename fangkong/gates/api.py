@@ -138,8 +138,9 @@ def check(request, payload: CheckIn):
     if payload.place is not None:  # one of the guard's checkpoints, else 404 (an id too large for the database too)
         place = get_in_scope(actions.guard_places(request.user), request.user, "gates.enter",
                              pk=payload.place if 0 < payload.place < 2**63 else 0)
-    claims, code = actions.check_token(payload.token, colour_now=True)
-    if not code and place is not None and not passcheck.admits_at(claims, place):
+    memo: dict = {}  # the pass read once for its colour and its host place
+    claims, code = actions.check_token(payload.token, colour_now=True, memo=memo)
+    if not code and place is not None and not passcheck.admits_at(claims, place, memo=memo):
         code = "wrong_place"
     if not code and claims.colour in actions.REFUSED_COLOURS:
         code = claims.colour

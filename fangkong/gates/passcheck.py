@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from fangkong.lib.db import fastsql
 from fangkong.passes import actions as passes
 from fangkong.passes import tokens
-from fangkong.passes.colours import pass_colour
+from fangkong.passes.colours import pass_colour, pass_now
 from fangkong.passes.models import Pass
 
 
@@ -17,17 +16,29 @@ def check(token: str, *, at: float | None = None) -> tokens.Claims:
     return passes.check_token(token, now=at)
 
 
-def with_colour_now(claims: tokens.Claims) -> tokens.Claims:
+def _stored(claims: tokens.Claims, memo: dict | None):
+    """colours.pass_now of the claims' pass (None: not stored here), read once per memo (a
+    request or a batch: the colour now and the host place come from the same read)."""
+    if memo is None:
+        return pass_now(claims.pass_id)
+    key = ("pass_now", claims.pass_id)
+    if key not in memo:
+        memo[key] = pass_now(claims.pass_id)
+    return memo[key]
+
+
+def with_colour_now(claims: tokens.Claims, *, memo: dict | None = None) -> tokens.Claims:
     """The claims with the pass's colour now (a printed card carries the colour of the day
     it was printed; a health change since then counts online)."""
-    pass_ = fastsql.get(Pass, ("person",), id=claims.pass_id)
-    if pass_ is None:
+    stored = _stored(claims, memo)
+    if stored is None:
         return claims
-    colour = pass_colour(pass_)
+    person_id, _path, override = stored
+    colour = pass_colour(Pass(id=claims.pass_id, person_id=person_id), override=override)
     return claims if colour == claims.colour else dataclasses.replace(claims, colour=colour)
 
 
-def admits_at(claims: tokens.Claims, place) -> bool:
+def admits_at(claims: tokens.Claims, place, *, memo: dict | None = None) -> bool:
     """Whether the pass admits at the gate of `place`. A visitor's temporary pass (临时通行证)
     admits only within its place, the host compound (or checkpoint) it was issued for: at
     that compound's gates and its checkpoints, at no other compound's. The pass's stored
@@ -36,9 +47,9 @@ def admits_at(claims: tokens.Claims, place) -> bool:
     not bound to a gate."""
     if claims.kind != "visitor":
         return True
-    host = fastsql.get(Pass, ("place_path",), id=claims.pass_id)  # one prepared read: asked at every check-in
-    if host is not None:
-        return place.path.startswith(host.place_path)
+    stored = _stored(claims, memo)  # with_colour_now's read, when it ran for the same memo
+    if stored is not None:
+        return place.path.startswith(stored[1])
     # No such pass here (a code signed elsewhere with a trusted key): its `h` claim, if any.
     return claims.host is None or claims.host in {int(seg, 36) for seg in place.path.strip("/").split("/") if seg}
 
