@@ -95,3 +95,38 @@ def test_no_grant_home(cast, login):
 def test_anonymous_sent_to_login(db):
     resp = Client().get("/residents/")
     assert resp.status_code == 302 and resp["Location"].startswith("/login/?next=")
+
+
+def test_the_signed_in_users_grants_come_with_the_user_in_one_read(cast, django_assert_num_queries):
+    """The backend reads the user and its active grants in one statement (user_with_grants):
+    the same grants as the grants query, in grant order; a revoked grant is gone on the next
+    request; a user without grants has none; an inactive user is nobody."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from fangkong.accounts.actions import add_grant, revoke_grant
+    from fangkong.accounts.backends import Backend
+    from fangkong.places import access
+
+    user = make_user("two_hats", [("grid_worker", cast.grid_a1), ("medic", cast.comm_a), ("committee", cast.comm_b)])
+    revoke_grant(acting_user=None, user=user, role="committee", target=cast.comm_b)
+    expected = access.grants(type(user).objects.get(pk=user.pk))  # the grants query of its own
+    with django_assert_num_queries(1):
+        loaded = Backend().get_user(str(user.pk))
+        assert access.grants(loaded) == expected  # no second read
+        assert access.roles(loaded) == ["grid_worker", "medic"]
+    assert [(g.role, g.place_id, g.place_path) for g in expected] == [
+        ("grid_worker", cast.grid_a1.pk, cast.grid_a1.path), ("medic", cast.comm_a.pk, cast.comm_a.path)]
+    assert loaded.username == "two_hats" and loaded.date_joined == user.date_joined and loaded.is_active is True
+    add_grant(acting_user=None, user=user, role="committee", target=cast.comm_b)
+    assert access.roles(Backend().get_user(user.pk)) == ["committee", "grid_worker", "medic"]
+    bare = make_user("no_hats")
+    assert access.grants(Backend().get_user(bare.pk)) == []
+    type(user).objects.filter(pk=user.pk).update(is_active=False)
+    assert Backend().get_user(user.pk) is None and Backend().get_user(10**9) is None and Backend().get_user("x") is None
+    assert access.grants(AnonymousUser()) == []
+    # Through HTTP: each request reads the grants anew, so a grant given counts at once.
+    client = Client()
+    client.force_login(bare)
+    assert client.get("/residents/").status_code == 403
+    add_grant(acting_user=None, user=bare, role="committee", target=cast.comm_a)
+    assert client.get("/residents/").status_code == 200

@@ -1,12 +1,13 @@
 """Django's ModelBackend, with the signed-in user read on every request by one prepared
-statement (fangkong/lib/db/fastsql.py) instead of a compiled queryset. Sign-in
-(authenticate: the password hasher) is Django's, unchanged."""
+statement that also reads the user's grants (places.access.user_with_grants) instead of
+a compiled queryset and a second query. Sign-in (authenticate: the password hasher) is
+Django's, unchanged."""
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 
-from fangkong.lib.db import fastsql
+from fangkong.places.access import user_with_grants
 
 
 class Backend(ModelBackend):
@@ -16,6 +17,5 @@ class Backend(ModelBackend):
             pk = model._meta.pk.to_python(user_id)
         except Exception:  # noqa: BLE001 - a session naming no valid id: nobody
             return None
-        fields = tuple(f.name for f in model._meta.concrete_fields)
-        user = fastsql.get(model, fields, **{model._meta.pk.name: pk})
+        user = user_with_grants(pk)  # and the user's grants, in the same statement
         return user if user is not None and self.user_can_authenticate(user) else None

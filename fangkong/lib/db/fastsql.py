@@ -10,7 +10,8 @@ auto_now_add, defaults; get_db_prep_save: the same values the ORM would send; th
 key read back with RETURNING), without signals (the models used here have no receivers)
 and without the per-call compile. `get(model, fields, for_update=False, **where)` reads
 one row by equality on the given columns into a model instance, with the backend's and the
-fields' converters (dates, aware datetimes, decimals, JSON) as the ORM applies them.
+fields' converters (dates, aware datetimes, decimals, JSON) as the ORM applies them;
+`Reader` is that row reader for a statement of one's own (a join).
 
 The statements are cached per (model, field names, database vendor); column and table
 names come from the models' _meta and are quoted by the backend, values are always bound
@@ -55,31 +56,48 @@ def get(model, fields: tuple[str, ...], *, for_update: bool = False, order_by: s
     plan = _select_sql.get(key)
     if plan is None:
         qn = connection.ops.quote_name
-        wanted = {meta.pk.name, *fields}
-        cols = [f for f in meta.concrete_fields if f.name in wanted]  # model order: what from_db expects
+        reader = Reader(model, fields)
         conds = [meta.get_field(n) for n in names]
-        sql = (f"SELECT {', '.join(qn(f.column) for f in cols)} FROM {qn(meta.db_table)} "
+        sql = (f"SELECT {reader.columns} FROM {qn(meta.db_table)} "
                f"WHERE {' AND '.join(f'{qn(f.column)} = %s' for f in conds)}")
         if order_by:
             sql += f" ORDER BY {qn(meta.get_field(order_by.lstrip('-')).column)} {'DESC' if order_by[0] == '-' else 'ASC'}"
         sql += " LIMIT 1"
         if for_update and connection.features.has_select_for_update:
             sql += " FOR UPDATE"
-        converters = []
-        for f in cols:
-            col = f.get_col(meta.db_table)
-            converters.append((col, connection.ops.get_db_converters(col) + f.get_db_converters(connection)))
-        plan = _select_sql[key] = (sql, [f.attname for f in cols], converters, conds)
-    sql, attnames, converters, conds = plan
+        plan = _select_sql[key] = (sql, reader, conds)
+    sql, reader, conds = plan
     params = [f.get_db_prep_value(where[n], connection, prepared=False) for f, n in zip(conds, names)]
     with connection.cursor() as cur:
         cur.execute(sql, params)
         row = cur.fetchone()
-    if row is None:
-        return None
-    values = []
-    for value, (col, convs) in zip(row, converters):
-        for conv in convs:
-            value = conv(value, col, connection)
-        values.append(value)
-    return model.from_db(connection.alias, attnames, values)
+    return None if row is None else reader.instance(row)
+
+
+class Reader:
+    """The columns of `model` with `fields` loaded (and the primary key; others deferred) for
+    a SELECT list, and the instance made of such a row with the backend's and the fields'
+    converters, as the ORM applies them. Build once per (model, fields, vendor) and keep:
+    for statements that read one model's row beside other columns (a join)."""
+
+    def __init__(self, model, fields: tuple[str, ...]):
+        meta = model._meta
+        qn = connection.ops.quote_name
+        wanted = {meta.pk.name, *fields}
+        cols = [f for f in meta.concrete_fields if f.name in wanted]  # model order: what from_db expects
+        self.model, self.width = model, len(cols)
+        self.columns = ", ".join(f"{qn(meta.db_table)}.{qn(f.column)}" for f in cols)
+        self.attnames = [f.attname for f in cols]
+        self.converters = []
+        for f in cols:
+            col = f.get_col(meta.db_table)
+            self.converters.append((col, connection.ops.get_db_converters(col) + f.get_db_converters(connection)))
+
+    def instance(self, row):
+        """The instance of the first `width` values of `row`."""
+        values = []
+        for value, (col, convs) in zip(row, self.converters):
+            for conv in convs:
+                value = conv(value, col, connection)
+            values.append(value)
+        return self.model.from_db(connection.alias, self.attnames, values)
