@@ -460,6 +460,25 @@ def test_person_sees_the_entry_appeals_and_the_committee_decides(cast, django_ca
         assert cast.ids["person_a1"] not in text and cast.phones["person_a1"] not in text
 
 
+@pytest.mark.django_db
+def test_revoking_an_entry_that_is_no_longer_in_force_changes_nothing(cast):
+    """The credit entry's own transition (active → revoked) is checked too: if the entry is
+    not in force when the committee revokes (changed meanwhile), the decision is a 409 and
+    the appeal stays open for another decision."""
+    decl = submit(cast, symptoms=["none"])
+    actions.check(acting_user=cast.worker_a1, declaration=decl, action="find_false", note="核实发现其隐瞒发热")
+    entry = CreditEntry.objects.get()
+    token = issue_resident_link(acting_user=cast.committee_a, person=cast.person_a1)
+    assert Client().post(f"/r/{token}/credit/appeal/", {"entry": entry.pk, "text": "当天体温正常"}).status_code == 302
+    appeal = Appeal.objects.get()
+    CreditEntry.objects.filter(pk=entry.pk).update(state=CreditEntry.State.REVOKED, revoked_at=timezone.now())
+    resp = as_user(cast.committee_a).post(f"/credit/appeals/{appeal.pk}/revoke/", {"reason": "门诊病历证明体温正常"})
+    assert resp.status_code == 409
+    appeal.refresh_from_db()
+    assert (appeal.state, appeal.decided_by_id) == ("open", None)
+    assert not AuditEvent.objects.filter(action="credit.appeal.revoke").exists()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_appeals_at_the_same_moment_open_one():
     import threading

@@ -58,6 +58,12 @@ APPEAL_TRANSITIONS: dict[str, Transition] = {
     "revoke": Transition("credit.decide_appeal", (AS.OPEN,), AS.REVOKED, gettext_lazy("Revoke the entry")),
 }
 
+CS = CreditEntry.State
+# A credit entry changes only by an appeal's decision: "revoke" (it stays, marked revoked).
+CREDIT_TRANSITIONS: dict[str, Transition] = {
+    "revoke": Transition("credit.decide_appeal", (CS.ACTIVE,), CS.REVOKED, gettext_lazy("Revoke the entry")),
+}
+
 LOOKBACK_DAYS = 14  # travel "in the last 14 days"
 TEMP_MIN, TEMP_MAX = Decimal("34.0"), Decimal("43.0")
 MAX_TRAVEL_ROWS = 5
@@ -519,7 +525,9 @@ def decide_appeal(*, acting_user, appeal: Appeal, action: str, reason: str) -> A
                 decision_reason=mask_numbers(reason)):
             raise Conflict(_("The appeal was changed by someone else; reload it"))
         if action == "revoke":
-            CreditEntry.objects.filter(pk=current.entry_id).update(state=CreditEntry.State.REVOKED, revoked_at=now)
+            ct = CREDIT_TRANSITIONS["revoke"]
+            if not CreditEntry.objects.filter(pk=current.entry_id, state__in=ct.sources).update(state=ct.target, revoked_at=now):
+                raise Conflict(_("The entry is revoked already"))  # the whole decision is rolled back
         current.refresh_from_db()
         record(acting_user, f"credit.appeal.{action}", obj=current, detail={"entry": current.entry_id,
                                                                             "state": current.state})
