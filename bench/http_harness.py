@@ -77,9 +77,14 @@ _RECONNECT = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeEr
 
 
 def load(port: int, make_request, *, total: int, conc: int, expect: int, warmup: int = 1, warmup_base: int | None = None,
-         max_seconds: float = 300.0, timeout: float = 30.0) -> LoadResult:
+         max_seconds: float = 300.0, timeout: float = 30.0, rate: float | None = None) -> LoadResult:
     """Send `total` requests over `conc` keep-alive connections (see the module doc).
-    Bounded: stops handing out requests after max_seconds (the result is then timed_out)."""
+    Bounded: stops handing out requests after max_seconds (the result is then timed_out).
+
+    rate: paced instead of as fast as possible: request i is due at start + i/rate, sent by
+    the connection that takes it (waiting until it is due), and its latency counts from
+    when it was due, so time spent waiting for a free connection counts too (no
+    coordinated omission)."""
     warmup_base = total if warmup_base is None else warmup_base
     counter = itertools.count()  # next() is atomic under the GIL
     lock = threading.Lock()
@@ -146,7 +151,13 @@ def load(port: int, make_request, *, total: int, conc: int, expect: int, warmup:
                     state["timed_out"] = True
                     break
                 req = make_request(i)
-                t0 = clock()
+                if rate:
+                    t0 = state["t0"] + i / rate
+                    pause = t0 - clock()
+                    if pause > 0:
+                        time.sleep(pause)
+                else:
+                    t0 = clock()
                 try:
                     status, data = send(conn_box, req)
                 except Exception as exc:  # noqa: BLE001

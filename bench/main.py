@@ -13,8 +13,10 @@ a worker step; their baseline is GET /healthz on the same server with the same
 concurrency, measured before and after the workload (the mean of the two is reported;
 see bench/http_harness.py). They also report the floor: POST /bench/floor on the same
 server, the fastest durable write through this stack (one validated field, one row, one
-commit; bench/floor), as floor= (req/s), floor_ratio= (the workload against it) and
-floor_p99_ms=.
+commit, nobody signed in; bench/floor), measured before and after the workload, as
+floor= (req/s, the mean), floor_ratio= (the workload against it) and
+floor_p99_ms=; and the workload's latency at a steady --paced-rate (default 200 req/s for
+10 s), counted from when each request was due: paced_rate=, paced_p50_ms=, paced_p99_ms=.
 
 Every step runs in its own process against a fresh database: a temporary SQLite file, or
 a scratch PostgreSQL database (fangkong_bench*, created and dropped here) on the server of
@@ -230,7 +232,8 @@ FLOOR_BODIES = [json.dumps({"temperature": f"36.{i}"}).encode() for i in range(1
 
 def http_floor(srv, size: int, opts, label: str):
     """POST /bench/floor on the same server, same concurrency and number of requests: the
-    fastest durable write through this stack (bench/floor)."""
+    fastest durable write through this stack (bench/floor). It stores one row per request
+    (warm-ups included; a request re-sent after a reset connection may store two)."""
     res = srv.load(_floor_request, total=size, conc=opts.conc, expect=201, max_seconds=opts.max_seconds)
     log(f"{label}: floor POST /bench/floor {res.summary()}")
     if not res.ok:
@@ -238,10 +241,54 @@ def http_floor(srv, size: int, opts, label: str):
     return res
 
 
-def http_line(workload: str, db: str, res, bases: list, size: int, opts, floor=None, **extra) -> str:
+class Floor:
+    """The floor's runs before and after a workload, read as one (like the baseline)."""
+
+    def __init__(self, runs: list):
+        self.runs = runs
+
+    @property
+    def rps(self) -> float:
+        return sum(r.rps for r in self.runs) / len(self.runs)
+
+    def pct(self, p: float) -> float:
+        lat = sorted(x for r in self.runs for x in r.latencies_ms)
+        return lat[max(0, min(len(lat) - 1, -(-p * len(lat) // 100) - 1))] if lat else 0.0
+
+    def rows_ok(self, rows: int, size: int, conc: int) -> bool:
+        """Whether `rows` stored are what the runs sent: size + one warm-up per connection
+        each, plus at most one per re-sent request."""
+        least = len(self.runs) * (size + conc)
+        return least <= rows <= least + sum(r.retries for r in self.runs)
+
+
+def paced_count(opts) -> int:
+    """Requests of the paced run (--paced-rate for --paced-seconds), 0 if none."""
+    return int(opts.paced_rate * opts.paced_seconds) if opts.paced_rate > 0 else 0
+
+
+def http_paced(srv, make_request, offset: int, opts, label: str, expect: int):
+    """The workload at a steady --paced-rate (req/s) instead of flat out, on the same
+    server: its latency at that load (counted from when each request was due). Request
+    indices from `offset` on: paced_count(opts) measured, then one warm-up per connection."""
+    n = paced_count(opts)
+    if not n:
+        return None
+    res = srv.load(lambda i: make_request(offset + i), total=n, conc=opts.conc, expect=expect, rate=opts.paced_rate,
+                   max_seconds=opts.max_seconds)
+    log(f"{label}: paced at {opts.paced_rate:g} req/s: {res.summary()}")
+    if not res.ok:
+        fail(f"{label}: paced run incomplete: {res.errors}")
+    return res
+
+
+def http_line(workload: str, db: str, res, bases: list, size: int, opts, floor=None, paced=None, **extra) -> str:
     base_rps = sum(b.rps for b in bases) / len(bases)
     base_lat = sorted(x for b in bases for x in b.latencies_ms)
     pct = lambda lat, p: lat[max(0, min(len(lat) - 1, -(-p * len(lat) // 100) - 1))] if lat else 0.0  # noqa: E731
+    if paced is not None:  # the same write at a steady, lower rate: its latency there
+        extra = {"paced_rate": f"{opts.paced_rate:g}", "paced_p50_ms": f"{paced.pct(50):.1f}",
+                 "paced_p99_ms": f"{paced.pct(99):.1f}", **extra}
     if floor is not None:  # the same write's rate against the floor of any write (bench/floor)
         extra = {"floor": f"{floor.rps:.0f}", "floor_ratio": f"{res.rps / floor.rps:.2f}" if floor.rps else "0",
                  "floor_p99_ms": f"{floor.pct(99):.1f}", **extra}
@@ -255,8 +302,10 @@ def measure_http(env: Env, name: str, workload: str, size: int, opts, make_reque
     """The one HTTP harness of W4 and W5: the production server (gunicorn, as `fangkong run`
     configures it) on database `name`; GET /healthz with the same concurrency and number of
     requests before and after the workload (their mean is the baseline); the workload's
-    `size` requests; then as many to the floor endpoint (bench/floor); then `after(srv)`
-    if given. Returns (result, [baselines], floor, after's result, server log tail)."""
+    `size` requests, with as many to the floor endpoint (bench/floor) before and after
+    them; then the workload
+    paced (http_paced: request indices from size + conc on); then `after(srv)` if given.
+    Returns (result, [baselines], floor, paced, after's result, server log tail)."""
     from bench import http_harness
 
     label = f"{workload} {env.db}"
@@ -265,16 +314,18 @@ def measure_http(env: Env, name: str, workload: str, size: int, opts, make_reque
     with http_harness.Server(server_env, workers=opts.workers, threads=opts.threads,
                              log_path=env.tmp / f"{workload.lower()}-gunicorn.log") as srv:
         b1 = http_baseline(srv, size, opts, label)
+        f1 = http_floor(srv, size, opts, label)
         res = srv.load(make_request, total=size, conc=opts.conc, expect=expect, warmup=warm, max_seconds=opts.max_seconds)
         method, path = make_request(0)[:2]
         log(f"{label}: {method} {path} {res.summary()}")
         b2 = http_baseline(srv, size, opts, label)
-        floor = http_floor(srv, size, opts, label)
+        floor = Floor([f1, http_floor(srv, size, opts, label)])
+        paced = http_paced(srv, make_request, size + opts.conc * warm, opts, label, expect)
         more = after(srv) if after else None
         server_log = srv.log_tail()
     if res.errors:
         log(f"{label}: unexpected answers: {res.errors}")
-    return res, [b1, b2], floor, more, server_log
+    return res, [b1, b2], floor, paced, more, server_log
 
 
 def run_w5(env: Env, size: int, opts) -> list[str]:
@@ -283,7 +334,8 @@ def run_w5(env: Env, size: int, opts) -> list[str]:
 
     name = f"{PG_SCRATCH}_w5_{os.getpid()}"  # unique: several people may run the bench on one server
     warm = 1  # warm-up requests per connection, each for a person of its own (indices size..)
-    persons = size + opts.conc * warm
+    paced = paced_count(opts)
+    persons = size + opts.conc * warm + (paced + opts.conc * warm if paced else 0)  # one report each
     env.create_empty(name)
     try:
         log(f"W5 {env.db}: preparing {persons} persons under observation with personal links")
@@ -294,7 +346,7 @@ def run_w5(env: Env, size: int, opts) -> list[str]:
                      {"X-Resident-Token": resident_token(i), "Content-Type": "application/json"}) for i in range(persons)]
         # Reports are taken only inside a window: one window over the whole day (a run across
         # midnight reports on two days, still once per person; the period covers both days).
-        res, bases, floor, _more, server_log = measure_http(
+        res, bases, floor, paced_res, _more, server_log = measure_http(
             env, name, "W5", size, opts, requests.__getitem__, expect=201, warm=warm,
             server_extra={"FANGKONG_OBSERVATION_WINDOWS": "00:00-23:59:59.999999"})
         check = worker(env, name, "w5_check")
@@ -304,14 +356,14 @@ def run_w5(env: Env, size: int, opts) -> list[str]:
     extra = {"reports": check["reports"]}  # stored, warm-up included
     if not res.ok or check["reports"] != persons or check["observations"] != persons or check["max_per_observation"] != 1 \
             or check["audit"] != persons:
-        fail(f"W5 {env.db}: expected {persons} reports ({size} measured + {persons - size} warm-up), one per person, "
+        fail(f"W5 {env.db}: expected {persons} reports ({size} measured, {paced} paced + {persons - size - paced} warm-up), one per person, "
              f"each audited; found {check}; answers {res.statuses}")
         if server_log:
             log("server log (tail):\n" + server_log)
         extra["ok"] = "no"
-    if floor_rows != size + opts.conc:  # one warm-up request per connection
-        fail(f"W5 {env.db}: the floor endpoint stored {floor_rows} rows, not {size + opts.conc}")
-    return [http_line("W5", env.db, res, bases, size, opts, floor=floor, **extra)]
+    if not floor.rows_ok(floor_rows, size, opts.conc):
+        fail(f"W5 {env.db}: the floor endpoint stored {floor_rows} rows, not 2 x {size + opts.conc}")
+    return [http_line("W5", env.db, res, bases, size, opts, floor=floor, paced=paced_res, **extra)]
 
 
 def run_w4(env: Env, size: int, opts) -> list[str]:
@@ -324,7 +376,8 @@ def run_w4(env: Env, size: int, opts) -> list[str]:
 
     name = f"{PG_SCRATCH}_w4_{os.getpid()}"
     warm = 1
-    total = size + opts.conc * warm
+    paced = paced_count(opts)
+    total = size + opts.conc * warm + (paced + opts.conc * warm if paced else 0)  # a new entry each
     env.create_empty(name)
     try:
         setup = worker(env, name, "w4_setup")
@@ -348,7 +401,7 @@ def run_w4(env: Env, size: int, opts) -> list[str]:
             return srv.load(batches.__getitem__, total=len(batches), conc=1, expect=200, warmup=0,
                             max_seconds=opts.max_seconds, timeout=120)
 
-        res, bases, floor, synced, server_log = measure_http(env, name, "W4", size, opts, requests.__getitem__, expect=201,
+        res, bases, floor, paced_res, synced, server_log = measure_http(env, name, "W4", size, opts, requests.__getitem__, expect=201,
                                                       warm=warm, after=sync)
         check = worker(env, name, "w4_check")
         floor_rows = worker(env, name, "floor_check")["rows"]
@@ -356,14 +409,14 @@ def run_w4(env: Env, size: int, opts) -> list[str]:
         env.drop(name)
     extra = {"entries": check["online"]}
     if not res.ok or check["online"] != total or check["allowed"] != total or check["audit"] != total:
-        fail(f"W4 {env.db}: expected {total} allowed online entries ({size} measured + {total - size} warm-up), each "
+        fail(f"W4 {env.db}: expected {total} allowed online entries ({size} measured, {paced} paced + {total - size - paced} warm-up), each "
              f"audited; found {check}; answers {res.statuses}")
         if server_log:
             log("server log (tail):\n" + server_log)
         extra["ok"] = "no"
-    if floor_rows != size + opts.conc:  # one warm-up request per connection
-        fail(f"W4 {env.db}: the floor endpoint stored {floor_rows} rows, not {size + opts.conc}")
-    out = [http_line("W4", env.db, res, bases, size, opts, floor=floor, **extra)]
+    if not floor.rows_ok(floor_rows, size, opts.conc):
+        fail(f"W4 {env.db}: the floor endpoint stored {floor_rows} rows, not 2 x {size + opts.conc}")
+    out = [http_line("W4", env.db, res, bases, size, opts, floor=floor, paced=paced_res, **extra)]
     if synced is not None:
         log(f"W4 {env.db}: sync of {len(rows)} offline entries in {len(batches)} batches: {synced.summary()}")
         ok = synced.ok and check["offline"] == len(rows)
@@ -442,6 +495,9 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=gunicorn_conf.THREADS,
                     help=f"HTTP workloads: threads per gunicorn worker (default {gunicorn_conf.THREADS}, as `fangkong run`)")
     ap.add_argument("--max-seconds", type=float, default=600.0, help="HTTP workloads: time limit of each load phase")
+    ap.add_argument("--paced-rate", type=float, default=200.0, help="W4/W5: also run the workload at this steady rate "
+                    "(req/s; 0: not) and report its latency there (default 200)")
+    ap.add_argument("--paced-seconds", type=float, default=10.0, help="W4/W5: length of the paced run (default 10 s)")
     ap.add_argument("--sync-rows", type=int, default=10_000, help="W4: offline entries synced in batches (default 10,000)")
     ap.add_argument("--sanity", action="store_true", help="instead of measuring, check the importer's behaviour "
                     "on a small file (--size, default 5,000 rows)")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE, CONC = 50, 4
+PACED = 20  # --paced-rate 20 for 1 s
 
 LINE = re.compile(
     r"^(W4|W5) (sqlite|postgres) ratio=(\d+\.\d\d) value=(\d+) baseline=(\d+) unit=req/s p99_ms=(\d+\.\d) size=(\d+) "
@@ -23,7 +24,8 @@ def _run(*args):
     db = "postgres" if url.startswith(("postgres://", "postgresql://")) else "sqlite"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FANGKONG_")}
     proc = subprocess.run([sys.executable, "-m", "bench.main", *args, "--db", db, "--size", str(SIZE), "--conc", str(CONC),
-                           "--max-seconds", "60"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+                           "--max-seconds", "60",
+                           "--paced-rate", "20", "--paced-seconds", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "FAILED" not in proc.stderr
     return db, proc.stdout.strip().splitlines()
@@ -42,6 +44,8 @@ def _check(line: str, workload: str, db: str) -> dict:
     # stored (bench/main checks the count, else the run FAILED), and its ratio is value/floor.
     floor = int(extra["floor"])
     assert floor > 0 and abs(float(extra["floor_ratio"]) - value / floor) < 0.02 and float(extra["floor_p99_ms"]) > 0
+    # The paced run: its rate, and its latencies (counted from when each request was due).
+    assert extra["paced_rate"] == "20" and 0 < float(extra["paced_p50_ms"]) <= float(extra["paced_p99_ms"]) < 60_000
     return extra
 
 
@@ -49,7 +53,8 @@ def test_bench_w5_end_to_end():
     db, lines = _run("W5")
     assert len(lines) == 1, lines
     extra = _check(lines[0], "W5", db)
-    assert int(extra["reports"]) == SIZE + CONC  # measured requests + one warm-up per connection, all stored
+    # measured + paced requests, one warm-up per connection for each run, all stored
+    assert int(extra["reports"]) == SIZE + CONC + PACED + CONC
 
 
 def test_bench_w4_end_to_end():
@@ -58,7 +63,7 @@ def test_bench_w4_end_to_end():
     db, lines = _run("W4", "--sync-rows", "600")
     assert len(lines) == 2, lines
     extra = _check(lines[0], "W4", db)
-    assert int(extra["entries"]) == SIZE + CONC
+    assert int(extra["entries"]) == SIZE + CONC + PACED + CONC
     sync = dict(kv.split("=", 1) for kv in lines[1].split()[2:])
     assert lines[1].startswith(f"W4-sync {db} ") and sync["size"] == sync["stored"] == "600" and "ok" not in sync
 

@@ -8,8 +8,12 @@ PostgreSQL) and answers 201 with JSON. No access check, no audit event, no other
 
 It answers "how fast can any write through this stack be on this machine", so the W4/W5
 lines can show the product's write against it (floor=, floor_ratio=) beside DESIGN §5's
-ratio against GET /healthz. It is not a route of the product: fangkong.urls does not
-have it, the access matrix never sees it.
+ratio against GET /healthz. The floor signs nobody in: a product write's distance from it
+includes reading who is calling (W4: the session, the user and its grants; W5: the
+personal link) as well as the write's own checks and its audit event. It is measured
+before and after the workload (the mean is reported), as the /healthz baseline is.
+It is not a route of the product: fangkong.urls does not have it, the access matrix
+never sees it.
 """
 TABLE = "bench_floor"
 
