@@ -512,9 +512,12 @@ def test_an_approved_override_decides_the_colour_at_the_gate(cast, two_compounds
     override together): an approved override of the pass wins over the person's colour
     and over the colour printed in the code; a requested one does not count; a visitor
     pass keeps its host-place rule beside its override."""
+    from django.test.utils import CaptureQueriesContext
+
     from fangkong.observation import actions as observation
     from fangkong.observation.models import Observation
     from fangkong.passes import actions as passes
+    from fangkong.passes.models import Override
 
     _gate_a1, compound_a2, guard = two_compounds
     client = Client()
@@ -546,3 +549,31 @@ def test_an_approved_override_decides_the_colour_at_the_gate(cast, two_compounds
     stored = GateEntry.objects.filter(client_id__in=batch["accepted"]).order_by("pass_id")
     assert sorted(stored.values_list("pass_id", "colour", "decision")) == sorted([
         (visitor.pk, "red", "refused"), (resident.pk, "green", "allowed")])
+
+    # One read of the pass per check (its colour now and its host place from the same row),
+    # per entry, and per pass in a batch, where the same visitor pass is let in offline at
+    # another compound (flagged: wrong place, the code's colour) and checked online (red).
+    def pass_reads(url, data):
+        with CaptureQueriesContext(connection) as seen:
+            body = post(client, url, data).json()
+        return body, sum('FROM "passes_pass"' in q["sql"] for q in seen.captured_queries)
+
+    body, reads = pass_reads(CHECK, {"token": vtok, "place": cast.compound_a1.pk})
+    assert (body["reason_code"], reads) == ("red", 1)
+    body, reads = pass_reads(ENTRIES, entry(cast, token=vtok, place=compound_a2.pk))
+    assert (body["reason_code"], reads) == ("wrong_place", 1)
+    offline = entry(cast, token=vtok, place=compound_a2.pk, offline=True, decision="allowed")
+    online = entry(cast, token=vtok)
+    body, reads = pass_reads(BATCH, {"entries": [offline, online]})
+    assert (body["stored"], reads) == (2, 1)
+    assert GateEntry.objects.filter(client_id=offline["client_id"]).values_list(
+        "colour", "flagged", "server_check").get() == ("green", True, "wrong_place")
+    assert GateEntry.objects.filter(client_id=online["client_id"]).values_list(
+        "colour", "decision", "reason_code").get() == ("red", "refused", "red")
+
+    # An approved override whose time is over counts no more, before the worker marks it
+    # expired: the person's colour (red, under observation) is back.
+    Override.objects.filter(pk=over.pk).update(until=timezone.now() - dt.timedelta(minutes=1))
+    assert Override.objects.get(pk=over.pk).state == "approved"
+    again = post(client, ENTRIES, entry(cast, token=tok)).json()
+    assert (again["decision"], again["reason_code"], again["colour"]) == ("refused", "red", "red")

@@ -527,7 +527,7 @@ def decide_appeal(*, acting_user, appeal: Appeal, action: str, reason: str) -> A
         if action == "revoke":
             ct = CREDIT_TRANSITIONS["revoke"]
             if not CreditEntry.objects.filter(pk=current.entry_id, state__in=ct.sources).update(state=ct.target, revoked_at=now):
-                raise Conflict(_("The entry is revoked already"))  # the whole decision is rolled back
+                raise Conflict(_("This entry is revoked already"))  # the whole decision is rolled back
         current.refresh_from_db()
         record(acting_user, f"credit.appeal.{action}", obj=current, detail={"entry": current.entry_id,
                                                                             "state": current.state})

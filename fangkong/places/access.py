@@ -199,7 +199,7 @@ def user_with_grants(pk):
         plan = _USER_SQL[connection.vendor] = (sql, reader)
     sql, reader = plan
     with connection.cursor() as cur:
-        cur.execute(sql, [True, pk])
+        cur.execute(sql, [True, model._meta.pk.get_db_prep_value(pk, connection, prepared=False)])
         rows = cur.fetchall()
     if not rows:
         return None
