@@ -54,11 +54,7 @@ class LoadResult:
 
     def pct(self, p: float) -> float:
         """Nearest-rank percentile of the latencies in ms."""
-        lat = sorted(self.latencies_ms)
-        if not lat:
-            return 0.0
-        k = max(0, min(len(lat) - 1, int(-(-p * len(lat) // 100)) - 1))
-        return lat[k]
+        return percentile(self.latencies_ms, p)
 
     @property
     def ok(self) -> bool:
@@ -68,6 +64,34 @@ class LoadResult:
         return (f"{self.done}/{self.total} in {self.seconds:.2f}s = {self.rps:.0f} req/s, "
                 f"p50 {self.pct(50):.1f} ms, p99 {self.pct(99):.1f} ms, statuses {dict(sorted(self.statuses.items()))}"
                 + (f", retries {self.retries}" if self.retries else "") + (", TIMED OUT" if self.timed_out else ""))
+
+
+def percentile(values, p: float) -> float:
+    """Nearest-rank percentile of `values` (0.0 if there are none)."""
+    lat = sorted(values)
+    if not lat:
+        return 0.0
+    return lat[max(0, min(len(lat) - 1, int(-(-p * len(lat) // 100)) - 1))]
+
+
+class Pooled:
+    """Several runs of the same requests read as one (a baseline or the floor measured
+    before and after a workload): the mean of their rates, the percentiles of all their
+    latencies."""
+
+    def __init__(self, runs: list[LoadResult]):
+        self.runs = runs
+
+    @property
+    def rps(self) -> float:
+        return sum(r.rps for r in self.runs) / len(self.runs)
+
+    @property
+    def retries(self) -> int:
+        return sum(r.retries for r in self.runs)
+
+    def pct(self, p: float) -> float:
+        return percentile([x for r in self.runs for x in r.latencies_ms], p)
 
 
 # A request: (method, path, body bytes or None, headers).

@@ -241,25 +241,11 @@ def http_floor(srv, size: int, opts, label: str):
     return res
 
 
-class Floor:
-    """The floor's runs before and after a workload, read as one (like the baseline)."""
-
-    def __init__(self, runs: list):
-        self.runs = runs
-
-    @property
-    def rps(self) -> float:
-        return sum(r.rps for r in self.runs) / len(self.runs)
-
-    def pct(self, p: float) -> float:
-        lat = sorted(x for r in self.runs for x in r.latencies_ms)
-        return lat[max(0, min(len(lat) - 1, -(-p * len(lat) // 100) - 1))] if lat else 0.0
-
-    def rows_ok(self, rows: int, size: int, conc: int) -> bool:
-        """Whether `rows` stored are what the runs sent: size + one warm-up per connection
-        each, plus at most one per re-sent request."""
-        least = len(self.runs) * (size + conc)
-        return least <= rows <= least + sum(r.retries for r in self.runs)
+def floor_rows_ok(floor, rows: int, size: int, conc: int) -> bool:
+    """Whether the `rows` the floor endpoint stored are what its runs sent: size + one
+    warm-up per connection each, plus at most one per re-sent request."""
+    least = len(floor.runs) * (size + conc)
+    return least <= rows <= least + floor.retries
 
 
 def paced_count(opts) -> int:
@@ -283,18 +269,18 @@ def http_paced(srv, make_request, offset: int, opts, label: str, expect: int):
 
 
 def http_line(workload: str, db: str, res, bases: list, size: int, opts, floor=None, paced=None, **extra) -> str:
-    base_rps = sum(b.rps for b in bases) / len(bases)
-    base_lat = sorted(x for b in bases for x in b.latencies_ms)
-    pct = lambda lat, p: lat[max(0, min(len(lat) - 1, -(-p * len(lat) // 100) - 1))] if lat else 0.0  # noqa: E731
+    from bench.http_harness import Pooled
+
+    base = Pooled(bases)
     if paced is not None:  # the same write at a steady, lower rate: its latency there
         extra = {"paced_rate": f"{opts.paced_rate:g}", "paced_p50_ms": f"{paced.pct(50):.1f}",
                  "paced_p99_ms": f"{paced.pct(99):.1f}", **extra}
     if floor is not None:  # the same write's rate against the floor of any write (bench/floor)
         extra = {"floor": f"{floor.rps:.0f}", "floor_ratio": f"{res.rps / floor.rps:.2f}" if floor.rps else "0",
                  "floor_p99_ms": f"{floor.pct(99):.1f}", **extra}
-    return line(workload, db, res.rps, base_rps, unit="req/s", p99_ms=f"{res.pct(99):.1f}", size=size, conc=opts.conc,
-                baseline_p99_ms=f"{pct(base_lat, 99):.1f}", p50_ms=f"{res.pct(50):.1f}",
-                baseline_p50_ms=f"{pct(base_lat, 50):.1f}", workers=opts.workers, threads=opts.threads, **extra)
+    return line(workload, db, res.rps, base.rps, unit="req/s", p99_ms=f"{res.pct(99):.1f}", size=size, conc=opts.conc,
+                baseline_p99_ms=f"{base.pct(99):.1f}", p50_ms=f"{res.pct(50):.1f}",
+                baseline_p50_ms=f"{base.pct(50):.1f}", workers=opts.workers, threads=opts.threads, **extra)
 
 
 def measure_http(env: Env, name: str, workload: str, size: int, opts, make_request, *, expect: int, warm: int,
@@ -319,7 +305,7 @@ def measure_http(env: Env, name: str, workload: str, size: int, opts, make_reque
         method, path = make_request(0)[:2]
         log(f"{label}: {method} {path} {res.summary()}")
         b2 = http_baseline(srv, size, opts, label)
-        floor = Floor([f1, http_floor(srv, size, opts, label)])
+        floor = http_harness.Pooled([f1, http_floor(srv, size, opts, label)])
         paced = http_paced(srv, make_request, size + opts.conc * warm, opts, label, expect)
         more = after(srv) if after else None
         server_log = srv.log_tail()
@@ -361,7 +347,7 @@ def run_w5(env: Env, size: int, opts) -> list[str]:
         if server_log:
             log("server log (tail):\n" + server_log)
         extra["ok"] = "no"
-    if not floor.rows_ok(floor_rows, size, opts.conc):
+    if not floor_rows_ok(floor, floor_rows, size, opts.conc):
         fail(f"W5 {env.db}: the floor endpoint stored {floor_rows} rows, not 2 x {size + opts.conc}")
     return [http_line("W5", env.db, res, bases, size, opts, floor=floor, paced=paced_res, **extra)]
 
@@ -414,7 +400,7 @@ def run_w4(env: Env, size: int, opts) -> list[str]:
         if server_log:
             log("server log (tail):\n" + server_log)
         extra["ok"] = "no"
-    if not floor.rows_ok(floor_rows, size, opts.conc):
+    if not floor_rows_ok(floor, floor_rows, size, opts.conc):
         fail(f"W4 {env.db}: the floor endpoint stored {floor_rows} rows, not 2 x {size + opts.conc}")
     out = [http_line("W4", env.db, res, bases, size, opts, floor=floor, paced=paced_res, **extra)]
     if synced is not None:

@@ -59,7 +59,6 @@ def colour_for(person_ids, *, now=None) -> dict[int, str]:
     return out
 
 
-_PASS_OVERRIDE_SQL: dict[str, str] = {}
 _PASS_NOW_SQL: dict[str, str] = {}
 _UNSET = object()
 
@@ -68,7 +67,7 @@ def pass_now(pass_id: int, now=None) -> tuple[int | None, str, str | None] | Non
     """(person id, place path, colour of its approved unexpired override or None) of one
     pass, or None if there is no such pass: what a gate needs of a pass at an online
     check-in (pass_colour's inputs and the visitor pass's host place), in one prepared
-    statement instead of three (the override is _pass_override's subquery)."""
+    statement (the override, the latest approval winning, is a subquery)."""
     from django.db import connection
 
     from .models import Override, Pass
@@ -78,7 +77,7 @@ def pass_now(pass_id: int, now=None) -> tuple[int | None, str, str | None] | Non
     if sql is None:
         qn, pm, om = connection.ops.quote_name, Pass._meta, Override._meta
         pcol = lambda name: qn(pm.get_field(name).column)  # noqa: E731
-        ocol = lambda name: qn(om.get_field(name).column)  # noqa: E731
+        ocol = lambda name: f"{qn(om.db_table)}.{qn(om.get_field(name).column)}"  # noqa: E731 - qualified: Pass has state, id too
         sql = _PASS_NOW_SQL[connection.vendor] = (
             f"SELECT {pcol('person')}, {pcol('place_path')}, "
             f"(SELECT {ocol('colour')} FROM {qn(om.db_table)} WHERE {ocol('pass_obj')} = {qn(pm.db_table)}.{pcol('id')} "
@@ -91,36 +90,16 @@ def pass_now(pass_id: int, now=None) -> tuple[int | None, str, str | None] | Non
     return (row[0], row[1], row[2]) if row else None
 
 
-def _pass_override(pass_id: int, now) -> str | None:
-    """The colour of the approved, unexpired override of one pass (the latest approval
-    wins), or None: _overrides(now, pass_obj__in=[pass_id]) as one prepared statement (a
-    gate asks it at every online check-in)."""
-    from django.db import connection
-
-    from .models import Override
-
-    sql = _PASS_OVERRIDE_SQL.get(connection.vendor)
-    if sql is None:
-        qn, meta = connection.ops.quote_name, Override._meta
-        col = lambda name: qn(meta.get_field(name).column)  # noqa: E731
-        sql = _PASS_OVERRIDE_SQL[connection.vendor] = (
-            f"SELECT {col('colour')} FROM {qn(meta.db_table)} WHERE {col('pass_obj')} = %s AND {col('state')} = %s "
-            f"AND {col('until')} > %s ORDER BY {col('decided_at')} DESC, {col('id')} DESC LIMIT 1")
-    until = Override._meta.get_field("until").get_db_prep_value(now, connection)
-    with connection.cursor() as cur:
-        cur.execute(sql, [pass_id, Override.State.APPROVED.value, until])
-        row = cur.fetchone()
-    return row[0] if row else None
-
-
 def pass_colour(pass_, *, now=None, override=_UNSET) -> str:
     """The colour of a pass now: its own override, else its person's colour (resident,
     vehicle with a registered owner), else green (a visitor checked at issue). `override`:
     the pass's own override colour (or None) when the caller has read it (pass_now)."""
     now = now or timezone.now()
-    own = _pass_override(pass_.pk, now) if override is _UNSET else override
-    if own is not None:
-        return own
+    if override is _UNSET:
+        stored = pass_now(pass_.pk, now)
+        override = stored[2] if stored else None
+    if override is not None:
+        return override
     if pass_.person_id:
         return colour_for([pass_.person_id], now=now)[pass_.person_id]
     return GREEN

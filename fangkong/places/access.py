@@ -157,16 +157,29 @@ def _grants_sql() -> str:
         from django.db import connection
 
         from fangkong.accounts.models import Grant
-        from fangkong.places.models import Place
 
-        qn = connection.ops.quote_name
-        g, p = Grant._meta, Place._meta
-        col = lambda meta, name: f"{qn(meta.db_table)}.{qn(meta.get_field(name).column)}"  # noqa: E731
+        g = Grant._meta
+        cols, place_join, col = _grant_sql_parts()
         _GRANTS_SQL.append(
-            f"SELECT {col(g, 'role')}, {col(g, 'place')}, {col(p, 'path')}, {col(g, 'organization')} "
-            f"FROM {qn(g.db_table)} LEFT OUTER JOIN {qn(p.db_table)} ON {col(g, 'place')} = {col(p, 'id')} "
+            f"SELECT {cols} FROM {connection.ops.quote_name(g.db_table)} {place_join} "
             f"WHERE {col(g, 'user')} = %s AND {col(g, 'active')} = %s ORDER BY {col(g, 'id')}")
     return _GRANTS_SQL[0]
+
+
+def _grant_sql_parts():
+    """The SELECT list of a grant as a Scope (role, place id, place path, organization id),
+    the join of its place, and a column-naming helper: shared by the grants query and
+    user_with_grants."""
+    from django.db import connection
+
+    from fangkong.accounts.models import Grant
+    from fangkong.places.models import Place
+
+    qn = connection.ops.quote_name
+    g, p = Grant._meta, Place._meta
+    col = lambda meta, name: f"{qn(meta.db_table)}.{qn(meta.get_field(name).column)}"  # noqa: E731
+    cols = f"{col(g, 'role')}, {col(g, 'place')}, {col(p, 'path')}, {col(g, 'organization')}"
+    return cols, f"LEFT OUTER JOIN {qn(p.db_table)} ON {col(g, 'place')} = {col(p, 'id')}", col
 
 
 _USER_SQL: dict = {}
@@ -182,20 +195,17 @@ def user_with_grants(pk):
 
     from fangkong.accounts.models import Grant
     from fangkong.lib.db import fastsql
-    from fangkong.places.models import Place
 
     model = get_user_model()
     plan = _USER_SQL.get(connection.vendor)
     if plan is None:
         qn = connection.ops.quote_name
-        u, g, p = model._meta, Grant._meta, Place._meta
-        col = lambda meta, name: f"{qn(meta.db_table)}.{qn(meta.get_field(name).column)}"  # noqa: E731
+        u, g = model._meta, Grant._meta
+        cols, place_join, col = _grant_sql_parts()
         reader = fastsql.Reader(model, tuple(f.name for f in u.concrete_fields))
-        sql = (f"SELECT {reader.columns}, {col(g, 'role')}, {col(g, 'place')}, {col(p, 'path')}, {col(g, 'organization')} "
-               f"FROM {qn(u.db_table)} "
+        sql = (f"SELECT {reader.columns}, {cols} FROM {qn(u.db_table)} "
                f"LEFT OUTER JOIN {qn(g.db_table)} ON {col(g, 'user')} = {col(u, u.pk.name)} AND {col(g, 'active')} = %s "
-               f"LEFT OUTER JOIN {qn(p.db_table)} ON {col(g, 'place')} = {col(p, 'id')} "
-               f"WHERE {col(u, u.pk.name)} = %s ORDER BY {col(g, 'id')}")
+               f"{place_join} WHERE {col(u, u.pk.name)} = %s ORDER BY {col(g, 'id')}")
         plan = _USER_SQL[connection.vendor] = (sql, reader)
     sql, reader = plan
     with connection.cursor() as cur:
