@@ -62,7 +62,8 @@ class LoadResult:
 
     def summary(self) -> str:
         return (f"{self.done}/{self.total} in {self.seconds:.2f}s = {self.rps:.0f} req/s, "
-                f"p50 {self.pct(50):.1f} ms, p99 {self.pct(99):.1f} ms, statuses {dict(sorted(self.statuses.items()))}"
+                f"p50 {self.pct(50):.1f} ms, p99 {self.pct(99):.1f} ms, p99.9 {self.pct(99.9):.1f} ms, "
+                f"max {max(self.latencies_ms, default=0.0):.1f} ms, statuses {dict(sorted(self.statuses.items()))}"
                 + (f", retries {self.retries}" if self.retries else "") + (", TIMED OUT" if self.timed_out else ""))
 
 
