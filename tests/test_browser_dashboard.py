@@ -95,7 +95,7 @@ def test_coordinator_opens_the_dashboard_and_drills_down(live_server, live_cast,
 def label_of(key, lang):
     from django.utils import translation
 
-    from fangkong.core import registry
+    from fangkong.lib import registry
 
     with translation.override(lang):
         return str(next(m.label for m in registry.metrics() if m.key == key))

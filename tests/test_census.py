@@ -14,7 +14,7 @@ from django.utils import timezone
 from fangkong.census import actions
 from fangkong.census.models import Answer, Campaign, FollowUp, Visit
 from fangkong.census.standard import standard
-from fangkong.core import registry
+from fangkong.lib import registry
 from tests.cast import add_person
 
 SAFE = {"source_area": "no", "contact_source": "no", "contact_confirmed": "no", "gathering": "no"}

@@ -15,7 +15,7 @@ from django.utils import timezone
 from fangkong.census import actions as census
 from fangkong.census.models import Visit
 from fangkong.census.standard import standard
-from fangkong.core import registry
+from fangkong.lib import registry
 from fangkong.observation import actions as observation
 from fangkong.observation.models import Observation
 

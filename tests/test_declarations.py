@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from fangkong.accounts.actions import issue_resident_link
 from fangkong.audit.models import AuditEvent
-from fangkong.core import registry
+from fangkong.lib import registry
 from fangkong.declarations import actions
 from fangkong.declarations.models import Appeal, CreditEntry, Declaration, Finding, Point
 from fangkong.lib import crypto

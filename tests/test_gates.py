@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from fangkong.audit.models import AuditEvent
-from fangkong.core import registry
+from fangkong.lib import registry
 from fangkong.gates.models import GateEntry, Triage
 from fangkong.passes import tokens
 from fangkong.places.actions import create_place

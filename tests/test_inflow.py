@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from fangkong.audit.models import AuditEvent
-from fangkong.core import registry
+from fangkong.lib import registry
 from fangkong.inflow.models import Application, Event, Origin
 from fangkong.residents.models import Person
 from tests.cast import make_id, make_phone

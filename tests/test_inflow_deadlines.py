@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from fangkong.accounts.actions import issue_resident_link
 from fangkong.audit.models import AuditEvent
-from fangkong.core import registry
+from fangkong.lib import registry
 from fangkong.inflow import tasks
 from fangkong.inflow.models import Application, Event, MeasurePolicy, Origin
 from tests.cast import add_person, make_id, make_phone

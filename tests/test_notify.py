@@ -18,7 +18,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from fangkong.audit.models import AuditEvent
-from fangkong.core import registry
+from fangkong.lib import registry
 from fangkong.notify import actions, tasks
 from fangkong.notify.models import Channel, Delivery, DeliveryAttempt, Message, Recipient
 from tests.cast import make_id, make_phone

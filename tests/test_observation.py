@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from fangkong.accounts.actions import issue_resident_link, revoke_resident_links
-from fangkong.core import registry
+from fangkong.lib import registry
 from fangkong.inflow.models import Application, Origin
 from fangkong.observation import actions
 from fangkong.observation.models import Alert, Observation, Report, Room, SupplyRequest

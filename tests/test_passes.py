@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from fangkong.accounts.actions import issue_resident_link
 from fangkong.audit.models import AuditEvent
-from fangkong.core import registry
+from fangkong.lib import registry
 from fangkong.observation import actions as observation
 from fangkong.observation.models import Observation
 from fangkong.passes import actions, tokens

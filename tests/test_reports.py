@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fangkong.audit.models import AuditEvent
-from fangkong.core import registry
+from fangkong.lib import registry
 from fangkong.gates.models import GateEntry
 from fangkong.notify.models import Recipient
 from fangkong.observation.models import Observation, Report

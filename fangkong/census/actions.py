@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
-from fangkong.core import registry
+from fangkong.lib import registry
 from fangkong.lib.workflow import Conflict, Invalid, Transition  # noqa: F401  (actions.Conflict etc. for callers)
 
 from .models import Answer, Campaign, FollowUp, Question, Questionnaire, Visit

@@ -6,4 +6,4 @@ class CensusConfig(AppConfig):
     label = "census"
 
     def ready(self):
-        from . import signals  # noqa: F401  registers the daily figures (core.registry)
+        from . import contributions  # noqa: F401  registers the daily figures (lib.registry)

@@ -2,7 +2,7 @@
 children for one day and over a run of days.
 
 Counts come only from `fangkong.reports.figures.place_figures` (the one read of the daily
-figures) and the metric list from `core.registry.metrics()`; places only through
+figures) and the metric list from `lib.registry.metrics()`; places only through
 places.access, so a viewer never gets a figure of a place outside their grants.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from fangkong.core import registry
+from fangkong.lib import registry
 from fangkong.places.access import get_in_scope, grants_for, places_in_scope
 from fangkong.places.models import SEGMENT, Place
 from fangkong.reports.figures import EARLIEST, place_figures

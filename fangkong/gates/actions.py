@@ -27,7 +27,7 @@ from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Conflict, Invalid, Transition  # noqa: F401  (actions.Invalid etc. for callers)
-from fangkong.core import registry
+from fangkong.lib import registry
 from fangkong.passes import plates, tokens
 from fangkong.lib.db import fastsql, group_commit
 from fangkong.places.access import path_in_scope, places_in_scope

@@ -6,4 +6,4 @@ class GatesConfig(AppConfig):
     label = "gates"
 
     def ready(self):
-        from . import signals  # noqa: F401  registers the daily gate figures (core.registry)
+        from . import contributions  # noqa: F401  registers the daily gate figures (lib.registry)

@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Conflict, Invalid, Transition  # noqa: F401  (actions.Conflict etc. for callers)
-from fangkong.core import registry
+from fangkong.lib import registry
 from fangkong.documents.notices import issue_inflow_approval
 from fangkong.lib import crypto
 from fangkong.lib.identity import has_numbers
@@ -335,7 +335,7 @@ def _start_measure(acting_user, app: Application) -> None:
 
 def escalate_overdue(*, acting_user=None, now=None, limit: int = 500) -> int:
     """Every application overdue on its current link and not yet escalated for it: one
-    alert (core.registry.raise_alert) to the link's owners, an "escalate" event and an
+    alert (lib.registry.raise_alert) to the link's owners, an "escalate" event and an
     audit record, each application in its own transaction. Idempotent: the mark
     (escalated_at) is set by a conditional update, so two runs, or two workers at once,
     escalate a link once. A sink that raises rolls its application back (retried next run);

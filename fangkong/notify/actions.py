@@ -1,5 +1,5 @@
 """Named actions of the notifications module, and `notify()`, which other modules call
-(directly or through `core.registry.raise_alert`, whose sink is `alert_sink` below).
+(directly or through `lib.registry.raise_alert`, whose sink is `alert_sink` below).
 
 Every write runs in one transaction with an audit event; deliveries are handed to the Huey
 worker on commit (tasks.deliver). The worker's own writes are `attempt_delivery` and
@@ -129,7 +129,7 @@ def notify(*, kind: str, title: str, body: str, place_path: str, roles: Iterable
 
 
 def alert_sink(alert) -> Message | None:
-    """core.registry alert sink: the alert's roles within its place (and, with an org_id,
+    """lib.registry alert sink: the alert's roles within its place (and, with an org_id,
     those roles' holders in that organization) hear of it, once per kind, object and key (or, without an object, per kind, place, person and text). A failure
     here is logged and does not undo the caller's own record (its board still shows it)."""
     try:

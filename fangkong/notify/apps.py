@@ -6,7 +6,7 @@ class NotifyConfig(AppConfig):
     label = "notify"
 
     def ready(self):
-        from fangkong.core import registry
+        from fangkong.lib import registry
 
         from .actions import alert_sink
 

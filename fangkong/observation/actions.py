@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Conflict, Invalid, Transition  # noqa: F401  (actions.Conflict etc. for callers)
-from fangkong.core import registry
+from fangkong.lib import registry
 from fangkong.lib.db import fastsql, group_commit
 
 from .models import SYMPTOM_KEYS, Alert, Event, Observation, Report, Room, SupplyRequest

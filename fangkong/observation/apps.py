@@ -6,4 +6,4 @@ class ObservationConfig(AppConfig):
     label = "observation"
 
     def ready(self):
-        from . import signals  # noqa: F401  registers metrics and health flags (core.registry)
+        from . import contributions  # noqa: F401  registers metrics and health flags (lib.registry)

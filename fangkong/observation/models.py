@@ -86,7 +86,7 @@ class Observation(models.Model):
             models.UniqueConstraint(fields=["person"], condition=models.Q(state__in=["active", "hospital"]),
                                     name="observation_one_open_per_person"),
         ]
-        # The daily figures (signals.py) read these columns of every observation grouped by
+        # The daily figures (contributions.py) read these columns of every observation grouped by
         # place: from this index alone, in place order (bench W7).
         indexes = [models.Index(fields=["place_path", "start_date", "ended_at", "created_at", "state"],
                                 name="observation_daily")]

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Conflict, Invalid, Transition, int_or_none  # noqa: F401  (actions.Conflict etc. for callers)
-from fangkong.core import registry
+from fangkong.lib import registry
 from fangkong.lib import crypto
 from fangkong.lib.identity import IdentityError, mask_phone, normalize_phone
 

@@ -1,5 +1,5 @@
 """Pass colour rules (M6): one function derives the colour from the health flags that the
-modules report (fangkong.core.registry.health_flags); nobody types a colour in, except as
+modules report (fangkong.lib.registry.health_flags); nobody types a colour in, except as
 an override that a second person approved and that expires.
 
     red     FEVER, HOSPITAL, CENTRAL_OBSERVATION, or home OBSERVATION
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from fangkong.core import registry
+from fangkong.lib import registry
 
 GREEN, YELLOW, RED = "green", "yellow", "red"
 RED_FLAGS = frozenset({registry.FEVER, registry.HOSPITAL, registry.CENTRAL_OBSERVATION, registry.OBSERVATION})

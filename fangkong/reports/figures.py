@@ -1,6 +1,6 @@
 """Daily figures (M8) added up the place tree.
 
-Every module registers its metrics in fangkong.core.registry; a metric answers, for one
+Every module registers its metrics in fangkong.lib.registry; a metric answers, for one
 local day, (place path, count) pairs where a place path is the materialized path of the
 place the counted thing happened at (a grid, compound or building, or a community). The
 count for a place is the sum over the pairs whose path lies under the place's path, so the
@@ -25,7 +25,7 @@ kept as it was. A metric registered after the day was closed has no figure for t
   organization (Metric.by_org), snapshot or live like the rest.
 * `live_counts(day, keys)`, `live_by_org(day, keys)` — from the data now (what closing
   stores); within one such read, metrics of one module that count the same rows share one
-  query (core.registry.shared).
+  query (lib.registry.shared).
 * `rollup_places(counts, places)` — day_counts' pairs added up for the given places.
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ import bisect
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from fangkong.core import registry
+from fangkong.lib import registry
 
 EARLIEST = dt.date(2000, 1, 1)  # the first day the report and the dashboard answer for
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import OrderedDict
 
-from fangkong.core import registry
+from fangkong.lib import registry
 from fangkong.places.access import get_in_scope, places_in_scope, scope
 from fangkong.places.models import Organization, Place
 

@@ -1,4 +1,4 @@
-"""What the passes module tells the rest of the platform (fangkong.core.registry): daily
+"""What the passes module tells the rest of the platform (fangkong.lib.registry): daily
 figures for the daily report, counted per place path (the pass's place) per local day.
 
 A pass's colour is never stored (it is derived from the person's state when a token is
@@ -11,7 +11,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from fangkong.core import registry
+from fangkong.lib import registry
 
 from .models import Pass
 

@@ -1,4 +1,4 @@
-"""What the gates module tells the rest of the platform (fangkong.core.registry): daily
+"""What the gates module tells the rest of the platform (fangkong.lib.registry): daily
 figures of the gates for the daily report."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 
-from fangkong.core import registry
+from fangkong.lib import registry
 
 from .models import GateEntry
 from .queries import day_bounds
@@ -18,7 +18,7 @@ SECTION = _("Gates")
 
 def _day(day: dt.date) -> list[tuple[str, int, int, int]]:
     """(place path, entries, refused, fevers) of the day: one query for the three metrics
-    (shared within one read of the figures, core.registry.shared)."""
+    (shared within one read of the figures, lib.registry.shared)."""
     def query():
         start, end = day_bounds(day)
         return list(GateEntry.objects.filter(occurred_at__gte=start, occurred_at__lt=end).values_list("place_path").annotate(

@@ -1,4 +1,4 @@
-"""What the inflow module tells the rest of the platform (fangkong.core.registry): daily
+"""What the inflow module tells the rest of the platform (fangkong.lib.registry): daily
 figures for the daily report. The measure that starts on arrival is an observation
 (fangkong.observation), which reports the persons' health flags."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from fangkong.core import registry
+from fangkong.lib import registry
 
 from .models import Application
 

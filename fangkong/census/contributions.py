@@ -1,4 +1,4 @@
-"""What the census tells the rest of the platform (fangkong.core.registry): the daily
+"""What the census tells the rest of the platform (fangkong.lib.registry): the daily
 figures, counted per place path (the household's place) per local day."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from fangkong.core import registry
+from fangkong.lib import registry
 
 from .models import FollowUp, Visit
 

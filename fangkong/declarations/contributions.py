@@ -1,4 +1,4 @@
-"""What self-declaration tells the rest of the platform (fangkong.core.registry): the daily
+"""What self-declaration tells the rest of the platform (fangkong.lib.registry): the daily
 figures, counted per place path (the matched person's place, or the community) per local day."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from fangkong.core import registry
+from fangkong.lib import registry
 
 from .models import CreditEntry, Declaration, Finding
 

@@ -1,4 +1,4 @@
-"""What the observation module tells the rest of the platform (fangkong.core.registry):
+"""What the observation module tells the rest of the platform (fangkong.lib.registry):
 daily figures for the daily report and the health flags of persons."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from fangkong.core import registry
+from fangkong.lib import registry
 
 from .models import Alert, Observation, Report
 
@@ -27,7 +27,7 @@ def _by_path(qs):
 
 def _measures(day: dt.date) -> list[tuple[str, int, int, int]]:
     """(place path, active, new, released) of the day: one query for the three metrics
-    (shared within one read of the figures, core.registry.shared).
+    (shared within one read of the figures, lib.registry.shared).
 
     active: under a measure at the end of `day` (a stock); new: started that day; released:
     released that day."""
