@@ -2,7 +2,6 @@ from django.urls import include, path
 from django.views.i18n import set_language
 
 from fangkong.accounts import views as accounts
-from fangkong.audit import views as audit
 from fangkong.core import views as core
 from fangkong.observation import urls as observation_urls
 from fangkong.inflow.urls import resident_urlpatterns as inflow_resident_urls
@@ -35,7 +34,7 @@ urlpatterns = [
     path("households/new/", residents.household_create, name="household_create"),
     path("households/<int:pk>/", residents.household_detail, name="household_detail"),
     path("households/<int:pk>/edit/", residents.household_edit, name="household_edit"),
-    path("audit/", audit.event_list, name="audit_list"),
+    path("audit/", core.audit_events, name="audit_list"),
     path("inflow/", include("fangkong.inflow.urls")),
     path("observation/", include("fangkong.observation.urls")),
     path("passes/", include("fangkong.passes.urls")),

@@ -4,6 +4,11 @@
 
 A route must declare what it needs (places.access.requires / api_perm / authenticated /
 public); an undeclared route fails here, so a new endpoint is covered the day it is added.
+Routes are found through public interfaces only: Django's URL resolver for pages, and the
+API's OpenAPI schema for operations (each operation's security scheme names its permission
+in x-fangkong-* fields; see places.access.api_perm). Roles and permissions come from the
+access module's merged table (every app's permissions.py). Each route × subject is a
+subtest of its own, so one failure hides no other.
 Expected outcomes are computed from the place tree, not from the access module:
   role without the permission -> 403; object outside the grant -> 404;
   object inside -> allowed (anything but 403/404/5xx); list pages never show the names of
@@ -13,6 +18,8 @@ from __future__ import annotations
 
 import io
 import json
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pytest
 from django.test import Client
@@ -20,7 +27,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from fangkong.accounts.actions import add_grant
 from fangkong.api import api
-from fangkong.places.access import ROLE_PERMS, ROLES
+from django.apps import apps
+
+from fangkong.places.access import all_roles, role_perms
 from tests import matrix
 from tests.cast import make_user
 
@@ -47,15 +56,43 @@ def page_routes():
     return out
 
 
-def api_operations():
+@dataclass(frozen=True)
+class ApiOp:
+    """An API operation as its OpenAPI schema describes it."""
+
+    method: str
+    path: str  # "/api/inflow/{pk}"
+    perm: str | None = None
+    model: type | None = None
+    whole_tree: bool = False
+    personal_link: bool = False
+    public: str = ""
+    authenticated: bool = False  # any signed-in user (django_auth)
+    unknown: tuple = ()  # security schemes that say nothing the matrix understands
+
+
+def api_operations() -> list[ApiOp]:
+    schema = api.get_openapi_schema()
+    schemes = schema.get("components", {}).get("securitySchemes", {})
     ops = []
-    for prefix, router in api._routers:
-        for path, path_view in router.path_operations.items():
-            for op in path_view.operations:
-                full = "/api" + ("/" + prefix.strip("/") if prefix.strip("/") else "") + "/" + path.lstrip("/")
-                auths = op.auth_callbacks
-                for method in op.methods:
-                    ops.append((method, full.replace("//", "/"), op, auths))
+    for path, item in schema["paths"].items():
+        for method, op in item.items():
+            fields: dict = {"public": op.get("x-fangkong-public", "")}
+            unknown = []
+            for requirement in op.get("security", []):
+                for name in requirement:
+                    scheme = schemes[name]
+                    if scheme.get("x-fangkong-perm"):
+                        label = scheme.get("x-fangkong-object")
+                        fields.update(perm=scheme["x-fangkong-perm"], whole_tree=bool(scheme.get("x-fangkong-whole-tree")),
+                                      model=apps.get_model(label) if label else None)
+                    elif scheme.get("x-fangkong-personal-link"):
+                        fields["personal_link"] = True
+                    elif name == "SessionAuth":
+                        fields["authenticated"] = True
+                    else:
+                        unknown.append(name)
+            ops.append(ApiOp(method.upper(), path, unknown=tuple(unknown), **fields))
     return ops
 
 
@@ -71,22 +108,15 @@ def test_every_page_route_declares_its_access():
     assert not missing, f"routes without requires()/public()/authenticated: {missing}"
 
 
-def test_every_api_operation_declares_its_access_and_matches_openapi():
-    schema = api.get_openapi_schema()
-    in_schema = {(m.upper(), path) for path, item in schema["paths"].items() for m in item}
+def test_every_api_operation_declares_its_access_in_openapi():
     ops = api_operations()
-    in_routers = {(m, path) for m, path, _op, _a in ops}
-    assert in_schema == in_routers
-    for method, path, _op, auths in ops:
-        assert auths, f"{method} {path} has no auth: declare api_perm(...) or django_auth"
-        for a in auths:
-            assert (getattr(a, "fk_perm", None) or getattr(a, "fk_personal_link", False) or getattr(a, "fk_public", None)
-                    or type(a).__name__ == "SessionAuth"), (
-                method, path, a)
-        if "{pk}" in path:
-            assert all(getattr(a, "fk_object", None) for a in auths if getattr(a, "fk_perm", None)), (
-                f"{method} {path}: api_perm(..., obj=Model) must name the model behind {{pk}}"
-            )
+    assert len(ops) >= 30
+    for op in ops:
+        assert not op.unknown, f"{op.method} {op.path}: security {op.unknown} is not one of places.access's"
+        assert op.perm or op.personal_link or op.public or op.authenticated, (
+            f"{op.method} {op.path} has no auth: declare api_perm(...), link_auth(), django_auth or **public_api(...)")
+        if "{pk}" in op.path and op.perm:
+            assert op.model is not None, f"{op.method} {op.path}: api_perm(..., obj=Model) must name the model behind {{pk}}"
 
 
 # --- The matrix -------------------------------------------------------------------------
@@ -98,7 +128,7 @@ def _subjects(cast):
                      "sibling": p["comm_b"], "sibling_leaf": p["grid_a2"]}
     org_targets = {"org_own": o["org_x"], "org_sibling": o["org_y"]}
     out = [("anonymous", None, None, None), ("nogrant", None, cast.nogrant, None), ("admin", "admin", cast.admin, None)]
-    for role in ROLES:
+    for role in all_roles():
         if role == "admin":
             continue
         for scope, target in {**place_targets, **org_targets}.items():
@@ -194,43 +224,65 @@ def _fresh_clients():
     _CLIENTS.clear()
 
 
-def _check(cast, subjects, method, url, perm, obj, kind, api_call, failures, whole_tree=False):
+class Cases:
+    """Each (route, subject) is a subtest of its own: it passes or fails by itself."""
+
+    def __init__(self, subtests):
+        self.subtests = subtests
+        self.count = 0
+
+    @contextmanager
+    def case(self, name: str):
+        problems: list[str] = []
+        self.count += 1
+        with self.subtests.test(msg=name):
+            yield problems
+            assert not problems, "\n".join(problems)
+
+
+def _check(cast, subjects, method, url, perm, obj, kind, api_call, cases, whole_tree=False):
     for label, role, user, target in subjects:
+        with cases.case(f"{method} {url} as {label}") as failures:
+            _check_one(cast, method, url, perm, obj, kind, api_call, failures, whole_tree, label, role, user, target)
+
+
+def _check_one(cast, method, url, perm, obj, kind, api_call, failures, whole_tree, label, role, user, target):
+    if True:
         client = _client(user)
         resp = _request(client, method, url, api_call)
         code = resp.status_code
         where = f"{method} {url} as {label}: {code}"
         if code >= 500:
             failures.append(where + " (server error)")
-            continue
+            return
         if user is None:
             if kind == "public":
-                continue
+                return
             ok = code == 401 if api_call else (code == 302 and "/login/" in resp["Location"])
             if not ok:
                 failures.append(where + " (anonymous must be sent to sign in)")
-            continue
+            return
         if kind == "authenticated" or kind == "public":
             if code in (403, 404):
                 failures.append(where + " (any signed-in user may use this route)")
         else:
-            has = role is not None and perm in ROLE_PERMS[role]
+            has = role is not None and perm in role_perms(role)
             if not has:
                 if code != 403:
                     failures.append(where + f" (expected 403: role lacks {perm})")
-                continue
+                return
             if whole_tree and role != "admin" and not _is_root(target):
                 # Acts on every place at once: a grant below the tree's root is not enough.
                 if code != 403:
                     failures.append(where + f" (expected 403: {perm} over the whole tree only)")
-                continue
+                return
             if obj is not None:
                 expected_in = _covers(target if role != "admin" else None, obj)
                 if expected_in and code in (403, 404):
                     failures.append(where + " (object is in scope)")
                 if not expected_in and code != 404:
                     failures.append(where + " (expected 404: object outside the grant)")
-                continue
+                return
             if code in (403, 404):
                 failures.append(where + " (role holds the permission)")
         if code == 200 and user is not None and role != "admin":
@@ -250,16 +302,16 @@ def _allowed_methods(url, api_call, admin):
 
 
 @pytest.mark.django_db(transaction=False)
-def test_page_routes_matrix(cast):
+def test_page_routes_matrix(cast, subtests):
     subjects = _subjects(cast)
     objects = _objects(cast)
-    failures, tested = [], 0
+    cases, tested = Cases(subtests), 0
     for name, pattern, cb in page_routes():
         kind = declared(cb)
         perm = getattr(cb, "fk_perm", None)
         model = getattr(cb, "fk_object", None)
         if kind == "fk_personal_link":  # its only URL argument is the token
-            tested += _check_personal_link_page(cast, subjects, name, pattern, failures)
+            tested += _check_personal_link_page(cast, subjects, name, pattern, cases)
             continue
         if "<" in pattern and name not in matrix.url_kwargs():
             assert model is not None, f"{name}: requires(..., obj=Model) must name the model behind the URL's pk"
@@ -273,14 +325,13 @@ def test_page_routes_matrix(cast):
             admin.force_login(cast.admin)
             assert admin.delete(url).status_code == 405, f"DELETE {url} must be 405"
         for method in _allowed_methods(url, False, cast.admin):
-            _check(cast, subjects, method, url, perm, obj, "perm" if kind == "fk_perm" else kind.replace("fk_", ""), False, failures,
+            _check(cast, subjects, method, url, perm, obj, "perm" if kind == "fk_perm" else kind.replace("fk_", ""), False, cases,
                    whole_tree=getattr(cb, "fk_whole_tree", False))
             tested += 1
         # Re-create the object if a POST may have changed it, so later routes see a fresh one.
         if model is not None:
             objects[model] = matrix.factories()[model](cast)
-    assert tested >= 15
-    assert not failures, "\n".join(failures)
+    assert tested >= 15 and cases.count >= 15 * len(subjects)
 
 
 def _resident_token(cast) -> str:
@@ -289,7 +340,7 @@ def _resident_token(cast) -> str:
     return issue_resident_link(acting_user=None, person=cast.person_a1)
 
 
-def _check_personal_link_page(cast, subjects, name, pattern, failures) -> int:
+def _check_personal_link_page(cast, subjects, name, pattern, cases) -> int:
     """A personal-link page: the URL's token is its only argument. With person A1's valid
     token anyone (anonymous included) gets the page and sees no other person's name; with
     a wrong token everyone gets 404."""
@@ -303,6 +354,7 @@ def _check_personal_link_page(cast, subjects, name, pattern, failures) -> int:
             continue
         n += 1
         for label, _role, user, _target in subjects:
+          with cases.case(f"{method} {name} (personal link) as {label}") as failures:
             client = _client(user)
             resp = _request(client, method, good, False)
             if resp.status_code in (401, 403, 404) or resp.status_code >= 500:
@@ -319,32 +371,33 @@ def _check_personal_link_page(cast, subjects, name, pattern, failures) -> int:
 
 
 @pytest.mark.django_db
-def test_api_operations_matrix(cast):
+def test_api_operations_matrix(cast, subtests):
     subjects = _subjects(cast)
     objects = _objects(cast)
-    failures = []
-    for method, path, _op, auths in api_operations():
-        perm = next((getattr(a, "fk_perm", None) for a in auths if getattr(a, "fk_perm", None)), None)
-        model = next((getattr(a, "fk_object", None) for a in auths if getattr(a, "fk_object", None)), None)
-        if model is not None:
-            assert model in objects, f"{method} {path}: add a factory for {model.__name__} in tests/matrix/"
-        obj = objects[model] if model else None
-        url = path.replace("{pk}", str(obj.pk)) if obj else path
-        public = any(getattr(a, "fk_public", None) for a in auths)
-        _check(cast, subjects, method, url, perm, obj, "public" if public else "perm" if perm else "authenticated", True,
-               failures, whole_tree=any(getattr(a, "fk_whole_tree", False) for a in auths))
-        if any(getattr(a, "fk_personal_link", False) for a in auths):
-            _check_personal_link_api(cast, method, url, failures)
-        if model is not None:
-            objects[model] = matrix.factories()[model](cast)
+    cases = Cases(subtests)
+    ops = api_operations()
+    for op in ops:
+        if op.model is not None:
+            assert op.model in objects, f"{op.method} {op.path}: add a factory for {op.model.__name__} in tests/matrix/"
+        obj = objects[op.model] if op.model else None
+        url = op.path.replace("{pk}", str(obj.pk)) if obj else op.path
+        kind = "public" if op.public else "perm" if op.perm else "authenticated"
+        _check(cast, subjects, op.method, url, op.perm, obj, kind, True, cases, whole_tree=op.whole_tree)
+        if op.personal_link:
+            with cases.case(f"{op.method} {url} with a personal link") as failures:
+                _check_personal_link_api(cast, op.method, url, failures)
+        if op.model is not None:
+            objects[op.model] = matrix.factories()[op.model](cast)
     admin = Client()
     admin.force_login(cast.admin)
-    for method, path, _op, _auths in api_operations():
-        url = path.replace("{pk}", str(cast.person_a1.pk))
-        taken = {m2 for m2, p2, _o, _a in api_operations() if p2 == path}
+    for op in ops:
+        url = op.path.replace("{pk}", str(cast.person_a1.pk))
+        taken = {o.method for o in ops if o.path == op.path}
         for wrong in {"PUT", "DELETE"} - taken:
-            assert admin.generic(wrong, url).status_code == 405, f"{wrong} {url} must be 405"
-    assert not failures, "\n".join(failures)
+            with cases.case(f"{wrong} {op.path} is 405") as failures:
+                if admin.generic(wrong, url).status_code != 405:
+                    failures.append(f"{wrong} {url} must be 405")
+    assert cases.count >= len(ops) * len(subjects)
 
 
 def _check_personal_link_api(cast, method, url, failures):

@@ -5,7 +5,7 @@ from django.test import Client, override_settings
 
 from fangkong.accounts.models import LoginThrottle
 from fangkong.audit.models import AuditEvent
-from fangkong.places.access import ROLES
+from fangkong.places.access import all_roles
 from tests.cast import PASSWORD, make_user
 
 
@@ -66,7 +66,7 @@ def test_logout(cast, login):
     assert client.get("/residents/").status_code == 302
 
 
-@pytest.mark.parametrize("role", [r for r in ROLES if r != "resident"])
+@pytest.mark.parametrize("role", [r for r in all_roles() if r != "resident"])
 def test_home_page_for_every_role(cast, login, role):
     user = {"admin": cast.admin, "commander": cast.commander, "coordinator": cast.coordinator,
             "committee": cast.committee_a, "grid_worker": cast.worker_a1, "medic": cast.medic_a,

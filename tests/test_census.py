@@ -172,8 +172,8 @@ def test_risky_answer_opens_a_follow_up_and_one_alert(cast, alerts_sink, django_
     fu = FollowUp.objects.get()
     assert (fu.person, fu.state, fu.place_path) == (cast.person_a1, "open", cast.hh_a1.place_path)
     assert "是否去过疫源地" in fu.reason and "37.8" in fu.reason
-    assert [(a.kind, a.roles, a.person_id, a.obj_id) for a in alerts_sink] == [
-        ("census.risk", ("grid_worker", "committee", "medic"), cast.person_a1.pk, fu.pk)]
+    assert [(a.kind, a.perms, a.person_id, a.obj_id) for a in alerts_sink] == [
+        ("census.risk", ("observation.alerted", "observation.start"), cast.person_a1.pk, fu.pk)]
     assert "建议：居家医学观察" in alerts_sink[0].text
     assert "靶子甲" not in alerts_sink[0].text
     # The follow-up list; closing it: wrong role 403, other grid 404, works once, then 409.

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from fangkong.audit.models import AuditEvent
 from fangkong.documents import actions, notices
+from fangkong.inflow import notices as inflow_notices
 from fangkong.documents.models import Document
 from fangkong.documents.pdf import FontMissing, fonts
 from fangkong.inflow.models import Application, Origin
@@ -158,7 +159,7 @@ def test_seed_case_approval_notice_pdf_qr_and_verify_page(cast, origin, tmp_path
     assert "已作废" in html and "真实有效" not in html
     revoked_pdf = as_user(cast.committee_a).get(f"/documents/{doc.pk}/pdf/").content
     assert "已作废" in pdf_text(revoked_pdf, tmp_path)
-    assert notices.issue_inflow_approval(acting_user=cast.committee_a, app=app).pk != doc.pk  # re-issue after revoking
+    assert inflow_notices.issue_inflow_approval(acting_user=cast.committee_a, app=app).pk != doc.pk  # re-issue after revoking
 
     # A code the platform never issued: a clear "not authentic" page with 404.
     resp = Client().get("/v/NotARealCode0123456789abcdefgh/")

@@ -287,7 +287,7 @@ def test_fever_at_the_gate_opens_a_triage_and_raises_an_alert(cast, login, alert
     assert t.place_path == cast.compound_a1.path and t.masked == "靶*甲"
     assert len(alerts) == 1
     a = alerts[0]
-    assert a.kind == "gate.fever" and a.roles == ("grid_worker", "medic") and a.place_path == cast.compound_a1.path
+    assert a.kind == "gate.fever" and a.perms == ("observation.alerted",) and a.place_path == cast.compound_a1.path
     assert "38.3" in a.text and a.obj_type == "gates.triage" and a.obj_id == t.pk
 
     url = f"/api/gates/triage/{t.pk}/close"

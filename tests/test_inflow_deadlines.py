@@ -107,8 +107,8 @@ def test_overdue_link_is_escalated_once_to_its_owners(cast, origins, alerts):
     assert tasks.escalate_overdue.call_local() == 0  # run twice: one alert
     assert len(alerts) == 1
     a = alerts[0]
-    assert (a.kind, a.place_path, a.roles, a.obj_type, a.obj_id) == (
-        "inflow.overdue", cast.compound_a1.path, ("coordinator",), "inflow.application", app.pk)
+    assert (a.kind, a.place_path, a.perms, a.obj_type, a.obj_id) == (
+        "inflow.overdue", cast.compound_a1.path, ("inflow.forward",), "inflow.application", app.pk)
     assert app.serial in a.text and "7" in a.text and "单位X" in a.text
     assert "返岗戊" not in a.text and make_id(604) not in a.text and make_phone(604) not in a.text
     assert Event.objects.filter(application=app, action="escalate").count() == 1
@@ -123,17 +123,17 @@ def test_overdue_link_is_escalated_once_to_its_owners(cast, origins, alerts):
     make_late(app)
     tasks.escalate_overdue.call_local()
     tasks.escalate_overdue.call_local()
-    assert [x.roles for x in alerts] == [("coordinator",), ("committee",)]
+    assert [x.perms for x in alerts] == [("inflow.forward",), ("inflow.review",)]
 
     as_user(cast.committee_a).post(f"/inflow/{app.pk}/approve/")
     make_late(app)
     tasks.escalate_overdue.call_local()
-    assert alerts[-1].roles == ("unit_liaison", "committee") and "单位X" in alerts[-1].text
+    assert alerts[-1].perms == ("inflow.travel", "inflow.review") and "单位X" in alerts[-1].text
 
     as_user(cast.liaison_x).post(f"/inflow/{app.pk}/travel/", {"planned_arrival": timezone.localdate().isoformat()})
     make_late(app)
     tasks.escalate_overdue.call_local()
-    assert alerts[-1].roles == ("committee", "grid_worker") and len(alerts) == 4
+    assert alerts[-1].perms == ("inflow.arrive",) and len(alerts) == 4
 
     # Through the notification sink, every link's escalation reached its owners' inboxes,
     # the unit's liaison (an organization grant) included.

@@ -21,9 +21,16 @@ from fangkong.audit.models import AuditEvent
 from fangkong.lib import registry
 from fangkong.notify import actions, tasks
 from fangkong.notify.models import Channel, Delivery, DeliveryAttempt, Message, Recipient
+from fangkong.places import access
 from tests.cast import make_id, make_phone
 
 D = Delivery.State
+
+# Test permissions held by exactly the roles these tests address (messages go to the
+# holders of permissions, never to roles by name).
+GRID, MEDIC, STAFF = "notifytest.grid", "notifytest.medic", "notifytest.staff"
+if GRID not in access.all_perms():
+    access.declare(perms={GRID: {"grid_worker"}, MEDIC: {"medic"}, STAFF: {"medic", "committee", "commander"}})
 
 
 def as_user(user) -> Client:
@@ -134,9 +141,9 @@ def test_alert_reaches_grid_worker_and_medic_of_the_place_only(cast, django_capt
 
 @pytest.mark.django_db
 def test_mark_read_own_rows_only(cast):
-    msg = actions.notify(kind="test.note", title="通知一", body="正文", place_path=cast.grid_a1.path, roles=("grid_worker",),
+    msg = actions.notify(kind="test.note", title="通知一", body="正文", place_path=cast.grid_a1.path, perms=(GRID,),
                          users=[cast.committee_a])
-    actions.notify(kind="test.note", title="通知二", body="正文", place_path=cast.grid_a1.path, roles=("grid_worker",))
+    actions.notify(kind="test.note", title="通知二", body="正文", place_path=cast.grid_a1.path, perms=(GRID,))
     mine = Recipient.objects.get(message=msg, user=cast.worker_a1)
     theirs = Recipient.objects.get(message=msg, user=cast.committee_a)
 
@@ -175,7 +182,7 @@ def test_mark_read_own_rows_only(cast):
 def test_message_text_is_masked_and_admin_not_spammed(cast):
     raw_id, raw_phone = make_id(7), make_phone(7)
     msg = actions.notify(kind="test.note", title=f"电话 {raw_phone}", body=f"身份证 {raw_id}", place_path=cast.grid_a1.path,
-                         roles=("grid_worker", "admin"))
+                         perms=(GRID,))
     assert raw_phone not in msg.title and raw_id not in msg.body
     assert msg.title == f"电话 {raw_phone[:3]}****{raw_phone[-4:]}"
     assert set(msg.recipients.values_list("user__username", flat=True)) == {"worker_a1"}
@@ -183,7 +190,7 @@ def test_message_text_is_masked_and_admin_not_spammed(cast):
     cast.medic_a.is_active = False
     cast.medic_a.save()
     msg2 = actions.notify(kind="test.note", title="t", body="b", place_path=cast.compound_a1.path,
-                          roles=("medic", "committee", "commander"))
+                          perms=(STAFF,))
     assert set(msg2.recipients.values_list("user__username", flat=True)) == {"committee_a", "commander"}
 
 
@@ -191,10 +198,10 @@ def test_message_text_is_masked_and_admin_not_spammed(cast):
 def test_dedupe_key_one_message(cast, robot, django_capture_on_commit_callbacks):
     make_channel(cast, kind="wecom", target=robot.url("/wecom"))
     with django_capture_on_commit_callbacks(execute=True):
-        first = actions.notify(kind="test.note", title="t", body="b", place_path=cast.grid_a1.path, roles=("grid_worker",),
+        first = actions.notify(kind="test.note", title="t", body="b", place_path=cast.grid_a1.path, perms=(GRID,),
                                dedupe_key="k-1")
     with django_capture_on_commit_callbacks(execute=True):
-        again = actions.notify(kind="test.note", title="t2", body="b2", place_path=cast.grid_a1.path, roles=("grid_worker",),
+        again = actions.notify(kind="test.note", title="t2", body="b2", place_path=cast.grid_a1.path, perms=(GRID,),
                                dedupe_key="k-1")
     assert again.pk == first.pk and again.title == "t"
     assert Message.objects.count() == 1 and Recipient.objects.count() == 1 and Delivery.objects.count() == 1
@@ -254,10 +261,10 @@ def test_wecom_format_and_errcode_is_failure(cast, robot, django_capture_on_comm
     make_channel(cast, kind="wecom", target=robot.url("/cgi-bin/webhook/send?key=abc"), kinds="gate.*", roles=("medic",))
     robot.replies = [(200, {"errcode": 93000, "errmsg": "invalid webhook url"})]
     with django_capture_on_commit_callbacks(execute=True):
-        actions.notify(kind="observation.fever", title="x", body="y", place_path=cast.grid_a1.path, roles=("medic",))
+        actions.notify(kind="observation.fever", title="x", body="y", place_path=cast.grid_a1.path, perms=(MEDIC,))
         msg = actions.notify(kind="gate.fever", title="发热", body="体温 38.5", place_path=cast.grid_a1.path,
-                             roles=("medic",), link="/inbox/")
-        actions.notify(kind="gate.fever", title="x", body="y", place_path=cast.grid_a1.path, roles=("grid_worker",))
+                             perms=(MEDIC,), link="/inbox/")
+        actions.notify(kind="gate.fever", title="x", body="y", place_path=cast.grid_a1.path, perms=(GRID,))
     delivery = Delivery.objects.get()  # the other two do not match the channel's kinds / roles
     assert delivery.message == msg
     assert robot.requests[0]["json"] == {"msgtype": "markdown", "markdown": {"content": "### 发热\n体温 38.5\n[https://fk.example.gov.cn/inbox/](https://fk.example.gov.cn/inbox/)"}}
@@ -278,7 +285,7 @@ def test_unreachable_is_dead_after_max_attempts_then_admin_retries(cast, robot, 
     dead_url = f"http://127.0.0.1:{free_port()}/robot/send?access_token=t"
     make_channel(cast, kind="dingtalk", target=dead_url)
     with django_capture_on_commit_callbacks(execute=True):
-        actions.notify(kind="gate.fever", title="t", body="b", place_path=cast.grid_a1.path, roles=("medic",), link="/inbox/")
+        actions.notify(kind="gate.fever", title="t", body="b", place_path=cast.grid_a1.path, perms=(MEDIC,), link="/inbox/")
     delivery = Delivery.objects.get()
     for n in range(2, 6):
         delivery.refresh_from_db()
@@ -377,7 +384,7 @@ def test_channels_page_create_deactivate(cast):
     assert admin.post(f"/notify/channels/{ch.pk}/active/").status_code == 302
     ch.refresh_from_db()
     assert ch.active is False
-    actions.notify(kind="gate.fever", title="t", body="b", place_path=cast.grid_a1.path, roles=("medic",))
+    actions.notify(kind="gate.fever", title="t", body="b", place_path=cast.grid_a1.path, perms=(MEDIC,))
     assert Delivery.objects.count() == 0  # inactive channels get nothing
     assert AuditEvent.objects.filter(action="notify.channel_deactivate").exists()
 

@@ -147,7 +147,7 @@ def test_seed_case_inflow_to_release(clock, alerts):
     got = {(a.kind, a.day) for a in Alert.objects.filter(observation=obs)}
     assert got == {("missed", dt.date(2026, 3, 22)), ("fever", dt.date(2026, 3, 25))}
     assert sorted(a.kind for a in alerts) == ["observation.fever", "observation.missed"]
-    assert all(a.roles == ("grid_worker", "medic") and a.place_path == obs.place_path for a in alerts)
+    assert all(a.perms == ("observation.alerted",) and a.place_path == obs.place_path for a in alerts)
     assert all(make_id(901) not in a.text for a in alerts)
 
     # Release: refused while the fever alert is open, then allowed once it is handled.

@@ -11,7 +11,9 @@ from django.utils import timezone
 from fangkong.audit.actions import record
 from fangkong.lib.crypto import blind_index
 
-from .models import Grant, LoginThrottle
+from fangkong.places.models import Grant
+
+from .models import LoginThrottle
 
 
 class LockedOut(Exception):
@@ -144,6 +146,12 @@ def resident_id_for_token(token: str) -> int | None:
     if link is None or link.revoked_at is not None or link.expires_at <= timezone.now():
         return None
     return link.person_id
+
+
+def load_resident(person_id: int):
+    from fangkong.residents.models import Person
+
+    return Person.objects.select_related("household").get(pk=person_id)
 
 
 def revoke_resident_links(*, acting_user, person) -> int:

@@ -1,6 +1,6 @@
-from django.apps import AppConfig
+from fangkong.lib import apps
 
 
-class AccountsConfig(AppConfig):
+class AccountsConfig(apps.FangkongConfig):
     name = "fangkong.accounts"
     label = "accounts"

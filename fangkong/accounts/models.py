@@ -3,35 +3,6 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from fangkong.places.access import ROLES
-from fangkong.places.models import Organization, Place
-
-
-class Grant(models.Model):
-    """A role over a scope: a place subtree, an organization, or (admin only) everything."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="grants")
-    role = models.CharField(_("role"), max_length=20, choices=[(r, r) for r in ROLES])
-    place = models.ForeignKey(Place, null=True, blank=True, on_delete=models.PROTECT)
-    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT)
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                name="grant_scope_shape",
-                condition=(
-                    Q(role="admin", place__isnull=True, organization__isnull=True)
-                    | (~Q(role="admin") & Q(place__isnull=False, organization__isnull=True))
-                    | (~Q(role="admin") & Q(place__isnull=True, organization__isnull=False))
-                ),
-            )
-        ]
-
-    def __str__(self):
-        target = self.place or self.organization or "*"
-        return f"{self.user} {self.role}@{target}"
 
 
 class LoginThrottle(models.Model):

@@ -8,24 +8,11 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from fangkong.audit.actions import record
-from fangkong.places.access import authenticated, grants, has_perm, public, scope
+from fangkong.places.access import authenticated, grants, has_perm, public, role_label, scope
 from fangkong.places.models import Organization, Place
 from fangkong.residents.models import TAGS, Household, Person
 
 from .actions import LockedOut, sign_in
-
-ROLE_LABELS = {
-    "admin": gettext_lazy("Administrator"),
-    "commander": gettext_lazy("Commander"),
-    "coordinator": gettext_lazy("Coordinator"),
-    "committee": gettext_lazy("Residents' committee"),
-    "grid_worker": gettext_lazy("Grid worker"),
-    "medic": gettext_lazy("Medic"),
-    "gate_guard": gettext_lazy("Gate guard"),
-    "unit_liaison": gettext_lazy("Unit liaison"),
-    "volunteer": gettext_lazy("Volunteer"),
-    "resident": gettext_lazy("Resident"),
-}
 
 
 class LoginForm(forms.Form):
@@ -82,7 +69,7 @@ def home(request):
             target = Place.objects.get(pk=g.place_id).name
         elif g.org_id:
             target = Organization.objects.get(pk=g.org_id).name
-        cards.append({"role": g.role, "label": ROLE_LABELS[g.role], "target": target})
+        cards.append({"role": g.role, "label": role_label(g.role), "target": target})
     summary = None
     if has_perm(user, "residents.view"):
         persons = scope(Person.objects.all(), user, "residents.view")

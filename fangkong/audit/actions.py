@@ -15,6 +15,15 @@ _context: contextvars.ContextVar[dict] = contextvars.ContextVar("fangkong_audit_
 # Defence in depth: anything in `detail` that looks like an ID or a phone number is masked.
 
 
+# The roles of the acting user, as the access module tells them (registered by the places
+# app: audit sits below it and imports none of the apps).
+_roles_of = [lambda user: []]
+
+
+def set_roles_resolver(fn) -> None:
+    _roles_of[0] = fn
+
+
 def set_context(**values):
     return _context.set(values)
 
@@ -34,8 +43,6 @@ def _scrub(value):
 
 
 def record(user, action: str, *, obj=None, outcome: str = "ok", detail: dict | None = None, place_path: str = "") -> AuditEvent:
-    from fangkong.places.access import roles
-
     ctx = _context.get()
     authenticated = user is not None and getattr(user, "is_authenticated", False)
     if obj is not None and not place_path:
@@ -44,7 +51,7 @@ def record(user, action: str, *, obj=None, outcome: str = "ok", detail: dict | N
     event = AuditEvent(
         user=user if authenticated else None,
         username=(user.get_username() if authenticated else (ctx.get("username") or "")),
-        roles=",".join(roles(user)) if authenticated else "",
+        roles=",".join(_roles_of[0](user)) if authenticated else "",
         ip=ctx.get("ip", ""),
         action=action,
         object_type=type(obj).__name__ if obj is not None else "",

@@ -1,6 +1,6 @@
-from django.apps import AppConfig
+from fangkong.lib import apps
 
 
-class AuditConfig(AppConfig):
+class AuditConfig(apps.FangkongConfig):
     name = "fangkong.audit"
     label = "audit"

@@ -358,7 +358,7 @@ def _follow_up(visit: Visit, person_id: int, items, at) -> FollowUp:
     # The grid follows up; the committee and the medics may start the proposed observation.
     transaction.on_commit(lambda: registry.raise_alert(registry.Alert(
         kind="census.risk", place_path=fu.place_path, text=text, person_id=person_id,
-        roles=("grid_worker", "committee", "medic"),
+        perms=("observation.alerted", "observation.start"),
         obj_type="census.followup", obj_id=fu.pk)))
     return fu
 

@@ -1,9 +1,6 @@
-from django.apps import AppConfig
+from fangkong.lib import apps
 
 
-class CensusConfig(AppConfig):
+class CensusConfig(apps.FangkongConfig):
     name = "fangkong.census"
     label = "census"
-
-    def ready(self):
-        from . import contributions  # noqa: F401  registers the daily figures (lib.registry)

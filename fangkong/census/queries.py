@@ -11,28 +11,16 @@ from dataclasses import dataclass
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.http import Http404
 
-from fangkong.places.access import grants_for, scope
+from fangkong.places.access import ancestor_paths, scope
 from fangkong.places.models import Place
 from fangkong.residents.models import Household
 
 from .models import Campaign, FollowUp, Visit
 
 
-def _ancestor_paths(path: str) -> list[str]:
-    """The paths of the place at `path` and of its ancestors ("0001/0002/" -> "0001/", "0001/0002/")."""
-    parts = path.split("/")[:-1]
-    return ["/".join(parts[: i + 1]) + "/" for i in range(len(parts)) if parts[i]]
-
-
 def campaigns(user, perm: str = "census.view"):
     """Campaigns whose area contains or lies within one of the user's grants for `perm`."""
-    q = Q(pk__in=[])
-    for g in grants_for(user, perm):
-        if g.everything:
-            return Campaign.objects.all()
-        if g.place_path is not None:
-            q |= Q(place_path__under=g.place_path) | Q(place_path__in=_ancestor_paths(g.place_path))
-    return Campaign.objects.filter(q)
+    return scope(Campaign.objects.all(), user, perm, ancestors=True)
 
 
 def get_campaign(user, perm: str, pk) -> Campaign:
@@ -98,11 +86,11 @@ def progress(user, campaign: Campaign) -> Progress:
     visits = scope(Visit.objects.filter(campaign=campaign), user, perm)
     agg = visits.aggregate(n=Count("id"), p=Sum("persons"))
     places = Place.objects.filter(kind__in=["community", "grid"]).filter(
-        Q(path__under=campaign.place_path) | Q(path__in=_ancestor_paths(campaign.place_path)))
+        Q(path__under=campaign.place_path) | Q(path__in=ancestor_paths(campaign.place_path)))
     rows = {p.path: Row(p) for p in places}
     for table, attr in ((total, "households"), (reached, "reached")):
         for path, n in table.items():
-            for prefix in _ancestor_paths(path):
+            for prefix in ancestor_paths(path):
                 if prefix in rows:
                     setattr(rows[prefix], attr, getattr(rows[prefix], attr) + n)
     shown = [r for r in rows.values() if r.households]

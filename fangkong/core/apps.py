@@ -1,6 +1,6 @@
-from django.apps import AppConfig
+from fangkong.lib import apps
 
 
-class CoreConfig(AppConfig):
+class CoreConfig(apps.FangkongConfig):
     name = "fangkong.core"
     label = "core"

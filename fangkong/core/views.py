@@ -1,10 +1,13 @@
 """Small pages of the platform itself (no module of their own)."""
 from __future__ import annotations
 
+from django.core.paginator import Paginator
 from django.http import HttpResponse
-from django.views.decorators.http import require_safe
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_safe
 
-from fangkong.places.access import public
+from fangkong.audit.models import AuditEvent
+from fangkong.places.access import public, requires, scope
 
 
 @public("health check")
@@ -12,3 +15,16 @@ from fangkong.places.access import public
 def healthz(request):
     """Liveness for load balancers and the HTTP benchmarks' baseline: no database query."""
     return HttpResponse("ok", content_type="text/plain")
+
+
+@requires("audit.view")
+@require_GET
+def audit_events(request):
+    """The audit log, within the viewer's scope (the audit app itself sits below the access
+    module and has no pages)."""
+    qs = scope(AuditEvent.objects.all(), request.user, "audit.view")
+    action = request.GET.get("action", "")[:64]
+    if action:
+        qs = qs.filter(action__startswith=action)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "audit/event_list.html", {"page": page, "action": action})

@@ -1,6 +1,6 @@
-from django.apps import AppConfig
+from fangkong.lib import apps
 
 
-class DashboardConfig(AppConfig):
+class DashboardConfig(apps.FangkongConfig):
     name = "fangkong.dashboard"
     label = "dashboard"

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fangkong.lib import registry
-from fangkong.places.access import get_in_scope, grants_for, places_in_scope
+from fangkong.places.access import get_in_scope, places_in_scope, top_paths
 from fangkong.places.models import SEGMENT, Place
 from fangkong.reports.figures import EARLIEST, place_figures
 
@@ -41,12 +41,10 @@ def root_places(user) -> list[Place]:
     """The top places of the viewer's grants for the dashboard (a street for a commander,
     a community for its committee, a grid for its worker; the tree's roots for an admin).
     Organization grants have no place tree under them and give no place."""
-    scopes = grants_for(user, PERM)
-    if any(s.everything for s in scopes):
+    tops = top_paths(user, PERM)
+    if tops is None:
         return list(Place.objects.filter(parent__isnull=True).order_by("path"))
-    paths = sorted({s.place_path for s in scopes if s.place_path is not None})
-    tops = [p for p in paths if not any(p != q and p.startswith(q) for q in paths)]
-    return list(places_in_scope(user, PERM).filter(path__in=tops).order_by("path"))
+    return list(Place.objects.filter(path__in=tops).order_by("path"))
 
 
 def get_place(user, pk) -> Place:

@@ -327,10 +327,11 @@ def _notify(**kwargs) -> None:
 def _tell_risk(decl: Declaration) -> None:
     from django.urls import reverse
 
-    # Matched: the grid workers of the person's grid. Unmatched: the declaration sits at the
-    # community, where the committee registers or matches the person.
-    roles = ("grid_worker",) if decl.person_id else ("grid_worker", "committee")
-    _notify(kind="declarations.risk", roles=roles, place_path=decl.place_path, obj=decl,
+    # Those who verify declarations over its place: matched, the person's grid (its workers
+    # and the committee above it); unmatched, the community, where the committee registers
+    # or matches the person.
+    perms = ("declarations.verify",)
+    _notify(kind="declarations.risk", perms=perms, place_path=decl.place_path, obj=decl,
             link=reverse("declarations_detail", args=[decl.pk]), dedupe_key=f"declarations.risk:{decl.pk}",
             title=lambda: _("Self-declaration with a risk: %(serial)s") % {"serial": decl.serial},
             body=lambda: f"{decl.name_masked} {decl.id_masked}: " + "；".join(risk_reasons(decl)))
@@ -503,7 +504,7 @@ def _tell_appeal(appeal: Appeal) -> None:
     from django.urls import reverse
 
     entry = appeal.entry
-    _notify(kind="credit.appeal", roles=("committee",), place_path=appeal.place_path, obj=appeal,
+    _notify(kind="credit.appeal", perms=("credit.decide_appeal",), place_path=appeal.place_path, obj=appeal,
             link=reverse("credit_detail", args=[entry.pk]), dedupe_key=f"credit.appeal:{appeal.pk}",
             title=lambda: _("Appeal against a credit-record entry"),
             body=lambda: f"{entry.person.name[:1]}** {entry.person.id_masked}: {entry.reason}")

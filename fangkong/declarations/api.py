@@ -50,7 +50,7 @@ class ReceiptOut(Schema):
 
 @router.post("/declarations/public", response={201: ReceiptOut, 200: ReceiptOut},
              summary="A resident's self-declaration through a community's entry point (its QR code's code); "
-                     "the receipt shows only masked numbers", auth=public_api("public self-declaration (QR code)"))
+                     "the receipt shows only masked numbers", **public_api("public self-declaration (QR code)"))
 def submit(request, payload: DeclareIn):
     point = actions.point_for_code(payload.code)
     if point is None:

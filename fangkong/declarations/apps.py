@@ -1,9 +1,6 @@
-from django.apps import AppConfig
+from fangkong.lib import apps
 
 
-class DeclarationsConfig(AppConfig):
+class DeclarationsConfig(apps.FangkongConfig):
     name = "fangkong.declarations"
     label = "declarations"
-
-    def ready(self):
-        from . import contributions  # noqa: F401  registers the daily figures (lib.registry)

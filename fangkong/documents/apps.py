@@ -1,6 +1,6 @@
-from django.apps import AppConfig
+from fangkong.lib import apps
 
 
-class DocumentsConfig(AppConfig):
+class DocumentsConfig(apps.FangkongConfig):
     name = "fangkong.documents"
     label = "documents"

@@ -257,7 +257,7 @@ def _triage_for(entry: GateEntry) -> Triage:
 def _alert(triage: Triage, place_name: str) -> None:
     who = triage.masked or _("a person without a pass")
     registry.raise_alert(registry.Alert(
-        kind="gate.fever", place_path=triage.place_path, roles=("grid_worker", "medic"),
+        kind="gate.fever", place_path=triage.place_path, perms=("observation.alerted",),
         text=_("Fever %(temp)s °C at %(place)s: %(who)s") % {"temp": triage.temperature, "place": place_name, "who": who},
         obj_type="gates.triage", obj_id=triage.pk,
     ))

@@ -1,9 +1,6 @@
-from django.apps import AppConfig
+from fangkong.lib import apps
 
 
-class GatesConfig(AppConfig):
+class GatesConfig(apps.FangkongConfig):
     name = "fangkong.gates"
     label = "gates"
-
-    def ready(self):
-        from . import contributions  # noqa: F401  registers the daily gate figures (lib.registry)

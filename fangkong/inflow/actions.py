@@ -23,13 +23,14 @@ from django.utils.translation import gettext_lazy
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Conflict, Invalid, Transition  # noqa: F401  (actions.Conflict etc. for callers)
 from fangkong.lib import registry
-from fangkong.documents.notices import issue_inflow_approval
 from fangkong.lib import crypto
 from fangkong.lib.identity import has_numbers
 from fangkong.residents import actions as residents
+
 from fangkong.residents.models import Household, Person
 from fangkong.residents.validation import validate_person
 
+from .notices import issue_inflow_approval
 from .models import Application, DueLink, Event, Measure, MeasurePolicy, Origin, Risk
 
 S = Application.State
@@ -55,11 +56,11 @@ ACTION_LABELS = {"apply": gettext_lazy("Applied"), "push": gettext_lazy("Result 
 # Who owns each link's deadline, so who hears of it when it is overdue. A liaison's grant
 # is scoped to its organization, not to a place, so the committee of the destination
 # hears of an overdue travel confirmation too (and the alert names the unit).
-ESCALATION_ROLES: dict[str, tuple[str, ...]] = {
-    DueLink.FORWARD: ("coordinator",),
-    DueLink.REVIEW: ("committee",),
-    DueLink.TRAVEL: ("unit_liaison", "committee"),
-    DueLink.ARRIVE: ("committee", "grid_worker"),
+ESCALATION_PERMS: dict[str, tuple[str, ...]] = {
+    DueLink.FORWARD: ("inflow.forward",),
+    DueLink.REVIEW: ("inflow.review",),
+    DueLink.TRAVEL: ("inflow.travel", "inflow.review"),
+    DueLink.ARRIVE: ("inflow.arrive",),
 }
 
 TEMP_MIN, TEMP_MAX = Decimal("34.0"), Decimal("43.0")
@@ -294,25 +295,24 @@ def _tell(acting_user, app: Application, action: str) -> None:
     liaisons (organization grants). The person sees the result on their personal-link page."""
     from django.urls import reverse
 
-    from fangkong.accounts.models import Grant
     from fangkong.notify.actions import notify
+    from fangkong.places.access import holders
 
     link = reverse("inflow_detail", args=[app.pk])
     with translation.override(settings.LANGUAGE_CODE):
         if app.state == S.SUBMITTED:
-            notify(kind="inflow.submitted", roles=("coordinator",), place_path=app.place_path, link=link, obj=app,
+            notify(kind="inflow.submitted", perms=("inflow.forward",), place_path=app.place_path, link=link, obj=app,
                    acting_user=acting_user, dedupe_key=f"inflow.submitted:{app.pk}:{app.version}",
                    title=_("Inflow application %(serial)s to forward") % {"serial": app.serial},
                    body=_("From %(origin)s.") % {"origin": app.origin.name})
         elif app.state == S.FORWARDED:
-            notify(kind="inflow.forwarded", roles=("committee",), place_path=app.place_path, link=link, obj=app,
+            notify(kind="inflow.forwarded", perms=("inflow.review",), place_path=app.place_path, link=link, obj=app,
                    acting_user=acting_user, dedupe_key=f"inflow.forwarded:{app.pk}:{app.version}",
                    title=_("Inflow application %(serial)s to review") % {"serial": app.serial},
                    body=_("From %(origin)s; review by %(due)s.") % {
                        "origin": app.origin.name, "due": timezone.localtime(app.due_at).strftime("%m-%d %H:%M") if app.due_at else "—"})
         elif action in ("approve", "reject", "request_info") and app.employer_id:
-            liaisons = Grant.objects.filter(role="unit_liaison", organization_id=app.employer_id, active=True,
-                                            user__is_active=True).values_list("user_id", flat=True)
+            liaisons = holders("inflow.travel", org_id=app.employer_id).values_list("pk", flat=True)
             notify(kind=f"inflow.{action}", users=list(liaisons), place_path=app.place_path, link=link, obj=app,
                    acting_user=acting_user, dedupe_key=f"inflow.result:{app.pk}:{app.version}",
                    title=_("%(serial)s: %(state)s") % {"serial": app.serial, "state": app.get_state_display()},
@@ -373,7 +373,7 @@ def _escalate(*, acting_user, pk: int, now) -> int:
                                                                 "minutes_late": minutes})
         registry.raise_alert(registry.Alert(
             kind="inflow.overdue", place_path=app.place_path, text=text, person_id=app.person_id,
-            roles=ESCALATION_ROLES[app.due_link], obj_type="inflow.application", obj_id=app.pk,
+            perms=ESCALATION_PERMS[app.due_link], obj_type="inflow.application", obj_id=app.pk,
             org_id=app.employer_id, key=app.due_link))
     return 1
 

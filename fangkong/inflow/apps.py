@@ -1,9 +1,6 @@
-from django.apps import AppConfig
+from fangkong.lib import apps
 
 
-class InflowConfig(AppConfig):
+class InflowConfig(apps.FangkongConfig):
     name = "fangkong.inflow"
     label = "inflow"
-
-    def ready(self):
-        from . import contributions  # noqa: F401  registers metrics and health flags (lib.registry)

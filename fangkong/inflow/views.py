@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
-from fangkong.places.access import get_in_scope, grants_for, has_perm, in_scope, personal_link, requires, scope
+from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, requires, scope, scope_orgs, scope_paths
 from fangkong.places.models import Place
 
 from . import actions, queries
@@ -60,8 +60,7 @@ def _apply_places(user):
     """Where the user may send a person: anywhere for a unit liaison (its staff live all
     over the street), inside its own subtree for a committee."""
     kinds = ["grid", "compound", "building"]
-    grants = grants_for(user, "inflow.apply")
-    if any(g.everything or g.org_id is not None for g in grants):
+    if scope_paths(user, "inflow.apply") is None or scope_orgs(user, "inflow.apply"):
         return Place.objects.filter(kind__in=kinds).order_by("path")
     return scope(Place.objects.filter(kind__in=kinds), user, "inflow.apply").order_by("path")
 
@@ -69,8 +68,7 @@ def _apply_places(user):
 def _employer_of(user):
     from fangkong.places.models import Organization
 
-    org_ids = [g.org_id for g in grants_for(user, "inflow.apply") if g.org_id is not None]
-    return Organization.objects.filter(pk__in=org_ids).order_by("pk").first()
+    return Organization.objects.filter(pk__in=scope_orgs(user, "inflow.apply")).order_by("pk").first()
 
 
 @requires("inflow.apply")

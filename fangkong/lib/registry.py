@@ -125,10 +125,12 @@ class Alert:
     place_path: str  # where: the person's grid/compound/building path
     text: str  # short, already masked (no raw ID or phone)
     person_id: int | None = None
-    roles: tuple[str, ...] = ("grid_worker", "medic")  # who must hear of it, within the place
+    # Who must hear of it: the holders of these permissions over the place (the access
+    # module decides who they are; a module never names roles here).
+    perms: tuple[str, ...] = ("observation.alerted",)
     obj_type: str = ""  # "app_label.model" of the record behind the alert
     obj_id: int | None = None
-    # Who else must hear of it: holders of `roles` through a grant on this organization
+    # Who else must hear of it: holders of `perms` through a grant on this organization
     # (a unit's liaison, whose grant is on the unit, not on a place).
     org_id: int | None = None
     # Tells apart alerts of one kind about one record (e.g. the link that is overdue):

@@ -28,6 +28,7 @@ from fangkong.audit.actions import record
 from fangkong.lib.identity import mask_numbers
 from fangkong.lib.workflow import Invalid  # noqa: F401  (actions.Invalid for callers)
 from fangkong.lib import crypto
+from fangkong.places.access import ancestor_paths
 
 from . import transport
 from .models import Channel, Delivery, DeliveryAttempt, Message, Recipient
@@ -57,23 +58,16 @@ def safe_link(link: str) -> str:
     return ""
 
 
-def ancestor_paths(place_path: str) -> list[str]:
-    """"a/b/c/" -> ["a/", "a/b/", "a/b/c/"]: the paths of the subtrees holding this place."""
-    segments = [s for s in place_path.split("/") if s]
-    lead = "/" if place_path.startswith("/") else ""
-    return [lead + "/".join(segments[: i + 1]) + "/" for i in range(len(segments))]
+def responsible_users(place_path: str, perms: Iterable[str], org_id: int | None = None):
+    """Active users holding one of `perms` over the place at `place_path` (or over the
+    organization org_id): the access module decides who that is, so renaming or splitting a
+    role cannot silently stop a message. Admins are never included."""
+    from fangkong.places.access import holders
 
-
-def responsible_users(place_path: str, roles: Iterable[str]):
-    """Active users holding one of `roles` through an active grant on a place whose subtree
-    contains `place_path` (admins hold no place grant, so they are never included here)."""
-    from fangkong.accounts.models import Grant
-
-    roles = [r for r in roles if r != "admin"]
-    if not roles or not place_path:
-        return get_user_model().objects.none()
-    grants = Grant.objects.filter(active=True, role__in=roles, place__path__in=ancestor_paths(place_path))
-    return get_user_model().objects.filter(is_active=True, pk__in=grants.values("user_id"))
+    users = get_user_model().objects.none()
+    for perm in perms:
+        users = users | holders(perm, place_path=place_path, org_id=org_id)
+    return users
 
 
 def _enqueue(delivery_ids: list[int]) -> None:
@@ -86,12 +80,16 @@ def _enqueue(delivery_ids: list[int]) -> None:
             log.exception("could not enqueue delivery %s; the periodic task will retry it", pk)
 
 
-def notify(*, kind: str, title: str, body: str, place_path: str, roles: Iterable[str] = (), users: Iterable = (),
-           link: str = "", dedupe_key: str = "", obj=None, acting_user=None) -> Message:
-    """Create a message for the users given plus every active user holding one of `roles`
-    within `place_path`, and a delivery for every matching active channel. The same
+def notify(*, kind: str, title: str, body: str, place_path: str, perms: Iterable[str] = (), users: Iterable = (),
+           link: str = "", dedupe_key: str = "", obj=None, acting_user=None, org_id: int | None = None) -> Message:
+    """Create a message for the users given plus every active user holding one of `perms`
+    over `place_path` (or over the organization org_id), and a delivery for every matching
+    active channel (a channel chooses by the roles holding those permissions). The same
     `dedupe_key` never notifies twice: the first message is returned."""
-    roles = tuple(dict.fromkeys(r for r in roles if r))
+    from fangkong.places.access import perm_roles
+
+    perms = tuple(dict.fromkeys(p for p in perms if p))
+    roles = tuple(dict.fromkeys(r for p in perms for r in sorted(perm_roles(p))))
     dedupe_key = (dedupe_key or "")[:200]
     if dedupe_key:
         existing = Message.objects.filter(dedupe_key=dedupe_key).first()
@@ -105,7 +103,7 @@ def notify(*, kind: str, title: str, body: str, place_path: str, roles: Iterable
                 obj_type=f"{obj._meta.app_label}.{obj._meta.model_name}" if obj is not None else "",
                 obj_id=str(obj.pk) if obj is not None else "",
             )
-            user_ids = set(responsible_users(place_path, roles).values_list("pk", flat=True))
+            user_ids = set(responsible_users(place_path, perms, org_id).values_list("pk", flat=True))
             user_ids |= {getattr(u, "pk", u) for u in users}
             Recipient.objects.bulk_create([Recipient(message=message, user_id=uid) for uid in sorted(user_ids)])
             candidates = Channel.objects.filter(active=True, place_path__in=ancestor_paths(place_path))
@@ -129,8 +127,8 @@ def notify(*, kind: str, title: str, body: str, place_path: str, roles: Iterable
 
 
 def alert_sink(alert) -> Message | None:
-    """lib.registry alert sink: the alert's roles within its place (and, with an org_id,
-    those roles' holders in that organization) hear of it, once per kind, object and key (or, without an object, per kind, place, person and text). A failure
+    """lib.registry alert sink: the holders of the alert's permissions over its place (and,
+    with an org_id, over that organization) hear of it, once per kind, object and key (or, without an object, per kind, place, person and text). A failure
     here is logged and does not undo the caller's own record (its board still shows it)."""
     try:
         return _alert_message(alert)
@@ -147,14 +145,8 @@ def _alert_message(alert) -> Message:
         key = f"alert:{alert.kind}:{digest}"
     with translation.override(settings.LANGUAGE_CODE):
         title = str(ALERT_TITLES.get(alert.kind, gettext_lazy("Alert")))
-    users = []
-    if alert.org_id is not None:
-        from fangkong.accounts.models import Grant
-
-        users = list(Grant.objects.filter(active=True, role__in=alert.roles, organization_id=alert.org_id,
-                                          user__is_active=True).values_list("user_id", flat=True))
-    return notify(kind=alert.kind, title=title, body=alert.text, place_path=alert.place_path, roles=alert.roles,
-                  users=users, dedupe_key=key)
+    return notify(kind=alert.kind, title=title, body=alert.text, place_path=alert.place_path, perms=alert.perms,
+                  org_id=alert.org_id, dedupe_key=key)
 
 
 # --- Inbox --------------------------------------------------------------------------------
@@ -191,7 +183,7 @@ def create_channel(*, acting_user, name: str, kind: str, place, target: str, sec
     from django.core.validators import EmailValidator, URLValidator
     from django.core.exceptions import ValidationError
 
-    from fangkong.places.access import ROLES
+    from fangkong.places.access import all_roles
 
     errors = {}
     name, target, secret = (name or "").strip(), (target or "").strip(), (secret or "").strip()
@@ -215,7 +207,7 @@ def create_channel(*, acting_user, name: str, kind: str, place, target: str, sec
     if any(not re.fullmatch(r"[a-z0-9_.]+\*?", t) for t in kind_items):
         errors["kinds"] = _("Message kinds are like gate.fever or observation.*")
     roles = [r for r in roles if r]
-    if any(r not in ROLES for r in roles):
+    if any(r not in all_roles() for r in roles):
         errors["roles"] = _("Unknown role")
     if errors:
         raise Invalid(errors)

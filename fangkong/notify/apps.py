@@ -1,13 +1,6 @@
-from django.apps import AppConfig
+from fangkong.lib import apps
 
 
-class NotifyConfig(AppConfig):
+class NotifyConfig(apps.FangkongConfig):
     name = "fangkong.notify"
     label = "notify"
-
-    def ready(self):
-        from fangkong.lib import registry
-
-        from .actions import alert_sink
-
-        registry.register_alert_sink(alert_sink)

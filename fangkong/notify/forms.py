@@ -1,11 +1,13 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from fangkong.places.access import ROLES
+from fangkong.places.access import role_choices
 
 from .models import Channel
 
-ROLE_CHOICES = [(r, r) for r in ROLES if r not in ("admin", "resident")]
+def staff_role_choices():
+    """The roles declared by the apps (with their names), admins and residents aside."""
+    return [(r, label) for r, label in role_choices() if r not in ("admin", "resident")]
 
 
 class ChannelForm(forms.Form):
@@ -17,7 +19,7 @@ class ChannelForm(forms.Form):
                              widget=forms.PasswordInput(render_value=False))
     kinds = forms.CharField(label=_("Message kinds"), max_length=300, required=False,
                             help_text=_("Comma-separated, e.g. gate.fever, observation.*; empty: all kinds"))
-    roles = forms.MultipleChoiceField(label=_("Only messages for these roles"), choices=ROLE_CHOICES, required=False,
+    roles = forms.MultipleChoiceField(label=_("Only messages for these roles"), choices=staff_role_choices, required=False,
                                       widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args, places, **kwargs):

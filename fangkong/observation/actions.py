@@ -136,7 +136,7 @@ def _alert(obs: Observation, kind: str, day: dt.date, window: int, detail: str) 
     text = f"{obs.person.name[:1]}** {obs.person.id_masked}: {alert.get_kind_display()} {detail}"
     transaction.on_commit(lambda: registry.raise_alert(registry.Alert(
         kind=f"observation.{kind}", place_path=obs.place_path, text=text, person_id=obs.person_id,
-        roles=("grid_worker", "medic"), obj_type="observation.alert", obj_id=alert.pk)))
+        perms=("observation.alerted",), obj_type="observation.alert", obj_id=alert.pk)))
     return alert
 
 

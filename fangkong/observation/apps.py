@@ -1,9 +1,6 @@
-from django.apps import AppConfig
+from fangkong.lib import apps
 
 
-class ObservationConfig(AppConfig):
+class ObservationConfig(apps.FangkongConfig):
     name = "fangkong.observation"
     label = "observation"
-
-    def ready(self):
-        from . import contributions  # noqa: F401  registers metrics and health flags (lib.registry)

@@ -313,7 +313,7 @@ def _burst_check(acting_user, over: Override) -> None:
             "n": in_place, "m": settings.PASSES_OVERRIDE_BURST_MINUTES})
     for text in hit:
         alert = registry.Alert(kind="passes.override_burst", place_path=community, text=text,
-                               roles=("commander", "committee"), obj_type="passes.override", obj_id=over.pk)
+                               perms=("passes.approve_override",), obj_type="passes.override", obj_id=over.pk)
         transaction.on_commit(lambda a=alert: registry.raise_alert(a))
         record(acting_user, "passes.override.burst", obj=over, outcome="alert", detail={"text": text})
 

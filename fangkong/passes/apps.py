@@ -1,9 +1,6 @@
-from django.apps import AppConfig
+from fangkong.lib import apps
 
 
-class PassesConfig(AppConfig):
+class PassesConfig(apps.FangkongConfig):
     name = "fangkong.passes"
     label = "passes"
-
-    def ready(self):
-        from . import contributions  # noqa: F401  registers the daily figures (lib.registry)

@@ -1,7 +1,8 @@
 """The ONE place that decides who sees and does what (DESIGN.md §3).
 
 A user holds grants: a role over a place subtree or over an organization (admin: over
-everything). A role carries permissions (ROLE_PERMS). For a permission:
+everything). A role carries permissions; each app declares its roles and permissions in
+its permissions.py (declare(), below), merged here into one table. For a permission:
 
 * `require(user, perm)` — 403 (PermissionDenied) if no grant of the user carries it;
 * `scope(qs, user, perm)` — the queryset filtered to the subtrees/organizations of the
@@ -15,6 +16,8 @@ operations, exports and tasks call only these functions.
 """
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import wraps
 
@@ -22,102 +25,94 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404
 
-ROLES = [
-    "admin",
-    "commander",
-    "coordinator",
-    "committee",
-    "grid_worker",
-    "medic",
-    "gate_guard",
-    "unit_liaison",
-    "volunteer",
-    "resident",
-]
+from fangkong.lib.db import fastsql
 
-# Every permission with the roles that hold it (admin holds all). One line per permission,
-# grouped by module, so that modules add their lines without touching each other's.
-PERM_ROLES: dict[str, set[str]] = {
-    # Registry (M1, M2) and audit.
-    "places.view": {"commander", "coordinator", "committee", "grid_worker", "medic"},
-    # A liaison sees the persons employed by its own organization, nothing else.
-    "residents.view": {"commander", "coordinator", "committee", "grid_worker", "medic", "unit_liaison"},
-    "residents.edit": {"committee", "grid_worker"},
-    "residents.unmask": {"committee"},
-    "residents.import": {"committee"},
-    "residents.export": {"commander", "coordinator", "committee"},
-    "audit.view": {"commander"},
-    # Inflow closed loop (M4): one permission per link. A liaison applies for its own staff
-    # and follows its own applications (scoped by organization).
-    "inflow.view": {"commander", "coordinator", "committee", "grid_worker", "medic", "unit_liaison"},
-    "inflow.apply": {"committee", "unit_liaison"},
-    "inflow.forward": {"coordinator"},
-    "inflow.review": {"committee"},
-    "inflow.travel": {"unit_liaison"},
-    "inflow.arrive": {"committee", "grid_worker"},
-    "inflow.policy": set(),
-    # Observation (M5).
-    "observation.view": {"commander", "coordinator", "committee", "grid_worker", "medic"},
-    "observation.start": {"committee", "medic"},
-    "observation.report": {"committee", "grid_worker", "medic"},
-    "observation.handle": {"committee", "grid_worker", "medic"},
-    "observation.manage": {"committee", "medic"},
-    "observation.release": {"medic"},
-    "observation.sites": {"coordinator", "medic"},
-    # Door-to-door census (M3): campaigns run by the committee or the street; visits by
-    # the committee and the grid workers (volunteers' scope is a site, not households).
-    "census.view": {"commander", "coordinator", "committee", "grid_worker"},
-    "census.manage": {"coordinator", "committee"},
-    "census.visit": {"committee", "grid_worker"},
-    # Official documents (notices with a verification QR code), scoped like their subject.
-    "documents.view": {"commander", "coordinator", "committee", "grid_worker", "medic", "unit_liaison"},
-    "documents.revoke": {"committee"},
-    # Health passes and gates (M6). A guard verifies tokens (colour and masked name only);
-    # an override of the derived colour needs a second person to approve it.
-    "passes.view": {"commander", "committee", "grid_worker", "medic"},
-    "passes.issue": {"committee", "grid_worker"},
-    "passes.override": {"committee", "medic"},
-    "passes.approve_override": {"commander", "committee", "medic"},
-    "passes.verify": {"gate_guard", "committee", "medic"},
-    # Notifications: configure webhook/e-mail channels, see and retry failed deliveries (admin).
-    "notify.manage": set(),
-    # Gates (M6) and pre-screening triage (M18): guards record entries at their checkpoints.
-    "gates.enter": {"gate_guard"},
-    "gates.view": {"commander", "coordinator", "committee", "medic"},
-    "gates.triage": {"medic", "committee"},
-    # Self-declaration beside grid watch (M7): grid workers verify declarations and record
-    # undeclared risks in their grid; the committee prints its community's QR code, confirms
-    # findings (an entry never rests on one person's word) and decides appeals.
-    "declarations.view": {"commander", "committee", "grid_worker"},
-    "declarations.points": {"committee"},
-    "declarations.verify": {"committee", "grid_worker"},
-    "declarations.watch": {"committee", "grid_worker"},
-    "declarations.confirm": {"committee"},
-    # Personal credit record (个人诚信档案).
-    "credit.view": {"commander", "committee", "grid_worker"},
-    "credit.decide_appeal": {"committee"},
-    # Dashboard (M8, M17): counts only, never a person, within the viewer's place grants.
-    # The medic sees it too (fevers and missed reports of their community); guards,
-    # liaisons, volunteers and residents have no place tree to read figures of.
-    "dashboard.view": {"commander", "coordinator", "committee", "grid_worker", "medic"},
-    # Daily report (M8): figures from the data per place and unit; entered figures filed by
-    # each station/unit through the liaison granted on it; the street's coordinator defines
-    # the figures, reopens confirmed ones, corrects closed days and closes days.
-    "reports.view": {"commander", "coordinator", "committee", "grid_worker"},
-    "reports.enter": {"unit_liaison"},
-    "reports.late": {"commander", "coordinator", "committee"},
-    "reports.manage": {"coordinator"},
-}
-PERMS = set(PERM_ROLES)
-assert all(roles <= set(ROLES) - {"admin"} for roles in PERM_ROLES.values())
+from .models import Grant, Place
 
-ROLE_PERMS: dict[str, frozenset[str]] = {
-    role: frozenset(PERMS) if role == "admin" else frozenset(p for p, rs in PERM_ROLES.items() if role in rs)
-    for role in ROLES
-}
+# --- Roles and permissions, declared by the apps ----------------------------------------
+# Each app declares the roles it brings and its permissions (with the roles that hold
+# them) in its own permissions.py, loaded by its AppConfig (fangkong.lib.apps); declare()
+# merges them here into the one table that every check and the access-matrix test read.
+# The admin role holds every permission.
 
-assert set(ROLE_PERMS) == set(ROLES)
-assert all(p <= PERMS for p in ROLE_PERMS.values())
+_ROLE_LABELS: dict[str, object] = {}
+_PERM_ROLES: dict[str, set[str]] = {}
+_TABLE: dict[str, dict] = {}
+_PERM_NAME = re.compile(r"^[a-z_]+\.[a-z_]+$")
+
+
+def declare(*, roles: dict | None = None, perms: dict | None = None, extend: dict | None = None) -> None:
+    """Add roles ({role: label}), permissions ({perm: roles holding it}) and, for
+    permissions another app declared, more roles holding them (extend). A permission is
+    declared once; a role may be declared again only with the same label."""
+    for role, label in (roles or {}).items():
+        if not re.fullmatch(r"[a-z_]{2,20}", role):
+            raise ValueError(f"bad role name {role!r}")
+        if role in _ROLE_LABELS and _ROLE_LABELS[role] != label:
+            raise ValueError(f"role {role!r} declared twice")
+        _ROLE_LABELS[role] = label
+    for perm, who in (perms or {}).items():
+        if not _PERM_NAME.match(perm):
+            raise ValueError(f"bad permission name {perm!r}")
+        if perm in _PERM_ROLES:
+            raise ValueError(f"permission {perm!r} declared twice")
+        _PERM_ROLES[perm] = set(who)
+    for perm, who in (extend or {}).items():
+        if perm not in _PERM_ROLES:
+            raise ValueError(f"cannot extend undeclared permission {perm!r}")
+        _PERM_ROLES[perm] |= set(who)
+    _TABLE.clear()
+
+
+def _table() -> dict:
+    """The merged table, built once after the declarations (and again after a new one)."""
+    if not _TABLE:
+        if "admin" not in _ROLE_LABELS:
+            raise RuntimeError("no roles declared yet (fangkong.places must be installed and ready)")
+        for perm, who in _PERM_ROLES.items():
+            unknown = who - set(_ROLE_LABELS) | (who & {"admin"})
+            if unknown:
+                raise ValueError(f"permission {perm!r} names unknown roles {sorted(unknown)} (admin holds all)")
+        perms = frozenset(_PERM_ROLES)
+        _TABLE.update(
+            roles=tuple(_ROLE_LABELS),
+            perms=perms,
+            role_perms={role: perms if role == "admin" else frozenset(p for p, rs in _PERM_ROLES.items() if role in rs)
+                        for role in _ROLE_LABELS},
+            perm_roles={p: frozenset(rs) for p, rs in _PERM_ROLES.items()},
+        )
+    return _TABLE
+
+
+def all_roles() -> tuple[str, ...]:
+    return _table()["roles"]
+
+
+def all_perms() -> frozenset[str]:
+    return _table()["perms"]
+
+
+def role_perms(role: str) -> frozenset[str]:
+    return _table()["role_perms"].get(role, frozenset())
+
+
+def perm_roles(perm: str) -> frozenset[str]:
+    """The roles (admin aside) holding `perm`."""
+    _check_perm(perm)
+    return _table()["perm_roles"][perm]
+
+
+def role_label(role: str):
+    return _ROLE_LABELS.get(role, role)
+
+
+def role_choices() -> list[tuple[str, object]]:
+    return [(r, _ROLE_LABELS[r]) for r in all_roles()] if _ROLE_LABELS else []
+
+
+def _check_perm(perm: str) -> None:
+    if perm not in _table()["perms"]:
+        raise ValueError(f"unknown permission {perm!r}")
 
 
 @dataclass(frozen=True)
@@ -156,8 +151,6 @@ def _grants_sql() -> str:
     if not _GRANTS_SQL:
         from django.db import connection
 
-        from fangkong.accounts.models import Grant
-
         g = Grant._meta
         cols, place_join, col = _grant_sql_parts()
         _GRANTS_SQL.append(
@@ -171,9 +164,6 @@ def _grant_sql_parts():
     the join of its place, and a column-naming helper: shared by the grants query and
     user_with_grants."""
     from django.db import connection
-
-    from fangkong.accounts.models import Grant
-    from fangkong.places.models import Place
 
     qn = connection.ops.quote_name
     g, p = Grant._meta, Place._meta
@@ -192,9 +182,6 @@ def user_with_grants(pk):
     places: a row per grant, or one row without) instead of two."""
     from django.contrib.auth import get_user_model
     from django.db import connection
-
-    from fangkong.accounts.models import Grant
-    from fangkong.lib.db import fastsql
 
     model = get_user_model()
     plan = _USER_SQL.get(connection.vendor)
@@ -224,9 +211,9 @@ def roles(user) -> list[str]:
 
 
 def grants_for(user, perm: str) -> list[Scope]:
-    if perm not in PERMS:
-        raise ValueError(f"unknown permission {perm!r}")
-    return [g for g in grants(user) if perm in ROLE_PERMS[g.role]]
+    _check_perm(perm)
+    role_perms = _table()["role_perms"]
+    return [g for g in grants(user) if perm in role_perms.get(g.role, ())]
 
 
 def has_perm(user, perm: str) -> bool:
@@ -243,8 +230,6 @@ def covers_whole_tree(user, perm: str) -> bool:
     grants on every root of the tree. What applies to every street at once (closing a day
     of the daily report, the figures every unit enters) needs that, so that one street's
     coordinator cannot decide it for another street."""
-    from .models import Place
-
     paths = set()
     for g in grants_for(user, perm):
         if g.everything:
@@ -263,8 +248,43 @@ def require_whole_tree(user, perm: str) -> None:
         raise PermissionDenied(perm)
 
 
-def scope_q(model, user, perm: str) -> Q | None:
-    """Q selecting the objects of `model` in the user's scope for `perm`; None = all."""
+def scope_paths(user, perm: str) -> list[str] | None:
+    """The place paths of the user's grants for `perm` (each a subtree), or None when a
+    grant covers everything."""
+    paths = []
+    for g in grants_for(user, perm):
+        if g.everything:
+            return None
+        if g.place_path is not None:
+            paths.append(g.place_path)
+    return paths
+
+
+def scope_orgs(user, perm: str) -> list[int]:
+    """The organizations of the user's organization grants for `perm`."""
+    return [g.org_id for g in grants_for(user, perm) if g.org_id is not None]
+
+
+def top_paths(user, perm: str) -> list[str] | None:
+    """The user's grant paths for `perm` without those lying under another one (the tops of
+    the places the user sees), sorted; None for everything."""
+    paths = scope_paths(user, perm)
+    if paths is None:
+        return None
+    unique = sorted(set(paths))
+    return [p for p in unique if not any(p != q and p.startswith(q) for q in unique)]
+
+
+def ancestor_paths(path: str) -> list[str]:
+    """"a/b/c/" -> ["a/", "a/b/", "a/b/c/"]: the place at `path` and every place above it."""
+    segments = [s for s in path.split("/") if s]
+    return ["/".join(segments[: i + 1]) + "/" for i in range(len(segments))]
+
+
+def scope_q(model, user, perm: str, *, ancestors: bool = False) -> Q | None:
+    """Q selecting the objects of `model` in the user's scope for `perm`; None = all.
+    ancestors: also the objects at a place above a granted one (a campaign over the whole
+    street is visible to a grid's worker)."""
     path_field = getattr(model, "SCOPE_PATH", None)
     org_field = getattr(model, "SCOPE_ORG", None)
     q = Q(pk__in=[])
@@ -273,14 +293,34 @@ def scope_q(model, user, perm: str) -> Q | None:
             return None
         if g.place_path is not None and path_field:
             q |= Q(**{f"{path_field}__under": g.place_path})
+            if ancestors:
+                q |= Q(**{f"{path_field}__in": ancestor_paths(g.place_path)})
         if g.org_id is not None and org_field:
             q |= Q(**{org_field: g.org_id})
     return q
 
 
-def scope(qs, user, perm: str):
-    q = scope_q(qs.model, user, perm)
+def scope(qs, user, perm: str, *, ancestors: bool = False):
+    q = scope_q(qs.model, user, perm, ancestors=ancestors)
     return qs if q is None else qs.filter(q)
+
+
+def holders(perm: str, *, place_path: str = "", org_id: int | None = None):
+    """The active users who hold `perm` over the place at `place_path` (a grant on it or on
+    a place above it) or over the organization `org_id`: whom to tell. Admins (who hold
+    every permission over everything) are not included: they are told nothing by default."""
+    from django.contrib.auth import get_user_model
+
+    roles = perm_roles(perm)
+    where = Q(pk__in=[])
+    if place_path:
+        where |= Q(place__path__in=ancestor_paths(place_path))
+    if org_id is not None:
+        where |= Q(organization_id=org_id)
+    if not roles or (not place_path and org_id is None):
+        return get_user_model().objects.none()
+    grants_ = Grant.objects.filter(where, active=True, role__in=sorted(roles))
+    return get_user_model().objects.filter(is_active=True, pk__in=grants_.values("user_id"))
 
 
 def get_in_scope(qs, user, perm: str, **lookup):
@@ -304,8 +344,6 @@ def path_in_scope(user, perm: str, path: str) -> bool:
 
 
 def places_in_scope(user, perm: str):
-    from fangkong.places.models import Place
-
     return scope(Place.objects.all(), user, perm)
 
 
@@ -317,8 +355,7 @@ def requires(perm: str, obj=None, whole_tree: bool = False):
     """Decorator for page views: the permission this route needs, and (for routes with a
     <pk>) the model whose object the pk names. whole_tree: the route acts on every place
     at once, so the permission must come with a grant over the whole tree (covers_whole_tree)."""
-    if perm not in PERMS:
-        raise ValueError(f"unknown permission {perm!r}")
+    _check_perm(perm)
     check = require_whole_tree if whole_tree else require
 
     def deco(fn):
@@ -340,28 +377,39 @@ def requires(perm: str, obj=None, whole_tree: bool = False):
     return deco
 
 
+# API operations say what they need in the OpenAPI schema (/api/docs): each auth below is a
+# security scheme of its own whose x-fangkong-* fields name the permission, the model
+# behind {pk}, whole_tree, a personal link or a public route. The access-matrix test reads
+# them from the schema, the API's public description, and nothing else.
+
+def _model_label(model) -> str:
+    return f"{model._meta.app_label}.{model._meta.model_name}" if model is not None else ""
+
+
 def api_perm(perm: str, obj=None, whole_tree: bool = False):
     """django-ninja auth for an API operation: signed in (else 401) and holding `perm`
     (else 403; whole_tree: as in requires). It runs before the body is parsed, so a wrong
     role gets 403, not 422."""
     from ninja.security import SessionAuth
 
-    if perm not in PERMS:
-        raise ValueError(f"unknown permission {perm!r}")
+    _check_perm(perm)
     check = require_whole_tree if whole_tree else require
 
-    class PermAuth(SessionAuth):
-        fk_perm = perm
-        fk_object = obj
-        fk_whole_tree = whole_tree
+    def authenticate(self, request, key):
+        if not request.user.is_authenticated:
+            return None
+        check(request.user, perm)
+        return request.user
 
-        def authenticate(self, request, key):
-            if not request.user.is_authenticated:
-                return None
-            check(request.user, perm)
-            return request.user
-
-    return PermAuth()
+    # The scheme's name in the schema is the class's name: one per permission, model and
+    # whole_tree, so that each operation's security names exactly what it needs.
+    name = "perm:" + perm + (f"@{_model_label(obj)}" if obj is not None else "") + ("+whole_tree" if whole_tree else "")
+    auth = type(name, (SessionAuth,), {"authenticate": authenticate, "fk_perm": perm, "fk_object": obj,
+                                       "fk_whole_tree": whole_tree})()
+    auth.openapi_security_schema.update({
+        "description": f"Signed in with a grant holding {perm}" + (" over the whole tree" if whole_tree else ""),
+        "x-fangkong-perm": perm, "x-fangkong-object": _model_label(obj), "x-fangkong-whole-tree": whole_tree})
+    return auth
 
 
 def public(reason: str):
@@ -374,15 +422,16 @@ def public(reason: str):
     return deco
 
 
-def public_api(reason: str):
-    """django-ninja auth for an API operation anyone may call (a public form's endpoint):
-    it lets every request in; the access-matrix test reads `fk_public`."""
+def public_api(reason: str) -> dict:
+    """The keyword arguments of an API operation anyone may call (a public form's
+    endpoint): `@router.post(..., **public_api("why"))`. It lets every request in and says
+    so, with the reason, in the operation's OpenAPI description (x-fangkong-public)."""
 
     def allow(request):
         return True
 
     allow.fk_public = reason
-    return allow
+    return {"auth": allow, "openapi_extra": {"x-fangkong-public": reason}}
 
 
 def authenticated(fn):
@@ -400,6 +449,31 @@ def authenticated(fn):
     return wrapper
 
 
+@dataclass(frozen=True)
+class LinkResolver:
+    """How a personal link's token names a person, registered by the app that issues the
+    links (accounts): `person(token)` -> the person or None (pages); `person_id(token)` ->
+    its id or None, and `load(id)` -> the person (devices: the id on every call, the person
+    only when an operation reads it)."""
+
+    person: Callable
+    person_id: Callable
+    load: Callable
+
+
+_LINKS: list[LinkResolver] = []
+
+
+def register_link_resolver(resolver: LinkResolver) -> None:
+    _LINKS[:] = [resolver]
+
+
+def _links() -> LinkResolver:
+    if not _LINKS:
+        raise RuntimeError("no personal-link resolver registered (fangkong.accounts must be installed)")
+    return _LINKS[0]
+
+
 def personal_link(fn):
     """A resident's page reached by a personal link (no password): the URL's `token`
     names the person (request.resident); an unknown, expired or revoked token is a 404,
@@ -407,9 +481,7 @@ def personal_link(fn):
 
     @wraps(fn)
     def wrapper(request, token, *args, **kwargs):
-        from fangkong.accounts.actions import resident_for_token
-
-        person = resident_for_token(token)
+        person = _links().person(token)
         if person is None:
             raise Http404
         request.resident = person
@@ -432,14 +504,14 @@ def link_auth():
         fk_personal_link = True
 
         def authenticate(self, request, key):
-            from fangkong.accounts.actions import resident_id_for_token
-            from fangkong.residents.models import Person
-
-            person_id = resident_id_for_token(key or "")
+            links = _links()
+            person_id = links.person_id(key or "")
             if person_id is None:
                 return None
             request.resident_id = person_id
-            request.resident = SimpleLazyObject(lambda: Person.objects.select_related("household").get(pk=person_id))
+            request.resident = SimpleLazyObject(lambda: links.load(person_id))
             return person_id
 
-    return LinkAuth()
+    auth = LinkAuth()
+    auth.openapi_security_schema.update({"description": "A resident's personal link", "x-fangkong-personal-link": True})
+    return auth

@@ -1,9 +1,11 @@
-from django.apps import AppConfig
+from fangkong.lib import apps
 
 
-class PlacesConfig(AppConfig):
+class PlacesConfig(apps.FangkongConfig):
     name = "fangkong.places"
     label = "places"
 
     def ready(self):
         from . import lookups  # noqa: F401  registers CharField.under
+
+        super().ready()

@@ -7,7 +7,9 @@ index (SQLite's LIKE, behind `__startswith`, cannot use it).
 """
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 SEGMENT = 6  # base-36 digits per level: 2 billion ids per level
@@ -85,3 +87,41 @@ class Organization(models.Model):
 
     def __str__(self):
         return self.name
+
+
+def role_choices():
+    from .access import role_choices as choices
+
+    return choices()
+
+
+class Grant(models.Model):
+    """A role over a scope: a place subtree, an organization, or (admin only) everything.
+
+    It lives beside the access module that reads it (access.py), so that access depends on
+    no other app. Roles are declared by the apps (access.declare); the field's choices are
+    read from that table when asked, so a module adding a role needs no migration."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="grants")
+    role = models.CharField(_("role"), max_length=20, choices=role_choices)
+    place = models.ForeignKey(Place, null=True, blank=True, on_delete=models.PROTECT)
+    organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "accounts_grant"  # the table it has had since it lived in accounts
+        constraints = [
+            models.CheckConstraint(
+                name="grant_scope_shape",
+                condition=(
+                    Q(role="admin", place__isnull=True, organization__isnull=True)
+                    | (~Q(role="admin") & Q(place__isnull=False, organization__isnull=True))
+                    | (~Q(role="admin") & Q(place__isnull=True, organization__isnull=False))
+                ),
+            )
+        ]
+
+    def __str__(self):
+        target = self.place or self.organization or "*"
+        return f"{self.user} {self.role}@{target}"

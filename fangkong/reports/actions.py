@@ -372,8 +372,8 @@ def late(day: dt.date, orgs_qs=None, now: dt.datetime | None = None) -> list[dic
 def notify_late(*, day: dt.date | None = None, now: dt.datetime | None = None) -> int:
     """The periodic task: after the deadline, a message to the inbox of each unit that has
     not confirmed (its liaisons), once per unit and day. Returns the messages sent now."""
-    from fangkong.accounts.models import Grant
     from fangkong.notify.actions import notify
+    from fangkong.places.access import holders
     from fangkong.notify.models import Message
 
     now = now or timezone.now()
@@ -385,7 +385,7 @@ def notify_late(*, day: dt.date | None = None, now: dt.datetime | None = None) -
         if row["state"] == "late":
             continue  # confirmed, if after the deadline
         org = row["org"]
-        users = list(Grant.objects.filter(active=True, role="unit_liaison", organization=org).values_list("user_id", flat=True))
+        users = list(holders("reports.enter", org_id=org.pk).values_list("pk", flat=True))  # the unit's own liaisons
         key = f"reports.late:{org.pk}:{day.isoformat()}"
         if Message.objects.filter(dedupe_key=key).exists():
             continue  # told already

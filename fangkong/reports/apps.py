@@ -1,6 +1,6 @@
-from django.apps import AppConfig
+from fangkong.lib import apps
 
 
-class ReportsConfig(AppConfig):
+class ReportsConfig(apps.FangkongConfig):
     name = "fangkong.reports"
     label = "reports"

@@ -1,6 +1,6 @@
-from django.apps import AppConfig
+from fangkong.lib import apps
 
 
-class ResidentsConfig(AppConfig):
+class ResidentsConfig(apps.FangkongConfig):
     name = "fangkong.residents"
     label = "residents"

@@ -8,9 +8,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from fangkong.accounts.actions import add_grant, create_user, revoke_grant
-from fangkong.accounts.models import Grant
+from fangkong.places.models import Grant
 from fangkong.audit.actions import set_context
-from fangkong.places.access import ROLES
+from fangkong.places.access import all_roles
 from fangkong.places.models import Organization, Place
 
 
@@ -19,7 +19,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("username")
-        parser.add_argument("role", choices=ROLES)
+        parser.add_argument("role", choices=all_roles())
         where = parser.add_mutually_exclusive_group(required=True)
         where.add_argument("--place", help="code of the place (the grant covers its whole subtree)")
         where.add_argument("--org", help="code of the organization")

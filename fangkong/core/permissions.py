@@ -1,0 +1,7 @@
+"""Permissions of the platform's own pages (merged into fangkong.places.access at start-up)."""
+from fangkong.places.access import declare
+
+declare(perms={
+    # The audit log, within the viewer's scope.
+    "audit.view": {"commander"},
+})

@@ -1,0 +1,14 @@
+"""Roles and permissions of the gates (M6) and pre-screening triage (M18) (merged into fangkong.places.access at start-up)."""
+from django.utils.translation import gettext_lazy as _
+
+from fangkong.places.access import declare
+
+declare(
+    roles={"gate_guard": _("Gate guard")},
+    perms={
+        # Guards record entries at their checkpoints.
+        "gates.enter": {"gate_guard"},
+        "gates.view": {"commander", "coordinator", "committee", "medic"},
+        "gates.triage": {"medic", "committee"},
+    },
+)
