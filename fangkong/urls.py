@@ -8,7 +8,6 @@ from fangkong.inflow.urls import resident_urlpatterns as inflow_resident_urls
 from fangkong.declarations.urls import resident_urlpatterns as declarations_resident_urls
 from fangkong.passes.urls import resident_urlpatterns as passes_resident_urls
 from fangkong.places.access import public
-from fangkong.residents import views as residents
 
 from .api import api
 
@@ -20,20 +19,7 @@ urlpatterns = [
     path("login/", accounts.login_view, name="login"),
     path("logout/", accounts.logout_view, name="logout"),
     path("i18n/setlang/", public("language switch")(set_language), name="set_language"),
-    path("residents/", residents.person_list, name="person_list"),
-    path("residents/new/", residents.person_create, name="person_create"),
-    path("residents/export/", residents.person_export, name="person_export"),
-    path("residents/import/", residents.import_upload, name="import_upload"),
-    path("residents/import/<int:pk>/", residents.import_job, name="import_job"),
-    path("residents/import/<int:pk>/start/", residents.import_start, name="import_start"),
-    path("residents/import/<int:pk>/progress/", residents.import_progress, name="import_progress"),
-    path("residents/import/<int:pk>/errors.csv", residents.import_errors, name="import_errors"),
-    path("residents/<int:pk>/", residents.person_detail, name="person_detail"),
-    path("residents/<int:pk>/edit/", residents.person_edit, name="person_edit"),
-    path("residents/<int:pk>/unmask/", residents.person_unmask, name="person_unmask"),
-    path("households/new/", residents.household_create, name="household_create"),
-    path("households/<int:pk>/", residents.household_detail, name="household_detail"),
-    path("households/<int:pk>/edit/", residents.household_edit, name="household_edit"),
+    path("", include("fangkong.residents.urls")),
     path("audit/", core.audit_events, name="audit_list"),
     path("inflow/", include("fangkong.inflow.urls")),
     path("observation/", include("fangkong.observation.urls")),

@@ -370,9 +370,21 @@ def test_gate_page_lists_the_guards_checkpoints_and_the_service_worker_covers_it
     client = login(cast.guard_a)
     html = client.get("/gates/").content.decode()
     assert "甲一小区" in html and "乙卡口" not in html and 'id="gate-config"' in html
-    sw = Client().get("/gates/sw.js")
+    # The worker is the static script gates/sw.js, served under /gates/ (so that it may
+    # control the page); the page tells it, in the query string, what to keep offline.
+    import json
+    import urllib.parse
+
+    config = json.loads(html.split('id="gate-config"')[1].split(">", 1)[1].split("</script>", 1)[0])
+    sw_url = urllib.parse.urlsplit(config["urls"]["sw"])
+    params = urllib.parse.parse_qs(sw_url.query)
+    assert sw_url.path == "/gates/sw.js" and params["page"] == ["/gates/"]
+    assert "/static/gates/gate.js" in json.loads(params["assets"][0])
+    sw = Client().get(config["urls"]["sw"])
     assert sw.status_code == 200 and sw["Content-Type"].startswith("application/javascript")
-    assert '"/gates/"' in sw.content.decode() and "/static/gates/gate.js" in sw.content.decode()
+    assert sw["Service-Worker-Allowed"] == "/gates/"
+    from fangkong.gates.views import SW_SCRIPT
+    assert sw.content == SW_SCRIPT.read_bytes() and b'searchParams' in sw.content
     assert Client().get("/healthz").content == b"ok"
 
 

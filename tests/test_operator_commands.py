@@ -5,7 +5,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
-from fangkong.accounts.models import Grant
+from fangkong.places.models import Grant
 from fangkong.audit.models import AuditEvent
 from fangkong.places.models import Organization, Place
 

@@ -4,6 +4,9 @@ visitor pass issued on the spot, the figures per checkpoint and day, and the med
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -61,7 +64,8 @@ def gate(request):
     config = {
         "places": places,
         "urls": {"trust": "/api/gates/trust", "batch": "/api/gates/entries/batch", "check": "/api/gates/check",
-                 "sw": reverse("gates_sw"),
+                 "sw": reverse("gates_sw") + "?" + urlencode({"page": reverse("gates_gate"),
+                                                              "assets": json.dumps([static(a) for a in ASSETS])}),
                  "scope": reverse("gates_gate")},
         "fever": str(settings.FEVER_THRESHOLD),
         "refusedColours": sorted(actions.REFUSED_COLOURS),
@@ -71,45 +75,16 @@ def gate(request):
     return render(request, "gates/gate.html", {"config": config, "places": places})
 
 
-SW = """// Fangkong gate page service worker: the page and its assets stay usable offline.
-const CACHE = "fk-gates-v1";
-const PAGE = %(page)s;
-const ASSETS = %(assets)s;
-self.addEventListener("install", (e) => {
-  // The assets, and the page as the signed-in guard sees it now (not a sign-in redirect).
-  e.waitUntil(caches.open(CACHE).then((c) => c.addAll(ASSETS).then(() => fetch(PAGE, { credentials: "same-origin" })
-    .then((r) => (r.ok && !r.redirected ? c.put(PAGE, r) : null)).catch(() => null)))
-    .then(() => self.skipWaiting()));
-});
-self.addEventListener("activate", (e) => {
-  e.waitUntil(caches.keys().then((ks) => Promise.all(ks.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
-    .then(() => self.clients.claim()));
-});
-self.addEventListener("fetch", (e) => {
-  const req = e.request;
-  if (req.method !== "GET") return;
-  const url = new URL(req.url);
-  if (url.origin !== location.origin) return;
-  if (url.pathname === PAGE) {
-    // Network first (fresh page and session when online), the last good copy when not.
-    e.respondWith(fetch(req).then((resp) => {
-      if (resp.ok && !resp.redirected) { const copy = resp.clone(); caches.open(CACHE).then((c) => c.put(PAGE, copy)); }
-      return resp;
-    }).catch(() => caches.match(PAGE).then((r) => r || Response.error())));
-  } else if (ASSETS.includes(url.pathname)) {
-    e.respondWith(caches.match(url.pathname).then((r) => r || fetch(req)));
-  }
-});
-"""
+SW_SCRIPT = Path(__file__).resolve().parent / "static" / "gates" / "sw.js"
 
 
 @require_GET
 @public("service worker script of the gate page: code only, no data")
 def service_worker(request):
-    import json
-
-    body = SW % {"page": json.dumps(reverse("gates_gate")), "assets": json.dumps([static(a) for a in ASSETS])}
-    resp = HttpResponse(body, content_type="application/javascript; charset=utf-8")
+    """The static script gates/sw.js, served under /gates/ so that it may control the gate
+    page (a worker's scope is its own path unless this header widens it). The page's
+    address and the assets to keep offline come in its query string (gate.js adds them)."""
+    resp = HttpResponse(SW_SCRIPT.read_bytes(), content_type="application/javascript; charset=utf-8")
     resp["Service-Worker-Allowed"] = reverse("gates_gate")
     return resp
 

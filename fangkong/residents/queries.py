@@ -22,6 +22,25 @@ def person_by_id_number(user, perm: str, id_number: str) -> Person | None:
     return persons(user, perm).filter(id_bidx=crypto.blind_index("id", id_number)).first()
 
 
+def find_person(user, perm: str, typed: str, *, field: str = "id_number") -> Person:
+    """The person whose ID number someone typed (full-width digits and spaces allowed), in the
+    user's scope for `perm`: the one lookup by a typed ID of every module. A malformed number
+    is an Invalid naming `field`; an unregistered person and one outside the scope get the
+    same Invalid, so nobody learns that a number is registered elsewhere."""
+    from django.utils.translation import gettext as _
+
+    from fangkong.lib.workflow import Invalid
+
+    try:
+        id_number = normalize_id(typed or "")
+    except IdentityError as exc:
+        raise Invalid({field: str(exc.message)}) from None
+    person = person_by_id_number(user, perm, id_number)
+    if person is None:
+        raise Invalid({field: _("No person with this ID number is registered in your area")})
+    return person
+
+
 def households(user, perm: str = "residents.view"):
     return scope(Household.objects.select_related("place"), user, perm)
 

@@ -1,0 +1,21 @@
+from django.urls import path
+
+from . import views
+
+# Under the site root: /residents/... and /households/...
+urlpatterns = [
+    path("residents/", views.person_list, name="person_list"),
+    path("residents/new/", views.person_create, name="person_create"),
+    path("residents/export/", views.person_export, name="person_export"),
+    path("residents/import/", views.import_upload, name="import_upload"),
+    path("residents/import/<int:pk>/", views.import_job, name="import_job"),
+    path("residents/import/<int:pk>/start/", views.import_start, name="import_start"),
+    path("residents/import/<int:pk>/progress/", views.import_progress, name="import_progress"),
+    path("residents/import/<int:pk>/errors.csv", views.import_errors, name="import_errors"),
+    path("residents/<int:pk>/", views.person_detail, name="person_detail"),
+    path("residents/<int:pk>/edit/", views.person_edit, name="person_edit"),
+    path("residents/<int:pk>/unmask/", views.person_unmask, name="person_unmask"),
+    path("households/new/", views.household_create, name="household_create"),
+    path("households/<int:pk>/", views.household_detail, name="household_detail"),
+    path("households/<int:pk>/edit/", views.household_edit, name="household_edit"),
+]
