@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from fangkong.audit.actions import record
 from fangkong.lib.crypto import blind_index
@@ -70,8 +71,12 @@ def create_user(*, acting_user, username: str, password: str, display_name: str 
 
 @transaction.atomic
 def add_grant(*, acting_user, user, role: str, target=None) -> Grant:
+    from fangkong.lib.workflow import Invalid
+    from fangkong.places.access import all_roles
     from fangkong.places.models import Organization, Place
 
+    if role not in all_roles():  # roles are declared by the apps (permissions.py)
+        raise Invalid({"role": _("Unknown role")})
     place = target if isinstance(target, Place) else None
     org = target if isinstance(target, Organization) else None
     grant = Grant.objects.create(user=user, role=role, place=place, organization=org)
