@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fangkong.audit.actions import record
-from fangkong.lib.identity import mask_numbers
+from fangkong.lib.identity import mask_name, mask_numbers  # noqa: F401  (actions.mask_name for callers)
 from fangkong.lib.workflow import Conflict, Invalid  # noqa: F401  (actions.Conflict etc. for callers)
 
 from .models import Document
@@ -38,16 +38,6 @@ def valid_document(kind: str, subject) -> Document | None:
     subject_type, subject_id = subject_key(subject)
     return Document.objects.filter(kind=kind, subject_type=subject_type, subject_id=subject_id,
                                    revoked_at__isnull=True).first()
-
-
-def mask_name(name: str) -> str:
-    """季小明 -> 季*明, 张三 -> 张*, 欧阳娜娜 -> 欧**娜."""
-    name = (name or "").strip()
-    if len(name) <= 1:
-        return name
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
 def _serial(now, pk: int) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from fangkong.documents.actions import issue, mask_name
+from fangkong.documents.actions import issue
+from fangkong.lib.identity import mask_name
 from fangkong.documents.models import Document
 from fangkong.documents.notices import committee_name, minute
 from fangkong.documents.pdf import DOCUMENT_LANGUAGE

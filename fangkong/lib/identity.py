@@ -109,6 +109,16 @@ _ID_IN_TEXT = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?![\dXx])")
 _PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
 
 
+def mask_name(name: str) -> str:
+    """季小明 -> 季*明, 张三 -> 张*, 欧阳娜娜 -> 欧**娜."""
+    name = (name or "").strip()
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
 def mask_numbers(text: str) -> str:
     """`text` with every ID- or phone-like number masked (370102********1234, 138****5678)."""
     return _PHONE_IN_TEXT.sub(r"\1****\2", _ID_IN_TEXT.sub(r"\1********\2", text or ""))

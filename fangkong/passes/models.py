@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.lib import crypto
+from fangkong.lib.identity import mask_name
 
 
 class SigningKey(models.Model):
@@ -103,16 +104,6 @@ class Pass(models.Model):
 
     def phone(self) -> str:
         return crypto.decrypt(self.visitor_phone_enc) if self.visitor_phone_enc else ""
-
-
-def mask_name(name: str) -> str:
-    """季小明 -> 季*明, 季明 -> 季*, 欧阳小明 -> 欧**明."""
-    name = (name or "").strip()
-    if len(name) <= 1:
-        return name
-    if len(name) == 2:
-        return name[0] + "*"
-    return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
 class Override(models.Model):
