@@ -17,6 +17,7 @@ from fangkong.gates.api import router as gates_router
 from fangkong.passes.api import router as passes_router
 from fangkong.reports.api import router as reports_router
 from fangkong.residents.api import router as residents_router
+from fangkong.uploads.api import router as uploads_router
 
 # Every operation names its own auth: api_perm(...) for a permission, django_auth for
 # "any signed-in user". There is no default, so an operation without auth is visible
@@ -62,3 +63,4 @@ api.add_router("/", passes_router)
 api.add_router("/", declarations_router)
 api.add_router("/", dashboard_router)
 api.add_router("/", reports_router)
+api.add_router("/", uploads_router)

@@ -8,6 +8,7 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from fangkong import uploads
 from fangkong.lib import registry
 
 from .models import CreditEntry, Declaration, Finding
@@ -64,3 +65,11 @@ for key, label, fn, order in (
     ("credit.entries", _("Credit-record entries"), credit_entries, 45),
 ):
     registry.register_metric(registry.Metric(key=key, label=label, section=SECTION, counts=fn, order=order, kind="day"))
+
+
+# --- Private uploads: a grid-watch finding carries photos (its evidence), viewed by whoever
+# sees the finding, added and removed by the grid workers and committee while the finding
+# awaits the committee's decision (a decided finding's evidence is frozen).
+uploads.register_owner(Finding, view_perm="declarations.view", attach_perm="declarations.watch",
+                       editable=lambda finding: finding.state == Finding.State.RECORDED)
+

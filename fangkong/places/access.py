@@ -107,6 +107,12 @@ PERM_ROLES: dict[str, set[str]] = {
     "reports.enter": {"unit_liaison"},
     "reports.late": {"commander", "coordinator", "committee"},
     "reports.manage": {"coordinator"},
+    # Private uploads (fangkong.uploads): the route-level permission to see or attach files
+    # at all; each file is then checked against its owner record with the permission the
+    # owning module registered (uploads.register_owner). These roles must cover the roles
+    # of every registered owner's view/attach permission (checked at registration).
+    "uploads.view": {"commander", "committee", "grid_worker"},
+    "uploads.attach": {"committee", "grid_worker"},
 }
 PERMS = set(PERM_ROLES)
 assert all(roles <= set(ROLES) - {"admin"} for roles in PERM_ROLES.values())
