@@ -1,9 +1,12 @@
 """The JSON API at /api/ (OpenAPI docs at /api/docs)."""
+import datetime as dt
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from ninja import NinjaAPI, Schema
 from ninja.security import django_auth
 
+from fangkong.lib import registry
 from fangkong.places.access import roles
 from fangkong.residents.api import FieldErrors
 from fangkong.census.api import router as census_router
@@ -50,6 +53,22 @@ class Me(Schema):
 @api.get("/me", response=Me, tags=["accounts"], auth=django_auth)
 def me(request):
     return {"username": request.user.get_username(), "roles": roles(request.user)}
+
+
+class TodoOut(Schema):
+    key: str
+    label: str
+    count: int
+    url: str
+    due: dt.datetime | None
+    overdue: bool
+    rank: int
+
+
+@api.get("/todos", response=list[TodoOut], tags=["accounts"], auth=django_auth,
+         summary="What the signed-in user must do now, most urgent first (the home page's list)")
+def todos(request):
+    return [{**vars(t), "label": str(t.label)} for t in registry.todos(request.user)]
 
 
 api.add_router("/", residents_router)
