@@ -9,6 +9,9 @@ building; or an organization for unit figures).
 Person health state (M6): a *state provider* says which health flags hold for persons now.
 The pass colour rules read the union of the flags of all providers; a module that does not
 exist simply contributes nothing.
+
+To-dos: a *to-do provider* says what a user must do now in its module (counts, deadlines,
+where); the home page and GET /api/todos list every provider's, most urgent first.
 """
 from __future__ import annotations
 
