@@ -34,3 +34,11 @@ def login(client):
         return client
 
     return _login
+
+
+@pytest.fixture(autouse=True)
+def _private_uploads(settings, tmp_path_factory):
+    """Each test's uploads (fangkong.uploads) in a fresh directory of its own."""
+    private = dict(settings.STORAGES["private"])
+    private["OPTIONS"] = {**private.get("OPTIONS", {}), "location": tmp_path_factory.mktemp("uploads")}
+    settings.STORAGES = {**settings.STORAGES, "private": private}

@@ -1,9 +1,12 @@
 """The JSON API at /api/ (OpenAPI docs at /api/docs)."""
+import datetime as dt
+
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from ninja import NinjaAPI, Schema
 from ninja.security import django_auth
 
+from fangkong.lib import registry
 from fangkong.places.access import roles
 from fangkong.residents.api import FieldErrors
 from fangkong.census.api import router as census_router
@@ -17,6 +20,7 @@ from fangkong.gates.api import router as gates_router
 from fangkong.passes.api import router as passes_router
 from fangkong.reports.api import router as reports_router
 from fangkong.residents.api import router as residents_router
+from fangkong.uploads.api import router as uploads_router
 
 # Every operation names its own auth: api_perm(...) for a permission, django_auth for
 # "any signed-in user". There is no default, so an operation without auth is visible
@@ -51,6 +55,22 @@ def me(request):
     return {"username": request.user.get_username(), "roles": roles(request.user)}
 
 
+class TodoOut(Schema):
+    key: str
+    label: str
+    count: int
+    url: str
+    due: dt.datetime | None
+    overdue: bool
+    rank: int
+
+
+@api.get("/todos", response=list[TodoOut], tags=["accounts"], auth=django_auth,
+         summary="What the signed-in user must do now, most urgent first (the home page's list)")
+def todos(request):
+    return [{**vars(t), "label": str(t.label)} for t in registry.todos(request.user)]
+
+
 api.add_router("/", residents_router)
 api.add_router("/", inflow_router)
 api.add_router("/", observation_router)
@@ -62,3 +82,4 @@ api.add_router("/", passes_router)
 api.add_router("/", declarations_router)
 api.add_router("/", dashboard_router)
 api.add_router("/", reports_router)
+api.add_router("/", uploads_router)

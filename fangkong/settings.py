@@ -132,6 +132,7 @@ INSTALLED_APPS = [
     "fangkong.reports",
     "fangkong.declarations",
     "fangkong.dashboard",
+    "fangkong.uploads",
 ]
 
 MIDDLEWARE = [
@@ -269,7 +270,14 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise expects it; collect
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": VAR_DIR / "media"}},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # Private uploads (photos, attachments): outside the web root and the static files,
+    # served only through the access check of the record they belong to (fangkong.uploads).
+    # Any Django storage backend can stand here (e.g. S3) so that several servers share it.
+    "private": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                "OPTIONS": {"location": Path(os.environ.get("FANGKONG_UPLOADS_DIR") or VAR_DIR / "uploads").resolve(),
+                            "directory_permissions_mode": 0o700, "file_permissions_mode": 0o600}},
 }
+UPLOAD_MAX_BYTES = _int("FANGKONG_UPLOAD_MAX_MB", 10, 1) * 1024 * 1024
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 

@@ -33,4 +33,5 @@ urlpatterns = [
     path("", include("fangkong.declarations.urls")),
     path("dashboard/", include("fangkong.dashboard.urls")),
     path("reports/", include("fangkong.reports.urls")),
+    path("uploads/", include("fangkong.uploads.urls")),
 ]

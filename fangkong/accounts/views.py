@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from fangkong.audit.actions import record
+from fangkong.lib import registry
 from fangkong.places.access import authenticated, grants, has_perm, public, role_label, scope
 from fangkong.places.models import Organization, Place
 from fangkong.residents.models import TAGS, Household, Person
@@ -83,4 +84,5 @@ def home(request):
             "tags": [(tag, label, agg[tag]) for tag, label in TAGS],
         }
         record(user, "residents.summary", detail={"persons": agg["total"]})
-    return render(request, "accounts/home.html", {"cards": cards, "summary": summary, "no_grants": not cards})
+    return render(request, "accounts/home.html", {"cards": cards, "summary": summary, "no_grants": not cards,
+                                                  "todos": registry.todos(user), "today": timezone.localdate()})

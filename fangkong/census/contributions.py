@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.lib import registry
+from fangkong.places.access import has_perm
 
 from .models import FollowUp, Visit
 
@@ -48,3 +49,29 @@ for key, label, fn, order in (
     ("census.followups", _("Census follow-ups"), followups, 32),
 ):
     registry.register_metric(registry.Metric(key=key, label=label, section=SECTION, counts=fn, order=order, kind="day"))
+
+
+# --- To-dos: follow-ups still open, and per running campaign the households of the user's
+# part of its area not yet reached (one COUNT per running campaign: there are few at a time).
+def todos(user):
+    from django.urls import reverse
+
+    from . import queries
+    from .models import Campaign
+
+    if not has_perm(user, "census.visit"):
+        return
+    yield from registry.count_todo(queries.followups(user, FollowUp.State.OPEN, "census.visit"), key="census.followups",
+                                   label=_("Census follow-ups open"), url=reverse("census_followups"),
+                                   rank=registry.RANK_QUEUE - 5)
+    today = timezone.localdate()
+    for campaign in queries.campaigns(user, "census.visit").filter(state=Campaign.State.RUNNING).order_by("end_date", "pk"):
+        n = queries.pending(user, "census.visit", campaign).count()
+        if n:
+            due = timezone.make_aware(dt.datetime.combine(campaign.end_date + dt.timedelta(days=1), dt.time.min))
+            yield registry.Todo(key=f"census.pending.{campaign.pk}", count=n, url=reverse("census_pending", args=[campaign.pk]),
+                                label=_("Households not yet visited: %(campaign)s") % {"campaign": campaign.name},
+                                due=due, overdue=campaign.end_date < today, rank=registry.RANK_ROUND)
+
+
+registry.register_todo(todos)

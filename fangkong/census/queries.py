@@ -103,6 +103,6 @@ def progress(user, campaign: Campaign) -> Progress:
     )
 
 
-def followups(user, state: str = "open"):
-    qs = scope(FollowUp.objects.select_related("person", "campaign", "visit__household"), user, "census.view")
+def followups(user, state: str = "open", perm: str = "census.view"):
+    qs = scope(FollowUp.objects.select_related("person", "campaign", "visit__household"), user, perm)
     return qs.filter(state=state) if state in FollowUp.State.values else qs

@@ -14,6 +14,6 @@ class NoStoreMiddleware:
             response = self.get_response(request)
         finally:
             reset_context(token)
-        if not request.path.startswith("/static/"):
-            response["Cache-Control"] = "no-store"
+        if not request.path.startswith("/static/") and "no-store" not in response.get("Cache-Control", ""):
+            response["Cache-Control"] = "no-store"  # a response that says no-store itself keeps its words
         return response

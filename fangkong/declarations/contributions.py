@@ -8,7 +8,9 @@ from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from fangkong import uploads
 from fangkong.lib import registry
+from fangkong.places.access import has_perm
 
 from .models import CreditEntry, Declaration, Finding
 
@@ -64,3 +66,36 @@ for key, label, fn, order in (
     ("credit.entries", _("Credit-record entries"), credit_entries, 45),
 ):
     registry.register_metric(registry.Metric(key=key, label=label, section=SECTION, counts=fn, order=order, kind="day"))
+
+
+# --- Private uploads: a grid-watch finding carries photos (its evidence), viewed by whoever
+# sees the finding, added and removed by the grid workers and committee while the finding
+# awaits the committee's decision (a decided finding's evidence is frozen).
+uploads.register_owner(Finding, view_perm="declarations.view", attach_perm="declarations.watch",
+                       editable=lambda finding: finding.state == Finding.State.RECORDED)
+
+
+# --- To-dos: declarations to verify (risky ones apart, they come first), findings awaiting
+# the committee's confirmation, appeals to decide.
+def todos(user):
+    from django.urls import reverse
+
+    from . import queries
+
+    if has_perm(user, "declarations.verify"):
+        open_ = queries.declarations(user, "declarations.verify").filter(state__in=queries.QUEUE_STATES["open"])
+        queue = reverse("declarations_queue")
+        yield from registry.count_todo(open_.filter(risk=True), key="declarations.verify_risk", url=queue,
+                                       label=_("Self-declarations with a risk to verify"), rank=registry.RANK_QUEUE - 10)
+        yield from registry.count_todo(open_.filter(risk=False), key="declarations.verify", url=queue,
+                                       label=_("Self-declarations to verify"))
+    if has_perm(user, "declarations.confirm"):
+        yield from registry.count_todo(
+            queries.findings(user, Finding.State.RECORDED, "declarations.confirm"), key="declarations.confirm",
+            label=_("Grid-watch findings to confirm"), url=reverse("declarations_findings"))
+    if has_perm(user, "credit.decide_appeal"):
+        yield from registry.count_todo(queries.open_appeals(user, "credit.decide_appeal"), key="credit.appeals",
+                                       label=_("Credit-record appeals to decide"), url=reverse("credit_list") + "?state=appeals")
+
+
+registry.register_todo(todos)

@@ -34,8 +34,8 @@ def points(user):
     return scope(Point.objects.select_related("place"), user, "declarations.points")
 
 
-def findings(user, state: str = ""):
-    qs = scope(Finding.objects.select_related("person", "recorded_by"), user, "declarations.view")
+def findings(user, state: str = "", perm: str = "declarations.view"):
+    qs = scope(Finding.objects.select_related("person", "recorded_by"), user, perm)
     return qs.filter(state=state) if state else qs
 
 
@@ -44,8 +44,8 @@ def entries(user, state: str = ""):
     return qs.filter(state=state) if state else qs
 
 
-def open_appeals(user):
-    return scope(Appeal.objects.select_related("entry", "entry__person"), user, "credit.view").filter(state=Appeal.State.OPEN)
+def open_appeals(user, perm: str = "credit.view"):
+    return scope(Appeal.objects.select_related("entry", "entry__person"), user, perm).filter(state=Appeal.State.OPEN)
 
 
 def own_entries(person):

@@ -9,6 +9,7 @@ urlpatterns = [
     path("declarations/points/<int:pk>/renew/", views.point_renew, name="declarations_point_renew"),
     path("declarations/findings/", views.findings, name="declarations_findings"),
     path("declarations/findings/new/", views.finding_new, name="declarations_finding_new"),
+    path("declarations/findings/<int:pk>/", views.finding, name="declarations_finding"),
     *[path(f"declarations/findings/<int:pk>/{name}/", view, name=f"declarations_finding_{name}")
       for name, view in views.finding_views.items()],
     path("declarations/<int:pk>/", views.detail, name="declarations_detail"),

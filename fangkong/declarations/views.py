@@ -288,7 +288,18 @@ def finding_new(request):
         return _finding_page(request, 400, errors, post, person)
     messages.success(request, _("Finding recorded for %(name)s; the committee confirms it.") % {
         "name": finding.person.name})
-    return redirect("declarations_findings")
+    return redirect("declarations_finding", pk=finding.pk)  # where its photos are added
+
+
+@requires("declarations.view", obj=Finding)
+@require_GET
+@never_cache
+def finding(request, pk: int):
+    """One finding: what was found, its photos (the evidence), the committee's decision."""
+    f = get_in_scope(queries.findings(request.user), request.user, "declarations.view", pk=pk)
+    record(request.user, "declarations.finding.view", obj=f)
+    return render(request, "declarations/finding.html", {
+        "f": f, "can_confirm": has_perm(request.user, "declarations.confirm") and in_scope(f, request.user, "declarations.confirm")})
 
 
 def _finding_view(action: str):

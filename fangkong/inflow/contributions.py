@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count
+from django.db.models import Count, Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.lib import registry
+from fangkong.places.access import grants_for, has_perm, scope
 
-from .models import Application
+from .models import Application, DueLink
 
 SECTION = _("Inflow")
 
@@ -42,3 +44,37 @@ for key, field, label, order in (
 ):
     counts, by_org = _counted(field)
     registry.register_metric(registry.Metric(key=key, label=label, section=SECTION, counts=counts, by_org=by_org, order=order))
+
+
+# --- To-dos: the link each open application waits for, for whoever does that link, with its
+# deadline (Application.due_link / due_at, kept by the actions); arrivals only once due today.
+def _todo_links():
+    from .actions import TRANSITIONS
+
+    return (
+        (DueLink.FORWARD, TRANSITIONS["forward"].perm, _("Applications to forward to the committee"), "?state=open"),
+        (DueLink.REVIEW, TRANSITIONS["approve"].perm, _("Return applications to review"), "?state=queue"),
+        (DueLink.TRAVEL, TRANSITIONS["travel"].perm, _("Approved returns: notify the person and confirm travel"), "?state=open"),
+        (DueLink.ARRIVE, TRANSITIONS["arrive"].perm, _("Arrivals due today or overdue"), "?state=open"),
+    )
+
+
+def todos(user):
+    board = reverse("inflow_board")
+    tomorrow, _end = _day_bounds(timezone.localdate() + dt.timedelta(days=1))
+    for link, perm, label, query in _todo_links():
+        if has_perm(user, perm):
+            qs = scope(Application.objects.filter(due_link=link), user, perm)
+            if link == DueLink.ARRIVE:
+                qs = qs.filter(due_at__lt=tomorrow)
+            yield from registry.count_todo(qs, key=f"inflow.{link}", label=label, url=board + query,
+                                           rank=registry.RANK_DEADLINE, due_field="due_at")
+    if has_perm(user, "inflow.apply"):  # the applicant answers: its unit, or who applied in person
+        units = [g.org_id for g in grants_for(user, "inflow.apply") if g.org_id is not None]
+        asked = scope(Application.objects.filter(state=Application.State.MORE_INFO), user, "inflow.apply")
+        yield from registry.count_todo(
+            asked.filter(Q(created_by=user) | Q(employer_id__in=units)),
+            key="inflow.resubmit", label=_("Applications waiting for more information from you"), url=board + "?state=open")
+
+
+registry.register_todo(todos)

@@ -9,6 +9,9 @@ building; or an organization for unit figures).
 Person health state (M6): a *state provider* says which health flags hold for persons now.
 The pass colour rules read the union of the flags of all providers; a module that does not
 exist simply contributes nothing.
+
+To-dos: a *to-do provider* says what a user must do now in its module (counts, deadlines,
+where); the home page and GET /api/todos list every provider's, most urgent first.
 """
 from __future__ import annotations
 
@@ -151,3 +154,63 @@ def register_alert_sink(fn: AlertSink) -> AlertSink:
 def raise_alert(alert: Alert) -> None:
     for fn in _SINKS:
         fn(alert)
+
+
+# --- To-dos -----------------------------------------------------------------------------
+# What a person must do now (reviews due, arrivals to register, alerts to handle...): each
+# module registers a provider; a role's home page and GET /api/todos list them, most
+# urgent first. A provider sees only what the user's grants reach (it filters with the
+# access module's scope()/has_perm) and costs about one COUNT query per kind it returns;
+# it returns nothing for kinds with no work or that the user's roles do not do.
+
+# Urgency ranks: lower is more urgent.
+RANK_HEALTH = 0  # a person's health now: fever, symptoms, gate triage
+RANK_DEADLINE = 20  # a link of a closed loop with a deadline (inflow, reports)
+RANK_QUEUE = 40  # a queue to work through (verifications, confirmations, approvals)
+RANK_ROUND = 60  # background rounds (census households not yet visited)
+
+
+@dataclass(frozen=True)
+class Todo:
+    key: str  # "inflow.review", "observation.fever", ...: stable, the API's key
+    label: object  # lazy translated text (or text already in the user's language)
+    count: int
+    url: str  # where the work is done
+    due: dt.datetime | None = None  # the most urgent deadline among them, if they have one
+    rank: int = RANK_QUEUE
+    overdue: bool = False  # that deadline has passed
+
+    def sort_key(self):
+        far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
+        return (not self.overdue, self.rank, self.due or far, -self.count, self.key)
+
+
+TodoProvider = Callable[[object], Iterable[Todo]]  # user -> the user's to-dos
+_TODO_PROVIDERS: list[TodoProvider] = []
+
+
+def register_todo(fn: TodoProvider) -> TodoProvider:
+    if fn not in _TODO_PROVIDERS:
+        _TODO_PROVIDERS.append(fn)
+    return fn
+
+
+def todos(user) -> list[Todo]:
+    """Every provider's to-dos for the user with work in them, most urgent first: overdue
+    ones, then by rank (RANK_*), then by deadline, then the larger count."""
+    out = [t for fn in _TODO_PROVIDERS for t in fn(user) if t.count > 0]
+    return sorted(out, key=Todo.sort_key)
+
+
+def count_todo(qs, *, key: str, label, url: str, rank: int = RANK_QUEUE, due_field: str | None = None) -> list[Todo]:
+    """The to-do of the rows of `qs` (already scoped to the user): one query for their
+    count and, with due_field, their earliest deadline. [] when there are none."""
+    from django.db.models import Count, Min
+    from django.utils import timezone
+
+    agg = qs.order_by().aggregate(n=Count("pk"), **({"due": Min(due_field)} if due_field else {}))
+    if not agg["n"]:
+        return []
+    due = agg.get("due")
+    return [Todo(key=key, label=label, count=agg["n"], url=url, due=due, rank=rank,
+                 overdue=due is not None and due < timezone.now())]

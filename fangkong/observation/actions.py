@@ -202,6 +202,17 @@ def report(*, acting_user, observation: Observation, temperature, symptoms=(), s
     return rep
 
 
+def unreported(day: dt.date, i: int, qs=None):
+    """Active observations whose period covers `day` and that have no report in window i of it."""
+    reported = Report.objects.filter(observation=OuterRef("pk"), day=day, window=i)
+    qs = Observation.objects.all() if qs is None else qs
+    return qs.filter(state=S.ACTIVE, start_date__lte=day, planned_end__gte=day).exclude(Exists(reported))
+
+
+def window_closes(day: dt.date, i: int) -> dt.datetime:
+    return _window_bounds(day, i)[1]
+
+
 def check_missed(now: dt.datetime | None = None) -> int:
     """Alerts for windows that closed without a report (today and yesterday), for every
     active observation whose period covers the window and that existed when it opened.
@@ -214,11 +225,9 @@ def check_missed(now: dt.datetime | None = None) -> int:
             opens, closes = _window_bounds(day, i)
             if closes > now:
                 continue
-            reported = Report.objects.filter(observation=OuterRef("pk"), day=day, window=i)
             alerted = Alert.objects.filter(observation=OuterRef("pk"), kind=Alert.Kind.MISSED, day=day, window=i)
-            candidates = (Observation.objects.select_related("person")
-                          .filter(state=S.ACTIVE, start_date__lte=day, planned_end__gte=day, created_at__lte=opens)
-                          .exclude(Exists(reported)).exclude(Exists(alerted)))
+            candidates = (unreported(day, i, Observation.objects.select_related("person"))
+                          .filter(created_at__lte=opens).exclude(Exists(alerted)))
             for obs in candidates:
                 with transaction.atomic():
                     if _alert(obs, Alert.Kind.MISSED, day, i, f"{day:%m-%d} {window_label(i)}") is not None:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.lib import registry
+from fangkong.places.access import has_perm, scope
 
 from .models import Alert, Observation, Report
 
@@ -103,3 +104,39 @@ def observation_flags(person_ids: list[int]) -> dict[int, set[str]]:
     for pid in fevers.values_list("observation__person_id", flat=True):
         out.setdefault(pid, set()).add(registry.FEVER)
     return out
+
+
+# --- To-dos: open fever/symptom alerts first, then missed windows, the reports still missing
+# in the window open now (due when it closes), supplies to bring, releases due.
+def todos(user):
+    from django.urls import reverse
+
+    from . import actions
+    from .models import SupplyRequest
+
+    board = reverse("observation_board")
+    if has_perm(user, "observation.handle"):
+        mine = scope(Observation.objects.all(), user, "observation.handle")
+        alerts = Alert.objects.filter(handled_at__isnull=True, observation__in=mine)
+        yield from registry.count_todo(alerts.filter(kind__in=[Alert.Kind.FEVER, Alert.Kind.SYMPTOMS]),
+                                       key="observation.fever", label=_("Fever or symptom alerts to handle"),
+                                       url=board + "?state=attention", rank=registry.RANK_HEALTH)
+        yield from registry.count_todo(alerts.filter(kind=Alert.Kind.MISSED), key="observation.missed",
+                                       label=_("Missed temperature reports to follow up"), url=board + "?state=attention",
+                                       rank=registry.RANK_HEALTH + 10)
+        yield from registry.count_todo(SupplyRequest.objects.filter(state=SupplyRequest.State.OPEN, observation__in=mine),
+                                       key="observation.supplies", label=_("Supplies or medicine to bring"), url=board)
+    window = actions.window_at(timezone.now())
+    if window is not None and has_perm(user, "observation.report"):
+        missing = actions.unreported(*window, scope(Observation.objects.all(), user, "observation.report")).count()
+        if missing:
+            yield registry.Todo(key="observation.reports", label=_("Temperature reports still missing in this window"),
+                                count=missing, url=board, due=actions.window_closes(*window), rank=registry.RANK_DEADLINE)
+    if has_perm(user, "observation.release"):
+        yield from registry.count_todo(
+            scope(Observation.objects.filter(state=S.ACTIVE, planned_end__lte=timezone.localdate()), user, "observation.release"),
+            key="observation.release", label=_("Observation periods ended: decide the release"), url=board,
+            rank=registry.RANK_DEADLINE)
+
+
+registry.register_todo(todos)

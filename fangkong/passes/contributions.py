@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.lib import registry
+from fangkong.places.access import has_perm, scope
 
 from .models import Pass
 
@@ -56,3 +57,19 @@ for key, label, fn, order, kind in (
     ("passes.revoked", _("Passes revoked"), revoked, 53, "day"),
 ):
     registry.register_metric(registry.Metric(key=key, label=label, section=SECTION, counts=fn, order=order, kind=kind))
+
+
+# --- To-dos: colour overrides waiting for a second person's approval (never one's own).
+def todos(user):
+    from django.urls import reverse
+
+    from .models import Override
+
+    if has_perm(user, "passes.approve_override"):
+        waiting = scope(Override.objects.filter(state=Override.State.REQUESTED), user, "passes.approve_override")
+        yield from registry.count_todo(waiting.exclude(requested_by=user), key="passes.overrides",
+                                       label=_("Pass colour overrides to approve"), url=reverse("pass_overrides"),
+                                       rank=registry.RANK_QUEUE - 10)
+
+
+registry.register_todo(todos)
