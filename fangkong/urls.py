@@ -27,6 +27,7 @@ urlpatterns = [
     path("residents/import/", residents.import_upload, name="import_upload"),
     path("residents/import/<int:pk>/", residents.import_job, name="import_job"),
     path("residents/import/<int:pk>/start/", residents.import_start, name="import_start"),
+    path("residents/import/<int:pk>/resume/", residents.import_resume, name="import_resume"),
     path("residents/import/<int:pk>/progress/", residents.import_progress, name="import_progress"),
     path("residents/import/<int:pk>/errors.csv", residents.import_errors, name="import_errors"),
     path("residents/<int:pk>/", residents.person_detail, name="person_detail"),

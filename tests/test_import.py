@@ -6,11 +6,14 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.test import TestCase
 from openpyxl import Workbook
 
 from fangkong.audit.models import AuditEvent
 from fangkong.lib import crypto
-from fangkong.residents import importer
+from fangkong.residents import importing
+from fangkong.residents.importing import jobs, prefetch
+from fangkong.residents.importing import rows as first_stage
 from fangkong.residents.models import Household, ImportJob, ImportRowError, ImportSeen, Person
 from tests.cast import make_id, make_phone
 
@@ -49,7 +52,8 @@ def run(client, cast, data, name="居民.csv", mapping=None):
     assert resp.status_code == 302, resp.content.decode()[:2000]
     job = ImportJob.objects.latest("pk")
     post = {f"col_{k}": v for k, v in (mapping or job.mapping).items()}
-    resp = client.post(f"/residents/import/{job.pk}/start/", post)
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the task is queued on commit
+        resp = client.post(f"/residents/import/{job.pk}/start/", post)
     assert resp.status_code == 302, resp.content.decode()[:2000]
     job.refresh_from_db()
     return job
@@ -76,7 +80,7 @@ def committee(cast, login):
 def reader(request, monkeypatch):
     """Every import test runs twice: with the first stage (read, validate, encrypt) in a
     thread, as for small files, and in a child process, as for large ones."""
-    monkeypatch.setattr(importer, "PROCESS_MIN_ROWS", 10**9 if request.param == "reader-thread" else 0)
+    monkeypatch.setattr(prefetch, "PROCESS_MIN_ROWS", 10**9 if request.param == "reader-thread" else 0)
     return request.param
 
 
@@ -230,7 +234,7 @@ def test_crash_mid_import_resumes_without_loss_or_duplicates(cast, committee, mo
     job = ImportJob.objects.latest("pk")
     job.status = "queued"
     job.save()
-    real = importer._process_batch
+    real = jobs.process_batch
     calls = {"n": 0}
 
     def crashing(*args, **kwargs):
@@ -239,13 +243,13 @@ def test_crash_mid_import_resumes_without_loss_or_duplicates(cast, committee, mo
             raise RuntimeError("power cut")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(importer, "_process_batch", crashing)
+    monkeypatch.setattr(jobs, "process_batch", crashing)
     with pytest.raises(RuntimeError):
-        importer.run_import(job, acting_user=cast.committee_a, batch_size=3)
+        importing.run_import(job, acting_user=cast.committee_a, batch_size=3)
     job.refresh_from_db()
     assert job.processed_rows == 6 and Person.objects.filter(name__startswith="批量").count() == 6
-    monkeypatch.setattr(importer, "_process_batch", real)
-    job = importer.run_import(job, acting_user=cast.committee_a, batch_size=3)
+    monkeypatch.setattr(jobs, "process_batch", real)
+    job = importing.run_import(job, acting_user=cast.committee_a, batch_size=3)
     assert job.status == "done" and job.processed_rows == 10 and job.created_count == 10
     assert Person.objects.filter(name__startswith="批量").count() == 10
 
@@ -261,7 +265,7 @@ def test_a_failure_while_reading_stops_the_import_cleanly_and_it_resumes(cast, c
     rows = [row(400 + i, f"读取{'甲乙丙丁戊己庚辛壬癸'[i]}") for i in range(10)]
     upload(committee, cast, csv_bytes(rows))
     job = ImportJob.objects.latest("pk")
-    real = importer._read_row
+    real = first_stage.read_row
 
     def failing(rownum, cells, lookups):
         if rownum == 8:
@@ -278,15 +282,15 @@ def test_a_failure_while_reading_stops_the_import_cleanly_and_it_resumes(cast, c
             return cache, cursor.fetchone()[0]
 
     before = pragmas()
-    monkeypatch.setattr(importer, "_read_row", failing)
+    monkeypatch.setattr(first_stage, "read_row", failing)
     with pytest.raises(RuntimeError, match="disk error while reading"):
-        importer.run_import(job, acting_user=cast.committee_a, batch_size=3)
+        importing.run_import(job, acting_user=cast.committee_a, batch_size=3)
     assert multiprocessing.active_children() == []
     assert pragmas() == before
     job.refresh_from_db()
     assert job.processed_rows == 6 and Person.objects.filter(name__startswith="读取").count() == 6
-    monkeypatch.setattr(importer, "_read_row", real)
-    job = importer.run_import(job, acting_user=cast.committee_a, batch_size=3)
+    monkeypatch.setattr(first_stage, "read_row", real)
+    job = importing.run_import(job, acting_user=cast.committee_a, batch_size=3)
     assert job.status == "done" and job.processed_rows == 10 and job.created_count == 10 and job.error_count == 0
     assert Person.objects.filter(name__startswith="读取").count() == 10
     assert pragmas() == before and multiprocessing.active_children() == []
@@ -296,7 +300,7 @@ def test_in_file_duplicate_across_batches(cast, committee):
     rows = [row(300, "前"), row(301, "中"), row(300, "后")]
     resp = upload(committee, cast, csv_bytes(rows))
     job = ImportJob.objects.latest("pk")
-    job = importer.run_import(job, acting_user=cast.committee_a, batch_size=1)
+    job = importing.run_import(job, acting_user=cast.committee_a, batch_size=1)
     assert job.created_count == 2 and job.error_count == 1
     assert errors_of(job)[0][0] == 4 and "2" in errors_of(job)[0][2]
 
@@ -341,13 +345,13 @@ def test_a_reading_process_that_stops_answering_ends_the_import_with_an_error(mo
 
     if not hasattr(os, "fork"):
         pytest.skip("no fork here")
-    monkeypatch.setattr(importer, "READER_STALL_SECONDS", 0.3)
+    monkeypatch.setattr(prefetch, "READER_STALL_SECONDS", 0.3)
 
     def stuck():
         time.sleep(30)
         yield from ()
 
-    reader = importer._ProcessPrefetch(stuck)
+    reader = prefetch.ProcessPrefetch(stuck)
     started = time.monotonic()
     with pytest.raises(RuntimeError, match="stopped answering"):
         next(iter(reader))
