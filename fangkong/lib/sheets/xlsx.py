@@ -52,6 +52,7 @@ _CELL_FAST = re.compile(  # a cell: shared string | other value | empty; or a ro
 _ROW_OR_CELL = re.compile(rb"<row\b([^>]*)>|<c\b([^>]*?)(/>|>(.*?)</c>)", re.S)
 _V = re.compile(rb"<v\b[^>]*?(?:/>|>(.*?)</v>)", re.S)
 _IS = re.compile(rb"<is\b[^>]*?(?:/>|>(.*?)</is>)", re.S)
+_ISO_VALUE = re.compile(r"\d{4}-\d\d-\d\d(?:T\d\d:\d\d:\d\d(?:\.\d+)?)?|\d\d:\d\d(?::\d\d(?:\.\d+)?)?")  # a t="d" value read as a date/time
 _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 _DAY_MS = 86_400_000
 _SST, _NUM = 0, 1  # the two common cell kinds; the others are tuples (see XlsxSheet._kind)
@@ -71,6 +72,8 @@ def _xml_text(raw: bytes, trim: bool) -> str:
         s = s.replace("\r\n", "\n").replace("\r", "\n")
     if "&" in s:
         s = _ENTITY.sub(lambda m: _ENTITIES.get(m[1]) or chr(int(m[1][2:], 16) if m[1][1] == "x" else int(m[1][1:])), s)
+        if trim:  # whitespace written as character references is trimmed too (Excel's "&#xA;" cell is empty)
+            s = s.strip(" \t\r\n")
     if "_x" in s:
         s = _XESC.sub(lambda m: chr(int(m[1], 16)), s)
     return s
@@ -153,10 +156,13 @@ class XlsxSheet:
 
     def __init__(self, zf: zipfile.ZipFile):
         self.zf = zf
+        # Part names are case-insensitive (OPC): a relationship may name "sharedStrings.xml"
+        # for a part stored as "SharedStrings.xml".
+        self._names = {n.lower(): n for n in zf.namelist()}
         book = self._rels("")
         book_path = next((p for kind, p in book.values() if kind == "officeDocument"), "xl/workbook.xml")
         parts = self._rels(book_path)
-        book_xml = zf.read(book_path)
+        book_xml = self._read(book_path)
         first = re.search(rb"<sheet\b" + _TAG_ATTRS + rb">", book_xml)
         if first is None:
             raise SheetError(_("The file is empty"))
@@ -173,11 +179,15 @@ class XlsxSheet:
         self.last_row = 0
 
     # Package structure ----------------------------------------------------------------
+    def _read(self, part: str) -> bytes:
+        """A part's bytes, its name matched without regard to case; KeyError if absent."""
+        return self.zf.read(self._names.get(part.lower(), part))
+
     def _rels(self, part: str) -> dict[str, tuple[str, str]]:
         """Relationship id -> (type, part path) for the relationships of `part`."""
         folder, _sep, name = part.rpartition("/")
         try:
-            xml = self.zf.read(f"{folder}/_rels/{name}.rels" if folder else f"_rels/{name}.rels")
+            xml = self._read(f"{folder}/_rels/{name}.rels" if folder else f"_rels/{name}.rels")
         except KeyError:
             return {}
         out = {}
@@ -193,7 +203,7 @@ class XlsxSheet:
         if not path:
             return []
         try:
-            xml = self.zf.read(path)
+            xml = self._read(path)
         except KeyError:
             return []
         custom = {}
@@ -215,7 +225,7 @@ class XlsxSheet:
         """The part's XML after the element `start` (up to `end`), in pieces of about CHUNK
         bytes, each cut just before an occurrence of `tag` so no such element is split."""
         buf, started = b"", False
-        with self.zf.open(path) as fh:
+        with self.zf.open(self._names.get(path.lower(), path)) as fh:
             while True:
                 data = fh.read(self.CHUNK)
                 buf = buf + data if buf else data
@@ -250,7 +260,7 @@ class XlsxSheet:
 
     # Shared strings -------------------------------------------------------------------
     def _load_shared_strings(self) -> None:
-        if not self.sst_path or self.sst_path not in self.zf.namelist():
+        if not self.sst_path or self.sst_path.lower() not in self._names:
             return
         parts, ends = [], array("q", [0])
         for piece in self._pieces(self.sst_path, b"<sst", b"<si"):
@@ -316,6 +326,8 @@ class XlsxSheet:
             return ""
         if t == "d":
             s = v.decode().strip()
+            if not _ISO_VALUE.fullmatch(s):
+                return s  # e.g. a date-time without seconds: kept as written, as calamine keeps it
             try:
                 return cell_text(dt.datetime.fromisoformat(s) if "T" in s else dt.time.fromisoformat(s) if ":" in s
                                   else dt.date.fromisoformat(s))
