@@ -357,3 +357,110 @@ def test_a_reading_process_that_stops_answering_ends_the_import_with_an_error(mo
         next(iter(reader))
     assert time.monotonic() - started < 10
     reader.close()  # ends the child
+
+
+# --- Starting and resuming are named actions ---------------------------------------------
+
+def _job_state(job):
+    job.refresh_from_db()
+    return (job.status, job.mapping, job.processed_rows, job.created_count, job.message,
+            AuditEvent.objects.filter(action__startswith="residents.import").count())
+
+
+def _crashed_job(cast, committee, monkeypatch, seq, stale=True):
+    """A job whose run stopped after 3 of 5 rows (its runner died): status running."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    upload(committee, cast, csv_bytes([row(seq + i, f"续传{'甲乙丙丁戊'[i]}") for i in range(5)]))
+    job = ImportJob.objects.latest("pk")
+    job.status = "queued"
+    job.save()
+    real = jobs.process_batch
+    calls = {"n": 0}
+
+    def crashing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("worker killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "process_batch", crashing)
+    with pytest.raises(RuntimeError):
+        importing.run_import(job, acting_user=cast.committee_a, batch_size=3)
+    monkeypatch.setattr(jobs, "process_batch", real)
+    if stale:
+        ImportJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - dt.timedelta(minutes=11))
+    job.refresh_from_db()
+    assert (job.status, job.processed_rows) == ("running", 3)
+    return job
+
+
+def test_resume_a_crashed_import_through_the_page(cast, committee, monkeypatch):
+    job = _crashed_job(cast, committee, monkeypatch, 800)
+    assert b"/resume/" in committee.get(f"/residents/import/{job.pk}/").content  # the page offers it
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        resp = committee.post(f"/residents/import/{job.pk}/resume/")
+    assert resp.status_code == 302
+    job.refresh_from_db()
+    assert (job.status, job.processed_rows, job.created_count) == ("done", 5, 5)
+    assert Person.objects.filter(name__startswith="续传").count() == 5
+    event = AuditEvent.objects.get(action="residents.import.resume")
+    assert event.user == cast.committee_a and event.detail["from"] == "running" and event.detail["row"] == 3
+
+
+def test_resume_refused_while_running_when_done_and_before_start(cast, committee, monkeypatch):
+    running = _crashed_job(cast, committee, monkeypatch, 810, stale=False)  # moved a moment ago
+    before = _job_state(running)
+    assert b"/resume/" not in committee.get(f"/residents/import/{running.pk}/").content
+    resp = committee.post(f"/residents/import/{running.pk}/resume/")
+    assert resp.status_code == 409 and _job_state(running) == before
+
+    done = run(committee, cast, csv_bytes([row(820, "已完成")]))
+    before = _job_state(done)
+    resp = committee.post(f"/residents/import/{done.pk}/resume/")
+    assert resp.status_code == 409 and _job_state(done) == before
+
+    upload(committee, cast, csv_bytes([row(821, "未开始")]))
+    uploaded = ImportJob.objects.latest("pk")
+    before = _job_state(uploaded)
+    resp = committee.post(f"/residents/import/{uploaded.pk}/resume/")
+    assert resp.status_code == 409 and _job_state(uploaded) == before
+    assert not Person.objects.filter(name="未开始").exists()
+
+
+def test_start_twice_changes_nothing(cast, committee):
+    job = run(committee, cast, csv_bytes([row(830, "两次")]))
+    before = _job_state(job)
+    resp = committee.post(f"/residents/import/{job.pk}/start/", {"col_0": "name", "col_1": "id_number", "col_2": "phone"})
+    assert resp.status_code == 409 and _job_state(job) == before
+
+
+def test_start_and_resume_wrong_role_other_jurisdiction_wrong_method(cast, committee, login, monkeypatch):
+    job = _crashed_job(cast, committee, monkeypatch, 840)
+    upload(committee, cast, csv_bytes([row(845, "未开始")]))
+    fresh = ImportJob.objects.latest("pk")
+    states = (_job_state(job), _job_state(fresh))
+    worker = login(cast.worker_a1)
+    assert worker.post(f"/residents/import/{job.pk}/resume/").status_code == 403
+    assert worker.post(f"/residents/import/{fresh.pk}/start/", {"col_0": "name", "col_1": "id_number"}).status_code == 403
+    other = login(cast.committee_b)
+    assert other.post(f"/residents/import/{job.pk}/resume/").status_code == 404
+    assert other.post(f"/residents/import/{fresh.pk}/start/", {"col_0": "name", "col_1": "id_number"}).status_code == 404
+    mine = login(cast.committee_a)
+    assert mine.get(f"/residents/import/{job.pk}/resume/").status_code == 405
+    assert mine.get(f"/residents/import/{fresh.pk}/start/").status_code == 405
+    assert (_job_state(job), _job_state(fresh)) == states
+
+
+def test_cli_resume_uses_the_action(cast, committee, monkeypatch, capsys):
+    from django.core.management.base import CommandError
+
+    job = _crashed_job(cast, committee, monkeypatch, 850)
+    call_command("import_residents", "--resume", str(job.pk), "--user", "committee_a")
+    job.refresh_from_db()
+    assert (job.status, job.processed_rows, job.created_count) == ("done", 5, 5)
+    assert AuditEvent.objects.filter(action="residents.import.resume", user=cast.committee_a).count() == 1
+    with pytest.raises(CommandError, match=f"import job {job.pk}"):
+        call_command("import_residents", "--resume", str(job.pk), "--user", "committee_a")  # finished: 409's message
