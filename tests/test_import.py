@@ -228,27 +228,32 @@ def test_start_twice_is_409_and_imports_once(cast, committee):
     assert Person.objects.filter(name="马六").count() == 1
 
 
+def _run_until_crash(job, cast, monkeypatch, batch: int) -> None:
+    """Run the job in batches of 3 rows; the writer dies at batch number `batch`."""
+    real = jobs.process_batch
+    calls = {"n": 0}
+
+    def crashing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == batch:
+            raise RuntimeError("power cut")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "process_batch", crashing)
+    with pytest.raises(RuntimeError, match="power cut"):
+        importing.run_import(job, acting_user=cast.committee_a, batch_size=3)
+    monkeypatch.setattr(jobs, "process_batch", real)
+
+
 def test_crash_mid_import_resumes_without_loss_or_duplicates(cast, committee, monkeypatch):
     rows = [row(200 + i, f"批量{'甲乙丙丁戊己庚辛壬癸'[i]}") for i in range(10)]
     resp = upload(committee, cast, csv_bytes(rows))
     job = ImportJob.objects.latest("pk")
     job.status = "queued"
     job.save()
-    real = jobs.process_batch
-    calls = {"n": 0}
-
-    def crashing(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise RuntimeError("power cut")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(jobs, "process_batch", crashing)
-    with pytest.raises(RuntimeError):
-        importing.run_import(job, acting_user=cast.committee_a, batch_size=3)
+    _run_until_crash(job, cast, monkeypatch, batch=3)
     job.refresh_from_db()
     assert job.processed_rows == 6 and Person.objects.filter(name__startswith="批量").count() == 6
-    monkeypatch.setattr(jobs, "process_batch", real)
     job = importing.run_import(job, acting_user=cast.committee_a, batch_size=3)
     assert job.status == "done" and job.processed_rows == 10 and job.created_count == 10
     assert Person.objects.filter(name__startswith="批量").count() == 10
@@ -377,19 +382,7 @@ def _crashed_job(cast, committee, monkeypatch, seq, stale=True):
     job = ImportJob.objects.latest("pk")
     job.status = "queued"
     job.save()
-    real = jobs.process_batch
-    calls = {"n": 0}
-
-    def crashing(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise RuntimeError("worker killed")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(jobs, "process_batch", crashing)
-    with pytest.raises(RuntimeError):
-        importing.run_import(job, acting_user=cast.committee_a, batch_size=3)
-    monkeypatch.setattr(jobs, "process_batch", real)
+    _run_until_crash(job, cast, monkeypatch, batch=2)
     if stale:
         ImportJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - dt.timedelta(minutes=11))
     job.refresh_from_db()

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from django.test import TestCase
 from django.utils import translation
-from python_calamine import CalamineWorkbook
 
 from fangkong.lib import sheets
 from fangkong.lib.crypto import blind_index
 from fangkong.residents.importing import fields
 from fangkong.residents.models import ImportJob, ImportRowError, Person
+from tests.test_xlsx_reader import _calamine, _trim
 
 CORPUS = Path(__file__).resolve().parent / "data" / "workbooks"
 WORKBOOKS = sorted(CORPUS.glob("*.xlsx"))
@@ -53,23 +53,6 @@ EXPECTED = {
 }
 
 
-def _calamine(path: Path) -> list[list[str]]:
-    rows = [[sheets.cell_text(v) for v in row] for row in CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).iter_rows()]
-    return _trim(rows)
-
-
-def _trim(rows) -> list[list[str]]:
-    out = []
-    for row in rows:
-        row = list(row)
-        while row and row[-1] == "":
-            row.pop()
-        out.append(row)
-    while out and not out[-1]:
-        out.pop()
-    return out
-
-
 def test_every_workbook_has_its_expectation():
     assert {p.name for p in WORKBOOKS} == set(EXPECTED)
 
@@ -79,7 +62,7 @@ def test_workbook_reads_as_expected_and_as_calamine_reads_it(path):
     table = sheets.Table.open(path)
     rows = list(table.rows())
     assert rows == EXPECTED[path.name]
-    assert _trim(rows) == _calamine(path)
+    assert _trim(rows) == _trim(_calamine(path))
     assert table.count_rows() == len(rows) - 1
     assert [cells for _n, cells in table.data_rows()] == rows[1:]
 

@@ -18,7 +18,7 @@ constant memory, with Chinese headers recognised. No models: a module that impor
         rec.number, rec.values["name"], rec.errors    # row number as the spreadsheet shows it
 
 Every cell is text: numbers as the spreadsheet shows them (integers without ".0", a long
-number typed as a number keeps its exponent form, e.g. "3.70102198001012E+17", so the
+number typed as a number keeps its exponent form, e.g. "3.70102198001017e+17", so the
 caller can refuse it), dates as ISO dates, booleans "1"/"". Reading again starts over
 (`records(..., skip=n)` resumes after n data rows). SheetError (a file-level problem)
 may also be raised while rows are streamed, from a broken part of the file.

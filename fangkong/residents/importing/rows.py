@@ -5,7 +5,7 @@ the per-run cache; the writer resolves the rest (resolve_row).
 
 Each batch goes through two stages. The first needs no database: reading the file,
 validating every row and computing its blind indexes and ciphertexts. It runs in a
-background thread (Prefetch), one batch ahead of the second stage, process_batch, which
+background thread (prefetch.Prefetch), one batch ahead of the second stage (writer.process_batch), which
 resolves places and employers, finds existing persons and households and writes the
 batch in one transaction. The thread works while the database writes and commits (SQLite
 in C without the GIL, PostgreSQL in its own process) and waits while the main thread
@@ -33,6 +33,8 @@ from .fields import COLUMNS, MAX_CELL, TENURE_WORDS
 
 _ID_AS_NUMBER = re.compile(r"\d(\.\d+)?[eE]\+?\d+")
 _VALIDATED = ("name", "id_number", "phone", "sex", "birth_date", "note")
+
+
 class Lookups:
     """Per-run caches: places and employers (bounded by the size of the tree), the
     mapping's columns, and the validation of tag cells (a handful of distinct texts)."""
