@@ -21,7 +21,7 @@ def main(size: int = 5000) -> int:
 
     django.setup()
     from bench import data, worker
-    from fangkong.residents import importer
+    from fangkong.residents import importing
     from fangkong.residents.models import Household, ImportJob, ImportRowError, ImportSeen, Person
 
     worker.task_setup()
@@ -36,10 +36,10 @@ def main(size: int = 5000) -> int:
             failures.append(label)
 
     def run(path, batch_size=700):
-        job = importer.create_job(acting_user=user, place=street, stored_path=path, file_name=path.name)
+        job = importing.create_job(acting_user=user, place=street, stored_path=path, file_name=path.name)
         job.status = ImportJob.Status.QUEUED
         job.save(update_fields=["status"])
-        return importer.run_import(job, acting_user=user, batch_size=batch_size)
+        return importing.run_import(job, acting_user=user, batch_size=batch_size)
 
     def snapshot():
         return sorted(Person.objects.values_list("id", "version", "updated_at", "name", "phone_bidx", "household_id", "tags"))

@@ -200,7 +200,7 @@ def task_baseline(csv_path: str):
 def task_import(path: str, expect_rows: str):
     """The real importer on one file: create_job + run_import, timed together."""
     _django()
-    from fangkong.residents import importer
+    from fangkong.residents import importing
     from fangkong.residents.models import Household, ImportJob, Person
 
     user, street = _bench_user_and_street()
@@ -208,10 +208,10 @@ def task_import(path: str, expect_rows: str):
     reset_peak()
     before = rss_mb()
     t = time.perf_counter()
-    job = importer.create_job(acting_user=user, place=street, stored_path=path, file_name=path.name)
+    job = importing.create_job(acting_user=user, place=street, stored_path=path, file_name=path.name)
     job.status = ImportJob.Status.QUEUED
     job.save(update_fields=["status"])
-    job = importer.run_import(job, acting_user=user)
+    job = importing.run_import(job, acting_user=user)
     seconds = time.perf_counter() - t
     peak = peak_mb()
     n = int(expect_rows)
@@ -245,9 +245,9 @@ def task_w2(mode: str, path: str):
             n += 1
         n -= 1  # the header row
     else:
-        from fangkong.residents import importer
+        from fangkong.lib.sheets import Table
 
-        for _item in importer.Source(Path(path), "xlsx").data_rows():
+        for _item in Table(Path(path), "xlsx").data_rows():
             n += 1
     seconds = time.perf_counter() - t
     return {"rows": n, "seconds": seconds, "peak_mb": peak_mb(), "start_mb": before}

@@ -82,10 +82,10 @@ import django; django.setup()
 from pathlib import Path
 from django.contrib.auth import get_user_model
 from fangkong.places.models import Place
-from fangkong.residents import importer
+from fangkong.residents import importing
 from fangkong.residents.tasks import run_import_task
 u = get_user_model().objects.get(username='demo_committee')
-job = importer.create_job(acting_user=u, place=Place.objects.get(code='DEMO-C01'), stored_path=Path({str(f)!r}), file_name='w.csv')
+job = importing.create_job(acting_user=u, place=Place.objects.get(code='DEMO-C01'), stored_path=Path({str(f)!r}), file_name='w.csv')
 job.status = 'queued'; job.save()
 run_import_task(job.pk, u.pk)
 print(job.pk)

@@ -6,11 +6,14 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.test import TestCase
 from openpyxl import Workbook
 
 from fangkong.audit.models import AuditEvent
 from fangkong.lib import crypto
-from fangkong.residents import importer
+from fangkong.residents import importing
+from fangkong.residents.importing import jobs, prefetch
+from fangkong.residents.importing import rows as first_stage
 from fangkong.residents.models import Household, ImportJob, ImportRowError, ImportSeen, Person
 from tests.cast import make_id, make_phone
 
@@ -49,7 +52,8 @@ def run(client, cast, data, name="居民.csv", mapping=None):
     assert resp.status_code == 302, resp.content.decode()[:2000]
     job = ImportJob.objects.latest("pk")
     post = {f"col_{k}": v for k, v in (mapping or job.mapping).items()}
-    resp = client.post(f"/residents/import/{job.pk}/start/", post)
+    with TestCase.captureOnCommitCallbacks(execute=True):  # the task is queued on commit
+        resp = client.post(f"/residents/import/{job.pk}/start/", post)
     assert resp.status_code == 302, resp.content.decode()[:2000]
     job.refresh_from_db()
     return job
@@ -76,7 +80,7 @@ def committee(cast, login):
 def reader(request, monkeypatch):
     """Every import test runs twice: with the first stage (read, validate, encrypt) in a
     thread, as for small files, and in a child process, as for large ones."""
-    monkeypatch.setattr(importer, "PROCESS_MIN_ROWS", 10**9 if request.param == "reader-thread" else 0)
+    monkeypatch.setattr(prefetch, "PROCESS_MIN_ROWS", 10**9 if request.param == "reader-thread" else 0)
     return request.param
 
 
@@ -224,28 +228,33 @@ def test_start_twice_is_409_and_imports_once(cast, committee):
     assert Person.objects.filter(name="马六").count() == 1
 
 
+def _run_until_crash(job, cast, monkeypatch, batch: int) -> None:
+    """Run the job in batches of 3 rows; the writer dies at batch number `batch`."""
+    real = jobs.process_batch
+    calls = {"n": 0}
+
+    def crashing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == batch:
+            raise RuntimeError("power cut")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "process_batch", crashing)
+    with pytest.raises(RuntimeError, match="power cut"):
+        importing.run_import(job, acting_user=cast.committee_a, batch_size=3)
+    monkeypatch.setattr(jobs, "process_batch", real)
+
+
 def test_crash_mid_import_resumes_without_loss_or_duplicates(cast, committee, monkeypatch):
     rows = [row(200 + i, f"批量{'甲乙丙丁戊己庚辛壬癸'[i]}") for i in range(10)]
     resp = upload(committee, cast, csv_bytes(rows))
     job = ImportJob.objects.latest("pk")
     job.status = "queued"
     job.save()
-    real = importer._process_batch
-    calls = {"n": 0}
-
-    def crashing(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise RuntimeError("power cut")
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(importer, "_process_batch", crashing)
-    with pytest.raises(RuntimeError):
-        importer.run_import(job, acting_user=cast.committee_a, batch_size=3)
+    _run_until_crash(job, cast, monkeypatch, batch=3)
     job.refresh_from_db()
     assert job.processed_rows == 6 and Person.objects.filter(name__startswith="批量").count() == 6
-    monkeypatch.setattr(importer, "_process_batch", real)
-    job = importer.run_import(job, acting_user=cast.committee_a, batch_size=3)
+    job = importing.run_import(job, acting_user=cast.committee_a, batch_size=3)
     assert job.status == "done" and job.processed_rows == 10 and job.created_count == 10
     assert Person.objects.filter(name__startswith="批量").count() == 10
 
@@ -261,7 +270,7 @@ def test_a_failure_while_reading_stops_the_import_cleanly_and_it_resumes(cast, c
     rows = [row(400 + i, f"读取{'甲乙丙丁戊己庚辛壬癸'[i]}") for i in range(10)]
     upload(committee, cast, csv_bytes(rows))
     job = ImportJob.objects.latest("pk")
-    real = importer._read_row
+    real = first_stage.read_row
 
     def failing(rownum, cells, lookups):
         if rownum == 8:
@@ -278,15 +287,15 @@ def test_a_failure_while_reading_stops_the_import_cleanly_and_it_resumes(cast, c
             return cache, cursor.fetchone()[0]
 
     before = pragmas()
-    monkeypatch.setattr(importer, "_read_row", failing)
+    monkeypatch.setattr(first_stage, "read_row", failing)
     with pytest.raises(RuntimeError, match="disk error while reading"):
-        importer.run_import(job, acting_user=cast.committee_a, batch_size=3)
+        importing.run_import(job, acting_user=cast.committee_a, batch_size=3)
     assert multiprocessing.active_children() == []
     assert pragmas() == before
     job.refresh_from_db()
     assert job.processed_rows == 6 and Person.objects.filter(name__startswith="读取").count() == 6
-    monkeypatch.setattr(importer, "_read_row", real)
-    job = importer.run_import(job, acting_user=cast.committee_a, batch_size=3)
+    monkeypatch.setattr(first_stage, "read_row", real)
+    job = importing.run_import(job, acting_user=cast.committee_a, batch_size=3)
     assert job.status == "done" and job.processed_rows == 10 and job.created_count == 10 and job.error_count == 0
     assert Person.objects.filter(name__startswith="读取").count() == 10
     assert pragmas() == before and multiprocessing.active_children() == []
@@ -296,7 +305,7 @@ def test_in_file_duplicate_across_batches(cast, committee):
     rows = [row(300, "前"), row(301, "中"), row(300, "后")]
     resp = upload(committee, cast, csv_bytes(rows))
     job = ImportJob.objects.latest("pk")
-    job = importer.run_import(job, acting_user=cast.committee_a, batch_size=1)
+    job = importing.run_import(job, acting_user=cast.committee_a, batch_size=1)
     assert job.created_count == 2 and job.error_count == 1
     assert errors_of(job)[0][0] == 4 and "2" in errors_of(job)[0][2]
 
@@ -341,15 +350,110 @@ def test_a_reading_process_that_stops_answering_ends_the_import_with_an_error(mo
 
     if not hasattr(os, "fork"):
         pytest.skip("no fork here")
-    monkeypatch.setattr(importer, "READER_STALL_SECONDS", 0.3)
+    monkeypatch.setattr(prefetch, "READER_STALL_SECONDS", 0.3)
 
     def stuck():
         time.sleep(30)
         yield from ()
 
-    reader = importer._ProcessPrefetch(stuck)
+    reader = prefetch.ProcessPrefetch(stuck)
     started = time.monotonic()
     with pytest.raises(RuntimeError, match="stopped answering"):
         next(iter(reader))
     assert time.monotonic() - started < 10
     reader.close()  # ends the child
+
+
+# --- Starting and resuming are named actions ---------------------------------------------
+
+def _job_state(job):
+    job.refresh_from_db()
+    return (job.status, job.mapping, job.processed_rows, job.created_count, job.message,
+            AuditEvent.objects.filter(action__startswith="residents.import").count())
+
+
+def _crashed_job(cast, committee, monkeypatch, seq, stale=True):
+    """A job whose run stopped after 3 of 5 rows (its runner died): status running."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    upload(committee, cast, csv_bytes([row(seq + i, f"续传{'甲乙丙丁戊'[i]}") for i in range(5)]))
+    job = ImportJob.objects.latest("pk")
+    job.status = "queued"
+    job.save()
+    _run_until_crash(job, cast, monkeypatch, batch=2)
+    if stale:
+        ImportJob.objects.filter(pk=job.pk).update(updated_at=timezone.now() - dt.timedelta(minutes=11))
+    job.refresh_from_db()
+    assert (job.status, job.processed_rows) == ("running", 3)
+    return job
+
+
+def test_resume_a_crashed_import_through_the_page(cast, committee, monkeypatch):
+    job = _crashed_job(cast, committee, monkeypatch, 800)
+    assert b"/resume/" in committee.get(f"/residents/import/{job.pk}/").content  # the page offers it
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        resp = committee.post(f"/residents/import/{job.pk}/resume/")
+    assert resp.status_code == 302
+    job.refresh_from_db()
+    assert (job.status, job.processed_rows, job.created_count) == ("done", 5, 5)
+    assert Person.objects.filter(name__startswith="续传").count() == 5
+    event = AuditEvent.objects.get(action="residents.import.resume")
+    assert event.user == cast.committee_a and event.detail["from"] == "running" and event.detail["row"] == 3
+
+
+def test_resume_refused_while_running_when_done_and_before_start(cast, committee, monkeypatch):
+    running = _crashed_job(cast, committee, monkeypatch, 810, stale=False)  # moved a moment ago
+    before = _job_state(running)
+    assert b"/resume/" not in committee.get(f"/residents/import/{running.pk}/").content
+    resp = committee.post(f"/residents/import/{running.pk}/resume/")
+    assert resp.status_code == 409 and _job_state(running) == before
+
+    done = run(committee, cast, csv_bytes([row(820, "已完成")]))
+    before = _job_state(done)
+    resp = committee.post(f"/residents/import/{done.pk}/resume/")
+    assert resp.status_code == 409 and _job_state(done) == before
+
+    upload(committee, cast, csv_bytes([row(821, "未开始")]))
+    uploaded = ImportJob.objects.latest("pk")
+    before = _job_state(uploaded)
+    resp = committee.post(f"/residents/import/{uploaded.pk}/resume/")
+    assert resp.status_code == 409 and _job_state(uploaded) == before
+    assert not Person.objects.filter(name="未开始").exists()
+
+
+def test_start_twice_changes_nothing(cast, committee):
+    job = run(committee, cast, csv_bytes([row(830, "两次")]))
+    before = _job_state(job)
+    resp = committee.post(f"/residents/import/{job.pk}/start/", {"col_0": "name", "col_1": "id_number", "col_2": "phone"})
+    assert resp.status_code == 409 and _job_state(job) == before
+
+
+def test_start_and_resume_wrong_role_other_jurisdiction_wrong_method(cast, committee, login, monkeypatch):
+    job = _crashed_job(cast, committee, monkeypatch, 840)
+    upload(committee, cast, csv_bytes([row(845, "未开始")]))
+    fresh = ImportJob.objects.latest("pk")
+    states = (_job_state(job), _job_state(fresh))
+    worker = login(cast.worker_a1)
+    assert worker.post(f"/residents/import/{job.pk}/resume/").status_code == 403
+    assert worker.post(f"/residents/import/{fresh.pk}/start/", {"col_0": "name", "col_1": "id_number"}).status_code == 403
+    other = login(cast.committee_b)
+    assert other.post(f"/residents/import/{job.pk}/resume/").status_code == 404
+    assert other.post(f"/residents/import/{fresh.pk}/start/", {"col_0": "name", "col_1": "id_number"}).status_code == 404
+    mine = login(cast.committee_a)
+    assert mine.get(f"/residents/import/{job.pk}/resume/").status_code == 405
+    assert mine.get(f"/residents/import/{fresh.pk}/start/").status_code == 405
+    assert (_job_state(job), _job_state(fresh)) == states
+
+
+def test_cli_resume_uses_the_action(cast, committee, monkeypatch, capsys):
+    from django.core.management.base import CommandError
+
+    job = _crashed_job(cast, committee, monkeypatch, 850)
+    call_command("import_residents", "--resume", str(job.pk), "--user", "committee_a")
+    job.refresh_from_db()
+    assert (job.status, job.processed_rows, job.created_count) == ("done", 5, 5)
+    assert AuditEvent.objects.filter(action="residents.import.resume", user=cast.committee_a).count() == 1
+    with pytest.raises(CommandError, match=f"import job {job.pk}"):
+        call_command("import_residents", "--resume", str(job.pk), "--user", "committee_a")  # finished: 409's message

@@ -2,7 +2,7 @@
 
 The reader exists because python-calamine loads a whole sheet into memory (W2 in bench/).
 It must yield, for every row, the same texts the importer made of calamine's values
-(importer._cell_text), so random workbooks written by openpyxl are read both ways and
+(fangkong.lib.sheets.cell_text), so random workbooks written by openpyxl are read both ways and
 compared. Known, documented differences are normalised: a row ends at its last cell
 (calamine pads to the widest row), and column A is never empty in every row here
 (calamine drops such leading columns).
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from openpyxl import Workbook
 from python_calamine import CalamineWorkbook
 
-from fangkong.residents.importer import Source, _cell_text
+from fangkong.lib.sheets import SheetError, Table, XlsxSheet, cell_text
 
 chars = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")) | st.sampled_from(list("&<>\"' \t\n_x0D"))
 text = st.lists(st.text(alphabet=chars, max_size=8) | st.sampled_from(["张三", "光明社区", "_x0041_", "_x000D_"]),
@@ -40,7 +40,7 @@ rows = st.lists(st.lists(cell, max_size=8), max_size=25)
 
 def _calamine(path: Path) -> list[list[str]]:
     sheet = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0)
-    return [[_cell_text(v) for v in row] for row in sheet.iter_rows()]
+    return [[cell_text(v) for v in row] for row in sheet.iter_rows()]
 
 
 def _trim(table: list[list[str]]) -> list[list[str]]:
@@ -103,45 +103,39 @@ def _as_excel_writes_it(path: Path) -> None:
 def test_reader_matches_calamine(tmp_path_factory, data, write_only, excel_style):
     path = tmp_path_factory.mktemp("x") / "t.xlsx"
     _write(path, data, write_only, excel_style)
-    ours = _trim(list(Source(path, "xlsx")._rows()))
+    ours = _trim(list(Table(path, "xlsx").rows()))
     assert ours == _trim(_calamine(path))
 
 
 def test_reader_streams_in_pieces(tmp_path, monkeypatch):
     """Rows that straddle the reader's inflate and parse pieces come out whole."""
-    from fangkong.residents import importer
-
-    monkeypatch.setattr(importer._XlsxSheet, "CHUNK", 97)
-    monkeypatch.setattr(importer._XlsxSheet, "PIECE", 31)
+    monkeypatch.setattr(XlsxSheet, "CHUNK", 97)
+    monkeypatch.setattr(XlsxSheet, "PIECE", 31)
     data = [[f"姓名{i}", f"37010219800101{i:04d}", i, 1.5 * i, dt.date(2020, 1, 1 + i % 28)] for i in range(400)]
     path = tmp_path / "big.xlsx"
     _write(path, data, write_only=True, excel_style=True)
-    ours = list(Source(path, "xlsx")._rows())
+    ours = list(Table(path, "xlsx").rows())
     assert _trim(ours) == _trim(_calamine(path))
-    assert Source(path, "xlsx").count_rows() == 401 - 1
+    assert Table(path, "xlsx").count_rows() == 401 - 1
 
 
 def test_broken_workbook_is_a_file_error(tmp_path):
-    from fangkong.residents.importer import ImportFileError
-
     path = tmp_path / "broken.xlsx"
     _write(path, [["a"]], False)
     raw = path.read_bytes()
     path.write_bytes(raw[: len(raw) // 2])
-    with pytest.raises(ImportFileError):
-        list(Source(path, "xlsx")._rows())
+    with pytest.raises(SheetError):
+        list(Table(path, "xlsx").rows())
 
 
 def test_excel_style_rewrite_takes_the_fast_path(tmp_path):
     """The comparison above really covers the fast path: an Excel-style sheet is read by
     it (a test of the test)."""
-    from fangkong.residents import importer
-
     path = tmp_path / "e.xlsx"
     _write(path, [[12345, "甲", 1.5], ["乙", 7]], write_only=True, excel_style=True)
     with zipfile.ZipFile(path) as zf:
-        sheet = importer._XlsxSheet(zf)
+        sheet = XlsxSheet(zf)
         sheet._load_shared_strings()
         pieces = list(sheet._sheet_pieces())
         assert all(sheet._fast(p) is not None for p in pieces)
-    assert _trim(list(Source(path, "xlsx")._rows())) == [["标题"], ["12345", "甲", "1.5"], ["乙", "7"]]
+    assert _trim(list(Table(path, "xlsx").rows())) == [["标题"], ["12345", "甲", "1.5"], ["乙", "7"]]

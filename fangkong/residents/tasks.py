@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from huey.contrib.djhuey import db_task
 
-from .importer import run_import
+from .importing import run_import
 from .models import ImportJob
 
 

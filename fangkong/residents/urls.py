@@ -10,6 +10,7 @@ urlpatterns = [
     path("residents/import/", views.import_upload, name="import_upload"),
     path("residents/import/<int:pk>/", views.import_job, name="import_job"),
     path("residents/import/<int:pk>/start/", views.import_start, name="import_start"),
+    path("residents/import/<int:pk>/resume/", views.import_resume, name="import_resume"),
     path("residents/import/<int:pk>/progress/", views.import_progress, name="import_progress"),
     path("residents/import/<int:pk>/errors.csv", views.import_errors, name="import_errors"),
     path("residents/<int:pk>/", views.person_detail, name="person_detail"),

@@ -14,10 +14,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from fangkong.audit.actions import record
 from fangkong.lib.exports import csv_response, xlsx_response
+from fangkong.lib.workflow import Conflict, Invalid
 from fangkong.places.access import get_in_scope, has_perm, places_in_scope, require, requires, scope
 from fangkong.places.models import Place
 
-from . import actions, importer, queries
+from . import actions, importing, queries
 from .forms import HouseholdForm, ImportUploadForm, PersonForm
 from .models import TAGS, Household, ImportJob, Person
 
@@ -219,8 +220,8 @@ def import_upload(request):
                     for chunk in upload.chunks():
                         out.write(chunk)
                 try:
-                    job = importer.create_job(acting_user=request.user, place=form.cleaned_data["place"], stored_path=stored, file_name=upload.name)
-                except importer.ImportFileError as exc:
+                    job = importing.create_job(acting_user=request.user, place=form.cleaned_data["place"], stored_path=stored, file_name=upload.name)
+                except importing.ImportFileError as exc:
                     stored.unlink(missing_ok=True)
                     form.add_error("file", str(exc))
                 else:
@@ -233,37 +234,45 @@ def _job(request, pk):
     return get_in_scope(ImportJob.objects.select_related("place"), request.user, "residents.import", pk=pk)
 
 
+def _job_page(request, job, mapping=None, problems=None, status=200):
+    mapping = job.mapping if mapping is None else mapping
+    columns = [(str(i), h, mapping.get(str(i), "")) for i, h in enumerate(job.headers)]
+    return render(request, "residents/import_job.html", {
+        "job": job, "columns": columns, "fields": importing.FIELDS, "errors": job.errors.all()[:50],
+        "problems": importing.check_mapping(mapping, job.headers) if problems is None else problems,
+        "can_resume": importing.can_resume(job),
+    }, status=status)
+
+
 @requires("residents.import", obj=ImportJob)
 @require_GET
 def import_job(request, pk: int):
-    job = _job(request, pk)
-    columns = [(str(i), h, job.mapping.get(str(i), "")) for i, h in enumerate(job.headers)]
-    return render(request, "residents/import_job.html", {
-        "job": job, "columns": columns, "fields": importer.FIELDS, "problems": importer.check_mapping(job.mapping, job.headers),
-        "errors": job.errors.all()[:50],
-    })
+    return _job_page(request, _job(request, pk))
 
 
 @requires("residents.import", obj=ImportJob)
 @require_POST
 def import_start(request, pk: int):
-    from .tasks import run_import_task
-
     job = _job(request, pk)
-    if job.status != ImportJob.Status.UPLOADED:
-        return HttpResponse(_("This import has already been started."), status=409)
     mapping = {str(i): request.POST.get(f"col_{i}", "") for i in range(len(job.headers))}
-    mapping = {k: v for k, v in mapping.items() if v}
-    problems = importer.check_mapping(mapping, job.headers)
-    if problems:
-        job.mapping = {k: v for k, v in mapping.items() if v in importer.FIELDS}
-        columns = [(str(i), h, mapping.get(str(i), "")) for i, h in enumerate(job.headers)]
-        return render(request, "residents/import_job.html", {"job": job, "columns": columns, "fields": importer.FIELDS, "problems": problems}, status=400)
-    updated = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.UPLOADED).update(mapping=mapping, status=ImportJob.Status.QUEUED)
-    if not updated:
-        return HttpResponse(_("This import has already been started."), status=409)
-    record(request.user, "residents.import.confirm", obj=job, detail={"mapping": mapping})
-    run_import_task(job.pk, request.user.pk)
+    try:
+        importing.start_import(acting_user=request.user, job=job, mapping=mapping)
+    except Conflict as exc:
+        return HttpResponse(str(exc), status=409)
+    except Invalid as exc:
+        shown = {k: v for k, v in mapping.items() if v in importing.FIELDS}
+        return _job_page(request, job, mapping=shown, problems=exc.errors["mapping"], status=400)
+    return redirect("import_job", pk=job.pk)
+
+
+@requires("residents.import", obj=ImportJob)
+@require_POST
+def import_resume(request, pk: int):
+    job = _job(request, pk)
+    try:
+        importing.resume_import(acting_user=request.user, job=job)
+    except Conflict as exc:
+        return HttpResponse(str(exc), status=409)
     return redirect("import_job", pk=job.pk)
 
 
@@ -279,4 +288,4 @@ def import_progress(request, pk: int):
 def import_errors(request, pk: int):
     job = _job(request, pk)
     record(request.user, "residents.import.errors", obj=job)
-    return csv_response(importer.error_report_rows(job), f"import-{job.pk}-errors.csv")
+    return csv_response(importing.error_report_rows(job), f"import-{job.pk}-errors.csv")

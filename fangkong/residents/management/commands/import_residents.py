@@ -16,7 +16,8 @@ from tqdm import tqdm
 from fangkong.audit.actions import set_context
 from fangkong.places.access import get_in_scope, require
 from fangkong.places.models import Place
-from fangkong.residents import importer
+from fangkong.lib.workflow import Conflict, Invalid
+from fangkong.residents import importing
 from fangkong.residents.models import ImportJob
 
 
@@ -46,8 +47,10 @@ class Command(BaseCommand):
                 job = get_in_scope(ImportJob.objects.all(), acting, "residents.import", pk=resume)
             except Exception:
                 raise CommandError(f"no import job {resume} in {user}'s scope") from None
-            if job.status == ImportJob.Status.DONE:
-                raise CommandError(f"import job {resume} is already done")
+            try:
+                job = importing.resume_import(acting_user=acting, job=job, enqueue=False)
+            except Conflict as exc:
+                raise CommandError(f"import job {resume}: {exc}") from None
         else:
             if not file or not place:
                 raise CommandError("FILE and --place are required (or --resume JOB_ID)")
@@ -62,8 +65,8 @@ class Command(BaseCommand):
             stored = settings.IMPORT_DIR / f"{uuid.uuid4().hex}{src.suffix.lower()[:8]}"
             shutil.copyfile(src, stored)
             try:
-                job = importer.create_job(acting_user=acting, place=target, stored_path=stored, file_name=src.name)
-            except importer.ImportFileError as exc:
+                job = importing.create_job(acting_user=acting, place=target, stored_path=stored, file_name=src.name)
+            except importing.ImportFileError as exc:
                 stored.unlink(missing_ok=True)
                 raise CommandError(str(exc)) from None
             mapping = dict(job.mapping)
@@ -75,14 +78,12 @@ class Command(BaseCommand):
                     mapping[col] = field
                 else:
                     mapping.pop(col, None)
-            problems = importer.check_mapping(mapping, job.headers)
             for i, header in enumerate(job.headers):
                 self.stdout.write(f"  column {i} {header!r:>12} -> {mapping.get(str(i), '(ignored)')}")
-            if problems:
-                raise CommandError("; ".join(str(p) for p in problems))
-            job.mapping = mapping
-            job.status = ImportJob.Status.QUEUED
-            job.save(update_fields=["mapping", "status", "updated_at"])
+            try:
+                job = importing.start_import(acting_user=acting, job=job, mapping=mapping, enqueue=False)
+            except Invalid as exc:
+                raise CommandError("; ".join(str(p) for p in exc.errors["mapping"])) from None
             self.stdout.write(f"import job {job.pk}")
 
         bar = tqdm(total=job.total_rows or None, unit="rows", desc="import", disable=None)
@@ -93,7 +94,7 @@ class Command(BaseCommand):
             bar.n = done
             bar.refresh()
 
-        job = importer.run_import(job, acting_user=acting, progress=progress)
+        job = importing.run_import(job, acting_user=acting, progress=progress)
         bar.close()
         if job.status == ImportJob.Status.FAILED:
             raise CommandError(job.message)
@@ -102,5 +103,5 @@ class Command(BaseCommand):
         if job.error_count:
             out = Path(file or job.file_name).with_suffix(".errors.csv") if file else Path(f"import-{job.pk}.errors.csv")
             with open(out, "w", newline="", encoding="utf-8-sig") as fh:
-                csv.writer(fh).writerows(importer.error_report_rows(job))
+                csv.writer(fh).writerows(importing.error_report_rows(job))
             self.stdout.write(f"row errors written to {out}")

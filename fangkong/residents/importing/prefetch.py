@@ -1,0 +1,225 @@
+"""The first stage's runners: a thread (Prefetch) that makes the next batch while the
+writer works on the current one, or, for large files, a forked process (ProcessPrefetch).
+
+Reading, validating and encrypting is pure Python: in a thread it shares the GIL with the
+writer (which needs it for every parameter it binds). For large files the first stage
+runs in a forked child process instead, on the other core, and hands its batches over a
+pipe. The child never touches the database (places and employers are resolved by the
+writer, as for rows the reader thread could not resolve), never outlives the import, and
+has the parent's settings, keys and language (fork, not spawn).
+"""
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import pickle
+import threading
+from collections.abc import Callable, Iterator
+
+from django.utils import translation
+
+from fangkong.lib.sheets import Table
+
+from .rows import Batch, Lookups, Row, read_batches
+
+PROCESS_MIN_ROWS = 50_000  # smaller files: the reader thread (a process costs more than it saves)
+
+# A row crosses the pipe as a tuple of its slots. The rows' validated fields (`clean`),
+# needed only to update a person who exists already, travel as one pickle per batch that
+# the writer unpickles only if it needs them.
+
+class _Cleans:
+    __slots__ = ("blob", "items")
+
+    def __init__(self, blob: bytes):
+        self.blob, self.items = blob, None
+
+    def get(self, i: int) -> dict:
+        if self.items is None:
+            self.items = pickle.loads(self.blob)
+        return self.items[i]
+
+
+def _encode_batch(batch: Batch) -> tuple:
+    rows = batch.rows
+    cleans = pickle.dumps([r.clean for r in rows], protocol=pickle.HIGHEST_PROTOCOL)
+    return batch.size, cleans, [
+        (r.row, r.errors, r.place_text, r.employer_text, r.tenure, r.tenure_error, r.address, r.address_error,
+         r.bidx, r.phone_bidx, r.values)
+        for r in rows
+    ]
+
+
+def _decode_batch(payload: tuple) -> Batch:
+    size, blob, wire = payload
+    cleans = _Cleans(blob)
+    rows = []
+    for i, t in enumerate(wire):
+        r = Row()
+        (r.row, r.errors, r.place_text, r.employer_text, r.tenure, r.tenure_error, r.address, r.address_error,
+         r.bidx, r.phone_bidx, r.values) = t
+        r.clean, r.resolved = (cleans, i), None
+        rows.append(r)
+    return Batch(rows, size)
+
+
+def _reader_child(items: Callable[[], Iterator[Batch]], conn, language) -> None:
+    # What the child inherited stays as it is: the garbage collector no longer walks it
+    # (nor copies its pages by touching them), only the rows this process makes.
+    gc.freeze()
+    try:
+        with translation.override(language):
+            for batch in items():
+                conn.send(("batch", _encode_batch(batch)))
+        conn.send(("end", None))
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the writer stopped: nothing to tell
+    except BaseException as exc:  # handed to the writer, which raises it
+        try:
+            conn.send(("error", exc))
+        except Exception:
+            conn.send(("error", RuntimeError(f"{type(exc).__name__}: {str(exc)[:500]}")))
+    finally:
+        conn.close()
+
+
+READER_STALL_SECONDS = 600.0
+
+
+class ProcessPrefetch:
+    """Prefetch's interface over a forked child process that makes the batches. The pipe
+    holds little, so the child is at most about one batch ahead of the writer. pause() and
+    resume() have nothing to do: the processes share no GIL."""
+
+    def __init__(self, items: Callable[[], Iterator[Batch]]):
+        ctx = multiprocessing.get_context("fork")
+        self._conn, child_conn = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=_reader_child, args=(items, child_conn, translation.get_language()),
+                                 name="fangkong-import-reader", daemon=True)
+        try:
+            self._proc.start()
+        except BaseException:
+            self._conn.close()
+            raise
+        finally:
+            child_conn.close()
+
+    def __iter__(self):
+        while True:
+            # A batch takes well under a second; a child that sends nothing for minutes is
+            # stuck (a fork of a threaded process can inherit a lock that nobody will free):
+            # the import stops with an error, and a resume starts a new reader.
+            if not self._conn.poll(READER_STALL_SECONDS):
+                raise RuntimeError("the import's reading process stopped answering") from None
+            try:
+                kind, payload = self._conn.recv()
+            except EOFError:
+                raise RuntimeError("the import's reading process ended unexpectedly") from None
+            if kind == "end":
+                return
+            if kind == "error":
+                raise payload
+            yield _decode_batch(payload)
+
+    def pause(self):
+        pass
+
+    def resume(self):
+        pass
+
+    def close(self):
+        self._conn.close()
+        if self._proc.is_alive():
+            self._proc.terminate()
+        self._proc.join()
+        self._proc.close()
+
+
+def start_reader(source: Table, skip: int, lookups: Lookups, batch_size: int, rows_left: int):
+    """The first stage's runner: a child process for large files (where fork exists), else a thread."""
+    # A daemonic process (e.g. a multiprocessing worker pool's) may not start children.
+    if rows_left >= PROCESS_MIN_ROWS and hasattr(os, "fork") and not multiprocessing.current_process().daemon:
+        try:
+            return ProcessPrefetch(lambda: read_batches(source, skip, lookups, batch_size, None))
+        except OSError:  # no process to be had (limits): the thread does the same work
+            pass
+    return Prefetch(lambda gate: read_batches(source, skip, lookups, batch_size, gate))
+
+
+class Prefetch:
+    """Runs an iterator in a background thread, in the consumer's language, making the next
+    item while the consumer works on the current one (so two items exist at most).
+    Exceptions reach the consumer after the items made before them. items(gate) makes the
+    iterator; it calls gate() often, which waits while paused."""
+
+    _EMPTY, _END = object(), object()
+
+    class _Closed(Exception):
+        pass
+
+    def __init__(self, items: Callable[[Callable[[], None]], Iterator]):
+        self._cond = threading.Condition()
+        self._slot = self._EMPTY
+        self._closed = False
+        self._go = threading.Event()
+        self._go.set()
+        self._thread = threading.Thread(target=self._run, args=(items, translation.get_language()),
+                                        name="fangkong-import-reader", daemon=True)
+        self._thread.start()
+
+    def _gate(self) -> None:
+        self._go.wait()
+        if self._closed:
+            raise self._Closed
+
+    def _hand_over(self, item) -> bool:
+        """Puts the item in the slot and waits until the consumer has taken it."""
+        with self._cond:
+            self._slot = item
+            self._cond.notify_all()
+            while self._slot is not self._EMPTY and not self._closed:
+                self._cond.wait()
+            return not self._closed
+
+    def _run(self, items, language):
+        try:
+            with translation.override(language):
+                it = items(self._gate)
+                try:
+                    for item in it:
+                        if not self._hand_over(item):
+                            return
+                finally:
+                    it.close()
+            self._hand_over(self._END)
+        except self._Closed:
+            pass
+        except BaseException as exc:  # handed to the consumer
+            self._hand_over(exc)
+
+    def __iter__(self):
+        while True:
+            with self._cond:
+                while self._slot is self._EMPTY:
+                    self._cond.wait()
+                item, self._slot = self._slot, self._EMPTY
+                self._cond.notify_all()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def pause(self):
+        self._go.clear()
+
+    def resume(self):
+        self._go.set()
+
+    def close(self):
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        self._go.set()
+        self._thread.join()
