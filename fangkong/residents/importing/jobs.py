@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from fangkong.audit.actions import record
 from fangkong.lib.sheets import Table
+from fangkong.places.access import scope_paths
 
 from ..models import ImportJob, ImportSeen
 from .fields import BATCH, ImportFileError
@@ -22,7 +23,7 @@ from .writer import CACHE_KIB, CHECKPOINT_PAGES, process_batch, sqlite_import_se
 def run_import(job: ImportJob, *, acting_user, progress: Callable[[int, int], None] | None = None, batch_size: int = BATCH) -> ImportJob:
     """Run (or resume) an import job to the end. Safe to call again after a crash. Starting
     and resuming are the actions start_import and resume_import; this is their work."""
-    paths = _scope_paths(acting_user, "residents.import")
+    paths = scope_paths(acting_user, "residents.import")  # where the import may write
     import_paths = [""] if paths is None else paths
     source = Table(Path(job.stored_path), job.file_format, job.encoding)
     headers = job.headers
@@ -62,17 +63,6 @@ def run_import(job: ImportJob, *, acting_user, progress: Callable[[int, int], No
         "unchanged": job.unchanged_count, "errors": job.error_count,
     })
     return job
-
-
-def _scope_paths(user, perm: str) -> list[str] | None:
-    """The place paths of the user's grants for `perm`, or None for everything: where the
-    import may write. ISSUE 12: to be replaced by the access helper paths_for(user, perm)."""
-    from fangkong.places.access import grants_for
-
-    grants = list(grants_for(user, perm))
-    if any(g.everything for g in grants):
-        return None
-    return [g.place_path for g in grants if g.place_path is not None]
 
 
 def _forget_seen(job: ImportJob) -> None:
