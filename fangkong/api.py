@@ -5,7 +5,7 @@ from ninja import NinjaAPI, Schema
 from ninja.security import django_auth
 
 from fangkong.places.access import roles
-from fangkong.residents.api import FieldErrors
+from fangkong.lib.workflow import Conflict, Invalid
 from fangkong.census.api import router as census_router
 from fangkong.declarations.api import router as declarations_router
 from fangkong.dashboard.api import router as dashboard_router
@@ -34,11 +34,18 @@ def _not_found(request, exc):
     return api.create_response(request, {"detail": "Not Found"}, status=404)
 
 
-@api.exception_handler(FieldErrors)
-def _field_errors(request, exc):
+# An action's refusals, for every operation: bad input is a 422 naming each field, a
+# conflict with the record's state a 409 with the reason (the shape of ninja's HttpError).
+@api.exception_handler(Invalid)
+def _invalid(request, exc):
     return api.create_response(
         request, {"detail": [{"field": k, "message": str(v)} for k, v in exc.errors.items()]}, status=422
     )
+
+
+@api.exception_handler(Conflict)
+def _conflict(request, exc):
+    return api.create_response(request, {"detail": str(exc)}, status=409)
 
 
 class Me(Schema):

@@ -7,8 +7,8 @@ from ninja import Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangkong.audit.actions import record
+from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope
-from fangkong.residents.api import FieldErrors
 
 from . import actions, queries
 from .models import Application, MeasurePolicy, Origin
@@ -95,15 +95,10 @@ def create_application(request, payload: ApplyIn):
     if origin is None:
         errors["origin_id"] = "unknown origin"
     if errors:
-        raise FieldErrors(errors)
-    try:
-        app = actions.apply(acting_user=request.user, employer=_employer_of(request.user), place=place, address=payload.address,
-                            origin=origin, purpose=payload.purpose, transport=payload.transport, client_key=payload.client_key,
-                            person_fields={"name": payload.name, "id_number": payload.id_number, "phone": payload.phone})
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
+        raise Invalid(errors)
+    app = actions.apply(acting_user=request.user, employer=_employer_of(request.user), place=place, address=payload.address,
+                        origin=origin, purpose=payload.purpose, transport=payload.transport, client_key=payload.client_key,
+                        person_fields={"name": payload.name, "id_number": payload.id_number, "phone": payload.phone})
     return Status(201 if app.created else 200, app)
 
 
@@ -124,12 +119,7 @@ def _transition_op(name: str):
             kwargs["planned_arrival"] = payload.planned_arrival
         if name == "arrive":
             kwargs.update(temperature=payload.temperature, healthy=payload.healthy)
-        try:
-            app = actions.transition(acting_user=request.user, app=app, action=name, **kwargs)
-        except actions.Conflict as exc:
-            raise HttpError(409, str(exc)) from None
-        except actions.Invalid as exc:
-            raise FieldErrors(exc.errors) from None
+        app = actions.transition(acting_user=request.user, app=app, action=name, **kwargs)
         return Application.objects.select_related("person", "origin").get(pk=app.pk)
 
     op.__name__ = f"inflow_{name}"
@@ -182,9 +172,9 @@ def inflow_stats(request, date_from: dt.date | None = None, date_to: dt.date | N
     default_from, default_to = queries.default_range()
     date_from, date_to = date_from or default_from, date_to or default_to
     if date_from > date_to:
-        raise FieldErrors({"date_to": "the end date is before the start date"})
+        raise Invalid({"date_to": "the end date is before the start date"})
     if (date_to - date_from).days > 366:
-        raise FieldErrors({"date_to": "choose at most one year"})
+        raise Invalid({"date_to": "choose at most one year"})
     data = queries.turnaround(request.user, date_from, date_to)
     record(request.user, "inflow.stats", detail={"from": date_from.isoformat(), "to": date_to.isoformat(), "api": True})
     return {**data, "links": [k for k, _label in data["links"]]}
@@ -226,10 +216,7 @@ def get_policy(request):
 @router.post("/inflow-origins", response={201: OriginOut}, summary="Add an origin with its risk level",
              auth=api_perm("inflow.policy"))
 def create_origin(request, payload: OriginIn):
-    try:
-        origin = actions.create_origin(acting_user=request.user, name=payload.name, risk=payload.risk)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
+    origin = actions.create_origin(acting_user=request.user, name=payload.name, risk=payload.risk)
     return Status(201, origin)
 
 
@@ -237,17 +224,11 @@ def create_origin(request, payload: OriginIn):
              auth=api_perm("inflow.policy", obj=Origin))
 def set_origin_risk(request, pk: int, payload: OriginRiskIn):
     origin = get_in_scope(Origin.objects.all(), request.user, "inflow.policy", pk=pk)
-    try:
-        return actions.set_origin_risk(acting_user=request.user, origin=origin, risk=payload.risk)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
+    return actions.set_origin_risk(acting_user=request.user, origin=origin, risk=payload.risk)
 
 
 @router.post("/inflow-policy/{pk}", response=MeasurePolicyOut, summary="Change the measure and days of a risk level",
              auth=api_perm("inflow.policy", obj=MeasurePolicy))
 def set_measure_policy(request, pk: int, payload: MeasurePolicyIn):
     row = get_in_scope(MeasurePolicy.objects.all(), request.user, "inflow.policy", pk=pk)
-    try:
-        return actions.set_measure_policy(acting_user=request.user, policy=row, measure=payload.measure, days=payload.days)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
+    return actions.set_measure_policy(acting_user=request.user, policy=row, measure=payload.measure, days=payload.days)
