@@ -13,6 +13,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
+from fangkong.lib.forms import attempt
+from fangkong.lib.workflow import possible_transitions
 from fangkong.places.access import get_in_scope, grants_for, has_perm, in_scope, personal_link, requires, scope
 from fangkong.places.models import Place
 
@@ -83,21 +85,15 @@ def apply(request):
         status = 400
         if form.is_valid():
             d = form.cleaned_data
-            try:
-                app = actions.apply(
-                    acting_user=request.user, employer=_employer_of(request.user), place=d["place"], address=d["address"],
-                    origin=d["origin"], purpose=d["purpose"], transport=d["transport"], client_key=d["client_key"],
-                    person_fields={"name": d["name"], "id_number": d["id_number"], "phone": d["phone"]},
-                )
-            except actions.Invalid as exc:
-                for field, message in exc.errors.items():
-                    form.add_error(field if field in form.fields else None, message)
-            except actions.Conflict as exc:
-                form.add_error(None, str(exc))
-                status = 409
-            else:
+            app, refused = attempt(lambda: actions.apply(
+                acting_user=request.user, employer=_employer_of(request.user), place=d["place"], address=d["address"],
+                origin=d["origin"], purpose=d["purpose"], transport=d["transport"], client_key=d["client_key"],
+                person_fields={"name": d["name"], "id_number": d["id_number"], "phone": d["phone"]},
+            ), form=form)
+            if not refused:
                 messages.success(request, _("Application %(serial)s submitted.") % {"serial": app.serial})
                 return redirect("inflow_detail", pk=app.pk)
+            status = refused.status
     return render(request, "inflow/apply.html", {"form": form}, status=status)
 
 
@@ -110,8 +106,7 @@ def detail(request, pk: int):
 
 
 def _render_detail(request, app, status=200):
-    possible = [(name, t) for name, t in actions.TRANSITIONS.items()
-                if app.state in t.sources and has_perm(request.user, t.perm) and in_scope(app, request.user, t.perm)]
+    possible = possible_transitions(actions.TRANSITIONS, app, request.user)
     return render(request, "inflow/detail.html", {
         "app": app, "events": [(e, actions.ACTION_LABELS.get(e.action, e.action)) for e in app.events.all()], "possible": possible,
         "decision_form": DecisionForm(), "travel_form": TravelForm(), "arrival_form": ArrivalForm(),
@@ -139,15 +134,11 @@ def _transition_view(action: str):
             form.is_valid()
             kwargs["temperature"] = request.POST.get("temperature", "")
             kwargs["healthy"] = form.cleaned_data.get("healthy") if "healthy" in form.cleaned_data else None
-        try:
-            app = actions.transition(acting_user=request.user, app=app, action=action, **kwargs)
-        except actions.Conflict as exc:
-            messages.error(request, str(exc))
-            return _back(request, app, status=409)
-        except actions.Invalid as exc:
-            for message in exc.errors.values():
-                messages.error(request, str(message))
-            return _back(request, app, status=400)
+        done, refused = attempt(lambda: actions.transition(acting_user=request.user, app=app, action=action, **kwargs),
+                                request=request)
+        if refused:
+            return _back(request, app, status=refused.status)
+        app = done
         messages.success(request, _("%(serial)s: %(state)s") % {"serial": app.serial, "state": app.get_state_display()})
         if action in ("approve", "reject", "request_info") and request.POST.get("next") == "queue":
             return redirect(f"{_url('inflow_board')}?state=queue")
@@ -227,24 +218,14 @@ def policy(request):
     return _policy_page(request)
 
 
-def _invalid_to_messages(request, exc):
-    for message in exc.errors.values():
-        messages.error(request, str(message))
-
-
 @requires("inflow.policy")
 @require_POST
 def origin_create(request):
     form = OriginForm(request.POST)
-    try:
-        origin = actions.create_origin(acting_user=request.user, name=request.POST.get("name", ""),
-                                       risk=request.POST.get("risk", ""))
-    except actions.Invalid as exc:
-        form.is_valid()
-        for field, message in exc.errors.items():
-            if field in form.fields and field not in form.errors:
-                form.add_error(field, message)
-        return _policy_page(request, origin_form=form, status=400)
+    origin, refused = attempt(lambda: actions.create_origin(acting_user=request.user, name=request.POST.get("name", ""),
+                                                            risk=request.POST.get("risk", "")), form=form)
+    if refused:
+        return _policy_page(request, origin_form=form, status=refused.status)
     messages.success(request, _("Origin %(name)s added.") % {"name": origin.name})
     return redirect("inflow_policy")
 
@@ -253,10 +234,11 @@ def origin_create(request):
 @require_POST
 def origin_risk(request, pk: int):
     origin = get_in_scope(Origin.objects.all(), request.user, "inflow.policy", pk=pk)
-    try:
-        origin = actions.set_origin_risk(acting_user=request.user, origin=origin, risk=request.POST.get("risk", ""))
-    except actions.Invalid as exc:
-        return _policy_page(request, status=400, errors_for={f"origin-{origin.pk}": list(map(str, exc.errors.values()))})
+    done, refused = attempt(lambda: actions.set_origin_risk(acting_user=request.user, origin=origin,
+                                                            risk=request.POST.get("risk", "")))
+    if refused:
+        return _policy_page(request, status=refused.status, errors_for={f"origin-{origin.pk}": refused.messages})
+    origin = done
     messages.success(request, _("%(name)s: %(risk)s") % {"name": origin.name, "risk": origin.get_risk_display()})
     return redirect("inflow_policy")
 
@@ -265,11 +247,11 @@ def origin_risk(request, pk: int):
 @require_POST
 def measure_policy(request, pk: int):
     row = get_in_scope(MeasurePolicy.objects.all(), request.user, "inflow.policy", pk=pk)
-    try:
-        row = actions.set_measure_policy(acting_user=request.user, policy=row, measure=request.POST.get("measure", ""),
-                                         days=request.POST.get("days", ""))
-    except actions.Invalid as exc:
-        return _policy_page(request, status=400, errors_for={f"policy-{row.pk}": list(map(str, exc.errors.values()))})
+    done, refused = attempt(lambda: actions.set_measure_policy(
+        acting_user=request.user, policy=row, measure=request.POST.get("measure", ""), days=request.POST.get("days", "")))
+    if refused:
+        return _policy_page(request, status=refused.status, errors_for={f"policy-{row.pk}": refused.messages})
+    row = done
     messages.success(request, _("%(risk)s: %(measure)s, %(days)s days") % {
         "risk": row.get_risk_display(), "measure": row.get_measure_display(), "days": row.days})
     return redirect("inflow_policy")
@@ -315,20 +297,14 @@ def resident_return(request):
         status = 400
         if form.is_valid():
             d = form.cleaned_data
-            try:
-                app = actions.apply(
-                    acting_user=None, employer=person.employer, person=person, place=d["place"], address=d["address"],
-                    origin=d["origin"], purpose=d["purpose"], transport=d["transport"],
-                    planned_arrival=d["planned_arrival"], client_key=d["client_key"])
-            except actions.Invalid as exc:
-                for field, message in exc.errors.items():
-                    form.add_error(field if field in form.fields else None, message)
-            except actions.Conflict as exc:
-                form.add_error(None, str(exc))
-                status = 409
-            else:
+            app, refused = attempt(lambda: actions.apply(
+                acting_user=None, employer=person.employer, person=person, place=d["place"], address=d["address"],
+                origin=d["origin"], purpose=d["purpose"], transport=d["transport"],
+                planned_arrival=d["planned_arrival"], client_key=d["client_key"]), form=form)
+            if not refused:
                 messages.success(request, _("Application %(serial)s submitted.") % {"serial": app.serial})
                 return redirect(request.path)
+            status = refused.status
     apps = list(Application.objects.filter(person=person).select_related("origin", "place").order_by("-submitted_at")[:20])
     return render(request, "inflow/resident_return.html", {
         "person": person, "form": form, "applications": apps,

@@ -20,7 +20,8 @@ from fangkong.accounts.actions import issue_resident_link
 from fangkong.audit.actions import record
 from fangkong.documents.actions import valid_document
 from fangkong.documents.models import Document
-from fangkong.lib.workflow import int_or_none
+from fangkong.lib.forms import attempt
+from fangkong.lib.workflow import int_or_none, possible_transitions
 from fangkong.residents.queries import person_by_id_number
 from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, requires, scope
 from fangkong.places.models import Organization
@@ -91,18 +92,12 @@ def start(request):
             if person is None:
                 form.add_error("id_number", _("No person with this ID number is registered in your area"))
             else:
-                try:
-                    obs = actions.start(acting_user=request.user, person=person, kind=d["kind"], days=d["days"],
-                                        reason=d["reason"])
-                except actions.Invalid as exc:
-                    for field, message in exc.errors.items():
-                        form.add_error(field if field in form.fields else None, message)
-                except actions.Conflict as exc:
-                    form.add_error(None, str(exc))
-                    status = 409
-                else:
+                obs, refused = attempt(lambda: actions.start(acting_user=request.user, person=person, kind=d["kind"],
+                                                             days=d["days"], reason=d["reason"]), form=form)
+                if not refused:
                     messages.success(request, _("Observation started."))
                     return redirect("observation_detail", pk=obs.pk)
+                status = refused.status
     return render(request, "observation/start.html", {"form": form}, status=status)
 
 
@@ -112,8 +107,7 @@ def _detail_context(request, obs):
     days: dict = {}
     for r in obs.reports.all():
         days.setdefault(r.day, [None] * n)[r.window] = r
-    possible = [(name, t) for name, t in actions.TRANSITIONS.items()
-                if obs.state in t.sources and has_perm(user, t.perm) and in_scope(obs, user, t.perm)]
+    possible = possible_transitions(actions.TRANSITIONS, obs, user)
     rooms = []
     if obs.kind == Observation.Kind.CENTRAL and obs.state == S.ACTIVE and has_perm(user, "observation.manage"):
         rooms = Room.objects.filter(active=True).select_related("site").annotate(
@@ -152,17 +146,9 @@ def _back(request, obs, status=200, **extra):
 
 
 def _run(request, obs, fn):
-    """Call an action; messages and status codes for its outcomes."""
-    try:
-        result = fn()
-    except actions.Conflict as exc:
-        messages.error(request, str(exc))
-        return None, _back(request, obs, 409)
-    except actions.Invalid as exc:
-        for message in exc.errors.values():
-            messages.error(request, str(message))
-        return None, _back(request, obs, 400)
-    return result, None
+    """Call an action: its result, or the detail page with its refusal (400/409)."""
+    result, refused = attempt(fn, request=request)
+    return result, refused and _back(request, obs, refused.status)
 
 
 @requires("observation.report", obj=Observation)
@@ -288,14 +274,10 @@ def sites(request):
 def add_room(request, pk: int):
     site = get_in_scope(Organization.objects.filter(kind="site"), request.user, "observation.sites", pk=pk)
     capacity = request.POST.get("capacity", "")
-    try:
-        actions.add_room(acting_user=request.user, site=site, number=request.POST.get("number", ""),
-                         capacity=int_or_none(capacity) or -1)
-    except actions.Invalid as exc:
-        for message in exc.errors.values():
-            messages.error(request, str(message))
-        return redirect("observation_sites")
-    messages.success(request, _("Room added."))
+    _room, refused = attempt(lambda: actions.add_room(acting_user=request.user, site=site, number=request.POST.get("number", ""),
+                                                      capacity=int_or_none(capacity) or -1), request=request)
+    if not refused:
+        messages.success(request, _("Room added."))
     return redirect("observation_sites")
 
 
@@ -336,15 +318,8 @@ def _resident_submit(request, form, slot: str, write):
         form.add_error(None, _("You are not under observation."))
         return None, _resident_page(request, 409, **{slot: form})
     form.is_valid()
-    try:
-        return write(obs, form.cleaned_data), None
-    except actions.Invalid as exc:
-        for field, message in exc.errors.items():
-            form.add_error(field if field in form.fields else None, message)
-        return None, _resident_page(request, 400, **{slot: form})
-    except actions.Conflict as exc:
-        form.add_error(None, str(exc))
-        return None, _resident_page(request, 409, **{slot: form})
+    result, refused = attempt(lambda: write(obs, form.cleaned_data), form=form)
+    return result, refused and _resident_page(request, refused.status, **{slot: form})
 
 
 @personal_link

@@ -1,0 +1,49 @@
+"""What pages share when they run a named action: its refusals (`Invalid`, `Conflict`)
+become the form's errors or the page's messages, and the status of the re-rendered page
+(400 for bad input, 409 for a conflict)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.contrib import messages
+
+from .workflow import Conflict, Invalid
+
+
+@dataclass
+class Refused:
+    """An action's refusal: the status for the page, Invalid's {field: message} (empty
+    for a conflict) and Conflict's reason (empty for bad input)."""
+
+    status: int
+    errors: dict = field(default_factory=dict)
+    reason: str = ""
+
+    @property
+    def messages(self) -> list[str]:
+        return [self.reason] if self.reason else [str(m) for m in self.errors.values()]
+
+
+def attempt(fn, *, form=None, request=None, keep_errors: bool = False):
+    """Call the action `fn()`: (its result, None), or (None, Refused) when it refused.
+
+    With a `form`, each of Invalid's messages goes on its field of the form (on the form's
+    non-field errors when the form has no such field; a field the form itself found in
+    error keeps that message) and a conflict's reason on the non-field errors. Without a
+    form, with a `request`, the messages become page messages (Invalid's too, unless
+    `keep_errors`: the caller shows them beside its fields)."""
+    try:
+        return fn(), None
+    except Invalid as exc:
+        refused = Refused(400, errors=exc.errors)
+    except Conflict as exc:
+        refused = Refused(409, reason=str(exc))
+    if form is not None:
+        for key, message in ({None: refused.reason} if refused.reason else refused.errors).items():
+            key = key if key in form.fields else None
+            if key is None or key not in form.errors:  # a field in error keeps the form's own message
+                form.add_error(key, message)
+    elif request is not None and not (keep_errors and refused.errors):
+        for message in refused.messages:
+            messages.error(request, message)
+    return None, refused
