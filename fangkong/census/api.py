@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Invalid
@@ -189,20 +189,12 @@ class FollowUpOut(Schema):
     id: int
     campaign_id: int
     person_id: int
-    person_name: str
-    id_masked: str
+    person_name: str = Field(..., alias="person.name")
+    id_masked: str = Field(..., alias="person.id_masked")
     reason: str
     state: str
     created_at: dt.datetime
     done_note: str
-
-    @staticmethod
-    def resolve_person_name(obj):
-        return obj.person.name
-
-    @staticmethod
-    def resolve_id_masked(obj):
-        return obj.person.id_masked
 
 
 class DoneIn(Schema):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from django.utils.translation import gettext as _
 
@@ -73,7 +73,7 @@ class DeclarationOut(Schema):
     phone_masked: str
     address: str
     temperature: float | None
-    symptoms: list[str]
+    symptoms: list[str] = Field(..., alias="symptom_list")
     travel: list[dict]
     risk_area: bool
     contact_case: bool
@@ -83,14 +83,6 @@ class DeclarationOut(Schema):
     submitted_at: dt.datetime
     checked_at: dt.datetime | None
     check_note: str
-
-    @staticmethod
-    def resolve_symptoms(obj):
-        return obj.symptom_list
-
-    @staticmethod
-    def resolve_temperature(obj):
-        return float(obj.temperature) if obj.temperature is not None else None
 
 
 @router.get("/declarations", response=list[DeclarationOut],
@@ -211,10 +203,6 @@ class EntryOut(Schema):
     day: dt.date
     state: str
     appeals: list[AppealOut]
-
-    @staticmethod
-    def resolve_appeals(obj):
-        return list(obj.appeals.all())
 
 
 @router.get("/credit/entries", response=list[EntryOut], summary="Credit-record entries in scope",

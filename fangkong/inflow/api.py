@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangkong.audit.actions import record
@@ -22,9 +22,9 @@ class ApplicationOut(Schema):
     serial: str
     state: str
     person_id: int
-    person_name: str
-    id_masked: str
-    origin: str
+    person_name: str = Field(..., alias="person.name")
+    id_masked: str = Field(..., alias="person.id_masked")
+    origin: str = Field(..., alias="origin.name")
     risk: str
     place_id: int
     employer_id: int | None
@@ -42,18 +42,6 @@ class ApplicationOut(Schema):
     measure: str
     measure_start: dt.date | None
     measure_end: dt.date | None
-
-    @staticmethod
-    def resolve_person_name(obj):
-        return obj.person.name
-
-    @staticmethod
-    def resolve_id_masked(obj):
-        return obj.person.id_masked
-
-    @staticmethod
-    def resolve_origin(obj):
-        return obj.origin.name
 
 
 class ApplyIn(Schema):

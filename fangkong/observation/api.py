@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangkong.audit.actions import record
@@ -22,8 +22,8 @@ router = Router(tags=["observation"])
 class ObservationOut(Schema):
     id: int
     person_id: int
-    person_name: str
-    id_masked: str
+    person_name: str = Field(..., alias="person.name")
+    id_masked: str = Field(..., alias="person.id_masked")
     kind: str
     state: str
     start_date: dt.date
@@ -31,28 +31,12 @@ class ObservationOut(Schema):
     site_id: int | None
     room: str | None
     psych_support: bool
-    open_fever: bool = False
-    open_missed: bool = False
-
-    @staticmethod
-    def resolve_person_name(obj):
-        return obj.person.name
-
-    @staticmethod
-    def resolve_id_masked(obj):
-        return obj.person.id_masked
+    open_fever: bool = Field(False, alias="fever")  # annotated on lists
+    open_missed: bool = Field(False, alias="missed")
 
     @staticmethod
     def resolve_room(obj):
         return obj.room.number if obj.room_id else None
-
-    @staticmethod
-    def resolve_open_fever(obj):
-        return bool(getattr(obj, "fever", False))
-
-    @staticmethod
-    def resolve_open_missed(obj):
-        return bool(getattr(obj, "missed", False))
 
 
 class ReportIn(Schema):

@@ -89,10 +89,6 @@ class PassOut(Schema):
     valid_until: dt.datetime
     revoke_reason: str
 
-    @staticmethod
-    def resolve_masked(obj):
-        return obj.masked
-
 
 class IssuedOut(Schema):
     passes: PassOut
