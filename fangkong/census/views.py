@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
-from fangkong.lib.forms import attempt
+from fangkong.lib.forms import attempt, transition_pages
 from fangkong.lib.workflow import possible_transitions
 from fangkong.places.access import get_in_scope, has_perm, requires
 
@@ -69,27 +69,16 @@ def campaign_detail(request, pk: int):
     return _detail(request, queries.get_campaign(request.user, "census.view", pk))
 
 
-def _transition_view(action: str):
-    t = actions.TRANSITIONS[action]
-
-    @requires(t.perm, obj=Campaign)
-    @require_POST
-    def view(request, pk: int):
-        # Only those whose grant contains the whole area start or close it.
-        campaign = get_in_scope(Campaign.objects.select_related("place", "questionnaire"), request.user, t.perm, pk=pk)
-        done, refused = attempt(lambda: actions.transition(acting_user=request.user, campaign=campaign, action=action),
-                                request=request)
-        if refused:
-            return _detail(request, campaign, refused.status)
-        campaign = done
-        messages.success(request, _("%(name)s: %(state)s") % {"name": campaign.name, "state": campaign.get_state_display()})
-        return redirect("census_detail", pk=campaign.pk)
-
-    view.__name__ = f"census_{action}"
-    return view
+def _taken(request, campaign, action: str, t):
+    messages.success(request, _("%(name)s: %(state)s") % {"name": campaign.name, "state": campaign.get_state_display()})
+    return redirect("census_detail", pk=campaign.pk)
 
 
-transition_views = {name: _transition_view(name) for name in actions.TRANSITIONS}
+# Only those whose grant contains the whole area start or close it.
+transition_views = transition_pages(
+    actions.TRANSITIONS, Campaign.objects.select_related("place", "questionnaire"), "census", done=_taken,
+    take=lambda request, campaign, action: actions.transition(acting_user=request.user, campaign=campaign, action=action),
+    refused=lambda request, campaign, refused: _detail(request, campaign, refused.status))
 
 
 @requires("census.view", obj=Campaign)

@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
-from fangkong.lib.forms import attempt
+from fangkong.lib.forms import attempt, transition_pages
 from fangkong.lib.workflow import int_or_none, possible_transitions
 from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, places_in_scope, public, requires
 from fangkong.residents.models import Person
@@ -173,28 +173,21 @@ def detail(request, pk: int):
     return _detail(request, decl)
 
 
-def _check_view(action: str):
-    t = actions.DECLARATION_TRANSITIONS[action]
-
-    @requires(t.perm, obj=Declaration)
-    @require_POST
-    @never_cache
-    def view(request, pk: int):
-        decl = get_in_scope(queries.declarations(request.user, t.perm), request.user, t.perm, pk=pk)
-        done, refused = attempt(lambda: actions.check(acting_user=request.user, declaration=decl, action=action,
-                                                      note=request.POST.get("note", "")), request=request, keep_errors=True)
-        if refused:
-            decl.refresh_from_db()
-            return _detail(request, decl, refused.status, refused.errors)
-        decl = done
-        messages.success(request, _("%(serial)s: %(state)s") % {"serial": decl.serial, "state": decl.get_state_display()})
-        return redirect("declarations_queue")
-
-    view.__name__ = f"declarations_{action}"
-    return view
+def _checked(request, decl, action: str, t):
+    messages.success(request, _("%(serial)s: %(state)s") % {"serial": decl.serial, "state": decl.get_state_display()})
+    return redirect("declarations_queue")
 
 
-check_views = {name: _check_view(name) for name in actions.DECLARATION_TRANSITIONS}
+def _check_refused(request, decl, refused):
+    decl.refresh_from_db()
+    return _detail(request, decl, refused.status, refused.errors)
+
+
+check_views = transition_pages(
+    actions.DECLARATION_TRANSITIONS, Declaration.objects.select_related("person", "community"), "declarations",
+    take=lambda request, decl, action: actions.check(acting_user=request.user, declaration=decl, action=action,
+                                                     note=request.POST.get("note", "")),
+    done=_checked, refused=_check_refused, keep_errors=True, decorators=[never_cache])
 
 
 @requires("declarations.verify", obj=Declaration)
@@ -280,22 +273,9 @@ def finding_new(request):
     return redirect("declarations_findings")
 
 
-def _finding_view(action: str):
-    t = actions.FINDING_TRANSITIONS[action]
-
-    @requires(t.perm, obj=Finding)
-    @require_POST
-    def view(request, pk: int):
-        finding = get_in_scope(Finding.objects.all(), request.user, t.perm, pk=pk)
-        _done, refused = attempt(lambda: actions.decide_finding(acting_user=request.user, finding=finding, action=action,
-                                                                note=request.POST.get("note", "")), request=request)
-        if refused:
-            return _findings_again(request, refused.status)
-        messages.success(request, _("Finding: %(state)s") % {"state": Finding.State(t.target).label})
-        return redirect("declarations_findings")
-
-    view.__name__ = f"declarations_finding_{action}"
-    return view
+def _decided(request, finding, action: str, t):
+    messages.success(request, _("Finding: %(state)s") % {"state": Finding.State(t.target).label})
+    return redirect("declarations_findings")
 
 
 def _findings_again(request, status):
@@ -306,7 +286,11 @@ def _findings_again(request, status):
         "can_confirm": has_perm(request.user, "declarations.confirm")}, status=status)
 
 
-finding_views = {name: _finding_view(name) for name in actions.FINDING_TRANSITIONS}
+finding_views = transition_pages(
+    actions.FINDING_TRANSITIONS, Finding.objects.all(), "declarations_finding", done=_decided,
+    take=lambda request, finding, action: actions.decide_finding(acting_user=request.user, finding=finding, action=action,
+                                                                 note=request.POST.get("note", "")),
+    refused=lambda request, finding, refused: _findings_again(request, refused.status))
 
 
 # --- Credit record (staff) ---------------------------------------------------------------------
@@ -344,27 +328,17 @@ def credit_detail(request, pk: int):
     return _credit_detail(request, entry)
 
 
-def _appeal_view(action: str):
-    t = actions.APPEAL_TRANSITIONS[action]
+def _appeal_decided(request, appeal, action: str, t):
+    messages.success(request, _("Appeal decided: %(state)s") % {"state": Appeal.State(t.target).label})
+    return redirect("credit_detail", pk=appeal.entry_id)
 
-    @requires(t.perm, obj=Appeal)
-    @require_POST
-    @never_cache
-    def view(request, pk: int):
-        appeal = get_in_scope(Appeal.objects.select_related("entry", "entry__person"), request.user, t.perm, pk=pk)
-        _done, refused = attempt(lambda: actions.decide_appeal(acting_user=request.user, appeal=appeal, action=action,
+
+appeal_views = transition_pages(
+    actions.APPEAL_TRANSITIONS, Appeal.objects.select_related("entry", "entry__person"), "credit_appeal",
+    take=lambda request, appeal, action: actions.decide_appeal(acting_user=request.user, appeal=appeal, action=action,
                                                                reason=request.POST.get("reason", "")),
-                                 request=request, keep_errors=True)
-        if refused:
-            return _credit_detail(request, appeal.entry, refused.status, refused.errors)
-        messages.success(request, _("Appeal decided: %(state)s") % {"state": Appeal.State(t.target).label})
-        return redirect("credit_detail", pk=appeal.entry_id)
-
-    view.__name__ = f"credit_appeal_{action}"
-    return view
-
-
-appeal_views = {name: _appeal_view(name) for name in actions.APPEAL_TRANSITIONS}
+    done=_appeal_decided, keep_errors=True, decorators=[never_cache],
+    refused=lambda request, appeal, refused: _credit_detail(request, appeal.entry, refused.status, refused.errors))
 
 
 # --- The person's own credit page (personal link) ------------------------------------------

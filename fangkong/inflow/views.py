@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
-from fangkong.lib.forms import attempt
+from fangkong.lib.forms import attempt, transition_pages
 from fangkong.lib.workflow import possible_transitions
 from fangkong.places.access import get_in_scope, grants_for, has_perm, in_scope, personal_link, requires, scope
 from fangkong.places.models import Place
@@ -114,38 +114,29 @@ def _render_detail(request, app, status=200):
     }, status=status)
 
 
-def _transition_view(action: str):
-    t = actions.TRANSITIONS[action]
+def _take(request, app, action: str):
+    """Links 2–6 from the detail page's forms."""
+    kwargs = {}
+    if action in ("approve", "reject", "request_info"):
+        form = DecisionForm(request.POST)
+        form.is_valid()
+        kwargs["reason"] = form.cleaned_data.get("reason", "")
+    elif action == "travel":
+        form = TravelForm(request.POST)
+        kwargs["planned_arrival"] = form.cleaned_data["planned_arrival"] if form.is_valid() else None
+    elif action == "arrive":
+        form = ArrivalForm(request.POST)
+        form.is_valid()
+        kwargs["temperature"] = request.POST.get("temperature", "")
+        kwargs["healthy"] = form.cleaned_data.get("healthy") if "healthy" in form.cleaned_data else None
+    return actions.transition(acting_user=request.user, app=app, action=action, **kwargs)
 
-    @requires(t.perm, obj=Application)
-    @require_POST
-    def view(request, pk: int):
-        app = get_in_scope(Application.objects.all(), request.user, t.perm, pk=pk)
-        kwargs = {}
-        if action in ("approve", "reject", "request_info"):
-            form = DecisionForm(request.POST)
-            form.is_valid()
-            kwargs["reason"] = form.cleaned_data.get("reason", "")
-        elif action == "travel":
-            form = TravelForm(request.POST)
-            kwargs["planned_arrival"] = form.cleaned_data["planned_arrival"] if form.is_valid() else None
-        elif action == "arrive":
-            form = ArrivalForm(request.POST)
-            form.is_valid()
-            kwargs["temperature"] = request.POST.get("temperature", "")
-            kwargs["healthy"] = form.cleaned_data.get("healthy") if "healthy" in form.cleaned_data else None
-        done, refused = attempt(lambda: actions.transition(acting_user=request.user, app=app, action=action, **kwargs),
-                                request=request)
-        if refused:
-            return _back(request, app, status=refused.status)
-        app = done
-        messages.success(request, _("%(serial)s: %(state)s") % {"serial": app.serial, "state": app.get_state_display()})
-        if action in ("approve", "reject", "request_info") and request.POST.get("next") == "queue":
-            return redirect(f"{_url('inflow_board')}?state=queue")
-        return redirect("inflow_detail", pk=app.pk)
 
-    view.__name__ = f"inflow_{action}"
-    return view
+def _taken(request, app, action: str, t):
+    messages.success(request, _("%(serial)s: %(state)s") % {"serial": app.serial, "state": app.get_state_display()})
+    if action in ("approve", "reject", "request_info") and request.POST.get("next") == "queue":
+        return redirect(f"{_url('inflow_board')}?state=queue")
+    return redirect("inflow_detail", pk=app.pk)
 
 
 def _url(name, **kwargs):
@@ -165,7 +156,8 @@ def _back(request, app, status):
     return _render_detail(request, app, status=status)
 
 
-transition_views = {name: _transition_view(name) for name in actions.TRANSITIONS}
+transition_views = transition_pages(actions.TRANSITIONS, Application.objects.all(), "inflow", take=_take, done=_taken,
+                                    refused=lambda request, app, refused: _back(request, app, refused.status))
 
 
 # --- Turnaround statistics ------------------------------------------------------------------

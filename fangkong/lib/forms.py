@@ -47,3 +47,30 @@ def attempt(fn, *, form=None, request=None, keep_errors: bool = False):
         for message in refused.messages:
             messages.error(request, message)
     return None, refused
+
+
+def transition_pages(table: dict, queryset, prefix: str, *, take, done, refused, keep_errors: bool = False,
+                     decorators=()) -> dict:
+    """One POST page view per transition of `table` (name → view, each named
+    `<prefix>_<name>`): it needs the transition's permission over the object its pk
+    names (404 outside the user's scope, as the access module decides), runs the action
+    `take(request, obj, name)` through `attempt`, and answers `done(request, result, name,
+    transition)`, or on a refusal `refused(request, obj, Refused)` (its messages already
+    on the page; Invalid's kept for the page itself with `keep_errors`). `decorators` wrap
+    the view inside the access markers (e.g. never_cache)."""
+    from django.views.decorators.http import require_POST
+
+    from fangkong.places.access import get_in_scope, requires
+
+    def make(name, t):
+        def view(request, pk: int):
+            obj = get_in_scope(queryset, request.user, t.perm, pk=pk)
+            result, refusal = attempt(lambda: take(request, obj, name), request=request, keep_errors=keep_errors)
+            return refused(request, obj, refusal) if refusal else done(request, result, name, t)
+
+        view.__name__ = f"{prefix}_{name}"
+        for decorator in reversed(decorators):
+            view = decorator(view)
+        return requires(t.perm, obj=queryset.model)(require_POST(view))
+
+    return {name: make(name, t) for name, t in table.items()}

@@ -20,7 +20,7 @@ from fangkong.accounts.actions import issue_resident_link
 from fangkong.audit.actions import record
 from fangkong.documents.actions import valid_document
 from fangkong.documents.models import Document
-from fangkong.lib.forms import attempt
+from fangkong.lib.forms import attempt, transition_pages
 from fangkong.lib.workflow import int_or_none, possible_transitions
 from fangkong.residents.queries import person_by_id_number
 from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, requires, scope
@@ -167,27 +167,17 @@ def report(request, pk: int):
     return _back(request, obs)
 
 
-def _transition_view(action: str):
-    t = actions.TRANSITIONS[action]
-
-    @requires(t.perm, obj=Observation)
-    @require_POST
-    def view(request, pk: int):
-        obs = get_in_scope(Observation.objects.all(), request.user, t.perm, pk=pk)
-        days = request.POST.get("days", "")
-        days = int_or_none(days)
-        result, failed = _run(request, obs, lambda: actions.transition(
-            acting_user=request.user, observation=obs, action=action, note=request.POST.get("note", ""), days=days))
-        if failed:
-            return failed
-        messages.success(request, _("%(name)s: %(state)s") % {"name": result.person.name, "state": result.get_state_display()})
-        return _back(request, result)
-
-    view.__name__ = f"observation_{action}"
-    return view
+def _taken(request, obs, action: str, t):
+    messages.success(request, _("%(name)s: %(state)s") % {"name": obs.person.name, "state": obs.get_state_display()})
+    return _back(request, obs)
 
 
-transition_views = {name: _transition_view(name) for name in actions.TRANSITIONS}
+transition_views = transition_pages(
+    actions.TRANSITIONS, Observation.objects.all(), "observation", done=_taken,
+    take=lambda request, obs, action: actions.transition(acting_user=request.user, observation=obs, action=action,
+                                                         note=request.POST.get("note", ""),
+                                                         days=int_or_none(request.POST.get("days", ""))),
+    refused=lambda request, obs, refused: _back(request, obs, refused.status))
 
 
 @requires("observation.manage", obj=Observation)

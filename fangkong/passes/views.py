@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
-from fangkong.lib.forms import attempt
+from fangkong.lib.forms import attempt, transition_pages
 from fangkong.lib.workflow import int_or_none
 from fangkong.residents.queries import person_by_id_number
 from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, requires, scope
@@ -228,26 +228,22 @@ def override_queue(request):
     return render(request, "passes/overrides.html", {"pending": pending, "recent": recent})
 
 
-def _decide_view(approve: bool):
-    @requires("passes.approve_override", obj=Override)
-    @require_POST
-    def view(request, pk: int):
-        over = get_in_scope(Override.objects.all(), request.user, "passes.approve_override", pk=pk)
-        _done, refused = attempt(lambda: actions.decide_override(acting_user=request.user, override=over, approve=approve,
-                                                                 note=request.POST.get("note", "")), request=request)
-        if refused:
-            resp = override_queue(request)
-            resp.status_code = refused.status
-            return resp
-        messages.success(request, _("Override approved.") if approve else _("Override rejected."))
-        return redirect("pass_overrides")
-
-    view.__name__ = "override_approve" if approve else "override_reject"
-    return view
+def _override_decided(request, over, action: str, t):
+    messages.success(request, _("Override approved.") if action == "approve" else _("Override rejected."))
+    return redirect("pass_overrides")
 
 
-override_approve = _decide_view(True)
-override_reject = _decide_view(False)
+def _override_refused(request, over, refused):
+    resp = override_queue(request)
+    resp.status_code = refused.status
+    return resp
+
+
+override_approve, override_reject = transition_pages(
+    {k: actions.OVERRIDE_TRANSITIONS[k] for k in ("approve", "reject")}, Override.objects.all(), "override",
+    take=lambda request, over, action: actions.decide_override(acting_user=request.user, override=over,
+                                                               approve=action == "approve", note=request.POST.get("note", "")),
+    done=_override_decided, refused=_override_refused).values()
 
 
 # --- The resident's own pass (personal link, no password) -------------------------------

@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
-from fangkong.lib.forms import attempt
+from fangkong.lib.forms import attempt, transition_pages
 from fangkong.places.access import covers_whole_tree, get_in_scope, has_perm, places_in_scope, requires, scope
 from fangkong.places.models import Organization
 
@@ -129,23 +129,16 @@ def entry(request):
     return redirect(f"{request.path}?day={day.isoformat()}")
 
 
-def _transition_view(action: str):
-    t = actions.TRANSITIONS[action]
+def _taken(request, sub, action: str, t):
+    messages.success(request, _("%(org)s: %(state)s") % {"org": sub.organization.name,
+                                                           "state": Submission.State(t.target).label})
+    return _after(request, sub, request.POST.get("next") or "")
 
-    @requires(t.perm, obj=Submission)
-    @require_POST
-    def view(request, pk: int):
-        sub = get_in_scope(Submission.objects.select_related("organization"), request.user, t.perm, pk=pk)
-        back = request.POST.get("next") or ""
-        refused = _refused(request, lambda: actions.transition(acting_user=request.user, submission=sub, action=action))
-        if refused:
-            return _after(request, sub, back, refused.status)
-        messages.success(request, _("%(org)s: %(state)s") % {"org": sub.organization.name,
-                                                               "state": Submission.State(t.target).label})
-        return _after(request, sub, back)
 
-    view.__name__ = f"submission_{action}"
-    return view
+def _transition_refused(request, sub, refused):
+    if refused.errors:  # Invalid's messages as one (a conflict's reason is on the page already)
+        messages.error(request, " ".join(refused.messages))
+    return _after(request, sub, request.POST.get("next") or "", refused.status)
 
 
 def _refused(request, fn):
@@ -167,7 +160,10 @@ def _after(request, sub, back, status=None):
     return _late_page(request, sub.day, status)
 
 
-transition_views = {name: _transition_view(name) for name in actions.TRANSITIONS}
+transition_views = transition_pages(
+    actions.TRANSITIONS, Submission.objects.select_related("organization"), "submission", done=_taken,
+    take=lambda request, sub, action: actions.transition(acting_user=request.user, submission=sub, action=action),
+    refused=_transition_refused, keep_errors=True)
 
 
 @requires("reports.manage", obj=Submission)
