@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
-from fangkong.lib.forms import attempt, transition_pages
+from fangkong.lib.forms import attempt, submitted, transition_pages
 from fangkong.lib.workflow import possible_transitions
 from fangkong.places.access import get_in_scope, has_perm, requires
 
@@ -37,19 +37,12 @@ def campaign_list(request):
 @require_http_methods(["GET", "POST"])
 def campaign_create(request):
     form = CampaignForm(request.POST if request.method == "POST" else None, user=request.user)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        form.is_valid()
-        d = form.cleaned_data
-        if not form.errors:
-            campaign, refused = attempt(lambda: actions.create_campaign(
-                acting_user=request.user, name=d["name"], place=d["place"], start_date=d["start_date"],
-                end_date=d["end_date"], questionnaire=d["questionnaire"]), form=form)
-            if not refused:
-                messages.success(request, _("Census created. Start it when the grid workers are ready."))
-                return redirect("census_detail", pk=campaign.pk)
-            status = refused.status
+    campaign, status = submitted(request, form, lambda d: actions.create_campaign(
+        acting_user=request.user, name=d["name"], place=d["place"], start_date=d["start_date"], end_date=d["end_date"],
+        questionnaire=d["questionnaire"]))
+    if campaign:
+        messages.success(request, _("Census created. Start it when the grid workers are ready."))
+        return redirect("census_detail", pk=campaign.pk)
     return render(request, "census/create.html", {"form": form}, status=status)
 
 

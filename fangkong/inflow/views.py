@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
-from fangkong.lib.forms import attempt, transition_pages
+from fangkong.lib.forms import attempt, submitted, transition_pages
 from fangkong.lib.workflow import possible_transitions
 from fangkong.places.access import get_in_scope, grants_for, has_perm, in_scope, personal_link, requires, scope
 from fangkong.places.models import Place
@@ -80,20 +80,13 @@ def _employer_of(user):
 def apply(request):
     places = _apply_places(request.user)
     form = ApplyForm(request.POST or None, places=places)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            d = form.cleaned_data
-            app, refused = attempt(lambda: actions.apply(
-                acting_user=request.user, employer=_employer_of(request.user), place=d["place"], address=d["address"],
-                origin=d["origin"], purpose=d["purpose"], transport=d["transport"], client_key=d["client_key"],
-                person_fields={"name": d["name"], "id_number": d["id_number"], "phone": d["phone"]},
-            ), form=form)
-            if not refused:
-                messages.success(request, _("Application %(serial)s submitted.") % {"serial": app.serial})
-                return redirect("inflow_detail", pk=app.pk)
-            status = refused.status
+    app, status = submitted(request, form, lambda d: actions.apply(
+        acting_user=request.user, employer=_employer_of(request.user), place=d["place"], address=d["address"],
+        origin=d["origin"], purpose=d["purpose"], transport=d["transport"], client_key=d["client_key"],
+        person_fields={"name": d["name"], "id_number": d["id_number"], "phone": d["phone"]}))
+    if app:
+        messages.success(request, _("Application %(serial)s submitted.") % {"serial": app.serial})
+        return redirect("inflow_detail", pk=app.pk)
     return render(request, "inflow/apply.html", {"form": form}, status=status)
 
 
@@ -284,19 +277,13 @@ def resident_return(request):
         initial = {"place": person.household.place_id, "address": person.household.address}
     form = ResidentApplyForm(request.POST or None, places=places, initial=initial)
     form.fields["place"].label_from_instance = _labeller(places)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            d = form.cleaned_data
-            app, refused = attempt(lambda: actions.apply(
-                acting_user=None, employer=person.employer, person=person, place=d["place"], address=d["address"],
-                origin=d["origin"], purpose=d["purpose"], transport=d["transport"],
-                planned_arrival=d["planned_arrival"], client_key=d["client_key"]), form=form)
-            if not refused:
-                messages.success(request, _("Application %(serial)s submitted.") % {"serial": app.serial})
-                return redirect(request.path)
-            status = refused.status
+    app, status = submitted(request, form, lambda d: actions.apply(
+        acting_user=None, employer=person.employer, person=person, place=d["place"], address=d["address"],
+        origin=d["origin"], purpose=d["purpose"], transport=d["transport"], planned_arrival=d["planned_arrival"],
+        client_key=d["client_key"]))
+    if app:
+        messages.success(request, _("Application %(serial)s submitted.") % {"serial": app.serial})
+        return redirect(request.path)
     apps = list(Application.objects.filter(person=person).select_related("origin", "place").order_by("-submitted_at")[:20])
     return render(request, "inflow/resident_return.html", {
         "person": person, "form": form, "applications": apps,

@@ -49,6 +49,19 @@ def attempt(fn, *, form=None, request=None, keep_errors: bool = False):
     return None, refused
 
 
+def submitted(request, form, fn):
+    """A form page: on POST the form is validated, then the action `fn(cleaned data)` runs
+    through `attempt` (its refusal on the form). (result, None) when the action was taken,
+    else (None, the status of the page to show): 200 for a GET, 400 for bad input, 409 for
+    a conflict."""
+    if request.method != "POST":
+        return None, 200
+    if not form.is_valid():
+        return None, 400
+    result, refused = attempt(lambda: fn(form.cleaned_data), form=form)
+    return (None, refused.status) if refused else (result, None)
+
+
 def transition_pages(table: dict, queryset, prefix: str, *, take, done, refused, keep_errors: bool = False,
                      decorators=()) -> dict:
     """One POST page view per transition of `table` (name → view, each named

@@ -20,7 +20,7 @@ from fangkong.accounts.actions import issue_resident_link
 from fangkong.audit.actions import record
 from fangkong.documents.actions import valid_document
 from fangkong.documents.models import Document
-from fangkong.lib.forms import attempt, transition_pages
+from fangkong.lib.forms import attempt, submitted, transition_pages
 from fangkong.lib.workflow import int_or_none, possible_transitions
 from fangkong.residents.queries import person_by_id_number
 from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, requires, scope
@@ -83,21 +83,17 @@ def board(request):
 @require_http_methods(["GET", "POST"])
 def start(request):
     form = StartForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            d = form.cleaned_data
-            person = person_by_id_number(request.user, "observation.start", d["id_number"])
-            if person is None:
-                form.add_error("id_number", _("No person with this ID number is registered in your area"))
-            else:
-                obs, refused = attempt(lambda: actions.start(acting_user=request.user, person=person, kind=d["kind"],
-                                                             days=d["days"], reason=d["reason"]), form=form)
-                if not refused:
-                    messages.success(request, _("Observation started."))
-                    return redirect("observation_detail", pk=obs.pk)
-                status = refused.status
+
+    def start(d):
+        person = person_by_id_number(request.user, "observation.start", d["id_number"])
+        if person is None:
+            raise actions.Invalid({"id_number": _("No person with this ID number is registered in your area")})
+        return actions.start(acting_user=request.user, person=person, kind=d["kind"], days=d["days"], reason=d["reason"])
+
+    obs, status = submitted(request, form, start)
+    if obs:
+        messages.success(request, _("Observation started."))
+        return redirect("observation_detail", pk=obs.pk)
     return render(request, "observation/start.html", {"form": form}, status=status)
 
 

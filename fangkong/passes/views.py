@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
-from fangkong.lib.forms import attempt, transition_pages
+from fangkong.lib.forms import attempt, submitted, transition_pages
 from fangkong.lib.workflow import int_or_none
 from fangkong.residents.queries import person_by_id_number
 from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, requires, scope
@@ -63,15 +63,10 @@ def pass_list(request):
 def _issue_page(request, form, title, issue):
     """The form issuing one kind of pass: `issue(cleaned data)` issues it (Invalid names
     what is wrong, e.g. a person or household not found); then its detail page."""
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            issued, refused = attempt(lambda: issue(form.cleaned_data), form=form)
-            if not refused:
-                messages.success(request, _("Pass %(serial)s issued.") % {"serial": issued[0].serial})
-                return redirect("pass_detail", pk=issued[0].pk)
-            status = refused.status
+    issued, status = submitted(request, form, issue)
+    if issued:
+        messages.success(request, _("Pass %(serial)s issued.") % {"serial": issued[0].serial})
+        return redirect("pass_detail", pk=issued[0].pk)
     return render(request, "passes/issue.html", {"form": form, "title": title}, status=status)
 
 
