@@ -109,10 +109,18 @@ class CheckIn(Schema):
              summary="Verify a declaration: verify (true) | follow_up | find_false (evidence in note; opens a credit entry)",
              auth=api_perm("declarations.verify", obj=Declaration))
 def check(request, pk: int, payload: CheckIn):
-    decl = get_in_scope(Declaration.objects.all(), request.user, "declarations.verify", pk=pk)
-    if payload.action not in actions.DECLARATION_TRANSITIONS:
-        raise Invalid({"action": _("Choose verify, follow_up or find_false")})
+    decl = _chosen(request, Declaration, pk, payload.action, actions.DECLARATION_TRANSITIONS,
+                   _("Choose verify, follow_up or find_false"))
     return actions.check(acting_user=request.user, declaration=decl, action=payload.action, note=payload.note)
+
+
+def _chosen(request, model, pk: int, action: str, table: dict, choose: str):
+    """The object the pk names (404 outside the user's scope for the table's permission),
+    for a transition of `table` named in the body (else 422 on "action": `choose`)."""
+    obj = get_in_scope(model.objects.all(), request.user, next(iter(table.values())).perm, pk=pk)
+    if action not in table:
+        raise Invalid({"action": choose})
+    return obj
 
 
 @router.post("/declarations/{pk}/match", response=DeclarationOut,
@@ -176,9 +184,7 @@ class DecideIn(Schema):
              summary="Confirm (opens a credit entry) or dismiss (with a note) a grid-watch finding",
              auth=api_perm("declarations.confirm", obj=Finding))
 def decide_finding(request, pk: int, payload: DecideIn):
-    finding = get_in_scope(Finding.objects.all(), request.user, "declarations.confirm", pk=pk)
-    if payload.action not in actions.FINDING_TRANSITIONS:
-        raise Invalid({"action": _("Choose confirm or dismiss")})
+    finding = _chosen(request, Finding, pk, payload.action, actions.FINDING_TRANSITIONS, _("Choose confirm or dismiss"))
     return actions.decide_finding(acting_user=request.user, finding=finding, action=payload.action, note=payload.note)
 
 
@@ -222,9 +228,7 @@ class AppealDecisionIn(Schema):
              summary="The committee's decision on an appeal: uphold the entry or revoke it (with the reason)",
              auth=api_perm("credit.decide_appeal", obj=Appeal))
 def decide_appeal(request, pk: int, payload: AppealDecisionIn):
-    appeal = get_in_scope(Appeal.objects.all(), request.user, "credit.decide_appeal", pk=pk)
-    if payload.action not in actions.APPEAL_TRANSITIONS:
-        raise Invalid({"action": _("Choose uphold or revoke")})
+    appeal = _chosen(request, Appeal, pk, payload.action, actions.APPEAL_TRANSITIONS, _("Choose uphold or revoke"))
     return actions.decide_appeal(acting_user=request.user, appeal=appeal, action=payload.action,
                                  reason=payload.reason)
 

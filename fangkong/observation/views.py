@@ -219,25 +219,25 @@ def link(request, pk: int):
 @requires("observation.handle", obj=Observation)
 @require_POST
 def handle(request, pk: int):
-    obs = get_in_scope(Observation.objects.all(), request.user, "observation.handle", pk=pk)
-    alert = obs.alerts.filter(pk=int_or_none(request.POST.get("alert")) or 0).first()
-    if alert is None:
-        messages.error(request, _("Choose an alert"))
-        return _back(request, obs, 400)
-    _result, failed = _run(request, obs, lambda: actions.handle_alert(acting_user=request.user, alert=alert,
-                                                                        note=request.POST.get("note", "")))
-    return failed or _back(request, obs)
+    return _handle(request, pk, "alert", lambda alert: actions.handle_alert(acting_user=request.user, alert=alert,
+                                                                             note=request.POST.get("note", "")))
 
 
 @requires("observation.handle", obj=Observation)
 @require_POST
 def deliver(request, pk: int):
+    return _handle(request, pk, "request", lambda req: actions.deliver_request(acting_user=request.user, request=req))
+
+
+def _handle(request, pk: int, kind: str, act):
+    """One open alert or supply request (`kind`, named in the form) of the observation
+    handled: act(it)."""
     obs = get_in_scope(Observation.objects.all(), request.user, "observation.handle", pk=pk)
-    req = obs.requests.filter(pk=int_or_none(request.POST.get("request")) or 0).first()
-    if req is None:
-        messages.error(request, _("Choose a request"))
+    item = (obs.alerts if kind == "alert" else obs.requests).filter(pk=int_or_none(request.POST.get(kind)) or 0).first()
+    if item is None:
+        messages.error(request, _("Choose an alert") if kind == "alert" else _("Choose a request"))
         return _back(request, obs, 400)
-    _result, failed = _run(request, obs, lambda: actions.deliver_request(acting_user=request.user, request=req))
+    _result, failed = _run(request, obs, lambda: act(item))
     return failed or _back(request, obs)
 
 
