@@ -6,12 +6,10 @@ concurrent transitions of one record exactly one wins (also on a table without a
 column)."""
 from __future__ import annotations
 
-import json
 import threading
 
 import pytest
 from django.db import connection
-from django.test import Client
 from django.utils import timezone
 
 from fangkong.audit.models import AuditEvent
@@ -19,18 +17,9 @@ from fangkong.gates.models import Triage
 from fangkong.inflow.models import Application, Origin
 from fangkong.residents.models import Household
 from tests.cast import make_id, make_phone
+from tests.test_passes import as_user, post_json
 
 S = Application.State
-
-
-def as_user(user) -> Client:
-    c = Client()
-    c.force_login(user)
-    return c
-
-
-def post_json(client, url, data):
-    return client.post(url, data=json.dumps(data), content_type="application/json")
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangkong.audit.actions import record
+from fangkong.lib.operations import transition_ops
 from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope
 
@@ -97,26 +98,19 @@ def get_application(request, pk: int):
     return app
 
 
-def _transition_op(name: str):
-    t = actions.TRANSITIONS[name]
-
-    def op(request, pk: int, payload: TransitionIn):
-        app = get_in_scope(Application.objects.all(), request.user, t.perm, pk=pk)
-        kwargs = {"reason": payload.reason} if name in ("approve", "reject", "request_info") else {}
-        if name == "travel":
-            kwargs["planned_arrival"] = payload.planned_arrival
-        if name == "arrive":
-            kwargs.update(temperature=payload.temperature, healthy=payload.healthy)
-        app = actions.transition(acting_user=request.user, app=app, action=name, **kwargs)
-        return Application.objects.select_related("person", "origin").get(pk=app.pk)
-
-    op.__name__ = f"inflow_{name}"
-    router.add_api_operation(f"/inflow/{{pk}}/{name.replace('_', '-')}", ["POST"], op, response=ApplicationOut,
-                             summary=f"{t.label}", auth=api_perm(t.perm, obj=Application))
+def _take(request, app, name: str, payload: TransitionIn):
+    """Links 2–6."""
+    kwargs = {"reason": payload.reason} if name in ("approve", "reject", "request_info") else {}
+    if name == "travel":
+        kwargs["planned_arrival"] = payload.planned_arrival
+    if name == "arrive":
+        kwargs.update(temperature=payload.temperature, healthy=payload.healthy)
+    app = actions.transition(acting_user=request.user, app=app, action=name, **kwargs)
+    return Application.objects.select_related("person", "origin").get(pk=app.pk)
 
 
-for _name in actions.TRANSITIONS:
-    _transition_op(_name)
+transition_ops(router, actions.TRANSITIONS, Application.objects.all(), path="/inflow/{pk}/", module=__name__,
+               prefix="inflow", schema=TransitionIn, response=ApplicationOut, take=_take)
 
 
 class OriginOut(Schema):

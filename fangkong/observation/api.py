@@ -9,6 +9,7 @@ from ninja.errors import HttpError
 
 from fangkong.audit.actions import record
 from fangkong.lib.db import fastsql
+from fangkong.lib.operations import transition_ops
 from fangkong.lib.workflow import Conflict, Invalid
 from fangkong.places.access import api_perm, get_in_scope, link_auth
 
@@ -144,21 +145,13 @@ class TransitionIn(Schema):
     days: int | None = None
 
 
-def _transition_op(name: str):
-    t = actions.TRANSITIONS[name]
-
-    def op(request, pk: int, payload: TransitionIn):
-        obs = get_in_scope(Observation.objects.all(), request.user, t.perm, pk=pk)
-        obs = actions.transition(acting_user=request.user, observation=obs, action=name, note=payload.note, days=payload.days)
-        return Observation.objects.select_related("person", "room").get(pk=obs.pk)
-
-    op.__name__ = f"observation_{name}"
-    router.add_api_operation(f"/observations/{{pk}}/{name}", ["POST"], op, response=ObservationOut, summary=str(t.label),
-                             auth=api_perm(t.perm, obj=Observation))
+def _take(request, obs, name: str, payload: TransitionIn):
+    obs = actions.transition(acting_user=request.user, observation=obs, action=name, note=payload.note, days=payload.days)
+    return Observation.objects.select_related("person", "room").get(pk=obs.pk)
 
 
-for _name in actions.TRANSITIONS:
-    _transition_op(_name)
+transition_ops(router, actions.TRANSITIONS, Observation.objects.all(), path="/observations/{pk}/", module=__name__,
+               prefix="observation", schema=TransitionIn, response=ObservationOut, take=_take)
 
 
 class RoomIn(Schema):
