@@ -517,8 +517,8 @@ def decide_appeal(*, acting_user, appeal: Appeal, action: str, reason: str) -> A
             refused=gettext_lazy("This appeal is decided already (%(state)s)"),
             changed=gettext_lazy("The appeal was changed by someone else; reload it"))
         if action == "revoke":  # a revoked entry already: the whole decision is rolled back
-            apply_transition(CreditEntry.objects, CreditEntry(pk=current.entry_id), CREDIT_TRANSITIONS["revoke"], changes={"revoked_at": now},
-                             refused=gettext_lazy("This entry is revoked already"))
+            apply_transition(CreditEntry.objects, CreditEntry(pk=current.entry_id), CREDIT_TRANSITIONS["revoke"],
+                             changes={"revoked_at": now}, refused=gettext_lazy("This entry is revoked already"))
         record(acting_user, f"credit.appeal.{action}", obj=current, detail={"entry": current.entry_id,
                                                                             "state": current.state})
     return current

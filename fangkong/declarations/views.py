@@ -157,7 +157,8 @@ def _detail(request, decl, status=200, errors=None):
     user = request.user
     can_verify = has_perm(user, "declarations.verify") and in_scope(decl, user, "declarations.verify")
     return render(request, "declarations/detail.html", {
-        "decl": decl, "possible": possible_transitions(actions.DECLARATION_TRANSITIONS, decl, user), "reasons": actions.risk_reasons(decl), "errors": errors or {},
+        "decl": decl, "possible": possible_transitions(actions.DECLARATION_TRANSITIONS, decl, user),
+        "reasons": actions.risk_reasons(decl), "errors": errors or {},
         "can_match": can_verify and decl.person_id is None,
         "can_register": decl.person_id is None and has_perm(user, "residents.edit"),
         "entry": CreditEntry.objects.filter(declaration=decl).first(),
@@ -370,7 +371,7 @@ def resident_appeal(request):
 
     _appeal, refused = attempt(appeal)
     if refused:  # shown beside the entry appealed against
-        return _resident_page(request, refused.status, {**refused.errors, **({"entry": refused.reason} if refused.reason else {}),
-                                                        "entry_id": entry.pk if entry else None}, post)
+        errors = {**refused.errors, **({"entry": refused.reason} if refused.reason else {})}
+        return _resident_page(request, refused.status, {**errors, "entry_id": entry.pk if entry else None}, post)
     messages.success(request, _("Your appeal was sent to the residents' committee."))
     return redirect("resident_credit", token=request.resident_token)

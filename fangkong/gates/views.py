@@ -201,8 +201,9 @@ def _triage_page(request, which: str, status: int = 200):
 def triage_close(request, pk):
     triage = get_in_scope(Triage, request.user, "gates.triage", pk=pk)
     _done, refused = attempt(lambda: actions.close_triage(
-        acting_user=request.user, triage=triage, routed_to=request.POST.get("routed_to", ""), note=request.POST.get("note", ""),
-        travel=request.POST.get("travel") or None, contact=request.POST.get("contact") or None), request=request)
+        acting_user=request.user, triage=triage, routed_to=request.POST.get("routed_to", ""),
+        note=request.POST.get("note", ""), travel=request.POST.get("travel") or None,
+        contact=request.POST.get("contact") or None), request=request)
     if refused:  # a conflict: it was closed already
         return _triage_page(request, "closed" if refused.reason else "open", status=refused.status)
     messages.success(request, _("Triage closed"))

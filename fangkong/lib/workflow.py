@@ -45,8 +45,9 @@ def apply_transition(queryset, obj, t: Transition, *, refused, changed=None, low
     (`queryset.select_for_update()`), refuse with Conflict(`refused`) unless its state is
     one of `t.sources`, run `check(current)` (more refusals under the lock; it may return
     more changes), then one conditional UPDATE on (pk, state[, version]) to `t.target`
-    (unless the changes name another state) with `changes`, bumping `version` where the model has one (Conflict(`changed`) if the
-    row moved meanwhile). Returns the row as now stored, for the caller's events and audit.
+    (unless the changes name another state) with `changes`, bumping `version` where the
+    model has one (Conflict(`changed`) if the row moved meanwhile). Returns the row as now
+    stored, for the caller's events and audit.
 
     `refused` is the translated message, formatted with %(action)s (the transition's
     label, lower-cased if `lower`) and %(state)s (the current state's display)."""
@@ -56,7 +57,7 @@ def apply_transition(queryset, obj, t: Transition, *, refused, changed=None, low
         raise Conflict(str(refused) % {"action": label.lower() if lower else label, "state": current.get_state_display()})
     fields = {"state": t.target, **(changes or {}), **((check(current) if check else None) or {})}
     match = {"pk": current.pk, "state": current.state}
-    if hasattr(current, "version"):
+    if any(f.name == "version" for f in current._meta.concrete_fields):
         match["version"] = current.version
         fields["version"] = F("version") + 1
     if not type(current)._default_manager.filter(**match).update(**fields):

@@ -260,8 +260,9 @@ def sites(request):
 def add_room(request, pk: int):
     site = get_in_scope(Organization.objects.filter(kind="site"), request.user, "observation.sites", pk=pk)
     capacity = request.POST.get("capacity", "")
-    _room, refused = attempt(lambda: actions.add_room(acting_user=request.user, site=site, number=request.POST.get("number", ""),
-                                                      capacity=int_or_none(capacity) or -1), request=request)
+    _room, refused = attempt(lambda: actions.add_room(
+        acting_user=request.user, site=site, number=request.POST.get("number", ""), capacity=int_or_none(capacity) or -1),
+        request=request)
     if not refused:
         messages.success(request, _("Room added."))
     return redirect("observation_sites")
