@@ -353,16 +353,22 @@ def risk_reasons(decl: Declaration) -> list[str]:
 
 # --- Verification by the grid -------------------------------------------------------------
 
+def _note(note, *, required: bool, missing: str, most: int, too_long: str) -> str:
+    """The note of a decision, stripped: `missing` if required and empty, `too_long` past `most` characters."""
+    note = str(note or "").strip()
+    if required and not note:
+        raise Invalid({"note": missing})
+    if len(note) > most:
+        raise Invalid({"note": too_long})
+    return note
+
+
 def check(*, acting_user, declaration: Declaration, action: str, note: str = "") -> Declaration:
     """A grid worker's verification of a declaration. Found false needs the evidence and a
     matched person; it opens the person's credit entry in the same transaction."""
     t = DECLARATION_TRANSITIONS[action]
-    note = str(note or "").strip()
-    if action == "find_false" and not note:
-        raise Invalid({"note": _("Give the evidence that the declaration is false")})
-    if len(note) > 1000:
-        raise Invalid({"note": _("At most 1000 characters")})
-    note = mask_numbers(note)
+    note = mask_numbers(_note(note, required=action == "find_false", most=1000, too_long=_("At most 1000 characters"),
+                              missing=_("Give the evidence that the declaration is false")))
     with transaction.atomic():
         def check(current):
             if action == "find_false" and current.person_id is None:
@@ -437,11 +443,8 @@ def record_finding(*, acting_user, person: Person | None, kind: str, evidence: s
 
 def decide_finding(*, acting_user, finding: Finding, action: str, note: str = "") -> Finding:
     t = FINDING_TRANSITIONS[action]
-    note = str(note or "").strip()
-    if action == "dismiss" and not note:
-        raise Invalid({"note": _("Say why the finding is dismissed")})
-    if len(note) > 500:
-        raise Invalid({"note": _("At most 500 characters")})
+    note = _note(note, required=action == "dismiss", missing=_("Say why the finding is dismissed"), most=500,
+                 too_long=_("At most 500 characters"))
     with transaction.atomic():
         current = apply_transition(
             Finding.objects, finding, t,
