@@ -8,19 +8,19 @@ from ninja.security import django_auth
 
 from fangkong.lib import registry
 from fangkong.places.access import roles
-from fangkong.residents.api import FieldErrors
-from fangkong.census.api import router as census_router
-from fangkong.declarations.api import router as declarations_router
-from fangkong.dashboard.api import router as dashboard_router
-from fangkong.documents.api import router as documents_router
-from fangkong.inflow.api import router as inflow_router
-from fangkong.observation.api import router as observation_router
-from fangkong.notify.api import router as notify_router
-from fangkong.gates.api import router as gates_router
-from fangkong.passes.api import router as passes_router
-from fangkong.reports.api import router as reports_router
-from fangkong.residents.api import router as residents_router
-from fangkong.uploads.api import router as uploads_router
+from fangkong.lib.workflow import Conflict, Invalid
+from fangkong.census import api as census
+from fangkong.dashboard import api as dashboard
+from fangkong.declarations import api as declarations
+from fangkong.documents import api as documents
+from fangkong.gates import api as gates
+from fangkong.inflow import api as inflow
+from fangkong.notify import api as notify
+from fangkong.observation import api as observation
+from fangkong.passes import api as passes
+from fangkong.reports import api as reports
+from fangkong.residents import api as residents
+from fangkong.uploads import api as uploads
 
 # Every operation names its own auth: api_perm(...) for a permission, django_auth for
 # "any signed-in user". There is no default, so an operation without auth is visible
@@ -38,11 +38,18 @@ def _not_found(request, exc):
     return api.create_response(request, {"detail": "Not Found"}, status=404)
 
 
-@api.exception_handler(FieldErrors)
-def _field_errors(request, exc):
+# An action's refusals, for every operation: bad input is a 422 naming each field, a
+# conflict with the record's state a 409 with the reason (the shape of ninja's HttpError).
+@api.exception_handler(Invalid)
+def _invalid(request, exc):
     return api.create_response(
         request, {"detail": [{"field": k, "message": str(v)} for k, v in exc.errors.items()]}, status=422
     )
+
+
+@api.exception_handler(Conflict)
+def _conflict(request, exc):
+    return api.create_response(request, {"detail": str(exc)}, status=409)
 
 
 class Me(Schema):
@@ -71,15 +78,7 @@ def todos(request):
     return [{**vars(t), "label": str(t.label)} for t in registry.todos(request.user)]
 
 
-api.add_router("/", residents_router)
-api.add_router("/", inflow_router)
-api.add_router("/", observation_router)
-api.add_router("/", census_router)
-api.add_router("/", documents_router)
-api.add_router("/", notify_router)
-api.add_router("/", gates_router)
-api.add_router("/", passes_router)
-api.add_router("/", declarations_router)
-api.add_router("/", dashboard_router)
-api.add_router("/", reports_router)
-api.add_router("/", uploads_router)
+# Each module's router, all at the root (their paths name the module).
+for module in (residents, inflow, observation, census, documents, notify, gates, passes, declarations, dashboard, reports,
+               uploads):
+    api.add_router("/", module.router)

@@ -13,14 +13,13 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
 from fangkong.lib import registry
-from fangkong.lib.workflow import Conflict, Invalid, Transition  # noqa: F401  (actions.Conflict etc. for callers)
+from fangkong.lib.workflow import Conflict, Invalid, Transition, apply_transition  # noqa: F401  (actions.Conflict etc. for callers)
 
 from .models import Answer, Campaign, FollowUp, Question, Questionnaire, Visit
 
@@ -163,14 +162,9 @@ def create_campaign(*, acting_user, name: str, place, start_date: dt.date | None
 def transition(*, acting_user, campaign: Campaign, action: str) -> Campaign:
     t = TRANSITIONS[action]
     with transaction.atomic():
-        current = Campaign.objects.select_for_update().get(pk=campaign.pk)
-        if current.state not in t.sources:
-            raise Conflict(_("Cannot %(action)s: the census is %(state)s") % {
-                "action": str(t.label), "state": current.get_state_display()})
-        if not Campaign.objects.filter(pk=current.pk, state=current.state, version=current.version).update(
-                state=t.target, version=F("version") + 1):
-            raise Conflict(_("The census was changed by someone else; reload it"))
-        current.refresh_from_db()
+        current = apply_transition(Campaign.objects, campaign, t,
+                                   refused=gettext_lazy("Cannot %(action)s: the census is %(state)s"),
+                                   changed=gettext_lazy("The census was changed by someone else; reload it"))
         record(acting_user, f"census.campaign.{action}", obj=current, detail={"state": current.state})
     return current
 
@@ -373,15 +367,19 @@ def _display(question: Question, value: str) -> str:
 
 # --- Follow-ups -------------------------------------------------------------------------
 
+def _close(followup: FollowUp, action: str, **changes) -> FollowUp:
+    """The follow-up done, by `action`; of two concurrent closers, one wins."""
+    return apply_transition(FollowUp.objects, followup, FOLLOWUP_TRANSITIONS[action],
+                            changes={"done_at": timezone.now(), **changes},
+                            refused=gettext_lazy("This follow-up is already done"))
+
+
 @transaction.atomic
 def close_followup(*, acting_user, followup: FollowUp, note: str) -> FollowUp:
     note = str(note or "").strip()
     if not note or len(note) > 300:
         raise Invalid({"note": _("Say what was done (at most 300 characters)")})
-    t = FOLLOWUP_TRANSITIONS["done"]
-    if not FollowUp.objects.filter(pk=followup.pk, state__in=t.sources).update(
-            state=t.target, done_at=timezone.now(), done_by=_user(acting_user), done_note=note):
-        raise Conflict(_("This follow-up is already done"))
+    _close(followup, "done", done_note=note, done_by=_user(acting_user))
     followup.refresh_from_db()
     record(acting_user, "census.followup.done", obj=followup, detail={"campaign": followup.campaign_id})
     return followup
@@ -399,11 +397,8 @@ def observe_followup(*, acting_user, followup: FollowUp, kind: str, days) -> "Ob
     except (TypeError, ValueError):
         raise Invalid({"days": _("Enter the number of days")}) from None
     with transaction.atomic():
-        # The state check and the close in one statement: of two concurrent takers, one wins.
-        t = FOLLOWUP_TRANSITIONS["observe"]
-        if not FollowUp.objects.filter(pk=followup.pk, state__in=t.sources).update(
-                state=t.target, done_at=timezone.now(), done_by=_user(acting_user)):
-            raise Conflict(_("This follow-up is already done"))
+        # The follow-up locked and closed first: of two concurrent takers, one wins.
+        _close(followup, "observe", done_by=_user(acting_user))
         obs = observation.start(acting_user=acting_user, person=followup.person, kind=kind, days=days,
                                 reason=(_("Census: %(reason)s") % {"reason": followup.reason})[:200])
         note = _("Control measure started: %(kind)s, %(days)d days") % {"kind": obs.get_kind_display(), "days": days}

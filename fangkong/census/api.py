@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ninja import Router, Schema, Status
-from ninja.errors import HttpError
+from ninja import Field, Router, Schema, Status
 
 from fangkong.audit.actions import record
+from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope, places_in_scope
-from fangkong.residents.api import FieldErrors
 from fangkong.residents.models import Household
 
 from . import actions, queries
@@ -89,21 +88,15 @@ def create_campaign(request, payload: CampaignIn):
     place = places_in_scope(request.user, "census.manage").filter(pk=payload.place_id).first() if payload.place_id else None
     questionnaire = Questionnaire.objects.filter(pk=payload.questionnaire_id).first() if payload.questionnaire_id else \
         Questionnaire.objects.filter(key="standard").first()
-    try:
-        campaign = actions.create_campaign(acting_user=request.user, name=payload.name, place=place,
-                                           start_date=payload.start_date, end_date=payload.end_date,
-                                           questionnaire=questionnaire)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
+    campaign = actions.create_campaign(acting_user=request.user, name=payload.name, place=place,
+                                       start_date=payload.start_date, end_date=payload.end_date,
+                                       questionnaire=questionnaire)
     return Status(201, campaign)
 
 
 def _transition(request, pk: int, action: str):
     campaign = get_in_scope(Campaign.objects.all(), request.user, "census.manage", pk=pk)
-    try:
-        return actions.transition(acting_user=request.user, campaign=campaign, action=action)
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
+    return actions.transition(acting_user=request.user, campaign=campaign, action=action)
 
 
 @router.post("/census/campaigns/{pk}/start", response=CampaignOut, auth=api_perm("census.manage", obj=Campaign))
@@ -138,17 +131,12 @@ def coverage(request, pk: int):
 def record_visit(request, pk: int, payload: VisitIn):
     campaign = queries.get_campaign(request.user, "census.visit", pk)
     if payload.household_id is None:
-        raise FieldErrors({"household_id": "required"})
+        raise Invalid({"household_id": "required"})
     household = get_in_scope(Household.objects.filter(place_path__under=campaign.place_path), request.user,
                              "census.visit", pk=payload.household_id)
-    try:
-        visit = actions.record_visit(acting_user=request.user, campaign=campaign, household=household,
-                                     outcome=payload.outcome, members=payload.members, note=payload.note,
-                                     client_key=payload.client_key)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
+    visit = actions.record_visit(acting_user=request.user, campaign=campaign, household=household,
+                                 outcome=payload.outcome, members=payload.members, note=payload.note,
+                                 client_key=payload.client_key)
     return Status(201 if visit.created else 200, visit)
 
 
@@ -190,11 +178,8 @@ def list_questionnaires(request):
 @router.post("/census/questionnaires", response={201: QuestionnaireOut},
              summary="A questionnaire: questions with type, required, choices and risk rule", auth=api_perm("census.manage"))
 def create_questionnaire(request, payload: QuestionnaireIn):
-    try:
-        q = actions.create_questionnaire(acting_user=request.user, name=payload.name,
-                                         questions=[x.dict() for x in payload.questions])
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
+    q = actions.create_questionnaire(acting_user=request.user, name=payload.name,
+                                     questions=[x.dict() for x in payload.questions])
     return Status(201, q)
 
 
@@ -204,20 +189,12 @@ class FollowUpOut(Schema):
     id: int
     campaign_id: int
     person_id: int
-    person_name: str
-    id_masked: str
+    person_name: str = Field(..., alias="person.name")
+    id_masked: str = Field(..., alias="person.id_masked")
     reason: str
     state: str
     created_at: dt.datetime
     done_note: str
-
-    @staticmethod
-    def resolve_person_name(obj):
-        return obj.person.name
-
-    @staticmethod
-    def resolve_id_masked(obj):
-        return obj.person.id_masked
 
 
 class DoneIn(Schema):
@@ -244,12 +221,7 @@ def list_followups(request, state: str = "open", limit: int = 100, offset: int =
 @router.post("/census/followups/{pk}/done", response=FollowUpOut, auth=api_perm("census.visit", obj=FollowUp))
 def followup_done(request, pk: int, payload: DoneIn):
     fu = get_in_scope(FollowUp.objects.select_related("person"), request.user, "census.visit", pk=pk)
-    try:
-        return actions.close_followup(acting_user=request.user, followup=fu, note=payload.note)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
+    return actions.close_followup(acting_user=request.user, followup=fu, note=payload.note)
 
 
 @router.post("/census/followups/{pk}/observe", response={201: ObserveOut},
@@ -257,10 +229,5 @@ def followup_done(request, pk: int, payload: DoneIn):
 def followup_observe(request, pk: int, payload: ObserveIn):
     """Take a follow-up's proposal: start a control measure for its person; the follow-up is done."""
     fu = get_in_scope(FollowUp.objects.select_related("person"), request.user, "observation.start", pk=pk)
-    try:
-        obs = actions.observe_followup(acting_user=request.user, followup=fu, kind=payload.kind, days=payload.days)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
+    obs = actions.observe_followup(acting_user=request.user, followup=fu, kind=payload.kind, days=payload.days)
     return Status(201, {"followup": fu, "observation_id": obs.pk})

@@ -12,7 +12,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
-from fangkong.places.access import get_in_scope, has_perm, requires
+from fangkong.web.forms import attempt, submitted, transition_pages
+from fangkong.places.access import get_in_scope, has_perm, possible_transitions, requires
 
 from . import actions, queries
 from .forms import CampaignForm
@@ -35,40 +36,23 @@ def campaign_list(request):
 @require_http_methods(["GET", "POST"])
 def campaign_create(request):
     form = CampaignForm(request.POST if request.method == "POST" else None, user=request.user)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        form.is_valid()
-        d = form.cleaned_data
-        if not form.errors:
-            try:
-                campaign = actions.create_campaign(acting_user=request.user, name=d["name"], place=d["place"],
-                                                   start_date=d["start_date"], end_date=d["end_date"],
-                                                   questionnaire=d["questionnaire"])
-            except actions.Invalid as exc:
-                for field, message in exc.errors.items():
-                    form.add_error(field if field in form.fields else None, message)
-            else:
-                messages.success(request, _("Census created. Start it when the grid workers are ready."))
-                return redirect("census_detail", pk=campaign.pk)
+    campaign, status = submitted(request, form, lambda d: actions.create_campaign(
+        acting_user=request.user, name=d["name"], place=d["place"], start_date=d["start_date"], end_date=d["end_date"],
+        questionnaire=d["questionnaire"]))
+    if campaign:
+        messages.success(request, _("Census created. Start it when the grid workers are ready."))
+        return redirect("census_detail", pk=campaign.pk)
     return render(request, "census/create.html", {"form": form}, status=status)
 
 
 def _detail(request, campaign, status=200):
     user = request.user
-    manage = has_perm(user, "census.manage") and _manages(user, campaign)
-    possible = [(name, t) for name, t in actions.TRANSITIONS.items() if campaign.state in t.sources and manage]
     return render(request, "census/detail.html", {
-        "campaign": campaign, "progress": queries.progress(user, campaign), "possible": possible,
+        "campaign": campaign, "progress": queries.progress(user, campaign),
+        "possible": possible_transitions(actions.TRANSITIONS, campaign, user),
         "can_visit": has_perm(user, "census.visit") and campaign.state == Campaign.State.RUNNING,
         "questions": campaign.questionnaire.questions.all(),
     }, status=status)
-
-
-def _manages(user, campaign) -> bool:
-    from fangkong.places.access import in_scope
-
-    return in_scope(campaign, user, "census.manage")
 
 
 @requires("census.view", obj=Campaign)
@@ -77,27 +61,16 @@ def campaign_detail(request, pk: int):
     return _detail(request, queries.get_campaign(request.user, "census.view", pk))
 
 
-def _transition_view(action: str):
-    t = actions.TRANSITIONS[action]
-
-    @requires(t.perm, obj=Campaign)
-    @require_POST
-    def view(request, pk: int):
-        # Only those whose grant contains the whole area start or close it.
-        campaign = get_in_scope(Campaign.objects.select_related("place", "questionnaire"), request.user, t.perm, pk=pk)
-        try:
-            campaign = actions.transition(acting_user=request.user, campaign=campaign, action=action)
-        except actions.Conflict as exc:
-            messages.error(request, str(exc))
-            return _detail(request, campaign, 409)
-        messages.success(request, _("%(name)s: %(state)s") % {"name": campaign.name, "state": campaign.get_state_display()})
-        return redirect("census_detail", pk=campaign.pk)
-
-    view.__name__ = f"census_{action}"
-    return view
+def _taken(request, campaign, action: str, t):
+    messages.success(request, _("%(name)s: %(state)s") % {"name": campaign.name, "state": campaign.get_state_display()})
+    return redirect("census_detail", pk=campaign.pk)
 
 
-transition_views = {name: _transition_view(name) for name in actions.TRANSITIONS}
+# Only those whose grant contains the whole area start or close it.
+transition_views = transition_pages(
+    actions.TRANSITIONS, Campaign.objects.select_related("place", "questionnaire"), "census", done=_taken,
+    take=lambda request, campaign, action: actions.transition(acting_user=request.user, campaign=campaign, action=action),
+    refused=lambda request, campaign, refused: _detail(request, campaign, refused.status))
 
 
 @requires("census.view", obj=Campaign)
@@ -168,14 +141,11 @@ def visit(request, pk: int):
     questions = list(campaign.questionnaire.questions.all())
     present = [p for p in post.getlist("present") if p]
     members = _members_from_post(post, questions, present) if outcome == Visit.Outcome.REACHED else {}
-    try:
-        result = actions.record_visit(acting_user=request.user, campaign=campaign, household=household, outcome=outcome,
-                                      members=members, note=post.get("note", ""), client_key=post.get("client_key", ""))
-    except actions.Invalid as exc:
-        return _visit_page(request, campaign, household, status=400, errors=exc.errors, post=post)
-    except actions.Conflict as exc:
-        messages.error(request, str(exc))
-        return _visit_page(request, campaign, household, status=409, post=post)
+    result, refused = attempt(lambda: actions.record_visit(
+        acting_user=request.user, campaign=campaign, household=household, outcome=outcome, members=members,
+        note=post.get("note", ""), client_key=post.get("client_key", "")), request=request, keep_errors=True)
+    if refused:
+        return _visit_page(request, campaign, household, status=refused.status, errors=refused.errors, post=post)
     text = _("Visit recorded: %(address)s, %(outcome)s, %(n)d person(s).") % {
         "address": household.address, "outcome": result.get_outcome_display(), "n": result.persons}
     if result.followups.exists():
@@ -224,17 +194,11 @@ def followup_done(request, pk: int):
 def _followup_write(request, fn):
     """(fn(), None), or (None, the follow-up list again with the action's errors shown and
     the status kept: 400 for bad input, 409 for a conflict; no redirect)."""
-    try:
-        return fn(), None
-    except actions.Invalid as exc:
-        for message in exc.errors.values():
-            messages.error(request, str(message))
-        status = 400
-    except actions.Conflict as exc:
-        messages.error(request, str(exc))
-        status = 409
+    result, refused = attempt(fn, request=request)
+    if not refused:
+        return result, None
     page = Paginator(queries.followups(request.user, "open"), 50).get_page("1")
-    return None, render(request, "census/followups.html", _followups_context(request, page, "open"), status=status)
+    return None, render(request, "census/followups.html", _followups_context(request, page, "open"), status=refused.status)
 
 
 @requires("observation.start", obj=FollowUp)
@@ -284,21 +248,20 @@ def questionnaires(request):
             given.append((i, {"text": text, "kind": kind, "required": bool(post.get(f"q-{i}-required")),
                               "choices": post.get(f"q-{i}-choices", ""),
                               "risk_values": "" if numeric else risk, "risk_at_least": risk if numeric else None}))
-        try:
-            actions.create_questionnaire(acting_user=request.user, name=post.get("name", ""), questions=[q for _i, q in given])
-        except actions.Invalid as exc:
-            status = 400
-            # Map the action's positions (non-empty rows) back to the rows of the form.
-            rows = [i for i, _q in given]
-            for key, message in exc.errors.items():
-                parts = key.split(".")
-                if parts[0] == "questions" and len(parts) == 3:
-                    errors[f"questions.{rows[int(parts[1])]}.{parts[2]}"] = message
-                else:
-                    errors[key] = message
-        else:
+        _q, refused = attempt(lambda: actions.create_questionnaire(acting_user=request.user, name=post.get("name", ""),
+                                                                   questions=[q for _i, q in given]))
+        if not refused:
             messages.success(request, _("Questionnaire saved."))
             return redirect("census_questionnaires")
+        status = refused.status
+        # Map the action's positions (non-empty rows) back to the rows of the form.
+        rows = [i for i, _q in given]
+        for key, message in refused.errors.items():
+            parts = key.split(".")
+            if parts[0] == "questions" and len(parts) == 3:
+                errors[f"questions.{rows[int(parts[1])]}.{parts[2]}"] = message
+            else:
+                errors[key] = message
     return render(request, "census/questionnaires.html", {
         "questionnaires": Questionnaire.objects.prefetch_related("questions"), "rows": _question_rows(post, errors),
         "errors": errors, "name": post.get("name", "") if post is not None else "", "kinds": Question.Kind.choices,

@@ -6,9 +6,9 @@ from django.urls import reverse
 from django.utils import timezone
 from ninja import Router, Schema
 
+from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm
 from fangkong.places.models import Place
-from fangkong.residents.api import FieldErrors
 
 from . import queries
 
@@ -80,5 +80,5 @@ def dashboard(request, pk: int, days: str | None = None, day: str | None = None)
     try:
         when, n = queries.parse({"day": day, "days": days}, timezone.localdate())
     except queries.BadParams as exc:
-        raise FieldErrors(exc.errors) from None
+        raise Invalid(exc.errors) from None
     return data(request.user, place, when, n)

@@ -30,7 +30,7 @@ from django.utils.translation import gettext_lazy
 from fangkong.audit.actions import record
 from fangkong.lib import crypto
 from fangkong.lib.identity import IdentityError, has_numbers, mask_numbers, normalize_id, normalize_phone
-from fangkong.lib.workflow import Conflict, Invalid, Transition
+from fangkong.lib.workflow import Conflict, Invalid, Transition, apply_transition
 from fangkong.residents.actions import encrypted_fields
 from fangkong.residents.models import Person
 from fangkong.residents.validation import clean_name, parse_date
@@ -354,28 +354,32 @@ def risk_reasons(decl: Declaration) -> list[str]:
 
 # --- Verification by the grid -------------------------------------------------------------
 
+def _note(note, *, required: bool, missing: str, most: int, too_long: str) -> str:
+    """The note of a decision, stripped: `missing` if required and empty, `too_long` past `most` characters."""
+    note = str(note or "").strip()
+    if required and not note:
+        raise Invalid({"note": missing})
+    if len(note) > most:
+        raise Invalid({"note": too_long})
+    return note
+
+
 def check(*, acting_user, declaration: Declaration, action: str, note: str = "") -> Declaration:
     """A grid worker's verification of a declaration. Found false needs the evidence and a
     matched person; it opens the person's credit entry in the same transaction."""
     t = DECLARATION_TRANSITIONS[action]
-    note = str(note or "").strip()
-    if action == "find_false" and not note:
-        raise Invalid({"note": _("Give the evidence that the declaration is false")})
-    if len(note) > 1000:
-        raise Invalid({"note": _("At most 1000 characters")})
-    note = mask_numbers(note)
+    note = mask_numbers(_note(note, required=action == "find_false", most=1000, too_long=_("At most 1000 characters"),
+                              missing=_("Give the evidence that the declaration is false")))
     with transaction.atomic():
-        current = Declaration.objects.select_for_update().get(pk=declaration.pk)
-        if current.state not in t.sources:
-            raise Conflict(_("Cannot mark it “%(action)s”: the declaration is “%(state)s”") % {
-                "action": str(t.label), "state": current.get_state_display()})
-        if action == "find_false" and current.person_id is None:
-            raise Conflict(_("Match the declaration to a registered person first"))
-        now = timezone.now()
-        if not Declaration.objects.filter(pk=current.pk, state=current.state, version=current.version).update(
-                state=t.target, version=F("version") + 1, checked_at=now, checked_by=_user(acting_user), check_note=note):
-            raise Conflict(_("The declaration was changed by someone else; reload it"))
-        current.refresh_from_db()
+        def check(current):
+            if action == "find_false" and current.person_id is None:
+                raise Conflict(_("Match the declaration to a registered person first"))
+
+        current = apply_transition(
+            Declaration.objects, declaration, t, check=check,
+            changes={"checked_at": timezone.now(), "checked_by": _user(acting_user), "check_note": note},
+            refused=gettext_lazy("Cannot mark it “%(action)s”: the declaration is “%(state)s”"),
+            changed=gettext_lazy("The declaration was changed by someone else; reload it"))
         entry = None
         if action == "find_false":
             entry = _entry(acting_user, person=current.person, kind=CreditEntry.Kind.FALSE_DECLARATION,
@@ -440,21 +444,14 @@ def record_finding(*, acting_user, person: Person | None, kind: str, evidence: s
 
 def decide_finding(*, acting_user, finding: Finding, action: str, note: str = "") -> Finding:
     t = FINDING_TRANSITIONS[action]
-    note = str(note or "").strip()
-    if action == "dismiss" and not note:
-        raise Invalid({"note": _("Say why the finding is dismissed")})
-    if len(note) > 500:
-        raise Invalid({"note": _("At most 500 characters")})
+    note = _note(note, required=action == "dismiss", missing=_("Say why the finding is dismissed"), most=500,
+                 too_long=_("At most 500 characters"))
     with transaction.atomic():
-        current = Finding.objects.select_for_update().get(pk=finding.pk)
-        if current.state not in t.sources:
-            raise Conflict(_("Cannot “%(action)s”: the finding is “%(state)s”") % {
-                "action": str(t.label), "state": current.get_state_display()})
-        if not Finding.objects.filter(pk=current.pk, state=current.state, version=current.version).update(
-                state=t.target, version=F("version") + 1, decided_at=timezone.now(), decided_by=_user(acting_user),
-                decision_note=mask_numbers(note)):
-            raise Conflict(_("The finding was changed by someone else; reload it"))
-        current.refresh_from_db()
+        current = apply_transition(
+            Finding.objects, finding, t,
+            changes={"decided_at": timezone.now(), "decided_by": _user(acting_user), "decision_note": mask_numbers(note)},
+            refused=gettext_lazy("Cannot “%(action)s”: the finding is “%(state)s”"),
+            changed=gettext_lazy("The finding was changed by someone else; reload it"))
         entry = None
         if action == "confirm":
             entry = _entry(acting_user, person=current.person, kind=CreditEntry.Kind.UNDECLARED_RISK,
@@ -517,19 +514,15 @@ def decide_appeal(*, acting_user, appeal: Appeal, action: str, reason: str) -> A
     if not reason or len(reason) > 500:
         raise Invalid({"reason": _("Give the reason of the decision (at most 500 characters)")})
     with transaction.atomic():
-        current = Appeal.objects.select_for_update().get(pk=appeal.pk)
-        if current.state not in t.sources:
-            raise Conflict(_("This appeal is decided already (%(state)s)") % {"state": current.get_state_display()})
         now = timezone.now()
-        if not Appeal.objects.filter(pk=current.pk, state=current.state, version=current.version).update(
-                state=t.target, version=F("version") + 1, decided_at=now, decided_by=_user(acting_user),
-                decision_reason=mask_numbers(reason)):
-            raise Conflict(_("The appeal was changed by someone else; reload it"))
-        if action == "revoke":
-            ct = CREDIT_TRANSITIONS["revoke"]
-            if not CreditEntry.objects.filter(pk=current.entry_id, state__in=ct.sources).update(state=ct.target, revoked_at=now):
-                raise Conflict(_("This entry is revoked already"))  # the whole decision is rolled back
-        current.refresh_from_db()
+        current = apply_transition(
+            Appeal.objects, appeal, t,
+            changes={"decided_at": now, "decided_by": _user(acting_user), "decision_reason": mask_numbers(reason)},
+            refused=gettext_lazy("This appeal is decided already (%(state)s)"),
+            changed=gettext_lazy("The appeal was changed by someone else; reload it"))
+        if action == "revoke":  # a revoked entry already: the whole decision is rolled back
+            apply_transition(CreditEntry.objects, CreditEntry(pk=current.entry_id), CREDIT_TRANSITIONS["revoke"],
+                             changes={"revoked_at": now}, refused=gettext_lazy("This entry is revoked already"))
         record(acting_user, f"credit.appeal.{action}", obj=current, detail={"entry": current.entry_id,
                                                                             "state": current.state})
     return current

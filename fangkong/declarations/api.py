@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from django.utils.translation import gettext as _
 
 from fangkong.audit.actions import record
 from fangkong.lib.identity import IdentityError, normalize_id
+from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope, link_auth, public_api
-from fangkong.residents.api import FieldErrors
 from fangkong.residents.models import Person
 
 from . import actions, queries
@@ -54,15 +54,11 @@ class ReceiptOut(Schema):
 def submit(request, payload: DeclareIn):
     point = actions.point_for_code(payload.code)
     if point is None:
-        raise FieldErrors({"code": _("Unknown declaration code: scan the QR code of your community again")})
+        raise Invalid({"code": _("Unknown declaration code: scan the QR code of your community again")})
     data = payload.dict()
     try:
         decl = actions.submit(acting_user=None, point=point, data=data, client_key=payload.client_key,
                               client_ip=request.META.get("REMOTE_ADDR", ""))
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
     except actions.RateLimited:
         raise HttpError(429, _("Too many declarations from this network just now. Please try again in a few minutes.")) from None
     return Status(201 if decl.created else 200, decl)
@@ -77,7 +73,7 @@ class DeclarationOut(Schema):
     phone_masked: str
     address: str
     temperature: float | None
-    symptoms: list[str]
+    symptoms: list[str] = Field(..., alias="symptom_list")
     travel: list[dict]
     risk_area: bool
     contact_case: bool
@@ -87,14 +83,6 @@ class DeclarationOut(Schema):
     submitted_at: dt.datetime
     checked_at: dt.datetime | None
     check_note: str
-
-    @staticmethod
-    def resolve_symptoms(obj):
-        return obj.symptom_list
-
-    @staticmethod
-    def resolve_temperature(obj):
-        return float(obj.temperature) if obj.temperature is not None else None
 
 
 @router.get("/declarations", response=list[DeclarationOut],
@@ -121,15 +109,18 @@ class CheckIn(Schema):
              summary="Verify a declaration: verify (true) | follow_up | find_false (evidence in note; opens a credit entry)",
              auth=api_perm("declarations.verify", obj=Declaration))
 def check(request, pk: int, payload: CheckIn):
-    decl = get_in_scope(Declaration.objects.all(), request.user, "declarations.verify", pk=pk)
-    if payload.action not in actions.DECLARATION_TRANSITIONS:
-        raise FieldErrors({"action": _("Choose verify, follow_up or find_false")})
-    try:
-        return actions.check(acting_user=request.user, declaration=decl, action=payload.action, note=payload.note)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
+    decl = _chosen(request, Declaration, pk, payload.action, actions.DECLARATION_TRANSITIONS,
+                   _("Choose verify, follow_up or find_false"))
+    return actions.check(acting_user=request.user, declaration=decl, action=payload.action, note=payload.note)
+
+
+def _chosen(request, model, pk: int, action: str, table: dict, choose: str):
+    """The object the pk names (404 outside the user's scope for the table's permission),
+    for a transition of `table` named in the body (else 422 on "action": `choose`)."""
+    obj = get_in_scope(model.objects.all(), request.user, next(iter(table.values())).perm, pk=pk)
+    if action not in table:
+        raise Invalid({"action": choose})
+    return obj
 
 
 @router.post("/declarations/{pk}/match", response=DeclarationOut,
@@ -137,10 +128,7 @@ def check(request, pk: int, payload: CheckIn):
              auth=api_perm("declarations.verify", obj=Declaration))
 def match(request, pk: int):
     decl = get_in_scope(Declaration.objects.all(), request.user, "declarations.verify", pk=pk)
-    try:
-        return actions.match(acting_user=request.user, declaration=decl)
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
+    return actions.match(acting_user=request.user, declaration=decl)
 
 
 # --- Grid watch ----------------------------------------------------------------------------
@@ -182,12 +170,9 @@ def record_finding(request, payload: FindingIn):
         try:
             person = person_by_id_number(request.user, "declarations.watch", normalize_id(payload.id_number))
         except IdentityError as exc:
-            raise FieldErrors({"id_number": exc.message}) from None
-    try:
-        return Status(201, actions.record_finding(acting_user=request.user, person=person, kind=payload.kind,
-                                                  evidence=payload.evidence, found_on=payload.found_on))
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
+            raise Invalid({"id_number": exc.message}) from None
+    return Status(201, actions.record_finding(acting_user=request.user, person=person, kind=payload.kind,
+                                              evidence=payload.evidence, found_on=payload.found_on))
 
 
 class DecideIn(Schema):
@@ -199,15 +184,8 @@ class DecideIn(Schema):
              summary="Confirm (opens a credit entry) or dismiss (with a note) a grid-watch finding",
              auth=api_perm("declarations.confirm", obj=Finding))
 def decide_finding(request, pk: int, payload: DecideIn):
-    finding = get_in_scope(Finding.objects.all(), request.user, "declarations.confirm", pk=pk)
-    if payload.action not in actions.FINDING_TRANSITIONS:
-        raise FieldErrors({"action": _("Choose confirm or dismiss")})
-    try:
-        return actions.decide_finding(acting_user=request.user, finding=finding, action=payload.action, note=payload.note)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
+    finding = _chosen(request, Finding, pk, payload.action, actions.FINDING_TRANSITIONS, _("Choose confirm or dismiss"))
+    return actions.decide_finding(acting_user=request.user, finding=finding, action=payload.action, note=payload.note)
 
 
 # --- Credit record ---------------------------------------------------------------------------
@@ -232,10 +210,6 @@ class EntryOut(Schema):
     state: str
     appeals: list[AppealOut]
 
-    @staticmethod
-    def resolve_appeals(obj):
-        return list(obj.appeals.all())
-
 
 @router.get("/credit/entries", response=list[EntryOut], summary="Credit-record entries in scope",
             auth=api_perm("credit.view"))
@@ -254,16 +228,9 @@ class AppealDecisionIn(Schema):
              summary="The committee's decision on an appeal: uphold the entry or revoke it (with the reason)",
              auth=api_perm("credit.decide_appeal", obj=Appeal))
 def decide_appeal(request, pk: int, payload: AppealDecisionIn):
-    appeal = get_in_scope(Appeal.objects.all(), request.user, "credit.decide_appeal", pk=pk)
-    if payload.action not in actions.APPEAL_TRANSITIONS:
-        raise FieldErrors({"action": _("Choose uphold or revoke")})
-    try:
-        return actions.decide_appeal(acting_user=request.user, appeal=appeal, action=payload.action,
-                                     reason=payload.reason)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
+    appeal = _chosen(request, Appeal, pk, payload.action, actions.APPEAL_TRANSITIONS, _("Choose uphold or revoke"))
+    return actions.decide_appeal(acting_user=request.user, appeal=appeal, action=payload.action,
+                                 reason=payload.reason)
 
 
 # --- The resident's own entries (personal link) --------------------------------------------
@@ -285,11 +252,6 @@ class ResidentAppealIn(Schema):
 def resident_appeal(request, payload: ResidentAppealIn):
     entry = CreditEntry.objects.filter(person=request.resident, pk=payload.entry_id or 0).first()
     if entry is None:
-        raise FieldErrors({"entry_id": _("Choose one of your entries")})
-    try:
-        return Status(201, actions.file_appeal(acting_user=None, person=request.resident, entry=entry,
-                                               text=payload.text))
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
+        raise Invalid({"entry_id": _("Choose one of your entries")})
+    return Status(201, actions.file_appeal(acting_user=None, person=request.resident, entry=entry,
+                                           text=payload.text))

@@ -18,8 +18,9 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
+from fangkong.web.forms import attempt, transition_pages
 from fangkong.lib.workflow import int_or_none
-from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, places_in_scope, public, requires
+from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, places_in_scope, possible_transitions, public, requires
 from fangkong.residents.models import Person
 
 from . import actions, queries
@@ -72,15 +73,13 @@ def declare(request, code: str):
     data = _post_data(request.POST)
     client_key = request.POST.get("client_key", "")
     try:
-        decl = actions.submit(acting_user=None, point=point, data=data, client_key=client_key,
-                              client_ip=request.META.get("REMOTE_ADDR", ""))
-    except actions.Invalid as exc:
-        return _declare_page(request, point, 400, exc.errors, data, client_key)
-    except actions.Conflict as exc:  # the form's key was used by another declaration: a fresh key, data kept
-        messages.error(request, str(exc))
-        return _declare_page(request, point, 409, None, data)
+        decl, refused = attempt(lambda: actions.submit(acting_user=None, point=point, data=data, client_key=client_key,
+                                                       client_ip=request.META.get("REMOTE_ADDR", "")),
+                                request=request, keep_errors=True)
     except actions.RateLimited:
         return render(request, "declarations/declare.html", {"point": point, "limited": True}, status=429)
+    if refused:  # a conflict: the form's key was used by another declaration, so a fresh key, data kept
+        return _declare_page(request, point, refused.status, refused.errors, data, "" if refused.reason else client_key)
     return render(request, "declarations/receipt.html", {"point": point, "decl": decl})
 
 
@@ -102,14 +101,10 @@ def points(request):
     status = 200
     if request.method == "POST":
         place = communities.filter(pk=int_or_none(request.POST.get("place"))).first()
-        try:
-            point = actions.ensure_point(acting_user=request.user, place=place)
-        except actions.Invalid as exc:
-            for message in exc.errors.values():
-                messages.error(request, str(message))
-            status = 400
-        else:
+        point, refused = attempt(lambda: actions.ensure_point(acting_user=request.user, place=place), request=request)
+        if not refused:
             return redirect("declarations_point", pk=point.pk)
+        status = refused.status
     have = {p.place_id: p for p in queries.points(request.user)}
     return render(request, "declarations/points.html", {
         "rows": [(c, have.get(c.pk)) for c in communities]}, status=status)
@@ -161,10 +156,9 @@ def queue(request):
 def _detail(request, decl, status=200, errors=None):
     user = request.user
     can_verify = has_perm(user, "declarations.verify") and in_scope(decl, user, "declarations.verify")
-    possible = [(name, t) for name, t in actions.DECLARATION_TRANSITIONS.items()
-                if decl.state in t.sources and can_verify]
     return render(request, "declarations/detail.html", {
-        "decl": decl, "possible": possible, "reasons": actions.risk_reasons(decl), "errors": errors or {},
+        "decl": decl, "possible": possible_transitions(actions.DECLARATION_TRANSITIONS, decl, user),
+        "reasons": actions.risk_reasons(decl), "errors": errors or {},
         "can_match": can_verify and decl.person_id is None,
         "can_register": decl.person_id is None and has_perm(user, "residents.edit"),
         "entry": CreditEntry.objects.filter(declaration=decl).first(),
@@ -180,31 +174,21 @@ def detail(request, pk: int):
     return _detail(request, decl)
 
 
-def _check_view(action: str):
-    t = actions.DECLARATION_TRANSITIONS[action]
-
-    @requires(t.perm, obj=Declaration)
-    @require_POST
-    @never_cache
-    def view(request, pk: int):
-        decl = get_in_scope(queries.declarations(request.user, t.perm), request.user, t.perm, pk=pk)
-        try:
-            decl = actions.check(acting_user=request.user, declaration=decl, action=action,
-                                 note=request.POST.get("note", ""))
-        except actions.Invalid as exc:
-            return _detail(request, decl, 400, exc.errors)
-        except actions.Conflict as exc:
-            messages.error(request, str(exc))
-            decl.refresh_from_db()
-            return _detail(request, decl, 409)
-        messages.success(request, _("%(serial)s: %(state)s") % {"serial": decl.serial, "state": decl.get_state_display()})
-        return redirect("declarations_queue")
-
-    view.__name__ = f"declarations_{action}"
-    return view
+def _checked(request, decl, action: str, t):
+    messages.success(request, _("%(serial)s: %(state)s") % {"serial": decl.serial, "state": decl.get_state_display()})
+    return redirect("declarations_queue")
 
 
-check_views = {name: _check_view(name) for name in actions.DECLARATION_TRANSITIONS}
+def _check_refused(request, decl, refused):
+    decl.refresh_from_db()
+    return _detail(request, decl, refused.status, refused.errors)
+
+
+check_views = transition_pages(
+    actions.DECLARATION_TRANSITIONS, Declaration.objects.select_related("person", "community"), "declarations",
+    take=lambda request, decl, action: actions.check(acting_user=request.user, declaration=decl, action=action,
+                                                     note=request.POST.get("note", "")),
+    done=_checked, refused=_check_refused, keep_errors=True, decorators=[never_cache])
 
 
 @requires("declarations.verify", obj=Declaration)
@@ -213,11 +197,10 @@ check_views = {name: _check_view(name) for name in actions.DECLARATION_TRANSITIO
 def match(request, pk: int):
     decl = get_in_scope(queries.declarations(request.user, "declarations.verify"), request.user,
                         "declarations.verify", pk=pk)
-    try:
-        decl = actions.match(acting_user=request.user, declaration=decl)
-    except actions.Conflict as exc:
-        messages.error(request, str(exc))
-        return _detail(request, decl, 409)
+    done, refused = attempt(lambda: actions.match(acting_user=request.user, declaration=decl), request=request)
+    if refused:
+        return _detail(request, decl, refused.status)
+    decl = done
     messages.success(request, _("Matched to %(name)s.") % {"name": decl.person.name})
     if not in_scope(decl, request.user, "declarations.view"):
         return redirect("declarations_queue")
@@ -277,15 +260,15 @@ def finding_new(request):
                 errors["id_number"] = _("Nobody with this ID number is registered in your area")
     else:
         errors["id_number"] = _("Enter the person's ID number")
-    try:
-        # Validated as a whole, so every field's error shows at once.
-        finding = actions.record_finding(acting_user=request.user, person=person, kind=post.get("kind", ""),
-                                         evidence=post.get("evidence", ""), found_on=post.get("found_on", ""))
-    except actions.Invalid as exc:
-        errors = {**exc.errors, **errors}
+    # Validated as a whole, so every field's error shows at once.
+    finding, refused = attempt(lambda: actions.record_finding(
+        acting_user=request.user, person=person, kind=post.get("kind", ""), evidence=post.get("evidence", ""),
+        found_on=post.get("found_on", "")), request=request, keep_errors=True)
+    if refused:
+        errors = {**refused.errors, **errors}
         if "id_number" in errors:
             errors.pop("person", None)
-        return _finding_page(request, 400, errors, post, person)
+        return _finding_page(request, refused.status, errors, post, person)
     messages.success(request, _("Finding recorded for %(name)s; the committee confirms it.") % {
         "name": finding.person.name})
     return redirect("declarations_finding", pk=finding.pk)  # where its photos are added
@@ -302,28 +285,9 @@ def finding(request, pk: int):
         "f": f, "can_confirm": has_perm(request.user, "declarations.confirm") and in_scope(f, request.user, "declarations.confirm")})
 
 
-def _finding_view(action: str):
-    t = actions.FINDING_TRANSITIONS[action]
-
-    @requires(t.perm, obj=Finding)
-    @require_POST
-    def view(request, pk: int):
-        finding = get_in_scope(Finding.objects.all(), request.user, t.perm, pk=pk)
-        try:
-            actions.decide_finding(acting_user=request.user, finding=finding, action=action,
-                                   note=request.POST.get("note", ""))
-        except actions.Invalid as exc:
-            for message in exc.errors.values():
-                messages.error(request, str(message))
-            return _findings_again(request, 400)
-        except actions.Conflict as exc:
-            messages.error(request, str(exc))
-            return _findings_again(request, 409)
-        messages.success(request, _("Finding: %(state)s") % {"state": Finding.State(t.target).label})
-        return redirect("declarations_findings")
-
-    view.__name__ = f"declarations_finding_{action}"
-    return view
+def _decided(request, finding, action: str, t):
+    messages.success(request, _("Finding: %(state)s") % {"state": Finding.State(t.target).label})
+    return redirect("declarations_findings")
 
 
 def _findings_again(request, status):
@@ -334,7 +298,11 @@ def _findings_again(request, status):
         "can_confirm": has_perm(request.user, "declarations.confirm")}, status=status)
 
 
-finding_views = {name: _finding_view(name) for name in actions.FINDING_TRANSITIONS}
+finding_views = transition_pages(
+    actions.FINDING_TRANSITIONS, Finding.objects.all(), "declarations_finding", done=_decided,
+    take=lambda request, finding, action: actions.decide_finding(acting_user=request.user, finding=finding, action=action,
+                                                                 note=request.POST.get("note", "")),
+    refused=lambda request, finding, refused: _findings_again(request, refused.status))
 
 
 # --- Credit record (staff) ---------------------------------------------------------------------
@@ -372,30 +340,17 @@ def credit_detail(request, pk: int):
     return _credit_detail(request, entry)
 
 
-def _appeal_view(action: str):
-    t = actions.APPEAL_TRANSITIONS[action]
-
-    @requires(t.perm, obj=Appeal)
-    @require_POST
-    @never_cache
-    def view(request, pk: int):
-        appeal = get_in_scope(Appeal.objects.select_related("entry", "entry__person"), request.user, t.perm, pk=pk)
-        try:
-            actions.decide_appeal(acting_user=request.user, appeal=appeal, action=action,
-                                  reason=request.POST.get("reason", ""))
-        except actions.Invalid as exc:
-            return _credit_detail(request, appeal.entry, 400, exc.errors)
-        except actions.Conflict as exc:
-            messages.error(request, str(exc))
-            return _credit_detail(request, appeal.entry, 409)
-        messages.success(request, _("Appeal decided: %(state)s") % {"state": Appeal.State(t.target).label})
-        return redirect("credit_detail", pk=appeal.entry_id)
-
-    view.__name__ = f"credit_appeal_{action}"
-    return view
+def _appeal_decided(request, appeal, action: str, t):
+    messages.success(request, _("Appeal decided: %(state)s") % {"state": Appeal.State(t.target).label})
+    return redirect("credit_detail", pk=appeal.entry_id)
 
 
-appeal_views = {name: _appeal_view(name) for name in actions.APPEAL_TRANSITIONS}
+appeal_views = transition_pages(
+    actions.APPEAL_TRANSITIONS, Appeal.objects.select_related("entry", "entry__person"), "credit_appeal",
+    take=lambda request, appeal, action: actions.decide_appeal(acting_user=request.user, appeal=appeal, action=action,
+                                                               reason=request.POST.get("reason", "")),
+    done=_appeal_decided, keep_errors=True, decorators=[never_cache],
+    refused=lambda request, appeal, refused: _credit_detail(request, appeal.entry, refused.status, refused.errors))
 
 
 # --- The person's own credit page (personal link) ------------------------------------------
@@ -419,13 +374,15 @@ def resident_credit(request):
 def resident_appeal(request):
     post = request.POST
     entry = CreditEntry.objects.filter(person=request.resident, pk=int_or_none(post.get("entry"))).first()
-    try:
+
+    def appeal():
         if entry is None:
             raise actions.Invalid({"entry": _("Choose one of your entries")})
-        actions.file_appeal(acting_user=None, person=request.resident, entry=entry, text=post.get("text", ""))
-    except actions.Invalid as exc:
-        return _resident_page(request, 400, {**exc.errors, "entry_id": entry.pk if entry else None}, post)
-    except actions.Conflict as exc:
-        return _resident_page(request, 409, {"entry": str(exc), "entry_id": entry.pk}, post)
+        return actions.file_appeal(acting_user=None, person=request.resident, entry=entry, text=post.get("text", ""))
+
+    _appeal, refused = attempt(appeal)
+    if refused:  # shown beside the entry appealed against
+        errors = {**refused.errors, **({"entry": refused.reason} if refused.reason else {})}
+        return _resident_page(request, refused.status, {**errors, "entry_id": entry.pk if entry else None}, post)
     messages.success(request, _("Your appeal was sent to the residents' committee."))
     return redirect("resident_credit", token=request.resident_token)

@@ -34,10 +34,6 @@ class DocumentOut(Schema):
     pdf_url: str
 
     @staticmethod
-    def resolve_verify_url(obj):
-        return obj.verify_url()
-
-    @staticmethod
     def resolve_pdf_url(obj):
         return reverse("document_pdf", kwargs={"pk": obj.pk})
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from fangkong.audit.actions import record
+from fangkong.web.forms import attempt
 from fangkong.places.access import get_in_scope, has_perm, in_scope, public, requires
 
 from . import actions
@@ -50,22 +51,14 @@ def pdf(request, pk: int):
 @require_POST
 def revoke(request, pk: int):
     doc = get_in_scope(Document.objects.all(), request.user, "documents.revoke", pk=pk)
-    status = 200
-    try:
-        doc = actions.revoke(acting_user=request.user, document=doc, reason=request.POST.get("reason", ""))
-    except actions.Invalid as exc:
-        for message in exc.errors.values():
-            messages.error(request, str(message))
-        status = 400
-    except actions.Conflict as exc:
-        messages.error(request, str(exc))
-        status = 409
-    else:
-        messages.success(request, _("%(serial)s has been revoked.") % {"serial": doc.serial})
-        return redirect("document_detail", pk=doc.pk)
+    revoked, refused = attempt(lambda: actions.revoke(acting_user=request.user, document=doc,
+                                                      reason=request.POST.get("reason", "")), request=request)
+    if not refused:
+        messages.success(request, _("%(serial)s has been revoked.") % {"serial": revoked.serial})
+        return redirect("document_detail", pk=revoked.pk)
     if not in_scope(doc, request.user, "documents.view"):
-        return HttpResponse(status=status)
-    return render(request, "documents/detail.html", {"doc": doc, "can_revoke": doc.valid}, status=status)
+        return HttpResponse(status=refused.status)
+    return render(request, "documents/detail.html", {"doc": doc, "can_revoke": doc.valid}, status=refused.status)
 
 
 def _client(request) -> str:

@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
-from fangkong.lib.workflow import Conflict, Invalid, Transition  # noqa: F401  (actions.Invalid etc. for callers)
+from fangkong.lib.workflow import Conflict, Invalid, Transition, apply_transition  # noqa: F401  (actions.Invalid etc. for callers)
 from fangkong.lib import registry
 from fangkong.passes import plates, tokens
 from fangkong.lib.db import fastsql, group_commit
@@ -415,18 +415,10 @@ def close_triage(*, acting_user, triage: Triage, routed_to: str, note: str = "",
     if routed_to not in Triage.Route.values or not routed_to:
         raise Invalid({"routed_to": _("Choose where the person was sent")})
     with transaction.atomic():
-        triage = Triage.objects.select_for_update().get(pk=triage.pk)
-        if triage.state not in t.sources:
-            raise Conflict(_("This triage is already closed"))
-        triage.routed_to = routed_to
-        triage.note = str(note or "")[:300]
-        if travel is not None:
-            triage.travel = _bool(travel)
-        if contact is not None:
-            triage.contact = _bool(contact)
-        triage.state = t.target
-        triage.closed_at = timezone.now()
-        triage.closed_by = acting_user.get_username() if acting_user is not None else ""
-        triage.save()
+        changes = {"routed_to": routed_to, "note": str(note or "")[:300], "closed_at": timezone.now(),
+                   "closed_by": acting_user.get_username() if acting_user is not None else ""}
+        changes.update({k: _bool(v) for k, v in (("travel", travel), ("contact", contact)) if v is not None})
+        triage = apply_transition(Triage.objects, triage, t, changes=changes,
+                                  refused=gettext_lazy("This triage is already closed"))
         record(acting_user, "gates.triage.close", obj=triage, detail={"routed_to": routed_to})
     return triage

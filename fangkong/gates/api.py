@@ -10,7 +10,6 @@ from ninja import Body, Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangkong.places.access import api_perm, get_in_scope, places_in_scope, scope
-from fangkong.residents.api import FieldErrors
 
 from . import actions, passcheck, queries
 from .models import GateEntry, Triage
@@ -153,20 +152,14 @@ def check(request, payload: CheckIn):
 def create_entry(request, payload: dict[str, Any] = Body(...)):
     """One gate check-in: verify the pass, decide, store the row. A resend (same client_id)
     returns the stored entry with 200."""
-    try:
-        entry, created = actions.record_entry(acting_user=request.user, data=payload)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
+    entry, created = actions.record_entry(acting_user=request.user, data=payload)
     return Status(201 if created else 200, entry_out(entry, created))
 
 
 @router.post("/gates/entries/batch", response=BatchOut, auth=api_perm("gates.enter"))
 def create_batch(request, payload: BatchIn):
     """A device's queue: the good entries are stored, the bad ones reported by client_id."""
-    try:
-        return actions.record_batch(acting_user=request.user, items=payload.entries)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
+    return actions.record_batch(acting_user=request.user, items=payload.entries)
 
 
 @router.get("/gates/stats", response=StatsOut, auth=api_perm("gates.view"))
@@ -193,12 +186,7 @@ def triage_list(request, state: str = "open"):
 @router.post("/gates/triage/{pk}/close", response=TriageOut, auth=api_perm("gates.triage", obj=Triage))
 def triage_close(request, pk: int, payload: TriageClose):
     triage = get_in_scope(Triage, request.user, "gates.triage", pk=pk)
-    try:
-        t = actions.close_triage(acting_user=request.user, triage=triage, routed_to=payload.routed_to, note=payload.note,
-                                 travel=payload.travel, contact=payload.contact)
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
+    t = actions.close_triage(acting_user=request.user, triage=triage, routed_to=payload.routed_to, note=payload.note,
+                             travel=payload.travel, contact=payload.contact)
     return {**{f: getattr(t, f) for f in ("id", "place_id", "masked", "travel", "contact", "routed_to", "state",
                                          "created_at")}, "temperature": float(t.temperature)}

@@ -19,6 +19,7 @@ from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from fangkong.web.forms import attempt
 from fangkong.lib.workflow import int_or_none
 from fangkong.places.access import get_in_scope, places_in_scope, public, requires, scope
 
@@ -112,29 +113,24 @@ def visitor(request):
     QR code and puts the code into the scanner field. The phone is never echoed back."""
     import segno
 
-    from fangkong.passes.actions import Invalid as PassInvalid
     from fangkong.passes.actions import issue_visitor_pass
 
     post = request.POST
-    errors = {}
     place = actions.guard_places(request.user).filter(pk=int_or_none(post.get("place")) or 0).first()
-    if place is None:
-        errors["place"] = _("Choose the checkpoint first")
-    host = None
-    try:
-        host = _host(place, post.get("host", "")) if place is not None else None
-    except actions.Invalid as exc:
-        errors.update(exc.errors)
-    if not errors:
-        try:
-            pass_, token = issue_visitor_pass(acting_user=request.user, name=post.get("name", ""), phone=post.get("phone", ""),
-                                              reason=post.get("reason", ""), host_household=host,
-                                              hours=post.get("hours", "").strip() or 4, place=place)
-        except PassInvalid as exc:
-            errors.update(exc.errors)
-    if errors:
+
+    def issue():
+        if place is None:
+            raise actions.Invalid({"place": _("Choose the checkpoint first")})
+        return issue_visitor_pass(acting_user=request.user, name=post.get("name", ""), phone=post.get("phone", ""),
+                                  reason=post.get("reason", ""), host_household=_host(place, post.get("host", "")),
+                                  hours=post.get("hours", "").strip() or 4, place=place)
+
+    issued, refused = attempt(issue)
+    if refused:
         # 200 so that htmx shows the messages in place (it does not swap error responses).
-        return render(request, "gates/_visitor.html", {"errors": {k: str(v) for k, v in errors.items()}})
+        return render(request, "gates/_visitor.html", {
+            "errors": {k: str(v) for k, v in (refused.errors or {"": refused.reason}).items()}})
+    pass_, token = issued
     qr = segno.make(token, error="m").svg_inline(scale=5, border=2)
     return render(request, "gates/_visitor.html", {"pass": pass_, "token": token, "qr": qr})
 
@@ -179,16 +175,11 @@ def _triage_page(request, which: str, status: int = 200):
 @requires("gates.triage", obj=Triage)
 def triage_close(request, pk):
     triage = get_in_scope(Triage, request.user, "gates.triage", pk=pk)
-    try:
-        actions.close_triage(acting_user=request.user, triage=triage, routed_to=request.POST.get("routed_to", ""),
-                             note=request.POST.get("note", ""), travel=request.POST.get("travel") or None,
-                             contact=request.POST.get("contact") or None)
-    except actions.Conflict as exc:
-        messages.error(request, str(exc))
-        return _triage_page(request, "closed", status=409)
-    except actions.Invalid as exc:
-        for msg in exc.errors.values():
-            messages.error(request, msg)
-        return _triage_page(request, "open", status=400)
+    _done, refused = attempt(lambda: actions.close_triage(
+        acting_user=request.user, triage=triage, routed_to=request.POST.get("routed_to", ""),
+        note=request.POST.get("note", ""), travel=request.POST.get("travel") or None,
+        contact=request.POST.get("contact") or None), request=request)
+    if refused:  # a conflict: it was closed already
+        return _triage_page(request, "closed" if refused.reason else "open", status=refused.status)
     messages.success(request, _("Triage closed"))
     return redirect("gates_triage")

@@ -14,14 +14,13 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
-from fangkong.lib.workflow import Conflict, Invalid, Transition  # noqa: F401  (actions.Conflict etc. for callers)
+from fangkong.lib.workflow import Conflict, Invalid, Transition, apply_transition  # noqa: F401  (actions.Conflict etc. for callers)
 from fangkong.lib import registry
 from fangkong.lib import crypto
 from fangkong.lib.identity import has_numbers
@@ -230,7 +229,7 @@ def transition(*, acting_user, app: Application, action: str, reason: str = "", 
     """Links 2–6. Raises Conflict when the state does not allow `action`."""
     t = TRANSITIONS[action]
     now = timezone.now()
-    changes: dict = {"state": t.target, "version": F("version") + 1}
+    changes: dict = {}
     note = ""
     if action == "forward":
         changes.update(forwarded_at=now, review_due_at=now + review_window(), **deadline(DueLink.REVIEW, now))
@@ -270,13 +269,9 @@ def transition(*, acting_user, app: Application, action: str, reason: str = "", 
                        **deadline("", now))
         note = f"{temp} °C"
     with transaction.atomic():
-        current = Application.objects.select_for_update().get(pk=app.pk)
-        if current.state not in t.sources:
-            raise Conflict(_("Cannot %(action)s: the application is %(state)s") % {
-                "action": str(t.label).lower(), "state": current.get_state_display()})
-        if not Application.objects.filter(pk=current.pk, state=current.state, version=current.version).update(**changes):
-            raise Conflict(_("The application was changed by someone else; reload it"))
-        current.refresh_from_db()
+        current = apply_transition(Application.objects, app, t, changes=changes, lower=True,
+                                   refused=gettext_lazy("Cannot %(action)s: the application is %(state)s"),
+                                   changed=gettext_lazy("The application was changed by someone else; reload it"))
         _event(current, action, acting_user, now, note=note)
         if action == "arrive" and current.measure != Measure.NONE:
             _start_measure(acting_user, current)

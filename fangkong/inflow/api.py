@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangkong.audit.actions import record
+from fangkong.web.operations import transition_ops
+from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope
-from fangkong.residents.api import FieldErrors
 
 from . import actions, queries
 from .models import Application, MeasurePolicy, Origin
@@ -22,9 +23,9 @@ class ApplicationOut(Schema):
     serial: str
     state: str
     person_id: int
-    person_name: str
-    id_masked: str
-    origin: str
+    person_name: str = Field(..., alias="person.name")
+    id_masked: str = Field(..., alias="person.id_masked")
+    origin: str = Field(..., alias="origin.name")
     risk: str
     place_id: int
     employer_id: int | None
@@ -42,18 +43,6 @@ class ApplicationOut(Schema):
     measure: str
     measure_start: dt.date | None
     measure_end: dt.date | None
-
-    @staticmethod
-    def resolve_person_name(obj):
-        return obj.person.name
-
-    @staticmethod
-    def resolve_id_masked(obj):
-        return obj.person.id_masked
-
-    @staticmethod
-    def resolve_origin(obj):
-        return obj.origin.name
 
 
 class ApplyIn(Schema):
@@ -95,15 +84,10 @@ def create_application(request, payload: ApplyIn):
     if origin is None:
         errors["origin_id"] = "unknown origin"
     if errors:
-        raise FieldErrors(errors)
-    try:
-        app = actions.apply(acting_user=request.user, employer=_employer_of(request.user), place=place, address=payload.address,
-                            origin=origin, purpose=payload.purpose, transport=payload.transport, client_key=payload.client_key,
-                            person_fields={"name": payload.name, "id_number": payload.id_number, "phone": payload.phone})
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
+        raise Invalid(errors)
+    app = actions.apply(acting_user=request.user, employer=_employer_of(request.user), place=place, address=payload.address,
+                        origin=origin, purpose=payload.purpose, transport=payload.transport, client_key=payload.client_key,
+                        person_fields={"name": payload.name, "id_number": payload.id_number, "phone": payload.phone})
     return Status(201 if app.created else 200, app)
 
 
@@ -114,31 +98,19 @@ def get_application(request, pk: int):
     return app
 
 
-def _transition_op(name: str):
-    t = actions.TRANSITIONS[name]
-
-    def op(request, pk: int, payload: TransitionIn):
-        app = get_in_scope(Application.objects.all(), request.user, t.perm, pk=pk)
-        kwargs = {"reason": payload.reason} if name in ("approve", "reject", "request_info") else {}
-        if name == "travel":
-            kwargs["planned_arrival"] = payload.planned_arrival
-        if name == "arrive":
-            kwargs.update(temperature=payload.temperature, healthy=payload.healthy)
-        try:
-            app = actions.transition(acting_user=request.user, app=app, action=name, **kwargs)
-        except actions.Conflict as exc:
-            raise HttpError(409, str(exc)) from None
-        except actions.Invalid as exc:
-            raise FieldErrors(exc.errors) from None
-        return Application.objects.select_related("person", "origin").get(pk=app.pk)
-
-    op.__name__ = f"inflow_{name}"
-    router.add_api_operation(f"/inflow/{{pk}}/{name.replace('_', '-')}", ["POST"], op, response=ApplicationOut,
-                             summary=f"{t.label}", auth=api_perm(t.perm, obj=Application))
+def _take(request, app, name: str, payload: TransitionIn):
+    """Links 2–6."""
+    kwargs = {"reason": payload.reason} if name in ("approve", "reject", "request_info") else {}
+    if name == "travel":
+        kwargs["planned_arrival"] = payload.planned_arrival
+    if name == "arrive":
+        kwargs.update(temperature=payload.temperature, healthy=payload.healthy)
+    app = actions.transition(acting_user=request.user, app=app, action=name, **kwargs)
+    return Application.objects.select_related("person", "origin").get(pk=app.pk)
 
 
-for _name in actions.TRANSITIONS:
-    _transition_op(_name)
+transition_ops(router, actions.TRANSITIONS, Application.objects.all(), path="/inflow/{pk}/", module=__name__,
+               prefix="inflow", schema=TransitionIn, response=ApplicationOut, take=_take)
 
 
 class OriginOut(Schema):
@@ -182,9 +154,9 @@ def inflow_stats(request, date_from: dt.date | None = None, date_to: dt.date | N
     default_from, default_to = queries.default_range()
     date_from, date_to = date_from or default_from, date_to or default_to
     if date_from > date_to:
-        raise FieldErrors({"date_to": "the end date is before the start date"})
+        raise Invalid({"date_to": "the end date is before the start date"})
     if (date_to - date_from).days > 366:
-        raise FieldErrors({"date_to": "choose at most one year"})
+        raise Invalid({"date_to": "choose at most one year"})
     data = queries.turnaround(request.user, date_from, date_to)
     record(request.user, "inflow.stats", detail={"from": date_from.isoformat(), "to": date_to.isoformat(), "api": True})
     return {**data, "links": [k for k, _label in data["links"]]}
@@ -226,10 +198,7 @@ def get_policy(request):
 @router.post("/inflow-origins", response={201: OriginOut}, summary="Add an origin with its risk level",
              auth=api_perm("inflow.policy"))
 def create_origin(request, payload: OriginIn):
-    try:
-        origin = actions.create_origin(acting_user=request.user, name=payload.name, risk=payload.risk)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
+    origin = actions.create_origin(acting_user=request.user, name=payload.name, risk=payload.risk)
     return Status(201, origin)
 
 
@@ -237,17 +206,11 @@ def create_origin(request, payload: OriginIn):
              auth=api_perm("inflow.policy", obj=Origin))
 def set_origin_risk(request, pk: int, payload: OriginRiskIn):
     origin = get_in_scope(Origin.objects.all(), request.user, "inflow.policy", pk=pk)
-    try:
-        return actions.set_origin_risk(acting_user=request.user, origin=origin, risk=payload.risk)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
+    return actions.set_origin_risk(acting_user=request.user, origin=origin, risk=payload.risk)
 
 
 @router.post("/inflow-policy/{pk}", response=MeasurePolicyOut, summary="Change the measure and days of a risk level",
              auth=api_perm("inflow.policy", obj=MeasurePolicy))
 def set_measure_policy(request, pk: int, payload: MeasurePolicyIn):
     row = get_in_scope(MeasurePolicy.objects.all(), request.user, "inflow.policy", pk=pk)
-    try:
-        return actions.set_measure_policy(acting_user=request.user, policy=row, measure=payload.measure, days=payload.days)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
+    return actions.set_measure_policy(acting_user=request.user, policy=row, measure=payload.measure, days=payload.days)

@@ -13,7 +13,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
-from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, requires, scope, scope_orgs, scope_paths
+from fangkong.web.forms import attempt, submitted, transition_pages
+from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, possible_transitions, requires, scope, scope_orgs, scope_paths
 from fangkong.places.models import Place
 
 from . import actions, queries
@@ -76,26 +77,13 @@ def _employer_of(user):
 def apply(request):
     places = _apply_places(request.user)
     form = ApplyForm(request.POST or None, places=places)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            d = form.cleaned_data
-            try:
-                app = actions.apply(
-                    acting_user=request.user, employer=_employer_of(request.user), place=d["place"], address=d["address"],
-                    origin=d["origin"], purpose=d["purpose"], transport=d["transport"], client_key=d["client_key"],
-                    person_fields={"name": d["name"], "id_number": d["id_number"], "phone": d["phone"]},
-                )
-            except actions.Invalid as exc:
-                for field, message in exc.errors.items():
-                    form.add_error(field if field in form.fields else None, message)
-            except actions.Conflict as exc:
-                form.add_error(None, str(exc))
-                status = 409
-            else:
-                messages.success(request, _("Application %(serial)s submitted.") % {"serial": app.serial})
-                return redirect("inflow_detail", pk=app.pk)
+    app, status = submitted(request, form, lambda d: actions.apply(
+        acting_user=request.user, employer=_employer_of(request.user), place=d["place"], address=d["address"],
+        origin=d["origin"], purpose=d["purpose"], transport=d["transport"], client_key=d["client_key"],
+        person_fields={"name": d["name"], "id_number": d["id_number"], "phone": d["phone"]}))
+    if app:
+        messages.success(request, _("Application %(serial)s submitted.") % {"serial": app.serial})
+        return redirect("inflow_detail", pk=app.pk)
     return render(request, "inflow/apply.html", {"form": form}, status=status)
 
 
@@ -108,8 +96,7 @@ def detail(request, pk: int):
 
 
 def _render_detail(request, app, status=200):
-    possible = [(name, t) for name, t in actions.TRANSITIONS.items()
-                if app.state in t.sources and has_perm(request.user, t.perm) and in_scope(app, request.user, t.perm)]
+    possible = possible_transitions(actions.TRANSITIONS, app, request.user)
     return render(request, "inflow/detail.html", {
         "app": app, "events": [(e, actions.ACTION_LABELS.get(e.action, e.action)) for e in app.events.all()], "possible": possible,
         "decision_form": DecisionForm(), "travel_form": TravelForm(), "arrival_form": ArrivalForm(),
@@ -117,42 +104,29 @@ def _render_detail(request, app, status=200):
     }, status=status)
 
 
-def _transition_view(action: str):
-    t = actions.TRANSITIONS[action]
+def _take(request, app, action: str):
+    """Links 2–6 from the detail page's forms."""
+    kwargs = {}
+    if action in ("approve", "reject", "request_info"):
+        form = DecisionForm(request.POST)
+        form.is_valid()
+        kwargs["reason"] = form.cleaned_data.get("reason", "")
+    elif action == "travel":
+        form = TravelForm(request.POST)
+        kwargs["planned_arrival"] = form.cleaned_data["planned_arrival"] if form.is_valid() else None
+    elif action == "arrive":
+        form = ArrivalForm(request.POST)
+        form.is_valid()
+        kwargs["temperature"] = request.POST.get("temperature", "")
+        kwargs["healthy"] = form.cleaned_data.get("healthy") if "healthy" in form.cleaned_data else None
+    return actions.transition(acting_user=request.user, app=app, action=action, **kwargs)
 
-    @requires(t.perm, obj=Application)
-    @require_POST
-    def view(request, pk: int):
-        app = get_in_scope(Application.objects.all(), request.user, t.perm, pk=pk)
-        kwargs = {}
-        if action in ("approve", "reject", "request_info"):
-            form = DecisionForm(request.POST)
-            form.is_valid()
-            kwargs["reason"] = form.cleaned_data.get("reason", "")
-        elif action == "travel":
-            form = TravelForm(request.POST)
-            kwargs["planned_arrival"] = form.cleaned_data["planned_arrival"] if form.is_valid() else None
-        elif action == "arrive":
-            form = ArrivalForm(request.POST)
-            form.is_valid()
-            kwargs["temperature"] = request.POST.get("temperature", "")
-            kwargs["healthy"] = form.cleaned_data.get("healthy") if "healthy" in form.cleaned_data else None
-        try:
-            app = actions.transition(acting_user=request.user, app=app, action=action, **kwargs)
-        except actions.Conflict as exc:
-            messages.error(request, str(exc))
-            return _back(request, app, status=409)
-        except actions.Invalid as exc:
-            for message in exc.errors.values():
-                messages.error(request, str(message))
-            return _back(request, app, status=400)
-        messages.success(request, _("%(serial)s: %(state)s") % {"serial": app.serial, "state": app.get_state_display()})
-        if action in ("approve", "reject", "request_info") and request.POST.get("next") == "queue":
-            return redirect(f"{_url('inflow_board')}?state=queue")
-        return redirect("inflow_detail", pk=app.pk)
 
-    view.__name__ = f"inflow_{action}"
-    return view
+def _taken(request, app, action: str, t):
+    messages.success(request, _("%(serial)s: %(state)s") % {"serial": app.serial, "state": app.get_state_display()})
+    if action in ("approve", "reject", "request_info") and request.POST.get("next") == "queue":
+        return redirect(f"{_url('inflow_board')}?state=queue")
+    return redirect("inflow_detail", pk=app.pk)
 
 
 def _url(name, **kwargs):
@@ -172,7 +146,8 @@ def _back(request, app, status):
     return _render_detail(request, app, status=status)
 
 
-transition_views = {name: _transition_view(name) for name in actions.TRANSITIONS}
+transition_views = transition_pages(actions.TRANSITIONS, Application.objects.all(), "inflow", take=_take, done=_taken,
+                                    refused=lambda request, app, refused: _back(request, app, refused.status))
 
 
 # --- Turnaround statistics ------------------------------------------------------------------
@@ -225,24 +200,14 @@ def policy(request):
     return _policy_page(request)
 
 
-def _invalid_to_messages(request, exc):
-    for message in exc.errors.values():
-        messages.error(request, str(message))
-
-
 @requires("inflow.policy")
 @require_POST
 def origin_create(request):
     form = OriginForm(request.POST)
-    try:
-        origin = actions.create_origin(acting_user=request.user, name=request.POST.get("name", ""),
-                                       risk=request.POST.get("risk", ""))
-    except actions.Invalid as exc:
-        form.is_valid()
-        for field, message in exc.errors.items():
-            if field in form.fields and field not in form.errors:
-                form.add_error(field, message)
-        return _policy_page(request, origin_form=form, status=400)
+    origin, refused = attempt(lambda: actions.create_origin(acting_user=request.user, name=request.POST.get("name", ""),
+                                                            risk=request.POST.get("risk", "")), form=form)
+    if refused:
+        return _policy_page(request, origin_form=form, status=refused.status)
     messages.success(request, _("Origin %(name)s added.") % {"name": origin.name})
     return redirect("inflow_policy")
 
@@ -251,10 +216,11 @@ def origin_create(request):
 @require_POST
 def origin_risk(request, pk: int):
     origin = get_in_scope(Origin.objects.all(), request.user, "inflow.policy", pk=pk)
-    try:
-        origin = actions.set_origin_risk(acting_user=request.user, origin=origin, risk=request.POST.get("risk", ""))
-    except actions.Invalid as exc:
-        return _policy_page(request, status=400, errors_for={f"origin-{origin.pk}": list(map(str, exc.errors.values()))})
+    done, refused = attempt(lambda: actions.set_origin_risk(acting_user=request.user, origin=origin,
+                                                            risk=request.POST.get("risk", "")))
+    if refused:
+        return _policy_page(request, status=refused.status, errors_for={f"origin-{origin.pk}": refused.messages})
+    origin = done
     messages.success(request, _("%(name)s: %(risk)s") % {"name": origin.name, "risk": origin.get_risk_display()})
     return redirect("inflow_policy")
 
@@ -263,11 +229,11 @@ def origin_risk(request, pk: int):
 @require_POST
 def measure_policy(request, pk: int):
     row = get_in_scope(MeasurePolicy.objects.all(), request.user, "inflow.policy", pk=pk)
-    try:
-        row = actions.set_measure_policy(acting_user=request.user, policy=row, measure=request.POST.get("measure", ""),
-                                         days=request.POST.get("days", ""))
-    except actions.Invalid as exc:
-        return _policy_page(request, status=400, errors_for={f"policy-{row.pk}": list(map(str, exc.errors.values()))})
+    done, refused = attempt(lambda: actions.set_measure_policy(
+        acting_user=request.user, policy=row, measure=request.POST.get("measure", ""), days=request.POST.get("days", "")))
+    if refused:
+        return _policy_page(request, status=refused.status, errors_for={f"policy-{row.pk}": refused.messages})
+    row = done
     messages.success(request, _("%(risk)s: %(measure)s, %(days)s days") % {
         "risk": row.get_risk_display(), "measure": row.get_measure_display(), "days": row.days})
     return redirect("inflow_policy")
@@ -308,25 +274,13 @@ def resident_return(request):
         initial = {"place": person.household.place_id, "address": person.household.address}
     form = ResidentApplyForm(request.POST or None, places=places, initial=initial)
     form.fields["place"].label_from_instance = _labeller(places)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            d = form.cleaned_data
-            try:
-                app = actions.apply(
-                    acting_user=None, employer=person.employer, person=person, place=d["place"], address=d["address"],
-                    origin=d["origin"], purpose=d["purpose"], transport=d["transport"],
-                    planned_arrival=d["planned_arrival"], client_key=d["client_key"])
-            except actions.Invalid as exc:
-                for field, message in exc.errors.items():
-                    form.add_error(field if field in form.fields else None, message)
-            except actions.Conflict as exc:
-                form.add_error(None, str(exc))
-                status = 409
-            else:
-                messages.success(request, _("Application %(serial)s submitted.") % {"serial": app.serial})
-                return redirect(request.path)
+    app, status = submitted(request, form, lambda d: actions.apply(
+        acting_user=None, employer=person.employer, person=person, place=d["place"], address=d["address"],
+        origin=d["origin"], purpose=d["purpose"], transport=d["transport"], planned_arrival=d["planned_arrival"],
+        client_key=d["client_key"]))
+    if app:
+        messages.success(request, _("Application %(serial)s submitted.") % {"serial": app.serial})
+        return redirect(request.path)
     apps = list(Application.objects.filter(person=person).select_related("origin", "place").order_by("-submitted_at")[:20])
     return render(request, "inflow/resident_return.html", {
         "person": person, "form": form, "applications": apps,

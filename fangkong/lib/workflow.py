@@ -1,14 +1,19 @@
 """What every module's named actions share (DESIGN.md §3): the two ways an action refuses,
-and the row of a state machine's transition table.
+the row of a state machine's transition table, and the one way a transition is taken.
 
 * `Conflict` — not allowed in the record's current state, or someone else changed it
   first: HTTP 409 with the reason; nothing changed.
 * `Invalid` — bad input, {field: message} in the user's language: HTTP 400 (pages) or
   422 (API); nothing stored.
+
+The API turns both into answers in one place (`fangkong/api.py`); pages use
+`fangkong.web.forms.attempt`.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from django.db.models import F
 
 
 class Conflict(Exception):
@@ -32,6 +37,33 @@ class Transition:
     sources: tuple[str, ...]
     target: str
     label: object
+
+
+def apply_transition(queryset, obj, t: Transition, *, refused, changed=None, lower: bool = False, check=None,
+                     changes: dict | None = None):
+    """Take transition `t` of the row `obj` (inside the caller's transaction): lock the row
+    (`queryset.select_for_update()`), refuse with Conflict(`refused`) unless its state is
+    one of `t.sources`, run `check(current)` (more refusals under the lock; it may return
+    more changes), then one conditional UPDATE on (pk, state[, version]) to `t.target`
+    (unless the changes name another state) with `changes`, bumping `version` where the
+    model has one (Conflict(`changed`) if the row moved meanwhile). Returns the row as now
+    stored, for the caller's events and audit.
+
+    `refused` is the translated message, formatted with %(action)s (the transition's
+    label, lower-cased if `lower`) and %(state)s (the current state's display)."""
+    current = queryset.select_for_update().get(pk=obj.pk)
+    if current.state not in t.sources:
+        label = str(t.label)
+        raise Conflict(str(refused) % {"action": label.lower() if lower else label, "state": current.get_state_display()})
+    fields = {"state": t.target, **(changes or {}), **((check(current) if check else None) or {})}
+    match = {"pk": current.pk, "state": current.state}
+    if any(f.name == "version" for f in current._meta.concrete_fields):
+        match["version"] = current.version
+        fields["version"] = F("version") + 1
+    if not type(current)._default_manager.filter(**match).update(**fields):
+        raise Conflict(str(changed or refused) % {"action": str(t.label), "state": current.get_state_display()})
+    current.refresh_from_db()
+    return current
 
 
 def int_or_none(raw, *, maximum: int = 2**31 - 1) -> int | None:

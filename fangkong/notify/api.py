@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 from ninja.security import django_auth
 
 from fangkong.places.access import api_perm, scope
@@ -19,32 +19,12 @@ router = Router(tags=["notify"])
 class InboxItem(Schema):
     id: int
     message_id: int
-    kind: str
-    title: str
-    body: str
-    link: str
-    created_at: dt.datetime
+    kind: str = Field(..., alias="message.kind")
+    title: str = Field(..., alias="message.title")
+    body: str = Field(..., alias="message.body")
+    link: str = Field(..., alias="message.link")
+    created_at: dt.datetime = Field(..., alias="message.created_at")
     read_at: dt.datetime | None
-
-    @staticmethod
-    def resolve_kind(obj):
-        return obj.message.kind
-
-    @staticmethod
-    def resolve_title(obj):
-        return obj.message.title
-
-    @staticmethod
-    def resolve_body(obj):
-        return obj.message.body
-
-    @staticmethod
-    def resolve_link(obj):
-        return obj.message.link
-
-    @staticmethod
-    def resolve_created_at(obj):
-        return obj.message.created_at
 
 
 class InboxOut(Schema):
@@ -67,29 +47,17 @@ class ChannelOut(Schema):
     name: str
     kind: str
     place_id: int
-    target: str
+    target: str = Field(..., alias="target_display")
     signed: bool
-    kinds: list[str]
-    roles: list[str]
+    kinds: list[str] = Field(..., alias="kind_list")
+    roles: list[str] = Field(..., alias="role_list")
     active: bool
     pending: int
     dead: int
 
     @staticmethod
-    def resolve_target(obj):
-        return obj.target_display
-
-    @staticmethod
     def resolve_signed(obj):
         return bool(obj.secret)
-
-    @staticmethod
-    def resolve_kinds(obj):
-        return obj.kind_list
-
-    @staticmethod
-    def resolve_roles(obj):
-        return obj.role_list
 
 
 @router.get("/inbox", response=InboxOut, summary="My inbox, unread first", auth=django_auth)

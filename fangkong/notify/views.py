@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from fangkong.web.forms import submitted
 from fangkong.lib.workflow import int_or_none
 from fangkong.places.access import authenticated, get_in_scope, places_in_scope, requires, scope
 
@@ -61,20 +62,13 @@ def _channels_page(request, form, status=200):
 def channels(request):
     places = places_in_scope(request.user, "notify.manage").order_by("path")
     form = ChannelForm(request.POST or None, places=places)
-    if request.method == "POST":
-        if form.is_valid():
-            d = form.cleaned_data
-            try:
-                channel = actions.create_channel(acting_user=request.user, name=d["name"], kind=d["kind"], place=d["place"],
-                                                 target=d["target"], secret=d["secret"], kinds=d["kinds"], roles=d["roles"])
-            except actions.Invalid as exc:
-                for field, message in exc.errors.items():
-                    form.add_error(field if field in form.fields else None, message)
-            else:
-                messages.success(request, _("Channel %(name)s created.") % {"name": channel.name})
-                return redirect("notify_channels")
-        return _channels_page(request, form, status=400)
-    return _channels_page(request, form)
+    channel, status = submitted(request, form, lambda d: actions.create_channel(
+        acting_user=request.user, name=d["name"], kind=d["kind"], place=d["place"], target=d["target"], secret=d["secret"],
+        kinds=d["kinds"], roles=d["roles"]))
+    if channel:
+        messages.success(request, _("Channel %(name)s created.") % {"name": channel.name})
+        return redirect("notify_channels")
+    return _channels_page(request, form, status=status)
 
 
 @requires("notify.manage", obj=Channel)

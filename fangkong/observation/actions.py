@@ -12,13 +12,13 @@ from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
-from fangkong.lib.workflow import Conflict, Invalid, Transition  # noqa: F401  (actions.Conflict etc. for callers)
+from fangkong.lib.workflow import Conflict, Invalid, Transition, apply_transition  # noqa: F401  (actions.Conflict etc. for callers)
 from fangkong.lib import registry
 from fangkong.lib.db import fastsql, group_commit
 
@@ -284,25 +284,24 @@ def transition(*, acting_user, observation: Observation, action: str, note: str 
     if action == "transfer" and not note:
         raise Invalid({"note": _("Name the hospital")})
     with transaction.atomic():
-        current = Observation.objects.select_for_update().select_related("person").get(pk=observation.pk)
-        if current.state not in t.sources:
-            raise Conflict(_("Cannot %(action)s: the observation is %(state)s") % {
-                "action": str(t.label).lower(), "state": current.get_state_display()})
-        changes: dict = {"state": t.target, "version": F("version") + 1}
+        def check(current):  # under the lock, the state allowing the action
+            if action == "extend":
+                return {"planned_end": current.planned_end + dt.timedelta(days=days)}
+            if action == "release" and (blockers := release_blockers(current)):
+                raise Conflict("; ".join(blockers))
+            return None
+
+        changes: dict = {}
         if action == "extend":
-            changes["planned_end"] = current.planned_end + dt.timedelta(days=days)
             note = f"+{days} · {note}"
         elif action in ("transfer", "release"):
             changes.update(ended_at=now, ended_by=acting_user, end_note=note[:300], room=None)
-            if action == "release":
-                blockers = release_blockers(current)
-                if blockers:
-                    raise Conflict("; ".join(blockers))
         elif action == "resume":
             changes.update(ended_at=None, ended_by=None)
-        if not Observation.objects.filter(pk=current.pk, state=current.state, version=current.version).update(**changes):
-            raise Conflict(_("The observation was changed by someone else; reload it"))
-        current.refresh_from_db()
+        current = apply_transition(Observation.objects.select_related("person"), observation, t, changes=changes,
+                                   check=check, lower=True,
+                                   refused=gettext_lazy("Cannot %(action)s: the observation is %(state)s"),
+                                   changed=gettext_lazy("The observation was changed by someone else; reload it"))
         _event(current, action, acting_user, note, at=now)
         record(acting_user, f"observation.{action}", obj=current, detail={"state": current.state})
         if action == "release":

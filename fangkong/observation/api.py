@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ninja import Router, Schema, Status
+from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 
 from fangkong.audit.actions import record
 from fangkong.lib.db import fastsql
+from fangkong.web.operations import transition_ops
+from fangkong.lib.workflow import Conflict, Invalid
 from fangkong.places.access import api_perm, get_in_scope, link_auth
-from fangkong.residents.api import FieldErrors
 
 from . import actions
 from .models import Observation
@@ -22,8 +23,8 @@ router = Router(tags=["observation"])
 class ObservationOut(Schema):
     id: int
     person_id: int
-    person_name: str
-    id_masked: str
+    person_name: str = Field(..., alias="person.name")
+    id_masked: str = Field(..., alias="person.id_masked")
     kind: str
     state: str
     start_date: dt.date
@@ -31,28 +32,12 @@ class ObservationOut(Schema):
     site_id: int | None
     room: str | None
     psych_support: bool
-    open_fever: bool = False
-    open_missed: bool = False
-
-    @staticmethod
-    def resolve_person_name(obj):
-        return obj.person.name
-
-    @staticmethod
-    def resolve_id_masked(obj):
-        return obj.person.id_masked
+    open_fever: bool = Field(False, alias="fever")  # annotated on lists
+    open_missed: bool = Field(False, alias="missed")
 
     @staticmethod
     def resolve_room(obj):
         return obj.room.number if obj.room_id else None
-
-    @staticmethod
-    def resolve_open_fever(obj):
-        return bool(getattr(obj, "fever", False))
-
-    @staticmethod
-    def resolve_open_missed(obj):
-        return bool(getattr(obj, "missed", False))
 
 
 class ReportIn(Schema):
@@ -75,13 +60,8 @@ class ReportOut(Schema):
 
 
 def _report(request, obs, payload: ReportIn, source: str, user):
-    try:
-        rep = actions.report(acting_user=user, observation=obs, temperature=payload.temperature, symptoms=payload.symptoms,
-                             source=source, client_key=payload.client_key)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
+    rep = actions.report(acting_user=user, observation=obs, temperature=payload.temperature, symptoms=payload.symptoms,
+                         source=source, client_key=payload.client_key)
     return Status(201 if rep.created else 200, rep)
 
 
@@ -108,7 +88,7 @@ def get_observation(request, pk: int):
 def staff_report(request, pk: int, payload: ReportIn):
     obs = get_in_scope(Observation.objects.select_related("person"), request.user, "observation.report", pk=pk)
     if payload.source not in ("staff", "video"):
-        raise FieldErrors({"source": "staff or video"})
+        raise Invalid({"source": "staff or video"})
     return _report(request, obs, payload, payload.source, request.user)
 
 
@@ -124,7 +104,7 @@ class ResidentReportIn(Schema):
 def resident_report(request, payload: ResidentReportIn):
     obs = fastsql.get(Observation, ("person",), order_by="-created_at", person=request.resident_id)
     if obs is None:
-        raise HttpError(409, "not under observation")
+        raise Conflict("not under observation")
     return _report(request, obs, ReportIn(temperature=payload.temperature, symptoms=payload.symptoms,
                                           client_key=payload.client_key), "self", None)
 
@@ -154,14 +134,9 @@ def start_observation(request, payload: StartIn):
     if payload.site_id and site is None:
         errors["site_id"] = "unknown observation site"
     if errors:
-        raise FieldErrors(errors)
-    try:
-        obs = actions.start(acting_user=request.user, person=person, kind=payload.kind, days=payload.days, site=site,
-                            reason=payload.reason)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
+        raise Invalid(errors)
+    obs = actions.start(acting_user=request.user, person=person, kind=payload.kind, days=payload.days, site=site,
+                        reason=payload.reason)
     return Status(201, obs)
 
 
@@ -170,26 +145,13 @@ class TransitionIn(Schema):
     days: int | None = None
 
 
-def _transition_op(name: str):
-    t = actions.TRANSITIONS[name]
-
-    def op(request, pk: int, payload: TransitionIn):
-        obs = get_in_scope(Observation.objects.all(), request.user, t.perm, pk=pk)
-        try:
-            obs = actions.transition(acting_user=request.user, observation=obs, action=name, note=payload.note, days=payload.days)
-        except actions.Conflict as exc:
-            raise HttpError(409, str(exc)) from None
-        except actions.Invalid as exc:
-            raise FieldErrors(exc.errors) from None
-        return Observation.objects.select_related("person", "room").get(pk=obs.pk)
-
-    op.__name__ = f"observation_{name}"
-    router.add_api_operation(f"/observations/{{pk}}/{name}", ["POST"], op, response=ObservationOut, summary=str(t.label),
-                             auth=api_perm(t.perm, obj=Observation))
+def _take(request, obs, name: str, payload: TransitionIn):
+    obs = actions.transition(acting_user=request.user, observation=obs, action=name, note=payload.note, days=payload.days)
+    return Observation.objects.select_related("person", "room").get(pk=obs.pk)
 
 
-for _name in actions.TRANSITIONS:
-    _transition_op(_name)
+transition_ops(router, actions.TRANSITIONS, Observation.objects.all(), path="/observations/{pk}/", module=__name__,
+               prefix="observation", schema=TransitionIn, response=ObservationOut, take=_take)
 
 
 class RoomIn(Schema):
@@ -204,13 +166,8 @@ def assign_room(request, pk: int, payload: RoomIn):
     obs = get_in_scope(Observation.objects.all(), request.user, "observation.manage", pk=pk)
     room = Room.objects.filter(pk=payload.room_id, active=True).first() if payload.room_id else None
     if payload.room_id and room is None:
-        raise FieldErrors({"room_id": "unknown room"})
-    try:
-        actions.assign_room(acting_user=request.user, observation=obs, room=room)
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
+        raise Invalid({"room_id": "unknown room"})
+    actions.assign_room(acting_user=request.user, observation=obs, room=room)
     return Observation.objects.select_related("person", "room").get(pk=obs.pk)
 
 
@@ -232,14 +189,11 @@ def handle(request, pk: int, payload: HandleIn):
     alert = obs.alerts.filter(pk=payload.alert_id).first() if payload.alert_id else None
     req = obs.requests.filter(pk=payload.request_id).first() if payload.request_id else None
     if (alert is None) == (req is None):  # exactly one of them, so nothing is done half-way
-        raise FieldErrors({"alert_id": "name one alert or one request of this observation"})
-    try:
-        if alert is not None:
-            actions.handle_alert(acting_user=request.user, alert=alert, note=payload.note)
-        if req is not None:
-            actions.deliver_request(acting_user=request.user, request=req)
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
+        raise Invalid({"alert_id": "name one alert or one request of this observation"})
+    if alert is not None:
+        actions.handle_alert(acting_user=request.user, alert=alert, note=payload.note)
+    if req is not None:
+        actions.deliver_request(acting_user=request.user, request=req)
     return {"ok": True}
 
 
@@ -256,12 +210,7 @@ class SupplyIn(Schema):
 def resident_request(request, payload: SupplyIn):
     obs = Observation.objects.filter(person_id=request.resident_id).order_by("-created_at").first()
     if obs is None:
-        raise HttpError(409, "not under observation")
-    try:
-        actions.request_supplies(acting_user=None, observation=obs, kind=payload.kind, text=payload.text,
-                                 client_key=payload.client_key)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
+        raise Conflict("not under observation")
+    actions.request_supplies(acting_user=None, observation=obs, kind=payload.kind, text=payload.text,
+                             client_key=payload.client_key)
     return Status(201, {"ok": True})

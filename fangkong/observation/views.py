@@ -20,9 +20,10 @@ from fangkong.accounts.actions import issue_resident_link
 from fangkong.audit.actions import record
 from fangkong.documents.actions import valid_document
 from fangkong.documents.models import Document
+from fangkong.web.forms import attempt, submitted, transition_pages
 from fangkong.lib.workflow import int_or_none
 from fangkong.residents.queries import person_by_id_number
-from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, requires, scope
+from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, possible_transitions, requires, scope
 from fangkong.places.models import Organization
 
 from . import actions
@@ -82,27 +83,17 @@ def board(request):
 @require_http_methods(["GET", "POST"])
 def start(request):
     form = StartForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            d = form.cleaned_data
-            person = person_by_id_number(request.user, "observation.start", d["id_number"])
-            if person is None:
-                form.add_error("id_number", _("No person with this ID number is registered in your area"))
-            else:
-                try:
-                    obs = actions.start(acting_user=request.user, person=person, kind=d["kind"], days=d["days"],
-                                        reason=d["reason"])
-                except actions.Invalid as exc:
-                    for field, message in exc.errors.items():
-                        form.add_error(field if field in form.fields else None, message)
-                except actions.Conflict as exc:
-                    form.add_error(None, str(exc))
-                    status = 409
-                else:
-                    messages.success(request, _("Observation started."))
-                    return redirect("observation_detail", pk=obs.pk)
+
+    def start(d):
+        person = person_by_id_number(request.user, "observation.start", d["id_number"])
+        if person is None:
+            raise actions.Invalid({"id_number": _("No person with this ID number is registered in your area")})
+        return actions.start(acting_user=request.user, person=person, kind=d["kind"], days=d["days"], reason=d["reason"])
+
+    obs, status = submitted(request, form, start)
+    if obs:
+        messages.success(request, _("Observation started."))
+        return redirect("observation_detail", pk=obs.pk)
     return render(request, "observation/start.html", {"form": form}, status=status)
 
 
@@ -112,8 +103,7 @@ def _detail_context(request, obs):
     days: dict = {}
     for r in obs.reports.all():
         days.setdefault(r.day, [None] * n)[r.window] = r
-    possible = [(name, t) for name, t in actions.TRANSITIONS.items()
-                if obs.state in t.sources and has_perm(user, t.perm) and in_scope(obs, user, t.perm)]
+    possible = possible_transitions(actions.TRANSITIONS, obs, user)
     rooms = []
     if obs.kind == Observation.Kind.CENTRAL and obs.state == S.ACTIVE and has_perm(user, "observation.manage"):
         rooms = Room.objects.filter(active=True).select_related("site").annotate(
@@ -152,17 +142,9 @@ def _back(request, obs, status=200, **extra):
 
 
 def _run(request, obs, fn):
-    """Call an action; messages and status codes for its outcomes."""
-    try:
-        result = fn()
-    except actions.Conflict as exc:
-        messages.error(request, str(exc))
-        return None, _back(request, obs, 409)
-    except actions.Invalid as exc:
-        for message in exc.errors.values():
-            messages.error(request, str(message))
-        return None, _back(request, obs, 400)
-    return result, None
+    """Call an action: its result, or the detail page with its refusal (400/409)."""
+    result, refused = attempt(fn, request=request)
+    return result, refused and _back(request, obs, refused.status)
 
 
 @requires("observation.report", obj=Observation)
@@ -181,27 +163,17 @@ def report(request, pk: int):
     return _back(request, obs)
 
 
-def _transition_view(action: str):
-    t = actions.TRANSITIONS[action]
-
-    @requires(t.perm, obj=Observation)
-    @require_POST
-    def view(request, pk: int):
-        obs = get_in_scope(Observation.objects.all(), request.user, t.perm, pk=pk)
-        days = request.POST.get("days", "")
-        days = int_or_none(days)
-        result, failed = _run(request, obs, lambda: actions.transition(
-            acting_user=request.user, observation=obs, action=action, note=request.POST.get("note", ""), days=days))
-        if failed:
-            return failed
-        messages.success(request, _("%(name)s: %(state)s") % {"name": result.person.name, "state": result.get_state_display()})
-        return _back(request, result)
-
-    view.__name__ = f"observation_{action}"
-    return view
+def _taken(request, obs, action: str, t):
+    messages.success(request, _("%(name)s: %(state)s") % {"name": obs.person.name, "state": obs.get_state_display()})
+    return _back(request, obs)
 
 
-transition_views = {name: _transition_view(name) for name in actions.TRANSITIONS}
+transition_views = transition_pages(
+    actions.TRANSITIONS, Observation.objects.all(), "observation", done=_taken,
+    take=lambda request, obs, action: actions.transition(acting_user=request.user, observation=obs, action=action,
+                                                         note=request.POST.get("note", ""),
+                                                         days=int_or_none(request.POST.get("days", ""))),
+    refused=lambda request, obs, refused: _back(request, obs, refused.status))
 
 
 @requires("observation.manage", obj=Observation)
@@ -247,25 +219,25 @@ def link(request, pk: int):
 @requires("observation.handle", obj=Observation)
 @require_POST
 def handle(request, pk: int):
-    obs = get_in_scope(Observation.objects.all(), request.user, "observation.handle", pk=pk)
-    alert = obs.alerts.filter(pk=int_or_none(request.POST.get("alert")) or 0).first()
-    if alert is None:
-        messages.error(request, _("Choose an alert"))
-        return _back(request, obs, 400)
-    _result, failed = _run(request, obs, lambda: actions.handle_alert(acting_user=request.user, alert=alert,
-                                                                        note=request.POST.get("note", "")))
-    return failed or _back(request, obs)
+    return _handle(request, pk, "alert", lambda alert: actions.handle_alert(acting_user=request.user, alert=alert,
+                                                                             note=request.POST.get("note", "")))
 
 
 @requires("observation.handle", obj=Observation)
 @require_POST
 def deliver(request, pk: int):
+    return _handle(request, pk, "request", lambda req: actions.deliver_request(acting_user=request.user, request=req))
+
+
+def _handle(request, pk: int, kind: str, act):
+    """One open alert or supply request (`kind`, named in the form) of the observation
+    handled: act(it)."""
     obs = get_in_scope(Observation.objects.all(), request.user, "observation.handle", pk=pk)
-    req = obs.requests.filter(pk=int_or_none(request.POST.get("request")) or 0).first()
-    if req is None:
-        messages.error(request, _("Choose a request"))
+    item = (obs.alerts if kind == "alert" else obs.requests).filter(pk=int_or_none(request.POST.get(kind)) or 0).first()
+    if item is None:
+        messages.error(request, _("Choose an alert") if kind == "alert" else _("Choose a request"))
         return _back(request, obs, 400)
-    _result, failed = _run(request, obs, lambda: actions.deliver_request(acting_user=request.user, request=req))
+    _result, failed = _run(request, obs, lambda: act(item))
     return failed or _back(request, obs)
 
 
@@ -288,14 +260,11 @@ def sites(request):
 def add_room(request, pk: int):
     site = get_in_scope(Organization.objects.filter(kind="site"), request.user, "observation.sites", pk=pk)
     capacity = request.POST.get("capacity", "")
-    try:
-        actions.add_room(acting_user=request.user, site=site, number=request.POST.get("number", ""),
-                         capacity=int_or_none(capacity) or -1)
-    except actions.Invalid as exc:
-        for message in exc.errors.values():
-            messages.error(request, str(message))
-        return redirect("observation_sites")
-    messages.success(request, _("Room added."))
+    _room, refused = attempt(lambda: actions.add_room(
+        acting_user=request.user, site=site, number=request.POST.get("number", ""), capacity=int_or_none(capacity) or -1),
+        request=request)
+    if not refused:
+        messages.success(request, _("Room added."))
     return redirect("observation_sites")
 
 
@@ -336,15 +305,8 @@ def _resident_submit(request, form, slot: str, write):
         form.add_error(None, _("You are not under observation."))
         return None, _resident_page(request, 409, **{slot: form})
     form.is_valid()
-    try:
-        return write(obs, form.cleaned_data), None
-    except actions.Invalid as exc:
-        for field, message in exc.errors.items():
-            form.add_error(field if field in form.fields else None, message)
-        return None, _resident_page(request, 400, **{slot: form})
-    except actions.Conflict as exc:
-        form.add_error(None, str(exc))
-        return None, _resident_page(request, 409, **{slot: form})
+    result, refused = attempt(lambda: write(obs, form.cleaned_data), form=form)
+    return result, refused and _resident_page(request, refused.status, **{slot: form})
 
 
 @personal_link

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
-from fangkong.lib.workflow import Conflict, Invalid, Transition, int_or_none  # noqa: F401  (actions.Conflict etc. for callers)
+from fangkong.lib.workflow import Conflict, Invalid, Transition, apply_transition, int_or_none  # noqa: F401  (actions.Conflict etc. for callers)
 from fangkong.lib import registry
 from fangkong.lib import crypto
 from fangkong.lib.identity import IdentityError, mask_phone, normalize_phone
@@ -210,16 +210,13 @@ def issue_vehicle_pass(*, acting_user, plate, place, owner=None, days: int | Non
 def _transition(acting_user, pass_: Pass, action: str, changes: dict, note: str = "") -> Pass:
     t = TRANSITIONS[action]
     with transaction.atomic():
-        current = Pass.objects.select_for_update().get(pk=pass_.pk)
-        if current.state not in t.sources:
-            raise Conflict(_("Cannot %(action)s: the pass is %(state)s") % {
-                "action": str(t.label).lower(), "state": current.get_state_display()})
-        if action == "expire" and current.valid_until > timezone.now():
-            raise Conflict(_("The pass was renewed a moment ago"))  # checked again under the lock
-        if not Pass.objects.filter(pk=current.pk, state=current.state, version=current.version).update(
-                state=t.target, version=F("version") + 1, **changes):
-            raise Conflict(_("The pass was changed by someone else; reload it"))
-        current.refresh_from_db()
+        def check(current):
+            if action == "expire" and current.valid_until > timezone.now():
+                raise Conflict(_("The pass was renewed a moment ago"))  # checked again under the lock
+
+        current = apply_transition(Pass.objects, pass_, t, changes=changes, check=check, lower=True,
+                                   refused=gettext_lazy("Cannot %(action)s: the pass is %(state)s"),
+                                   changed=gettext_lazy("The pass was changed by someone else; reload it"))
         record(acting_user, f"passes.{action}", obj=current, detail={"state": current.state, "note": note[:200]})
     return current
 
@@ -338,20 +335,15 @@ def decide_override(*, acting_user, override: Override, approve: bool, note: str
     action = "approve" if approve else "reject"
     t = OVERRIDE_TRANSITIONS[action]
     now = timezone.now()
+    if override.requested_by_id == getattr(acting_user, "pk", None):  # who requested it never changes
+        raise Conflict(_("An override needs a second person: you requested it yourself"))
     with transaction.atomic():
-        current = Override.objects.select_for_update().get(pk=override.pk)
-        if current.requested_by_id == getattr(acting_user, "pk", None):
-            raise Conflict(_("An override needs a second person: you requested it yourself"))
-        if current.state not in t.sources:
-            raise Conflict(_("Cannot %(action)s: the override is %(state)s") % {
-                "action": str(t.label).lower(), "state": current.get_state_display()})
-        changes = {"state": t.target, "decided_by": acting_user, "decided_at": now, "decision_note": str(note or "")[:200],
-                   "version": F("version") + 1}
-        if approve:
-            changes["until"] = now + dt.timedelta(hours=current.hours)
-        if not Override.objects.filter(pk=current.pk, state=current.state, version=current.version).update(**changes):
-            raise Conflict(_("The override was changed by someone else; reload it"))
-        current.refresh_from_db()
+        current = apply_transition(
+            Override.objects, override, t, lower=True,
+            changes={"decided_by": acting_user, "decided_at": now, "decision_note": str(note or "")[:200]},
+            check=lambda current: {"until": now + dt.timedelta(hours=current.hours)} if approve else None,
+            refused=gettext_lazy("Cannot %(action)s: the override is %(state)s"),
+            changed=gettext_lazy("The override was changed by someone else; reload it"))
         record(acting_user, f"passes.override.{action}", obj=current, detail={"colour": current.colour})
     return current
 

@@ -7,11 +7,10 @@ import datetime as dt
 
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
-from ninja.errors import HttpError
 
 from fangkong.audit.actions import record
+from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope, scope
-from fangkong.residents.api import FieldErrors
 
 from . import actions, tokens
 from .colours import pass_colour
@@ -90,10 +89,6 @@ class PassOut(Schema):
     valid_until: dt.datetime
     revoke_reason: str
 
-    @staticmethod
-    def resolve_masked(obj):
-        return obj.masked
-
 
 class IssuedOut(Schema):
     passes: PassOut
@@ -149,15 +144,6 @@ class DecideIn(Schema):
     note: str = ""
 
 
-def _call(fn):
-    try:
-        return fn()
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
-
-
 def _person_by_id(user, raw: str, field: str):
     from fangkong.lib import crypto
     from fangkong.lib.identity import IdentityError, normalize_id
@@ -166,10 +152,10 @@ def _person_by_id(user, raw: str, field: str):
     try:
         id_number = normalize_id(raw)
     except IdentityError as exc:
-        raise FieldErrors({field: str(exc.message)}) from None
+        raise Invalid({field: str(exc.message)}) from None
     person = scope(Person.objects.all(), user, "passes.issue").filter(id_bidx=crypto.blind_index("id", id_number)).first()
     if person is None:
-        raise FieldErrors({field: _("No person with this ID number is registered in your area")})
+        raise Invalid({field: _("No person with this ID number is registered in your area")})
     return person
 
 
@@ -179,7 +165,7 @@ def _place(user, place_id: int):
     # A reference in the body (not the URL): missing and out of scope give the same 422.
     place = scope(Place.objects.filter(pk=place_id or 0), user, "passes.issue").first()
     if place is None:
-        raise FieldErrors({"place_id": _("Choose where the pass is valid")})
+        raise Invalid({"place_id": _("Choose where the pass is valid")})
     return place
 
 
@@ -204,7 +190,7 @@ def _issued(pair):
              auth=api_perm("passes.issue"))
 def issue_resident(request, payload: ResidentIn):
     person = _person_by_id(request.user, payload.id_number, "id_number")
-    return _issued(_call(lambda: actions.issue_resident_pass(acting_user=request.user, person=person, days=payload.days)))
+    return _issued(actions.issue_resident_pass(acting_user=request.user, person=person, days=payload.days))
 
 
 @router.post("/passes/visitor", response={201: IssuedOut}, summary="Issue a visitor's temporary pass (1–72 hours)",
@@ -217,30 +203,30 @@ def issue_visitor(request, payload: VisitorIn):
     if payload.host_household_id:
         host = scope(Household.objects.filter(pk=payload.host_household_id), request.user, "passes.issue").first()
         if host is None:
-            raise FieldErrors({"host_household_id": _("No household with this address is registered there")})
-    return _issued(_call(lambda: actions.issue_visitor_pass(
+            raise Invalid({"host_household_id": _("No household with this address is registered there")})
+    return _issued(actions.issue_visitor_pass(
         acting_user=request.user, name=payload.name, phone=payload.phone, reason=payload.reason, host_household=host,
-        hours=payload.hours, place=place)))
+        hours=payload.hours, place=place))
 
 
 @router.post("/passes/vehicle", response={201: IssuedOut}, summary="Issue a vehicle pass", auth=api_perm("passes.issue"))
 def issue_vehicle(request, payload: VehicleIn):
     place = _place(request.user, payload.place_id)
     owner = _person_by_id(request.user, payload.owner_id_number, "owner_id_number") if payload.owner_id_number.strip() else None
-    return _issued(_call(lambda: actions.issue_vehicle_pass(acting_user=request.user, plate=payload.plate, place=place,
-                                                            owner=owner, days=payload.days)))
+    return _issued(actions.issue_vehicle_pass(acting_user=request.user, plate=payload.plate, place=place,
+                                              owner=owner, days=payload.days))
 
 
 @router.post("/passes/{pk}/renew", response=PassOut, auth=api_perm("passes.issue", obj=Pass))
 def renew(request, pk: int, payload: RenewIn):
     pass_ = get_in_scope(Pass.objects.all(), request.user, "passes.issue", pk=pk)
-    return _call(lambda: actions.renew(acting_user=request.user, pass_=pass_, days=payload.days, hours=payload.hours))
+    return actions.renew(acting_user=request.user, pass_=pass_, days=payload.days, hours=payload.hours)
 
 
 @router.post("/passes/{pk}/revoke", response=PassOut, auth=api_perm("passes.issue", obj=Pass))
 def revoke(request, pk: int, payload: RevokeIn):
     pass_ = get_in_scope(Pass.objects.all(), request.user, "passes.issue", pk=pk)
-    return _call(lambda: actions.revoke(acting_user=request.user, pass_=pass_, reason=payload.reason))
+    return actions.revoke(acting_user=request.user, pass_=pass_, reason=payload.reason)
 
 
 @router.post("/passes/{pk}/overrides", response={201: OverrideOut}, summary="Request a colour override (a second person approves)",
@@ -248,20 +234,20 @@ def revoke(request, pk: int, payload: RevokeIn):
 def request_override(request, pk: int, payload: OverrideIn):
     pass_ = get_in_scope(Pass.objects.select_related("person"), request.user, "passes.override", pk=pk)
     subject = {"person": pass_.person} if pass_.kind == Pass.Kind.RESIDENT else {"pass_": pass_}
-    return Status(201, _call(lambda: actions.request_override(acting_user=request.user, colour=payload.colour,
-                                                              reason=payload.reason, hours=payload.hours, **subject)))
+    return Status(201, actions.request_override(acting_user=request.user, colour=payload.colour,
+                                                reason=payload.reason, hours=payload.hours, **subject))
 
 
 @router.post("/passes/overrides/{pk}/approve", response=OverrideOut, auth=api_perm("passes.approve_override", obj=Override))
 def approve_override(request, pk: int, payload: DecideIn):
     over = get_in_scope(Override.objects.all(), request.user, "passes.approve_override", pk=pk)
-    return _call(lambda: actions.decide_override(acting_user=request.user, override=over, approve=True, note=payload.note))
+    return actions.decide_override(acting_user=request.user, override=over, approve=True, note=payload.note)
 
 
 @router.post("/passes/overrides/{pk}/reject", response=OverrideOut, auth=api_perm("passes.approve_override", obj=Override))
 def reject_override(request, pk: int, payload: DecideIn):
     over = get_in_scope(Override.objects.all(), request.user, "passes.approve_override", pk=pk)
-    return _call(lambda: actions.decide_override(acting_user=request.user, override=over, approve=False, note=payload.note))
+    return actions.decide_override(acting_user=request.user, override=over, approve=False, note=payload.note)
 
 
 # Last: a path with a bare {pk} must not shadow /passes/keys, /passes/visitor, ...

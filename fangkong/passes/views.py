@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
+from fangkong.web.forms import attempt, submitted, transition_pages
 from fangkong.lib.workflow import int_or_none
 from fangkong.residents.queries import person_by_id_number
 from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, requires, scope
@@ -28,11 +29,6 @@ from .models import Override, Pass
 S = Pass.State
 FILTERS = [("active", _("Valid")), ("ended", _("Revoked or expired")), ("all", _("All"))]
 PASS_PLACE_KINDS = ("community", "grid", "compound", "building", "checkpoint")
-
-
-def _form_errors(form, exc: actions.Invalid) -> None:
-    for field, message in exc.errors.items():
-        form.add_error(field if field in form.fields else None, message)
 
 
 def _places(user):
@@ -64,91 +60,60 @@ def pass_list(request):
     })
 
 
+def _issue_page(request, form, title, issue):
+    """The form issuing one kind of pass: `issue(cleaned data)` issues it (Invalid names
+    what is wrong, e.g. a person or household not found); then its detail page."""
+    issued, status = submitted(request, form, issue)
+    if issued:
+        messages.success(request, _("Pass %(serial)s issued.") % {"serial": issued[0].serial})
+        return redirect("pass_detail", pk=issued[0].pk)
+    return render(request, "passes/issue.html", {"form": form, "title": title}, status=status)
+
+
+def _registered(user, id_number: str, field: str):
+    person = person_by_id_number(user, "passes.issue", id_number)
+    if person is None:
+        raise actions.Invalid({field: _("No person with this ID number is registered in your area")})
+    return person
+
+
 @requires("passes.issue")
 @require_http_methods(["GET", "POST"])
 def issue_resident(request):
-    form = ResidentPassForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            d = form.cleaned_data
-            person = person_by_id_number(request.user, "passes.issue", d["id_number"])
-            if person is None:
-                form.add_error("id_number", _("No person with this ID number is registered in your area"))
-            else:
-                try:
-                    pass_, _token = actions.issue_resident_pass(acting_user=request.user, person=person, days=d["days"])
-                except actions.Invalid as exc:
-                    _form_errors(form, exc)
-                except actions.Conflict as exc:
-                    form.add_error(None, str(exc))
-                    status = 409
-                else:
-                    messages.success(request, _("Pass %(serial)s issued.") % {"serial": pass_.serial})
-                    return redirect("pass_detail", pk=pass_.pk)
-    return render(request, "passes/issue.html", {"form": form, "title": _("Issue a health pass")}, status=status)
+    return _issue_page(request, ResidentPassForm(request.POST or None), _("Issue a health pass"), lambda d: actions.issue_resident_pass(
+        acting_user=request.user, person=_registered(request.user, d["id_number"], "id_number"), days=d["days"]))
 
 
 @requires("passes.issue")
 @require_http_methods(["GET", "POST"])
 def issue_visitor(request):
     places = list(_places(request.user))
-    form = VisitorPassForm(request.POST or None, places=places)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            d = form.cleaned_data
-            place = next((p for p in places if p.pk == d["place"]), None)
-            host = None
-            if d["host_address"].strip() and place is not None:
-                host = scope(Household.objects.filter(place_path__under=place.path, address=d["host_address"].strip()),
-                             request.user, "passes.issue").first()
-                if host is None:
-                    form.add_error("host_address", _("No household with this address is registered there"))
-            if not form.errors:
-                try:
-                    pass_, _token = actions.issue_visitor_pass(
-                        acting_user=request.user, name=d["name"], phone=d["phone"], reason=d["reason"],
-                        host_household=host, hours=d["hours"], place=place)
-                except actions.Invalid as exc:
-                    _form_errors(form, exc)
-                else:
-                    messages.success(request, _("Pass %(serial)s issued.") % {"serial": pass_.serial})
-                    return redirect("pass_detail", pk=pass_.pk)
-    return render(request, "passes/issue.html", {"form": form, "title": _("Issue a visitor's pass")}, status=status)
+
+    def issue(d):
+        place = next((p for p in places if p.pk == d["place"]), None)
+        host = None
+        if d["host_address"].strip() and place is not None:
+            host = scope(Household.objects.filter(place_path__under=place.path, address=d["host_address"].strip()),
+                         request.user, "passes.issue").first()
+            if host is None:
+                raise actions.Invalid({"host_address": _("No household with this address is registered there")})
+        return actions.issue_visitor_pass(acting_user=request.user, name=d["name"], phone=d["phone"], reason=d["reason"],
+                                          host_household=host, hours=d["hours"], place=place)
+
+    return _issue_page(request, VisitorPassForm(request.POST or None, places=places), _("Issue a visitor's pass"), issue)
 
 
 @requires("passes.issue")
 @require_http_methods(["GET", "POST"])
 def issue_vehicle(request):
     places = list(_places(request.user))
-    form = VehiclePassForm(request.POST or None, places=places)
-    status = 200
-    if request.method == "POST":
-        status = 400
-        if form.is_valid():
-            d = form.cleaned_data
-            place = next((p for p in places if p.pk == d["place"]), None)
-            owner = None
-            if d["owner_id_number"]:
-                owner = person_by_id_number(request.user, "passes.issue", d["owner_id_number"])
-                if owner is None:
-                    form.add_error("owner_id_number", _("No person with this ID number is registered in your area"))
-            if not form.errors:
-                try:
-                    pass_, _token = actions.issue_vehicle_pass(acting_user=request.user, plate=d["plate"], place=place,
-                                                               owner=owner, days=d["days"])
-                except actions.Invalid as exc:
-                    _form_errors(form, exc)
-                except actions.Conflict as exc:
-                    form.add_error(None, str(exc))
-                    status = 409
-                else:
-                    messages.success(request, _("Pass %(serial)s issued.") % {"serial": pass_.serial})
-                    return redirect("pass_detail", pk=pass_.pk)
-    return render(request, "passes/issue.html", {"form": form, "title": _("Issue a vehicle pass")}, status=status)
+
+    def issue(d):
+        owner = _registered(request.user, d["owner_id_number"], "owner_id_number") if d["owner_id_number"] else None
+        return actions.issue_vehicle_pass(acting_user=request.user, plate=d["plate"], owner=owner, days=d["days"],
+                                          place=next((p for p in places if p.pk == d["place"]), None))
+
+    return _issue_page(request, VehiclePassForm(request.POST or None, places=places), _("Issue a vehicle pass"), issue)
 
 
 def _detail_context(request, pass_):
@@ -181,16 +146,9 @@ def _back(request, pass_, status=200):
 
 
 def _run(request, pass_, fn):
-    try:
-        result = fn()
-    except actions.Conflict as exc:
-        messages.error(request, str(exc))
-        return None, _back(request, pass_, 409)
-    except actions.Invalid as exc:
-        for message in exc.errors.values():
-            messages.error(request, str(message))
-        return None, _back(request, pass_, 400)
-    return result, None
+    """Call an action: its result, or the detail page with its refusal (400/409)."""
+    result, refused = attempt(fn, request=request)
+    return result, refused and _back(request, pass_, refused.status)
 
 
 def _int(value):
@@ -265,27 +223,22 @@ def override_queue(request):
     return render(request, "passes/overrides.html", {"pending": pending, "recent": recent})
 
 
-def _decide_view(approve: bool):
-    @requires("passes.approve_override", obj=Override)
-    @require_POST
-    def view(request, pk: int):
-        over = get_in_scope(Override.objects.all(), request.user, "passes.approve_override", pk=pk)
-        try:
-            actions.decide_override(acting_user=request.user, override=over, approve=approve, note=request.POST.get("note", ""))
-        except actions.Conflict as exc:
-            messages.error(request, str(exc))
-            resp = override_queue(request)
-            resp.status_code = 409
-            return resp
-        messages.success(request, _("Override approved.") if approve else _("Override rejected."))
-        return redirect("pass_overrides")
-
-    view.__name__ = "override_approve" if approve else "override_reject"
-    return view
+def _override_decided(request, over, action: str, t):
+    messages.success(request, _("Override approved.") if action == "approve" else _("Override rejected."))
+    return redirect("pass_overrides")
 
 
-override_approve = _decide_view(True)
-override_reject = _decide_view(False)
+def _override_refused(request, over, refused):
+    resp = override_queue(request)
+    resp.status_code = refused.status
+    return resp
+
+
+override_approve, override_reject = transition_pages(
+    {k: actions.OVERRIDE_TRANSITIONS[k] for k in ("approve", "reject")}, Override.objects.all(), "override",
+    take=lambda request, over, action: actions.decide_override(acting_user=request.user, override=over,
+                                                               approve=action == "approve", note=request.POST.get("note", "")),
+    done=_override_decided, refused=_override_refused).values()
 
 
 # --- The resident's own pass (personal link, no password) -------------------------------

@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.http import Http404
 
 from fangkong.lib.db import fastsql
+from fangkong.lib.workflow import Transition
 
 from .models import Grant, Place
 
@@ -341,6 +342,22 @@ def path_in_scope(user, perm: str, path: str) -> bool:
     """Whether an object at place path `path` lies in the user's scope for `perm`: what
     scope() decides for a model with SCOPE_PATH, from the grants already loaded (no query)."""
     return any(g.everything or (g.place_path is not None and path.startswith(g.place_path)) for g in grants_for(user, perm))
+
+
+def possible_transitions(table: dict[str, Transition], obj, user) -> list[tuple[str, Transition]]:
+    """The (name, transition) pairs of `table` that `user` may take on `obj` now: allowed
+    from its state, the user holds the transition's permission, and `obj` lies in the
+    user's scope for it (the access module decides both)."""
+    allowed: dict[str, bool] = {}  # one scope query per permission, not per transition
+    out = []
+    for name, t in table.items():
+        if obj.state not in t.sources:
+            continue
+        if t.perm not in allowed:
+            allowed[t.perm] = has_perm(user, t.perm) and in_scope(obj, user, t.perm)
+        if allowed[t.perm]:
+            out.append((name, t))
+    return out
 
 
 def places_in_scope(user, perm: str):

@@ -28,7 +28,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
-from fangkong.lib.workflow import Conflict, Invalid, Transition, int_or_none  # noqa: F401
+from fangkong.lib.workflow import Conflict, Invalid, Transition, apply_transition, int_or_none  # noqa: F401
 from fangkong.places.models import Organization
 
 from . import figures
@@ -225,20 +225,20 @@ def transition(*, acting_user, submission: Submission, action: str) -> Submissio
     """confirm (all the unit's figures entered) or reopen (coordinator, day still open)."""
     t = TRANSITIONS[action]
     _lock_day(submission.day)  # a submission's day never changes
-    sub = Submission.objects.select_for_update().select_related("organization").get(pk=submission.pk)
-    if sub.state not in t.sources:
-        raise Conflict(_("Not possible: the figures are %(state)s.") % {"state": sub.get_state_display()})
-    if is_closed(sub.day):
-        raise Conflict(_("The day is closed; a coordinator corrects its figures."))
-    fields = {"state": t.target, "version": F("version") + 1}
-    if action == "confirm":
+
+    def check(sub):
+        if is_closed(sub.day):
+            raise Conflict(_("The day is closed; a coordinator corrects its figures."))
+        if action != "confirm":
+            return None
         missing = [d for d in definitions_for(sub.organization) if d.key not in sub.values]
         if missing:
             raise Invalid({f"values.{d.key}": _("%(label)s: enter a figure before confirming") % {"label": d.label}
                            for d in missing})
-        fields.update(confirmed_at=timezone.now(), confirmed_by=_user(acting_user))
-    Submission.objects.filter(pk=sub.pk).update(**fields)
-    sub.refresh_from_db()
+        return {"confirmed_at": timezone.now(), "confirmed_by": _user(acting_user)}
+
+    sub = apply_transition(Submission.objects.select_related("organization"), submission, t, check=check,
+                           refused=gettext_lazy("Not possible: the figures are %(state)s."))
     record(acting_user, f"reports.{action}", obj=sub, detail={"day": sub.day.isoformat(), "org": sub.organization_id})
     return sub
 

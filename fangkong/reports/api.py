@@ -5,11 +5,10 @@ import datetime as dt
 
 from django.utils import timezone
 from ninja import Router, Schema, Status
-from ninja.errors import HttpError
 
+from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope, scope
 from fangkong.places.models import Organization
-from fangkong.residents.api import FieldErrors
 
 from . import actions, queries
 from .models import FigureDefinition, Submission
@@ -20,10 +19,7 @@ router = Router(tags=["reports"])
 def _day(raw) -> dt.date:
     if raw in (None, ""):
         return timezone.localdate()
-    try:
-        return actions.parse_day(raw)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
+    return actions.parse_day(raw)
 
 
 class ColumnOut(Schema):
@@ -68,7 +64,7 @@ def daily(request, day: str = "", place_id: str = ""):
     d = _day(day)
     place = queries.place_for(request.user, place_id or None)
     if place is None:
-        raise FieldErrors({"place_id": "No place in your scope: name one"})
+        raise Invalid({"place_id": "No place in your scope: name one"})
     rep = queries.report(request.user, d, place)
     return {
         "day": d, "place_id": place.pk, "place": place.name, "closed": rep["closed"] is not None,
@@ -113,26 +109,16 @@ def list_submissions(request, day: str = ""):
              summary="Enter (some of) a station's/unit's figures for a day (integers ≥ 0)")
 def enter(request, payload: SubmissionIn):
     if payload.organization_id is None:
-        raise FieldErrors({"organization_id": "Choose the station or unit"})
+        raise Invalid({"organization_id": "Choose the station or unit"})
     d = _day(payload.day)
     org = get_in_scope(Organization.objects.all(), request.user, "reports.enter", pk=payload.organization_id)
-    try:
-        return actions.enter_values(acting_user=request.user, organization=org, day=d, values=payload.values)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
+    return actions.enter_values(acting_user=request.user, organization=org, day=d, values=payload.values)
 
 
 def _transition(request, pk: int, action: str):
     t = actions.TRANSITIONS[action]
     sub = get_in_scope(Submission.objects.all(), request.user, t.perm, pk=pk)
-    try:
-        return actions.transition(acting_user=request.user, submission=sub, action=action)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
+    return actions.transition(acting_user=request.user, submission=sub, action=action)
 
 
 @router.post("/reports/submissions/{pk}/confirm", response=SubmissionOut, auth=api_perm("reports.enter", obj=Submission),
@@ -167,13 +153,8 @@ class CorrectionOut(Schema):
              summary="Correct an entered figure of a closed day, with a reason (shown beside the kept figure)")
 def correct(request, pk: int, payload: CorrectionIn):
     sub = get_in_scope(Submission.objects.all(), request.user, "reports.manage", pk=pk)
-    try:
-        return actions.correct(acting_user=request.user, submission=sub, figure=payload.figure, value=payload.value,
-                               reason=payload.reason)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
+    return actions.correct(acting_user=request.user, submission=sub, figure=payload.figure, value=payload.value,
+                           reason=payload.reason)
 
 
 class LateOut(Schema):
@@ -203,12 +184,9 @@ class ClosedOut(Schema):
              summary="Close a day that is over: its report is kept as it is now")
 def close(request, payload: CloseIn):
     if not payload.day:
-        raise FieldErrors({"day": "Enter a date like 2020-03-18"})
+        raise Invalid({"day": "Enter a date like 2020-03-18"})
     d = _day(payload.day)
-    try:
-        return actions.close_day(acting_user=request.user, day=d)
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
+    return actions.close_day(acting_user=request.user, day=d)
 
 
 class DefinitionOut(Schema):
@@ -238,9 +216,6 @@ def list_definitions(request):
 @router.post("/reports/figures", response={201: DefinitionOut}, auth=api_perm("reports.manage", whole_tree=True),
              summary="Define a figure that stations/units enter every day")
 def create_definition(request, payload: DefinitionIn):
-    try:
-        d = actions.create_definition(acting_user=request.user, key=payload.key, label=payload.label, unit=payload.unit,
-                                      org_kinds=payload.org_kinds, order=payload.order)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
+    d = actions.create_definition(acting_user=request.user, key=payload.key, label=payload.label, unit=payload.unit,
+                                  org_kinds=payload.org_kinds, order=payload.order)
     return Status(201, d)

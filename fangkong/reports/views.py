@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
+from fangkong.web.forms import attempt, transition_pages
 from fangkong.places.access import covers_whole_tree, get_in_scope, has_perm, places_in_scope, requires, scope
 from fangkong.places.models import Organization
 
@@ -24,10 +25,8 @@ def _day(request, default_yesterday: bool = False):
     if not raw:
         today = timezone.localdate()
         return (today - dt.timedelta(days=1)) if default_yesterday else today, None
-    try:
-        return actions.parse_day(raw), None
-    except actions.Invalid as exc:
-        return timezone.localdate(), exc.errors["day"]
+    day, refused = attempt(lambda: actions.parse_day(raw))
+    return (timezone.localdate(), refused.errors["day"]) if refused else (day, None)
 
 
 def _report_or_400(request):
@@ -114,49 +113,40 @@ def entry(request):
         return _entry_page(request, day, 400, {"organization": _("Choose the station or unit")})
     org = get_in_scope(Organization.objects.all(), request.user, "reports.enter", pk=raw_org)
     posted = {k[2:]: v for k, v in request.POST.items() if k.startswith("f_")}
-    try:
+
+    def save():  # the figures stay saved when confirming them is refused
         sub = actions.enter_values(acting_user=request.user, organization=org, day=day, values=posted)
-    except actions.Invalid as exc:
-        return _entry_page(request, day, 400, exc.errors, org.pk, posted)
-    except actions.Conflict as exc:
-        messages.error(request, str(exc))
-        return _entry_page(request, day, 409)
-    if request.POST.get("confirm"):
-        try:
+        if request.POST.get("confirm"):
             actions.transition(acting_user=request.user, submission=sub, action="confirm")
-        except actions.Invalid as exc:
-            return _entry_page(request, day, 400, exc.errors, org.pk, posted)
-        except actions.Conflict as exc:
-            messages.error(request, str(exc))
-            return _entry_page(request, day, 409)
+
+    _saved, refused = attempt(save, request=request, keep_errors=True)
+    if refused:  # a conflict (its reason a page message) shows the stored figures
+        return _entry_page(request, day, refused.status, *((refused.errors, org.pk, posted) if refused.errors else ()))
+    if request.POST.get("confirm"):
         messages.success(request, _("%(org)s: figures confirmed.") % {"org": org.name})
     else:
         messages.success(request, _("%(org)s: figures saved. Confirm them when complete.") % {"org": org.name})
     return redirect(f"{request.path}?day={day.isoformat()}")
 
 
-def _transition_view(action: str):
-    t = actions.TRANSITIONS[action]
+def _taken(request, sub, action: str, t):
+    messages.success(request, _("%(org)s: %(state)s") % {"org": sub.organization.name,
+                                                           "state": Submission.State(t.target).label})
+    return _after(request, sub, request.POST.get("next") or "")
 
-    @requires(t.perm, obj=Submission)
-    @require_POST
-    def view(request, pk: int):
-        sub = get_in_scope(Submission.objects.select_related("organization"), request.user, t.perm, pk=pk)
-        back = request.POST.get("next") or ""
-        try:
-            actions.transition(acting_user=request.user, submission=sub, action=action)
-        except actions.Invalid as exc:
-            messages.error(request, " ".join(str(v) for v in exc.errors.values()))
-            return _after(request, sub, back, 400)
-        except actions.Conflict as exc:
-            messages.error(request, str(exc))
-            return _after(request, sub, back, 409)
-        messages.success(request, _("%(org)s: %(state)s") % {"org": sub.organization.name,
-                                                               "state": Submission.State(t.target).label})
-        return _after(request, sub, back)
 
-    view.__name__ = f"submission_{action}"
-    return view
+def _transition_refused(request, sub, refused):
+    if refused.errors:  # Invalid's messages as one (a conflict's reason is on the page already)
+        messages.error(request, " ".join(refused.messages))
+    return _after(request, sub, request.POST.get("next") or "", refused.status)
+
+
+def _refused(request, fn):
+    """Run the action; its refusal, if any, as one page message."""
+    _result, refused = attempt(fn)
+    if refused:
+        messages.error(request, " ".join(refused.messages))
+    return refused
 
 
 def _after(request, sub, back, status=None):
@@ -170,22 +160,21 @@ def _after(request, sub, back, status=None):
     return _late_page(request, sub.day, status)
 
 
-transition_views = {name: _transition_view(name) for name in actions.TRANSITIONS}
+transition_views = transition_pages(
+    actions.TRANSITIONS, Submission.objects.select_related("organization"), "submission", done=_taken,
+    take=lambda request, sub, action: actions.transition(acting_user=request.user, submission=sub, action=action),
+    refused=_transition_refused, keep_errors=True)
 
 
 @requires("reports.manage", obj=Submission)
 @require_POST
 def submission_correct(request, pk: int):
     sub = get_in_scope(Submission.objects.select_related("organization"), request.user, "reports.manage", pk=pk)
-    try:
-        actions.correct(acting_user=request.user, submission=sub, figure=request.POST.get("figure", ""),
-                        value=request.POST.get("value", ""), reason=request.POST.get("reason", ""))
-    except actions.Conflict as exc:
-        messages.error(request, str(exc))
-        return _late_page(request, sub.day, 409)
-    except actions.Invalid as exc:
-        messages.error(request, " ".join(f"{v}" for v in exc.errors.values()))
-        return _late_page(request, sub.day, 400)
+    refused = _refused(request, lambda: actions.correct(
+        acting_user=request.user, submission=sub, figure=request.POST.get("figure", ""), value=request.POST.get("value", ""),
+        reason=request.POST.get("reason", "")))
+    if refused:
+        return _late_page(request, sub.day, refused.status)
     messages.success(request, _("Correction recorded."))
     return redirect(f"/reports/late/?day={sub.day.isoformat()}")
 
@@ -217,16 +206,10 @@ def late(request):
 @requires("reports.manage", whole_tree=True)
 @require_POST
 def close(request):
-    raw = request.POST.get("day", "")
-    try:
-        day = actions.parse_day(raw)
-        actions.close_day(acting_user=request.user, day=day)
-    except actions.Invalid as exc:
-        messages.error(request, exc.errors["day"])
-        return _late_page(request, timezone.localdate(), 400)
-    except actions.Conflict as exc:
-        messages.error(request, str(exc))
-        return _late_page(request, day, 409)
+    day, refused = attempt(lambda: actions.parse_day(request.POST.get("day", "")), request=request)
+    refused = refused or _refused(request, lambda: actions.close_day(acting_user=request.user, day=day))
+    if refused:
+        return _late_page(request, day or timezone.localdate(), refused.status)
     messages.success(request, _("The day %(day)s is closed; its report is kept as it is now.") % {"day": day.isoformat()})
     return redirect(f"/reports/?day={day.isoformat()}")
 
@@ -241,16 +224,15 @@ def definitions(request):
         posted = {k: request.POST.get(k, "") for k in ("key", "label", "unit", "order")}
         posted["org_kinds"] = request.POST.getlist("org_kinds")
         order = posted["order"].strip()
-        try:
-            actions.create_definition(acting_user=request.user, key=posted["key"], label=posted["label"],
-                                      unit=posted["unit"], org_kinds=posted["org_kinds"],
-                                      order=int(order) if order.isascii() and order.isdigit() and len(order) < 6 else
-                                      (None if not order else -1))
-        except actions.Invalid as exc:
-            errors, status = exc.errors, 400
-        else:
+        _d, refused = attempt(lambda: actions.create_definition(
+            acting_user=request.user, key=posted["key"], label=posted["label"], unit=posted["unit"],
+            org_kinds=posted["org_kinds"],
+            order=int(order) if order.isascii() and order.isdigit() and len(order) < 6 else (None if not order else -1)),
+            request=request, keep_errors=True)
+        if not refused:
             messages.success(request, _("Figure added."))
             return redirect("reports_definitions")
+        errors, status = refused.errors, refused.status
     return render(request, "reports/definitions.html", {
         "definitions": FigureDefinition.objects.all(), "errors": errors, "posted": posted,
         "kinds": Organization.Kind.choices,

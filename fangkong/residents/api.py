@@ -6,9 +6,9 @@ import datetime as dt
 from django.db.models import Q
 from django.http import Http404
 from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError
 
 from fangkong.audit.actions import record
+from fangkong.lib.workflow import Conflict, Invalid
 from fangkong.places.access import api_perm, get_in_scope, places_in_scope
 from fangkong.places.models import Place
 
@@ -17,11 +17,6 @@ from .models import TAG_KEYS, Household, Person
 from .validation import validate_person
 
 router = Router(tags=["residents"])
-
-
-class FieldErrors(Exception):
-    def __init__(self, errors: dict):
-        self.errors = errors
 
 
 class PersonOut(Schema):
@@ -112,7 +107,7 @@ def _search(request, q: str, place_id: int | None, tag: str, page: int):
         if place is None:
             raise Http404
     if tag and tag not in TAG_KEYS:
-        raise FieldErrors({"tag": f"unknown tag; one of {', '.join(TAG_KEYS)}"})
+        raise Invalid({"tag": f"unknown tag; one of {', '.join(TAG_KEYS)}"})
     qs = queries.search_persons(request.user, q=q, place=place, tag=tag)
     size = queries.PAGE_SIZE
     count = qs.count()
@@ -146,8 +141,8 @@ def _household(request, household_id, perm="residents.edit"):
 
 def _dup(dup: actions.DuplicatePerson):
     if dup.existing is not None:
-        raise HttpError(409, f"ID number already registered: person {dup.existing.pk} ({dup.existing.id_masked})")
-    raise HttpError(409, "ID number already registered outside your jurisdiction")
+        raise Conflict(f"ID number already registered: person {dup.existing.pk} ({dup.existing.id_masked})")
+    raise Conflict("ID number already registered outside your jurisdiction")
 
 
 @router.post("/residents", response={201: PersonOut}, summary="Register a person", auth=api_perm("residents.edit"))
@@ -155,7 +150,7 @@ def create_resident(request, payload: PersonIn):
     household = _household(request, payload.household_id)
     clean, errors = validate_person(payload.dict())
     if errors:
-        raise FieldErrors(errors)
+        raise Invalid(errors)
     try:
         person = actions.create_person(acting_user=request.user, clean=clean, household=household)
     except actions.DuplicatePerson as dup:
@@ -172,7 +167,7 @@ def update_resident(request, pk: int, payload: PersonPatch):
         data["id_number"] = person.id_number()  # check them against the stored ID
     clean, errors = validate_person(data, partial=True)
     if errors:
-        raise FieldErrors(errors)
+        raise Invalid(errors)
     try:
         return actions.update_person(acting_user=request.user, person=person, clean=clean, household=household)
     except actions.DuplicatePerson as dup:
@@ -206,12 +201,12 @@ def get_household(request, pk: int):
 def create_household(request, payload: HouseholdIn):
     place = get_in_scope(Place.objects.exclude(kind__in=["district", "street", "checkpoint"]), request.user, "residents.edit", pk=payload.place_id)
     if payload.tenure not in Household.Tenure.values:
-        raise FieldErrors({"tenure": f"one of {', '.join(Household.Tenure.values)}"})
+        raise Invalid({"tenure": f"one of {', '.join(Household.Tenure.values)}"})
     address = payload.address.strip()
     if not address:
-        raise FieldErrors({"address": "address is required"})
+        raise Invalid({"address": "address is required"})
     if Household.objects.filter(place=place, address=address).exists():
-        raise HttpError(409, "a household with this address already exists here")
+        raise Conflict("a household with this address already exists here")
     return Status(201, actions.create_household(acting_user=request.user, place=place, address=address, tenure=payload.tenure))
 
 

@@ -11,10 +11,8 @@ import datetime as dt
 
 from django.urls import reverse
 from ninja import File, Form, Router, Schema, Status, UploadedFile
-from ninja.errors import HttpError
 
 from fangkong.places.access import api_perm
-from fangkong.residents.api import FieldErrors
 
 from . import actions, queries, views
 from .models import Attachment
@@ -47,23 +45,14 @@ class AttachmentOut(Schema):
 
 
 def _owner(request, owner_type, owner_id, need):
-    try:
-        return queries.owner_for(request.user, owner_type, owner_id, need)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
+    return queries.owner_for(request.user, owner_type, owner_id, need)  # Invalid: a 422 (fangkong/api.py)
 
 
 @router.post("/uploads", response={201: AttachmentOut}, auth=api_perm("uploads.attach"),
              summary="Attach a photo (JPEG/PNG/WebP, re-encoded) or a PDF to a record you may change")
 def upload(request, owner_type: Form[str], owner_id: Form[int], file: File[UploadedFile], kind: Form[str] = "photo"):
     owner = _owner(request, owner_type, owner_id, "attach")
-    try:
-        att = actions.attach(acting_user=request.user, owner=owner, file=file, kind=kind)
-    except actions.Invalid as exc:
-        raise FieldErrors(exc.errors) from None
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
-    return Status(201, att)
+    return Status(201, actions.attach(acting_user=request.user, owner=owner, file=file, kind=kind))
 
 
 @router.get("/uploads", response=list[AttachmentOut], auth=api_perm("uploads.view"),
@@ -82,8 +71,5 @@ def download(request, pk: int):
                summary="Remove a file from a record you may change")
 def remove(request, pk: int):
     att, owner = queries.attachment_for(request.user, pk, "attach")
-    try:
-        actions.detach(acting_user=request.user, attachment=att, owner=owner)
-    except actions.Conflict as exc:
-        raise HttpError(409, str(exc)) from None
+    actions.detach(acting_user=request.user, attachment=att, owner=owner)
     return Status(204, None)

@@ -10,6 +10,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from fangkong.audit.actions import record
+from fangkong.web.forms import attempt
 from fangkong.places.access import requires
 
 from . import actions, queries
@@ -72,36 +73,23 @@ def _answer(request, owner, status: int = 200, error: str = ""):
     return redirect(_safe_next(request))
 
 
-def _message(exc) -> str:
-    if isinstance(exc, actions.Invalid):
-        return " ".join(str(m) for m in exc.errors.values())
-    return str(exc)
-
-
 @requires("uploads.attach")
 @require_POST
 def upload(request):
     """Form fields: owner_type ("app_label.model"), owner_id, kind (photo|document), file, next."""
-    try:
-        owner = queries.owner_for(request.user, request.POST.get("owner_type"), request.POST.get("owner_id"), "attach")
-    except actions.Invalid as exc:
-        return render(request, "uploads/problem.html", {"error": _message(exc), "next": _safe_next(request)}, status=400)
-    try:
-        actions.attach(acting_user=request.user, owner=owner, file=request.FILES.get("file"),
-                       kind=request.POST.get("kind", Attachment.Kind.PHOTO))
-    except actions.Invalid as exc:
-        return _answer(request, owner, 400, _message(exc))
-    except actions.Conflict as exc:
-        return _answer(request, owner, 409, _message(exc))
-    return _answer(request, owner)
+    owner, refused = attempt(lambda: queries.owner_for(request.user, request.POST.get("owner_type"),
+                                                       request.POST.get("owner_id"), "attach"))
+    if refused:
+        return render(request, "uploads/problem.html", {"error": " ".join(refused.messages), "next": _safe_next(request)},
+                      status=400)
+    _done, refused = attempt(lambda: actions.attach(acting_user=request.user, owner=owner, file=request.FILES.get("file"),
+                                                    kind=request.POST.get("kind", Attachment.Kind.PHOTO)))
+    return _answer(request, owner, *((refused.status, " ".join(refused.messages)) if refused else ()))
 
 
 @requires("uploads.attach", obj=Attachment)
 @require_POST
 def remove(request, pk: int):
     att, owner = queries.attachment_for(request.user, pk, "attach")
-    try:
-        actions.detach(acting_user=request.user, attachment=att, owner=owner)
-    except actions.Conflict as exc:
-        return _answer(request, owner, 409, _message(exc))
-    return _answer(request, owner)
+    _done, refused = attempt(lambda: actions.detach(acting_user=request.user, attachment=att, owner=owner))
+    return _answer(request, owner, *((refused.status, " ".join(refused.messages)) if refused else ()))
