@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
 from fangkong.lib import registry
+from fangkong.lib.health import TEMP_MAX, TEMP_MIN
 from fangkong.lib.workflow import Conflict, Invalid, Transition, apply_transition  # noqa: F401  (actions.Conflict etc. for callers)
 
 from .models import Answer, Campaign, FollowUp, Question, Questionnaire, Visit
@@ -27,7 +28,6 @@ S = Campaign.State
 MAX_DAYS = 90
 KEY_RE = re.compile(r"[a-z][a-z0-9_]{0,31}")
 PROPOSED_DAYS = 14  # a risky answer proposes 14 days of home medical observation (seeds 000, 003)
-TEMP_MIN, TEMP_MAX = Decimal("34.0"), Decimal("43.0")
 
 TRANSITIONS: dict[str, Transition] = {
     "start": Transition("census.manage", (S.DRAFT,), S.RUNNING, gettext_lazy("Start the census")),

@@ -18,7 +18,6 @@ import datetime as dt
 import hashlib
 import logging
 import secrets
-from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -29,6 +28,7 @@ from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
 from fangkong.lib import crypto
+from fangkong.lib.health import body_temperature
 from fangkong.lib.identity import IdentityError, has_numbers, mask_numbers, normalize_id, normalize_phone
 from fangkong.lib.workflow import Conflict, Invalid, Transition, apply_transition
 from fangkong.residents.actions import encrypted_fields
@@ -65,7 +65,6 @@ CREDIT_TRANSITIONS: dict[str, Transition] = {
 }
 
 LOOKBACK_DAYS = 14  # travel "in the last 14 days"
-TEMP_MIN, TEMP_MAX = Decimal("34.0"), Decimal("43.0")
 MAX_TRAVEL_ROWS = 5
 # Public page: at most this many new declarations from one network address per window
 # (a family or a compound behind one address stays well below it).
@@ -160,17 +159,11 @@ def validate(data: dict, *, today: dt.date | None = None) -> tuple[dict, dict]:
         errors["address"] = _("An address holds no ID or phone number")
     clean["address"] = address
 
-    raw_t = str(data.get("temperature") if data.get("temperature") is not None else "").strip()
-    clean["temperature"] = None
-    if raw_t:
-        try:
-            t = Decimal(raw_t.replace("，", ".").replace(",", "."))
-        except InvalidOperation:
-            t = None
-        if t is None or not t.is_finite() or not TEMP_MIN <= t <= TEMP_MAX:
-            errors["temperature"] = _("A body temperature lies between 34 and 43 °C")
-        else:
-            clean["temperature"] = t.quantize(Decimal("0.1"))
+    try:
+        clean["temperature"] = body_temperature(data.get("temperature"))
+    except Invalid as exc:
+        clean["temperature"] = None
+        errors.update(exc.errors)
 
     raw_symptoms = data.get("symptoms") or []
     if isinstance(raw_symptoms, str):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Conflict, Invalid, Transition, apply_transition  # noqa: F401  (actions.Invalid etc. for callers)
 from fangkong.lib import registry
+from fangkong.lib.health import body_temperature
 from fangkong.passes import plates, tokens
 from fangkong.lib.db import fastsql, group_commit
 from fangkong.places.access import path_in_scope, places_in_scope
@@ -36,7 +37,6 @@ from fangkong.places.models import Place
 from . import passcheck
 from .models import CHECKPOINT_KINDS, GateEntry, Triage
 
-TEMP_MIN, TEMP_MAX = Decimal("34.0"), Decimal("43.0")
 FUTURE_SKEW = dt.timedelta(minutes=10)  # a device clock ahead by more than this is not trusted
 MAX_AGE = dt.timedelta(days=30)  # an offline queue older than this: device clock not trusted
 MAX_BATCH = 10_000
@@ -69,15 +69,7 @@ def guard_places(user):
 # --- Parsing ----------------------------------------------------------------------------
 
 def parse_temperature(raw) -> Decimal | None:
-    if raw is None or str(raw).strip() == "":
-        return None
-    try:
-        temp = Decimal(str(raw).strip().replace("，", ".").replace(",", ".")).quantize(Decimal("0.1"))
-    except (InvalidOperation, ValueError, TypeError):
-        raise Invalid({"temperature": _("Enter the temperature in °C, e.g. 36.5")}) from None
-    if not temp.is_finite() or not TEMP_MIN <= temp <= TEMP_MAX:
-        raise Invalid({"temperature": _("A body temperature lies between 34 and 43 °C")})
-    return temp
+    return body_temperature(raw)
 
 
 def normalize_plate(text: str) -> str:

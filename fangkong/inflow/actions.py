@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import uuid
-from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -22,6 +21,7 @@ from django.utils.translation import gettext_lazy
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Conflict, Invalid, Transition, apply_transition  # noqa: F401  (actions.Conflict etc. for callers)
 from fangkong.lib import registry
+from fangkong.lib.health import body_temperature
 from fangkong.lib import crypto
 from fangkong.lib.identity import has_numbers
 from fangkong.residents import actions as residents
@@ -62,7 +62,6 @@ ESCALATION_PERMS: dict[str, tuple[str, ...]] = {
     DueLink.ARRIVE: ("inflow.arrive",),
 }
 
-TEMP_MIN, TEMP_MAX = Decimal("34.0"), Decimal("43.0")
 
 
 def review_window() -> dt.timedelta:
@@ -253,12 +252,7 @@ def transition(*, acting_user, app: Application, action: str, reason: str = "", 
         changes.update(travelling_at=now, planned_arrival=planned_arrival,
                        **deadline(DueLink.ARRIVE, now, planned_arrival=planned_arrival))
     elif action == "arrive":
-        try:
-            temp = Decimal(str(temperature)).quantize(Decimal("0.1"))
-        except (InvalidOperation, ValueError, TypeError):
-            raise Invalid({"temperature": _("Enter the temperature in °C, e.g. 36.5")}) from None
-        if not temp.is_finite() or not TEMP_MIN <= temp <= TEMP_MAX:
-            raise Invalid({"temperature": _("A body temperature lies between 34 and 43 °C")})
+        temp = body_temperature(temperature, required=True)
         if healthy is None:
             raise Invalid({"healthy": _("Record the result of the health check")})
         policy = _policy(app.risk)

@@ -12,10 +12,9 @@ from fangkong.residents.validation import validate_person
 from .models import Measure, Origin, Risk
 
 
-class ApplyForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=50)
-    id_number = forms.CharField(label=_("ID number"), max_length=30)
-    phone = forms.CharField(label=_("Phone"), max_length=30, required=False)
+class _ReturnForm(forms.Form):
+    """Where and how a person returns: what the staff's form and the person's own share."""
+
     origin = forms.ModelChoiceField(label=_("Coming from"), queryset=Origin.objects.all())
     place = forms.ModelChoiceField(label=_("Destination grid or compound"), queryset=Place.objects.none())
     address = forms.CharField(label=_("Household address"), max_length=200)
@@ -29,6 +28,16 @@ class ApplyForm(forms.Form):
         self.fields["place"].label_from_instance = lambda p: p.label
         if not self.is_bound:
             self.initial.setdefault("client_key", uuid.uuid4().hex)
+
+
+class ApplyForm(_ReturnForm):
+    name = forms.CharField(label=_("Name"), max_length=50)
+    id_number = forms.CharField(label=_("ID number"), max_length=30)
+    phone = forms.CharField(label=_("Phone"), max_length=30, required=False)
+    field_order = ["name", "id_number", "phone"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
         self.fields["id_number"].widget.attrs.update(autocomplete="off", inputmode="text")
         self.fields["phone"].widget.attrs.update(autocomplete="off", inputmode="tel")
 
@@ -87,24 +96,12 @@ class MeasurePolicyForm(forms.Form):
                               widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
 
 
-class ResidentApplyForm(forms.Form):
+class ResidentApplyForm(_ReturnForm):
     """The person's own application (personal link): nothing of the person is re-entered;
     the destination is the registered household unless they choose another."""
 
-    origin = forms.ModelChoiceField(label=_("Coming from"), queryset=Origin.objects.all())
-    place = forms.ModelChoiceField(label=_("Destination grid or compound"), queryset=Place.objects.none())
-    address = forms.CharField(label=_("Household address"), max_length=200)
     planned_arrival = forms.DateField(label=_("Planned arrival"), widget=forms.DateInput(attrs={"type": "date"}))
-    purpose = forms.CharField(label=_("Purpose"), max_length=200, required=False)
-    transport = forms.CharField(label=_("Transport"), max_length=100, required=False)
-    client_key = forms.CharField(widget=forms.HiddenInput, required=False, max_length=64)
-
-    def __init__(self, *args, places=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["place"].queryset = places if places is not None else Place.objects.none()
-        self.fields["place"].label_from_instance = lambda p: p.label
-        if not self.is_bound:
-            self.initial.setdefault("client_key", uuid.uuid4().hex)
+    field_order = ["origin", "place", "address", "planned_arrival"]
 
     def clean_planned_arrival(self):
         # The action checks it again and stays the authority; here so it shows with the rest.

@@ -60,6 +60,11 @@ def xlsx_response(rows: Iterable[list], filename: str, sheet_title: str = "Sheet
             first = False
         else:
             ws.append([safe_cell(v) for v in row])
+    return workbook_response(wb, filename)
+
+
+def workbook_response(wb, filename: str) -> FileResponse:
+    """An openpyxl workbook as a download, saved to a temporary file (not to memory)."""
     tmp = tempfile.TemporaryFile(suffix=".xlsx")
     wb.save(tmp)
     tmp.seek(0)

@@ -8,7 +8,7 @@ concurrent calls exactly one wins.
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -20,12 +20,12 @@ from django.utils.translation import gettext_lazy
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Conflict, Invalid, Transition, apply_transition  # noqa: F401  (actions.Conflict etc. for callers)
 from fangkong.lib import registry
+from fangkong.lib.health import body_temperature
 from fangkong.lib.db import fastsql, group_commit
 
 from .models import SYMPTOM_KEYS, Alert, Event, Observation, Report, Room, SupplyRequest
 
 S = Observation.State
-TEMP_MIN, TEMP_MAX = Decimal("34.0"), Decimal("43.0")
 MAX_DAYS = 60
 # What a report reads of its observation (under lock): the state machine's fields and what
 # the audit event and an alert need.
@@ -60,13 +60,7 @@ def _form_key(obs: Observation, client_key: str) -> str:
 
 
 def parse_temperature(raw) -> Decimal:
-    try:
-        temp = Decimal(str(raw).strip().replace("，", ".").replace(",", ".")).quantize(Decimal("0.1"))
-    except (InvalidOperation, ValueError, TypeError):
-        raise Invalid({"temperature": _("Enter the temperature in °C, e.g. 36.5")}) from None
-    if not temp.is_finite() or not TEMP_MIN <= temp <= TEMP_MAX:
-        raise Invalid({"temperature": _("A body temperature lies between 34 and 43 °C")})
-    return temp
+    return body_temperature(raw, required=True)
 
 
 # --- Windows ----------------------------------------------------------------------------

@@ -13,13 +13,12 @@ same way. CSV: the same rows without merging, UTF-8 with a BOM (lib.exports).
 """
 from __future__ import annotations
 
-import tempfile
 
 from django.http import FileResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from fangkong.lib.exports import csv_response, safe_cell
+from fangkong.lib.exports import csv_response, safe_cell, workbook_response
 
 
 def title(rep) -> str:
@@ -182,10 +181,4 @@ def xlsx_export(rep, filename: str) -> FileResponse:
         fs.cell(row=2, column=2 + i, value=f"=SUM('{ws.title}'!{letter}{first}:{letter}{last})" if last >= first else 0)
     fs.cell(row=2, column=1, value=_("Total"))
 
-    tmp = tempfile.TemporaryFile(suffix=".xlsx")
-    wb.save(tmp)
-    tmp.seek(0)
-    resp = FileResponse(tmp, as_attachment=True, filename=filename,
-                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    resp["Cache-Control"] = "no-store"
-    return resp
+    return workbook_response(wb, filename)
