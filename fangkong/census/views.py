@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from fangkong.audit.actions import record
 from fangkong.web.forms import attempt, submitted, transition_pages
 from fangkong.places.access import get_in_scope, has_perm, possible_transitions, requires
+from fangkong.web.lists import chosen, page_of
 
 from . import actions, queries
 from .forms import CampaignForm
@@ -24,7 +25,7 @@ from .models import Campaign, FollowUp, Question, Visit
 @require_GET
 def campaign_list(request):
     qs = queries.campaigns(request.user).select_related("place").order_by("-start_date", "-id")
-    page = Paginator(qs, 50).get_page(request.GET.get("page", "1"))
+    page = page_of(request, qs)
     return render(request, "census/list.html", {
         "page": page, "can_manage": has_perm(request.user, "census.manage"),
         "can_visit": has_perm(request.user, "census.visit"),
@@ -77,7 +78,7 @@ transition_views = transition_pages(
 @require_GET
 def pending(request, pk: int):
     campaign = queries.get_campaign(request.user, "census.view", pk)
-    page = Paginator(queries.pending(request.user, "census.view", campaign), 100).get_page(request.GET.get("page", "1"))
+    page = page_of(request, queries.pending(request.user, "census.view", campaign), 100)
     return render(request, "census/pending.html", {"campaign": campaign, "page": page,
                                                     "can_visit": has_perm(request.user, "census.visit")})
 
@@ -160,10 +161,8 @@ def visit(request, pk: int):
 @require_GET
 @never_cache
 def followups(request):
-    state = request.GET.get("state", "open")
-    if state not in FollowUp.State.values:
-        state = "open"
-    page = Paginator(queries.followups(request.user, state), 50).get_page(request.GET.get("page", "1"))
+    state = chosen(request, "state", FollowUp.State.values, "open")
+    page = page_of(request, queries.followups(request.user, state))
     record(request.user, "census.followups.list", detail={"state": state, "page": page.number})
     return render(request, "census/followups.html", _followups_context(request, page, state))
 

@@ -1,13 +1,13 @@
 """Small pages of the platform itself (no module of their own)."""
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_safe
 
 from fangkong.audit.models import AuditEvent
 from fangkong.places.access import public, requires, scope
+from fangkong.web.lists import page_of
 
 
 @public("health check")
@@ -26,5 +26,5 @@ def audit_events(request):
     action = request.GET.get("action", "")[:64]
     if action:
         qs = qs.filter(action__startswith=action)
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    page = page_of(request, qs)
     return render(request, "audit/event_list.html", {"page": page, "action": action})

@@ -22,6 +22,7 @@ from fangkong.web.forms import attempt, transition_pages
 from fangkong.lib.workflow import int_or_none
 from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, places_in_scope, possible_transitions, public, requires
 from fangkong.residents.models import Person
+from fangkong.web.lists import chosen, page_of
 
 from . import actions, queries
 from .models import SYMPTOMS, Appeal, CreditEntry, Declaration, Finding, Point
@@ -140,11 +141,9 @@ QUEUE_FILTERS = [("open", gettext_lazy("To verify")), ("verified", gettext_lazy(
 @require_GET
 @never_cache
 def queue(request):
-    which = request.GET.get("state", "open")
-    if which not in queries.QUEUE_STATES:
-        which = "open"
+    which = chosen(request, "state", queries.QUEUE_STATES, "open")
     unmatched = request.GET.get("unmatched") == "1"
-    page = Paginator(queries.queue(request.user, which, unmatched), 50).get_page(request.GET.get("page", "1"))
+    page = page_of(request, queries.queue(request.user, which, unmatched))
     record(request.user, "declarations.list", detail={"state": which, "page": page.number})
     return render(request, "declarations/queue.html", {
         "page": page, "which": which, "filters": QUEUE_FILTERS, "unmatched": unmatched,
@@ -213,10 +212,8 @@ def match(request, pk: int):
 @require_GET
 @never_cache
 def findings(request):
-    state = request.GET.get("state", Finding.State.RECORDED)
-    if state not in Finding.State.values:
-        state = Finding.State.RECORDED
-    page = Paginator(queries.findings(request.user, state), 50).get_page(request.GET.get("page", "1"))
+    state = chosen(request, "state", Finding.State.values, Finding.State.RECORDED)
+    page = page_of(request, queries.findings(request.user, state))
     record(request.user, "declarations.findings.list", detail={"state": state, "page": page.number})
     return render(request, "declarations/findings.html", {
         "page": page, "state": state, "states": Finding.State.choices,
@@ -318,7 +315,7 @@ def credit_list(request):
         qs = queries.entries(request.user).filter(appeals__state=Appeal.State.OPEN).distinct()
     else:
         qs = queries.entries(request.user, state)
-    page = Paginator(qs.order_by("-created_at", "-pk"), 50).get_page(request.GET.get("page", "1"))
+    page = page_of(request, qs.order_by("-created_at", "-pk"))
     record(request.user, "credit.list", detail={"state": state, "page": page.number})
     return render(request, "declarations/credit_list.html", {
         "page": page, "state": state, "open_appeals": queries.open_appeals(request.user).count()})

@@ -4,7 +4,6 @@ carries the buttons of the links the user may take now."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import Case, F, IntegerField, Q, Value, When
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -16,6 +15,7 @@ from fangkong.audit.actions import record
 from fangkong.web.forms import attempt, submitted, transition_pages
 from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, possible_transitions, requires, scope, scope_orgs, scope_paths
 from fangkong.places.models import Place
+from fangkong.web.lists import chosen, page_of
 
 from . import actions, queries
 from .forms import (ApplyForm, ArrivalForm, DecisionForm, MeasurePolicyForm, OriginForm, OriginRiskForm, ResidentApplyForm,
@@ -43,10 +43,8 @@ def board_queryset(user, which: str = "open"):
 @requires("inflow.view")
 @require_GET
 def board(request):
-    which = request.GET.get("state", "open")
-    if which not in dict(STATE_FILTERS):
-        which = "open"
-    page = Paginator(board_queryset(request.user, which), 50).get_page(request.GET.get("page", "1"))
+    which = chosen(request, "state", STATE_FILTERS, "open")
+    page = page_of(request, board_queryset(request.user, which))
     record(request.user, "inflow.list", detail={"state": which, "page": page.number})
     return render(request, "inflow/board.html", {
         "page": page, "which": which, "filters": STATE_FILTERS, "now": timezone.now(),

@@ -3,7 +3,6 @@ the channels page of those holding notify.manage (channels and failed deliveries
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import F
 from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
@@ -13,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from fangkong.web.forms import submitted
 from fangkong.lib.workflow import int_or_none
 from fangkong.places.access import authenticated, get_in_scope, places_in_scope, requires, scope
+from fangkong.web.lists import page_of
 
 from . import actions
 from .forms import ChannelForm
@@ -30,7 +30,7 @@ def inbox_queryset(user):
 @authenticated
 @require_GET
 def inbox(request):
-    page = Paginator(inbox_queryset(request.user), 50).get_page(request.GET.get("page", "1"))
+    page = page_of(request, inbox_queryset(request.user))
     return render(request, "notify/inbox.html", {"page": page})
 
 

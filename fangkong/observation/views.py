@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpResponse
@@ -25,6 +24,7 @@ from fangkong.lib.workflow import int_or_none
 from fangkong.residents.queries import person_by_id_number
 from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, possible_transitions, requires, scope
 from fangkong.places.models import Organization
+from fangkong.web.lists import chosen, page_of
 
 from . import actions
 from .forms import ReportForm, RequestForm, StaffReportForm, StartForm
@@ -63,10 +63,8 @@ def _today_reports(observations) -> dict[int, dict[int, Report]]:
 @requires("observation.view")
 @require_GET
 def board(request):
-    which = request.GET.get("state", "open")
-    if which not in dict(FILTERS):
-        which = "open"
-    page = Paginator(board_queryset(request.user, which), 50).get_page(request.GET.get("page", "1"))
+    which = chosen(request, "state", FILTERS, "open")
+    page = page_of(request, board_queryset(request.user, which))
     today = _today_reports(page.object_list)
     n = len(actions.windows())
     rows = [(o, [today.get(o.pk, {}).get(i) for i in range(n)]) for o in page.object_list]

@@ -5,7 +5,6 @@ that changes every minute)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -20,6 +19,7 @@ from fangkong.residents.queries import person_by_id_number
 from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, requires, scope
 from fangkong.places.models import Place
 from fangkong.residents.models import Household
+from fangkong.web.lists import chosen, page_of
 
 from . import actions
 from .colours import pass_colour
@@ -38,9 +38,7 @@ def _places(user):
 @requires("passes.view")
 @require_GET
 def pass_list(request):
-    which = request.GET.get("state", "active")
-    if which not in dict(FILTERS):
-        which = "active"
+    which = chosen(request, "state", FILTERS, "active")
     qs = scope(Pass.objects.select_related("person", "place"), request.user, "passes.view")
     kind = request.GET.get("kind", "")
     if kind in Pass.Kind.values:
@@ -49,7 +47,7 @@ def pass_list(request):
         qs = qs.filter(state=S.ACTIVE)
     elif which == "ended":
         qs = qs.exclude(state=S.ACTIVE)
-    page = Paginator(qs, 50).get_page(request.GET.get("page", "1"))
+    page = page_of(request, qs)
     pending = scope(Override.objects.filter(state=Override.State.REQUESTED), request.user, "passes.approve_override").count() \
         if has_perm(request.user, "passes.approve_override") else 0
     record(request.user, "passes.list", detail={"state": which, "page": page.number})

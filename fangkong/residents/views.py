@@ -7,16 +7,15 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse, HttpResponseBadRequest
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
 from fangkong.lib.exports import csv_response, xlsx_response
-from fangkong.lib.workflow import Conflict, Invalid
+from fangkong.web.forms import attempt, submitted
 from fangkong.places.access import get_in_scope, has_perm, places_in_scope, require, requires, scope
-from fangkong.places.models import Place
 
 from . import actions, importing, queries
 from .forms import HouseholdForm, ImportUploadForm, PersonForm
@@ -76,6 +75,13 @@ def person_unmask(request, pk: int):
     return render(request, "residents/_unmasked.html", {"person": person, "plain": plain})
 
 
+def _duplicate(form, dup) -> None:
+    """The ID number is registered already: whom to (masked) when the user sees them."""
+    form.add_error("id_number", _("This ID number is already registered: %(name)s (%(id)s)") % {
+        "name": dup.existing.name, "id": dup.existing.id_masked} if dup.existing else
+        _("This ID number is already registered outside your jurisdiction"))
+
+
 def _person_form_response(request, form, person=None, status=200):
     return render(request, "residents/person_form.html", {"form": form, "person": person}, status=status)
 
@@ -94,10 +100,9 @@ def person_create(request):
             try:
                 person = actions.create_person(acting_user=request.user, clean=form.person_fields, household=form.cleaned_data["household"])
             except actions.DuplicatePerson as dup:
+                _duplicate(form, dup)
                 if dup.existing is not None:
-                    form.add_error("id_number", _("This ID number is already registered: %(name)s (%(id)s)") % {"name": dup.existing.name, "id": dup.existing.id_masked})
                     return render(request, "residents/person_form.html", {"form": form, "duplicate": dup.existing}, status=409)
-                form.add_error("id_number", _("This ID number is already registered outside your jurisdiction"))
                 return _person_form_response(request, form, status=409)
             messages.success(request, _("Saved."))
             return redirect("person_detail", pk=person.pk)
@@ -121,7 +126,7 @@ def person_edit(request, pk: int):
                 actions.update_person(acting_user=request.user, person=person, clean=form.person_fields,
                                       household=form.cleaned_data["household"] or person.household)
             except actions.DuplicatePerson as dup:
-                form.add_error("id_number", _("This ID number is already registered: %(name)s (%(id)s)") % {"name": dup.existing.name, "id": dup.existing.id_masked} if dup.existing else _("This ID number is already registered outside your jurisdiction"))
+                _duplicate(form, dup)
                 return _person_form_response(request, form, person, status=409)
             messages.success(request, _("Saved."))
             return redirect("person_detail", pk=person.pk)
@@ -153,13 +158,9 @@ def _household_form(request, form, household=None, status=200):
 @require_http_methods(["GET", "POST"])
 def household_create(request):
     form = HouseholdForm(request.POST or None, places=_household_places(request.user))
-    if request.method == "POST":
-        if form.is_valid():
-            d = form.cleaned_data
-            hh = actions.create_household(acting_user=request.user, place=d["place"], address=d["address"], tenure=d["tenure"])
-            return redirect("household_detail", pk=hh.pk)
-        return _household_form(request, form, status=400)
-    return _household_form(request, form)
+    hh, status = submitted(request, form, lambda d: actions.create_household(
+        acting_user=request.user, place=d["place"], address=d["address"], tenure=d["tenure"]))
+    return redirect("household_detail", pk=hh.pk) if status is None else _household_form(request, form, status=status)
 
 
 @requires("residents.edit", obj=Household)
@@ -167,14 +168,12 @@ def household_create(request):
 def household_edit(request, pk: int):
     household = get_in_scope(Household.objects.all(), request.user, "residents.edit", pk=pk)
     form = HouseholdForm(request.POST or None, instance=Household.objects.get(pk=pk), places=_household_places(request.user))
-    if request.method == "POST":
-        if form.is_valid():
-            d = form.cleaned_data
-            actions.update_household(acting_user=request.user, household=household, place=d["place"], address=d["address"], tenure=d["tenure"])
-            messages.success(request, _("Saved."))
-            return redirect("household_detail", pk=pk)
-        return _household_form(request, form, household, status=400)
-    return _household_form(request, form, household)
+    _done, status = submitted(request, form, lambda d: actions.update_household(
+        acting_user=request.user, household=household, place=d["place"], address=d["address"], tenure=d["tenure"]))
+    if status is not None:
+        return _household_form(request, form, household, status=status)
+    messages.success(request, _("Saved."))
+    return redirect("household_detail", pk=pk)
 
 
 @requires("residents.export")
@@ -255,13 +254,12 @@ def import_job(request, pk: int):
 def import_start(request, pk: int):
     job = _job(request, pk)
     mapping = {str(i): request.POST.get(f"col_{i}", "") for i in range(len(job.headers))}
-    try:
-        importing.start_import(acting_user=request.user, job=job, mapping=mapping)
-    except Conflict as exc:
-        return HttpResponse(str(exc), status=409)
-    except Invalid as exc:
+    _done, refused = attempt(lambda: importing.start_import(acting_user=request.user, job=job, mapping=mapping))
+    if refused and refused.reason:
+        return HttpResponse(refused.reason, status=409)
+    if refused:
         shown = {k: v for k, v in mapping.items() if v in importing.FIELDS}
-        return _job_page(request, job, mapping=shown, problems=exc.errors["mapping"], status=400)
+        return _job_page(request, job, mapping=shown, problems=refused.errors["mapping"], status=400)
     return redirect("import_job", pk=job.pk)
 
 
@@ -269,11 +267,8 @@ def import_start(request, pk: int):
 @require_POST
 def import_resume(request, pk: int):
     job = _job(request, pk)
-    try:
-        importing.resume_import(acting_user=request.user, job=job)
-    except Conflict as exc:
-        return HttpResponse(str(exc), status=409)
-    return redirect("import_job", pk=job.pk)
+    _done, refused = attempt(lambda: importing.resume_import(acting_user=request.user, job=job))
+    return HttpResponse(refused.reason, status=409) if refused else redirect("import_job", pk=job.pk)
 
 
 @requires("residents.import", obj=ImportJob)
