@@ -1,5 +1,7 @@
 from django.urls import path
 
+from fangkong.web.forms import transition_urls
+
 from . import views
 
 urlpatterns = [
@@ -12,5 +14,5 @@ urlpatterns = [
     path("<int:pk>/", views.campaign_detail, name="census_detail"),
     path("<int:pk>/pending/", views.pending, name="census_pending"),
     path("<int:pk>/visit/", views.visit, name="census_visit"),
-    *[path(f"<int:pk>/{name}/", view, name=f"census_{name}") for name, view in views.transition_views.items()],
+    *transition_urls(views.transition_views, "<int:pk>/{}/", "census_{}"),
 ]

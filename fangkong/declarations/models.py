@@ -116,7 +116,30 @@ class Declaration(models.Model):
         return crypto.decrypt(self.id_enc)
 
 
-class Finding(models.Model):
+class _Scoped(models.Model):
+    """A record of the person's place: scoped by its path (the access module's SCOPE_PATH)."""
+
+    place_path = models.CharField(max_length=255, db_index=True, editable=False)
+
+    SCOPE_PATH = "place_path"
+
+    class Meta:
+        abstract = True
+
+
+class _Decided(_Scoped):
+    """A record the committee decides: its state changes by version (apply_transition),
+    with who decided and when."""
+
+    version = models.PositiveIntegerField(default=1)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        abstract = True
+
+
+class Finding(_Decided):
     """Grid watch (网格盯防): a risk a person in the grid left undeclared, with the evidence.
     The committee confirms it (it then becomes a credit entry) or dismisses it."""
 
@@ -132,25 +155,19 @@ class Finding(models.Model):
         DISMISSED = "dismissed", _("Dismissed")
 
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="+")
-    place_path = models.CharField(max_length=255, db_index=True, editable=False)
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     evidence = models.CharField(_("evidence"), max_length=1000)
     found_on = models.DateField(_("found on"))
     recorded_at = models.DateTimeField(db_index=True)
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     state = models.CharField(max_length=10, choices=State.choices, default=State.RECORDED, db_index=True)
-    version = models.PositiveIntegerField(default=1)
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     decision_note = models.CharField(_("note"), max_length=500, blank=True)
-
-    SCOPE_PATH = "place_path"
 
     class Meta:
         ordering = ["-recorded_at", "-id"]
 
 
-class CreditEntry(models.Model):
+class CreditEntry(_Scoped):
     """One entry of a person's credit record (个人诚信档案). A revoked entry stays, marked."""
 
     class Kind(models.TextChoices):
@@ -162,7 +179,6 @@ class CreditEntry(models.Model):
         REVOKED = "revoked", pgettext_lazy("credit", "Revoked")
 
     person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="credit_entries")
-    place_path = models.CharField(max_length=255, db_index=True, editable=False)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
     reason = models.CharField(_("reason"), max_length=300)
     evidence = models.CharField(_("evidence"), max_length=1000)
@@ -174,8 +190,6 @@ class CreditEntry(models.Model):
     state = models.CharField(max_length=8, choices=State.choices, default=State.ACTIVE, db_index=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
-    SCOPE_PATH = "place_path"
-
     class Meta:
         ordering = ["-created_at", "-id"]
 
@@ -185,23 +199,17 @@ class CreditEntry(models.Model):
         return self.state == self.State.ACTIVE and not any(a.state == "open" for a in self.appeals.all())
 
 
-class Appeal(models.Model):
+class Appeal(_Decided):
     class State(models.TextChoices):
         OPEN = "open", _("Awaiting decision")
         UPHELD = "upheld", _("Entry upheld")
         REVOKED = "revoked", _("Entry revoked")
 
     entry = models.ForeignKey(CreditEntry, on_delete=models.PROTECT, related_name="appeals")
-    place_path = models.CharField(max_length=255, db_index=True, editable=False)
     text = models.CharField(_("appeal"), max_length=1000)
     filed_at = models.DateTimeField(db_index=True)
     state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN, db_index=True)
-    version = models.PositiveIntegerField(default=1)
-    decided_at = models.DateTimeField(null=True, blank=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     decision_reason = models.CharField(_("reason"), max_length=500, blank=True)
-
-    SCOPE_PATH = "place_path"
 
     class Meta:
         ordering = ["-filed_at", "-id"]

@@ -1,5 +1,7 @@
 from django.urls import path
 
+from fangkong.web.forms import transition_urls
+
 from . import views
 
 urlpatterns = [
@@ -10,14 +12,13 @@ urlpatterns = [
     path("declarations/findings/", views.findings, name="declarations_findings"),
     path("declarations/findings/new/", views.finding_new, name="declarations_finding_new"),
     path("declarations/findings/<int:pk>/", views.finding, name="declarations_finding"),
-    *[path(f"declarations/findings/<int:pk>/{name}/", view, name=f"declarations_finding_{name}")
-      for name, view in views.finding_views.items()],
+    *transition_urls(views.finding_views, "declarations/findings/<int:pk>/{}/", "declarations_finding_{}"),
     path("declarations/<int:pk>/", views.detail, name="declarations_detail"),
     path("declarations/<int:pk>/match/", views.match, name="declarations_match"),
-    *[path(f"declarations/<int:pk>/{name}/", view, name=f"declarations_{name}") for name, view in views.check_views.items()],
+    *transition_urls(views.check_views, "declarations/<int:pk>/{}/", "declarations_{}"),
     path("credit/", views.credit_list, name="credit_list"),
     path("credit/<int:pk>/", views.credit_detail, name="credit_detail"),
-    *[path(f"credit/appeals/<int:pk>/{name}/", view, name=f"credit_appeal_{name}") for name, view in views.appeal_views.items()],
+    *transition_urls(views.appeal_views, "credit/appeals/<int:pk>/{}/", "credit_appeal_{}"),
     # The community's QR code points here: short, with the unguessable code of its entry point.
     path("d/<str:code>/", views.declare, name="declarations_declare"),
 ]

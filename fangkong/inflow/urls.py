@@ -1,5 +1,7 @@
 from django.urls import path
 
+from fangkong.web.forms import transition_urls
+
 from . import views
 
 urlpatterns = [
@@ -11,7 +13,7 @@ urlpatterns = [
     path("policy/origins/<int:pk>/risk/", views.origin_risk, name="inflow_origin_risk"),
     path("policy/measures/<int:pk>/", views.measure_policy, name="inflow_measure_policy"),
     path("<int:pk>/", views.detail, name="inflow_detail"),
-    *[path(f"<int:pk>/{name.replace('_', '-')}/", view, name=f"inflow_{name}") for name, view in views.transition_views.items()],
+    *transition_urls(views.transition_views, "<int:pk>/{}/", "inflow_{}", dashes=True),
 ]
 
 # The person's own pages, reached by a personal link (mounted at /r/ by fangkong/urls.py).

@@ -1,5 +1,7 @@
 from django.urls import path
 
+from fangkong.web.forms import transition_urls
+
 from . import views
 
 urlpatterns = [
@@ -14,7 +16,7 @@ urlpatterns = [
     path("<int:pk>/link/", views.link, name="observation_link"),
     path("<int:pk>/handle/", views.handle, name="observation_handle"),
     path("<int:pk>/deliver/", views.deliver, name="observation_deliver"),
-    *[path(f"<int:pk>/{name}/", view, name=f"observation_{name}") for name, view in views.transition_views.items()],
+    *transition_urls(views.transition_views, "<int:pk>/{}/", "observation_{}"),
 ]
 
 # The resident's phone pages, reached by a personal link (included at /r/).

@@ -1,5 +1,7 @@
 from django.urls import path
 
+from fangkong.web.forms import transition_urls
+
 from . import views
 
 urlpatterns = [
@@ -11,5 +13,5 @@ urlpatterns = [
     path("close/", views.close, name="reports_close"),
     path("figures/", views.definitions, name="reports_definitions"),
     path("submissions/<int:pk>/correct/", views.submission_correct, name="reports_correct"),
-    *[path(f"submissions/<int:pk>/{name}/", view, name=f"reports_{name}") for name, view in views.transition_views.items()],
+    *transition_urls(views.transition_views, "submissions/<int:pk>/{}/", "reports_{}"),
 ]

@@ -86,3 +86,12 @@ def transition_pages(table: dict, queryset, prefix: str, *, take, done, refused,
         return requires(t.perm, obj=queryset.model)(require_POST(view))
 
     return {name: make(name, t) for name, t in table.items()}
+
+
+def transition_urls(views: dict, route: str, name: str, *, dashes: bool = False) -> list:
+    """The URL of each page transition_pages made: `route` and `name` are patterns with {}
+    for the transition's name ("<int:pk>/{}/", "census_{}"; dashes: "request-info" in the
+    route for "request_info")."""
+    from django.urls import path
+
+    return [path(route.format(n.replace("_", "-") if dashes else n), view, name=name.format(n)) for n, view in views.items()]
