@@ -97,3 +97,38 @@ def test_holders_are_chosen_by_permission_never_admins(db, cast):
     assert names(access.holders("inflow.travel", org_id=cast.org_x.pk)) == {"liaison_x"}
     assert not names(access.holders("inflow.review"))  # no place, no organization: nobody
     assert "admin" not in names(access.holders("notify.manage", place_path=cast.grid_a1.path))
+
+
+@pytest.mark.parametrize("route", ["/api/passes/resident", "/api/findings"])
+def test_a_typed_id_number_out_of_scope_looks_unregistered(db, cast, login, route):
+    """The one lookup by a typed ID (residents.queries.find_person), as every module uses it:
+    another community's resident and an unregistered number get the same answer, byte for
+    byte; full-width digits typed with a Chinese input method are read; nothing is stored."""
+    import datetime as dt
+    import json
+
+    from tests.cast import make_id
+
+    client = login(cast.committee_a)
+    unknown = make_id(999, region="110101")
+
+    def answer(id_number):
+        body = {"id_number": id_number, "days": 14, "kind": "travel", "evidence": "neighbours saw the car",
+                "found_on": dt.date.today().isoformat()}
+        resp = client.post(route, data=json.dumps(body), content_type="application/json")
+        return resp.status_code, resp.content
+
+    assert answer(cast.ids["person_b1"]) == answer(unknown)
+    assert answer(unknown)[0] == 422 and b'"field": "id_number"' in answer(unknown)[1]
+    full_width = cast.ids["person_a1"].translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789X"})
+    assert answer(full_width)[0] in (200, 201)
+
+
+def test_find_person_itself(db, cast):
+    from fangkong.residents.queries import find_person
+
+    assert find_person(cast.committee_a, "residents.view", " " + cast.ids["person_a1"] + " ") == cast.person_a1
+    for typed in (cast.ids["person_b1"], "not a number", ""):
+        with pytest.raises(Invalid) as exc:
+            find_person(cast.committee_a, "residents.view", typed, field="owner_id_number")
+        assert list(exc.value.errors) == ["owner_id_number"]

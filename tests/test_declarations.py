@@ -348,7 +348,7 @@ def test_grid_watch_finding_confirmed_by_the_committee_becomes_an_entry(cast):
     assert w.get("/declarations/findings/new/").status_code == 200
     # A person outside the grid looks unregistered.
     resp = w.post("/declarations/findings/new/", {"id_number": cast.ids["person_b1"], "kind": "travel", "evidence": "x"})
-    assert resp.status_code == 400 and "您的辖区内没有登记此身份证号的人员" in resp.content.decode()
+    assert resp.status_code == 400 and "辖区内没有登记此身份证号的人员" in resp.content.decode()
     resp = w.post("/declarations/findings/new/", {"id_number": "", "kind": "", "evidence": ""})
     html = resp.content.decode()
     assert resp.status_code == 400 and all(f'id="{f}-errors"' in html for f in ("id_number", "kind", "evidence"))

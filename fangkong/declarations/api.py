@@ -11,7 +11,6 @@ from ninja.errors import HttpError
 from django.utils.translation import gettext as _
 
 from fangkong.audit.actions import record
-from fangkong.lib.identity import IdentityError, normalize_id
 from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope, link_auth, public_api
 from fangkong.residents.models import Person
@@ -161,16 +160,13 @@ def list_findings(request, state: str = ""):
              summary="Record a grid-watch finding: a person of the grid (by id or ID number) left a risk undeclared",
              auth=api_perm("declarations.watch"))
 def record_finding(request, payload: FindingIn):
-    from fangkong.residents.queries import person_by_id_number
+    from fangkong.residents.queries import find_person
 
     person = None
     if payload.person_id:
         person = get_in_scope(Person.objects.all(), request.user, "declarations.watch", pk=payload.person_id)
     elif payload.id_number:
-        try:
-            person = person_by_id_number(request.user, "declarations.watch", normalize_id(payload.id_number))
-        except IdentityError as exc:
-            raise Invalid({"id_number": exc.message}) from None
+        person = find_person(request.user, "declarations.watch", payload.id_number)
     return Status(201, actions.record_finding(acting_user=request.user, person=person, kind=payload.kind,
                                               evidence=payload.evidence, found_on=payload.found_on))
 

@@ -234,8 +234,7 @@ def _finding_page(request, status=200, errors=None, post=None, person=None):
 def finding_new(request):
     """Grid watch: the worker finds the person by ID number (or comes from their registry
     page with ?person=<id>) and records what was left undeclared."""
-    from fangkong.lib.identity import IdentityError, normalize_id
-    from fangkong.residents.queries import person_by_id_number
+    from fangkong.residents.queries import find_person
 
     person_scope = Person.objects.all()
     if request.method == "GET":
@@ -248,13 +247,8 @@ def finding_new(request):
     if pid:
         person = get_in_scope(person_scope, request.user, "declarations.watch", pk=pid)
     elif post.get("id_number", "").strip():
-        try:
-            person = person_by_id_number(request.user, "declarations.watch", normalize_id(post.get("id_number")))
-        except IdentityError as exc:
-            errors["id_number"] = str(exc.message)
-        else:
-            if person is None:
-                errors["id_number"] = _("Nobody with this ID number is registered in your area")
+        person, refused = attempt(lambda: find_person(request.user, "declarations.watch", post.get("id_number")))
+        errors.update(refused.errors if refused else {})
     else:
         errors["id_number"] = _("Enter the person's ID number")
     # Validated as a whole, so every field's error shows at once.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from functools import lru_cache
 
 from django.utils.translation import gettext_lazy as _
@@ -40,12 +41,14 @@ def normalize_id(raw: str) -> str:
     """Return the 18-character ID in canonical form or raise IdentityError."""
     if raw is None:
         raise IdentityError(_("ID number is required"))
-    s = str(raw).strip().replace(" ", "").upper()
+    # Full-width digits, letters and spaces (typed with a Chinese input method) are the
+    # same characters to a person: NFKC reads them as ASCII.
+    s = unicodedata.normalize("NFKC", str(raw)).strip().replace(" ", "").upper()
     if not s:
         raise IdentityError(_("ID number is required"))
     if len(s) != 18:
         raise IdentityError(_("ID number must have 18 characters, got %(n)d") % {"n": len(s)})
-    if not s[:17].isdigit() or not (s[17].isdigit() or s[17] == "X"):
+    if not s.isascii() or not s[:17].isdigit() or not (s[17].isdigit() or s[17] == "X"):
         raise IdentityError(_("ID number may contain only digits and a final X"))
     if ric.calc_check_digit(s) != s[17]:
         raise IdentityError(_("ID number checksum is wrong"))
@@ -76,14 +79,14 @@ def normalize_phone(raw: str) -> str:
     """Mainland mobile (11 digits) or landline with area code; +86 / 86 prefix dropped."""
     if raw is None:
         raise IdentityError(_("Phone number is required"))
-    s = re.sub(r"[\s\-()（）]", "", str(raw).strip())
+    s = re.sub(r"[\s\-()]", "", unicodedata.normalize("NFKC", str(raw)).strip())  # NFKC: full-width as ASCII
     if s.startswith("+86"):
         s = s[3:]
     elif s.startswith("86") and len(s) == 13:
         s = s[2:]
     if not s:
         raise IdentityError(_("Phone number is required"))
-    if _MOBILE.match(s) or _LANDLINE.match(s):
+    if s.isascii() and (_MOBILE.match(s) or _LANDLINE.match(s)):
         return s
     raise IdentityError(_("Phone number is not a valid mainland mobile or landline number"))
 

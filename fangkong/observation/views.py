@@ -21,7 +21,7 @@ from fangkong.documents.actions import valid_document
 from fangkong.documents.models import Document
 from fangkong.web.forms import attempt, submitted, transition_pages
 from fangkong.lib.workflow import int_or_none
-from fangkong.residents.queries import person_by_id_number
+from fangkong.residents.queries import find_person
 from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, possible_transitions, requires, scope
 from fangkong.places.models import Organization
 from fangkong.web.lists import chosen, page_of
@@ -83,9 +83,7 @@ def start(request):
     form = StartForm(request.POST or None)
 
     def start(d):
-        person = person_by_id_number(request.user, "observation.start", d["id_number"])
-        if person is None:
-            raise actions.Invalid({"id_number": _("No person with this ID number is registered in your area")})
+        person = find_person(request.user, "observation.start", d["id_number"])
         return actions.start(acting_user=request.user, person=person, kind=d["kind"], days=d["days"], reason=d["reason"])
 
     obs, status = submitted(request, form, start)

@@ -11,6 +11,7 @@ from ninja import Router, Schema, Status
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope, scope
+from fangkong.residents.queries import find_person
 
 from . import actions, tokens
 from .colours import pass_colour
@@ -144,21 +145,6 @@ class DecideIn(Schema):
     note: str = ""
 
 
-def _person_by_id(user, raw: str, field: str):
-    from fangkong.lib import crypto
-    from fangkong.lib.identity import IdentityError, normalize_id
-    from fangkong.residents.models import Person
-
-    try:
-        id_number = normalize_id(raw)
-    except IdentityError as exc:
-        raise Invalid({field: str(exc.message)}) from None
-    person = scope(Person.objects.all(), user, "passes.issue").filter(id_bidx=crypto.blind_index("id", id_number)).first()
-    if person is None:
-        raise Invalid({field: _("No person with this ID number is registered in your area")})
-    return person
-
-
 def _place(user, place_id: int):
     from fangkong.places.models import Place
 
@@ -189,7 +175,7 @@ def _issued(pair):
 @router.post("/passes/resident", response={201: IssuedOut}, summary="Issue a resident's health pass (person by ID number in scope)",
              auth=api_perm("passes.issue"))
 def issue_resident(request, payload: ResidentIn):
-    person = _person_by_id(request.user, payload.id_number, "id_number")
+    person = find_person(request.user, "passes.issue", payload.id_number)
     return _issued(actions.issue_resident_pass(acting_user=request.user, person=person, days=payload.days))
 
 
@@ -212,7 +198,7 @@ def issue_visitor(request, payload: VisitorIn):
 @router.post("/passes/vehicle", response={201: IssuedOut}, summary="Issue a vehicle pass", auth=api_perm("passes.issue"))
 def issue_vehicle(request, payload: VehicleIn):
     place = _place(request.user, payload.place_id)
-    owner = _person_by_id(request.user, payload.owner_id_number, "owner_id_number") if payload.owner_id_number.strip() else None
+    owner = find_person(request.user, "passes.issue", payload.owner_id_number, field="owner_id_number") if payload.owner_id_number.strip() else None
     return _issued(actions.issue_vehicle_pass(acting_user=request.user, plate=payload.plate, place=place,
                                               owner=owner, days=payload.days))
 

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from fangkong.audit.actions import record
 from fangkong.web.forms import attempt, submitted, transition_pages
 from fangkong.lib.workflow import int_or_none
-from fangkong.residents.queries import person_by_id_number
+from fangkong.residents.queries import find_person
 from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, requires, scope
 from fangkong.places.models import Place
 from fangkong.residents.models import Household
@@ -68,18 +68,11 @@ def _issue_page(request, form, title, issue):
     return render(request, "passes/issue.html", {"form": form, "title": title}, status=status)
 
 
-def _registered(user, id_number: str, field: str):
-    person = person_by_id_number(user, "passes.issue", id_number)
-    if person is None:
-        raise actions.Invalid({field: _("No person with this ID number is registered in your area")})
-    return person
-
-
 @requires("passes.issue")
 @require_http_methods(["GET", "POST"])
 def issue_resident(request):
     return _issue_page(request, ResidentPassForm(request.POST or None), _("Issue a health pass"), lambda d: actions.issue_resident_pass(
-        acting_user=request.user, person=_registered(request.user, d["id_number"], "id_number"), days=d["days"]))
+        acting_user=request.user, person=find_person(request.user, "passes.issue", d["id_number"]), days=d["days"]))
 
 
 @requires("passes.issue")
@@ -107,7 +100,7 @@ def issue_vehicle(request):
     places = list(_places(request.user))
 
     def issue(d):
-        owner = _registered(request.user, d["owner_id_number"], "owner_id_number") if d["owner_id_number"] else None
+        owner = find_person(request.user, "passes.issue", d["owner_id_number"], field="owner_id_number") if d["owner_id_number"] else None
         return actions.issue_vehicle_pass(acting_user=request.user, plate=d["plate"], owner=owner, days=d["days"],
                                           place=next((p for p in places if p.pk == d["place"]), None))
 
