@@ -247,48 +247,47 @@ def _check(cast, subjects, method, url, perm, obj, kind, api_call, cases, whole_
 
 
 def _check_one(cast, method, url, perm, obj, kind, api_call, failures, whole_tree, label, role, user, target):
-    if True:
-        client = _client(user)
-        resp = _request(client, method, url, api_call)
-        code = resp.status_code
-        where = f"{method} {url} as {label}: {code}"
-        if code >= 500:
-            failures.append(where + " (server error)")
+    client = _client(user)
+    resp = _request(client, method, url, api_call)
+    code = resp.status_code
+    where = f"{method} {url} as {label}: {code}"
+    if code >= 500:
+        failures.append(where + " (server error)")
+        return
+    if user is None:
+        if kind == "public":
             return
-        if user is None:
-            if kind == "public":
-                return
-            ok = code == 401 if api_call else (code == 302 and "/login/" in resp["Location"])
-            if not ok:
-                failures.append(where + " (anonymous must be sent to sign in)")
+        ok = code == 401 if api_call else (code == 302 and "/login/" in resp["Location"])
+        if not ok:
+            failures.append(where + " (anonymous must be sent to sign in)")
+        return
+    if kind == "authenticated" or kind == "public":
+        if code in (403, 404):
+            failures.append(where + " (any signed-in user may use this route)")
+    else:
+        has = role is not None and perm in role_perms(role)
+        if not has:
+            if code != 403:
+                failures.append(where + f" (expected 403: role lacks {perm})")
             return
-        if kind == "authenticated" or kind == "public":
-            if code in (403, 404):
-                failures.append(where + " (any signed-in user may use this route)")
-        else:
-            has = role is not None and perm in role_perms(role)
-            if not has:
-                if code != 403:
-                    failures.append(where + f" (expected 403: role lacks {perm})")
-                return
-            if whole_tree and role != "admin" and not _is_root(target):
-                # Acts on every place at once: a grant below the tree's root is not enough.
-                if code != 403:
-                    failures.append(where + f" (expected 403: {perm} over the whole tree only)")
-                return
-            if obj is not None:
-                expected_in = _covers(target if role != "admin" else None, obj)
-                if expected_in and code in (403, 404):
-                    failures.append(where + " (object is in scope)")
-                if not expected_in and code != 404:
-                    failures.append(where + " (expected 404: object outside the grant)")
-                return
-            if code in (403, 404):
-                failures.append(where + " (role holds the permission)")
-        if code == 200 and user is not None and role != "admin":
-            leaked = _leaks(cast, target, _text(resp))
-            if leaked:
-                failures.append(where + f" LEAK of {leaked}")
+        if whole_tree and role != "admin" and not _is_root(target):
+            # Acts on every place at once: a grant below the tree's root is not enough.
+            if code != 403:
+                failures.append(where + f" (expected 403: {perm} over the whole tree only)")
+            return
+        if obj is not None:
+            expected_in = _covers(target if role != "admin" else None, obj)
+            if expected_in and code in (403, 404):
+                failures.append(where + " (object is in scope)")
+            if not expected_in and code != 404:
+                failures.append(where + " (expected 404: object outside the grant)")
+            return
+        if code in (403, 404):
+            failures.append(where + " (role holds the permission)")
+    if code == 200 and user is not None and role != "admin":
+        leaked = _leaks(cast, target, _text(resp))
+        if leaked:
+            failures.append(where + f" LEAK of {leaked}")
 
 
 def _allowed_methods(url, api_call, admin):

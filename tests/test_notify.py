@@ -103,7 +103,7 @@ def make_channel(cast, *, kind, target, place=None, secret="", kinds="", roles=(
 
 def fever_alert(cast, obj_id=1):
     return registry.Alert(kind="gate.fever", place_path=cast.compound_a1.path, text="甲一小区门岗：靶*甲 体温 38.1 ℃",
-                          obj_type="gates.entry", obj_id=obj_id)
+                          perms=("observation.alerted",), obj_type="gates.entry", obj_id=obj_id)
 
 
 def make_due(delivery: Delivery):

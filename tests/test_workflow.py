@@ -130,3 +130,28 @@ def test_two_closes_of_one_triage_at_once_one_wins():
     triage.refresh_from_db()
     assert (triage.state, triage.routed_to) == ("closed", winner)
     assert AuditEvent.objects.filter(action="gates.triage.close").count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("moved", ["version", "state"])
+def test_a_row_changed_under_the_transition_is_a_conflict_and_stays_as_it_was(cast, app, moved):
+    """apply_transition's conditional update: when the row's version or state moved after
+    it was read (another writer, on a database or path that did not serialize them), the
+    update matches nothing, the answer is Conflict(changed) and the row keeps the other
+    writer's values. (On SQLite the transactions are serialized, so two threads never reach
+    this path; the check below makes the other writer's move inside the lock.)"""
+    from fangkong.inflow import actions
+    from fangkong.lib.workflow import Conflict, apply_transition
+
+    def other_writer(current):
+        values = {"version": current.version + 5} if moved == "version" else {"state": S.FORWARDED}
+        Application.objects.filter(pk=current.pk).update(**values)
+
+    with pytest.raises(Conflict, match="changed by someone else"):
+        apply_transition(Application.objects.all(), app, actions.TRANSITIONS["forward"], refused="not %(state)s",
+                         changed="changed by someone else", check=other_writer)
+    stored = Application.objects.get(pk=app.pk)
+    if moved == "version":
+        assert (stored.state, stored.version, stored.forwarded_at) == (S.SUBMITTED, app.version + 5, None)
+    else:
+        assert (stored.state, stored.version) == (S.FORWARDED, app.version)

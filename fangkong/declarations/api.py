@@ -116,7 +116,8 @@ def check(request, pk: int, payload: CheckIn):
 def _chosen(request, model, pk: int, action: str, table: dict, choose: str):
     """The object the pk names (404 outside the user's scope for the table's permission),
     for a transition of `table` named in the body (else 422 on "action": `choose`)."""
-    obj = get_in_scope(model.objects.all(), request.user, next(iter(table.values())).perm, pk=pk)
+    t = table.get(action) or next(iter(table.values()))  # the transition's own permission decides the scope
+    obj = get_in_scope(model.objects.all(), request.user, t.perm, pk=pk)
     if action not in table:
         raise Invalid({"action": choose})
     return obj

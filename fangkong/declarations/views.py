@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from fangkong.audit.actions import record
 from fangkong.web.forms import attempt, transition_pages
 from fangkong.lib.workflow import int_or_none
-from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, places_in_scope, possible_transitions, public, requires
+from fangkong.places.access import get_in_scope, has_perm, in_scope, may, personal_link, places_in_scope, possible_transitions, public, requires
 from fangkong.residents.models import Person
 from fangkong.web.lists import chosen, page_of
 
@@ -154,7 +154,7 @@ def queue(request):
 
 def _detail(request, decl, status=200, errors=None):
     user = request.user
-    can_verify = has_perm(user, "declarations.verify") and in_scope(decl, user, "declarations.verify")
+    can_verify = may(user, "declarations.verify", decl)
     return render(request, "declarations/detail.html", {
         "decl": decl, "possible": possible_transitions(actions.DECLARATION_TRANSITIONS, decl, user),
         "reasons": actions.risk_reasons(decl), "errors": errors or {},
@@ -273,7 +273,7 @@ def finding(request, pk: int):
     f = get_in_scope(queries.findings(request.user), request.user, "declarations.view", pk=pk)
     record(request.user, "declarations.finding.view", obj=f)
     return render(request, "declarations/finding.html", {
-        "f": f, "can_confirm": has_perm(request.user, "declarations.confirm") and in_scope(f, request.user, "declarations.confirm")})
+        "f": f, "possible": dict(possible_transitions(actions.FINDING_TRANSITIONS, f, request.user))})
 
 
 def _decided(request, finding, action: str, t):
@@ -316,9 +316,11 @@ def credit_list(request):
 
 
 def _credit_detail(request, entry, status=200, errors=None):
-    can_decide = has_perm(request.user, "credit.decide_appeal") and in_scope(entry, request.user, "credit.decide_appeal")
+    appeals = list(entry.appeals.order_by("-filed_at"))
+    for a in appeals:  # the decisions the viewer may take on each (an open appeal, in their scope)
+        a.possible = dict(possible_transitions(actions.APPEAL_TRANSITIONS, a, request.user))
     return render(request, "declarations/credit_detail.html", {
-        "entry": entry, "appeals": entry.appeals.order_by("-filed_at"), "can_decide": can_decide,
+        "entry": entry, "appeals": appeals,
         "errors": errors or {}}, status=status)
 
 

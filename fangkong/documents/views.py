@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from fangkong.audit.actions import record
 from fangkong.web.forms import attempt
-from fangkong.places.access import get_in_scope, has_perm, in_scope, public, requires
+from fangkong.places.access import get_in_scope, in_scope, may, public, requires
 
 from . import actions
 from .models import Document
@@ -28,7 +28,7 @@ VERIFY_WINDOW = 600  # seconds
 def detail(request, pk: int):
     doc = get_in_scope(Document.objects.all(), request.user, "documents.view", pk=pk)
     record(request.user, "documents.view", obj=doc, detail={"serial": doc.serial})
-    can_revoke = doc.valid and has_perm(request.user, "documents.revoke") and in_scope(doc, request.user, "documents.revoke")
+    can_revoke = doc.valid and may(request.user, "documents.revoke", doc)
     return render(request, "documents/detail.html", {"doc": doc, "can_revoke": can_revoke})
 
 

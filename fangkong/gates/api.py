@@ -7,8 +7,8 @@ import datetime as dt
 from typing import Any
 
 from ninja import Body, Router, Schema, Status
-from ninja.errors import HttpError
 
+from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope, places_in_scope, scope
 
 from . import actions, passcheck, queries
@@ -169,7 +169,7 @@ def stats(request, day: dt.date | None = None, place: int | None = None):
 
     day = day or timezone.localdate()
     if not dt.date(2000, 1, 1) <= day <= dt.date(2100, 1, 1):
-        raise HttpError(422, "day must lie between 2000 and 2100")
+        raise Invalid({"day": "day must lie between 2000 and 2100"})
     where = get_in_scope(places_in_scope(request.user, "gates.view"), request.user, "gates.view", pk=place) if place else None
     return {"day": day, "rows": queries.stats(request.user, day, where)}
 

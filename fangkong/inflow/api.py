@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 
 from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError
 
 from fangkong.audit.actions import record
 from fangkong.web.operations import transition_ops
@@ -67,7 +66,7 @@ class TransitionIn(Schema):
 @router.get("/inflow", response=list[ApplicationOut], summary="Applications in scope, overdue first", auth=api_perm("inflow.view"))
 def list_applications(request, state: str = "open", limit: int = 100, offset: int = 0):
     if state not in ("open", "queue", "overdue", "all"):
-        raise HttpError(422, "state must be open, queue, overdue or all")
+        raise Invalid({"state": "state must be open, queue, overdue or all"})
     limit = min(max(limit, 1), 500)
     record(request.user, "inflow.list", detail={"state": state, "api": True})
     return list(board_queryset(request.user, state)[max(offset, 0): max(offset, 0) + limit])

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.lib import registry
-from fangkong.places.access import grants_for, has_perm, scope
+from fangkong.places.access import has_perm, scope, scope_orgs
 
 from .models import Application, DueLink
 
@@ -70,7 +70,7 @@ def todos(user):
             yield from registry.count_todo(qs, key=f"inflow.{link}", label=label, url=board + query,
                                            rank=registry.RANK_DEADLINE, due_field="due_at")
     if has_perm(user, "inflow.apply"):  # the applicant answers: its unit, or who applied in person
-        units = [g.org_id for g in grants_for(user, "inflow.apply") if g.org_id is not None]
+        units = scope_orgs(user, "inflow.apply")
         asked = scope(Application.objects.filter(state=Application.State.MORE_INFO), user, "inflow.apply")
         yield from registry.count_todo(
             asked.filter(Q(created_by=user) | Q(employer_id__in=units)),

@@ -130,7 +130,7 @@ class Alert:
     person_id: int | None = None
     # Who must hear of it: the holders of these permissions over the place (the access
     # module decides who they are; a module never names roles here).
-    perms: tuple[str, ...] = ("observation.alerted",)
+    perms: tuple[str, ...] = ()
     obj_type: str = ""  # "app_label.model" of the record behind the alert
     obj_id: int | None = None
     # Who else must hear of it: holders of `perms` through a grant on this organization

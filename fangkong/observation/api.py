@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 from ninja import Field, Router, Schema, Status
-from ninja.errors import HttpError
 
 from fangkong.audit.actions import record
 from fangkong.lib.db import fastsql
@@ -69,7 +68,7 @@ def _report(request, obs, payload: ReportIn, source: str, user):
             auth=api_perm("observation.view"))
 def list_observations(request, state: str = "open", limit: int = 100, offset: int = 0):
     if state not in ("open", "attention", "ended"):
-        raise HttpError(422, "state must be open, attention or ended")
+        raise Invalid({"state": "state must be open, attention or ended"})
     limit = min(max(limit, 1), 500)
     record(request.user, "observation.list", detail={"state": state, "api": True})
     return list(board_queryset(request.user, state)[max(offset, 0): max(offset, 0) + limit])

@@ -22,7 +22,7 @@ from fangkong.documents.models import Document
 from fangkong.web.forms import attempt, submitted, transition_pages
 from fangkong.lib.workflow import int_or_none
 from fangkong.residents.queries import find_person
-from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, possible_transitions, requires, scope
+from fangkong.places.access import get_in_scope, has_perm, in_scope, may, personal_link, possible_transitions, requires, scope
 from fangkong.places.models import Organization
 from fangkong.web.lists import chosen, page_of
 
@@ -113,7 +113,7 @@ def _detail_context(request, obs):
         "blockers": actions.release_blockers(obs) if obs.state == S.ACTIVE else [],
         "notice": valid_document(Document.Kind.RELEASE, obs) if obs.state == S.RELEASED else None,
         "report_form": StaffReportForm(),
-        "may": {k: has_perm(user, f"observation.{k}") and in_scope(obs, user, f"observation.{k}")
+        "may": {k: may(user, f"observation.{k}", obs)
                 for k in ("report", "handle", "manage")},
     }
 

@@ -16,7 +16,7 @@ from fangkong.audit.actions import record
 from fangkong.web.forms import attempt, submitted, transition_pages
 from fangkong.lib.workflow import int_or_none
 from fangkong.residents.queries import find_person
-from fangkong.places.access import get_in_scope, has_perm, in_scope, personal_link, requires, scope
+from fangkong.places.access import get_in_scope, has_perm, in_scope, may, personal_link, requires, scope
 from fangkong.places.models import Place
 from fangkong.residents.models import Household
 from fangkong.web.lists import chosen, page_of
@@ -109,7 +109,7 @@ def issue_vehicle(request):
 
 def _detail_context(request, pass_):
     user = request.user
-    may = {k: has_perm(user, f"passes.{k}") and in_scope(pass_, user, f"passes.{k}") for k in ("issue", "override")}
+    may = {k: may(user, f"passes.{k}", pass_) for k in ("issue", "override")}
     return {
         "pass": pass_, "colour": pass_colour(pass_) if pass_.state == S.ACTIVE else None, "may": may,
         "overrides": pass_.overrides.all()[:10] if pass_.kind != Pass.Kind.RESIDENT else

@@ -334,6 +334,12 @@ def get_in_scope(qs, user, perm: str, **lookup):
         raise Http404 from None
 
 
+def may(user, perm: str, obj) -> bool:
+    """Whether `user` holds `perm` over `obj` (a page's "show this button" question): the
+    permission, and the object inside the grants that carry it."""
+    return has_perm(user, perm) and in_scope(obj, user, perm)
+
+
 def in_scope(obj, user, perm: str) -> bool:
     return scope(type(obj)._default_manager.filter(pk=obj.pk), user, perm).exists()
 
@@ -354,7 +360,7 @@ def possible_transitions(table: dict[str, Transition], obj, user) -> list[tuple[
         if obj.state not in t.sources:
             continue
         if t.perm not in allowed:
-            allowed[t.perm] = has_perm(user, t.perm) and in_scope(obj, user, t.perm)
+            allowed[t.perm] = may(user, t.perm, obj)
         if allowed[t.perm]:
             out.append((name, t))
     return out

@@ -7,7 +7,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from fangkong.lib.workflow import Invalid, int_or_none
-from fangkong.places.access import get_in_scope, has_perm, in_scope
+from fangkong.places.access import get_in_scope, may
 
 from .models import Attachment
 from .owners import owner_key, owner_spec
@@ -46,5 +46,4 @@ def of(owner):
 def can_attach(user, owner) -> bool:
     """Whether the user may add or remove files of this owner (already read in scope for viewing)."""
     spec = owner_spec(owner_key(owner))
-    return bool(spec and has_perm(user, spec.attach_perm) and (spec.editable is None or spec.editable(owner))
-                and in_scope(owner, user, spec.attach_perm))
+    return bool(spec and (spec.editable is None or spec.editable(owner)) and may(user, spec.attach_perm, owner))
