@@ -4,6 +4,7 @@ import datetime as dt
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from ninja import NinjaAPI, Schema
+from ninja.errors import ValidationError as SchemaError
 from ninja.security import django_auth
 
 from fangkong.lib import registry
@@ -45,6 +46,21 @@ def _invalid(request, exc):
     return api.create_response(
         request, {"detail": [{"field": k, "message": str(v)} for k, v in exc.errors.items()]}, status=422
     )
+
+
+# The schema's own refusals (a missing or mistyped field) in the same shape: the field as
+# a dotted path ("questions.0.text"), without ninja's "body"/"payload" prefix.
+@api.exception_handler(SchemaError)
+def _schema_invalid(request, exc):
+    detail = []
+    for error in exc.errors:
+        loc = [str(part) for part in error.get("loc", ())]
+        if loc[:1] and loc[0] in ("body", "query", "path", "form", "file", "header", "cookie"):
+            loc = loc[1:]
+        if loc[:1] == ["payload"]:
+            loc = loc[1:]
+        detail.append({"field": ".".join(loc) or "body", "message": str(error.get("msg", ""))})
+    return api.create_response(request, {"detail": detail}, status=422)
 
 
 @api.exception_handler(Conflict)

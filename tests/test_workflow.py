@@ -155,3 +155,17 @@ def test_a_row_changed_under_the_transition_is_a_conflict_and_stays_as_it_was(ca
         assert (stored.state, stored.version, stored.forwarded_at) == (S.SUBMITTED, app.version + 5, None)
     else:
         assert (stored.state, stored.version) == (S.FORWARDED, app.version)
+
+
+@pytest.mark.django_db
+def test_a_schema_refusal_has_the_same_shape_as_an_actions(cast):
+    """ninja's own 422 (a field missing or of the wrong type) names the field like an
+    action's Invalid does: one shape for every 422 of the API."""
+    api = as_user(cast.committee_a)
+    resp = post_json(api, "/api/passes/resident", {"id_number": "x", "days": "many"})
+    assert resp.status_code == 422
+    assert resp.json() == {"detail": [{"field": "days", "message": resp.json()["detail"][0]["message"]}]}
+    resp = post_json(api, "/api/passes/resident", {"id_number": "x", "days": 5})  # the action's own refusal
+    assert resp.status_code == 422 and [d["field"] for d in resp.json()["detail"]] == ["id_number"]
+    resp = api.get("/api/inflow?offset=abc")  # a query parameter
+    assert resp.status_code == 422 and [d["field"] for d in resp.json()["detail"]] == ["offset"]
