@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ninja import Field, Router, Schema, Status
+from ninja import Router, Schema, Status
 
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope, places_in_scope
 from fangkong.residents.models import Household
+from fangkong.residents.api import PersonRef
 
 from . import actions, queries
 from .models import Campaign, FollowUp, Questionnaire
@@ -185,12 +186,9 @@ def create_questionnaire(request, payload: QuestionnaireIn):
 
 # --- Follow-ups -------------------------------------------------------------------------
 
-class FollowUpOut(Schema):
+class FollowUpOut(PersonRef):
     id: int
     campaign_id: int
-    person_id: int
-    person_name: str = Field(..., alias="person.name")
-    id_masked: str = Field(..., alias="person.id_masked")
     reason: str
     state: str
     created_at: dt.datetime

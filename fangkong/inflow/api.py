@@ -9,6 +9,7 @@ from fangkong.audit.actions import record
 from fangkong.web.operations import transition_ops
 from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope
+from fangkong.residents.api import PersonRef
 
 from . import actions, queries
 from .models import Application, MeasurePolicy, Origin
@@ -17,13 +18,10 @@ from .views import _apply_places, _employer_of, board_queryset
 router = Router(tags=["inflow"])
 
 
-class ApplicationOut(Schema):
+class ApplicationOut(PersonRef):
     id: int
     serial: str
     state: str
-    person_id: int
-    person_name: str = Field(..., alias="person.name")
-    id_masked: str = Field(..., alias="person.id_masked")
     origin: str = Field(..., alias="origin.name")
     risk: str
     place_id: int

@@ -11,6 +11,7 @@ from fangkong.lib.db import fastsql
 from fangkong.web.operations import transition_ops
 from fangkong.lib.workflow import Conflict, Invalid
 from fangkong.places.access import api_perm, get_in_scope, link_auth
+from fangkong.residents.api import PersonRef
 
 from . import actions
 from .models import Observation
@@ -19,11 +20,8 @@ from .views import board_queryset
 router = Router(tags=["observation"])
 
 
-class ObservationOut(Schema):
+class ObservationOut(PersonRef):
     id: int
-    person_id: int
-    person_name: str = Field(..., alias="person.name")
-    id_masked: str = Field(..., alias="person.id_masked")
     kind: str
     state: str
     start_date: dt.date

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Q
 from django.http import Http404
 from ninja import Field, Router, Schema, Status
 
@@ -17,6 +16,15 @@ from .models import TAG_KEYS, Household, Person
 from .validation import validate_person
 
 router = Router(tags=["residents"])
+
+
+class PersonRef(Schema):
+    """The person a record is about, as other modules' responses show it: name and masked
+    ID number only (their schemas inherit it)."""
+
+    person_id: int
+    person_name: str = Field(..., alias="person.name")
+    id_masked: str = Field(..., alias="person.id_masked")
 
 
 class PersonOut(Schema):
