@@ -109,9 +109,9 @@ def issue_vehicle(request):
 
 def _detail_context(request, pass_):
     user = request.user
-    may = {k: may(user, f"passes.{k}", pass_) for k in ("issue", "override")}
     return {
-        "pass": pass_, "colour": pass_colour(pass_) if pass_.state == S.ACTIVE else None, "may": may,
+        "pass": pass_, "colour": pass_colour(pass_) if pass_.state == S.ACTIVE else None,
+        "may": {k: may(user, f"passes.{k}", pass_) for k in ("issue", "override")},
         "overrides": pass_.overrides.all()[:10] if pass_.kind != Pass.Kind.RESIDENT else
         Override.objects.filter(person_id=pass_.person_id)[:10],
         "override_form": OverrideForm(),
