@@ -30,7 +30,10 @@ class GrantForm(forms.Form):
 
     def __init__(self, *args, roles=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = [(r, l) for r, l in role_choices() if roles is None or r in roles]
+        # Any declared role is accepted here: one the user may not grant is refused by the
+        # action (403, nothing stored); the list offers only those it may grant.
+        self.fields["role"].choices = role_choices()
+        self.fields["role"].widget.choices = [(r, l) for r, l in role_choices() if roles is None or r in roles]
 
 
 class AccountForm(GrantForm):
