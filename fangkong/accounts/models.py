@@ -3,6 +3,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from fangkong.lib.sheets.job import JobStatus, SheetJob
+
 
 
 class LoginThrottle(models.Model):
@@ -79,43 +81,20 @@ class DelegationRule(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
 
-class OnboardingJob(models.Model):
+class OnboardingJob(SheetJob):
     """A staff list (XLSX/CSV) onboarded: accounts created and roles granted row by row."""
 
-    class Status(models.TextChoices):
-        QUEUED = "queued", _("Queued")
-        RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
+    Status = JobStatus
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     place = models.ForeignKey("places.Place", on_delete=models.PROTECT, related_name="+")
-    place_path = models.CharField(max_length=255, db_index=True, editable=False)
-    file_name = models.CharField(max_length=255)
-    stored_path = models.CharField(max_length=500)
-    file_format = models.CharField(max_length=8)
-    encoding = models.CharField(max_length=16, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    total_rows = models.PositiveIntegerField(default=0)
-    processed_rows = models.PositiveIntegerField(default=0)
     created_count = models.PositiveIntegerField(default=0)
     granted_count = models.PositiveIntegerField(default=0)
     skipped_count = models.PositiveIntegerField(default=0)
-    error_count = models.PositiveIntegerField(default=0)
-    message = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
-    SCOPE_PATH = "place_path"
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    @property
-    def percent(self) -> int:
-        if self.status == self.Status.DONE:
-            return 100
-        return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0
+    class Meta(SheetJob.Meta):
+        pass
 
 
 class OnboardingRow(models.Model):
