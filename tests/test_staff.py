@@ -321,3 +321,26 @@ def test_qr_sheet_issues_links_and_holds_no_password(cast, login):
     client.post(f"/staff/onboard/{job.pk}/sheet.pdf")  # printing again: the earlier codes stop working
     assert SignInLink.objects.filter(token_hash__in=first, revoked_at__isnull=False).count() == 2
     assert AuditEvent.objects.filter(action="accounts.onboard.sheet").count() == 2
+
+
+def test_api_create_grant_revoke_and_holders(cast, login):
+    client = login(cast.coordinator)
+    resp = client.post("/api/staff/people", json.dumps({"name": "周医生", "phone": "13711112222", "role": "medic",
+                                                        "target": "A", "ends_on": "2099-01-01"}),
+                       content_type="application/json")
+    assert resp.status_code == 201, resp.content
+    person = resp.json()
+    assert person["phone"] == "137****2222" and person["place_id"] == cast.comm_a.pk
+    resp = client.post(f"/api/staff/people/{person['id']}/grants", json.dumps({"role": "volunteer", "target": "SITE"}),
+                       content_type="application/json")
+    assert resp.status_code == 201 and resp.json()["organization_id"] == cast.site.pk
+    holders = client.get("/api/staff/holders", {"place": "S"}).json()
+    assert {(h["name"], h["role"]) for h in holders} >= {("周医生", "medic"), ("周医生", "volunteer")}
+    assert client.get("/api/staff/holders", {"place": "NOPE"}).status_code == 404
+    bad = client.post("/api/staff/people", json.dumps({"name": "x", "phone": "12", "role": "medic", "target": "A"}),
+                      content_type="application/json")
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "phone"
+    revoke = client.post(f"/api/staff/people/{person['id']}/revoke", json.dumps({"grant": resp.json()["id"]}),
+                         content_type="application/json")
+    assert revoke.status_code == 200 and revoke.json()["active"] is False
+    assert client.put(f"/api/staff/people/{person['id']}/revoke").status_code == 405

@@ -7,7 +7,7 @@ import datetime as dt
 from django.conf import settings
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope
@@ -76,15 +76,15 @@ def create(request, body: PersonIn):
     user = actions.create_account(acting_user=request.user, name=body.name, phone=body.phone,
                                   place=target if isinstance(target, Place) else target.place, role=body.role,
                                   target=target, starts_on=body.starts_on, ends_on=body.ends_on)
-    return 201, _person(user.staff_profile)
+    return Status(201, _person(user.staff_profile))
 
 
 @router.post("/staff/people/{pk}/grants", response={201: GrantOut}, auth=api_perm("accounts.manage", obj=StaffProfile),
              summary="Grant a role over a place or organization (only what the caller may delegate)")
 def grant(request, pk: int, body: GrantIn):
     profile = get_in_scope(StaffProfile.objects.select_related("user"), request.user, "accounts.manage", pk=pk)
-    return 201, actions.grant_role(acting_user=request.user, user=profile.user, role=body.role, target=_target(body.target),
-                                   starts_on=body.starts_on, ends_on=body.ends_on)
+    return Status(201, actions.grant_role(acting_user=request.user, user=profile.user, role=body.role,
+                                          target=_target(body.target), starts_on=body.starts_on, ends_on=body.ends_on))
 
 
 class RevokeIn(Schema):

@@ -56,6 +56,8 @@ class StaffProfile(models.Model):
 
     class Meta:
         ordering = ["user__first_name", "pk"]
+        constraints = [  # one account per phone number (accounts made by the command have none)
+            models.UniqueConstraint(fields=["phone_bidx"], condition=~models.Q(phone_bidx=""), name="staff_phone_once")]
 
 
 class SignInLink(models.Model):

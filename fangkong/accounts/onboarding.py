@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -177,6 +177,8 @@ def _row(job, rec, acting_user, words, seen) -> OnboardingRow:
         return error(field, message)
     except Conflict as exc:
         return error("role", exc)
+    except IntegrityError:  # the same phone number onboarded at this moment by another list
+        return error("phone", _("This phone number already has an account."))
     out.user = user
     return out
 
