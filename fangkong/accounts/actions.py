@@ -164,13 +164,19 @@ def may_grant(acting_user, role: str, path: str) -> bool:
                for g in grants(acting_user))
 
 
+def delegating_paths(acting_user) -> list[str] | None:
+    """The place paths under which `acting_user` may delegate some role (None: anywhere)."""
+    if _is_admin(acting_user):
+        return None
+    table = delegation_table()
+    return [g.place_path for g in _grants(acting_user) if table.get(g.role) and g.place_path is not None]
+
+
 def may_create_at(acting_user, path: str) -> bool:
     """Whether `acting_user` may create accounts managed from the place at `path`: it may
     delegate some role there."""
-    if _is_admin(acting_user):
-        return True
-    table = delegation_table()
-    return any(table.get(g.role) and g.place_path is not None and path.startswith(g.place_path) for g in _grants(acting_user))
+    paths = delegating_paths(acting_user)
+    return paths is None or any(path.startswith(p) for p in paths)
 
 
 def _grants(user):

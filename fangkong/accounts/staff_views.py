@@ -3,13 +3,16 @@ one by one or onboarded from a list, one-time sign-in links, deactivation, and t
 admin's delegation table. Phone-sized first. Every write is an action of actions.py."""
 from __future__ import annotations
 
+import operator
 import uuid
+from functools import reduce
 from pathlib import Path
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
-from django.http import Http404, HttpResponse
+from django.db.models import Q
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -172,16 +175,18 @@ def signin_link(request, token: str):
 # --- Onboarding from a list ----------------------------------------------------------------
 
 def _onboard_places(user):
-    return [p for p in places_in_scope(user, "accounts.manage").exclude(kind__in=["building", "checkpoint"])[:500]
-            if actions.may_create_at(user, p.path)]
+    """The places a list may be onboarded under: where the user may delegate some role."""
+    places = Place.objects.filter(kind__in=["district", "street", "community", "grid"])
+    paths = actions.delegating_paths(user)
+    if paths is not None:
+        places = places.filter(reduce(operator.or_, (Q(path__under=p) for p in paths), Q(pk__in=[])))
+    return places
 
 
 @requires("accounts.manage")
 @require_http_methods(["GET", "POST"])
 def onboard(request):
-    places = _onboard_places(request.user)
-    form = OnboardForm(request.POST or None, request.FILES or None,
-                       places=Place.objects.filter(pk__in=[p.pk for p in places]))
+    form = OnboardForm(request.POST or None, request.FILES or None, places=_onboard_places(request.user))
     jobs = scope(OnboardingJob.objects.all(), request.user, "accounts.manage")[:10]
     status = 200
     if request.method == "POST":
