@@ -56,6 +56,16 @@ def test_committee_grants_grid_worker_in_its_community(cast, login):
     assert Grant.objects.filter(user=p.user).count() == 1
 
 
+@pytest.mark.parametrize("granter,role,code", [
+    ("committee_a", "grid_worker", "A2"), ("committee_a", "volunteer", "A"), ("committee_a", "gate_guard", "A1Y"),
+    ("coordinator", "committee", "B"), ("coordinator", "unit_liaison", "Y"), ("admin", "commander", "S"),
+])
+def test_what_each_may_delegate_is_granted(cast, login, granter, role, code):
+    p = worker(cast, place=cast.comm_a)
+    assert grant_api(login(getattr(cast, granter)), p, role, code).status_code == 201
+    assert Grant.objects.filter(user=p.user, role=role, active=True).count() == 1
+
+
 @pytest.mark.parametrize("via", ["page", "api"])
 @pytest.mark.parametrize("granter,role,code", [
     ("committee_a", "medic", "A1"),          # a role a committee may not delegate
@@ -66,6 +76,7 @@ def test_committee_grants_grid_worker_in_its_community(cast, login):
     ("committee_a", "unit_liaison", "X"),    # an organization role in its community: not delegable
     ("coordinator", "committee", "T"),       # a coordinator outside its street
     ("coordinator", "coordinator", "S"),     # a coordinator granting its own role
+    ("coordinator", "commander", "A"),       # a role above its own, inside its street
     ("worker_a1", "volunteer", "A1"),        # a grid worker delegates nothing (403 at the route)
 ])
 def test_each_escalation_path_is_403_and_stores_nothing(cast, login, granter, role, code, via):
@@ -283,6 +294,25 @@ def test_onboarding_1500_people_twice_creates_nobody_twice(cast, login):
     again = onboard(client, cast.comm_a, sheet(rows))
     assert (again.status, again.created_count, again.granted_count, again.skipped_count) == ("done", 0, 0, 1500)
     assert User.objects.count() == users + 1500 and grants_snapshot() == grants
+
+
+def test_onboarding_from_xlsx_with_a_title_row(cast, login):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["甲社区志愿者名单"])
+    ws.append(HEAD)
+    ws.append(["志愿者一", 13600000011, "志愿者", "A2", "2026-01-01", ""])
+    ws.append(["单位联络员", "13600000012", "unit_liaison", "X", "", ""])  # a committee may not
+    buf = io.BytesIO()
+    wb.save(buf)
+    buf.seek(0)
+    buf.name = "名单.xlsx"
+    job = onboard(login(cast.committee_a), cast.comm_a, buf)
+    assert (job.created_count, job.error_count) == (1, 1)
+    g = Grant.objects.get(user__first_name="志愿者一")
+    assert (g.role, g.place, g.starts_on) == ("volunteer", cast.grid_a2, dt.date(2026, 1, 1))
 
 
 def test_onboarding_row_errors_duplicates_and_escalation(cast, login):
