@@ -11,7 +11,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.lib import crypto
-from fangkong.lib.sheets.job import SheetJob
+from fangkong.lib.sheets.job import JobStatus, SheetJob
 from fangkong.places.models import Organization, Place
 
 
@@ -106,12 +106,7 @@ class Person(models.Model):
 
 
 class ImportJob(SheetJob):
-    class Status(models.TextChoices):
-        UPLOADED = "uploaded", _("Waiting for confirmation")
-        QUEUED = "queued", _("Queued")
-        RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
+    Status = JobStatus
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     place = models.ForeignKey(Place, on_delete=models.PROTECT, verbose_name=_("default place"))

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class JobStatus(models.TextChoices):
+    UPLOADED = "uploaded", _("Waiting for confirmation")  # a job whose columns are confirmed before it starts
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Running")
     DONE = "done", _("Done")
