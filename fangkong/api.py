@@ -10,6 +10,7 @@ from ninja.security import django_auth
 from fangkong.lib import registry
 from fangkong.places.access import roles
 from fangkong.lib.workflow import Conflict, Invalid
+from fangkong.accounts import api as accounts
 from fangkong.census import api as census
 from fangkong.dashboard import api as dashboard
 from fangkong.declarations import api as declarations
@@ -96,5 +97,5 @@ def todos(request):
 
 # Each module's router, all at the root (their paths name the module).
 for module in (residents, inflow, observation, census, documents, notify, gates, passes, declarations, dashboard, reports,
-               uploads):
+               uploads, accounts):
     api.add_router("/", module.router)

@@ -248,6 +248,7 @@ LOGIN_REDIRECT_URL = "home"
 LOGIN_MAX_FAILURES = _int("FANGKONG_LOGIN_MAX_FAILURES", 5, 1)
 LOGIN_LOCKOUT_SECONDS = _int("FANGKONG_LOGIN_LOCKOUT_SECONDS", 900, 1)
 RESIDENT_LINK_DAYS = _int("FANGKONG_RESIDENT_LINK_DAYS", 30, 1)  # a personal link stays valid this long
+SIGNIN_LINK_HOURS = _int("FANGKONG_SIGNIN_LINK_HOURS", 72, 1)  # a staff member's one-time sign-in link
 SESSION_ENGINE = "fangkong.accounts.sessions"  # Django's database sessions, read by a prepared statement
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

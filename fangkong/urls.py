@@ -34,4 +34,5 @@ urlpatterns = [
     path("dashboard/", include("fangkong.dashboard.urls")),
     path("reports/", include("fangkong.reports.urls")),
     path("uploads/", include("fangkong.uploads.urls")),
+    path("", include("fangkong.accounts.urls")),
 ]

@@ -99,6 +99,17 @@ def fonts(override: str = "") -> dict[str, tuple[str, int]]:
     return found
 
 
+def blank_pdf(title: str, format="A4") -> FPDF:
+    """An empty PDF with the CJK fonts "body" and "title" added (for other modules' sheets)."""
+    f = fonts(settings.PDF_FONT)
+    pdf = FPDF(orientation="P", unit="mm", format=format)
+    pdf.set_title(title)
+    pdf.set_creator("Fangkong")
+    pdf.add_font("body", fname=f["body"][0], collection_font_number=f["body"][1])
+    pdf.add_font("title", fname=f["title"][0], collection_font_number=f["title"][1])
+    return pdf
+
+
 def cn_date(value) -> str:
     d = timezone.localdate(value) if hasattr(value, "tzinfo") else value
     return _("%(year)d-%(month)d-%(day)d") % {"year": d.year, "month": d.month, "day": d.day}

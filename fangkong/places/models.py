@@ -108,6 +108,11 @@ class Grant(models.Model):
     organization = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Optional dates (accounts.actions.grant_role): outside them the grant is kept inactive
+    # by accounts.tasks.apply_grant_dates; revoked_at marks a grant revoked for good.
+    starts_on = models.DateField(_("from"), null=True, blank=True)
+    ends_on = models.DateField(_("until"), null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         db_table = "accounts_grant"  # the table it has had since it lived in accounts

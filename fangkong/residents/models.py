@@ -11,6 +11,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.lib import crypto
+from fangkong.lib.sheets.job import JobStatus, SheetJob
 from fangkong.places.models import Organization, Place
 
 
@@ -104,44 +105,20 @@ class Person(models.Model):
         return crypto.decrypt(self.phone_enc)
 
 
-class ImportJob(models.Model):
-    class Status(models.TextChoices):
-        UPLOADED = "uploaded", _("Waiting for confirmation")
-        QUEUED = "queued", _("Queued")
-        RUNNING = "running", _("Running")
-        DONE = "done", _("Done")
-        FAILED = "failed", _("Failed")
+class ImportJob(SheetJob):
+    Status = JobStatus
 
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     place = models.ForeignKey(Place, on_delete=models.PROTECT, verbose_name=_("default place"))
-    place_path = models.CharField(max_length=255, db_index=True, editable=False)
-    file_name = models.CharField(max_length=255)
-    stored_path = models.CharField(max_length=500)
-    file_format = models.CharField(max_length=8)  # csv / xlsx
-    encoding = models.CharField(max_length=16, blank=True)
     headers = models.JSONField(default=list)
     mapping = models.JSONField(default=dict)  # column index (str) -> field
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.UPLOADED)
-    total_rows = models.PositiveIntegerField(default=0)
-    processed_rows = models.PositiveIntegerField(default=0)  # rows committed: the resume cursor
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
     unchanged_count = models.PositiveIntegerField(default=0)
-    error_count = models.PositiveIntegerField(default=0)
-    message = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
-    SCOPE_PATH = "place_path"
-
-    class Meta:
-        ordering = ["-created_at"]
-
-    @property
-    def percent(self) -> int:
-        if self.status == self.Status.DONE:
-            return 100
-        return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0
+    class Meta(SheetJob.Meta):
+        pass
 
 
 class ImportRowError(models.Model):
