@@ -132,3 +132,27 @@ def test_find_person_itself(db, cast):
         with pytest.raises(Invalid) as exc:
             find_person(cast.committee_a, "residents.view", typed, field="owner_id_number")
         assert list(exc.value.errors) == ["owner_id_number"]
+
+
+def test_a_grant_past_its_end_date_stops_at_once(db, cast, login):
+    """The access check itself honours a grant's end date (the hourly task that clears
+    `active` may not have run yet): the last day counts, the day after does not."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from fangkong.places.models import Grant
+
+    user = make_user("until_today")
+    add_grant(acting_user=None, user=user, role="committee", target=cast.comm_a)
+    grant = Grant.objects.get(user=user)
+    today = timezone.localdate()
+    Grant.objects.filter(pk=grant.pk).update(ends_on=today)
+    assert login(user).get("/residents/").status_code == 200
+    assert "committee_b" not in set(access.holders("inflow.review", place_path=cast.comm_a.path).values_list("username", flat=True))
+    assert "until_today" in set(access.holders("inflow.review", place_path=cast.comm_a.path).values_list("username", flat=True))
+    Grant.objects.filter(pk=grant.pk).update(ends_on=today - dt.timedelta(days=1))  # still active=True
+    assert login(user).get("/residents/").status_code == 403
+    assert "until_today" not in set(access.holders("inflow.review", place_path=cast.comm_a.path).values_list("username", flat=True))
+    Grant.objects.filter(pk=grant.pk).update(ends_on=None, starts_on=today + dt.timedelta(days=1))
+    assert login(user).get("/residents/").status_code == 403

@@ -137,13 +137,28 @@ def grants(user) -> list[Scope]:
         from django.db import connection
 
         with connection.cursor() as cur:
-            cur.execute(_grants_sql(), [user.pk, True])
+            today = _today()
+            cur.execute(_grants_sql(), [user.pk, True, today, today])
             cached = [Scope(role, place_id, path, org_id) for role, place_id, path, org_id in cur.fetchall()]
         user._fk_grants = cached
     return cached
 
 
 _GRANTS_SQL: list[str] = []
+
+
+def _today():
+    from django.utils import timezone
+
+    return timezone.localdate()
+
+
+def _within_dates(col, g) -> str:
+    """A grant with dates counts on the days from starts_on to ends_on (local dates), from
+    the first request of the first day to the last of the last: the check itself says so,
+    not only the hourly task that keeps `active` in step (accounts.apply_grant_dates)."""
+    return (f"({col(g, 'starts_on')} IS NULL OR {col(g, 'starts_on')} <= %s) "
+            f"AND ({col(g, 'ends_on')} IS NULL OR {col(g, 'ends_on')} >= %s)")
 
 
 def _grants_sql() -> str:
@@ -156,7 +171,7 @@ def _grants_sql() -> str:
         cols, place_join, col = _grant_sql_parts()
         _GRANTS_SQL.append(
             f"SELECT {cols} FROM {connection.ops.quote_name(g.db_table)} {place_join} "
-            f"WHERE {col(g, 'user')} = %s AND {col(g, 'active')} = %s ORDER BY {col(g, 'id')}")
+            f"WHERE {col(g, 'user')} = %s AND {col(g, 'active')} = %s AND {_within_dates(col, g)} ORDER BY {col(g, 'id')}")
     return _GRANTS_SQL[0]
 
 
@@ -193,11 +208,13 @@ def user_with_grants(pk):
         reader = fastsql.Reader(model, tuple(f.name for f in u.concrete_fields))
         sql = (f"SELECT {reader.columns}, {cols} FROM {qn(u.db_table)} "
                f"LEFT OUTER JOIN {qn(g.db_table)} ON {col(g, 'user')} = {col(u, u.pk.name)} AND {col(g, 'active')} = %s "
+               f"AND {_within_dates(col, g)} "
                f"{place_join} WHERE {col(u, u.pk.name)} = %s ORDER BY {col(g, 'id')}")
         plan = _USER_SQL[connection.vendor] = (sql, reader)
     sql, reader = plan
     with connection.cursor() as cur:
-        cur.execute(sql, [True, model._meta.pk.get_db_prep_value(pk, connection, prepared=False)])
+        today = _today()
+        cur.execute(sql, [True, today, today, model._meta.pk.get_db_prep_value(pk, connection, prepared=False)])
         rows = cur.fetchall()
     if not rows:
         return None
@@ -320,7 +337,9 @@ def holders(perm: str, *, place_path: str = "", org_id: int | None = None):
         where |= Q(organization_id=org_id)
     if not roles or (not place_path and org_id is None):
         return get_user_model().objects.none()
-    grants_ = Grant.objects.filter(where, active=True, role__in=sorted(roles))
+    today = _today()
+    grants_ = Grant.objects.filter(where, active=True, role__in=sorted(roles)).filter(
+        Q(starts_on__isnull=True) | Q(starts_on__lte=today), Q(ends_on__isnull=True) | Q(ends_on__gte=today))
     return get_user_model().objects.filter(is_active=True, pk__in=grants_.values("user_id"))
 
 
