@@ -234,8 +234,8 @@ def qr_sheet(*, acting_user, job: OnboardingJob) -> bytes:
             for k, (label, value) in enumerate(((_("Username"), user.username),
                                                 (_("Valid until"), f"{until:%Y-%m-%d %H:%M}"))):
                 pdf.set_xy(x + qr + 4, y + 18 + k * 10)
-                pdf.multi_cell(w - qr - 10, 4.5, f"{label}: {value}")
+                pdf.multi_cell(w - qr - 10, 4.5, f"{label}：\n{value}", align="L")  # printed in Chinese: full-width colon
             pdf.set_font("body", size=7.5)
             pdf.set_xy(x + 3, y + qr + 4)
-            pdf.multi_cell(w - 10, 4, _("Scan once to set your password. Works once; hand it over in person."))
+            pdf.multi_cell(w - 10, 4, _("Scan once to set your password. Works once; hand it over in person."), align="L")
         return bytes(pdf.output())
