@@ -23,3 +23,10 @@ def test_access_log_atoms_hold_no_personal_link_token():
     atoms = RedactingLogger(Config()).atoms(_Resp(), _Req(), environ, dt.timedelta(seconds=0.01))
     assert not [k for k, v in atoms.items() if "SECRET" in str(v)]
     assert atoms["r"] == "GET /r/…/report/?t=1 HTTP/1.1"
+
+
+def test_a_one_time_sign_in_token_is_redacted_too():
+    from fangkong.core.gunicorn_logging import redact
+
+    assert redact("GET /signin/SECRET-abc_123/ HTTP/1.1") == "GET /signin/…/ HTTP/1.1"
+    assert redact("GET /residents/12/ HTTP/1.1") == "GET /residents/12/ HTTP/1.1"

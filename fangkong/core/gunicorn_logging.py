@@ -1,12 +1,13 @@
-"""Gunicorn's access log without bearer secrets: a resident's personal-link token is part
-of the URL (/r/<token>/…), so it is replaced by "…" before the line is written."""
+"""Gunicorn's access log without bearer secrets: a resident's personal-link token and a
+staff member's one-time sign-in token are part of the URL (/r/<token>/…,
+/signin/<token>/), so they are replaced by "…" before the line is written."""
 from __future__ import annotations
 
 import re
 
 from gunicorn.glogging import Logger
 
-_TOKEN = re.compile(r"(/r/)[^/?\s\"]+")
+_TOKEN = re.compile(r"(/r/|/signin/)[^/?\s\"]+")
 
 
 def redact(text: str) -> str:
