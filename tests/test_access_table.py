@@ -134,9 +134,10 @@ def test_find_person_itself(db, cast):
         assert list(exc.value.errors) == ["owner_id_number"]
 
 
-def test_a_grant_past_its_end_date_stops_at_once(db, cast, login):
-    """The access check itself honours a grant's end date (the hourly task that clears
-    `active` may not have run yet): the last day counts, the day after does not."""
+def test_a_grant_counts_exactly_within_its_dates(db, cast, login):
+    """The access check itself honours a grant's dates (the hourly task that keeps `active`
+    in step may not have run yet): the first and last days count, the day after does not;
+    a revoked grant never counts."""
     import datetime as dt
 
     from django.utils import timezone
@@ -155,4 +156,10 @@ def test_a_grant_past_its_end_date_stops_at_once(db, cast, login):
     assert login(user).get("/residents/").status_code == 403
     assert "until_today" not in set(access.holders("inflow.review", place_path=cast.comm_a.path).values_list("username", flat=True))
     Grant.objects.filter(pk=grant.pk).update(ends_on=None, starts_on=today + dt.timedelta(days=1))
+    assert login(user).get("/residents/").status_code == 403
+    # Its first day: in force at once, though the hourly task has not set `active` yet.
+    Grant.objects.filter(pk=grant.pk).update(starts_on=today, active=False)
+    assert login(user).get("/residents/").status_code == 200
+    # Revoked: out, whatever its dates say.
+    Grant.objects.filter(pk=grant.pk).update(active=False, revoked_at=timezone.now())
     assert login(user).get("/residents/").status_code == 403

@@ -138,7 +138,7 @@ def grants(user) -> list[Scope]:
 
         with connection.cursor() as cur:
             today = _today()
-            cur.execute(_grants_sql(), [user.pk, True, today, today])
+            cur.execute(_grants_sql(), [user.pk, today, today])
             cached = [Scope(role, place_id, path, org_id) for role, place_id, path, org_id in cur.fetchall()]
         user._fk_grants = cached
     return cached
@@ -153,11 +153,13 @@ def _today():
     return timezone.localdate()
 
 
-def _within_dates(col, g) -> str:
-    """A grant with dates counts on the days from starts_on to ends_on (local dates), from
-    the first request of the first day to the last of the last: the check itself says so,
-    not only the hourly task that keeps `active` in step (accounts.apply_grant_dates)."""
-    return (f"({col(g, 'starts_on')} IS NULL OR {col(g, 'starts_on')} <= %s) "
+def _in_force(col, g) -> str:
+    """A grant counts while it is not revoked and, when it has dates, on the days from
+    starts_on to ends_on (local dates), from the first request of the first day to the last
+    of the last: the check itself says so (two date parameters), not the hourly task that
+    keeps the `active` column in step for lists (accounts.apply_grant_dates)."""
+    return (f"{col(g, 'revoked_at')} IS NULL "
+            f"AND ({col(g, 'starts_on')} IS NULL OR {col(g, 'starts_on')} <= %s) "
             f"AND ({col(g, 'ends_on')} IS NULL OR {col(g, 'ends_on')} >= %s)")
 
 
@@ -171,7 +173,7 @@ def _grants_sql() -> str:
         cols, place_join, col = _grant_sql_parts()
         _GRANTS_SQL.append(
             f"SELECT {cols} FROM {connection.ops.quote_name(g.db_table)} {place_join} "
-            f"WHERE {col(g, 'user')} = %s AND {col(g, 'active')} = %s AND {_within_dates(col, g)} ORDER BY {col(g, 'id')}")
+            f"WHERE {col(g, 'user')} = %s AND {_in_force(col, g)} ORDER BY {col(g, 'id')}")
     return _GRANTS_SQL[0]
 
 
@@ -207,14 +209,13 @@ def user_with_grants(pk):
         cols, place_join, col = _grant_sql_parts()
         reader = fastsql.Reader(model, tuple(f.name for f in u.concrete_fields))
         sql = (f"SELECT {reader.columns}, {cols} FROM {qn(u.db_table)} "
-               f"LEFT OUTER JOIN {qn(g.db_table)} ON {col(g, 'user')} = {col(u, u.pk.name)} AND {col(g, 'active')} = %s "
-               f"AND {_within_dates(col, g)} "
+               f"LEFT OUTER JOIN {qn(g.db_table)} ON {col(g, 'user')} = {col(u, u.pk.name)} AND {_in_force(col, g)} "
                f"{place_join} WHERE {col(u, u.pk.name)} = %s ORDER BY {col(g, 'id')}")
         plan = _USER_SQL[connection.vendor] = (sql, reader)
     sql, reader = plan
     with connection.cursor() as cur:
         today = _today()
-        cur.execute(sql, [True, today, today, model._meta.pk.get_db_prep_value(pk, connection, prepared=False)])
+        cur.execute(sql, [today, today, model._meta.pk.get_db_prep_value(pk, connection, prepared=False)])
         rows = cur.fetchall()
     if not rows:
         return None
@@ -338,7 +339,7 @@ def holders(perm: str, *, place_path: str = "", org_id: int | None = None):
     if not roles or (not place_path and org_id is None):
         return get_user_model().objects.none()
     today = _today()
-    grants_ = Grant.objects.filter(where, active=True, role__in=sorted(roles)).filter(
+    grants_ = Grant.objects.filter(where, revoked_at__isnull=True, role__in=sorted(roles)).filter(
         Q(starts_on__isnull=True) | Q(starts_on__lte=today), Q(ends_on__isnull=True) | Q(ends_on__gte=today))
     return get_user_model().objects.filter(is_active=True, pk__in=grants_.values("user_id"))
 
