@@ -46,6 +46,13 @@ EXPECTED = {
         ["04:43:25"] * 4 + ["16:43:25"],
         ["1976-11-22T08:30:00", "1976-11-22T08:30", "1582-10-15", "08:30:00", "08:30:00"],  # ISO cells (t="d")
     ],
+    # Written by WPS Office (Kingsoft): Chinese text, hyperlinks over several cells, a
+    # comment, a merged cell; a sheet whose relationships carry extra parts; numbers kept
+    # as text as WPS stored them.
+    "easyexcel-wps-extra.xlsx": [["第一列", "第二列"], ["普通超链接"], ["多单元格超链接A", "多单元格超链接B"],
+                                 ["多单元格超链接C", "多单元格超链接D"], ["批注"], ["合并单元格"]],
+    "easyexcel-wps-extraRelationships.xlsx": [["1", "2"], ["2", "2"]],
+    "easyexcel-wps-date1.xlsx": [["a", "b"], ["1.00", "1"]],
     "spout-sheet_with_different_numeric_value_dates_1904_calendar.xlsx": [
         ["2019-09-02", "2019-09-03", "2019-09-02T22:23:00"],
         ["1904-02-29T23:59:59", "1904-03-02", "1904-03-01T11:00:00"],
