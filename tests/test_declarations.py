@@ -55,8 +55,14 @@ def declare(cast, point, key="person_a1", client=None, **extra):
     return (client or Client()).post(f"/d/{point.code}/", form(cast, key, **extra))
 
 
-def submit(cast, key="person_a1", ip="10.0.0.1", **extra) -> Declaration:
-    return actions.submit(point=make_point(cast), data=declaration_data(cast, key, **extra), client_ip=ip)
+def submit(cast, key="person_a1", ip="10.0.0.1", matched=True, **extra) -> Declaration:
+    """A declaration from the public page; `matched`: then matched by the committee (who
+    checked with the person), as one must be before it can be found false."""
+    decl = actions.submit(point=make_point(cast), data=declaration_data(cast, key, **extra), client_ip=ip)
+    if matched:
+        assert as_user(cast.committee_a).post(f"/declarations/{decl.pk}/match/").status_code == 302
+        decl.refresh_from_db()
+    return decl
 
 
 # --- The committee's QR code -------------------------------------------------------------
@@ -118,8 +124,9 @@ def test_public_declaration_is_stored_encrypted_matched_and_told_to_the_grid(cas
     plain_id, plain_phone = cast.ids["person_a1"], cast.phones["person_a1"]
     assert decl.serial in receipt and decl.id_masked in receipt and "申报已收到" in receipt
     assert plain_id not in receipt and plain_phone not in receipt
-    # Stored: matched to the registry, in the person's place, numbers only encrypted.
-    assert decl.person_id == cast.person_a1.pk and decl.place_path == cast.person_a1.place_path
+    # Stored: anyone's word until checked with the person, so not matched, but routed to the
+    # grid of the person registered with that number; numbers only encrypted.
+    assert decl.person_id is None and decl.place_path == cast.person_a1.place_path
     assert decl.id_bidx == crypto.blind_index("id", plain_id) and decl.id_number() == plain_id
     assert crypto.decrypt(decl.phone_enc) == plain_phone and decl.phone_masked == "139****0001"
     assert plain_id.encode() not in bytes(decl.id_enc) and plain_phone.encode() not in bytes(decl.phone_enc)
@@ -593,3 +600,54 @@ def test_two_verifications_at_the_same_moment_one_wins():
     winner = "verify" if results["verify"] == 200 else "find_false"
     assert decl.state == {"verify": "verified", "find_false": "found_false"}[winner]
     assert CreditEntry.objects.count() == (1 if winner == "find_false" else 0)
+
+
+# --- Declarations in someone else's name (issue 15, item 2) -------------------------------
+
+@pytest.mark.django_db
+def test_a_public_declaration_in_someone_elses_name_touches_nobodys_credit(cast):
+    """Anyone may type a registered resident's ID number into the public form. Before the
+    fix the declaration was attached to that resident at once and a "found false" landed
+    on their credit record. Now it stays unmatched until the grid worker, having checked
+    with the person, matches it; until then it cannot be found false."""
+    point = make_point(cast)
+    resp = declare(cast, point, "person_a1", name="冒名者", client_key="impostor-1")
+    assert resp.status_code == 200
+    decl = Declaration.objects.get()
+    assert decl.person_id is None and decl.name == "冒名者"
+    worker = as_user(cast.worker_a1)
+    # Routed to the grid of the number's resident, who can check with them.
+    assert worker.get(f"/declarations/{decl.pk}/").status_code == 200
+    refused = worker.post(f"/declarations/{decl.pk}/find_false/", {"note": "本人称未申报"})
+    assert refused.status_code == 409
+    assert not CreditEntry.objects.exists()
+    assert not Declaration.objects.filter(person=cast.person_a1).exists()
+    # The resident's own pages show nothing of it.
+    token = issue_resident_link(acting_user=None, person=cast.person_a1)
+    assert "冒名者" not in Client().get(f"/r/{token}/credit/").content.decode()
+
+
+@pytest.mark.django_db
+def test_a_declaration_through_the_persons_own_link_is_theirs_at_once(cast):
+    point = make_point(cast)
+    token = issue_resident_link(acting_user=None, person=cast.person_a1)
+    anon = Client()
+    home = anon.get(f"/r/{token}/").content.decode()
+    assert f"/r/{token}/declare/" in home
+    page = anon.get(f"/r/{token}/declare/")
+    html = page.content.decode()
+    assert page.status_code == 200 and "no-store" in page["Cache-Control"]
+    assert 'name="id_number"' not in html and cast.person_a1.id_masked in html and cast.ids["person_a1"] not in html
+    body = {k: v for k, v in form(cast, "person_a1", client_key="own-1").items() if k not in ("name", "id_number")}
+    # A typed ID number or name is ignored: the link's person declares.
+    resp = anon.post(f"/r/{token}/declare/", {**body, "id_number": cast.ids["person_b1"], "name": "别人"})
+    assert resp.status_code == 200 and f"/r/{token}/" in resp.content.decode()
+    decl = Declaration.objects.get()
+    assert decl.person_id == cast.person_a1.pk and decl.name == "靶子甲" and decl.place_path == cast.person_a1.place_path
+    assert decl.id_number() == cast.ids["person_a1"] and decl.point == point
+    # Being the person's own, it can be found false without a match.
+    ok = as_user(cast.worker_a1).post(f"/declarations/{decl.pk}/find_false/", {"note": "门岗记录显示其当日体温38.5°C"})
+    assert ok.status_code == 302 and CreditEntry.objects.get().person_id == cast.person_a1.pk
+    # A community without an entry point: the page says so.
+    other = issue_resident_link(acting_user=None, person=cast.person_b1)
+    assert anon.get(f"/r/{other}/declare/").status_code == 404

@@ -334,17 +334,26 @@ def test_auto_route_sends_applications_straight_to_the_destination_committee(cas
 
 @pytest.mark.django_db
 def test_an_id_number_reveals_no_registered_name_or_employer(cast, login, origins):
-    """Typing a registered person's ID number with another name, or someone of another
-    unit, gets one generic answer: the registry's name never shows, nothing is stored."""
+    """Typing the ID number of a person outside the applicant's scope (another unit's
+    staff, a resident of no unit) gets the same answer as a new number: the application,
+    with the name as typed; the registry's name never shows and the person is not taken
+    (a transfer request goes to their committee: tests/test_transfers.py)."""
     c = login(cast.liaison_x)
     for name, seq_person in (("冒名者", "person_a2"), ("靶子丙", "person_b1")):  # wrong name; right name but unit Y's staff
         data = apply_form(cast, origins["medium"], name=name)
         data["id_number"] = cast.ids[seq_person]
         resp = c.post("/inflow/apply/", data)
-        body = resp.content.decode()
-        assert resp.status_code == 400 and 'id="id_number-errors"' in body
-        assert "靶子乙" not in body and "靶子丙" not in body.replace(f'value="{name}"', "") and "单位Y" not in body
-    assert not Application.objects.exists()
+        assert resp.status_code == 302
+        body = c.get(resp["Location"]).content.decode()
+        assert name in body and "靶子乙" not in body.replace(name, "") and "单位Y" not in body
+        app = Application.objects.get(pk=int(resp["Location"].rstrip("/").rsplit("/", 1)[1]))
+        assert app.person_id is None and app.transfer.person == getattr(cast, seq_person)
+    assert not Application.objects.filter(person__isnull=False).exists()
+
+
+@pytest.mark.django_db
+def test_a_phone_in_the_address_is_refused(cast, login, origins):
+    c = login(cast.liaison_x)
     # A phone typed into the address is refused (it would be printed on the notice).
     data = apply_form(cast, origins["medium"], seq=540, address="甲一小区3号楼 联系13912345678")
     resp = c.post("/inflow/apply/", data)

@@ -227,6 +227,18 @@ def build_activity(rng: random.Random, tree: dict) -> dict:
             app = inflow.transition(acting_user=None, app=app, action=step, **kwargs)
         apps.append(app)
 
+    # Transfer requests: residents of the first community moving to the second one's grids
+    # (two waiting for the first committee's decision, one declined).
+    from fangkong.residents import transfers
+
+    others = [g for g in tree["grids"] if g.parent_id == tree["communities"][1].pk] if len(tree["communities"]) > 1 else []
+    moving = list(Person.objects.filter(place_path__under=community.path).order_by("-pk")[:3]) if others else []
+    for i, person in enumerate(moving):
+        t = transfers.request(acting_user=None, person=person, typed_name=person.name, to_place=others[i % len(others)],
+                              address=f"{others[i % len(others)].name}迁入{i + 1}号", reason="已在本社区租房居住，申请迁入")
+        if i == 2:
+            transfers.decide(acting_user=None, transfer=t, action="decline", reason="本人仍在本社区居住")
+
     # Observations that began some days ago, with their reports so far.
     today = timezone.localdate()
     persons = list(Person.objects.filter(place_path__under=community.path).order_by("pk")[:12])

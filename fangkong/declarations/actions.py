@@ -254,11 +254,15 @@ def _serial() -> str:
 
 
 def submit(*, acting_user=None, point: Point, data: dict, client_key: str = "", client_ip: str = "",
-           at: dt.datetime | None = None) -> Declaration:
-    """A resident's declaration through the community's entry point. Matched to the registry
-    by the ID's blind index among the persons of the community; unmatched declarations are
-    kept at the community for staff to register or match. A resend of the same form (same
-    client key) returns the first declaration (`created` False)."""
+           at: dt.datetime | None = None, person: Person | None = None) -> Declaration:
+    """A resident's declaration through the community's entry point. A declaration from
+    the public page (no `person`) is anyone's word about the ID number typed: it stays
+    unmatched, so it is nobody's health state and nobody's credit record, until a grid
+    worker who checked with the person matches it (`match`). When the number is
+    registered in the community, the declaration goes to that person's grid to check
+    (its place path), else it stays at the community. A declaration made through the
+    person's own link (`person`) is theirs, matched at once. A resend of the same form
+    (same client key) returns the first declaration (`created` False)."""
     key = _form_key(point, client_key)
     clean, errors = validate(data)
     if key:
@@ -277,14 +281,16 @@ def submit(*, acting_user=None, point: Point, data: dict, client_key: str = "", 
     if Declaration.objects.filter(client_hash=who, submitted_at__gte=at - RATE_WINDOW).count() >= RATE_LIMIT:
         raise RateLimited()
     bidx = crypto.blind_index("id", clean["id_number"])
-    person = Person.objects.filter(id_bidx=bidx, place_path__under=point.place_path).first()
+    if person is not None and person.id_bidx != bidx:
+        raise Invalid({"id_number": _("This is not the ID number of the person of this link")})
+    registered = person or Person.objects.filter(id_bidx=bidx, place_path__under=point.place_path).first()
     risk = is_risk(clean)
     fields = encrypted_fields(clean["id_number"], clean["phone"])
     try:
         with transaction.atomic():
             decl = Declaration.objects.create(
                 point=point, community_id=point.place_id, person=person,
-                place_path=person.place_path if person is not None else point.place_path,
+                place_path=registered.place_path if registered is not None else point.place_path,
                 serial=_serial(), name=clean["name"], name_matches=person is None or person.name == clean["name"],
                 address=clean["address"], temperature=clean["temperature"],
                 symptoms="," + ",".join(clean["symptoms"]) + "," if clean["symptoms"] else "",
@@ -292,7 +298,8 @@ def submit(*, acting_user=None, point: Point, data: dict, client_key: str = "", 
                 contact_risk_area=clean["contact_risk_area"], note=clean["note"], risk=risk, submitted_at=at,
                 client_key=key or None, client_hash=who, **fields)
             record(acting_user, "declarations.submit", obj=decl, detail={
-                "serial": decl.serial, "community": point.place_id, "matched": person is not None, "risk": risk})
+                "serial": decl.serial, "community": point.place_id, "matched": person is not None, "risk": risk,
+                "personal_link": person is not None})
             if risk:
                 transaction.on_commit(lambda: _tell_risk(decl))
     except IntegrityError:
@@ -386,7 +393,9 @@ def check(*, acting_user, declaration: Declaration, action: str, note: str = "")
 @transaction.atomic
 def match(*, acting_user, declaration: Declaration) -> Declaration:
     """Match an unmatched declaration to the registered person with its ID number, among
-    the persons the acting user sees (after they registered the person, for example)."""
+    the persons the acting user sees: the grid worker says they checked with the person
+    that the declaration is theirs (a public declaration is anyone's word until then).
+    Only a matched declaration can be found false and so enter a credit record."""
     from fangkong.residents.queries import person_by_id_number
 
     current = Declaration.objects.select_for_update().get(pk=declaration.pk)

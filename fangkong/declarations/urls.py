@@ -26,5 +26,6 @@ urlpatterns = [
 # Included under /r/ with the other personal-link pages.
 resident_urlpatterns = [
     path("<str:token>/credit/", views.resident_credit, name="resident_credit"),
+    path("<str:token>/declare/", views.resident_declare, name="resident_declare"),
     path("<str:token>/credit/appeal/", views.resident_appeal, name="resident_appeal"),
 ]

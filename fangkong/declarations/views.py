@@ -44,7 +44,7 @@ def _post_data(post) -> dict:
     }
 
 
-def _declare_page(request, point, status=200, errors=None, data=None, client_key=""):
+def _declare_page(request, point, status=200, errors=None, data=None, client_key="", resident=None):
     data = data or {}
     errors = errors or {}
     travel = data.get("travel") or [{} for _i in range(TRAVEL_ROWS)]
@@ -52,7 +52,7 @@ def _declare_page(request, point, status=200, errors=None, data=None, client_key
              "errors": [str(m) for k, m in errors.items() if k.startswith(f"travel.{i}.")]}
             for i, r in enumerate(travel)]
     return render(request, "declarations/declare.html", {
-        "point": point, "errors": errors, "data": data, "rows": rows, "symptoms": SYMPTOMS,
+        "point": point, "errors": errors, "data": data, "rows": rows, "symptoms": SYMPTOMS, "resident": resident,
         "chosen": set(data.get("symptoms") or []), "client_key": client_key or uuid.uuid4().hex,
         "yesno": [(name, question, str(data.get(name) or ""), errors.get(name)) for name, question in (
             ("risk_area", _("In the last 14 days, have you been to a medium- or high-risk area?")),
@@ -82,6 +82,48 @@ def declare(request, code: str):
     if refused:  # a conflict: the form's key was used by another declaration, so a fresh key, data kept
         return _declare_page(request, point, refused.status, refused.errors, data, "" if refused.reason else client_key)
     return render(request, "declarations/receipt.html", {"point": point, "decl": decl})
+
+
+# --- The person's own declaration (personal link) -------------------------------------------
+
+def _resident_point(person) -> Point | None:
+    """The entry point of the person's community (the one above their place)."""
+    from fangkong.places.access import ancestor_paths
+
+    return Point.objects.filter(place_path__in=ancestor_paths(person.place_path), active=True).select_related(
+        "place").order_by("-place_path").first()
+
+
+@personal_link
+@require_http_methods(["GET", "POST"])
+@never_cache
+def resident_declare(request):
+    """The self-declaration through the person's own link: nothing of the person is typed
+    again, and the declaration is theirs at once (matched), unlike one from the public page."""
+    person = request.resident
+    point = _resident_point(person)
+    if point is None:
+        return render(request, "declarations/declare.html", {"point": None, "resident": person, "closed": True},
+                      status=404)
+    if request.method == "GET":
+        household = person.household.address if person.household_id else ""
+        return _declare_page(request, point, data={"address": household}, resident=person)
+    data = {**_post_data(request.POST), "name": person.name, "id_number": person.id_number()}
+    if not data["phone"] and person.phone_enc:
+        data["phone"] = person.phone()
+    client_key = request.POST.get("client_key", "")
+    try:
+        decl, refused = attempt(lambda: actions.submit(acting_user=None, point=point, data=data, client_key=client_key,
+                                                       client_ip=request.META.get("REMOTE_ADDR", ""), person=person),
+                                request=request, keep_errors=True)
+    except actions.RateLimited:
+        return render(request, "declarations/declare.html", {"point": point, "limited": True}, status=429)
+    if refused:
+        shown = {k: v for k, v in data.items() if k not in ("id_number",)}
+        return _declare_page(request, point, refused.status, refused.errors, shown,
+                             "" if refused.reason else client_key, resident=person)
+    return render(request, "declarations/receipt.html", {"point": point, "decl": decl, "resident": person,
+                                                         "token": request.resident_token})
 
 
 # The public route names its entry point by the code in the URL; the access-matrix test

@@ -13,6 +13,7 @@ import uuid
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -23,7 +24,7 @@ from fangkong.lib.workflow import Conflict, Invalid, Transition, apply_transitio
 from fangkong.lib import registry
 from fangkong.lib.health import body_temperature
 from fangkong.lib import crypto
-from fangkong.lib.identity import has_numbers
+from fangkong.lib.identity import has_numbers, mask_id
 from fangkong.residents import actions as residents
 
 from fangkong.residents.models import Household, Person
@@ -49,6 +50,7 @@ TRANSITIONS: dict[str, Transition] = {
     "arrive": Transition("inflow.arrive", (S.TRAVELLING,), S.ARRIVED, gettext_lazy("Register arrival")),
 }
 ACTION_LABELS = {"apply": gettext_lazy("Applied"), "push": gettext_lazy("Result pushed to the unit and the person"),
+                 "transfer": gettext_lazy("Transfer request decided"),
                  "escalate": gettext_lazy("Overdue, escalated"),
                  **{k: t.label for k, t in TRANSITIONS.items()}}
 
@@ -131,6 +133,74 @@ def _household(acting_user, place, address: str) -> Household:
     return household
 
 
+def _person_for(acting_user, clean: dict, household: Household, employer, origin) -> tuple[Person | None, object]:
+    """The person an application by staff is for, found by the ID number typed among the
+    persons the applicant may apply for (`inflow.apply`: a committee's area, a unit's
+    staff): (person, None). An unregistered number: the person is registered at the
+    destination household. A number registered outside the applicant's scope: (None, a
+    transfer request to the committee where it is registered) — the application goes on
+    the same as for a new number, and takes its person when that committee accepts
+    (`transfer_decided`). Neither answer tells the applicant that the number exists."""
+    from fangkong.places.access import scope
+    from fangkong.residents import transfers
+
+    bidx = crypto.blind_index("id", clean["id_number"])
+    person = Person.objects.filter(id_bidx=bidx).first()
+    if person is None:
+        try:
+            with transaction.atomic():
+                return residents.create_person(acting_user=acting_user, clean=clean, household=household,
+                                               employer=employer), None
+        except (residents.DuplicatePerson, IntegrityError):  # registered a moment ago by a concurrent request
+            raise Conflict(_("This person was registered at the same moment; submit again")) from None
+    if scope(Person.objects.filter(pk=person.pk), acting_user, "inflow.apply").exists():
+        # The applicant's own person: it may see them, so a wrong name is said plainly.
+        if person.name != clean["name"]:
+            raise Invalid({"id_number": _("This ID number does not match the name; check both")})
+        return person, None
+    return None, transfers.request(
+        acting_user=acting_user, person=person, typed_name=clean["name"], to_place=household.place,
+        address=household.address, employer=employer, purpose=TRANSFER_PURPOSE,
+        reason=_("Return from %(origin)s (inflow application)") % {"origin": origin.name})
+
+
+TRANSFER_PURPOSE = "inflow"
+
+
+def transfer_decided(transfer, acting_user) -> None:
+    """The follow-up of a transfer request made by an application (registered for the
+    purpose "inflow" in contributions.py, run in the deciding transaction): accepted, the
+    application takes its person (and the measure starts if they have arrived); declined
+    or withdrawn, an application still open is rejected with the committee's reason."""
+    app = Application.objects.select_for_update().filter(transfer=transfer).first()
+    if app is None or app.person_id is not None:
+        return
+    now = timezone.now()
+    if transfer.state == transfer.State.ACCEPTED:
+        if app.state in OPEN_STATES and Application.objects.filter(person_id=transfer.person_id,
+                                                                   state__in=OPEN_STATES).exists():
+            raise Conflict(_("The person already has an open return application; decline this request"))
+        Application.objects.filter(pk=app.pk).update(person_id=transfer.person_id, version=F("version") + 1)
+        app.refresh_from_db()
+        _event(app, "transfer", acting_user, now, note=_("The person's committee accepted the transfer"))
+        if app.state == S.ARRIVED and app.measure and app.measure != Measure.NONE:
+            _start_measure(acting_user, app)
+        return
+    note = transfer.decision_reason or str(transfer.get_state_display())
+    if app.state in OPEN_STATES:
+        Application.objects.filter(pk=app.pk).update(
+            state=S.REJECTED, decided_at=now, pushed_at=now, version=F("version") + 1,
+            decision_reason=(_("The committee where the person is registered declined: %(reason)s") % {
+                "reason": note})[:300], **deadline("", now))
+        app.refresh_from_db()
+        _event(app, "reject", acting_user, now, note=note)
+        record(acting_user, "inflow.reject", obj=app, detail={"serial": app.serial, "state": app.state,
+                                                             "transfer": transfer.pk})
+        _tell(acting_user, app, "reject")
+    else:
+        _event(app, "transfer", acting_user, now, note=note)
+
+
 @transaction.atomic
 def apply(*, acting_user, employer, place, address: str, origin: Origin, person_fields: dict | None = None,
           person: Person | None = None, purpose: str = "", transport: str = "", planned_arrival: dt.date | None = None,
@@ -170,34 +240,23 @@ def apply(*, acting_user, employer, place, address: str, origin: Origin, person_
     if errors:
         raise Invalid(errors)
     household = _household(acting_user, place, address)
+    transfer = None
     if person is None:
-        bidx = crypto.blind_index("id", clean["id_number"])
-        person = Person.objects.filter(id_bidx=bidx).first()
-        # A registered person is taken only when the name typed matches, and not from
-        # another unit's staff: one answer for both, so an ID number typed here reveals
-        # neither a name nor an employer.
-        if person is not None and (person.name != clean["name"]
-                                   or (employer is not None and person.employer_id not in (None, employer.pk))):
-            raise Invalid({"id_number": _("This ID number does not match the name, or the person cannot be applied for "
-                                          "here; check both or ask the residents' committee")})
-        if person is None:
-            try:
-                with transaction.atomic():
-                    person = residents.create_person(acting_user=acting_user, clean=clean, household=household,
-                                                     employer=employer)
-            except (residents.DuplicatePerson, IntegrityError):  # registered a moment ago by a concurrent request
-                raise Conflict(_("This person was registered at the same moment; submit again")) from None
+        person, transfer = _person_for(acting_user, clean, household, employer, origin)
         via_link = False
+        name, id_masked = clean["name"], mask_id(clean["id_number"])
     else:
         via_link = True
-    if Application.objects.filter(person=person, state__in=OPEN_STATES).exists():
+        name, id_masked = person.name, person.id_masked
+    if person is not None and Application.objects.filter(person=person, state__in=OPEN_STATES).exists():
         raise Conflict(_("This person already has an open application"))
     now = timezone.now()
     auto = settings.INFLOW_AUTO_ROUTE
     try:
         with transaction.atomic():
             app = Application.objects.create(
-                serial=uuid.uuid4().hex[:24], person=person, employer=employer, household=household, place=household.place,
+                serial=uuid.uuid4().hex[:24], person=person, person_name=name, person_id_masked=id_masked,
+                transfer=transfer, employer=employer, household=household, place=household.place,
                 place_path=household.place.path, origin=origin, risk=origin.risk, purpose=purpose[:200],
                 transport=transport[:100], client_key=client_key or None, created_by=acting_user if acting_user and acting_user.is_authenticated else None,
                 submitted_at=now, state=S.FORWARDED if auto else S.SUBMITTED, planned_arrival=planned_arrival,
@@ -267,7 +326,7 @@ def transition(*, acting_user, app: Application, action: str, reason: str = "", 
                                    refused=gettext_lazy("Cannot %(action)s: the application is %(state)s"),
                                    changed=gettext_lazy("The application was changed by someone else; reload it"))
         _event(current, action, acting_user, now, note=note)
-        if action == "arrive" and current.measure != Measure.NONE:
+        if action == "arrive" and current.measure != Measure.NONE and current.person_id is not None:
             _start_measure(acting_user, current)
         if action in ("approve", "reject", "request_info"):
             _event(current, "push", None, now)

@@ -9,7 +9,6 @@ from fangkong.audit.actions import record
 from fangkong.web.operations import transition_ops
 from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope
-from fangkong.residents.api import PersonRef
 
 from . import actions, queries
 from .models import Application, MeasurePolicy, Origin
@@ -18,7 +17,12 @@ from .views import _apply_places, _employer_of, board_queryset
 router = Router(tags=["inflow"])
 
 
-class ApplicationOut(PersonRef):
+class ApplicationOut(Schema):
+    # The name and masked ID as given, and no person id: the answer is the same whether
+    # the number was new here (registered now) or is registered in another community
+    # (a transfer request waits for its committee; residents.transfers).
+    person_name: str
+    id_masked: str = Field(..., alias="person_id_masked")
     id: int
     serial: str
     state: str

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from fangkong.lib import registry
 from fangkong.places.access import has_perm, scope, scope_orgs
+from fangkong.residents import transfers
 
 from .models import Application, DueLink
 
@@ -78,3 +79,13 @@ def todos(user):
 
 
 registry.register_todo(todos)
+
+
+# --- Transfer requests: an application for a person registered elsewhere waits for them.
+def _transfer_decided(transfer, acting_user):
+    from .actions import transfer_decided
+
+    transfer_decided(transfer, acting_user)
+
+
+transfers.on_decided("inflow", _transfer_decided)

@@ -81,7 +81,14 @@ class Application(models.Model):
         ARRIVED = "arrived", _("Arrived")
 
     serial = models.CharField(max_length=24, unique=True, editable=False)
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="inflow_applications")
+    # None while the person is registered in another community and the transfer request
+    # to its committee waits (`transfer`); the name and masked ID as given are kept on the
+    # application itself, so its pages show the same whether the number was new here or
+    # registered elsewhere.
+    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT, related_name="inflow_applications")
+    person_name = models.CharField(_("name"), max_length=50, blank=True)
+    person_id_masked = models.CharField(max_length=18, blank=True)
+    transfer = models.ForeignKey("residents.Transfer", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     employer = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     household = models.ForeignKey(Household, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     place = models.ForeignKey(Place, on_delete=models.PROTECT, related_name="+")

@@ -26,14 +26,13 @@ def _measure_text(risk: str) -> str:
 def issue_inflow_approval(*, acting_user, app) -> Document:
     """The approval notice of an approved inflow application (idempotent per application)."""
     with translation.override(DOCUMENT_LANGUAGE):
-        person = app.person
         issuer = committee_name(app.place)
         destination = app.place.label() + (f" {app.household.address}" if app.household_id else "")
-        holder = mask_name(person.name)
+        holder = mask_name(app.person_name)
         fields = [
             (_("Application number"), app.serial),
             (_("Name"), holder),
-            (_("ID number"), person.id_masked),
+            (_("ID number"), app.person_id_masked),
             (_("Coming from"), app.origin.name),
             (_("Risk level"), app.get_risk_display()),
             (_("Destination"), destination),

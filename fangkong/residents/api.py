@@ -8,11 +8,12 @@ from ninja import Field, Router, Schema, Status
 
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Conflict, Invalid
-from fangkong.places.access import api_perm, get_in_scope, places_in_scope
+from fangkong.places.access import api_perm, get_in_scope, places_in_scope, scope
+from fangkong.web.operations import transition_ops
 from fangkong.places.models import Place
 
 from . import actions, queries
-from .models import TAG_KEYS, Household, Person
+from .models import TAG_KEYS, Household, OutgoingTransfer, Person, Transfer
 from .validation import validate_person
 
 router = Router(tags=["residents"])
@@ -25,6 +26,26 @@ class PersonRef(Schema):
     person_id: int
     person_name: str = Field(..., alias="person.name")
     id_masked: str = Field(..., alias="person.id_masked")
+
+
+class TransferOut(Schema):
+    """A transfer request as either side sees it: the name and masked ID number as the
+    requester gave them, never the registered person's record."""
+
+    id: int
+    state: str
+    typed_name: str
+    id_masked: str
+    to_place_id: int
+    address: str
+    reason: str
+    requested_at: dt.datetime
+    decided_at: dt.datetime | None
+    decision_reason: str
+
+
+class TransferDecisionIn(Schema):
+    reason: str = ""
 
 
 class PersonOut(Schema):
@@ -153,16 +174,21 @@ def _dup(dup: actions.DuplicatePerson):
     raise Conflict("ID number already registered outside your jurisdiction")
 
 
-@router.post("/residents", response={201: PersonOut}, summary="Register a person", auth=api_perm("residents.edit"))
+@router.post("/residents", response={201: PersonOut, 202: TransferOut}, auth=api_perm("residents.edit"),
+             summary="Register a person (202: the number is registered in another community; a transfer request was sent)")
 def create_resident(request, payload: PersonIn):
     household = _household(request, payload.household_id)
     clean, errors = validate_person(payload.dict())
     if errors:
         raise Invalid(errors)
+    from . import transfers
+
     try:
-        person = actions.create_person(acting_user=request.user, clean=clean, household=household)
+        person, transfer = transfers.register_or_request(acting_user=request.user, clean=clean, household=household)
     except actions.DuplicatePerson as dup:
         _dup(dup)
+    if transfer is not None:  # registered in another community: its committee is asked
+        return Status(202, transfer)
     return Status(201, person)
 
 
@@ -224,3 +250,44 @@ def list_places(request, kind: str = ""):
     if kind:
         qs = qs.filter(kind=kind)
     return list(qs[:5000])
+
+
+# --- Transfer requests (residents.transfers) ----------------------------------------------------
+
+@router.get("/transfers/incoming", response=list[TransferOut], auth=api_perm("residents.transfer"),
+            summary="Transfer requests for persons of the caller's area waiting for a decision")
+def incoming_transfers(request, limit: int = 100):
+    qs = scope(Transfer.objects.filter(state=Transfer.State.REQUESTED), request.user, "residents.transfer")
+    return list(qs[: min(max(limit, 1), 500)])
+
+
+@router.get("/transfers/sent", response=list[TransferOut], auth=api_perm("residents.transfer_request"),
+            summary="Transfer requests the caller's side sent, with their state")
+def sent_transfers(request, limit: int = 100):
+    qs = scope(OutgoingTransfer.objects.all(), request.user, "residents.transfer_request")
+    return list(qs[: min(max(limit, 1), 500)])
+
+
+def _decide(request, t, name, payload: TransferDecisionIn):
+    from . import transfers
+
+    return transfers.decide(acting_user=request.user, transfer=t, action=name, reason=payload.reason)
+
+
+def _register_transfer_ops():
+    from . import transfers
+
+    transition_ops(router, transfers.TRANSITIONS, Transfer.objects.all(), path="/transfers/{pk}/", module=__name__,
+                   prefix="transfer", schema=TransferDecisionIn, response=TransferOut, take=_decide)
+
+
+_register_transfer_ops()
+
+
+@router.post("/transfers/{pk}/withdraw", response=TransferOut, summary="Withdraw a transfer request the caller's side sent",
+             auth=api_perm("residents.transfer_request", obj=OutgoingTransfer))
+def withdraw_transfer(request, pk: int):
+    from . import transfers
+
+    t = get_in_scope(OutgoingTransfer.objects.all(), request.user, "residents.transfer_request", pk=pk)
+    return transfers.withdraw(acting_user=request.user, transfer=t)

@@ -141,3 +141,63 @@ class ImportSeen(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["job", "id_bidx"], name="importseen_unique")]
+
+
+class Transfer(models.Model):
+    """A request to take over a person registered in another jurisdiction (moved, or
+    returning to another community): the requester names the person by ID number and name
+    and the household they go to; the committee where the person is registered accepts
+    (the person moves into the requester's household) or declines, with reasons.
+
+    Scoped by `from_path` (the person's place when requested: the owners decide) for
+    `residents.transfer`; the requester's side sees its own requests by `to_path`. The
+    requester never sees the person's record until the request is accepted: a request for
+    an unregistered number and one for another community's person look the same to it.
+    `purpose` names a follow-up registered by another module (e.g. an inflow application
+    waiting for its person), called when the request is decided."""
+
+    class State(models.TextChoices):
+        REQUESTED = "requested", _("Requested")
+        ACCEPTED = "accepted", _("Accepted")
+        DECLINED = "declined", _("Declined")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
+
+    person = models.ForeignKey(Person, null=True, blank=True, on_delete=models.PROTECT, related_name="transfers")
+    from_path = models.CharField(max_length=255, db_index=True, editable=False)
+    to_place = models.ForeignKey(Place, on_delete=models.PROTECT, related_name="+", verbose_name=_("destination"))
+    to_path = models.CharField(max_length=255, db_index=True, editable=False)
+    address = models.CharField(_("address"), max_length=200)
+    employer = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    typed_name = models.CharField(_("name given"), max_length=50)
+    id_masked = models.CharField(max_length=18, editable=False)
+    reason = models.CharField(_("reason"), max_length=300)
+    purpose = models.CharField(max_length=40, blank=True)  # a follow-up's key, e.g. "inflow"
+    state = models.CharField(max_length=10, choices=State.choices, default=State.REQUESTED, db_index=True)
+    version = models.PositiveIntegerField(default=1)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    requested_at = models.DateTimeField()
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.CharField(_("reason of the decision"), max_length=300, blank=True)
+
+    SCOPE_PATH = "from_path"
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("transfer request")
+
+    def __str__(self):
+        return f"{self.typed_name} ({self.id_masked})"
+
+
+class OutgoingTransfer(Transfer):
+    """The requester's side of a transfer request: scoped by its destination (and, for a
+    unit's request, by the unit), where `Transfer` is scoped by the person's place."""
+
+    SCOPE_PATH = "to_path"
+    SCOPE_ORG = "employer_id"
+
+    class Meta:
+        proxy = True
+        verbose_name = _("transfer request (sent)")

@@ -8,4 +8,8 @@ declare(perms={
     "residents.unmask": {"committee"},
     "residents.import": {"committee"},
     "residents.export": {"commander", "coordinator", "committee"},
+    # Transfer requests: the committee where a person is registered decides; those who
+    # register persons (and units applying for their staff's return) send them.
+    "residents.transfer": {"committee"},
+    "residents.transfer_request": {"committee", "grid_worker", "unit_liaison"},
 })

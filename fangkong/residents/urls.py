@@ -1,5 +1,7 @@
 from django.urls import path
 
+from fangkong.web.forms import transition_urls
+
 from . import views
 
 # Under the site root: /residents/... and /households/...
@@ -16,6 +18,10 @@ urlpatterns = [
     path("residents/<int:pk>/", views.person_detail, name="person_detail"),
     path("residents/<int:pk>/edit/", views.person_edit, name="person_edit"),
     path("residents/<int:pk>/unmask/", views.person_unmask, name="person_unmask"),
+    path("residents/transfers/", views.transfer_list, name="transfer_list"),
+    path("residents/transfers/<int:pk>/", views.transfer_detail, name="transfer_detail"),
+    path("residents/transfers/<int:pk>/withdraw/", views.transfer_withdraw, name="transfer_withdraw"),
+    *transition_urls(views.transfer_views, "residents/transfers/<int:pk>/{}/", "transfer_{}"),
     path("households/new/", views.household_create, name="household_create"),
     path("households/<int:pk>/", views.household_detail, name="household_detail"),
     path("households/<int:pk>/edit/", views.household_edit, name="household_edit"),

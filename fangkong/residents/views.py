@@ -14,12 +14,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from fangkong.audit.actions import record
 from fangkong.lib.exports import csv_response, xlsx_response
-from fangkong.web.forms import attempt, submitted
+from fangkong.lib.workflow import Invalid
+from fangkong.web.forms import attempt, submitted, transition_pages
 from fangkong.places.access import get_in_scope, has_perm, places_in_scope, require, requires, scope
 
 from . import actions, importing, queries
 from .forms import HouseholdForm, ImportUploadForm, PersonForm
-from .models import TAGS, Household, ImportJob, Person
+from .models import TAGS, Household, ImportJob, OutgoingTransfer, Person, Transfer
 
 
 def _filters(request):
@@ -82,6 +83,13 @@ def _duplicate(form, dup) -> None:
         _("This ID number is already registered outside your jurisdiction"))
 
 
+def attempt_register(user, form):
+    from . import transfers
+
+    return transfers.register_or_request(acting_user=user, clean=form.person_fields,
+                                         household=form.cleaned_data["household"])
+
+
 def _person_form_response(request, form, person=None, status=200):
     return render(request, "residents/person_form.html", {"form": form, "person": person}, status=status)
 
@@ -98,12 +106,20 @@ def person_create(request):
     if request.method == "POST":
         if form.is_valid():
             try:
-                person = actions.create_person(acting_user=request.user, clean=form.person_fields, household=form.cleaned_data["household"])
+                person, transfer = attempt_register(request.user, form)
             except actions.DuplicatePerson as dup:
                 _duplicate(form, dup)
                 if dup.existing is not None:
                     return render(request, "residents/person_form.html", {"form": form, "duplicate": dup.existing}, status=409)
                 return _person_form_response(request, form, status=409)
+            except Invalid as exc:
+                for field, message in exc.errors.items():
+                    form.add_error(None, message)
+                return _person_form_response(request, form, status=400)
+            if transfer is not None:
+                messages.info(request, _("This ID number is registered in another community: a transfer request has "
+                                         "been sent to its committee. The person appears here when they accept."))
+                return redirect("transfer_list")
             messages.success(request, _("Saved."))
             return redirect("person_detail", pk=person.pk)
         return _person_form_response(request, form, status=400)
@@ -284,3 +300,71 @@ def import_errors(request, pk: int):
     job = _job(request, pk)
     record(request.user, "residents.import.errors", obj=job)
     return csv_response(importing.error_report_rows(job), f"import-{job.pk}-errors.csv")
+
+
+# --- Transfer requests ------------------------------------------------------------------------
+
+@requires("residents.transfer_request")
+@require_GET
+def transfer_list(request):
+    """The requests for persons of the user's area (to decide) and those the user's side
+    sent (their state and the reason of the decision)."""
+    user = request.user
+    incoming = []
+    if has_perm(user, "residents.transfer"):
+        incoming = list(scope(Transfer.objects.select_related("to_place", "person"), user, "residents.transfer")
+                        .filter(state=Transfer.State.REQUESTED)[:100])
+    outgoing = list(scope(OutgoingTransfer.objects.select_related("to_place"), user, "residents.transfer_request")[:100])
+    return render(request, "residents/transfer_list.html", {"incoming": incoming, "outgoing": outgoing,
+                                                            "can_decide": has_perm(user, "residents.transfer")})
+
+
+@requires("residents.transfer", obj=Transfer)
+@require_GET
+def transfer_detail(request, pk: int):
+    from fangkong.places.access import possible_transitions
+
+    from . import transfers
+
+    t = get_in_scope(Transfer.objects.select_related("to_place", "person", "person__household", "employer"),
+                     request.user, "residents.transfer", pk=pk)
+    record(request.user, "residents.transfer.view", obj=t)
+    return render(request, "residents/transfer_detail.html", {
+        "t": t, "possible": dict(possible_transitions(transfers.TRANSITIONS, t, request.user))})
+
+
+def _transfer_done(request, t, action, transition):
+    messages.success(request, _("Transfer request: %(state)s") % {"state": t.get_state_display()})
+    return redirect("transfer_list")
+
+
+def _transfer_refused(request, t, refusal):
+    return redirect("transfer_detail", pk=t.pk)
+
+
+def _decide(request, t, action):
+    from . import transfers
+
+    return transfers.decide(acting_user=request.user, transfer=t, action=action, reason=request.POST.get("reason", ""))
+
+
+def _transfer_views():
+    from . import transfers
+
+    return transition_pages(transfers.TRANSITIONS, Transfer.objects.all(), "transfer", take=_decide,
+                            done=_transfer_done, refused=_transfer_refused)
+
+
+transfer_views = _transfer_views()
+
+
+@requires("residents.transfer_request", obj=OutgoingTransfer)
+@require_POST
+def transfer_withdraw(request, pk: int):
+    from . import transfers
+
+    t = get_in_scope(OutgoingTransfer.objects.all(), request.user, "residents.transfer_request", pk=pk)
+    _result, refusal = attempt(lambda: transfers.withdraw(acting_user=request.user, transfer=t), request=request)
+    if refusal is None:
+        messages.success(request, _("The request was withdrawn"))
+    return redirect("transfer_list")

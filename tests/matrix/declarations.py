@@ -26,7 +26,9 @@ def declaration_data(cast, key="person_a1", **extra):
 
 def declaration(cast):
     # A distinct address per object: the public page limits declarations per address.
-    return actions.submit(point=point(cast), data=declaration_data(cast), client_ip=f"10.9.{next(_seq) % 250}.1")
+    # Through the person's own link, so matched (a public one stays unmatched until checked).
+    return actions.submit(point=point(cast), data=declaration_data(cast), client_ip=f"10.9.{next(_seq) % 250}.1",
+                          person=cast.person_a1)
 
 
 def finding(cast):

@@ -1,0 +1,23 @@
+"""What the registry tells the rest of the platform (fangkong.lib.registry): the transfer
+requests waiting for the committee where the person is registered."""
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+
+from fangkong.lib import registry
+from fangkong.places.access import has_perm, scope
+
+from .models import Transfer
+
+
+def todos(user):
+    from django.urls import reverse
+
+    if has_perm(user, "residents.transfer"):
+        yield from registry.count_todo(
+            scope(Transfer.objects.filter(state=Transfer.State.REQUESTED), user, "residents.transfer"),
+            key="residents.transfer", label=_("Transfer requests for persons of your area"),
+            url=reverse("transfer_list"))
+
+
+registry.register_todo(todos)
