@@ -269,3 +269,28 @@ def test_the_command_prints_counts_and_dry_run_changes_nothing(cast, clock):
     assert Report.objects.filter(observation=obs, temperature__isnull=True).count() == 4
     with pytest.raises(Exception, match="--now"):
         call_command("purge_retention", "--now", "yesterday")
+    # The worker's daily task runs the same purge.
+    from fangkong.core.tasks import purge_retention
+
+    assert purge_retention.call_local()["observation"] == {"health": 0, "unlinked": 0}
+
+
+@pytest.mark.django_db
+def test_a_staff_list_goes_when_its_onboarding_ends_and_its_rows_not_onboarded_later(cast, login, settings, tmp_path):
+    from fangkong.accounts.models import OnboardingJob, OnboardingRow
+    from tests.test_staff import onboard, sheet
+
+    settings.IMPORT_DIR = tmp_path
+    client = login(cast.committee_a)
+    job = onboard(client, cast.comm_a, sheet([["留存丁", "13600000071", "grid_worker", "A1", "", ""],
+                                             ["留存戊", "12345", "grid_worker", "A1", "", ""]]))
+    assert (job.status, job.created_count, job.error_count) == ("done", 1, 1)
+    assert job.stored_path == "" and list(tmp_path.iterdir()) == []
+    assert client.get(f"/staff/onboard/{job.pk}/").status_code == 200
+    now = timezone.now()
+    assert purge(now + 29 * DAY)["accounts.onboarding"] == {"files": 0, "errors": 0}
+    assert purge(now + 31 * DAY)["accounts.onboarding"] == {"files": 0, "errors": 1}
+    assert list(OnboardingRow.objects.filter(job=job).values_list("outcome", flat=True)) == ["created"]  # the QR sheet's
+    report = client.get(f"/staff/onboard/{job.pk}/errors.csv")
+    assert report.status_code == 200 and b"".join(report.streaming_content).decode("utf-8-sig").count("\n") == 1  # header
+    assert OnboardingJob.objects.get(pk=job.pk).error_count == 1
