@@ -242,7 +242,8 @@ def test_uploaded_lists_go_when_the_job_ends_and_errors_later(cast, login, setti
     post = {f"col_{k}": v for k, v in waiting.mapping.items()}
     with TestCase.captureOnCommitCallbacks(execute=True):
         assert committee.post(f"/residents/import/{waiting.pk}/start/", post).status_code == 409
-    assert committee.get(f"/residents/import/{waiting.pk}/").status_code == 200
+    page = committee.get(f"/residents/import/{waiting.pk}/")
+    assert page.status_code == 200 and "上传的文件已删除" in page.content.decode()
     # The row errors of a finished job go after the health period.
     assert purge(now + 31 * DAY)["residents.import"] == {"files": 0, "errors": 1}
     assert not ImportRowError.objects.filter(job=job).exists()
@@ -286,7 +287,8 @@ def test_a_staff_list_goes_when_its_onboarding_ends_and_its_rows_not_onboarded_l
                                              ["留存戊", "12345", "grid_worker", "A1", "", ""]]))
     assert (job.status, job.created_count, job.error_count) == ("done", 1, 1)
     assert job.stored_path == "" and list(tmp_path.iterdir()) == []
-    assert client.get(f"/staff/onboard/{job.pk}/").status_code == 200
+    page = client.get(f"/staff/onboard/{job.pk}/")
+    assert page.status_code == 200 and "上传的文件已删除" in page.content.decode()
     now = timezone.now()
     assert purge(now + 29 * DAY)["accounts.onboarding"] == {"files": 0, "errors": 0}
     assert purge(now + 31 * DAY)["accounts.onboarding"] == {"files": 0, "errors": 1}
