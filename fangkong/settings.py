@@ -354,6 +354,14 @@ REPORT_CLOSE = _clock("FANGKONG_REPORT_CLOSE", "09:00")  # on the day after
 
 OBSERVATION_WINDOWS = _windows("FANGKONG_OBSERVATION_WINDOWS", "06:00-12:00,14:00-21:00")
 FEVER_THRESHOLD = _decimal("FANGKONG_FEVER_THRESHOLD", "37.3", "36.5", "39.0")
+
+# --- Retention (core.retention): days after the end of an observation, declaration, job...
+# before its health details are cleared, and before its link to the person is cut (or the
+# identity it holds erased). The link outlives the health details.
+RETAIN_HEALTH_DAYS = _int("FANGKONG_RETAIN_HEALTH_DAYS", 30, 1)
+RETAIN_LINK_DAYS = _int("FANGKONG_RETAIN_LINK_DAYS", 180, 1)
+if RETAIN_LINK_DAYS < RETAIN_HEALTH_DAYS:
+    raise ImproperlyConfigured("FANGKONG_RETAIN_LINK_DAYS must be >= FANGKONG_RETAIN_HEALTH_DAYS")
 # Health passes (M6): validity of a resident's or vehicle pass (days), lifetime of the
 # phone page's QR code (minutes; refreshed every minute, so a screenshot dies soon), how
 # long a process trusts its cached revocation list (seconds), the longest colour override

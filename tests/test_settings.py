@@ -39,6 +39,8 @@ def test_defaults_work_and_generate_dev_keys(tmp_path):
     ({"FANGKONG_DATA_KEY": KEY_A, "FANGKONG_INDEX_KEY": KEY_A}, "must differ"),
     ({"FANGKONG_SECRET_KEY": "tooshort"}, "FANGKONG_SECRET_KEY"),
     ({"REDIS_URL": "http://localhost"}, "REDIS_URL"),
+    ({"FANGKONG_RETAIN_HEALTH_DAYS": "0"}, "FANGKONG_RETAIN_HEALTH_DAYS"),
+    ({"FANGKONG_RETAIN_HEALTH_DAYS": "40", "FANGKONG_RETAIN_LINK_DAYS": "20"}, "FANGKONG_RETAIN_LINK_DAYS"),
     ({"FANGKONG_ENV": "production"}, "required"),
     ({"FANGKONG_ENV": "production", "FANGKONG_SECRET_KEY": "s" * 50, "FANGKONG_DATA_KEY": KEY_A, "FANGKONG_INDEX_KEY": KEY_B}, "ALLOWED_HOSTS"),
 ])

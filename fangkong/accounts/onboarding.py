@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
 from fangkong.lib import sheets
+from fangkong.lib.sheets.job import remove_file
 from fangkong.lib.identity import IdentityError
 from fangkong.lib.workflow import Conflict, Invalid
 from fangkong.places.models import Organization, Place
@@ -74,6 +75,10 @@ def start(*, acting_user, place: Place, stored_path: Path, file_name: str, enque
 
 def run(job: OnboardingJob, *, acting_user) -> OnboardingJob:
     """Onboard every row of the job's list not yet done (safe to run again after a crash)."""
+    if not job.stored_path:  # removed by retention (an abandoned job): nothing left to read
+        job.status, job.message = OnboardingJob.Status.FAILED, _("The uploaded file was removed; upload it again.")
+        job.save(update_fields=["status", "message", "updated_at"])
+        return job
     table = sheets.Table(Path(job.stored_path), job.file_format, job.encoding)
     table.header_row = COLUMNS.find_header_row(table) or 1
     headers = table.headers()
@@ -96,10 +101,12 @@ def run(job: OnboardingJob, *, acting_user) -> OnboardingJob:
     except sheets.SheetError as exc:
         job.status, job.message = OnboardingJob.Status.FAILED, str(exc)[:500]
         job.save(update_fields=["status", "message", "updated_at"])
+        remove_file(job)  # the list holds personal data: gone when its job ends
         record(acting_user, "accounts.onboard.finish", obj=job, outcome="failed")
         return job
     job.status = OnboardingJob.Status.DONE
     job.save(update_fields=["status", "updated_at"])
+    remove_file(job)
     record(acting_user, "accounts.onboard.finish", obj=job, detail={
         "created": job.created_count, "granted": job.granted_count, "skipped": job.skipped_count, "errors": job.error_count})
     return job

@@ -99,3 +99,14 @@ def todos(user):
 
 
 registry.register_todo(todos)
+
+
+# --- Retention: a checked declaration's health details, then the identity it holds
+# (retention.py; kept while it backs a credit entry in force).
+def _retention(now, **days):
+    from . import retention
+
+    return retention.run(now, **days)
+
+
+registry.register_retention(registry.RetentionRule(key="declarations", label=SECTION, run=_retention))

@@ -214,3 +214,54 @@ def count_todo(qs, *, key: str, label, url: str, rank: int = RANK_QUEUE, due_fie
     due = agg.get("due")
     return [Todo(key=key, label=label, count=agg["n"], url=url, due=due, rank=rank,
                  overdue=due is not None and due < timezone.now())]
+
+
+# --- Retention --------------------------------------------------------------------------
+# What the epidemic no longer needs goes: each module registers a rule that, for the records
+# whose episode (an observation, a declaration, an import job...) ended long enough ago,
+# clears the health details after `health_days` and unlinks the record from the person (or
+# erases the identity it holds) after `link_days`. A rule never deletes or moves what the
+# daily figures count (rows, days, place paths, states), so past days' figures stay as they
+# were. core.retention.purge runs every rule (daily task and `fangkong purge-retention`).
+
+
+@dataclass(frozen=True)
+class RetentionRule:
+    key: str  # "observation", "declarations", ...: stable, named in the log and the audit event
+    label: object  # lazy translated text
+    # run(now, *, health_days, link_days, dry_run) -> {"health": n, "unlinked": m, ...}: the
+    # counts of records changed (or that would be, with dry_run); counts only, never data.
+    # It commits in batches of its own (bounded memory, short transactions).
+    run: Callable[..., dict[str, int]]
+
+
+_RETENTION: dict[str, RetentionRule] = {}
+
+
+def register_retention(rule: RetentionRule) -> RetentionRule:
+    if rule.key in _RETENTION and _RETENTION[rule.key] is not rule:
+        raise ValueError(f"retention rule {rule.key!r} registered twice")
+    _RETENTION[rule.key] = rule
+    return rule
+
+
+def retention_rules() -> list[RetentionRule]:
+    return sorted(_RETENTION.values(), key=lambda r: r.key)
+
+
+def in_batches(ids_query: Callable[[], list[int]], apply: Callable[[list[int]], int], *, dry_run: bool = False,
+               count: Callable[[], int] | None = None) -> int:
+    """Run `apply(ids)` on successive batches of ids until `ids_query()` (which must return
+    at most one batch of ids still to do, e.g. a sliced values_list) returns none; each
+    batch in its own transaction. The number of rows changed (with dry_run: `count()`)."""
+    from django.db import transaction
+
+    if dry_run:
+        return count() if count else len(ids_query())
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(ids_query())
+            if not ids:
+                return total
+            total += apply(ids)

@@ -292,7 +292,9 @@ def transition(*, acting_user, observation: Observation, action: str, note: str 
             changes.update(ended_at=now, ended_by=acting_user, end_note=note[:300], room=None)
         elif action == "resume":
             changes.update(ended_at=None, ended_by=None)
-        current = apply_transition(Observation.objects.select_related("person"), observation, t, changes=changes,
+        # No select_related("person"): the person is nullable (retention), and PostgreSQL locks
+        # no row of an outer join; the person is read after the lock.
+        current = apply_transition(Observation.objects.all(), observation, t, changes=changes,
                                    check=check, lower=True,
                                    refused=gettext_lazy("Cannot %(action)s: the observation is %(state)s"),
                                    changed=gettext_lazy("The observation was changed by someone else; reload it"))

@@ -21,6 +21,10 @@ router = Router(tags=["observation"])
 
 
 class ObservationOut(PersonRef):
+    # None once retention has cut the link to the person (observation/retention.py)
+    person_id: int | None
+    person_name: str | None = None
+    id_masked: str | None = None
     id: int
     kind: str
     state: str
@@ -31,6 +35,14 @@ class ObservationOut(PersonRef):
     psych_support: bool
     open_fever: bool = Field(False, alias="fever")  # annotated on lists
     open_missed: bool = Field(False, alias="missed")
+
+    @staticmethod
+    def resolve_person_name(obj):
+        return obj.person.name if obj.person_id else None
+
+    @staticmethod
+    def resolve_id_masked(obj):
+        return obj.person.id_masked if obj.person_id else None
 
     @staticmethod
     def resolve_room(obj):
@@ -49,7 +61,7 @@ class ReportOut(Schema):
     observation_id: int
     day: dt.date
     window: int
-    temperature: float
+    temperature: float | None  # None once retention has cleared it
     symptoms: list[str]
     source: str
     fever: bool

@@ -140,3 +140,14 @@ def todos(user):
 
 
 registry.register_todo(todos)
+
+
+# --- Retention: a released observation's health details, then its link to the person
+# (retention.py).
+def _retention(now, **days):
+    from . import retention
+
+    return retention.run(now, **days)
+
+
+registry.register_retention(registry.RetentionRule(key="observation", label=SECTION, run=_retention))

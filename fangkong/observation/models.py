@@ -57,7 +57,8 @@ class Observation(models.Model):
         HOSPITAL = "hospital", _("Transferred to hospital")
         RELEASED = "released", _("Released")
 
-    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="observations")
+    # None once retention has cut the link (link_days after a release, observation/retention.py)
+    person = models.ForeignKey(Person, null=True, on_delete=models.PROTECT, related_name="observations")
     kind = models.CharField(_("measure"), max_length=24, choices=Kind.choices)
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE, db_index=True)
     version = models.PositiveIntegerField(default=1)
@@ -75,6 +76,7 @@ class Observation(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     ended_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     end_note = models.CharField(max_length=300, blank=True)
+    health_cleared_at = models.DateTimeField(null=True, blank=True, editable=False)  # by retention
 
     SCOPE_PATH = "place_path"
     SCOPE_ORG = "site_id"  # the medics of a site see the persons observed there
@@ -92,7 +94,7 @@ class Observation(models.Model):
                                 name="observation_daily")]
 
     def __str__(self):
-        return f"{self.person.name} {self.get_kind_display()}"
+        return f"{self.person.name if self.person_id else '-'} {self.get_kind_display()}"
 
 
 class Report(models.Model):
@@ -106,7 +108,7 @@ class Report(models.Model):
     observation = models.ForeignKey(Observation, on_delete=models.CASCADE, related_name="reports")
     day = models.DateField()
     window = models.PositiveSmallIntegerField()  # index into settings.OBSERVATION_WINDOWS
-    temperature = models.DecimalField(max_digits=3, decimal_places=1)
+    temperature = models.DecimalField(max_digits=3, decimal_places=1, null=True)  # None: cleared by retention
     symptoms = models.JSONField(default=list, blank=True)
     source = models.CharField(max_length=8, choices=Source.choices)
     reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
@@ -120,7 +122,7 @@ class Report(models.Model):
 
     @property
     def fever(self) -> bool:
-        return self.temperature >= settings.FEVER_THRESHOLD
+        return self.temperature is not None and self.temperature >= settings.FEVER_THRESHOLD
 
 
 class Alert(models.Model):

@@ -205,6 +205,9 @@ def link(request, pk: int):
     import segno
 
     obs = get_in_scope(Observation.objects.select_related("person"), request.user, "observation.manage", pk=pk)
+    if obs.person_id is None:  # no longer linked to anyone (retention)
+        messages.error(request, _("This observation is no longer linked to a person."))
+        return _back(request, obs, 409)
     token = issue_resident_link(acting_user=request.user, person=obs.person)
     url = settings.PUBLIC_URL + reverse("resident_home", kwargs={"token": token})  # the platform's public address
     qr = segno.make(url, error="m").svg_inline(scale=5)

@@ -1,13 +1,15 @@
-"""What the registry tells the rest of the platform (fangkong.lib.registry): the transfer
-requests waiting for the committee where the person is registered."""
+"""What the residents app tells the rest of the platform (fangkong.lib.registry): the
+transfer requests waiting for the committee where the person is registered (to-dos), and
+the retention of its import jobs (the uploaded lists hold names, ID and phone numbers)."""
 from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.lib import registry
+from fangkong.lib.sheets.job import retention_run
 from fangkong.places.access import has_perm, scope
 
-from .models import Transfer
+from .models import ImportJob, ImportRowError, Transfer
 
 
 def todos(user):
@@ -21,3 +23,7 @@ def todos(user):
 
 
 registry.register_todo(todos)
+
+registry.register_retention(registry.RetentionRule(
+    key="residents.import", label=_("Resident imports"),
+    run=retention_run(ImportJob, lambda: ImportRowError.objects.all())))

@@ -41,3 +41,62 @@ class SheetJob(models.Model):
         if self.status == "done":
             return 100
         return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0
+
+
+# --- Retention: an uploaded list holds personal data (names, ID and phone numbers); its
+# file is deleted when its job ends, and the row errors some time after. `stored_path` empty
+# records that the file was removed (pages say so; a job without its file cannot run again).
+
+def remove_file(job: SheetJob) -> bool:
+    """Delete the job's uploaded file (only within IMPORT_DIR, where uploads are kept) and
+    record it on the job. True when there was a file to forget."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    if not job.stored_path:
+        return False
+    path = Path(job.stored_path)
+    try:
+        if path.resolve().is_relative_to(Path(settings.IMPORT_DIR).resolve()):
+            path.unlink(missing_ok=True)
+    except OSError:
+        pass  # gone already or unreadable: the record still says it was removed
+    type(job).objects.filter(pk=job.pk).update(stored_path="")
+    job.stored_path = ""
+    return True
+
+
+def retention_run(model, error_rows, *, abandoned_after_days: int = 1):
+    """The retention rule of a job model (SheetJob subclass with `status`): the uploaded
+    file of a job done, or of any job not moved for `abandoned_after_days` (failed, never
+    confirmed, stalled), is deleted; the row errors (`error_rows()`: a queryset of the rows
+    to delete, with a `job` foreign key) of a job done or failed go `health_days` after."""
+    import datetime as dt
+
+    from django.db.models import Exists, OuterRef, Q
+
+    from fangkong.lib.registry import in_batches
+
+    def run(now, *, health_days: int, link_days: int, dry_run: bool = False) -> dict[str, int]:
+        files_qs = model.objects.exclude(stored_path="").filter(
+            Q(status=JobStatus.DONE) | Q(updated_at__lt=now - dt.timedelta(days=abandoned_after_days)))
+
+        def remove_files(ids):
+            return sum(remove_file(job) for job in model.objects.filter(pk__in=ids).only("pk", "stored_path"))
+
+        errors_qs = model.objects.filter(status__in=[JobStatus.DONE, JobStatus.FAILED],
+                                         updated_at__lt=now - dt.timedelta(days=health_days)).filter(
+            Exists(error_rows().filter(job=OuterRef("pk"))))
+
+        def remove_errors(ids):
+            error_rows().filter(job_id__in=ids).delete()
+            return len(ids)
+
+        def ids(qs):
+            return lambda: list(qs.order_by("pk").values_list("pk", flat=True)[:200])
+
+        return {"files": in_batches(ids(files_qs), remove_files, dry_run=dry_run, count=files_qs.count),
+                "errors": in_batches(ids(errors_qs), remove_errors, dry_run=dry_run, count=errors_qs.count)}
+
+    return run

@@ -54,6 +54,8 @@ def start_import(*, acting_user, job: ImportJob, mapping: dict[str, str], enqueu
         locked = ImportJob.objects.select_for_update().get(pk=job.pk)
         if locked.status != ImportJob.Status.UPLOADED:
             raise Conflict(_("This import has already been started."))
+        if not locked.stored_path:
+            raise Conflict(_("The uploaded file was removed; upload it again."))
         problems = check_mapping(mapping, locked.headers)
         if problems:
             raise Invalid({"mapping": problems})
@@ -73,6 +75,8 @@ def _resume_refusal(job: ImportJob):
         return _("This import has not been started: confirm its columns first.")
     if job.status != ImportJob.Status.FAILED and timezone.now() - job.updated_at < STALLED_AFTER:
         return _("This import is still running.")
+    if not job.stored_path:
+        return _("The uploaded file was removed; upload it again.")
     return None
 
 

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from fangkong.audit.actions import record
 from fangkong.lib.sheets import Table
+from fangkong.lib.sheets.job import remove_file
 from fangkong.places.access import scope_paths
 
 from ..models import ImportJob, ImportSeen
@@ -58,6 +59,7 @@ def run_import(job: ImportJob, *, acting_user, progress: Callable[[int, int], No
     job.total_rows = job.processed_rows
     job.save(update_fields=["status", "total_rows", "updated_at"])
     _forget_seen(job)
+    remove_file(job)  # the uploaded list holds personal data: gone once imported (a failed job keeps it to resume)
     record(acting_user, "residents.import.finish", obj=job, detail={
         "created": job.created_count, "updated": job.updated_count,
         "unchanged": job.unchanged_count, "errors": job.error_count,
