@@ -171,6 +171,7 @@ def test_declarations_health_details_then_identity_go_except_behind_a_credit_ent
     clock.set(at(2026, 5, 1, 11, 0))
     worker = as_user(cast.worker_a1)
     assert worker.post(f"/declarations/{verified.pk}/verify/", {"note": "电话核实属实"}).status_code == 302
+    assert worker.post(f"/declarations/{false_.pk}/match/").status_code == 302  # checked with the person
     assert worker.post(f"/declarations/{false_.pk}/find_false/", {"note": "门岗记录其体温38.5"}).status_code == 302
     entry = CreditEntry.objects.get(declaration=false_)
     checked = Declaration.objects.get(pk=verified.pk).checked_at
@@ -185,11 +186,12 @@ def test_declarations_health_details_then_identity_go_except_behind_a_credit_ent
                 "person": d.person_id is not None}
 
     full = {"health": True, "identity": True, "person": True}
+    public = {"health": True, "identity": True, "person": False}  # from the public page, never matched
     for n, expect in ((29, {"health": 0, "unlinked": 0}), (31, {"health": 1, "unlinked": 0})):
         clock.set(checked + n * DAY)
         assert purge(checked + n * DAY)["declarations"] == expect
-    assert state(verified) == {"health": False, "identity": True, "person": True}
-    assert state(false_) == full and state(unchecked) == full
+    assert state(verified) == {"health": False, "identity": True, "person": False}
+    assert state(false_) == full and state(unchecked) == public
 
     clock.set(checked + 181 * DAY)
     assert purge(checked + 181 * DAY)["declarations"] == {"health": 0, "unlinked": 1}
@@ -199,7 +201,7 @@ def test_declarations_health_details_then_identity_go_except_behind_a_credit_ent
     # Behind a credit entry in force: kept whole (the entry's evidence, open to appeal).
     assert state(false_) == full
     # Never checked: it ends 180 days after its submission, so it is untouched yet.
-    assert state(unchecked) == full
+    assert state(unchecked) == public
     assert figures(days) == before
 
     # Pages of the purged declaration and of the credit entry still open.
@@ -296,3 +298,70 @@ def test_a_staff_list_goes_when_its_onboarding_ends_and_its_rows_not_onboarded_l
     report = client.get(f"/staff/onboard/{job.pk}/errors.csv")
     assert report.status_code == 200 and b"".join(report.streaming_content).decode("utf-8-sig").count("\n") == 1  # header
     assert OnboardingJob.objects.get(pk=job.pk).error_count == 1
+
+
+# --- Return applications and transfer requests ---------------------------------------------
+
+@pytest.mark.django_db
+def test_an_ended_application_loses_its_health_check_then_its_person(cast, clock):
+    """Applied, approved, arrived on 1 May 2026 with a temperature: 29 days on nothing goes;
+    31 days on the arrival's temperature and health check go (and the history's note that
+    holds it); 181 days on the person, the name and masked ID, the household and every note
+    go. The daily figures of those days stay; the pages still open."""
+    from fangkong.inflow import actions as inflow
+    from fangkong.inflow.models import Application, Origin
+    from fangkong.inflow.models import Event as InflowEvent
+
+    origin = Origin.objects.create(name="外省", risk="none")
+    clock.set(at(2026, 5, 1, 8, 0))
+    app = inflow.apply(acting_user=cast.committee_a, employer=None, place=cast.compound_a1, address="甲一小区7号楼",
+                       origin=origin, person_fields={"name": "返乡丁", "id_number": make_id(861), "phone": make_phone(861)})
+    for step, kwargs in (("forward", {}), ("approve", {}), ("travel", {"planned_arrival": dt.date(2026, 5, 1)}),
+                         ("arrive", {"temperature": "36.8", "healthy": True})):
+        app = inflow.transition(acting_user=cast.committee_a, app=app, action=step, **kwargs)
+    rejected = inflow.apply(acting_user=cast.committee_a, employer=None, place=cast.compound_a1, address="甲一小区8号楼",
+                            origin=origin, person_fields={"name": "返乡戊", "id_number": make_id(862), "phone": make_phone(862)})
+    inflow.transition(acting_user=cast.committee_a, app=rejected, action="forward")
+    inflow.transition(acting_user=cast.committee_a, app=rejected, action="reject", reason="返乡戊未说明行程")
+    days = [dt.date(2026, 5, 1)]
+    before = figures(days)
+
+    purge(now=at(2026, 5, 30, 9, 0))
+    app.refresh_from_db()
+    assert app.arrival_temperature == Decimal("36.8") and app.person is not None
+
+    purge(now=at(2026, 6, 1, 9, 0))
+    app.refresh_from_db()
+    assert app.arrival_temperature is None and app.arrival_healthy is None and app.person_name == "返乡丁"
+    assert not InflowEvent.objects.filter(application=app, action="arrive").exclude(note="").exists()
+
+    purge(now=at(2026, 10, 29, 9, 0))
+    for a in (app, rejected):
+        a.refresh_from_db()
+        assert (a.person_id, a.person_name, a.person_id_masked, a.household_id, a.decision_reason) == (None, "", "", None, "")
+        assert not InflowEvent.objects.filter(application=a).exclude(note="").exists()
+    assert figures(days) == before
+    page = as_user(cast.committee_a).get(f"/inflow/{app.pk}/")
+    assert page.status_code == 200 and "返乡丁" not in page.content.decode()
+    assert as_user(cast.committee_a).get(f"/api/inflow/{app.pk}").status_code == 200
+    assert Application.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_decided_transfer_request_forgets_whom_it_was_about(cast, clock):
+    from fangkong.residents import transfers
+
+    clock.set(at(2026, 5, 1, 8, 0))
+    t = transfers.request(acting_user=cast.committee_b, person=cast.person_a2, typed_name="靶子乙", to_place=cast.grid_b1,
+                          address="乙一网格5号", reason="租住本社区")
+    waiting = transfers.request(acting_user=cast.committee_b, person=cast.person_a1, typed_name="靶子甲",
+                                to_place=cast.grid_b1, address="乙一网格6号", reason="租住本社区")
+    transfers.decide(acting_user=cast.committee_a, transfer=t, action="decline", reason="本人仍住本社区")
+    purge(now=at(2026, 10, 27, 9, 0))
+    t.refresh_from_db()
+    assert t.person_id is not None
+    purge(now=at(2026, 10, 29, 9, 0))
+    t.refresh_from_db()
+    waiting.refresh_from_db()
+    assert (t.person_id, t.typed_name, t.id_masked, t.address, t.reason, t.decision_reason) == (None, "", "", "", "", "")
+    assert waiting.person_id == cast.person_a1.pk and waiting.typed_name == "靶子甲"

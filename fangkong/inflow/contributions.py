@@ -89,3 +89,13 @@ def _transfer_decided(transfer, acting_user):
 
 
 transfers.on_decided("inflow", _transfer_decided)
+
+
+# --- Retention: health details and the person's link of ended applications (retention.py).
+def _retention(now, **kwargs):
+    from .retention import run
+
+    return run(now, **kwargs)
+
+
+registry.register_retention(registry.RetentionRule(key="inflow", label=_("Return applications"), run=_retention))

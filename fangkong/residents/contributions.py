@@ -27,3 +27,12 @@ registry.register_todo(todos)
 registry.register_retention(registry.RetentionRule(
     key="residents.import", label=_("Resident imports"),
     run=retention_run(ImportJob, lambda: ImportRowError.objects.all())))
+
+
+def _transfers(now, **kwargs):
+    from .retention import run
+
+    return run(now, **kwargs)
+
+
+registry.register_retention(registry.RetentionRule(key="residents.transfer", label=_("Transfer requests"), run=_transfers))
