@@ -365,6 +365,13 @@ PASSES_REVOCATION_CACHE_SECONDS = _int("FANGKONG_PASSES_REVOCATION_CACHE_SECONDS
 PASSES_OVERRIDE_MAX_HOURS = _int("FANGKONG_PASSES_OVERRIDE_MAX_HOURS", 72, 1)
 PASSES_OVERRIDE_BURST = _int("FANGKONG_PASSES_OVERRIDE_BURST", 5, 2)
 PASSES_OVERRIDE_BURST_MINUTES = _int("FANGKONG_PASSES_OVERRIDE_BURST_MINUTES", 60, 1)
+# Audit trail: events older than this (whole months) are removed by `fangkong purge-audit`,
+# run by the database owner; refused attempts (403, out of scope) are recorded at most once
+# a minute per account, route and kind, and DENIED_ALERT_COUNT of them by one account
+# within DENIED_ALERT_MINUTES raise an alert.
+AUDIT_RETENTION_DAYS = _int("FANGKONG_AUDIT_RETENTION_DAYS", 730, 30)
+DENIED_ALERT_COUNT = _int("FANGKONG_DENIED_ALERT_COUNT", 20, 2)
+DENIED_ALERT_MINUTES = _int("FANGKONG_DENIED_ALERT_MINUTES", 5, 1)
 # Official documents (PDF notices): the absolute address printed in their QR codes (the
 # public verify page /v/<code>/), and the CJK font they embed (default: the system Noto CJK).
 PUBLIC_URL = os.environ.get("FANGKONG_PUBLIC_URL", "http://127.0.0.1:8000").strip().rstrip("/")
