@@ -265,7 +265,7 @@ def submit(*, acting_user=None, point: Point, data: dict, client_key: str = "", 
         existing = Declaration.objects.filter(client_key=key).first()
         # A resend is the same form of the same person: a key sent with another ID number
         # (a guessed or reused key) gets nobody's receipt.
-        if existing is not None and not errors and existing.id_bidx == crypto.blind_index("id", clean["id_number"]):
+        if existing is not None and not errors and existing.id_bidx in crypto.blind_indexes("id", clean["id_number"]):
             existing.created = False
             return existing
         if existing is not None:
@@ -276,8 +276,8 @@ def submit(*, acting_user=None, point: Point, data: dict, client_key: str = "", 
     who = client_hash(client_ip)
     if Declaration.objects.filter(client_hash=who, submitted_at__gte=at - RATE_WINDOW).count() >= RATE_LIMIT:
         raise RateLimited()
-    bidx = crypto.blind_index("id", clean["id_number"])
-    person = Person.objects.filter(id_bidx=bidx, place_path__under=point.place_path).first()
+    person = Person.objects.filter(id_bidx__in=crypto.blind_indexes("id", clean["id_number"]),
+                                   place_path__under=point.place_path).first()
     risk = is_risk(clean)
     fields = encrypted_fields(clean["id_number"], clean["phone"])
     try:

@@ -171,8 +171,7 @@ def apply(*, acting_user, employer, place, address: str, origin: Origin, person_
         raise Invalid(errors)
     household = _household(acting_user, place, address)
     if person is None:
-        bidx = crypto.blind_index("id", clean["id_number"])
-        person = Person.objects.filter(id_bidx=bidx).first()
+        person = Person.objects.filter(id_bidx__in=crypto.blind_indexes("id", clean["id_number"])).first()
         # A registered person is taken only when the name typed matches, and not from
         # another unit's staff: one answer for both, so an ID number typed here reveals
         # neither a name nor an employer.
