@@ -63,6 +63,7 @@ def test_refusals_are_recorded_throttled_without_personal_data(cast, login, clie
     event = denied.get()
     assert event.detail == {"perm": "audit.view", "route": "audit/"}
     assert event.outcome == "denied" and event.roles == "grid_worker"
+    assert event.place_path == cast.grid_a1.path  # the commanders over the account see it
     # Out of scope: a person of another community is a 404, recorded as such.
     other = cast.person_b1
     assert client.get(f"/residents/{other.pk}/").status_code == 404

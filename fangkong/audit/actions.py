@@ -101,7 +101,12 @@ def flush_refusals() -> None:
     route = ctx.get("route", "")
     items, pending[:] = list(pending), []
     for user, perm, kind, place_path in items:
-        _write_refusal(user, perm, kind, place_path, route)
+        try:
+            _write_refusal(user, perm, kind, place_path, route)
+        except Exception:  # the refusal's answer stands even if its record fails
+            import logging
+
+            logging.getLogger(__name__).exception("refusal not recorded")
 
 
 def _write_refusal(user, perm: str, kind: str, place_path: str, route: str) -> None:
@@ -113,7 +118,8 @@ def _write_refusal(user, perm: str, kind: str, place_path: str, route: str) -> N
     now = time.time()
     window = settings.DENIED_ALERT_MINUTES * 60
     if cache.add(f"fk:refused:{user.pk}:{kind}:{route}:{perm}", 1, 60):
-        record(user, f"access.{kind}", outcome="denied", detail={"perm": perm, "route": route})
+        # At the account's place, so the commanders over it see it in their audit log.
+        record(user, f"access.{kind}", outcome="denied", detail={"perm": perm, "route": route}, place_path=place_path)
     key = f"fk:refusals:{user.pk}"
     times = [t for t in (cache.get(key) or []) if t > now - window]
     times.append(now)
