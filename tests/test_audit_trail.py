@@ -121,3 +121,26 @@ def test_flush_between_transactional_tests_still_works():
     assert not AuditEvent.objects.exists()
     record(None, "test.flush")
     _refused("DELETE FROM audit_auditevent")
+
+
+def test_a_refusal_inside_an_aborted_transaction_is_still_recorded(cast):
+    """The request's refusals are written after the response (the middleware), outside the
+    transaction that the refusal aborted."""
+    from django.http import Http404
+
+    from fangkong.audit.actions import flush_refusals, reset_context, set_context
+    from fangkong.places.access import get_in_scope
+    from fangkong.residents.models import Person
+
+    cache.clear()
+    token = set_context(ip="", refusals=[], route="api/x/{pk}")
+    try:
+        with pytest.raises(Http404), transaction.atomic():
+            record(cast.worker_a1, "test.inside")
+            get_in_scope(Person, cast.worker_a1, "residents.view", pk=cast.person_b1.pk)
+        assert not AuditEvent.objects.filter(action__in=["test.inside", "access.out_of_scope"]).exists()
+        flush_refusals()
+    finally:
+        reset_context(token)
+    event = AuditEvent.objects.get(action="access.out_of_scope")
+    assert event.user_id == cast.worker_a1.pk and event.detail["route"] == "api/x/{pk}"
