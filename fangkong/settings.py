@@ -101,6 +101,36 @@ DATA_KEY = _key32("FANGKONG_DATA_KEY")
 INDEX_KEY = _key32("FANGKONG_INDEX_KEY")
 if DATA_KEY == INDEX_KEY:
     raise ImproperlyConfigured("FANGKONG_DATA_KEY and FANGKONG_INDEX_KEY must differ")
+# Key rotation (README, "Key rotation"): the id of the current pair (ciphertexts carry it;
+# those written before key ids count as key 1), and the old pairs still read while
+# `fangkong rotate-keys` moves every row to the current one: "ID:DATA:INDEX,..." (base64).
+KEY_ID = _int("FANGKONG_KEY_ID", 1, 1)
+if KEY_ID > 255:
+    raise ImproperlyConfigured("FANGKONG_KEY_ID must be between 1 and 255")
+
+
+def _old_keys(raw: str) -> dict[int, tuple[bytes, bytes]]:
+    out = {}
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        try:
+            kid, data, index = item.split(":")
+            kid_n, data_k, index_k = int(kid), base64.b64decode(data, validate=True), base64.b64decode(index, validate=True)
+        except Exception:
+            raise ImproperlyConfigured("FANGKONG_OLD_KEYS must be ID:DATA_KEY:INDEX_KEY[,...] (base64 keys)") from None
+        if not 1 <= kid_n <= 255 or len(data_k) != 32 or len(index_k) != 32:
+            raise ImproperlyConfigured("FANGKONG_OLD_KEYS: ids 1-255 and keys of 32 bytes")
+        if kid_n == KEY_ID or kid_n in out:
+            raise ImproperlyConfigured(f"FANGKONG_OLD_KEYS: key id {kid_n} given twice")
+        out[kid_n] = (data_k, index_k)
+    return out
+
+
+OLD_KEYS = _old_keys(os.environ.get("FANGKONG_OLD_KEYS", ""))
+# Backups (`fangkong backup`) are encrypted with their own key; the data keys are never in
+# a backup and must be kept (and restored) separately.
+BACKUP_KEY = _key32("FANGKONG_BACKUP_KEY") if os.environ.get("FANGKONG_BACKUP_KEY") else None
+if BACKUP_KEY is not None and BACKUP_KEY in (DATA_KEY, INDEX_KEY):
+    raise ImproperlyConfigured("FANGKONG_BACKUP_KEY must differ from the data and index keys")
 
 DEBUG = _bool("FANGKONG_DEBUG", ENV == "dev")
 _hosts = os.environ.get("FANGKONG_ALLOWED_HOSTS", "")
@@ -373,6 +403,13 @@ PASSES_REVOCATION_CACHE_SECONDS = _int("FANGKONG_PASSES_REVOCATION_CACHE_SECONDS
 PASSES_OVERRIDE_MAX_HOURS = _int("FANGKONG_PASSES_OVERRIDE_MAX_HOURS", 72, 1)
 PASSES_OVERRIDE_BURST = _int("FANGKONG_PASSES_OVERRIDE_BURST", 5, 2)
 PASSES_OVERRIDE_BURST_MINUTES = _int("FANGKONG_PASSES_OVERRIDE_BURST_MINUTES", 60, 1)
+# Audit trail: events older than this (whole months) are removed by `fangkong purge-audit`,
+# run by the database owner; refused attempts (403, out of scope) are recorded at most once
+# a minute per account, route and kind, and DENIED_ALERT_COUNT of them by one account
+# within DENIED_ALERT_MINUTES raise an alert.
+AUDIT_RETENTION_DAYS = _int("FANGKONG_AUDIT_RETENTION_DAYS", 730, 30)
+DENIED_ALERT_COUNT = _int("FANGKONG_DENIED_ALERT_COUNT", 20, 2)
+DENIED_ALERT_MINUTES = _int("FANGKONG_DENIED_ALERT_MINUTES", 5, 1)
 # Official documents (PDF notices): the absolute address printed in their QR codes (the
 # public verify page /v/<code>/), and the CJK font they embed (default: the system Noto CJK).
 PUBLIC_URL = os.environ.get("FANGKONG_PUBLIC_URL", "http://127.0.0.1:8000").strip().rstrip("/")

@@ -105,7 +105,7 @@ def test_seed_case_approval_notice_pdf_qr_and_verify_page(cast, origin, tmp_path
     assert printed["来源地"] == "湖北省武汉市" and printed["风险等级"] == "中风险"
     assert printed["目的地"].endswith("甲一小区2号楼201室") and "甲社区" in printed["目的地"]
     assert printed["管控措施"] == "居家医学观察，14天"
-    assert AuditEvent.objects.filter(action="documents.issue", object_id=str(doc.pk), username="committee_a").exists()
+    assert AuditEvent.objects.filter(action="documents.issue", object_id=str(doc.pk), user__username="committee_a").exists()
 
     # The inflow page links to it.
     page = as_user(cast.liaison_x).get(f"/inflow/{app.pk}/").content.decode()
@@ -115,7 +115,7 @@ def test_seed_case_approval_notice_pdf_qr_and_verify_page(cast, origin, tmp_path
     resp = as_user(cast.committee_a).get(f"/documents/{doc.pk}/pdf/")
     assert resp.status_code == 200 and resp["Content-Type"] == "application/pdf"
     assert resp["Cache-Control"] == "no-store" and f'filename="{doc.serial}.pdf"' in resp["Content-Disposition"]
-    assert AuditEvent.objects.filter(action="documents.download", object_id=str(doc.pk), username="committee_a").exists()
+    assert AuditEvent.objects.filter(action="documents.download", object_id=str(doc.pk), user__username="committee_a").exists()
     assert as_user(cast.committee_b).get(f"/documents/{doc.pk}/pdf/").status_code == 404
     assert as_user(cast.guard_a).get(f"/documents/{doc.pk}/pdf/").status_code == 403
     assert as_user(cast.liaison_x).get(f"/documents/{doc.pk}/pdf/").status_code == 200

@@ -171,7 +171,7 @@ def test_mark_read_own_rows_only(cast):
     assert r.status_code == 200 and r.json() == {"marked": 1, "unread": 0}
     assert Recipient.objects.filter(user=cast.worker_a1, read_at__isnull=True).count() == 0
     assert Recipient.objects.get(pk=theirs.pk).read_at is None
-    assert AuditEvent.objects.filter(action="notify.read", username="worker_a1").exists()
+    assert AuditEvent.objects.filter(action="notify.read", user__username="worker_a1").exists()
 
     committee = as_user(cast.committee_a)
     assert committee.post("/inbox/read/", {"all": "1"}).status_code == 302

@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fangkong.audit.actions import record
-from fangkong.lib.crypto import blind_index
+from fangkong.lib.crypto import blind_index, blind_indexes
 
 from fangkong.places.models import Grant
 
@@ -272,7 +272,7 @@ def account_by_phone(phone: str):
     """The staff profile with this (normalized) phone number, or None."""
     from .models import StaffProfile
 
-    return StaffProfile.objects.select_related("user").filter(phone_bidx=blind_index("phone", phone)).first()
+    return StaffProfile.objects.select_related("user").filter(phone_bidx__in=blind_indexes("phone", phone)).first()
 
 
 def _new_username() -> str:

@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from fangkong.lib import crypto
 from fangkong.lib.sheets.job import JobStatus, SheetJob
 
 
@@ -45,6 +46,8 @@ class StaffProfile(models.Model):
     home_path = models.CharField(max_length=255, db_index=True, editable=False)
     phone_enc = models.BinaryField(null=True, editable=False)
     phone_bidx = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
+    # Re-encrypted and re-indexed by `fangkong rotate-keys` (fangkong.lib.crypto).
+    ENCRYPTED = (crypto.Encrypted("phone_enc", index="phone_bidx", kind="phone"),)
     phone_masked = models.CharField(max_length=20, blank=True, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -6,7 +6,7 @@ import re
 
 from django.db.models import Q
 
-from fangkong.lib.crypto import blind_index
+from fangkong.lib.crypto import blind_indexes
 from fangkong.places.access import scope
 from fangkong.places.models import Grant
 
@@ -19,7 +19,7 @@ def people(user, q: str = ""):
     qs = scope(StaffProfile.objects.select_related("user", "home_place"), user, "accounts.view")
     q = (q or "").strip()
     if re.fullmatch(r"1\d{10}", q):
-        return qs.filter(phone_bidx=blind_index("phone", q))
+        return qs.filter(phone_bidx__in=blind_indexes("phone", q))
     if re.fullmatch(r"\d{3}\*{4}\d{4}", q):
         return qs.filter(phone_masked=q)
     if re.fullmatch(r"\d{4}", q):

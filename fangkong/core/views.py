@@ -5,7 +5,7 @@ from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_safe
 
-from fangkong.audit.models import AuditEvent
+from fangkong.audit.models import AuditEvent, actor_names
 from fangkong.places.access import public, requires, scope
 from fangkong.web.lists import page_of
 
@@ -27,4 +27,8 @@ def audit_events(request):
     if action:
         qs = qs.filter(action__startswith=action)
     page = page_of(request, qs)
+    page.object_list = list(page.object_list)
+    names = actor_names(page.object_list)  # looked up: an event keeps the id, not the name
+    for e in page.object_list:
+        e.actor = names.get(e.user_id, f"#{e.user_id}") if e.user_id is not None else e.username
     return render(request, "audit/event_list.html", {"page": page, "action": action})

@@ -269,7 +269,7 @@ def submit(*, acting_user=None, point: Point, data: dict, client_key: str = "", 
         existing = Declaration.objects.filter(client_key=key).first()
         # A resend is the same form of the same person: a key sent with another ID number
         # (a guessed or reused key) gets nobody's receipt.
-        if existing is not None and not errors and existing.id_bidx == crypto.blind_index("id", clean["id_number"]):
+        if existing is not None and not errors and existing.id_bidx in crypto.blind_indexes("id", clean["id_number"]):
             existing.created = False
             return existing
         if existing is not None:
@@ -280,10 +280,10 @@ def submit(*, acting_user=None, point: Point, data: dict, client_key: str = "", 
     who = client_hash(client_ip)
     if Declaration.objects.filter(client_hash=who, submitted_at__gte=at - RATE_WINDOW).count() >= RATE_LIMIT:
         raise RateLimited()
-    bidx = crypto.blind_index("id", clean["id_number"])
-    if person is not None and person.id_bidx != bidx:
+    bidxs = crypto.blind_indexes("id", clean["id_number"])
+    if person is not None and person.id_bidx not in bidxs:
         raise Invalid({"id_number": _("This is not the ID number of the person of this link")})
-    registered = person or Person.objects.filter(id_bidx=bidx, place_path__under=point.place_path).first()
+    registered = person or Person.objects.filter(id_bidx__in=bidxs, place_path__under=point.place_path).first()
     risk = is_risk(clean)
     fields = encrypted_fields(clean["id_number"], clean["phone"])
     try:

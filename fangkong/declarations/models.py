@@ -73,6 +73,9 @@ class Declaration(models.Model):
     id_masked = models.CharField(max_length=18, editable=False)
     phone_enc = models.BinaryField(editable=False)
     phone_bidx = models.CharField(max_length=32, db_index=True, editable=False)
+    # Re-encrypted and re-indexed by `fangkong rotate-keys` (fangkong.lib.crypto).
+    ENCRYPTED = (crypto.Encrypted("id_enc", index="id_bidx", kind="id"),
+                 crypto.Encrypted("phone_enc", index="phone_bidx", kind="phone"))
     phone_masked = models.CharField(max_length=20, editable=False)
     address = models.CharField(_("address"), max_length=200)
     temperature = models.DecimalField(_("temperature"), max_digits=3, decimal_places=1, null=True, blank=True)

@@ -144,8 +144,7 @@ def _person_for(acting_user, clean: dict, household: Household, employer, origin
     from fangkong.places.access import scope
     from fangkong.residents import transfers
 
-    bidx = crypto.blind_index("id", clean["id_number"])
-    person = Person.objects.filter(id_bidx=bidx).first()
+    person = Person.objects.filter(id_bidx__in=crypto.blind_indexes("id", clean["id_number"])).first()
     if person is None:
         try:
             with transaction.atomic():

@@ -43,6 +43,7 @@ ALERT_TITLES = {
     "gate.fever": gettext_lazy("Fever found at a gate"),
     "observation.fever": gettext_lazy("Fever under medical observation"),
     "observation.missed": gettext_lazy("Temperature report missed"),
+    "access.denied": gettext_lazy("Repeated refused access by one account"),
 }
 
 

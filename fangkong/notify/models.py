@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from fangkong.lib import crypto
 from fangkong.places.models import Place
 
 
@@ -67,6 +68,8 @@ class Channel(models.Model):
     place_path = models.CharField(max_length=255, db_index=True, editable=False)
     target = models.CharField(_("webhook URL or e-mail address"), max_length=500)
     secret = models.BinaryField(null=True, blank=True, editable=False)  # DingTalk signing secret, encrypted
+    # Re-encrypted and re-indexed by `fangkong rotate-keys` (fangkong.lib.crypto).
+    ENCRYPTED = (crypto.Encrypted("secret", aad=b"notify.channel"),)
     kinds = models.CharField(_("message kinds"), max_length=300, blank=True,
                              help_text=_("Comma-separated, e.g. gate.fever, observation.*; empty: all kinds"))
     roles = models.CharField(_("roles"), max_length=200, blank=True)  # comma-separated; empty: any

@@ -18,6 +18,8 @@ class SigningKey(models.Model):
     kid = models.CharField(max_length=16, unique=True)
     public_key = models.BinaryField()  # raw 32 bytes
     private_key_enc = models.BinaryField()  # AES-GCM of the raw 32-byte private key (hex)
+    # Re-encrypted and re-indexed by `fangkong rotate-keys` (fangkong.lib.crypto).
+    ENCRYPTED = (crypto.Encrypted("private_key_enc", aad_field="kid"),)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -51,6 +53,8 @@ class Pass(models.Model):
     visitor_name = models.CharField(max_length=50, blank=True)
     visitor_phone_enc = models.BinaryField(null=True, editable=False)
     visitor_phone_bidx = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
+    # Re-encrypted and re-indexed by `fangkong rotate-keys` (fangkong.lib.crypto).
+    ENCRYPTED = (crypto.Encrypted("visitor_phone_enc", index="visitor_phone_bidx", kind="phone"),)
     visitor_phone_masked = models.CharField(max_length=20, blank=True, editable=False)
     reason = models.CharField(max_length=200, blank=True)
     host_household = models.ForeignKey("residents.Household", null=True, blank=True, on_delete=models.PROTECT,

@@ -239,8 +239,36 @@ def has_perm(user, perm: str) -> bool:
     return bool(grants_for(user, perm))
 
 
+# --- Refusals ---------------------------------------------------------------------------
+# Every refusal this module decides (403 for a missing permission, 404 for an object out of
+# scope or missing) is told to the hooks registered here (the places app registers the
+# audit's: this module imports no app). A hook gets (user, perm, kind), kind one of
+# "denied", "out_of_scope", "missing"; it must not raise.
+
+_REFUSAL_HOOKS: list[Callable] = []
+
+
+def register_refusal_hook(fn: Callable) -> Callable:
+    if fn not in _REFUSAL_HOOKS:
+        _REFUSAL_HOOKS.append(fn)
+    return fn
+
+
+def _refused(user, perm: str, kind: str) -> None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return
+    for fn in _REFUSAL_HOOKS:
+        try:
+            fn(user, perm, kind)
+        except Exception:  # telling of a refusal never turns it into a 500
+            import logging
+
+            logging.getLogger(__name__).exception("refusal hook failed")
+
+
 def require(user, perm: str) -> None:
     if not has_perm(user, perm):
+        _refused(user, perm, "denied")
         raise PermissionDenied(perm)
 
 
@@ -264,6 +292,7 @@ def covers_whole_tree(user, perm: str) -> bool:
 def require_whole_tree(user, perm: str) -> None:
     require(user, perm)
     if not covers_whole_tree(user, perm):
+        _refused(user, perm, "denied")
         raise PermissionDenied(perm)
 
 
@@ -351,7 +380,19 @@ def get_in_scope(qs, user, perm: str, **lookup):
     try:
         return scope(qs, user, perm).get(**lookup)
     except (qs.model.DoesNotExist, ValueError, TypeError):
+        if _REFUSAL_HOOKS:
+            _refused(user, perm, _missing_or_out_of_scope(qs, lookup))
         raise Http404 from None
+
+
+def _missing_or_out_of_scope(qs, lookup) -> str:
+    """For the audit of a 404 only (the answer is the same): whether the object exists
+    outside the user's scope, the queryset given possibly already scoped (one query, on
+    the refusal path only)."""
+    try:
+        return "out_of_scope" if qs.model._default_manager.filter(**lookup).exists() else "missing"
+    except (ValueError, TypeError):
+        return "missing"
 
 
 def may(user, perm: str, obj) -> bool:

@@ -20,10 +20,11 @@ class DuplicatePerson(Exception):
         self.existing = existing
 
 
-def _find_visible_duplicate(acting_user, bidx: str) -> Person | None:
+def _find_visible_duplicate(acting_user, bidx: str | list[str]) -> Person | None:
     from fangkong.places.access import scope
 
-    return scope(Person.objects.filter(id_bidx=bidx), acting_user, "residents.view").first()
+    bidxs = [bidx] if isinstance(bidx, str) else bidx
+    return scope(Person.objects.filter(id_bidx__in=bidxs), acting_user, "residents.view").first()
 
 
 def id_fields(id_number: str) -> dict:
@@ -74,8 +75,8 @@ def create_person(*, acting_user, clean: dict, place=None, household: Household 
     place = household.place if household is not None else place
     if place is None:
         raise ValueError("a person needs a household or a place")
-    bidx = crypto.blind_index("id", clean["id_number"])
-    if Person.objects.filter(id_bidx=bidx).exists():
+    bidx = crypto.blind_indexes("id", clean["id_number"])  # every configured index key (key rotation)
+    if Person.objects.filter(id_bidx__in=bidx).exists():
         raise DuplicatePerson(_find_visible_duplicate(acting_user, bidx))
     try:
         with transaction.atomic():
@@ -104,17 +105,17 @@ def update_person(*, acting_user, person: Person, clean: dict, household=..., em
     with transaction.atomic():
         person = Person.objects.select_for_update().get(pk=person.pk)
         if "id_number" in clean:
-            bidx = crypto.blind_index("id", clean["id_number"])
-            if bidx != person.id_bidx:
-                if Person.objects.filter(id_bidx=bidx).exclude(pk=person.pk).exists():
+            bidx = crypto.blind_indexes("id", clean["id_number"])
+            if person.id_bidx not in bidx:
+                if Person.objects.filter(id_bidx__in=bidx).exclude(pk=person.pk).exists():
                     raise DuplicatePerson(_find_visible_duplicate(acting_user, bidx))
                 for key, value in id_fields(clean["id_number"]).items():
                     setattr(person, key, value)
                 changed.append("id_number")
         if "phone" in clean:
             phone = clean["phone"]
-            bidx = crypto.blind_index("phone", phone) if phone else ""
-            if bidx != person.phone_bidx:
+            bidx = crypto.blind_indexes("phone", phone) if phone else [""]
+            if person.phone_bidx not in bidx:
                 for key, value in phone_fields(phone).items():
                     setattr(person, key, value)
                 changed.append("phone")

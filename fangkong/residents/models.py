@@ -66,6 +66,9 @@ class Person(models.Model):
     id_masked = models.CharField(max_length=18, editable=False)
     phone_enc = models.BinaryField(null=True, editable=False)
     phone_bidx = models.CharField(max_length=32, blank=True, db_index=True, editable=False)
+    # Re-encrypted and re-indexed by `fangkong rotate-keys` (fangkong.lib.crypto).
+    ENCRYPTED = (crypto.Encrypted("id_enc", index="id_bidx", kind="id"),
+                 crypto.Encrypted("phone_enc", index="phone_bidx", kind="phone"))
     phone_masked = models.CharField(max_length=20, blank=True, editable=False)
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices)
     birth_date = models.DateField(_("birth date"))

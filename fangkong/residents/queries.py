@@ -19,7 +19,7 @@ def persons(user, perm: str = "residents.view"):
 def person_by_id_number(user, perm: str, id_number: str) -> Person | None:
     """The person with this (normalized) ID number in the user's scope for `perm`, or None:
     a person outside the scope looks exactly like an unregistered one."""
-    return persons(user, perm).filter(id_bidx=crypto.blind_index("id", id_number)).first()
+    return persons(user, perm).filter(id_bidx__in=crypto.blind_indexes("id", id_number)).first()
 
 
 def find_person(user, perm: str, typed: str, *, field: str = "id_number") -> Person:
@@ -53,12 +53,12 @@ def search_persons(user, *, q: str = "", place=None, tag: str = "", perm: str = 
         compact = re.sub(r"[\s\-]", "", q)
         if len(compact) == 18 and compact[:17].isdigit():
             try:
-                qs = qs.filter(id_bidx=crypto.blind_index("id", normalize_id(compact)))
+                qs = qs.filter(id_bidx__in=crypto.blind_indexes("id", normalize_id(compact)))
             except IdentityError:
                 qs = qs.none()
         elif compact.lstrip("+").isdigit() and len(compact) >= 7:
             try:
-                qs = qs.filter(phone_bidx=crypto.blind_index("phone", normalize_phone(compact)))
+                qs = qs.filter(phone_bidx__in=crypto.blind_indexes("phone", normalize_phone(compact)))
             except IdentityError:
                 qs = qs.none()
         else:

@@ -185,7 +185,7 @@ def register_or_request(*, acting_user, clean: dict, household: Household, emplo
             raise
         from fangkong.lib import crypto
 
-        person = Person.objects.filter(id_bidx=crypto.blind_index("id", clean["id_number"])).first()
+        person = Person.objects.filter(id_bidx__in=crypto.blind_indexes("id", clean["id_number"])).first()
         if person is None:  # gone meanwhile (persons are not deleted today): say it plainly
             raise
     return None, request(acting_user=acting_user, person=person, typed_name=clean["name"], to_place=household.place,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -56,6 +57,8 @@ def start_import(*, acting_user, job: ImportJob, mapping: dict[str, str], enqueu
             raise Conflict(_("This import has already been started."))
         if not locked.stored_path:
             raise Conflict(_("The uploaded file was removed; upload it again."))
+        if _rotation_refusal():
+            raise Conflict(_rotation_refusal())
         problems = check_mapping(mapping, locked.headers)
         if problems:
             raise Invalid({"mapping": problems})
@@ -67,8 +70,18 @@ def start_import(*, acting_user, job: ImportJob, mapping: dict[str, str], enqueu
     return locked
 
 
+def _rotation_refusal():
+    """While a key rotation is under way (old keys configured) imports wait: the writer
+    matches persons by the current blind index only."""
+    if settings.OLD_KEYS:
+        return _("A key rotation is under way: imports wait until it has finished.")
+    return None
+
+
 def _resume_refusal(job: ImportJob):
     """Why resume_import refuses the job in its current state, or None."""
+    if _rotation_refusal():
+        return _rotation_refusal()
     if job.status == ImportJob.Status.DONE:
         return _("This import has already finished.")
     if job.status == ImportJob.Status.UPLOADED:
