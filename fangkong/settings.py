@@ -127,6 +127,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",  # the API docs (/api/docs) from ninja's own files, not from a CDN (and without inline scripts)
     "huey.contrib.djhuey",
     "fangkong.places",
     "fangkong.accounts",

@@ -27,3 +27,15 @@ def test_the_print_button_works_without_an_inline_handler(live_server, live_cast
     assert page.js_errors == []
     assert any("inline script" in v for v in page.csp_violations)
     page.csp_violations.clear()  # the refusal above was the point
+
+
+def test_the_api_docs_load_from_the_platforms_own_files(live_server, live_cast, open_page):
+    page = open_page()
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    sign_in(page, live_server, "admin")
+    page.goto(live_server.url + "/api/docs")
+    page.locator(".swagger-ui .info .title").wait_for()
+    assert "Fangkong API" in page.locator(".swagger-ui .info .title").inner_text()
+    assert requests and all(r.startswith(live_server.url) or r.startswith("data:") for r in requests), requests
+    assert page.js_errors == []

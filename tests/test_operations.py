@@ -53,7 +53,8 @@ def test_readiness_checks_database_migrations_keys_and_queue(cast, login):
 
 @pytest.mark.django_db
 def test_readiness_fails_on_unapplied_migrations(settings):
-    with mock.patch("django.db.migrations.executor.MigrationExecutor.migration_plan", return_value=[("x", False)]):
+    with mock.patch("fangkong.core.views._MIGRATED", []), \
+            mock.patch("django.db.migrations.executor.MigrationExecutor.migration_plan", return_value=[("x", False)]):
         resp = Client().get("/readyz")
     assert resp.status_code == 503 and resp.json()["checks"]["migrations"] == "failed"
     assert resp.json()["status"] == "not ready"

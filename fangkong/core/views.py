@@ -26,12 +26,20 @@ def _database_ok() -> bool:
         return cur.fetchone()[0] == 1
 
 
+_MIGRATED: list = []  # once all are applied, they stay so for this process's code
+
+
 def _migrations_applied() -> bool:
     from django.db import connection
     from django.db.migrations.executor import MigrationExecutor
 
+    if _MIGRATED:
+        return True
     executor = MigrationExecutor(connection)
-    return not executor.migration_plan(executor.loader.graph.leaf_nodes())
+    done = not executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if done:
+        _MIGRATED.append(True)
+    return done
 
 
 def _keys_present() -> bool:
