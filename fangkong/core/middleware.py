@@ -31,8 +31,9 @@ class NoStoreMiddleware:
 # A header of our own rather than django-csp: one fixed policy for every response, no
 # nonces (no page has an inline script or event handler: tests/test_security_headers.py
 # keeps it so), so ten lines do what a dependency would.
-# style-src allows inline styles: a few templates keep short style attributes, and htmx
-# adds its indicator style; styles cannot run code.
+# style-src allows inline styles: the vendored ECharts writes its tooltips as HTML with
+# style attributes, htmx adds its indicator style, a few templates keep short style
+# attributes; styles cannot run code. Scripts have no such exception (nor eval).
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",
     "script-src 'self'",
