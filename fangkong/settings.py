@@ -13,6 +13,7 @@ import base64
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -119,6 +120,10 @@ if ENV == "production" and not _hosts:
     raise ImproperlyConfigured("FANGKONG_ALLOWED_HOSTS is required when FANGKONG_ENV=production")
 ALLOWED_HOSTS = [h.strip() for h in _hosts.split(",") if h.strip()] or ["localhost", "127.0.0.1", "[::1]", "testserver"]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("FANGKONG_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+# The public address's own origin: forms posted from https://… pass the CSRF check even
+# where a proxy ends TLS in front of plain http.
+_public = urlsplit(PUBLIC_URL)
+CSRF_TRUSTED_ORIGINS.append(f"{_public.scheme}://{_public.netloc}")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -271,6 +276,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 if HTTPS and not _bool("FANGKONG_SECURE_COOKIES", True):
     raise ImproperlyConfigured("FANGKONG_SECURE_COOKIES cannot be off when FANGKONG_PUBLIC_URL is https")
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS or _bool("FANGKONG_SECURE_COOKIES", ENV == "production")
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE  # (the messages cookie follows the session's)
 SESSION_COOKIE_AGE = _int("FANGKONG_SESSION_SECONDS", 8 * 3600, 60)
 
 # --- I18n -----------------------------------------------------------------------------

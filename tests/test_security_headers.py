@@ -17,7 +17,8 @@ import fangkong
 
 KEY_A = base64.b64encode(b"a" * 32).decode()
 KEY_B = base64.b64encode(b"b" * 32).decode()
-NAMES = ("DEBUG", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "SECURE_HSTS_SECONDS", "SECURE_PROXY_SSL_HEADER")
+NAMES = ("DEBUG", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE", "LANGUAGE_COOKIE_SECURE", "SECURE_HSTS_SECONDS", "SECURE_PROXY_SSL_HEADER",
+         "CSRF_TRUSTED_ORIGINS")
 
 
 def settings_in(tmp_path, **env) -> dict:
@@ -51,10 +52,12 @@ def test_fangkong_run_serves_without_debug_even_when_asked_for_it(tmp_path, sett
 
 def test_cookies_are_secure_when_the_public_address_is_https(tmp_path):
     https = settings_in(tmp_path, FANGKONG_PUBLIC_URL="https://fk.example.gov.cn")
-    assert https["SESSION_COOKIE_SECURE"] and https["CSRF_COOKIE_SECURE"]
+    assert https["SESSION_COOKIE_SECURE"] and https["CSRF_COOKIE_SECURE"] and https["LANGUAGE_COOKIE_SECURE"]
     assert https["SECURE_HSTS_SECONDS"] >= 365 * 24 * 3600
+    assert "https://fk.example.gov.cn" in https["CSRF_TRUSTED_ORIGINS"]  # forms posted through a TLS-ending proxy
     plain = settings_in(tmp_path)  # the demo at http://127.0.0.1:8000: Secure cookies would break sign-in
-    assert not plain["SESSION_COOKIE_SECURE"] and not plain["CSRF_COOKIE_SECURE"] and plain["SECURE_HSTS_SECONDS"] == 0
+    assert not plain["SESSION_COOKIE_SECURE"] and not plain["CSRF_COOKIE_SECURE"] and not plain["LANGUAGE_COOKIE_SECURE"]
+    assert plain["SECURE_HSTS_SECONDS"] == 0
     assert plain["SECURE_PROXY_SSL_HEADER"] is None
     proxied = settings_in(tmp_path, FANGKONG_PROXY_SSL_HEADER="1")
     assert proxied["SECURE_PROXY_SSL_HEADER"] == ("HTTP_X_FORWARDED_PROTO", "https")
