@@ -98,7 +98,7 @@ INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc=)[^>]*>", re.I)
 HANDLER = re.compile(r"""[\s"'/]on[a-z]+\s*=""", re.I)
 
 
-def test_no_template_has_an_inline_script_or_event_handler():
+def test_no_template_has_an_inline_script_event_handler_or_style_element():
     assert len(TEMPLATES) > 50
     found = []
     for t in TEMPLATES:
@@ -106,17 +106,21 @@ def test_no_template_has_an_inline_script_or_event_handler():
         found += [f"{t.name}: {m.group(0)}" for m in INLINE_SCRIPT.finditer(text)]
         found += [f"{t.name}: {m.group(0)}" for m in HANDLER.finditer(text)]
         found += [f"{t.name}: javascript:" for _ in re.finditer(r"javascript:", text, re.I)]
+        found += [f"{t.name}: <style>" for _ in re.finditer(r"<style\b", text, re.I)]  # style sheets are files too
     assert not found
 
 
 @pytest.mark.django_db
 def test_pages_carry_the_content_security_policy(cast, login):
-    for client, url in ((Client(), "/login/"), (login(cast.admin), "/"), (Client(), "/healthz")):
+    for client, url in ((Client(), "/login/"), (login(cast.admin), "/"), (Client(), "/no-such-page/")):
         policy = client.get(url)["Content-Security-Policy"]
         directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
         assert directives["script-src"] == "'self'"  # no inline scripts, no eval
+        assert directives["style-src-elem"] == "'self'"  # no <style> elements
         assert directives["default-src"] == "'self'" and directives["frame-ancestors"] == "'none'"
         assert directives["object-src"] == "'none'" and directives["form-action"] == "'self'"
+    # Not on what is no page: a PDF's viewer would be refused by object-src 'none'.
+    assert "Content-Security-Policy" not in Client().get("/healthz")
 
 
 @pytest.mark.django_db

@@ -31,13 +31,17 @@ class NoStoreMiddleware:
 # A header of our own rather than django-csp: one fixed policy for every response, no
 # nonces (no page has an inline script or event handler: tests/test_security_headers.py
 # keeps it so), so ten lines do what a dependency would.
-# style-src allows inline styles: the vendored ECharts writes its tooltips as HTML with
-# style attributes, htmx adds its indicator style, a few templates keep short style
-# attributes; styles cannot run code. Scripts have no such exception (nor eval).
+# Style sheets only from our files (style-src-elem: no <style> element); style attributes
+# are allowed (style-src-attr): the vendored ECharts writes its tooltips as HTML with
+# style attributes and a few templates keep short ones; they cannot run code nor load
+# anything (img-src, font-src). Browsers that know neither directive read style-src, which
+# allows both (a pass's colour is a style attribute). Scripts have no exception (nor eval).
 CONTENT_SECURITY_POLICY = "; ".join((
     "default-src 'self'",
     "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
+    "style-src 'self' 'unsafe-inline'",  # for browsers without the two below (older Safari/Firefox)
+    "style-src-elem 'self'",
+    "style-src-attr 'unsafe-inline'",
     "img-src 'self' data: blob:",
     "connect-src 'self'",
     "font-src 'self'",
@@ -55,8 +59,15 @@ class ContentSecurityPolicyMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        # Documents a browser renders as a page (HTML, SVG); not PDFs, whose viewer a
+        # policy of object-src 'none' would refuse, nor images, JSON and files.
+        kind = response.get("Content-Type", "").split(";")[0].strip().lower()
+        if kind in _RENDERED:
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response
+
+
+_RENDERED = {"text/html", "image/svg+xml", "application/xhtml+xml", "text/xml", "application/xml"}
 
 
 # --- One JSON line per request ------------------------------------------------------------
