@@ -1,6 +1,7 @@
 """Issue 15, point 13: one JSON line per request, readiness beside liveness, and the
 worker's queue depth for the admin."""
 import json
+import re
 import logging
 from unittest import mock
 
@@ -27,7 +28,8 @@ def test_one_json_line_per_request_with_id_user_route_status_and_time(cast, logi
     lines = _request_lines(caplog)
     assert len(lines) == 4
     first, missing, person, health = lines
-    assert set(first) == {"request_id", "user_id", "method", "route", "status", "ms"}
+    assert set(first) == {"at", "request_id", "user_id", "method", "route", "status", "ms"}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["at"])
     assert first["route"] == "/r/<str:token>/credit/" and first["status"] == resp.status_code and first["user_id"] is None
     assert first["request_id"] == resp["X-Request-ID"] and len(first["request_id"]) == 32
     assert missing["route"] is None and missing["status"] == 404 == resp404.status_code

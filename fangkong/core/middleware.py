@@ -78,14 +78,15 @@ request_log = logging.getLogger("fangkong.request")
 class RequestLogMiddleware:
     """Gives each request an id (X-Request-ID: the incoming one when it looks safe, else a
     new one; answered in the response) and writes one JSON line per request on the logger
-    "fangkong.request": request id, user id, method, route (the URL pattern, never the
-    path, which may hold a personal link's token), status and milliseconds."""
+    "fangkong.request": when it came (UTC), request id, user id, method, route (the URL
+    pattern, never the path, which may hold a personal link's token), status and
+    milliseconds taken."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        started = time.perf_counter()
+        at, started = time.time(), time.perf_counter()
         incoming = request.META.get("HTTP_X_REQUEST_ID", "")
         request.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
         response = self.get_response(request)
@@ -93,6 +94,7 @@ class RequestLogMiddleware:
         if request_log.isEnabledFor(logging.INFO):
             match = getattr(request, "resolver_match", None)
             request_log.info(json.dumps({
+                "at": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1000):03d}Z",
                 "request_id": request.request_id,
                 "user_id": _user_id(request),
                 "method": request.method,
