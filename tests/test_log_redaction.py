@@ -64,6 +64,7 @@ def test_any_logger_writes_no_token_id_or_phone(all_logs):
     logging.getLogger("fangkong.x").error(f"person {plain_id} phone +86 {phone[:3]}-{phone[3:7]}-{phone[7:]}")
     logging.getLogger("django.request").warning("Not Found: %s", "/signin/SECRETsign456/",
                                                 extra={"status_code": 404})
+    logging.getLogger("django.server").info('"%s" %s %s', "GET /login/?next=%2Fr%2FSECRETenc789%2F HTTP/1.1", "302", "0")
     for text in _texts(all_logs):
         assert "SECRET" not in text and plain_id not in text and phone not in text and phone[7:] not in text, text
     assert "/r/…/pass/" in all_logs.records[0].getMessage()

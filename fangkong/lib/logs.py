@@ -20,7 +20,7 @@ import logging
 import logging.config
 import re
 
-_TOKEN = re.compile(r"(/r/|/signin/)[^/?#\s\"'<>]+")
+_TOKEN = re.compile(r"(/r/|/signin/|%2Fr%2F|%2Fsignin%2F)[^/?#&%\s\"'<>]+", re.I)  # also URL-encoded (?next=)
 # 18 characters, and runs of 15 to 20 digits around them: a mistyped number (one digit too
 # many or too few), the old 15-digit numbers and bank cards are as personal.
 _ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{14,19}[\dXx](?![0-9A-Za-z])")
