@@ -13,6 +13,7 @@ import base64
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -132,12 +133,27 @@ BACKUP_KEY = _key32("FANGKONG_BACKUP_KEY") if os.environ.get("FANGKONG_BACKUP_KE
 if BACKUP_KEY is not None and BACKUP_KEY in (DATA_KEY, INDEX_KEY):
     raise ImproperlyConfigured("FANGKONG_BACKUP_KEY must differ from the data and index keys")
 
-DEBUG = _bool("FANGKONG_DEBUG", ENV == "dev")
+# The platform's public address: printed in QR codes (PDF notices' verify page /v/<code>/,
+# personal links) and deciding the transport security: served over https, cookies are
+# Secure and browsers are told to keep to https (HSTS).
+PUBLIC_URL = os.environ.get("FANGKONG_PUBLIC_URL", "http://127.0.0.1:8000").strip().rstrip("/")
+if not PUBLIC_URL.startswith(("http://", "https://")) or "://" == PUBLIC_URL[-3:]:
+    raise ImproperlyConfigured(f"FANGKONG_PUBLIC_URL must be an http:// or https:// address, not {PUBLIC_URL!r}")
+HTTPS = PUBLIC_URL.startswith("https://")
+
+# Off unless asked for: with DEBUG a 404 page lists every URL pattern and a 500 shows the
+# traceback to whoever asks. `fangkong run` always serves without it; a developer may run
+# `FANGKONG_DEBUG=1 fangkong runserver`.
+DEBUG = _bool("FANGKONG_DEBUG", False)
 _hosts = os.environ.get("FANGKONG_ALLOWED_HOSTS", "")
 if ENV == "production" and not _hosts:
     raise ImproperlyConfigured("FANGKONG_ALLOWED_HOSTS is required when FANGKONG_ENV=production")
 ALLOWED_HOSTS = [h.strip() for h in _hosts.split(",") if h.strip()] or ["localhost", "127.0.0.1", "[::1]", "testserver"]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("FANGKONG_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+# The public address's own origin: forms posted from https://… pass the CSRF check even
+# where a proxy ends TLS in front of plain http.
+_public = urlsplit(PUBLIC_URL)
+CSRF_TRUSTED_ORIGINS.append(f"{_public.scheme}://{_public.netloc}")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -146,6 +162,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",  # the API docs (/api/docs) from ninja's own files, not from a CDN (and without inline scripts)
     "huey.contrib.djhuey",
     "fangkong.places",
     "fangkong.accounts",
@@ -166,7 +183,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "fangkong.core.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "fangkong.core.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -282,7 +301,12 @@ SIGNIN_LINK_HOURS = _int("FANGKONG_SIGNIN_LINK_HOURS", 72, 1)  # a staff member'
 SESSION_ENGINE = "fangkong.accounts.sessions"  # Django's database sessions, read by a prepared statement
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = _bool("FANGKONG_SECURE_COOKIES", ENV == "production")
+# Secure cookies whenever the public address is https (then FANGKONG_SECURE_COOKIES=0 is
+# refused); on plain http (the demo at http://127.0.0.1:8000) they would break signing in.
+if HTTPS and not _bool("FANGKONG_SECURE_COOKIES", True):
+    raise ImproperlyConfigured("FANGKONG_SECURE_COOKIES cannot be off when FANGKONG_PUBLIC_URL is https")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS or _bool("FANGKONG_SECURE_COOKIES", ENV == "production")
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE  # (the messages cookie follows the session's)
 SESSION_COOKIE_AGE = _int("FANGKONG_SESSION_SECONDS", 8 * 3600, 60)
 
 # --- I18n -----------------------------------------------------------------------------
@@ -410,11 +434,8 @@ PASSES_OVERRIDE_BURST_MINUTES = _int("FANGKONG_PASSES_OVERRIDE_BURST_MINUTES", 6
 AUDIT_RETENTION_DAYS = _int("FANGKONG_AUDIT_RETENTION_DAYS", 730, 30)
 DENIED_ALERT_COUNT = _int("FANGKONG_DENIED_ALERT_COUNT", 20, 2)
 DENIED_ALERT_MINUTES = _int("FANGKONG_DENIED_ALERT_MINUTES", 5, 1)
-# Official documents (PDF notices): the absolute address printed in their QR codes (the
-# public verify page /v/<code>/), and the CJK font they embed (default: the system Noto CJK).
-PUBLIC_URL = os.environ.get("FANGKONG_PUBLIC_URL", "http://127.0.0.1:8000").strip().rstrip("/")
-if not PUBLIC_URL.startswith(("http://", "https://")) or "://" == PUBLIC_URL[-3:]:
-    raise ImproperlyConfigured(f"FANGKONG_PUBLIC_URL must be an http:// or https:// address, not {PUBLIC_URL!r}")
+# Official documents (PDF notices): the CJK font they embed (default: the system Noto CJK);
+# the address printed in their QR codes is PUBLIC_URL (above).
 PDF_FONT = os.environ.get("FANGKONG_PDF_FONT", "").strip()
 if PDF_FONT and not Path(PDF_FONT).is_file():
     raise ImproperlyConfigured(f"FANGKONG_PDF_FONT must be the path of a font file (.ttf/.otf/.ttc), not {PDF_FONT!r}")
@@ -444,10 +465,26 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 IMPORT_MAX_BYTES = _int("FANGKONG_IMPORT_MAX_BYTES", 512 * 1024 * 1024, 1024)
 
+# --- Transport security -----------------------------------------------------------------
+# HSTS when served over https (SecurityMiddleware sends it on secure requests only).
+SECURE_HSTS_SECONDS = _int("FANGKONG_HSTS_SECONDS", 365 * 24 * 3600 if HTTPS else 0, 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = False  # the platform cannot speak for its neighbours
+# Behind a reverse proxy that ends TLS: FANGKONG_PROXY_SSL_HEADER=1 trusts its
+# X-Forwarded-Proto: https (the proxy must set or strip that header on every request).
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _bool("FANGKONG_PROXY_SSL_HEADER", False) else None
+SECURE_REFERRER_POLICY = "same-origin"
+
+# --- Logs -------------------------------------------------------------------------------
+# Every record is redacted when made (tokens of personal and sign-in links, ID and phone
+# numbers; fangkong/lib/logs.py); "fangkong.request" writes one JSON line per request.
+LOGGING_CONFIG = "fangkong.lib.logs.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact": {"()": "fangkong.lib.logs.RedactingFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": os.environ.get("FANGKONG_LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    # Never DEBUG: the template engine's DEBUG records dump whole page contexts (names,
+    # addresses, what a form was given), and the database's its queries' parameters.
+    "loggers": {"django.db.backends": {"level": "INFO"}, "django.template": {"level": "INFO"}},
 }

@@ -14,7 +14,8 @@ from .api import api
 
 urlpatterns = [
     path("", accounts.home, name="home"),
-    path("healthz", core.healthz, name="healthz"),
+    path("healthz", core.healthz, name="healthz"),  # liveness
+    path("readyz", core.readyz, name="readyz"),  # readiness
     path("api/", api.urls),  # early: devices' calls (gate check-ins, temperature reports) resolve first
     path("login/", accounts.login_view, name="login"),
     path("logout/", accounts.logout_view, name="logout"),

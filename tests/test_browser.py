@@ -78,7 +78,7 @@ def live_cast(transactional_db):
 def open_page(browser):
     """open_page(**context options) -> a new page in a fresh context (own cookies), with
     the browser's language set to Chinese (the default UI) and JavaScript errors collected
-    in page.js_errors."""
+    in page.js_errors; a Content-Security-Policy violation on any page fails the test."""
     contexts = []
 
     def _open(**options):
@@ -88,11 +88,19 @@ def open_page(browser):
         page = context.new_page()
         page.js_errors = []
         page.on("pageerror", lambda exc: page.js_errors.append(str(exc)))
+        # What the Content-Security-Policy refused (an inline script or handler, a foreign
+        # source): Chromium reports each on the console; any one fails the test below.
+        page.csp_violations = []
+        page.on("console", lambda msg: "Content Security Policy" in msg.text and page.csp_violations.append(msg.text))
+        pages.append(page)
         return page
 
+    pages = []
     yield _open
+    violations = [v for page in pages for v in page.csp_violations]
     for context in contexts:
         context.close()
+    assert not violations, violations
 
 
 # --- Helpers --------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 
 from django.contrib.auth import authenticate
@@ -74,6 +75,18 @@ def test_run_serves_pages_and_worker_runs_imports(tmp_path):
             raise AssertionError("server did not start")
         assert page.status == 200
         assert urllib.request.urlopen(base + "/static/vendor/htmx/htmx.min.js", timeout=5).status == 200
+        # Served without DEBUG (issue 15, point 4): a 404 names no URL pattern; on plain http
+        # the cookies are not Secure (else signing in to the demo would fail).
+        try:
+            urllib.request.urlopen(base + "/no-such-page/", timeout=5)
+            raise AssertionError("no 404")
+        except urllib.error.HTTPError as missing:
+            assert missing.code == 404
+            body = missing.read().decode()
+            assert "URLconf" not in body and "readyz" not in body and "Traceback" not in body
+        cookie = page.headers.get("Set-Cookie") or ""
+        assert "csrftoken=" in cookie and "secure" not in cookie.lower()
+        assert urllib.request.urlopen(base + "/readyz", timeout=10).status == 200
         # Enqueue an import (not immediate): the worker started by `run` must execute it.
         f = tmp_path / "w.csv"
         f.write_text(f"姓名,身份证号\n后台,{_valid_id()}\n", encoding="utf-8")

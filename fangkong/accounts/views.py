@@ -9,6 +9,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from fangkong.audit.actions import record
 from fangkong.lib import registry
+from fangkong.lib.queue import queue_depth
 from fangkong.places.access import authenticated, grants, has_perm, public, role_label, scope
 from fangkong.places.models import Organization, Place
 from fangkong.residents.models import TAGS, Household, Person
@@ -84,5 +85,12 @@ def home(request):
             "tags": [(tag, label, agg[tag]) for tag, label in TAGS],
         }
         record(user, "residents.summary", detail={"persons": agg["total"]})
+    system = None
+    if has_perm(user, "core.system"):  # the admin: the background worker's backlog
+        try:
+            system = {"queue_depth": queue_depth()}
+        except Exception:
+            system = {"queue_depth": None}
     return render(request, "accounts/home.html", {"cards": cards, "summary": summary, "no_grants": not cards,
-                                                  "todos": registry.todos(user), "today": timezone.localdate()})
+                                                  "todos": registry.todos(user), "today": timezone.localdate(),
+                                                  "system": system})

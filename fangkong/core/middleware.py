@@ -1,3 +1,11 @@
+import json
+import logging
+import re
+import time
+import uuid
+
+from django.utils.functional import SimpleLazyObject, empty
+
 from fangkong.audit.actions import add_context, flush_refusals, reset_context, set_context
 
 
@@ -24,3 +32,91 @@ class NoStoreMiddleware:
         """The route's pattern (no ids or tokens) for the audit of refusals."""
         match = request.resolver_match
         add_context(route=(match.route if match else "")[:120])
+
+
+# --- Content-Security-Policy ------------------------------------------------------------
+# A header of our own rather than django-csp: one fixed policy for every response, no
+# nonces (no page has an inline script or event handler: tests/test_security_headers.py
+# keeps it so), so ten lines do what a dependency would.
+# Style sheets only from our files (style-src-elem: no <style> element); style attributes
+# are allowed (style-src-attr): the vendored ECharts writes its tooltips as HTML with
+# style attributes and a few templates keep short ones; they cannot run code nor load
+# anything (img-src, font-src). Browsers that know neither directive read style-src, which
+# allows both (a pass's colour is a style attribute). Scripts have no exception (nor eval).
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",  # for browsers without the two below (older Safari/Firefox)
+    "style-src-elem 'self'",
+    "style-src-attr 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "connect-src 'self'",
+    "font-src 'self'",
+    "worker-src 'self'",
+    "frame-ancestors 'none'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+))
+
+
+class ContentSecurityPolicyMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        # Documents a browser renders as a page (HTML, SVG); not PDFs, whose viewer a
+        # policy of object-src 'none' would refuse, nor images, JSON and files.
+        kind = response.get("Content-Type", "").split(";")[0].strip().lower()
+        if kind in _RENDERED:
+            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        return response
+
+
+_RENDERED = {"text/html", "image/svg+xml", "application/xhtml+xml", "text/xml", "application/xml"}
+
+
+# --- One JSON line per request ------------------------------------------------------------
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+request_log = logging.getLogger("fangkong.request")
+
+
+class RequestLogMiddleware:
+    """Gives each request an id (X-Request-ID: the incoming one when it looks safe, else a
+    new one; answered in the response) and writes one JSON line per request on the logger
+    "fangkong.request": when it came (UTC), request id, user id, method, route (the URL
+    pattern, never the path, which may hold a personal link's token), status and
+    milliseconds taken."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        at, started = time.time(), time.perf_counter()
+        incoming = request.META.get("HTTP_X_REQUEST_ID", "")
+        request.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        response = self.get_response(request)
+        response["X-Request-ID"] = request.request_id
+        if request_log.isEnabledFor(logging.INFO):
+            match = getattr(request, "resolver_match", None)
+            request_log.info(json.dumps({
+                "at": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1000):03d}Z",
+                "request_id": request.request_id,
+                "user_id": _user_id(request),
+                "method": request.method,
+                "route": ("/" + match.route) if match is not None and match.route else None,
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            }, separators=(",", ":")))
+        return response
+
+
+def _user_id(request):
+    """The signed-in user's id if the request looked at it (never loads a session just to log)."""
+    user = getattr(request, "user", None)
+    if isinstance(user, SimpleLazyObject):
+        user = None if user._wrapped is empty else user._wrapped
+    if user is not None and getattr(user, "is_authenticated", False):
+        return user.pk
+    return None

@@ -1,12 +1,13 @@
 """Small pages of the platform itself (no module of their own)."""
 from __future__ import annotations
 
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_safe
 
 from fangkong.audit.models import AuditEvent, actor_names
-from fangkong.places.access import public, requires, scope
+from fangkong.lib.queue import queue_depth
+from fangkong.places.access import has_perm, public, requires, scope
 from fangkong.web.lists import page_of
 
 
@@ -15,6 +16,61 @@ from fangkong.web.lists import page_of
 def healthz(request):
     """Liveness for load balancers and the HTTP benchmarks' baseline: no database query."""
     return HttpResponse("ok", content_type="text/plain")
+
+
+def _database_ok() -> bool:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SELECT 1")
+        return cur.fetchone()[0] == 1
+
+
+_MIGRATED: list = []  # once all are applied, they stay so for this process's code
+
+
+def _migrations_applied() -> bool:
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    if _MIGRATED:
+        return True
+    executor = MigrationExecutor(connection)
+    done = not executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if done:
+        _MIGRATED.append(True)
+    return done
+
+
+def _keys_present() -> bool:
+    """The personal-data keys are set and work: a number encrypted decrypts again."""
+    from fangkong.lib import crypto
+
+    return crypto.decrypt(crypto.encrypt("ready")) == "ready" and bool(crypto.blind_index("id", "ready"))
+
+
+@public("readiness check")
+@require_safe
+def readyz(request):
+    """Readiness for load balancers and operators: the database answers, every migration is
+    applied, the encryption keys work and the worker's queue can be read. 200 when all
+    hold, else 503; the queue's depth is shown to those who run the system."""
+    checks, depth = {}, None
+    for name, check in (("database", _database_ok), ("migrations", _migrations_applied), ("keys", _keys_present)):
+        try:
+            checks[name] = "ok" if check() else "failed"
+        except Exception:
+            checks[name] = "failed"
+    try:
+        depth = queue_depth()
+        checks["queue"] = "ok"
+    except Exception:
+        checks["queue"] = "failed"
+    ready = all(v == "ok" for v in checks.values())
+    body = {"status": "ready" if ready else "not ready", "checks": checks}
+    if depth is not None and request.user.is_authenticated and has_perm(request.user, "core.system"):
+        body["queue_depth"] = depth
+    return JsonResponse(body, status=200 if ready else 503)
 
 
 @requires("audit.view")

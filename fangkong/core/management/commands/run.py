@@ -22,7 +22,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, bind, web_workers, threads, **opts):
         call_command("migrate", interactive=False, verbosity=0)
-        env = dict(os.environ, DJANGO_SETTINGS_MODULE="fangkong.settings")
+        # Served without DEBUG, always: with it a 404 lists every URL pattern and a 500
+        # shows its traceback to anyone (a developer wanting it runs `runserver`).
+        if settings.DEBUG:
+            self.stderr.write("FANGKONG_DEBUG is ignored by `fangkong run`: the platform is served without DEBUG")
+        env = dict(os.environ, DJANGO_SETTINGS_MODULE="fangkong.settings", FANGKONG_DEBUG="0")
         py = sys.executable
         procs = [
             subprocess.Popen([py, "-m", "fangkong.cli", "run_huey", "--workers", str(settings.HUEY["consumer"]["workers"]), "-k", "thread"], env=env),
@@ -45,6 +49,7 @@ class Command(BaseCommand):
         try:
             while not stopping and all(p.poll() is None for p in procs):
                 time.sleep(0.5)
+            unexpected = not stopping  # (stop() below sets `stopping`)
         finally:
             stop()
             for p in procs:
@@ -53,6 +58,6 @@ class Command(BaseCommand):
                 except subprocess.TimeoutExpired:
                     p.kill()
         codes = [p.returncode for p in procs]
-        if not stopping:
+        if unexpected:
             self.stderr.write(f"a process ended unexpectedly (exit codes {codes}); stopped the others")
             sys.exit(1)
