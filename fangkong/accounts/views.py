@@ -33,9 +33,14 @@ def login_view(request):
         try:
             user = sign_in(request=request, username=form.cleaned_data["username"], password=form.cleaned_data["password"])
         except LockedOut as exc:
-            minutes = max(1, int((exc.until - timezone.now()).total_seconds() // 60) + 1)
-            error = _("Too many failed sign-ins. Try again in %(m)d minutes.") % {"m": minutes}
-            status = 429
+            if exc.busy:
+                error = _("Many people are signing in right now. Please try again in a moment.")
+            else:
+                minutes = max(1, -(-exc.retry_after // 60))
+                error = _("Too many failed sign-ins. Try again in %(m)d minutes.") % {"m": minutes}
+            response = render(request, "accounts/login.html", {"form": form, "error": error}, status=429)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
         else:
             if user is None:
                 error = _("Wrong username or password.")

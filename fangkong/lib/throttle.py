@@ -1,0 +1,220 @@
+"""Rate limits that hold across processes and servers: counters in the shared cache
+(settings.CACHES["default"]: the database cache, or Redis when configured), never in
+process memory.
+
+A counter counts events under a key within a window that opens at its first event and
+lasts `window` seconds (then the count starts again from zero):
+
+    wait = throttle.hit("api:u:42", limit=1200, window=60)   # count one; seconds to wait or None
+    wait = throttle.over("signin:addr:…", limit=30, window=900)  # only look
+
+An answer of "too many" is HTTP 429 with a Retry-After header (`too_many(request, wait)`:
+a readable page, or JSON under /api/).
+
+`budget(key, limit, window)` is the same for counters hit on every request (the API's
+budget per user): each process adds its hits to the shared counter in small batches
+(at most 1/50 of the limit, at most 50), so the shared counter costs one cache write per
+batch instead of one per request, and may lag behind by less than a batch per process.
+
+The client's address is REMOTE_ADDR, or, behind FANGKONG_PROXY_HOPS trusted reverse
+proxies, the address that many hops from the right of X-Forwarded-For (the one the
+nearest trusted proxy saw), so a client cannot choose its own address by sending the header.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.core.cache import caches
+
+CACHE = "default"
+PREFIX = "throttle:"
+
+
+def _cache():
+    return caches[CACHE]
+
+
+def client_address(request) -> str:
+    hops = getattr(settings, "PROXY_HOPS", 0)
+    if hops:
+        chain = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+        if len(chain) >= hops:
+            return chain[-hops]
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+def digest(*parts: str) -> str:
+    """A short fixed-length key part for values that must not stand in a cache key as
+    they are (user names may be phone numbers) or may be long (IPv6, tokens)."""
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12, key=settings.SECRET_KEY.encode()[:64]).hexdigest()
+
+
+def _bump(key: str, window: int, delta: int = 1) -> int:
+    """Add `delta` to the counter (opening its window if it has none); the new count."""
+    c = _cache()
+    k = PREFIX + key
+    try:
+        return c.incr(k, delta)
+    except ValueError:
+        pass
+    c.set(k + ":t", time.time(), window)  # when the window opened: for Retry-After
+    if c.add(k, delta, window):
+        return delta
+    return c.incr(k, delta)  # another process opened it meanwhile
+
+
+def _retry(started: float | None, window: int, now: float | None = None) -> int:
+    now = time.time() if now is None else now
+    if started is None:
+        return window
+    return max(1, math.ceil(started + window - now))
+
+
+def counts(keys: list[str], window: int) -> dict[str, tuple[int, int]]:
+    """Each key's count and the seconds until its window closes, in one cache read."""
+    names = [PREFIX + k for k in keys]
+    got = _cache().get_many(names + [n + ":t" for n in names])
+    now = time.time()
+    return {k: (int(got.get(n) or 0), _retry(got.get(n + ":t"), window, now)) for k, n in zip(keys, names)}
+
+
+def count(key: str, window: int) -> int:
+    """Count one event without a limit; the count in the window so far."""
+    return _bump(key, window)
+
+
+def hit(key: str, limit: int, window: int) -> int | None:
+    """Count one event; if that makes more than `limit` in the window, the seconds until
+    the window closes (the Retry-After), else None. A limit of 0 means no limit (not counted)."""
+    if limit <= 0:
+        return None
+    n = _bump(key, window)
+    if n <= limit:
+        return None
+    return counts([key], window)[key][1]
+
+
+def over(key: str, limit: int, window: int) -> int | None:
+    """Without counting: the seconds to wait if `limit` events are already counted, else None."""
+    if limit <= 0:
+        return None
+    n, wait = counts([key], window)[key]
+    return wait if n >= limit else None
+
+
+def reset(*keys: str) -> None:
+    names = [PREFIX + k for k in keys]
+    _cache().delete_many(names + [n + ":t" for n in names])
+
+
+# --- Budgets hit on every request: batched per process -------------------------------------
+
+_lock = threading.Lock()
+_pending: dict[str, int] = {}  # key -> hits of this process not yet added to the shared counter
+_known: dict[str, tuple[int, float]] = {}  # key -> (shared count at the last flush, when its window closes)
+
+
+def budget(key: str, limit: int, window: int) -> int | None:
+    """Like hit(), for a counter hit on every request (see the module doc)."""
+    if limit <= 0:
+        return None
+    batch = max(1, min(50, limit // 50))
+    if batch == 1:
+        return hit(key, limit, window)
+    now = time.time()
+    with _lock:
+        pending = _pending.get(key, 0) + 1
+        flush = pending >= batch
+        _pending[key] = 0 if flush else pending
+        known, closes = _known.get(key, (0, 0.0))
+        if closes <= now:
+            known = 0
+        if len(_pending) > 10_000:  # many idle keys: forget them (their hits are < a batch)
+            _pending.clear()
+            _known.clear()
+    if flush:
+        total = _bump(key, window, pending)
+        if total == pending or closes <= now:
+            closes = now + window if total == pending else now + counts([key], window)[key][1]
+        with _lock:
+            _known[key] = (total, closes)
+        known, pending = total, 0
+    if known + pending > limit:
+        return max(1, math.ceil(closes - now))
+    return None
+
+
+# --- Bounding CPU-heavy work (password hashing) per process ---------------------------------
+
+class Busy(Exception):
+    """No slot became free in time: answer 429 with a short Retry-After."""
+
+
+_slots: dict[str, threading.BoundedSemaphore] = {}
+
+
+@contextmanager
+def slot(name: str, size: int, wait: float):
+    """At most `size` threads of this process inside at once; waits up to `wait` seconds
+    for a place, else raises Busy. Password hashes (Argon2: ~0.1 s of both cores each) go
+    through here, so that a burst of sign-ins cannot take every thread of the server."""
+    with _lock:
+        sem = _slots.get(name)
+        if sem is None:
+            sem = _slots[name] = threading.BoundedSemaphore(size)
+    if not sem.acquire(timeout=wait):
+        raise Busy()
+    try:
+        yield
+    finally:
+        sem.release()
+
+
+# --- The answer ------------------------------------------------------------------------------
+
+def too_many(request, wait: int, message: str = ""):
+    """429 with Retry-After: JSON under /api/, else a readable page."""
+    from django.http import JsonResponse
+    from django.shortcuts import render
+    from django.utils.translation import gettext as _
+
+    wait = max(1, int(wait))
+    message = message or _("Too many requests. Please try again in %(s)d seconds.") % {"s": wait}
+    if request.path.startswith("/api/"):
+        resp = JsonResponse({"detail": message, "retry_after": wait}, status=429)
+    else:
+        resp = render(request, "429.html", {"message": message, "wait": wait}, status=429)
+    resp["Retry-After"] = str(wait)
+    return resp
+
+
+def per_address(request, scope: str, rate: tuple[int, int]):
+    """Count one request of this client address under `scope` against `rate` (limit,
+    window seconds): the 429 response to give if it is over, else None."""
+    limit, window = rate
+    wait = hit(f"{scope}:{digest(client_address(request))}", limit, window)
+    return None if wait is None else too_many(request, wait)
+
+
+def rate_limited(setting: str, *, scope: str, methods=("POST",)):
+    """View decorator: the requests of one client address to this view (with these methods)
+    are limited by settings.<setting>, a (limit, window seconds) pair."""
+    from functools import wraps
+
+    def deco(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method in methods:
+                refused = per_address(request, scope, getattr(settings, setting))
+                if refused is not None:
+                    return refused
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return deco
