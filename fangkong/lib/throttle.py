@@ -155,24 +155,37 @@ class Busy(Exception):
     """No slot became free in time: answer 429 with a short Retry-After."""
 
 
-_slots: dict[str, threading.BoundedSemaphore] = {}
+_slots: dict[str, list] = {}  # name -> [semaphore, threads waiting for it]
 
 
 @contextmanager
 def slot(name: str, size: int, wait: float):
-    """At most `size` threads of this process inside at once; waits up to `wait` seconds
-    for a place, else raises Busy. Password hashes (Argon2: ~0.1 s of both cores each) go
+    """At most `size` threads of this process inside at once, and at most `size` more
+    waiting (each up to `wait` seconds) for a place; anyone else, or a waiter whose time
+    is up, gets Busy at once. Password hashes (Argon2: a tenth of a second of CPU each) go
     through here, so that a burst of sign-ins cannot take every thread of the server."""
     with _lock:
-        sem = _slots.get(name)
-        if sem is None:
-            sem = _slots[name] = threading.BoundedSemaphore(size)
-    if not sem.acquire(timeout=wait):
-        raise Busy()
+        entry = _slots.get(name)
+        if entry is None:
+            entry = _slots[name] = [threading.BoundedSemaphore(size), 0]
+        sem = entry[0]
+        if not sem.acquire(blocking=False):
+            if entry[1] >= size:
+                raise Busy()
+            entry[1] += 1
+            sem = None
+    if sem is None:
+        try:
+            got = entry[0].acquire(timeout=wait)
+        finally:
+            with _lock:
+                entry[1] -= 1
+        if not got:
+            raise Busy()
     try:
         yield
     finally:
-        sem.release()
+        entry[0].release()
 
 
 # --- The answer ------------------------------------------------------------------------------
