@@ -24,9 +24,12 @@ def _required_database(django_db_setup, django_db_blocker):
 def _clear_cache(django_db_blocker):
     from django.core.cache import caches
 
+    from fangkong.lib import throttle
+
     with django_db_blocker.unblock():
         for alias in ("default", "local"):
             caches[alias].clear()
+    throttle.forget_local()
 
 
 @pytest.fixture(autouse=True)

@@ -16,8 +16,12 @@ LOGIN_LOCKOUT_SECONDS, 900 s):
    LOGIN_HASH_CONCURRENCY hashes run at once per process (Argon2 takes the CPU for a
    tenth of a second): a sign-in that finds no free turn within LOGIN_HASH_WAIT_MS is
    answered 429 with Retry-After 1, so a burst of sign-ins cannot starve everyone else.
+   A refusal, once read from the shared counters, is remembered by the process until its
+   window closes (the counters only grow), and answered first of all by
+   accounts.middleware.SignInGuardMiddleware: a flood of refused attempts costs little.
 
-A successful sign-in clears the counter of its (name, address) pair only.
+A successful sign-in clears the counter of its (name, address) pair only. Failures are
+audited each; refusals once per (name, address) and window by each process.
 """
 from __future__ import annotations
 
@@ -54,10 +58,28 @@ def _signin_keys(request, username: str) -> tuple[str, str, str]:
 def _refusal(counts: dict, keys) -> int | None:
     addr, name, pair = keys
     if counts[addr][0] >= settings.LOGIN_ADDRESS_MAX_FAILURES:
+        throttle.remember_refusal(addr, counts[addr][1])
         return counts[addr][1]
     if counts[name][0] >= settings.LOGIN_MAX_FAILURES and counts[pair][0] >= 1:
+        throttle.remember_refusal(pair, counts[pair][1])
         return counts[pair][1]
     return None
+
+
+def refusal(*, request, username: str) -> LockedOut | None:
+    """Whether the limits of the module doc refuse a sign-in as `username` from this
+    client now (one cache read; no password hashed). Audits the first refusal of a window
+    (per process): a flood of refused attempts does not become a flood of writes."""
+    username = (username or "").strip()[:150]
+    keys = _signin_keys(request, username)
+    wait = throttle.refused_here(keys[0], keys[2])  # a refusal of this window already read here
+    if wait is None:
+        wait = _refusal(throttle.counts(list(keys), settings.LOGIN_LOCKOUT_SECONDS), keys)
+    if wait is None:
+        return None
+    if throttle.first_time(keys[2], wait):
+        record(None, "auth.login", outcome="locked", detail={"username": username})
+    return LockedOut(wait)
 
 
 def sign_in(*, request, username: str, password: str):
@@ -66,10 +88,9 @@ def sign_in(*, request, username: str, password: str):
     username = (username or "").strip()[:150]
     keys = _signin_keys(request, username)
     window = settings.LOGIN_LOCKOUT_SECONDS
-    wait = _refusal(throttle.counts(list(keys), window), keys)
-    if wait is not None:
-        record(None, "auth.login", outcome="locked", detail={"username": username})
-        raise LockedOut(wait)
+    refused = refusal(request=request, username=username)
+    if refused is not None:
+        raise refused
     try:
         with throttle.slot("password-hash", settings.LOGIN_HASH_CONCURRENCY, settings.LOGIN_HASH_WAIT_MS / 1000):
             user = authenticate(request, username=username, password=password)

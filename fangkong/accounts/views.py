@@ -14,6 +14,7 @@ from fangkong.places.models import Organization, Place
 from fangkong.residents.models import TAGS, Household, Person
 
 from .actions import LockedOut, sign_in
+from .middleware import refused_response
 
 
 class LoginForm(forms.Form):
@@ -33,14 +34,7 @@ def login_view(request):
         try:
             user = sign_in(request=request, username=form.cleaned_data["username"], password=form.cleaned_data["password"])
         except LockedOut as exc:
-            if exc.busy:
-                error = _("Many people are signing in right now. Please try again in a moment.")
-            else:
-                minutes = max(1, -(-exc.retry_after // 60))
-                error = _("Too many failed sign-ins. Try again in %(m)d minutes.") % {"m": minutes}
-            response = render(request, "accounts/login.html", {"form": form, "error": error}, status=429)
-            response["Retry-After"] = str(exc.retry_after)
-            return response
+            return refused_response(request, exc)
         else:
             if user is None:
                 error = _("Wrong username or password.")

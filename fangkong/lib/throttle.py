@@ -112,6 +112,23 @@ def reset(*keys: str) -> None:
     _cache().delete_many(names + [n + ":t" for n in names])
 
 
+_noted: dict[str, float] = {}  # key -> until when this process has noted it
+
+
+def first_time(key: str, seconds: float) -> bool:
+    """Whether this process has not noted `key` in the last `seconds` (and note it now):
+    to audit the first of many refusals without a write for each (per process, in memory:
+    several processes may each note it once)."""
+    now = time.monotonic()
+    with _lock:
+        if _noted.get(key, 0.0) > now:
+            return False
+        if len(_noted) > 10_000:
+            _noted.clear()
+        _noted[key] = now + seconds
+        return True
+
+
 # --- Budgets hit on every request: batched per process -------------------------------------
 
 _lock = threading.Lock()
@@ -147,6 +164,35 @@ def budget(key: str, limit: int, window: int) -> int | None:
     if known + pending > limit:
         return max(1, math.ceil(closes - now))
     return None
+
+
+_refused: dict[str, float] = {}  # key -> until when (time.time()) a refusal read from the shared counters holds
+
+
+def remember_refusal(key: str, wait: int) -> None:
+    """Keep a refusal read from the shared counters in this process until its window
+    closes: counters only grow within a window, so the answer cannot change before, and
+    the next attempts are refused without a cache read."""
+    with _lock:
+        if len(_refused) > 10_000:
+            _refused.clear()
+        _refused[key] = time.time() + wait
+
+
+def refused_here(*keys: str) -> int | None:
+    """The seconds left of a refusal this process remembers for any of `keys`, else None."""
+    now = time.time()
+    left = max((_refused.get(k, 0.0) - now for k in keys), default=0.0)
+    return max(1, math.ceil(left)) if left > 0 else None
+
+
+def forget_local() -> None:
+    """Drop this process's own notes and unsent batches (tests, after clearing the cache)."""
+    with _lock:
+        _refused.clear()
+        _noted.clear()
+        _pending.clear()
+        _known.clear()
 
 
 # --- Bounding CPU-heavy work (password hashing) per process ---------------------------------
