@@ -275,7 +275,7 @@ HUEY["consumer"] = {"workers": _int("FANGKONG_WORKERS", 2, 1), "worker_type": "t
 # signed in before this backend was named must sign in again once).
 AUTHENTICATION_BACKENDS = ["fangkong.accounts.backends.Backend"]
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "fangkong.accounts.hashers.Argon2PasswordHasher",  # Django's, at the lowest CPU priority
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [

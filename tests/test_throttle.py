@@ -79,6 +79,37 @@ def test_no_free_turn_to_hash_is_429_retry_after_one(cast):
     assert attempt("committee_a", PASSWORD, B).status_code == 302
 
 
+def test_with_every_turn_and_wait_taken_the_attempt_is_refused_first(cast):
+    taken, release = threading.Event(), threading.Event()
+
+    def waiter():
+        with throttle.slot("password-hash", settings.LOGIN_HASH_CONCURRENCY, 30):
+            pass
+
+    def holder():
+        with throttle.slot("password-hash", settings.LOGIN_HASH_CONCURRENCY, 0):
+            taken.set()
+            release.wait(30)
+
+    threads = [threading.Thread(target=holder)]
+    threads[0].start()
+    taken.wait(30)
+    threads += [threading.Thread(target=waiter) for _i in range(settings.LOGIN_HASH_CONCURRENCY)]
+    for t in threads[1:]:
+        t.start()
+    try:
+        while not throttle.slot_full("password-hash", settings.LOGIN_HASH_CONCURRENCY):
+            threading.Event().wait(0.01)
+        with mock.patch("fangkong.accounts.actions.authenticate") as auth:
+            resp = attempt("committee_a", PASSWORD, B)
+        assert resp.status_code == 429 and resp["Retry-After"] == "1" and auth.call_count == 0
+    finally:
+        release.set()
+        for t in threads:
+            t.join(30)
+    assert attempt("committee_a", PASSWORD, B).status_code == 302
+
+
 @override_settings(PROXY_HOPS=1)
 def test_behind_a_trusted_proxy_the_forwarded_address_counts(cast):
     for _i in range(5):

@@ -15,7 +15,9 @@ LOGIN_LOCKOUT_SECONDS, 900 s):
 3. Refusals (429 with Retry-After) come before the password is hashed, and at most
    LOGIN_HASH_CONCURRENCY hashes run at once per process (Argon2 takes the CPU for a
    tenth of a second): a sign-in that finds no free turn within LOGIN_HASH_WAIT_MS is
-   answered 429 with Retry-After 1, so a burst of sign-ins cannot starve everyone else.
+   answered 429 with Retry-After 1 (at once, by the middleware, when every turn and wait
+   is taken), so a burst of sign-ins cannot starve everyone else; the hashes themselves
+   run at the lowest CPU priority (accounts/hashers.py).
    A refusal, once read from the shared counters, is remembered by the process until its
    window closes (the counters only grow), and answered first of all by
    accounts.middleware.SignInGuardMiddleware: a flood of refused attempts costs little.
@@ -47,6 +49,9 @@ class LockedOut(Exception):
         super().__init__("locked")
         self.retry_after = retry_after
         self.busy = busy
+
+
+HASH_SLOT = "password-hash"
 
 
 def _signin_keys(request, username: str) -> tuple[str, str, str]:
@@ -92,7 +97,7 @@ def sign_in(*, request, username: str, password: str):
     if refused is not None:
         raise refused
     try:
-        with throttle.slot("password-hash", settings.LOGIN_HASH_CONCURRENCY, settings.LOGIN_HASH_WAIT_MS / 1000):
+        with throttle.slot(HASH_SLOT, settings.LOGIN_HASH_CONCURRENCY, settings.LOGIN_HASH_WAIT_MS / 1000):
             user = authenticate(request, username=username, password=password)
     except throttle.Busy:
         raise LockedOut(1, busy=True) from None

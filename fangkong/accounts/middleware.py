@@ -4,6 +4,7 @@ and the page's template cost anything, so that a flood of refused attempts costs
 server as little as possible and everyone else keeps being served (bench W10)."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -47,11 +48,14 @@ class SignInGuardMiddleware:
             if self.path is None:
                 self.path = reverse("login")
             if request.path == self.path:
-                token = set_context(ip=throttle.client_address(request))
-                try:
-                    refused = actions.refusal(request=request, username=request.POST.get("username", ""))
-                finally:
-                    reset_context(token)
+                if throttle.slot_full(actions.HASH_SLOT, settings.LOGIN_HASH_CONCURRENCY):
+                    refused = actions.LockedOut(1, busy=True)  # it would wait for a hash in vain
+                else:
+                    token = set_context(ip=throttle.client_address(request))
+                    try:
+                        refused = actions.refusal(request=request, username=request.POST.get("username", ""))
+                    finally:
+                        reset_context(token)
                 if refused is not None:
                     with translation.override(translation.get_language_from_request(request)):
                         return refused_response(request, refused)

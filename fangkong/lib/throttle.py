@@ -204,6 +204,12 @@ class Busy(Exception):
 _slots: dict[str, list] = {}  # name -> [semaphore, threads waiting for it]
 
 
+def slot_full(name: str, size: int) -> bool:
+    """Whether slot(name, size, …) would refuse now (all places taken, all waits too)."""
+    entry = _slots.get(name)
+    return entry is not None and entry[1] >= size and entry[0]._value == 0
+
+
 @contextmanager
 def slot(name: str, size: int, wait: float):
     """At most `size` threads of this process inside at once, and at most `size` more
@@ -232,6 +238,32 @@ def slot(name: str, size: int, wait: float):
         yield
     finally:
         entry[0].release()
+
+
+_low: dict = {}  # the per-process pool of low-priority threads, made on first use
+
+
+def at_low_priority(fn, *args):
+    """fn(*args) on one of this process's threads that run at the lowest CPU priority
+    (nice 19, Linux: a thread's own), waiting for its result: CPU-heavy work such as a
+    password hash then yields the processors to everyone else's requests instead of
+    taking them. (The caller bounds how many run at once: slot().)"""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    def lower():
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError):  # not Linux: normal priority
+            pass
+
+    pool = _low.get("pool")
+    if pool is None:
+        with _lock:
+            pool = _low.get("pool")
+            if pool is None:
+                pool = _low["pool"] = ThreadPoolExecutor(max_workers=4, thread_name_prefix="low-priority", initializer=lower)
+    return pool.submit(fn, *args).result()
 
 
 # --- The answer ------------------------------------------------------------------------------
