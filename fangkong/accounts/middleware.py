@@ -35,6 +35,7 @@ def refused_response(request, exc: actions.LockedOut) -> HttpResponse:
     resp = HttpResponse(body, status=429)
     resp["Retry-After"] = str(exc.retry_after)
     resp["Cache-Control"] = "no-store"
+    resp._has_been_logged = True  # not a log line per refusal (Django's request log): audited once per window
     return resp
 
 

@@ -281,6 +281,7 @@ def too_many(request, wait: int, message: str = ""):
     else:
         resp = render(request, "429.html", {"message": message, "wait": wait}, status=429)
     resp["Retry-After"] = str(wait)
+    resp._has_been_logged = True  # a flood of refusals is not a flood of log lines
     return resp
 
 
