@@ -1,4 +1,4 @@
-"""bench/run [W1 W2 W3 W4 W5 W7] [--size N] [--db sqlite|postgres] [--conc C] [--workers N] [--threads N]
+"""bench/run [W1 W2 W3 W4 W5 W7 W10] [--size N] [--db sqlite|postgres] [--conc C] [--workers N] [--threads N]
 
 Runs the chosen workloads (all by default) on the chosen databases (both by default) and
 prints one line per workload and database:
