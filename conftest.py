@@ -18,6 +18,28 @@ def _required_database(django_db_setup, django_db_blocker):
     wanted = os.environ.get("FANGKONG_REQUIRE_DB")
     if wanted and connection.vendor != wanted:
         pytest.exit(f"tests must run on {wanted}, but the database is {connection.vendor}", returncode=3)
+    _clear_cache(django_db_blocker)
+
+
+def _clear_cache(django_db_blocker):
+    from django.core.cache import caches
+
+    from fangkong.lib import throttle
+
+    with django_db_blocker.unblock():
+        for alias in ("default", "local"):
+            caches[alias].clear()
+    throttle.forget_local()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache(django_db_blocker):
+    """The shared cache (a table of the test database, or Redis) holds rate-limit counters,
+    rendered PDFs and the dashboard's closed days: each test starts without another's.
+    (A test in a transaction also loses its own rows when it rolls back.)"""
+    _clear_cache(django_db_blocker)
+    yield
+    _clear_cache(django_db_blocker)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""bench/run [W1 W2 W3 W4 W5 W7] [--size N] [--db sqlite|postgres] [--conc C] [--workers N] [--threads N]
+"""bench/run [W1 W2 W3 W4 W5 W7 W10] [--size N] [--db sqlite|postgres] [--conc C] [--workers N] [--threads N]
 
 Runs the chosen workloads (all by default) on the chosen databases (both by default) and
 prints one line per workload and database:
@@ -41,9 +41,9 @@ from fangkong import gunicorn_conf
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W7"]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W7", "W10"]
 FILE_WORKLOADS = {"W1", "W2"}  # need the generated census files
-DEFAULT_SIZE = {"W1": 1_000_000, "W2": 1_000_000, "W3": 20_000, "W4": 5000, "W5": 5000, "W7": 1_000_000}
+DEFAULT_SIZE = {"W1": 1_000_000, "W2": 1_000_000, "W3": 20_000, "W4": 5000, "W5": 5000, "W7": 1_000_000, "W10": 500}
 DATABASES = ["sqlite", "postgres"]
 PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/test"
 PG_SCRATCH = "fangkong_bench"
@@ -90,8 +90,10 @@ class Env:
     def server_env(self, name: str, **extra: str) -> dict:
         """Production settings for the web server on database `name` (DEBUG off, secrets of the run)."""
         env = self.env(name)
+        # The API budget counted as in production, but not enforced: one guard (W4) sends
+        # thousands of check-ins a second here.
         env.update(FANGKONG_ENV="production", FANGKONG_DEBUG="0", FANGKONG_ALLOWED_HOSTS="127.0.0.1,localhost",
-                   FANGKONG_HUEY_IMMEDIATE="0", **extra)
+                   FANGKONG_HUEY_IMMEDIATE="0", FANGKONG_API_RATE="1000000000/60", **extra)
         # The product's settings and URLs, plus the floor endpoint POST /bench/floor (bench/floor).
         env["DJANGO_SETTINGS_MODULE"] = "bench.floor.settings"
         return env
@@ -413,6 +415,143 @@ def run_w4(env: Env, size: int, opts) -> list[str]:
     return out
 
 
+W10_ATTACKERS = 100
+
+
+def _w10_attackers(port: int, csrf: str, many_addresses: bool, many_names: bool, seconds: float, flood: bool,
+                   results) -> None:
+    """W10's attackers: W10_ATTACKERS keep-alive connections posting wrong passwords for
+    the name w10victim, for `seconds`: once a second all together (a burst of parallel
+    sign-ins; default), or with `flood` each again as soon as it is answered. Puts
+    (attempts, {status: count}, max burst seconds) on `results`."""
+    import http.client
+    import threading
+    from urllib.parse import urlencode
+
+    from bench import http_harness
+
+    counter = iter(range(10**9))
+
+    def attack(i: int):
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": f"csrftoken={csrf}"}
+        if many_addresses:
+            headers["X-Forwarded-For"] = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
+        name = f"w10guess{i}" if many_names else "w10victim"
+        body = urlencode({"username": name, "password": "wrong-password", "csrfmiddlewaretoken": csrf}).encode()
+        return ("POST", "/login/", body, headers)
+
+    if flood:
+        res = http_harness.load(port, attack, total=10_000_000, conc=W10_ATTACKERS, expect=429, max_seconds=seconds)
+        results.put((len(res.latencies_ms), res.statuses, 0.0))
+        return
+    lock = threading.Lock()
+    statuses: dict[int, int] = {}
+    burst_seconds: list[float] = []
+    end = time.monotonic() + seconds
+    state = {"t": 0.0}
+
+    def start_round():
+        state["t"] = time.monotonic()
+
+    def end_round():
+        burst_seconds.append(time.monotonic() - state["t"])
+
+    go = threading.Barrier(W10_ATTACKERS, action=start_round)
+    done = threading.Barrier(W10_ATTACKERS, action=end_round)
+
+    def one():
+        conn = http.client.HTTPConnection(http_harness.HOST, port, timeout=60)
+        while True:
+            go.wait()
+            method, path, data, headers = attack(next(counter))
+            try:
+                conn.request(method, path, body=data, headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                status = resp.status
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection(http_harness.HOST, port, timeout=60)
+                status = 0
+            with lock:
+                statuses[status] = statuses.get(status, 0) + 1
+            if done.wait() == 0:
+                pass
+            # the next round starts a second after this one did (or at once if it took longer)
+            pause = state["t"] + 1.0 - time.monotonic()
+            if time.monotonic() + max(pause, 0) >= end:
+                break
+            if pause > 0:
+                time.sleep(pause)
+        conn.close()
+
+    threads = [threading.Thread(target=one, daemon=True) for _i in range(W10_ATTACKERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    results.put((sum(statuses.values()), statuses, max(burst_seconds, default=0.0)))
+
+
+def run_w10(env: Env, size: int, opts) -> list[str]:
+    """A signed-in user's GET /api/me at a steady --w10-rate, alone (before and after: the
+    baseline) and while W10_ATTACKERS connections post wrong-password sign-ins for one
+    known user name: all together once a second (100 parallel sign-ins), or with
+    --w10-flood each again as soon as answered; from one address, or with --w10-addresses
+    each from a new one (through a trusted proxy's X-Forwarded-For); for one name, or with
+    --w10-names each for another. value and baseline are
+    the user's p99 in ms (lower is better; target ratio <= 5)."""
+    import multiprocessing
+
+    from bench import http_harness
+
+    name = f"{PG_SCRATCH}_w10_{os.getpid()}"
+    label = f"W10 {env.db}"
+    env.create_empty(name)
+    try:
+        setup = worker(env, name, "w10_setup")
+        reader = ("GET", "/api/me", None, {"Cookie": setup["cookie"]})
+        csrf = setup["csrf"]
+
+        rate, conc = opts.w10_rate, 4
+        extra = {"FANGKONG_PROXY_HOPS": "1"} if opts.w10_addresses else {}
+        with http_harness.Server(env.server_env(name, **extra), workers=opts.workers, threads=opts.threads,
+                                 log_path=env.tmp / "w10-gunicorn.log") as srv:
+            alone1 = srv.load(lambda i: reader, total=size, conc=conc, expect=200, rate=rate, max_seconds=opts.max_seconds)
+            log(f"{label}: signed-in GET alone {alone1.summary()}")
+            seconds = size / rate
+            # The attackers in a process of their own (as they would be on other machines), so
+            # that their threads do not hold the measuring client's interpreter lock.
+            ctx = multiprocessing.get_context("fork")
+            results = ctx.Queue()
+            attackers = ctx.Process(target=_w10_attackers, args=(srv.port, csrf, opts.w10_addresses, opts.w10_names, seconds + 3.0,
+                                                                 opts.w10_flood, results))
+            attackers.start()
+            time.sleep(2.0)  # the attackers' connections are open and sending
+            during = srv.load(lambda i: reader, total=size, conc=conc, expect=200, rate=rate, max_seconds=opts.max_seconds)
+            attempts, attack_statuses, slowest_burst = results.get(timeout=opts.max_seconds + 120)
+            attackers.join(timeout=60)
+            log(f"{label}: signed-in GET during the attack {during.summary()}")
+            log(f"{label}: {W10_ATTACKERS} attackers ({'flood' if opts.w10_flood else 'a burst a second'}): "
+                f"{attempts} wrong sign-ins, answers {attack_statuses}"
+                + ("" if opts.w10_flood else f", slowest burst answered in {slowest_burst:.2f}s"))
+            alone2 = srv.load(lambda i: reader, total=size, conc=conc, expect=200, rate=rate, max_seconds=opts.max_seconds)
+            log(f"{label}: signed-in GET alone again {alone2.summary()}")
+    finally:
+        env.drop(name)
+    base = http_harness.Pooled([alone1, alone2])
+    if not (alone1.ok and alone2.ok and during.ok):
+        fail(f"{label}: the signed-in user's GETs were not all answered 200: {during.statuses} {during.errors}")
+    statuses = ",".join(f"{k}:{v}" for k, v in sorted(attack_statuses.items()))
+    value, baseline = during.pct(99), base.pct(99)
+    ratio = value / baseline if baseline else 0.0
+    return [f"W10 {env.db} ratio={ratio:.2f} value={value:.1f} baseline={baseline:.1f} unit=ms size={size} rate={rate:g} "
+            f"attackers={W10_ATTACKERS} attack={'flood' if opts.w10_flood else 'bursts'} "
+            f"addresses={'many' if opts.w10_addresses else 'one'} names={'many' if opts.w10_names else 'one'} attempts={attempts} attack_statuses={statuses} "
+            f"p50_ms={during.pct(50):.1f} "
+            f"baseline_p50_ms={base.pct(50):.1f}"]
+
+
 def run_w3(env: Env, size: int, files: dict) -> list[str]:
     """Pass token verification: check_token vs the bare Ed25519 verify, same tokens, same process."""
     name = f"{PG_SCRATCH}_w3"
@@ -485,6 +624,13 @@ def main(argv=None) -> int:
                     "(req/s; 0: not) and report its latency there (default 200)")
     ap.add_argument("--paced-seconds", type=float, default=10.0, help="W4/W5: length of the paced run (default 10 s)")
     ap.add_argument("--sync-rows", type=int, default=10_000, help="W4: offline entries synced in batches (default 10,000)")
+    ap.add_argument("--w10-rate", type=float, default=50.0, help="W10: the signed-in user's GETs per second (default 50)")
+    ap.add_argument("--w10-flood", action="store_true", help="W10: each attacker sends again as soon as it is "
+                    "answered, instead of all together once a second")
+    ap.add_argument("--w10-names", action="store_true", help="W10: every wrong sign-in for another user name "
+                    "(credential stuffing) instead of one known name")
+    ap.add_argument("--w10-addresses", action="store_true", help="W10: every wrong sign-in from a new address "
+                    "(X-Forwarded-For behind a trusted proxy) instead of one")
     ap.add_argument("--sanity", action="store_true", help="instead of measuring, check the importer's behaviour "
                     "on a small file (--size, default 5,000 rows)")
     args = ap.parse_args(argv)
@@ -518,7 +664,7 @@ def main(argv=None) -> int:
                 elif w == "W7":
                     out = run_w7(env, size)
                 else:
-                    out = {"W4": run_w4, "W5": run_w5}[w](env, size, args)
+                    out = {"W4": run_w4, "W5": run_w5, "W10": run_w10}[w](env, size, args)
                 for text in out:
                     print(text, flush=True)
     if FAILURES:

@@ -396,6 +396,29 @@ def task_w4_setup():
             "csrf": _get_new_csrf_string(), "token": token}
 
 
+def task_w10_setup():
+    """W10 data: a signed-in staff member (a session, as a browser has it) and the account
+    whose name the attackers know (a real Argon2 password, so wrong guesses are hashed)."""
+    _django()
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.core.management import call_command
+    from django.middleware.csrf import _get_new_csrf_string
+
+    call_command("migrate", verbosity=0)
+    User = get_user_model()
+    reader = User.objects.create(username="w10reader", first_name="w10reader")
+    User.objects.create_user(username="w10victim", password="victim-password-" + os.urandom(8).hex())
+    session = SessionStore()
+    session[SESSION_KEY] = str(reader.pk)
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    session[HASH_SESSION_KEY] = reader.get_session_auth_hash()
+    session.set_expiry(6 * 3600)
+    session.create()
+    return {"cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}", "csrf": _get_new_csrf_string()}
+
+
 def task_w4_check():
     """What the W4 run stored: gate entries (online and synced), their audit events."""
     _django()
@@ -479,7 +502,7 @@ def task_w7(size: str):
 
 
 TASKS = {"gen": task_gen, "setup": task_setup, "baseline": task_baseline, "import": task_import, "w2": task_w2,
-         "sanity": task_sanity, "w3": task_w3, "w4_setup": task_w4_setup, "w4_check": task_w4_check, "w5_setup": task_w5_setup, "w5_check": task_w5_check, "floor_check": task_floor_check, "w7": task_w7}
+         "sanity": task_sanity, "w3": task_w3, "w4_setup": task_w4_setup, "w10_setup": task_w10_setup, "w4_check": task_w4_check, "w5_setup": task_w5_setup, "w5_check": task_w5_check, "floor_check": task_floor_check, "w7": task_w7}
 
 if __name__ == "__main__":
     result = TASKS[sys.argv[1]](*sys.argv[2:])

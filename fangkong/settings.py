@@ -186,12 +186,14 @@ MIDDLEWARE = [
     "fangkong.core.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "fangkong.core.middleware.ContentSecurityPolicyMiddleware",
+    "fangkong.accounts.middleware.SignInGuardMiddleware",  # refused sign-ins answered before anything costs
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "fangkong.core.middleware.ApiBudgetMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -257,10 +259,48 @@ GROUP_COMMIT = _bool("FANGKONG_GROUP_COMMIT", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache -----------------------------------------------------------------------------
-# Per process (Django's default backend, with more room than its 300 entries): the
-# dashboard keeps closed days' figures for minutes, one entry per place and day, so that
-# 30-day trends of a street and its communities fit; the documents app uses it too.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 5000}}}
+# Shared by every process and server (DESIGN.md §3: no state in process memory that another
+# server would need): the rate limits' counters (fangkong/lib/throttle.py) live here, as do
+# the dashboard's closed days and rendered PDFs. Redis when FANGKONG_REDIS_URL (or, outside
+# tests, REDIS_URL) is set; else a table of the database (fangkong/lib/cache.py, created by
+# the migration core/0001_cache_table). Tests use the database table unless
+# FANGKONG_REDIS_URL is given: its rows go back with each test's transaction.
+CACHE_REDIS_URL = os.environ.get("FANGKONG_REDIS_URL", "") or (os.environ.get("REDIS_URL", "") if ENV != "test" else "")
+if CACHE_REDIS_URL:
+    if not CACHE_REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(f"FANGKONG_REDIS_URL must start with redis://, rediss:// or unix://, not {CACHE_REDIS_URL!r}")
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_REDIS_URL,
+                         "KEY_PREFIX": "fangkong"}}
+else:
+    CACHES = {"default": {"BACKEND": "fangkong.lib.cache.DatabaseCache", "LOCATION": "fangkong_cache",
+                          "OPTIONS": {"MAX_ENTRIES": 50_000}}}
+# Per process, for what each process may keep to itself.
+CACHES["local"] = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "OPTIONS": {"MAX_ENTRIES": 5000}}
+
+
+def _rate(name: str, default: str) -> tuple[int, int]:
+    """A rate limit "N/SECONDS" (N events per window of SECONDS; N = 0: no limit)."""
+    raw = (os.environ.get(name) or default).strip()
+    try:
+        n, seconds = (int(x) for x in raw.split("/"))
+        if n < 0 or seconds < 1:
+            raise ValueError(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must look like 60/600 (events per seconds; 0/60: no limit), not {raw!r}") from None
+    return n, seconds
+
+
+# --- Rate limits (fangkong/lib/throttle.py; 429 with Retry-After) ------------------------------
+# The number of trusted reverse proxies in front of the app: 0 (default) takes the client's
+# address from the connection; 1 from the last X-Forwarded-For entry (set by that proxy).
+PROXY_HOPS = _int("FANGKONG_PROXY_HOPS", 0, 0)
+_T = ENV == "test"  # the suite signs in, posts and calls the API far more often than a person
+# The JSON API: requests per signed-in user, personal link or (otherwise) client address.
+API_RATE = _rate("FANGKONG_API_RATE", "100000/60" if _T else "1200/60")
+# Public forms (self-declaration page and API, one-time sign-in link): posts per address.
+PUBLIC_FORM_RATE = _rate("FANGKONG_PUBLIC_FORM_RATE", "10000/600" if _T else "60/600")
+# The public verify page (/v/<code>/): unknown codes per address.
+VERIFY_MISS_RATE = _rate("FANGKONG_VERIFY_MISS_RATE", "30/600")
 
 # --- Background work (Huey) -----------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -284,7 +324,7 @@ HUEY["consumer"] = {"workers": _int("FANGKONG_WORKERS", 2, 1), "worker_type": "t
 # signed in before this backend was named must sign in again once).
 AUTHENTICATION_BACKENDS = ["fangkong.accounts.backends.Backend"]
 PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "fangkong.accounts.hashers.Argon2PasswordHasher",  # Django's, at the lowest CPU priority
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 AUTH_PASSWORD_VALIDATORS = [
@@ -294,8 +334,14 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
+# Sign-in limits (fangkong/accounts/actions.py explains the rule): failures per account and
+# per (account, address) within a window, failures per client address, and the password
+# hashes (Argon2) one process computes at once, with how long a sign-in waits for its turn.
 LOGIN_MAX_FAILURES = _int("FANGKONG_LOGIN_MAX_FAILURES", 5, 1)
 LOGIN_LOCKOUT_SECONDS = _int("FANGKONG_LOGIN_LOCKOUT_SECONDS", 900, 1)
+LOGIN_ADDRESS_MAX_FAILURES = _int("FANGKONG_LOGIN_ADDRESS_MAX_FAILURES", 30, 1)
+LOGIN_HASH_CONCURRENCY = _int("FANGKONG_LOGIN_HASH_CONCURRENCY", 1, 1)
+LOGIN_HASH_WAIT_MS = _int("FANGKONG_LOGIN_HASH_WAIT_MS", 500, 0)
 RESIDENT_LINK_DAYS = _int("FANGKONG_RESIDENT_LINK_DAYS", 30, 1)  # a personal link stays valid this long
 SIGNIN_LINK_HOURS = _int("FANGKONG_SIGNIN_LINK_HOURS", 72, 1)  # a staff member's one-time sign-in link
 SESSION_ENGINE = "fangkong.accounts.sessions"  # Django's database sessions, read by a prepared statement

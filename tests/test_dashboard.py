@@ -8,7 +8,6 @@ import datetime as dt
 import re
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
@@ -20,14 +19,6 @@ from fangkong.observation import actions as observation
 from fangkong.observation.models import Observation
 
 SAFE = {"source_area": "no", "contact_source": "no", "contact_confirmed": "no", "gathering": "no"}
-
-
-@pytest.fixture(autouse=True)
-def _no_cached_figures():
-    """Closed days are cached per place: a test must not see another test's figures."""
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def as_user(user) -> Client:

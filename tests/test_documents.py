@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from fangkong.audit.models import AuditEvent
@@ -28,13 +27,6 @@ from tests.cast import make_id, make_phone
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 S = Application.State
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    cache.clear()  # rendered PDFs and the verify page's miss counters
-    yield
-    cache.clear()
 
 
 @pytest.fixture
@@ -237,12 +229,14 @@ def test_no_cjk_font_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.django_db
-def test_unknown_codes_are_rate_limited(cast, monkeypatch):
-    from fangkong.documents import views
-
-    monkeypatch.setattr(views, "VERIFY_MISSES", 3)
+@override_settings(VERIFY_MISS_RATE=(3, 600))
+def test_unknown_codes_are_rate_limited(cast):
     c = Client()
-    assert [c.get(f"/v/unknown-code-{i:020d}/").status_code for i in range(4)] == [404, 404, 404, 429]
+    answers = [c.get(f"/v/unknown-code-{i:020d}/") for i in range(4)]
+    assert [r.status_code for r in answers] == [404, 404, 404, 429]
+    assert 1 <= int(answers[-1]["Retry-After"]) <= 600
+    # Another address is not limited by the first one's misses.
+    assert c.get("/v/unknown-code-00000000000000000009/", REMOTE_ADDR="10.9.9.9").status_code == 404
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,4 +1,30 @@
-"""Account writes: sign-in with lock-out, users and grants."""
+"""Account writes: sign-in with its limits, users and grants.
+
+Sign-in limits (counters in the shared cache, fangkong/lib/throttle.py, so they hold across
+processes and servers; a window opens at the first failure and lasts
+LOGIN_LOCKOUT_SECONDS, 900 s):
+
+1. Per client address: after LOGIN_ADDRESS_MAX_FAILURES (30) failed sign-ins from one
+   address, every sign-in from it is refused until its window closes.
+2. Per account: after LOGIN_MAX_FAILURES (5) failures on one user name (known or not, so the
+   answer reveals nothing), the name is guarded, not locked: an attempt on it is refused
+   only from an address that has itself failed on this name in the window. Anyone else,
+   the account's owner at another address included, still has the password checked. So
+   knowing somebody's user name is not enough to lock them out; an attacker gets at most
+   one guess per address and window once the name is guarded (and rule 1 on each address).
+3. Refusals (429 with Retry-After) come before the password is hashed, and at most
+   LOGIN_HASH_CONCURRENCY hashes run at once per process (Argon2 takes the CPU for a
+   tenth of a second): a sign-in that finds no free turn within LOGIN_HASH_WAIT_MS is
+   answered 429 with Retry-After 1 (at once, by the middleware, when every turn and wait
+   is taken), so a burst of sign-ins cannot starve everyone else; the hashes themselves
+   run at the lowest CPU priority (accounts/hashers.py).
+   A refusal, once read from the shared counters, is remembered by the process until its
+   window closes (the counters only grow), and answered first of all by
+   accounts.middleware.SignInGuardMiddleware: a flood of refused attempts costs little.
+
+A successful sign-in clears the counter of its (name, address) pair only. Failures are
+audited each; refusals once per (name, address) and window by each process.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,53 +36,82 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fangkong.audit.actions import record
+from fangkong.lib import throttle
 from fangkong.lib.crypto import blind_index, blind_indexes
 
 from fangkong.places.models import Grant
 
-from .models import LoginThrottle
-
 
 class LockedOut(Exception):
-    def __init__(self, until):
+    """Refused before the password was checked; `retry_after` in seconds."""
+
+    def __init__(self, retry_after: int, busy: bool = False):
         super().__init__("locked")
-        self.until = until
+        self.retry_after = retry_after
+        self.busy = busy
+
+
+HASH_SLOT = "password-hash"
+
+
+def _signin_keys(request, username: str) -> tuple[str, str, str]:
+    name = throttle.digest("login", username)
+    addr = throttle.digest(throttle.client_address(request))
+    return f"signin:addr:{addr}", f"signin:name:{name}", f"signin:pair:{name}:{addr}"
+
+
+def _refusal(counts: dict, keys) -> int | None:
+    addr, name, pair = keys
+    if counts[addr][0] >= settings.LOGIN_ADDRESS_MAX_FAILURES:
+        throttle.remember_refusal(addr, counts[addr][1])
+        return counts[addr][1]
+    if counts[name][0] >= settings.LOGIN_MAX_FAILURES and counts[pair][0] >= 1:
+        throttle.remember_refusal(pair, counts[pair][1])
+        return counts[pair][1]
+    return None
+
+
+def refusal(*, request, username: str) -> LockedOut | None:
+    """Whether the limits of the module doc refuse a sign-in as `username` from this
+    client now (one cache read; no password hashed). Audits the first refusal of a window
+    (per process): a flood of refused attempts does not become a flood of writes."""
+    username = (username or "").strip()[:150]
+    keys = _signin_keys(request, username)
+    wait = throttle.refused_here(keys[0], keys[2])  # a refusal of this window already read here
+    if wait is None:
+        wait = _refusal(throttle.counts(list(keys), settings.LOGIN_LOCKOUT_SECONDS), keys)
+    if wait is None:
+        return None
+    if throttle.first_time(keys[2], wait):
+        record(None, "auth.login", outcome="locked", detail={"username": username})
+    return LockedOut(wait)
 
 
 def sign_in(*, request, username: str, password: str):
-    """Authenticate; returns the user or None. Raises LockedOut while the name is locked.
-
-    Failures are counted per username (known or not, so the answer reveals nothing);
-    after LOGIN_MAX_FAILURES in a row the name is locked for LOGIN_LOCKOUT_SECONDS.
-    """
-    user, locked_until = _sign_in(request, (username or "").strip()[:150], password)
-    if locked_until is not None:
-        raise LockedOut(locked_until)
-    return user
-
-
-@transaction.atomic
-def _sign_in(request, username: str, password: str):
-    # Commits before LockedOut is raised, so the count and the lock are kept.
-    now = timezone.now()
-    throttle, _ = LoginThrottle.objects.select_for_update().get_or_create(key=blind_index("login", username))
-    if throttle.locked_until and throttle.locked_until > now:
-        record(None, "auth.login", outcome="locked", detail={"username": username})
-        return None, throttle.locked_until
-    user = authenticate(request, username=username, password=password)
+    """Authenticate; returns the user or None. Raises LockedOut when the limits of the
+    module doc refuse the attempt (also on the failure that reaches them)."""
+    username = (username or "").strip()[:150]
+    keys = _signin_keys(request, username)
+    window = settings.LOGIN_LOCKOUT_SECONDS
+    refused = refusal(request=request, username=username)
+    if refused is not None:
+        raise refused
+    try:
+        with throttle.slot(HASH_SLOT, settings.LOGIN_HASH_CONCURRENCY, settings.LOGIN_HASH_WAIT_MS / 1000):
+            user = authenticate(request, username=username, password=password)
+    except throttle.Busy:
+        raise LockedOut(1, busy=True) from None
     if user is None:
-        throttle.failures += 1
-        if throttle.failures >= settings.LOGIN_MAX_FAILURES:
-            throttle.locked_until = now + dt.timedelta(seconds=settings.LOGIN_LOCKOUT_SECONDS)
-            throttle.failures = 0
-        throttle.save()
+        for key in keys:
+            throttle.count(key, window)
         record(None, "auth.login", outcome="failed", detail={"username": username})
-        return None, (throttle.locked_until if throttle.locked_until and throttle.locked_until > now else None)
-    throttle.failures = 0
-    throttle.locked_until = None
-    throttle.save()
+        wait = _refusal(throttle.counts(list(keys), window), keys)
+        if wait is not None:
+            raise LockedOut(wait)
+        return None
+    throttle.reset(keys[2])
     record(user, "auth.login")
-    return user, None
+    return user
 
 
 @transaction.atomic

@@ -9,8 +9,8 @@ from fangkong.lib.sheets.job import JobStatus, SheetJob
 
 
 class LoginThrottle(models.Model):
-    """Failed sign-ins per username; locks the name out after too many in a row. The name
-    is kept only as a keyed hash: people type ID or phone numbers into the name field."""
+    """No longer used (sign-in limits are counters in the shared cache: accounts/actions.py);
+    kept until a migration of its own drops the table."""
 
     key = models.CharField(max_length=32, unique=True)
     failures = models.PositiveIntegerField(default=0)

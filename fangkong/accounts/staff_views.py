@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from fangkong.audit.actions import record
 from fangkong.lib import sheets
 from fangkong.lib.exports import csv_response
+from fangkong.lib.throttle import rate_limited
 from fangkong.lib.workflow import int_or_none
 from fangkong.places.access import get_in_scope, places_in_scope, public, requires, role_label, scope
 from fangkong.places.models import Grant, Place
@@ -158,6 +159,7 @@ def deactivate(request, pk: int):
 @public("one-time sign-in link: the token is the credential, spent once")
 @require_http_methods(["GET", "POST"])
 @never_cache
+@rate_limited("PUBLIC_FORM_RATE", scope="signin-link")
 def signin_link(request, token: str):
     user = actions.signin_link_user(token)
     if request.method == "POST":

@@ -15,6 +15,7 @@ from fangkong.places.models import Organization, Place
 from fangkong.residents.models import TAGS, Household, Person
 
 from .actions import LockedOut, sign_in
+from .middleware import refused_response
 
 
 class LoginForm(forms.Form):
@@ -34,9 +35,7 @@ def login_view(request):
         try:
             user = sign_in(request=request, username=form.cleaned_data["username"], password=form.cleaned_data["password"])
         except LockedOut as exc:
-            minutes = max(1, int((exc.until - timezone.now()).total_seconds() // 60) + 1)
-            error = _("Too many failed sign-ins. Try again in %(m)d minutes.") % {"m": minutes}
-            status = 429
+            return refused_response(request, exc)
         else:
             if user is None:
                 error = _("Wrong username or password.")

@@ -4,9 +4,11 @@ import re
 import time
 import uuid
 
+from django.conf import settings
 from django.utils.functional import SimpleLazyObject, empty
 
 from fangkong.audit.actions import add_context, flush_refusals, reset_context, set_context
+from fangkong.lib import throttle
 
 
 class NoStoreMiddleware:
@@ -18,7 +20,7 @@ class NoStoreMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        token = set_context(ip=request.META.get("REMOTE_ADDR", ""), refusals=[])
+        token = set_context(ip=throttle.client_address(request), refusals=[])
         try:
             response = self.get_response(request)
             flush_refusals()  # refusals of this request, outside any transaction it aborted
@@ -33,6 +35,32 @@ class NoStoreMiddleware:
         match = request.resolver_match
         add_context(route=(match.route if match else "")[:120])
 
+
+
+class ApiBudgetMiddleware:
+    """The JSON API's budget (settings.API_RATE, in the shared cache: it holds across
+    processes and servers): requests per signed-in user, per personal link (devices and
+    residents' phones send X-Resident-Token), or per client address; beyond it 429 with
+    Retry-After. Placed after the authentication middleware."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path.startswith("/api/"):
+            limit, window = settings.API_RATE
+            if limit:
+                user = getattr(request, "user", None)
+                if user is not None and user.is_authenticated:
+                    key = f"api:u:{user.pk}"
+                elif request.headers.get("X-Resident-Token"):
+                    key = "api:l:" + throttle.digest(request.headers["X-Resident-Token"])
+                else:
+                    key = "api:a:" + throttle.digest(throttle.client_address(request))
+                wait = throttle.budget(key, limit, window)
+                if wait is not None:
+                    return throttle.too_many(request, wait)
+        return self.get_response(request)
 
 # --- Content-Security-Policy ------------------------------------------------------------
 # A header of our own rather than django-csp: one fixed policy for every response, no

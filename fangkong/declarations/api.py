@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from ninja import Field, Router, Schema, Status
 from ninja.errors import HttpError
 from django.utils.translation import gettext as _
 
 from fangkong.audit.actions import record
+from fangkong.lib import throttle
 from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope, link_auth, public_api
 from fangkong.residents.models import Person
@@ -51,6 +53,9 @@ class ReceiptOut(Schema):
              summary="A resident's self-declaration through a community's entry point (its QR code's code); "
                      "the receipt shows only masked numbers", **public_api("public self-declaration (QR code)"))
 def submit(request, payload: DeclareIn):
+    refused = throttle.per_address(request, "public-form", settings.PUBLIC_FORM_RATE)
+    if refused is not None:
+        return refused
     point = actions.point_for_code(payload.code)
     if point is None:
         raise Invalid({"code": _("Unknown declaration code: scan the QR code of your community again")})

@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
+from fangkong.lib.throttle import rate_limited
 from fangkong.web.forms import attempt, transition_pages
 from fangkong.lib.workflow import int_or_none
 from fangkong.places.access import get_in_scope, has_perm, in_scope, may, personal_link, places_in_scope, possible_transitions, public, requires
@@ -65,6 +66,7 @@ def _declare_page(request, point, status=200, errors=None, data=None, client_key
 @require_http_methods(["GET", "POST"])
 @csrf_protect
 @never_cache
+@rate_limited("PUBLIC_FORM_RATE", scope="public-form")
 def declare(request, code: str):
     point = actions.point_for_code(code)
     if point is None:

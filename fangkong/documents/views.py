@@ -3,13 +3,14 @@ revocation, and the public verify page the QR code points to (/v/<code>/)."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.cache import cache
+from django.conf import settings
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from fangkong.audit.actions import record
+from fangkong.lib import throttle
 from fangkong.web.forms import attempt
 from fangkong.places.access import get_in_scope, in_scope, may, public, requires
 
@@ -17,10 +18,9 @@ from . import actions
 from .models import Document
 from .pdf import FontMissing, cached_pdf
 
-# The public verify page: lookups of unknown codes are limited per client address (the
-# codes are 192-bit random, so this only keeps scanners from hammering the database).
-VERIFY_MISSES = 30
-VERIFY_WINDOW = 600  # seconds
+# The public verify page: lookups of unknown codes are limited per client address
+# (settings.VERIFY_MISS_RATE, in the shared cache; the codes are 192-bit random, so this
+# only keeps scanners from hammering the database).
 
 
 @requires("documents.view", obj=Document)
@@ -61,22 +61,19 @@ def revoke(request, pk: int):
     return render(request, "documents/detail.html", {"doc": doc, "can_revoke": doc.valid}, status=refused.status)
 
 
-def _client(request) -> str:
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
-
-
 @public("verify page of a document's QR code: shows only kind, serial, date, masked name, issuer, validity")
 @require_GET
 def verify(request, code: str):
-    key = f"documents:verify-miss:{_client(request)}"
-    if cache.get(key, 0) >= VERIFY_MISSES:
-        return render(request, "documents/verify.html", {"doc": None, "limited": True}, status=429)
+    limit, window = settings.VERIFY_MISS_RATE
+    key = "documents:verify-miss:" + throttle.digest(throttle.client_address(request))
+    wait = throttle.over(key, limit, window)
+    if wait is not None:
+        resp = render(request, "documents/verify.html", {"doc": None, "limited": True}, status=429)
+        resp["Retry-After"] = str(wait)
+        return resp
     doc = Document.objects.filter(code=code).first() if 16 <= len(code) <= 64 else None
     if doc is None or not doc.content_intact():
-        try:
-            cache.incr(key)
-        except ValueError:
-            cache.set(key, 1, VERIFY_WINDOW)
+        throttle.count(key, window)
         return render(request, "documents/verify.html", {"doc": None}, status=404)
     record(None, "documents.verify", obj=doc, detail={"serial": doc.serial, "valid": doc.valid})
     return render(request, "documents/verify.html", {"doc": doc})
