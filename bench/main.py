@@ -93,6 +93,7 @@ class Env:
         # The API budget counted as in production, but not enforced: one guard (W4) sends
         # thousands of check-ins a second here.
         env.update(FANGKONG_ENV="production", FANGKONG_DEBUG="0", FANGKONG_ALLOWED_HOSTS="127.0.0.1,localhost",
+                   FANGKONG_PUBLIC_URL="http://127.0.0.1",
                    FANGKONG_HUEY_IMMEDIATE="0", FANGKONG_API_RATE="1000000000/60", **extra)
         # The product's settings and URLs, plus the floor endpoint POST /bench/floor (bench/floor).
         env["DJANGO_SETTINGS_MODULE"] = "bench.floor.settings"

@@ -136,7 +136,18 @@ if BACKUP_KEY is not None and BACKUP_KEY in (DATA_KEY, INDEX_KEY):
 # The platform's public address: printed in QR codes (PDF notices' verify page /v/<code>/,
 # personal links) and deciding the transport security: served over https, cookies are
 # Secure and browsers are told to keep to https (HSTS).
-PUBLIC_URL = os.environ.get("FANGKONG_PUBLIC_URL", "http://127.0.0.1:8000").strip().rstrip("/")
+# Without one it follows the address the server was started on (FANGKONG_BIND; never a
+# request's Host header); production refuses to start without it (a printed QR code must
+# not point to a machine's private address).
+PUBLIC_URL_SET = bool(os.environ.get("FANGKONG_PUBLIC_URL", "").strip())
+if ENV == "production" and not PUBLIC_URL_SET:
+    raise ImproperlyConfigured("FANGKONG_PUBLIC_URL is required when FANGKONG_ENV=production (the address in links and QR codes)")
+if PUBLIC_URL_SET:
+    PUBLIC_URL = os.environ["FANGKONG_PUBLIC_URL"].strip().rstrip("/")
+else:
+    from fangkong.lib.address import public_url_for_bind
+
+    PUBLIC_URL = public_url_for_bind(os.environ.get("FANGKONG_BIND", "127.0.0.1:8000"))
 if not PUBLIC_URL.startswith(("http://", "https://")) or "://" == PUBLIC_URL[-3:]:
     raise ImproperlyConfigured(f"FANGKONG_PUBLIC_URL must be an http:// or https:// address, not {PUBLIC_URL!r}")
 HTTPS = PUBLIC_URL.startswith("https://")

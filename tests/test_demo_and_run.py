@@ -117,7 +117,9 @@ print(job.pk)
         assert status == "done 1"
     finally:
         os.killpg(server.pid, 15)
-        server.wait(timeout=30)
+        printed = server.communicate(timeout=30)[0].decode(errors="replace")
+    # The address it puts in links and QR codes (issue 14, point 1): the one it was started on.
+    assert f"Links and QR codes point to http://127.0.0.1:{port}/" in printed, printed[-2000:]
 
 
 def _valid_id():

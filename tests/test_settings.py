@@ -49,7 +49,12 @@ def test_defaults_work_and_generate_dev_keys(tmp_path):
     ({"FANGKONG_RETAIN_HEALTH_DAYS": "0"}, "FANGKONG_RETAIN_HEALTH_DAYS"),
     ({"FANGKONG_RETAIN_HEALTH_DAYS": "40", "FANGKONG_RETAIN_LINK_DAYS": "20"}, "FANGKONG_RETAIN_LINK_DAYS"),
     ({"FANGKONG_ENV": "production"}, "required"),
-    ({"FANGKONG_ENV": "production", "FANGKONG_SECRET_KEY": "s" * 50, "FANGKONG_DATA_KEY": KEY_A, "FANGKONG_INDEX_KEY": KEY_B}, "ALLOWED_HOSTS"),
+    ({"FANGKONG_ENV": "production", "FANGKONG_SECRET_KEY": "s" * 50, "FANGKONG_DATA_KEY": KEY_A, "FANGKONG_INDEX_KEY": KEY_B,
+      "FANGKONG_PUBLIC_URL": "https://fk.example.gov.cn"}, "ALLOWED_HOSTS"),
+    # Production needs the address people reach it at (links and QR codes printed on paper).
+    ({"FANGKONG_ENV": "production", "FANGKONG_SECRET_KEY": "s" * 50, "FANGKONG_DATA_KEY": KEY_A, "FANGKONG_INDEX_KEY": KEY_B,
+      "FANGKONG_ALLOWED_HOSTS": "fk.example.gov.cn"}, "FANGKONG_PUBLIC_URL is required"),
+    ({"FANGKONG_PUBLIC_URL": "fk.example.gov.cn"}, "FANGKONG_PUBLIC_URL"),
 ])
 def test_bad_values_fail_loudly(tmp_path, env, message):
     code, out = load(tmp_path, **env)
@@ -58,7 +63,7 @@ def test_bad_values_fail_loudly(tmp_path, env, message):
 
 def test_production_with_everything_set(tmp_path):
     code, out = load(tmp_path, FANGKONG_ENV="production", FANGKONG_SECRET_KEY="s" * 50, FANGKONG_DATA_KEY=KEY_A,
-                     FANGKONG_INDEX_KEY=KEY_B, FANGKONG_ALLOWED_HOSTS="fk.example.gov.cn",
+                     FANGKONG_INDEX_KEY=KEY_B, FANGKONG_ALLOWED_HOSTS="fk.example.gov.cn", FANGKONG_PUBLIC_URL="https://fk.example.gov.cn",
                      DATABASE_URL="postgres://u@127.0.0.1:5432/fk", REDIS_URL="redis://127.0.0.1:6379/0")
     assert code == 0, out
     assert "postgresql huey.RedisHuey" in out
@@ -93,3 +98,40 @@ def test_wal_on_a_file_database(tmp_path):
     env.update(FANGKONG_VAR=str(tmp_path), FANGKONG_ENV="test", DJANGO_SETTINGS_MODULE="fangkong.settings")
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert proc.stdout.strip() == "wal", proc.stderr
+
+
+def public_url(tmp_path, **env) -> str:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("FANGKONG_", "DATABASE_URL", "REDIS_URL"))}
+    base.update({"FANGKONG_VAR": str(tmp_path), "FANGKONG_ENV": "test"}, **env)
+    proc = subprocess.run([sys.executable, "-c", "import fangkong.settings as s; print(s.PUBLIC_URL)"], env=base,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.strip()
+
+
+def test_links_follow_the_address_the_server_was_started_on(tmp_path):
+    """Issue 14, point 1: without FANGKONG_PUBLIC_URL, links and QR codes point where the
+    server listens (not to 127.0.0.1:8000 when it runs elsewhere); a server on every
+    interface is named by the machine's address; a configured public address comes first."""
+    assert public_url(tmp_path) == "http://127.0.0.1:8000"
+    assert public_url(tmp_path, FANGKONG_BIND="127.0.0.1:8765") == "http://127.0.0.1:8765"
+    assert public_url(tmp_path, FANGKONG_BIND="192.0.2.10:80") == "http://192.0.2.10"
+    everywhere = public_url(tmp_path, FANGKONG_BIND="0.0.0.0:8765")
+    assert everywhere.endswith(":8765") and "0.0.0.0" not in everywhere
+    assert public_url(tmp_path, FANGKONG_BIND="0.0.0.0:8765", FANGKONG_PUBLIC_URL="https://fk.example.gov.cn/") == \
+        "https://fk.example.gov.cn"
+
+
+@pytest.mark.django_db
+def test_a_requests_host_header_never_makes_a_link(client, settings):
+    """The poster's QR code is built from the configured address, whatever Host a client sends."""
+    from fangkong.declarations import actions
+    from tests.cast import build_cast
+
+    cast = build_cast()
+    settings.PUBLIC_URL = "http://192.0.2.10:8765"
+    settings.ALLOWED_HOSTS = ["*"]
+    point = actions.ensure_point(acting_user=None, place=cast.comm_a)
+    client.force_login(cast.committee_a)
+    page = client.get(f"/declarations/points/{point.pk}/", HTTP_HOST="evil.example").content.decode()
+    assert f"http://192.0.2.10:8765/d/{point.code}/" in page and "evil.example" not in page

@@ -255,6 +255,7 @@ def test_redis_is_the_cache_when_configured(tmp_path):
     env.update({"FANGKONG_VAR": str(tmp_path), "FANGKONG_ENV": "production", "FANGKONG_SECRET_KEY": "s" * 50,
                 "FANGKONG_DATA_KEY": "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWE=",
                 "FANGKONG_INDEX_KEY": "YmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmJiYmI=", "FANGKONG_ALLOWED_HOSTS": "x",
+                "FANGKONG_PUBLIC_URL": "https://x.example",
                 "REDIS_URL": "redis://127.0.0.1:6379/0"})
     code = "import fangkong.settings as s; print(s.CACHES['default']['BACKEND'])"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)

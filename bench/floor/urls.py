@@ -1,4 +1,4 @@
-"""The product's URLs, and POST /bench/floor right after /healthz and api/ (see
+"""The product's URLs, and POST /bench/floor right after /healthz, /readyz and api/ (see
 bench/floor/__init__.py): the product's own device calls resolve as in production, the
 floor's passes over two patterns only (after all of them, it would pay for the page
 patterns' misses that no measured request pays)."""
@@ -32,5 +32,6 @@ def floor(request, payload: FloorIn):
     return 201, {"id": group_commit.write(write)}
 
 
-assert [str(p.pattern) for p in product[1:3]] == ["healthz", "api/"], product[:3]
-urlpatterns = [*product[:3], path("bench/", floor_api.urls), *product[3:]]
+_api = [str(p.pattern) for p in product].index("api/")
+assert _api <= 4, product[:_api + 1]  # home, healthz, readyz: the product's device calls come first
+urlpatterns = [*product[:_api + 1], path("bench/", floor_api.urls), *product[_api + 1:]]

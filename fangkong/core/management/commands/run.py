@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from fangkong import gunicorn_conf
+from fangkong.lib.address import public_url_for_bind
 
 
 class Command(BaseCommand):
@@ -26,7 +27,10 @@ class Command(BaseCommand):
         # shows its traceback to anyone (a developer wanting it runs `runserver`).
         if settings.DEBUG:
             self.stderr.write("FANGKONG_DEBUG is ignored by `fangkong run`: the platform is served without DEBUG")
-        env = dict(os.environ, DJANGO_SETTINGS_MODULE="fangkong.settings", FANGKONG_DEBUG="0")
+        # The processes serve at `bind`; without a configured public address the links and
+        # QR codes they hand out follow it (settings.PUBLIC_URL, fangkong.lib.address).
+        env = dict(os.environ, DJANGO_SETTINGS_MODULE="fangkong.settings", FANGKONG_DEBUG="0", FANGKONG_BIND=bind)
+        public = settings.PUBLIC_URL if settings.PUBLIC_URL_SET else public_url_for_bind(bind)
         py = sys.executable
         procs = [
             subprocess.Popen([py, "-m", "fangkong.cli", "run_huey", "--workers", str(settings.HUEY["consumer"]["workers"]), "-k", "thread"], env=env),
@@ -35,6 +39,8 @@ class Command(BaseCommand):
                               "--logger-class", "fangkong.core.gunicorn_logging.RedactingLogger"], env=env),
         ]
         self.stdout.write(f"Fangkong is running at http://{bind}/  (worker and web server; Ctrl-C stops both)")
+        self.stdout.write(f"Links and QR codes point to {public}/" + (
+            "" if settings.PUBLIC_URL_SET else "  (set FANGKONG_PUBLIC_URL to the address people reach it at)"))
         stopping = False
 
         def stop(*_):
