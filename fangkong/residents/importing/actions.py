@@ -28,7 +28,7 @@ def create_job(*, acting_user, place: Place, stored_path: Path, file_name: str) 
     """Inspect an uploaded file and create a job waiting for mapping confirmation.
     Raises ImportFileError for a file that cannot be imported at all."""
     source = Table.open(stored_path, file_name)
-    headers = source.headers()
+    headers = source.sniff()  # a cheap look (at most the file's first rows): the file is read by the worker
     with transaction.atomic():
         job = ImportJob.objects.create(
             created_by=acting_user, place=place, place_path=place.path, file_name=file_name[:255],

@@ -29,10 +29,14 @@ def run_import(job: ImportJob, *, acting_user, progress: Callable[[int, int], No
     source = Table(Path(job.stored_path), job.file_format, job.encoding)
     headers = job.headers
     lookups = Lookups(job, headers)
-    if job.total_rows == 0:
-        job.total_rows = source.count_rows()
-    job.status = ImportJob.Status.RUNNING
-    job.save(update_fields=["status", "total_rows", "updated_at"])
+    job.status = ImportJob.Status.RUNNING  # running from now: counting a large file takes a while
+    job.save(update_fields=["status", "updated_at"])
+    try:
+        if job.total_rows == 0:
+            job.total_rows = source.count_rows()
+            job.save(update_fields=["total_rows", "updated_at"])
+    except ImportFileError as exc:
+        return _failed(job, acting_user, exc)
     if job.processed_rows == 0:
         record(acting_user, "residents.import.start", obj=job, detail={"file": job.file_name, "rows": job.total_rows})
     skip = job.processed_rows
@@ -45,16 +49,20 @@ def run_import(job: ImportJob, *, acting_user, progress: Callable[[int, int], No
                     job.refresh_from_db(fields=["processed_rows"])
                     progress(job.processed_rows, job.total_rows)
     except ImportFileError as exc:
-        job.refresh_from_db()
-        job.status, job.message = ImportJob.Status.FAILED, str(exc)[:500]
-        job.save(update_fields=["status", "message", "updated_at"])
-        record(acting_user, "residents.import.finish", obj=job, outcome="failed", detail={"message": job.message})
-        return job
+        return _failed(job, acting_user, exc)
     finally:
         batches.close()
     job.refresh_from_db()
     if progress:
         progress(job.processed_rows, job.total_rows)
+    if not (job.created_count or job.updated_count or job.unchanged_count or job.error_count):
+        # Not one row with a value below the headers (blank or only styled rows).
+        job.status, job.message = ImportJob.Status.FAILED, _("The file has column headers but no data rows")
+        job.save(update_fields=["status", "message", "updated_at"])
+        _forget_seen(job)
+        remove_file(job)  # nothing to resume
+        record(acting_user, "residents.import.finish", obj=job, outcome="failed", detail={"message": job.message})
+        return job
     job.status = ImportJob.Status.DONE
     job.total_rows = job.processed_rows
     job.save(update_fields=["status", "total_rows", "updated_at"])
@@ -64,6 +72,19 @@ def run_import(job: ImportJob, *, acting_user, progress: Callable[[int, int], No
         "created": job.created_count, "updated": job.updated_count,
         "unchanged": job.unchanged_count, "errors": job.error_count,
     })
+    return job
+
+
+def _failed(job: ImportJob, acting_user, exc: Exception) -> ImportJob:
+    """The file cannot be read (further): the job fails with the reason. A hostile
+    workbook is refused for good; its file is removed (it would be refused again)."""
+    job.refresh_from_db()
+    job.status, job.message = ImportJob.Status.FAILED, str(exc)[:500]
+    job.save(update_fields=["status", "message", "updated_at"])
+    if getattr(exc, "final", False):
+        _forget_seen(job)
+        remove_file(job)
+    record(acting_user, "residents.import.finish", obj=job, outcome="failed", detail={"message": job.message})
     return job
 
 

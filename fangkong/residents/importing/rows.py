@@ -131,7 +131,10 @@ def read_row(rownum: int, cells: list[str], lookups: Lookups) -> Row | None:
         errors.append((rownum, col["id_number"], _("The ID number was stored as a number and lost digits; format the column as text")))
         raw["id_number"] = ""
     r.clean, field_errors = _validate(raw, lookups)
+    refused = lookups.cells.failed  # an over-long or uncomputed cell: reported once, not again as empty
     for field, reason in field_errors.items():
+        if field in refused:
+            continue
         if field in col and not (field == "id_number" and any(e[1] == col["id_number"] for e in errors)):
             errors.append((rownum, col[field], reason))
         elif field not in col and field in ("name", "id_number"):
