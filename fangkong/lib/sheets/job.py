@@ -13,6 +13,7 @@ class JobStatus(models.TextChoices):
     RUNNING = "running", _("Running")
     DONE = "done", _("Done")
     FAILED = "failed", _("Failed")
+    ABANDONED = "abandoned", _("Abandoned")  # not moved for IMPORT_ABANDON_HOURS: its file and temporary rows are gone
 
 
 class SheetJob(models.Model):
@@ -25,6 +26,7 @@ class SheetJob(models.Model):
     encoding = models.CharField(max_length=16, blank=True)
     total_rows = models.PositiveIntegerField(default=0)
     processed_rows = models.PositiveIntegerField(default=0)  # rows committed: the resume cursor
+    read_rows = models.PositiveIntegerField(default=0)  # rows read so far (ahead of the cursor): the progress shown
     error_count = models.PositiveIntegerField(default=0)
     message = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -37,10 +39,17 @@ class SheetJob(models.Model):
         ordering = ["-created_at"]
 
     @property
+    def shown_rows(self) -> int:
+        """Rows read so far (stored ones included)."""
+        return min(max(self.read_rows, self.processed_rows), self.total_rows or max(self.read_rows, self.processed_rows))
+
+    @property
     def percent(self) -> int:
+        """The progress of reading the file; 100 only once the job is done (its last rows
+        are still being stored after they are read)."""
         if self.status == "done":
             return 100
-        return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0
+        return min(int(100 * self.shown_rows / self.total_rows), 99) if self.total_rows else 0
 
 
 # --- Retention: an uploaded list holds personal data (names, ID and phone numbers); its

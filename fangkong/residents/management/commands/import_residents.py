@@ -24,6 +24,30 @@ from fangkong.residents.models import ImportJob
 class Command(BaseCommand):
     help = "Import residents from a CSV or XLSX file (Chinese headers are recognized)."
 
+    def _progress(self, job):
+        """The progress as rows are read: a bar on a terminal, else a line every 10 %."""
+        if self.stdout.isatty():
+            bar = tqdm(total=job.total_rows or None, unit="rows", desc="import")
+
+            def progress(done, total):
+                if total and bar.total != total:
+                    bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            self._close = bar.close
+            return progress
+        shown = [-1]
+
+        def progress(done, total):
+            tenth = 10 * done // total if total else 0
+            if tenth > shown[0]:
+                shown[0] = tenth
+                self.stdout.write(f"import: {10 * tenth}% ({done} of {total} rows read)")
+
+        self._close = lambda: None
+        return progress
+
     def add_arguments(self, parser):
         parser.add_argument("file", nargs="?")
         parser.add_argument("--place", help="code of the default place (community, grid...) for rows without a grid")
@@ -86,16 +110,8 @@ class Command(BaseCommand):
                 raise CommandError("; ".join(str(p) for p in exc.errors["mapping"])) from None
             self.stdout.write(f"import job {job.pk}")
 
-        bar = tqdm(total=job.total_rows or None, unit="rows", desc="import", disable=None)
-
-        def progress(done, total):
-            if total and bar.total != total:
-                bar.total = total
-            bar.n = done
-            bar.refresh()
-
-        job = importing.run_import(job, acting_user=acting, progress=progress)
-        bar.close()
+        job = importing.run_import(job, acting_user=acting, progress=self._progress(job))
+        self._close()
         if job.status == ImportJob.Status.FAILED:
             raise CommandError(job.message)
         self.stdout.write(f"done: {job.created_count} new, {job.updated_count} updated, "
