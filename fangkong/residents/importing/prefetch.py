@@ -5,15 +5,19 @@ Reading, validating and encrypting is pure Python: in a thread it shares the GIL
 writer (which needs it for every parameter it binds). For large files the first stage
 runs in a forked child process instead, on the other core, and hands its batches over a
 pipe. The child never touches the database (places and employers are resolved by the
-writer, as for rows the reader thread could not resolve), never outlives the import, and
-has the parent's settings, keys and language (fork, not spawn).
+writer, as for rows the reader thread could not resolve), never outlives the import (it
+is killed with its parent, even one killed by SIGKILL), and has the parent's settings,
+keys and language (fork, not spawn).
 """
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing
 import os
 import pickle
+import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -65,7 +69,34 @@ def _decode_batch(payload: tuple) -> Batch:
     return Batch(rows, size)
 
 
-def _reader_child(items: Callable[[], Iterator[Batch]], conn, language) -> None:
+def _die_with_parent(parent: int) -> None:
+    """The reading process ends when the importer ends, however it ends (SIGKILL, a worker
+    killed by its supervisor): on Linux the kernel kills it (PR_SET_PDEATHSIG), elsewhere a
+    thread of its own watches for the parent to change."""
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+    if not armed:
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(1.0)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="fangkong-import-reader-watch", daemon=True).start()
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _reader_child(items: Callable[[], Iterator[Batch]], conn, language, parent: int | None = None) -> None:
+    if parent is not None:
+        _die_with_parent(parent)
     # What the child inherited stays as it is: the garbage collector no longer walks it
     # (nor copies its pages by touching them), only the rows this process makes.
     gc.freeze()
@@ -98,7 +129,7 @@ class ProcessPrefetch:
         self._tick = tick
         ctx = multiprocessing.get_context("fork")
         self._conn, child_conn = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_reader_child, args=(items, child_conn, translation.get_language()),
+        self._proc = ctx.Process(target=_reader_child, args=(items, child_conn, translation.get_language(), os.getpid()),
                                  name="fangkong-import-reader", daemon=True)
         try:
             self._proc.start()
