@@ -393,8 +393,10 @@ UPLOAD_MAX_BYTES = _int("FANGKONG_UPLOAD_MAX_MB", 10, 1) * 1024 * 1024
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
-# Imports: uploaded files are kept here until the job finishes.
+# Imports: uploaded files are kept here until the job finishes; a job that has not moved
+# for IMPORT_ABANDON_HOURS is abandoned (its file and temporary rows deleted).
 IMPORT_DIR = VAR_DIR / "imports"
+IMPORT_ABANDON_HOURS = _int("FANGKONG_IMPORT_ABANDON_HOURS", 24, 1)
 
 # Inflow closed loop (M4): the committee reviews within this many minutes of forwarding
 # (the seed's promise: one hour); with auto-route on, an application goes straight to the

@@ -34,7 +34,7 @@ def test_gate_page_checks_passes_offline_and_syncs_the_queue_once(live_server, l
     scan = page.locator("#scan")
     scan.fill(_token(101, "靶*甲"))
     scan.press("Enter")
-    expect(page.locator("#result")).to_have_class("result green ok")
+    expect(page.locator("#result")).to_have_class("result admitted")
     expect(page.locator("#result-name")).to_have_text("靶*甲")
     page.locator("#temperature").fill("36.6")
     screenshot(page, "gates-1-checked-phone")
@@ -49,7 +49,7 @@ def test_gate_page_checks_passes_offline_and_syncs_the_queue_once(live_server, l
     head, payload, sig = good.split(".")
     scan.fill(f"{head}.{payload}.{sig[:-4]}AAAA")
     scan.press("Enter")
-    expect(page.locator("#result")).to_have_class("result none refused")
+    expect(page.locator("#result")).to_have_class("result refused")
 
     # Offline: three entries are queued on the device.
     page.context.set_offline(True)
@@ -128,14 +128,14 @@ def test_a_visitor_pass_is_refused_offline_at_another_compounds_gate(live_server
     expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
     page.locator("#checkpoint").select_option(str(a2.pk))
     _scan(page, visitor)
-    expect(page.locator("#result")).to_have_class("result green refused")
+    expect(page.locator("#result")).to_have_class("result check")
     expect(page.locator("#result-valid")).to_contain_text("该临时通行证不是本小区的")
     screenshot(page, "gates-4-visitor-other-compound-phone")
     page.locator("#btn-in").click()  # recorded as refused at A2
     expect(page.locator("#waiting")).to_have_text("1")
     page.locator("#checkpoint").select_option(str(a1.pk))
     _scan(page, visitor)
-    expect(page.locator("#result")).to_have_class("result green ok")
+    expect(page.locator("#result")).to_have_class("result admitted")
     page.locator("#btn-in").click()
     expect(page.locator("#waiting")).to_have_text("2")
     page.context.set_offline(False)
@@ -160,7 +160,7 @@ def test_after_a_key_rotation_the_gate_page_fetches_the_new_keys_online_and_says
     page.context.set_offline(True)
     expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
     _scan(page, _token(301, "新*钥"))
-    expect(page.locator("#result")).to_have_class("result none refused")
+    expect(page.locator("#result")).to_have_class("result refused")
     expect(page.locator("#result-valid")).to_contain_text("未知密钥：请联网更新密钥")
     assert "伪造" not in page.locator("#result-valid").inner_text()
     screenshot(page, "gates-5-unknown-key-offline-phone")
@@ -169,14 +169,69 @@ def test_after_a_key_rotation_the_gate_page_fetches_the_new_keys_online_and_says
     page.context.set_offline(False)
     expect(page.locator("#net-status")).to_have_attribute("data-state", "online")
     _scan(page, _token(302, "新*钥"))
-    expect(page.locator("#result")).to_have_class("result green ok")
+    expect(page.locator("#result")).to_have_class("result admitted")
     page.wait_for_function("(kid) => kid in JSON.parse(localStorage.getItem('fk-gate-trust')).keys", arg=new_kid)
     # And offline again, the new key's codes are checked on the device.
     page.context.set_offline(True)
     expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
     _scan(page, _token(303, "再*次"))
-    expect(page.locator("#result")).to_have_class("result green ok")
+    expect(page.locator("#result")).to_have_class("result admitted")
     expect(page.locator("#result-name")).to_have_text("再*次")
+    assert not page.js_errors, page.js_errors
+
+
+RED, GREEN, AMBER = "rgb(198, 40, 40)", "rgb(27, 138, 58)", "rgb(242, 183, 5)"
+
+
+def _box_colour(page) -> str:
+    return page.evaluate("() => getComputedStyle(document.getElementById('result')).backgroundColor")
+
+
+def test_the_result_box_says_what_the_guard_must_do_not_the_pass_colour(live_server, live_cast, open_page, settings):
+    """A green pass with a fever is refused: the box turns red once the entry is recorded,
+    never stays green; a yellow code the policy lets in asks for a look (amber)."""
+    from playwright.sync_api import expect
+
+    from fangkong.gates import actions as gate_actions
+
+    tokens.clear_cache()
+    page = open_page(**PHONE)
+    _gate_page(page, live_server, "guard_a")
+    page.context.set_offline(True)  # the page decides on its own: the same outcome as online
+    expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
+    _scan(page, _token(501, "热*一"))
+    expect(page.locator("#result")).to_have_class("result admitted")
+    assert _box_colour(page) == GREEN
+    page.locator("#temperature").fill("38.6")
+    page.locator("#btn-in").click()
+    expect(page.locator("#result-valid")).to_contain_text("发热")
+    expect(page.locator("#result")).to_have_class("result done refused")
+    assert _box_colour(page) == RED
+    expect(page.locator("#result-colour")).to_have_class("result-colour pass-green")  # the pass colour stays as a chip
+
+    # A refused colour: a red box too.
+    _scan(page, _token(502, "黄*二", colour="yellow"))
+    expect(page.locator("#result")).to_have_class("result refused")
+    assert _box_colour(page) == RED
+    assert not page.js_errors, page.js_errors
+
+
+def test_a_yellow_code_the_policy_lets_in_asks_the_guard_to_look_again(live_server, live_cast, open_page, monkeypatch):
+    from playwright.sync_api import expect
+
+    from fangkong.gates import actions as gate_actions
+
+    monkeypatch.setattr(gate_actions, "REFUSED_COLOURS", {"red"})
+    tokens.clear_cache()
+    page = open_page(**PHONE)
+    _gate_page(page, live_server, "guard_a")
+    page.context.set_offline(True)
+    expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
+    _scan(page, _token(503, "黄*三", colour="yellow"))
+    expect(page.locator("#result")).to_have_class("result check")
+    assert _box_colour(page) == AMBER
+    page.locator("#btn-in").click()  # let in after the check
+    expect(page.locator("#result")).to_have_class("result done admitted")
     assert not page.js_errors, page.js_errors
 
 

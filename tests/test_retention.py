@@ -236,18 +236,18 @@ def test_uploaded_lists_go_when_the_job_ends_and_errors_later(cast, login, setti
     stored = Path(waiting.stored_path)
     assert stored.exists()
     now = timezone.now()
-    assert purge(now)["residents.import"] == {"files": 0, "errors": 0}
+    assert purge(now)["residents.import"] == {"abandoned": 0, "files": 0, "errors": 0}
     assert stored.exists()
-    assert purge(now + 2 * DAY)["residents.import"] == {"files": 1, "errors": 0}
+    assert purge(now + 2 * DAY)["residents.import"] == {"abandoned": 1, "files": 0, "errors": 0}
     waiting.refresh_from_db()
-    assert not stored.exists() and waiting.stored_path == ""
+    assert not stored.exists() and waiting.stored_path == "" and waiting.status == "abandoned"
     post = {f"col_{k}": v for k, v in waiting.mapping.items()}
     with TestCase.captureOnCommitCallbacks(execute=True):
         assert committee.post(f"/residents/import/{waiting.pk}/start/", post).status_code == 409
     page = committee.get(f"/residents/import/{waiting.pk}/")
     assert page.status_code == 200 and "上传的文件已删除" in page.content.decode()
     # The row errors of a finished job go after the health period.
-    assert purge(now + 31 * DAY)["residents.import"] == {"files": 0, "errors": 1}
+    assert purge(now + 31 * DAY)["residents.import"] == {"abandoned": 0, "files": 0, "errors": 1}
     assert not ImportRowError.objects.filter(job=job).exists()
     job.refresh_from_db()
     assert job.error_count == 1  # the count stays
@@ -267,7 +267,7 @@ def test_the_command_prints_counts_and_dry_run_changes_nothing(cast, clock):
     call_command("purge_retention", "--now", when, stdout=out)
     text = out.getvalue()
     assert "observation: health=1 unlinked=0" in text and "declarations: health=0 unlinked=0" in text
-    assert "residents.import: files=0 errors=0" in text
+    assert "residents.import: abandoned=0 files=0 errors=0" in text
     assert "留存甲" not in text and make_id(851) not in text and make_phone(851) not in text
     assert Report.objects.filter(observation=obs, temperature__isnull=True).count() == 4
     with pytest.raises(Exception, match="--now"):

@@ -57,7 +57,7 @@ def start(*, acting_user, place: Place, stored_path: Path, file_name: str, enque
     column) and queue its onboarding in the background worker."""
     table = sheets.Table.open(stored_path, file_name)
     table.header_row = COLUMNS.find_header_row(table) or 1
-    headers = table.headers()
+    headers = table.sniff()  # a cheap look: the file is read by the worker
     problems = COLUMNS.check_mapping(COLUMNS.auto_mapping(headers), headers)
     if problems:
         raise Invalid({"file": " ".join(str(p) for p in problems)})

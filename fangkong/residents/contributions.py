@@ -24,9 +24,28 @@ def todos(user):
 
 registry.register_todo(todos)
 
-registry.register_retention(registry.RetentionRule(
-    key="residents.import", label=_("Resident imports"),
-    run=retention_run(ImportJob, lambda: ImportRowError.objects.all())))
+_import_retention = retention_run(ImportJob, lambda: ImportRowError.objects.all())
+
+
+def _imports(now, *, dry_run: bool = False, **kwargs):
+    """Imports left unfinished are abandoned first (their files and temporary rows go)."""
+    from .importing import abandon_stalled
+
+    if dry_run:
+        import datetime as dt
+
+        from django.conf import settings
+
+        from fangkong.lib.sheets.job import UNFINISHED
+
+        abandoned = ImportJob.objects.filter(status__in=UNFINISHED, updated_at__lt=now - dt.timedelta(
+            hours=settings.IMPORT_ABANDON_HOURS)).count()
+    else:
+        abandoned = abandon_stalled(now=now)
+    return {"abandoned": abandoned, **_import_retention(now, dry_run=dry_run, **kwargs)}
+
+
+registry.register_retention(registry.RetentionRule(key="residents.import", label=_("Resident imports"), run=_imports))
 
 
 def _transfers(now, **kwargs):

@@ -1,5 +1,6 @@
 from django.contrib.auth import get_user_model
-from huey.contrib.djhuey import db_task
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
 
 from .importing import run_import
 from .models import ImportJob
@@ -13,3 +14,11 @@ def run_import_task(job_id: int, user_id: int):
         return
     user = get_user_model().objects.get(pk=user_id)
     run_import(job, acting_user=user)
+
+
+@db_periodic_task(crontab(minute="23"))
+def abandon_stalled_imports_task():
+    """Hourly: imports left unfinished for IMPORT_ABANDON_HOURS are abandoned."""
+    from .importing import abandon_stalled
+
+    abandon_stalled()

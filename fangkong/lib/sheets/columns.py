@@ -7,11 +7,11 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from itertools import islice
 
 from django.utils.translation import gettext as _
 
 from .table import Table
+from .values import Uncached
 
 
 def norm_header(h) -> str:
@@ -61,7 +61,7 @@ class Columns:
     def find_header_row(self, table: Table, within: int = 10) -> int | None:
         """The number of the first of the first `within` rows whose headers name every
         required field (a title, merged or not, may stand above the headers), or None."""
-        for number, row in enumerate(islice(table.rows(), within), 1):
+        for number, row in enumerate(table.head(within)[0], 1):
             found = set(self.auto_mapping([str(c).strip() for c in row]).values())
             if row and found.issuperset(self.required) and found:
                 return number
@@ -74,21 +74,30 @@ class Columns:
 class RowReader:
     """Reads a row's cells into {field: stripped text} with its errors as (row number,
     column header, reason). A cell longer than `max_cell` characters is an error and
-    reads as ""; a field whose column the row lacks reads as ""."""
+    reads as "", as does a formula whose value the file does not store; a field whose
+    column the row lacks reads as "". `failed` holds the fields of the last row read whose
+    cell was refused here: their other checks would only repeat the error."""
 
     def __init__(self, mapping: dict, headers: list[str], max_cell: int = 1000):
         self.fields = [(int(k), f, headers[int(k)]) for k, f in mapping.items() if f]
         self.header = {f: headers[int(k)] for k, f in mapping.items() if f}  # field -> its column's header
         self.max_cell = max_cell
+        self.failed: set[str] = set()
 
     def __call__(self, number: int, cells: list[str]) -> tuple[dict[str, str], list[tuple[int, str, str]]]:
         values, errors = {}, []
         n, limit = len(cells), self.max_cell
+        self.failed = failed = set()
         for idx, f, header in self.fields:
             value = cells[idx] if idx < n else ""
             if len(value) > limit:
                 errors.append((number, header, _("Cell is longer than %(n)d characters") % {"n": limit}))
                 value = ""
+                failed.add(f)
+            elif value.__class__ is Uncached:
+                errors.append((number, header, _("The cell holds a formula whose value the file does not store; "
+                                                 "open the file in Excel or WPS, save it and upload it again")))
+                failed.add(f)
             values[f] = value.strip()
         return values, errors
 

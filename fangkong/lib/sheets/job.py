@@ -13,6 +13,7 @@ class JobStatus(models.TextChoices):
     RUNNING = "running", _("Running")
     DONE = "done", _("Done")
     FAILED = "failed", _("Failed")
+    ABANDONED = "abandoned", _("Abandoned")  # not moved for IMPORT_ABANDON_HOURS: its file and temporary rows are gone
 
 
 class SheetJob(models.Model):
@@ -25,6 +26,7 @@ class SheetJob(models.Model):
     encoding = models.CharField(max_length=16, blank=True)
     total_rows = models.PositiveIntegerField(default=0)
     processed_rows = models.PositiveIntegerField(default=0)  # rows committed: the resume cursor
+    read_rows = models.PositiveIntegerField(default=0)  # rows read so far (ahead of the cursor): the progress shown
     error_count = models.PositiveIntegerField(default=0)
     message = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -37,10 +39,17 @@ class SheetJob(models.Model):
         ordering = ["-created_at"]
 
     @property
+    def shown_rows(self) -> int:
+        """Rows read so far (stored ones included)."""
+        return min(max(self.read_rows, self.processed_rows), self.total_rows or max(self.read_rows, self.processed_rows))
+
+    @property
     def percent(self) -> int:
+        """The progress of reading the file; 100 only once the job is done (its last rows
+        are still being stored after they are read)."""
         if self.status == "done":
             return 100
-        return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0
+        return min(int(100 * self.shown_rows / self.total_rows), 99) if self.total_rows else 0
 
 
 # --- Retention: an uploaded list holds personal data (names, ID and phone numbers); its
@@ -67,6 +76,45 @@ def remove_file(job: SheetJob) -> bool:
     return True
 
 
+def error_file(job: SheetJob):
+    """Where the command line writes a job's error report when it has no file of its own
+    to put it next to: beside the uploads (IMPORT_DIR), removed with the row errors."""
+    from django.conf import settings
+
+    return settings.IMPORT_DIR / f"{job._meta.model_name}-{job.pk}.errors.csv"
+
+
+UNFINISHED = (JobStatus.UPLOADED, JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED)
+
+
+def abandon_stalled(model, temporary_rows, now, *, hours: int, on_abandoned=None) -> int:
+    """Mark abandoned every unfinished job of `model` (never confirmed, queued, running,
+    or failed and resumable) that has not moved for `hours`: its uploaded file and its
+    temporary rows (`temporary_rows(job_id)`: a queryset) are deleted, and
+    on_abandoned(job) is called (the audit event). The status changes only if the job
+    still has not moved (a runner that comes back first keeps it). Returns the count."""
+    import datetime as dt
+
+    from django.db import transaction
+    from django.utils.translation import gettext
+
+    cutoff = now - dt.timedelta(hours=hours)
+    done = 0
+    stalled = model.objects.filter(status__in=UNFINISHED, updated_at__lt=cutoff).order_by("pk")
+    for pk in list(stalled.values_list("pk", flat=True)[:1000]):
+        with transaction.atomic():
+            if not stalled.filter(pk=pk).update(status=JobStatus.ABANDONED, updated_at=now, message=gettext(
+                    "Abandoned: no progress for %(n)d hours; upload the file again.") % {"n": hours}):
+                continue
+            temporary_rows(pk).delete()
+            job = model.objects.get(pk=pk)
+            remove_file(job)
+            if on_abandoned is not None:
+                on_abandoned(job)
+        done += 1
+    return done
+
+
 def retention_run(model, error_rows, *, abandoned_after_days: int = 1):
     """The retention rule of a job model (SheetJob subclass with `status`): the uploaded
     file of a job done, or of any job not moved for `abandoned_after_days` (failed, never
@@ -91,6 +139,8 @@ def retention_run(model, error_rows, *, abandoned_after_days: int = 1):
 
         def remove_errors(ids):
             error_rows().filter(job_id__in=ids).delete()
+            for job in model.objects.filter(pk__in=ids).only("pk"):
+                error_file(job).unlink(missing_ok=True)
             return len(ids)
 
         def ids(qs):

@@ -96,6 +96,33 @@ class Table:
             except Exception as exc:  # a broken ZIP or XML part
                 raise SheetError(_("The workbook cannot be read: %(e)s") % {"e": str(exc)[:200]}) from None
 
+    def head(self, max_rows: int) -> tuple[list[list[str]], bool]:
+        """(rows, more): the first `max_rows` rows (as rows() gives them) and whether the
+        file goes on below them. Cheap for any file: an XLSX workbook is read only as far as
+        these rows need (see XlsxSheet.head); an upload looks at its headers this way."""
+        if self.fmt == "csv":
+            rows = list(islice(self._rows(), max_rows + 1))
+            return rows[:max_rows], len(rows) > max_rows
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                return XlsxSheet(zf).head(max_rows)
+        except SheetError:
+            raise
+        except Exception as exc:  # a broken ZIP or XML part
+            raise SheetError(_("The workbook cannot be read: %(e)s") % {"e": str(exc)[:200]}) from None
+
+    def sniff(self, max_rows: int = 50) -> list[str]:
+        """The header row's cells, as headers(), from a cheap look at the file (head()); a
+        SheetError also when the file has headers and no data row."""
+        rows, more = self.head(max(max_rows, self.header_row + 1))
+        if len(rows) < self.header_row or not any(str(c).strip() for c in rows[self.header_row - 1]):
+            if rows[self.header_row - 1:] or more:
+                raise SheetError(_("The first row must hold the column headers"))
+            raise SheetError(_("The file is empty"))
+        if not more and not any("".join(map(str, r)).strip() for r in rows[self.header_row:]):
+            raise SheetError(_("The file has column headers but no data rows"))
+        return [str(c).strip()[:100] for c in rows[self.header_row - 1]]
+
     def rows(self) -> Iterator[list[str]]:
         """Every row from row 1, the header included (an empty row in between as [])."""
         return self._rows()

@@ -10,6 +10,17 @@ class SheetError(Exception):
     Its message is for the user, in their language."""
 
 
+class Uncached(str):
+    """The text of a formula cell whose file stores no computed value (a workbook written
+    by a program that does not calculate, e.g. openpyxl): reads as "", and a RowReader
+    reports it on its row instead of taking the empty text as the cell's value."""
+
+    __slots__ = ()
+
+
+UNCACHED = Uncached("")
+
+
 def cell_text(v) -> str:
     """The text of a cell value as python-calamine gives it (str, int, float, bool, date,
     datetime, time, timedelta or None); the XLSX reader yields exactly these texts."""

@@ -13,6 +13,13 @@ differences, neither of which changes what is imported: columns count from colum
 (calamine drops leading columns that are empty in every row, for headers and data
 alike), and a row ends at its last cell instead of being padded to the widest row.
 
+Hostile workbooks are refused with a SheetError, in bounded time and memory: every part is
+inflated through a counter (a part may not inflate to more than MAX_RATIO times its
+compressed bytes read so far, past RATIO_FLOOR, nor beyond MAX_PART_BYTES), the shared
+strings table has caps on its entries and characters, and reading the workbook up to its
+first row has a wall-clock budget (SETUP_SECONDS). A formula cell without a stored value
+reads as values.UNCACHED (an empty text that the row reader reports).
+
 Regular sheets (every row and cell with an r="" reference, values in <v>, as Excel,
 WPS, LibreOffice and openpyxl write them) take a fast path: one regular expression per
 1 MiB of XML and a small loop per cell. Anything else in a piece of the sheet (inline
@@ -31,7 +38,9 @@ from itertools import accumulate
 
 from django.utils.translation import gettext as _
 
-from .values import SheetError, cell_text
+import time
+
+from .values import UNCACHED, SheetError, cell_text
 
 _WS = b" \t\r\n"
 _ENTITY = re.compile(r"&(#[0-9]+|#x[0-9a-fA-F]+|amp|lt|gt|quot|apos);")
@@ -58,6 +67,48 @@ _DAY_MS = 86_400_000
 _SST, _NUM = 0, 1  # the two common cell kinds; the others are tuples (see XlsxSheet._kind)
 _DATE, _DURATION = 1, 2  # number format kinds
 _BUILTIN_DATES = {*range(14, 23), *range(27, 37), 45, 47, *range(50, 59)}  # built-in format ids (CJK ones too)
+
+
+def _refuse(why: str) -> SheetError:
+    exc = SheetError(_("The workbook is refused: %(why)s") % {"why": why})
+    exc.final = True  # reading it again would be refused again
+    return exc
+
+
+class _Bounded:
+    """A part's inflated stream, counted: SheetError once it inflates beyond `limit` bytes
+    or beyond `ratio` times the compressed bytes read so far (past `floor` bytes). A
+    decompression bomb is stopped after reading little more than `floor` bytes."""
+
+    def __init__(self, fh, size: int, limit: int, ratio: int, floor: int, counter: list | None = None):
+        self.fh, self.size, self.limit, self.ratio, self.floor, self.counter = fh, size, limit, ratio, floor, counter
+        self.out = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self.fh.read(n)
+        self.out += len(data)
+        if self.counter is not None:
+            self.counter[0] += len(data)
+        if self.out > self.limit:
+            raise _refuse(_("a part of it is larger than %(n)d MB uncompressed") % {"n": self.limit >> 20})
+        if self.out > self.floor:
+            # The compressed bytes inflated so far: CPython's ZipExtFile counts those not yet
+            # read from the file, and its decompressor holds those read but not inflated.
+            left = getattr(self.fh, "_compress_left", None)
+            tail = getattr(getattr(self.fh, "_decompressor", None), "unconsumed_tail", b"")
+            read = self.size - left - len(tail) if isinstance(left, int) else self.size
+            if self.out > self.ratio * max(read, 1):
+                raise _refuse(_("a part of it inflates more than %(n)d times (a decompression bomb)") % {"n": self.ratio})
+        return data
+
+    def close(self):
+        self.fh.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 def _attrs(raw: bytes) -> dict[bytes, bytes]:
@@ -148,14 +199,30 @@ def _excel_duration(value: float):
         return value
 
 
+class _Ref(int):
+    """A shared string's index, in a row read by head() before the strings are looked up."""
+
+
 class XlsxSheet:
     """The first worksheet of an open .xlsx ZipFile."""
 
     CHUNK = 1 << 20  # bytes inflated at a time
     PIECE = 1 << 15  # bytes parsed at a time: small pieces keep the garbage collector idle
+    # Hostile workbooks (see the module's docstring). Legitimate sheet XML inflates 5 to 30
+    # times; a census of a million rows has a few million distinct strings.
+    MAX_RATIO = 100
+    RATIO_FLOOR = 16 << 20
+    MAX_PART_BYTES = 8 << 30
+    MAX_META_BYTES = 64 << 20  # workbook, relationships, styles
+    MAX_ELEMENT_BYTES = 64 << 20  # one row of the sheet, one shared string
+    MAX_SHARED_STRINGS = 8_000_000
+    MAX_SHARED_CHARS = 48_000_000
+    SETUP_SECONDS = 20.0
+    inflated = [0]  # bytes inflated by every reader of this process (tests read it)
 
     def __init__(self, zf: zipfile.ZipFile):
         self.zf = zf
+        self.deadline = time.monotonic() + self.SETUP_SECONDS
         # Part names are case-insensitive (OPC): a relationship may name "sharedStrings.xml"
         # for a part stored as "SharedStrings.xml".
         self._names = {n.lower(): n for n in zf.namelist()}
@@ -177,11 +244,26 @@ class XlsxSheet:
         self._cols: dict[bytes, int] = {}
         self.sst_text, self.sst_ends = "", array("q", [0])
         self.last_row = 0
+        self._refs = False  # head(): shared strings as _Ref until resolved
 
     # Package structure ----------------------------------------------------------------
+    def _open(self, part: str, limit: int | None = None) -> _Bounded:
+        """A part's inflated stream, counted and bounded; KeyError if absent."""
+        info = self.zf.getinfo(self._names.get(part.lower(), part))
+        fh = self.zf.open(info)
+        return _Bounded(fh, info.compress_size, limit or self.MAX_PART_BYTES, self.MAX_RATIO, self.RATIO_FLOOR, XlsxSheet.inflated)
+
     def _read(self, part: str) -> bytes:
         """A part's bytes, its name matched without regard to case; KeyError if absent."""
-        return self.zf.read(self._names.get(part.lower(), part))
+        with self._open(part, self.MAX_META_BYTES) as fh:
+            out = []
+            while data := fh.read(self.CHUNK):
+                out.append(data)
+            return b"".join(out)
+
+    def _in_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise _refuse(_("reading it takes too long"))
 
     def _rels(self, part: str) -> dict[str, tuple[str, str]]:
         """Relationship id -> (type, part path) for the relationships of `part`."""
@@ -225,7 +307,7 @@ class XlsxSheet:
         """The part's XML after the element `start` (up to `end`), in pieces of about CHUNK
         bytes, each cut just before an occurrence of `tag` so no such element is split."""
         buf, started = b"", False
-        with self.zf.open(self._names.get(path.lower(), path)) as fh:
+        with self._open(path) as fh:
             while True:
                 data = fh.read(self.CHUNK)
                 buf = buf + data if buf else data
@@ -249,6 +331,8 @@ class XlsxSheet:
                 if not data:
                     yield buf
                     return
+                if len(buf) > self.MAX_ELEMENT_BYTES:
+                    raise _refuse(_("one row or text in it is larger than %(n)d MB") % {"n": self.MAX_ELEMENT_BYTES >> 20})
                 cut = buf.rfind(tag)
                 if cut > 0:
                     i = 0
@@ -263,23 +347,77 @@ class XlsxSheet:
         if not self.sst_path or self.sst_path.lower() not in self._names:
             return
         parts, ends = [], array("q", [0])
+        chars = 0
         for piece in self._pieces(self.sst_path, b"<sst", b"<si"):
+            self._in_time()
             n = piece.count(b"<si")
-            raw = None
-            if not any(c in piece for c in (b"&", b"\r", b"_x", b"\x00")):  # else: escapes to decode
-                # Plain <si><t>text</t></si>: decode the whole piece at once.
-                raw = list(map(bytes.strip, _SI_FAST.findall(piece)))
-                if len(raw) != n:
-                    found = _SI_FAST_KEEP.findall(piece)
-                    raw = [t if keep else t.strip(_WS) for keep, t in found] if len(found) == n else None
-            if raw is not None:
-                texts = b"\x00".join(raw).decode().split("\x00") if raw else []
-            else:
-                texts = [_rich_text(inner) for inner in _SI.findall(piece)]
+            if len(ends) + n > self.MAX_SHARED_STRINGS:
+                raise _refuse(_("more than %(n)d different texts") % {"n": self.MAX_SHARED_STRINGS})
+            texts = self._piece_texts(piece, n)
             last = ends.pop()
             ends.extend(accumulate(map(len, texts), initial=last))
             parts.append("".join(texts))
+            chars += len(parts[-1])
+            if chars > self.MAX_SHARED_CHARS:
+                raise _refuse(_("its texts are longer than %(n)d characters") % {"n": self.MAX_SHARED_CHARS})
         self.sst_text, self.sst_ends = "".join(parts), ends
+
+    @staticmethod
+    def _piece_texts(piece: bytes, n: int) -> list[str]:
+        """The texts of the n <si> items of a piece of the shared strings."""
+        raw = None
+        if not any(c in piece for c in (b"&", b"\r", b"_x", b"\x00")):  # else: escapes to decode
+            # Plain <si><t>text</t></si>: decode the whole piece at once.
+            raw = list(map(bytes.strip, _SI_FAST.findall(piece)))
+            if len(raw) != n:
+                found = _SI_FAST_KEEP.findall(piece)
+                raw = [t if keep else t.strip(_WS) for keep, t in found] if len(found) == n else None
+        if raw is not None:
+            return b"\x00".join(raw).decode().split("\x00") if raw else []
+        return [_rich_text(inner) for inner in _SI.findall(piece)]
+
+    def _shared_strings_at(self, wanted: set[int]) -> dict[int, str]:
+        """The shared strings of the given indexes, reading the table only up to the last."""
+        out: dict[int, str] = {}
+        if not wanted or not self.sst_path or self.sst_path.lower() not in self._names:
+            return out
+        last, base = max(wanted), 0
+        for piece in self._pieces(self.sst_path, b"<sst", b"<si"):
+            self._in_time()
+            n = piece.count(b"<si")
+            if any(base <= i < base + n for i in wanted):
+                texts = self._piece_texts(piece, n)
+                out.update((i, texts[i - base]) for i in wanted if base <= i < base + len(texts))
+            base += n
+            if base > last:
+                break
+        return out
+
+    def head(self, max_rows: int) -> tuple[list[list[str]], bool]:
+        """(rows, more): the first `max_rows` rows as rows() yields them, and whether the
+        sheet goes on below them. Reads only the start of the sheet and the shared strings
+        up to the last one these rows use: a look at the headers that stays cheap for any
+        workbook (the whole file is read in the background)."""
+        found: dict[int, list] = {}
+        more = False
+        self._refs, self.last_row = True, 0
+        try:
+            for piece in self._sheet_pieces():
+                self._in_time()
+                for number, cells in self._general(piece):
+                    if number > max_rows:
+                        more = more or bool(cells)
+                    elif cells:
+                        found[number] = cells
+                if self.last_row > max_rows:
+                    more = True  # rows beyond: whether they hold values is left to the full read
+                    break
+        finally:
+            self._refs = False
+        strings = self._shared_strings_at({c for cells in found.values() for c in cells if type(c) is _Ref})
+        rows = [[strings.get(c, "") if type(c) is _Ref else c for c in found.get(i, [])]
+                for i in range(1, max(found, default=0) + 1)]
+        return rows, more
 
     # Cells ----------------------------------------------------------------------------
     def _col(self, letters: bytes) -> int:
@@ -306,6 +444,8 @@ class XlsxSheet:
     def _text(self, kind, v: bytes) -> str:
         """Text of a cell value `v` (from <v>) of kind `kind`."""
         if kind == _SST:
+            if self._refs:
+                return _Ref(int(v))
             i = int(v)
             if not 0 <= i < len(self.sst_ends) - 1:
                 raise SheetError(_("The workbook cannot be read: %(e)s") % {"e": "shared string index out of range"})
@@ -419,7 +559,9 @@ class XlsxSheet:
             v = _V.search(m[4])
             v = v[1] if v is not None else None
             if not v and (v is None or kind == _SST or kind == _NUM or kind[0] in ("n", "b", "d")):
-                continue  # no value (a formula without a cached result, an empty number)
+                if b"<f" in m[4]:  # a formula whose result the file does not store: said on its row
+                    grid.setdefault(row, {})[col] = UNCACHED
+                continue  # no value (an empty number)
             grid.setdefault(row, {})[col] = self._text(kind, v) if values or kind != _SST else ""
         return [(n, [c.get(i, "") for i in range(max(c) + 1)] if c else []) for n, c in sorted(grid.items())]
 
@@ -429,6 +571,7 @@ class XlsxSheet:
     def rows(self) -> Iterator[list[str]]:
         """Rows from row 1 to the last row with a value, as python-calamine's iter_rows."""
         self._load_shared_strings()
+        self._in_time()
         expected = 1
         for piece in self._sheet_pieces():
             found = self._fast(piece)

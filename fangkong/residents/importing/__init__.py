@@ -17,13 +17,13 @@ and blind indexes are computed once per row.
     prefetch.py  the first stage ahead of the writer, in a thread or a forked process
     writer.py    second stage: a batch resolved and written in one transaction
     jobs.py      a job run to its end (run_import), its error report
-    actions.py   the named actions: create_job, start_import, resume_import
+    actions.py   the named actions: create_job, start_import, resume_import, abandon_stalled
 """
-from .actions import can_resume, create_job, resume_import, start_import
+from .actions import abandon_stalled, can_resume, create_job, resume_import, start_import
 from .fields import BATCH, FIELDS, HEADER_ALIASES, REQUIRED, ImportFileError, auto_mapping, check_mapping
 from .jobs import error_report_rows, run_import
 
 __all__ = [
-    "BATCH", "FIELDS", "HEADER_ALIASES", "REQUIRED", "ImportFileError", "auto_mapping", "can_resume",
+    "abandon_stalled", "BATCH", "FIELDS", "HEADER_ALIASES", "REQUIRED", "ImportFileError", "auto_mapping", "can_resume",
     "check_mapping", "create_job", "error_report_rows", "resume_import", "run_import", "start_import",
 ]

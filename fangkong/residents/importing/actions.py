@@ -29,7 +29,7 @@ def create_job(*, acting_user, place: Place, stored_path: Path, file_name: str) 
     """Inspect an uploaded file and create a job waiting for mapping confirmation.
     Raises ImportFileError for a file that cannot be imported at all."""
     source = Table.open(stored_path, file_name)
-    headers = source.headers()
+    headers = source.sniff()  # a cheap look (at most the file's first rows): the file is read by the worker
     with transaction.atomic():
         job = ImportJob.objects.create(
             created_by=acting_user, place=place, place_path=place.path, file_name=file_name[:255],
@@ -53,6 +53,8 @@ def start_import(*, acting_user, job: ImportJob, mapping: dict[str, str], enqueu
     mapping = {str(k): v for k, v in mapping.items() if v}
     with transaction.atomic():
         locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if locked.status == ImportJob.Status.ABANDONED:
+            raise Conflict(_("This import was abandoned; upload the file again."))
         if locked.status != ImportJob.Status.UPLOADED:
             raise Conflict(_("This import has already been started."))
         if not locked.stored_path:
@@ -78,12 +80,31 @@ def _rotation_refusal():
     return None
 
 
+def abandon_stalled(*, now=None) -> int:
+    """Abandon the imports left unfinished that have not moved for IMPORT_ABANDON_HOURS:
+    their uploaded files (names, ID and phone numbers) and temporary rows (ImportSeen)
+    are deleted. Run hourly by the worker and by the daily retention sweep."""
+    from django.conf import settings
+
+    from fangkong.lib.sheets.job import abandon_stalled as abandon
+
+    from ..models import ImportSeen
+
+    def audit(job):
+        record(None, "residents.import.abandon", obj=job, detail={"row": job.processed_rows})
+
+    return abandon(ImportJob, lambda pk: ImportSeen.objects.filter(job_id=pk), now or timezone.now(),
+                   hours=settings.IMPORT_ABANDON_HOURS, on_abandoned=audit)
+
+
 def _resume_refusal(job: ImportJob):
     """Why resume_import refuses the job in its current state, or None."""
     if _rotation_refusal():
         return _rotation_refusal()
     if job.status == ImportJob.Status.DONE:
         return _("This import has already finished.")
+    if job.status == ImportJob.Status.ABANDONED:
+        return _("This import was abandoned; upload the file again.")
     if job.status == ImportJob.Status.UPLOADED:
         return _("This import has not been started: confirm its columns first.")
     if job.status != ImportJob.Status.FAILED and timezone.now() - job.updated_at < STALLED_AFTER:

@@ -3,10 +3,12 @@ in a thread or process: prefetch.py) and the writer (writer.py), the job's statu
 audit events, and its error report."""
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fangkong.audit.actions import record
@@ -29,32 +31,39 @@ def run_import(job: ImportJob, *, acting_user, progress: Callable[[int, int], No
     source = Table(Path(job.stored_path), job.file_format, job.encoding)
     headers = job.headers
     lookups = Lookups(job, headers)
-    if job.total_rows == 0:
-        job.total_rows = source.count_rows()
-    job.status = ImportJob.Status.RUNNING
-    job.save(update_fields=["status", "total_rows", "updated_at"])
+    job.status = ImportJob.Status.RUNNING  # running from now: counting a large file takes a while
+    job.save(update_fields=["status", "updated_at"])
+    try:
+        if job.total_rows == 0:
+            job.total_rows = source.count_rows()
+            job.save(update_fields=["total_rows", "updated_at"])
+    except ImportFileError as exc:
+        return _failed(job, acting_user, exc)
     if job.processed_rows == 0:
         record(acting_user, "residents.import.start", obj=job, detail={"file": job.file_name, "rows": job.total_rows})
     skip = job.processed_rows
-    batches = lookups.reader = start_reader(source, skip, lookups, batch_size, job.total_rows - skip)
+    report = _Progress(job, skip, progress)
+    batches = lookups.reader = start_reader(source, skip, lookups, batch_size, job.total_rows - skip, report.read)
     try:
         with sqlite_import_settings(CHECKPOINT_PAGES, CACHE_KIB):
             for batch in batches:
                 process_batch(job, batch, headers, lookups, import_paths)
-                if progress:
-                    job.refresh_from_db(fields=["processed_rows"])
-                    progress(job.processed_rows, job.total_rows)
+                report.stored(batch.size)
     except ImportFileError as exc:
-        job.refresh_from_db()
-        job.status, job.message = ImportJob.Status.FAILED, str(exc)[:500]
-        job.save(update_fields=["status", "message", "updated_at"])
-        record(acting_user, "residents.import.finish", obj=job, outcome="failed", detail={"message": job.message})
-        return job
+        return _failed(job, acting_user, exc)
     finally:
         batches.close()
     job.refresh_from_db()
     if progress:
-        progress(job.processed_rows, job.total_rows)
+        progress(job.processed_rows, job.processed_rows)
+    if not (job.created_count or job.updated_count or job.unchanged_count or job.error_count):
+        # Not one row with a value below the headers (blank or only styled rows).
+        job.status, job.message = ImportJob.Status.FAILED, _("The file has column headers but no data rows")
+        job.save(update_fields=["status", "message", "updated_at"])
+        _forget_seen(job)
+        remove_file(job)  # nothing to resume
+        record(acting_user, "residents.import.finish", obj=job, outcome="failed", detail={"message": job.message})
+        return job
     job.status = ImportJob.Status.DONE
     job.total_rows = job.processed_rows
     job.save(update_fields=["status", "total_rows", "updated_at"])
@@ -64,6 +73,47 @@ def run_import(job: ImportJob, *, acting_user, progress: Callable[[int, int], No
         "created": job.created_count, "updated": job.updated_count,
         "unchanged": job.unchanged_count, "errors": job.error_count,
     })
+    return job
+
+
+PROGRESS_SECONDS = 0.5  # the job's row is written at most this often while rows are read
+
+
+class _Progress:
+    """The job's progress as rows are read (read_rows, written at most every
+    PROGRESS_SECONDS, with the heartbeat updated_at) and as batches are stored; `progress`
+    (the command's bar) hears both."""
+
+    def __init__(self, job: ImportJob, skip: int, progress):
+        self.job, self.base, self.done, self.progress = job, skip, skip, progress
+        self.rows, self.written_at = skip, 0.0
+
+    def read(self, n: int) -> None:
+        rows = self.base + n  # n: rows read by this run's reader, which started after `skip`
+        if rows <= self.rows or time.monotonic() - self.written_at < PROGRESS_SECONDS:
+            return
+        self.rows, self.written_at = rows, time.monotonic()
+        ImportJob.objects.filter(pk=self.job.pk, read_rows__lt=rows).update(read_rows=rows, updated_at=timezone.now())
+        if self.progress:
+            self.progress(rows, self.job.total_rows)
+
+    def stored(self, size: int) -> None:
+        self.done += size
+        self.rows = max(self.rows, self.done)
+        if self.progress:
+            self.progress(self.rows, self.job.total_rows)
+
+
+def _failed(job: ImportJob, acting_user, exc: Exception) -> ImportJob:
+    """The file cannot be read (further): the job fails with the reason. A hostile
+    workbook is refused for good; its file is removed (it would be refused again)."""
+    job.refresh_from_db()
+    job.status, job.message = ImportJob.Status.FAILED, str(exc)[:500]
+    job.save(update_fields=["status", "message", "updated_at"])
+    if getattr(exc, "final", False):
+        _forget_seen(job)
+        remove_file(job)
+    record(acting_user, "residents.import.finish", obj=job, outcome="failed", detail={"message": job.message})
     return job
 
 

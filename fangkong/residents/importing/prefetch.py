@@ -5,16 +5,21 @@ Reading, validating and encrypting is pure Python: in a thread it shares the GIL
 writer (which needs it for every parameter it binds). For large files the first stage
 runs in a forked child process instead, on the other core, and hands its batches over a
 pipe. The child never touches the database (places and employers are resolved by the
-writer, as for rows the reader thread could not resolve), never outlives the import, and
-has the parent's settings, keys and language (fork, not spawn).
+writer, as for rows the reader thread could not resolve), never outlives the import (it
+is killed with its parent, even one killed by SIGKILL), and has the parent's settings,
+keys and language (fork, not spawn).
 """
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing
 import os
 import pickle
+import signal
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 from django.utils import translation
@@ -64,7 +69,34 @@ def _decode_batch(payload: tuple) -> Batch:
     return Batch(rows, size)
 
 
-def _reader_child(items: Callable[[], Iterator[Batch]], conn, language) -> None:
+def _die_with_parent(parent: int) -> None:
+    """The reading process ends when the importer ends, however it ends (SIGKILL, a worker
+    killed by its supervisor): on Linux the kernel kills it (PR_SET_PDEATHSIG), elsewhere a
+    thread of its own watches for the parent to change."""
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(1)
+    if not armed:
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(1.0)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="fangkong-import-reader-watch", daemon=True).start()
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _reader_child(items: Callable[[], Iterator[Batch]], conn, language, parent: int | None = None) -> None:
+    if parent is not None:
+        _die_with_parent(parent)
     # What the child inherited stays as it is: the garbage collector no longer walks it
     # (nor copies its pages by touching them), only the rows this process makes.
     gc.freeze()
@@ -85,6 +117,7 @@ def _reader_child(items: Callable[[], Iterator[Batch]], conn, language) -> None:
 
 
 READER_STALL_SECONDS = 600.0
+TICK_SECONDS = 0.5  # while waiting for a batch, the writer reports the rows read this often
 
 
 class ProcessPrefetch:
@@ -92,10 +125,11 @@ class ProcessPrefetch:
     holds little, so the child is at most about one batch ahead of the writer. pause() and
     resume() have nothing to do: the processes share no GIL."""
 
-    def __init__(self, items: Callable[[], Iterator[Batch]]):
+    def __init__(self, items: Callable[[], Iterator[Batch]], tick: Callable[[], None] | None = None):
+        self._tick = tick
         ctx = multiprocessing.get_context("fork")
         self._conn, child_conn = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_reader_child, args=(items, child_conn, translation.get_language()),
+        self._proc = ctx.Process(target=_reader_child, args=(items, child_conn, translation.get_language(), os.getpid()),
                                  name="fangkong-import-reader", daemon=True)
         try:
             self._proc.start()
@@ -110,7 +144,7 @@ class ProcessPrefetch:
             # A batch takes well under a second; a child that sends nothing for minutes is
             # stuck (a fork of a threaded process can inherit a lock that nobody will free):
             # the import stops with an error, and a resume starts a new reader.
-            if not self._conn.poll(READER_STALL_SECONDS):
+            if not self._wait():
                 raise RuntimeError("the import's reading process stopped answering") from None
             try:
                 kind, payload = self._conn.recv()
@@ -121,6 +155,17 @@ class ProcessPrefetch:
             if kind == "error":
                 raise payload
             yield _decode_batch(payload)
+
+    def _wait(self) -> bool:
+        """Whether a message came within READER_STALL_SECONDS; tick() meanwhile, every TICK_SECONDS."""
+        if self._tick is None:
+            return self._conn.poll(READER_STALL_SECONDS)
+        deadline = time.monotonic() + READER_STALL_SECONDS
+        while not self._conn.poll(max(min(TICK_SECONDS, deadline - time.monotonic()), 0)):
+            if time.monotonic() >= deadline:
+                return False
+            self._tick()
+        return True
 
     def pause(self):
         pass
@@ -136,15 +181,29 @@ class ProcessPrefetch:
         self._proc.close()
 
 
-def start_reader(source: Table, skip: int, lookups: Lookups, batch_size: int, rows_left: int):
-    """The first stage's runner: a child process for large files (where fork exists), else a thread."""
+class _Counter:
+    __slots__ = ("value",)
+
+    def __init__(self):
+        self.value = 0
+
+
+def start_reader(source: Table, skip: int, lookups: Lookups, batch_size: int, rows_left: int,
+                 on_read: Callable[[int], None] | None = None):
+    """The first stage's runner: a child process for large files (where fork exists), else a
+    thread. While the writer waits for a batch, on_read(rows read so far, after `skip`)
+    is called every TICK_SECONDS: the job's progress moves as rows are read."""
     # A daemonic process (e.g. a multiprocessing worker pool's) may not start children.
     if rows_left >= PROCESS_MIN_ROWS and hasattr(os, "fork") and not multiprocessing.current_process().daemon:
+        counter = multiprocessing.get_context("fork").Value("q", 0, lock=False)  # shared memory, set by the child
+        tick = (lambda: on_read(counter.value)) if on_read else None
         try:
-            return ProcessPrefetch(lambda: read_batches(source, skip, lookups, batch_size, None))
+            return ProcessPrefetch(lambda: read_batches(source, skip, lookups, batch_size, None, counter), tick)
         except OSError:  # no process to be had (limits): the thread does the same work
             pass
-    return Prefetch(lambda gate: read_batches(source, skip, lookups, batch_size, gate))
+    counter = _Counter()
+    tick = (lambda: on_read(counter.value)) if on_read else None
+    return Prefetch(lambda gate: read_batches(source, skip, lookups, batch_size, gate, counter), tick)
 
 
 class Prefetch:
@@ -158,7 +217,8 @@ class Prefetch:
     class _Closed(Exception):
         pass
 
-    def __init__(self, items: Callable[[Callable[[], None]], Iterator]):
+    def __init__(self, items: Callable[[Callable[[], None]], Iterator], tick: Callable[[], None] | None = None):
+        self._tick = tick
         self._cond = threading.Condition()
         self._slot = self._EMPTY
         self._closed = False
@@ -202,7 +262,14 @@ class Prefetch:
         while True:
             with self._cond:
                 while self._slot is self._EMPTY:
-                    self._cond.wait()
+                    if self._tick is None:
+                        self._cond.wait()
+                    elif not self._cond.wait(TICK_SECONDS):
+                        self._cond.release()  # the reader goes on while the progress is written
+                        try:
+                            self._tick()
+                        finally:
+                            self._cond.acquire()
                 item, self._slot = self._slot, self._EMPTY
                 self._cond.notify_all()
             if item is self._END:

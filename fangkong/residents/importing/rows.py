@@ -131,7 +131,10 @@ def read_row(rownum: int, cells: list[str], lookups: Lookups) -> Row | None:
         errors.append((rownum, col["id_number"], _("The ID number was stored as a number and lost digits; format the column as text")))
         raw["id_number"] = ""
     r.clean, field_errors = _validate(raw, lookups)
+    refused = lookups.cells.failed  # an over-long or uncomputed cell: reported once, not again as empty
     for field, reason in field_errors.items():
+        if field in refused:
+            continue
         if field in col and not (field == "id_number" and any(e[1] == col["id_number"] for e in errors)):
             errors.append((rownum, col[field], reason))
         elif field not in col and field in ("name", "id_number"):
@@ -197,10 +200,12 @@ class Batch:
         self.rows, self.size = rows, size
 
 
-def read_batches(source: Table, skip: int, lookups: Lookups, batch_size: int, gate: Callable[[], None] | None) -> Iterator[Batch]:
+def read_batches(source: Table, skip: int, lookups: Lookups, batch_size: int, gate: Callable[[], None] | None,
+                 counter=None) -> Iterator[Batch]:
     """The file's rows after the first `skip`, through the first stage, in batches. With a
-    gate (a reader thread), it is called for every row and the GIL is released after it."""
-    rows, size = [], 0
+    gate (a reader thread), it is called for every row and the GIL is released after it.
+    `counter.value` (if given) is the number of rows read so far: the job's progress."""
+    rows, size, read = [], 0, 0
     for rownum, cells in source.data_rows(skip=skip):
         if gate is not None:
             gate()
@@ -208,6 +213,9 @@ def read_batches(source: Table, skip: int, lookups: Lookups, batch_size: int, ga
         if r is not None:
             rows.append(r)
         size += 1
+        read += 1
+        if counter is not None:
+            counter.value = read
         if size >= batch_size:
             yield Batch(rows, size)
             rows, size = [], 0

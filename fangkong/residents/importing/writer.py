@@ -11,6 +11,7 @@ from operator import itemgetter
 
 from django.db import connection, transaction
 from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -147,6 +148,7 @@ def _write_batch(job: ImportJob, batch: Batch, headers, lookups, import_paths) -
         ImportRowError.objects.bulk_create([ImportRowError(job=job, row=r, column=str(c)[:100], reason=str(m)[:300]) for r, c, m in errors])
         ImportJob.objects.filter(pk=job.pk).update(
             processed_rows=F("processed_rows") + batch.size,
+            read_rows=Greatest(F("read_rows"), F("processed_rows") + batch.size),
             created_count=F("created_count") + len(new),
             updated_count=F("updated_count") + len(changed),
             unchanged_count=F("unchanged_count") + unchanged,

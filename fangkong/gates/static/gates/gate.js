@@ -138,10 +138,28 @@
     return T.reasons[code] || code;
   }
 
+  // What the guard must do, which the result box's colour says (never the pass colour
+  // alone): "admitted" (green), "refused" (red), or "check" (amber: look again, e.g. a
+  // visitor pass of another compound, an expired pass, a yellow code let in with a check).
+  const CHECK_CODES = ["wrong_place", "expired"];
+
+  function outcome(result) {
+    if (result.code) return CHECK_CODES.includes(result.code) ? "check" : "refused";
+    return result.claims && result.claims.colour !== "green" ? "check" : "admitted";
+  }
+
+  function showOutcome(box, what) {
+    box.classList.remove("idle", "admitted", "refused", "check");
+    box.classList.add(what);
+  }
+
   function showResult(result) {
     const box = $("result");
     const c = result.claims;
-    box.className = "result " + (c ? c.colour : "none") + (result.code ? " refused" : " ok");
+    box.className = "result";
+    showOutcome(box, outcome(result));
+    box.dataset.colour = c ? c.colour : "";
+    $("result-colour").className = "result-colour" + (c ? " pass-" + c.colour : "");
     $("result-colour").textContent = c ? T[c.colour] + " · " + T[c.kind] : "✕";
     $("result-name").textContent = c ? c.masked : T.invalid;
     if (result.code) {
@@ -248,6 +266,7 @@
     $("refuse-text").value = "";
     const box = $("result");
     box.classList.add("done");
+    showOutcome(box, decision === "refused" ? "refused" : "admitted");
     $("result-valid").textContent = (decision === "refused" ? T.recordedRefused + ": " + reasonText(reasonCode) : T.recorded)
       + (unsaved.length ? " · " + T.storageFull : online() ? "" : " · " + T.queued);
     render();

@@ -1,9 +1,11 @@
 """fangkong import-residents FILE --place CODE --user USERNAME [--map 3=phone ...]
 
 Imports residents from CSV/XLSX with a progress bar, as USERNAME (whose grants decide
-what may be written), and writes the row errors to FILE.errors.csv. Resumable: run it
-again with --resume JOB_ID after a crash."""
+what may be written), and writes the row errors to FILE.errors.csv (on --resume, beside
+the uploads: $FANGKONG_VAR/imports/importjob-JOB_ID.errors.csv). Resumable: run it again
+with --resume JOB_ID after a crash."""
 import csv
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -14,6 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from fangkong.audit.actions import set_context
+from fangkong.lib.sheets.job import error_file
 from fangkong.places.access import get_in_scope, require
 from fangkong.places.models import Place
 from fangkong.lib.workflow import Conflict, Invalid
@@ -23,6 +26,30 @@ from fangkong.residents.models import ImportJob
 
 class Command(BaseCommand):
     help = "Import residents from a CSV or XLSX file (Chinese headers are recognized)."
+
+    def _progress(self, job):
+        """The progress as rows are read: a bar on a terminal, else a line every 10 %."""
+        if self.stdout.isatty():
+            bar = tqdm(total=job.total_rows or None, unit="rows", desc="import")
+
+            def progress(done, total):
+                if total and bar.total != total:
+                    bar.total = total
+                bar.n = done
+                bar.refresh()
+
+            self._close = bar.close
+            return progress
+        shown = [-1]
+
+        def progress(done, total):
+            tenth = 10 * done // total if total else 0
+            if tenth > shown[0]:
+                shown[0] = tenth
+                self.stdout.write(f"import: {10 * tenth}% ({done} of {total} rows read)")
+
+        self._close = lambda: None
+        return progress
 
     def add_arguments(self, parser):
         parser.add_argument("file", nargs="?")
@@ -86,22 +113,17 @@ class Command(BaseCommand):
                 raise CommandError("; ".join(str(p) for p in exc.errors["mapping"])) from None
             self.stdout.write(f"import job {job.pk}")
 
-        bar = tqdm(total=job.total_rows or None, unit="rows", desc="import", disable=None)
-
-        def progress(done, total):
-            if total and bar.total != total:
-                bar.total = total
-            bar.n = done
-            bar.refresh()
-
-        job = importing.run_import(job, acting_user=acting, progress=progress)
-        bar.close()
+        job = importing.run_import(job, acting_user=acting, progress=self._progress(job))
+        self._close()
         if job.status == ImportJob.Status.FAILED:
             raise CommandError(job.message)
         self.stdout.write(f"done: {job.created_count} new, {job.updated_count} updated, "
                           f"{job.unchanged_count} unchanged, {job.error_count} rows with errors")
         if job.error_count:
-            out = Path(file or job.file_name).with_suffix(".errors.csv") if file else Path(f"import-{job.pk}.errors.csv")
-            with open(out, "w", newline="", encoding="utf-8-sig") as fh:
+            # Next to the imported file; on --resume, next to the job (beside the uploads,
+            # deleted with its row errors), never in the current directory.
+            out = Path(file).with_suffix(".errors.csv") if file else error_file(job)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with open(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w", newline="", encoding="utf-8-sig") as fh:
                 csv.writer(fh).writerows(importing.error_report_rows(job))
             self.stdout.write(f"row errors written to {out}")
