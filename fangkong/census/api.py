@@ -35,7 +35,7 @@ class CampaignIn(Schema):
     end_date: dt.date | None = None
 
 
-class RowOut(Schema):
+class CoverageRowOut(Schema):
     place_id: int
     name: str
     kind: str
@@ -50,8 +50,8 @@ class CoverageOut(Schema):
     households: int
     reached: int
     followups_open: int
-    communities: list[RowOut]
-    grids: list[RowOut]
+    communities: list[CoverageRowOut]
+    grids: list[CoverageRowOut]
 
 
 class VisitIn(Schema):

@@ -29,11 +29,11 @@ class RevokedOut(Schema):
     as_of: dt.datetime
 
 
-class CheckIn(Schema):
+class PassCheckIn(Schema):
     token: str = ""
 
 
-class CheckOut(Schema):
+class PassCheckOut(Schema):
     ok: bool
     code: str
     message: str
@@ -57,9 +57,9 @@ def revoked(request):
     return {"revoked": sorted(ids), "as_of": as_of}
 
 
-@router.post("/passes/check", response=CheckOut, summary="Check a pass code online (colour and masked name only)",
+@router.post("/passes/check", response=PassCheckOut, summary="Check a pass code online (colour and masked name only)",
              auth=api_perm("passes.verify"))
-def check(request, payload: CheckIn):
+def check(request, payload: PassCheckIn):
     """ok=false with a stable code (malformed, unknown_key, bad_signature, expired,
     revoked) and a message when refused. For a resident or vehicle pass the colour is
     the one now (a printed card's code carries the colour of the day it was printed)."""
@@ -122,7 +122,7 @@ class RenewIn(Schema):
     hours: int | None = None
 
 
-class RevokeIn(Schema):
+class PassRevokeIn(Schema):
     reason: str = ""
 
 
@@ -141,7 +141,7 @@ class OverrideOut(Schema):
     reason: str
 
 
-class DecideIn(Schema):
+class OverrideDecideIn(Schema):
     note: str = ""
 
 
@@ -210,7 +210,7 @@ def renew(request, pk: int, payload: RenewIn):
 
 
 @router.post("/passes/{pk}/revoke", response=PassOut, auth=api_perm("passes.issue", obj=Pass))
-def revoke(request, pk: int, payload: RevokeIn):
+def revoke(request, pk: int, payload: PassRevokeIn):
     pass_ = get_in_scope(Pass.objects.all(), request.user, "passes.issue", pk=pk)
     return actions.revoke(acting_user=request.user, pass_=pass_, reason=payload.reason)
 
@@ -225,13 +225,13 @@ def request_override(request, pk: int, payload: OverrideIn):
 
 
 @router.post("/passes/overrides/{pk}/approve", response=OverrideOut, auth=api_perm("passes.approve_override", obj=Override))
-def approve_override(request, pk: int, payload: DecideIn):
+def approve_override(request, pk: int, payload: OverrideDecideIn):
     over = get_in_scope(Override.objects.all(), request.user, "passes.approve_override", pk=pk)
     return actions.decide_override(acting_user=request.user, override=over, approve=True, note=payload.note)
 
 
 @router.post("/passes/overrides/{pk}/reject", response=OverrideOut, auth=api_perm("passes.approve_override", obj=Override))
-def reject_override(request, pk: int, payload: DecideIn):
+def reject_override(request, pk: int, payload: OverrideDecideIn):
     over = get_in_scope(Override.objects.all(), request.user, "passes.approve_override", pk=pk)
     return actions.decide_override(acting_user=request.user, override=over, approve=False, note=payload.note)
 
