@@ -1,8 +1,10 @@
 """The JSON API at /api/ (OpenAPI docs at /api/docs)."""
 import datetime as dt
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404
+from django.http.multipartparser import MultiPartParserError
+from django.http.request import RawPostDataException
 from ninja import NinjaAPI, Schema
 from ninja.errors import ValidationError as SchemaError
 from ninja.security import django_auth
@@ -62,6 +64,23 @@ def _schema_invalid(request, exc):
             loc = loc[1:]
         detail.append({"field": ".".join(loc) or "body", "message": str(error.get("msg", ""))})
     return api.create_response(request, {"detail": detail}, status=422)
+
+
+# A body the server cannot read is the client's error, for every operation (and in DEBUG
+# too, where ninja would answer an unhandled exception with a 500): multipart without a
+# boundary or broken; a JSON operation sent a form (its body was read as the form, there
+# is no JSON left to read); more form fields or files than allowed; too large.
+@api.exception_handler(MultiPartParserError)
+@api.exception_handler(RawPostDataException)
+@api.exception_handler(TooManyFieldsSent)
+@api.exception_handler(TooManyFilesSent)
+def _unreadable_body(request, exc):
+    return api.create_response(request, {"detail": "Cannot parse request body"}, status=400)
+
+
+@api.exception_handler(RequestDataTooBig)
+def _too_big(request, exc):
+    return api.create_response(request, {"detail": "Request body too large"}, status=413)
 
 
 @api.exception_handler(Conflict)

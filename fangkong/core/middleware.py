@@ -1,3 +1,7 @@
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import JsonResponse
+from django.http.multipartparser import MultiPartParserError
+
 from fangkong.audit.actions import reset_context, set_context
 
 
@@ -17,3 +21,30 @@ class NoStoreMiddleware:
         if not request.path.startswith("/static/") and "no-store" not in response.get("Cache-Control", ""):
             response["Cache-Control"] = "no-store"  # a response that says no-store itself keeps its words
         return response
+
+
+class RequestBodyMiddleware:
+    """A POSTed form (urlencoded or multipart) is read here, before anything else reads
+    it, so that a body the server cannot read is a 400 wherever it is sent (413 when too
+    large). Read later, the first reader could be an error page: Django's 404 and 403
+    views check the CSRF token, which reads the form, and a multipart body without a
+    boundary then raised inside the error handler: a 500 for a POST to any unknown URL.
+    The CSRF check reads every page's POSTed form anyway; the API answers in JSON."""
+
+    FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
+    UNREADABLE = (MultiPartParserError, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method == "POST" and request.content_type in self.FORMS:
+            try:
+                request.POST  # noqa: B018  (parses the body once; views and checks reuse it)
+            except self.UNREADABLE as exc:
+                if not request.path.startswith("/api/"):
+                    raise  # Django's 400 (the form is marked unreadable for the error page)
+                too_big = isinstance(exc, RequestDataTooBig)
+                return JsonResponse({"detail": "Request body too large" if too_big else "Cannot parse request body"},
+                                    status=413 if too_big else 400)
+        return self.get_response(request)

@@ -5,6 +5,7 @@ import datetime as dt
 
 from ninja import Field, Router, Schema, Status
 
+from fangkong.lib.apitypes import Offset
 from fangkong.audit.actions import record
 from fangkong.web.operations import transition_ops
 from fangkong.lib.workflow import Invalid
@@ -79,7 +80,7 @@ TRANSITION_BODIES = {"forward": InflowStepIn, "resubmit": InflowStepIn, "approve
 
 
 @router.get("/inflow", response=list[ApplicationOut], summary="Applications in scope, overdue first", auth=api_perm("inflow.view"))
-def list_applications(request, state: str = "open", limit: int = 100, offset: int = 0):
+def list_applications(request, state: str = "open", limit: int = 100, offset: Offset = 0):
     if state not in ("open", "queue", "overdue", "all"):
         raise Invalid({"state": "state must be open, queue, overdue or all"})
     limit = min(max(limit, 1), 500)

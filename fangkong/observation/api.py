@@ -6,6 +6,7 @@ import datetime as dt
 
 from ninja import Field, Router, Schema, Status
 
+from fangkong.lib.apitypes import Offset
 from fangkong.audit.actions import record
 from fangkong.lib.db import fastsql
 from fangkong.web.operations import transition_ops
@@ -64,7 +65,7 @@ def _report(request, obs, payload: ReportIn, source: str, user):
 
 @router.get("/observations", response=list[ObservationOut], summary="Observations in scope, alerts first",
             auth=api_perm("observation.view"))
-def list_observations(request, state: str = "open", limit: int = 100, offset: int = 0):
+def list_observations(request, state: str = "open", limit: int = 100, offset: Offset = 0):
     if state not in ("open", "attention", "ended"):
         raise Invalid({"state": "state must be open, attention or ended"})
     limit = min(max(limit, 1), 500)

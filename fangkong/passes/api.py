@@ -8,6 +8,7 @@ import datetime as dt
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 
+from fangkong.lib.apitypes import Offset
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope, scope
@@ -156,7 +157,7 @@ def _place(user, place_id: int):
 
 
 @router.get("/passes", response=list[PassOut], summary="Passes in scope", auth=api_perm("passes.view"))
-def list_passes(request, state: str = "active", kind: str = "", limit: int = 100, offset: int = 0):
+def list_passes(request, state: str = "active", kind: str = "", limit: int = 100, offset: Offset = 0):
     qs = scope(Pass.objects.select_related("person"), request.user, "passes.view")
     if state in Pass.State.values:
         qs = qs.filter(state=state)
