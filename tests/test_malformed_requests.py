@@ -93,3 +93,27 @@ def test_inbox_read_with_ids_beyond_64_bits_is_a_422_and_marks_nothing(cast, bro
     mine = Recipient.objects.get(user=cast.admin)
     resp = browser.post("/api/inbox/read", data=json.dumps({"ids": [mine.pk]}), content_type="application/json")
     assert resp.status_code == 200 and resp.json()["marked"] == 1
+
+
+@pytest.mark.django_db
+def test_every_page_route_answers_ids_beyond_64_bits_and_an_unreadable_form_with_a_4xx(browser):
+    """Every page route of the URL resolver (the access matrix's walk): its path with each
+    number beyond 64 bits (GET), and a POST of multipart without a boundary."""
+    import re
+
+    from tests.test_access_matrix import page_routes
+
+    wrong, walked = [], 0
+    for name, pattern, _callback in page_routes():
+        if pattern.startswith("^") or "(?P" in pattern:
+            continue  # a regular expression route (static files in DEBUG): none of ours
+        path = "/" + re.sub(r"<(?:(\w+):)?\w+>", lambda m: str(BIG) if m.group(1) in ("int", None) else "x", pattern)
+        walked += 1
+        got = browser.get(path)
+        if got.status_code >= 500:
+            wrong.append(("GET", path, got.status_code))
+        posted = browser.post(path, data=b"x=1", content_type=NO_BOUNDARY)
+        if posted.status_code != 400:
+            wrong.append(("POST", path, posted.status_code))
+    assert walked > 50
+    assert not wrong, wrong
