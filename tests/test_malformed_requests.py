@@ -117,3 +117,27 @@ def test_every_page_route_answers_ids_beyond_64_bits_and_an_unreadable_form_with
             wrong.append(("POST", path, posted.status_code))
     assert walked > 50
     assert not wrong, wrong
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url,body,field", [
+    ("/api/inflow-origins", {"name": "甲\x00乙", "risk": "low"}, "name"),
+    ("/api/households", {"address": "a\x00b", "place_id": 1}, "address"),
+    ("/api/gates/entries/batch", {"entries": [{"client_id": "x", "token": "\x00"}]}, "entries.0.token"),
+    ("/api/inbox/read", {"ids\x00": [1]}, "ids"),
+])
+def test_a_nul_character_in_a_json_body_is_a_422_naming_the_field(browser, url, body, field):
+    """PostgreSQL cannot store or compare text holding NUL: it was a 500 there."""
+    resp = browser.post(url, data=json.dumps(body), content_type="application/json")
+    assert resp.status_code == 422, resp.content[:300]
+    assert resp.json()["detail"] == [{"field": field, "message": "Text must not contain NUL characters"}]
+
+
+@pytest.mark.django_db
+def test_a_nul_character_in_a_query_parameter_or_form_field_is_a_4xx(browser):
+    resp = browser.get("/api/residents", {"tag": "a\x00b"})
+    assert resp.status_code == 422 and resp.json()["detail"][0]["field"] == "tag"
+    resp = browser.post("/api/uploads", data={"owner_type": "x\x00", "owner_id": "1"})
+    assert resp.status_code == 422 and resp.json()["detail"][0]["field"] == "owner_type"
+    assert browser.get("/residents/", {"q": "a\x00b"}).status_code == 400
+    assert browser.post("/inflow-origins/new/", {"name": "a\x00b"}).status_code == 400

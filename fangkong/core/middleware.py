@@ -1,4 +1,4 @@
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.core.exceptions import BadRequest, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
 from django.http.multipartparser import MultiPartParserError
 
@@ -29,7 +29,12 @@ class RequestBodyMiddleware:
     large). Read later, the first reader could be an error page: Django's 404 and 403
     views check the CSRF token, which reads the form, and a multipart body without a
     boundary then raised inside the error handler: a 500 for a POST to any unknown URL.
-    The CSRF check reads every page's POSTed form anyway; the API answers in JSON."""
+    The CSRF check reads every page's POSTed form anyway; the API answers in JSON.
+
+    A NUL character in a query parameter or form field (%00) is refused here too (400;
+    the API: 422 naming the field): PostgreSQL cannot store or compare text holding one,
+    and a view reading the parameter directly (a search box) answered 500. The API's
+    JSON bodies are checked by its parser (fangkong/api.py)."""
 
     FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
     UNREADABLE = (MultiPartParserError, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
@@ -47,4 +52,24 @@ class RequestBodyMiddleware:
                 too_big = isinstance(exc, RequestDataTooBig)
                 return JsonResponse({"detail": "Request body too large" if too_big else "Cannot parse request body"},
                                     status=413 if too_big else 400)
+            field = nul_field(request.POST)
+        else:
+            field = None
+        field = nul_field(request.GET) or field
+        if field is not None:
+            if not request.path.startswith("/api/"):
+                raise BadRequest("A NUL character in a parameter")
+            return JsonResponse({"detail": [{"field": field, "message": NUL_MESSAGE}]}, status=422)
         return self.get_response(request)
+
+
+NUL_MESSAGE = "Text must not contain NUL characters"
+
+
+def nul_field(data) -> str | None:
+    """The name of the first parameter of a QueryDict whose name or a value holds a NUL
+    character (its name without the NUL), else None."""
+    for key, values in data.lists():
+        if "\x00" in key or any(isinstance(v, str) and "\x00" in v for v in values):
+            return key.replace("\x00", "")
+    return None
