@@ -5,9 +5,9 @@ anonymously: no request, valid or not, may be answered with a 5xx.
 Per subject and operation: FUZZ_EXAMPLES generated cases (schema-valid and
 schema-violating ones), each sent as generated or with one of the malformations that real
 clients send and schemas do not describe (integers beyond 64 bits in the query, path and
-body; a JSON body sent as a form or multipart; multipart without a boundary). For the
-admin also schemathesis' coverage phase (boundary values, missing and extra parameters,
-unexpected methods). Derandomized: every run sends the same requests (no flaky CI);
+body; a NUL character in every text; a JSON body sent as a form or multipart; multipart
+without a boundary). For the admin also schemathesis' coverage phase (boundary values,
+missing and extra parameters, unexpected methods). Derandomized: every run sends the same requests (no flaky CI);
 FANGKONG_FUZZ_EXAMPLES makes a longer run, FANGKONG_FUZZ_SEED explores other cases. The
 cases run, their answers and the 5xx per subject are printed (stderr, `pytest -s`) and
 written to test-artifacts/fuzz-api.txt."""
@@ -38,7 +38,8 @@ SEED = os.environ.get("FANGKONG_FUZZ_SEED")
 SUBJECTS = ("admin", "committee_a", "worker_a1", "liaison_x", "guard_a", None)
 COVERAGE_FOR = ("admin",)
 EXTREMES = (2**63, 2**64, -(2**63) - 1, 10**30)
-MALFORMATIONS = ("as generated", "huge integers", "form body", "multipart body", "multipart without boundary")
+MALFORMATIONS = ("as generated", "huge integers", "NUL in text", "form body", "multipart body",
+                 "multipart without boundary")
 
 
 def _huge(value, draw):
@@ -56,6 +57,17 @@ def _huge(value, draw):
     return value
 
 
+def _nul(value):
+    """`value` with a NUL character in every text (PostgreSQL refuses such text)."""
+    if isinstance(value, str):
+        return value + "\x00"
+    if isinstance(value, dict):
+        return {k: _nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_nul(v) for v in value]
+    return value
+
+
 def _fields(body) -> dict:
     if isinstance(body, dict):
         return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in body.items()}
@@ -69,6 +81,12 @@ def _send(case, how: str, draw, cookies: dict, headers: dict):
                 setattr(case, name, _huge(getattr(case, name), draw))
         if isinstance(case.body, (dict, list, int)):
             case.body = _huge(case.body, draw)
+        return case.call(cookies=cookies, headers=headers)
+    if how == "NUL in text":
+        if case.query:
+            case.query = _nul(case.query)
+        if isinstance(case.body, (dict, list, str)):
+            case.body = _nul(case.body)
         return case.call(cookies=cookies, headers=headers)
     if how == "form body":
         from urllib.parse import urlencode
@@ -111,7 +129,7 @@ def fuzz_operation(op, tally: Tally, *, cookies: dict, headers: dict, examples: 
 
     @settings(max_examples=examples, deadline=None, database=None, derandomize=SEED is None,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck), print_blob=False)
-    @given(case=_strategy(op), how=st.sampled_from(MALFORMATIONS if has_body else MALFORMATIONS[:2]), data=st.data())
+    @given(case=_strategy(op), how=st.sampled_from(MALFORMATIONS if has_body else MALFORMATIONS[:3]), data=st.data())
     def run(case, how, data):
         tally.add(case, how, _send(case, how, data.draw, cookies, headers))
 

@@ -141,3 +141,5 @@ def test_a_nul_character_in_a_query_parameter_or_form_field_is_a_4xx(browser):
     assert resp.status_code == 422 and resp.json()["detail"][0]["field"] == "owner_type"
     assert browser.get("/residents/", {"q": "a\x00b"}).status_code == 400
     assert browser.post("/inflow-origins/new/", {"name": "a\x00b"}).status_code == 400
+    assert browser.get("/d/a%00b/").status_code == 400  # a public page looking up a code
+    assert browser.get("/api/documents/1%00").status_code == 422

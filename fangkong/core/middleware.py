@@ -31,10 +31,10 @@ class RequestBodyMiddleware:
     boundary then raised inside the error handler: a 500 for a POST to any unknown URL.
     The CSRF check reads every page's POSTed form anyway; the API answers in JSON.
 
-    A NUL character in a query parameter or form field (%00) is refused here too (400;
-    the API: 422 naming the field): PostgreSQL cannot store or compare text holding one,
-    and a view reading the parameter directly (a search box) answered 500. The API's
-    JSON bodies are checked by its parser (fangkong/api.py)."""
+    A NUL character (%00) in the path, a query parameter or a form field is refused here
+    too (400; the API: 422 naming the field): PostgreSQL cannot store or compare text
+    holding one, and a view using it (a search box, a code in the path, the audit detail
+    of a list's filter) answered 500. The API's JSON bodies: its parser (fangkong/api.py)."""
 
     FORMS = ("multipart/form-data", "application/x-www-form-urlencoded")
     UNREADABLE = (MultiPartParserError, RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)
@@ -56,6 +56,8 @@ class RequestBodyMiddleware:
         else:
             field = None
         field = nul_field(request.GET) or field
+        if "\x00" in request.path_info:  # %00 in the path: a code or token a view looks up
+            field = "path"
         if field is not None:
             if not request.path.startswith("/api/"):
                 raise BadRequest("A NUL character in a parameter")
