@@ -60,6 +60,8 @@ def insert_new(objs: list, *, unique: str, batch_size: int = 500) -> list:
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     qn = connection.ops.quote_name
     row = f"({', '.join(['%s'] * len(fields))})"
+    if connection.features.max_query_params:  # SQLite as Django declares it (999 bound values)
+        batch_size = max(1, min(batch_size, connection.features.max_query_params // len(fields)))
     by_key, stored = {}, set()
     for obj in objs:
         by_key[key_field.get_db_prep_save(getattr(obj, key_field.attname), connection)] = obj
