@@ -199,6 +199,7 @@ MIDDLEWARE = [
     "fangkong.core.middleware.ContentSecurityPolicyMiddleware",
     "fangkong.accounts.middleware.SignInGuardMiddleware",  # refused sign-ins answered before anything costs
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "fangkong.core.middleware.RequestBodyMiddleware",  # a body it cannot read: 400, before any other reader
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

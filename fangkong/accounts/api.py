@@ -19,7 +19,7 @@ from .models import StaffProfile
 router = Router(tags=["accounts"])
 
 
-class PersonOut(Schema):
+class StaffPersonOut(Schema):
     id: int
     username: str
     name: str
@@ -40,7 +40,7 @@ class GrantIn(Schema):  # defaults: an out-of-scope {pk} is a 404 before the bod
     ends_on: dt.date | None = None
 
 
-class PersonIn(GrantIn):
+class StaffPersonIn(GrantIn):
     name: str = ""
     phone: str = ""
 
@@ -63,15 +63,15 @@ def _target(code: str):
     return target
 
 
-@router.get("/staff/people", response=list[PersonOut], auth=api_perm("accounts.view"),
+@router.get("/staff/people", response=list[StaffPersonOut], auth=api_perm("accounts.view"),
             summary="People in scope, by name or (masked) phone")
 def people(request, q: str = ""):
     return [_person(p) for p in queries.people(request.user, q[:40])[:200]]
 
 
-@router.post("/staff/people", response={201: PersonOut}, auth=api_perm("accounts.manage"),
+@router.post("/staff/people", response={201: StaffPersonOut}, auth=api_perm("accounts.manage"),
              summary="Create an account with a first role (no password: hand over a one-time link)")
-def create(request, body: PersonIn):
+def create(request, body: StaffPersonIn):
     target = _target(body.target)
     user = actions.create_account(acting_user=request.user, name=body.name, phone=body.phone,
                                   place=target if isinstance(target, Place) else target.place, role=body.role,
@@ -87,12 +87,12 @@ def grant(request, pk: int, body: GrantIn):
                                           target=_target(body.target), starts_on=body.starts_on, ends_on=body.ends_on))
 
 
-class RevokeIn(Schema):
+class GrantRevokeIn(Schema):
     grant: int = 0
 
 
 @router.post("/staff/people/{pk}/revoke", response=GrantOut, auth=api_perm("accounts.manage", obj=StaffProfile))
-def revoke(request, pk: int, body: RevokeIn):
+def revoke(request, pk: int, body: GrantRevokeIn):
     profile = get_in_scope(StaffProfile.objects.select_related("user"), request.user, "accounts.manage", pk=pk)
     found = Grant.objects.filter(pk=body.grant, user=profile.user).select_related("place", "organization").first()
     if found is None:

@@ -5,6 +5,7 @@ import datetime as dt
 
 from ninja import Router, Schema, Status
 
+from fangkong.lib.apitypes import Offset
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope, places_in_scope
@@ -35,7 +36,7 @@ class CampaignIn(Schema):
     end_date: dt.date | None = None
 
 
-class RowOut(Schema):
+class CoverageRowOut(Schema):
     place_id: int
     name: str
     kind: str
@@ -50,8 +51,8 @@ class CoverageOut(Schema):
     households: int
     reached: int
     followups_open: int
-    communities: list[RowOut]
-    grids: list[RowOut]
+    communities: list[CoverageRowOut]
+    grids: list[CoverageRowOut]
 
 
 class VisitIn(Schema):
@@ -210,7 +211,7 @@ class ObserveOut(Schema):
 
 
 @router.get("/census/followups", response=list[FollowUpOut], auth=api_perm("census.view"))
-def list_followups(request, state: str = "open", limit: int = 100, offset: int = 0):
+def list_followups(request, state: str = "open", limit: int = 100, offset: Offset = 0):
     limit, offset = min(max(limit, 1), 500), max(offset, 0)
     record(request.user, "census.followups.list", detail={"state": state, "api": True})
     return list(queries.followups(request.user, state)[offset: offset + limit])

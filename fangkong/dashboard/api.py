@@ -22,7 +22,7 @@ class MetricOut(Schema):
     kind: str
 
 
-class PlaceOut(Schema):
+class DashboardPlaceOut(Schema):
     id: int
     name: str
     kind: str
@@ -30,7 +30,7 @@ class PlaceOut(Schema):
     url: str
 
 
-class ChildOut(PlaceOut):
+class ChildOut(DashboardPlaceOut):
     figures: dict[str, int]
 
 
@@ -40,8 +40,8 @@ class TrendOut(Schema):
 
 
 class DashboardOut(Schema):
-    place: PlaceOut
-    breadcrumb: list[PlaceOut]
+    place: DashboardPlaceOut
+    breadcrumb: list[DashboardPlaceOut]
     day: str
     days: int
     metrics: list[MetricOut]

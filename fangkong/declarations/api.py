@@ -104,7 +104,7 @@ def get_declaration(request, pk: int):
     return decl
 
 
-class CheckIn(Schema):
+class DeclarationCheckIn(Schema):
     action: str = ""  # verify | follow_up | find_false
     note: str = ""
 
@@ -112,7 +112,7 @@ class CheckIn(Schema):
 @router.post("/declarations/{pk}/check", response=DeclarationOut,
              summary="Verify a declaration: verify (true) | follow_up | find_false (evidence in note; opens a credit entry)",
              auth=api_perm("declarations.verify", obj=Declaration))
-def check(request, pk: int, payload: CheckIn):
+def check(request, pk: int, payload: DeclarationCheckIn):
     decl = _chosen(request, Declaration, pk, payload.action, actions.DECLARATION_TRANSITIONS,
                    _("Choose verify, follow_up or find_false"))
     return actions.check(acting_user=request.user, declaration=decl, action=payload.action, note=payload.note)
@@ -177,7 +177,7 @@ def record_finding(request, payload: FindingIn):
                                               evidence=payload.evidence, found_on=payload.found_on))
 
 
-class DecideIn(Schema):
+class FindingDecideIn(Schema):
     action: str = ""
     note: str = ""
 
@@ -185,7 +185,7 @@ class DecideIn(Schema):
 @router.post("/findings/{pk}/decide", response=FindingOut,
              summary="Confirm (opens a credit entry) or dismiss (with a note) a grid-watch finding",
              auth=api_perm("declarations.confirm", obj=Finding))
-def decide_finding(request, pk: int, payload: DecideIn):
+def decide_finding(request, pk: int, payload: FindingDecideIn):
     finding = _chosen(request, Finding, pk, payload.action, actions.FINDING_TRANSITIONS, _("Choose confirm or dismiss"))
     return actions.decide_finding(acting_user=request.user, finding=finding, action=payload.action, note=payload.note)
 
@@ -202,7 +202,7 @@ class AppealOut(Schema):
     decision_reason: str
 
 
-class EntryOut(Schema):
+class CreditEntryOut(Schema):
     id: int
     person_id: int
     kind: str
@@ -213,7 +213,7 @@ class EntryOut(Schema):
     appeals: list[AppealOut]
 
 
-@router.get("/credit/entries", response=list[EntryOut], summary="Credit-record entries in scope",
+@router.get("/credit/entries", response=list[CreditEntryOut], summary="Credit-record entries in scope",
             auth=api_perm("credit.view"))
 def list_entries(request, state: str = ""):
     record(request.user, "credit.list", detail={"state": state, "api": True})
@@ -237,7 +237,7 @@ def decide_appeal(request, pk: int, payload: AppealDecisionIn):
 
 # --- The resident's own entries (personal link) --------------------------------------------
 
-@router.get("/resident/credit", response=list[EntryOut],
+@router.get("/resident/credit", response=list[CreditEntryOut],
             summary="The resident's own credit-record entries with their appeals (X-Resident-Token)", auth=link_auth())
 def resident_entries(request):
     return list(queries.own_entries(request.resident))

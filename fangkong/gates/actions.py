@@ -362,33 +362,39 @@ def record_batch(*, acting_user, items: list, now: dt.datetime | None = None) ->
         new.append(_build(clean, user=acting_user, now=now, cache=cache))
         accepted.append(str(cid))
 
-    triages: list[Triage] = []
+    triages: list[tuple[Triage, str]] = []
     with transaction.atomic():
-        GateEntry.objects.bulk_create(new, batch_size=500, ignore_conflicts=True)
+        # What this call stores, by the insert's own outcome: an entry a concurrent send of
+        # the same queue stored in between is a duplicate here, never counted twice.
+        built, new = new, fastsql.insert_new(new, unique="client_id")
+        if len(new) < len(built):
+            mine = {id(e) for e in new}
+            raced = [e.client_id for e in built if id(e) not in mine]
+            stored_at: dict = {}
+            for i in range(0, len(raced), 900):
+                stored_at.update(GateEntry.objects.filter(client_id__in=raced[i:i + 900])
+                                 .values_list("client_id", "place_id"))
+            for e in built:
+                if id(e) not in mine and stored_at.get(e.client_id, e.place_id) != e.place_id:
+                    accepted.remove(str(e.client_id))
+                    rejected.append({"client_id": str(e.client_id), "errors": {
+                        "client_id": _("This entry id was already used for another checkpoint")}})
         fevers = [e for e in new if _is_fever(e)]
         if fevers:
-            pks: dict = {}
-            fever_ids = [e.client_id for e in fevers]
-            for i in range(0, len(fever_ids), 900):
-                pks.update(GateEntry.objects.filter(client_id__in=fever_ids[i:i + 900]).values_list("client_id", "pk"))
-            for e in fevers:
-                e.pk = pks[e.client_id]
-            Triage.objects.bulk_create([_triage_for(e) for e in fevers], batch_size=500, ignore_conflicts=True)
-            triages = list(Triage.objects.filter(entry_id__in=[e.pk for e in fevers], created_at=now)
-                           .select_related("place"))
+            made = Triage.objects.bulk_create([_triage_for(e) for e in fevers], batch_size=500)
+            triages = [(t, e.place.name) for t, e in zip(made, fevers)]
         if new or rejected:
             record(acting_user, "gates.batch", detail={
                 "received": len(items), "stored": len(new), "duplicates": len(accepted) - len(new),
                 "rejected": len(rejected), "refused": sum(e.decision == "refused" for e in new),
                 "flagged": sum(e.flagged for e in new), "fevers": len(fevers)},
                 place_path=new[0].place_path if len(places) == 1 and new else "")
-        for t in triages:
-            transaction.on_commit(lambda t=t: _alert(t, t.place.name))
-    by_cid = {str(e.client_id): e for e in new}
+        for t, place_name in triages:
+            transaction.on_commit(lambda t=t, place_name=place_name: _alert(t, place_name))
     return {
         "stored": len(new), "duplicates": len(accepted) - len(new), "accepted": accepted, "rejected": rejected,
-        "entries": [{"client_id": cid, "decision": e.decision, "reason_code": e.reason_code, "flagged": e.flagged}
-                    for cid, e in by_cid.items() if e.decision == "refused" or e.flagged],
+        "entries": [{"client_id": str(e.client_id), "decision": e.decision, "reason_code": e.reason_code,
+                     "flagged": e.flagged} for e in new if e.decision == "refused" or e.flagged],
     }
 
 

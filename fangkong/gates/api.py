@@ -23,12 +23,12 @@ class TrustOut(Schema):
     as_of: str
 
 
-class CheckIn(Schema):
+class GateCheckIn(Schema):
     token: str
     place: int | None = None  # the gate's checkpoint: a visitor pass admits only at its host compound
 
 
-class CheckOut(Schema):
+class GateCheckOut(Schema):
     ok: bool
     reason_code: str
     reason: str
@@ -38,7 +38,7 @@ class CheckOut(Schema):
     expires: int | None
 
 
-class EntryOut(Schema):
+class GateEntryOut(Schema):
     id: int
     client_id: str
     place_id: int
@@ -84,7 +84,7 @@ class StatsRow(Schema):
     total: int
 
 
-class StatsOut(Schema):
+class GateStatsOut(Schema):
     day: dt.date
     rows: list[StatsRow]
 
@@ -129,8 +129,8 @@ def trust(request):
     return passcheck.trust()
 
 
-@router.post("/gates/check", response=CheckOut, auth=api_perm("gates.enter"))
-def check(request, payload: CheckIn):
+@router.post("/gates/check", response=GateCheckOut, auth=api_perm("gates.enter"))
+def check(request, payload: GateCheckIn):
     """The server's check of a pass code (signature, expiry, revocation, colour; with `place`,
     the checkpoint of the gate: a visitor pass of another compound is refused there)."""
     place = None
@@ -148,7 +148,7 @@ def check(request, payload: CheckIn):
             "masked": claims.masked if claims else "", "expires": claims.expires if claims else None}
 
 
-@router.post("/gates/entries", response={200: EntryOut, 201: EntryOut}, auth=api_perm("gates.enter"))
+@router.post("/gates/entries", response={200: GateEntryOut, 201: GateEntryOut}, auth=api_perm("gates.enter"))
 def create_entry(request, payload: dict[str, Any] = Body(...)):
     """One gate check-in: verify the pass, decide, store the row. A resend (same client_id)
     returns the stored entry with 200."""
@@ -162,7 +162,7 @@ def create_batch(request, payload: BatchIn):
     return actions.record_batch(acting_user=request.user, items=payload.entries)
 
 
-@router.get("/gates/stats", response=StatsOut, auth=api_perm("gates.view"))
+@router.get("/gates/stats", response=GateStatsOut, auth=api_perm("gates.view"))
 def stats(request, day: dt.date | None = None, place: int | None = None):
     """People and vehicles in/out, refusals, flagged entries and fevers per checkpoint for one day."""
     from django.utils import timezone

@@ -5,6 +5,7 @@ import datetime as dt
 
 from ninja import Field, Router, Schema, Status
 
+from fangkong.lib.apitypes import Offset
 from fangkong.audit.actions import record
 from fangkong.web.operations import transition_ops
 from fangkong.lib.workflow import Invalid
@@ -58,15 +59,32 @@ class ApplyIn(Schema):
     client_key: str = ""
 
 
-class TransitionIn(Schema):
-    reason: str = ""
-    planned_arrival: dt.date | None = None
-    temperature: float | None = None
-    healthy: bool | None = None
+# The body of each transition, as its link reads it (one class per kind of body, each its
+# own name in the OpenAPI document).
+class InflowStepIn(Schema):
+    """Forward, resubmit: no fields."""
+
+
+class InflowDecisionIn(Schema):
+    reason: str = ""  # approve: optional; reject and request-info: required
+
+
+class InflowTravelIn(Schema):
+    planned_arrival: dt.date | None = None  # required (422 naming it when missing)
+
+
+class InflowArrivalIn(Schema):
+    temperature: float | None = None  # required, body temperature in °C
+    healthy: bool | None = None  # required: the result of the health check
+
+
+TRANSITION_BODIES = {"forward": InflowStepIn, "resubmit": InflowStepIn, "approve": InflowDecisionIn,
+                     "reject": InflowDecisionIn, "request_info": InflowDecisionIn, "travel": InflowTravelIn,
+                     "arrive": InflowArrivalIn}
 
 
 @router.get("/inflow", response=list[ApplicationOut], summary="Applications in scope, overdue first", auth=api_perm("inflow.view"))
-def list_applications(request, state: str = "open", limit: int = 100, offset: int = 0):
+def list_applications(request, state: str = "open", limit: int = 100, offset: Offset = 0):
     if state not in ("open", "queue", "overdue", "all"):
         raise Invalid({"state": "state must be open, queue, overdue or all"})
     limit = min(max(limit, 1), 500)
@@ -99,8 +117,8 @@ def get_application(request, pk: int):
     return app
 
 
-def _take(request, app, name: str, payload: TransitionIn):
-    """Links 2–6."""
+def _take(request, app, name: str, payload: Schema):
+    """Links 2–6 (payload: the transition's body of TRANSITION_BODIES)."""
     kwargs = {"reason": payload.reason} if name in ("approve", "reject", "request_info") else {}
     if name == "travel":
         kwargs["planned_arrival"] = payload.planned_arrival
@@ -111,7 +129,7 @@ def _take(request, app, name: str, payload: TransitionIn):
 
 
 transition_ops(router, actions.TRANSITIONS, Application.objects.all(), path="/inflow/{pk}/", module=__name__,
-               prefix="inflow", schema=TransitionIn, response=ApplicationOut, take=_take)
+               prefix="inflow", schema=TRANSITION_BODIES, response=ApplicationOut, take=_take)
 
 
 class OriginOut(Schema):
@@ -140,7 +158,7 @@ class StatsRowOut(Schema):
     links: dict[str, StatOut]
 
 
-class StatsOut(Schema):
+class InflowStatsOut(Schema):
     date_from: dt.date
     date_to: dt.date
     links: list[str]
@@ -149,7 +167,7 @@ class StatsOut(Schema):
     by_unit: list[StatsRowOut]
 
 
-@router.get("/inflow-stats", response=StatsOut, summary="Turnaround per link and end to end (minutes: median, p90)",
+@router.get("/inflow-stats", response=InflowStatsOut, summary="Turnaround per link and end to end (minutes: median, p90)",
             auth=api_perm("inflow.view"))
 def inflow_stats(request, date_from: dt.date | None = None, date_to: dt.date | None = None):
     default_from, default_to = queries.default_range()

@@ -7,6 +7,7 @@ import datetime as dt
 from ninja import Field, Router, Schema
 from ninja.security import django_auth
 
+from fangkong.lib.apitypes import DbId, Offset
 from fangkong.places.access import api_perm, scope
 
 from . import actions
@@ -33,7 +34,7 @@ class InboxOut(Schema):
 
 
 class ReadIn(Schema):
-    ids: list[int] = []
+    ids: list[DbId] = []
     all: bool = False
 
 
@@ -61,7 +62,7 @@ class ChannelOut(Schema):
 
 
 @router.get("/inbox", response=InboxOut, summary="My inbox, unread first", auth=django_auth)
-def my_inbox(request, unread_only: bool = False, limit: int = 50, offset: int = 0):
+def my_inbox(request, unread_only: bool = False, limit: int = 50, offset: Offset = 0):
     qs = inbox_queryset(request.user)
     if unread_only:
         qs = qs.filter(read_at__isnull=True)

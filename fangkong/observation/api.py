@@ -6,6 +6,7 @@ import datetime as dt
 
 from ninja import Field, Router, Schema, Status
 
+from fangkong.lib.apitypes import Offset
 from fangkong.audit.actions import record
 from fangkong.lib.db import fastsql
 from fangkong.web.operations import transition_ops
@@ -56,7 +57,7 @@ class ReportIn(Schema):
     client_key: str = ""
 
 
-class ReportOut(Schema):
+class TemperatureReportOut(Schema):
     id: int
     observation_id: int
     day: dt.date
@@ -76,7 +77,7 @@ def _report(request, obs, payload: ReportIn, source: str, user):
 
 @router.get("/observations", response=list[ObservationOut], summary="Observations in scope, alerts first",
             auth=api_perm("observation.view"))
-def list_observations(request, state: str = "open", limit: int = 100, offset: int = 0):
+def list_observations(request, state: str = "open", limit: int = 100, offset: Offset = 0):
     if state not in ("open", "attention", "ended"):
         raise Invalid({"state": "state must be open, attention or ended"})
     limit = min(max(limit, 1), 500)
@@ -91,7 +92,7 @@ def get_observation(request, pk: int):
     return obs
 
 
-@router.post("/observations/{pk}/reports", response={201: ReportOut, 200: ReportOut},
+@router.post("/observations/{pk}/reports", response={201: TemperatureReportOut, 200: TemperatureReportOut},
              summary="A temperature measured by staff or after a video check",
              auth=api_perm("observation.report", obj=Observation))
 def staff_report(request, pk: int, payload: ReportIn):
@@ -107,7 +108,7 @@ class ResidentReportIn(Schema):
     client_key: str = ""
 
 
-@router.post("/resident/reports", response={201: ReportOut, 200: ReportOut},
+@router.post("/resident/reports", response={201: TemperatureReportOut, 200: TemperatureReportOut},
              summary="The resident's own temperature report (personal link token in X-Resident-Token)",
              auth=link_auth())
 def resident_report(request, payload: ResidentReportIn):
@@ -149,18 +150,18 @@ def start_observation(request, payload: StartIn):
     return Status(201, obs)
 
 
-class TransitionIn(Schema):
+class ObservationTransitionIn(Schema):
     note: str = ""
     days: int | None = None
 
 
-def _take(request, obs, name: str, payload: TransitionIn):
+def _take(request, obs, name: str, payload: ObservationTransitionIn):
     obs = actions.transition(acting_user=request.user, observation=obs, action=name, note=payload.note, days=payload.days)
     return Observation.objects.select_related("person", "room").get(pk=obs.pk)
 
 
 transition_ops(router, actions.TRANSITIONS, Observation.objects.all(), path="/observations/{pk}/", module=__name__,
-               prefix="observation", schema=TransitionIn, response=ObservationOut, take=_take)
+               prefix="observation", schema=ObservationTransitionIn, response=ObservationOut, take=_take)
 
 
 class RoomIn(Schema):

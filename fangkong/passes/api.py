@@ -8,6 +8,7 @@ import datetime as dt
 from django.utils.translation import gettext as _
 from ninja import Router, Schema, Status
 
+from fangkong.lib.apitypes import Offset
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope, scope
@@ -29,11 +30,11 @@ class RevokedOut(Schema):
     as_of: dt.datetime
 
 
-class CheckIn(Schema):
+class PassCheckIn(Schema):
     token: str = ""
 
 
-class CheckOut(Schema):
+class PassCheckOut(Schema):
     ok: bool
     code: str
     message: str
@@ -57,9 +58,9 @@ def revoked(request):
     return {"revoked": sorted(ids), "as_of": as_of}
 
 
-@router.post("/passes/check", response=CheckOut, summary="Check a pass code online (colour and masked name only)",
+@router.post("/passes/check", response=PassCheckOut, summary="Check a pass code online (colour and masked name only)",
              auth=api_perm("passes.verify"))
-def check(request, payload: CheckIn):
+def check(request, payload: PassCheckIn):
     """ok=false with a stable code (malformed, unknown_key, bad_signature, expired,
     revoked) and a message when refused. For a resident or vehicle pass the colour is
     the one now (a printed card's code carries the colour of the day it was printed)."""
@@ -122,7 +123,7 @@ class RenewIn(Schema):
     hours: int | None = None
 
 
-class RevokeIn(Schema):
+class PassRevokeIn(Schema):
     reason: str = ""
 
 
@@ -141,7 +142,7 @@ class OverrideOut(Schema):
     reason: str
 
 
-class DecideIn(Schema):
+class OverrideDecideIn(Schema):
     note: str = ""
 
 
@@ -156,7 +157,7 @@ def _place(user, place_id: int):
 
 
 @router.get("/passes", response=list[PassOut], summary="Passes in scope", auth=api_perm("passes.view"))
-def list_passes(request, state: str = "active", kind: str = "", limit: int = 100, offset: int = 0):
+def list_passes(request, state: str = "active", kind: str = "", limit: int = 100, offset: Offset = 0):
     qs = scope(Pass.objects.select_related("person"), request.user, "passes.view")
     if state in Pass.State.values:
         qs = qs.filter(state=state)
@@ -210,7 +211,7 @@ def renew(request, pk: int, payload: RenewIn):
 
 
 @router.post("/passes/{pk}/revoke", response=PassOut, auth=api_perm("passes.issue", obj=Pass))
-def revoke(request, pk: int, payload: RevokeIn):
+def revoke(request, pk: int, payload: PassRevokeIn):
     pass_ = get_in_scope(Pass.objects.all(), request.user, "passes.issue", pk=pk)
     return actions.revoke(acting_user=request.user, pass_=pass_, reason=payload.reason)
 
@@ -225,13 +226,13 @@ def request_override(request, pk: int, payload: OverrideIn):
 
 
 @router.post("/passes/overrides/{pk}/approve", response=OverrideOut, auth=api_perm("passes.approve_override", obj=Override))
-def approve_override(request, pk: int, payload: DecideIn):
+def approve_override(request, pk: int, payload: OverrideDecideIn):
     over = get_in_scope(Override.objects.all(), request.user, "passes.approve_override", pk=pk)
     return actions.decide_override(acting_user=request.user, override=over, approve=True, note=payload.note)
 
 
 @router.post("/passes/overrides/{pk}/reject", response=OverrideOut, auth=api_perm("passes.approve_override", obj=Override))
-def reject_override(request, pk: int, payload: DecideIn):
+def reject_override(request, pk: int, payload: OverrideDecideIn):
     over = get_in_scope(Override.objects.all(), request.user, "passes.approve_override", pk=pk)
     return actions.decide_override(acting_user=request.user, override=over, approve=False, note=payload.note)
 

@@ -29,7 +29,7 @@ class ColumnOut(Schema):
     kind: str
 
 
-class RowOut(Schema):
+class DailyRowOut(Schema):
     place_id: int
     name: str
     figures: dict[str, int]
@@ -45,20 +45,20 @@ class OrgRowOut(Schema):
     state: str
 
 
-class ReportOut(Schema):
+class DailyReportOut(Schema):
     day: dt.date
     place_id: int
     place: str
     closed: bool
     closed_at: dt.datetime | None
     columns: list[ColumnOut]
-    rows: list[RowOut]
+    rows: list[DailyRowOut]
     totals: dict[str, int]
     totals_now: dict[str, int]
     organizations: list[OrgRowOut]
 
 
-@router.get("/reports/daily", response=ReportOut, auth=api_perm("reports.view"),
+@router.get("/reports/daily", response=DailyReportOut, auth=api_perm("reports.view"),
             summary="The daily report of a place (default: your top place) for a day (default: today)")
 def daily(request, day: str = "", place_id: str = ""):
     d = _day(day)

@@ -6,6 +6,7 @@ import datetime as dt
 from django.http import Http404
 from ninja import Field, Router, Schema, Status
 
+from fangkong.lib.apitypes import Offset
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Conflict, Invalid
 from fangkong.places.access import api_perm, get_in_scope, places_in_scope, scope
@@ -215,7 +216,7 @@ def unmask_resident(request, pk: int, payload: UnmaskIn):
 
 
 @router.get("/households", response=list[HouseholdOut], auth=api_perm("residents.view"))
-def list_households(request, place_id: int | None = None, limit: int = 100, offset: int = 0):
+def list_households(request, place_id: int | None = None, limit: int = 100, offset: Offset = 0):
     qs = queries.households(request.user)
     if place_id is not None:
         place = get_in_scope(Place.objects.all(), request.user, "residents.view", pk=place_id)

@@ -10,9 +10,13 @@ def transition_ops(router, table: dict, queryset, *, path: str, module: str, pre
     transition's name (dashes for underscores), summarized by its label: it needs the
     transition's permission over the object its pk names (404 outside the user's scope)
     and answers `take(request, obj, name, payload)`. Each is a function `<prefix>_<name>`
-    of `module` (the API module owning the router), which makes its operation id."""
+    of `module` (the API module owning the router), which makes its operation id.
+    `schema`: the body's schema class, or {transition name: class} when the transitions
+    read different fields (each operation then documents exactly the fields it reads)."""
     def make(name, t):
-        def op(request, pk: int, payload: schema):
+        body = schema[name] if isinstance(schema, dict) else schema
+
+        def op(request, pk: int, payload: body):
             return take(request, get_in_scope(queryset, request.user, t.perm, pk=pk), name, payload)
 
         op.__name__, op.__module__ = f"{prefix}_{name}", module

@@ -45,6 +45,44 @@ def insert(obj) -> None:
     obj._state.db = connection.alias
 
 
+def insert_new(objs: list, *, unique: str, batch_size: int = 500) -> list:
+    """INSERT the new instances `objs` of one model, skipping each whose `unique` column
+    (a field with a unique index) is stored already, also by a concurrent transaction
+    (INSERT ... ON CONFLICT DO NOTHING RETURNING, on SQLite and PostgreSQL alike). Returns
+    the instances this statement stored, their primary keys set: what bulk_create with
+    ignore_conflicts cannot tell. Rows that wait for a concurrent insert of the same key
+    are decided by its outcome (PostgreSQL) or by the single writer (SQLite)."""
+    if not objs:
+        return []
+    model = type(objs[0])
+    meta = model._meta
+    key_field = meta.get_field(unique)
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    qn = connection.ops.quote_name
+    row = f"({', '.join(['%s'] * len(fields))})"
+    if connection.features.max_query_params:  # SQLite as Django declares it (999 bound values)
+        batch_size = max(1, min(batch_size, connection.features.max_query_params // len(fields)))
+    by_key, stored = {}, set()
+    for obj in objs:
+        by_key[key_field.get_db_prep_save(getattr(obj, key_field.attname), connection)] = obj
+    for start in range(0, len(objs), batch_size):
+        chunk = objs[start:start + batch_size]
+        sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
+               f"VALUES {', '.join([row] * len(chunk))} ON CONFLICT ({qn(key_field.column)}) DO NOTHING "
+               f"RETURNING {qn(meta.pk.column)}, {qn(key_field.column)}")
+        params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in chunk for f in fields]
+        with connection.cursor() as cur:
+            cur.execute(sql, params)
+            returned = cur.fetchall()
+        for pk, key in returned:
+            obj = by_key[key]
+            obj.pk = pk
+            obj._state.adding = False
+            obj._state.db = connection.alias
+            stored.add(id(obj))
+    return [obj for obj in objs if id(obj) in stored]
+
+
 def get(model, fields: tuple[str, ...], *, for_update: bool = False, order_by: str = "", **where):
     """One instance of `model` with `fields` loaded (others deferred), the row where every
     column of `where` equals its value (the first by `order_by`, a field name, "-" for
