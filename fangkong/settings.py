@@ -197,9 +197,9 @@ MIDDLEWARE = [
     "fangkong.core.middleware.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "fangkong.core.middleware.ContentSecurityPolicyMiddleware",
-    "fangkong.accounts.middleware.SignInGuardMiddleware",  # refused sign-ins answered before anything costs
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "fangkong.core.middleware.RequestBodyMiddleware",  # a body it cannot read: 400, before any other reader
+    "fangkong.accounts.middleware.SignInGuardMiddleware",  # refused sign-ins answered before anything costs
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
