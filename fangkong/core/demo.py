@@ -379,7 +379,8 @@ def _inflow_and_observation(rng, tree, staff, days, real_now) -> dict:
         kind = Observation.Kind.CENTRAL if i % 6 == 0 else (Observation.Kind.MONITORING if i % 5 == 0 else Observation.Kind.HOME)
         try:
             with clock(_at(began, 5 * 60 + i * 7)):
-                obs = observation.start(acting_user=staff["medic"], person=person, kind=kind,
+                # Before the story's first day the accounts did not exist yet: the system started it.
+                obs = observation.start(acting_user=staff["medic"] if began >= first else None, person=person, kind=kind,
                                         days=14 if kind != Observation.Kind.MONITORING else 7,
                                         start_date=began, reason="密切接触者排查")
         except observation.Conflict:
@@ -464,7 +465,7 @@ def _gates(rng, tree, staff, passes: dict, days, real_now) -> int:
     from fangkong.gates.models import Triage
 
     persons = Person.objects.filter(place_path__under=tree["street"].path).count()
-    per_day = max(96, min(400, persons // 200))  # people and vehicles at one compound's gate
+    per_day = max(24, min(400, persons // 200))  # people and vehicles at one compound's gate
     stored = 0
     for compound in tree["compounds"]:
         guard = staff["guards"][compound.pk]
@@ -564,9 +565,9 @@ def _census(rng, tree, staff, days) -> int:
             else:
                 outcome, answers = Visit.Outcome.REACHED, {}
                 for pid in people:
-                    risky = rng.random() < 0.01
+                    risky = rng.random() < 0.004
                     answers[pid] = {"source_area": "yes" if risky else "no", "contact_source": "no",
-                                    "contact_confirmed": "no", "gathering": "yes" if rng.random() < 0.03 else "no",
+                                    "contact_confirmed": "no", "gathering": "yes" if rng.random() < 0.002 else "no",
                                     "temperature": f"36.{rng.randint(1, 9)}"}
             with clock(moment):
                 census.record_visit(acting_user=worker, campaign=campaign, household=hh, outcome=outcome,
