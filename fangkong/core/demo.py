@@ -151,6 +151,21 @@ def build_people(rng: random.Random, tree: dict, persons: int, progress: Callabl
     return households_n, made
 
 
+def role_targets(tree: dict) -> dict:
+    """Where each demo account's grant lies: the first community, grid, compound and unit."""
+    return {
+        "admin": None,
+        "commander": tree["street"],
+        "coordinator": tree["street"],
+        "committee": tree["communities"][0],
+        "grid_worker": tree["grids"][0],
+        "medic": tree["communities"][0],
+        "gate_guard": tree["compounds"][0],
+        "unit_liaison": tree["employers"][0],
+        "volunteer": tree["site"],
+    }
+
+
 def demo_accounts(tree: dict | None = None) -> list[tuple[str, str, str, str]]:
     """(Re)create one account per role with a fresh random password; returns
     (role, username, password, scope) rows."""
@@ -164,17 +179,7 @@ def demo_accounts(tree: dict | None = None) -> list[tuple[str, str, str, str]]:
             "employers": list(Organization.objects.filter(code__startswith="DEMO-E").order_by("code")),
             "site": Organization.objects.get(code="DEMO-SITE1"),
         }
-    targets = {
-        "admin": None,
-        "commander": tree["street"],
-        "coordinator": tree["street"],
-        "committee": tree["communities"][0],
-        "grid_worker": tree["grids"][0],
-        "medic": tree["communities"][0],
-        "gate_guard": tree["compounds"][0],
-        "unit_liaison": tree["employers"][0],
-        "volunteer": tree["site"],
-    }
+    targets = role_targets(tree)
     User = get_user_model()
     rows = []
     with transaction.atomic():
@@ -235,11 +240,7 @@ def _staff(tree: dict) -> dict:
     compound. Colleagues have no password (nobody signs in as them)."""
     User = get_user_model()
     community = tree["communities"][0]
-    targets = {
-        "admin": None, "commander": tree["street"], "coordinator": tree["street"], "committee": community,
-        "grid_worker": tree["grids"][0], "medic": community, "gate_guard": tree["compounds"][0],
-        "unit_liaison": tree["employers"][0], "volunteer": tree["site"],
-    }
+    targets = role_targets(tree)
 
     def account(username, display, role, target):
         user, created = User.objects.get_or_create(username=username, defaults={"first_name": display})
@@ -358,8 +359,6 @@ def _inflow_and_observation(rng, tree, staff, days, real_now) -> dict:
 
     # Transfer requests: residents of the first community moving to the second one's grids
     # (two waiting for the first committee's decision, one declined).
-    from fangkong.residents.models import Person
-
     others = [g for g in tree["grids"] if g.parent_id == tree["communities"][1].pk] if len(tree["communities"]) > 1 else []
     moving = list(Person.objects.filter(place_path__under=community.path).order_by("-pk")[:3]) if others else []
     for i, person in enumerate(moving):
@@ -408,7 +407,6 @@ def _passes(rng, tree, staff, days, real_now) -> dict:
     """Health passes for a share of each compound's residents (printed on the first morning),
     a few vehicle passes, and visitor passes day by day. Returns {compound id: [(pass, token, issued at)]}."""
     from fangkong.passes import actions as passes
-    from fangkong.residents.models import Household, Person
 
     first = days[0]
     out: dict = {}
@@ -590,7 +588,7 @@ def _declarations(rng, tree, staff, days, real_now) -> int:
     are found false (credit entries), one person appeals and the committee upholds the entry,
     another appeal waits; a grid-watch finding is confirmed into the credit record."""
     from fangkong.declarations import actions as declarations
-    from fangkong.declarations.models import Declaration, Finding
+    from fangkong.declarations.models import CreditEntry, Finding
 
     first, today = days[0], days[-1]
     points = {}
@@ -650,6 +648,8 @@ def _declarations(rng, tree, staff, days, real_now) -> int:
             continue  # other communities: not checked in the demo
         checker = staff["grid_worker"] if decl.place_path.startswith(grid1.path) else staff["committee"]
         moment = decl.submitted_at + dt.timedelta(minutes=rng.randint(60, 300))
+        if moment + dt.timedelta(minutes=10) > real_now:
+            continue  # last night's: still to check
         with clock(moment):
             decl = declarations.match(acting_user=checker, declaration=decl)
         with clock(moment + dt.timedelta(minutes=10)):
@@ -665,8 +665,6 @@ def _declarations(rng, tree, staff, days, real_now) -> int:
                 declarations.check(acting_user=checker, declaration=decl, action="verify", note="")
     # Appeals: the first false declaration's person appeals and the committee upholds the
     # entry the next day; the second one's appeal waits for the committee.
-    from fangkong.declarations.models import CreditEntry
-
     for n, decl in enumerate(false_entries[:2]):
         entry = CreditEntry.objects.get(declaration=decl)
         filed = entry.created_at + dt.timedelta(hours=3)
@@ -705,7 +703,7 @@ def _reports(rng, tree, staff, days, real_now) -> int:
     entered = 0
     for day in days:
         late: list = []
-        for n, org in enumerate(orgs):
+        for org in orgs:
             defs = [d.key for d in reports.definitions_for(org)]
             if not defs or rng.random() < 0.04:
                 continue  # missing: the worker tells its liaison after the deadline
