@@ -46,7 +46,10 @@ class Command(BaseCommand):
             bar.close()
             self.stdout.write(f"Demo street built: 12 communities, 141 grids, 8 compounds, 66 employer units, "
                               f"{households} households, {made} persons, {activity['applications']} inflow applications, "
-                              f"{activity['observations']} observations in {time.monotonic() - t0:.0f}s")
+                              f"{activity['observations']} observations, {activity['passes']} passes, "
+                              f"{activity['gate_entries']} gate entries, {activity['visits']} census visits, "
+                              f"{activity['declarations']} declarations, {activity['submissions']} daily figures "
+                              f"in {time.monotonic() - t0:.0f}s")
         else:
             self.stdout.write("Demo street exists; resetting the demo accounts.")
         rows = demo.demo_accounts(tree)
