@@ -1,5 +1,6 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from fangkong.places.access import role_choices
 
@@ -11,7 +12,7 @@ def staff_role_choices():
 
 
 class ChannelForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=100)
+    name = forms.CharField(label=pgettext_lazy("of a thing", "Name"), max_length=100)
     kind = forms.ChoiceField(label=_("Channel type"), choices=Channel.Kind.choices)
     place = forms.ModelChoiceField(label=_("Place"), queryset=None, help_text=_("The channel gets the messages of this place and everything under it"))
     target = forms.CharField(label=_("Webhook URL or e-mail address"), max_length=500)
