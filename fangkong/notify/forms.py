@@ -1,4 +1,5 @@
 from django import forms
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -18,11 +19,14 @@ class ChannelForm(forms.Form):
     target = forms.CharField(label=_("Webhook URL or e-mail address"), max_length=500)
     secret = forms.CharField(label=_("DingTalk signing secret (optional)"), max_length=200, required=False,
                              widget=forms.PasswordInput(render_value=False))
-    kinds = forms.CharField(label=_("Message kinds"), max_length=300, required=False,
-                            help_text=_("Comma-separated, e.g. gate.fever, observation.*; empty: all kinds"))
+    kinds = forms.CharField(label=_("Message kinds"), max_length=300, required=False)
     roles = forms.MultipleChoiceField(label=_("Only messages for these roles"), choices=staff_role_choices, required=False,
                                       widget=forms.CheckboxSelectMultiple)
 
     def __init__(self, *args, places, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["place"].queryset = places
+        # The codes are what is typed here, so the example shows them as codes.
+        self.fields["kinds"].help_text = format_html(
+            _("Codes separated by commas, e.g. {example}; empty: all kinds"),
+            example=format_html("<code>gate.fever</code>, <code>observation.*</code>"))

@@ -98,6 +98,16 @@ class Channel(models.Model):
             return self.target
         return self.target.split("?", 1)[0] + ("?…" if "?" in self.target else "")
 
+    def kind_labels(self) -> list:
+        from .labels import kind_label
+
+        return [kind_label(k) for k in self.kind_list]
+
+    def role_labels(self) -> list:
+        from fangkong.places.access import role_label
+
+        return [role_label(r) for r in self.role_list]
+
     def matches(self, message: Message) -> bool:
         if not self.active or not message.place_path.startswith(self.place_path):
             return False
