@@ -5,6 +5,7 @@ different translations in two catalogues means one of the two pages shows the ot
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 import pytest
@@ -75,3 +76,17 @@ def test_a_running_campaign_is_running_and_campaigns_and_channels_have_names_not
     c.force_login(cast.admin)
     html = c.get("/notify/channels/").content.decode()
     assert "<th>名称</th>" in html and "姓名" not in html
+
+
+# ASCII punctuation that is syntax the user types or a template filter's argument, not prose.
+ASCII_ON_PURPOSE = {"yes,no", "Give the figures as key: number"}
+_ASCII_BY_CJK = re.compile(r"[\u4e00-\u9fff]\s*[:,;?!()]|[:,;?!()]\s*[\u4e00-\u9fff]")
+
+
+def test_chinese_text_has_full_width_punctuation():
+    bad = []
+    for po in CATALOGUES:
+        for e in parse_po(po):
+            if e.msgid and e.msgid not in ASCII_ON_PURPOSE and _ASCII_BY_CJK.search(e.msgstr.get(0, "")):
+                bad.append(f"{po.relative_to(PACKAGE).parts[0]}: {e.msgid!r} -> {e.msgstr.get(0)!r}")
+    assert not bad, "use ：，；？！（） in Chinese text:\n" + "\n".join(bad)

@@ -95,11 +95,13 @@ def _codes(cast) -> set[str]:
     from fangkong.lib import registry
     from fangkong.notify.models import Message
     from fangkong.places.models import Organization, Place
+    from fangkong.reports.models import FigureDefinition
 
     codes = set(all_roles()) | set(all_perms()) | {m.key for m in registry.metrics()}
     codes |= set(Organization.Kind.values) | set(Place.Kind.values)
     codes |= set(Message.objects.values_list("kind", flat=True))
     codes |= set(AuditEvent.objects.values_list("action", flat=True))
+    codes |= set(FigureDefinition.objects.values_list("key", flat=True))  # entered figures' keys
     return {c for c in codes if c}
 
 
