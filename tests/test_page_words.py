@@ -213,3 +213,27 @@ def test_rooms_say_what_their_numbers_mean(cast):
     text = " ".join(" ".join(p.text).split())
     assert "房间 001：已住 0 人，共 2 个床位" in text
     assert not re.search(r"\b001: ?0/2\b", text)
+
+
+def _literals(pattern: str) -> set[str]:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "fangkong"
+    rx = re.compile(pattern)
+    return {m.group(1) for p in root.rglob("*.py") if "migrations" not in p.parts for m in rx.finditer(p.read_text("utf-8"))}
+
+
+@pytest.mark.django_db  # (the suite's autouse fixtures clear the cache table of the test database)
+def test_every_audit_action_and_message_kind_written_in_the_code_has_a_display_name():
+    """Those a page walk may not meet: the literal action names of record(...) and the kinds
+    of notify(...)/Alert(...) in the code (a new one fails here until it is named)."""
+    from fangkong.audit.labels import ACTIONS, OUTCOMES
+    from fangkong.notify.labels import KINDS
+
+    actions = _literals(r"\brecord\(\s*[\w.]+,\s*\"([a-z_]+(?:\.[a-z_]+)+)\"")
+    assert len(actions) > 50
+    assert not sorted(actions - ACTIONS.keys()), "audit actions without a name in fangkong/audit/labels.py"
+    outcomes = _literals(r"\boutcome=\"([a-z_]+)\"")
+    assert not sorted(outcomes - OUTCOMES.keys()), "audit outcomes without a name in fangkong/audit/labels.py"
+    kinds = _literals(r"\bkind=\"([a-z_]+(?:\.[a-z_]+)+)\"")
+    assert not sorted(kinds - KINDS.keys()), "message kinds without a name in fangkong/notify/labels.py"
