@@ -18,7 +18,7 @@ from fangkong.residents.models import Household, Person
 
 
 class Questionnaire(models.Model):
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("of a thing", "name"), max_length=100)
     # The standard questionnaire of seed 003 ships with the data migration (key "standard").
     key = models.CharField(max_length=40, unique=True, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -62,10 +62,10 @@ class Question(models.Model):
 class Campaign(models.Model):
     class State(models.TextChoices):
         DRAFT = "draft", _("Draft")
-        RUNNING = "running", _("Running")
+        RUNNING = "running", pgettext_lazy("census", "Running")
         CLOSED = "closed", pgettext_lazy("census", "Closed")
 
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("of a thing", "name"), max_length=100)
     place = models.ForeignKey(Place, on_delete=models.PROTECT, related_name="+", verbose_name=_("area"))
     place_path = models.CharField(max_length=255, db_index=True, editable=False)
     questionnaire = models.ForeignKey(Questionnaire, on_delete=models.PROTECT, related_name="campaigns")

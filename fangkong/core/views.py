@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_safe
 
+from fangkong.audit import labels
 from fangkong.audit.models import AuditEvent, actor_names
 from fangkong.lib.queue import queue_depth
-from fangkong.places.access import has_perm, public, requires, scope
+from fangkong.places.access import has_perm, public, requires, role_label, scope
 from fangkong.web.lists import page_of
 
 
@@ -87,4 +89,7 @@ def audit_events(request):
     names = actor_names(page.object_list)  # looked up: an event keeps the id, not the name
     for e in page.object_list:
         e.actor = names.get(e.user_id, f"#{e.user_id}") if e.user_id is not None else e.username
+        e.action_label = labels.ACTIONS.get(e.action)  # none: the code is shown as it is
+        e.outcome_label = labels.outcome_label(e.outcome)
+        e.role_labels = pgettext("list separator", ", ").join(str(role_label(r)) for r in e.roles.split(",") if r)
     return render(request, "audit/event_list.html", {"page": page, "action": action})

@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from fangkong.places.models import Organization, Place
 from fangkong.residents.models import Household, Person
@@ -72,7 +73,7 @@ class Application(models.Model):
     SCOPE_ORG = "employer_id"  # the unit that applied sees its own applications
 
     class State(models.TextChoices):
-        SUBMITTED = "submitted", _("Submitted")
+        SUBMITTED = "submitted", pgettext_lazy("state", "Submitted")
         FORWARDED = "forwarded", _("Forwarded to the committee")
         MORE_INFO = "more_info", _("More information asked")
         APPROVED = "approved", _("Approved")

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.utils.translation import pgettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
@@ -23,7 +24,7 @@ from .forms import (ApplyForm, ArrivalForm, DecisionForm, MeasurePolicyForm, Ori
 from .models import Application, MeasurePolicy, Origin
 
 S = Application.State
-STATE_FILTERS = [("open", gettext_lazy("Open")), ("queue", gettext_lazy("Waiting for review")), ("overdue", gettext_lazy("Overdue")),
+STATE_FILTERS = [("open", pgettext_lazy("inflow filter", "Open")), ("queue", gettext_lazy("Waiting for review")), ("overdue", gettext_lazy("Overdue")),
                  ("all", gettext_lazy("All"))]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from fangkong.lib import crypto
 from fangkong.places.models import Place
@@ -62,7 +63,7 @@ class Channel(models.Model):
         WECOM = "wecom", _("WeCom robot")
         EMAIL = "email", _("E-mail")
 
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("of a thing", "name"), max_length=100)
     kind = models.CharField(_("channel type"), max_length=10, choices=Kind.choices)
     place = models.ForeignKey(Place, on_delete=models.PROTECT, related_name="+")
     place_path = models.CharField(max_length=255, db_index=True, editable=False)
@@ -96,6 +97,16 @@ class Channel(models.Model):
         if self.kind == self.Kind.EMAIL:
             return self.target
         return self.target.split("?", 1)[0] + ("?…" if "?" in self.target else "")
+
+    def kind_labels(self) -> list:
+        from .labels import kind_label
+
+        return [kind_label(k) for k in self.kind_list]
+
+    def role_labels(self) -> list:
+        from fangkong.places.access import role_label
+
+        return [role_label(r) for r in self.role_list]
 
     def matches(self, message: Message) -> bool:
         if not self.active or not message.place_path.startswith(self.place_path):

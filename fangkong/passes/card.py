@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from fpdf import FPDF
 
 from fangkong.documents.pdf import DOCUMENT_LANGUAGE, _qr, fonts
@@ -63,7 +64,7 @@ def _render(pass_, token: str, colour: str) -> bytes:
     local = timezone.localtime
     rows = [
         (_("Serial"), pass_.serial),
-        (_("Valid"), f"{local(pass_.valid_from):%Y-%m-%d} — {local(pass_.valid_until):%Y-%m-%d %H:%M}"),
+        (pgettext("period", "Valid"), f"{local(pass_.valid_from):%Y-%m-%d} — {local(pass_.valid_until):%Y-%m-%d %H:%M}"),
         (_("Issued by"), pass_.issuer_name),
     ]
     for key, value in rows:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from fangkong.lib import crypto
 from fangkong.lib.identity import mask_name
@@ -41,7 +42,7 @@ class Pass(models.Model):
         VEHICLE = "vehicle", _("Vehicle")
 
     class State(models.TextChoices):
-        ACTIVE = "active", _("Active")
+        ACTIVE = "active", pgettext_lazy("pass", "Active")
         REVOKED = "revoked", _("Revoked")
         EXPIRED = "expired", _("Expired")
 

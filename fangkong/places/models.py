@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 SEGMENT = 6  # base-36 digits per level: 2 billion ids per level
 
@@ -39,7 +40,7 @@ class Place(models.Model):
     ORDER = ["district", "street", "community", "grid", "compound", "building", "checkpoint"]
 
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
-    name = models.CharField(_("name"), max_length=100)
+    name = models.CharField(pgettext_lazy("of a thing", "name"), max_length=100)
     code = models.CharField(_("code"), max_length=40, unique=True)
     parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
     path = models.CharField(max_length=255, db_index=True, editable=False)
@@ -73,7 +74,7 @@ class Organization(models.Model):
         CLINIC = "clinic", _("Clinic")
 
     kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
-    name = models.CharField(_("name"), max_length=120)
+    name = models.CharField(pgettext_lazy("of a thing", "name"), max_length=120)
     code = models.CharField(_("code"), max_length=40, unique=True)
     place = models.ForeignKey(Place, on_delete=models.PROTECT, related_name="organizations")
     place_path = models.CharField(max_length=255, db_index=True, editable=False)

@@ -39,6 +39,12 @@ class FigureDefinition(models.Model):
     def kinds(self) -> list[str]:
         return [k for k in self.org_kinds.split(",") if k]
 
+    @property
+    def kind_labels(self) -> list:
+        """The kinds of organization that report this figure, by their display names."""
+        names = dict(Organization.Kind.choices)
+        return [names.get(k, k) for k in self.kinds]
+
 
 class Submission(models.Model):
     class State(models.TextChoices):

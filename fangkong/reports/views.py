@@ -185,7 +185,12 @@ def _late_page(request, day, status=200):
     orgs = scope(Organization.objects.all(), request.user, "reports.late")
     rows = actions.late(day, orgs)
     subs = list(scope(Submission.objects.filter(day=day), request.user, "reports.late").select_related("organization"))
+    definitions = list(FigureDefinition.objects.all())
+    names = {d.key: d.label for d in definitions}
+    for s in subs:  # figures by their names, not their keys
+        s.named_values = [(names.get(k, k), v) for k, v in s.values.items()]
     return render(request, "reports/late.html", {
+        "definitions": definitions,
         "day": day, "rows": rows, "deadline": actions.deadline(day), "before_deadline": timezone.now() < actions.deadline(day),
         "submissions": subs, "closed": actions.is_closed(day), "can_manage": has_perm(request.user, "reports.manage"),
         "can_close": covers_whole_tree(request.user, "reports.manage"),

@@ -1,0 +1,64 @@
+"""Display names of message kinds (Message.kind, and the kinds a channel chooses: exact, or a
+prefix ending in "*"), so that pages show words, not codes. A new module adds its kinds here."""
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+KINDS = {
+    "access.denied": _("Repeated refusals"),
+    "accounts.reassign": _("To-dos to reassign"),
+    "accounts.signin_link": _("Sign-in link"),
+    "census.risk": _("Census risk"),
+    "credit.appeal": _("Credit appeal"),
+    "declarations.risk": _("Risky declaration"),
+    "gate.fever": _("Fever at a gate"),
+    "inflow.submitted": _("Inflow application submitted"),
+    "inflow.forwarded": _("Inflow application forwarded"),
+    "inflow.overdue": _("Inflow deadline passed"),
+    "inflow.forward": _("Inflow application forwarded"),
+    "inflow.approve": _("Inflow application approved"),
+    "inflow.reject": _("Inflow application rejected"),
+    "inflow.request_info": _("More information asked for"),
+    "inflow.resubmit": _("Inflow application resubmitted"),
+    "inflow.travel": _("Travel confirmed"),
+    "inflow.arrive": _("Arrival registered"),
+    "observation.fever": _("Fever under observation"),
+    "observation.symptoms": _("Symptoms under observation"),
+    "observation.missed": _("Missed temperature report"),
+    "passes.override_burst": _("Many colour overrides"),
+    "reports.late": _("Daily figures late"),
+    "residents.transfer": _("Transfer request"),
+    "residents.transfer.requested": _("Transfer requested"),
+    "residents.transfer.accepted": _("Transfer accepted"),
+    "residents.transfer.declined": _("Transfer declined"),
+    "residents.transfer.withdrawn": _("Transfer withdrawn"),
+}
+
+# For a channel's "inflow.*": the messages of a whole module.
+MODULES = {
+    "access": pgettext_lazy("message kinds of", "Access"),
+    "accounts": pgettext_lazy("message kinds of", "Accounts"),
+    "census": pgettext_lazy("message kinds of", "Census"),
+    "credit": pgettext_lazy("message kinds of", "Credit records"),
+    "declarations": pgettext_lazy("message kinds of", "Declarations"),
+    "gate": pgettext_lazy("message kinds of", "Gates"),
+    "inflow": pgettext_lazy("message kinds of", "Inflow"),
+    "observation": pgettext_lazy("message kinds of", "Observation"),
+    "passes": pgettext_lazy("message kinds of", "Passes"),
+    "reports": pgettext_lazy("message kinds of", "Daily report"),
+    "residents": pgettext_lazy("message kinds of", "Residents"),
+}
+
+
+def kind_label(kind: str):
+    """The display name of a kind, or the code itself when it has none."""
+    if kind in KINDS:
+        return KINDS[kind]
+    if kind.endswith("*"):
+        prefix = kind[:-1].rstrip(".")
+        if prefix in KINDS:
+            return KINDS[prefix]
+        if prefix in MODULES:
+            return _("%(module)s: all messages") % {"module": MODULES[prefix]}
+    return kind
