@@ -63,7 +63,9 @@ def test_resident_declares_a_risk_on_a_phone_and_gets_a_receipt(live_server, liv
     assert no_horizontal_overflow(page), "the receipt scrolls sideways on a phone"
     screenshot(page, "declarations-2-receipt-phone")
     assert not page.js_errors
-    assert (decl.person_id, decl.risk, decl.risk_area, decl.symptom_list) == (cast.person_a1.pk, True, True, ["fever", "cough"])
+    # From the public page it is anyone's word: routed to the person's grid, matched to nobody.
+    assert (decl.person_id, decl.place_path, decl.risk, decl.risk_area, decl.symptom_list) == (
+        None, cast.person_a1.place_path, True, True, ["fever", "cough"])
 
     # The grid worker finds it false on the phone; the resident reads the entry and appeals.
     staff = open_page(**PHONE)
@@ -73,6 +75,9 @@ def test_resident_declares_a_risk_on_a_phone_and_gets_a_receipt(live_server, liv
     assert "靶子甲" in first.inner_text() and "alarm" in (first.get_attribute("class") or "")
     assert no_horizontal_overflow(staff)
     first.locator("a").first.click()
+    staff.wait_for_selector("#check-form")
+    # Having checked with the person, the grid worker matches it to them first.
+    staff.locator("form[action$='/match/'] button").click()
     staff.wait_for_selector("#check-form")
     staff.fill("#id_note", "门岗记录显示其从高风险区返回后隐瞒发热")
     staff.locator("#check-form button", has_text="查实不实").click()

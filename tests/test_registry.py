@@ -170,9 +170,11 @@ def test_create_duplicate_id_points_to_existing(cast, login):
     resp = client.post("/residents/new/", {"name": "重复", "id_number": cast.ids["person_a2"], "household": cast.hh_a1.pk})
     assert resp.status_code == 409
     assert f'/residents/{cast.person_a2.pk}/' in resp.content.decode()
-    # Duplicate of someone outside the user's scope: refused without a pointer.
+    # Someone registered outside the user's scope: no pointer, no second person; a transfer
+    # request goes to their committee (tests/test_transfers.py).
     resp = client.post("/residents/new/", {"name": "重复", "id_number": cast.ids["person_b1"], "household": cast.hh_a1.pk})
-    assert resp.status_code == 409 and f"/residents/{cast.person_b1.pk}/" not in resp.content.decode()
+    assert resp.status_code == 302 and resp["Location"] == "/residents/transfers/"
+    assert f"/residents/{cast.person_b1.pk}/" not in client.get(resp["Location"]).content.decode()
     assert Person.objects.filter(name="重复").count() == 0
 
 

@@ -293,7 +293,7 @@ def test_fastsql_insert_and_get_match_the_orm(cast):
     assert latest.pk == obs.pk and latest.person_id == obs.person_id
     event = record(cast.committee_a, "test.fast", obj=obs, detail={"phone": "13912345678"})
     row = AuditEvent.objects.get(pk=event.pk)
-    assert row.username == "committee_a" and row.roles == "committee" and row.at is not None
+    assert row.user_id == cast.committee_a.pk and row.roles == "committee" and row.at is not None
     assert row.detail == {"phone": "139****5678"} and row.place_path == obs.place_path
 
 
