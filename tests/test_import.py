@@ -457,3 +457,31 @@ def test_cli_resume_uses_the_action(cast, committee, monkeypatch, capsys):
     assert AuditEvent.objects.filter(action="residents.import.resume", user=cast.committee_a).count() == 1
     with pytest.raises(CommandError, match=f"import job {job.pk}"):
         call_command("import_residents", "--resume", str(job.pk), "--user", "committee_a")  # finished: 409's message
+
+
+def test_title_rows_above_the_headers_are_found(cast, committee):
+    """Issue 14, point 13: lists exported from government templates carry title rows (often
+    merged cells) above the headers; the header row is found and the rows are numbered as
+    in the spreadsheet."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["甲社区居民信息登记表"])
+    ws.merge_cells("A1:F1")
+    ws.append(["填报单位：甲社区居委会", None, None, "填报日期：2022-03-01"])
+    ws.append(HEAD)
+    ws.append(row(150, "马丽"))
+    bad = row(151, "马冬梅")
+    bad[1] = bad[1][:-1] + ("0" if bad[1][-1] != "0" else "1")  # a wrong check digit
+    ws.append(bad)
+    buf = io.BytesIO()
+    wb.save(buf)
+    job = run(committee, cast, buf.getvalue(), name="登记表.xlsx")
+    assert job.header_row == 3 and job.headers[:2] == ["姓名", "身份证号"]
+    assert (job.created_count, job.error_count) == (1, 1), errors_of(job)
+    assert Person.objects.filter(name="马丽").exists()
+    assert [e[0] for e in errors_of(job)] == [5]  # the spreadsheet's own row number
+    titled = "居民信息登记表,,,,,\n填报单位：甲社区,,,,,\n" + csv_bytes([row(152, "马超")]).decode("utf-8-sig")
+    csv_job = run(committee, cast, titled.encode("utf-8-sig"))
+    assert csv_job.header_row == 3 and csv_job.created_count == 1

@@ -114,6 +114,8 @@ class ImportJob(SheetJob):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     place = models.ForeignKey(Place, on_delete=models.PROTECT, verbose_name=_("default place"))
     headers = models.JSONField(default=list)
+    # The row of the headers: 1, or lower when titles (often merged cells) stand above them.
+    header_row = models.PositiveSmallIntegerField(default=1)
     mapping = models.JSONField(default=dict)  # column index (str) -> field
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.UPLOADED)
     created_count = models.PositiveIntegerField(default=0)

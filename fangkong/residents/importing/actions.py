@@ -18,7 +18,7 @@ from fangkong.lib.workflow import Conflict, Invalid
 from fangkong.places.models import Place
 
 from ..models import ImportJob
-from .fields import auto_mapping, check_mapping
+from .fields import COLUMNS, auto_mapping, check_mapping
 
 # A queued or running job whose row has not moved for this long has lost its runner (a
 # batch takes seconds; the reading process is declared stuck after 10 minutes).
@@ -29,11 +29,15 @@ def create_job(*, acting_user, place: Place, stored_path: Path, file_name: str) 
     """Inspect an uploaded file and create a job waiting for mapping confirmation.
     Raises ImportFileError for a file that cannot be imported at all."""
     source = Table.open(stored_path, file_name)
+    # Sheets from government templates carry title rows above the headers: the first of the
+    # first ten rows naming every required field is the header row.
+    source.header_row = COLUMNS.find_header_row(source) or 1
     headers = source.sniff()  # a cheap look (at most the file's first rows): the file is read by the worker
     with transaction.atomic():
         job = ImportJob.objects.create(
             created_by=acting_user, place=place, place_path=place.path, file_name=file_name[:255],
             stored_path=str(stored_path), file_format=source.fmt, encoding=source.encoding, headers=headers,
+            header_row=source.header_row,
             mapping=auto_mapping(headers),
         )
         record(acting_user, "residents.import.upload", obj=job, detail={"file": file_name[:100], "format": source.fmt})

@@ -28,7 +28,7 @@ def run_import(job: ImportJob, *, acting_user, progress: Callable[[int, int], No
     and resuming are the actions start_import and resume_import; this is their work."""
     paths = scope_paths(acting_user, "residents.import")  # where the import may write
     import_paths = [""] if paths is None else paths
-    source = Table(Path(job.stored_path), job.file_format, job.encoding)
+    source = Table(Path(job.stored_path), job.file_format, job.encoding, header_row=job.header_row)
     headers = job.headers
     lookups = Lookups(job, headers)
     job.status = ImportJob.Status.RUNNING  # running from now: counting a large file takes a while
