@@ -16,7 +16,7 @@ from django.urls import reverse
 from tests import matrix
 from tests.cast import build_cast
 from tests.test_access_matrix import _url, declared, page_routes
-from tests.test_browser import PHONE, browser, no_horizontal_overflow, open_page  # noqa: F401 (fixtures)
+from tests.test_browser import PHONE, browser, no_horizontal_overflow, open_page, screenshot  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -134,12 +134,14 @@ def test_phone_header_is_one_row_and_home_starts_with_the_to_dos(live_server, tr
         first = tab.locator("main > section, main > form, main > p:not(.flash), main > div").first
         assert first.get_attribute("id") == "todos", f"{username}: the home page does not start with the to-dos"
         assert tab.locator("#todos").bounding_box()["y"] < 844 / 3
+        screenshot(tab, f"layout-home-{username}-phone")
         # Opening the menu shows the links, grouped by task.
         menu.locator("summary").click()
         expect(tab.locator("nav.menu-groups a").first).to_be_visible()
         groups_of[username] = tab.locator("nav.menu-groups section.menu-group").evaluate_all(
             "els => els.map(e => e.dataset.group)")
         assert no_horizontal_overflow(tab)
+        screenshot(tab, f"layout-menu-{username}-phone")
     # Grouped by what the role can do: a gate guard sees no residents, a medic no staff.
     assert "people" in groups_of["committee_a"] and "health" in groups_of["committee_a"]
     assert "gates" in groups_of["guard_a"] and "people" not in groups_of["guard_a"]
@@ -161,3 +163,7 @@ def test_desktop_menu_is_open(live_server, transactional_db, open_page):
     _sign_in_cookie(tab, live_server, cast.committee_a)
     tab.goto(live_server.url + reverse("home"))
     expect(tab.locator(f"header nav a[href='{reverse('person_list')}']")).to_be_visible()
+    screenshot(tab, "layout-home-committee-desktop")
+    tab.goto(live_server.url + reverse("person_detail", args=[cast.person_a1.pk]))
+    expect(tab.locator("#action-issue-pass")).to_be_visible()
+    screenshot(tab, "layout-person-committee-desktop")
