@@ -71,6 +71,16 @@ def _overflow_details(page) -> list[str]:
     }""")
 
 
+# A table header broken onto more than two lines (one character per line on a phone).
+_WRAPPED_HEADERS = """() => [...document.querySelectorAll('main thead th')].filter(th => {
+    const text = th.textContent.trim();
+    if (text.length < 2 || th.rowSpan > 1) return false;
+    const line = parseFloat(getComputedStyle(th).lineHeight) || 24;
+    const pad = parseFloat(getComputedStyle(th).paddingTop) + parseFloat(getComputedStyle(th).paddingBottom);
+    return th.getBoundingClientRect().height - pad > line * 2.5;
+}).map(th => th.textContent.trim().slice(0, 20)).slice(0, 3)"""
+
+
 def test_every_page_of_every_role_fits_a_phone(live_server, transactional_db, open_page):
     cast = build_cast()
     objects = matrix.build_objects(cast)
@@ -92,6 +102,9 @@ def test_every_page_of_every_role_fits_a_phone(live_server, transactional_db, op
                 continue  # not this role's page (403/404/405), a file or a fragment
             tab.goto(live_server.url + path, wait_until="load")
             visited += 1
+            wrapped = tab.evaluate(_WRAPPED_HEADERS)
+            if wrapped:
+                problems.append(f"{label} {name} {path}: table headers wrapped onto several lines: {wrapped}")
             if not no_horizontal_overflow(tab):
                 width = tab.evaluate("() => document.documentElement.scrollWidth")
                 problems.append(f"{label} {name} {path}: {width}px wide; {_overflow_details(tab)}")
