@@ -17,3 +17,17 @@ register_link_resolver(LinkResolver(person=resident_for_token, person_id=residen
 registry.register_retention(registry.RetentionRule(
     key="accounts.onboarding", label=_("Staff lists"),
     run=retention_run(OnboardingJob, lambda: OnboardingRow.objects.exclude(outcome__in=("created", "granted")))))
+
+
+# --- A person's page: hand over their personal link -----------------------------------
+
+@registry.register_person_section
+def person_personal_link(user, person):
+    from django.urls import reverse
+
+    from fangkong.places.access import may
+
+    if not may(user, "residents.edit", person):
+        return None
+    return registry.PersonSection(key="link", title=_("Personal link"), order=10, actions=(registry.PersonAction(
+        label=_("Issue the personal link"), url=reverse("person_link", args=[person.pk]), post=True, key="issue-link"),))

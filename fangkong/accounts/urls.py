@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import staff_views as views
+from .views import person_link
 
 urlpatterns = [
     path("staff/", views.people, name="staff_people"),
@@ -17,5 +18,6 @@ urlpatterns = [
     path("staff/onboard/<int:pk>/errors.csv", views.onboard_errors, name="staff_onboard_errors"),
     path("staff/onboard/<int:pk>/sheet.pdf", views.onboard_sheet, name="staff_onboard_sheet"),
     path("staff/delegation/", views.delegation, name="staff_delegation"),
+    path("residents/<int:pk>/link/", person_link, name="person_link"),
     path("signin/<str:token>/", views.signin_link, name="signin_link"),
 ]

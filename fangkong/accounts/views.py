@@ -5,12 +5,13 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from fangkong.audit.actions import record
 from fangkong.lib import registry
 from fangkong.lib.queue import queue_depth
-from fangkong.places.access import authenticated, grants, has_perm, public, role_label, scope
+from fangkong.places.access import authenticated, get_in_scope, grants, has_perm, public, requires, role_label, scope
 from fangkong.places.models import Organization, Place
 from fangkong.residents.models import TAGS, Household, Person
 
@@ -93,3 +94,22 @@ def home(request):
     return render(request, "accounts/home.html", {"cards": cards, "summary": summary, "no_grants": not cards,
                                                   "todos": registry.todos(user), "today": timezone.localdate(),
                                                   "system": system})
+
+
+@requires("residents.edit", obj=Person)
+@require_POST
+@never_cache
+def person_link(request, pk: int):
+    """Issue a person's personal link from their page and show it once (URL and QR) to hand
+    over; it replaces any earlier link of theirs."""
+    import segno
+    from django.conf import settings
+    from django.urls import reverse
+
+    from .actions import issue_resident_link
+
+    person = get_in_scope(Person.objects.all(), request.user, "residents.edit", pk=pk)
+    token = issue_resident_link(acting_user=request.user, person=person)
+    url = settings.PUBLIC_URL + reverse("resident_home", kwargs={"token": token})
+    qr = segno.make(url, error="m").svg_inline(scale=5)
+    return render(request, "accounts/person_link.html", {"person": person, "link_url": url, "link_qr": qr})

@@ -99,3 +99,15 @@ def _retention(now, **kwargs):
 
 
 registry.register_retention(registry.RetentionRule(key="inflow", label=_("Return applications"), run=_retention))
+
+
+# --- A person's page: their inflow applications ----------------------------------------
+
+@registry.register_person_section
+def person_applications(user, person):
+    if not has_perm(user, "inflow.view"):
+        return None
+    apps = scope(Application.objects.filter(person=person), user, "inflow.view").order_by("-submitted_at", "-id")[:10]
+    items = tuple(registry.PersonItem(text=f"{a.serial} · {a.get_state_display()} · {timezone.localtime(a.submitted_at):%Y-%m-%d}",
+                                      url=reverse("inflow_detail", args=[a.pk])) for a in apps)
+    return registry.PersonSection(key="applications", title=_("Inflow applications"), items=items, order=40)

@@ -216,6 +216,51 @@ def count_todo(qs, *, key: str, label, url: str, rank: int = RANK_QUEUE, due_fie
                  overdue=due is not None and due < timezone.now())]
 
 
+# --- A person's page --------------------------------------------------------------------
+# What each module shows and offers on a person's page (residents' person_detail): the
+# person's passes, measures, applications... and the actions to take for them (issue a
+# pass, start an observation) without typing the ID number again. A provider sees only what
+# the user's grants reach (scope()/may()) and returns None when it has nothing to show.
+
+
+@dataclass(frozen=True)
+class PersonItem:
+    text: object  # one line: a serial, a kind, a state, dates (never an ID or phone number)
+    url: str = ""  # its page, when the user may open it
+
+
+@dataclass(frozen=True)
+class PersonAction:
+    label: object
+    url: str
+    post: bool = False  # a form posted to url (with the CSRF token) instead of a link
+    key: str = ""  # a stable id for the page and the tests
+
+
+@dataclass(frozen=True)
+class PersonSection:
+    key: str  # "passes", "observation", ...
+    title: object
+    items: tuple = ()
+    actions: tuple = ()
+    order: int = 50
+
+
+PersonSectionProvider = Callable[[object, object], "PersonSection | None"]  # (user, person)
+_PERSON_PROVIDERS: list[PersonSectionProvider] = []
+
+
+def register_person_section(fn: PersonSectionProvider) -> PersonSectionProvider:
+    if fn not in _PERSON_PROVIDERS:
+        _PERSON_PROVIDERS.append(fn)
+    return fn
+
+
+def person_sections(user, person) -> list[PersonSection]:
+    out = [s for fn in _PERSON_PROVIDERS if (s := fn(user, person)) is not None]
+    return sorted(out, key=lambda s: (s.order, s.key))
+
+
 # --- Retention --------------------------------------------------------------------------
 # What the epidemic no longer needs goes: each module registers a rule that, for the records
 # whose episode (an observation, a declaration, an import job...) ended long enough ago,

@@ -151,3 +151,24 @@ def _retention(now, **days):
 
 
 registry.register_retention(registry.RetentionRule(key="observation", label=SECTION, run=_retention))
+
+
+# --- A person's page: their control measures, and starting one without typing the ID ----
+
+@registry.register_person_section
+def person_measures(user, person):
+    from django.urls import reverse
+
+    from fangkong.places.access import may
+
+    if not has_perm(user, "observation.view"):
+        return None
+    measures = scope(Observation.objects.filter(person=person), user, "observation.view").order_by("-start_date", "-id")[:10]
+    items = tuple(registry.PersonItem(
+        text=f"{o.get_kind_display()} · {o.get_state_display()} · {o.start_date:%Y-%m-%d}–{o.planned_end:%Y-%m-%d}",
+        url=reverse("observation_detail", args=[o.pk])) for o in measures)
+    actions = ()
+    if may(user, "observation.start", person):
+        actions = (registry.PersonAction(label=_("Start an observation"), url=reverse("observation_start_person", args=[person.pk]),
+                                         key="start-observation"),)
+    return registry.PersonSection(key="measures", title=_("Control measures"), items=items, actions=actions, order=30)

@@ -8,6 +8,14 @@ from django.utils.translation import gettext_lazy as _
 from .models import SYMPTOMS, Observation
 
 
+class PersonStartForm(forms.Form):
+    """Start a measure from the person's page: the person is known, no ID is typed."""
+
+    kind = forms.ChoiceField(label=_("Control measure"), choices=Observation.Kind.choices)
+    days = forms.IntegerField(label=_("Days"), min_value=1, max_value=60, initial=14)
+    reason = forms.CharField(label=_("Reason"), max_length=200, required=False)
+
+
 class StartForm(forms.Form):
     """Start a measure for a registered person, found by ID number (validated here)."""
 

@@ -7,6 +7,7 @@ from . import views
 urlpatterns = [
     path("", views.board, name="observation_board"),
     path("new/", views.start, name="observation_start"),
+    path("person/<int:pk>/", views.start_for_person, name="observation_start_person"),
     path("sites/", views.sites, name="observation_sites"),
     path("sites/<int:pk>/rooms/", views.add_room, name="observation_add_room"),
     path("<int:pk>/", views.detail, name="observation_detail"),

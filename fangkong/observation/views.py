@@ -24,10 +24,11 @@ from fangkong.lib.workflow import int_or_none
 from fangkong.residents.queries import find_person
 from fangkong.places.access import get_in_scope, has_perm, in_scope, may, personal_link, possible_transitions, requires, scope
 from fangkong.places.models import Organization
+from fangkong.residents.models import Person
 from fangkong.web.lists import chosen, page_of
 
 from . import actions
-from .forms import ReportForm, RequestForm, StaffReportForm, StartForm
+from .forms import PersonStartForm, ReportForm, RequestForm, StaffReportForm, StartForm
 from .models import Alert, Observation, Report, Room, SupplyRequest
 
 S = Observation.State
@@ -91,6 +92,21 @@ def start(request):
         messages.success(request, _("Observation started."))
         return redirect("observation_detail", pk=obs.pk)
     return render(request, "observation/start.html", {"form": form}, status=status)
+
+
+@requires("observation.start", obj=Person)
+@require_http_methods(["GET", "POST"])
+def start_for_person(request, pk: int):
+    """Start a measure from the person's page: the person is named by the URL (in the
+    user's scope), so the ID number is never typed again."""
+    person = get_in_scope(Person.objects.all(), request.user, "observation.start", pk=pk)
+    form = PersonStartForm(request.POST or None)
+    obs, status = submitted(request, form, lambda d: actions.start(
+        acting_user=request.user, person=person, kind=d["kind"], days=d["days"], reason=d["reason"]))
+    if obs:
+        messages.success(request, _("Observation started."))
+        return redirect("observation_detail", pk=obs.pk)
+    return render(request, "observation/start.html", {"form": form, "person": person}, status=status)
 
 
 def _detail_context(request, obs):

@@ -73,3 +73,24 @@ def todos(user):
 
 
 registry.register_todo(todos)
+
+
+# --- A person's page: their passes, and issuing one without typing the ID again --------
+
+@registry.register_person_section
+def person_passes(user, person):
+    from django.urls import reverse
+
+    from fangkong.places.access import may
+
+    if not has_perm(user, "passes.view"):
+        return None
+    passes = scope(Pass.objects.filter(person=person), user, "passes.view").order_by("-created_at", "-id")[:10]
+    items = tuple(registry.PersonItem(
+        text=f"{p.serial} · {p.get_state_display()} · {timezone.localtime(p.valid_until):%Y-%m-%d}",
+        url=reverse("pass_detail", args=[p.pk])) for p in passes)
+    actions = ()
+    if may(user, "passes.issue", person):
+        actions = (registry.PersonAction(label=_("Issue a health pass"), url=reverse("pass_issue_person", args=[person.pk]),
+                                         key="issue-pass"),)
+    return registry.PersonSection(key="passes", title=_("Health passes"), items=items, actions=actions, order=20)

@@ -26,6 +26,12 @@ class ResidentPassForm(forms.Form):
         return _clean_id(self.cleaned_data["id_number"])
 
 
+class PersonPassForm(forms.Form):
+    """A resident's pass issued from the person's page: the person is known, no ID is typed."""
+
+    days = forms.IntegerField(label=_("Valid for (days)"), min_value=1, max_value=366, initial=30)
+
+
 class VisitorPassForm(forms.Form):
     name = forms.CharField(label=_("Visitor's name"), max_length=50)
     phone = forms.CharField(label=_("Visitor's phone"), max_length=20, widget=forms.TextInput(attrs={"inputmode": "tel", "autocomplete": "off"}))

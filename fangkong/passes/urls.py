@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("", views.pass_list, name="pass_list"),
     path("new/", views.issue_resident, name="pass_issue_resident"),
+    path("person/<int:pk>/", views.issue_for_person, name="pass_issue_person"),
     path("visitor/", views.issue_visitor, name="pass_issue_visitor"),
     path("vehicle/", views.issue_vehicle, name="pass_issue_vehicle"),
     path("overrides/", views.override_queue, name="pass_overrides"),

@@ -18,12 +18,12 @@ from fangkong.lib.workflow import int_or_none
 from fangkong.residents.queries import find_person
 from fangkong.places.access import get_in_scope, has_perm, in_scope, may, personal_link, requires, scope
 from fangkong.places.models import Place
-from fangkong.residents.models import Household
+from fangkong.residents.models import Household, Person
 from fangkong.web.lists import chosen, page_of
 
 from . import actions
 from .colours import pass_colour
-from .forms import OverrideForm, ResidentPassForm, VehiclePassForm, VisitorPassForm
+from .forms import OverrideForm, PersonPassForm, ResidentPassForm, VehiclePassForm, VisitorPassForm
 from .models import Override, Pass
 
 S = Pass.State
@@ -58,14 +58,14 @@ def pass_list(request):
     })
 
 
-def _issue_page(request, form, title, issue):
+def _issue_page(request, form, title, issue, person=None):
     """The form issuing one kind of pass: `issue(cleaned data)` issues it (Invalid names
     what is wrong, e.g. a person or household not found); then its detail page."""
     issued, status = submitted(request, form, issue)
     if issued:
         messages.success(request, _("Pass %(serial)s issued.") % {"serial": issued[0].serial})
         return redirect("pass_detail", pk=issued[0].pk)
-    return render(request, "passes/issue.html", {"form": form, "title": title}, status=status)
+    return render(request, "passes/issue.html", {"form": form, "title": title, "person": person}, status=status)
 
 
 @requires("passes.issue")
@@ -73,6 +73,16 @@ def _issue_page(request, form, title, issue):
 def issue_resident(request):
     return _issue_page(request, ResidentPassForm(request.POST or None), _("Issue a health pass"), lambda d: actions.issue_resident_pass(
         acting_user=request.user, person=find_person(request.user, "passes.issue", d["id_number"]), days=d["days"]))
+
+
+@requires("passes.issue", obj=Person)
+@require_http_methods(["GET", "POST"])
+def issue_for_person(request, pk: int):
+    """A resident's pass from the person's page: the person is named by the URL (in the
+    issuer's scope), so nobody unmasks, copies or types the ID number."""
+    person = get_in_scope(Person.objects.select_related("household"), request.user, "passes.issue", pk=pk)
+    return _issue_page(request, PersonPassForm(request.POST or None), _("Issue a health pass"), lambda d: actions.issue_resident_pass(
+        acting_user=request.user, person=person, days=d["days"]), person=person)
 
 
 @requires("passes.issue")

@@ -10,9 +10,11 @@ from django.core.paginator import Paginator
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.audit.actions import record
+from fangkong.lib import registry
 from fangkong.lib.exports import csv_response, xlsx_response
 from fangkong.lib.workflow import Invalid
 from fangkong.web.forms import attempt, submitted, transition_pages
@@ -61,11 +63,36 @@ def person_list(request):
 def person_detail(request, pk: int):
     person = get_in_scope(queries.persons(request.user), request.user, "residents.view", pk=pk)
     record(request.user, "person.view", obj=person)
+    sections = registry.person_sections(request.user, person)
     return render(request, "residents/person_detail.html", {
         "person": person,
+        "sections": sections,
+        "person_actions": [a for s in sections for a in s.actions],
+        "history": _history(person),
         "can_unmask": has_perm(request.user, "residents.unmask") and scope(Person.objects.filter(pk=pk), request.user, "residents.unmask").exists(),
         "can_edit": scope(Person.objects.filter(pk=pk), request.user, "residents.edit").exists(),
     })
+
+
+_HISTORY = {
+    "person.create": gettext_lazy("Registered"),
+    "person.update": gettext_lazy("Details changed"),
+    "person.unmask": gettext_lazy("Full numbers shown"),
+    "accounts.resident_link.issue": gettext_lazy("Personal link issued"),
+    "accounts.resident_link.revoke": gettext_lazy("Personal link revoked"),
+}
+
+
+def _history(person) -> list[dict]:
+    """What was done to the person's record (not who looked at it), newest first: from the
+    audit trail, by kind of event and who did it; the details (reasons, fields) stay there."""
+    from fangkong.audit.models import AuditEvent, actor_names
+
+    events = list(AuditEvent.objects.filter(object_type=type(person).__name__, object_id=str(person.pk),
+                                            action__in=list(_HISTORY), outcome="ok").order_by("-at", "-id")[:20])
+    names = actor_names(events)
+    return [{"at": e.at, "label": _HISTORY[e.action], "by": names.get(e.user_id, "") if e.user_id else e.username}
+            for e in events]
 
 
 @requires("residents.unmask", obj=Person)

@@ -9,3 +9,13 @@ document.addEventListener("click", function (event) {
     window.print();
   }
 });
+// The header's menu (<details data-wide-open>) is collapsed on a phone and open on a wide
+// screen; a tap on its summary still opens and closes it anywhere.
+(function () {
+  function openWide() {
+    if (!window.matchMedia || !window.matchMedia("(min-width: 768px)").matches) return;
+    document.querySelectorAll("details[data-wide-open]").forEach(function (d) { d.open = true; });
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", openWide);
+  else openWide();
+})();
