@@ -142,6 +142,7 @@ ACTIONS = {
     "reports.export": _("Daily report exported"),
     "reports.figure.active": _("Figure switched on or off"),
     "reports.figure.create": _("Figure defined"),
+    "residents.import.abandon": _("Resident import abandoned (no progress)"),
     "residents.import.confirm": _("Resident import confirmed"),
     "residents.import.errors": _("Import error report downloaded"),
     "residents.import.finish": _("Resident import finished"),

@@ -92,4 +92,21 @@ def audit_events(request):
         e.action_label = labels.ACTIONS.get(e.action)  # none: the code is shown as it is
         e.outcome_label = labels.outcome_label(e.outcome)
         e.role_labels = pgettext("list separator", ", ").join(str(role_label(r)) for r in e.roles.split(",") if r)
+        e.object_label = _object_labels().get(e.object_type, e.object_type)
     return render(request, "audit/event_list.html", {"page": page, "action": action})
+
+
+def _object_labels() -> dict:
+    """An event's object type (its model's class name) → the model's name in the reader's
+    language where the model gives one (else the class name); a class name two apps share
+    is named by both."""
+    from django.apps import apps
+
+    names: dict[str, list[str]] = {}
+    for model in apps.get_models():
+        if "verbose_name" not in model._meta.original_attrs:
+            continue
+        label = str(model._meta.verbose_name)
+        if label not in names.setdefault(model.__name__, []):
+            names[model.__name__].append(label)
+    return {k: " / ".join(v) for k, v in names.items()}
