@@ -52,7 +52,8 @@ def _has_content(name: str, html: str) -> bool:
 def _menu(client) -> list[tuple[str, str]]:
     home = client.get("/")
     assert home.status_code == 200
-    nav = home.content.decode().split("<nav>", 1)[1].split("</nav>", 1)[0]
+    # The header's links and the menu's (each a <nav>).
+    nav = "".join(re.findall(r"<nav\b[^>]*>(.*?)</nav>", home.content.decode(), re.S))
     links = []
     for href in dict.fromkeys(re.findall(r'href="([^"]+)"', nav)):
         if href != "/":

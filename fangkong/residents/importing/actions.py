@@ -29,10 +29,15 @@ def create_job(*, acting_user, place: Place, stored_path: Path, file_name: str) 
     """Inspect an uploaded file and create a job waiting for mapping confirmation.
     Raises ImportFileError for a file that cannot be imported at all."""
     source = Table.open(stored_path, file_name)
-    # Sheets from government templates carry title rows above the headers: the first of the
-    # first ten rows naming every required field is the header row.
-    source.header_row = COLUMNS.find_header_row(source) or 1
     headers = source.sniff()  # a cheap look (at most the file's first rows): the file is read by the worker
+    if not set(COLUMNS.required) <= set(auto_mapping(headers).values()):
+        # Sheets from government templates carry title rows above the headers: the first of
+        # the first ten rows naming every required field is the header row (looked for only
+        # when row 1 is not it: a further look at the file's first rows).
+        found = COLUMNS.find_header_row(source)
+        if found and found != 1:
+            source.header_row = found
+            headers = source.sniff()
     with transaction.atomic():
         job = ImportJob.objects.create(
             created_by=acting_user, place=place, place_path=place.path, file_name=file_name[:255],
