@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from fangkong.audit.models import AuditEvent
 from fangkong.inflow.models import Application, Origin
@@ -161,3 +162,75 @@ def test_registering_a_number_of_another_community_sends_a_request(cast):
     assert page.status_code == 302 and page["Location"] == "/residents/transfers/"
     assert Transfer.objects.filter(person=cast.person_b1).count() == 2
     assert Person.objects.filter(name="靶子丙").count() == 1
+
+
+# --- From the review: repeats, withdrawals, closed applications, moved persons ------------
+
+@pytest.mark.django_db
+def test_a_second_application_answers_as_for_a_new_number(cast, origin):
+    new = [api_apply(cast.liaison_x, cast, origin, id_number=make_id(720), name="新人", seq=720 + i) for i in range(2)]
+    other = [api_apply(cast.liaison_x, cast, origin, id_number=cast.ids["person_b1"], name="靶子丙", seq=722 + i)
+             for i in range(2)]
+    assert [r.status_code for r in new] == [r.status_code for r in other] == [201, 409]
+    assert new[1].json() == other[1].json()
+    assert Transfer.objects.filter(person=cast.person_b1).count() == 1
+
+
+@pytest.mark.django_db
+def test_only_the_requester_withdraws_an_applications_request_and_a_rejection_withdraws_it(cast, origin):
+    resp = api_apply(cast.committee_a, cast, origin, id_number=cast.ids["person_b1"], name="靶子丙")
+    app = Application.objects.get(pk=resp.json()["id"])
+    # A grid worker of the same side cannot reject the application by withdrawing its request.
+    assert as_user(cast.worker_a1).post(f"/api/transfers/{app.transfer_id}/withdraw", data={},
+                                        content_type="application/json").status_code == 409
+    app.refresh_from_db()
+    assert app.state == S.SUBMITTED and app.transfer.state == T.REQUESTED
+    # Rejected by the committee (after forwarding): the request waiting for it is withdrawn,
+    # so the owners cannot move the person for a closed application.
+    assert as_user(cast.coordinator).post(f"/api/inflow/{app.pk}/forward", data={}, content_type="application/json").status_code == 200
+    assert as_user(cast.committee_a).post(f"/api/inflow/{app.pk}/reject", data={"reason": "行程不明"},
+                                          content_type="application/json").status_code == 200
+    app.refresh_from_db()
+    assert app.state == S.REJECTED and app.transfer.state == T.WITHDRAWN
+    assert as_user(cast.committee_b).post(f"/api/transfers/{app.transfer_id}/accept", data={},
+                                          content_type="application/json").status_code == 409
+    cast.person_b1.refresh_from_db()
+    assert cast.person_b1.household == cast.hh_b1
+
+
+@pytest.mark.django_db
+def test_accepting_one_request_ends_the_others_and_the_owners_no_longer_see_the_person(cast, origin):
+    from fangkong.residents import transfers
+
+    first = transfers.request(acting_user=cast.committee_a, person=cast.person_b1, typed_name="靶子丙",
+                              to_place=cast.grid_a2, address="甲二网格30号", reason="租住")
+    second = transfers.request(acting_user=cast.liaison_x, person=cast.person_b1, typed_name="靶子丙",
+                               to_place=cast.compound_a1, address="甲一小区9号楼", reason="返岗")
+    assert as_user(cast.committee_b).post(f"/residents/transfers/{first.pk}/accept/").status_code == 302
+    second.refresh_from_db()
+    assert second.state == T.DECLINED and second.decision_reason
+    page = as_user(cast.committee_b).get(f"/residents/transfers/{first.pk}/").content.decode()
+    assert "甲二网格30号" in page  # where it asked the person to go, as the request said
+    assert "现住户" not in page and f"/residents/{cast.person_b1.pk}/" not in page  # not where they live now
+
+
+@pytest.mark.django_db
+def test_an_arrival_while_the_request_waits_asks_the_owners_to_decide(cast, origin):
+    from fangkong.notify.models import Recipient
+
+    resp = api_apply(cast.committee_a, cast, origin, id_number=cast.ids["person_b1"], name="靶子丙")
+    app = Application.objects.get(pk=resp.json()["id"])
+    c = as_user(cast.committee_a)
+    assert as_user(cast.coordinator).post(f"/api/inflow/{app.pk}/forward", data={}, content_type="application/json").status_code == 200
+    assert c.post(f"/api/inflow/{app.pk}/approve", data={}, content_type="application/json").status_code == 200
+    # (The unit's travel link, skipped: a committee's own application has no unit to confirm it.)
+    Application.objects.filter(pk=app.pk).update(state=S.TRAVELLING, planned_arrival=timezone.localdate())
+    assert c.post(f"/api/inflow/{app.pk}/arrive", data={"temperature": 36.6, "healthy": True},
+                  content_type="application/json").status_code == 200
+    assert Recipient.objects.filter(user=cast.committee_b, message__kind="inflow.transfer_arrived").count() == 1
+    # Accepted: the measure starts for the person.
+    assert as_user(cast.committee_b).post(f"/api/transfers/{app.transfer_id}/accept", data={},
+                                          content_type="application/json").status_code == 200
+    app.refresh_from_db()
+    assert app.person == cast.person_b1
+    assert app.measure == "home_observation" and cast.person_b1.observations.exists()

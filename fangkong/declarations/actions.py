@@ -269,7 +269,8 @@ def submit(*, acting_user=None, point: Point, data: dict, client_key: str = "", 
         existing = Declaration.objects.filter(client_key=key).first()
         # A resend is the same form of the same person: a key sent with another ID number
         # (a guessed or reused key) gets nobody's receipt.
-        if existing is not None and not errors and existing.id_bidx in crypto.blind_indexes("id", clean["id_number"]):
+        if (existing is not None and not errors and existing.id_bidx in crypto.blind_indexes("id", clean["id_number"])
+                and existing.person_id == (person.pk if person is not None else existing.person_id)):
             existing.created = False
             return existing
         if existing is not None:

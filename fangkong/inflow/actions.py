@@ -157,6 +157,11 @@ def _person_for(acting_user, clean: dict, household: Household, employer, origin
         if person.name != clean["name"]:
             raise Invalid({"id_number": _("This ID number does not match the name; check both")})
         return person, None
+    # A second application from the same side gets what it would for a number new here (its
+    # first application registered the person): the person already has an open application.
+    if scope(Application.objects.filter(transfer__person=person, transfer__state="requested", state__in=OPEN_STATES),
+             acting_user, "inflow.apply").exists():
+        raise Conflict(_("This person already has an open application"))
     return None, transfers.request(
         acting_user=acting_user, person=person, typed_name=clean["name"], to_place=household.place,
         address=household.address, employer=employer, purpose=TRANSFER_PURPOSE,
@@ -164,6 +169,37 @@ def _person_for(acting_user, clean: dict, household: Household, employer, origin
 
 
 TRANSFER_PURPOSE = "inflow"
+
+
+def _tell_owners_of_arrival(acting_user, app: Application) -> None:
+    """The person has arrived while the transfer request to their committee waits: the
+    control measure starts when it is accepted, so that committee is asked to decide now."""
+    from django.urls import reverse
+
+    from fangkong.notify.actions import notify
+    from fangkong.residents.models import Transfer
+
+    t = Transfer.objects.filter(pk=app.transfer_id, state=Transfer.State.REQUESTED).first()
+    if t is None:
+        return
+    with translation.override(settings.LANGUAGE_CODE):
+        notify(kind="inflow.transfer_arrived", perms=("residents.transfer",), place_path=t.from_path, obj=t,
+               acting_user=acting_user, link=reverse("transfer_detail", args=[t.pk]),
+               dedupe_key=f"inflow.transfer_arrived:{t.pk}",
+               title=_("Arrived: decide the transfer request %(id)s now") % {"id": t.id_masked},
+               body=_("The control measure (%(measure)s) starts when you accept.") % {
+                   "measure": app.get_measure_display() or "—"})
+
+
+def _withdraw_transfer(app: Application) -> None:
+    """A rejected application's transfer request still waiting is withdrawn (by the module:
+    the owners are not left to move a person for a closed application)."""
+    from fangkong.residents import transfers
+    from fangkong.residents.models import Transfer
+
+    pending = Transfer.objects.filter(pk=app.transfer_id, state=Transfer.State.REQUESTED).first()
+    if pending is not None:
+        transfers.withdraw(acting_user=None, transfer=pending)
 
 
 def transfer_decided(transfer, acting_user) -> None:
@@ -176,6 +212,8 @@ def transfer_decided(transfer, acting_user) -> None:
         return
     now = timezone.now()
     if transfer.state == transfer.State.ACCEPTED:
+        if app.state == S.REJECTED:
+            raise Conflict(_("The return application this request was made for is closed; decline the request"))
         if app.state in OPEN_STATES and Application.objects.filter(person_id=transfer.person_id,
                                                                    state__in=OPEN_STATES).exists():
             raise Conflict(_("The person already has an open return application; decline this request"))
@@ -187,10 +225,11 @@ def transfer_decided(transfer, acting_user) -> None:
         return
     note = transfer.decision_reason or str(transfer.get_state_display())
     if app.state in OPEN_STATES:
+        why = (_("The committee where the person is registered declined: %(reason)s") % {"reason": note}
+               if transfer.state == transfer.State.DECLINED else _("The transfer request was withdrawn"))
         Application.objects.filter(pk=app.pk).update(
             state=S.REJECTED, decided_at=now, pushed_at=now, version=F("version") + 1,
-            decision_reason=(_("The committee where the person is registered declined: %(reason)s") % {
-                "reason": note})[:300], **deadline("", now))
+            decision_reason=why[:300], **deadline("", now))
         app.refresh_from_db()
         _event(app, "reject", acting_user, now, note=note)
         record(acting_user, "inflow.reject", obj=app, detail={"serial": app.serial, "state": app.state,
@@ -332,6 +371,10 @@ def transition(*, acting_user, app: Application, action: str, reason: str = "", 
         record(acting_user, f"inflow.{action}", obj=current, detail={"serial": current.serial, "state": current.state})
         if action == "approve":  # the approval notice (流入人员审核通过通知单), in the same transaction
             issue_inflow_approval(acting_user=acting_user, app=current)
+        if action == "reject" and current.transfer_id and current.person_id is None:
+            _withdraw_transfer(current)
+        if action == "arrive" and current.person_id is None and current.transfer_id:
+            _tell_owners_of_arrival(acting_user, current)
         _tell(acting_user, current, action)
     return current
 

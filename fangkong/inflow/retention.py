@@ -23,7 +23,8 @@ S = Application.State
 
 
 def _ended_before(cutoff: dt.datetime):
-    return Application.objects.filter(Q(state=S.ARRIVED, arrived_at__lt=cutoff) | Q(state=S.REJECTED, decided_at__lt=cutoff))
+    ended = Q(state=S.ARRIVED, arrived_at__lt=cutoff) | Q(state=S.REJECTED, decided_at__lt=cutoff)
+    return Application.objects.filter(ended).exclude(transfer__state="requested")  # waiting for its person
 
 
 def run(now: dt.datetime, *, health_days: int, link_days: int, dry_run: bool = False) -> dict[str, int]:

@@ -23,6 +23,7 @@ KINDS = {
     "inflow.resubmit": _("Inflow application resubmitted"),
     "inflow.travel": _("Travel confirmed"),
     "inflow.arrive": _("Arrival registered"),
+    "inflow.transfer_arrived": _("Arrived while a transfer request waits"),
     "observation.fever": _("Fever under observation"),
     "observation.symptoms": _("Symptoms under observation"),
     "observation.missed": _("Missed temperature report"),

@@ -80,6 +80,9 @@ def request(*, acting_user, person: Person, typed_name: str, to_place, address: 
         errors.update(exc.errors)
     if errors:
         raise Invalid(errors)
+    pending = Transfer.objects.filter(person=person, to_path=to_place.path, purpose=purpose, state=T.REQUESTED).first()
+    if pending is not None and purpose != "inflow":  # asked already: no second message to the owners
+        return pending
     with transaction.atomic():
         t = Transfer.objects.create(
             person=person, from_path=person.place_path, to_place=to_place, to_path=to_place.path, address=address,
@@ -108,10 +111,19 @@ def decide(*, acting_user, transfer: Transfer, action: str, reason: str = "") ->
         record(acting_user, f"residents.transfer.{action}", obj=current, detail={"state": current.state})
         _follow_up(current, acting_user)
         transaction.on_commit(lambda: _tell_requester(acting_user, current))
+        if action == "accept":  # the person has moved: other requests for them are over
+            for other in Transfer.objects.filter(person_id=current.person_id, state=T.REQUESTED).exclude(pk=current.pk):
+                decide(acting_user=acting_user, transfer=other, action="decline",
+                       reason=_("The person moved to another place meanwhile"))
     return current
 
 
 def withdraw(*, acting_user, transfer: Transfer) -> Transfer:
+    """The requester's side withdraws its request. A request another module waits for (an
+    inflow application's) is withdrawn only by who made it or by that module itself
+    (acting_user None), so withdrawing cannot stand in for that module's own decision."""
+    if transfer.purpose and acting_user is not None and transfer.requested_by_id != getattr(acting_user, "pk", None):
+        raise Conflict(_("Only who made this request can withdraw it"))
     with transaction.atomic():
         current = apply_transition(
             Transfer.objects, transfer, WITHDRAW, changes={"decided_at": timezone.now()},

@@ -341,9 +341,20 @@ def transfer_list(request):
     if has_perm(user, "residents.transfer"):
         incoming = list(scope(Transfer.objects.select_related("to_place", "person"), user, "residents.transfer")
                         .filter(state=Transfer.State.REQUESTED)[:100])
+        for t in incoming:
+            t.person_here = _still_theirs(t, user)
     outgoing = list(scope(OutgoingTransfer.objects.select_related("to_place"), user, "residents.transfer_request")[:100])
+    for t in outgoing:  # a request another module waits for: only who made it withdraws it
+        t.can_withdraw = t.state == Transfer.State.REQUESTED and (not t.purpose or t.requested_by_id == user.pk)
     return render(request, "residents/transfer_list.html", {"incoming": incoming, "outgoing": outgoing,
                                                             "can_decide": has_perm(user, "residents.transfer")})
+
+
+def _still_theirs(t, user) -> bool:
+    from fangkong.places.access import may
+
+    return (t.state == Transfer.State.REQUESTED and t.person is not None
+            and t.person.place_path.startswith(t.from_path) and may(user, "residents.view", t.person))
 
 
 @requires("residents.transfer", obj=Transfer)
@@ -356,6 +367,9 @@ def transfer_detail(request, pk: int):
     t = get_in_scope(Transfer.objects.select_related("to_place", "person", "person__household", "employer"),
                      request.user, "residents.transfer", pk=pk)
     record(request.user, "residents.transfer.view", obj=t)
+    # The person's record only while the request waits and the person is still where it
+    # was made (the owners' own): after they moved, their new place is not the owners' to see.
+    t.person_here = _still_theirs(t, request.user)
     return render(request, "residents/transfer_detail.html", {
         "t": t, "possible": dict(possible_transitions(transfers.TRANSITIONS, t, request.user))})
 
