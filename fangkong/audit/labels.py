@@ -179,3 +179,22 @@ def action_label(action: str):
 
 def outcome_label(outcome: str):
     return OUTCOMES.get(outcome, outcome)
+
+
+# The objects events are about, by their model's class name (AuditEvent.object_type), for
+# the models that do not name themselves (verbose_name); the audit page names the others.
+OBJECTS = {
+    "Alert": _("Alert"), "Answer": _("Census answer"), "Appeal": _("Appeal"), "Application": _("Return application"),
+    "Attachment": _("Attachment"), "Campaign": _("Census campaign"), "Channel": _("Notification channel"),
+    "ClosedDay": _("Closed day"), "Correction": _("Correction"), "CreditEntry": _("Credit-record entry"),
+    "Declaration": _("Self-declaration"), "DelegationRule": _("Delegation rule"), "Delivery": _("Message delivery"),
+    "DeliveryAttempt": _("Delivery attempt"), "Document": _("Document"), "Event": _("History entry"),
+    "Finding": _("Grid-watch finding"), "FollowUp": _("Follow-up"), "Grant": _("Grant"), "ImportJob": _("Resident import"),
+    "ImportRowError": _("Import row error"), "ImportSeen": _("Import record"), "LoginThrottle": _("Sign-in counter"),
+    "MeasurePolicy": _("Control measure policy"), "Message": _("Message"), "Observation": _("Observation"),
+    "OnboardingJob": _("Staff list upload"), "OnboardingRow": _("Staff list row"), "Origin": _("Origin"),
+    "Point": _("Self-declaration entry point"), "Question": _("Question"), "Questionnaire": _("Questionnaire"),
+    "Recipient": _("Message recipient"), "Report": _("Temperature report"), "ResidentLink": _("Personal link"),
+    "Room": _("Room"), "SignInLink": _("Sign-in link"), "SigningKey": _("Signing key"), "StaffProfile": _("Staff profile"),
+    "Submission": _("Daily figures entry"), "SupplyRequest": _("Supply request"), "Visit": _("Census visit"),
+}

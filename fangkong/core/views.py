@@ -105,8 +105,12 @@ def _object_labels() -> dict:
     names: dict[str, list[str]] = {}
     for model in apps.get_models():
         if "verbose_name" not in model._meta.original_attrs:
-            continue
-        label = str(model._meta.verbose_name)
+            label = labels.OBJECTS.get(model.__name__)
+            if label is None:
+                continue
+        else:
+            label = model._meta.verbose_name
+        label = str(label)
         if label not in names.setdefault(model.__name__, []):
             names[model.__name__].append(label)
     return {k: " / ".join(v) for k, v in names.items()}
