@@ -20,7 +20,8 @@ from . import actions
 _pages: dict[tuple, bytes] = {}  # (language, message) -> the rendered page
 
 
-def refused_response(request, exc: actions.LockedOut) -> HttpResponse:
+def refused_page(exc: actions.LockedOut) -> bytes:
+    """The refusal page in the active language (rendered once per language and message)."""
     if exc.busy:
         message = _("Many people are signing in right now. Please try again in a moment.")
     else:
@@ -32,7 +33,11 @@ def refused_response(request, exc: actions.LockedOut) -> HttpResponse:
         if len(_pages) > 200:
             _pages.clear()
         body = _pages[key] = render_to_string("accounts/refused.html", {"message": message}).encode()
-    resp = HttpResponse(body, status=429)
+    return body
+
+
+def refused_response(request, exc: actions.LockedOut) -> HttpResponse:
+    resp = HttpResponse(refused_page(exc), status=429)
     resp["Retry-After"] = str(exc.retry_after)
     resp["Cache-Control"] = "no-store"
     resp._has_been_logged = True  # not a log line per refusal (Django's request log): audited once per window
