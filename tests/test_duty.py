@@ -312,3 +312,43 @@ def test_figures_registered(duty):
     assert dict(keys["duty.unwell"].counts(day)) == {duty["site"].place_path: 1}
     assert dict(keys["duty.deployed"].by_org(day)) == {duty["vol1"].deployments.get().sender_id: 2,
                                                       duty["vol3"].deployments.get().sender_id: 1}
+
+
+# --- Grid roster ---------------------------------------------------------------------------------
+
+def _xlsx(tmp_path, rows):
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["网格花名册"])
+    ws.append(["网格编码", "岗位", "姓名", "用户名", "起始日期"])
+    for r in rows:
+        ws.append(r)
+    path = tmp_path / "roster.xlsx"
+    wb.save(path)
+    return path
+
+
+def test_roster_import_all_or_nothing(cast, client, tmp_path):
+    from fangkong.duty.models import GridPosition
+
+    client.force_login(cast.committee_a)
+    bad = _xlsx(tmp_path, [["A1", "责任领导", "包片领导甲", "", "2020-02-01"], ["B1", "网格员", "乙", "", ""],
+                           ["A2", "队长", "丙", "", ""]])
+    with open(bad, "rb") as f:
+        r = client.post("/duty/roster/import/", {"file": f})
+    text = r.content.decode()
+    assert r.status_code == 400 and not GridPosition.objects.exists()
+    assert "4" in text and "5" in text  # the rows in error named (B1 is outside community A)
+    good = _xlsx(tmp_path, [["A1", "责任领导", "包片领导甲", "", "2020-02-01"], ["A1", "负责人", "网格长乙", "worker_a1", ""],
+                            ["A2", "网格员", "网格员丙", "", ""]])
+    with open(good, "rb") as f:
+        assert client.post("/duty/roster/import/", {"file": f}).status_code == 302
+    assert GridPosition.objects.count() == 3
+    assert queries.escalation(cast.compound_a1.path) == [[cast.worker_a1], []]
+    page = client.get(f"/duty/grids/{cast.grid_a1.pk}/").content.decode()
+    assert "包片领导甲" in page and "网格长乙" in page
+    # A grid worker reads the roster of its grid, not another community's.
+    client.force_login(cast.worker_b1)
+    assert client.get(f"/duty/grids/{cast.grid_a1.pk}/").status_code == 404

@@ -18,6 +18,8 @@ urlpatterns = [
     path("assignments/<int:pk>/remove/", views.remove, name="duty_remove"),
     path("health/<int:pk>/clear/", views.health_clear, name="duty_health_clear"),
     path("sender/", views.sender, name="duty_sender"),
+    path("grids/", views.grids, name="duty_grids"),
     path("grids/<int:pk>/", views.grid, name="duty_grid"),
     path("grids/<int:pk>/positions/", views.position_add, name="duty_position_add"),
+    path("roster/import/", views.roster_import, name="duty_roster_import"),
 ]

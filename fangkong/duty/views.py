@@ -83,6 +83,8 @@ def home(request):
     today_list = list(mine.filter(shift__ends_at__gt=now - dt.timedelta(hours=actions.AUTO_CLOSE_HOURS),
                                   shift__starts_at__lt=day_end).exclude(state=A.MISSED).order_by("shift__starts_at"))
     later = list(mine.filter(shift__starts_at__gte=day_end, state=A.ASSIGNED).order_by("shift__starts_at")[:10])
+    past = list(mine.filter(shift__starts_at__gte=now - dt.timedelta(days=7), shift__ends_at__lte=now).order_by(
+        "-shift__starts_at")[:21])
     deps = list(Deployment.objects.filter(user=user, state=Deployment.State.ACTIVE).select_related("site", "sender"))
     open_shifts = []
     site_ids = [d.site_id for d in deps]
@@ -105,7 +107,7 @@ def home(request):
     }
     others = [t for t in registry.todos(user) if not t.key.startswith("duty.")]
     return render(request, "duty/home.html", {
-        "today": today_list, "later": later, "deployments": deps, "open_shifts": open_shifts, "health_today": health_today,
+        "today": today_list, "later": later, "past": past, "deployments": deps, "open_shifts": open_shifts, "health_today": health_today,
         "unwell": unwell, "week_hours": round(week_hours, 1), "config": config, "symptoms": SYMPTOMS, "others": others,
     })
 
@@ -348,6 +350,21 @@ def sender(request):
 # --- Grid roster and teams -------------------------------------------------------------------------
 
 @require_GET
+@requires("duty.roster_view")
+def grids(request):
+    """The grids in one's area with their roster and teams counted."""
+    from django.db.models import Count
+
+    qs = scope(Place.objects.filter(kind="grid"), request.user, "duty.roster_view").select_related("parent")[:500]
+    rows = list(qs)
+    counts = dict(GridPosition.objects.filter(grid__in=rows).values_list("grid_id").annotate(n=Count("id")).order_by())
+    teams = dict(Team.objects.filter(place__in=rows).values_list("place_id").annotate(n=Count("id")).order_by())
+    return render(request, "duty/grids.html", {"rows": [{"grid": g, "positions": counts.get(g.pk, 0),
+                                                         "teams": teams.get(g.pk, 0)} for g in rows],
+                                               "can_import": has_perm(request.user, "duty.roster_manage")})
+
+
+@require_GET
 @requires("duty.roster_view", obj=Place)
 def grid(request, pk):
     grid = get_in_scope(Place.objects.filter(kind="grid"), request.user, "duty.roster_view", pk=pk)
@@ -383,3 +400,36 @@ def position_add(request, pk):
         return _refused(request, refused, back)
     messages.success(request, _("Added to the roster"))
     return redirect(back)
+
+
+@requires("duty.roster_manage")
+def roster_import(request):
+    """Import grid rosters from a spreadsheet (GET: the form)."""
+    import tempfile
+
+    if request.method not in ("GET", "POST"):
+        from django.http import HttpResponseNotAllowed
+
+        return HttpResponseNotAllowed(["GET", "POST"])
+    errors, status = [], 200
+    if request.method == "POST":
+        from . import roster
+
+        upload = request.FILES.get("file")
+        if upload is None:
+            errors, status = [_("Choose the file")], 400
+        else:
+            suffix = Path(upload.name).suffix.lower()[:8]
+            with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
+                for chunk in upload.chunks():
+                    tmp.write(chunk)
+                tmp.flush()
+                n, refused = attempt(lambda: roster.import_roster(acting_user=request.user, path=Path(tmp.name),
+                                                                  file_name=upload.name))
+            if refused:
+                status = refused.status
+                errors = [m for v in refused.errors.values() for m in (v if isinstance(v, list) else [v])] or refused.messages
+            else:
+                messages.success(request, _("%(n)s roster positions imported") % {"n": n})
+                return redirect("duty_roster_import")
+    return render(request, "duty/roster_import.html", {"errors": errors}, status=status)
