@@ -352,3 +352,23 @@ def test_roster_import_all_or_nothing(cast, client, tmp_path):
     # A grid worker reads the roster of its grid, not another community's.
     client.force_login(cast.worker_b1)
     assert client.get(f"/duty/grids/{cast.grid_a1.pk}/").status_code == 404
+
+
+def test_overdue_alert_escalates_to_the_grid_head_then_leader(cast):
+    from fangkong.lib import registry
+    from fangkong.notify.models import Recipient
+
+    leader = make_user("leader_x")
+    actions.add_position(acting_user=None, grid=cast.grid_a1, role="leader", name="包片领导", user=leader)
+    alert = registry.Alert(kind="inflow.overdue", place_path=cast.compound_a1.path, text="逾期", obj_type="inflow.application",
+                           obj_id=1, key="review")
+    registry.raise_alert(alert)
+    assert Recipient.objects.filter(user=leader).count() == 1  # no head with an account: the leader
+    head = make_user("head_x")
+    actions.add_position(acting_user=None, grid=cast.grid_a1, role="head", name="网格长", user=head)
+    registry.raise_alert(registry.Alert(**{**alert.__dict__, "obj_id": 2}))
+    assert Recipient.objects.filter(user=head).count() == 1 and Recipient.objects.filter(user=leader).count() == 1
+    registry.raise_alert(registry.Alert(**{**alert.__dict__, "obj_id": 2}))  # once per alert
+    assert Recipient.objects.filter(user=head).count() == 1
+    registry.raise_alert(registry.Alert(**{**alert.__dict__, "kind": "gate.fever", "obj_id": 3}))  # not an escalation
+    assert Recipient.objects.filter(user=head).count() == 1

@@ -126,3 +126,36 @@ def todos(user):
 
 
 registry.register_todo(todos)
+
+
+# --- Escalation along the grid roster --------------------------------------------------------------
+# The existing modules' escalations (an inflow link overdue, a risky census answer or
+# declaration) also reach the grid's people by the roster, not only by grants: the head(s)
+# of the grid where it happened, or its responsible leader(s) when the grid has no head with
+# an account. Once per alert (kind, record, key).
+ESCALATED = frozenset({"inflow.overdue", "census.risk", "declarations.risk"})
+
+
+@registry.register_alert_sink
+def roster_escalation(alert) -> None:
+    if alert.kind not in ESCALATED or not alert.place_path:
+        return
+    import logging
+
+    try:
+        from django.conf import settings
+        from django.utils import translation
+
+        from fangkong.notify.actions import ALERT_TITLES, notify
+
+        from .queries import escalation
+
+        users = next((level for level in escalation(alert.place_path) if level), [])
+        if not users:
+            return
+        key = f"roster:{alert.kind}:{alert.obj_type}:{alert.obj_id}:{alert.key}" if alert.obj_id is not None else ""
+        with translation.override(settings.LANGUAGE_CODE):
+            title = str(ALERT_TITLES.get(alert.kind, alert.kind))
+        notify(kind=alert.kind, title=title, body=alert.text, place_path=alert.place_path, users=users, dedupe_key=key)
+    except Exception:  # telling the roster never undoes the caller's own record
+        logging.getLogger(__name__).exception("roster escalation of %s failed", alert.kind)
