@@ -372,3 +372,13 @@ def test_overdue_alert_escalates_to_the_grid_head_then_leader(cast):
     assert Recipient.objects.filter(user=head).count() == 1
     registry.raise_alert(registry.Alert(**{**alert.__dict__, "kind": "gate.fever", "obj_id": 3}))  # not an escalation
     assert Recipient.objects.filter(user=head).count() == 1
+
+
+def test_missing_checkin_alerts_the_site_lead_once(duty):
+    from fangkong.notify.models import Recipient
+
+    s = _shift(duty["site"], start_in=-dt.timedelta(minutes=20))
+    actions.assign(acting_user=duty["lead"], shift=s, user=duty["vol1"])
+    assert actions.alert_missing() == 1
+    assert actions.alert_missing() == 1  # told again: the inbox keeps one message
+    assert Recipient.objects.filter(user=duty["lead"]).count() == 1

@@ -344,6 +344,23 @@ def _alert_late(a: Assignment) -> None:
                                         perms=("duty.alerted",), obj_type="duty.assignment", obj_id=a.pk))
 
 
+def alert_missing(*, now: dt.datetime | None = None) -> int:
+    """The periodic task: everyone not checked in 5 minutes after their shift began is told
+    to the site's responsible person and medic (once per assignment: the alert's record
+    and key make a repeat a no-op in the sinks)."""
+    now = now or timezone.now()
+    n = 0
+    for a in Assignment.objects.filter(state=A.ASSIGNED, shift__starts_at__lt=now - dt.timedelta(minutes=LATE_MINUTES),
+                                       shift__ends_at__gt=now).select_related("shift")[:1000]:
+        registry.raise_alert(registry.Alert(kind="duty.missing", place_path=a.place_path, org_id=a.site_id,
+                                            text=_("Not checked in at %(post)s (%(start)s)") % {
+                                                "post": a.shift.post_label,
+                                                "start": timezone.localtime(a.shift.starts_at).strftime("%H:%M")},
+                                            perms=("duty.alerted",), obj_type="duty.assignment", obj_id=a.pk, key="missing"))
+        n += 1
+    return n
+
+
 def add_note(*, acting_user, assignment: Assignment, note: str) -> Assignment:
     note = (note or "").strip()
     if not note:

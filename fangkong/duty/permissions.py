@@ -28,4 +28,11 @@ declare(
         "duty.roster_view": {"commander", "coordinator", "committee", "grid_worker", "police"},
         "duty.roster_manage": {"coordinator", "committee"},
     },
+    # The police staff gates with the guards and revisit people under observation (their
+    # temperature reports) in their community or compound.
+    extend={
+        "gates.enter": {"police"},
+        "observation.view": {"police"},
+        "observation.report": {"police"},
+    },
 )

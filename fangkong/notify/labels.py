@@ -13,6 +13,7 @@ KINDS = {
     "credit.appeal": _("Credit appeal"),
     "declarations.risk": _("Risky declaration"),
     "duty.late": _("Late check-in on duty"),
+    "duty.missing": _("Not checked in to a shift"),
     "duty.unwell": _("Person on duty unwell"),
     "gate.fever": _("Fever at a gate"),
     "inflow.submitted": _("Inflow application submitted"),
