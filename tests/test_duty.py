@@ -382,3 +382,32 @@ def test_missing_checkin_alerts_the_site_lead_once(duty):
     assert actions.alert_missing() == 1
     assert actions.alert_missing() == 1  # told again: the inbox keeps one message
     assert Recipient.objects.filter(user=duty["lead"]).count() == 1
+
+
+def test_needs_reach_the_sender(duty, cast, client):
+    client.force_login(duty["vol1"])
+    assert client.post("/duty/me/needs/", {"needs": "家中老人需代购药品"}).status_code == 302
+    assert client.post("/duty/me/needs/", {"needs": "x" * 201}).status_code == 400
+    client.force_login(cast.liaison_x)
+    r = client.get("/api/duty/sender").json()
+    assert r["totals"]["needs"] == 1 and {p["name"]: p["needs"] for p in r["people"]}["vol1"] == "家中老人需代购药品"
+
+
+def test_teams_attach_to_a_grid_with_zones_and_model_posts(cast, client):
+    from fangkong.duty.models import Team, TeamKind
+
+    kind = TeamKind.objects.get(code="party_pioneer")
+    client.force_login(cast.committee_a)
+    r = client.post(f"/duty/grids/{cast.grid_a1.pk}/teams/", {"kind": kind.pk, "place": cast.compound_a1.pk, "name": "甲一小区党员先锋队"})
+    assert r.status_code == 302
+    team = Team.objects.get()
+    assert team.place == cast.compound_a1
+    assert client.post(f"/duty/teams/{team.pk}/members/", {"name": "党员甲", "zone": "1号楼1单元", "model_post": "党员示范岗"}).status_code == 302
+    assert client.post(f"/duty/teams/{team.pk}/members/", {"name": ""}).status_code == 400
+    page = client.get(f"/duty/grids/{cast.grid_a1.pk}/").content.decode()
+    assert "甲一小区党员先锋队" in page and "1号楼1单元" in page
+    # Another grid's place cannot be chosen.
+    r = client.post(f"/duty/grids/{cast.grid_a1.pk}/teams/", {"kind": kind.pk, "place": cast.grid_a2.pk, "name": "x"})
+    assert r.status_code == 400
+    client.force_login(cast.committee_b)
+    assert client.post(f"/duty/teams/{team.pk}/members/", {"name": "乙"}).status_code == 404

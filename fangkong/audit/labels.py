@@ -68,6 +68,7 @@ ACTIONS = {
     "duty.health": _("Health check-in on duty"),
     "duty.health.clear": _("Cleared for duty by a medic"),
     "duty.missed": _("Shift missed"),
+    "duty.needs": _("Needs raised on duty"),
     "duty.note": _("Work log written"),
     "duty.remove": _("Person taken off a shift"),
     "duty.roster.add": _("Grid roster position added"),

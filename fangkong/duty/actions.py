@@ -361,6 +361,21 @@ def alert_missing(*, now: dt.datetime | None = None) -> int:
     return n
 
 
+def raise_needs(*, acting_user, needs: str) -> int:
+    """The person on duty says what they need (family care, medicine, transport...): kept on
+    their running deployments, seen by the site and the sending organization. Empty text
+    clears it. Returns the deployments changed."""
+    needs = (needs or "").strip()
+    if len(needs) > 200:
+        raise Invalid({"needs": _("At most 200 characters")})
+    with transaction.atomic():
+        n = Deployment.objects.filter(user=acting_user, state=Deployment.State.ACTIVE).update(needs=needs)
+        if not n:
+            raise Conflict(_("You are not deployed anywhere now"))
+        record(acting_user, "duty.needs", detail={"cleared": not needs})
+    return n
+
+
 def add_note(*, acting_user, assignment: Assignment, note: str) -> Assignment:
     note = (note or "").strip()
     if not note:

@@ -8,6 +8,7 @@ urlpatterns = [
     path("me/check/", views.check, name="duty_check"),
     path("me/health/", views.health, name="duty_health"),
     path("me/take/", views.take, name="duty_take"),
+    path("me/needs/", views.needs, name="duty_needs"),
     path("sites/", views.sites, name="duty_sites"),
     path("sites/<int:pk>/", views.site_board, name="duty_site"),
     path("sites/<int:pk>/shifts/", views.shift_new, name="duty_shift_new"),
@@ -21,5 +22,7 @@ urlpatterns = [
     path("grids/", views.grids, name="duty_grids"),
     path("grids/<int:pk>/", views.grid, name="duty_grid"),
     path("grids/<int:pk>/positions/", views.position_add, name="duty_position_add"),
+    path("grids/<int:pk>/teams/", views.team_new, name="duty_team_new"),
+    path("teams/<int:pk>/members/", views.member_add, name="duty_member_add"),
     path("roster/import/", views.roster_import, name="duty_roster_import"),
 ]

@@ -155,6 +155,16 @@ def health(request):
 
 @require_POST
 @requires("duty.self")
+def needs(request):
+    _n, refused = attempt(lambda: actions.raise_needs(acting_user=request.user, needs=request.POST.get("needs", "")))
+    if refused:
+        return _refused(request, refused, reverse("duty_home"))
+    messages.success(request, _("Your needs are passed on"))
+    return redirect("duty_home")
+
+
+@require_POST
+@requires("duty.self")
 def take(request):
     """Take a free place on an open shift of a site one is deployed to."""
     pk = int_or_none(request.POST.get("shift")) or 0
@@ -376,6 +386,8 @@ def grid(request, pk):
     for p in positions:
         p.needs_grant = p.user_id is not None and p.role == GridPosition.Role.WORKER and p.user_id not in granted
     return render(request, "duty/grid.html", {"grid": grid, "positions": positions, "teams": teams,
+                                              "kinds": TeamKind.objects.all(),
+                                              "places": Place.objects.filter(path__startswith=grid.path, kind__in=["grid", "compound"]),
                                               "roles": GridPosition.Role.choices,
                                               "can_manage": may(request.user, "duty.roster_manage", grid),
                                               "can_grant": may(request.user, "accounts.manage", grid)})
@@ -433,3 +445,36 @@ def roster_import(request):
                 messages.success(request, _("%(n)s roster positions imported") % {"n": n})
                 return redirect("duty_roster_import")
     return render(request, "duty/roster_import.html", {"errors": errors}, status=status)
+
+
+@require_POST
+@requires("duty.roster_manage", obj=Place)
+def team_new(request, pk):
+    """A team attached to the grid or one of its compounds."""
+    grid = get_in_scope(Place.objects.filter(kind="grid"), request.user, "duty.roster_manage", pk=pk)
+    post = request.POST
+    back = reverse("duty_grid", args=[grid.pk])
+    kind = TeamKind.objects.filter(pk=int_or_none(post.get("kind")) or 0).first()
+    place = Place.objects.filter(pk=int_or_none(post.get("place")) or grid.pk, path__startswith=grid.path).first()
+    if kind is None or place is None:
+        return _refused(request, _Refusal(400, {"kind": _("Choose the kind of team and where it attaches")}), back)
+    _t, refused = attempt(lambda: actions.create_team(acting_user=request.user, kind=kind, name=post.get("name", ""),
+                                                      place=place, leader_name=post.get("leader_name", "")[:60]))
+    if refused:
+        return _refused(request, refused, back)
+    messages.success(request, _("Team created"))
+    return redirect(back)
+
+
+@require_POST
+@requires("duty.roster_manage", obj=Team)
+def member_add(request, pk):
+    team = get_in_scope(Team.objects.all(), request.user, "duty.roster_manage", pk=pk)
+    post = request.POST
+    back = reverse("duty_grid", args=[team.place.pk if team.place.kind == "grid" else team.place.parent_id])
+    _m, refused = attempt(lambda: actions.add_member(acting_user=request.user, team=team, name=post.get("name", ""),
+                                                     zone=post.get("zone", ""), model_post=post.get("model_post", "")))
+    if refused:
+        return _refused(request, refused, back)
+    messages.success(request, _("Team member added"))
+    return redirect(back)

@@ -1,6 +1,6 @@
 """Matrix objects of people on duty: a shift at a site in compound A1Y (tomorrow), a
 person assigned to it, and an unwell health check-in there (fresh each time, since the
-routes change their state)."""
+routes change their state), and a team attached to compound A1Y."""
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +10,7 @@ import uuid
 from django.utils import timezone
 
 from fangkong.duty import actions
-from fangkong.duty.models import Assignment, HealthCheck, Shift
+from fangkong.duty.models import Assignment, HealthCheck, Shift, Team, TeamKind
 from fangkong.places.actions import create_organization
 from tests.cast import make_user
 
@@ -41,4 +41,9 @@ def health(cast):
                                       site=a.site, place_path=a.place_path, reported_at=timezone.now())
 
 
-OBJECTS = {Shift: shift, Assignment: assignment, HealthCheck: health}
+def team(cast):
+    kind = TeamKind.objects.get_or_create(code="matrix", defaults={"name": "矩阵队"})[0]
+    return actions.create_team(acting_user=None, kind=kind, name="矩阵先锋队", place=cast.compound_a1)
+
+
+OBJECTS = {Shift: shift, Assignment: assignment, HealthCheck: health, Team: team}
