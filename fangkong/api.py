@@ -20,6 +20,7 @@ from fangkong.census import api as census
 from fangkong.dashboard import api as dashboard
 from fangkong.declarations import api as declarations
 from fangkong.documents import api as documents
+from fangkong.duty import api as duty
 from fangkong.gates import api as gates
 from fangkong.inflow import api as inflow
 from fangkong.notify import api as notify
@@ -161,5 +162,5 @@ def todos(request):
 
 # Each module's router, all at the root (their paths name the module).
 for module in (residents, inflow, observation, census, documents, notify, gates, passes, declarations, dashboard, reports,
-               uploads, accounts):
+               uploads, accounts, duty):
     api.add_router("/", module.router)

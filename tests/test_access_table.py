@@ -37,13 +37,13 @@ def test_every_app_declares_its_own_permissions():
 
 
 def test_a_module_adds_a_role_and_permissions(table, db, cast, login):
-    table.declare(roles={"police": "Police"}, perms={"patrol.log": {"police", "committee"}},
-                  extend={"passes.verify": {"police"}})
-    assert "police" in table.all_roles()
-    assert table.role_perms("police") == {"patrol.log", "passes.verify"}
+    table.declare(roles={"ranger": "Ranger"}, perms={"patrol.log": {"ranger", "committee"}},
+                  extend={"passes.verify": {"ranger"}})
+    assert "ranger" in table.all_roles()
+    assert table.role_perms("ranger") == {"patrol.log", "passes.verify"}
     assert "patrol.log" in table.role_perms("committee") and "patrol.log" in table.role_perms("admin")
     officer = make_user("officer_a")
-    add_grant(acting_user=None, user=officer, role="police", target=cast.comm_a)
+    add_grant(acting_user=None, user=officer, role="ranger", target=cast.comm_a)
     assert table.has_perm(officer, "passes.verify") and not table.has_perm(officer, "passes.issue")
     assert login(officer).get("/passes/").status_code == 403  # passes.view is not the police's
 

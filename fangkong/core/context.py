@@ -6,7 +6,8 @@ from fangkong.places.access import has_perm, roles
 _PERMS = ("residents.view", "residents.edit", "residents.import", "residents.export", "audit.view", "inflow.view",
           "observation.view", "passes.view", "gates.enter", "census.view", "gates.view", "gates.triage",
           "declarations.view", "declarations.points", "credit.view", "dashboard.view", "reports.view",
-          "reports.enter", "reports.late", "accounts.view", "accounts.delegation", "notify.manage")
+          "reports.enter", "reports.late", "accounts.view", "accounts.delegation", "notify.manage",
+          "duty.self", "duty.view", "duty.sender", "duty.roster_view")
 
 
 def _groups(can: dict) -> list[dict]:
@@ -39,6 +40,12 @@ def _groups(can: dict) -> list[dict]:
             link(can["gates_enter"], "gates_gate", _("Gate")),
             link(can["gates_view"], "gates_stats", _("Gate figures")),
             link(can["gates_triage"], "gates_triage", _("Triage")),
+        ]),
+        ("duty", _("People on duty"), [
+            link(can["duty_self"], "duty_home", _("My duty")),
+            link(can["duty_view"], "duty_sites", _("Sites on duty")),
+            link(can["duty_sender"], "duty_sender", _("Our people on duty")),
+            link(can["duty_roster_view"], "duty_grids", _("Grid rosters")),
         ]),
         ("admin", _("Administration"), [
             link(can["accounts_view"], "staff_people", _("Staff")),

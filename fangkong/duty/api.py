@@ -1,0 +1,175 @@
+"""JSON API of people on duty: the phone's own shifts and its check-in queue (sent in
+batches, a client id per entry: a resend stores once), the health check-in, a site's board
+and the sending organization's figures. Names only, never an ID number or phone."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from ninja import Router, Schema
+
+from fangkong.lib.workflow import Conflict, Invalid
+from fangkong.places.access import api_perm, get_in_scope, scope
+from fangkong.places.models import Organization
+
+from . import actions, queries
+from .models import Assignment, Deployment, SentDeployment
+
+router = Router(tags=["duty"])
+BATCH = 200
+
+
+class AssignmentOut(Schema):
+    id: int
+    shift_id: int
+    site_id: int
+    post: str
+    post_label: str
+    group: str
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    state: str
+    checkin_at: dt.datetime | None
+    checkout_at: dt.datetime | None
+    late: bool
+    clock_skew: bool
+    auto_closed: bool
+    minutes: int
+
+
+def assignment_out(a: Assignment) -> dict:
+    s = a.shift
+    return {"id": a.pk, "shift_id": s.pk, "site_id": a.site_id, "post": s.post, "post_label": s.post_label, "group": s.group,
+            "starts_at": s.starts_at, "ends_at": s.ends_at, "state": a.state, "checkin_at": a.checkin_at,
+            "checkout_at": a.checkout_at, "late": a.late, "clock_skew": a.clock_skew, "auto_closed": a.auto_closed,
+            "minutes": a.minutes}
+
+
+@router.get("/duty/me", response=list[AssignmentOut], auth=api_perm("duty.self"))
+def my_shifts(request, days: int = 7):
+    """The signed-in person's own shifts from yesterday to `days` ahead (at most 31)."""
+    if not 0 <= days <= 31:
+        raise Invalid({"days": "days lies between 0 and 31"})
+    now = timezone.now()
+    qs = Assignment.objects.filter(user=request.user, shift__ends_at__gt=now - dt.timedelta(days=1),
+                                   shift__starts_at__lt=now + dt.timedelta(days=days)).select_related("shift")
+    return [assignment_out(a) for a in qs]
+
+
+class CheckBatchIn(Schema):
+    entries: list[dict[str, Any]]
+    sent_at: str | None = None  # the device's clock when it sent the batch
+
+
+class CheckBatchOut(Schema):
+    accepted: list[str]
+    rejected: list[dict[str, Any]]
+    assignments: list[AssignmentOut]
+
+
+@router.post("/duty/checks/batch", response=CheckBatchOut, auth=api_perm("duty.self"))
+def checks_batch(request, payload: CheckBatchIn):
+    """The phone's queue of check-ins and check-outs: each entry {client_id, assignment,
+    direction "in"/"out", device_at, offline, post_code?, note?}. Accepted: stored now or
+    before (same client_id); rejected: with the reason per field (someone else's shift,
+    checked in twice, out before in...), nothing stored for it."""
+    if len(payload.entries) > BATCH:
+        raise Invalid({"entries": f"at most {BATCH} entries per batch"})
+    accepted, rejected, out = [], [], {}
+    for e in payload.entries:
+        cid = str(e.get("client_id") or "")[:64] if isinstance(e, dict) else ""
+        if not cid:
+            rejected.append({"client_id": "", "errors": {"client_id": "required"}})
+            continue
+        try:
+            with transaction.atomic():
+                a, _created = actions.check(acting_user=request.user, assignment_id=e.get("assignment"),
+                                            direction=str(e.get("direction") or ""), client_id=cid,
+                                            device_at=e.get("device_at"), sent_at=payload.sent_at,
+                                            offline=bool(e.get("offline")), post_code=str(e.get("post_code") or ""),
+                                            note=str(e.get("note") or ""))
+        except Invalid as exc:
+            rejected.append({"client_id": cid, "errors": {k: str(v) for k, v in exc.errors.items()}})
+            continue
+        except Conflict as exc:
+            rejected.append({"client_id": cid, "errors": {"state": str(exc)}})
+            continue
+        accepted.append(cid)
+        out[a.pk] = a
+    fresh = Assignment.objects.filter(pk__in=list(out)).select_related("shift")
+    return {"accepted": accepted, "rejected": rejected, "assignments": [assignment_out(a) for a in fresh]}
+
+
+class HealthIn(Schema):
+    temperature: str | float | None = None
+    symptoms: list[str] = []
+    client_id: str = ""
+
+
+class HealthOut(Schema):
+    id: int
+    day: dt.date
+    temperature: float
+    symptoms: list[str]
+    state: str
+    removed_from: int
+
+
+@router.post("/duty/health", response=HealthOut, auth=api_perm("duty.self"))
+def health(request, payload: HealthIn):
+    """The daily health check-in; a fever or symptom takes the person off their remaining shifts."""
+    before = Assignment.objects.filter(user=request.user, state=Assignment.State.REMOVED, removed_reason="health").count()
+    hc = actions.health_checkin(acting_user=request.user, temperature=payload.temperature, symptoms=payload.symptoms,
+                                client_id=payload.client_id)
+    after = Assignment.objects.filter(user=request.user, state=Assignment.State.REMOVED, removed_reason="health").count()
+    return {"id": hc.pk, "day": hc.day, "temperature": float(hc.temperature), "symptoms": hc.symptoms, "state": hc.state,
+            "removed_from": after - before}
+
+
+class PersonRow(Schema):
+    deployment_id: int
+    name: str
+    site_id: int
+    site: str
+    kind: str
+    on_duty: bool
+    late: int
+    hours: float
+    unwell: bool
+    health_today: bool
+    needs: str
+
+
+class BoardOut(Schema):
+    site_id: int
+    totals: dict[str, float]
+    people: list[PersonRow]
+
+
+def _rows(rows):
+    return [{"deployment_id": r["deployment"].pk, "name": r["name"], "site_id": r["site"].pk, "site": r["site"].name,
+             "kind": r["deployment"].kind, "on_duty": r["on_duty"], "late": r["late"], "hours": r["hours"],
+             "unwell": r["unwell"], "health_today": r["health_today"], "needs": r["needs"]} for r in rows]
+
+
+@router.get("/duty/sites/{pk}/board", response=BoardOut, auth=api_perm("duty.view", obj=Organization))
+def site_board(request, pk: int):
+    """A site's people now: on duty, late this week, hours this week, health, needs."""
+    site = get_in_scope(Organization.objects.filter(kind="site"), request.user, "duty.view", pk=pk)
+    rows = queries.people_figures(Deployment.objects.filter(site=site, state=Deployment.State.ACTIVE))
+    return {"site_id": site.pk, "totals": queries.totals(rows), "people": _rows(rows)}
+
+
+class SenderOut(Schema):
+    totals: dict[str, float]
+    people: list[PersonRow]
+
+
+@router.get("/duty/sender", response=SenderOut, auth=api_perm("duty.sender"))
+def sender(request):
+    """The sending organization's own people (its liaison's grant), in real time."""
+    rows = queries.people_figures(scope(SentDeployment.objects.filter(state=Deployment.State.ACTIVE), request.user,
+                                        "duty.sender"))
+    return {"totals": queries.totals(rows), "people": _rows(rows)}

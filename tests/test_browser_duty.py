@@ -1,0 +1,93 @@
+"""Browser test of the duty page on a phone: a volunteer checks in on arrival without
+network (kept on the phone, sent once when the network returns), reports their health,
+checks out before leaving; a fever reported before the next shift takes them off it until
+a medic clears them."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from fangkong.duty import actions
+from fangkong.duty.models import Assignment, HealthCheck
+from fangkong.places.actions import create_organization
+from tests.test_browser import PHONE, browser, live_cast, no_horizontal_overflow, open_page, screenshot, sign_in, url  # noqa: F401
+
+pytestmark = pytest.mark.browser
+A = Assignment.State
+
+
+def test_volunteer_checks_in_offline_reports_health_checks_out_and_fever_takes_them_off(live_server, live_cast, open_page):
+    from playwright.sync_api import expect
+
+    cast = live_cast
+    site = create_organization(acting_user=None, kind="site", name="北门值守点", code="DUTYB", place=cast.compound_a1)
+    vol = cast.volunteer
+    actions.deploy(acting_user=None, user=vol, site=site, starts_on=timezone.localdate())
+    now = timezone.now()
+    first = actions.create_shift(acting_user=None, site=site, post="gate", starts_at=now - dt.timedelta(minutes=2),
+                                 ends_at=now + dt.timedelta(hours=3), slots=2)
+    later = actions.create_shift(acting_user=None, site=site, post="gate", starts_at=now + dt.timedelta(hours=4),
+                                 ends_at=now + dt.timedelta(hours=8), slots=2)
+    a1 = actions.assign(acting_user=None, shift=first, user=vol)
+    a2 = actions.assign(acting_user=None, shift=later, user=vol)
+
+    page = open_page(**PHONE)
+    sign_in(page, live_server, "volunteer")
+    page.goto(url(live_server, "duty_home"))
+    expect(page.locator("#net-status")).to_have_attribute("data-state", "online")
+    shift = page.locator(f'li[data-assignment="{a1.pk}"]')
+
+    # No network on arrival: the check-in waits on the phone.
+    page.context.set_offline(True)
+    expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
+    shift.locator("button.check-in").click()
+    expect(page.locator("#waiting")).to_have_text("1")
+    expect(shift).to_have_attribute("data-state", "checked_in")
+    assert Assignment.objects.get(pk=a1.pk).state == A.ASSIGNED
+    assert no_horizontal_overflow(page), "the duty page scrolls sideways on a phone"
+    screenshot(page, "duty-1-offline-checkin-phone")
+
+    # The network returns: sent once.
+    page.context.set_offline(False)
+    expect(page.locator("#waiting")).to_have_text("0", timeout=15_000)
+    page.locator("#sync-now").click()
+    page.wait_for_timeout(500)
+    a = Assignment.objects.get(pk=a1.pk)
+    assert a.state == A.CHECKED_IN and a.checkin_client_id and not a.late
+
+    # The daily health check-in.
+    page.locator("#health-temp").fill("36.5")
+    page.locator("#health-submit").click()
+    expect(page.locator("#health-today")).to_be_visible()
+    assert HealthCheck.objects.get(user=vol).state == "ok"
+
+    # Check-out before leaving.
+    shift = page.locator(f'li[data-assignment="{a1.pk}"]')
+    shift.locator("textarea[name=note]").fill("北门秩序正常")
+    shift.locator("button.check-out").click()
+    expect(page.locator("#waiting")).to_have_text("0", timeout=15_000)
+    page.wait_for_timeout(300)
+    a = Assignment.objects.get(pk=a1.pk)
+    assert a.state == A.CHECKED_OUT and a.note == "北门秩序正常"
+    screenshot(page, "duty-2-checked-out-phone")
+
+    # Before the next shift: a fever. Off that shift until a medic clears.
+    page.goto(url(live_server, "duty_home"))
+    page.locator("#health-temp").fill("38.3")
+    page.locator("input[name=symptoms][value=cough]").check()
+    page.locator("#health-submit").click()
+    expect(page.locator("#unwell")).to_be_visible()
+    assert Assignment.objects.get(pk=a2.pk).state == A.REMOVED
+    assert page.locator(f'li[data-assignment="{a2.pk}"] form').count() == 0
+    screenshot(page, "duty-3-fever-off-duty-phone")
+    assert not page.js_errors, page.js_errors
+
+    medic = open_page(**PHONE)
+    sign_in(medic, live_server, "medic_a")
+    medic.goto(url(live_server, "duty_sites"))
+    medic.locator("#unwell-list form button").click()
+    medic.wait_for_url(url(live_server, "duty_sites"))
+    assert not HealthCheck.objects.filter(user=vol, state="unwell").exists()
+    assert actions.assign(acting_user=None, shift=later, user=vol).state == A.ASSIGNED
