@@ -21,7 +21,7 @@ from .views import board_queryset
 router = Router(tags=["resumption"])
 
 
-class EnterpriseOut(Schema):
+class ResumptionEnterpriseOut(Schema):
     id: int
     name: str = Field(..., alias="organization.name")
     organization_id: int
@@ -35,7 +35,7 @@ class EnterpriseOut(Schema):
     last_inspected: dt.date | None
 
 
-class EnterpriseIn(Schema):
+class ResumptionEnterpriseIn(Schema):
     name: str
     code: str
     place_id: int
@@ -47,7 +47,7 @@ class EnterpriseIn(Schema):
     address: str = ""
 
 
-class ApplicationOut(Schema):
+class ResumptionOut(Schema):
     id: int
     serial: str
     enterprise_id: int
@@ -66,7 +66,7 @@ class ApplicationOut(Schema):
     suspend_reason: str
 
 
-class ApplyIn(Schema):
+class ResumptionApplyIn(Schema):
     enterprise_id: int
     planned_date: dt.date
     headcount: int = 0
@@ -102,7 +102,7 @@ TRANSITION_BODIES = {"submit": ResumptionStepIn, "review": ResumptionStepIn, "re
 APP_QS = Application.objects.select_related("enterprise__organization", "checklist")
 
 
-@router.get("/resumption/enterprises", response=list[EnterpriseOut], summary="Enterprises in the grid, in scope",
+@router.get("/resumption/enterprises", response=list[ResumptionEnterpriseOut], summary="Enterprises in the grid, in scope",
             auth=api_perm("resumption.view"))
 def list_enterprises(request, limit: int = 100, offset: Offset = 0):
     limit = min(max(limit, 1), 500)
@@ -110,9 +110,9 @@ def list_enterprises(request, limit: int = 100, offset: Offset = 0):
     return list(qs[max(offset, 0): max(offset, 0) + limit])
 
 
-@router.post("/resumption/enterprises", response={201: EnterpriseOut}, summary="Register an enterprise in a grid",
+@router.post("/resumption/enterprises", response={201: ResumptionEnterpriseOut}, summary="Register an enterprise in a grid",
              auth=api_perm("resumption.register"))
-def create_enterprise(request, payload: EnterpriseIn):
+def create_enterprise(request, payload: ResumptionEnterpriseIn):
     place = scope(Place.objects.filter(kind__in=actions.PLACE_KINDS), request.user, "resumption.register").filter(
         pk=payload.place_id).first()
     if place is None:
@@ -123,12 +123,12 @@ def create_enterprise(request, payload: EnterpriseIn):
     return Status(201, Enterprise.objects.select_related("organization").get(pk=ent.pk))
 
 
-@router.get("/resumption/enterprises/{pk}", response=EnterpriseOut, auth=api_perm("resumption.view", obj=Enterprise))
+@router.get("/resumption/enterprises/{pk}", response=ResumptionEnterpriseOut, auth=api_perm("resumption.view", obj=Enterprise))
 def get_enterprise(request, pk: int):
     return get_in_scope(Enterprise.objects.select_related("organization"), request.user, "resumption.view", pk=pk)
 
 
-@router.get("/resumption", response=list[ApplicationOut], summary="Applications in scope, overdue first",
+@router.get("/resumption", response=list[ResumptionOut], summary="Applications in scope, overdue first",
             auth=api_perm("resumption.view"))
 def list_applications(request, state: str = "open", limit: int = 100, offset: Offset = 0):
     if state not in ("open", "queue", "overdue", "all"):
@@ -138,9 +138,9 @@ def list_applications(request, state: str = "open", limit: int = 100, offset: Of
     return list(board_queryset(request.user, state).select_related("checklist")[max(offset, 0): max(offset, 0) + limit])
 
 
-@router.post("/resumption", response={201: ApplicationOut}, summary="Apply (and submit) for work resumption",
+@router.post("/resumption", response={201: ResumptionOut}, summary="Apply (and submit) for work resumption",
              auth=api_perm("resumption.apply"))
-def create_application(request, payload: ApplyIn):
+def create_application(request, payload: ResumptionApplyIn):
     ent = scope(Enterprise.objects.all(), request.user, "resumption.apply").filter(pk=payload.enterprise_id).first()
     if ent is None:
         raise Invalid({"enterprise_id": "unknown enterprise, or not yours"})
@@ -149,7 +149,7 @@ def create_application(request, payload: ApplyIn):
     return Status(201, APP_QS.get(pk=app.pk))
 
 
-@router.get("/resumption/{pk}", response=ApplicationOut, auth=api_perm("resumption.view", obj=Application))
+@router.get("/resumption/{pk}", response=ResumptionOut, auth=api_perm("resumption.view", obj=Application))
 def get_application(request, pk: int):
     app = get_in_scope(APP_QS, request.user, "resumption.view", pk=pk)
     record(request.user, "resumption.view", obj=app, detail={"api": True})
@@ -174,23 +174,23 @@ def _take(request, app, name: str, payload):
 
 
 transition_ops(router, actions.TRANSITIONS, Application.objects.all(), path="/resumption/{pk}/", module=__name__,
-               prefix="resumption", schema=TRANSITION_BODIES, response=ApplicationOut, take=_take)
+               prefix="resumption", schema=TRANSITION_BODIES, response=ResumptionOut, take=_take)
 
 
 # --- Checks -------------------------------------------------------------------------------------
 
-class AnswerIn(Schema):
-    result: str  # pass | fail | na
+class ResumptionAnswerIn(Schema):
+    result: str = ""  # pass | fail | na
     note: str = ""
     quantity: int | None = None
 
 
-class CheckIn(Schema):
-    answers: dict[str, AnswerIn]
+class ResumptionCheckIn(Schema):
+    answers: dict[str, ResumptionAnswerIn] = {}  # every item of the check's version (422 naming the missing ones)
     note: str = ""
 
 
-class AnswerOut(Schema):
+class ResumptionAnswerOut(Schema):
     key: str
     label: str
     result: str
@@ -198,7 +198,7 @@ class AnswerOut(Schema):
     note: str
 
 
-class CheckOut(Schema):
+class ResumptionCheckOut(Schema):
     id: int
     kind: str
     state: str
@@ -208,7 +208,7 @@ class CheckOut(Schema):
     items: list[dict] = Field(..., alias="checklist.items")
     due_date: dt.date
     done_at: dt.datetime | None
-    answers: list[AnswerOut] = Field(..., alias="answer_list")
+    answers: list[ResumptionAnswerOut] = Field(..., alias="answer_list")
 
 
 def _check_out(check):
@@ -216,7 +216,7 @@ def _check_out(check):
     return check
 
 
-@router.get("/resumption-checks", response=list[CheckOut], summary="Checks assigned to me, waiting first",
+@router.get("/resumption-checks", response=list[ResumptionCheckOut], summary="Checks assigned to me, waiting first",
             auth=api_perm("resumption.check"))
 def my_checks(request):
     qs = scope(SiteCheck.objects.filter(assignees=request.user, state=SiteCheck.State.ASSIGNED).select_related("checklist"),
@@ -224,22 +224,22 @@ def my_checks(request):
     return [_check_out(c) for c in qs[:200]]
 
 
-@router.get("/resumption-checks/{pk}", response=CheckOut, auth=api_perm("resumption.view", obj=SiteCheck))
+@router.get("/resumption-checks/{pk}", response=ResumptionCheckOut, auth=api_perm("resumption.view", obj=SiteCheck))
 def get_check(request, pk: int):
     return _check_out(get_in_scope(SiteCheck.objects.select_related("checklist"), request.user, "resumption.view", pk=pk))
 
 
-@router.post("/resumption-checks/{pk}/finish", response=CheckOut,
+@router.post("/resumption-checks/{pk}/finish", response=ResumptionCheckOut,
              summary="Record the check: every item pass / fail / not applicable (photos: the uploads API, per answer)",
              auth=api_perm("resumption.check", obj=SiteCheck))
-def finish_check(request, pk: int, payload: CheckIn):
+def finish_check(request, pk: int, payload: ResumptionCheckIn):
     check = get_in_scope(SiteCheck.objects.select_related("checklist"), request.user, "resumption.check", pk=pk)
     answers = {k: v.dict() for k, v in payload.answers.items()}
     done = actions.finish_check(acting_user=request.user, check=check, answers=answers, note=payload.note)
     return _check_out(SiteCheck.objects.select_related("checklist").get(pk=done.pk))
 
 
-@router.post("/resumption/enterprises/{pk}/inspect", response={201: CheckOut}, summary="Start a supervision inspection",
+@router.post("/resumption/enterprises/{pk}/inspect", response={201: ResumptionCheckOut}, summary="Start a supervision inspection",
              auth=api_perm("resumption.check", obj=Enterprise))
 def inspect(request, pk: int):
     ent = get_in_scope(Enterprise.objects.all(), request.user, "resumption.check", pk=pk)
@@ -248,7 +248,7 @@ def inspect(request, pk: int):
 
 # --- Problems ----------------------------------------------------------------------------------
 
-class ProblemOut(Schema):
+class ResumptionProblemOut(Schema):
     id: int
     enterprise_id: int
     application_id: int | None
@@ -260,11 +260,11 @@ class ProblemOut(Schema):
     answered_at: dt.datetime | None
 
 
-class ProblemAnswerIn(Schema):
-    answer: str
+class ResumptionProblemAnswerIn(Schema):
+    answer: str = ""  # required (422 naming it)
 
 
-@router.get("/resumption-problems", response=list[ProblemOut], summary="Open problems (the morning meeting's list)",
+@router.get("/resumption-problems", response=list[ResumptionProblemOut], summary="Open problems (the morning meeting's list)",
             auth=api_perm("resumption.view"))
 def list_problems(request, limit: int = 200, offset: Offset = 0):
     limit = min(max(limit, 1), 500)
@@ -272,13 +272,13 @@ def list_problems(request, limit: int = 200, offset: Offset = 0):
     return list(qs[max(offset, 0): max(offset, 0) + limit])
 
 
-@router.post("/resumption-problems/{pk}/answer", response=ProblemOut, auth=api_perm("resumption.answer", obj=Problem))
-def answer_problem(request, pk: int, payload: ProblemAnswerIn):
+@router.post("/resumption-problems/{pk}/answer", response=ResumptionProblemOut, auth=api_perm("resumption.answer", obj=Problem))
+def answer_problem(request, pk: int, payload: ResumptionProblemAnswerIn):
     p = get_in_scope(Problem.objects.all(), request.user, "resumption.answer", pk=pk)
     return actions.answer_problem(acting_user=request.user, problem=p, answer=payload.answer)
 
 
-@router.post("/resumption-problems/{pk}/close", response=ProblemOut, auth=api_perm("resumption.review", obj=Problem))
+@router.post("/resumption-problems/{pk}/close", response=ResumptionProblemOut, auth=api_perm("resumption.review", obj=Problem))
 def close_problem(request, pk: int):
     p = get_in_scope(Problem.objects.all(), request.user, "resumption.review", pk=pk)
     return actions.close_problem(acting_user=request.user, problem=p)
@@ -286,7 +286,7 @@ def close_problem(request, pk: int):
 
 # --- Staff health records --------------------------------------------------------------------
 
-class StaffOut(Schema):
+class ResumptionStaffOut(Schema):
     id: int
     enterprise_id: int
     name: str
@@ -299,25 +299,26 @@ class StaffOut(Schema):
     measure_end: dt.date | None = Field(None, alias="observation.planned_end")
 
 
-class StaffIn(Schema):
-    name: str
-    id_number: str
+class ResumptionStaffIn(Schema):
+    # Required (422 naming them): checked by the action, after the enterprise's scope.
+    name: str = ""
+    id_number: str = ""
     phone: str = ""
     origin_id: int | None = None
     return_date: dt.date | None = None
     address: str = ""
 
 
-class TemperatureIn(Schema):
+class ResumptionTemperatureIn(Schema):
     temperature: float | None = None
     client_key: str = ""
 
 
-class HealthIn(Schema):
-    health: str
+class ResumptionHealthIn(Schema):
+    health: str = ""  # required (422 naming it)
 
 
-class TemperatureOut(Schema):
+class ResumptionTemperatureOut(Schema):
     day: dt.date
     window: int
     temperature: float | None
@@ -325,16 +326,16 @@ class TemperatureOut(Schema):
     created: bool
 
 
-@router.get("/resumption/enterprises/{pk}/staff", response=list[StaffOut], summary="The employee health records",
+@router.get("/resumption/enterprises/{pk}/staff", response=list[ResumptionStaffOut], summary="The employee health records",
             auth=api_perm("resumption.view", obj=Enterprise))
 def list_staff(request, pk: int):
     ent = get_in_scope(Enterprise.objects.all(), request.user, "resumption.view", pk=pk)
     return list(ent.staff.filter(active=True).select_related("origin", "observation"))
 
 
-@router.post("/resumption/enterprises/{pk}/staff", response={201: StaffOut}, summary="Add a worker to the staff list",
+@router.post("/resumption/enterprises/{pk}/staff", response={201: ResumptionStaffOut}, summary="Add a worker to the staff list",
              auth=api_perm("resumption.staff", obj=Enterprise))
-def add_staff(request, pk: int, payload: StaffIn):
+def add_staff(request, pk: int, payload: ResumptionStaffIn):
     ent = get_in_scope(Enterprise.objects.select_related("organization", "place"), request.user, "resumption.staff", pk=pk)
     origin = None
     if payload.origin_id is not None:
@@ -346,18 +347,18 @@ def add_staff(request, pk: int, payload: StaffIn):
     return Status(201, StaffRecord.objects.select_related("origin", "observation").get(pk=rec.pk))
 
 
-@router.post("/resumption-staff/{pk}/report", response=TemperatureOut, summary="Report an isolated worker's temperature",
+@router.post("/resumption-staff/{pk}/report", response=ResumptionTemperatureOut, summary="Report an isolated worker's temperature",
              auth=api_perm("resumption.staff", obj=StaffRecord))
-def report(request, pk: int, payload: TemperatureIn):
+def report(request, pk: int, payload: ResumptionTemperatureIn):
     rec = get_in_scope(StaffRecord.objects.select_related("observation"), request.user, "resumption.staff", pk=pk)
     rep = actions.report_temperature(acting_user=request.user, staff=rec, temperature=payload.temperature,
                                      client_key=payload.client_key)
     return {"day": rep.day, "window": rep.window, "temperature": rep.temperature, "fever": rep.fever, "created": rep.created}
 
 
-@router.post("/resumption-staff/{pk}/health", response=StaffOut, summary="Set a worker's health state (medic)",
+@router.post("/resumption-staff/{pk}/health", response=ResumptionStaffOut, summary="Set a worker's health state (medic)",
              auth=api_perm("resumption.health", obj=StaffRecord))
-def set_health(request, pk: int, payload: HealthIn):
+def set_health(request, pk: int, payload: ResumptionHealthIn):
     rec = get_in_scope(StaffRecord.objects.all(), request.user, "resumption.health", pk=pk)
     actions.set_health(acting_user=request.user, staff=rec, health=payload.health)
     return StaffRecord.objects.select_related("origin", "observation").get(pk=rec.pk)
@@ -365,37 +366,37 @@ def set_health(request, pk: int, payload: HealthIn):
 
 # --- Checklist (admin) ----------------------------------------------------------------------
 
-class ChecklistItemIn(Schema):
+class ResumptionChecklistItemIn(Schema):
     key: str
     label: str
     quantity: bool = False
 
 
-class ChecklistIn(Schema):
-    items: list[ChecklistItemIn]
+class ResumptionChecklistIn(Schema):
+    items: list[ResumptionChecklistItemIn]
 
 
-class ChecklistOut(Schema):
+class ResumptionChecklistOut(Schema):
     id: int
     number: int
     items: list[dict]
 
 
-@router.get("/resumption-checklist", response=ChecklistOut, summary="The current checklist version",
+@router.get("/resumption-checklist", response=ResumptionChecklistOut, summary="The current checklist version",
             auth=api_perm("resumption.view"))
 def get_checklist(request):
     return actions.current_checklist()
 
 
-@router.post("/resumption-checklist", response={201: ChecklistOut}, summary="Edit the checklist: a new version",
+@router.post("/resumption-checklist", response={201: ResumptionChecklistOut}, summary="Edit the checklist: a new version",
              auth=api_perm("resumption.checklist"))
-def edit_checklist(request, payload: ChecklistIn):
+def edit_checklist(request, payload: ResumptionChecklistIn):
     return Status(201, actions.edit_checklist(acting_user=request.user, items=[i.dict() for i in payload.items]))
 
 
 # --- Turnaround -----------------------------------------------------------------------------
 
-class TurnaroundOut(Schema):
+class ResumptionTurnaroundOut(Schema):
     key: str
     label: str
     applications: int
@@ -404,7 +405,7 @@ class TurnaroundOut(Schema):
     review_minutes: float | None
 
 
-@router.get("/resumption-turnaround", response=list[TurnaroundOut],
+@router.get("/resumption-turnaround", response=list[ResumptionTurnaroundOut],
             summary="Turnaround per community: submission to decision (median minutes)", auth=api_perm("resumption.view"))
 def turnaround(request):
     from . import queries

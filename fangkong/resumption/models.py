@@ -75,6 +75,7 @@ class Enterprise(models.Model):
     SCOPE_ORG = "organization_id"
 
     class Meta:
+        verbose_name = _("enterprise")
         ordering = ["place_path", "id"]
 
     def __str__(self):
@@ -95,6 +96,7 @@ class Checklist(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
+        verbose_name = _("resumption checklist")
         ordering = ["-number"]
 
     def __str__(self):
@@ -137,6 +139,7 @@ class Application(models.Model):
     suspend_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
+        verbose_name = _("resumption application")
         ordering = ["-created_at"]
         constraints = [
             # One application in progress or in force per enterprise.
@@ -157,6 +160,7 @@ class Event(models.Model):
     note = models.CharField(max_length=300, blank=True)
 
     class Meta:
+        verbose_name = _("resumption history entry")
         ordering = ["at", "id"]
 
 
@@ -192,6 +196,7 @@ class SiteCheck(models.Model):
     note = models.CharField(max_length=300, blank=True)
 
     class Meta:
+        verbose_name = _("on-site check or inspection")
         ordering = ["due_date", "id"]
 
     def __str__(self):
@@ -217,6 +222,7 @@ class CheckAnswer(models.Model):
     note = models.CharField(max_length=300, blank=True)
 
     class Meta:
+        verbose_name = _("checklist answer")
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["check_run", "key"], name="resumption_answer_once")]
 
@@ -254,6 +260,7 @@ class Problem(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
+        verbose_name = _("resumption problem")
         ordering = ["due_date", "id"]
 
     def __str__(self):
@@ -288,6 +295,7 @@ class StaffRecord(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = _("employee health record")
         ordering = ["name", "id"]
         constraints = [models.UniqueConstraint(fields=["enterprise", "person"], name="resumption_staff_once")]
 
