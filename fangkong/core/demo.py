@@ -288,6 +288,7 @@ def build_activity(rng: random.Random, tree: dict) -> dict:
     out["visits"] = _census(rng, tree, staff, days)
     out["declarations"] = _declarations(rng, tree, staff, days, real_now)
     out["submissions"] = _reports(rng, tree, staff, days, real_now)
+    out.update(__import__("fangkong.resumption.demo", fromlist=["build"]).build(rng, tree, staff, days, real_now))
     return out
 
 
