@@ -430,3 +430,38 @@ def test_checklist_versions_metrics_ledger_and_turnaround(cast, ent, clock):
     assert r.status_code == 200 and "spreadsheetml" in r["Content-Type"]
     rows = as_user(cast.coordinator).get("/api/resumption-turnaround").json()
     assert rows[0]["applications"] == 1
+
+
+@pytest.mark.django_db
+def test_staff_and_enterprises_import_from_spreadsheets_all_or_nothing(cast, ent, clock):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    clock.set(at(2026, 3, 2, 9, 0))
+    henan = origin("河南省", "medium")
+    liaison = as_user(cast.liaison_x)
+    bad = ("姓名,身份证号,返回前所在地,返回日期\n"
+           f"李四,{make_id(670)},{henan.name},2026-02-25\n"
+           f"王五,{make_id(671)},火星,2026-02-25\n"
+           f"赵六,12345,{henan.name},2026-02-25\n")
+    r = liaison.post(f"/resumption/enterprises/{ent.pk}/staff/import/",
+                     {"file": SimpleUploadedFile("staff.csv", bad.encode("gbk"), "text/csv")})
+    body = r.content.decode()
+    assert r.status_code == 400 and 'id="import-errors"' in body
+    assert not StaffRecord.objects.exists()  # nothing stored
+    good = ("员工健康档案\n姓名,身份证号,返回前所在地,返回日期\n"
+            f"李四,{make_id(670)},{henan.name},2026-02-25\n王五,{make_id(671)},,\n")
+    r = liaison.post(f"/resumption/enterprises/{ent.pk}/staff/import/",
+                     {"file": SimpleUploadedFile("staff.csv", good.encode("utf-8"), "text/csv")})
+    assert r.status_code == 302
+    recs = {s.name: s for s in StaffRecord.objects.filter(enterprise=ent)}
+    assert set(recs) == {"李四", "王五"} and recs["李四"].observation is not None and recs["王五"].observation is None
+    # Enterprises of the committee's grids, by the grid's code.
+    committee = as_user(cast.committee_a)
+    sheet = "企业名称,统一社会信用代码,网格,分类,员工人数\n甲商行,QY-1,A1,重点,12\n乙酒店,QY-2,B1,,3\n"
+    r = committee.post("/resumption/enterprises/import/", {"file": SimpleUploadedFile("e.csv", sheet.encode(), "text/csv")})
+    assert r.status_code == 400 and Enterprise.objects.count() == 1  # B1 is outside community A
+    sheet = "企业名称,统一社会信用代码,网格,分类,员工人数\n甲商行,QY-1,A1,重点,12\n乙酒店,QY-2,A2,,3\n"
+    r = committee.post("/resumption/enterprises/import/", {"file": SimpleUploadedFile("e.csv", sheet.encode(), "text/csv")})
+    assert r.status_code == 302
+    assert set(Enterprise.objects.values_list("priority", flat=True)) == {"key", "ordinary"}
+    assert Enterprise.objects.count() == 3

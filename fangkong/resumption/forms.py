@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from fangkong.inflow.models import Origin
 
@@ -29,7 +30,7 @@ class RegisterForm(forms.Form):
     priority = forms.ChoiceField(label=_("Priority"), choices=Priority.choices, initial=Priority.ORDINARY)
     pilot = forms.BooleanField(label=_("Pilot"), required=False)
     officer_name = forms.CharField(label=_("Safety officer"), max_length=50, required=False)
-    address = forms.CharField(label=_("Address"), max_length=200, required=False)
+    address = forms.CharField(label=pgettext_lazy("enterprise", "Address"), max_length=200, required=False)
 
     def __init__(self, *args, places, **kwargs):
         super().__init__(*args, **kwargs)

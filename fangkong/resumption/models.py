@@ -208,8 +208,8 @@ class CheckAnswer(models.Model):
     SCOPE_ORG = "organization_id"
 
     class Result(models.TextChoices):
-        PASS = "pass", _("Pass")
-        FAIL = "fail", _("Fail")
+        PASS = "pass", pgettext_lazy("check result", "Pass")
+        FAIL = "fail", pgettext_lazy("check result", "Fail")
         NA = "na", _("Not applicable")
 
     check_run = models.ForeignKey(SiteCheck, on_delete=models.CASCADE, related_name="answers")

@@ -341,6 +341,43 @@ def staff(request, pk: int):
         "ent": ent, "form": form, "rows": rows, "today": today, "temp_form": TemperatureForm()}, status=status)
 
 
+@requires("resumption.staff", obj=Enterprise)
+@require_POST
+def staff_import(request, pk: int):
+    """The staff list from a spreadsheet: all rows or none, each error with its row and column."""
+    from . import imports
+
+    ent = get_in_scope(Enterprise.objects.select_related("organization", "place"), request.user, "resumption.staff", pk=pk)
+    upload = request.FILES.get("file")
+    if upload is None:
+        result = {"added": 0, "errors": [(0, "", _("Choose a file"))]}
+    else:
+        result = imports.import_staff(acting_user=request.user, enterprise=ent, upload=upload)
+    if not result["errors"]:
+        messages.success(request, _("%(n)d workers added to the staff list.") % {"n": result["added"]})
+        return redirect("resumption_staff", pk=ent.pk)
+    rows = ent.staff.select_related("origin", "observation").filter(active=True)
+    return render(request, "resumption/staff.html", {"ent": ent, "form": StaffForm(), "rows": rows, "import_errors": result["errors"]},
+                  status=400)
+
+
+@requires("resumption.register")
+@require_http_methods(["GET", "POST"])
+def enterprise_import(request):
+    from . import imports
+
+    result = None
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        result = {"added": 0, "errors": [(0, "", _("Choose a file"))]} if upload is None else imports.import_enterprises(
+            acting_user=request.user, places=_register_places(request.user), upload=upload)
+        if not result["errors"]:
+            messages.success(request, _("%(n)d enterprises registered.") % {"n": result["added"]})
+            return redirect("resumption_enterprises")
+    return render(request, "resumption/import.html", {"import_errors": result["errors"] if result else []},
+                  status=400 if result else 200)
+
+
 @requires("resumption.staff", obj=StaffRecord)
 @require_POST
 def staff_report(request, pk: int):
