@@ -465,3 +465,20 @@ def test_staff_and_enterprises_import_from_spreadsheets_all_or_nothing(cast, ent
     assert r.status_code == 302
     assert set(Enterprise.objects.values_list("priority", flat=True)) == {"key", "ordinary"}
     assert Enterprise.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_turnaround_page_and_checklist_page(cast, ent, clock):
+    clock.set(at(2026, 3, 2, 9, 0))
+    app = _apply(cast, ent, dt.date(2026, 3, 2))
+    clock.set(at(2026, 3, 2, 9, 40))
+    actions.transition(acting_user=cast.committee_a, app=app, action="review")
+    rows = as_user(cast.coordinator).get("/api/resumption-turnaround").json()
+    assert rows[0]["links"]["review"] == 40.0
+    assert "40.0" in as_user(cast.coordinator).get("/resumption/stats/").content.decode()
+    admin = as_user(cast.admin)
+    assert admin.get("/resumption/checklist/").status_code == 200
+    r = admin.post("/resumption/checklist/", {"items": "masks | 口罩 | q\nbad key | x"})
+    assert r.status_code == 400 and actions.current_checklist().number == 1
+    r = admin.post("/resumption/checklist/", {"items": "masks | 口罩 | q\ncanteen | 分餐"})
+    assert r.status_code == 302 and actions.current_checklist().items[0] == {"key": "masks", "label": "口罩", "quantity": True}

@@ -93,6 +93,7 @@ ACTIONS = {
     "resumption.return": _("Resumption application returned with problems"),
     "resumption.review": _("Material review started"),
     "resumption.staff": _("Worker added to the staff list"),
+    "resumption.stats": _("Resumption turnaround viewed"),
     "resumption.submit": _("Resumption application submitted"),
     "resumption.suspend": _("Enterprise suspended"),
     "resumption.view": _("Resumption application viewed"),

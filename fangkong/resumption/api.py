@@ -403,6 +403,7 @@ class ResumptionTurnaroundOut(Schema):
     decided: int
     median_minutes: float | None
     review_minutes: float | None
+    links: dict[str, float | None]  # median minutes of each link (queries.LINKS)
 
 
 @router.get("/resumption-turnaround", response=list[ResumptionTurnaroundOut],

@@ -24,6 +24,8 @@ urlpatterns = [
     path("staff/<int:pk>/report/", views.staff_report, name="resumption_staff_report"),
     path("staff/<int:pk>/health/", views.staff_health, name="resumption_staff_health"),
     path("ledger.xlsx", views.ledger, name="resumption_ledger"),
+    path("stats/", views.stats, name="resumption_stats"),
+    path("checklist/", views.checklist, name="resumption_checklist"),
     path("<int:pk>/", views.detail, name="resumption_detail"),
     *transition_urls(views.transition_views, "<int:pk>/{}/", "resumption_{}"),
 ]

@@ -65,7 +65,8 @@ def board(request):
         "counts": [(label, counts.get(key, 0)) for key, label in S.choices],
         "can_apply": has_perm(request.user, "resumption.apply"),
         "can_register": has_perm(request.user, "resumption.register"),
-        "can_check": has_perm(request.user, "resumption.check")})
+        "can_check": has_perm(request.user, "resumption.check"),
+        "can_checklist": has_perm(request.user, "resumption.checklist")})
 
 
 def _app(user, pk, perm="resumption.view"):
@@ -411,3 +412,42 @@ def ledger(request):
 
     record(request.user, "resumption.ledger")
     return exports.ledger_response(request.user)
+
+
+# --- Turnaround and the checklist ------------------------------------------------------------
+
+@requires("resumption.view")
+@require_GET
+def stats(request):
+    from . import queries
+
+    record(request.user, "resumption.stats")
+    return render(request, "resumption/stats.html", {"rows": queries.turnaround(request.user),
+                                                      "links": [(k, label) for k, label, *_r in queries.LINKS]})
+
+
+@requires("resumption.checklist")
+@require_http_methods(["GET", "POST"])
+def checklist(request):
+    """The admin edits the checklist, one item a line: key | label | q (asks a quantity).
+    Saving makes a new version; applications keep the version they were checked with."""
+    current = actions.current_checklist()
+    text = request.POST.get("items", "") if request.method == "POST" else "\n".join(
+        f"{i['key']} | {i['label']}" + (" | q" if i.get("quantity") else "") for i in current.items)
+    errors = {}
+    if request.method == "POST":
+        items = []
+        for line in text.splitlines():
+            if not line.strip():
+                continue
+            parts = [p.strip() for p in line.split("|")]
+            items.append({"key": parts[0], "label": parts[1] if len(parts) > 1 else "",
+                          "quantity": len(parts) > 2 and parts[2].lower() in ("q", "1", "数量")})
+        version, refusal = attempt(lambda: actions.edit_checklist(acting_user=request.user, items=items), request=request,
+                                   keep_errors=True)
+        if not refusal:
+            messages.success(request, _("Checklist version %(n)d saved.") % {"n": version.number})
+            return redirect("resumption_checklist")
+        errors = refusal.errors
+    return render(request, "resumption/checklist.html", {"current": current, "text": text, "errors": errors},
+                  status=400 if errors else 200)
