@@ -28,6 +28,7 @@ from fangkong.observation import api as observation
 from fangkong.passes import api as passes
 from fangkong.reports import api as reports
 from fangkong.residents import api as residents
+from fangkong.resumption import api as resumption
 from fangkong.uploads import api as uploads
 
 # Every operation names its own auth: api_perm(...) for a permission, django_auth for
@@ -163,4 +164,5 @@ def todos(request):
 # Each module's router, all at the root (their paths name the module).
 for module in (residents, inflow, observation, census, documents, notify, gates, passes, declarations, dashboard, reports,
                uploads, accounts, duty):
+               uploads, accounts, resumption):
     api.add_router("/", module.router)

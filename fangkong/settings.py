@@ -192,6 +192,7 @@ INSTALLED_APPS = [
     "fangkong.dashboard",
     "fangkong.uploads",
     "fangkong.duty",
+    "fangkong.resumption",
 ]
 
 MIDDLEWARE = [

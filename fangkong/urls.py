@@ -36,5 +36,6 @@ urlpatterns = [
     path("reports/", include("fangkong.reports.urls")),
     path("uploads/", include("fangkong.uploads.urls")),
     path("duty/", include("fangkong.duty.urls")),
+    path("resumption/", include("fangkong.resumption.urls")),
     path("", include("fangkong.accounts.urls")),
 ]

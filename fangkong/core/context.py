@@ -8,6 +8,7 @@ _PERMS = ("residents.view", "residents.edit", "residents.import", "residents.exp
           "declarations.view", "declarations.points", "credit.view", "dashboard.view", "reports.view",
           "reports.enter", "reports.late", "accounts.view", "accounts.delegation", "notify.manage",
           "duty.self", "duty.view", "duty.sender", "duty.roster_view")
+          "resumption.view")
 
 
 def _groups(can: dict) -> list[dict]:
@@ -35,6 +36,7 @@ def _groups(can: dict) -> list[dict]:
             link(can["inflow_view"], "inflow_board", _("Inflow")),
             link(can["observation_view"], "observation_board", _("Observation")),
             link(can["passes_view"], "pass_list", _("Health passes")),
+            link(can["resumption_view"], "resumption_board", _("Work resumption")),
         ]),
         ("gates", _("Gates"), [
             link(can["gates_enter"], "gates_gate", _("Gate")),

@@ -289,6 +289,7 @@ def build_activity(rng: random.Random, tree: dict) -> dict:
     out["declarations"] = _declarations(rng, tree, staff, days, real_now)
     out["submissions"] = _reports(rng, tree, staff, days, real_now)
     out["duty"] = __import__("fangkong.duty.demo", fromlist=["build"]).build(rng, tree, staff, days, real_now)
+    out.update(__import__("fangkong.resumption.demo", fromlist=["build"]).build(rng, tree, staff, days, real_now))
     return out
 
 

@@ -28,6 +28,8 @@ class Document(models.Model):
     class Kind(models.TextChoices):
         INFLOW_APPROVAL = "inflow_approval", _("Inflow approval notice")
         RELEASE = "release", _("Release from medical observation notice")
+        RESUMPTION_APPROVAL = "resumption_approval", _("Work resumption approval notice")
+        RESUMPTION_SUSPENSION = "resumption_suspension", _("Work suspension notice")
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     serial = models.CharField(max_length=32, unique=True, editable=False)

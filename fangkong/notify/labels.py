@@ -32,6 +32,14 @@ KINDS = {
     "observation.missed": _("Missed temperature report"),
     "passes.override_burst": _("Many colour overrides"),
     "reports.late": _("Daily figures late"),
+    "resumption.submit": _("Resumption application submitted"),
+    "resumption.resubmit": _("Resumption application resubmitted"),
+    "resumption.return": _("Resumption application returned with problems"),
+    "resumption.approve": _("Resumption approved after the on-site check"),
+    "resumption.fail": _("Resumption returned after the on-site check"),
+    "resumption.suspend": _("Enterprise suspended"),
+    "resumption.assign": _("On-site check assigned"),
+    "resumption.overdue": _("Resumption decision overdue"),
     "residents.transfer": _("Transfer request"),
     "residents.transfer.requested": _("Transfer requested"),
     "residents.transfer.accepted": _("Transfer accepted"),
@@ -53,6 +61,7 @@ MODULES = {
     "passes": pgettext_lazy("message kinds of", "Passes"),
     "reports": pgettext_lazy("message kinds of", "Daily report"),
     "residents": pgettext_lazy("message kinds of", "Residents"),
+    "resumption": pgettext_lazy("message kinds of", "Work resumption"),
 }
 
 

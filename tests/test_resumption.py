@@ -1,0 +1,484 @@
+"""Work resumption (M9) through HTTP as its parties drive it, then the stored state: the
+liaison of unit X (its enterprise placed in compound A1Y), the committee of community A,
+the grid worker of grid A1, the medic, the street's coordinator. The clock is moved with
+`clock` (patches django.utils.timezone.now)."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import threading
+from unittest import mock
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+
+from fangkong.documents.models import Document
+from fangkong.inflow.models import Origin
+from fangkong.observation.models import Observation, Report
+from fangkong.resumption import actions
+from fangkong.resumption.models import Application, CheckAnswer, Enterprise, Problem, SiteCheck, StaffRecord
+from fangkong.uploads.models import Attachment
+from tests.cast import make_id, make_user
+
+TZ = timezone.get_default_timezone()
+S = Application.State
+ITEMS = [k for k, _l, _q in __import__("fangkong.resumption.models", fromlist=["STANDARD_ITEMS"]).STANDARD_ITEMS]
+QTY = {"masks", "disinfectant", "thermometers"}
+
+
+def at(y, m, d, hh=9, mm=0):
+    return dt.datetime(y, m, d, hh, mm, tzinfo=TZ)
+
+
+class Clock:
+    def __init__(self):
+        self.now = timezone.now()
+        self._patch = mock.patch("django.utils.timezone.now", side_effect=lambda: self.now)
+
+    def set(self, moment):
+        self.now = moment
+
+
+@pytest.fixture
+def clock():
+    c = Clock()
+    with c._patch:
+        yield c
+
+
+@pytest.fixture(autouse=True)
+def _policy_table(db):
+    from fangkong.inflow.models import MeasurePolicy
+
+    for risk, measure, days in (("high", "central_observation", 14), ("medium", "home_observation", 14),
+                                ("low", "health_monitoring", 7), ("none", "none", 0)):
+        MeasurePolicy.objects.get_or_create(risk=risk, defaults={"measure": measure, "days": days})
+
+
+def origin(name, risk):
+    o, _ = Origin.objects.get_or_create(name=f"{name}·测", defaults={"risk": risk})
+    return o
+
+
+def as_user(user) -> Client:
+    c = Client()
+    c.force_login(user)
+    return c
+
+
+@pytest.fixture
+def ent(cast):
+    return actions.register_enterprise(acting_user=cast.committee_a, name="", code="", place=cast.compound_a1,
+                                       organization=cast.org_x, priority="key", size=40, officer_name="王专员")
+
+
+def all_pass(**over) -> dict:
+    data = {}
+    for k in ITEMS:
+        data[f"result_{k}"] = "pass"
+        if k in QTY:
+            data[f"quantity_{k}"] = "100"
+    data.update(over)
+    return data
+
+
+def png_bytes() -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 20, 20)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _apply(cast, ent, when: dt.date) -> Application:
+    r = as_user(cast.liaison_x).post(f"/resumption/enterprises/{ent.pk}/apply/", {
+        "planned_date": when.isoformat(), "headcount": "12", "measures": "每日消毒，分餐"})
+    assert r.status_code == 302, r.content.decode()[:500]
+    return Application.objects.get(enterprise=ent, state=S.SUBMITTED)
+
+
+# --- The seed's story, end to end -------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_the_seeds_story_end_to_end(cast, ent, clock):
+    """A firm applies, is returned with two problems, answers them, is checked on site and
+    approved the same day, posts its notice; three workers back from outside the province
+    10 days ago go into home observation and are reported twice a day; a grid inspection a
+    week later fails one item, which is fixed before its deadline."""
+    clock.set(at(2026, 2, 17, 9, 5))
+    day = timezone.localdate()
+    app = _apply(cast, ent, day + dt.timedelta(days=1))
+    assert app.due_at == at(2026, 2, 17, 18, 0)  # 日结日清: before 16:00 → by 18:00
+    committee, worker, liaison = as_user(cast.committee_a), as_user(cast.worker_a1), as_user(cast.liaison_x)
+
+    clock.set(at(2026, 2, 17, 9, 30))
+    assert committee.post(f"/resumption/{app.pk}/review/").status_code == 302
+    r = committee.post(f"/resumption/{app.pk}/return/", {"problems": "缺少消毒记录表\n未明确食堂分餐方案"})
+    assert r.status_code == 302
+    app.refresh_from_db()
+    assert app.state == S.RETURNED and app.problems.filter(state="open").count() == 2
+    # The liaison sees them in its portal and cannot resubmit before answering both.
+    assert "缺少消毒记录表" in liaison.get("/resumption/portal/").content.decode()
+    assert liaison.post(f"/resumption/{app.pk}/resubmit/").status_code == 409
+    for p in app.problems.all():
+        assert liaison.post(f"/resumption/problems/{p.pk}/answer/", {"answer": "已补充", "next": "portal"}).status_code == 302
+    clock.set(at(2026, 2, 17, 11, 0))
+    assert liaison.post(f"/resumption/{app.pk}/resubmit/").status_code == 302
+    app.refresh_from_db()
+    assert app.state == S.REVIEW
+    # The committee closes the answered problems at the morning meeting page.
+    page = committee.get("/resumption/problems/").content.decode()
+    assert "已补充" in page
+    for p in app.problems.all():
+        assert committee.post(f"/resumption/problems/{p.pk}/close/").status_code == 302
+    assert committee.post(f"/resumption/{app.pk}/assign/", {"checkers": [cast.worker_a1.pk],
+                                                            "check_date": day.isoformat()}).status_code == 302
+    check = SiteCheck.objects.get(application=app)
+    assert worker.get("/resumption/checks/").content.decode().count(ent.name) == 1
+
+    clock.set(at(2026, 2, 17, 14, 0))
+    data = all_pass()
+    data["photo_masks"] = io.BytesIO(png_bytes())
+    data["photo_masks"].name = "masks.png"
+    r = worker.post(f"/resumption/checks/{check.pk}/finish/", data)
+    assert r.status_code == 302, r.content.decode()[:800]
+    app.refresh_from_db()
+    assert app.state == S.APPROVED and app.decided_at.date() == day  # approved the same day
+    assert Attachment.objects.filter(owner_type="resumption.checkanswer").count() == 1
+    notice = Document.objects.get(kind="resumption_approval", subject_id=app.pk)
+    assert notice.serial and app.enterprise.name in notice.body
+    detail = liaison.get(f"/resumption/{app.pk}/").content.decode()
+    assert notice.serial in detail  # the liaison downloads and posts it on its gate
+    from django.urls import reverse
+
+    assert notice.serial in Client().get(reverse("document_verify", args=[notice.code])).content.decode()
+
+    # Restart confirmed by the liaison.
+    clock.set(at(2026, 2, 18, 8, 0))
+    committee, worker, liaison = as_user(cast.committee_a), as_user(cast.worker_a1), as_user(cast.liaison_x)
+    assert liaison.post(f"/resumption/{app.pk}/resume/", {"restart_date": "2026-02-18"}).status_code == 302
+    app.refresh_from_db()
+    assert app.state == S.RESUMED and app.resumed_on == dt.date(2026, 2, 18)
+
+    # Three workers back from outside the province 10 days ago: home observation, started
+    # through the observation module from their return date.
+    henan = origin("河南省", "medium")
+    back = dt.date(2026, 2, 8)
+    for n in range(3):
+        r = liaison.post(f"/resumption/enterprises/{ent.pk}/staff/", {
+            "name": "返岗" + "甲乙丙"[n], "id_number": make_id(600 + n), "phone": "", "origin": henan.pk,
+            "return_date": back.isoformat(), "address": "宿舍1号"})
+        assert r.status_code == 302, [l for l in r.content.decode().splitlines() if "error" in l]
+    staff = list(StaffRecord.objects.filter(enterprise=ent))
+    assert len(staff) == 3 and all(s.health == "isolated" for s in staff)
+    obs = Observation.objects.filter(pk__in=[s.observation_id for s in staff])
+    assert obs.count() == 3 and {o.kind for o in obs} == {"home_observation"}
+    assert {o.planned_end for o in obs} == {back + dt.timedelta(days=14)}
+    # Twice a day, in the observation module's windows.
+    for hh in (8, 15):
+        clock.set(at(2026, 2, 18, hh, 30))
+        for s in staff:
+            assert liaison.post(f"/resumption/staff/{s.pk}/report/", {"temperature": "36.5"}).status_code == 302
+    assert Report.objects.filter(observation__in=obs, day=dt.date(2026, 2, 18)).count() == 6
+    # Outside a window: a clear refusal naming the field, nothing stored.
+    clock.set(at(2026, 2, 18, 13, 0))
+    assert liaison.post(f"/resumption/staff/{staff[0].pk}/report/", {"temperature": "36.5"}).status_code == 400
+
+    # A week later: a grid inspection fails one item; fixed before the deadline.
+    clock.set(at(2026, 2, 25, 10, 0))
+    committee, worker, liaison = as_user(cast.committee_a), as_user(cast.worker_a1), as_user(cast.liaison_x)
+    assert actions.schedule_inspections() == 1  # key enterprise: every 7 days
+    insp = SiteCheck.objects.get(kind="supervision", enterprise=ent)
+    assert cast.worker_a1 in insp.assignees.all()
+    r = worker.post(f"/resumption/checks/{insp.pk}/finish/", all_pass(result_canteen="fail", note_canteen="未错峰就餐"))
+    assert r.status_code == 302
+    insp.refresh_from_db()
+    assert insp.state == "failed"
+    problem = Problem.objects.get(check_run=insp)
+    assert problem.due_date == dt.date(2026, 2, 28)
+    app.refresh_from_db()
+    assert app.state == S.RESUMED  # one failure does not suspend
+    clock.set(at(2026, 2, 26, 10, 0))
+    committee, liaison = as_user(cast.committee_a), as_user(cast.liaison_x)
+    assert liaison.post(f"/resumption/problems/{problem.pk}/answer/", {"answer": "已安排三批错峰就餐"}).status_code == 302
+    assert committee.post(f"/resumption/problems/{problem.pk}/close/").status_code == 302
+    problem.refresh_from_db()
+    assert problem.state == "closed" and problem.closed_at.date() <= problem.due_date
+
+
+# --- State machine and refusals -------------------------------------------------------------------
+
+@pytest.mark.django_db
+def test_transitions_not_allowed_are_409_with_the_reason(cast, ent, clock):
+    clock.set(at(2026, 3, 2, 17, 0))
+    app = _apply(cast, ent, dt.date(2026, 3, 4))
+    assert app.due_at == at(2026, 3, 3, 12, 0)  # after 16:00 → noon the next day
+    committee = as_user(cast.committee_a)
+    r = committee.post(f"/resumption/{app.pk}/assign/", {"checkers": [cast.worker_a1.pk], "check_date": "2026-03-03"})
+    assert r.status_code == 409 and "Submitted" in r.content.decode() or "已提交" in r.content.decode()
+    api = as_user(cast.liaison_x)
+    r = api.post(f"/api/resumption/{app.pk}/resume", "{}", content_type="application/json")
+    assert r.status_code == 409
+    # The liaison withdraws before a decision; nothing more can be done.
+    assert api.post(f"/resumption/{app.pk}/withdraw/").status_code == 302
+    assert committee.post(f"/resumption/{app.pk}/review/").status_code == 409
+    app.refresh_from_db()
+    assert app.state == S.WITHDRAWN
+
+
+@pytest.mark.django_db
+def test_bad_input_names_the_field_and_stores_nothing(cast, ent, clock):
+    clock.set(at(2026, 3, 2, 9, 0))
+    liaison = as_user(cast.liaison_x)
+    r = liaison.post("/api/resumption", {"enterprise_id": ent.pk, "planned_date": "2026-03-01"}, content_type="application/json")
+    assert r.status_code == 422 and "planned_date" in r.content.decode()
+    assert not Application.objects.exists()
+    # Staff: unknown origin, return date in the future.
+    r = liaison.post(f"/api/resumption/enterprises/{ent.pk}/staff", {"name": "张三", "id_number": make_id(650), "origin_id": 99999,
+                                                                      "return_date": "2026-03-01"}, content_type="application/json")
+    assert r.status_code == 422 and "origin_id" in r.content.decode()
+    org = origin("湖北省", "high")
+    r = liaison.post(f"/api/resumption/enterprises/{ent.pk}/staff", {"name": "张三", "id_number": make_id(650),
+                                                                      "origin_id": org.pk, "return_date": "2026-03-09"},
+                     content_type="application/json")
+    assert r.status_code == 422 and "return_date" in r.content.decode()
+    assert not StaffRecord.objects.exists()
+    # Checklist answers missing; a photo that is not an image.
+    app = _apply(cast, ent, dt.date(2026, 3, 3))
+    actions.transition(acting_user=cast.committee_a, app=app, action="review")
+    actions.transition(acting_user=cast.committee_a, app=app, action="assign", checkers=[cast.worker_a1],
+                       check_date=dt.date(2026, 3, 2))
+    check = SiteCheck.objects.get(application=app)
+    worker = as_user(cast.worker_a1)
+    data = all_pass()
+    del data["result_canteen"]
+    r = worker.post(f"/resumption/checks/{check.pk}/finish/", data)
+    assert r.status_code == 400 and "item_canteen-errors" in r.content.decode()
+    bad = io.BytesIO(b"%PDF-1.4 not an image")
+    bad.name = "x.png"
+    r = worker.post(f"/resumption/checks/{check.pk}/finish/", all_pass(photo_masks=bad))
+    assert r.status_code == 400
+    check.refresh_from_db()
+    assert check.state == "assigned" and not CheckAnswer.objects.exists() and not Attachment.objects.exists()
+    r = worker.post(f"/api/resumption-checks/{check.pk}/finish", {"answers": {"masks": {"result": "pass", "quantity": 3}}},
+                    content_type="application/json")
+    assert r.status_code == 422 and "item_canteen" in r.content.decode()
+    # A problem closes only with an answer.
+    p = Problem.objects.create(enterprise=ent, place_path=ent.place_path, organization_id=ent.organization_id, text="x",
+                               due_date=dt.date(2026, 3, 3))
+    assert as_user(cast.committee_a).post(f"/resumption/problems/{p.pk}/close/").status_code == 409
+    assert liaison.post(f"/resumption/problems/{p.pk}/answer/", {"answer": " "}).status_code == 400
+
+
+@pytest.mark.django_db
+def test_only_assigned_checkers_and_in_scope(cast, ent, clock):
+    clock.set(at(2026, 3, 2, 9, 0))
+    other = make_user("worker_a1_b", [("grid_worker", cast.grid_a1)])
+    app = _apply(cast, ent, dt.date(2026, 3, 3))
+    actions.transition(acting_user=cast.committee_a, app=app, action="review")
+    committee = as_user(cast.committee_a)
+    # Only grid workers of the enterprise's grid can be assigned.
+    r = committee.post(f"/resumption/{app.pk}/assign/", {"checkers": [cast.worker_b1.pk], "check_date": "2026-03-02"})
+    assert r.status_code == 400
+    actions.transition(acting_user=cast.committee_a, app=app, action="assign", checkers=[cast.worker_a1],
+                       check_date=dt.date(2026, 3, 2))
+    check = SiteCheck.objects.get(application=app)
+    assert as_user(other).post(f"/resumption/checks/{check.pk}/finish/", all_pass()).status_code == 409
+    assert as_user(cast.worker_b1).post(f"/resumption/checks/{check.pk}/finish/", all_pass()).status_code == 404
+    assert as_user(cast.committee_b).get(f"/resumption/{app.pk}/").status_code == 404
+    assert as_user(cast.committee_a).post(f"/resumption/checks/{check.pk}/finish/", all_pass()).status_code == 403
+    # A liaison sees only its own enterprise.
+    liaison_y = make_user("liaison_y", [("unit_liaison", cast.org_y)])
+    assert as_user(liaison_y).get(f"/resumption/{app.pk}/").status_code == 404
+    assert as_user(liaison_y).get(f"/resumption/enterprises/{ent.pk}/staff/").status_code == 404
+    assert ent.name not in as_user(liaison_y).get("/resumption/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_checkers_finishing_one_check_at_once_one_wins():
+    from tests.cast import build_cast
+
+    cast = build_cast()
+    from fangkong.inflow.models import MeasurePolicy  # noqa: F401
+
+    ent = actions.register_enterprise(acting_user=None, name="", code="", place=cast.compound_a1, organization=cast.org_x)
+    app = actions.create_application(acting_user=cast.liaison_x, enterprise=ent, planned_date=timezone.localdate(),
+                                     submit=True)
+    actions.transition(acting_user=cast.committee_a, app=app, action="review")
+    second = make_user("worker_a1_c", [("grid_worker", cast.grid_a1)])
+    actions.transition(acting_user=cast.committee_a, app=app, action="assign", checkers=[cast.worker_a1, second],
+                       check_date=timezone.localdate())
+    check = SiteCheck.objects.get(application=app)
+    barrier = threading.Barrier(2)
+    codes = {}
+
+    def go(user, data):
+        c = as_user(user)
+        barrier.wait()
+        codes[user.username] = c.post(f"/resumption/checks/{check.pk}/finish/", data).status_code
+        connection.close()
+
+    threads = [threading.Thread(target=go, args=(cast.worker_a1, all_pass())),
+               threading.Thread(target=go, args=(second, all_pass(result_papers="fail", note_papers="缺营业执照")))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(codes.values()) == [302, 409], codes
+    check.refresh_from_db()
+    app.refresh_from_db()
+    assert check.version == 2 and CheckAnswer.objects.filter(check_run=check).count() == len(ITEMS)
+    assert app.state in (S.APPROVED, S.RETURNED)
+
+
+@pytest.mark.django_db
+def test_two_failed_inspections_or_a_case_suspend_and_reinspection_reinstates(cast, ent, clock):
+    clock.set(at(2026, 3, 2, 9, 0))
+    app = _apply(cast, ent, dt.date(2026, 3, 2))
+    a = actions
+    a.transition(acting_user=cast.committee_a, app=app, action="review")
+    a.transition(acting_user=cast.committee_a, app=app, action="assign", checkers=[cast.worker_a1], check_date=dt.date(2026, 3, 2))
+    check = SiteCheck.objects.get(application=app)
+    answers = {k: {"result": "pass", "quantity": 5 if k in QTY else None} for k in ITEMS}
+    a.finish_check(acting_user=cast.worker_a1, check=check, answers=answers)
+    assert a.auto_resume() == 1
+    worker = as_user(cast.worker_a1)
+    for day in (5, 12):
+        clock.set(at(2026, 3, day, 10, 0))
+        worker = as_user(cast.worker_a1)
+        r = worker.post(f"/resumption/enterprises/{ent.pk}/inspect/")
+        assert r.status_code == 302
+        insp = SiteCheck.objects.get(kind="supervision", state="assigned")
+        worker.post(f"/resumption/checks/{insp.pk}/finish/", all_pass(result_masks="fail", note_masks="口罩不足", quantity_masks="3"))
+    app.refresh_from_db()
+    assert app.state == S.SUSPENDED
+    assert Document.objects.filter(kind="resumption_suspension", subject_id=app.pk, revoked_at=None).exists()
+    committee = as_user(cast.committee_a)
+    assert committee.post(f"/resumption/{app.pk}/reinstate/").status_code == 409  # no passed re-inspection yet
+    clock.set(at(2026, 3, 13, 10, 0))
+    worker, committee = as_user(cast.worker_a1), as_user(cast.committee_a)
+    worker.post(f"/resumption/enterprises/{ent.pk}/inspect/")
+    insp = SiteCheck.objects.get(kind="supervision", state="assigned")
+    assert worker.post(f"/resumption/checks/{insp.pk}/finish/", all_pass()).status_code == 302
+    assert committee.post(f"/resumption/{app.pk}/reinstate/").status_code == 302
+    app.refresh_from_db()
+    assert app.state == S.RESUMED
+    assert not Document.objects.filter(kind="resumption_suspension", subject_id=app.pk, revoked_at=None).exists()
+    # A confirmed case among the staff (set by a medic) suspends it again.
+    org = origin("广东省", "low")
+    rec = a.add_staff(acting_user=cast.liaison_x, enterprise=ent, name="病例", id_number=make_id(660), origin=org,
+                      return_date=dt.date(2026, 3, 10))
+    assert rec.observation is None  # low risk: no observation by the policy table
+    assert as_user(cast.medic_a).post(f"/resumption/staff/{rec.pk}/health/", {"health": "confirmed"}).status_code == 302
+    app.refresh_from_db()
+    assert app.state == S.SUSPENDED
+
+
+@pytest.mark.django_db
+def test_a_worker_back_through_inflow_keeps_its_measure(cast, ent, clock):
+    """The measure started at the inflow arrival step is shown, never a second one."""
+    from fangkong.observation import actions as observation
+
+    clock.set(at(2026, 3, 2, 9, 0))
+    running = observation.start(acting_user=cast.committee_a, person=cast.person_a1, kind="home_observation", days=14,
+                                start_date=dt.date(2026, 2, 25))
+    org = origin("河南省", "medium")
+    rec = actions.add_staff(acting_user=cast.liaison_x, enterprise=ent, name=cast.person_a1.name, id_number=cast.ids["person_a1"],
+                            origin=org, return_date=dt.date(2026, 2, 25))
+    assert rec.observation_id == running.pk and Observation.objects.filter(person=cast.person_a1).count() == 1
+
+
+@pytest.mark.django_db
+def test_deadlines_overdue_board_and_escalation(cast, ent, clock):
+    from fangkong.notify.models import Recipient
+
+    clock.set(at(2026, 3, 2, 10, 0))
+    app = _apply(cast, ent, dt.date(2026, 3, 3))
+    other = actions.register_enterprise(acting_user=None, name="乙公司", code="YY1", place=cast.grid_a1)
+    fresh = actions.create_application(acting_user=None, enterprise=other, planned_date=dt.date(2026, 3, 5))
+    clock.set(at(2026, 3, 2, 19, 0))
+    fresh = actions.transition(acting_user=None, app=fresh, action="submit")
+    body = as_user(cast.coordinator).get("/resumption/").content.decode()
+    assert body.index(app.serial) < body.index(fresh.serial)
+    assert app.serial in as_user(cast.coordinator).get("/resumption/?state=overdue").content.decode()
+    with mock.patch("django.db.transaction.on_commit", side_effect=lambda fn, *a, **k: fn()):
+        assert actions.escalate_overdue() == 1
+    assert actions.escalate_overdue() == 0
+    app.refresh_from_db()
+    assert app.escalated_at is not None
+
+
+@pytest.mark.django_db
+def test_checklist_versions_metrics_ledger_and_turnaround(cast, ent, clock):
+    from fangkong.lib import registry
+
+    clock.set(at(2026, 3, 2, 9, 0))
+    app = _apply(cast, ent, dt.date(2026, 3, 2))
+    assert app.checklist.number == 1
+    admin = as_user(cast.admin)
+    r = admin.post("/api/resumption-checklist", {"items": [{"key": "masks", "label": "口罩", "quantity": True}]},
+                   content_type="application/json")
+    assert r.status_code == 201 and r.json()["number"] == 2
+    assert as_user(cast.committee_a).post("/api/resumption-checklist", {"items": []}, content_type="application/json").status_code == 403
+    app.refresh_from_db()
+    assert app.checklist.number == 1  # the application keeps its version
+    figures = {m.key: dict(m.counts(dt.date(2026, 3, 2))) for m in registry.metrics() if m.key.startswith("resumption.")}
+    assert sum(figures["resumption.submitted"].values()) == 1 and sum(figures["resumption.pending"].values()) == 1
+    r = as_user(cast.coordinator).get("/resumption/ledger.xlsx")
+    assert r.status_code == 200 and "spreadsheetml" in r["Content-Type"]
+    rows = as_user(cast.coordinator).get("/api/resumption-turnaround").json()
+    assert rows[0]["applications"] == 1
+
+
+@pytest.mark.django_db
+def test_staff_and_enterprises_import_from_spreadsheets_all_or_nothing(cast, ent, clock):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    clock.set(at(2026, 3, 2, 9, 0))
+    henan = origin("河南省", "medium")
+    liaison = as_user(cast.liaison_x)
+    bad = ("姓名,身份证号,返回前所在地,返回日期\n"
+           f"李四,{make_id(670)},{henan.name},2026-02-25\n"
+           f"王五,{make_id(671)},火星,2026-02-25\n"
+           f"赵六,12345,{henan.name},2026-02-25\n")
+    r = liaison.post(f"/resumption/enterprises/{ent.pk}/staff/import/",
+                     {"file": SimpleUploadedFile("staff.csv", bad.encode("gbk"), "text/csv")})
+    body = r.content.decode()
+    assert r.status_code == 400 and 'id="import-errors"' in body
+    assert not StaffRecord.objects.exists()  # nothing stored
+    good = ("员工健康档案\n姓名,身份证号,返回前所在地,返回日期\n"
+            f"李四,{make_id(670)},{henan.name},2026-02-25\n王五,{make_id(671)},,\n")
+    r = liaison.post(f"/resumption/enterprises/{ent.pk}/staff/import/",
+                     {"file": SimpleUploadedFile("staff.csv", good.encode("utf-8"), "text/csv")})
+    assert r.status_code == 302
+    recs = {s.name: s for s in StaffRecord.objects.filter(enterprise=ent)}
+    assert set(recs) == {"李四", "王五"} and recs["李四"].observation is not None and recs["王五"].observation is None
+    # Enterprises of the committee's grids, by the grid's code.
+    committee = as_user(cast.committee_a)
+    sheet = "企业名称,统一社会信用代码,网格,分类,员工人数\n甲商行,QY-1,A1,重点,12\n乙酒店,QY-2,B1,,3\n"
+    r = committee.post("/resumption/enterprises/import/", {"file": SimpleUploadedFile("e.csv", sheet.encode(), "text/csv")})
+    assert r.status_code == 400 and Enterprise.objects.count() == 1  # B1 is outside community A
+    sheet = "企业名称,统一社会信用代码,网格,分类,员工人数\n甲商行,QY-1,A1,重点,12\n乙酒店,QY-2,A2,,3\n"
+    r = committee.post("/resumption/enterprises/import/", {"file": SimpleUploadedFile("e.csv", sheet.encode(), "text/csv")})
+    assert r.status_code == 302
+    assert set(Enterprise.objects.values_list("priority", flat=True)) == {"key", "ordinary"}
+    assert Enterprise.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_turnaround_page_and_checklist_page(cast, ent, clock):
+    clock.set(at(2026, 3, 2, 9, 0))
+    app = _apply(cast, ent, dt.date(2026, 3, 2))
+    clock.set(at(2026, 3, 2, 9, 40))
+    actions.transition(acting_user=cast.committee_a, app=app, action="review")
+    rows = as_user(cast.coordinator).get("/api/resumption-turnaround").json()
+    assert rows[0]["links"]["review"] == 40.0
+    assert "40.0" in as_user(cast.coordinator).get("/resumption/stats/").content.decode()
+    admin = as_user(cast.admin)
+    assert admin.get("/resumption/checklist/").status_code == 200
+    r = admin.post("/resumption/checklist/", {"items": "masks | 口罩 | q\nbad key | x"})
+    assert r.status_code == 400 and actions.current_checklist().number == 1
+    r = admin.post("/resumption/checklist/", {"items": "masks | 口罩 | q\ncanteen | 分餐"})
+    assert r.status_code == 302 and actions.current_checklist().items[0] == {"key": "masks", "label": "口罩", "quantity": True}
