@@ -35,5 +35,6 @@ urlpatterns = [
     path("dashboard/", include("fangkong.dashboard.urls")),
     path("reports/", include("fangkong.reports.urls")),
     path("uploads/", include("fangkong.uploads.urls")),
+    path("command/", include("fangkong.command.urls")),
     path("", include("fangkong.accounts.urls")),
 ]
