@@ -7,7 +7,7 @@ import datetime as dt
 from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope, in_scope, scope
@@ -197,7 +197,7 @@ def notice_create(request, payload: NoticeIn):
         valid_from=payload.valid_from, valid_until=payload.valid_until,
         places=list(Place.objects.filter(pk__in=payload.places)), orgs=list(Organization.objects.filter(pk__in=payload.orgs)),
         entrances=list(Place.objects.filter(pk__in=payload.entrances)), supersedes=sup)
-    return 201, notice
+    return Status(201, notice)
 
 
 transition_ops(router, actions.NOTICE_TRANSITIONS, Notice.objects.select_related("hq"), path="/command/notices/{pk}/",
@@ -239,7 +239,7 @@ def finding_create(request, pk: int, payload: FindingIn):
         text=payload.text, responsible=payload.responsible, fixed_on_spot=payload.fixed_on_spot,
         deadline=payload.deadline, client_key=payload.client_key)
     finding.created = created
-    return (201 if created else 200), finding
+    return Status(201 if created else 200, finding)
 
 
 transition_ops(router, actions.FINDING_TRANSITIONS, Finding.objects.select_related("plan"), path="/command/findings/{pk}/",
