@@ -21,7 +21,7 @@ from .views import notices_in_force
 router = Router(tags=["command"])
 
 
-class NoticeOut(Schema):
+class CommandNoticeOut(Schema):
     id: int
     serial: str
     title: str
@@ -38,7 +38,7 @@ class NoticeOut(Schema):
         return obj.hq.name
 
 
-class NoticeIn(Schema):
+class CommandNoticeIn(Schema):
     title: str = ""
     body: str = ""
     kind: str = Notice.Kind.ANNOUNCEMENT
@@ -50,20 +50,20 @@ class NoticeIn(Schema):
     supersedes: int | None = None
 
 
-class ReasonIn(Schema):
+class NoticeReasonIn(Schema):
     reason: str = ""
 
 
-class NoteIn(Schema):
+class CommandNoteIn(Schema):
     note: str = ""
 
 
-class FindingNoteIn(Schema):
+class InspectionFindingNoteIn(Schema):
     note: str = ""
     deadline: dt.date | None = None
 
 
-class ReceiptOut(Schema):
+class NoticeReceiptOut(Schema):
     id: int
     notice_id: int
     serial: str
@@ -88,7 +88,7 @@ class ReceiptOut(Schema):
         return obj.recipient()
 
 
-class DecisionOut(Schema):
+class CommandDecisionOut(Schema):
     id: int
     meeting_id: int
     text: str
@@ -97,7 +97,7 @@ class DecisionOut(Schema):
     done_note: str
 
 
-class FindingIn(Schema):
+class InspectionFindingIn(Schema):
     place: int = 0
     org: int | None = None
     target: str = Finding.Target.COMPOUND
@@ -109,7 +109,7 @@ class FindingIn(Schema):
     client_key: str = ""
 
 
-class FindingOut(Schema):
+class InspectionFindingOut(Schema):
     id: int
     plan_id: int
     place_id: int
@@ -122,13 +122,13 @@ class FindingOut(Schema):
     created: bool = True
 
 
-class PointIn(Schema):
+class EntranceStateIn(Schema):
     state: str = ""
     notice: int | None = None
     note: str = ""
 
 
-class PointOut(Schema):
+class EntranceStateOut(Schema):
     place_id: int
     state: str
     changed_at: dt.datetime | None
@@ -139,7 +139,7 @@ class PointOut(Schema):
         return obj.basis()
 
 
-class BoardOut(Schema):
+class CommandBoardOut(Schema):
     decisions_open: int
     decisions_overdue: int
     notices_in_force: int
@@ -152,7 +152,7 @@ class BoardOut(Schema):
     points_emergency: int
 
 
-@router.get("/command/board", response=BoardOut, auth=api_perm("command.view"))
+@router.get("/command/board", response=CommandBoardOut, auth=api_perm("command.view"))
 def board(request):
     """The HQ board's figures over the user's area."""
     user, today = request.user, timezone.localdate()
@@ -171,13 +171,13 @@ def board(request):
         "points_sealed": pts.get("sealed", 0), "points_emergency": pts.get("emergency", 0)}
 
 
-@router.get("/command/notices/in-force", response=list[NoticeOut], auth=api_perm("command.in_force"))
+@router.get("/command/notices/in-force", response=list[CommandNoticeOut], auth=api_perm("command.in_force"))
 def notices_in_force_api(request):
     """The notices in force that concern the user (the hotline's reference list)."""
     return list(notices_in_force(request.user)[:200])
 
 
-@router.get("/command/notices", response=list[NoticeOut], auth=api_perm("command.notices"))
+@router.get("/command/notices", response=list[CommandNoticeOut], auth=api_perm("command.notices"))
 def notice_list(request, state: str = ""):
     qs = scope(Notice.objects.select_related("hq"), request.user, "command.notices")
     if state:
@@ -185,8 +185,8 @@ def notice_list(request, state: str = ""):
     return list(qs[:200])
 
 
-@router.post("/command/notices", response={201: NoticeOut}, auth=api_perm("command.draft"))
-def notice_create(request, payload: NoticeIn):
+@router.post("/command/notices", response={201: CommandNoticeOut}, auth=api_perm("command.draft"))
+def notice_create(request, payload: CommandNoticeIn):
     """A draft notice of the user's headquarters."""
     hq = actions.hq_for(request.user, "command.draft")
     if hq is None:
@@ -201,12 +201,12 @@ def notice_create(request, payload: NoticeIn):
 
 
 transition_ops(router, actions.NOTICE_TRANSITIONS, Notice.objects.select_related("hq"), path="/command/notices/{pk}/",
-               module=__name__, prefix="notice", schema=ReasonIn, response=NoticeOut,
+               module=__name__, prefix="notice", schema=NoticeReasonIn, response=CommandNoticeOut,
                take=lambda request, n, name, payload: actions.notice_action(acting_user=request.user, notice=n, action=name,
                                                                              reason=payload.reason))
 
 
-@router.get("/command/receipts", response=list[ReceiptOut], auth=api_perm("command.receipt"))
+@router.get("/command/receipts", response=list[NoticeReceiptOut], auth=api_perm("command.receipt"))
 def receipt_list(request):
     """The user's committee's or unit's receipts of notices in force."""
     return list(scope(Receipt.objects.filter(notice__state=Notice.State.PUBLISHED), request.user, "command.receipt")
@@ -214,19 +214,19 @@ def receipt_list(request):
 
 
 transition_ops(router, actions.RECEIPT_TRANSITIONS, Receipt.objects.select_related("notice"),
-               path="/command/receipts/{pk}/", module=__name__, prefix="receipt", schema=NoteIn, response=ReceiptOut,
+               path="/command/receipts/{pk}/", module=__name__, prefix="receipt", schema=CommandNoteIn, response=NoticeReceiptOut,
                take=lambda request, r, name, payload: actions.confirm(acting_user=request.user, receipt=r, step=name,
                                                                       note=payload.note))
 
 transition_ops(router, actions.DECISION_TRANSITIONS, Decision.objects.all(), path="/command/decisions/{pk}/",
-               module=__name__, prefix="decision", schema=NoteIn, response=DecisionOut,
+               module=__name__, prefix="decision", schema=CommandNoteIn, response=CommandDecisionOut,
                take=lambda request, d, name, payload: actions.decide(acting_user=request.user, decision=d, action=name,
                                                                      note=payload.note))
 
 
-@router.post("/command/plans/{pk}/findings", response={201: FindingOut, 200: FindingOut},
+@router.post("/command/plans/{pk}/findings", response={201: InspectionFindingOut, 200: InspectionFindingOut},
              auth=api_perm("command.inspect", obj=InspectionPlan))
-def finding_create(request, pk: int, payload: FindingIn):
+def finding_create(request, pk: int, payload: InspectionFindingIn):
     """A finding of the plan's team at a place (idempotent on client_key: an offline resend answers 200)."""
     user = request.user
     plan = get_in_scope(InspectionPlan.objects.select_related("team"), user, "command.inspect", pk=pk)
@@ -243,13 +243,13 @@ def finding_create(request, pk: int, payload: FindingIn):
 
 
 transition_ops(router, actions.FINDING_TRANSITIONS, Finding.objects.select_related("plan"), path="/command/findings/{pk}/",
-               module=__name__, prefix="finding", schema=FindingNoteIn, response=FindingOut,
+               module=__name__, prefix="finding", schema=InspectionFindingNoteIn, response=InspectionFindingOut,
                take=lambda request, f, name, payload: actions.finding_action(acting_user=request.user, finding=f, action=name,
                                                                              note=payload.note, deadline=payload.deadline))
 
 
-@router.post("/command/points/{pk}", response=PointOut, auth=api_perm("command.seal", obj=Place))
-def point_set(request, pk: int, payload: PointIn):
+@router.post("/command/points/{pk}", response=EntranceStateOut, auth=api_perm("command.seal", obj=Place))
+def point_set(request, pk: int, payload: EntranceStateIn):
     """Seal, reopen or switch to emergency passage the entrance at place {pk}, naming the notice or reason."""
     user = request.user
     place = get_in_scope(Place.objects.all(), user, "command.seal", pk=pk)
