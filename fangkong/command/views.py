@@ -386,8 +386,9 @@ def inspect(request):
     to_verify = scope(Finding.objects.filter(state=Finding.State.FIXED, plan__team__members=user), user,
                       "command.inspect").select_related("place")
     places = places_in_scope(user, "command.inspect").filter(kind__in=["community", "compound", "checkpoint", "grid"])
+    recent = scope(Finding.objects.filter(plan__team__members=user), user, "command.inspect").select_related("place")
     return render(request, "command/inspect.html", {
-        "plans": plans, "to_verify": to_verify[:50], "places": places[:500],
+        "plans": plans, "to_verify": to_verify[:50], "places": places[:500], "recent": recent[:30],
         "orgs": scope(Organization.objects.all(), user, "command.inspect")[:300],
         "categories": Finding.Category.choices, "targets": Finding.Target.choices,
         "tomorrow": today + dt.timedelta(days=1)})

@@ -6,7 +6,9 @@ from fangkong.places.access import has_perm, roles
 _PERMS = ("residents.view", "residents.edit", "residents.import", "residents.export", "audit.view", "inflow.view",
           "observation.view", "passes.view", "gates.enter", "census.view", "gates.view", "gates.triage",
           "declarations.view", "declarations.points", "credit.view", "dashboard.view", "reports.view",
-          "reports.enter", "reports.late", "accounts.view", "accounts.delegation", "notify.manage")
+          "reports.enter", "reports.late", "accounts.view", "accounts.delegation", "notify.manage",
+          "command.view", "command.notices", "command.receipt", "command.inspect", "command.inspections", "command.rectify",
+          "command.points")
 
 
 def _groups(can: dict) -> list[dict]:
@@ -39,6 +41,15 @@ def _groups(can: dict) -> list[dict]:
             link(can["gates_enter"], "gates_gate", _("Gate")),
             link(can["gates_view"], "gates_stats", _("Gate figures")),
             link(can["gates_triage"], "gates_triage", _("Triage")),
+        ]),
+        ("command", _("Command"), [
+            link(can["command_view"], "command_board", _("Headquarters board")),
+            link(can["command_notices"], "command_notices", _("Notices")),
+            link(can["command_receipt"], "command_receipts", _("Notices to confirm")),
+            link(can["command_inspect"], "command_inspect", _("Inspection")),
+            link(can["command_inspections"], "command_inspections", _("Inspections")),
+            link(can["command_rectify"], "command_findings", _("Inspection findings")),
+            link(can["command_points"], "command_points", _("Entrances")),
         ]),
         ("admin", _("Administration"), [
             link(can["accounts_view"], "staff_people", _("Staff")),
