@@ -172,6 +172,8 @@ def test_a_committee_confirms_receipts_only_for_its_own_community(cast, hq, logi
         assert actions.remind(acting_user=cast.commander, notice=n) == 1
     assert [a.kind for a in alerts] == ["command.receipt_late"] and alerts[0].place_path == cast.comm_b.path
     assert Receipt.objects.get(pk=rb.pk).reminders == 1
+    tracking = login(cast.commander).get(f"/api/command/notices/{n.pk}/receipts").json()
+    assert [(r["recipient"], r["state"], r["reminders"]) for r in tracking] == [("乙社区", "sent", 1), ("甲社区", "done", 0)]
     # The committee's to-do list names it.
     keys = {t.key for t in registry.todos(cast.committee_b)}
     assert "command.receipt_read" in keys

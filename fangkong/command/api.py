@@ -261,3 +261,21 @@ def point_set(request, pk: int, payload: EntranceStateIn):
             raise Invalid({"notice": _("Choose a notice in force for this area")})
     return actions.set_point(acting_user=user, point=actions.point_for(place), state=payload.state, notice=notice,
                              note=payload.note)
+
+
+class RemindOut(Schema):
+    reminded: int
+
+
+@router.get("/command/notices/{pk}/receipts", response=list[NoticeReceiptOut], auth=api_perm("command.notices", obj=Notice))
+def notice_receipts(request, pk: int):
+    """The receipt tracking of a notice: every recipient's state, laggards first."""
+    n = get_in_scope(Notice.objects.all(), request.user, "command.notices", pk=pk)
+    return list(n.receipts.select_related("notice", "place", "org").order_by("-state", "place_path"))
+
+
+@router.post("/command/notices/{pk}/remind", response=RemindOut, auth=api_perm("command.notices", obj=Notice))
+def notice_remind(request, pk: int):
+    """Remind every recipient not yet read or not yet carried out (the notification channels)."""
+    n = get_in_scope(Notice.objects.all(), request.user, "command.notices", pk=pk)
+    return {"reminded": actions.remind(acting_user=request.user, notice=n)}
