@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Invalid, int_or_none
 from fangkong.places.access import (get_in_scope, has_perm, in_scope, may, places_in_scope, possible_transitions,
-                                    requires, scope)
+                                    requires, roles, scope)
 from fangkong.places.models import Organization, Place
 from fangkong.web.forms import attempt, transition_pages
 
@@ -381,12 +381,16 @@ def inspect(request):
     """The inspector's phone page: today's plans of the user's teams, a place to pick, findings to verify."""
     user = request.user
     today = timezone.localdate()
-    plans = scope(InspectionPlan.objects.filter(team__members=user, day__gte=today - dt.timedelta(days=1)),
-                  user, "command.inspect").select_related("team").order_by("day")
-    to_verify = scope(Finding.objects.filter(state=Finding.State.FIXED, plan__team__members=user), user,
-                      "command.inspect").select_related("place")
+    # An inspector works for its own teams; the admin (who may act for any team) sees them all.
+    everyone = "admin" in roles(user)
+    mine = Q() if everyone else Q(team__members=user)
+    theirs = Q() if everyone else Q(plan__team__members=user)
+    plans = scope(InspectionPlan.objects.filter(mine, day__gte=today - dt.timedelta(days=1)),
+                  user, "command.inspect").select_related("team").order_by("day").distinct()
+    to_verify = scope(Finding.objects.filter(theirs, state=Finding.State.FIXED), user,
+                      "command.inspect").select_related("place").distinct()
     places = places_in_scope(user, "command.inspect").filter(kind__in=["community", "compound", "checkpoint", "grid"])
-    recent = scope(Finding.objects.filter(plan__team__members=user), user, "command.inspect").select_related("place")
+    recent = scope(Finding.objects.filter(theirs), user, "command.inspect").select_related("place").distinct()
     return render(request, "command/inspect.html", {
         "plans": plans, "to_verify": to_verify[:50], "places": places[:500], "recent": recent[:30],
         "orgs": scope(Organization.objects.all(), user, "command.inspect")[:300],
