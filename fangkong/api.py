@@ -25,6 +25,7 @@ from fangkong.gates import api as gates
 from fangkong.inflow import api as inflow
 from fangkong.notify import api as notify
 from fangkong.observation import api as observation
+from fangkong.command import api as command
 from fangkong.passes import api as passes
 from fangkong.reports import api as reports
 from fangkong.residents import api as residents
@@ -165,4 +166,5 @@ def todos(request):
 for module in (residents, inflow, observation, census, documents, notify, gates, passes, declarations, dashboard, reports,
                uploads, accounts, duty):
                uploads, accounts, resumption):
+               uploads, accounts, command):
     api.add_router("/", module.router)

@@ -193,6 +193,7 @@ INSTALLED_APPS = [
     "fangkong.uploads",
     "fangkong.duty",
     "fangkong.resumption",
+    "fangkong.command",
 ]
 
 MIDDLEWARE = [

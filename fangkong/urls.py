@@ -37,5 +37,6 @@ urlpatterns = [
     path("uploads/", include("fangkong.uploads.urls")),
     path("duty/", include("fangkong.duty.urls")),
     path("resumption/", include("fangkong.resumption.urls")),
+    path("command/", include("fangkong.command.urls")),
     path("", include("fangkong.accounts.urls")),
 ]

@@ -9,6 +9,8 @@ _PERMS = ("residents.view", "residents.edit", "residents.import", "residents.exp
           "reports.enter", "reports.late", "accounts.view", "accounts.delegation", "notify.manage",
           "duty.self", "duty.view", "duty.sender", "duty.roster_view")
           "resumption.view")
+          "command.view", "command.notices", "command.receipt", "command.inspect", "command.inspections", "command.rectify",
+          "command.points")
 
 
 def _groups(can: dict) -> list[dict]:
@@ -48,6 +50,14 @@ def _groups(can: dict) -> list[dict]:
             link(can["duty_view"], "duty_sites", _("Sites on duty")),
             link(can["duty_sender"], "duty_sender", _("Our people on duty")),
             link(can["duty_roster_view"], "duty_grids", _("Grid rosters")),
+        ("command", _("Command"), [
+            link(can["command_view"], "command_board", _("Headquarters board")),
+            link(can["command_notices"], "command_notices", _("Notices")),
+            link(can["command_receipt"], "command_receipts", _("Notices to confirm")),
+            link(can["command_inspect"], "command_inspect", _("Inspection")),
+            link(can["command_inspections"], "command_inspections", _("Inspections")),
+            link(can["command_rectify"], "command_findings", _("Inspection findings")),
+            link(can["command_points"], "command_points", _("Entrances")),
         ]),
         ("admin", _("Administration"), [
             link(can["accounts_view"], "staff_people", _("Staff")),

@@ -41,6 +41,7 @@ ROLE_ACCOUNTS = [
     ("gate_guard", "demo_guard", "阳光花园门岗"),
     ("unit_liaison", "demo_liaison", "单位联络员"),
     ("volunteer", "demo_volunteer", "志愿者"),
+    ("inspector", "demo_inspector", "第一督导组督导员"),
 ]
 
 
@@ -163,6 +164,7 @@ def role_targets(tree: dict) -> dict:
         "gate_guard": tree["compounds"][0],
         "unit_liaison": tree["employers"][0],
         "volunteer": tree["site"],
+        "inspector": tree["street"],
     }
 
 
@@ -290,6 +292,8 @@ def build_activity(rng: random.Random, tree: dict) -> dict:
     out["submissions"] = _reports(rng, tree, staff, days, real_now)
     out["duty"] = __import__("fangkong.duty.demo", fromlist=["build"]).build(rng, tree, staff, days, real_now)
     out.update(__import__("fangkong.resumption.demo", fromlist=["build"]).build(rng, tree, staff, days, real_now))
+    from fangkong.command.demo import build as command_demo  # noqa: E402  (command's story: HQ, notices, inspections)
+    out["command"] = command_demo(rng, tree, staff, days)
     return out
 
 

@@ -30,6 +30,7 @@ class Document(models.Model):
         RELEASE = "release", _("Release from medical observation notice")
         RESUMPTION_APPROVAL = "resumption_approval", _("Work resumption approval notice")
         RESUMPTION_SUSPENSION = "resumption_suspension", _("Work suspension notice")
+        COMMAND_NOTICE = "command_notice", _("Headquarters notice")
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     serial = models.CharField(max_length=32, unique=True, editable=False)

@@ -52,6 +52,8 @@ REASONS = {
     "wrong_kind": gettext_lazy("A vehicle pass is not a person's pass"),
     "plate_mismatch": gettext_lazy("The plate does not match the vehicle pass"),
     "wrong_place": gettext_lazy("This visitor pass is for another compound"),
+    "sealed": gettext_lazy("This entrance is sealed"),
+    "emergency": gettext_lazy("Emergency passage only"),
 }
 REFUSED_COLOURS = {"red", "yellow"}
 
@@ -208,6 +210,10 @@ def _build(clean: dict, *, user, now, cache: dict) -> GateEntry:
         claims, code = cache[key]
     problem = problem_of(claims, code, subject=clean["subject"], token=token, temperature=clean["temperature"],
                          plate=clean["plate"], place=clean["place"], memo=cache)
+    # A sealed (or emergency-only) entrance refuses everyone, whatever the pass (command).
+    shut = closure_of(clean["place"].pk, cache)
+    if shut is not None:
+        problem = shut.code
     decision, reason, flagged = clean["decision"], clean["reason_code"], False
     if decision is None:  # the device asks the server to decide
         decision, reason = (GateEntry.Decision.REFUSED, problem) if problem else (GateEntry.Decision.ALLOWED, "")
@@ -220,7 +226,7 @@ def _build(clean: dict, *, user, now, cache: dict) -> GateEntry:
     else:
         reason = ""
     text = clean["reason_text"] if decision == GateEntry.Decision.REFUSED and clean["reason_text"] else (
-        reason_text(reason) if reason else "")
+        shut.text if shut is not None and reason == shut.code else reason_text(reason) if reason else "")
     place = clean["place"]
     entry = GateEntry(
         client_id=clean["client_id"], place=place, place_path=place.path, direction=clean["direction"],
@@ -233,6 +239,17 @@ def _build(clean: dict, *, user, now, cache: dict) -> GateEntry:
     )
     entry._answers = (clean["travel"], clean["contact"])
     return entry
+
+
+def closure_of(place_id: int, cache: dict | None = None) -> registry.Closure | None:
+    """Whether the entrance is closed now (sealed or emergency only) and why: asked once per
+    checkpoint within one call (`cache`)."""
+    if cache is None:
+        return registry.closure(place_id)
+    key = ("closure", place_id)
+    if key not in cache:
+        cache[key] = registry.closure(place_id)
+    return cache[key]
 
 
 def _is_fever(entry: GateEntry) -> bool:

@@ -143,7 +143,11 @@ def check(request, payload: GateCheckIn):
         code = "wrong_place"
     if not code and claims.colour in actions.REFUSED_COLOURS:
         code = claims.colour
-    return {"ok": not code, "reason_code": code, "reason": actions.reason_text(code) if code else "",
+    shut = actions.closure_of(place.pk) if place is not None else None
+    if shut is not None:  # a sealed entrance refuses every pass, with the reason
+        code = shut.code
+    return {"ok": not code, "reason_code": code,
+            "reason": shut.text if shut is not None else actions.reason_text(code) if code else "",
             "kind": claims.kind if claims else "", "colour": claims.colour if claims else "",
             "masked": claims.masked if claims else "", "expires": claims.expires if claims else None}
 

@@ -55,12 +55,19 @@ def _js_strings() -> dict:
     }
 
 
+def _closed(place_id: int) -> dict | None:
+    shut = actions.closure_of(place_id)
+    return {"code": shut.code, "text": shut.text} if shut is not None else None
+
+
 @require_GET
 @requires("gates.enter")
 def gate(request):
     places = [{"id": p["id"], "name": p["name"], "code": p["code"],
                # The checkpoint and its ancestors: a visitor pass admits where its host place is one of them.
-               "within": [int(seg, 36) for seg in p["path"].strip("/").split("/") if seg]}
+               "within": [int(seg, 36) for seg in p["path"].strip("/").split("/") if seg],
+               # A sealed entrance (command): the page refuses every check-in there, with the reason.
+               "closed": _closed(p["id"])}
               for p in actions.guard_places(request.user).values("id", "name", "code", "path")]
     config = {
         "places": places,

@@ -310,3 +310,33 @@ def in_batches(ids_query: Callable[[], list[int]], apply: Callable[[list[int]], 
             if not ids:
                 return total
             total += apply(ids)
+
+
+# --- Closed entrances -------------------------------------------------------------------
+# A module that seals entrances (command) says which checkpoints are closed now; the gates
+# refuse check-ins there with the reason (gates.actions). Without a provider nothing is closed.
+
+
+@dataclass(frozen=True)
+class Closure:
+    code: str  # "sealed" / "emergency": a refusal reason code of the gates
+    text: str  # the reason in the reader's language, e.g. "Sealed under notice 〔2020〕3号"
+
+
+ClosureProvider = Callable[[int], "Closure | None"]  # a checkpoint's place id -> its closure
+_CLOSURES: list[ClosureProvider] = []
+
+
+def register_closure_provider(fn: ClosureProvider) -> ClosureProvider:
+    if fn not in _CLOSURES:
+        _CLOSURES.append(fn)
+    return fn
+
+
+def closure(place_id: int) -> Closure | None:
+    """Why the entrance at place `place_id` is closed now, or None when it is open."""
+    for fn in _CLOSURES:
+        found = fn(place_id)
+        if found is not None:
+            return found
+    return None

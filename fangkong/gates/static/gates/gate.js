@@ -126,6 +126,18 @@
     return !!p && !(p.within || []).includes(claims.host);
   }
 
+  // A sealed (or emergency-only) entrance, as the page was given it: {code, text} or null.
+  function closedAt(placeId) {
+    const p = cfg.places.find((x) => String(x.id) === String(placeId));
+    return p && p.closed ? p.closed : null;
+  }
+
+  function showClosed() {
+    const shut = closedAt($("checkpoint").value);
+    $("closed-banner").textContent = shut ? shut.text : "";
+    $("closed-banner").hidden = !shut;
+  }
+
   function maskPlate(plate) {  // as fangkong.passes.plates.mask_plate: 鲁E12345 -> 鲁E·***45
     if (plate.length < 5) return "*".repeat(plate.length);
     return plate.slice(0, 2) + "·" + "*".repeat(plate.length - 4) + plate.slice(-2);
@@ -200,7 +212,9 @@
   async function onScan(token) {
     token = (token || "").trim();
     if (!token) return;
-    const result = await serverCheck(token, await verify(token));
+    let result = await serverCheck(token, await verify(token));
+    const shut = closedAt($("checkpoint").value);
+    if (shut && !result.code) result = { ...result, code: shut.code };
     current = { token, result };
     showResult(result);
   }
@@ -238,6 +252,8 @@
       else if (plate && maskPlate(plate) !== seen.masked) code = "plate_mismatch";
     }
     if (!code && wrongPlace(seen, place)) code = "wrong_place"; // the checkpoint was changed after the scan
+    const shut = closedAt(place);
+    if (shut) code = shut.code; // a sealed entrance refuses everyone
     if (code === "nokeys" || code === "nocrypto") code = ""; // cannot check here: the server will
     if (!code && temperature && Number(temperature) >= Number(cfg.fever)) code = "fever";
     let decision = code ? "refused" : "allowed";
@@ -442,7 +458,8 @@
   const select = $("checkpoint");
   const saved = load(KEY.place, null);
   if (saved && Array.from(select.options).some((o) => o.value === String(saved))) select.value = String(saved);
-  select.addEventListener("change", () => save(KEY.place, select.value));
+  select.addEventListener("change", () => { save(KEY.place, select.value); showClosed(); });
+  showClosed();
   $("scan-form").addEventListener("submit", (e) => { e.preventDefault(); onScan($("scan").value); });
   $("btn-in").addEventListener("click", () => record("in", false));
   $("btn-out").addEventListener("click", () => record("out", false));

@@ -1,0 +1,6 @@
+from fangkong.lib import apps
+
+
+class CommandConfig(apps.FangkongConfig):
+    name = "fangkong.command"
+    label = "command"
