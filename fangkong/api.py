@@ -21,6 +21,7 @@ from fangkong.dashboard import api as dashboard
 from fangkong.declarations import api as declarations
 from fangkong.documents import api as documents
 from fangkong.gates import api as gates
+from fangkong.clinic import api as clinic
 from fangkong.inflow import api as inflow
 from fangkong.notify import api as notify
 from fangkong.observation import api as observation
@@ -160,6 +161,6 @@ def todos(request):
 
 
 # Each module's router, all at the root (their paths name the module).
-for module in (residents, inflow, observation, census, documents, notify, gates, passes, declarations, dashboard, reports,
+for module in (residents, inflow, observation, census, documents, notify, gates, clinic, passes, declarations, dashboard, reports,
                uploads, accounts):
     api.add_router("/", module.router)

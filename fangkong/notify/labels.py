@@ -10,6 +10,7 @@ KINDS = {
     "accounts.reassign": _("To-dos to reassign"),
     "accounts.signin_link": _("Sign-in link"),
     "census.risk": _("Census risk"),
+    "clinic.fever": _("Fever at a clinic's pre-screening"),
     "credit.appeal": _("Credit appeal"),
     "declarations.risk": _("Risky declaration"),
     "gate.fever": _("Fever at a gate"),
