@@ -326,7 +326,8 @@ def test_upstream_system_pulls_with_its_token_scoped_revocable_audited(cast, cli
     made = admin.post("/clinic/tokens/", {"name": "甲社区疾控", "place": cast.comm_a.pk, "unmasked": "1"})
     html = made.content.decode()
     assert made.status_code == 200 and "fkc_" in html
-    secret = html[html.index("fkc_"):].split("<")[0].strip()
+    shown = html[html.index('id="new-secret"'):]
+    secret = shown[shown.index("fkc_"):].split("<")[0].strip()
     token = ExportToken.objects.get()
     assert secret not in token.secret_hash and token.unmasked and token.place_path == cast.comm_a.path
     url = f"/api/clinic/report?day={timezone.localdate().isoformat()}"

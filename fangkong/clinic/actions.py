@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from fangkong.audit.actions import record
 from fangkong.lib import crypto, registry
@@ -48,7 +48,7 @@ VISIT_TRANSITIONS: dict[str, Transition] = {
     "route": Transition("clinic.triage", (S.WAITING,), S.DONE, gettext_lazy("Route")),
     "test": Transition("clinic.triage", (S.TRACKING,), S.TESTED, gettext_lazy("Tested")),
     "admit": Transition("clinic.triage", (S.TRACKING, S.TESTED), S.ADMITTED, gettext_lazy("Admitted")),
-    "release": Transition("clinic.triage", (S.TRACKING, S.TESTED), S.RELEASED, gettext_lazy("Released")),
+    "release": Transition("clinic.triage", (S.TRACKING, S.TESTED), S.RELEASED, pgettext_lazy("clinic outcome", "Released")),
 }
 OUTCOMES = ("test", "admit", "release")
 TEST_RESULTS = ("negative", "positive", "pending")

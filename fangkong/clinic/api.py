@@ -21,7 +21,7 @@ from .models import Post, Visit
 router = Router(tags=["clinic"])
 
 
-class PostOut(Schema):
+class ClinicPostOut(Schema):
     id: int
     clinic_id: int
     clinic: str
@@ -29,7 +29,7 @@ class PostOut(Schema):
     active: bool
 
 
-class VisitOut(Schema):
+class ClinicVisitOut(Schema):
     id: int
     client_id: str
     origin: str
@@ -57,7 +57,7 @@ class VisitOut(Schema):
     created: bool = False
 
 
-class RouteIn(Schema):
+class ClinicRouteIn(Schema):
     route: str = ""
     temperature: str | None = None
     symptoms: list[str] = []
@@ -69,13 +69,13 @@ class RouteIn(Schema):
     note: str = ""
 
 
-class OutcomeIn(Schema):
+class ClinicOutcomeIn(Schema):
     action: str
     result: str = ""
     note: str = ""
 
 
-class ReportRow(Schema):
+class CdcReportRow(Schema):
     序号: int
     姓名: str
     性别: str
@@ -91,11 +91,11 @@ class ReportRow(Schema):
     处置结果: str
 
 
-class ReportOut(Schema):
+class CdcReportOut(Schema):
     day: dt.date
     system: str
     unmasked: bool
-    rows: list[ReportRow]
+    rows: list[CdcReportRow]
 
 
 def visit_out(v: Visit, created: bool = False) -> dict:
@@ -110,13 +110,13 @@ def visit_out(v: Visit, created: bool = False) -> dict:
     }
 
 
-@router.get("/clinic/posts", response=list[PostOut], auth=api_perm("clinic.view"))
+@router.get("/clinic/posts", response=list[ClinicPostOut], auth=api_perm("clinic.view"))
 def posts(request):
     return [{"id": p.pk, "clinic_id": p.clinic_id, "clinic": p.clinic.name, "name": p.name, "active": p.active}
             for p in queries.posts(request.user)[:500]]
 
 
-@router.post("/clinic/posts/{pk}/visits", response={200: VisitOut, 201: VisitOut}, auth=api_perm("clinic.screen", obj=Post))
+@router.post("/clinic/posts/{pk}/visits", response={200: ClinicVisitOut, 201: ClinicVisitOut}, auth=api_perm("clinic.screen", obj=Post))
 def record_visit(request, pk: int, payload: dict[str, Any] = Body(...)):
     """One visitor screened at the post: by ID number, or name and phone; temperature,
     symptoms, travel and contact history, route. A resend (same client_id) returns 200."""
@@ -125,7 +125,7 @@ def record_visit(request, pk: int, payload: dict[str, Any] = Body(...)):
     return Status(201 if created else 200, visit_out(visit, created))
 
 
-@router.get("/clinic/visits", response=list[VisitOut], auth=api_perm("clinic.view"))
+@router.get("/clinic/visits", response=list[ClinicVisitOut], auth=api_perm("clinic.view"))
 def visit_list(request, state: str = "", day: dt.date | None = None):
     """Visits in the user's area, newest first (at most 500): by state and day."""
     qs = queries.visits(request.user)
@@ -138,15 +138,15 @@ def visit_list(request, state: str = "", day: dt.date | None = None):
     return [visit_out(v) for v in qs[:500]]
 
 
-@router.post("/clinic/visits/{pk}/route", response=VisitOut, auth=api_perm("clinic.triage", obj=Visit))
-def route(request, pk: int, payload: RouteIn):
+@router.post("/clinic/visits/{pk}/route", response=ClinicVisitOut, auth=api_perm("clinic.triage", obj=Visit))
+def route(request, pk: int, payload: ClinicRouteIn):
     """Screen and route a fever sent by a gate (409 if it has been routed already)."""
     visit = get_in_scope(Visit, request.user, "clinic.triage", pk=pk)
     return visit_out(actions.route_visit(acting_user=request.user, visit=visit, data=payload.dict()))
 
 
-@router.post("/clinic/visits/{pk}/outcome", response=VisitOut, auth=api_perm("clinic.triage", obj=Visit))
-def outcome(request, pk: int, payload: OutcomeIn):
+@router.post("/clinic/visits/{pk}/outcome", response=ClinicVisitOut, auth=api_perm("clinic.triage", obj=Visit))
+def outcome(request, pk: int, payload: ClinicOutcomeIn):
     """An outcome of a routed fever patient: test (with result), admit, release (409 if not allowed now)."""
     visit = get_in_scope(Visit, request.user, "clinic.triage", pk=pk)
     return visit_out(actions.record_outcome(acting_user=request.user, visit=visit, action=payload.action,
@@ -158,7 +158,7 @@ def _bearer(request) -> str:
     return header[7:].strip() if header[:7].lower() == "bearer " else ""
 
 
-@router.get("/clinic/report", response=ReportOut, **public_api(
+@router.get("/clinic/report", response=CdcReportOut, **public_api(
     "pulled by an upstream system (the CDC's) with the export token the admin made for it: "
     "Authorization: Bearer <token>; the operation answers 401 without a live token"))
 def report(request, day: dt.date | None = None, format: str = "json"):

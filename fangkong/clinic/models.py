@@ -80,7 +80,7 @@ class Visit(models.Model):
         TRACKING = "tracking", _("Routed, outcome pending")
         TESTED = "tested", _("Tested, outcome pending")
         ADMITTED = "admitted", _("Admitted")
-        RELEASED = "released", _("Released")
+        RELEASED = "released", pgettext_lazy("clinic outcome", "Released")
         DONE = "done", _("Screened")
 
     client_id = models.UUIDField(unique=True)  # made by the screening device: a resend is stored once
