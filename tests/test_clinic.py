@@ -372,3 +372,20 @@ def test_daily_figures_and_todos(cast, clinic):
     todos = {t.key: t.count for t in registry.todos(cast.medic_a)}
     assert todos["clinic.waiting"] == 1 and todos["clinic.tracking"] == 1
     assert "clinic.waiting" not in {t.key for t in registry.todos(cast.committee_b)}
+
+
+@pytest.mark.django_db
+def test_retention_clears_a_finished_visits_identity_and_keeps_the_figures(cast, clinic):
+    from fangkong.clinic import retention
+
+    medic = as_user(clinic["medic"])
+    done = visit(medic, clinic["post"], id_number=WALKIN_ID, name="路人甲", phone="13800001111", route="general").json()
+    tracked = visit(medic, clinic["post"], name="热者", phone="13900009999", temperature="38.0", route="fever_clinic").json()
+    later = timezone.now() + dt.timedelta(days=40)
+    assert retention.run(later, health_days=30, link_days=90, dry_run=True) == {"identity": 1}
+    assert retention.run(later, health_days=30, link_days=90) == {"identity": 1}
+    v = Visit.objects.get(pk=done["id"])
+    assert (v.id_enc, v.id_bidx, v.phone_enc, v.name, v.address) == (None, "", None, "", "")
+    assert v.id_masked and v.masked == "路*甲" and v.route == "general"  # the masked forms and the figures stay
+    assert Visit.objects.get(pk=tracked["id"]).name == "热者"  # still awaiting an outcome
+    assert retention.run(later, health_days=30, link_days=90) == {"identity": 0}

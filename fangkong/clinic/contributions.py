@@ -66,3 +66,13 @@ def todos(user):
 
 
 registry.register_todo(todos)
+
+
+# --- Retention: a finished visit's identity goes after the health period (retention.py).
+def _retention(now, **kw):
+    from . import retention
+
+    return retention.run(now, **kw)
+
+
+registry.register_retention(registry.RetentionRule(key="clinic", label=SECTION, run=_retention))
