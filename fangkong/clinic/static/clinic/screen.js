@@ -33,20 +33,19 @@
   temp.addEventListener("input", checkFever);
   checkFever();
 
-  form.addEventListener("keydown", function (ev) {
+  document.addEventListener("keydown", function (ev) {
     var el = ev.target;
+    if (el !== document.body && !form.contains(el)) return;
     if (ev.key === "Enter" && (ev.ctrlKey || ev.metaKey)) {
       ev.preventDefault();
       form.requestSubmit ? form.requestSubmit() : form.submit();
       return;
     }
-    if (ev.key === "Enter" && el.tagName === "INPUT" && el.type !== "submit") {
+    if (ev.key === "Enter" && el.tagName === "INPUT" && el.type !== "submit" && form.contains(el)) {
       ev.preventDefault();
       var list = fields();
       var next = list[list.indexOf(el) + 1];
-      if (el.type === "radio" || el.type === "checkbox") {
-        if (el.type === "checkbox") { el.checked = !el.checked; return; }
-      }
+      if (el.type === "checkbox") { el.checked = !el.checked; return; }
       if (next) next.focus();
       return;
     }
