@@ -1,6 +1,6 @@
 // The clinic post's screening page: keyboard first, one screen per visitor.
 // Enter moves to the next field (the form is sent with Ctrl+Enter or the button), digits
-// 1–6 pick the route when the focus is not in a text field, and a temperature at or above
+// 1–5 pick the route when the focus is not in a text field, and a temperature at or above
 // the fever threshold leaves only the fever routes.
 (function () {
   "use strict";
@@ -50,7 +50,7 @@
       return;
     }
     var typing = el.tagName === "INPUT" && ["text", "tel", "search", ""].indexOf(el.type) >= 0 || el.tagName === "SELECT";
-    if (!typing && /^[1-6]$/.test(ev.key)) {
+    if (!typing && /^[1-5]$/.test(ev.key)) {
       var label = routes[parseInt(ev.key, 10) - 1];
       var input = label && label.querySelector("input");
       if (input && !input.disabled) { input.checked = true; input.focus(); ev.preventDefault(); }
