@@ -389,3 +389,16 @@ def test_retention_clears_a_finished_visits_identity_and_keeps_the_figures(cast,
     assert v.id_masked and v.masked == "路*甲" and v.route == "general"  # the masked forms and the figures stay
     assert Visit.objects.get(pk=tracked["id"]).name == "热者"  # still awaiting an outcome
     assert retention.run(later, health_days=30, link_days=90) == {"identity": 0}
+
+
+@pytest.mark.django_db
+def test_odd_requests_get_clear_answers_not_server_errors(cast, clinic):
+    medic = as_user(clinic["medic"])
+    huge = 2**70
+    assert post_json(medic, f"/api/clinic/visits/{huge}/route", {"route": "fever_clinic"}).status_code in (404, 422)
+    assert post_json(medic, f"/api/clinic/posts/{huge}/visits", {}).status_code in (404, 422)
+    assert medic.get(f"/clinic/visits/{huge}/").status_code == 404
+    odd = visit(medic, clinic["post"], name=["x"], phone={"a": 1}, symptoms=5, age=[1], sex=3, temperature=None)
+    assert odd.status_code == 422 and not Visit.objects.exists()
+    assert medic.get("/api/clinic/visits?state=nope").status_code == 422
+    assert Client().get("/api/clinic/report?day=1999-01-01", headers={"Authorization": "Bearer fkc_" + "x" * 200}).status_code == 401

@@ -93,6 +93,9 @@ def _clean_history(raw: dict, out: dict) -> None:
 def _clean_symptoms(raw, errors: dict) -> str:
     if isinstance(raw, str):
         raw = [s for s in raw.replace("，", ",").split(",") if s.strip()]
+    if raw is not None and not isinstance(raw, (list, tuple)):
+        errors["symptoms"] = _("Unknown symptom: %(s)s") % {"s": str(raw)[:20]}
+        return ""
     raw = [str(s).strip() for s in (raw or [])]
     known = dict(SYMPTOMS)
     bad = [s for s in raw if s not in known]
