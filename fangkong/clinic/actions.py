@@ -290,7 +290,7 @@ def _alert(visit: Visit, place_name: str) -> None:
         place_path=visit.place_path, perms=("observation.alerted",),
         text=_("Fever %(temp)s °C at %(place)s: %(who)s") % {
             "temp": visit.temperature, "place": place_name, "who": visit.masked or _("a person without a pass")},
-        obj_type="clinic.visit", obj_id=visit.pk,
+        obj_type="clinic.visit", obj_id=visit.pk, org_id=visit.clinic_id,
     ))
 
 

@@ -70,7 +70,7 @@ class ClinicRouteIn(Schema):
 
 
 class ClinicOutcomeIn(Schema):
-    action: str
+    action: str = ""  # test / admit / release (checked by the action, after the scope: 404 before 422)
     result: str = ""
     note: str = ""
 
