@@ -261,8 +261,8 @@ def record_visit(*, acting_user, post: Post, data: dict, now: dt.datetime | None
             raise Invalid({"client_id": _("This visit id was already used at another post")})
         return existing, False
     fields = _identity_fields(who, clinic_path=post.place_path)
-    place = Place.objects.only("id").get(pk=post.clinic.place_id)
-    visit = Visit(client_id=client_id, origin=Visit.Origin.POST, post=post, clinic_id=post.clinic_id, place=place,
+    visit = Visit(client_id=client_id, origin=Visit.Origin.POST, post=post, clinic_id=post.clinic_id,
+                  place_id=post.clinic.place_id,
                   place_path=post.place_path, fever=is_fever(clean["temperature"]), high_risk=_high_risk(clean),
                   state=_state_for(clean["route"]), occurred_at=now, routed_at=now,
                   routed_by=acting_user if getattr(acting_user, "pk", None) else None, **clean, **fields)
