@@ -22,6 +22,7 @@ from fangkong.declarations import api as declarations
 from fangkong.documents import api as documents
 from fangkong.duty import api as duty
 from fangkong.gates import api as gates
+from fangkong.clinic import api as clinic
 from fangkong.inflow import api as inflow
 from fangkong.notify import api as notify
 from fangkong.observation import api as observation
@@ -167,4 +168,6 @@ for module in (residents, inflow, observation, census, documents, notify, gates,
                uploads, accounts, duty):
                uploads, accounts, resumption):
                uploads, accounts, command):
+for module in (residents, inflow, observation, census, documents, notify, gates, clinic, passes, declarations, dashboard, reports,
+               uploads, accounts):
     api.add_router("/", module.router)

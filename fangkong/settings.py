@@ -187,6 +187,7 @@ INSTALLED_APPS = [
     "fangkong.notify",
     "fangkong.passes",
     "fangkong.gates",
+    "fangkong.clinic",
     "fangkong.reports",
     "fangkong.declarations",
     "fangkong.dashboard",

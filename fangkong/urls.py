@@ -31,6 +31,7 @@ urlpatterns = [
     path("r/", include(observation_urls.resident_urlpatterns + inflow_resident_urls + passes_resident_urls
                      + declarations_resident_urls)),  # personal links
     path("gates/", include("fangkong.gates.urls")),
+    path("clinic/", include("fangkong.clinic.urls")),
     path("", include("fangkong.declarations.urls")),
     path("dashboard/", include("fangkong.dashboard.urls")),
     path("reports/", include("fangkong.reports.urls")),

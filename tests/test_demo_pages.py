@@ -81,7 +81,7 @@ def test_every_demo_account_finds_rows_on_its_list_pages(client):
         client.logout()
     assert not empty, "list pages without rows:\n" + "\n".join(empty)
     # The modules the issue named are all reached by some demo account.
-    assert {"pass_list", "gates_stats", "gates_triage", "census_list", "declarations_queue", "credit_list", "inbox",
+    assert {"pass_list", "gates_stats", "clinic_queue", "clinic_home", "census_list", "declarations_queue", "credit_list", "inbox",
             "reports_report", "reports_entry", "inflow_board", "observation_board", "dashboard"} <= seen
 
 
@@ -90,7 +90,8 @@ def test_demo_times_hold_together():
     from fangkong.audit.models import AuditEvent
     from fangkong.census.models import Visit
     from fangkong.declarations.models import CreditEntry, Declaration
-    from fangkong.gates.models import GateEntry, Triage
+    from fangkong.clinic.models import Visit as Triage
+    from fangkong.gates.models import GateEntry
     from fangkong.inflow import queries as inflow_queries
     from fangkong.inflow.models import Application
     from fangkong.notify.models import Message
@@ -117,8 +118,17 @@ def test_demo_times_hold_together():
         assert issued[pass_id] <= occurred_at
     for decl in Declaration.objects.exclude(checked_at=None):
         assert decl.submitted_at < decl.checked_at
-    for triage in Triage.objects.exclude(closed_at=None).select_related("entry"):
-        assert triage.entry.occurred_at <= triage.created_at < triage.closed_at
+    for triage in Triage.objects.filter(origin="gate").exclude(routed_at=None).select_related("gate_entry"):
+        assert triage.gate_entry.occurred_at <= triage.occurred_at < triage.routed_at
+    # The clinic post: 2,000 visitors over the story's days (none after now), fevers routed
+    # and the older ones followed to an outcome.
+    post_visits = Triage.objects.filter(origin="post")
+    assert post_visits.count() >= 1900 and not post_visits.filter(occurred_at__gt=after).exists()
+    assert len({timezone.localdate(t) for t in post_visits.values_list("occurred_at", flat=True)}) >= 3
+    assert post_visits.filter(fever=True, route__in=["fever_clinic", "isolation_ward"]).count() >= 40
+    assert post_visits.filter(state__in=["released", "admitted"]).exists()
+    for v in post_visits.exclude(outcome_at=None):
+        assert v.occurred_at < v.outcome_at <= after
     for app in Application.objects.exclude(forwarded_at=None):
         assert app.submitted_at < app.forwarded_at
         if app.decided_at:

@@ -1,4 +1,4 @@
-"""Gates (M6) and triage (M18) through HTTP with the fixed cast, then the stored state."""
+"""Gates (M6) and the triage a fever opens (M18, in the clinic app) through HTTP with the fixed cast, then the stored state."""
 from __future__ import annotations
 
 import base64
@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from fangkong.audit.models import AuditEvent
 from fangkong.lib import registry
-from fangkong.gates.models import GateEntry, Triage
+from fangkong.clinic.models import Visit as Triage  # a gate's fever opens a visit of the clinic triage
+from fangkong.gates.models import GateEntry
 from fangkong.passes import tokens
 from fangkong.places.actions import create_place
 
@@ -229,7 +230,7 @@ def test_batch_of_a_thousand_offline_entries(cast, login, alerts, django_capture
         body = post(client, BATCH, {"entries": items}).json()
     assert body["stored"] == 1000 and not body["rejected"]
     assert GateEntry.objects.count() == 1000 and Triage.objects.count() == 1
-    assert Triage.objects.get().entry.client_id == uuid.UUID(items[10]["client_id"])
+    assert Triage.objects.get().gate_entry.client_id == uuid.UUID(items[10]["client_id"])
     assert [a.obj_id for a in alerts] == [Triage.objects.get().pk]
 
 
@@ -283,58 +284,29 @@ def test_fever_at_the_gate_opens_a_triage_and_raises_an_alert(cast, login, alert
     body = resp.json()
     assert body["decision"] == "refused" and body["reason_code"] == "fever" and body["triage_id"]
     t = Triage.objects.get()
-    assert t.entry_id == body["id"] and str(t.temperature) == "38.3" and t.state == "open" and t.travel is True
+    assert t.gate_entry_id == body["id"] and str(t.temperature) == "38.3" and t.state == "waiting"
+    assert t.source_area is True and t.origin == "gate" and t.fever
     assert t.place_path == cast.compound_a1.path and t.masked == "靶*甲"
     assert len(alerts) == 1
     a = alerts[0]
     assert a.kind == "gate.fever" and a.perms == ("observation.alerted",) and a.place_path == cast.compound_a1.path
-    assert "38.3" in a.text and a.obj_type == "gates.triage" and a.obj_id == t.pk
+    assert "38.3" in a.text and a.obj_type == "clinic.visit" and a.obj_id == t.pk
+    again = post(client, ENTRIES, {**entry(cast, temperature="38.3"), "client_id": str(t.gate_entry.client_id)})
+    assert again.json()["triage_id"] == t.pk and Triage.objects.count() == 1  # a resend finds it
 
-    url = f"/api/gates/triage/{t.pk}/close"
-    assert post(client, url, {"routed_to": "fever_clinic"}).status_code == 403  # the guard
+    # Routed in the clinic triage's one flow (tests/test_clinic.py covers it in full).
+    url = f"/api/clinic/visits/{t.pk}/route"
+    assert post(client, url, {"route": "fever_clinic"}).status_code == 403  # the guard
     other = Client()
     other.force_login(cast.committee_b)
-    assert post(other, url, {"routed_to": "fever_clinic"}).status_code == 404
+    assert post(other, url, {"route": "fever_clinic"}).status_code == 404
     medic = Client()
     medic.force_login(cast.medic_a)
-    assert [x["id"] for x in medic.get("/api/gates/triage").json()] == [t.pk]
-    assert post(medic, url, {"routed_to": ""}).status_code == 422
-    closed = post(medic, url, {"routed_to": "fever_clinic", "contact": False})
-    assert closed.status_code == 200 and closed.json()["state"] == "closed"
-    assert post(medic, url, {"routed_to": "hospital"}).status_code == 409
-    t.refresh_from_db()
-    assert (t.state, t.routed_to, t.contact, t.closed_by) == ("closed", "fever_clinic", False, "medic_a")
-    page = medic.get("/gates/triage/?state=closed")
-    assert page.status_code == 200 and "38.3" in page.content.decode()
-
-
-@pytest.mark.django_db
-def test_closing_a_triage_twice_is_a_conflict_on_the_page_and_in_the_api(cast, login):
-    guard = login(cast.guard_a)
-    assert post(guard, ENTRIES, entry(cast, temperature="38.6")).json()["reason_code"] == "fever"
-    t = Triage.objects.get()
-    page_url = f"/gates/triage/{t.pk}/close/"
-    medic = Client()
-    medic.force_login(cast.medic_a)
-    assert medic.get(page_url).status_code == 405
-    assert guard.post(page_url, {"routed_to": "hospital"}).status_code == 403
-    other = Client()
-    other.force_login(cast.committee_b)
-    assert other.post(page_url, {"routed_to": "hospital"}).status_code == 404
-    bad = medic.post(page_url, {"routed_to": "moon"})
-    assert bad.status_code == 400 and Triage.objects.get().state == "open"
-    first = medic.post(page_url, {"routed_to": "cleared"})
-    assert first.status_code == 302
-    t.refresh_from_db()
-    assert (t.state, t.routed_to) == ("closed", "cleared")
-    closed_at = t.closed_at
-    again = medic.post(page_url, {"routed_to": "hospital"})
-    assert again.status_code == 409 and "该分诊已结束" in again.content.decode()  # the reason, in Chinese
-    api = post(medic, f"/api/gates/triage/{t.pk}/close", {"routed_to": "hospital"})
-    assert api.status_code == 409
-    t.refresh_from_db()
-    assert (t.state, t.routed_to, t.closed_at) == ("closed", "cleared", closed_at)  # the first close stands
-    assert AuditEvent.objects.filter(action="gates.triage.close").count() == 1
+    assert post(medic, url, {"route": "general"}).status_code == 422  # a fever is not sent to general outpatients
+    routed = post(medic, url, {"route": "fever_clinic", "contact_source": False})
+    assert routed.status_code == 200 and routed.json()["state"] == "tracking"
+    assert post(medic, url, {"route": "cleared"}).status_code == 409
+    assert medic.get("/gates/triage/").url == "/clinic/queue/"
 
 
 # --- Figures ----------------------------------------------------------------------------------

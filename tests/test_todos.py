@@ -17,7 +17,7 @@ from fangkong.observation.models import Alert, Observation, SupplyRequest
 from fangkong.reports import actions as reports
 from tests.matrix import census as census_objects
 from tests.matrix import declarations as declaration_objects
-from tests.matrix import gates as gate_objects
+from tests.matrix import clinic as clinic_objects
 from tests.matrix import inflow as inflow_objects
 from tests.matrix import observation as observation_objects
 from tests.matrix import passes as pass_objects
@@ -110,13 +110,13 @@ def test_census_todos(cast):
 @pytest.mark.django_db
 def test_pass_override_and_gate_triage_todos(cast):
     pass_objects.override(cast)  # requested by committee A: approved by another person
-    gate_objects.triage(cast)
+    clinic_objects.gate_visit(cast)
     assert counts(cast.medic_a)["passes.overrides"] == 1 and counts(cast.commander)["passes.overrides"] == 1
     assert "passes.overrides" not in counts(cast.committee_a)  # never one's own request
-    assert counts(cast.medic_a)["gates.triage"] == 1 and counts(cast.committee_a)["gates.triage"] == 1
+    assert counts(cast.medic_a)["clinic.waiting"] == 1 and counts(cast.committee_a)["clinic.waiting"] == 1
     for user in (cast.committee_b, cast.worker_a1, cast.guard_a):
         c = counts(user)
-        assert "passes.overrides" not in c and "gates.triage" not in c, user
+        assert "passes.overrides" not in c and "clinic.waiting" not in c, user
 
 
 @pytest.mark.django_db
@@ -147,9 +147,9 @@ def test_most_urgent_first_and_the_same_on_the_home_page_and_the_api(cast, setti
     Alert.objects.create(observation=obs, kind=Alert.Kind.FEVER, day=timezone.localdate(), window=0, detail="38.5")
     declaration_objects.declaration(cast)
     declaration_objects.finding(cast)
-    gate_objects.triage(cast)
+    clinic_objects.gate_visit(cast)
     keys = [t.key for t in registry.todos(cast.committee_a)]
-    assert keys == ["inflow.review", "observation.fever", "gates.triage", "observation.reports",
+    assert keys == ["inflow.review", "observation.fever", "clinic.waiting", "observation.reports",
                     "declarations.verify_risk", "declarations.confirm"]
     client = as_user(cast.committee_a)
     body = client.get("/api/todos").json()

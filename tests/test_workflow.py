@@ -7,13 +7,14 @@ column)."""
 from __future__ import annotations
 
 import threading
+import uuid
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
 from fangkong.audit.models import AuditEvent
-from fangkong.gates.models import Triage
+from fangkong.clinic.models import Visit
 from fangkong.inflow.models import Application, Origin
 from fangkong.residents.models import Household
 from tests.cast import make_id, make_phone
@@ -100,18 +101,19 @@ def test_the_buttons_are_the_transitions_the_user_may_take(cast, app):
 
 
 def _close_triage_twice_at_once(cast):
-    triage = Triage.objects.create(place=cast.compound_a1, place_path=cast.compound_a1.path, masked="靶*甲",
-                                   temperature="38.5", created_at=timezone.now())
+    triage = Visit.objects.create(client_id=uuid.uuid4(), origin="gate", place=cast.compound_a1,
+                                  place_path=cast.compound_a1.path, masked="靶*甲", temperature="38.5", fever=True,
+                                  state="waiting", occurred_at=timezone.now())
     barrier = threading.Barrier(2)
     codes = {}
 
     def go(route):
         c = as_user(cast.medic_a)
         barrier.wait()
-        codes[route] = post_json(c, f"/api/gates/triage/{triage.pk}/close", {"routed_to": route}).status_code
+        codes[route] = post_json(c, f"/api/clinic/visits/{triage.pk}/route", {"route": route}).status_code
         connection.close()
 
-    threads = [threading.Thread(target=go, args=(route,)) for route in ("fever_clinic", "hospital")]
+    threads = [threading.Thread(target=go, args=(route,)) for route in ("fever_clinic", "isolation_ward")]
     for t in threads:
         t.start()
     for t in threads:
@@ -121,15 +123,16 @@ def _close_triage_twice_at_once(cast):
 
 @pytest.mark.django_db(transaction=True)
 def test_two_closes_of_one_triage_at_once_one_wins():
-    """Triage has no version column: the row lock and the state condition alone serialize."""
+    """A gate's fever routed twice at once (clinic triage; no version column): the row lock and
+    the state condition alone serialize."""
     from tests.cast import build_cast
 
     triage, codes = _close_triage_twice_at_once(build_cast())
     assert sorted(codes.values()) == [200, 409], codes
     winner = next(route for route, code in codes.items() if code == 200)
     triage.refresh_from_db()
-    assert (triage.state, triage.routed_to) == ("closed", winner)
-    assert AuditEvent.objects.filter(action="gates.triage.close").count() == 1
+    assert (triage.state, triage.route) == ("tracking", winner)
+    assert AuditEvent.objects.filter(action="clinic.visit.route").count() == 1
 
 
 @pytest.mark.django_db

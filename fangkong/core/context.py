@@ -4,7 +4,7 @@ from django.utils.translation import gettext_lazy as _
 from fangkong.places.access import has_perm, roles
 
 _PERMS = ("residents.view", "residents.edit", "residents.import", "residents.export", "audit.view", "inflow.view",
-          "observation.view", "passes.view", "gates.enter", "census.view", "gates.view", "gates.triage",
+          "observation.view", "passes.view", "gates.enter", "census.view", "gates.view", "clinic.view", "clinic.triage",
           "declarations.view", "declarations.points", "credit.view", "dashboard.view", "reports.view",
           "reports.enter", "reports.late", "accounts.view", "accounts.delegation", "notify.manage",
           "duty.self", "duty.view", "duty.sender", "duty.roster_view")
@@ -43,7 +43,8 @@ def _groups(can: dict) -> list[dict]:
         ("gates", _("Gates"), [
             link(can["gates_enter"], "gates_gate", _("Gate")),
             link(can["gates_view"], "gates_stats", _("Gate figures")),
-            link(can["gates_triage"], "gates_triage", _("Triage")),
+            link(can["clinic_triage"], "clinic_queue", _("Triage")),
+            link(can["clinic_view"], "clinic_home", _("Clinic pre-screening")),
         ]),
         ("duty", _("People on duty"), [
             link(can["duty_self"], "duty_home", _("My duty")),

@@ -294,6 +294,7 @@ def build_activity(rng: random.Random, tree: dict) -> dict:
     out.update(__import__("fangkong.resumption.demo", fromlist=["build"]).build(rng, tree, staff, days, real_now))
     from fangkong.command.demo import build as command_demo  # noqa: E402  (command's story: HQ, notices, inspections)
     out["command"] = command_demo(rng, tree, staff, days)
+    out.update(__import__("fangkong.clinic.demo", fromlist=["build"]).build(rng, tree, staff, days, real_now))
     return out
 
 
@@ -461,12 +462,11 @@ HOURLY = (1, 1, 1, 1, 1, 2, 5, 9, 9, 6, 5, 5, 6, 5, 5, 5, 6, 8, 9, 7, 5, 4, 2, 1
 def _gates(rng, tree, staff, passes: dict, days, real_now) -> int:
     """Each compound's gate log, around the clock: residents and vehicles in and out with
     their passes (only passes issued before, visitors within their hours), most vehicles
-    logged by their plate, a few people without a pass turned away, a fever now and then and every evening at 19:30 one more. The medic
-    routes the fevers older than a day; the latest wait in the triage queue."""
+    logged by their plate, a few people without a pass turned away, a fever now and then and every evening at 19:30 one more
+    (each opens a visit of the clinic triage, routed in fangkong.clinic.demo)."""
     import uuid
 
     from fangkong.gates import actions as gates
-    from fangkong.gates.models import Triage
 
     persons = Person.objects.filter(place_path__under=tree["street"].path).count()
     per_day = max(24, min(400, persons // 200))  # people and vehicles at one compound's gate
@@ -513,13 +513,6 @@ def _gates(rng, tree, staff, passes: dict, days, real_now) -> int:
                 with clock(end):
                     result = gates.record_batch(acting_user=guard, items=items, now=end)
                 stored += result["stored"]
-    # The medic routes the fevers older than a day, within the hour of each.
-    for triage in Triage.objects.filter(state=Triage.State.OPEN, place_path__under=tree["street"].path,
-                                        created_at__lt=real_now - dt.timedelta(days=1)).order_by("pk"):
-        medic = staff["medic"] if triage.place_path.startswith(tree["communities"][0].path) else None
-        with clock(triage.created_at + dt.timedelta(minutes=rng.randint(10, 50))):
-            gates.close_triage(acting_user=medic, triage=triage, routed_to=Triage.Route.FEVER_CLINIC,
-                               note="复测体温后引导至发热门诊", travel=False, contact=False)
     return stored
 
 

@@ -1,5 +1,5 @@
 """Gate writes as named actions: an entry (one, or a batch synced from a device that was
-offline) and the closing of a triage. Views, API and bench call only these.
+offline). A fever opens a visit of the clinic triage (fangkong.clinic), routed there. Views, API and bench call only these.
 
 Idempotency: the device names every entry with a UUID (client_id, unique in the table). A
 resend returns the stored entry; concurrent sends of one entry store it once (the unique
@@ -27,7 +27,6 @@ from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Conflict, Invalid, Transition, apply_transition  # noqa: F401  (actions.Invalid etc. for callers)
-from fangkong.lib import registry
 from fangkong.lib.health import body_temperature
 from fangkong.passes import plates, tokens
 from fangkong.lib.db import fastsql, group_commit
@@ -35,7 +34,7 @@ from fangkong.places.access import path_in_scope, places_in_scope
 from fangkong.places.models import Place
 
 from . import passcheck
-from .models import CHECKPOINT_KINDS, GateEntry, Triage
+from .models import CHECKPOINT_KINDS, GateEntry
 
 FUTURE_SKEW = dt.timedelta(minutes=10)  # a device clock ahead by more than this is not trusted
 MAX_AGE = dt.timedelta(days=30)  # an offline queue older than this: device clock not trusted
@@ -256,20 +255,12 @@ def _is_fever(entry: GateEntry) -> bool:
     return entry.temperature is not None and entry.temperature >= settings.FEVER_THRESHOLD
 
 
-def _triage_for(entry: GateEntry) -> Triage:
-    travel, contact = getattr(entry, "_answers", (None, None))
-    return Triage(entry_id=entry.pk, place_id=entry.place_id, place_path=entry.place_path, masked=entry.masked,
-                  pass_id=entry.pass_id, temperature=entry.temperature, travel=travel, contact=contact,
-                  created_at=entry.received_at)
+def _open_triage(entries: list[GateEntry]) -> list:
+    """A fever at the gate opens a visit of the clinic triage (one flow for every triage,
+    fangkong.clinic): waiting to be routed by the medics, who are alerted on commit."""
+    from fangkong.clinic import actions as clinic
 
-
-def _alert(triage: Triage, place_name: str) -> None:
-    who = triage.masked or _("a person without a pass")
-    registry.raise_alert(registry.Alert(
-        kind="gate.fever", place_path=triage.place_path, perms=("observation.alerted",),
-        text=_("Fever %(temp)s °C at %(place)s: %(who)s") % {"temp": triage.temperature, "place": place_name, "who": who},
-        obj_type="gates.triage", obj_id=triage.pk,
-    ))
+    return clinic.open_from_gates(entries)
 
 
 # --- Entries ----------------------------------------------------------------------------
@@ -310,10 +301,7 @@ def record_entry(*, acting_user, data: dict, now: dt.datetime | None = None) -> 
     def write() -> GateEntry:
         fastsql.insert(entry)  # IntegrityError: this client_id is stored already (a resend)
         if _is_fever(entry):
-            triage = _triage_for(entry)
-            triage.save()
-            entry.triage_id = triage.pk
-            transaction.on_commit(lambda: _alert(triage, entry.place.name))
+            entry.triage_id = _open_triage([entry])[0].pk
         record(acting_user, "gates.entry", obj=entry, detail={
             "direction": entry.direction, "subject": entry.subject, "decision": entry.decision,
             "reason": entry.reason_code, "offline": entry.offline, "flagged": entry.flagged})
@@ -379,7 +367,6 @@ def record_batch(*, acting_user, items: list, now: dt.datetime | None = None) ->
         new.append(_build(clean, user=acting_user, now=now, cache=cache))
         accepted.append(str(cid))
 
-    triages: list[tuple[Triage, str]] = []
     with transaction.atomic():
         # What this call stores, by the insert's own outcome: an entry a concurrent send of
         # the same queue stored in between is a duplicate here, never counted twice.
@@ -398,42 +385,15 @@ def record_batch(*, acting_user, items: list, now: dt.datetime | None = None) ->
                         "client_id": _("This entry id was already used for another checkpoint")}})
         fevers = [e for e in new if _is_fever(e)]
         if fevers:
-            made = Triage.objects.bulk_create([_triage_for(e) for e in fevers], batch_size=500)
-            triages = [(t, e.place.name) for t, e in zip(made, fevers)]
+            _open_triage(fevers)
         if new or rejected:
             record(acting_user, "gates.batch", detail={
                 "received": len(items), "stored": len(new), "duplicates": len(accepted) - len(new),
                 "rejected": len(rejected), "refused": sum(e.decision == "refused" for e in new),
                 "flagged": sum(e.flagged for e in new), "fevers": len(fevers)},
                 place_path=new[0].place_path if len(places) == 1 and new else "")
-        for t, place_name in triages:
-            transaction.on_commit(lambda t=t, place_name=place_name: _alert(t, place_name))
     return {
         "stored": len(new), "duplicates": len(accepted) - len(new), "accepted": accepted, "rejected": rejected,
         "entries": [{"client_id": str(e.client_id), "decision": e.decision, "reason_code": e.reason_code,
                      "flagged": e.flagged} for e in new if e.decision == "refused" or e.flagged],
     }
-
-
-# --- Triage -----------------------------------------------------------------------------
-
-# The state machine of a triage case: it is closed once, when the person has been routed.
-TRIAGE_TRANSITIONS: dict[str, Transition] = {
-    "close": Transition("gates.triage", (Triage.State.OPEN,), Triage.State.CLOSED, gettext_lazy("Close")),
-}
-
-
-def close_triage(*, acting_user, triage: Triage, routed_to: str, note: str = "", travel=None, contact=None) -> Triage:
-    """Route the person and close the case. Conflict (409) if it is no longer open: closing
-    twice, or a second medic after the first (the row lock serializes them, one wins)."""
-    t = TRIAGE_TRANSITIONS["close"]
-    if routed_to not in Triage.Route.values or not routed_to:
-        raise Invalid({"routed_to": _("Choose where the person was sent")})
-    with transaction.atomic():
-        changes = {"routed_to": routed_to, "note": str(note or "")[:300], "closed_at": timezone.now(),
-                   "closed_by": acting_user.get_username() if acting_user is not None else ""}
-        changes.update({k: _bool(v) for k, v in (("travel", travel), ("contact", contact)) if v is not None})
-        triage = apply_transition(Triage.objects, triage, t, changes=changes,
-                                  refused=gettext_lazy("This triage is already closed"))
-        record(acting_user, "gates.triage.close", obj=triage, detail={"routed_to": routed_to})
-    return triage

@@ -12,7 +12,7 @@ from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope, places_in_scope, scope
 
 from . import actions, passcheck, queries
-from .models import GateEntry, Triage
+from .models import GateEntry
 
 router = Router(tags=["gates"])
 
@@ -89,29 +89,12 @@ class GateStatsOut(Schema):
     rows: list[StatsRow]
 
 
-class TriageOut(Schema):
-    id: int
-    place_id: int
-    masked: str
-    temperature: float
-    travel: bool | None
-    contact: bool | None
-    routed_to: str
-    state: str
-    created_at: dt.datetime
-
-
-class TriageClose(Schema):
-    routed_to: str = ""
-    note: str = ""
-    travel: bool | None = None
-    contact: bool | None = None
-
-
 def entry_out(entry: GateEntry, created: bool) -> dict:
-    # A new entry knows its triage (record_entry made it, or none); a resend looks it up.
+    # A new entry knows its triage visit (record_entry opened it, or none); a resend looks it up.
+    from fangkong.clinic.models import Visit
+
     triage = getattr(entry, "triage_id", None) if created else (
-        Triage.objects.filter(entry_id=entry.pk).values_list("pk", flat=True).first())
+        Visit.objects.filter(gate_entry_id=entry.pk).values_list("pk", flat=True).first())
     return {
         "id": entry.pk, "client_id": str(entry.client_id), "place_id": entry.place_id, "direction": entry.direction,
         "subject": entry.subject, "colour": entry.colour, "masked": entry.masked, "plate": entry.plate,
@@ -176,21 +159,3 @@ def stats(request, day: dt.date | None = None, place: int | None = None):
         raise Invalid({"day": "day must lie between 2000 and 2100"})
     where = get_in_scope(places_in_scope(request.user, "gates.view"), request.user, "gates.view", pk=place) if place else None
     return {"day": day, "rows": queries.stats(request.user, day, where)}
-
-
-@router.get("/gates/triage", response=list[TriageOut], auth=api_perm("gates.triage"))
-def triage_list(request, state: str = "open"):
-    qs = scope(Triage.objects.all(), request.user, "gates.triage")
-    if state in Triage.State.values:
-        qs = qs.filter(state=state)
-    return [{**{f: getattr(t, f) for f in ("id", "place_id", "masked", "travel", "contact", "routed_to", "state",
-                                          "created_at")}, "temperature": float(t.temperature)} for t in qs[:500]]
-
-
-@router.post("/gates/triage/{pk}/close", response=TriageOut, auth=api_perm("gates.triage", obj=Triage))
-def triage_close(request, pk: int, payload: TriageClose):
-    triage = get_in_scope(Triage, request.user, "gates.triage", pk=pk)
-    t = actions.close_triage(acting_user=request.user, triage=triage, routed_to=payload.routed_to, note=payload.note,
-                             travel=payload.travel, contact=payload.contact)
-    return {**{f: getattr(t, f) for f in ("id", "place_id", "masked", "travel", "contact", "routed_to", "state",
-                                         "created_at")}, "temperature": float(t.temperature)}

@@ -9,7 +9,6 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.lib import registry
-from fangkong.places.access import has_perm, scope
 
 from .models import GateEntry
 from .queries import day_bounds
@@ -40,18 +39,3 @@ def _column(i: int):
 registry.register_metric(registry.Metric("gates.entries", _("Gate entries"), SECTION, _column(1), order=60))
 registry.register_metric(registry.Metric("gates.refused", _("Turned away at gates"), SECTION, _column(2), order=61))
 registry.register_metric(registry.Metric("gates.fevers", _("Fevers at gates"), SECTION, _column(3), order=62))
-
-
-# --- To-dos: fevers met at the gates whose triage is still open.
-def todos(user):
-    from django.urls import reverse
-
-    from .models import Triage
-
-    if has_perm(user, "gates.triage"):
-        yield from registry.count_todo(scope(Triage.objects.filter(state=Triage.State.OPEN), user, "gates.triage"),
-                                       key="gates.triage", label=_("Fevers at the gates to triage"),
-                                       url=reverse("gates_triage"), rank=registry.RANK_HEALTH + 5)
-
-
-registry.register_todo(todos)

@@ -1,4 +1,4 @@
-"""Roles and permissions of the gates (M6) and pre-screening triage (M18) (merged into fangkong.places.access at start-up)."""
+"""Roles and permissions of the gates (M6; a fever's triage is the clinic app's, M18) (merged into fangkong.places.access at start-up)."""
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.places.access import declare
@@ -9,6 +9,5 @@ declare(
         # Guards record entries at their checkpoints.
         "gates.enter": {"gate_guard"},
         "gates.view": {"commander", "coordinator", "committee", "medic"},
-        "gates.triage": {"medic", "committee"},
     },
 )

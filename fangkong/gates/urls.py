@@ -8,5 +8,4 @@ urlpatterns = [
     path("visitor/", views.visitor, name="gates_visitor"),
     path("stats/", views.stats, name="gates_stats"),
     path("triage/", views.triage_list, name="gates_triage"),
-    path("triage/<int:pk>/close/", views.triage_close, name="gates_triage_close"),
 ]

@@ -24,7 +24,7 @@ from fangkong.lib.workflow import int_or_none
 from fangkong.places.access import get_in_scope, places_in_scope, public, requires, scope
 
 from . import actions, queries
-from .models import CHECKPOINT_KINDS, Triage
+from .models import CHECKPOINT_KINDS
 
 ASSETS = ["vendor/pico/pico.min.css", "fangkong/app.css", "gates/gate.css", "gates/gate.js", "vendor/jsqr/jsQR.js"]
 
@@ -165,28 +165,7 @@ def stats(request):
 
 
 @require_GET
-@requires("gates.triage")
+@requires("clinic.triage")
 def triage_list(request):
-    return _triage_page(request, request.GET.get("state", "open"))
-
-
-def _triage_page(request, which: str, status: int = 200):
-    qs = scope(Triage.objects.select_related("place"), request.user, "gates.triage")
-    if which in Triage.State.values:
-        qs = qs.filter(state=which)
-    return render(request, "gates/triage.html", {"items": qs[:200], "which": which, "routes": Triage.Route.choices[1:]},
-                  status=status)
-
-
-@require_POST
-@requires("gates.triage", obj=Triage)
-def triage_close(request, pk):
-    triage = get_in_scope(Triage, request.user, "gates.triage", pk=pk)
-    _done, refused = attempt(lambda: actions.close_triage(
-        acting_user=request.user, triage=triage, routed_to=request.POST.get("routed_to", ""),
-        note=request.POST.get("note", ""), travel=request.POST.get("travel") or None,
-        contact=request.POST.get("contact") or None), request=request)
-    if refused:  # a conflict: it was closed already
-        return _triage_page(request, "closed" if refused.reason else "open", status=refused.status)
-    messages.success(request, _("Triage closed"))
-    return redirect("gates_triage")
+    """Gate fevers are triaged in the clinic triage's one flow (fangkong.clinic)."""
+    return redirect("clinic_queue")

@@ -41,6 +41,7 @@ LEASE = dt.timedelta(seconds=60)  # longer than any one attempt (webhook 5 s, SM
 
 ALERT_TITLES = {
     "gate.fever": gettext_lazy("Fever found at a gate"),
+    "clinic.fever": gettext_lazy("Fever found at a clinic's pre-screening"),
     "observation.fever": gettext_lazy("Fever under medical observation"),
     "observation.missed": gettext_lazy("Temperature report missed"),
     "access.denied": gettext_lazy("Repeated refused access by one account"),

@@ -14,6 +14,7 @@ KINDS = {
     "command.finding_overdue": _("Inspection finding overdue"),
     "command.notice": _("Notice to confirm"),
     "command.receipt_late": _("Notice receipt late"),
+    "clinic.fever": _("Fever at a clinic's pre-screening"),
     "credit.appeal": _("Credit appeal"),
     "declarations.risk": _("Risky declaration"),
     "duty.late": _("Late check-in on duty"),

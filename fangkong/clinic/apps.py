@@ -1,0 +1,6 @@
+from fangkong.lib import apps
+
+
+class ClinicConfig(apps.FangkongConfig):
+    name = "fangkong.clinic"
+    label = "clinic"
