@@ -27,6 +27,7 @@ from fangkong.observation import api as observation
 from fangkong.passes import api as passes
 from fangkong.reports import api as reports
 from fangkong.residents import api as residents
+from fangkong.supplies import api as supplies
 from fangkong.uploads import api as uploads
 
 # Every operation names its own auth: api_perm(...) for a permission, django_auth for
@@ -161,5 +162,5 @@ def todos(request):
 
 # Each module's router, all at the root (their paths name the module).
 for module in (residents, inflow, observation, census, documents, notify, gates, passes, declarations, dashboard, reports,
-               uploads, accounts):
+               uploads, accounts, supplies):
     api.add_router("/", module.router)

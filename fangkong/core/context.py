@@ -6,7 +6,8 @@ from fangkong.places.access import has_perm, roles
 _PERMS = ("residents.view", "residents.edit", "residents.import", "residents.export", "audit.view", "inflow.view",
           "observation.view", "passes.view", "gates.enter", "census.view", "gates.view", "gates.triage",
           "declarations.view", "declarations.points", "credit.view", "dashboard.view", "reports.view",
-          "reports.enter", "reports.late", "accounts.view", "accounts.delegation", "notify.manage")
+          "reports.enter", "reports.late", "accounts.view", "accounts.delegation", "notify.manage",
+          "supplies.view")
 
 
 def _groups(can: dict) -> list[dict]:
@@ -34,6 +35,9 @@ def _groups(can: dict) -> list[dict]:
             link(can["inflow_view"], "inflow_board", _("Inflow")),
             link(can["observation_view"], "observation_board", _("Observation")),
             link(can["passes_view"], "pass_list", _("Health passes")),
+        ]),
+        ("supplies", _("Supplies"), [
+            link(can["supplies_view"], "supplies_holders", _("Supplies")),
         ]),
         ("gates", _("Gates"), [
             link(can["gates_enter"], "gates_gate", _("Gate")),

@@ -28,6 +28,7 @@ class Document(models.Model):
     class Kind(models.TextChoices):
         INFLOW_APPROVAL = "inflow_approval", _("Inflow approval notice")
         RELEASE = "release", _("Release from medical observation notice")
+        DONATION_THANKS = "donation_thanks", _("Letter of thanks for a donation")
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     serial = models.CharField(max_length=32, unique=True, editable=False)

@@ -29,6 +29,7 @@ KINDS = {
     "observation.missed": _("Missed temperature report"),
     "passes.override_burst": _("Many colour overrides"),
     "reports.late": _("Daily figures late"),
+    "supplies.shortage": _("Supplies short"),
     "residents.transfer": _("Transfer request"),
     "residents.transfer.requested": _("Transfer requested"),
     "residents.transfer.accepted": _("Transfer accepted"),
@@ -49,6 +50,7 @@ MODULES = {
     "passes": pgettext_lazy("message kinds of", "Passes"),
     "reports": pgettext_lazy("message kinds of", "Daily report"),
     "residents": pgettext_lazy("message kinds of", "Residents"),
+    "supplies": pgettext_lazy("message kinds of", "Supplies"),
 }
 
 
