@@ -17,21 +17,21 @@ from .models import Entry, Holder, Item, Request, Transfer
 router = Router(tags=["supplies"])
 
 
-class PackageOut(Schema):
+class SuppliesPackageOut(Schema):
     name: str
     size: int
 
 
-class ItemOut(Schema):
+class SuppliesItemOut(Schema):
     id: int
     code: str
     name: str
     unit: str
     category: str
-    packages: list[PackageOut]
+    packages: list[SuppliesPackageOut]
 
 
-class HolderOut(Schema):
+class SuppliesHolderOut(Schema):
     id: int
     kind: str
     name: str
@@ -40,17 +40,17 @@ class HolderOut(Schema):
     supplier_id: int | None
 
 
-class StockLine(Schema):
+class SuppliesStockLine(Schema):
     item_id: int
     on_hand: int
     in_transit: int
 
 
-class HolderStockOut(HolderOut):
-    stock: list[StockLine]
+class SuppliesHolderStockOut(SuppliesHolderOut):
+    stock: list[SuppliesStockLine]
 
 
-class EntryOut(Schema):
+class SuppliesEntryOut(Schema):
     id: int
     item_id: int
     kind: str
@@ -66,7 +66,7 @@ class EntryOut(Schema):
     donation_id: int | None
 
 
-class TransferOut(Schema):
+class SuppliesTransferOut(Schema):
     id: int
     source_id: int
     target_id: int
@@ -78,26 +78,26 @@ class TransferOut(Schema):
     request_id: int | None
 
 
-class LineIn(Schema):
+class SuppliesLineIn(Schema):
     item_id: int
     quantity: int | str
     package: str | None = None
 
 
-class RequestLineOut(Schema):
+class SuppliesRequestLineOut(Schema):
     id: int
     item_id: int
     quantity: int
     approved: int | None
 
 
-class RequestOut(Schema):
+class SuppliesRequestOut(Schema):
     id: int
     holder_id: int
     supplier_id: int
     state: str
     note: str
-    lines: list[RequestLineOut]
+    lines: list[SuppliesRequestLineOut]
 
     @staticmethod
     def resolve_lines(obj):
@@ -115,21 +115,21 @@ def _holder(request, pk, perm) -> Holder:
     return get_in_scope(Holder.objects.all(), request.user, perm, pk=pk)
 
 
-@router.get("/supplies/items", response=list[ItemOut], summary="The catalogue", auth=api_perm("supplies.view"))
+@router.get("/supplies/items", response=list[SuppliesItemOut], summary="The catalogue", auth=api_perm("supplies.view"))
 def items(request):
     return [{"id": i.pk, "code": i.code, "name": i.name, "unit": i.unit, "category": i.category,
              "packages": [{"name": p.name, "size": p.size} for p in i.packages.all()]}
             for i in Item.objects.filter(active=True).prefetch_related("packages")]
 
 
-@router.get("/supplies/holders", response=list[HolderOut], summary="Holders in scope", auth=api_perm("supplies.view"))
+@router.get("/supplies/holders", response=list[SuppliesHolderOut], summary="Holders in scope", auth=api_perm("supplies.view"))
 def holders(request, limit: int = 100, offset: Offset = 0):
     limit = min(max(limit, 1), 500)
     qs = scope(Holder.objects.filter(active=True), request.user, "supplies.view")
     return list(qs[max(offset, 0): max(offset, 0) + limit])
 
 
-@router.get("/supplies/holders/{pk}", response=HolderStockOut, summary="A holder and its stock (the sum of its ledger)",
+@router.get("/supplies/holders/{pk}", response=SuppliesHolderStockOut, summary="A holder and its stock (the sum of its ledger)",
             auth=api_perm("supplies.view", obj=Holder))
 def holder(request, pk: int):
     h = _holder(request, pk, "supplies.view")
@@ -139,7 +139,7 @@ def holder(request, pk: int):
     return h
 
 
-@router.get("/supplies/holders/{pk}/ledger", response=list[EntryOut], summary="A holder's ledger, newest first",
+@router.get("/supplies/holders/{pk}/ledger", response=list[SuppliesEntryOut], summary="A holder's ledger, newest first",
             auth=api_perm("supplies.view", obj=Holder))
 def ledger(request, pk: int, limit: int = 100, offset: Offset = 0):
     h = _holder(request, pk, "supplies.view")
@@ -147,15 +147,15 @@ def ledger(request, pk: int, limit: int = 100, offset: Offset = 0):
     return list(Entry.objects.filter(holder=h)[max(offset, 0): max(offset, 0) + limit])
 
 
-class ReceiptIn(LineIn):
+class SuppliesReceiptIn(SuppliesLineIn):
     source: str = Entry.Source.PURCHASE
     counterpart: str = ""
     client_key: str = ""
 
 
-@router.post("/supplies/holders/{pk}/receipts", response={201: EntryOut}, summary="A purchase or an allocation received",
+@router.post("/supplies/holders/{pk}/receipts", response={201: SuppliesEntryOut}, summary="A purchase or an allocation received",
              auth=api_perm("supplies.keep", obj=Holder))
-def receipt(request, pk: int, payload: ReceiptIn):
+def receipt(request, pk: int, payload: SuppliesReceiptIn):
     h = _holder(request, pk, "supplies.keep")
     e = actions.receive(acting_user=request.user, holder=h, item=_item(payload.item_id), quantity=payload.quantity,
                         package=payload.package, source=payload.source, counterpart=payload.counterpart,
@@ -163,24 +163,24 @@ def receipt(request, pk: int, payload: ReceiptIn):
     return Status(201, e)
 
 
-class DonationIn(Schema):
+class SuppliesDonationIn(Schema):
     donor: str
     donor_kind: str = "other"
-    lines: list[LineIn]
+    lines: list[SuppliesLineIn]
     note: str = ""
     client_key: str = ""
 
 
-class DonationOut(Schema):
+class SuppliesDonationOut(Schema):
     id: int
     donor: str
-    entries: list[EntryOut]
+    entries: list[SuppliesEntryOut]
     thanks_serial: str | None = None
 
 
-@router.post("/supplies/holders/{pk}/donations", response={201: DonationOut}, summary="A donation (with its letter of thanks)",
+@router.post("/supplies/holders/{pk}/donations", response={201: SuppliesDonationOut}, summary="A donation (with its letter of thanks)",
              auth=api_perm("supplies.keep", obj=Holder))
-def donation(request, pk: int, payload: DonationIn):
+def donation(request, pk: int, payload: SuppliesDonationIn):
     from fangkong.documents.actions import valid_document
     from fangkong.documents.models import Document
 
@@ -192,7 +192,7 @@ def donation(request, pk: int, payload: DonationIn):
     return Status(201, {"id": d.pk, "donor": d.donor, "entries": list(d.entries.all()), "thanks_serial": doc.serial if doc else None})
 
 
-class IssueIn(LineIn):
+class SuppliesIssueIn(SuppliesLineIn):
     kind: str = "issue"
     recipient: str = ""
     task: str = ""
@@ -200,9 +200,9 @@ class IssueIn(LineIn):
     client_key: str = ""
 
 
-@router.post("/supplies/holders/{pk}/issues", response={201: EntryOut}, summary="Issued to a person or task, or consumed",
+@router.post("/supplies/holders/{pk}/issues", response={201: SuppliesEntryOut}, summary="Issued to a person or task, or consumed",
              auth=api_perm("supplies.keep", obj=Holder))
-def issue(request, pk: int, payload: IssueIn):
+def issue(request, pk: int, payload: SuppliesIssueIn):
     h = _holder(request, pk, "supplies.keep")
     e = actions.issue(acting_user=request.user, holder=h, item=_item(payload.item_id), quantity=payload.quantity,
                       package=payload.package, kind=payload.kind, recipient=payload.recipient, task=payload.task,
@@ -210,41 +210,41 @@ def issue(request, pk: int, payload: IssueIn):
     return Status(201, e)
 
 
-class WriteOffIn(LineIn):
+class SuppliesWriteOffIn(SuppliesLineIn):
     reason: str
 
 
-@router.post("/supplies/holders/{pk}/write-offs", response={201: EntryOut}, summary="Written off, with the reason",
+@router.post("/supplies/holders/{pk}/write-offs", response={201: SuppliesEntryOut}, summary="Written off, with the reason",
              auth=api_perm("supplies.keep", obj=Holder))
-def write_off(request, pk: int, payload: WriteOffIn):
+def write_off(request, pk: int, payload: SuppliesWriteOffIn):
     h = _holder(request, pk, "supplies.keep")
     e = actions.write_off(acting_user=request.user, holder=h, item=_item(payload.item_id), quantity=payload.quantity,
                           package=payload.package, reason=payload.reason)
     return Status(201, e)
 
 
-class CountIn(Schema):
+class SuppliesCountIn(Schema):
     item_id: int
     counted: int | str
     note: str = ""
 
 
-@router.post("/supplies/holders/{pk}/counts", response={201: EntryOut}, summary="A stock count: the difference is posted",
+@router.post("/supplies/holders/{pk}/counts", response={201: SuppliesEntryOut}, summary="A stock count: the difference is posted",
              auth=api_perm("supplies.keep", obj=Holder))
-def count(request, pk: int, payload: CountIn):
+def count(request, pk: int, payload: SuppliesCountIn):
     h = _holder(request, pk, "supplies.keep")
     e = actions.count(acting_user=request.user, holder=h, item=_item(payload.item_id), counted=payload.counted, note=payload.note)
     return Status(201, e)
 
 
-class SendIn(LineIn):
+class SuppliesSendIn(SuppliesLineIn):
     target_id: int
     client_key: str = ""
 
 
-@router.post("/supplies/holders/{pk}/transfers", response={201: TransferOut}, summary="Send items to another holder",
+@router.post("/supplies/holders/{pk}/transfers", response={201: SuppliesTransferOut}, summary="Send items to another holder",
              auth=api_perm("supplies.keep", obj=Holder))
-def send(request, pk: int, payload: SendIn):
+def send(request, pk: int, payload: SuppliesSendIn):
     h = _holder(request, pk, "supplies.keep")
     target = Holder.objects.filter(pk=payload.target_id, active=True).first()
     if target is None:
@@ -254,32 +254,32 @@ def send(request, pk: int, payload: SendIn):
     return Status(201, t)
 
 
-class ReceiveIn(Schema):
+class SuppliesReceiveIn(Schema):
     received: int | str | None = None
     note: str = ""
 
 
-@router.post("/supplies/transfers/{pk}/receive", response=TransferOut, summary="The receiver confirms (with any shortfall)",
+@router.post("/supplies/transfers/{pk}/receive", response=SuppliesTransferOut, summary="The receiver confirms (with any shortfall)",
              auth=api_perm("supplies.keep", obj=Transfer))
-def receive_transfer(request, pk: int, payload: ReceiveIn):
+def receive_transfer(request, pk: int, payload: SuppliesReceiveIn):
     t = get_in_scope(Transfer.objects.all(), request.user, "supplies.keep", pk=pk)
     return actions.receive_transfer(acting_user=request.user, transfer=t, received=payload.received, note=payload.note)
 
 
-class RequestIn(Schema):
-    lines: list[LineIn]
+class SuppliesRequestIn(Schema):
+    lines: list[SuppliesLineIn]
     note: str = ""
 
 
-@router.post("/supplies/holders/{pk}/requests", response={201: RequestOut}, summary="Ask the supplier for items",
+@router.post("/supplies/holders/{pk}/requests", response={201: SuppliesRequestOut}, summary="Ask the supplier for items",
              auth=api_perm("supplies.request", obj=Holder))
-def create_request(request, pk: int, payload: RequestIn):
+def create_request(request, pk: int, payload: SuppliesRequestIn):
     h = _holder(request, pk, "supplies.request")
     lines = [(_item(line.item_id, f"lines.{i}.item_id"), line.quantity, line.package) for i, line in enumerate(payload.lines)]
     return Status(201, actions.create_request(acting_user=request.user, holder=h, lines=lines, note=payload.note))
 
 
-@router.get("/supplies/requests", response=list[RequestOut], summary="Requests in scope", auth=api_perm("supplies.view"))
+@router.get("/supplies/requests", response=list[SuppliesRequestOut], summary="Requests in scope", auth=api_perm("supplies.view"))
 def list_requests(request, state: str = "open", limit: int = 100, offset: Offset = 0):
     qs = scope(Request.objects.prefetch_related("lines"), request.user, "supplies.view")
     if state != "all":
@@ -290,15 +290,15 @@ def list_requests(request, state: str = "open", limit: int = 100, offset: Offset
     return list(qs[max(offset, 0): max(offset, 0) + limit])
 
 
-class DecideIn(Schema):
+class SuppliesDecideIn(Schema):
     action: str  # approve / reject
     approved: dict[str, int] = {}  # {line id: base units}; missing lines in full
     note: str = ""
 
 
-@router.post("/supplies/requests/{pk}/decide", response=RequestOut, summary="Approve (fully or partly) or reject",
+@router.post("/supplies/requests/{pk}/decide", response=SuppliesRequestOut, summary="Approve (fully or partly) or reject",
              auth=api_perm("supplies.manage", obj=Request))
-def decide(request, pk: int, payload: DecideIn):
+def decide(request, pk: int, payload: SuppliesDecideIn):
     r = get_in_scope(Request.objects.all(), request.user, "supplies.manage", pk=pk)
     if payload.action not in ("approve", "reject"):
         raise Invalid({"action": "approve or reject"})
