@@ -288,6 +288,8 @@ def build_activity(rng: random.Random, tree: dict) -> dict:
     out["visits"] = _census(rng, tree, staff, days)
     out["declarations"] = _declarations(rng, tree, staff, days, real_now)
     out["submissions"] = _reports(rng, tree, staff, days, real_now)
+    from fangkong.supplies.demo import build as supplies_story
+    out["supplies"] = supplies_story(rng, tree, staff, days, real_now)
     return out
 
 
