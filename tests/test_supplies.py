@@ -5,6 +5,7 @@ part; donations with their letter of thanks; shortages; imports and exports; the
 report's figures derived from the ledger."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import random
@@ -432,3 +433,34 @@ def test_concurrent_issues_of_the_last_box_one_wins(cast):
         assert sorted(outcomes) == ["ok", "refused", "refused", "refused"]
         assert actions.on_hand(h, masks) == 0 == ledger_sum(h, masks)
         actions.receive(acting_user=None, holder=h, item=masks, quantity=50)
+
+
+# --- The demo's story ------------------------------------------------------------------------
+
+def test_demo_story_on_the_cast(cast):
+    """The demo's supplies story on a small tree: donations, the 12 stations' shares,
+    consumption, a partly approved request, one waiting, and one shortage."""
+    from django.utils import timezone
+
+    from fangkong.supplies import demo
+
+    stations = [create_organization(acting_user=None, kind="station", name=f"站{i}", code=f"ST{i}",
+                                    place=cast.comm_a if i % 2 else cast.comm_b) for i in range(12)]
+    tree = {"street": cast.street, "stations": stations, "site": cast.site, "compounds": [cast.compound_a1]}
+    today = timezone.localdate()
+    days = [today - dt.timedelta(days=n) for n in range(4, -1, -1)]
+    real_now = timezone.make_aware(dt.datetime.combine(today, dt.time(23, 0)))
+    seen = []
+    registry.register_alert_sink(seen.append)
+    try:
+        out = demo.build(random.Random(1), tree, {"coordinator": cast.coordinator}, days, real_now)
+    finally:
+        registry._SINKS.remove(seen.append)
+    assert out["disinfectant_consumed"] > 800
+    assert Donation.objects.count() == 2
+    assert Transfer.objects.filter(shortfall__gt=0).count() == 1
+    assert set(Request.objects.values_list("state", flat=True)) == {"partly", "open"}
+    assert any(a.kind == "supplies.shortage" for a in seen)
+    for h in Holder.objects.all():
+        for item in Item.objects.all():
+            assert actions.on_hand(h, item) >= 0
