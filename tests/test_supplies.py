@@ -123,6 +123,13 @@ def test_never_below_zero_and_append_only(world):
         e.save()
     with pytest.raises(ValueError):
         e.delete()
+    # The database itself refuses: no UPDATE, no DELETE of a posted entry.
+    from django.db import DatabaseError, transaction
+
+    for attempt in (lambda: Entry.objects.filter(holder=a).update(quantity=1000),
+                    lambda: Entry.objects.filter(holder=a)._raw_delete(Entry.objects.db)):
+        with pytest.raises(DatabaseError), transaction.atomic():
+            attempt()
     assert actions.on_hand(a, masks) == 10
 
 

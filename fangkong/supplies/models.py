@@ -253,7 +253,10 @@ class Entry(models.Model):
     task_id = models.BigIntegerField(null=True, blank=True)
     transfer = models.ForeignKey(Transfer, null=True, blank=True, on_delete=models.PROTECT, related_name="entries")
     donation = models.ForeignKey(Donation, null=True, blank=True, on_delete=models.PROTECT, related_name="entries")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # No database constraint: deleting a user must not rewrite a posted entry (migration 0003
+    # makes the table append-only in the database itself).
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                                   related_name="+")
     client_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
     place_path = models.CharField(max_length=255, db_index=True, editable=False)
     keeper_path = models.CharField(max_length=255, editable=False, blank=True)
