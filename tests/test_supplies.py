@@ -471,3 +471,15 @@ def test_demo_story_on_the_cast(cast):
     for h in Holder.objects.all():
         for item in Item.objects.all():
             assert actions.on_hand(h, item) >= 0
+
+
+def test_api_bad_input_names_the_field_after_the_access_check(world, cast):
+    a = world["a"]
+    co = client_for(world["a_keeper"])
+    for path, field in (("receipts", "item_id"), ("issues", "item_id"), ("write-offs", "item_id"), ("counts", "item_id"),
+                        ("transfers", "target_id"), ("donations", "donor"), ("requests", "lines")):
+        r = api(co, f"/api/supplies/holders/{a.pk}/{path}", {})
+        assert r.status_code == 422 and field in r.content.decode(), (path, r.content)
+        # Outside the grant: 404 whatever the body.
+        assert api(client_for(world["b_keeper"]), f"/api/supplies/holders/{a.pk}/{path}", {}).status_code in (403, 404)
+    assert Entry.objects.count() == 0

@@ -78,9 +78,11 @@ class SuppliesTransferOut(Schema):
     request_id: int | None
 
 
+# Every body field has a default, so that the access check runs before the body's checks
+# (a wrong holder is 404 whatever was sent); missing fields are then refused by name (422).
 class SuppliesLineIn(Schema):
-    item_id: int
-    quantity: int | str
+    item_id: int | None = None
+    quantity: int | str | None = None
     package: str | None = None
 
 
@@ -104,8 +106,8 @@ class SuppliesRequestOut(Schema):
         return list(obj.lines.all())
 
 
-def _item(item_id: int, field: str = "item_id") -> Item:
-    item = Item.objects.filter(pk=item_id, active=True).first()
+def _item(item_id: int | None, field: str = "item_id") -> Item:
+    item = Item.objects.filter(pk=item_id, active=True).first() if item_id is not None else None
     if item is None:
         raise Invalid({field: "unknown item"})
     return item
@@ -164,9 +166,9 @@ def receipt(request, pk: int, payload: SuppliesReceiptIn):
 
 
 class SuppliesDonationIn(Schema):
-    donor: str
+    donor: str = ""
     donor_kind: str = "other"
-    lines: list[SuppliesLineIn]
+    lines: list[SuppliesLineIn] = []
     note: str = ""
     client_key: str = ""
 
@@ -211,7 +213,7 @@ def issue(request, pk: int, payload: SuppliesIssueIn):
 
 
 class SuppliesWriteOffIn(SuppliesLineIn):
-    reason: str
+    reason: str = ""
 
 
 @router.post("/supplies/holders/{pk}/write-offs", response={201: SuppliesEntryOut}, summary="Written off, with the reason",
@@ -224,8 +226,8 @@ def write_off(request, pk: int, payload: SuppliesWriteOffIn):
 
 
 class SuppliesCountIn(Schema):
-    item_id: int
-    counted: int | str
+    item_id: int | None = None
+    counted: int | str | None = None
     note: str = ""
 
 
@@ -238,7 +240,7 @@ def count(request, pk: int, payload: SuppliesCountIn):
 
 
 class SuppliesSendIn(SuppliesLineIn):
-    target_id: int
+    target_id: int | None = None
     client_key: str = ""
 
 
@@ -246,7 +248,7 @@ class SuppliesSendIn(SuppliesLineIn):
              auth=api_perm("supplies.keep", obj=Holder))
 def send(request, pk: int, payload: SuppliesSendIn):
     h = _holder(request, pk, "supplies.keep")
-    target = Holder.objects.filter(pk=payload.target_id, active=True).first()
+    target = Holder.objects.filter(pk=payload.target_id, active=True).first() if payload.target_id is not None else None
     if target is None:
         raise Invalid({"target_id": "unknown holder"})
     t = actions.send(acting_user=request.user, source=h, target=target, item=_item(payload.item_id),
@@ -267,7 +269,7 @@ def receive_transfer(request, pk: int, payload: SuppliesReceiveIn):
 
 
 class SuppliesRequestIn(Schema):
-    lines: list[SuppliesLineIn]
+    lines: list[SuppliesLineIn] = []
     note: str = ""
 
 
@@ -291,7 +293,7 @@ def list_requests(request, state: str = "open", limit: int = 100, offset: Offset
 
 
 class SuppliesDecideIn(Schema):
-    action: str  # approve / reject
+    action: str = ""  # approve / reject
     approved: dict[str, int] = {}  # {line id: base units}; missing lines in full
     note: str = ""
 
