@@ -408,6 +408,58 @@ def test_random_sequences_keep_the_ledger_consistent(world):
     assert stock == received - out + counted - transit - lost  # nothing appears or vanishes
 
 
+OPS = ["receive", "issue", "consume", "write_off", "count", "send", "receive_transfer"]
+
+
+def _step(op, h, item, n, holders, rng_pick):
+    """One movement of a random sequence; a refusal (409) must change nothing."""
+    before = {(x.pk, i.pk): actions.on_hand(x, i) for x in holders for i in (item,)}
+    try:
+        if op == "receive":
+            actions.receive(acting_user=None, holder=h, item=item, quantity=n)
+        elif op in ("issue", "consume"):
+            actions.issue(acting_user=None, holder=h, item=item, quantity=n, kind=op)
+        elif op == "write_off":
+            actions.write_off(acting_user=None, holder=h, item=item, quantity=n, reason="过期")
+        elif op == "count":
+            actions.count(acting_user=None, holder=h, item=item, counted=max(0, before[(h.pk, item.pk)] + n % 11 - 5))
+        elif op == "send":
+            actions.send(acting_user=None, source=h, target=rng_pick([x for x in holders if x != h]), item=item, quantity=n)
+        else:
+            t = Transfer.objects.filter(state="sent").order_by("id").first()
+            if t is not None:
+                got = min(n, t.quantity)
+                actions.receive_transfer(acting_user=None, transfer=t, received=got, note="" if got == t.quantity else "路损")
+    except Conflict:
+        assert {(x.pk, i.pk): actions.on_hand(x, i) for x in holders for i in (item,)} == before, op
+
+
+def test_hypothesis_sequences_keep_on_hand_the_sum_of_the_ledger(world):
+    """Hypothesis draws sequences of movements; each runs in a savepoint rolled back after it."""
+    from django.db import transaction
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    holders = [world["wh"], world["a"], world["b"]]
+    items = [world["masks"], world["dis"]]
+    steps = st.lists(st.tuples(st.sampled_from(OPS), st.integers(0, 2), st.integers(0, 1), st.integers(1, 40)),
+                     min_size=1, max_size=25)
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(steps)
+    def run(seq):
+        with transaction.atomic():
+            for op, hi, ii, n in seq:
+                _step(op, holders[hi], items[ii], n, holders, lambda xs: xs[n % len(xs)])
+                for x in holders:
+                    for i in items:
+                        total = ledger_sum(x, i)
+                        assert total >= 0 and actions.on_hand(x, i) == total
+            transaction.set_rollback(True)
+
+    run()
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_issues_of_the_last_box_one_wins(cast):
     if connection.vendor != "postgresql":
