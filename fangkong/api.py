@@ -31,6 +31,7 @@ from fangkong.passes import api as passes
 from fangkong.reports import api as reports
 from fangkong.residents import api as residents
 from fangkong.resumption import api as resumption
+from fangkong.supplies import api as supplies
 from fangkong.uploads import api as uploads
 
 # Every operation names its own auth: api_perm(...) for a permission, django_auth for
@@ -170,4 +171,5 @@ for module in (residents, inflow, observation, census, documents, notify, gates,
                uploads, accounts, command):
 for module in (residents, inflow, observation, census, documents, notify, gates, clinic, passes, declarations, dashboard, reports,
                uploads, accounts):
+               uploads, accounts, supplies):
     api.add_router("/", module.router)

@@ -195,6 +195,7 @@ INSTALLED_APPS = [
     "fangkong.duty",
     "fangkong.resumption",
     "fangkong.command",
+    "fangkong.supplies",
 ]
 
 MIDDLEWARE = [

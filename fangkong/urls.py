@@ -26,6 +26,7 @@ urlpatterns = [
     path("observation/", include("fangkong.observation.urls")),
     path("passes/", include("fangkong.passes.urls")),
     path("census/", include("fangkong.census.urls")),
+    path("supplies/", include("fangkong.supplies.urls")),
     path("", include("fangkong.documents.urls")),
     path("", include("fangkong.notify.urls")),
     path("r/", include(observation_urls.resident_urlpatterns + inflow_resident_urls + passes_resident_urls

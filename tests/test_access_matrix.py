@@ -146,13 +146,16 @@ def _is_root(target) -> bool:
     return isinstance(target, Place) and target.parent_id is None
 
 
-def _covers(target, obj) -> bool:
+def _covers(target, obj, role=None) -> bool:
     """Does a grant on `target` (None = everything) reach `obj`? From the tree alone."""
     from fangkong.places.models import Organization, Place
 
     if target is None:
         return True
     model = type(obj)
+    exact = getattr(model, "SCOPE_EXACT", None) or {}
+    if isinstance(target, Place) and role in exact:  # that role's place grant: the object at the place only
+        return getattr(obj, exact[role]) == target.path
     if isinstance(target, Place):
         return getattr(obj, model.SCOPE_PATH).startswith(target.path)
     if isinstance(target, Organization):
@@ -276,7 +279,7 @@ def _check_one(cast, method, url, perm, obj, kind, api_call, failures, whole_tre
                 failures.append(where + f" (expected 403: {perm} over the whole tree only)")
             return
         if obj is not None:
-            expected_in = _covers(target if role != "admin" else None, obj)
+            expected_in = _covers(target if role != "admin" else None, obj, role)
             if expected_in and code in (403, 404):
                 failures.append(where + " (object is in scope)")
             if not expected_in and code != 404:

@@ -11,6 +11,7 @@ _PERMS = ("residents.view", "residents.edit", "residents.import", "residents.exp
           "resumption.view")
           "command.view", "command.notices", "command.receipt", "command.inspect", "command.inspections", "command.rectify",
           "command.points")
+          "supplies.view")
 
 
 def _groups(can: dict) -> list[dict]:
@@ -39,6 +40,9 @@ def _groups(can: dict) -> list[dict]:
             link(can["observation_view"], "observation_board", _("Observation")),
             link(can["passes_view"], "pass_list", _("Health passes")),
             link(can["resumption_view"], "resumption_board", _("Work resumption")),
+        ]),
+        ("supplies", _("Supplies"), [
+            link(can["supplies_view"], "supplies_holders", _("Supplies")),
         ]),
         ("gates", _("Gates"), [
             link(can["gates_enter"], "gates_gate", _("Gate")),

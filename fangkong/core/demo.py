@@ -295,6 +295,8 @@ def build_activity(rng: random.Random, tree: dict) -> dict:
     from fangkong.command.demo import build as command_demo  # noqa: E402  (command's story: HQ, notices, inspections)
     out["command"] = command_demo(rng, tree, staff, days)
     out.update(__import__("fangkong.clinic.demo", fromlist=["build"]).build(rng, tree, staff, days, real_now))
+    from fangkong.supplies.demo import build as supplies_story
+    out["supplies"] = supplies_story(rng, tree, staff, days, real_now)
     return out
 
 

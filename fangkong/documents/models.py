@@ -31,6 +31,7 @@ class Document(models.Model):
         RESUMPTION_APPROVAL = "resumption_approval", _("Work resumption approval notice")
         RESUMPTION_SUSPENSION = "resumption_suspension", _("Work suspension notice")
         COMMAND_NOTICE = "command_notice", _("Headquarters notice")
+        DONATION_THANKS = "donation_thanks", _("Letter of thanks for a donation")
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     serial = models.CharField(max_length=32, unique=True, editable=False)

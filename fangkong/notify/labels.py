@@ -45,6 +45,7 @@ KINDS = {
     "resumption.suspend": _("Enterprise suspended"),
     "resumption.assign": _("On-site check assigned"),
     "resumption.overdue": _("Resumption decision overdue"),
+    "supplies.shortage": _("Supplies short"),
     "residents.transfer": _("Transfer request"),
     "residents.transfer.requested": _("Transfer requested"),
     "residents.transfer.accepted": _("Transfer accepted"),
@@ -68,6 +69,7 @@ MODULES = {
     "reports": pgettext_lazy("message kinds of", "Daily report"),
     "residents": pgettext_lazy("message kinds of", "Residents"),
     "resumption": pgettext_lazy("message kinds of", "Work resumption"),
+    "supplies": pgettext_lazy("message kinds of", "Supplies"),
 }
 
 

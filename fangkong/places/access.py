@@ -335,11 +335,17 @@ def scope_q(model, user, perm: str, *, ancestors: bool = False) -> Q | None:
     street is visible to a grid's worker)."""
     path_field = getattr(model, "SCOPE_PATH", None)
     org_field = getattr(model, "SCOPE_ORG", None)
+    # SCOPE_EXACT = {role: field}: a place grant of that role covers only the objects whose
+    # field holds exactly the grant's place path, not the subtree (a storekeeper of the
+    # street's warehouse keeps that warehouse, not every station under the street).
+    exact = getattr(model, "SCOPE_EXACT", None) or {}
     q = Q(pk__in=[])
     for g in grants_for(user, perm):
         if g.everything:
             return None
-        if g.place_path is not None and path_field:
+        if g.place_path is not None and g.role in exact:
+            q |= Q(**{exact[g.role]: g.place_path})
+        elif g.place_path is not None and path_field:
             q |= Q(**{f"{path_field}__under": g.place_path})
             if ancestors:
                 q |= Q(**{f"{path_field}__in": ancestor_paths(g.place_path)})

@@ -1,0 +1,6 @@
+from fangkong.lib import apps
+
+
+class SuppliesConfig(apps.FangkongConfig):
+    name = "fangkong.supplies"
+    label = "supplies"
