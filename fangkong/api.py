@@ -165,11 +165,6 @@ def todos(request):
 
 
 # Each module's router, all at the root (their paths name the module).
-for module in (residents, inflow, observation, census, documents, notify, gates, passes, declarations, dashboard, reports,
-               uploads, accounts, duty):
-               uploads, accounts, resumption):
-               uploads, accounts, command):
 for module in (residents, inflow, observation, census, documents, notify, gates, clinic, passes, declarations, dashboard, reports,
-               uploads, accounts):
-               uploads, accounts, supplies):
+               uploads, accounts, duty, resumption, command, supplies):
     api.add_router("/", module.router)

@@ -7,11 +7,9 @@ _PERMS = ("residents.view", "residents.edit", "residents.import", "residents.exp
           "observation.view", "passes.view", "gates.enter", "census.view", "gates.view", "clinic.view", "clinic.triage",
           "declarations.view", "declarations.points", "credit.view", "dashboard.view", "reports.view",
           "reports.enter", "reports.late", "accounts.view", "accounts.delegation", "notify.manage",
-          "duty.self", "duty.view", "duty.sender", "duty.roster_view")
-          "resumption.view")
+          "duty.self", "duty.view", "duty.sender", "duty.roster_view", "resumption.view",
           "command.view", "command.notices", "command.receipt", "command.inspect", "command.inspections", "command.rectify",
-          "command.points")
-          "supplies.view")
+          "command.points", "supplies.view")
 
 
 def _groups(can: dict) -> list[dict]:
@@ -55,6 +53,7 @@ def _groups(can: dict) -> list[dict]:
             link(can["duty_view"], "duty_sites", _("Sites on duty")),
             link(can["duty_sender"], "duty_sender", _("Our people on duty")),
             link(can["duty_roster_view"], "duty_grids", _("Grid rosters")),
+        ]),
         ("command", _("Command"), [
             link(can["command_view"], "command_board", _("Headquarters board")),
             link(can["command_notices"], "command_notices", _("Notices")),
