@@ -27,6 +27,7 @@ from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Conflict, Invalid, Transition, apply_transition  # noqa: F401  (actions.Invalid etc. for callers)
+from fangkong.lib import registry
 from fangkong.lib.health import body_temperature
 from fangkong.passes import plates, tokens
 from fangkong.lib.db import fastsql, group_commit
