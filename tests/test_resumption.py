@@ -482,3 +482,26 @@ def test_turnaround_page_and_checklist_page(cast, ent, clock):
     assert r.status_code == 400 and actions.current_checklist().number == 1
     r = admin.post("/resumption/checklist/", {"items": "masks | 口罩 | q\ncanteen | 分餐"})
     assert r.status_code == 302 and actions.current_checklist().items[0] == {"key": "masks", "label": "口罩", "quantity": True}
+
+
+@pytest.mark.django_db
+def test_a_number_registered_elsewhere_reveals_nothing_and_starts_nothing(cast, ent, clock):
+    """The liaison types the ID number of a person registered in community B: the record
+    keeps what was typed, no measure is started from it, B's committee is asked instead."""
+    from fangkong.notify.models import Recipient
+
+    clock.set(at(2026, 3, 2, 9, 0))
+    henan = origin("河南省", "medium")
+    with mock.patch("django.db.transaction.on_commit", side_effect=lambda fn, *a, **k: fn()):
+        r = as_user(cast.liaison_x).post(f"/api/resumption/enterprises/{ent.pk}/staff", {
+            "name": "别人", "id_number": cast.ids["person_b1"], "origin_id": henan.pk, "return_date": "2026-02-25"},
+            content_type="application/json")
+    assert r.status_code == 201, r.content
+    body = r.json()
+    assert body["name"] == "别人" and body["measure"] is None and "靶子丙" not in r.content.decode()
+    assert not Observation.objects.filter(person=cast.person_b1).exists()
+    assert Recipient.objects.filter(user=cast.committee_b, message__kind="resumption.measure_needed").count() == 1
+    # Its own staff member typed with a wrong name: said plainly.
+    r = as_user(cast.liaison_x).post(f"/api/resumption/enterprises/{ent.pk}/staff", {
+        "name": "错名", "id_number": cast.ids["person_a1"]}, content_type="application/json")
+    assert r.status_code == 422 and "id_number" in r.content.decode()

@@ -37,6 +37,7 @@ KINDS = {
     "resumption.suspend": _("Enterprise suspended"),
     "resumption.assign": _("On-site check assigned"),
     "resumption.overdue": _("Resumption decision overdue"),
+    "resumption.measure_needed": _("A returning worker needs a control measure"),
     "residents.transfer": _("Transfer request"),
     "residents.transfer.requested": _("Transfer requested"),
     "residents.transfer.accepted": _("Transfer accepted"),
