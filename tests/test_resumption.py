@@ -478,10 +478,12 @@ def test_turnaround_page_and_checklist_page(cast, ent, clock):
     assert "40.0" in as_user(cast.coordinator).get("/resumption/stats/").content.decode()
     admin = as_user(cast.admin)
     assert admin.get("/resumption/checklist/").status_code == 200
-    r = admin.post("/resumption/checklist/", {"items": "masks | 口罩 | q\nbad key | x"})
+    r = admin.post("/resumption/checklist/", {"items": "口罩" * 70})
     assert r.status_code == 400 and actions.current_checklist().number == 1
-    r = admin.post("/resumption/checklist/", {"items": "masks | 口罩 | q\ncanteen | 分餐"})
-    assert r.status_code == 302 and actions.current_checklist().items[0] == {"key": "masks", "label": "口罩", "quantity": True}
+    r = admin.post("/resumption/checklist/", {"items": "口罩储备（数量） | 数量\n员工分餐"})
+    assert r.status_code == 302
+    assert actions.current_checklist().items == [{"key": "masks", "label": "口罩储备（数量）", "quantity": True},
+                                                 {"key": "item2", "label": "员工分餐", "quantity": False}]
 
 
 @pytest.mark.django_db
