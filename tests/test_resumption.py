@@ -111,6 +111,10 @@ def test_the_seeds_story_end_to_end(cast, ent, clock):
     day = timezone.localdate()
     app = _apply(cast, ent, day + dt.timedelta(days=1))
     assert app.due_at == at(2026, 2, 17, 18, 0)  # 日结日清: before 16:00 → by 18:00
+    from fangkong.lib import registry
+
+    todo = {t.key: t for t in registry.todos(cast.committee_a)}["resumption.review"]
+    assert todo.count == 1 and todo.due == app.due_at
     committee, worker, liaison = as_user(cast.committee_a), as_user(cast.worker_a1), as_user(cast.liaison_x)
 
     clock.set(at(2026, 2, 17, 9, 30))
@@ -154,6 +158,9 @@ def test_the_seeds_story_end_to_end(cast, ent, clock):
     from django.urls import reverse
 
     assert notice.serial in Client().get(reverse("document_verify", args=[notice.code])).content.decode()
+    pdf = liaison.get(reverse("document_pdf", args=[notice.pk]))
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert as_user(cast.committee_b).get(reverse("document_pdf", args=[notice.pk])).status_code in (403, 404)
 
     # Restart confirmed by the liaison.
     clock.set(at(2026, 2, 18, 8, 0))
