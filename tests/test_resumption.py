@@ -395,6 +395,11 @@ def test_a_worker_back_through_inflow_keeps_its_measure(cast, ent, clock):
     rec = actions.add_staff(acting_user=cast.liaison_x, enterprise=ent, name=cast.person_a1.name, id_number=cast.ids["person_a1"],
                             origin=org, return_date=dt.date(2026, 2, 25))
     assert rec.observation_id == running.pk and Observation.objects.filter(person=cast.person_a1).count() == 1
+    from fangkong.lib import registry
+
+    sections = {s.key: s for s in registry.person_sections(cast.committee_a, cast.person_a1)}
+    assert ent.name in sections["resumption"].items[0].text
+    assert "resumption" not in {s.key for s in registry.person_sections(cast.committee_b, cast.person_a1)}
 
 
 @pytest.mark.django_db
