@@ -224,7 +224,7 @@ def test_transitions_not_allowed_are_409_with_the_reason(cast, ent, clock):
     assert app.due_at == at(2026, 3, 3, 12, 0)  # after 16:00 → noon the next day
     committee = as_user(cast.committee_a)
     r = committee.post(f"/resumption/{app.pk}/assign/", {"checkers": [cast.worker_a1.pk], "check_date": "2026-03-03"})
-    assert r.status_code == 409 and "Submitted" in r.content.decode() or "已提交" in r.content.decode()
+    assert r.status_code == 409 and ("Submitted" in r.content.decode() or "已提交" in r.content.decode())
     api = as_user(cast.liaison_x)
     r = api.post(f"/api/resumption/{app.pk}/resume", "{}", content_type="application/json")
     assert r.status_code == 409
@@ -519,3 +519,9 @@ def test_a_number_registered_elsewhere_reveals_nothing_and_starts_nothing(cast, 
     r = as_user(cast.liaison_x).post(f"/api/resumption/enterprises/{ent.pk}/staff", {
         "name": "错名", "id_number": cast.ids["person_a1"]}, content_type="application/json")
     assert r.status_code == 422 and "id_number" in r.content.decode()
+
+
+@pytest.mark.django_db
+def test_an_empty_checklist_is_refused_with_its_message(cast):
+    r = as_user(cast.admin).post("/resumption/checklist/", {"items": ""})
+    assert r.status_code == 400 and ("at least one item" in r.content.decode() or "至少需要一项" in r.content.decode())

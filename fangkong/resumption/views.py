@@ -456,5 +456,5 @@ def checklist(request):
             messages.success(request, _("Checklist version %(n)d saved.") % {"n": version.number})
             return redirect("resumption_checklist")
         errors = refusal.errors
-    return render(request, "resumption/checklist.html", {"current": current, "text": text, "errors": errors},
+    return render(request, "resumption/checklist.html", {"current": current, "text": text, "errors": [str(m) for m in errors.values()]},
                   status=400 if errors else 200)
