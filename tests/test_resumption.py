@@ -525,3 +525,22 @@ def test_a_number_registered_elsewhere_reveals_nothing_and_starts_nothing(cast, 
 def test_an_empty_checklist_is_refused_with_its_message(cast):
     r = as_user(cast.admin).post("/resumption/checklist/", {"items": ""})
     assert r.status_code == 400 and ("at least one item" in r.content.decode() or "至少需要一项" in r.content.decode())
+
+
+@pytest.mark.django_db
+def test_retention_unlinks_staff_records_after_their_episode(cast, ent, clock):
+    from fangkong.resumption import retention
+
+    clock.set(at(2026, 3, 2, 9, 0))
+    henan = origin("河南省", "medium")
+    kept = actions.add_staff(acting_user=cast.liaison_x, enterprise=ent, name="甲某", id_number=make_id(680), origin=henan,
+                             return_date=dt.date(2026, 2, 28))  # under observation
+    gone = actions.add_staff(acting_user=cast.liaison_x, enterprise=ent, name="乙某", id_number=make_id(681))
+    later = at(2026, 9, 30, 3, 0)
+    assert retention.run(later, health_days=30, link_days=180, dry_run=True) == {"unlinked": 1}
+    assert retention.run(later, health_days=30, link_days=180) == {"unlinked": 1}
+    gone.refresh_from_db()
+    kept.refresh_from_db()
+    assert gone.person_id is None and gone.name == "" and gone.id_masked == ""
+    assert kept.person_id is not None
+    assert as_user(cast.liaison_x).get(f"/resumption/enterprises/{ent.pk}/staff/").status_code == 200

@@ -122,3 +122,12 @@ def person_staff_records(user, person):
     if not items:
         return None
     return registry.PersonSection(key="resumption", title=_("Employee health records"), items=items, order=45)
+
+
+def _retention(now, **kwargs):
+    from . import retention
+
+    return retention.run(now, **kwargs)
+
+
+registry.register_retention(registry.RetentionRule(key="resumption", label=SECTION, run=_retention))
