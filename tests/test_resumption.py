@@ -111,6 +111,10 @@ def test_the_seeds_story_end_to_end(cast, ent, clock):
     day = timezone.localdate()
     app = _apply(cast, ent, day + dt.timedelta(days=1))
     assert app.due_at == at(2026, 2, 17, 18, 0)  # 日结日清: before 16:00 → by 18:00
+    from fangkong.lib import registry
+
+    todo = {t.key: t for t in registry.todos(cast.committee_a)}["resumption.review"]
+    assert todo.count == 1 and todo.due == app.due_at
     committee, worker, liaison = as_user(cast.committee_a), as_user(cast.worker_a1), as_user(cast.liaison_x)
 
     clock.set(at(2026, 2, 17, 9, 30))
@@ -154,6 +158,9 @@ def test_the_seeds_story_end_to_end(cast, ent, clock):
     from django.urls import reverse
 
     assert notice.serial in Client().get(reverse("document_verify", args=[notice.code])).content.decode()
+    pdf = liaison.get(reverse("document_pdf", args=[notice.pk]))
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"
+    assert as_user(cast.committee_b).get(reverse("document_pdf", args=[notice.pk])).status_code in (403, 404)
 
     # Restart confirmed by the liaison.
     clock.set(at(2026, 2, 18, 8, 0))
@@ -217,7 +224,7 @@ def test_transitions_not_allowed_are_409_with_the_reason(cast, ent, clock):
     assert app.due_at == at(2026, 3, 3, 12, 0)  # after 16:00 → noon the next day
     committee = as_user(cast.committee_a)
     r = committee.post(f"/resumption/{app.pk}/assign/", {"checkers": [cast.worker_a1.pk], "check_date": "2026-03-03"})
-    assert r.status_code == 409 and "Submitted" in r.content.decode() or "已提交" in r.content.decode()
+    assert r.status_code == 409 and ("Submitted" in r.content.decode() or "已提交" in r.content.decode())
     api = as_user(cast.liaison_x)
     r = api.post(f"/api/resumption/{app.pk}/resume", "{}", content_type="application/json")
     assert r.status_code == 409
@@ -388,6 +395,11 @@ def test_a_worker_back_through_inflow_keeps_its_measure(cast, ent, clock):
     rec = actions.add_staff(acting_user=cast.liaison_x, enterprise=ent, name=cast.person_a1.name, id_number=cast.ids["person_a1"],
                             origin=org, return_date=dt.date(2026, 2, 25))
     assert rec.observation_id == running.pk and Observation.objects.filter(person=cast.person_a1).count() == 1
+    from fangkong.lib import registry
+
+    sections = {s.key: s for s in registry.person_sections(cast.committee_a, cast.person_a1)}
+    assert ent.name in sections["resumption"].items[0].text
+    assert "resumption" not in {s.key for s in registry.person_sections(cast.committee_b, cast.person_a1)}
 
 
 @pytest.mark.django_db
@@ -478,7 +490,57 @@ def test_turnaround_page_and_checklist_page(cast, ent, clock):
     assert "40.0" in as_user(cast.coordinator).get("/resumption/stats/").content.decode()
     admin = as_user(cast.admin)
     assert admin.get("/resumption/checklist/").status_code == 200
-    r = admin.post("/resumption/checklist/", {"items": "masks | 口罩 | q\nbad key | x"})
+    r = admin.post("/resumption/checklist/", {"items": "口罩" * 70})
     assert r.status_code == 400 and actions.current_checklist().number == 1
-    r = admin.post("/resumption/checklist/", {"items": "masks | 口罩 | q\ncanteen | 分餐"})
-    assert r.status_code == 302 and actions.current_checklist().items[0] == {"key": "masks", "label": "口罩", "quantity": True}
+    r = admin.post("/resumption/checklist/", {"items": "口罩储备（数量） | 数量\n员工分餐"})
+    assert r.status_code == 302
+    assert actions.current_checklist().items == [{"key": "masks", "label": "口罩储备（数量）", "quantity": True},
+                                                 {"key": "item2", "label": "员工分餐", "quantity": False}]
+
+
+@pytest.mark.django_db
+def test_a_number_registered_elsewhere_reveals_nothing_and_starts_nothing(cast, ent, clock):
+    """The liaison types the ID number of a person registered in community B: the record
+    keeps what was typed, no measure is started from it, B's committee is asked instead."""
+    from fangkong.notify.models import Recipient
+
+    clock.set(at(2026, 3, 2, 9, 0))
+    henan = origin("河南省", "medium")
+    with mock.patch("django.db.transaction.on_commit", side_effect=lambda fn, *a, **k: fn()):
+        r = as_user(cast.liaison_x).post(f"/api/resumption/enterprises/{ent.pk}/staff", {
+            "name": "别人", "id_number": cast.ids["person_b1"], "origin_id": henan.pk, "return_date": "2026-02-25"},
+            content_type="application/json")
+    assert r.status_code == 201, r.content
+    body = r.json()
+    assert body["name"] == "别人" and body["measure"] is None and "靶子丙" not in r.content.decode()
+    assert not Observation.objects.filter(person=cast.person_b1).exists()
+    assert Recipient.objects.filter(user=cast.committee_b, message__kind="resumption.measure_needed").count() == 1
+    # Its own staff member typed with a wrong name: said plainly.
+    r = as_user(cast.liaison_x).post(f"/api/resumption/enterprises/{ent.pk}/staff", {
+        "name": "错名", "id_number": cast.ids["person_a1"]}, content_type="application/json")
+    assert r.status_code == 422 and "id_number" in r.content.decode()
+
+
+@pytest.mark.django_db
+def test_an_empty_checklist_is_refused_with_its_message(cast):
+    r = as_user(cast.admin).post("/resumption/checklist/", {"items": ""})
+    assert r.status_code == 400 and ("at least one item" in r.content.decode() or "至少需要一项" in r.content.decode())
+
+
+@pytest.mark.django_db
+def test_retention_unlinks_staff_records_after_their_episode(cast, ent, clock):
+    from fangkong.resumption import retention
+
+    clock.set(at(2026, 3, 2, 9, 0))
+    henan = origin("河南省", "medium")
+    kept = actions.add_staff(acting_user=cast.liaison_x, enterprise=ent, name="甲某", id_number=make_id(680), origin=henan,
+                             return_date=dt.date(2026, 2, 28))  # under observation
+    gone = actions.add_staff(acting_user=cast.liaison_x, enterprise=ent, name="乙某", id_number=make_id(681))
+    later = at(2026, 9, 30, 3, 0)
+    assert retention.run(later, health_days=30, link_days=180, dry_run=True) == {"unlinked": 1}
+    assert retention.run(later, health_days=30, link_days=180) == {"unlinked": 1}
+    gone.refresh_from_db()
+    kept.refresh_from_db()
+    assert gone.person_id is None and gone.name == "" and gone.id_masked == ""
+    assert kept.person_id is not None
+    assert as_user(cast.liaison_x).get(f"/resumption/enterprises/{ent.pk}/staff/").status_code == 200

@@ -46,6 +46,7 @@ KINDS = {
     "resumption.assign": _("On-site check assigned"),
     "resumption.overdue": _("Resumption decision overdue"),
     "supplies.shortage": _("Supplies short"),
+    "resumption.measure_needed": _("A returning worker needs a control measure"),
     "residents.transfer": _("Transfer request"),
     "residents.transfer.requested": _("Transfer requested"),
     "residents.transfer.accepted": _("Transfer accepted"),

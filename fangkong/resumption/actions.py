@@ -581,6 +581,7 @@ def add_staff(*, acting_user, enterprise: Enterprise, name: str, id_number: str,
     from fangkong.residents import actions as residents
     from fangkong.residents.models import Household, Person
     from fangkong.residents.validation import validate_person
+    from fangkong.places.access import scope
 
     today = today or timezone.localdate()
     clean, errors = validate_person({"name": name, "id_number": id_number, "phone": phone})
@@ -600,6 +601,9 @@ def add_staff(*, acting_user, enterprise: Enterprise, name: str, id_number: str,
                 household = residents.create_household(acting_user=acting_user, place=enterprise.place, address=address[:200])
             person = residents.create_person(acting_user=acting_user, clean=clean, household=household,
                                              employer=enterprise.organization)
+        ours = acting_user is None or scope(Person.objects.filter(pk=person.pk), acting_user, "resumption.staff").exists()
+        if ours and person.name != clean["name"]:
+            raise Invalid({"id_number": _("This ID number does not match the name; check both")})
         if StaffRecord.objects.filter(enterprise=enterprise, person=person).exists():
             raise Conflict(_("This worker is already on the staff list"))
         rec = StaffRecord.objects.create(enterprise=enterprise, place_path=enterprise.place_path,
@@ -607,7 +611,13 @@ def add_staff(*, acting_user, enterprise: Enterprise, name: str, id_number: str,
                                          id_masked=mask_id(clean["id_number"]), origin=origin, return_date=return_date)
         running = Observation.objects.filter(person=person, state__in=[Observation.State.ACTIVE, Observation.State.HOSPITAL]).first()
         measure = _measure_for(origin, return_date, today)
-        if running is not None:
+        if not ours:
+            # Registered in another community: nothing about them is shown here, and the
+            # measure is not started from a typed number; that community's committee is
+            # asked to start it (the residents' own holders decide).
+            if measure is not None and running is None:
+                _ask_to_start(acting_user, rec, person, origin, measure)
+        elif running is not None:
             rec.observation = running
         elif measure is not None:
             kind, days = measure
@@ -620,6 +630,21 @@ def add_staff(*, acting_user, enterprise: Enterprise, name: str, id_number: str,
         record(acting_user, "resumption.staff", obj=rec, detail={"enterprise": enterprise.pk,
                                                                  "measure": rec.observation.kind if rec.observation else ""})
     return rec
+
+
+def _ask_to_start(acting_user, rec: StaffRecord, person, origin, measure) -> None:
+    from fangkong.notify.actions import notify
+    from fangkong.observation.models import Observation
+
+    kind, days = measure
+    label = dict(Observation.Kind.choices).get(kind, kind)
+    transaction.on_commit(lambda: notify(
+        kind="resumption.measure_needed", perms=("observation.start",), place_path=person.place_path, obj=rec,
+        acting_user=None, dedupe_key=f"resumption.measure_needed:{rec.pk}",
+        title=_("A returning worker registered here needs %(measure)s") % {"measure": label},
+        body=_("%(name)s %(id)s returned from %(origin)s on %(date)s (%(enterprise)s); start the measure (%(days)d days).") % {
+            "name": person.name[:1] + "**", "id": person.id_masked, "origin": origin.name, "date": rec.return_date,
+            "enterprise": rec.enterprise.name, "days": days}))
 
 
 def report_temperature(*, acting_user, staff: StaffRecord, temperature, symptoms=(), at=None, client_key: str = ""):

@@ -108,3 +108,26 @@ def _todos(user) -> list:
         out += registry.count_todo(qs, key="resumption.problems", label=_("Resumption problems to answer"),
                                    url=reverse("resumption_portal"), rank=registry.RANK_DEADLINE)
     return out
+
+
+@registry.register_person_section
+def person_staff_records(user, person):
+    """On the person's page: the enterprises whose staff list holds them (those the user sees)."""
+    if not has_perm(user, "resumption.view"):
+        return None
+    recs = scope(StaffRecord.objects.filter(person=person).select_related("enterprise__organization"), user,
+                 "resumption.view")[:10]
+    items = tuple(registry.PersonItem(text=f"{r.enterprise.name} · {r.get_health_display()}",
+                                      url=reverse("resumption_enterprise", args=[r.enterprise_id])) for r in recs)
+    if not items:
+        return None
+    return registry.PersonSection(key="resumption", title=_("Employee health records"), items=items, order=45)
+
+
+def _retention(now, **kwargs):
+    from . import retention
+
+    return retention.run(now, **kwargs)
+
+
+registry.register_retention(registry.RetentionRule(key="resumption", label=SECTION, run=_retention))

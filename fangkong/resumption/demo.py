@@ -115,7 +115,7 @@ def build(rng, tree, staff, days, real_now) -> dict:
                 answers["canteen"] = {"result": "fail", "note": "未错峰就餐"}
             actions.finish_check(acting_user=worker_for(ent), check=check, answers=answers)
             inspected += 1
-    for app in [a for a in apps if a.state == "suspended"]:
+    for app in [a for a, s in zip(apps, states) if s == "suspended"]:
         with clock(_at(days[-2], 17 * 60)):
             app = actions.transition(acting_user=committee, app=app, action="suspend", reason="两次督查不合格，停工整改")
 
@@ -130,7 +130,7 @@ def build(rng, tree, staff, days, real_now) -> dict:
     for n in range(RETURNING if pool else 0):
         ent = ents[0] if n < 6 else staffed[n % len(staffed)]
         origin = pool[n % len(pool)]
-        back = today - dt.timedelta(days=(n * 7) % 22 + 1)
+        back = today - dt.timedelta(days=(n * 7) % 45 + 1)
         with clock(_at(back, 20 * 60) if back >= first else _at(first, 8 * 60 + n % 60)):
             try:
                 rec = actions.add_staff(acting_user=liaison if ent is ents[0] else None, enterprise=ent,

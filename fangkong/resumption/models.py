@@ -284,7 +284,8 @@ class StaffRecord(models.Model):
     enterprise = models.ForeignKey(Enterprise, on_delete=models.PROTECT, related_name="staff")
     place_path = models.CharField(max_length=255, db_index=True, editable=False)  # the enterprise's
     organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
-    person = models.ForeignKey("residents.Person", on_delete=models.PROTECT, related_name="+")
+    # None once retention has cut the link (retention.py); the name and masked ID then erased.
+    person = models.ForeignKey("residents.Person", null=True, on_delete=models.PROTECT, related_name="+")
     name = models.CharField(_("name"), max_length=50)
     id_masked = models.CharField(max_length=18)
     origin = models.ForeignKey("inflow.Origin", null=True, blank=True, on_delete=models.PROTECT, related_name="+")

@@ -429,25 +429,32 @@ def stats(request):
 @requires("resumption.checklist")
 @require_http_methods(["GET", "POST"])
 def checklist(request):
-    """The admin edits the checklist, one item a line: key | label | q (asks a quantity).
-    Saving makes a new version; applications keep the version they were checked with."""
+    """The admin edits the checklist, one item a line: its text, and "| 数量" where a quantity
+    is asked. An item kept with the same text keeps its key; saving makes a new version
+    (applications keep the version they were checked with)."""
     current = actions.current_checklist()
+    qty_mark = _("quantity")
     text = request.POST.get("items", "") if request.method == "POST" else "\n".join(
-        f"{i['key']} | {i['label']}" + (" | q" if i.get("quantity") else "") for i in current.items)
+        i["label"] + (f" | {qty_mark}" if i.get("quantity") else "") for i in current.items)
     errors = {}
     if request.method == "POST":
+        keys = {i["label"]: i["key"] for i in current.items}
+        used = set(keys.values())
         items = []
-        for line in text.splitlines():
-            if not line.strip():
-                continue
+        for n, line in enumerate(line for line in text.splitlines() if line.strip()):
             parts = [p.strip() for p in line.split("|")]
-            items.append({"key": parts[0], "label": parts[1] if len(parts) > 1 else "",
-                          "quantity": len(parts) > 2 and parts[2].lower() in ("q", "1", "数量")})
+            label = parts[0]
+            key = keys.get(label)
+            if key is None:
+                key = next(f"item{m}" for m in range(n + 1, 10_000) if f"item{m}" not in used)
+                used.add(key)
+            items.append({"key": key, "label": label,
+                          "quantity": len(parts) > 1 and parts[1].lower() in ("q", "1", "数量", str(qty_mark).lower())})
         version, refusal = attempt(lambda: actions.edit_checklist(acting_user=request.user, items=items), request=request,
                                    keep_errors=True)
         if not refusal:
             messages.success(request, _("Checklist version %(n)d saved.") % {"n": version.number})
             return redirect("resumption_checklist")
         errors = refusal.errors
-    return render(request, "resumption/checklist.html", {"current": current, "text": text, "errors": errors},
+    return render(request, "resumption/checklist.html", {"current": current, "text": text, "errors": [str(m) for m in errors.values()]},
                   status=400 if errors else 200)
