@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 import random
 import secrets
+import sys
 from collections.abc import Callable
 from contextlib import contextmanager
 
@@ -17,6 +18,7 @@ from django.utils import timezone as django_timezone
 from stdnum.cn import ric
 
 from fangkong.accounts.actions import add_grant
+from fangkong.clinic import demo as clinic_demo
 from fangkong.places.actions import create_organization, create_place
 from fangkong.places.models import Organization, Place
 from fangkong.residents.actions import encrypted_fields
@@ -288,7 +290,7 @@ def build_activity(rng: random.Random, tree: dict) -> dict:
     out["visits"] = _census(rng, tree, staff, days)
     out["declarations"] = _declarations(rng, tree, staff, days, real_now)
     out["submissions"] = _reports(rng, tree, staff, days, real_now)
-    out.update(__import__("fangkong.clinic.demo", fromlist=["build"]).build(rng, tree, staff, days, real_now))
+    out.update(clinic_demo.build(rng, tree, staff, days, real_now, kit=sys.modules[__name__]))
     return out
 
 
