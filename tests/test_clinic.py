@@ -92,6 +92,9 @@ def test_registry_person_is_linked_and_a_resend_is_stored_once(cast, clinic):
     assert first.status_code == 201 and first.json()["registered"] is True
     again = visit(medic, clinic["post"], client_id=cid, id_number=cast.ids["person_b1"], temperature="36.5")
     assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+    second = actions.create_post(acting_user=None, clinic=clinic["org"], name="急诊入口")
+    elsewhere = visit(medic, second, client_id=cid, id_number=cast.ids["person_b1"])
+    assert elsewhere.status_code == 422 and "client_id" in json.dumps(elsewhere.json())
     v = Visit.objects.get()
     assert v.person_id == cast.person_b1.pk and v.name == "靶子丙"
     assert "靶子丙" not in first.content.decode()  # the API answers with the masked name only

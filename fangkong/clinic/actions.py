@@ -185,7 +185,7 @@ def _street_path(path: str) -> str:
     return street or (above[0] if above else path)
 
 
-def _identity_fields(who: dict, *, clinic_path: str) -> dict:
+def _identity_fields(who: dict, *, street_path: str) -> dict:
     """The visitor's stored identity: encrypted ID and phone with blind indexes and masked
     forms, like the registry; the person of the registry linked when the street (the clinic's
     street) knows this ID number. Nothing is created in any community."""
@@ -196,9 +196,8 @@ def _identity_fields(who: dict, *, clinic_path: str) -> dict:
     if who["id_number"]:
         fields.update(id_enc=crypto.encrypt(who["id_number"]), id_bidx=crypto.blind_index("id", who["id_number"]),
                       id_masked=mask_id(who["id_number"]))
-        street_path = _street_path(clinic_path)
-        fields["person"] = Person.objects.filter(id_bidx__in=crypto.blind_indexes("id", who["id_number"]),
-                                                 place_path__under=street_path).first()
+        fields["person"] = next(iter(Person.objects.filter(
+            id_bidx__in=crypto.blind_indexes("id", who["id_number"]), place_path__under=street_path).order_by()[:1]), None)
         if fields["person"] is not None and not fields["name"]:
             fields["name"] = fields["person"].name
             fields["masked"] = mask_name(fields["person"].name)
@@ -255,12 +254,9 @@ def record_visit(*, acting_user, post: Post, data: dict, now: dt.datetime | None
     who = clean_visitor(data, errors)
     if errors:
         raise Invalid(errors)
-    existing = Visit.objects.filter(client_id=client_id).first()
-    if existing is not None:
-        if existing.post_id != post.pk:
-            raise Invalid({"client_id": _("This visit id was already used at another post")})
-        return existing, False
-    fields = _identity_fields(who, clinic_path=post.place_path)
+    if not hasattr(post, "_street_path"):  # read once per post object (a device sends many visits)
+        post._street_path = _street_path(post.place_path)
+    fields = _identity_fields(who, street_path=post._street_path)
     visit = Visit(client_id=client_id, origin=Visit.Origin.POST, post=post, clinic_id=post.clinic_id,
                   place_id=post.clinic.place_id,
                   place_path=post.place_path, fever=is_fever(clean["temperature"]), high_risk=_high_risk(clean),
@@ -274,10 +270,12 @@ def record_visit(*, acting_user, post: Post, data: dict, now: dt.datetime | None
             record(acting_user, "clinic.visit", obj=visit, detail={
                 "post": post.pk, "route": visit.route, "fever": visit.fever, "high_risk": visit.high_risk,
                 "registered": visit.person_id is not None, "observation": visit.observation_id})
-    except IntegrityError:
+    except IntegrityError:  # a resend: this client_id is stored already (the unique index decides)
         existing = Visit.objects.filter(client_id=client_id).first()
         if existing is None:
             raise
+        if existing.post_id != post.pk:
+            raise Invalid({"client_id": _("This visit id was already used at another post")}) from None
         return existing, False
     if visit.fever:
         transaction.on_commit(lambda: _alert(visit, post.clinic.name))

@@ -16,14 +16,17 @@ SYMPTOMS = ["fever", "cough", "fatigue", "sore_throat", "short_breath", "muscle_
 HISTORY_NOTES = ["湖北武汉返回", "与武汉返乡人员同住", "参加家庭聚餐", "外地出差返回"]
 
 
-def build(rng: random.Random, tree: dict, staff: dict, days: list, real_now: dt.datetime) -> dict:
-    from fangkong.core.demo import _at, clock, synthetic_id, synthetic_name, synthetic_phone
+def build(rng: random.Random, tree: dict, staff: dict, days: list, real_now: dt.datetime, *, kit) -> dict:
+    """`kit`: the demo's own module (fangkong.core.demo), for its patched clock and synthetic
+    people (passed in: the clinic app imports nothing of core, which imports it)."""
     from fangkong.places.actions import create_organization
     from fangkong.residents.models import Person
 
     from . import actions
     from .models import Visit
 
+    clock, _at = kit.clock, kit._at
+    synthetic_id, synthetic_name, synthetic_phone = kit.synthetic_id, kit.synthetic_name, kit.synthetic_phone
     community = tree["communities"][0]
     medic = staff["medic"]
     with clock(_at(days[0], 6 * 60 + 50)):

@@ -8,6 +8,7 @@ import datetime as dt
 import logging
 import random
 import secrets
+import sys
 from collections.abc import Callable
 from contextlib import contextmanager
 
@@ -17,6 +18,7 @@ from django.utils import timezone as django_timezone
 from stdnum.cn import ric
 
 from fangkong.accounts.actions import add_grant
+from fangkong.clinic import demo as clinic_demo
 from fangkong.places.actions import create_organization, create_place
 from fangkong.places.models import Organization, Place
 from fangkong.residents.actions import encrypted_fields
@@ -297,6 +299,7 @@ def build_activity(rng: random.Random, tree: dict) -> dict:
     out.update(__import__("fangkong.clinic.demo", fromlist=["build"]).build(rng, tree, staff, days, real_now))
     from fangkong.supplies.demo import build as supplies_story
     out["supplies"] = supplies_story(rng, tree, staff, days, real_now)
+    out.update(clinic_demo.build(rng, tree, staff, days, real_now, kit=sys.modules[__name__]))
     return out
 
 

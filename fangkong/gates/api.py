@@ -9,7 +9,7 @@ from typing import Any
 from ninja import Body, Router, Schema, Status
 
 from fangkong.lib.workflow import Invalid
-from fangkong.places.access import api_perm, get_in_scope, places_in_scope, scope
+from fangkong.places.access import api_perm, get_in_scope, places_in_scope
 
 from . import actions, passcheck, queries
 from .models import GateEntry

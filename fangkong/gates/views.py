@@ -9,7 +9,6 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.contrib import messages
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.templatetags.static import static
@@ -21,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from fangkong.web.forms import attempt
 from fangkong.lib.workflow import int_or_none
-from fangkong.places.access import get_in_scope, places_in_scope, public, requires, scope
+from fangkong.places.access import get_in_scope, places_in_scope, public, requires
 
 from . import actions, queries
 from .models import CHECKPOINT_KINDS
