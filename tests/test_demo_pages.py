@@ -16,7 +16,8 @@ from fangkong.core.demo import ROLE_ACCOUNTS
 # page), the upload form of an import, the delegation rules and the robots' channels.
 NOT_LISTS = {"gates_gate", "import_upload", "staff_delegation", "notify_channels"}
 # Admins are told nothing by default (notify.responsible_users): their inbox may be empty.
-EXEMPT = {("admin", "inbox")}
+# The admin holds no shifts of its own: its duty page (a person's own shifts) is empty.
+EXEMPT = {("admin", "inbox"), ("admin", "duty_home")}
 # Pages of figures: a row counts only with a figure other than 0 in it.
 FIGURES = {"dashboard", "reports_report", "gates_stats"}
 
