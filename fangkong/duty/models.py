@@ -83,7 +83,7 @@ class Team(models.Model):
     place = models.ForeignKey(Place, on_delete=models.PROTECT, related_name="teams")  # grid or compound
     site = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="teams")
     leader = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    leader_name = models.CharField(_("leader"), max_length=60, blank=True)
+    leader_name = models.CharField(pgettext_lazy("team", "leader"), max_length=60, blank=True)
     place_path = models.CharField(max_length=255, db_index=True, editable=False)
 
     SCOPE_PATH = "place_path"

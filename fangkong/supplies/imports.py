@@ -91,7 +91,7 @@ def run(*, acting_user, holder, upload, kind: str) -> dict:
             continue
         item = _find_item(v.get("item", ""))
         if item is None:
-            errors.append((rec.number, str(cols.labels["item"]), _("Unknown item")))
+            errors.append((rec.number, str(cols.labels["item"]), _("Unknown supply item")))
             continue
         pkg = _package(item, v.get("unit", ""))
         try:

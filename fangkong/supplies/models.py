@@ -62,7 +62,7 @@ class Holder(models.Model):
         SITE = "site", _("Site")
         COMPOUND = "compound", _("Compound")
         ENTERPRISE = "enterprise", _("Enterprise")
-        TEAM = "team", _("Team")
+        TEAM = "team", pgettext_lazy("supplies holder", "Team")
 
     kind = models.CharField(_("kind"), max_length=12, choices=Kind.choices)
     name = models.CharField(pgettext_lazy("of a thing", "name"), max_length=120)

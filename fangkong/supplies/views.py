@@ -251,7 +251,7 @@ def decide(request, pk):
     if refused:
         r.refresh_from_db()
         return render(request, "supplies/request.html", _request_context(request, r), status=refused.status)
-    messages.success(request, _("Decision recorded."))
+    messages.success(request, _("Approval recorded."))
     return redirect("supplies_request", pk=r.pk)
 
 
