@@ -31,6 +31,7 @@ from fangkong.lib import crypto
 from fangkong.places.access import ancestor_paths
 
 from . import transport
+from .labels import KINDS
 from .models import Channel, Delivery, DeliveryAttempt, Message, Recipient
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,8 @@ def _alert_message(alert) -> Message:
         digest = hashlib.sha256(f"{alert.place_path}|{alert.person_id}|{alert.text}".encode()).hexdigest()[:24]
         key = f"alert:{alert.kind}:{digest}"
     with translation.override(settings.LANGUAGE_CODE):
-        title = str(ALERT_TITLES.get(alert.kind, gettext_lazy("Alert")))
+        # A kind without a title of its own is named by its display name (notify/labels.py).
+        title = str(ALERT_TITLES.get(alert.kind) or KINDS.get(alert.kind) or gettext_lazy("Alert"))
     return notify(kind=alert.kind, title=title, body=alert.text, place_path=alert.place_path, perms=alert.perms,
                   org_id=alert.org_id, dedupe_key=key)
 
