@@ -97,6 +97,17 @@ def test_publish_from_draft_is_409_and_withdraw_needs_a_reason(cast, hq, login):
         actions.confirm(acting_user=cast.committee_a, receipt=n.receipts.get(place=cast.comm_a), step="read")
 
 
+def test_drafting_through_the_api_names_the_bad_field(cast, hq, login):
+    client = login(cast.coordinator)
+    bad = _json(client, "/api/command/notices", {"title": "通告", "body": "正文", "places": [cast.comm_a.pk, 999999]})
+    assert bad.status_code == 422 and "places" in json.dumps(bad.json()) and not Notice.objects.exists()
+    outside = _json(client, "/api/command/notices", {"title": "通告", "body": "正文", "places": [cast.grid_a1.pk]})
+    assert outside.status_code == 422 and not Notice.objects.exists()
+    ok = _json(client, "/api/command/notices", {"title": "通告", "body": "正文", "places": [cast.comm_a.pk]})
+    assert ok.status_code == 201 and ok.json()["state"] == "draft"
+    assert login(cast.committee_a).post("/api/command/notices", data="{}", content_type="application/json").status_code == 403
+
+
 def test_supersede_marks_the_old_notice(cast, hq):
     old = actions.publish(acting_user=cast.commander, notice=_submitted(hq, cast, title="旧"))
     new = actions.publish(acting_user=cast.commander, notice=_submitted(hq, cast, title="新", supersedes=old))
