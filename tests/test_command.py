@@ -306,6 +306,16 @@ def test_a_sealed_checkpoint_refuses_check_ins_with_the_reason(cast, hq, login):
     actions.set_point(acting_user=cast.committee_a, point=AccessPoint.objects.get(place=gate), state="open", note="解除封闭")
     assert _json(client, "/api/gates/entries", entry(cast, place=gate.pk)).json()["decision"] == "allowed"
     assert AccessPoint.objects.get(place=gate).changes.count() == 2
+    client = login(guard)
+    # Sealed again by a decision of the HQ's meeting (named on the gate page too).
+    m = actions.create_meeting(acting_user=cast.coordinator, hq=hq, date=TODAY())
+    group = actions.add_group(acting_user=cast.coordinator, hq=hq, name="社区防控组")
+    d = actions.add_decision(acting_user=cast.coordinator, meeting=m, text="封闭西门", deadline=TODAY(), owner_group=group)
+    resp = login(cast.committee_a).post(f"/command/points/{gate.pk}/", {"state": "emergency", "decision": d.pk})
+    assert resp.status_code == 302 and AccessPoint.objects.get(place=gate).decision_id == d.pk
+    shut = registry.closure(gate.pk)
+    assert shut.code == "emergency" and str(TODAY()) in shut.text
+    actions.set_point(acting_user=cast.committee_a, point=AccessPoint.objects.get(place=gate), state="open", note="解除")
     # Other committees cannot touch it.
     assert login(cast.committee_b).post(f"/command/points/{gate.pk}/", {"state": "sealed", "note": "x"}).status_code == 404
     assert GateEntry.objects.filter(place=gate, reason_code="sealed").count() == 2
