@@ -164,6 +164,19 @@ def _covers(target, obj, role=None) -> bool:
     raise AssertionError(target)
 
 
+def _holds_owner_perm(obj, perm, role) -> bool:
+    """An attachment is reached only by the holders of its owner's permission (uploads.owners):
+    with several owning modules, holding uploads.view (the union of the owners' roles) is
+    not enough for another module's record; as for an object out of scope, the answer is 404."""
+    from fangkong.uploads.models import Attachment
+    from fangkong.uploads.owners import owner_spec
+
+    if not isinstance(obj, Attachment) or role == "admin":
+        return True
+    spec = owner_spec(obj.owner_type)
+    return (spec.view_perm if perm == "uploads.view" else spec.attach_perm) in role_perms(role)
+
+
 def _objects(cast):
     """One object of every model a route can name, located in grid A1 (compound A1Y);
     contributed per app by the modules of tests/matrix/."""
@@ -279,7 +292,7 @@ def _check_one(cast, method, url, perm, obj, kind, api_call, failures, whole_tre
                 failures.append(where + f" (expected 403: {perm} over the whole tree only)")
             return
         if obj is not None:
-            expected_in = _covers(target if role != "admin" else None, obj, role)
+            expected_in = _covers(target if role != "admin" else None, obj, role) and _holds_owner_perm(obj, perm, role)
             if expected_in and code in (403, 404):
                 failures.append(where + " (object is in scope)")
             if not expected_in and code != 404:

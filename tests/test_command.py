@@ -97,6 +97,17 @@ def test_publish_from_draft_is_409_and_withdraw_needs_a_reason(cast, hq, login):
         actions.confirm(acting_user=cast.committee_a, receipt=n.receipts.get(place=cast.comm_a), step="read")
 
 
+def test_drafting_through_the_api_names_the_bad_field(cast, hq, login):
+    client = login(cast.coordinator)
+    bad = _json(client, "/api/command/notices", {"title": "通告", "body": "正文", "places": [cast.comm_a.pk, 999999]})
+    assert bad.status_code == 422 and "places" in json.dumps(bad.json()) and not Notice.objects.exists()
+    outside = _json(client, "/api/command/notices", {"title": "通告", "body": "正文", "places": [cast.grid_a1.pk]})
+    assert outside.status_code == 422 and not Notice.objects.exists()
+    ok = _json(client, "/api/command/notices", {"title": "通告", "body": "正文", "places": [cast.comm_a.pk]})
+    assert ok.status_code == 201 and ok.json()["state"] == "draft"
+    assert login(cast.committee_a).post("/api/command/notices", data="{}", content_type="application/json").status_code == 403
+
+
 def test_supersede_marks_the_old_notice(cast, hq):
     old = actions.publish(acting_user=cast.commander, notice=_submitted(hq, cast, title="旧"))
     new = actions.publish(acting_user=cast.commander, notice=_submitted(hq, cast, title="新", supersedes=old))
@@ -295,6 +306,16 @@ def test_a_sealed_checkpoint_refuses_check_ins_with_the_reason(cast, hq, login):
     actions.set_point(acting_user=cast.committee_a, point=AccessPoint.objects.get(place=gate), state="open", note="解除封闭")
     assert _json(client, "/api/gates/entries", entry(cast, place=gate.pk)).json()["decision"] == "allowed"
     assert AccessPoint.objects.get(place=gate).changes.count() == 2
+    client = login(guard)
+    # Sealed again by a decision of the HQ's meeting (named on the gate page too).
+    m = actions.create_meeting(acting_user=cast.coordinator, hq=hq, date=TODAY())
+    group = actions.add_group(acting_user=cast.coordinator, hq=hq, name="社区防控组")
+    d = actions.add_decision(acting_user=cast.coordinator, meeting=m, text="封闭西门", deadline=TODAY(), owner_group=group)
+    resp = login(cast.committee_a).post(f"/command/points/{gate.pk}/", {"state": "emergency", "decision": d.pk})
+    assert resp.status_code == 302 and AccessPoint.objects.get(place=gate).decision_id == d.pk
+    shut = registry.closure(gate.pk)
+    assert shut.code == "emergency" and str(TODAY()) in shut.text
+    actions.set_point(acting_user=cast.committee_a, point=AccessPoint.objects.get(place=gate), state="open", note="解除")
     # Other committees cannot touch it.
     assert login(cast.committee_b).post(f"/command/points/{gate.pk}/", {"state": "sealed", "note": "x"}).status_code == 404
     assert GateEntry.objects.filter(place=gate, reason_code="sealed").count() == 2

@@ -185,6 +185,15 @@ def notice_list(request, state: str = ""):
     return list(qs[:200])
 
 
+def _all(model, ids, field: str, message):
+    """Every object the ids name, or Invalid naming the field (an unknown id is not dropped)."""
+    ids = [i for i in set(ids) if 0 < i < 2**63]
+    found = list(model.objects.filter(pk__in=ids))
+    if len(found) != len(ids):
+        raise Invalid({field: message})
+    return found
+
+
 @router.post("/command/notices", response={201: CommandNoticeOut}, auth=api_perm("command.draft"))
 def notice_create(request, payload: CommandNoticeIn):
     """A draft notice of the user's headquarters."""
@@ -192,11 +201,15 @@ def notice_create(request, payload: CommandNoticeIn):
     if hq is None:
         raise Invalid({"hq": _("Set up the headquarters first")})
     sup = Notice.objects.filter(pk=payload.supersedes, hq=hq).first() if payload.supersedes else None
+    if payload.supersedes and sup is None:
+        raise Invalid({"supersedes": _("Only a notice of this headquarters in force can be superseded")})
     notice = actions.draft_notice(
         acting_user=request.user, hq=hq, title=payload.title, body=payload.body, kind=payload.kind,
         valid_from=payload.valid_from, valid_until=payload.valid_until,
-        places=list(Place.objects.filter(pk__in=payload.places)), orgs=list(Organization.objects.filter(pk__in=payload.orgs)),
-        entrances=list(Place.objects.filter(pk__in=payload.entrances)), supersedes=sup)
+        places=_all(Place, payload.places, "places", _("Choose communities of this headquarters' area")),
+        orgs=_all(Organization, payload.orgs, "orgs", _("Choose units of this headquarters' area")),
+        entrances=_all(Place, payload.entrances, "entrances", _("Choose entrances of this headquarters' area")),
+        supersedes=sup)
     return Status(201, notice)
 
 

@@ -485,7 +485,14 @@ def points(request):
     can_seal = has_perm(user, "command.seal")
     return render(request, "command/points.html", {
         "rows": rows, "counts": counts, "states": AccessPoint.State.choices, "can_seal": can_seal,
-        "notices": actions.in_force(scope(Notice.objects.all(), user, "command.in_force", ancestors=True)) if can_seal else []})
+        "notices": actions.in_force(scope(Notice.objects.all(), user, "command.in_force", ancestors=True)) if can_seal else [],
+        "decisions": _decisions_for_points(user)[:30] if can_seal else []})
+
+
+def _decisions_for_points(user):
+    """The decisions of the headquarters above the user's places a sealing may name."""
+    return scope(Decision.objects.exclude(state=Decision.State.VERIFIED), user, "command.in_force", ancestors=True) \
+        .select_related("meeting").order_by("-meeting__date", "id")
 
 
 @requires("command.seal", obj=Place)
@@ -501,8 +508,12 @@ def point_set(request, pk: int):
             notice = actions.in_force(scope(Notice.objects.all(), user, "command.in_force", ancestors=True)).filter(pk=nid).first()
             if notice is None:
                 raise Invalid({"notice": _("Choose a notice in force for this area")})
+        did = int_or_none(request.POST.get("decision"))
+        decision = _decisions_for_points(user).filter(pk=did).first() if did else None
+        if did and decision is None:
+            raise Invalid({"decision": _("Choose a decision of this area's headquarters")})
         return actions.set_point(acting_user=user, point=actions.point_for(place), state=request.POST.get("state", ""),
-                                 notice=notice, note=request.POST.get("note", ""))
+                                 notice=notice, decision=decision, note=request.POST.get("note", ""))
 
     point, refused = attempt(act, request=request)
     if refused:
