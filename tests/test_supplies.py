@@ -512,7 +512,9 @@ def test_demo_story_on_the_cast(cast):
     seen = []
     registry.register_alert_sink(seen.append)
     try:
-        out = demo.build(random.Random(1), tree, {"coordinator": cast.coordinator}, days, real_now)
+        from fangkong.core import demo as kit
+
+        out = demo.build(random.Random(1), tree, {"coordinator": cast.coordinator}, days, real_now, kit=kit)
     finally:
         registry._SINKS.remove(seen.append)
     assert out["disinfectant_consumed"] > 800

@@ -11,7 +11,6 @@ import random
 
 from django.contrib.auth import get_user_model
 
-from fangkong.core.demo import _at, clock
 from fangkong.places.actions import create_place
 
 from . import actions
@@ -43,8 +42,10 @@ ENTRANCES_PER_COMPOUND = 5
 SEALED = 35
 
 
-def build(rng: random.Random, tree: dict, staff: dict, days: list[dt.date]) -> dict:
-    """`days`: the story's days, the last one today (up to now: nothing later happens)."""
+def build(rng: random.Random, tree: dict, staff: dict, days: list[dt.date], *, kit) -> dict:
+    """`days`: the story's days, the last one today (up to now: nothing later happens);
+    `kit`: fangkong.core.demo, passed in (a module never imports the demo above it)."""
+    _at, clock = kit._at, kit.clock
     from django.utils import timezone
 
     street, communities, compounds = tree["street"], tree["communities"], tree["compounds"]

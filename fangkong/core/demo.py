@@ -19,6 +19,10 @@ from stdnum.cn import ric
 
 from fangkong.accounts.actions import add_grant
 from fangkong.clinic import demo as clinic_demo
+from fangkong.command import demo as command_demo
+from fangkong.duty import demo as duty_demo
+from fangkong.resumption import demo as resumption_demo
+from fangkong.supplies import demo as supplies_demo
 from fangkong.places.actions import create_organization, create_place
 from fangkong.places.models import Organization, Place
 from fangkong.residents.actions import encrypted_fields
@@ -301,14 +305,14 @@ def build_activity(rng: random.Random, tree: dict) -> dict:
     out["visits"] = _census(rng, tree, staff, days)
     out["declarations"] = _declarations(rng, tree, staff, days, real_now)
     out["submissions"] = _reports(rng, tree, staff, days, real_now)
-    out["duty"] = __import__("fangkong.duty.demo", fromlist=["build"]).build(rng, tree, staff, days, real_now)
-    out.update(__import__("fangkong.resumption.demo", fromlist=["build"]).build(rng, tree, staff, days, real_now))
-    from fangkong.command.demo import build as command_demo  # noqa: E402  (command's story: HQ, notices, inspections)
-    out["command"] = command_demo(rng, tree, staff, days)
-    out.update(__import__("fangkong.clinic.demo", fromlist=["build"]).build(rng, tree, staff, days, real_now))
-    from fangkong.supplies.demo import build as supplies_story
-    out["supplies"] = supplies_story(rng, tree, staff, days, real_now)
-    out.update(clinic_demo.build(rng, tree, staff, days, real_now, kit=sys.modules[__name__]))
+    # The modules built after the first ones: each gets this module as `kit` (clock, names),
+    # so that none of them imports the demo that imports it.
+    kit = sys.modules[__name__]
+    out["duty"] = duty_demo.build(rng, tree, staff, days, real_now, kit=kit)
+    out.update(resumption_demo.build(rng, tree, staff, days, real_now, kit=kit))
+    out["command"] = command_demo.build(rng, tree, staff, days, kit=kit)
+    out.update(clinic_demo.build(rng, tree, staff, days, real_now, kit=kit))
+    out["supplies"] = supplies_demo.build(rng, tree, staff, days, real_now, kit=kit)
     return out
 
 

@@ -32,8 +32,8 @@ TEAM_KINDS = [("party_pioneer", "党员先锋队"), ("emergency", "应急分队"
 SHIFTS = ((8 * 60, 14 * 60), (14 * 60, 20 * 60))
 
 
-def build(rng, tree: dict, staff: dict, days: list, real_now: dt.datetime) -> dict:
-    from fangkong.core.demo import _at, clock, synthetic_name
+def build(rng, tree: dict, staff: dict, days: list, real_now: dt.datetime, *, kit) -> dict:
+    _at, clock, synthetic_name = kit._at, kit.clock, kit.synthetic_name  # kit: fangkong.core.demo, passed in
 
     first = days[0]
     User = get_user_model()

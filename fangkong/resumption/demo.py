@@ -20,8 +20,9 @@ NAMES = {"firm": "科技有限公司", "shop": "商行", "hotel": "酒店", "fac
 PROBLEMS = ["缺少员工健康档案", "消毒记录不全", "未落实错峰就餐", "口罩储备不足", "进出登记簿未建立", "防疫专员未培训"]
 
 
-def build(rng, tree, staff, days, real_now) -> dict:
-    from fangkong.core.demo import _at, clock, synthetic_id, synthetic_name, synthetic_phone
+def build(rng, tree, staff, days, real_now, *, kit) -> dict:
+    _at, clock = kit._at, kit.clock  # kit: fangkong.core.demo, passed in (a module never imports the demo above it)
+    synthetic_id, synthetic_name, synthetic_phone = kit.synthetic_id, kit.synthetic_name, kit.synthetic_phone
     from fangkong.inflow.models import Origin
 
     from . import actions

@@ -32,8 +32,8 @@ def _keeper(street):
     return user
 
 
-def build(rng, tree: dict, staff: dict, days: list[dt.date], real_now) -> dict:
-    from fangkong.core.demo import _at, clock
+def build(rng, tree: dict, staff: dict, days: list[dt.date], real_now, *, kit) -> dict:
+    _at, clock = kit._at, kit.clock  # kit: fangkong.core.demo, passed in (a module never imports the demo above it)
 
     install(Item, Package)
     items = {i.code: i for i in Item.objects.all()}
