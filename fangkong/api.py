@@ -28,6 +28,7 @@ from fangkong.passes import api as passes
 from fangkong.reports import api as reports
 from fangkong.residents import api as residents
 from fangkong.uploads import api as uploads
+from fangkong.services import api as services
 
 # Every operation names its own auth: api_perm(...) for a permission, django_auth for
 # "any signed-in user". There is no default, so an operation without auth is visible
@@ -161,5 +162,5 @@ def todos(request):
 
 # Each module's router, all at the root (their paths name the module).
 for module in (residents, inflow, observation, census, documents, notify, gates, passes, declarations, dashboard, reports,
-               uploads, accounts):
+               uploads, accounts, services):
     api.add_router("/", module.router)

@@ -35,5 +35,6 @@ urlpatterns = [
     path("dashboard/", include("fangkong.dashboard.urls")),
     path("reports/", include("fangkong.reports.urls")),
     path("uploads/", include("fangkong.uploads.urls")),
+    path("", include("fangkong.services.urls")),
     path("", include("fangkong.accounts.urls")),
 ]
