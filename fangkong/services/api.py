@@ -140,10 +140,10 @@ def resident_request(request, payload: ResidentRequestIn):
     return Status(201, req)
 
 
-class LineIn(Schema):
-    household_id: int
-    item: str
-    quantity: int
+class LineIn(Schema):  # every field optional: the scope is checked first (404), then the fields (422)
+    household_id: int | None = None
+    item: str = ""
+    quantity: int | None = None
 
 
 class Done(Schema):
@@ -221,8 +221,8 @@ def new_call(request, payload: CallIn):
 
 
 class AnswerIn(Schema):
-    topic: str
-    question: str
+    topic: str = ""
+    question: str = ""
     answer: str = ""
 
 
@@ -237,7 +237,7 @@ def answer_ring(request, pk: int, payload: AnswerIn):
 
 
 class CloseIn(Schema):
-    outcome: str
+    outcome: str = ""
 
 
 @router.post("/hotline/calls/{pk}/close", response=CallOut, summary="Close my call with its outcome",

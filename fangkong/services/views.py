@@ -34,7 +34,7 @@ BOARD_FILTERS = [("open", gettext_lazy("Open")), ("overdue", gettext_lazy("Overd
 
 
 def _fail(request, template, ctx, refused):
-    ctx["errors"] = refused.errors
+    ctx["errors"] = list(refused.errors.items())
     return render(request, template, ctx, status=refused.status)
 
 
@@ -158,7 +158,7 @@ def _task_action(name):
             code=request.POST.get("code", "")), request=request, keep_errors=True)
         if refused:
             req.refresh_from_db()
-            return render(request, "services/task.html", _task_ctx(request, req, errors=refused.errors), status=refused.status)
+            return render(request, "services/task.html", _task_ctx(request, req, errors=list(refused.errors.items())), status=refused.status)
         return redirect("services_task", pk=pk)
 
     view.__name__ = f"services_task_{name}"
@@ -223,7 +223,7 @@ def order(request, pk: int):
         _l, refused = attempt(add, request=request, keep_errors=True)
         if refused:
             order.refresh_from_db()
-            return render(request, "services/order.html", _order_ctx(request, order, errors=refused.errors),
+            return render(request, "services/order.html", _order_ctx(request, order, errors=list(refused.errors.items())),
                           status=refused.status)
         messages.success(request, _("Quantity saved."))
         return redirect("services_order", pk=pk)
@@ -312,7 +312,7 @@ def round_page(request, pk: int):
         h, refused = attempt(mark, request=request, keep_errors=True)
         if refused:
             rnd.refresh_from_db()
-            return render(request, "services/round.html", _round_ctx(request, rnd, errors=refused.errors), status=refused.status)
+            return render(request, "services/round.html", _round_ctx(request, rnd, errors=list(refused.errors.items())), status=refused.status)
         messages.success(request, _("Handed over: %(a)s") % {"a": h.household.address})
         return redirect("services_round", pk=pk)
     return render(request, "services/round.html", _round_ctx(request, rnd))
@@ -394,7 +394,7 @@ def case(request, pk: int):
         _r, refused = attempt(act, request=request, keep_errors=True)
         if refused:
             case.refresh_from_db()
-            return render(request, "services/case.html", _case_ctx(request, case, errors=refused.errors), status=refused.status)
+            return render(request, "services/case.html", _case_ctx(request, case, errors=list(refused.errors.items())), status=refused.status)
         return redirect("services_case", pk=pk)
     record(request.user, "services.hardship.view", obj=case)
     return render(request, "services/case.html", _case_ctx(request, case))
@@ -512,7 +512,7 @@ def call(request, pk: int):
         _r, refused = attempt(act, request=request, keep_errors=True)
         if refused:
             call.refresh_from_db()
-            return render(request, "services/call.html", _call_ctx(request, call, errors=refused.errors), status=refused.status)
+            return render(request, "services/call.html", _call_ctx(request, call, errors=list(refused.errors.items())), status=refused.status)
         return redirect("services_call", pk=pk)
     record(request.user, "services.call.view", obj=call)
     return render(request, "services/call.html", _call_ctx(request, call))
