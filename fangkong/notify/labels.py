@@ -29,6 +29,7 @@ KINDS = {
     "observation.missed": _("Missed temperature report"),
     "passes.override_burst": _("Many colour overrides"),
     "reports.late": _("Daily figures late"),
+    "services.call": _("Alert from a hotline call"),
     "residents.transfer": _("Transfer request"),
     "residents.transfer.requested": _("Transfer requested"),
     "residents.transfer.accepted": _("Transfer accepted"),
