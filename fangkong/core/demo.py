@@ -21,6 +21,7 @@ from fangkong.places.actions import create_organization, create_place
 from fangkong.places.models import Organization, Place
 from fangkong.residents.actions import encrypted_fields
 from fangkong.residents.models import TAG_KEYS, Household, Person
+from fangkong.services import demo as services_demo
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ ROLE_ACCOUNTS = [
     ("gate_guard", "demo_guard", "阳光花园门岗"),
     ("unit_liaison", "demo_liaison", "单位联络员"),
     ("volunteer", "demo_volunteer", "志愿者"),
+    ("duty_officer", "demo_duty", "热线值班员"),
 ]
 
 
@@ -163,6 +165,7 @@ def role_targets(tree: dict) -> dict:
         "gate_guard": tree["compounds"][0],
         "unit_liaison": tree["employers"][0],
         "volunteer": tree["site"],
+        "duty_officer": tree["street"],
     }
 
 
@@ -288,6 +291,7 @@ def build_activity(rng: random.Random, tree: dict) -> dict:
     out["visits"] = _census(rng, tree, staff, days)
     out["declarations"] = _declarations(rng, tree, staff, days, real_now)
     out["submissions"] = _reports(rng, tree, staff, days, real_now)
+    out.update(services_demo.build(rng, tree, staff, days, real_now, clock, _at))
     return out
 
 
