@@ -330,3 +330,24 @@ def test_end_to_end_elderly_resident_calls_for_medicine(cast):
     call.refresh_from_db()
     req.refresh_from_db()
     assert call.state == Call.State.CLOSED and req.state == S.SETTLED
+
+
+def test_rota_and_inflow_note_from_a_call(cast):
+    o1, o2 = _officers(cast)
+    now = timezone.now()
+    c = as_user(cast.coordinator)
+    fmt = "%Y-%m-%dT%H:%M"
+    assert c.post("/hotline/rota/", {"officer": o1.pk, "starts_at": (now - dt.timedelta(hours=1)).strftime(fmt),
+                                      "ends_at": (now + dt.timedelta(hours=11)).strftime(fmt)}).status_code == 302
+    assert c.post("/hotline/rota/", {"officer": o2.pk, "starts_at": now.strftime(fmt),
+                                      "ends_at": (now - dt.timedelta(hours=1)).strftime(fmt)}).status_code == 200
+    assert c.post("/hotline/rota/", {"officer": cast.committee_a.pk, "starts_at": now.strftime(fmt),
+                                      "ends_at": now.strftime(fmt)}).status_code == 200
+    assert list(actions.officers_on_duty(cast.street.path)) == [o1]
+    call = actions.new_call(acting_user=o1, topic="travel", question="儿子从外地回来", person=cast.person_a1)
+    r = as_user(o1).post(f"/hotline/calls/{call.pk}/", {"do": "inflow", "text": "靶子甲之子下周从外地返回"})
+    assert r.status_code == 302
+    assert AuditEvent.objects.filter(action="services.call.inflow_note").count() == 1
+    assert as_user(o2).post(f"/hotline/calls/{call.pk}/", {"do": "inflow", "text": "x"}).status_code == 409
+    page = as_user(cast.commander).get("/hotline/calls/").content.decode()
+    assert o1.username in page

@@ -30,6 +30,7 @@ KINDS = {
     "passes.override_burst": _("Many colour overrides"),
     "reports.late": _("Daily figures late"),
     "services.call": _("Alert from a hotline call"),
+    "services.inflow_note": _("Inflow application proposed by the hotline"),
     "residents.transfer": _("Transfer request"),
     "residents.transfer.requested": _("Transfer requested"),
     "residents.transfer.accepted": _("Transfer accepted"),

@@ -681,6 +681,19 @@ def call_alert(*, acting_user, call: Call, text: str) -> None:
     record(acting_user, "services.call.alert", obj=current)
 
 
+def call_inflow_note(*, acting_user, call: Call, text: str) -> None:
+    """The owner proposes to the committee of the call's place that an inflow application be
+    filed (the committees file them): a note to the holders of inflow.apply there."""
+    with transaction.atomic():
+        current = _owned(call, acting_user)
+    text = str(text or "").strip()[:200]
+    if not text:
+        raise Invalid({"text": _("Say who returns from where and when")})
+    registry.raise_alert(registry.Alert(kind="services.inflow_note", place_path=current.place_path, text=text,
+                                        perms=("inflow.apply",), obj_type="services.call", obj_id=current.pk))
+    record(acting_user, "services.call.inflow_note", obj=current)
+
+
 def link_person(*, acting_user, call: Call, person) -> Call:
     with transaction.atomic():
         current = _owned(call, acting_user)
@@ -720,9 +733,29 @@ def search_references(qs, text: str):
     return qs.filter(q, active=True)
 
 
+def add_shift(*, acting_user, officer, place_path: str, starts_at, ends_at):
+    """A duty officer's hotline shift (24 hours are covered by consecutive shifts)."""
+    from .models import DutyShift
+
+    errors = {}
+    if officer is None or not has_perm(officer, "services.hotline") or not path_in_scope(officer, "services.hotline", place_path):
+        errors["officer"] = _("Choose a duty officer of this street")
+    if starts_at is None:
+        errors["starts_at"] = _("Enter the start")
+    if ends_at is None or (starts_at is not None and ends_at <= starts_at):
+        errors["ends_at"] = _("The end comes after the start")
+    elif starts_at is not None and ends_at - starts_at > dt.timedelta(hours=24):
+        errors["ends_at"] = _("A shift lasts at most 24 hours")
+    if errors:
+        raise Invalid(errors)
+    shift = DutyShift.objects.create(officer=officer, place_path=place_path, starts_at=starts_at, ends_at=ends_at)
+    record(acting_user, "services.shift.add", obj=shift, detail={"officer": officer.pk})
+    return shift
+
+
 def officers_on_duty(place_path: str, at=None):
     from .models import DutyShift
 
     at = at or timezone.now()
-    ids = DutyShift.objects.filter(starts_at__lte=at, ends_at__gt=at).values("officer_id")
+    ids = DutyShift.objects.filter(starts_at__lte=at, ends_at__gt=at, place_path=place_path).values("officer_id")
     return get_user_model().objects.filter(pk__in=ids)

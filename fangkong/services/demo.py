@@ -195,6 +195,11 @@ def build(rng: random.Random, tree: dict, staff: dict, days: list[dt.date], real
         ):
             actions.save_reference(acting_user=duty[0], place_path=tree["street"].path, title=title, body=body,
                                    address=address, hours=hours, keywords=keywords)
+    for day in days:  # two 12-hour shifts a day cover the 24 hours
+        for k in range(2):
+            with clock(at(first, 6 * 60 + 15)):
+                actions.add_shift(acting_user=staff["coordinator"], officer=duty[k], place_path=tree["street"].path,
+                                  starts_at=at(day, 8 * 60 + k * 720), ends_at=at(day, 8 * 60 + (k + 1) * 720))
     topics = ["fever_clinic", "medicine", "supplies", "policy", "travel", "complaint", "other"]
     questions = {"fever_clinic": "发热门诊在哪里？", "medicine": "家里老人的药吃完了，怎么买？", "supplies": "小区什么时候发菜？",
                  "policy": "外地回来要隔离几天？", "travel": "返程需要什么手续？", "complaint": "楼道里有人不戴口罩",

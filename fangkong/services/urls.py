@@ -26,6 +26,7 @@ urlpatterns = [
     path("hotline/rings/<int:pk>/answer/", views.ring_answer, name="services_ring_answer"),
     path("hotline/calls/<int:pk>/", views.call, name="services_call"),
     path("hotline/calls/", views.calls, name="services_calls"),
+    path("hotline/rota/", views.rota, name="services_rota"),
     path("hotline/reference/", views.references, name="services_references"),
     path("r/<str:token>/services/", views.resident, name="services_resident"),
 ]

@@ -435,7 +435,10 @@ def _console_ctx(request, **extra):
     q = request.GET.get("q", "")
     refs = actions.search_references(scope(Reference.objects.all(), request.user, "services.hotline", ancestors=True), q)
     rings = scope(Ring.objects.filter(call__isnull=True), request.user, "services.hotline")[:20]
-    return {"calls": queries.my_calls(request.user)[:50], "rings": rings, "refs": refs[:20], "q": q, "topics": TOPICS,
+    from fangkong.places.access import top_paths
+
+    paths = top_paths(request.user, "services.hotline") or [""]
+    return {"calls": queries.my_calls(request.user)[:50], "rings": rings, "on_duty": actions.officers_on_duty(paths[0]), "refs": refs[:20], "q": q, "topics": TOPICS,
             "now": timezone.now(), "data": request.POST, **extra}
 
 
@@ -505,6 +508,8 @@ def call(request, pk: int):
 
                 person = find_person(request.user, "services.hotline", request.POST.get("id_number", ""))
                 return actions.link_person(acting_user=request.user, call=call, person=person)
+            if do == "inflow":
+                return actions.call_inflow_note(acting_user=request.user, call=call, text=request.POST.get("text", ""))
             if do == "alert":
                 return actions.call_alert(acting_user=request.user, call=call, text=request.POST.get("text", ""))
             raise Invalid({"do": _("Unknown action")})
@@ -521,10 +526,43 @@ def call(request, pk: int):
 @requires("services.hotline_view")
 @require_GET
 def calls(request):
+    """Every call in scope, with the open cases per owner and today's calls per topic."""
+    from django.db.models import Count
+
     qs = scope(Call.objects.select_related("owner"), request.user, "services.hotline_view")
     page = page_of(request, qs)
+    owners = qs.exclude(state=Call.State.CLOSED).values("owner__username").annotate(n=Count("pk")).order_by("-n")[:50]
+    start = timezone.make_aware(dt.datetime.combine(timezone.localdate(), dt.time.min))
+    labels = dict(TOPICS)
+    topics = [(labels.get(t, t), n) for t, n in qs.filter(received_at__gte=start).values_list("topic").annotate(
+        n=Count("pk")).order_by("-n")]
     record(request.user, "services.call.list")
-    return render(request, "services/calls.html", {"page": page})
+    return render(request, "services/calls.html", {"page": page, "owners": owners, "topics": topics})
+
+
+@requires("services.hotline_view")
+@require_http_methods(["GET", "POST"])
+def rota(request):
+    """The 24-hour duty rota: the officers' shifts (the people-on-duty module's shifts when it lands)."""
+    from fangkong.places.access import holders, top_paths
+
+    from .models import DutyShift
+
+    paths = top_paths(request.user, "services.hotline_view")
+    path = paths[0] if paths else Place.objects.filter(parent__isnull=True).values_list("path", flat=True).first() or ""
+    officers = holders("services.hotline", place_path=path).order_by("username")
+    if request.method == "POST":
+        officer = officers.filter(pk=int_or_none(request.POST.get("officer"))).first()
+        _s, refused = attempt(lambda: actions.add_shift(
+            acting_user=request.user, officer=officer, place_path=path, starts_at=_local_dt(request.POST.get("starts_at")),
+            ends_at=_local_dt(request.POST.get("ends_at"))), request=request)
+        if not refused:
+            return redirect("services_rota")
+    since = timezone.now() - dt.timedelta(days=1)
+    shifts = scope(DutyShift.objects.select_related("officer"), request.user, "services.hotline_view").filter(
+        ends_at__gte=since)[:100]
+    return render(request, "services/rota.html", {"shifts": shifts, "officers": officers, "now": timezone.now(),
+                                                  "on_duty": actions.officers_on_duty(path)})
 
 
 @requires("services.reference")
