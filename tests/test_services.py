@@ -351,3 +351,29 @@ def test_rota_and_inflow_note_from_a_call(cast):
     assert as_user(o2).post(f"/hotline/calls/{call.pk}/", {"do": "inflow", "text": "x"}).status_code == 409
     page = as_user(cast.commander).get("/hotline/calls/").content.decode()
     assert o1.username in page
+
+
+def test_daily_figures_and_overdue_board(cast):
+    from fangkong.lib import registry
+
+    o1, = _officers(cast, 1)
+    vol, = _volunteers(cast, 1)
+    req = actions.create_request(acting_user=None, person=cast.person_a1, kind="medicine", text="药", source="staff")
+    ServiceRequest.objects.filter(pk=req.pk).update(due_at=timezone.now() - dt.timedelta(hours=1))
+    call = actions.new_call(acting_user=o1, topic="fever_clinic", question="发热门诊在哪", person=cast.person_a2)
+    actions.close_call(acting_user=o1, call=call, outcome="已告知")
+    today = timezone.localdate()
+    figures = {m.key: dict(m.counts(today)) for m in registry.metrics() if m.key.startswith("services.")}
+    assert figures["services.requests"] == {cast.person_a1.place_path: 1}
+    assert figures["services.overdue"] == {cast.person_a1.place_path: 1}
+    assert figures["services.calls"] == {cast.person_a2.place_path: 1}
+    assert figures["services.calls_fever_clinic"] == {cast.person_a2.place_path: 1}
+    assert figures["services.calls_closed_24h"] == {cast.person_a2.place_path: 1}
+    assert figures["services.calls_open"] == {}
+    page = as_user(cast.committee_a).get("/services/?state=overdue").content.decode()
+    assert "甲社区 1" in page and cast.person_a1.name in page
+    assert cast.person_a1.name not in as_user(cast.committee_b).get("/services/?state=overdue").content.decode()
+    todos = {t.key for t in registry.todos(cast.committee_a)}
+    assert "services.overdue" in todos
+    actions.transition(acting_user=vol, request=req, action="accept")
+    assert "services.tasks" in {t.key for t in registry.todos(vol)}

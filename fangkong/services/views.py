@@ -54,7 +54,25 @@ def board(request):
     page = page_of(request, queries.board(request.user, which))
     record(request.user, "services.list", detail={"state": which})
     return render(request, "services/board.html", {"page": page, "which": which, "filters": BOARD_FILTERS,
-                                                   "now": timezone.now()})
+                                                   "now": timezone.now(), "per_community": _overdue_per_community(request.user)})
+
+
+def _overdue_per_community(user) -> list[tuple[str, int, int]]:
+    """(community, open, overdue) for the communities in the user's area: the overdue board."""
+    from django.db.models import Count, Q
+
+    overdue = queries.board(user, "open")
+    communities = list(scope(Place.objects.filter(kind="community"), user, "services.view").values_list("name", "path")[:50])
+    rows = dict(overdue.values_list("place_path").annotate(n=Count("pk")).order_by().values_list("place_path", "n"))
+    late = dict(overdue.filter(due_at__lt=timezone.now()).values_list("place_path").annotate(
+        n=Count("pk")).order_by().values_list("place_path", "n"))
+    out = []
+    for name, path in communities:
+        n_open = sum(n for p, n in rows.items() if p.startswith(path))
+        n_late = sum(n for p, n in late.items() if p.startswith(path))
+        if n_open:
+            out.append((name, n_open, n_late))
+    return out
 
 
 @requires("services.request", obj=Person)
