@@ -377,3 +377,30 @@ def test_daily_figures_and_overdue_board(cast):
     assert "services.overdue" in todos
     actions.transition(acting_user=vol, request=req, action="accept")
     assert "services.tasks" in {t.key for t in registry.todos(vol)}
+
+
+def test_hardship_register_import(cast):
+    from io import BytesIO
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from openpyxl import Workbook
+
+    make_user("party_2")
+    wb = Workbook()
+    ws = wb.active
+    ws.append(["困难帮扶台账"])
+    ws.append(["身份证号", "困难类别", "致困原因", "困难程度", "健康状况", "帮扶责任人"])
+    ws.append([cast.ids["person_a1"], "独居老人", "子女在外地", "较重", "高血压", "party_2"])
+    ws.append([cast.ids["person_b1"], "低保", "失业", "一般", "", ""])  # another community: refused like an unknown one
+    ws.append([cast.ids["person_a2"], "外星人", "x", "9", "", "nobody"])
+    out = BytesIO()
+    wb.save(out)
+    upload = SimpleUploadedFile("帮扶.xlsx", out.getvalue())
+    r = as_user(cast.committee_a).post("/services/hardship/import/", {"file": upload})
+    assert r.status_code == 200
+    assert HardshipCase.objects.count() == 1
+    case = HardshipCase.objects.get()
+    assert case.person == cast.person_a1 and case.degree == 2 and case.partner.username == "party_2"
+    page = r.content.decode()
+    assert "靶子丙" not in page and ">4<" in page and ">5<" in page
+    assert as_user(cast.committee_a).post("/services/hardship/import/", {}).status_code == 400

@@ -130,6 +130,7 @@ ACTIONS = {
     "services.hardship.aid": _("Hardship aid applied for"),
     "services.hardship.approve": _("Hardship aid approved"),
     "services.hardship.close": _("Hardship case closed"),
+    "services.hardship.import": _("Hardship register imported"),
     "services.hardship.list": _("Hardship register listed"),
     "services.hardship.pair": _("Hardship case paired"),
     "services.hardship.register": _("Hardship case registered"),

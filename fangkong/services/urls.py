@@ -19,6 +19,7 @@ urlpatterns = [
     path("services/rounds/<int:pk>/", views.round_page, name="services_round"),
     path("services/rounds/<int:pk>/close/", views.round_close, name="services_round_close"),
     path("services/hardship/", views.hardship, name="services_hardship"),
+    path("services/hardship/import/", views.hardship_import, name="services_hardship_import"),
     path("services/hardship/new/<int:pk>/", views.hardship_new, name="services_hardship_new"),
     path("services/hardship/<int:pk>/", views.case, name="services_case"),
     path("services/pairing/", views.pairing, name="services_pairing"),

@@ -363,6 +363,28 @@ def hardship(request):
                                                       "today": timezone.localdate()})
 
 
+@requires("services.hardship")
+@require_http_methods(["GET", "POST"])
+def hardship_import(request):
+    """The hardship register from a spreadsheet; the rows in error listed with their row and column."""
+    from . import imports
+
+    result = None
+    if request.method == "POST":
+        def run():
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise Invalid({"file": _("Choose a CSV or XLSX file")})
+            return imports.run(acting_user=request.user, upload=upload)
+
+        result, refused = attempt(run, request=request)
+        if refused:
+            return render(request, "services/hardship_import.html", {"columns": imports.COLUMNS.labels.values()},
+                          status=refused.status)
+        record(request.user, "services.hardship.import", detail={"created": result["created"], "errors": len(result["errors"])})
+    return render(request, "services/hardship_import.html", {"result": result, "columns": imports.COLUMNS.labels.values()})
+
+
 @requires("services.hardship", obj=Person)
 @require_http_methods(["GET", "POST"])
 def hardship_new(request, pk: int):
