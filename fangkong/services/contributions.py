@@ -163,9 +163,3 @@ def person_services(user, person):
         return None
     return registry.PersonSection(key="services", title=_("Resident services"), items=items, actions=tuple(acts), order=60)
 
-
-# --- The receipt photo of a bought task (optional): an attachment of the request ----------
-from fangkong import uploads  # noqa: E402
-
-uploads.register_owner(ServiceRequest, view_perm="services.deliver", attach_perm="services.deliver",
-                       editable=lambda r: r.state in (S.ACCEPTED, S.BOUGHT, S.DELIVERED))

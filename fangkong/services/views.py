@@ -154,10 +154,7 @@ def tasks(request):
 
 def _task_ctx(request, req, **extra):
     own = queries.is_own_task(request.user, req)
-    # The receipt photo goes through the uploads module, which finds the request by its area:
-    # a volunteer granted over a site only (no area) records the amount without the photo.
-    in_area = own and may(request.user, "services.deliver", req)
-    return {"req": req, "own": own, "in_area": in_area, "now": timezone.now(), **extra}
+    return {"req": req, "own": own, "now": timezone.now(), **extra}
 
 
 @requires("services.deliver", obj=ServiceRequest)
