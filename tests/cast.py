@@ -104,4 +104,5 @@ def build_cast() -> Cast:
     u["liaison_x"] = make_user("liaison_x", [("unit_liaison", o["org_x"])])
     u["volunteer"] = make_user("volunteer", [("volunteer", o["site"])])
     u["nogrant"] = make_user("nogrant")
+    u["duty_s"] = make_user("duty_s", [("duty_officer", p["street"])])  # the street's hotline (services)
     return c
