@@ -404,3 +404,17 @@ def test_hardship_register_import(cast):
     page = r.content.decode()
     assert "靶子丙" not in page and ">4<" in page and ">5<" in page
     assert as_user(cast.committee_a).post("/services/hardship/import/", {}).status_code == 400
+
+
+def test_resident_joins_the_group_order_of_their_building(cast):
+    order = actions.open_order(acting_user=cast.committee_a, place=cast.compound_a1, title="蔬菜接龙", items=["蔬菜包"],
+                               closes_at=timezone.now() + dt.timedelta(hours=1))
+    other = actions.open_order(acting_user=cast.committee_b, place=cast.grid_b1, title="乙社区接龙", items=["鸡蛋"],
+                               closes_at=timezone.now() + dt.timedelta(hours=1))
+    token = issue_resident_link(acting_user=None, person=cast.person_a1)
+    c = Client()
+    page = c.get(f"/r/{token}/services/").content.decode()
+    assert "蔬菜接龙" in page and "乙社区接龙" not in page
+    assert c.post(f"/r/{token}/services/", {"do": "order", "order": order.pk, "item": "蔬菜包", "quantity": "2"}).status_code == 302
+    assert c.post(f"/r/{token}/services/", {"do": "order", "order": other.pk, "item": "鸡蛋", "quantity": "2"}).status_code == 400
+    assert OrderLine.objects.get(order=order).quantity == 2 and not OrderLine.objects.filter(order=other).exists()

@@ -635,7 +635,10 @@ def _resident_ctx(request, **extra):
     if person.household_id:
         hh = person.household
         now = timezone.now()
-        for o in GroupOrder.objects.filter(state=GroupOrder.State.OPEN, closes_at__gt=now):
+        from fangkong.places.access import ancestor_paths
+
+        for o in GroupOrder.objects.filter(state=GroupOrder.State.OPEN, closes_at__gt=now,
+                                           place_path__in=ancestor_paths(hh.place_path)):
             if hh.place_path.startswith(o.place_path):
                 mine = dict(o.lines.filter(household=hh).values_list("item", "quantity"))
                 orders_.append((o, [(i, mine.get(i, 0)) for i in o.items]))
