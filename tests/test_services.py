@@ -292,6 +292,8 @@ def test_call_ownership_handover_and_close_needs_outcome(cast):
     from django.db import IntegrityError, transaction
     with pytest.raises(IntegrityError), transaction.atomic():
         Call.objects.filter(pk=call.pk).update(outcome="")  # a closed call without an outcome cannot exist
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Call.objects.filter(pk=call.pk).update(owner=None)  # nor a call without an owner
 
 
 def test_reference_search_on_the_console(cast):
