@@ -33,6 +33,7 @@ from fangkong.residents import api as residents
 from fangkong.resumption import api as resumption
 from fangkong.supplies import api as supplies
 from fangkong.uploads import api as uploads
+from fangkong.services import api as services
 
 # Every operation names its own auth: api_perm(...) for a permission, django_auth for
 # "any signed-in user". There is no default, so an operation without auth is visible
@@ -167,4 +168,6 @@ def todos(request):
 # Each module's router, all at the root (their paths name the module).
 for module in (residents, inflow, observation, census, documents, notify, gates, clinic, passes, declarations, dashboard, reports,
                uploads, accounts, duty, resumption, command, supplies):
+for module in (residents, inflow, observation, census, documents, notify, gates, passes, declarations, dashboard, reports,
+               uploads, accounts, services):
     api.add_router("/", module.router)

@@ -196,6 +196,7 @@ INSTALLED_APPS = [
     "fangkong.resumption",
     "fangkong.command",
     "fangkong.supplies",
+    "fangkong.services",
 ]
 
 MIDDLEWARE = [

@@ -40,5 +40,6 @@ urlpatterns = [
     path("duty/", include("fangkong.duty.urls")),
     path("resumption/", include("fangkong.resumption.urls")),
     path("command/", include("fangkong.command.urls")),
+    path("", include("fangkong.services.urls")),
     path("", include("fangkong.accounts.urls")),
 ]

@@ -105,4 +105,5 @@ def build_cast() -> Cast:
     u["volunteer"] = make_user("volunteer", [("volunteer", o["site"])])
     u["nogrant"] = make_user("nogrant")
     u["inspector"] = make_user("inspector", [("inspector", p["street"])])
+    u["duty_s"] = make_user("duty_s", [("duty_officer", p["street"])])  # the street's hotline (services)
     return c

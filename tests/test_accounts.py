@@ -73,11 +73,12 @@ def test_logout(cast, login):
 def test_home_page_for_every_role(cast, login, role):
     user = {"admin": cast.admin, "commander": cast.commander, "coordinator": cast.coordinator,
             "committee": cast.committee_a, "grid_worker": cast.worker_a1, "medic": cast.medic_a,
-            "gate_guard": cast.guard_a, "unit_liaison": cast.liaison_x, "volunteer": cast.volunteer}[role]
+            "gate_guard": cast.guard_a, "unit_liaison": cast.liaison_x, "volunteer": cast.volunteer,
+            "duty_officer": cast.duty_s}[role]
     resp = login(user).get("/")
     body = resp.content.decode()
     assert resp.status_code == 200
-    if role in ("gate_guard", "volunteer"):
+    if role in ("gate_guard", "volunteer", "duty_officer"):
         assert "靶子" not in body and 'href="/residents/"' not in body
     else:
         assert 'href="/residents/"' in body

@@ -27,6 +27,7 @@ from fangkong.places.actions import create_organization, create_place
 from fangkong.places.models import Organization, Place
 from fangkong.residents.actions import encrypted_fields
 from fangkong.residents.models import TAG_KEYS, Household, Person
+from fangkong.services import demo as services_demo
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ ROLE_ACCOUNTS = [
     ("site_lead", "demo_site_lead", "第1分发点负责人"),
     ("police", "demo_police", "东风社区民警"),
     ("storekeeper", "demo_storekeeper", "街道物资仓库保管员"),
+    ("duty_officer", "demo_duty", "热线值班员"),
 ]
 
 
@@ -178,6 +180,7 @@ def role_targets(tree: dict) -> dict:
         "site_lead": Organization.objects.filter(code="DEMO-DP1").first(),
         "police": tree["communities"][0],
         "storekeeper": tree["street"],  # the street's warehouse (a grant on a place covers that place's holder only)
+        "duty_officer": tree["street"],
     }
 
 
@@ -313,6 +316,7 @@ def build_activity(rng: random.Random, tree: dict) -> dict:
     out["command"] = command_demo.build(rng, tree, staff, days, kit=kit)
     out.update(clinic_demo.build(rng, tree, staff, days, real_now, kit=kit))
     out["supplies"] = supplies_demo.build(rng, tree, staff, days, real_now, kit=kit)
+    out.update(services_demo.build(rng, tree, staff, days, real_now, clock, _at))
     return out
 
 

@@ -47,6 +47,8 @@ KINDS = {
     "resumption.overdue": _("Resumption decision overdue"),
     "supplies.shortage": _("Supplies short"),
     "resumption.measure_needed": _("A returning worker needs a control measure"),
+    "services.call": _("Alert from a hotline call"),
+    "services.inflow_note": _("Inflow application proposed by the hotline"),
     "residents.transfer": _("Transfer request"),
     "residents.transfer.requested": _("Transfer requested"),
     "residents.transfer.accepted": _("Transfer accepted"),

@@ -1,0 +1,6 @@
+from fangkong.lib import apps
+
+
+class ServicesConfig(apps.FangkongConfig):
+    name = "fangkong.services"
+    label = "services"

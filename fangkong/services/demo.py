@@ -1,0 +1,228 @@
+"""The demo's resident services, hardship register and hotline (called from core.demo.build_activity).
+
+The first community is enlarged to the seed's 6,777 households (new buildings in its grids),
+served by 4 distribution points of 2 cadres and 6 volunteers each; the story's days have a
+group order (接龙) per day and a round per point and day; 60 service requests in every state;
+the hardship register with pairings, revisits (some overdue) and aid; the hotline's calls of
+the story's days, answered by two duty officers, with the reference list."""
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from fangkong.accounts.actions import add_grant
+from fangkong.places.actions import create_place
+from fangkong.residents.models import Household, Person
+
+SEED_HOUSEHOLDS = 6777
+POINTS = 4
+
+
+def _account(username, display, role, target):
+    User = get_user_model()
+    user, created = User.objects.get_or_create(username=username, defaults={"first_name": display})
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    if not user.grants.filter(role=role).exists():
+        add_grant(acting_user=None, user=user, role=role, target=target)
+    return user
+
+
+def build(rng: random.Random, tree: dict, staff: dict, days: list[dt.date], real_now, clock, at) -> dict:
+    from . import actions
+    from .models import Handover, Round
+
+    community = tree["communities"][0]
+    grids = [g for g in tree["grids"] if g.parent_id == community.pk]
+    first, today = days[0], days[-1]
+    out = {}
+
+    # --- Enlarge the community to the seed's households: new buildings in its grids ---------
+    with clock(at(first, 6 * 60)):
+        have = Household.objects.filter(place_path__startswith=community.path).count()
+        missing = max(0, SEED_HOUSEHOLDS - have)
+        buildings = []
+        per_building = 72  # 6 units, 6 floors, 2 flats a floor
+        for n in range((missing + per_building - 1) // per_building):
+            grid = grids[n % len(grids)]
+            buildings.append(create_place(acting_user=None, kind="building", name=f"{grid.name}{n + 1}号楼",
+                                          code=f"{grid.code}-B{n + 1:03d}", parent=grid, audit=False))
+        new = []
+        for i in range(missing):
+            b = buildings[i // per_building]
+            k = i % per_building
+            new.append(Household(place=b, place_path=b.path, tenure="owned",
+                                 address=f"{community.name}{b.name}{k // 12 + 1}单元{(k % 12) // 2 + 1}0{k % 2 + 1}室"))
+        with transaction.atomic():
+            Household.objects.bulk_create(new, batch_size=2000)
+        out["households_added"] = missing
+
+        # 4 points, each serving a quarter of the grids (their buildings and compounds), 2 cadres and 6 volunteers.
+        points = []
+        for p in range(POINTS):
+            cadres = [staff["committee"] if p == 0 and c == 0 else
+                      _account(f"svc_cadre_{p + 1}_{c + 1}", f"发放点{p + 1}干部{c + 1}", "committee", community) for c in range(2)]
+            vols = [_account(f"svc_vol_{p + 1}_{v + 1}", f"发放点{p + 1}志愿者{v + 1}", "volunteer", community) for v in range(6)]
+            points.append(actions.create_point(acting_user=staff["committee"], community=community,
+                                               name=f"第{p + 1}发放点", buildings=grids[p::POINTS], staff=cadres + vols))
+        duty = [_account("demo_duty", "热线值班员", "duty_officer", tree["street"]),
+                _account("svc_duty_2", "热线值班员二", "duty_officer", tree["street"])]
+        volunteers = [_account(f"svc_vol_{p + 1}_{v + 1}", "", "volunteer", community) for p in range(POINTS) for v in range(6)]
+        volunteers.append(staff["volunteer"])  # the demo volunteer (granted over the site): given tasks by the committee
+
+    # --- Distribution rounds: one per point and day over the last three days ---------------
+    rounds = 0
+    for day in days[-3:]:
+        for p, point in enumerate(points):
+            with clock(at(day, 8 * 60 + p * 5)):
+                rnd = actions.open_round(acting_user=staff["committee"], point=point, day=day, what="蔬菜包")
+            households = list(actions.point_households(point).values_list("pk", flat=True))
+            rate = 0.93 if day != today else min(0.9, max(0.0, (real_now - at(day, 8 * 60)).total_seconds() / 36000))
+            taken = [h for h in households if rng.random() < rate]
+            # The first few through the action (as the volunteers' phones do), the rest of the day's
+            # sheet in one go (the marks themselves: one row per household, counted once).
+            vol = point.staff.filter(grants__role="volunteer").first()
+            for j, hh_id in enumerate(taken[:5]):
+                with clock(at(day, 8 * 60 + 30 + j)):
+                    actions.hand_over(acting_user=vol, rnd=rnd, household=Household.objects.get(pk=hh_id))
+            Handover.objects.bulk_create([Handover(round=rnd, household_id=h, at=min(at(day, 9 * 60 + (i % 480)), real_now), by=vol)
+                                          for i, h in enumerate(taken[5:])], batch_size=2000)
+            if day != today:
+                with clock(at(day, 18 * 60)):
+                    actions.close_round(acting_user=staff["committee"], rnd=rnd)
+            rounds += 1
+    out["rounds"] = rounds
+    out["handovers"] = Handover.objects.filter(round__in=Round.objects.filter(point__in=points)).count()
+
+    # --- Group orders: one per day for a building, households adding quantities ---------------
+    orders = 0
+    for d, day in enumerate(days):
+        b = buildings[d % len(buildings)] if buildings else grids[d % len(grids)]
+        opened = at(day, 7 * 60)
+        if opened > real_now:
+            continue
+        with clock(opened):
+            order = actions.open_order(acting_user=staff["committee"], place=b, title=f"{day:%m月%d日}蔬菜肉蛋接龙",
+                                       items=["蔬菜包", "鸡蛋(30枚)", "猪肉(1斤)", "大米(10斤)"],
+                                       closes_at=at(day, 20 * 60))
+        hhs = list(Household.objects.filter(place_path__startswith=b.path).order_by("pk")[:40])
+        for i, hh in enumerate(hhs):
+            moment = at(day, 7 * 60 + 10 + i * 5)
+            if moment > real_now:
+                break
+            with clock(moment):
+                for item in rng.sample(order.items, rng.randint(1, 3)):
+                    actions.set_quantity(acting_user=None, order=order, household=hh, item=item, quantity=rng.randint(1, 3))
+        if at(day, 20 * 60) <= real_now:
+            with clock(at(day, 20 * 60 + 1)):
+                actions.close_order(acting_user=staff["committee"], order=order)
+        orders += 1
+    out["group_orders"] = orders
+
+    # --- Service requests: 60, ten in each state -------------------------------------------
+    persons = list(Person.objects.filter(place_path__startswith=community.path, tags__contains=",elderly_alone,")[:40])
+    persons += list(Person.objects.filter(place_path__startswith=community.path).exclude(
+        tags__contains=",elderly_alone,").order_by("pk")[:60 - len(persons)])
+    kinds = ["medicine", "groceries", "meals", "errand", "other"]
+    texts = {"medicine": "降压药（硝苯地平缓释片）一盒", "groceries": "蔬菜、鸡蛋、挂面", "meals": "午餐一份（少盐）",
+             "errand": "代缴水电费", "other": "帮忙取快递"}
+    states = ["requested", "accepted", "bought", "delivered", "settled", "cancelled"]
+    made = 0
+    for i, person in enumerate(persons[:60]):
+        target = states[i % len(states)]
+        day = days[min(len(days) - 1, i % len(days))] if target != "requested" else today
+        start = at(day, 8 * 60 + i * 7)
+        if start > real_now:
+            start = real_now - dt.timedelta(minutes=60 - i % 60)
+        kind = kinds[i % len(kinds)]
+        with clock(start):
+            req = actions.create_request(acting_user=staff["grid_worker"], person=person, kind=kind, text=texts[kind],
+                                         source="staff" if i % 3 else "link")
+        vol = volunteers[i % len(volunteers)]
+        steps = {"accepted": ["accept"], "bought": ["accept", "bought"], "delivered": ["accept", "bought", "deliver"],
+                 "settled": ["accept", "bought", "deliver", "settle"], "cancelled": ["cancel"]}.get(target, [])
+        for s, step in enumerate(steps):
+            moment = min(start + dt.timedelta(minutes=20 * (s + 1)), real_now)
+            with clock(moment):
+                if step == "accept" and vol == staff["volunteer"]:
+                    req = actions.transition(acting_user=staff["committee"], request=req, action="assign", assignee=vol)
+                elif step == "cancel":
+                    req = actions.transition(acting_user=staff["committee"], request=req, action="cancel", note="居民已自行解决")
+                else:
+                    req = actions.transition(acting_user=vol, request=req, action=step, amount="36.50", code=req.code)
+        made += 1
+    out["service_requests"] = made
+
+    # --- Hardship register: 30 cases, paired, revisited (a few overdue), aid ------------------
+    partners = [staff["committee"], staff["grid_worker"]] + [_account(f"svc_party_{n + 1}", f"党员{n + 1}", "volunteer", community)
+                                                             for n in range(4)]
+    categories = ["elderly_alone", "subsistence", "child", "illness", "disabled"]
+    cases = 0
+    with clock(at(first, 9 * 60)):
+        for i, person in enumerate(persons[:30]):
+            case = actions.register_case(acting_user=staff["committee"], person=person, category=categories[i % 5],
+                                         cause=["独居，子女在外地", "低保户", "父母务工在外", "重病治疗", "残疾"][i % 5],
+                                         degree=1 + i % 3, health=["高血压", "糖尿病", "良好", "术后康复", "行动不便"][i % 5],
+                                         revisit_days=3)
+            actions.pair(acting_user=staff["committee"], case=case, partner=partners[i % len(partners)], start=first)
+            if i % 4:
+                actions.apply_aid(acting_user=staff["committee"], case=case, kind="慰问金", amount="500",
+                                  source="工会帮扶基金")
+            cases += 1
+    from .models import AidGrant, HardshipCase
+
+    for i, case in enumerate(HardshipCase.objects.filter(person__in=persons[:30]).order_by("pk")):
+        if i % 5 == 0:
+            continue  # never revisited since the first day: overdue
+        with clock(at(days[min(len(days) - 1, 1 + i % 3)], 15 * 60)):
+            actions.revisit(acting_user=case.partner, case=case, given="大米、面粉、食用油、口罩", notes="身体状况稳定")
+    with clock(at(first, 16 * 60)):
+        for grant in AidGrant.objects.filter(case__person__in=persons[:30])[:10]:
+            actions.approve_aid(acting_user=staff["committee"], grant=grant)
+    out["hardship_cases"] = cases
+
+    # --- Hotline: the reference list and the story's calls -----------------------------------
+    with clock(at(first, 6 * 60 + 10)):
+        for title, body, address, hours, keywords in (
+            ("发热门诊", "区人民医院发热门诊，发热患者请戴口罩前往，勿乘公共交通", "人民路1号", "24小时", "发烧 发热 fever"),
+            ("核酸检测点", "社区卫生服务中心核酸采样点", "建设路88号", "8:00-17:00", "核酸 检测"),
+            ("返程报备", "外地返回须提前向社区报备，并按要求进行健康监测", "", "", "返回 报备 返程"),
+            ("购药", "可通过社区帮办代购药品，或由热线转居委会", "", "", "药 买药 代购"),
+        ):
+            actions.save_reference(acting_user=duty[0], place_path=tree["street"].path, title=title, body=body,
+                                   address=address, hours=hours, keywords=keywords)
+    for day in days:  # two 12-hour shifts a day cover the 24 hours
+        for k in range(2):
+            with clock(at(first, 6 * 60 + 15)):
+                actions.add_shift(acting_user=staff["coordinator"], officer=duty[k], place_path=tree["street"].path,
+                                  starts_at=at(day, 8 * 60 + k * 720), ends_at=at(day, 8 * 60 + (k + 1) * 720))
+    topics = ["fever_clinic", "medicine", "supplies", "policy", "travel", "complaint", "other"]
+    questions = {"fever_clinic": "发热门诊在哪里？", "medicine": "家里老人的药吃完了，怎么买？", "supplies": "小区什么时候发菜？",
+                 "policy": "外地回来要隔离几天？", "travel": "返程需要什么手续？", "complaint": "楼道里有人不戴口罩",
+                 "other": "快递能送进小区吗？"}
+    calls = 0
+    for day in days:
+        for n in range(8):
+            received = at(day, 7 * 60 + n * 100 + rng.randint(0, 40))
+            if received > real_now:
+                break
+            topic = topics[(n + day.day) % len(topics)]
+            officer = duty[n % 2]
+            with clock(received):
+                call = actions.new_call(acting_user=officer, topic=topic, question=questions[topic],
+                                        answer="已答复并告知地址和时间" if topic == "fever_clinic" else "",
+                                        caller_name=rng.choice("王李张刘陈") + "先生", phone=f"139{rng.randint(0, 99999999):08d}")
+            closes = received + dt.timedelta(minutes=rng.randint(5, 600))
+            if closes <= real_now and n % 4:
+                with clock(closes):
+                    actions.close_call(acting_user=officer, call=call, outcome="已答复，来电人满意")
+            calls += 1
+    if duty and real_now > at(today, 6 * 60 + 20):
+        with clock(at(today, 6 * 60 + 20)):
+            actions.ring(acting_user=duty[0], phone="13900000001", caller_name="未接来电")
+    out["calls"] = calls
+    return out

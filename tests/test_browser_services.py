@@ -1,0 +1,59 @@
+"""Browser test of resident services (M13): a volunteer takes an open request on a phone,
+marks it bought and delivered with the code the resident gives; the hotline console takes a
+new call from the keyboard."""
+from __future__ import annotations
+
+import pytest
+
+from fangkong.services import actions
+from fangkong.services.models import Call, ServiceRequest
+from tests.cast import make_user
+from tests.test_browser import (DESKTOP, PHONE, browser, live_cast, no_horizontal_overflow, open_page,  # noqa: F401
+                                screenshot, sign_in, url)
+
+pytestmark = pytest.mark.browser
+
+
+def test_volunteer_delivers_a_request_on_a_phone(live_server, live_cast, open_page):
+    cast = live_cast
+    make_user("vol_phone", [("volunteer", cast.comm_a)])
+    req = actions.create_request(acting_user=None, person=cast.person_a1, kind="medicine", text="降压药一盒", source="staff")
+    page = open_page(**PHONE)
+    sign_in(page, live_server, "vol_phone")
+    page.goto(url(live_server, "services_tasks"))
+    assert cast.hh_a1.address not in page.content()  # the open pool: no address before accepting
+    page.locator(f"a[href='/services/tasks/{req.pk}/']").first.click()
+    page.locator("form[action$='/accept/'] button").click()
+    page.wait_for_selector("#id_spent")
+    assert cast.hh_a1.address in page.content() and cast.phones["person_a1"] not in page.content()
+    assert no_horizontal_overflow(page), "the task page scrolls sideways on a phone"
+    screenshot(page, "services-1-task-accepted-phone")
+    page.fill("#id_spent", "28.50")
+    page.locator("form[action$='/bought/'] button").click()
+    page.wait_for_selector("#id_code")
+    page.fill("#id_code", "0000" if req.code != "0000" else "1111")
+    page.locator("form[action$='/deliver/'] button").click()
+    assert "验证码与居民收到的不一致" in page.content()
+    page.fill("#id_code", req.code)
+    page.locator("form[action$='/deliver/'] button").click()
+    page.wait_for_selector("#id_paid")
+    screenshot(page, "services-2-delivered-phone")
+    assert not page.js_errors
+    req.refresh_from_db()
+    assert req.state == ServiceRequest.State.DELIVERED and str(req.spent) == "28.50"
+
+
+def test_hotline_console_new_call_from_the_keyboard(live_server, live_cast, open_page):
+    cast = live_cast
+    make_user("duty_kb", [("duty_officer", cast.street)])
+    page = open_page(**DESKTOP)
+    sign_in(page, live_server, "duty_kb")
+    page.goto(url(live_server, "services_console"))
+    page.keyboard.press("n")
+    page.keyboard.type("发热门诊在哪里")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/hotline/calls/*/")
+    call = Call.objects.get()
+    assert call.owner.username == "duty_kb" and call.question == "发热门诊在哪里"
+    screenshot(page, "services-3-call-desktop")
+    assert not page.js_errors
