@@ -167,7 +167,5 @@ def todos(request):
 
 # Each module's router, all at the root (their paths name the module).
 for module in (residents, inflow, observation, census, documents, notify, gates, clinic, passes, declarations, dashboard, reports,
-               uploads, accounts, duty, resumption, command, supplies):
-for module in (residents, inflow, observation, census, documents, notify, gates, passes, declarations, dashboard, reports,
-               uploads, accounts, services):
+               uploads, accounts, duty, resumption, command, supplies, services):
     api.add_router("/", module.router)

@@ -9,7 +9,8 @@ _PERMS = ("residents.view", "residents.edit", "residents.import", "residents.exp
           "reports.enter", "reports.late", "accounts.view", "accounts.delegation", "notify.manage",
           "duty.self", "duty.view", "duty.sender", "duty.roster_view", "resumption.view",
           "command.view", "command.notices", "command.receipt", "command.inspect", "command.inspections", "command.rectify",
-          "command.points", "supplies.view")
+          "command.points", "supplies.view", "services.view", "services.deliver", "services.orders", "services.hardship",
+          "services.hotline", "services.hotline_view", "services.reference")
 
 
 def _groups(can: dict) -> list[dict]:
@@ -53,6 +54,16 @@ def _groups(can: dict) -> list[dict]:
             link(can["duty_view"], "duty_sites", _("Sites on duty")),
             link(can["duty_sender"], "duty_sender", _("Our people on duty")),
             link(can["duty_roster_view"], "duty_grids", _("Grid rosters")),
+        ]),
+        ("services", _("Resident services"), [
+            link(can["services_view"], "services_board", _("Resident services")),
+            link(can["services_deliver"], "services_tasks", _("Delivery tasks")),
+            link(can["services_orders"], "services_orders", _("Group orders")),
+            link(can["services_orders"], "services_points", _("Distribution points")),
+            link(can["services_hardship"], "services_hardship", _("Hardship register")),
+            link(can["services_hotline"], "services_console", _("Hotline")),
+            link(can["services_hotline"] or can["services_hotline_view"], "services_calls", _("Hotline calls")),
+            link(can["services_reference"], "services_references", _("Reference answers")),
         ]),
         ("command", _("Command"), [
             link(can["command_view"], "command_board", _("Headquarters board")),
