@@ -20,6 +20,8 @@ NOT_LISTS = {"gates_gate", "import_upload", "staff_delegation", "notify_channels
 EXEMPT = {("admin", "inbox"), ("admin", "duty_home")}
 # Pages of figures: a row counts only with a figure other than 0 in it.
 FIGURES = {"dashboard", "reports_report", "gates_stats"}
+# Phone pages that list cards (<article>), not table rows.
+CARDS = {"services_tasks"}
 
 TBODY = re.compile(r"<tbody[^>]*>(.*?)</tbody>", re.S)
 TR = re.compile(r"<tr[^>]*>(.*?)</tr>", re.S)
@@ -44,6 +46,8 @@ def _has_content(name: str, html: str) -> bool:
         return 'class="inbox-item' in html
     if name == "reports_entry":
         return 'id="unit-' in html and 'name="f_' in html  # the unit's figures to enter today
+    if name in CARDS:
+        return "<article" in html.split("<h1", 1)[-1]
     rows = _rows(html)
     if name in FIGURES:
         return any(re.search(r"[1-9]", cell) for cells in rows for cell in cells[1:])
