@@ -28,6 +28,7 @@ from fangkong.passes import api as passes
 from fangkong.reports import api as reports
 from fangkong.residents import api as residents
 from fangkong.uploads import api as uploads
+from fangkong.testing import api as testing
 
 # Every operation names its own auth: api_perm(...) for a permission, django_auth for
 # "any signed-in user". There is no default, so an operation without auth is visible
@@ -163,3 +164,4 @@ def todos(request):
 for module in (residents, inflow, observation, census, documents, notify, gates, passes, declarations, dashboard, reports,
                uploads, accounts):
     api.add_router("/", module.router)
+api.add_router("/", testing.router)

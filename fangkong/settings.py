@@ -191,6 +191,7 @@ INSTALLED_APPS = [
     "fangkong.declarations",
     "fangkong.dashboard",
     "fangkong.uploads",
+    "fangkong.testing",
 ]
 
 MIDDLEWARE = [

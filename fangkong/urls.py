@@ -35,5 +35,6 @@ urlpatterns = [
     path("dashboard/", include("fangkong.dashboard.urls")),
     path("reports/", include("fangkong.reports.urls")),
     path("uploads/", include("fangkong.uploads.urls")),
+    path("testing/", include("fangkong.testing.urls")),
     path("", include("fangkong.accounts.urls")),
 ]

@@ -34,6 +34,7 @@ def _groups(can: dict) -> list[dict]:
             link(can["inflow_view"], "inflow_board", _("Inflow")),
             link(can["observation_view"], "observation_board", _("Observation")),
             link(can["passes_view"], "pass_list", _("Health passes")),
+            link(can.get("testing"), "testing_home", _("Mass testing")),
         ]),
         ("gates", _("Gates"), [
             link(can["gates_enter"], "gates_gate", _("Gate")),
@@ -60,4 +61,5 @@ def nav(request):
     if user is None or not user.is_authenticated:
         return {}
     can = {p.replace(".", "_"): has_perm(user, p) for p in _PERMS}
+    can["testing"] = any(has_perm(user, f"testing.{p}") for p in ("view", "manage", "register", "results", "recall", "knock"))
     return {"my_roles": roles(user), "can": can, "nav_groups": _groups(can)}

@@ -30,6 +30,7 @@ KINDS = {
     "passes.override_burst": _("Many colour overrides"),
     "reports.late": _("Daily figures late"),
     "residents.transfer": _("Transfer request"),
+    "testing.positive": _("Positive testing pool"),
     "residents.transfer.requested": _("Transfer requested"),
     "residents.transfer.accepted": _("Transfer accepted"),
     "residents.transfer.declined": _("Transfer declined"),
@@ -49,6 +50,7 @@ MODULES = {
     "passes": pgettext_lazy("message kinds of", "Passes"),
     "reports": pgettext_lazy("message kinds of", "Daily report"),
     "residents": pgettext_lazy("message kinds of", "Residents"),
+    "testing": pgettext_lazy("message kinds of", "Mass testing"),
 }
 
 
