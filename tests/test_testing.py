@@ -66,7 +66,7 @@ def test_register_by_id_number_name_and_new_person_fills_and_seals_the_tube(cast
     assert (tube.filled, tube.capacity, tube.state) == (10, 10, "sealed")
     with pytest.raises(Invalid) as exc:
         _reg(site, user, {"new": {"name": "新人九", "id_number": make_id(600, born="19900101")}})
-    assert "sealed" in str(exc.value.errors["tube"])
+    assert "已封管" in str(exc.value.errors["tube"])
     # A second registration in the round: refused with where and when.
     with pytest.raises(Conflict) as exc:
         _reg(site, user, {"id_number": cast.ids["person_a1"]}, tube="T0002")
@@ -87,7 +87,7 @@ def test_barcode_of_another_site_or_round_is_refused(cast, world):
     from fangkong.lib.workflow import Invalid
     with pytest.raises(Invalid) as exc:
         _reg(other, user, {"person": cast.person_a2.pk}, tube="X1000")
-    assert "another site" in str(exc.value.errors["tube"])
+    assert "其他采样点" in str(exc.value.errors["tube"])
 
 
 @pytest.mark.django_db(transaction=True)

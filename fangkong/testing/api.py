@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 from django.http import Http404
+from django.utils.translation import gettext as _
 from ninja import Body, Router, Schema, Status
 
 from fangkong.lib.workflow import Invalid
@@ -35,7 +36,7 @@ def _404():
     raise Http404
 
 
-class RoundIn(Schema):
+class TestingRoundIn(Schema):
     name: str
     place: int
     start_date: dt.date
@@ -46,7 +47,7 @@ class RoundIn(Schema):
     tags: str = ""
 
 
-class RoundOut(Schema):
+class TestingRoundOut(Schema):
     id: int
     name: str
     place_id: int
@@ -56,7 +57,7 @@ class RoundOut(Schema):
     state: str
 
 
-class CoverageRow(Schema):
+class TestingCoverageRow(Schema):
     place_id: int
     place_name: str
     must: int
@@ -64,7 +65,7 @@ class CoverageRow(Schema):
     percent: float
 
 
-class RegistrationOut(Schema):
+class TestingRegistrationOut(Schema):
     id: int
     client_id: str
     name: str
@@ -78,11 +79,13 @@ class RegistrationOut(Schema):
     created: bool
 
 
-class SealIn(Schema):
-    tube: str
+# Bodies of operations on an object ({pk}) have defaults: an object out of scope is a 404
+# before anything in the body is looked at (ninja would answer 422 first).
+class TestingSealIn(Schema):
+    tube: str = ""
 
 
-class TubeOut(Schema):
+class TestingTubeOut(Schema):
     code: str
     filled: int
     capacity: int
@@ -90,11 +93,11 @@ class TubeOut(Schema):
     result: str
 
 
-class SyncIn(Schema):
-    entries: list[dict[str, Any]]
+class TestingSyncIn(Schema):
+    entries: list[dict[str, Any]] = []
 
 
-class SyncOut(Schema):
+class TestingSyncOut(Schema):
     stored: int
     duplicates: int
     conflicts: int
@@ -102,30 +105,30 @@ class SyncOut(Schema):
     rejected: list[dict[str, Any]]
 
 
-class ResultIn(Schema):
+class TestingResultIn(Schema):
     tube: str
     result: str
     at: dt.datetime | None = None
 
 
-class ResultsIn(Schema):
+class TestingResultsIn(Schema):
     rows: list[dict[str, Any]]
 
 
-class ResultsOut(Schema):
+class TestingResultsOut(Schema):
     stored: int
     unchanged: int
     errors: list[dict[str, Any]]
 
 
-class RecallOut(Schema):
+class TestingRecallOut(Schema):
     id: int
     name: str
     tube: str
     state: str
 
 
-class HouseholdOut(Schema):
+class TestingHouseholdOut(Schema):
     id: int
     address: str
     place_name: str
@@ -133,18 +136,18 @@ class HouseholdOut(Schema):
     reason: str
 
 
-class KnockIn(Schema):
-    household: int
-    reason: str
+class TestingKnockIn(Schema):
+    household: int = 0
+    reason: str = ""
     note: str = ""
 
 
-class BoxIn(Schema):
-    lab: int
-    tubes: list[str]
+class TestingBoxIn(Schema):
+    lab: int = 0
+    tubes: list[str] = []
 
 
-class BoxOut(Schema):
+class TestingBoxOut(Schema):
     id: int
     state: str
     tubes: int
@@ -162,52 +165,52 @@ def registration_out(reg, created: bool, site: Site) -> dict:
             "conflict": reg.conflict, "created": created}
 
 
-@router.get("/testing/rounds", response=list[RoundOut], auth=api_perm("testing.view"))
+@router.get("/testing/rounds", response=list[TestingRoundOut], auth=api_perm("testing.view"))
 def round_list(request):
     return [round_out(r) for r in queries.rounds(request.user)[:200]]
 
 
-@router.post("/testing/rounds", response={201: RoundOut}, auth=api_perm("testing.manage"))
-def round_create(request, payload: RoundIn):
+@router.post("/testing/rounds", response={201: TestingRoundOut}, auth=api_perm("testing.manage"))
+def round_create(request, payload: TestingRoundIn):
     place = scope(Place.objects.all(), request.user, "testing.manage").filter(pk=payload.place if 0 < payload.place < 2**63 else 0).first()
     if place is None:
-        raise Invalid({"place": "Choose a place in your area"})
+        raise Invalid({"place": _("Choose a place in your area")})
     r = actions.create_round(acting_user=request.user, name=payload.name, place=place, start_date=payload.start_date,
                              end_date=payload.end_date, pooling=payload.pooling, min_age=payload.min_age,
                              max_age=payload.max_age, tags=payload.tags)
     return Status(201, round_out(r))
 
 
-@router.post("/testing/rounds/{pk}/start", response=RoundOut, auth=api_perm("testing.manage", obj=Round))
+@router.post("/testing/rounds/{pk}/start", response=TestingRoundOut, auth=api_perm("testing.manage", obj=Round))
 def round_start(request, pk: int):
     return round_out(actions.transition(acting_user=request.user, round=get_in_scope(Round, request.user, "testing.manage", pk=pk),
                                         action="start"))
 
 
-@router.post("/testing/rounds/{pk}/close", response=RoundOut, auth=api_perm("testing.manage", obj=Round))
+@router.post("/testing/rounds/{pk}/close", response=TestingRoundOut, auth=api_perm("testing.manage", obj=Round))
 def round_close(request, pk: int):
     return round_out(actions.transition(acting_user=request.user, round=get_in_scope(Round, request.user, "testing.manage", pk=pk),
                                         action="close"))
 
 
-@router.get("/testing/rounds/{pk}/coverage", response=list[CoverageRow], auth=api_perm("testing.view", obj=Round))
+@router.get("/testing/rounds/{pk}/coverage", response=list[TestingCoverageRow], auth=api_perm("testing.view", obj=Round))
 def round_coverage(request, pk: int, level: str = "community"):
     """Who has been tested against who must be, per community, grid, compound or building."""
     if level not in queries.LEVELS:
-        raise Invalid({"level": "level must be community, grid, compound or building"})
+        raise Invalid({"level": _("The level must be community, grid, compound or building")})
     rnd = get_round(request.user, "testing.view", pk)
     return [{"place_id": r["place"].pk, "place_name": r["place"].name, "must": r["must"], "tested": r["tested"],
              "percent": r["percent"]} for r in queries.coverage(request.user, rnd, level=level)]
 
 
-@router.get("/testing/rounds/{pk}/recalls", response=list[RecallOut], auth=api_perm("testing.recall", obj=Round))
+@router.get("/testing/rounds/{pk}/recalls", response=list[TestingRecallOut], auth=api_perm("testing.recall", obj=Round))
 def round_recalls(request, pk: int):
     rnd = get_round(request.user, "testing.recall", pk)
     return [{"id": r.pk, "name": r.person.name, "tube": r.tube.code, "state": r.state}
             for r in queries.recalls(request.user, rnd)[:1000]]
 
 
-@router.get("/testing/rounds/{pk}/not-tested", response=list[HouseholdOut], auth=api_perm("testing.knock", obj=Round))
+@router.get("/testing/rounds/{pk}/not-tested", response=list[TestingHouseholdOut], auth=api_perm("testing.knock", obj=Round))
 def round_not_tested(request, pk: int):
     """The households of the caller's area with a member not yet tested (the door-knock list)."""
     rnd = get_round(request.user, "testing.knock", pk)
@@ -218,12 +221,12 @@ def round_not_tested(request, pk: int):
 
 
 @router.post("/testing/rounds/{pk}/knocks", response={201: dict}, auth=api_perm("testing.knock", obj=Round))
-def round_knock(request, pk: int, payload: KnockIn):
+def round_knock(request, pk: int, payload: TestingKnockIn):
     rnd = get_round(request.user, "testing.knock", pk)
     household = scope(Household.objects.all(), request.user, "testing.knock").filter(
         pk=payload.household if 0 < payload.household < 2**63 else 0).first()
     if household is None:
-        raise Invalid({"household": "No such household in your area"})
+        raise Invalid({"household": _("No such household in your area")})
     k = actions.knock(acting_user=request.user, round=rnd, household=household, reason=payload.reason, note=payload.note)
     return Status(201, {"id": k.pk, "reason": k.reason})
 
@@ -246,7 +249,7 @@ def site_roster(request, pk: int) -> dict:
             "persons": [[pid, name, born.year, masked] for pid, name, born, masked in persons]}
 
 
-@router.post("/testing/sites/{pk}/registrations", response={200: RegistrationOut, 201: RegistrationOut},
+@router.post("/testing/sites/{pk}/registrations", response={200: TestingRegistrationOut, 201: TestingRegistrationOut},
              auth=api_perm("testing.register", obj=Site))
 def site_register(request, pk: int, payload: dict[str, Any] = Body(...)):
     """Register a person (scanned code, typed ID number, name-search id, or a new person)
@@ -256,20 +259,20 @@ def site_register(request, pk: int, payload: dict[str, Any] = Body(...)):
     return Status(201 if created else 200, registration_out(reg, created, site))
 
 
-@router.post("/testing/sites/{pk}/seal", response=TubeOut, auth=api_perm("testing.register", obj=Site))
-def site_seal(request, pk: int, payload: SealIn):
+@router.post("/testing/sites/{pk}/seal", response=TestingTubeOut, auth=api_perm("testing.register", obj=Site))
+def site_seal(request, pk: int, payload: TestingSealIn):
     t = actions.seal(acting_user=request.user, site=_site(request, pk), code=payload.tube)
     return {"code": t.code, "filled": t.filled, "capacity": t.capacity, "state": t.state, "result": t.result}
 
 
-@router.post("/testing/sites/{pk}/sync", response=SyncOut, auth=api_perm("testing.register", obj=Site))
-def site_sync(request, pk: int, payload: SyncIn):
+@router.post("/testing/sites/{pk}/sync", response=TestingSyncOut, auth=api_perm("testing.register", obj=Site))
+def site_sync(request, pk: int, payload: TestingSyncIn):
     """The phone's offline queue: registrations and seals in order, each stored once."""
     return actions.sync(acting_user=request.user, site=_site(request, pk), entries=payload.entries)
 
 
-@router.post("/testing/sites/{pk}/boxes", response={201: BoxOut}, auth=api_perm("testing.register", obj=Site))
-def site_box(request, pk: int, payload: BoxIn):
+@router.post("/testing/sites/{pk}/boxes", response={201: TestingBoxOut}, auth=api_perm("testing.register", obj=Site))
+def site_box(request, pk: int, payload: TestingBoxIn):
     from fangkong.places.models import Organization
 
     site = _site(request, pk)
@@ -278,13 +281,13 @@ def site_box(request, pk: int, payload: BoxIn):
     return Status(201, {"id": box.pk, "state": box.state, "tubes": box.tubes.count()})
 
 
-@router.post("/testing/boxes/{pk}/courier", response=BoxOut, auth=api_perm("testing.register", obj=Box))
+@router.post("/testing/boxes/{pk}/courier", response=TestingBoxOut, auth=api_perm("testing.register", obj=Box))
 def box_courier(request, pk: int):
     box = actions.handover(acting_user=request.user, box=get_in_scope(Box, request.user, "testing.register", pk=pk), step="courier")
     return {"id": box.pk, "state": box.state, "tubes": box.tubes.count()}
 
 
-@router.post("/testing/boxes/{pk}/receive", response=BoxOut, auth=api_perm("testing.results", obj=Box))
+@router.post("/testing/boxes/{pk}/receive", response=TestingBoxOut, auth=api_perm("testing.results", obj=Box))
 def box_receive(request, pk: int):
     box = actions.handover(acting_user=request.user, box=get_in_scope(Box, request.user, "testing.results", pk=pk), step="receive")
     return {"id": box.pk, "state": box.state, "tubes": box.tubes.count()}
@@ -292,8 +295,8 @@ def box_receive(request, pk: int):
 
 # --- The lab ------------------------------------------------------------------------------------
 
-@router.post("/testing/results", response=TubeOut, auth=api_perm("testing.results"))
-def result_post(request, payload: ResultIn):
+@router.post("/testing/results", response=TestingTubeOut, auth=api_perm("testing.results"))
+def result_post(request, payload: TestingResultIn):
     """One tube's result, by its barcode (a tube the lab received, or in the caller's area)."""
     tube = results_tube(request.user, payload.tube)
     t, _changed = actions.post_result(acting_user=request.user, tube=tube, result=payload.result, at=payload.at)
@@ -304,12 +307,12 @@ def results_tube(user, code) -> Tube:
     code = actions.clean_code(code)
     tube = scope(Tube.objects.all(), user, "testing.results").filter(code=code).first()
     if tube is None:
-        raise Invalid({"tube": "Unknown tube %s" % code})
+        raise Invalid({"tube": _("Unknown tube %(code)s") % {"code": code}})
     return tube
 
 
-@router.post("/testing/results/batch", response=ResultsOut, auth=api_perm("testing.results"))
-def result_batch(request, payload: ResultsIn):
+@router.post("/testing/results/batch", response=TestingResultsOut, auth=api_perm("testing.results"))
+def result_batch(request, payload: TestingResultsIn):
     """Rows {tube, result, time}: each stored by itself; the bad ones reported with their row."""
     from . import results
 
