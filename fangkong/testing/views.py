@@ -205,7 +205,7 @@ def register_page(request, pk):
                        "seal": f"/api/testing/sites/{site.pk}/seal", "sync": f"/api/testing/sites/{site.pk}/sync"},
               "lanes": [{"id": ln.pk, "label": f"{ln.number} · {ln.get_kind_display()}"} for ln in site.lanes.all()],
               "text": {"online": _("Online"), "offline": _("Offline: entries are kept on this phone"),
-                       "sealed": _("Tube sealed"), "queued": _("Kept on this phone, sent when back online"),
+                       "sealed": _("Tube sealed"), "queued": _("Kept on this phone, sent when back online"), "unsent": _("not yet sent"),
                        "need_tube": _("Scan the tube's barcode first"), "need_person": _("Scan, type or find the person"),
                        "already": _("Already registered on this phone in this round"),
                        "full": _("This tube is full: seal it and take a new one"), "not_found": _("No one found")}}

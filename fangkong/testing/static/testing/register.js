@@ -148,7 +148,7 @@
     if (entry.op === "register") {
       const name = label || (entry.person ? rosterName(entry.person) : entry.code ? "…" : "");
       show("queued", name + " → " + entry.tube + " · " + cfg.text.queued);
-      addLog(name + " · " + entry.tube + " ⏳");
+      addLog(name + " · " + entry.tube + " · " + cfg.text.unsent);
     }
     render();
   }
