@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 from django.db import connection
+from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 
@@ -240,3 +241,26 @@ def test_pages_render_for_their_roles(cast, world):
     c.force_login(cast.committee_a)
     assert c.get("/testing/new/").status_code == 200
     assert c.get(f"/testing/{world['round'].pk}/sites/new/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_demo_street_has_a_completed_round_with_a_recall_and_a_round_today():
+    from django.core.management import call_command
+
+    from fangkong.testing import queries
+    from fangkong.testing.models import Knock
+
+    before = timezone.now()
+    call_command("demo", "--persons", "3000", stdout=open("/dev/null", "w"))
+    done = Round.objects.get(state="closed")
+    totals = queries.totals(make_user("demo_checker", [("admin", None)]), done)
+    assert done.place.parent_id is None and done.pooling == 10 and totals["percent"] > 95, totals
+    positive = Tube.objects.get(round=done, result="positive")
+    assert positive.filled == 10 and Recall.objects.filter(tube=positive, state="negative").count() == 10
+    assert Knock.objects.filter(round=done).exists()
+    assert not Tube.objects.filter(round=done, state__in=["open", "sealed"]).exists()
+    today = Round.objects.get(state="running")
+    assert today.start_date == timezone.localdate() and Registration.objects.filter(round=today).count() == 150
+    latest = max(Registration.objects.values_list("received_at", flat=True))
+    assert latest <= timezone.now() and Registration.objects.filter(received_at__lt=F("occurred_at")).count() == 0
+    assert before  # the build ran inside this test
