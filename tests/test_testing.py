@@ -264,3 +264,24 @@ def test_demo_street_has_a_completed_round_with_a_recall_and_a_round_today():
     latest = max(Registration.objects.values_list("received_at", flat=True))
     assert latest <= timezone.now() and Registration.objects.filter(received_at__lt=F("occurred_at")).count() == 0
     assert before  # the build ran inside this test
+
+
+@pytest.mark.django_db
+def test_posts_and_the_admins_colour_policy(cast, world):
+    from fangkong.passes.colours import colour_for
+    from fangkong.testing.models import Post
+
+    c = Client()
+    c.force_login(cast.committee_a)
+    resp = _api(c, f"/api/testing/sites/{world['site'].pk}/posts", {"kind": "registrar", "user": world["registrar"].pk})
+    assert resp.status_code == 201 and Post.objects.filter(site=world["site"], kind="registrar").count() == 1
+    assert _api(c, f"/api/testing/sites/{world['site'].pk}/posts", {"kind": "boss", "user": 1}).status_code == 422
+    assert _api(c, "/api/testing/policy", {"pending_colour": "red"}).status_code == 403
+    c.force_login(cast.admin)
+    assert _api(c, "/api/testing/policy", {"pending_colour": "purple"}).status_code == 422
+    assert _api(c, "/api/testing/policy", {"pending_colour": "red"}).status_code == 200
+    site, user = world["site"], world["registrar"]
+    _reg(site, user, {"id_number": cast.ids["person_a1"]}, tube="POL1")
+    actions.seal(acting_user=user, site=site, code="POL1")
+    actions.post_result(acting_user=None, tube=Tube.objects.get(code="POL1"), result="positive")
+    assert colour_for([cast.person_a1.pk])[cast.person_a1.pk] == "red"

@@ -293,6 +293,33 @@ def box_receive(request, pk: int):
     return {"id": box.pk, "state": box.state, "tubes": box.tubes.count()}
 
 
+class TestingPostIn(Schema):
+    kind: str = ""
+    user: int = 0
+
+
+class TestingPolicyIn(Schema):
+    pending_colour: str
+
+
+@router.post("/testing/sites/{pk}/posts", response={201: dict}, auth=api_perm("testing.manage", obj=Site))
+def site_post(request, pk: int, payload: TestingPostIn):
+    """Fill a staff post of the site (order keeper, registrar, sampler) with an account."""
+    from django.contrib.auth import get_user_model
+
+    site = get_in_scope(Site, request.user, "testing.manage", pk=pk)
+    user = get_user_model().objects.filter(pk=payload.user if 0 < payload.user < 2**63 else 0, is_active=True).first()
+    post = actions.add_post(acting_user=request.user, site=site, kind=payload.kind, user=user)
+    return Status(201, {"id": post.pk, "kind": post.kind, "user": post.user_id})
+
+
+@router.post("/testing/policy", response=dict, auth=api_perm("testing.policy"))
+def policy_set(request, payload: TestingPolicyIn):
+    """The pass colour of a positive pool's persons while their single results are pending."""
+    policy = actions.set_policy(acting_user=request.user, colour=payload.pending_colour)
+    return {"pending_colour": policy.pending_colour}
+
+
 # --- The lab ------------------------------------------------------------------------------------
 
 @router.post("/testing/results", response=TestingTubeOut, auth=api_perm("testing.results"))

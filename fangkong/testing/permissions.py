@@ -22,5 +22,7 @@ declare(
         "testing.recall": {"committee", "medic", "grid_worker"},
         # The door-knock list of persons not yet tested, with reasons.
         "testing.knock": {"committee", "grid_worker"},
+        # The policy table: the pass colour of a positive pool's persons (the admin only).
+        "testing.policy": set(),
     },
 )
