@@ -68,6 +68,8 @@ def test_register_by_id_number_name_and_new_person_fills_and_seals_the_tube(cast
     with pytest.raises(Invalid) as exc:
         _reg(site, user, {"new": {"name": "新人九", "id_number": make_id(600, born="19900101")}})
     assert "已封管" in str(exc.value.errors["tube"])
+    from fangkong.residents.models import Person
+    assert not Person.objects.filter(name="新人九").exists()  # refused: not registered on the spot either
     # A second registration in the round: refused with where and when.
     with pytest.raises(Conflict) as exc:
         _reg(site, user, {"id_number": cast.ids["person_a1"]}, tube="T0002")

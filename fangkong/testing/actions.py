@@ -312,12 +312,13 @@ def register(*, acting_user, site: Site, raw: dict, now=None) -> tuple[Registrat
     code = clean_code(raw.get("tube"))
     lane = _lane(site, raw.get("lane"))
     occurred_at, _suspect = _when(raw, now)
-    person, via = resolve_person(site, raw, acting_user=acting_user)
-    recall = Recall.objects.filter(round_id=site.round_id, person=person, state=Recall.State.RECALLED).first()
-    if recall is not None and Registration.objects.filter(recall=recall).exists():
-        recall = None  # its single test is taken: a further one is a repeat
+    person = None
     try:
-        with transaction.atomic():
+        with transaction.atomic():  # a person registered on the spot stays only with the registration
+            person, via = resolve_person(site, raw, acting_user=acting_user)
+            recall = Recall.objects.filter(round_id=site.round_id, person=person, state=Recall.State.RECALLED).first()
+            if recall is not None and Registration.objects.filter(recall=recall).exists():
+                recall = None  # its single test is taken: a further one is a repeat
             conflict = False
             if recall is None:
                 before = _already(site.round_id, person)
@@ -344,7 +345,7 @@ def register(*, acting_user, site: Site, raw: dict, now=None) -> tuple[Registrat
             return stored, False
         if offline and not raw.get("_retried"):  # registered meanwhile on another device: stored flagged
             return register(acting_user=acting_user, site=site, raw={**raw, "_retried": True}, now=now)
-        before = _already(site.round_id, person)
+        before = _already(site.round_id, person) if person is not None else None
         raise Conflict(_already_text(before) if before else _("Already registered in this round")) from None
     reg.tube.refresh_from_db()
     return reg, True
