@@ -347,7 +347,10 @@ def register(*, acting_user, site: Site, raw: dict, now=None) -> tuple[Registrat
             return register(acting_user=acting_user, site=site, raw={**raw, "_retried": True}, now=now)
         before = _already(site.round_id, person) if person is not None else None
         raise Conflict(_already_text(before) if before else _("Already registered in this round")) from None
-    reg.tube.refresh_from_db()
+    tube.filled += 1  # as stored by the update under the row lock (no read back)
+    if full:
+        tube.state, tube.sealed_at = Tube.State.SEALED, now
+    reg.tube = tube
     return reg, True
 
 
