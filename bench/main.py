@@ -441,8 +441,10 @@ def run_w6(env: Env, size: int, opts) -> list[str]:
         when = datetime.now(timezone.utc).isoformat()
 
         def entry(i: int, offline: bool = False) -> dict:
+            # As at a site with one registrar per connection: each fills its own tube, ten each.
+            lane = i % opts.conc
             return {"client_id": str(uuid.UUID(int=(i + 1) | (offline << 100))), "person": persons[i],
-                    "tube": f"{'S' if offline else 'W'}{i // 10:08d}", "occurred_at": when,
+                    "tube": f"{'S' if offline else 'W'}{lane:03d}X{(i // opts.conc) // 10:07d}", "occurred_at": when,
                     **({"op": "register"} if offline else {})}
 
         url = f"/api/testing/sites/{site}/registrations"
