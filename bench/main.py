@@ -1,4 +1,4 @@
-"""bench/run [W1 W2 W3 W4 W5 W7 W10] [--size N] [--db sqlite|postgres] [--conc C] [--workers N] [--threads N]
+"""bench/run [W1 W2 W3 W4 W5 W6 W7 W10] [--size N] [--db sqlite|postgres] [--conc C] [--workers N] [--threads N]
 
 Runs the chosen workloads (all by default) on the chosen databases (both by default) and
 prints one line per workload and database:
@@ -41,9 +41,9 @@ from fangkong import gunicorn_conf
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W7", "W10"]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W10"]
 FILE_WORKLOADS = {"W1", "W2"}  # need the generated census files
-DEFAULT_SIZE = {"W1": 1_000_000, "W2": 1_000_000, "W3": 20_000, "W4": 5000, "W5": 5000, "W7": 1_000_000, "W10": 500}
+DEFAULT_SIZE = {"W1": 1_000_000, "W2": 1_000_000, "W3": 20_000, "W4": 5000, "W5": 5000, "W6": 5000, "W7": 1_000_000, "W10": 500}
 DATABASES = ["sqlite", "postgres"]
 PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/test"
 PG_SCRATCH = "fangkong_bench"
@@ -416,6 +416,75 @@ def run_w4(env: Env, size: int, opts) -> list[str]:
     return out
 
 
+def run_w6(env: Env, size: int, opts) -> list[str]:
+    """Testing registration over HTTP: POST /api/testing/sites/{site}/registrations (the
+    person by name-search id, the tube's barcode; access check, tube row lock, one row and
+    its audit event) by a signed-in registrar, ten persons per tube as a 10-in-1 site fills
+    them; then the batch sync of --sync-rows offline registrations (POST .../sync, 500 per
+    request, as the registration page sends its queue) over one connection."""
+    import uuid
+    from datetime import datetime, timezone
+
+    name = f"{PG_SCRATCH}_w6_{os.getpid()}"
+    warm = 1
+    paced = paced_count(opts)
+    total = size + opts.conc * warm + (paced + opts.conc * warm if paced else 0)
+    env.create_empty(name)
+    try:
+        log(f"W6 {env.db}: preparing {total + opts.sync_rows} persons and a running round")
+        setup = worker(env, name, "w6_setup", str(total + opts.sync_rows))
+        log(f"W6 {env.db}: prepared in {setup['seconds']}s")
+        persons = setup["persons"]
+        site = setup["site"]
+        headers = {"Content-Type": "application/json", "Cookie": f"{setup['cookie']}; csrftoken={setup['csrf']}",
+                   "X-CSRFToken": setup["csrf"]}
+        when = datetime.now(timezone.utc).isoformat()
+
+        def entry(i: int, offline: bool = False) -> dict:
+            # As at a site with one registrar per connection: each fills its own tube, ten each.
+            lane = i % opts.conc
+            return {"client_id": str(uuid.UUID(int=(i + 1) | (offline << 100))), "person": persons[i],
+                    "tube": f"{'S' if offline else 'W'}{lane:03d}X{(i // opts.conc) // 10:07d}", "occurred_at": when,
+                    **({"op": "register"} if offline else {})}
+
+        url = f"/api/testing/sites/{site}/registrations"
+        requests = [("POST", url, json.dumps(entry(i)).encode(), headers) for i in range(total)]
+        rows = [entry(total + i, offline=True) for i in range(opts.sync_rows)]
+        batches = [("POST", f"/api/testing/sites/{site}/sync", json.dumps({"entries": rows[i:i + 500]}).encode(), headers)
+                   for i in range(0, len(rows), 500)]
+
+        def sync(srv):
+            if not batches:
+                return None
+            return srv.load(batches.__getitem__, total=len(batches), conc=1, expect=200, warmup=0,
+                            max_seconds=opts.max_seconds, timeout=300)
+
+        res, bases, floor, paced_res, synced, server_log = measure_http(env, name, "W6", size, opts, requests.__getitem__,
+                                                                        expect=201, warm=warm, after=sync)
+        check = worker(env, name, "w6_check")
+        floor_rows = worker(env, name, "floor_check")["rows"]
+    finally:
+        env.drop(name)
+    extra = {"registrations": check["online"]}
+    if not res.ok or check["online"] != total or check["over"] or check["audit"] != total + check["offline"]:
+        fail(f"W6 {env.db}: expected {total} online registrations, each audited, no tube over capacity; found {check}; "
+             f"answers {res.statuses}")
+        if server_log:
+            log("server log (tail):\n" + server_log)
+        extra["ok"] = "no"
+    if not floor_rows_ok(floor, floor_rows, size, opts.conc):
+        fail(f"W6 {env.db}: the floor endpoint stored {floor_rows} rows, not 2 x {size + opts.conc}")
+    out = [http_line("W6", env.db, res, bases, size, opts, floor=floor, paced=paced_res, **extra)]
+    if synced is not None:
+        log(f"W6 {env.db}: sync of {len(rows)} offline registrations in {len(batches)} batches: {synced.summary()}")
+        ok = synced.ok and check["offline"] == len(rows)
+        if not ok:
+            fail(f"W6 {env.db}: sync stored {check['offline']} of {len(rows)} offline registrations; answers {synced.statuses}")
+        out.append(f"W6-sync {env.db} value={len(rows) / synced.seconds:.0f} unit=rows/s seconds={synced.seconds:.1f} "
+                   f"size={len(rows)} stored={check['offline']} batch=500" + ("" if ok else " ok=no"))
+    return out
+
+
 W10_ATTACKERS = 100
 
 
@@ -671,7 +740,7 @@ def main(argv=None) -> int:
                 elif w == "W7":
                     out = run_w7(env, size)
                 else:
-                    out = {"W4": run_w4, "W5": run_w5, "W10": run_w10}[w](env, size, args)
+                    out = {"W4": run_w4, "W5": run_w5, "W6": run_w6, "W10": run_w10}[w](env, size, args)
                 for text in out:
                     print(text, flush=True)
     if FAILURES:

@@ -501,7 +501,65 @@ def task_w7(size: str):
             "rows_gates": prep["gates"]}
 
 
-TASKS = {"gen": task_gen, "setup": task_setup, "baseline": task_baseline, "import": task_import, "w2": task_w2,
+def task_w6_setup(count: str):
+    """W6 data: the demo street with `count` persons (bulk, as W5), a running testing round
+    over the street with 10-in-1 pooling and a site there, and a registrar of the site signed
+    in (a session and a CSRF token, as the registration page has them). Returns the persons'
+    ids in creation order (request i registers person i)."""
+    _django()
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.middleware.csrf import _get_new_csrf_string
+    from django.utils import timezone
+
+    from fangkong.accounts.actions import add_grant
+    from fangkong.observation.models import Observation
+    from fangkong.places.models import Organization, Place
+    from fangkong.residents.models import Person
+    from fangkong.testing import actions
+
+    t = time.perf_counter()
+    task_w5_setup(count)
+    Observation.objects.all().delete()  # W5's measures are not W6's concern
+    street = Place.objects.get(code="DEMO")
+    today = timezone.localdate()
+    rnd = actions.create_round(acting_user=None, name="W6", place=street, start_date=today, end_date=today + dt.timedelta(days=1))
+    actions.transition(acting_user=None, round=rnd, action="start")
+    org = Organization.objects.create(kind="site", name="W6 site", code="W6SITE", place=street, place_path=street.path)
+    site = actions.create_site(acting_user=None, round=rnd, name="W6", place=street, opens=dt.time(0), closes=dt.time(23, 59),
+                               organization=org)
+    user = get_user_model().objects.create(username="w6registrar", first_name="w6registrar")
+    add_grant(acting_user=None, user=user, role="registrar", target=org)
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.set_expiry(6 * 3600)
+    session.create()
+    return {"site": site.pk, "persons": list(Person.objects.order_by("pk").values_list("pk", flat=True)),
+            "cookie": f"{settings.SESSION_COOKIE_NAME}={session.session_key}", "csrf": _get_new_csrf_string(),
+            "seconds": round(time.perf_counter() - t, 1)}
+
+
+def task_w6_check():
+    """What the W6 run stored: registrations online and synced, tubes over capacity, audit events."""
+    _django()
+    from django.db.models import F
+
+    from fangkong.audit.models import AuditEvent
+    from fangkong.testing.models import Registration, Tube
+
+    return {
+        "online": Registration.objects.filter(offline=False).count(),
+        "offline": Registration.objects.filter(offline=True).count(),
+        "persons": Registration.objects.values("person_id").distinct().count(),
+        "over": Tube.objects.filter(filled__gt=F("capacity")).count(),
+        "audit": AuditEvent.objects.filter(action="testing.register").count(),
+    }
+
+
+TASKS = {"w6_setup": task_w6_setup, "w6_check": task_w6_check, "gen": task_gen, "setup": task_setup, "baseline": task_baseline, "import": task_import, "w2": task_w2,
          "sanity": task_sanity, "w3": task_w3, "w4_setup": task_w4_setup, "w10_setup": task_w10_setup, "w4_check": task_w4_check, "w5_setup": task_w5_setup, "w5_check": task_w5_check, "floor_check": task_floor_check, "w7": task_w7}
 
 if __name__ == "__main__":

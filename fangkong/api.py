@@ -34,6 +34,7 @@ from fangkong.resumption import api as resumption
 from fangkong.supplies import api as supplies
 from fangkong.uploads import api as uploads
 from fangkong.services import api as services
+from fangkong.testing import api as testing
 
 # Every operation names its own auth: api_perm(...) for a permission, django_auth for
 # "any signed-in user". There is no default, so an operation without auth is visible
@@ -169,3 +170,4 @@ def todos(request):
 for module in (residents, inflow, observation, census, documents, notify, gates, clinic, passes, declarations, dashboard, reports,
                uploads, accounts, duty, resumption, command, supplies, services):
     api.add_router("/", module.router)
+api.add_router("/", testing.router)

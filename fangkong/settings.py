@@ -197,6 +197,7 @@ INSTALLED_APPS = [
     "fangkong.command",
     "fangkong.supplies",
     "fangkong.services",
+    "fangkong.testing",
 ]
 
 MIDDLEWARE = [

@@ -41,5 +41,6 @@ urlpatterns = [
     path("resumption/", include("fangkong.resumption.urls")),
     path("command/", include("fangkong.command.urls")),
     path("", include("fangkong.services.urls")),
+    path("testing/", include("fangkong.testing.urls")),
     path("", include("fangkong.accounts.urls")),
 ]

@@ -42,6 +42,7 @@ def _groups(can: dict) -> list[dict]:
         ]),
         ("supplies", _("Supplies"), [
             link(can["supplies_view"], "supplies_holders", _("Supplies")),
+            link(can.get("testing"), "testing_home", _("Mass testing")),
         ]),
         ("gates", _("Gates"), [
             link(can["gates_enter"], "gates_gate", _("Gate")),
@@ -94,4 +95,5 @@ def nav(request):
     if user is None or not user.is_authenticated:
         return {}
     can = {p.replace(".", "_"): has_perm(user, p) for p in _PERMS}
+    can["testing"] = any(has_perm(user, f"testing.{p}") for p in ("view", "manage", "register", "results", "recall", "knock"))
     return {"my_roles": roles(user), "can": can, "nav_groups": _groups(can)}

@@ -307,6 +307,7 @@ def build_activity(rng: random.Random, tree: dict) -> dict:
     out["gate_entries"] = _gates(rng, tree, staff, passes, days, real_now)
     out["visits"] = _census(rng, tree, staff, days)
     out["declarations"] = _declarations(rng, tree, staff, days, real_now)
+    out["testing"] = __import__("fangkong.testing.demo", fromlist=["build"]).build(rng, tree, staff, days, clock=clock, at=_at)
     out["submissions"] = _reports(rng, tree, staff, days, real_now)
     # The modules built after the first ones: each gets this module as `kit` (clock, names),
     # so that none of them imports the demo that imports it.

@@ -50,6 +50,7 @@ KINDS = {
     "services.call": _("Alert from a hotline call"),
     "services.inflow_note": _("Inflow application proposed by the hotline"),
     "residents.transfer": _("Transfer request"),
+    "testing.positive": _("Positive testing pool"),
     "residents.transfer.requested": _("Transfer requested"),
     "residents.transfer.accepted": _("Transfer accepted"),
     "residents.transfer.declined": _("Transfer declined"),
@@ -73,6 +74,7 @@ MODULES = {
     "residents": pgettext_lazy("message kinds of", "Residents"),
     "resumption": pgettext_lazy("message kinds of", "Work resumption"),
     "supplies": pgettext_lazy("message kinds of", "Supplies"),
+    "testing": pgettext_lazy("message kinds of", "Mass testing"),
 }
 
 

@@ -1,0 +1,128 @@
+"""Reads of mass testing, always through the access module: rounds and sites in scope,
+who must be tested, coverage per place level, households not yet tested, recall lists,
+and throughput per site and lane per hour."""
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from fangkong.places.access import scope
+from fangkong.places.models import Place
+from fangkong.residents.models import Household, Person
+
+from .models import Knock, Recall, Registration, Round, Site
+
+
+def rounds(user, perm: str = "testing.view"):
+    return scope(Round.objects.select_related("place"), user, perm, ancestors=perm in ("testing.knock", "testing.recall"))
+
+
+def sites(user, perm: str = "testing.register"):
+    return scope(Site.objects.select_related("round", "place"), user, perm)
+
+
+def must_test(rnd: Round):
+    """The persons the round must test: registered under its area, narrowed by its filters."""
+    qs = Person.objects.filter(place_path__under=rnd.place_path)
+    today = rnd.start_date
+    if rnd.min_age is not None:
+        qs = qs.filter(birth_date__lte=_years_before(today, rnd.min_age))
+    if rnd.max_age is not None:
+        qs = qs.filter(birth_date__gt=_years_before(today, rnd.max_age + 1))
+    tags = [t.strip() for t in (rnd.tags or "").split(",") if t.strip()]
+    if tags:
+        q = Q()
+        for t in tags:
+            q |= Q(tags__contains=f",{t},")
+        qs = qs.filter(q)
+    compounds = list(rnd.compounds.values_list("path", flat=True))
+    if compounds:
+        q = Q()
+        for path in compounds:
+            q |= Q(place_path__under=path)
+        qs = qs.filter(q)
+    return qs
+
+
+def _years_before(day: dt.date, years: int) -> dt.date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def tested_ids(rnd: Round):
+    return Registration.objects.filter(round=rnd, conflict=False).values("person_id")
+
+
+LEVELS = ("community", "grid", "compound", "building")
+
+
+def coverage(user, rnd: Round, *, level: str = "community", perm: str = "testing.view") -> list[dict]:
+    """Per place of `level` under the round's area (in the user's scope): must, tested,
+    percent. Counted per person place path in two grouped queries, rolled up here."""
+    must_q = scope(must_test(rnd), user, perm if perm != "testing.view" else "testing.view")
+    must = dict(must_q.values_list("place_path").annotate(n=Count("id")).order_by())
+    tested = dict(scope(Registration.objects.filter(round=rnd, conflict=False, recall__isnull=True), user, perm)
+                  .values_list("person_path").annotate(n=Count("person_id", distinct=True)).order_by())
+    places = {p.path: p for p in Place.objects.filter(path__under=rnd.place_path, kind=level)}
+    rows: dict[str, dict] = {}
+
+    def owner(path: str) -> str | None:
+        segs = [s for s in path.split("/") if s]
+        for i in range(len(segs), 0, -1):
+            cand = "/".join(segs[:i]) + "/"
+            if cand in places:
+                return cand
+        return None
+
+    for counts, key in ((must, "must"), (tested, "tested")):
+        for path, n in counts.items():
+            top = owner(path)
+            if top is None:
+                continue
+            row = rows.setdefault(top, {"place": places[top], "must": 0, "tested": 0})
+            row[key] += n
+    out = sorted(rows.values(), key=lambda r: r["place"].path)
+    for r in out:
+        r["percent"] = round(100 * r["tested"] / r["must"], 1) if r["must"] else 0.0
+    return out
+
+
+def totals(user, rnd: Round, perm: str = "testing.view") -> dict:
+    must = scope(must_test(rnd), user, perm).count()
+    tested = scope(Registration.objects.filter(round=rnd, conflict=False, recall__isnull=True), user, perm).values(
+        "person_id").distinct().count()
+    return {"must": must, "tested": tested, "percent": round(100 * tested / must, 1) if must else 0.0}
+
+
+def not_tested_households(user, rnd: Round, perm: str = "testing.knock"):
+    """Households in the user's scope with a member the round must test who is not tested:
+    the door-knock list (with the last reason recorded, if any)."""
+    pending = must_test(rnd).exclude(id__in=tested_ids(rnd)).filter(household__isnull=False)
+    qs = scope(Household.objects.filter(id__in=pending.values("household_id")), user, perm)
+    return qs.annotate(missing=Count("members", filter=Q(members__in=pending))).select_related("place").order_by("place_path", "id")
+
+
+def last_knocks(rnd: Round, household_ids) -> dict[int, Knock]:
+    out = {}
+    for k in Knock.objects.filter(round=rnd, household_id__in=list(household_ids)).order_by("at", "id"):
+        out[k.household_id] = k
+    return out
+
+
+def recalls(user, rnd: Round | None = None, perm: str = "testing.recall"):
+    qs = scope(Recall.objects.select_related("person", "tube", "round"), user, perm)
+    return qs.filter(round=rnd) if rnd is not None else qs
+
+
+def throughput(rnd: Round, site_ids) -> list[dict]:
+    """Registrations per site, lane and hour (for the review of the queue)."""
+    rows = (Registration.objects.filter(round=rnd, site_id__in=list(site_ids))
+            .annotate(hour=TruncHour("occurred_at", tzinfo=timezone.get_current_timezone()))
+            .values("site__name", "lane__number", "lane__kind", "hour").annotate(n=Count("id"))
+            .order_by("site__name", "lane__number", "hour"))
+    return list(rows)

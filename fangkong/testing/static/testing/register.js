@@ -1,0 +1,258 @@
+/* The registrar's phone page (mass testing): works with or without the server.
+ * The site's roster (name, birth year, masked ID: never a full ID number) is kept in
+ * localStorage for the name search; the current tube fills and seals on the device; every
+ * registration and seal gets a client id and, when the server cannot be reached, waits in
+ * a queue in localStorage, sent once when the server is back (the server stores each
+ * client id once). A typed ID number or scanned code is matched by the server. */
+(function () {
+  "use strict";
+  const cfg = JSON.parse(document.getElementById("testing-config").textContent);
+  const KEY = {
+    roster: "fk-testing-roster-" + cfg.site, queue: "fk-testing-queue-" + cfg.site,
+    tube: "fk-testing-tube-" + cfg.site, done: "fk-testing-done-" + cfg.site, log: "fk-testing-log-" + cfg.site,
+  };
+  const $ = (id) => document.getElementById(id);
+  let serverDown = false;
+  let syncing = false;
+  let unsaved = [];
+
+  function load(key, dflt) {
+    try { const v = JSON.parse(localStorage.getItem(key)); return v === null ? dflt : v; } catch (e) { return dflt; }
+  }
+  function save(key, value) {
+    try { localStorage.setItem(key, JSON.stringify(value)); return true; } catch (e) { return false; }
+  }
+  function uuid() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    const b = new Uint8Array(16); crypto.getRandomValues(b);
+    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+  function csrf() {
+    const m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+  function online() { return navigator.onLine && !serverDown; }
+
+  async function post(url, body) {
+    return fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() }, body: JSON.stringify(body),
+    });
+  }
+
+  // --- The tube on the device -------------------------------------------------------------
+  function tube() { return load(KEY.tube, null); }
+  function setTube(t) { save(KEY.tube, t); render(); }
+
+  function scanTube(code) {
+    code = code.trim().toUpperCase();
+    if (!code) return;
+    const t = tube();
+    if (t && t.code === code) { render(); return; }
+    if (t && !t.sealed && t.filled > 0) seal();  // a new tube: the one in hand is sealed
+    setTube({ code: code, filled: 0, capacity: cfg.pooling, sealed: false });
+  }
+
+  function seal() {
+    const t = tube();
+    if (!t || t.sealed || t.filled === 0) return;
+    t.sealed = true;
+    setTube(t);
+    send({ op: "seal", client_id: uuid(), tube: t.code });
+    show("ok", cfg.text.sealed + " " + t.code);
+  }
+
+  // --- People ------------------------------------------------------------------------------
+  const ID_LIKE = /^[0-9０-９]{17}[0-9０-９xXｘＸ]$/;
+
+  function classify(text) {
+    const compact = text.replace(/\s+/g, "");
+    if (ID_LIKE.test(compact)) return { id_number: compact };
+    if (compact.indexOf("/r/") >= 0 || compact.split(".").length === 3 || (/^[A-Za-z0-9_-]{16,}$/.test(compact))) {
+      return { code: compact };
+    }
+    return null;  // a name: searched on the device
+  }
+
+  function search(text) {
+    const roster = load(KEY.roster, { persons: [] }).persons || [];
+    const q = text.trim();
+    const list = $("matches");
+    list.textContent = "";
+    const found = q ? roster.filter((p) => p[1].indexOf(q) >= 0).slice(0, 20) : [];
+    if (!found.length) { show("error", cfg.text.not_found); return; }
+    for (const p of found) {
+      const li = document.createElement("li");
+      const b = document.createElement("button");
+      b.type = "button"; b.className = "outline";
+      b.textContent = p[1] + " · " + p[2] + " · " + p[3];
+      b.addEventListener("click", () => { list.textContent = ""; register({ person: p[0] }, p[1] + " " + p[3]); });
+      li.appendChild(b); list.appendChild(li);
+    }
+  }
+
+  function rosterName(personId) {
+    const roster = load(KEY.roster, { persons: [] }).persons || [];
+    const p = roster.find((x) => x[0] === personId);
+    return p ? p[1] + " " + p[3] : "";
+  }
+
+  // --- Registration --------------------------------------------------------------------------
+  function register(who, label) {
+    const t = tube();
+    if (!t || t.sealed) { show("error", cfg.text.need_tube); $("tube").focus(); return; }
+    if (t.filled >= t.capacity) { show("error", cfg.text.full); return; }
+    const done = load(KEY.done, {});
+    if (who.person && done["p" + who.person]) { show("error", cfg.text.already + " (" + done["p" + who.person] + ")"); return; }
+    const entry = Object.assign({ op: "register", client_id: uuid(), tube: t.code, lane: $("lane").value,
+                                  occurred_at: new Date().toISOString() }, who);
+    t.filled += 1;
+    if (t.filled >= t.capacity) t.sealed = true;
+    setTube(t);
+    if (who.person) { done["p" + who.person] = new Date().toTimeString().slice(0, 5) + " " + t.code; save(KEY.done, done); }
+    send(entry, label || who.id_number && maskId(who.id_number) || "");
+    $("person").value = "";
+    $("person").focus();
+  }
+
+  function maskId(id) { return id.length >= 18 ? id.slice(0, 6) + "********" + id.slice(14) : id; }
+
+  async function send(entry, label) {
+    if (online() && !queued().length) {
+      try {
+        const url = entry.op === "seal" ? cfg.urls.seal : cfg.urls.register;
+        const resp = await post(url, entry);
+        if (resp.status >= 500) throw new Error("server");
+        const data = await resp.json().catch(() => ({}));
+        if (resp.ok) {
+          if (entry.op === "register") {
+            show("ok", data.name + " " + data.id_masked + " → " + data.tube + " " + data.filled + "/" + data.capacity);
+            addLog(data.name + " " + data.id_masked + " · " + data.tube);
+            const t = tube();
+            if (t && t.code === data.tube) { t.filled = data.filled; t.sealed = data.sealed; setTube(t); }
+            if (data.sealed) show("ok", cfg.text.sealed + " " + data.tube);
+          }
+          return;
+        }
+        undo(entry);
+        show("error", errorText(data));
+        return;
+      } catch (e) {
+        serverDown = true;
+        setTimeout(() => { serverDown = false; }, 5000);
+      }
+    }
+    enqueue(entry);
+    if (entry.op === "register") {
+      const name = label || (entry.person ? rosterName(entry.person) : entry.code ? "…" : "");
+      show("queued", name + " → " + entry.tube + " · " + cfg.text.queued);
+      addLog(name + " · " + entry.tube + " · " + cfg.text.unsent);
+    }
+    render();
+  }
+
+  function undo(entry) {
+    if (entry.op !== "register") return;
+    const t = tube();
+    if (t && t.code === entry.tube && t.filled > 0) { t.filled -= 1; t.sealed = false; setTube(t); }
+    if (entry.person) { const done = load(KEY.done, {}); delete done["p" + entry.person]; save(KEY.done, done); }
+  }
+
+  function errorText(data) {
+    if (data && data.detail && typeof data.detail === "string") return data.detail;
+    if (data && data.errors) return Object.values(data.errors).join(" ");
+    if (data && data.detail && data.detail.length) return data.detail.map((d) => d.msg || "").join(" ");
+    return "?";
+  }
+
+  function queued() { return load(KEY.queue, []).concat(unsaved); }
+  function enqueue(entry) {
+    const q = load(KEY.queue, []);
+    q.push(entry);
+    if (!save(KEY.queue, q)) unsaved.push(entry);  // storage full: kept in memory
+  }
+
+  async function sync() {
+    if (syncing || !navigator.onLine) return;
+    const q = queued();
+    if (!q.length) { render(); return; }
+    syncing = true;
+    try {
+      const resp = await post(cfg.urls.sync, { entries: q });
+      if (!resp.ok) throw new Error("sync " + resp.status);
+      const data = await resp.json();
+      serverDown = false;
+      const sent = new Set(q.map((e) => e.client_id));
+      save(KEY.queue, load(KEY.queue, []).filter((e) => !sent.has(e.client_id)));
+      unsaved = unsaved.filter((e) => !sent.has(e.client_id));
+      for (const r of data.rejected || []) addLog("✗ " + Object.values(r.errors || {}).join(" "));
+    } catch (e) {
+      serverDown = true;
+    } finally {
+      syncing = false;
+      render();
+    }
+  }
+
+  async function refreshRoster() {
+    if (!navigator.onLine) return;
+    try {
+      const resp = await fetch(cfg.urls.roster, { credentials: "same-origin" });
+      if (resp.ok) save(KEY.roster, await resp.json());
+    } catch (e) { /* offline: the kept roster serves */ }
+  }
+
+  // --- Page ----------------------------------------------------------------------------------
+  function show(kind, text) { const o = $("outcome"); o.className = "outcome " + kind; o.textContent = text; }
+  function addLog(text) {
+    const log = load(KEY.log, []);
+    log.unshift(new Date().toTimeString().slice(0, 5) + " " + text);
+    save(KEY.log, log.slice(0, 30));
+    renderLog();
+  }
+  function renderLog() {
+    const ol = $("log"); ol.textContent = "";
+    for (const line of load(KEY.log, [])) { const li = document.createElement("li"); li.textContent = line; ol.appendChild(li); }
+  }
+  function render() {
+    const net = $("net-status");
+    const on = online();
+    net.dataset.state = on ? "online" : "offline";
+    net.textContent = on ? cfg.text.online : cfg.text.offline;
+    $("waiting").textContent = String(queued().filter((e) => e.op === "register").length);
+    const t = tube();
+    $("tube-code").textContent = t ? t.code : "—";
+    $("tube-fill").textContent = t ? String(t.filled) : "0";
+    $("tube-cap").textContent = t ? String(t.capacity) : String(cfg.pooling);
+    $("tube-state").classList.toggle("sealed", !!(t && t.sealed));
+  }
+
+  $("tube-form").addEventListener("submit", (ev) => { ev.preventDefault(); scanTube($("tube").value); $("tube").value = ""; $("person").focus(); });
+  $("seal").addEventListener("click", seal);
+  $("person-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const text = $("person").value.trim();
+    if (!text) { show("error", cfg.text.need_person); return; }
+    $("matches").textContent = "";
+    const who = classify(text);
+    if (who) register(who, who.id_number ? maskId(who.id_number) : "");
+    else search(text);
+  });
+  $("new-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const f = ev.target;
+    register({ new: { name: f.name.value.trim(), id_number: f.id_number.value.trim(), phone: f.phone.value.trim() } },
+             f.name.value.trim() + " " + maskId(f.id_number.value.trim()));
+    f.reset();
+  });
+  $("sync-now").addEventListener("click", sync);
+  window.addEventListener("online", () => { serverDown = false; render(); sync(); refreshRoster(); });
+  window.addEventListener("offline", render);
+  setInterval(sync, 10000);
+  render();
+  renderLog();
+  refreshRoster();
+  sync();
+})();

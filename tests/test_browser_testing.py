@@ -1,0 +1,69 @@
+"""Browser test of the registrar's phone page (issue 18): the roster is downloaded online,
+then with no network a registrar registers 12 people found by name (one tube sealed at 10,
+a second tube started); back online the queue is sent and each registration is stored
+exactly once."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from fangkong.places.models import Organization
+from fangkong.testing import actions
+from fangkong.testing.models import Registration, Tube
+from tests.cast import add_person, make_user
+from tests.test_browser import PHONE, browser, live_cast, no_horizontal_overflow, open_page, screenshot, sign_in, url  # noqa: F401
+
+pytestmark = pytest.mark.browser
+NAMES = ["测试一号", "测试二号", "测试三号", "测试四号", "测试五号", "测试六号", "测试七号", "测试八号", "测试九号",
+         "测试十号", "测试壹号", "测试贰号"]
+
+
+def test_registrar_registers_twelve_offline_and_they_are_stored_once(live_server, live_cast, open_page):
+    from playwright.sync_api import expect
+
+    cast = live_cast
+    for i, name in enumerate(NAMES):
+        add_person(cast, f"t{i}", name=name, seq=100 + i, household=cast.hh_a1)
+    today = timezone.localdate()
+    rnd = actions.create_round(acting_user=None, name="第一轮", place=cast.comm_a, start_date=today, end_date=today)
+    actions.transition(acting_user=None, round=rnd, action="start")
+    org = Organization.objects.create(kind="site", name="甲采样点", code="SA", place=cast.comm_a, place_path=cast.comm_a.path)
+    site = actions.create_site(acting_user=None, round=rnd, name="甲采样点", place=cast.comm_a, opens=dt.time(7),
+                               closes=dt.time(21), organization=org, lanes=["ordinary", "elderly"])
+    make_user("registrar_a", [("registrar", org)])
+
+    page = open_page(**PHONE)
+    sign_in(page, live_server, "registrar_a")
+    page.goto(url(live_server, "testing_register", site.pk))
+    expect(page.locator("#net-status")).to_have_attribute("data-state", "online")
+    page.wait_for_function(f"() => (JSON.parse(localStorage.getItem('fk-testing-roster-{site.pk}') || '{{}}').persons || []).length >= 12")
+
+    page.context.set_offline(True)
+    expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
+    page.locator("#tube").fill("TB0001")
+    page.locator("#tube").press("Enter")
+    for i, name in enumerate(NAMES):
+        if i == 10:
+            expect(page.locator("#tube-state")).to_have_class("tube-state sealed")
+            page.locator("#tube").fill("TB0002")
+            page.locator("#tube").press("Enter")
+        page.locator("#person").fill(name)
+        page.locator("#person").press("Enter")
+        page.locator("#matches button").first.click()
+        expect(page.locator("#waiting")).to_have_text(str(i + 1))
+    expect(page.locator("#tube-fill")).to_have_text("2")
+    assert no_horizontal_overflow(page), "the registration page scrolls sideways on a phone"
+    screenshot(page, "testing-1-offline-12-waiting-phone")
+    assert Registration.objects.count() == 0
+
+    page.context.set_offline(False)
+    expect(page.locator("#waiting")).to_have_text("0", timeout=15_000)
+    page.locator("#sync-now").click()  # a second sync sends nothing again
+    page.wait_for_timeout(500)
+    screenshot(page, "testing-2-synced-phone")
+    assert Registration.objects.count() == 12 and Registration.objects.filter(offline=True, conflict=False).count() == 12
+    first, second = Tube.objects.get(code="TB0001"), Tube.objects.get(code="TB0002")
+    assert (first.filled, first.state, second.filled, second.state) == (10, "sealed", 2, "open")
+    assert not page.js_errors, page.js_errors
