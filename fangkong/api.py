@@ -168,6 +168,5 @@ def todos(request):
 
 # Each module's router, all at the root (their paths name the module).
 for module in (residents, inflow, observation, census, documents, notify, gates, clinic, passes, declarations, dashboard, reports,
-               uploads, accounts, duty, resumption, command, supplies, services):
+               uploads, accounts, duty, resumption, command, supplies, services, testing):
     api.add_router("/", module.router)
-api.add_router("/", testing.router)

@@ -16,7 +16,7 @@ declare(perms={
 # anything anywhere). The admin may override a row in the delegation settings page
 # (accounts.models.DelegationRule); "admin" is never delegable.
 DELEGATION = {
-    "coordinator": ("committee", "grid_worker", "medic", "gate_guard", "unit_liaison", "volunteer", "site_lead", "police", "inspector",
+    "coordinator": ("committee", "grid_worker", "medic", "gate_guard", "unit_liaison", "volunteer", "site_lead", "police", "inspector", "registrar", "lab", "duty_officer",
                     "storekeeper"),
     "committee": ("grid_worker", "volunteer", "gate_guard", "site_lead"),
 }

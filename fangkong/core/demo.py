@@ -23,6 +23,7 @@ from fangkong.command import demo as command_demo
 from fangkong.duty import demo as duty_demo
 from fangkong.resumption import demo as resumption_demo
 from fangkong.supplies import demo as supplies_demo
+from fangkong.testing import demo as testing_demo
 from fangkong.places.actions import create_organization, create_place
 from fangkong.places.models import Organization, Place
 from fangkong.residents.actions import encrypted_fields
@@ -52,6 +53,8 @@ ROLE_ACCOUNTS = [
     ("site_lead", "demo_site_lead", "第1分发点负责人"),
     ("police", "demo_police", "东风社区民警"),
     ("storekeeper", "demo_storekeeper", "街道物资仓库保管员"),
+    ("registrar", "demo_registrar", "采样点登记员"),
+    ("lab", "demo_lab", "检测实验室"),
     ("duty_officer", "demo_duty", "热线值班员"),
 ]
 
@@ -179,7 +182,9 @@ def role_targets(tree: dict) -> dict:
         # Made by the modules' stories (built after the tree): looked up, absent in a build without them.
         "site_lead": Organization.objects.filter(code="DEMO-DP1").first(),
         "police": tree["communities"][0],
-        "storekeeper": tree["street"],  # the street's warehouse (a grant on a place covers that place's holder only)
+        "storekeeper": tree["street"],
+        "registrar": Organization.objects.filter(code=f"SITE-{tree['communities'][0].code}").first(),
+        "lab": Organization.objects.filter(code="DEMO-LAB").first(),  # the street's warehouse (a grant on a place covers that place's holder only)
         "duty_officer": tree["street"],
     }
 
@@ -307,7 +312,7 @@ def build_activity(rng: random.Random, tree: dict) -> dict:
     out["gate_entries"] = _gates(rng, tree, staff, passes, days, real_now)
     out["visits"] = _census(rng, tree, staff, days)
     out["declarations"] = _declarations(rng, tree, staff, days, real_now)
-    out["testing"] = __import__("fangkong.testing.demo", fromlist=["build"]).build(rng, tree, staff, days, clock=clock, at=_at)
+    out["testing"] = testing_demo.build(rng, tree, staff, days, clock=clock, at=_at)
     out["submissions"] = _reports(rng, tree, staff, days, real_now)
     # The modules built after the first ones: each gets this module as `kit` (clock, names),
     # so that none of them imports the demo that imports it.

@@ -148,7 +148,7 @@ class Box(models.Model):
 class Tube(models.Model):
     class State(models.TextChoices):
         OPEN = "open", _("Filling")
-        SEALED = "sealed", _("Sealed")
+        SEALED = "sealed", pgettext_lazy("tube", "Sealed")
         RESULTED = "resulted", _("Resulted")
 
     class Result(models.TextChoices):

@@ -185,7 +185,7 @@ def coverage_xlsx(request, pk):
     rnd = get_round(request.user, "testing.view", pk)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(_("Coverage"))
-    ws.append([_("Building"), _("Must be tested"), _("Tested"), _("Coverage %")])
+    ws.append([_("Building"), _("Must be tested"), _("People tested"), _("Coverage %")])
     for r in queries.coverage(request.user, rnd, level="building"):
         name = str(r["place"].name)
         ws.append([("'" + name) if name[:1] in "=+-@" else name, r["must"], r["tested"], r["percent"]])
