@@ -489,7 +489,7 @@ W10_ATTACKERS = 100
 
 
 def _w10_attackers(port: int, csrf: str, many_addresses: bool, many_names: bool, seconds: float, flood: bool,
-                   results) -> None:
+                   results, floor: bool = False) -> None:
     """W10's attackers: W10_ATTACKERS keep-alive connections posting wrong passwords for
     the name w10victim, for `seconds`: once a second all together (a burst of parallel
     sign-ins; default), or with `flood` each again as soon as it is answered. Puts
@@ -497,7 +497,11 @@ def _w10_attackers(port: int, csrf: str, many_addresses: bool, many_names: bool,
 
     The attackers stand for clients on other machines: on this one they run at the lowest
     CPU priority (nice 19), so that the server's figures measure what the attack costs the
-    server, not what sending it costs the two cores the bench shares with the server."""
+    server, not what sending it costs the two cores the bench shares with the server.
+
+    `floor`: the same connections and bursts, each request a GET /healthz (the cheapest
+    answer the server gives: no database, no session): what 100 requests at once cost the
+    signed-in user whatever they ask, the floor under the sign-in refusals' figure."""
     import http.client
     import threading
     from urllib.parse import urlencode
@@ -513,10 +517,13 @@ def _w10_attackers(port: int, csrf: str, many_addresses: bool, many_names: bool,
             headers["X-Forwarded-For"] = f"10.{(i >> 16) & 255}.{(i >> 8) & 255}.{i & 255}"
         name = f"w10guess{i}" if many_names else "w10victim"
         body = urlencode({"username": name, "password": "wrong-password", "csrfmiddlewaretoken": csrf}).encode()
+        if floor:
+            return ("GET", "/healthz", None, {})
         return ("POST", "/login/", body, headers)
 
     if flood:
-        res = http_harness.load(port, attack, total=10_000_000, conc=W10_ATTACKERS, expect=429, max_seconds=seconds)
+        res = http_harness.load(port, attack, total=10_000_000, conc=W10_ATTACKERS, expect=200 if floor else 429,
+                                max_seconds=seconds)
         results.put((len(res.latencies_ms), res.statuses, 0.0))
         return
     lock = threading.Lock()
@@ -575,7 +582,9 @@ def run_w10(env: Env, size: int, opts) -> list[str]:
     --w10-flood each again as soon as answered; from one address, or with --w10-addresses
     each from a new one (through a trusted proxy's X-Forwarded-For); for one name, or with
     --w10-names each for another. value and baseline are
-    the user's p99 in ms (lower is better; target ratio <= 5)."""
+    the user's p99 in ms (lower is better; target ratio <= 5). floor_p99_ms: the user's p99
+    during the same bursts of GET /healthz, the cheapest request (floor_ratio = value / it:
+    what the sign-in refusals cost beyond any 100 requests at once)."""
     import multiprocessing
 
     from bench import http_harness
@@ -611,6 +620,18 @@ def run_w10(env: Env, size: int, opts) -> list[str]:
                 f"{attempts} wrong sign-ins, answers {attack_statuses}"
                 + ("" if opts.w10_flood else f", bursts answered in {bursts[len(bursts) // 2] * 1000:.0f} ms (median), "
                                            f"{bursts[-1] * 1000:.0f} ms (slowest)"))
+            # The floor: the same bursts of the cheapest request there is (GET /healthz).
+            results = ctx.Queue()
+            attackers = ctx.Process(target=_w10_attackers, args=(srv.port, csrf, False, False, seconds + 3.0, opts.w10_flood,
+                                                                 results, True))
+            attackers.start()
+            time.sleep(2.0)
+            floor = srv.load(lambda i: reader, total=size, conc=conc, expect=200, rate=rate, max_seconds=opts.max_seconds)
+            _n, floor_statuses, floor_bursts = results.get(timeout=opts.max_seconds + 120)
+            attackers.join(timeout=60)
+            log(f"{label}: signed-in GET during bursts of GET /healthz (the floor) {floor.summary()}; "
+                f"answers {floor_statuses}" + ("" if opts.w10_flood else
+                                                f", bursts answered in {floor_bursts[len(floor_bursts) // 2] * 1000:.0f} ms (median)"))
             alone2 = srv.load(lambda i: reader, total=size, conc=conc, expect=200, rate=rate, max_seconds=opts.max_seconds)
             log(f"{label}: signed-in GET alone again {alone2.summary()}")
     finally:
@@ -625,7 +646,8 @@ def run_w10(env: Env, size: int, opts) -> list[str]:
             f"attackers={W10_ATTACKERS} attack={'flood' if opts.w10_flood else 'bursts'} "
             f"addresses={'many' if opts.w10_addresses else 'one'} names={'many' if opts.w10_names else 'one'} attempts={attempts} attack_statuses={statuses} "
             f"p50_ms={during.pct(50):.1f} "
-            f"baseline_p50_ms={base.pct(50):.1f}"]
+            f"baseline_p50_ms={base.pct(50):.1f} floor_p99_ms={floor.pct(99):.1f} "
+            f"floor_ratio={value / floor.pct(99) if floor.pct(99) else 0.0:.2f}"]
 
 
 def run_w3(env: Env, size: int, files: dict) -> list[str]:
