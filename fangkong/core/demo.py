@@ -276,7 +276,10 @@ def _staff(tree: dict) -> dict:
             add_grant(acting_user=None, user=user, role=role, target=target)
         return user
 
-    staff = {role: account(username, display, role, targets[role]) for role, username, display in ROLE_ACCOUNTS}
+    # An account whose place or unit a module's story makes later (a site, the lab) is made
+    # with its grant by demo_accounts at the end.
+    staff = {role: account(username, display, role, targets[role]) for role, username, display in ROLE_ACCOUNTS
+             if role == "admin" or targets[role] is not None}
     staff["grid_workers"] = {}
     for grid in tree["grids"]:
         if grid.parent_id != community.pk:
@@ -331,7 +334,7 @@ def _signin_links(staff: dict, first: dt.date) -> None:
     from fangkong.accounts.actions import issue_signin_link
 
     for n, (role, _username, _display) in enumerate(ROLE_ACCOUNTS):
-        if role == "admin":
+        if role == "admin" or role not in staff:
             continue
         with clock(_at(first, 7 * 60 + n * 3)):
             issue_signin_link(acting_user=staff["admin"], user=staff[role], send=True)
