@@ -26,6 +26,8 @@ CARDS = {"services_tasks"}
 TBODY = re.compile(r"<tbody[^>]*>(.*?)</tbody>", re.S)
 TR = re.compile(r"<tr[^>]*>(.*?)</tr>", re.S)
 CELL = re.compile(r"<t[dh][^>]*>(.*?)</t[dh]>", re.S)
+PLAIN = re.compile(r'<ul class="plain">(.*?)</ul>', re.S)
+ITEM = re.compile(r"<li[^>]*>(.*?)</li>", re.S)
 TAG = re.compile(r"<[^>]+>")
 
 
@@ -51,7 +53,10 @@ def _has_content(name: str, html: str) -> bool:
     rows = _rows(html)
     if name in FIGURES:
         return any(re.search(r"[1-9]", cell) for cells in rows for cell in cells[1:])
-    return bool(rows)
+    # A plain list's item is a row when it names something (a link or a bold title), not
+    # the "nothing here" line.
+    items = [i for ul in PLAIN.findall(html) for i in ITEM.findall(ul) if "<a " in i or "<strong>" in i]
+    return bool(rows) or bool(items)
 
 
 def _menu(client) -> list[tuple[str, str]]:

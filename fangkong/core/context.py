@@ -63,7 +63,7 @@ def _groups(can: dict) -> list[dict]:
             link(can["services_orders"], "services_points", _("Distribution points")),
             link(can["services_hardship"], "services_hardship", _("Hardship register")),
             link(can["services_hotline"], "services_console", _("Hotline")),
-            link(can["services_hotline"] or can["services_hotline_view"], "services_calls", _("Hotline calls")),
+            link(can["services_hotline_view"], "services_calls", _("Hotline calls")),
             link(can["services_reference"], "services_references", _("Reference answers")),
         ]),
         ("command", _("Command"), [

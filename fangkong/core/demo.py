@@ -50,11 +50,7 @@ ROLE_ACCOUNTS = [
     ("unit_liaison", "demo_liaison", "单位联络员"),
     ("volunteer", "demo_volunteer", "志愿者"),
     ("inspector", "demo_inspector", "第一督导组督导员"),
-    ("site_lead", "demo_site_lead", "第1分发点负责人"),
-    ("police", "demo_police", "东风社区民警"),
     ("storekeeper", "demo_storekeeper", "街道物资仓库保管员"),
-    ("registrar", "demo_registrar", "采样点登记员"),
-    ("lab", "demo_lab", "检测实验室"),
     ("duty_officer", "demo_duty", "热线值班员"),
 ]
 
