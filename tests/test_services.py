@@ -420,3 +420,20 @@ def test_resident_joins_the_group_order_of_their_building(cast):
     assert c.post(f"/r/{token}/services/", {"do": "order", "order": order.pk, "item": "蔬菜包", "quantity": "2"}).status_code == 302
     assert c.post(f"/r/{token}/services/", {"do": "order", "order": other.pk, "item": "鸡蛋", "quantity": "2"}).status_code == 400
     assert OrderLine.objects.get(order=order).quantity == 2 and not OrderLine.objects.filter(order=other).exists()
+
+
+@pytest.mark.django_db
+def test_a_request_is_assigned_only_to_volunteers_of_its_community(cast):
+    """From the review: the committee's choice of deliverers held volunteers granted over any
+    site of the street (a request's address and phone then reachable from another community)."""
+    from fangkong.places.models import Organization
+    from fangkong.services.views import _deliverers
+    from tests.cast import make_user
+
+    here = Organization.objects.create(kind="site", name="甲发放点", code="SVA", place=cast.comm_a, place_path=cast.comm_a.path)
+    there = Organization.objects.create(kind="site", name="乙发放点", code="SVB", place=cast.comm_b, place_path=cast.comm_b.path)
+    near = make_user("vol_near", [("volunteer", here)])
+    far = make_user("vol_far", [("volunteer", there)])
+    req = actions.create_request(acting_user=None, person=cast.person_a1, kind="medicine", text="药", source="staff")
+    chosen = set(_deliverers(req))
+    assert near in chosen and far not in chosen

@@ -287,3 +287,25 @@ def test_posts_and_the_admins_colour_policy(cast, world):
     actions.seal(acting_user=user, site=site, code="POL1")
     actions.post_result(acting_user=None, tube=Tube.objects.get(code="POL1"), result="positive")
     assert colour_for([cast.person_a1.pk])[cast.person_a1.pk] == "red"
+
+
+@pytest.mark.django_db
+def test_a_number_registered_elsewhere_is_answered_as_new_and_sites_take_only_their_areas_units(cast, world):
+    """From the review: registering "new" a number another community holds answers with the
+    typed name, as for a truly new person (never the stored name, masked or not); a site
+    takes a site organization of the round's area only (its registrars get the area's roster)."""
+    site, user = world["site"], world["registrar"]
+    client = Client()
+    client.force_login(user)
+    resp = _api(client, f"/api/testing/sites/{site.pk}/registrations",
+                {"client_id": str(uuid.uuid4()), "tube": "NEW1",
+                 "new": {"name": "随便写", "id_number": cast.ids["person_b1"]}})
+    assert resp.status_code == 201, resp.content
+    assert resp.json()["name"] == "随便写" and cast.person_b1.name[0] not in resp.json()["name"]
+    from fangkong.lib.workflow import Invalid
+    elsewhere = Organization.objects.create(kind="site", name="乙采样点", code="SB", place=cast.comm_b,
+                                            place_path=cast.comm_b.path)
+    with pytest.raises(Invalid) as exc:
+        actions.create_site(acting_user=cast.committee_a, round=world["round"], name="乙", place=cast.comm_a,
+                            opens=dt.time(7), closes=dt.time(21), organization=elsewhere)
+    assert "organization" in exc.value.errors

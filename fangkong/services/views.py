@@ -104,7 +104,13 @@ def _deliverers(req):
     # Volunteers granted over a site (an organization) are assigned by the committee until
     # the people-on-duty module's volunteers and shifts say who serves where.
     qs = holders("services.deliver", place_path=req.place_path)
-    for org_id in Organization.objects.filter(kind="site").values_list("pk", flat=True)[:50]:
+    from fangkong.places.access import ancestor_paths
+    from fangkong.places.models import Place
+
+    # Sites of the request's community only (its nearest community above, else its own place).
+    area = Place.objects.filter(path__in=ancestor_paths(req.place_path), kind="community").values_list(
+        "path", flat=True).first() or req.place_path
+    for org_id in Organization.objects.filter(kind="site", place_path__under=area).values_list("pk", flat=True)[:50]:
         qs = qs | holders("services.deliver", org_id=org_id)
     return qs.distinct().order_by("username")
 

@@ -100,7 +100,8 @@ def create_site(*, acting_user, round: Round, name: str, place, opens, closes, o
         errors["place"] = _("The site must stand in the round's area")
     if opens is None or closes is None or closes <= opens:
         errors["closes"] = _("The site must close after it opens")
-    if organization is not None and organization.kind != "site":
+    if organization is not None and (organization.kind != "site"
+                                     or not (organization.place_path or "").startswith(round.place_path)):
         errors["organization"] = _("Choose an organization of kind site")
     bad = [k for k in lanes if k not in Lane.Kind.values]
     if bad or not lanes:
@@ -214,11 +215,16 @@ def _register_new(site: Site, data: dict, *, acting_user) -> Person:
     except DuplicatePerson:
         # Registered already (maybe elsewhere): the test is that person's; the registrar is
         # answered exactly as for a new person (the name and number it typed), nothing more.
-        return Person.objects.get(id_bidx__in=crypto.blind_indexes("id", clean["id_number"]))
+        person = Person.objects.get(id_bidx__in=crypto.blind_indexes("id", clean["id_number"]))
+        person._typed_name = clean["name"]  # answered with what was typed, never the stored name
+        return person
 
 
 def shown_name(site: Site, person: Person) -> str:
     """What the registrar sees: the name of a person of the site's area, else masked."""
+    typed = getattr(person, "_typed_name", None)
+    if typed is not None:
+        return typed
     return person.name if person.place_path.startswith(site.place_path) else mask_name(person.name)
 
 

@@ -126,7 +126,9 @@ class SiteForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["place"].queryset = places_in_scope(user, "testing.manage").filter(
             path__under=round.place_path).order_by("path")
-        self.fields["organization"].queryset = Organization.objects.filter(kind="site").order_by("name")
+        # A site organization of the round's area only (its registrars get the area's roster).
+        self.fields["organization"].queryset = Organization.objects.filter(
+            kind="site", place_path__under=round.place_path).order_by("name")
 
 
 @requires("testing.manage", obj=Round)
