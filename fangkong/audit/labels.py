@@ -347,6 +347,17 @@ def outcome_label(outcome: str):
 # The objects events are about, by their model's class name (AuditEvent.object_type), for
 # the models that do not name themselves (verbose_name); the audit page names the others.
 OBJECTS = {
+    "SentDeployment": _("Deployment (as its sending unit sees it)"),
+    "SerialCounter": _("Notice number counter"),
+    "PointChange": _("Entrance state change"),
+    "Package": _("Supplies package size"),
+    "Threshold": _("Shortage threshold"),
+    "Stock": _("Stock on hand"),
+    "RequestLine": _("Supplies request line"),
+    "OrderLine": _("Group order line"),
+    "Handover": _("Distribution hand-over"),
+    "Revisit": _("Hardship revisit"),
+    "AidGrant": _("Hardship aid"),
     "Alert": _("Alert"), "Answer": _("Census answer"), "Appeal": _("Appeal"), "Application": _("Return application"),
     "Attachment": _("Attachment"), "Campaign": _("Census campaign"), "Channel": _("Notification channel"),
     "ClosedDay": _("Closed day"), "Correction": _("Correction"), "CreditEntry": _("Credit-record entry"),
