@@ -61,7 +61,7 @@ def test_inflow_todos_follow_the_link_each_application_waits_for(cast):
     assert counts(cast.coordinator)["inflow.forward"] == 1 and "inflow.review" not in counts(cast.committee_a)
     Application.objects.filter(pk=review.pk).update(state="approved", due_link="travel")
     assert counts(cast.liaison_x)["inflow.travel"] == 1
-    Application.objects.filter(pk=review.pk).update(state="travelling", due_link="arrive", due_at=now + dt.timedelta(hours=1))
+    Application.objects.filter(pk=review.pk).update(state="travelling", due_link="arrive", due_at=now)  # due today (now + 1 h may be tomorrow after 23:00)
     tomorrow_evening = timezone.make_aware(dt.datetime.combine(timezone.localdate() + dt.timedelta(days=2), dt.time(1)))
     for user in (cast.committee_a, cast.worker_a1):
         assert counts(user)["inflow.arrive"] == 1
