@@ -81,6 +81,21 @@ _WRAPPED_HEADERS = """() => [...document.querySelectorAll('main thead th')].filt
 }).map(th => th.textContent.trim().slice(0, 20)).slice(0, 3)"""
 
 
+def _module_role_users(cast) -> list[tuple[str, object]]:
+    """One user of each role the cast does not hold, granted where that role works."""
+    from fangkong.places.access import all_roles
+    from fangkong.places.actions import create_organization
+    from tests.cast import make_user
+
+    lab = create_organization(acting_user=None, kind="clinic", name="检测实验室", code="LABL", place=cast.street)
+    targets = {"inspector": cast.street, "duty_officer": cast.street, "police": cast.comm_a, "site_lead": cast.orgs["site"],
+               "storekeeper": cast.street, "registrar": cast.orgs["site"], "lab": lab}
+    held = {g.role for name in ROLE_USERS for g in getattr(cast, name).grants.all()}
+    missing = [r for r in all_roles() if r not in held and r != "resident"]
+    assert set(missing) <= set(targets), f"roles without a user in the phone walk: {set(missing) - set(targets)}"
+    return [(role, make_user(f"phone_{role}", [(role, targets[role])])) for role in missing]
+
+
 def test_every_page_of_every_role_fits_a_phone(live_server, transactional_db, open_page):
     cast = build_cast()
     objects = matrix.build_objects(cast)
@@ -88,7 +103,7 @@ def test_every_page_of_every_role_fits_a_phone(live_server, transactional_db, op
     assert len(pages) > 60, "the resolver's routes were not found"
 
     visited, problems = 0, []
-    walks = [(username, getattr(cast, username)) for username in ROLE_USERS] + [("resident", None)]
+    walks = [(username, getattr(cast, username)) for username in ROLE_USERS] + _module_role_users(cast) + [("resident", None)]
     for label, user in walks:
         client = Client()
         tab = open_page(**PHONE)
