@@ -107,10 +107,14 @@ def _deliverers(req):
     from fangkong.places.access import ancestor_paths
     from fangkong.places.models import Place
 
-    # Sites of the request's community only (its nearest community above, else its own place).
+    from django.db.models import Q
+
+    # Sites of the request's community (its nearest community above, else its own place) and
+    # of the places above it (a street's site serves the whole street), never a sibling's.
     area = Place.objects.filter(path__in=ancestor_paths(req.place_path), kind="community").values_list(
         "path", flat=True).first() or req.place_path
-    for org_id in Organization.objects.filter(kind="site", place_path__under=area).values_list("pk", flat=True)[:50]:
+    sites = Organization.objects.filter(Q(place_path__under=area) | Q(place_path__in=ancestor_paths(area)), kind="site")
+    for org_id in sites.values_list("pk", flat=True)[:50]:
         qs = qs | holders("services.deliver", org_id=org_id)
     return qs.distinct().order_by("username")
 
