@@ -26,8 +26,10 @@ class DatabaseCache(_DatabaseCache):
         table = q(self._table)
         now = connection.ops.adapt_datetimefield_value(tz_now().replace(microsecond=0, tzinfo=None))
         lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+        # ">=": a row whose expiry is this very second is alive, as Django's get and add see it
+        # (with ">" an add refused it as present and the incr after it as missing: a 500).
         with transaction.atomic(using=db), connection.cursor() as cursor:
-            cursor.execute(f"SELECT {q('value')} FROM {table} WHERE {q('cache_key')} = %s AND {q('expires')} > %s{lock}",
+            cursor.execute(f"SELECT {q('value')} FROM {table} WHERE {q('cache_key')} = %s AND {q('expires')} >= %s{lock}",
                            [key, now])
             row = cursor.fetchone()
             if row is None:

@@ -65,7 +65,11 @@ def _bump(key: str, window: int, delta: int = 1) -> int:
     c.set(k + ":t", time.time(), window)  # when the window opened: for Retry-After
     if c.add(k, delta, window):
         return delta
-    return c.incr(k, delta)  # another process opened it meanwhile
+    try:
+        return c.incr(k, delta)  # another process opened it meanwhile
+    except ValueError:  # ... or it expired between the two: open it again
+        c.set(k, delta, window)
+        return delta
 
 
 def _retry(started: float | None, window: int, now: float | None = None) -> int:
