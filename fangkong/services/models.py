@@ -19,6 +19,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from fangkong.lib import crypto
 from fangkong.places.models import Place
 from fangkong.residents.models import Household, Person
 
@@ -271,6 +272,7 @@ class Ring(models.Model):
     caller_name = models.CharField(max_length=50, blank=True)
 
     SCOPE_PATH = "place_path"
+    ENCRYPTED = (crypto.Encrypted("phone_enc"),)  # key rotation re-encrypts it
 
     class Meta:
         ordering = ["at", "id"]
@@ -298,6 +300,7 @@ class Call(models.Model):
     state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN, db_index=True)
     version = models.PositiveIntegerField(default=1)
     follow_up_due = models.DateTimeField(_("follow up by"), null=True, blank=True)
+    ENCRYPTED = (crypto.Encrypted("phone_enc"),)  # key rotation re-encrypts it
     outcome = models.CharField(_("outcome"), max_length=500, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
 
