@@ -41,8 +41,9 @@ def build(rng: random.Random, tree: dict, staff: dict, days: list, real_now: dt.
     used: set[str] = set()
     # The visitors' moments, spread over the days by the clinic's hours; none after now.
     span_days = [d for d in days if _at(d, 0) < real_now]
-    weights = [w for _d in span_days for w in HOURLY]
-    slots = [(d, h) for d in span_days for h in range(24)]
+    # Only the hours already begun: the 2,000 visitors whatever the hour the demo is built at.
+    slots = [(d, h) for d in span_days for h in range(24) if _at(d, h * 60) < real_now]
+    weights = [HOURLY[h] for _d, h in slots]
     moments = []
     for d, h in rng.choices(slots, weights=weights, k=VISITORS):
         moment = _at(d, h * 60 + rng.random() * 60)

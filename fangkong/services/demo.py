@@ -81,6 +81,8 @@ def build(rng: random.Random, tree: dict, staff: dict, days: list[dt.date], real
     rounds = 0
     for day in days[-3:]:
         for p, point in enumerate(points):
+            if at(day, 8 * 60 + p * 5) > real_now:  # today's round opens at eight: not before it is eight
+                continue
             with clock(at(day, 8 * 60 + p * 5)):
                 rnd = actions.open_round(acting_user=staff["committee"], point=point, day=day, what="蔬菜包")
             households = list(actions.point_households(point).values_list("pk", flat=True))
@@ -90,6 +92,8 @@ def build(rng: random.Random, tree: dict, staff: dict, days: list[dt.date], real
             # sheet in one go (the marks themselves: one row per household, counted once).
             vol = point.staff.filter(grants__role="volunteer").first()
             for j, hh_id in enumerate(taken[:5]):
+                if at(day, 8 * 60 + 30 + j) > real_now:
+                    break
                 with clock(at(day, 8 * 60 + 30 + j)):
                     actions.hand_over(acting_user=vol, rnd=rnd, household=Household.objects.get(pk=hh_id))
             Handover.objects.bulk_create([Handover(round=rnd, household_id=h, at=min(at(day, 9 * 60 + (i % 480)), real_now), by=vol)

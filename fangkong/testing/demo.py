@@ -144,7 +144,12 @@ def build(rng, tree: dict, staff: dict, days: list, *, clock, at) -> int:
         actions.transition(acting_user=coordinator, round=rnd, action="close")
     # Today: a round of the first community in progress, registered through the action.
     today = days[-1]
-    with clock(at(today, 6 * 60 + 45)):
+    # Opened at a quarter to seven, registering from seven; in the small hours (a demo built just
+    # after midnight) the round opens at midnight and registers at night, as tents did (seed 002):
+    # never a moment after the real one.
+    opened = max(at(today, 0), min(at(today, 6 * 60 + 45), real_now - dt.timedelta(minutes=30)))
+    first = opened + min(dt.timedelta(minutes=15), (real_now - opened) / 4)
+    with clock(opened):
         now_round = actions.create_round(acting_user=staff["committee"], name=f"{community.name}第二轮核酸检测",
                                          place=community, start_date=today, end_date=today + dt.timedelta(days=1), pooling=10)
         now_round = actions.transition(acting_user=staff["committee"], round=now_round, action="start")
@@ -154,7 +159,7 @@ def build(rng, tree: dict, staff: dict, days: list, *, clock, at) -> int:
     lanes = list(now_site.lanes.all())
     people = list(Person.objects.filter(place_path__under=community.path).values_list("pk", flat=True)[:150])
     for n, pid in enumerate(people):
-        with clock(min(at(today, 7 * 60 + n * 0.6), real_now - dt.timedelta(seconds=20 * (len(people) - n)))):
+        with clock(min(at(today, 7 * 60 + n * 0.6), first + (real_now - first) * n / len(people))):
             actions.register(acting_user=registrar, site=now_site, raw={
                 "client_id": str(uuid.UUID(int=rng.getrandbits(128))), "tube": f"N{now_round.pk}T{n // 10:04d}",
                 "person": pid, "lane": lanes[n % len(lanes)].pk})
