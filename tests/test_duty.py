@@ -411,3 +411,71 @@ def test_teams_attach_to_a_grid_with_zones_and_model_posts(cast, client):
     assert r.status_code == 400
     client.force_login(cast.committee_b)
     assert client.post(f"/duty/teams/{team.pk}/members/", {"name": "乙"}).status_code == 404
+
+
+# --- Temporary passes by the police, where the street allows ------------------------------------
+
+def test_police_issue_temporary_passes_where_the_street_allows(cast, client):
+    from fangkong.audit.models import AuditEvent
+    from fangkong.passes.actions import check_token
+    from fangkong.passes.models import Pass
+    from fangkong.duty.models import StreetSetting
+
+    police = make_user("police_a", [("police", cast.comm_a)])
+    form = {"name": "访客甲", "phone": "13900000009", "reason": "探望老人", "host": "1号楼101室", "hours": "6"}
+    url = f"/duty/police/places/{cast.compound_a1.pk}/pass/"
+    api = f"/api/duty/police/places/{cast.compound_a1.pk}/passes"
+    body = {"name": "访客乙", "phone": "13900000010", "reason": "送药", "hours": 4}
+    client.force_login(police)
+    # The street set nothing: not allowed (403, audited), the page says so, nothing issued.
+    assert "not-allowed" in client.get(url).content.decode()
+    assert client.post(url, form).status_code == 403
+    assert client.post(api, body, content_type="application/json").status_code == 403
+    assert not Pass.objects.exists()
+    assert AuditEvent.objects.filter(action="duty.police_pass", outcome="denied", user=police).count() == 2
+    # Only the street's coordinator may allow it (a committee member may not; a coordinator's
+    # street is its own: another street is refused as a missing one).
+    client.force_login(cast.committee_a)
+    assert client.post("/duty/streets/settings/", {"street": cast.street.pk, "police_passes": "1"}).status_code == 403
+    client.force_login(cast.coordinator)
+    r = client.post("/duty/streets/settings/", {"street": cast.street.pk, "police_passes": "1", "police_pass_hours": "99"})
+    assert r.status_code == 400 and not StreetSetting.objects.exists()
+    r = client.post("/duty/streets/settings/", {"street": cast.comm_a.pk, "police_passes": "1", "police_pass_hours": "8"})
+    assert r.status_code == 400 and not StreetSetting.objects.exists()
+    r = client.post("/duty/streets/settings/", {"street": cast.street.pk, "police_passes": "1", "police_pass_hours": "8"})
+    assert r.status_code == 302
+    assert AuditEvent.objects.filter(action="duty.street.settings", user=cast.coordinator).count() == 1
+    assert "checked" in client.get("/duty/streets/").content.decode()
+    # Allowed: the police issue a visitor's pass of the passes module at a place of theirs.
+    client.force_login(police)
+    assert 'id="police-pass-form"' in client.get(url).content.decode()
+    r = client.post(url, form)
+    assert r.status_code == 200 and 'id="police-pass"' in r.content.decode()
+    p = Pass.objects.get()
+    assert p.kind == Pass.Kind.VISITOR and p.place == cast.compound_a1 and p.issued_by == police
+    assert p.host_household == cast.hh_a1 and round((p.valid_until - p.valid_from).total_seconds()) == 6 * 3600
+    r = client.post(api, body, content_type="application/json")
+    assert r.status_code == 201, r.content
+    assert check_token(r.json()["token"]).pass_id == r.json()["id"]
+    assert AuditEvent.objects.filter(action="duty.police_pass", outcome="ok", user=police).count() == 2
+    assert AuditEvent.objects.filter(action="passes.issue.visitor", user=police).count() == 2
+    listed = client.get("/duty/police/").content.decode()
+    assert p.serial in listed and "访客" not in listed  # masked names only
+    # No longer than the street allows; bad input named; nothing issued.
+    r = client.post(api, {**body, "hours": 9}, content_type="application/json")
+    assert r.status_code in (400, 422) and "hours" in r.content.decode()
+    assert client.post(url, {**form, "phone": "12"}).status_code == 400
+    assert Pass.objects.count() == 2
+    # Another jurisdiction: 404, as for a missing place.
+    assert client.get(f"/duty/police/places/{cast.grid_b1.pk}/pass/").status_code == 404
+    assert client.post(f"/api/duty/police/places/{cast.grid_b1.pk}/passes", body,
+                       content_type="application/json").status_code == 404
+    # Other roles: 403. The gate page's visitor form is the guards' (the police use theirs).
+    client.force_login(cast.worker_a1)
+    assert client.post(url, form).status_code == 403
+    client.force_login(police)
+    assert client.post("/gates/visitor/", {**form, "place": cast.compound_a1.pk}).status_code == 403
+    # The street withdraws it: refused again.
+    actions.set_street_settings(acting_user=cast.coordinator, street=cast.street, police_passes=False)
+    assert client.post(api, body, content_type="application/json").status_code == 403
+    assert Pass.objects.count() == 2

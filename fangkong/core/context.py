@@ -7,7 +7,7 @@ _PERMS = ("residents.view", "residents.edit", "residents.import", "residents.exp
           "observation.view", "passes.view", "gates.enter", "census.view", "gates.view", "clinic.view", "clinic.triage",
           "declarations.view", "declarations.points", "credit.view", "dashboard.view", "reports.view",
           "reports.enter", "reports.late", "accounts.view", "accounts.delegation", "notify.manage",
-          "duty.self", "duty.view", "duty.sender", "duty.roster_view", "resumption.view",
+          "duty.self", "duty.view", "duty.sender", "duty.roster_view", "duty.police_pass", "duty.street_settings", "resumption.view",
           "command.view", "command.notices", "command.receipt", "command.inspect", "command.inspections", "command.rectify",
           "command.points", "supplies.view", "services.view", "services.deliver", "services.orders", "services.hardship",
           "services.hotline", "services.hotline_view", "services.reference")
@@ -55,6 +55,8 @@ def _groups(can: dict) -> list[dict]:
             link(can["duty_view"], "duty_sites", _("Sites on duty")),
             link(can["duty_sender"], "duty_sender", _("Our people on duty")),
             link(can["duty_roster_view"], "duty_grids", _("Grid rosters")),
+            link(can["duty_police_pass"], "duty_police", _("Temporary passes by the police")),
+            link(can["duty_street_settings"], "duty_streets", _("What the street allows")),
         ]),
         ("services", _("Resident services"), [
             link(can["services_view"], "services_board", _("Resident services")),

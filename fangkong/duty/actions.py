@@ -21,9 +21,10 @@ from django.utils.translation import gettext_lazy
 from fangkong.audit.actions import record
 from fangkong.lib import registry
 from fangkong.lib.health import body_temperature
-from fangkong.lib.workflow import Conflict, Invalid, Transition, apply_transition  # noqa: F401
+from fangkong.lib.workflow import Conflict, Invalid, Transition, apply_transition, int_or_none  # noqa: F401
 
-from .models import SYMPTOM_KEYS, Assignment, Deployment, GridPosition, HealthCheck, Shift, Team, TeamKind, TeamMember
+from .models import (SYMPTOM_KEYS, Assignment, Deployment, GridPosition, HealthCheck, Shift, StreetSetting, Team, TeamKind,
+                     TeamMember)
 
 A = Assignment.State
 H = HealthCheck.State
@@ -103,6 +104,63 @@ def add_member(*, acting_user, team: Team, name: str, user=None, person=None, zo
                                       model_post=model_post[:120])
         record(acting_user, "duty.team.member", obj=team)
     return m
+
+
+# --- What a street allows, and the police's temporary passes -------------------------------
+
+POLICE_PASS_PLACE_KINDS = ("community", "grid", "compound", "building", "checkpoint")
+POLICE_PASS_MAX_HOURS = 72  # the passes module's longest visitor pass
+
+
+def set_street_settings(*, acting_user, street, police_passes: bool, police_pass_hours=24) -> StreetSetting:
+    """The street's coordinator decides whether its police may issue temporary passes, and
+    for how many hours at most (1–72)."""
+    errors = {}
+    if street is None or street.kind != "street":
+        errors["street"] = _("Choose the street")
+    hours = int_or_none(police_pass_hours, maximum=100_000) if isinstance(police_pass_hours, str) else police_pass_hours
+    if not isinstance(hours, int) or isinstance(hours, bool) or not 1 <= hours <= POLICE_PASS_MAX_HOURS:
+        errors["police_pass_hours"] = _("Between 1 and %(max)d hours") % {"max": POLICE_PASS_MAX_HOURS}
+    if errors:
+        raise Invalid(errors)
+    with transaction.atomic():
+        setting, _new = StreetSetting.objects.select_for_update().get_or_create(street=street,
+                                                                                 defaults={"place_path": street.path})
+        setting.police_passes, setting.police_pass_hours = bool(police_passes), hours
+        setting.changed_by = acting_user if _signed_in(acting_user) else None
+        setting.changed_at = timezone.now()
+        setting.save()
+        record(acting_user, "duty.street.settings", obj=setting,
+               detail={"police_passes": setting.police_passes, "hours": hours})
+    return setting
+
+
+def police_issue_pass(*, acting_user, place, name, phone, reason, hours, host_household=None):
+    """A temporary pass (a visitor's pass of the passes module, valid at `place`) issued by
+    the police, where the street of `place` allows it and for no longer than it allows:
+    (pass, token). Not allowed: PermissionDenied (403), the refusal audited. The caller has
+    found `place` within the police officer's own scope (404 otherwise)."""
+    from django.core.exceptions import PermissionDenied
+
+    from fangkong.passes import actions as passes
+
+    from .queries import street_setting
+
+    setting = street_setting(place)
+    if setting is None or not setting.police_passes:
+        record(acting_user, "duty.police_pass", outcome="denied", place_path=place.path, detail={"reason": "street"})
+        raise PermissionDenied("duty.police_pass")
+    if place.kind not in POLICE_PASS_PLACE_KINDS:
+        raise Invalid({"place": _("A temporary pass is valid in a community, grid, compound, building or checkpoint")})
+    value = int_or_none(hours, maximum=100_000) if isinstance(hours, str) else hours
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= setting.police_pass_hours:
+        raise Invalid({"hours": _("Your street allows temporary passes of 1 to %(max)d hours") % {
+            "max": setting.police_pass_hours}})
+    with transaction.atomic():
+        pass_, token = passes.issue_visitor_pass(acting_user=acting_user, name=name, phone=phone, reason=reason,
+                                                 host_household=host_household, hours=value, place=place)
+        record(acting_user, "duty.police_pass", obj=pass_, detail={"serial": pass_.serial, "hours": value})
+    return pass_, token
 
 
 # --- Deployments and shifts ---------------------------------------------------------------

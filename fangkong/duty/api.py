@@ -8,11 +8,11 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from fangkong.lib.workflow import Conflict, Invalid
 from fangkong.places.access import api_perm, get_in_scope, scope
-from fangkong.places.models import Organization
+from fangkong.places.models import Organization, Place
 
 from . import actions, queries
 from .models import Assignment, Deployment, SentDeployment
@@ -173,3 +173,42 @@ def sender(request):
     rows = queries.people_figures(scope(SentDeployment.objects.filter(state=Deployment.State.ACTIVE), request.user,
                                         "duty.sender"))
     return {"totals": queries.totals(rows), "people": _rows(rows)}
+
+
+class PolicePassIn(Schema):
+    name: str = ""
+    phone: str = ""
+    reason: str = ""
+    hours: int | str | None = None
+    host_household_id: int | None = None
+
+
+class PolicePassOut(Schema):
+    id: int
+    serial: str | None
+    masked: str
+    place_id: int
+    valid_until: dt.datetime
+    token: str
+
+
+@router.post("/duty/police/places/{pk}/passes", response={201: PolicePassOut},
+             summary="The police issue a temporary pass valid at a place of theirs, where the street allows it",
+             auth=api_perm("duty.police_pass", obj=Place))
+def police_pass(request, pk: int, payload: PolicePassIn):
+    """403 where the street does not allow the police to issue temporary passes (or for
+    longer than it allows: 400 naming the hours), 404 for a place outside one's own area."""
+    from fangkong.residents.models import Household
+
+    place = get_in_scope(Place.objects.filter(kind__in=actions.POLICE_PASS_PLACE_KINDS), request.user,
+                         "duty.police_pass", pk=pk)
+    host = None
+    if payload.host_household_id:
+        host = Household.objects.filter(pk=payload.host_household_id, place_path__under=place.path).first()
+        if host is None:
+            raise Invalid({"host_household_id": "No household with this id is registered there"})
+    pass_, token = actions.police_issue_pass(acting_user=request.user, place=place, name=payload.name,
+                                             phone=payload.phone, reason=payload.reason, hours=payload.hours,
+                                             host_household=host)
+    return Status(201, {"id": pass_.pk, "serial": pass_.serial, "masked": pass_.masked, "place_id": pass_.place_id,
+                        "valid_until": pass_.valid_until, "token": token})

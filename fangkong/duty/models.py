@@ -10,6 +10,8 @@
 * Shift / Assignment — a site's schedule: posts, groups, start and end, slots; an
   assignment is one person on one shift, with its check-in and check-out (device time and
   server time) and the hours computed from them.
+* StreetSetting — what a street allows its people on duty: whether its police may issue
+  temporary passes (临时通行证) and for how many hours at most.
 * HealthCheck — the daily health check-in of a person on duty; a fever or symptom takes the
   person off their remaining shifts until a medic clears it.
 
@@ -281,3 +283,25 @@ class HealthCheck(models.Model):
 
     def __str__(self):
         return f"{self.user} {self.day} {self.temperature}"
+
+
+class StreetSetting(models.Model):
+    """A street's settings for people on duty, set by its coordinator: whether the police in
+    its communities and compounds may issue temporary passes (a visitor's pass of the passes
+    module), and for how many hours at most. No row: not allowed."""
+
+    street = models.OneToOneField(Place, on_delete=models.PROTECT, related_name="+", limit_choices_to={"kind": "street"})
+    police_passes = models.BooleanField(_("the police may issue temporary passes"), default=False)
+    police_pass_hours = models.PositiveSmallIntegerField(_("longest temporary pass issued by the police (hours)"), default=24)
+    place_path = models.CharField(max_length=255, db_index=True, editable=False)
+    changed_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    changed_at = models.DateTimeField(null=True, blank=True)
+
+    SCOPE_PATH = "place_path"
+
+    class Meta:
+        ordering = ["place_path"]
+        verbose_name = _("street setting of people on duty")
+
+    def __str__(self):
+        return self.street.name

@@ -24,6 +24,11 @@ declare(
         "duty.alerted": {"site_lead", "medic"},
         # The sending organization's view of its own people.
         "duty.sender": {"unit_liaison"},
+        # A street's settings for people on duty (may its police issue temporary passes?).
+        "duty.street_settings": {"coordinator"},
+        # The police issue a temporary pass in their community or compound, where their
+        # street allows it (StreetSetting); the pass itself is the passes module's.
+        "duty.police_pass": {"police"},
         # Grid rosters and teams.
         "duty.roster_view": {"commander", "coordinator", "committee", "grid_worker", "police"},
         "duty.roster_manage": {"coordinator", "committee"},

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from .models import Assignment, Deployment, GridPosition, HealthCheck, Shift
+from .models import Assignment, Deployment, GridPosition, HealthCheck, Shift, StreetSetting
 
 A = Assignment.State
 H = HealthCheck.State
@@ -155,6 +155,21 @@ def on_duty(*, site=None, place_path: str = "", at: dt.datetime | None = None, p
     if planned:
         now_in |= Q(state=A.ASSIGNED, shift__starts_at__lte=at, shift__ends_at__gt=at)
     return get_user_model().objects.filter(pk__in=qs.filter(now_in).values("user_id"))
+
+
+# --- What a street allows ----------------------------------------------------------------------
+
+def street_setting(place) -> StreetSetting | None:
+    """The settings of the street `place` lies in (None: the street set nothing, so nothing
+    is allowed)."""
+    from fangkong.places.access import ancestor_paths
+
+    return StreetSetting.objects.filter(place_path__in=ancestor_paths(place.path)).select_related("street").first()
+
+
+def police_may_issue(place) -> bool:
+    setting = street_setting(place)
+    return bool(setting and setting.police_passes)
 
 
 # --- The grid roster and escalation ------------------------------------------------------------

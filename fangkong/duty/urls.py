@@ -25,4 +25,8 @@ urlpatterns = [
     path("grids/<int:pk>/teams/", views.team_new, name="duty_team_new"),
     path("teams/<int:pk>/members/", views.member_add, name="duty_member_add"),
     path("roster/import/", views.roster_import, name="duty_roster_import"),
+    path("streets/", views.streets, name="duty_streets"),
+    path("streets/settings/", views.street_settings, name="duty_street_settings"),
+    path("police/", views.police, name="duty_police"),
+    path("police/places/<int:pk>/pass/", views.police_pass, name="duty_police_pass"),
 ]

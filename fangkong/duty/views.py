@@ -28,7 +28,8 @@ from fangkong.places.models import Organization, Place
 from fangkong.web.forms import attempt
 
 from . import actions, queries
-from .models import SYMPTOMS, Assignment, Deployment, GridPosition, HealthCheck, SentDeployment, Shift, Team, TeamKind
+from .models import (SYMPTOMS, Assignment, Deployment, GridPosition, HealthCheck, SentDeployment, Shift, StreetSetting, Team,
+                     TeamKind)
 
 A = Assignment.State
 
@@ -478,3 +479,93 @@ def member_add(request, pk):
         return _refused(request, refused, back)
     messages.success(request, _("Team member added"))
     return redirect(back)
+
+
+# --- What a street allows, and the police's temporary passes -------------------------------------
+
+@require_GET
+@requires("duty.street_settings")
+def streets(request):
+    """The streets in the coordinator's scope with what each allows its people on duty."""
+    rows = list(scope(Place.objects.filter(kind="street"), request.user, "duty.street_settings").order_by("path")[:100])
+    settings_ = {s.street_id: s for s in StreetSetting.objects.filter(street__in=rows)}
+    return render(request, "duty/streets.html", {"rows": [{"street": st, "setting": settings_.get(st.pk)} for st in rows],
+                                                 "max_hours": actions.POLICE_PASS_MAX_HOURS})
+
+
+@require_POST
+@requires("duty.street_settings")
+def street_settings(request):
+    post = request.POST
+    back = reverse("duty_streets")
+    # A reference in the body: missing and out of scope are refused alike.
+    street = scope(Place.objects.filter(kind="street"), request.user, "duty.street_settings").filter(
+        pk=int_or_none(post.get("street")) or 0).first()
+    _s, refused = attempt(lambda: actions.set_street_settings(
+        acting_user=request.user, street=street, police_passes=bool(post.get("police_passes")),
+        police_pass_hours=post.get("police_pass_hours", "")))
+    if refused:
+        return _refused(request, refused, back)
+    messages.success(request, _("Settings saved"))
+    return redirect(back)
+
+
+def _police_places(user):
+    return scope(Place.objects.filter(kind__in=actions.POLICE_PASS_PLACE_KINDS), user, "duty.police_pass").order_by("path")
+
+
+@require_GET
+@requires("duty.police_pass")
+def police(request):
+    """The police officer's places where a temporary pass may be issued (where the street
+    allows it) and the passes the officer issued in the last 3 days."""
+    from fangkong.passes.models import Pass
+
+    places = list(_police_places(request.user).filter(kind__in=["community", "compound", "checkpoint"])[:200])
+    allowed = {p.pk: queries.police_may_issue(p) for p in places}
+    issued = Pass.objects.filter(issued_by=request.user, kind=Pass.Kind.VISITOR,
+                                 valid_from__gte=timezone.now() - dt.timedelta(days=3)).select_related("place")[:50]
+    return render(request, "duty/police.html", {"places": [{"place": p, "allowed": allowed[p.pk]} for p in places],
+                                                "issued": issued})
+
+
+def _host(place, text: str):
+    """The host household by (part of) its address within the place; None if not given."""
+    from fangkong.residents.models import Household
+
+    text = (text or "").strip()
+    if not text:
+        return None
+    found = list(Household.objects.filter(place_path__under=place.path, address__icontains=text)[:2])
+    if len(found) != 1:
+        raise Invalid({"host": _("No single household there matches this address") if not found
+                       else _("Several households match: give the full address")})
+    return found[0]
+
+
+@requires("duty.police_pass", obj=Place)
+def police_pass(request, pk):
+    """Issue a temporary pass valid at the place (GET: the form, or why the street does not
+    allow it). The pass is the passes module's visitor pass; its QR code is shown once."""
+    import segno
+
+    if request.method not in ("GET", "POST"):
+        from django.http import HttpResponseNotAllowed
+
+        return HttpResponseNotAllowed(["GET", "POST"])
+    place = get_in_scope(_police_places(request.user), request.user, "duty.police_pass", pk=pk)
+    setting = queries.street_setting(place)
+    ctx = {"place": place, "allowed": bool(setting and setting.police_passes),
+           "max_hours": setting.police_pass_hours if setting else 0, "post": request.POST}
+    if request.method == "POST":
+        post = request.POST
+        issued, refused = attempt(lambda: actions.police_issue_pass(
+            acting_user=request.user, place=place, name=post.get("name", ""), phone=post.get("phone", ""),
+            reason=post.get("reason", ""), hours=post.get("hours", "").strip(),
+            host_household=_host(place, post.get("host", "")) if ctx["allowed"] else None))
+        if refused:
+            ctx["errors"] = refused.errors or {"": refused.reason}
+            return render(request, "duty/police_pass.html", ctx, status=refused.status)
+        pass_, token = issued
+        ctx.update({"pass": pass_, "token": token, "qr": segno.make(token, error="m").svg_inline(scale=5, border=2)})
+    return render(request, "duty/police_pass.html", ctx)

@@ -8,6 +8,9 @@ declare(
     perms={
         # Guards record entries at their checkpoints.
         "gates.enter": {"gate_guard"},
+        # Guards issue a visitor's temporary pass on the spot (the police, who also staff
+        # gates, issue one only where their street allows it: duty's police pass page).
+        "gates.visitor": {"gate_guard"},
         "gates.view": {"commander", "coordinator", "committee", "medic"},
     },
 )

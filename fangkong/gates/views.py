@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from fangkong.web.forms import attempt
 from fangkong.lib.workflow import int_or_none
-from fangkong.places.access import get_in_scope, places_in_scope, public, requires
+from fangkong.places.access import get_in_scope, has_perm, places_in_scope, public, requires
 
 from . import actions, queries
 from .models import CHECKPOINT_KINDS
@@ -79,7 +79,8 @@ def gate(request):
         "user": request.user.get_username(),
         "t": _js_strings(),
     }
-    return render(request, "gates/gate.html", {"config": config, "places": places})
+    return render(request, "gates/gate.html", {"config": config, "places": places,
+                                               "can_visitor": has_perm(request.user, "gates.visitor")})
 
 
 SW_SCRIPT = Path(__file__).resolve().parent / "static" / "gates" / "sw.js"
@@ -113,7 +114,7 @@ def _host(place, text: str):
 
 
 @require_POST
-@requires("gates.enter")
+@requires("gates.visitor")
 def visitor(request):
     """Register a visitor and issue a temporary pass (needs the server); the reply shows its
     QR code and puts the code into the scanner field. The phone is never echoed back."""

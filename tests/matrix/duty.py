@@ -10,7 +10,7 @@ import uuid
 from django.utils import timezone
 
 from fangkong.duty import actions
-from fangkong.duty.models import Assignment, HealthCheck, Shift, Team, TeamKind
+from fangkong.duty.models import Assignment, HealthCheck, Shift, StreetSetting, Team, TeamKind
 from fangkong.places.actions import create_organization
 from tests.cast import make_user
 
@@ -46,4 +46,11 @@ def team(cast):
     return actions.create_team(acting_user=None, kind=kind, name="矩阵先锋队", place=cast.compound_a1)
 
 
-OBJECTS = {Shift: shift, Assignment: assignment, HealthCheck: health, Team: team}
+def street_setting(cast):
+    """The cast's street allows its police to issue temporary passes (for 24 hours at
+    most), so the police's pass routes are tried past the street's refusal (tested in
+    tests/test_duty.py)."""
+    return actions.set_street_settings(acting_user=None, street=cast.street, police_passes=True, police_pass_hours=24)
+
+
+OBJECTS = {Shift: shift, Assignment: assignment, HealthCheck: health, Team: team, StreetSetting: street_setting}
