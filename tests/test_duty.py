@@ -479,3 +479,56 @@ def test_police_issue_temporary_passes_where_the_street_allows(cast, client):
     actions.set_street_settings(acting_user=cast.coordinator, street=cast.street, police_passes=False)
     assert client.post(api, body, content_type="application/json").status_code == 403
     assert Pass.objects.count() == 2
+
+
+# --- The post's QR code; the health check-in through the phone's queue ---------------------------
+
+def test_post_qr_code_checks_in_and_the_page_wires_the_camera(duty, client):
+    shift = _shift(duty["site"], start_in=-dt.timedelta(minutes=2))
+    a = actions.assign(acting_user=duty["lead"], shift=shift, user=duty["vol1"])
+    # The responsible person prints the post's QR code from the shift page.
+    client.force_login(duty["lead"])
+    page = client.get(f"/duty/shifts/{shift.pk}/").content.decode()
+    assert 'id="post-qr"' in page and "<svg" in page
+    # The volunteer's page: the camera scanner (the gate page's vendored jsQR, kept offline by
+    # the service worker), the typed-code field, and the list's buttons as the fallback.
+    client.force_login(duty["vol1"])
+    page = client.get("/duty/").content.decode()
+    assert "vendor/jsqr/jsQR.js" in page and 'id="camera-btn"' in page and 'id="scan-form"' in page
+    assert 'class="big check-in"' in page and "jsQR.js" in page.split('id="duty-config"')[1].split("</script>")[0]
+    # A scan sends the post's code with the entry: another post's code is refused, nothing stored.
+    r = _batch(client, [{"client_id": "qr1", "assignment": a.pk, "direction": "in", "post_code": "wrong-post"}])
+    assert list(r.json()["rejected"][0]["errors"]) == ["post_code"]
+    assert Assignment.objects.get(pk=a.pk).state == A.ASSIGNED
+    r = _batch(client, [{"client_id": "qr2", "assignment": a.pk, "direction": "in", "post_code": shift.post_code}])
+    assert r.json()["accepted"] == ["qr2"] and Assignment.objects.get(pk=a.pk).state == A.CHECKED_IN
+
+
+def test_health_checkin_queued_offline_is_stored_once(duty, client):
+    later = _shift(duty["site"], start_in=dt.timedelta(hours=2))
+    a = actions.assign(acting_user=duty["lead"], shift=later, user=duty["vol1"])
+    client.force_login(duty["vol1"])
+    at = timezone.now() - dt.timedelta(minutes=40)  # reported on the phone without network 40 minutes ago
+    entry = {"kind": "health", "client_id": "h1", "temperature": "36.6", "symptoms": [], "device_at": at.isoformat(),
+             "offline": True}
+    for _i in range(2):  # the phone did not hear the first answer: sent again, stored once
+        r = _batch(client, [entry])
+        assert r.status_code == 200 and r.json()["accepted"] == ["h1"], r.content
+        assert r.json()["health"][0]["state"] == "ok"
+    hc = HealthCheck.objects.get(user=duty["vol1"])
+    assert hc.client_id == "h1" and hc.reported_at == at and hc.day == timezone.localdate(at)
+    # A fever in the same queue as a check-in: off the shift still ahead, the page told which.
+    fever = {**entry, "client_id": "h2", "temperature": "38.4", "device_at": timezone.now().isoformat(), "offline": False}
+    r = _batch(client, [fever, fever])
+    body = r.json()
+    assert body["accepted"] == ["h2", "h2"] and [h["removed"] for h in body["health"]] == [[a.pk], [a.pk]]
+    assert HealthCheck.objects.filter(user=duty["vol1"]).count() == 2
+    assert Assignment.objects.get(pk=a.pk).state == A.REMOVED
+    # Bad entries: rejected with the field named, nothing stored; another person's entry id is not theirs.
+    r = _batch(client, [{**entry, "client_id": "h3", "temperature": "hot"},
+                        {**entry, "client_id": "h4", "symptoms": ["headache"]},
+                        {**entry, "client_id": "h5", "device_at": (timezone.now() + dt.timedelta(hours=1)).isoformat()}])
+    assert [list(x["errors"]) for x in r.json()["rejected"]] == [["temperature"], ["symptoms"], ["device_at"]]
+    client.force_login(duty["vol2"])
+    r = _batch(client, [entry])
+    assert r.json()["accepted"] == [] and HealthCheck.objects.count() == 2

@@ -476,22 +476,32 @@ def close_overdue(*, now: dt.datetime | None = None) -> dict:
 
 # --- Daily health check-in ------------------------------------------------------------------
 
-def health_checkin(*, acting_user, temperature, symptoms=(), client_id: str = "", now: dt.datetime | None = None) -> HealthCheck:
+def health_checkin(*, acting_user, temperature, symptoms=(), client_id: str = "", now: dt.datetime | None = None,
+                   device_at=None, offline: bool = False) -> HealthCheck:
     """The daily health check-in. A fever (at or above the threshold) or any symptom takes
     the person off every shift not yet begun or checked into, until a medic clears them;
     the site's responsible person and medic are alerted, and each vacated shift gets a
-    proposed replacement (queries.suggest) on the site board."""
-    now = now or timezone.now()
-    temp = body_temperature(temperature, required=True)
-    symptoms = list(symptoms or [])
-    bad = [s for s in symptoms if s not in SYMPTOM_KEYS]
-    if bad:
-        raise Invalid({"symptoms": _("Unknown symptom: %(s)s") % {"s": ", ".join(map(str, bad))[:60]}})
+    proposed replacement (queries.suggest) on the site board. The same client_id again is
+    the same check-in (the phone's queue sent twice stores once); one queued offline counts
+    at the device's time (its day, and the shifts still ahead then)."""
     client_id = str(client_id or "")[:64]
     if client_id:
         done = HealthCheck.objects.filter(client_id=client_id, user=acting_user).first()
         if done is not None:
             return done
+    now = now or timezone.now()
+    device = _moment(device_at, "device_at")
+    if device is not None and device > now + dt.timedelta(minutes=SKEW_MINUTES):
+        raise Invalid({"device_at": _("This time lies in the future")})
+    if offline and device is not None:
+        now = device
+    temp = body_temperature(temperature, required=True)
+    if not isinstance(symptoms, (list, tuple)):
+        raise Invalid({"symptoms": _("Unknown symptom: %(s)s") % {"s": str(symptoms)[:60]}})
+    symptoms = list(symptoms or [])
+    bad = [s for s in symptoms if s not in SYMPTOM_KEYS]
+    if bad:
+        raise Invalid({"symptoms": _("Unknown symptom: %(s)s") % {"s": ", ".join(map(str, bad))[:60]}})
     unwell = temp >= settings.FEVER_THRESHOLD or bool(symptoms)
     dep = Deployment.objects.filter(user=acting_user, state=Deployment.State.ACTIVE).select_related("site").order_by(
         "-starts_on").first()

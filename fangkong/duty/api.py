@@ -63,27 +63,49 @@ class CheckBatchIn(Schema):
     sent_at: str | None = None  # the device's clock when it sent the batch
 
 
+class HealthDone(Schema):
+    client_id: str
+    state: str
+    day: dt.date
+    temperature: float
+    removed: list[int]  # the person's assignments taken off for health (from then on)
+
+
 class CheckBatchOut(Schema):
     accepted: list[str]
     rejected: list[dict[str, Any]]
     assignments: list[AssignmentOut]
+    health: list[HealthDone] = []
 
 
 @router.post("/duty/checks/batch", response=CheckBatchOut, auth=api_perm("duty.self"))
 def checks_batch(request, payload: CheckBatchIn):
     """The phone's queue of check-ins and check-outs: each entry {client_id, assignment,
-    direction "in"/"out", device_at, offline, post_code?, note?}. Accepted: stored now or
-    before (same client_id); rejected: with the reason per field (someone else's shift,
-    checked in twice, out before in...), nothing stored for it."""
+    direction "in"/"out", device_at, offline, post_code?, note?}, and of daily health
+    check-ins: {kind: "health", client_id, temperature, symptoms, device_at, offline}.
+    Accepted: stored now or before (same client_id); rejected: with the reason per field
+    (someone else's shift, checked in twice, out before in, a bad temperature...), nothing
+    stored for it."""
     if len(payload.entries) > BATCH:
         raise Invalid({"entries": f"at most {BATCH} entries per batch"})
-    accepted, rejected, out = [], [], {}
+    accepted, rejected, out, health = [], [], {}, []
     for e in payload.entries:
         cid = str(e.get("client_id") or "")[:64] if isinstance(e, dict) else ""
         if not cid:
             rejected.append({"client_id": "", "errors": {"client_id": "required"}})
             continue
         try:
+            if e.get("kind") == "health":
+                with transaction.atomic():
+                    hc = actions.health_checkin(acting_user=request.user, temperature=e.get("temperature"),
+                                                symptoms=e.get("symptoms") or [], client_id=cid,
+                                                device_at=e.get("device_at"), offline=bool(e.get("offline")))
+                removed = Assignment.objects.filter(user=request.user, state=Assignment.State.REMOVED, removed_reason="health",
+                                                    shift__ends_at__gt=hc.reported_at).values_list("pk", flat=True)
+                health.append({"client_id": cid, "state": hc.state, "day": hc.day, "temperature": float(hc.temperature),
+                               "removed": list(removed)})
+                accepted.append(cid)
+                continue
             with transaction.atomic():
                 a, _created = actions.check(acting_user=request.user, assignment_id=e.get("assignment"),
                                             direction=str(e.get("direction") or ""), client_id=cid,
@@ -99,7 +121,7 @@ def checks_batch(request, payload: CheckBatchIn):
         accepted.append(cid)
         out[a.pk] = a
     fresh = Assignment.objects.filter(pk__in=list(out)).select_related("shift")
-    return {"accepted": accepted, "rejected": rejected, "assignments": [assignment_out(a) for a in fresh]}
+    return {"accepted": accepted, "rejected": rejected, "assignments": [assignment_out(a) for a in fresh], "health": health}
 
 
 class HealthIn(Schema):

@@ -48,7 +48,8 @@ def parse_datetime(raw):
         return None
 
 
-ASSETS = ["vendor/pico/pico.min.css", "fangkong/app.css", "duty/duty.css", "duty/duty.js"]
+ASSETS = ["vendor/pico/pico.min.css", "fangkong/app.css", "duty/duty.css", "duty/duty.js", "vendor/jsqr/jsQR.js"]
+POST_QR_PREFIX = "fkpost:"  # the post's QR code reads "fkpost:<the shift's post code>" (duty.js strips it)
 
 
 def _refused(request, refused, back: str):
@@ -70,6 +71,11 @@ def _js_strings() -> dict:
         "queued": _("Saved on this device; it will be sent when online"),
         "rejected": _("rejected by the server"), "signIn": _("Sign in again to send the waiting entries"),
         "late": _("late"), "checkOut": _("Check out before leaving"),
+        "noShift": _("No shift to check in to or out of now"),
+        "workLog": _("Work log (optional)"), "today": _("Today"), "enterTemperature": _("Enter the temperature"),
+        "health": {k: str(v) for k, v in HealthCheck.State.choices},
+        "healthQueued": _("saved on this device; it will be sent when online"),
+        "noCamera": _("No camera available: type the post's code"),
     }
 
 
@@ -291,7 +297,10 @@ def shift_detail(request, pk):
     people = [{"a": a, "state": queries.person_state(a, timezone.now())}
               for a in shift.assignments.select_related("user")]
     users = get_user_model().objects.in_bulk(queries.suggest(shift))
-    return render(request, "duty/shift.html", {"shift": shift, "people": people, "proposal": list(users.values()),
+    import segno
+
+    qr = segno.make(POST_QR_PREFIX + shift.post_code, error="m").svg_inline(scale=4, border=2)
+    return render(request, "duty/shift.html", {"shift": shift, "people": people, "proposal": list(users.values()), "qr": qr,
                                                "can_manage": may(request.user, "duty.manage", shift)})
 
 

@@ -57,16 +57,25 @@
       btnIn.value = "out"; btnIn.dataset.direction = "out";
       btnIn.classList.remove("check-in"); btnIn.classList.add("check-out", "secondary");
       btnIn.textContent = form.dataset.outLabel;
+      if (!form.querySelector("textarea[name=note]")) {
+        const label = document.createElement("label");
+        label.textContent = T.workLog;
+        const note = document.createElement("textarea");
+        note.name = "note"; note.rows = 2; note.maxLength = 1000;
+        label.appendChild(note);
+        form.insertBefore(label, btnIn);
+      }
     } else if (state === "checked_out") {
       form.hidden = true;
     }
   }
 
-  function press(form, direction) {
+  function press(form, direction, postCode) {
     const li = form.closest("li");
     const note = form.querySelector("textarea[name=note]");
     const entry = { client_id: uuid(), assignment: Number(li.dataset.assignment), direction,
                     device_at: new Date().toISOString(), offline: !online(), note: note ? note.value.trim() : "" };
+    if (postCode) entry.post_code = postCode; // checked against the shift's post by the server
     enqueue(entry);
     showState(li, direction === "in" ? "checked_in" : "checked_out", (direction === "in" ? T.checkedIn : T.checkedOut)
       + (online() ? "" : " · " + T.queued), entry.device_at);
@@ -91,8 +100,17 @@
       needSignIn = false;
       if (!resp.ok) { serverDown = resp.status >= 500; return; }
       const data = await resp.json();
+      let reload = false;
+      for (const h of data.health || []) {
+        showHealth(h.state, h.temperature, "");
+        if (h.removed.some((id) => { const li = document.querySelector(`li[data-assignment="${id}"]`);
+                                     return li && li.dataset.state !== "removed"; })) reload = true;
+      }
       const bad = {};
       for (const r of data.rejected) bad[r.client_id] = r.errors;
+      // A shift refused (another post's QR code, checked in twice...): shown as the server has it.
+      if (batch.some((e) => e.assignment && bad[e.client_id])) reload = true;
+      if (reload) setTimeout(() => location.reload(), 0); // also when taken off shifts
       forget(new Set([...data.accepted, ...Object.keys(bad)]));
       for (const a of data.assignments) {
         const li = document.querySelector(`li[data-assignment="${a.id}"]`);
@@ -101,6 +119,7 @@
                   a.state === "checked_out" ? a.checkout_at : a.checkin_at);
         if (a.late) li.querySelector(".shift-state").textContent += " · " + T.late;
       }
+      if (batch.some((e) => e.kind === "health" && bad[e.client_id]) && $("health-today")) $("health-today").hidden = true;
       if (Object.keys(bad).length) {
         const rej = load(KEY.rejected, []);
         for (const [id, errors] of Object.entries(bad)) rej.push({ id, errors });
@@ -128,8 +147,98 @@
       rej.slice(-3).map((r) => Object.values(r.errors).join("; ") + " (" + T.rejected + ")").join(" · ");
   }
 
+  // --- The post's QR code: scanned by the camera (or typed, or from a scanner) ----------------
+  // A scan at a post checks out of the shift one is on, else checks into the next shift not
+  // yet begun; the code goes with the entry and the server checks it belongs to that shift's
+  // post (a wrong one is rejected like any entry). The list's buttons stay as the fallback.
+  const POST_PREFIX = "fkpost:";
+  function postCode(text) {
+    const t = String(text || "").trim();
+    return t.toLowerCase().startsWith(POST_PREFIX) ? t.slice(POST_PREFIX.length) : t;
+  }
+  function scanMessage(text) { const p = $("scan-msg"); if (p) { p.textContent = text; p.hidden = !text; } }
+  function actionable() {
+    const items = Array.from(document.querySelectorAll("#today li[data-assignment]"))
+      .filter((li) => li.querySelector("form.check-form") && !li.querySelector("form.check-form").hidden);
+    return items.find((li) => li.dataset.state === "checked_in") || items.find((li) => li.dataset.state === "assigned") || null;
+  }
+  function onScan(text) {
+    const code = postCode(text);
+    const li = actionable();
+    if (!code) return;
+    if (!li) { scanMessage(T.noShift); return; }
+    const direction = li.dataset.state === "checked_in" ? "out" : "in";
+    scanMessage("");
+    press(li.querySelector("form.check-form"), direction, code);
+    if ($("scan")) $("scan").value = "";
+  }
+  let stream = null;
+  async function camera() {
+    const video = $("camera");
+    if (stream) { stopCamera(); return; }
+    if (!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia) || typeof jsQR !== "function") {
+      scanMessage(T.noCamera); return;
+    }
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+    } catch (e) { scanMessage(T.noCamera); return; }
+    video.srcObject = stream;
+    video.hidden = false;
+    await video.play();
+    const canvas = $("camera-canvas");
+    const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    const tick = () => {
+      if (!stream) return;
+      if (video.readyState === video.HAVE_ENOUGH_DATA) {
+        canvas.width = video.videoWidth; canvas.height = video.videoHeight;
+        ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+        const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
+        const code = jsQR(img.data, img.width, img.height, { inversionAttempts: "dontInvert" });
+        if (code && code.data) { stopCamera(); onScan(code.data); return; }
+      }
+      setTimeout(tick, 150);
+    };
+    tick();
+  }
+  function stopCamera() {
+    if (stream) stream.getTracks().forEach((t) => t.stop());
+    stream = null;
+    $("camera").hidden = true;
+  }
+  if ($("scan-form")) {
+    $("scan-form").addEventListener("submit", (e) => { e.preventDefault(); onScan($("scan").value); });
+    $("camera-btn").addEventListener("click", camera);
+  }
+
+  // --- The daily health check-in: queued like the check-ins (same queue, a client id each) ---
+  function showHealth(state, temperature, note) {
+    const p = $("health-today");
+    if (!p) return;
+    p.hidden = false;
+    p.dataset.state = state;
+    p.className = "health-" + state;
+    p.textContent = T.today + ": " + temperature + " °C · " + (T.health[state] || "") + (note ? " · " + note : "");
+  }
+  const hform = $("health-form");
+  if (hform) {
+    hform.addEventListener("submit", (e) => {
+      e.preventDefault();
+      const temp = hform.querySelector("input[name=temperature]").value.trim();
+      if (!temp) { showHealth("queued", "—", T.enterTemperature); return; }
+      const symptoms = Array.from(hform.querySelectorAll("input[name=symptoms]:checked"), (i) => i.value);
+      const entry = { kind: "health", client_id: uuid(), temperature: temp, symptoms,
+                      device_at: new Date().toISOString(), offline: !online() };
+      enqueue(entry);
+      showHealth("queued", temp, T.healthQueued);
+      hform.reset();
+      render();
+      sync();
+    });
+  }
+
   // Entries waiting from an earlier visit: show them on their shifts.
   for (const e of queued()) {
+    if (e.kind === "health") { showHealth("queued", e.temperature, T.healthQueued); continue; }
     const li = document.querySelector(`li[data-assignment="${e.assignment}"]`);
     if (li) showState(li, e.direction === "in" ? "checked_in" : "checked_out",
                       (e.direction === "in" ? T.checkedIn : T.checkedOut) + " · " + T.queued, e.device_at);
@@ -151,5 +260,5 @@
   }
   render();
   sync();
-  window.fkDuty = { sync, queued: () => queued().length }; // for tests and the console
+  window.fkDuty = { sync, queued: () => queued().length, onScan }; // for tests and the console
 })();

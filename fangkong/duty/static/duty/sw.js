@@ -1,5 +1,5 @@
 // Fangkong duty page service worker: the page and its assets stay usable offline.
-const CACHE = "fk-duty-v1";
+const CACHE = "fk-duty-v2";
 // The page and the assets come in the script's query string (see gates/views.py).
 const PARAMS = new URL(self.location.href).searchParams;
 const PAGE = PARAMS.get("page") || "/duty/";
