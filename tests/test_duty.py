@@ -532,3 +532,64 @@ def test_health_checkin_queued_offline_is_stored_once(duty, client):
     client.force_login(duty["vol2"])
     r = _batch(client, [entry])
     assert r.json()["accepted"] == [] and HealthCheck.objects.count() == 2
+
+
+# --- Fill the whole week ----------------------------------------------------------------------------
+
+def test_fill_the_whole_week_fixed_roster_all_or_report(cast, client):
+    """Three volunteers, next week's shifts of a site. Known answer, balanced over the week
+    (fewest hours first, ties to the lower id): v1 has a weekly limit of 20 h, v2 cares for
+    family (day shifts) and is already on Tuesday's 8-hour shift, v3's health allows 4 hours.
+      Mon 08–12 ×2: v1 0, v2 8, v3 0        -> v1, v3
+      Mon 20–24:    v1 4, v3 4 (v2: family) -> v1
+      Tue 08–16 (1 of 2 free): v2 on it, v3 (8 h: health) -> v1 (16 h)
+      Wed 12–16:    v1 16, v2 8, v3 4       -> v3
+      Thu 00–08:    v1 over 20 h, v2 family, v3 health -> no one: reported."""
+    from fangkong.audit.models import AuditEvent
+
+    site = create_organization(acting_user=None, kind="site", name="周排班点", code="WEEK1", place=cast.compound_a1)
+    lead = make_user("week_lead", [("site_lead", site)])
+    today = timezone.localdate()
+    monday = today - dt.timedelta(days=today.weekday()) + dt.timedelta(days=7)
+    v1, v2, v3 = (make_user(f"week_v{i}", [("volunteer", site)]) for i in (1, 2, 3))
+    for u, extra in ((v1, {"weekly_limit": 20}), (v2, {"family_care": True}), (v3, {"health_limited": True})):
+        actions.deploy(acting_user=lead, user=u, site=site, starts_on=today, **extra)
+    tz = timezone.get_current_timezone()
+
+    def shift(day, h0, h1, slots=1):
+        base = dt.datetime.combine(monday + dt.timedelta(days=day), dt.time.min, tzinfo=tz)
+        return actions.create_shift(acting_user=lead, site=site, post="gate", slots=slots,
+                                    starts_at=base + dt.timedelta(hours=h0), ends_at=base + dt.timedelta(hours=h1))
+
+    mon_am, mon_pm, tue, wed = shift(0, 8, 12, 2), shift(0, 20, 24), shift(1, 8, 16, 2), shift(2, 12, 16)
+    actions.assign(acting_user=lead, shift=tue, user=v2)
+    thu = shift(3, 0, 8)
+    other_week = shift(8, 8, 12)  # the week after: untouched
+    client.force_login(lead)
+    # Not every place can be taken: nothing stored, the report names Thursday's shift.
+    r = client.post(f"/duty/sites/{site.pk}/fill-week/", {"week": (monday + dt.timedelta(days=3)).isoformat()})
+    assert r.status_code == 409 and f"{timezone.localtime(thu.starts_at):%m-%d %H:%M}" in r.content.decode()
+    assert Assignment.objects.filter(site=site).count() == 1
+    assert queries.suggest_week(site, monday) == ({mon_am.pk: [v1.pk, v3.pk], mon_pm.pk: [v1.pk], tue.pk: [v1.pk],
+                                                   wed.pk: [v3.pk], thu.pk: []}, {thu.pk: 1})
+    # Fill what can be filled: exactly the known answer, Thursday reported.
+    r = client.post(f"/duty/sites/{site.pk}/fill-week/", {"week": monday.isoformat(), "partial": "1"})
+    assert r.status_code == 302
+    got = {}
+    for sid, uid in Assignment.objects.filter(site=site).values_list("shift_id", "user_id"):
+        got.setdefault(sid, set()).add(uid)
+    assert got == {mon_am.pk: {v1.pk, v3.pk}, mon_pm.pk: {v1.pk}, tue.pk: {v1.pk, v2.pk}, wed.pk: {v3.pk}}
+    assert other_week.pk not in got
+    assert AuditEvent.objects.filter(action="duty.fill_week", user=lead, outcome="ok").count() == 1
+    assert AuditEvent.objects.filter(action="duty.fill_week", user=lead, outcome="refused").count() == 1
+    # Thursday's shift made a day shift: now the week fills completely (v2 cares for family: 08–20 ok).
+    Shift.objects.filter(pk=thu.pk).update(starts_at=thu.starts_at + dt.timedelta(hours=9), ends_at=thu.ends_at + dt.timedelta(hours=9))
+    result = actions.fill_week(acting_user=lead, site=site, monday=monday)
+    assert result == {"assigned": 1, "stored": True, "short": {}, "refused": {}}
+    assert Assignment.objects.get(shift=thu).user == v2
+    # Another site's lead: 404; a volunteer: 403.
+    client.force_login(v1)
+    assert client.post(f"/duty/sites/{site.pk}/fill-week/").status_code == 403
+    client.force_login(make_user("other_lead", [("site_lead", create_organization(
+        acting_user=None, kind="site", name="别处", code="WEEK2", place=cast.grid_b1))]))
+    assert client.post(f"/duty/sites/{site.pk}/fill-week/").status_code == 404

@@ -124,6 +124,7 @@ ACTIONS = {
     "duty.checkin": _("Checked in to a shift"),
     "duty.checkout": _("Checked out of a shift"),
     "duty.deploy": _("Person deployed to a site"),
+    "duty.fill_week": _("Week of shifts filled with the suggestion"),
     "duty.health": _("Health check-in on duty"),
     "duty.health.clear": _("Cleared for duty by a medic"),
     "duty.missed": _("Shift missed"),

@@ -296,6 +296,61 @@ def assign(*, acting_user, shift: Shift, user, how: str = Assignment.How.ASSIGNE
     return a
 
 
+class _Undo(Exception):
+    """Rolls back a week's fill that could not be completed."""
+
+
+def fill_week(*, acting_user, site, monday: dt.date, partial: bool = False) -> dict:
+    """Fill every free place of the site's shifts in the week from `monday` (those not yet
+    begun) with the suggestion balanced over the whole week (queries.suggest_week: the
+    same constraints as one shift's: overlaps, weekly limit, unwell, declared constraints).
+    All or report: when some place can be taken by no one, or a proposed assignment is
+    refused when made, nothing is stored and the report says which shifts and why; with
+    partial=True, what can be filled is, and the rest is reported.
+    Returns {"assigned": n, "stored": bool, "short": {shift id: places left},
+    "refused": {shift id: reason}}."""
+    from .queries import suggest_week
+
+    monday = monday - dt.timedelta(days=monday.weekday())
+    with transaction.atomic():
+        # The site's shifts of the week locked in order: two fills at once do not interleave.
+        list(Shift.objects.select_for_update().filter(pk__in=_week_ids(site, monday)).order_by("pk").values_list("pk"))
+        plan, short = suggest_week(site, monday)
+        users = {u.pk: u for u in _users(uid for uids in plan.values() for uid in uids)}
+        shifts = Shift.objects.in_bulk(list(plan))
+        done, refused = [], {}
+        try:
+            with transaction.atomic():
+                for sid, uids in plan.items():
+                    for uid in uids:
+                        try:
+                            with transaction.atomic():
+                                done.append(assign(acting_user=acting_user, shift=shifts[sid], user=users[uid]))
+                        except (Invalid, Conflict) as exc:
+                            refused[sid] = "; ".join(str(v) for v in exc.errors.values()) if isinstance(exc, Invalid) else str(exc)
+                if (short or refused) and not partial:
+                    raise _Undo
+        except _Undo:
+            done = []
+        stored = bool(done) or not (short or refused)
+        record(acting_user, "duty.fill_week", obj=site, outcome="ok" if stored else "refused",
+               detail={"week": monday.isoformat(), "assigned": len(done), "short": sum(short.values()),
+                       "refused": len(refused), "partial": partial}, place_path=_site_path(site))
+    return {"assigned": len(done), "stored": stored, "short": short, "refused": refused}
+
+
+def _week_ids(site, monday):
+    from .queries import week_shifts
+
+    return list(week_shifts(site, monday).values_list("pk", flat=True))
+
+
+def _users(ids):
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.filter(pk__in=set(ids))
+
+
 def take_slot(*, acting_user, shift: Shift) -> Assignment:
     if not shift.open:
         raise Conflict(_("This shift is not open for volunteers to take"))

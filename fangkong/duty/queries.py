@@ -54,6 +54,7 @@ class Candidate:
     health_limited: bool = False
     unwell: bool = False
     busy: list = field(default_factory=list)  # [(start, end)] of shifts already held
+    deployed: tuple = (None, None)  # (first day, last day) of the deployment; None: open
 
 
 @dataclass
@@ -74,6 +75,9 @@ def _eligible(c: Candidate, s: Slot) -> bool:
     if c.hours + s.hours > c.weekly_limit:
         return False
     start, end = timezone.localtime(s.start), timezone.localtime(s.end)
+    first, last = c.deployed
+    if (first and start.date() < first) or (last and start.date() > last):
+        return False
     if c.family_care and (start.time() < dt.time(8) or end.time() > dt.time(20) or end.date() != start.date()):
         return False
     if c.health_limited and s.hours > 4:
@@ -104,7 +108,8 @@ def candidates_for(site_id: int, start: dt.datetime, end: dt.datetime, *, exclud
     7 days before `start`, planned hours still ahead of them, their shifts held, health."""
     day0, day1 = timezone.localtime(start).date(), timezone.localtime(end).date()
     deps = list(Deployment.objects.filter(site_id=site_id, state=Deployment.State.ACTIVE, starts_on__lte=day1).exclude(
-        ends_on__lt=day0))
+        ends_on__lt=day0).order_by("user_id", "-starts_on"))
+    deps = list({d.user_id: d for d in reversed(deps)}.values())  # one per person: the latest
     uids = [d.user_id for d in deps]
     worked = hours_worked(uids, start=start - dt.timedelta(days=7), end=start)
     unwell = set(HealthCheck.objects.filter(user_id__in=uids, state=H.UNWELL).values_list("user_id", flat=True))
@@ -120,7 +125,32 @@ def candidates_for(site_id: int, start: dt.datetime, end: dt.datetime, *, exclud
             planned[uid] += (s1 - s0).total_seconds() / 3600
     return [Candidate(key=d.user_id, hours=worked.get(d.user_id, 0.0) + planned[d.user_id], weekly_limit=d.weekly_limit,
                       family_care=d.family_care, health_limited=d.health_limited, unwell=d.user_id in unwell,
-                      busy=busy[d.user_id]) for d in deps]
+                      busy=busy[d.user_id], deployed=(d.starts_on, d.ends_on)) for d in deps]
+
+
+def week_shifts(site, monday: dt.date, now: dt.datetime | None = None):
+    """The site's shifts starting in the week from `monday` and not yet begun."""
+    start = timezone.make_aware(dt.datetime.combine(monday, dt.time.min))
+    return Shift.objects.filter(site=site, starts_at__gte=max(start, now or timezone.now()),
+                                starts_at__lt=start + dt.timedelta(days=7)).order_by("starts_at", "id")
+
+
+def suggest_week(site, monday: dt.date, now: dt.datetime | None = None) -> tuple[dict[int, list[int]], dict[int, int]]:
+    """The suggestion for every free place of the site's shifts in the week from `monday`
+    (not yet begun), balanced across the whole week: ({shift id: [user ids]}, {shift id:
+    places no one can take}). The same rule and constraints as one shift's suggestion."""
+    shifts = list(week_shifts(site, monday, now))
+    if not shifts:
+        return {}, {}
+    taken: dict[int, set] = defaultdict(set)
+    for sid, uid in Assignment.objects.filter(shift__in=shifts).exclude(state=A.REMOVED).values_list("shift_id", "user_id"):
+        taken[sid].add(uid)
+    slots = [Slot(key=s.pk, start=s.starts_at, end=s.ends_at, needed=s.slots - len(taken[s.pk]))
+             for s in shifts if s.slots > len(taken[s.pk])]
+    cands = candidates_for(site.pk, shifts[0].starts_at, max(s.ends_at for s in shifts))
+    plan = balance(slots, cands)
+    short = {sl.key: sl.needed - len(plan.get(sl.key, [])) for sl in slots if len(plan.get(sl.key, [])) < sl.needed}
+    return plan, short
 
 
 def suggest(shift: Shift) -> list[int]:

@@ -13,6 +13,7 @@ urlpatterns = [
     path("sites/<int:pk>/", views.site_board, name="duty_site"),
     path("sites/<int:pk>/shifts/", views.shift_new, name="duty_shift_new"),
     path("sites/<int:pk>/deploy/", views.deploy, name="duty_deploy"),
+    path("sites/<int:pk>/fill-week/", views.fill_week, name="duty_fill_week"),
     path("sites/<int:pk>/review/", views.review, name="duty_review"),
     path("shifts/<int:pk>/", views.shift_detail, name="duty_shift"),
     path("shifts/<int:pk>/assign/", views.assign, name="duty_assign"),

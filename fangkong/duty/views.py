@@ -268,6 +268,34 @@ def shift_new(request, pk):
 
 @require_POST
 @requires("duty.manage", obj=Organization)
+def fill_week(request, pk):
+    """Fill the week (of the day given, else this week) with the suggestion: all or a
+    report of the shifts no one can take (409, nothing stored), or with `partial` what can
+    be filled and the report of the rest."""
+    site = get_in_scope(Organization.objects.filter(kind="site"), request.user, "duty.manage", pk=pk)
+    day = parse_date(request.POST.get("week") or "") or timezone.localdate()
+    back = reverse("duty_site", args=[site.pk]) + f"?day={day:%Y-%m-%d}"
+    result = actions.fill_week(acting_user=request.user, site=site, monday=day, partial=bool(request.POST.get("partial")))
+    shifts = Shift.objects.in_bulk(list(result["short"]) + list(result["refused"]))
+    report = [_("%(shift)s: %(n)s place(s) no one can take") % {"shift": _shift_name(shifts[k]), "n": n}
+              for k, n in result["short"].items()]
+    report += [f"{_shift_name(shifts[k])}: {why}" for k, why in result["refused"].items()]
+    if not result["stored"]:
+        for line in [_("Nothing was filled: not every place can be taken")] + report:
+            messages.error(request, line)
+        return render(request, "duty/refused.html", {"back": back}, status=409)
+    messages.success(request, _("%(n)s place(s) filled") % {"n": result["assigned"]})
+    for line in report:
+        messages.warning(request, line)
+    return redirect(back)
+
+
+def _shift_name(shift) -> str:
+    return f"{timezone.localtime(shift.starts_at):%m-%d %H:%M} {shift.post_label}"
+
+
+@require_POST
+@requires("duty.manage", obj=Organization)
 def deploy(request, pk):
     site = get_in_scope(Organization.objects.filter(kind="site"), request.user, "duty.manage", pk=pk)
     post = request.POST
