@@ -593,3 +593,29 @@ def test_fill_the_whole_week_fixed_roster_all_or_report(cast, client):
     client.force_login(make_user("other_lead", [("site_lead", create_organization(
         acting_user=None, kind="site", name="别处", code="WEEK2", place=cast.grid_b1))]))
     assert client.post(f"/duty/sites/{site.pk}/fill-week/").status_code == 404
+
+
+# --- Services' deliverers from the people on duty ------------------------------------------------
+
+def test_services_offer_the_people_on_duty_now_as_deliverers_first(duty, cast, client):
+    """A request in community A: the committee's choice of deliverers lists first those on
+    duty now at the sites serving it (queries.on_duty), then the others by name; someone on
+    duty at a sibling community's site is not offered at all."""
+    from fangkong.services import actions as services
+
+    aaa = make_user("aaa_vol", [("volunteer", duty["site"])])  # first by name, not on duty
+    now_shift = _shift(duty["site"], start_in=-dt.timedelta(minutes=10))
+    a = actions.assign(acting_user=duty["lead"], shift=now_shift, user=duty["vol3"])
+    actions.check(acting_user=duty["vol3"], assignment_id=a.pk, direction="in", client_id="svc1")
+    actions.assign(acting_user=duty["lead"], shift=now_shift, user=duty["vol2"])  # on the shift, not yet checked in
+    far = make_user("far_vol", [("volunteer", duty["other"])])
+    actions.deploy(acting_user=None, user=far, site=duty["other"], starts_on=timezone.localdate())
+    far_shift = _shift(duty["other"], start_in=-dt.timedelta(minutes=10))
+    actions.assign(acting_user=None, shift=far_shift, user=far)
+    req = services.create_request(acting_user=None, person=cast.person_a1, kind="medicine", text="药", source="staff")
+    client.force_login(cast.committee_a)
+    page = client.get(f"/services/{req.pk}/").content.decode()
+    options = page.split('id="id_assignee"')[1].split("</select>")[0]
+    order = [o.split(">")[1].split(" ")[0].split("<")[0] for o in options.split("<option")[1:]]
+    assert order[:2] == ["vol2", "vol3"] and order.index("aaa_vol") > 1 and "far_vol" not in order
+    assert options.count('data-on-duty="1"') == 2

@@ -167,18 +167,20 @@ def suggest(shift: Shift) -> list[int]:
 
 # --- Who is on duty (for other modules) -------------------------------------------------------
 
-def on_duty(*, site=None, place_path: str = "", at: dt.datetime | None = None, planned: bool = False):
-    """The users on duty at a site (an Organization of kind site) or under a place path at
-    `at` (default now): checked in and not yet out; with planned=True also those assigned
-    to a shift running then (not yet checked in). Other modules (supplies, command, clinic
-    triage) call this to find whom to give a task: it reads no grants, the caller decides
-    what the user may see."""
+def on_duty(*, site=None, sites=None, place_path: str = "", at: dt.datetime | None = None, planned: bool = False):
+    """The users on duty at a site (an Organization of kind site), at any of `sites` (ids or
+    a queryset of sites) or under a place path at `at` (default now): checked in and not
+    yet out; with planned=True also those assigned to a shift running then (not yet checked
+    in). Other modules (services' deliverers, supplies, command, clinic triage) call this to
+    find whom to give a task: it reads no grants, the caller decides what the user may see."""
     from django.contrib.auth import get_user_model
 
     at = at or timezone.now()
     qs = Assignment.objects.all()
     if site is not None:
         qs = qs.filter(site=site)
+    if sites is not None:
+        qs = qs.filter(site__in=sites)
     if place_path:
         qs = qs.filter(place_path__under=place_path)
     now_in = Q(state=A.CHECKED_IN, checkin_at__lte=at)

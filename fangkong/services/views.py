@@ -93,28 +93,43 @@ def new_request(request, pk: int):
 
 def _manage_ctx(request, req):
     possible = [(n, t) for n, t in possible_transitions(actions.TRANSITIONS, req, request.user) if t.perm == "services.manage"]
-    return {"req": req, "possible": possible, "accounts": _deliverers(req)[:200] if any(n == "assign" for n, _t in possible) else []}
+    return {"req": req, "possible": possible,
+            "accounts": _deliverers_on_duty_first(req) if any(n == "assign" for n, _t in possible) else []}
+
+
+def _deliverers_on_duty_first(req) -> list:
+    """The accounts a request may be assigned to, those on duty now at the sites serving it
+    first (people on duty: checked in, or on a shift running now), each marked `on_duty`."""
+    from django.db.models import BooleanField, Case, Value, When
+
+    from fangkong.duty.queries import on_duty
+
+    on = on_duty(sites=_sites_serving(req), planned=True).values("pk")
+    return list(_deliverers(req).annotate(on_duty=Case(When(pk__in=on, then=Value(True)), default=Value(False),
+                                                       output_field=BooleanField())).order_by("-on_duty", "username")[:200])
+
+
+def _sites_serving(req):
+    """Sites of the request's community (its nearest community above, else its own place) and
+    of the places above it (a street's site serves the whole street), never a sibling's."""
+    from django.db.models import Q
+
+    from fangkong.places.access import ancestor_paths
+    from fangkong.places.models import Organization, Place
+
+    area = Place.objects.filter(path__in=ancestor_paths(req.place_path), kind="community").values_list(
+        "path", flat=True).first() or req.place_path
+    return Organization.objects.filter(Q(place_path__under=area) | Q(place_path__in=ancestor_paths(area)), kind="site")
 
 
 def _deliverers(req):
     """Accounts the committee may assign a request to: those holding services.deliver over its place."""
     from fangkong.places.access import holders
-    from fangkong.places.models import Organization
 
-    # Volunteers granted over a site (an organization) are assigned by the committee until
-    # the people-on-duty module's volunteers and shifts say who serves where.
+    # Volunteers granted over a site (an organization) of the request's area; the page offers
+    # those on duty now there first (_deliverers_on_duty_first).
     qs = holders("services.deliver", place_path=req.place_path)
-    from fangkong.places.access import ancestor_paths
-    from fangkong.places.models import Place
-
-    from django.db.models import Q
-
-    # Sites of the request's community (its nearest community above, else its own place) and
-    # of the places above it (a street's site serves the whole street), never a sibling's.
-    area = Place.objects.filter(path__in=ancestor_paths(req.place_path), kind="community").values_list(
-        "path", flat=True).first() or req.place_path
-    sites = Organization.objects.filter(Q(place_path__under=area) | Q(place_path__in=ancestor_paths(area)), kind="site")
-    for org_id in sites.values_list("pk", flat=True)[:50]:
+    for org_id in _sites_serving(req).values_list("pk", flat=True)[:50]:
         qs = qs | holders("services.deliver", org_id=org_id)
     return qs.distinct().order_by("username")
 
