@@ -182,6 +182,10 @@ def build(rng, tree: dict, staff: dict, days: list, real_now: dt.datetime, *, ki
                                  group="补位", starts_at=_at(tomorrow, 20 * 60), ends_at=_at(tomorrow, 22 * 60), slots=2,
                                  open=True)
 
+    # The street lets its police issue temporary passes (临时通行证) of 24 hours at most.
+    with clock(_at(first, 6 * 60 + 30)):
+        actions.set_street_settings(acting_user=None, street=tree["street"], police_passes=True, police_pass_hours=24)
+
     # --- The other sites: shifts, check-ins and health check-ins in bulk ------------------------------
     shifts, rows, checks = [], [], []
     import secrets
