@@ -268,3 +268,21 @@ def test_daily_figures_and_todos(world, cast):
     keys = {t.key: t for t in registry.todos(world["property_a"])}
     assert keys["disinfection.overdue"].count == 1 and keys["disinfection.overdue"].overdue
     assert "disinfection.overdue" not in {t.key for t in registry.todos(world["property_b"])}
+
+
+# --- Issue 19 item 5: stations no longer type in what the ledger derives -----------------------
+
+def test_stations_are_no_longer_asked_for_the_supplies_figures_the_ledger_derives(cast):
+    from fangkong.places.actions import create_organization
+    from fangkong.reports import actions as reports
+
+    station = create_organization(acting_user=None, kind="station", name="甲协调站", code="STA", place=cast.comm_a)
+    assert not {"masks", "disinfectant", "thermometers", "suits"} & {d.key for d in reports.definitions_for(station)}
+    assert {"masks", "disinfectant", "thermometers", "suits"} <= {d.key for d in reports.definitions_for(cast.org_x)}
+    assert station not in reports.required_orgs() and cast.org_x in reports.required_orgs()
+    # The station's figures come from the ledger instead (supplies' derived metric, by organization).
+    holder = supplies.create_holder(acting_user=None, kind="station", organization=station)
+    install(Item, Package)
+    supplies.receive(acting_user=None, holder=holder, item=Item.objects.get(code="masks"), quantity=120)
+    masks = next(m for m in registry.metrics() if m.key == "supplies.masks")
+    assert dict(masks.by_org(timezone.localdate()))[station.pk] == 120

@@ -175,23 +175,47 @@ def generate_stairwells(*, acting_user, compound: Place, units=2, every_days=3, 
 
 
 @transaction.atomic
-def deactivate_target(*, acting_user, target: Target) -> Target:
-    Target.objects.filter(pk=target.pk).update(active=False)
-    target.active = False
-    record(acting_user, "disinfection.target.deactivate", obj=target)
-    return target
+def add_targets(*, acting_user, place: Place, specs) -> int:
+    """Many targets at once (a compound's bins and stations, a demo street at the seeds'
+    scale): specs [(kind, label, every_days, times_a_day, key_area)], each checked as by
+    create_target; those already there (same kind and label) are kept. Returns how many are new."""
+    _target_place(place)
+    compound = _compound_of(place)
+    have = set(Target.objects.filter(place=place).values_list("kind", "label"))
+    new = []
+    for kind, label, every, times, key in specs:
+        if kind not in K.values or kind in (K.CASE_AREA, K.ISOLATION_WASTE):
+            raise Invalid({"kind": _("Choose a kind")})
+        label = str(label or "").strip()
+        if not label or len(label) > 120:
+            raise Invalid({"label": _("Enter a label (at most 120 characters)")})
+        if (kind, label) in have:
+            continue
+        have.add((kind, label))
+        new.append(Target(place=place, place_path=place.path, compound=compound, kind=kind, label=label,
+                          every_days=_frequency(every, "every_days", 1, 30, 1),
+                          times_a_day=_frequency(times, "times_a_day", 1, 12, 1), key_area=bool(key)))
+    Target.objects.bulk_create(new, batch_size=1000)
+    record(acting_user, "disinfection.target.add_many", obj=place, detail={"new": len(new)})
+    return len(new)
 
 
 # --- Logging a round --------------------------------------------------------------------
 
-def holder_for(target: Target) -> Holder | None:
+def holder_for(target: Target, item: Item | None = None, quantity: int = 0) -> Holder | None:
     """Where the agent comes from: the nearest active holder at or above the target's place
-    (the compound's store, else the community's station, else the street's warehouse)."""
+    (the compound's store, else the community's station, else the street's warehouse) that
+    has `quantity` of `item` on hand; the nearest one when none has (its refusal says so)."""
     paths = list(reversed(ancestor_paths(target.place_path)))
-    found = {}
+    found: dict[str, list[Holder]] = {}
     for h in Holder.objects.filter(active=True, place_path__in=paths).order_by("id"):
-        found.setdefault(h.place_path, h)
-    return next((found[p] for p in paths if p in found), None)
+        found.setdefault(h.place_path, []).append(h)
+    ordered = [h for p in paths for h in found.get(p, [])]
+    if item is not None:
+        for h in ordered:
+            if supplies.on_hand(h, item) >= quantity:
+                return h
+    return ordered[0] if ordered else None
 
 
 def _amount(raw) -> int | None:
@@ -254,7 +278,7 @@ def log_round(*, acting_user, round: Round, client_id: str = "", agent: Item | N
             raise
         return found, False
     if agent is not None:
-        holder = holder_for(r.target)
+        holder = holder_for(r.target, agent, n)
         if holder is None:
             raise Conflict(_("No supplies holder above %(target)s to take the agent from") % {"target": r.target.label})
         entry = supplies.use_for_task(acting_user=acting_user, holder=holder, item=agent, quantity=n, task=TASK,
