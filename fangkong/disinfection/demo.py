@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 
 from fangkong.accounts.actions import add_grant
 from fangkong.lib.workflow import Conflict
+from fangkong.residents.models import Person
 from fangkong.supplies.models import Item
 
 from . import actions
@@ -24,6 +25,7 @@ from .models import Round, Target
 PROPERTY = ("demo_property", "阳光花园物业")
 STAIRWELLS, STATIONS, BINS, TOILETS = 1350, 62, 474, 19
 KEY_STAIRWELLS = 12
+FULL_STREET = 90_000  # the default demo's persons: the seed's figures in full
 
 
 def _property_staff(compounds):
@@ -44,17 +46,21 @@ def _share(total: int, n: int, i: int) -> int:
     return total // n + (1 if i < total % n else 0)
 
 
-def _specs(i: int, n: int) -> list[tuple]:
-    """The targets of compound i of n: its share of the seed's figures."""
+def _specs(i: int, n: int, scale: float) -> list[tuple]:
+    """The targets of compound i of n: its share of the seed's figures (scaled down for a
+    smaller street: `DEMO_PERSONS=9000` has a tenth of them)."""
+    def share(total):
+        return _share(max(n, round(total * scale)), n, i)
+
     specs = []
-    stairwells = _share(STAIRWELLS, n, i)
+    stairwells = share(STAIRWELLS)
     for k in range(stairwells):
         building, unit = k // 3 + 1, k % 3 + 1
         key = i == 0 and k < KEY_STAIRWELLS
         specs.append(("stairwell", f"{building}号楼{unit}单元楼道", 1 if key else 2 + k % 2, 3 if key else 1, key))
-    specs += [("garbage_station", f"{k + 1}号垃圾站", 1, 1, False) for k in range(_share(STATIONS, n, i))]
-    specs += [("bin", f"{k + 1}号垃圾桶", 1, 1, False) for k in range(_share(BINS, n, i))]
-    specs += [("toilet", f"{k + 1}号公厕", 1, 1, True) for k in range(_share(TOILETS, n, i))]
+    specs += [("garbage_station", f"{k + 1}号垃圾站", 1, 1, False) for k in range(share(STATIONS))]
+    specs += [("bin", f"{k + 1}号垃圾桶", 1, 1, False) for k in range(share(BINS))]
+    specs += [("toilet", f"{k + 1}号公厕", 1, 1, True) for k in range(share(TOILETS))]
     specs.append(("gatehouse", "小区门岗", 1, 2, True))
     return specs
 
@@ -63,11 +69,13 @@ def build(rng, tree: dict, staff: dict, days: list[dt.date], real_now, *, kit) -
     _at, clock = kit._at, kit.clock  # kit: fangkong.core.demo, passed in (a module never imports the demo above it)
     compounds = tree["compounds"]
     first = days[0]
+    persons = Person.objects.filter(place_path__under=tree["street"].path).count()
+    scale = min(1.0, persons / FULL_STREET)
     with clock(_at(first, 7 * 60 + 20)):
         workers = _property_staff(compounds)
         by_compound = {c.pk: w for c, w in zip(compounds, workers)}
         for i, c in enumerate(compounds):
-            actions.add_targets(acting_user=staff["coordinator"], place=c, specs=_specs(i, len(compounds)))
+            actions.add_targets(acting_user=staff["coordinator"], place=c, specs=_specs(i, len(compounds), scale))
     agent = Item.objects.filter(code="disinfectant").first()
     logged = skipped = 0
     for day in days:
@@ -88,7 +96,8 @@ def build(rng, tree: dict, staff: dict, days: list[dt.date], real_now, *, kit) -
             if r.kind == Round.Kind.SCHEDULED and r.target.kind in ("stairwell", "bin") and rng.random() < 0.02:
                 skipped += 1
                 continue
-            if moment > real_now or moment < start:
+            moment = max(moment, start + dt.timedelta(minutes=rng.randint(10, 90)))  # not before the day's list
+            if moment > real_now:
                 continue
             user = by_compound.get(r.compound_id_copy) or workers[0]
             amount = 5 if r.kind == Round.Kind.CASE else (1 if r.target.kind == "garbage_station" else None)

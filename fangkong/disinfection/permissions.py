@@ -12,8 +12,10 @@ declare(
     perms={
         # The board, the targets and their rounds.
         "disinfection.view": {"commander", "coordinator", "committee", "property"},
-        # Log a round (scan a target's code or pick it from the list).
-        "disinfection.log": {"committee", "property", "volunteer"},
+        # Log a round (scan a target's code or pick it from the list). Volunteers who do
+        # rounds are granted `property` on their compound (the committee may delegate it):
+        # a volunteer's own grant is on its site, which holds no targets.
+        "disinfection.log": {"committee", "property"},
         # Keep targets: add, generate for a compound, import, print the QR sheets.
         "disinfection.manage": {"coordinator", "committee", "property"},
         # Told of case-triggered rounds and of overdue key-area and case rounds.
