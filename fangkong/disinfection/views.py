@@ -164,7 +164,7 @@ def qr_sheet(request, pk):
 
 
 def _js_strings() -> dict:
-    return {"online": _("Online"), "offline": _("Offline: logs are kept on this phone"), "queued": _("waiting to send"),
+    return {"online": _("Online"), "offline": _("Offline: logs are kept on this phone"), "queued": _("on this phone, to be sent"),
             "logged": _("Logged"), "rejected": _("refused"), "signIn": _("Sign in again to send the waiting logs."),
             "notHere": _("This code is not among today's rounds on this phone.")}
 
