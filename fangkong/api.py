@@ -32,6 +32,7 @@ from fangkong.reports import api as reports
 from fangkong.residents import api as residents
 from fangkong.resumption import api as resumption
 from fangkong.supplies import api as supplies
+from fangkong.disinfection import api as disinfection
 from fangkong.uploads import api as uploads
 from fangkong.services import api as services
 from fangkong.testing import api as testing
@@ -168,5 +169,5 @@ def todos(request):
 
 # Each module's router, all at the root (their paths name the module).
 for module in (residents, inflow, observation, census, documents, notify, gates, clinic, passes, declarations, dashboard, reports,
-               uploads, accounts, duty, resumption, command, supplies, services, testing):
+               uploads, accounts, duty, resumption, command, supplies, disinfection, services, testing):
     api.add_router("/", module.router)

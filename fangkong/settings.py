@@ -196,6 +196,7 @@ INSTALLED_APPS = [
     "fangkong.resumption",
     "fangkong.command",
     "fangkong.supplies",
+    "fangkong.disinfection",
     "fangkong.services",
     "fangkong.testing",
 ]
@@ -362,6 +363,7 @@ LOGIN_ADDRESS_MAX_FAILURES = _int("FANGKONG_LOGIN_ADDRESS_MAX_FAILURES", 30, 1)
 LOGIN_HASH_CONCURRENCY = _int("FANGKONG_LOGIN_HASH_CONCURRENCY", 1, 1)
 LOGIN_HASH_WAIT_MS = _int("FANGKONG_LOGIN_HASH_WAIT_MS", 500, 0)
 RESIDENT_LINK_DAYS = _int("FANGKONG_RESIDENT_LINK_DAYS", 30, 1)  # a personal link stays valid this long
+DISINFECTION_CASE_HOURS = _int("FANGKONG_DISINFECTION_CASE_HOURS", 4, 1)  # a case-triggered round is due this many hours after the case
 SIGNIN_LINK_HOURS = _int("FANGKONG_SIGNIN_LINK_HOURS", 72, 1)  # a staff member's one-time sign-in link
 SESSION_ENGINE = "fangkong.accounts.sessions"  # Django's database sessions, read by a prepared statement
 SESSION_COOKIE_HTTPONLY = True

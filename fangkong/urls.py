@@ -27,6 +27,7 @@ urlpatterns = [
     path("passes/", include("fangkong.passes.urls")),
     path("census/", include("fangkong.census.urls")),
     path("supplies/", include("fangkong.supplies.urls")),
+    path("disinfection/", include("fangkong.disinfection.urls")),
     path("", include("fangkong.documents.urls")),
     path("", include("fangkong.notify.urls")),
     path("r/", include(observation_urls.resident_urlpatterns + inflow_resident_urls + passes_resident_urls

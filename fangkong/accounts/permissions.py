@@ -17,6 +17,6 @@ declare(perms={
 # (accounts.models.DelegationRule); "admin" is never delegable.
 DELEGATION = {
     "coordinator": ("committee", "grid_worker", "medic", "gate_guard", "unit_liaison", "volunteer", "site_lead", "police", "inspector", "registrar", "lab", "duty_officer",
-                    "storekeeper"),
-    "committee": ("grid_worker", "volunteer", "gate_guard", "site_lead"),
+                    "storekeeper", "property"),
+    "committee": ("grid_worker", "volunteer", "gate_guard", "site_lead", "property"),
 }

@@ -7,6 +7,17 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 ACTIONS = {
+    "disinfection.board": _("Disinfection board viewed"),
+    "disinfection.case_round": _("Case-triggered disinfection round made"),
+    "disinfection.escalate": _("Overdue disinfection rounds escalated"),
+    "disinfection.generate": _("Disinfection rounds generated"),
+    "disinfection.place": _("Disinfection targets viewed"),
+    "disinfection.qr_sheet": _("Disinfection QR sheet printed"),
+    "disinfection.round.log": _("Disinfection round logged"),
+    "disinfection.scan": _("Disinfection code scanned"),
+    "disinfection.target.add_many": _("Disinfection targets added"),
+    "disinfection.target.create": _("Disinfection target added"),
+    "disinfection.target.generate": _("Stairwells generated for a compound"),
     "supplies.consume": _("Supplies consumed"),
     "supplies.count": _("Stock counted"),
     "supplies.donation": _("Donation recorded"),

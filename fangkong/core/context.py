@@ -9,7 +9,7 @@ _PERMS = ("residents.view", "residents.edit", "residents.import", "residents.exp
           "reports.enter", "reports.late", "accounts.view", "accounts.delegation", "notify.manage",
           "duty.self", "duty.view", "duty.sender", "duty.roster_view", "duty.police_pass", "duty.street_settings", "resumption.view",
           "command.view", "command.notices", "command.receipt", "command.inspect", "command.inspections", "command.rectify",
-          "command.points", "supplies.view", "services.view", "services.deliver", "services.orders", "services.hardship",
+          "command.points", "supplies.view", "disinfection.view", "disinfection.log", "services.view", "services.deliver", "services.orders", "services.hardship",
           "services.hotline", "services.hotline_view", "services.reference")
 
 
@@ -42,6 +42,8 @@ def _groups(can: dict) -> list[dict]:
         ]),
         ("supplies", _("Supplies"), [
             link(can["supplies_view"], "supplies_holders", _("Supplies")),
+            link(can["disinfection_view"], "disinfection_board", _("Disinfection"))
+            or link(can["disinfection_log"], "disinfection_today", _("Disinfection")),
             link(can.get("testing"), "testing_home", _("Mass testing")),
         ]),
         ("gates", _("Gates"), [

@@ -20,6 +20,7 @@ from stdnum.cn import ric
 from fangkong.accounts.actions import add_grant
 from fangkong.clinic import demo as clinic_demo
 from fangkong.command import demo as command_demo
+from fangkong.disinfection import demo as disinfection_demo
 from fangkong.duty import demo as duty_demo
 from fangkong.resumption import demo as resumption_demo
 from fangkong.supplies import demo as supplies_demo
@@ -52,6 +53,7 @@ ROLE_ACCOUNTS = [
     ("inspector", "demo_inspector", "第一督导组督导员"),
     ("storekeeper", "demo_storekeeper", "街道物资仓库保管员"),
     ("duty_officer", "demo_duty", "热线值班员"),
+    ("property", "demo_property", "阳光花园物业"),
 ]
 
 
@@ -182,6 +184,7 @@ def role_targets(tree: dict) -> dict:
         "registrar": Organization.objects.filter(code=f"SITE-{tree['communities'][0].code}").first(),
         "lab": Organization.objects.filter(code="DEMO-LAB").first(),  # the street's warehouse (a grant on a place covers that place's holder only)
         "duty_officer": tree["street"],
+        "property": tree["compounds"][0],
     }
 
 
@@ -320,6 +323,7 @@ def build_activity(rng: random.Random, tree: dict) -> dict:
     out["command"] = command_demo.build(rng, tree, staff, days, kit=kit)
     out.update(clinic_demo.build(rng, tree, staff, days, real_now, kit=kit))
     out["supplies"] = supplies_demo.build(rng, tree, staff, days, real_now, kit=kit)
+    out["disinfection"] = disinfection_demo.build(rng, tree, staff, days, real_now, kit=kit)
     out.update(services_demo.build(rng, tree, staff, days, real_now, clock, _at))
     # Last: the street-wide testing round tests the people every story before it registered.
     out["testing"] = testing_demo.build(rng, tree, staff, days, clock=clock, at=_at)

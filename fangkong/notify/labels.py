@@ -46,6 +46,8 @@ KINDS = {
     "resumption.assign": _("On-site check assigned"),
     "resumption.overdue": _("Resumption decision overdue"),
     "supplies.shortage": _("Supplies short"),
+    "disinfection.case": _("Disinfection after a case"),
+    "disinfection.overdue": _("Disinfection overdue"),
     "resumption.measure_needed": _("A returning worker needs a control measure"),
     "services.call": _("Alert from a hotline call"),
     "services.inflow_note": _("Inflow application proposed by the hotline"),
@@ -74,6 +76,7 @@ MODULES = {
     "residents": pgettext_lazy("message kinds of", "Residents"),
     "resumption": pgettext_lazy("message kinds of", "Work resumption"),
     "supplies": pgettext_lazy("message kinds of", "Supplies"),
+    "disinfection": pgettext_lazy("message kinds of", "Disinfection"),
     "testing": pgettext_lazy("message kinds of", "Mass testing"),
 }
 
