@@ -64,6 +64,8 @@ ACTIONS = {
     "command.finding.reject": _("Finding reopened"),
     "command.finding.verify": _("Finding verified"),
     "command.group.create": _("Working group set up"),
+    "command.group.join": _("Member added to a working group"),
+    "command.group.leave": _("Member removed from a working group"),
     "command.hq.create": _("Headquarters set up"),
     "command.meeting.create": _("Meeting opened"),
     "command.meeting.minutes": _("Minutes saved"),

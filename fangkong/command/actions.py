@@ -94,6 +94,33 @@ def add_group(*, acting_user, hq: Headquarters, name: str, remit: str = "", lead
     return group
 
 
+@transaction.atomic
+def add_member(*, acting_user, group: WorkingGroup, user) -> WorkingGroup:
+    """`user` joins the group: as a member it sees the HQ's area (the hq_member role held by
+    membership, places.access.declare_membership), no grant is given."""
+    if not user.is_active:
+        raise Invalid({"member": _("This account is deactivated")})
+    if group.members.filter(pk=user.pk).exists():
+        raise Conflict(_("Already a member of this group"))
+    group.members.add(user)
+    record(acting_user, "command.group.join", obj=group, detail={"group": group.pk, "user": user.pk})
+    return group
+
+
+@transaction.atomic
+def remove_member(*, acting_user, group: WorkingGroup, user) -> WorkingGroup:
+    """`user` leaves the group (and with it the access its membership gave); the leader too,
+    the group then has none until another is named."""
+    if not group.members.filter(pk=user.pk).exists():
+        raise Conflict(_("Not a member of this group"))
+    group.members.remove(user)
+    if group.leader_id == user.pk:
+        group.leader = None
+        group.save(update_fields=["leader"])
+    record(acting_user, "command.group.leave", obj=group, detail={"group": group.pk, "user": user.pk})
+    return group
+
+
 def hq_for(user, perm: str):
     """The headquarters the user works for under `perm` (the first in scope), or None."""
     from fangkong.places.access import scope

@@ -225,14 +225,64 @@ def user_with_grants(pk):
     return user
 
 
+# --- Memberships ------------------------------------------------------------------------
+# A role may also be held by belonging to something an app keeps rather than by a grant: a
+# member of a street headquarters' working group sees that street's dashboard and HQ board.
+# The app declares the role (declare()) and registers here how its members are found:
+# places_of(user) -> [(place_id, place_path)], the places where the user belongs now. Every
+# check of a permission the role carries counts these as place scopes of that role, read
+# when such a permission is first checked in a request (never for the others); nothing is
+# copied into the grants, so leaving the group ends the access at once. A membership role
+# cannot be granted (accounts refuses it) and delegates nothing (grants() holds grants only).
+
+_MEMBERSHIPS: dict[str, Callable] = {}
+
+
+def declare_membership(role: str, places_of: Callable) -> None:
+    if role not in _ROLE_LABELS or role == "admin":
+        raise ValueError(f"membership of undeclared role {role!r}")
+    _MEMBERSHIPS[role] = places_of
+    _TABLE.clear()
+
+
+def membership_roles() -> frozenset[str]:
+    """The roles held by membership only (never granted)."""
+    return frozenset(_MEMBERSHIPS)
+
+
+def memberships(user) -> list[Scope]:
+    """The user's membership scopes (role, place), loaded once per request (cached on the user)."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active or not _MEMBERSHIPS:
+        return []
+    cached = getattr(user, "_fk_members", None)
+    if cached is None:
+        cached = [Scope(role, place_id, path, None)
+                  for role, places_of in _MEMBERSHIPS.items() for place_id, path in places_of(user)]
+        user._fk_members = cached
+    return cached
+
+
+def _member_perms() -> frozenset[str]:
+    table = _table()
+    if "member_perms" not in table:
+        table["member_perms"] = frozenset().union(*(table["role_perms"].get(r, ()) for r in _MEMBERSHIPS))
+    return table["member_perms"]
+
+
 def roles(user) -> list[str]:
-    return sorted({g.role for g in grants(user)})
+    """The user's roles: its grants' and its memberships'."""
+    return sorted({g.role for g in grants(user)} | {m.role for m in memberships(user)})
 
 
 def grants_for(user, perm: str) -> list[Scope]:
+    """The scopes through which `user` holds `perm`: its grants carrying it and, for a
+    permission a membership role carries, its memberships of that role."""
     _check_perm(perm)
     role_perms = _table()["role_perms"]
-    return [g for g in grants(user) if perm in role_perms.get(g.role, ())]
+    out = [g for g in grants(user) if perm in role_perms.get(g.role, ())]
+    if perm in _member_perms():
+        out += [m for m in memberships(user) if perm in role_perms.get(m.role, ())]
+    return out
 
 
 def has_perm(user, perm: str) -> bool:
