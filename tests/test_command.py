@@ -81,6 +81,35 @@ def test_only_a_commander_publishes_and_a_published_notice_is_never_edited(cast,
     assert resp.status_code == 200 and resp["Content-Type"] == "application/pdf"
 
 
+def test_the_notice_number_is_the_serial_printed_at_the_top_of_its_pdf(cast, hq, login, tmp_path):
+    import subprocess
+
+    from django.urls import reverse
+
+    from fangkong.documents.models import Document
+
+    actions.publish(acting_user=cast.commander, notice=_submitted(hq, cast, title="关于暂停公共场所营业的通告"))
+    n = actions.publish(acting_user=cast.commander, notice=_submitted(hq, cast))
+    number = f"〔{timezone.localdate().year}〕2号"
+    assert n.serial == number
+    doc = Document.objects.get(pk=n.document_id)
+    assert doc.number == number and doc.shown_serial == number and doc.content_intact()
+    resp = login(cast.commander).get(f"/command/notices/{n.pk}/pdf/")
+    assert resp.status_code == 200
+    pdf = tmp_path / "notice.pdf"
+    pdf.write_bytes(b"".join(resp.streaming_content) if resp.streaming else resp.content)
+    lines = [ln.strip() for ln in subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                                                  check=True).stdout.splitlines() if ln.strip()]
+    # The first line of the page is the notice's number, then its title; the registry serial
+    # only in the footer (as the verify page shows it), never as a field of the table.
+    assert lines[0] == number, lines[:3]
+    assert "关于实行小区半封闭管理的通告" in lines[1]
+    assert [i for i, ln in enumerate(lines) if doc.serial in ln] == [len(lines) - 1], lines
+    assert sum(number in ln for ln in lines) == 1
+    verify = login(cast.nogrant).get(reverse("document_verify", kwargs={"code": doc.code})).content.decode()
+    assert number in verify and doc.serial in verify
+
+
 def test_publish_from_draft_is_409_and_withdraw_needs_a_reason(cast, hq, login):
     n = actions.draft_notice(acting_user=cast.coordinator, hq=hq, title="通知", body="正文", places=[cast.comm_a])
     client = login(cast.commander)

@@ -357,14 +357,14 @@ def _issue_document(acting_user, notice: Notice):
 
     with translation.override(DOCUMENT_LANGUAGE):
         to = "、".join([p.name for p in notice.places.all()] + [o.name for o in notice.orgs.all()])
-        fields = [(_("Serial"), notice.serial), (_("Sent to"), to[:300])]
+        fields = [(_("Sent to"), to[:300])]
         if notice.valid_from or notice.valid_until:
             fields.append((_("Valid"), _("%(start)s to %(end)s") % {
                 "start": cn_date(notice.valid_from) if notice.valid_from else "",
                 "end": cn_date(notice.valid_until) if notice.valid_until else _("until further notice")}))
         return documents.issue(acting_user=acting_user, kind=Document.Kind.COMMAND_NOTICE, subject=notice,
                                title=f"{notice.title}", fields=fields, issuer=notice.hq.name, body=notice.body,
-                               place_path=notice.place_path)
+                               place_path=notice.place_path, number=notice.serial)
 
 
 def _revoke_document(acting_user, notice: Notice, reason: str) -> None:
