@@ -344,15 +344,37 @@ def test_upstream_system_pulls_with_its_token_scoped_revocable_audited(cast, cli
     assert body["system"] == "甲社区疾控" and [r["姓名"] for r in body["rows"]] == ["路人甲", "张三"]  # not community B's
     assert body["rows"][0]["身份证号"] == WALKIN_ID
     event = AuditEvent.objects.get(action="clinic.export.pull")
-    assert event.detail["token"] == "甲社区疾控" and event.detail["rows"] == 2
+    assert event.detail["token"] == "甲社区疾控" and event.detail["rows"] == 2 and event.outcome == "ok"
     csv_pull = anon.get(url + "&format=csv", headers={"Authorization": f"Bearer {secret}"})
     assert csv_pull.status_code == 200 and "路人甲" in b"".join(csv_pull.streaming_content).decode("utf-8-sig")
+    # The token's own prefix with a wrong secret: 401, audited under the token's name.
+    forged = f"fkc_{token.prefix}_" + "x" * 32
+    assert anon.get(url, headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    refused = AuditEvent.objects.get(action="clinic.export.pull", outcome="denied")
+    assert refused.detail == {"token": "甲社区疾控", "reason": "wrong secret"}
     assert admin.post(f"/clinic/tokens/{token.pk}/revoke/").status_code == 302
     assert anon.get(url, headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    assert as_user(cast.admin).get(url, headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    assert [e.detail["reason"] for e in AuditEvent.objects.filter(action="clinic.export.pull", outcome="denied")
+            .order_by("id")] == ["wrong secret", "revoked", "revoked"]
+    assert AuditEvent.objects.filter(action="clinic.export.pull", outcome="ok").count() == 2  # json and csv
     assert admin.post(f"/clinic/tokens/{token.pk}/revoke/").status_code == 409
     assert AuditEvent.objects.filter(action__in=["clinic.token.create", "clinic.token.revoke"]).count() == 2
     token.refresh_from_db()
     assert token.last_used_at is not None
+
+
+def test_the_report_token_is_a_scheme_of_the_access_module():
+    """The pull declares its credential in the API description (the access module's token
+    scheme), not as a public operation that checks a header itself."""
+    from fangkong.api import api
+
+    schema = api.get_openapi_schema()
+    op = schema["paths"]["/api/clinic/report"]["get"]
+    assert "x-fangkong-public" not in op
+    (name,) = [n for req in op["security"] for n in req]
+    scheme = schema["components"]["securitySchemes"][name]
+    assert scheme["x-fangkong-token"] == "clinic.report" and scheme["scheme"] == "bearer"
 
 
 # --- Figures and to-dos -----------------------------------------------------------------

@@ -655,3 +655,42 @@ def link_auth():
     auth = LinkAuth()
     auth.openapi_security_schema.update({"description": "A resident's personal link", "x-fangkong-personal-link": True})
     return auth
+
+
+# --- System credentials -----------------------------------------------------------------
+# An upstream system (the CDC's) calls an operation with a credential the admin made for it
+# and named after it, not with a person's session. The app that issues such credentials
+# registers how one is checked, `register_credential(kind, check)` with check(secret) -> the
+# live credential or None (it audits a refused known credential); the operation declares
+# `auth=token_auth(kind)`. A missing, unknown or revoked credential is 401 whoever is signed
+# in (a session is not the credential); the credential is request.auth in the operation,
+# which reads only what it scopes (its area, its export).
+
+_CREDENTIALS: dict[str, Callable] = {}
+
+
+def register_credential(kind: str, check: Callable) -> None:
+    if not _PERM_NAME.match(kind):
+        raise ValueError(f"bad credential kind {kind!r}")
+    _CREDENTIALS[kind] = check
+
+
+def token_auth(kind: str, description: str = ""):
+    """django-ninja auth for an operation called by an upstream system with its credential
+    of `kind` (Authorization: Bearer <secret>); else 401."""
+    from ninja.security import HttpBearer
+
+    if not _PERM_NAME.match(kind):
+        raise ValueError(f"bad credential kind {kind!r}")
+
+    def authenticate(self, request, token):
+        check = _CREDENTIALS.get(kind)
+        if check is None:
+            raise RuntimeError(f"no checker registered for credentials of kind {kind!r}")
+        return check(token or "") if token and len(token) <= 200 else None
+
+    auth = type("token:" + kind, (HttpBearer,), {"authenticate": authenticate, "fk_token": kind})()
+    auth.openapi_security_schema.update({
+        "description": description or f"An upstream system's credential of kind {kind}, made by the admin",
+        "x-fangkong-token": kind})
+    return auth
