@@ -140,7 +140,7 @@ ACTIONS = {
     "duty.team.member": _("Team member added"),
     "gates.batch": _("Gate entries uploaded"),
     "gates.entry": _("Gate entry recorded"),
-    "gates.triage.close": _("Fever triage closed"),
+    "gates.triage.close": _("Fever triage closed"),  # past events only: the gates' triage table is gone (gates/0004)
     "grant.create": _("Role granted"),
     "grant.dates": _("Grant dates applied"),
     "grant.revoke": _("Role revoked"),
