@@ -66,6 +66,7 @@ class ApiOp:
     model: type | None = None
     whole_tree: bool = False
     personal_link: bool = False
+    token: str = ""  # an upstream system's credential kind (places.access.token_auth)
     public: str = ""
     authenticated: bool = False  # any signed-in user (django_auth)
     unknown: tuple = ()  # security schemes that say nothing the matrix understands
@@ -88,6 +89,8 @@ def api_operations() -> list[ApiOp]:
                                       model=apps.get_model(label) if label else None)
                     elif scheme.get("x-fangkong-personal-link"):
                         fields["personal_link"] = True
+                    elif scheme.get("x-fangkong-token"):
+                        fields["token"] = scheme["x-fangkong-token"]
                     elif name == "SessionAuth":
                         fields["authenticated"] = True
                     else:
@@ -113,8 +116,11 @@ def test_every_api_operation_declares_its_access_in_openapi():
     assert len(ops) >= 30
     for op in ops:
         assert not op.unknown, f"{op.method} {op.path}: security {op.unknown} is not one of places.access's"
-        assert op.perm or op.personal_link or op.public or op.authenticated, (
-            f"{op.method} {op.path} has no auth: declare api_perm(...), link_auth(), django_auth or **public_api(...)")
+        assert op.perm or op.personal_link or op.token or op.public or op.authenticated, (
+            f"{op.method} {op.path} has no auth: declare api_perm(...), link_auth(), token_auth(...), django_auth or "
+            "**public_api(...)")
+        if op.token:
+            assert op.token in matrix.credentials(), f"{op.method} {op.path}: add a credential maker for {op.token} in tests/matrix/"
         if "{pk}" in op.path and op.perm:
             assert op.model is not None, f"{op.method} {op.path}: api_perm(..., obj=Model) must name the model behind {{pk}}"
 
@@ -292,6 +298,10 @@ def _check_one(cast, method, url, perm, obj, kind, api_call, failures, whole_tre
         if not ok:
             failures.append(where + " (anonymous must be sent to sign in)")
         return
+    if kind == "token":  # an upstream system's credential: a session is not one
+        if code != 401:
+            failures.append(where + " (expected 401: only the system's credential lets it in)")
+        return
     if kind == "authenticated" or kind == "public":
         if code in (403, 404):
             failures.append(where + " (any signed-in user may use this route)")
@@ -411,11 +421,14 @@ def test_api_operations_matrix(cast, subtests):
             assert op.model in objects, f"{op.method} {op.path}: add a factory for {op.model.__name__} in tests/matrix/"
         obj = objects[op.model] if op.model else None
         url = op.path.replace("{pk}", str(obj.pk)) if obj else op.path
-        kind = "public" if op.public else "perm" if op.perm else "authenticated"
+        kind = "public" if op.public else "perm" if op.perm else "token" if op.token else "authenticated"
         _check(cast, subjects, op.method, url, op.perm, obj, kind, True, cases, whole_tree=op.whole_tree)
         if op.personal_link:
             with cases.case(f"{op.method} {url} with a personal link") as failures:
                 _check_personal_link_api(cast, op.method, url, failures)
+        if op.token:
+            with cases.case(f"{op.method} {url} with a {op.token} credential") as failures:
+                _check_credential_api(cast, op.method, url, op.token, failures)
         if op.model is not None:
             objects[op.model] = matrix.factories()[op.model](cast)
     admin = Client()
@@ -441,6 +454,22 @@ def _check_personal_link_api(cast, method, url, failures):
             failures.append(f"{method} {url} with a valid personal link: {code}")
         if not ok and code != 401:
             failures.append(f"{method} {url} with a wrong personal link: {code} (expected 401)")
+
+
+def _check_credential_api(cast, method, url, kind, failures):
+    """An operation for an upstream system: its live credential is let in; a wrong one and
+    the same one once revoked are 401."""
+    secret, revoke = matrix.credentials()[kind](cast)
+    for header, ok in ((secret, True), ("wrong-credential-0123456789", False), (None, False)):
+        if header is None:
+            revoke()
+            header = secret
+        resp = Client().generic(method, url, headers={"Authorization": f"Bearer {header}"})
+        code = resp.status_code
+        if ok and (code in (401, 403, 404) or code >= 500):
+            failures.append(f"{method} {url} with a live {kind} credential: {code}")
+        if not ok and code != 401:
+            failures.append(f"{method} {url} with a wrong or revoked {kind} credential: {code} (expected 401)")
 
 
 @pytest.mark.django_db

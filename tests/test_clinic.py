@@ -248,27 +248,47 @@ def test_a_gate_fever_waits_in_the_queue_and_is_routed_on_the_page(cast, alerts,
     assert committee.post(f"/clinic/visits/{v.pk}/route/", {"route": "fever_clinic"}).status_code == 409
 
 
-@pytest.mark.django_db
-def test_existing_gate_triage_records_are_migrated_once(cast):
-    from fangkong.gates.models import GateEntry, Triage
+BEFORE = [("gates", "0003_daily_figures_indexes"), ("clinic", "0001_initial")]
 
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_gate_triage_records_are_migrated_once_then_their_table_dropped(cast):
+    """The database as it was before the clinic triage: the gates' own triage records are
+    copied into the clinic's visits by clinic/0002 (once, however often it runs), then
+    gates/0004 drops their table; undone, the table comes back with them."""
     from importlib import import_module
 
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
     migration = import_module("fangkong.clinic.migrations.0002_gate_triage")
-    now = timezone.now()
-    place = cast.compound_a1
-    entry = GateEntry.objects.create(client_id=uuid.uuid4(), place=place, place_path=place.path, direction="in",
-                                     temperature=Decimal("38.1"), decision="refused", reason_code="fever",
-                                     occurred_at=now, device_time=now, received_at=now, masked="靶*甲")
-    open_ = Triage.objects.create(entry=entry, place=place, place_path=place.path, masked="靶*甲",
-                                  temperature=Decimal("38.1"), travel=True, created_at=now)
-    closed = Triage.objects.create(place=place, place_path=place.path, temperature=Decimal("37.9"), state="closed",
-                                   routed_to="hospital", note="120", closed_by="medic_a", created_at=now,
-                                   closed_at=now + dt.timedelta(minutes=20))
-    cleared = Triage.objects.create(place=place, place_path=place.path, temperature=Decimal("37.5"), state="closed",
-                                    routed_to="cleared", created_at=now, closed_at=now + dt.timedelta(minutes=5))
-    migration.forward(apps, None)
-    migration.forward(apps, None)  # run twice: nothing doubled
+    executor = MigrationExecutor(connection)
+    latest = executor.loader.graph.leaf_nodes()
+    drop = executor.loader.graph.node_map[("gates", "0004_drop_triage")]
+    assert ("clinic", "0002_gate_triage") in {p.key for p in drop.parents}  # the copy runs first
+    try:
+        executor.migrate(BEFORE)
+        old = MigrationExecutor(connection).loader.project_state(BEFORE).apps
+        GateEntry, Triage = old.get_model("gates", "GateEntry"), old.get_model("gates", "Triage")
+        now = timezone.now()
+        place = cast.compound_a1
+        entry = GateEntry.objects.create(client_id=uuid.uuid4(), place_id=place.pk, place_path=place.path, direction="in",
+                                         temperature=Decimal("38.1"), decision="refused", reason_code="fever",
+                                         occurred_at=now, device_time=now, received_at=now, masked="靶*甲")
+        open_ = Triage.objects.create(entry=entry, place_id=place.pk, place_path=place.path, masked="靶*甲",
+                                      temperature=Decimal("38.1"), travel=True, created_at=now)
+        closed = Triage.objects.create(place_id=place.pk, place_path=place.path, temperature=Decimal("37.9"),
+                                       state="closed", routed_to="hospital", note="120", closed_by="medic_a",
+                                       created_at=now, closed_at=now + dt.timedelta(minutes=20))
+        cleared = Triage.objects.create(place_id=place.pk, place_path=place.path, temperature=Decimal("37.5"),
+                                        state="closed", routed_to="cleared", created_at=now,
+                                        closed_at=now + dt.timedelta(minutes=5))
+        migration.forward(old, None)  # a first run by hand: the migration itself must double nothing
+        executor = MigrationExecutor(connection)
+        executor.migrate(latest)
+    finally:
+        MigrationExecutor(connection).migrate(latest)
+    assert "gates_triage" not in connection.introspection.table_names()
     by_legacy = {v.legacy_triage_id: v for v in Visit.objects.all()}
     assert set(by_legacy) == {open_.pk, closed.pk, cleared.pk}
     a, b, c = by_legacy[open_.pk], by_legacy[closed.pk], by_legacy[cleared.pk]
@@ -277,6 +297,18 @@ def test_existing_gate_triage_records_are_migrated_once(cast):
     assert (c.state, c.route) == ("done", "cleared")
     # The migrated fever at the gate is routed in the one flow.
     assert post_json(as_user(cast.medic_a), f"/api/clinic/visits/{a.pk}/route", {"route": "fever_clinic"}).status_code == 200
+    # Undone: the gates' table comes back holding the records (as the clinic now has them).
+    executor = MigrationExecutor(connection)
+    try:
+        executor.migrate([("gates", "0003_daily_figures_indexes")])
+        back = MigrationExecutor(connection).loader.project_state([("gates", "0003_daily_figures_indexes")]).apps
+        restored = {t.pk: t for t in back.get_model("gates", "Triage").objects.all()}
+        assert set(restored) == {open_.pk, closed.pk, cleared.pk}
+        assert (restored[open_.pk].state, restored[open_.pk].entry_id) == ("closed", entry.pk)  # routed just now
+        assert restored[closed.pk].routed_to == "hospital" and restored[cleared.pk].routed_to == "cleared"
+    finally:
+        MigrationExecutor(connection).migrate(latest)
+    assert "gates_triage" not in connection.introspection.table_names()
 
 
 # --- The CDC's report -------------------------------------------------------------------
@@ -344,15 +376,37 @@ def test_upstream_system_pulls_with_its_token_scoped_revocable_audited(cast, cli
     assert body["system"] == "甲社区疾控" and [r["姓名"] for r in body["rows"]] == ["路人甲", "张三"]  # not community B's
     assert body["rows"][0]["身份证号"] == WALKIN_ID
     event = AuditEvent.objects.get(action="clinic.export.pull")
-    assert event.detail["token"] == "甲社区疾控" and event.detail["rows"] == 2
+    assert event.detail["token"] == "甲社区疾控" and event.detail["rows"] == 2 and event.outcome == "ok"
     csv_pull = anon.get(url + "&format=csv", headers={"Authorization": f"Bearer {secret}"})
     assert csv_pull.status_code == 200 and "路人甲" in b"".join(csv_pull.streaming_content).decode("utf-8-sig")
+    # The token's own prefix with a wrong secret: 401, audited under the token's name.
+    forged = f"fkc_{token.prefix}_" + "x" * 32
+    assert anon.get(url, headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+    refused = AuditEvent.objects.get(action="clinic.export.pull", outcome="denied")
+    assert refused.detail == {"token": "甲社区疾控", "reason": "wrong secret"}
     assert admin.post(f"/clinic/tokens/{token.pk}/revoke/").status_code == 302
     assert anon.get(url, headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    assert as_user(cast.admin).get(url, headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    assert [e.detail["reason"] for e in AuditEvent.objects.filter(action="clinic.export.pull", outcome="denied")
+            .order_by("id")] == ["wrong secret", "revoked", "revoked"]
+    assert AuditEvent.objects.filter(action="clinic.export.pull", outcome="ok").count() == 2  # json and csv
     assert admin.post(f"/clinic/tokens/{token.pk}/revoke/").status_code == 409
     assert AuditEvent.objects.filter(action__in=["clinic.token.create", "clinic.token.revoke"]).count() == 2
     token.refresh_from_db()
     assert token.last_used_at is not None
+
+
+def test_the_report_token_is_a_scheme_of_the_access_module():
+    """The pull declares its credential in the API description (the access module's token
+    scheme), not as a public operation that checks a header itself."""
+    from fangkong.api import api
+
+    schema = api.get_openapi_schema()
+    op = schema["paths"]["/api/clinic/report"]["get"]
+    assert "x-fangkong-public" not in op
+    (name,) = [n for req in op["security"] for n in req]
+    scheme = schema["components"]["securitySchemes"][name]
+    assert scheme["x-fangkong-token"] == "clinic.report" and scheme["scheme"] == "bearer"
 
 
 # --- Figures and to-dos -----------------------------------------------------------------

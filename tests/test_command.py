@@ -81,6 +81,35 @@ def test_only_a_commander_publishes_and_a_published_notice_is_never_edited(cast,
     assert resp.status_code == 200 and resp["Content-Type"] == "application/pdf"
 
 
+def test_the_notice_number_is_the_serial_printed_at_the_top_of_its_pdf(cast, hq, login, tmp_path):
+    import subprocess
+
+    from django.urls import reverse
+
+    from fangkong.documents.models import Document
+
+    actions.publish(acting_user=cast.commander, notice=_submitted(hq, cast, title="关于暂停公共场所营业的通告"))
+    n = actions.publish(acting_user=cast.commander, notice=_submitted(hq, cast))
+    number = f"〔{timezone.localdate().year}〕2号"
+    assert n.serial == number
+    doc = Document.objects.get(pk=n.document_id)
+    assert doc.number == number and doc.shown_serial == number and doc.content_intact()
+    resp = login(cast.commander).get(f"/command/notices/{n.pk}/pdf/")
+    assert resp.status_code == 200
+    pdf = tmp_path / "notice.pdf"
+    pdf.write_bytes(b"".join(resp.streaming_content) if resp.streaming else resp.content)
+    lines = [ln.strip() for ln in subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                                                  check=True).stdout.splitlines() if ln.strip()]
+    # The first line of the page is the notice's number, then its title; the registry serial
+    # only in the footer (as the verify page shows it), never as a field of the table.
+    assert lines[0] == number, lines[:3]
+    assert "关于实行小区半封闭管理的通告" in lines[1]
+    assert [i for i, ln in enumerate(lines) if doc.serial in ln] == [len(lines) - 1], lines
+    assert sum(number in ln for ln in lines) == 1
+    verify = login(cast.nogrant).get(reverse("document_verify", kwargs={"code": doc.code})).content.decode()
+    assert number in verify and doc.serial in verify
+
+
 def test_publish_from_draft_is_409_and_withdraw_needs_a_reason(cast, hq, login):
     n = actions.draft_notice(acting_user=cast.coordinator, hq=hq, title="通知", body="正文", places=[cast.comm_a])
     client = login(cast.commander)
@@ -196,6 +225,68 @@ def test_notices_in_force_shown_to_everyone_in_scope_and_to_the_hotline_list(cas
         body = login(user).get("/api/command/notices/in-force").json()
         assert [x["serial"] for x in body] == [n.serial]
     assert n.title in login(cast.worker_a1).get("/command/notices/in-force/").content.decode()
+
+
+# --- Working groups: membership as access -------------------------------------------------
+
+def test_a_working_group_member_sees_the_street_until_it_leaves_the_group(cast, hq, login):
+    from fangkong.accounts.actions import grant_role
+    from fangkong.audit.models import AuditEvent
+    from fangkong.places.models import Grant
+
+    group = actions.add_group(acting_user=cast.coordinator, hq=hq, name="社区防控组", remit="小区封闭管理")
+    member = make_user("hq_member_zhang")
+    # Another street with its own headquarters and a meeting: never seen by S's members.
+    other = create_place(acting_user=None, kind="street", name="另一街道", code="T", parent=None)
+    other_hq = actions.create_hq(acting_user=cast.admin, place=other, name="另一街道指挥部")
+    other_group = actions.add_group(acting_user=None, hq=other_hq, name="另一工作组")
+    other_meeting = actions.create_meeting(acting_user=None, hq=other_hq, date=TODAY())
+
+    client = login(member)
+    assert client.get("/dashboard/").status_code == 403  # not yet a member
+    assert client.get(f"/dashboard/{cast.street.pk}/").status_code == 403
+    assert client.get("/command/").status_code == 403
+
+    # The coordinator adds it; a committee may not (403), nor S's coordinator to T's group (404).
+    url = f"/command/groups/{group.pk}/members/"
+    assert _post(login(cast.committee_a), url, {"username": member.username, "action": "add"}).status_code == 403
+    assert _post(login(cast.coordinator), f"/command/groups/{other_group.pk}/members/",
+                 {"username": member.username, "action": "add"}).status_code == 404
+    assert not other_group.members.filter(pk=member.pk).exists()
+    assert _post(login(cast.coordinator), url, {"username": "nobody", "action": "add"}).status_code == 400
+    assert _post(login(cast.coordinator), url, {"username": member.username, "action": "add"}).status_code == 302
+    assert group.members.filter(pk=member.pk).exists()
+    assert _post(login(cast.coordinator), url, {"username": member.username, "action": "add"}).status_code == 409
+    assert AuditEvent.objects.filter(action="command.group.join", object_id=str(group.pk)).count() == 1
+
+    client = login(member)
+    page = client.get("/dashboard/")
+    assert page.status_code == 200 and cast.street.name in page.content.decode()
+    for place in (cast.street, cast.comm_a, cast.comm_b, cast.grid_b1):  # the whole street
+        assert client.get(f"/dashboard/{place.pk}/").status_code == 200
+    assert client.get(f"/api/dashboard/{cast.comm_b.pk}").status_code == 200
+    board = client.get("/command/")
+    assert board.status_code == 200 and hq.name in board.content.decode()
+    assert other_hq.name not in board.content.decode()
+    # Another street's HQ and its area: 404.
+    assert client.get(f"/dashboard/{other.pk}/").status_code == 404
+    assert client.get(f"/command/meetings/{other_meeting.pk}/").status_code == 404
+    # Membership is no grant: nothing was copied into the grants, it cannot be granted, it
+    # publishes nothing, and a person outside the group (no grant) is still refused.
+    assert not Grant.objects.filter(user=member).exists()
+    with pytest.raises(Invalid):
+        grant_role(acting_user=cast.admin, user=member, role="hq_member", target=cast.street)
+    assert client.get("/command/notices/").status_code == 403
+    assert login(cast.nogrant).get("/dashboard/").status_code == 403
+
+    # Leaving the group ends it at once.
+    assert _post(login(cast.coordinator), url, {"username": member.username, "action": "remove"}).status_code == 302
+    assert AuditEvent.objects.filter(action="command.group.leave", object_id=str(group.pk)).count() == 1
+    client = login(member)
+    assert client.get("/dashboard/").status_code == 403
+    assert client.get(f"/dashboard/{cast.street.pk}/").status_code == 403
+    assert client.get("/command/").status_code == 403
+    assert _post(login(cast.coordinator), url, {"username": member.username, "action": "remove"}).status_code == 409
 
 
 # --- Decisions ----------------------------------------------------------------------------

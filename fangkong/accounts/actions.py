@@ -186,13 +186,13 @@ def revoke_grant(*, acting_user, user, role: str, target=None) -> int:
 def delegation_table() -> dict[str, tuple[str, ...]]:
     """Who may grant which role (inside its own grant's subtree): the table in code
     (permissions.DELEGATION) with the admin's overrides (DelegationRule) over it."""
-    from fangkong.places.access import all_roles
+    from fangkong.places.access import all_roles, membership_roles
 
     from .models import DelegationRule
     from .permissions import DELEGATION
 
     table = dict(DELEGATION)
-    known = set(all_roles()) - {"admin"}
+    known = set(all_roles()) - {"admin"} - membership_roles()
     for rule in DelegationRule.objects.all():
         table[rule.granter_role] = tuple(r for r in rule.roles if r in known)
     return {k: v for k, v in table.items() if v}
@@ -267,10 +267,12 @@ def grant_role(*, acting_user, user, role: str, target, starts_on=None, ends_on=
 
     from fangkong.lib.workflow import Conflict, Invalid
 
-    from fangkong.places.access import all_roles
+    from fangkong.places.access import all_roles, membership_roles
 
     if role not in all_roles():
         raise Invalid({"role": _("Unknown role")})
+    if role in membership_roles():
+        raise Invalid({"role": _("This role is held by membership of a working group, not granted.")})
     if target is None:
         raise Invalid({"target": _("Choose a place or an organization.")})
     if not _is_admin(acting_user) and (user.pk == acting_user.pk or not may_grant(acting_user, role, _target_path(target))):
@@ -494,11 +496,11 @@ def set_delegation(*, acting_user, granter_role: str, roles) -> None:
     """The admin's override of one row of the delegation table (audited); an empty list
     removes the right to delegate; `roles` None restores the table in code."""
     from fangkong.lib.workflow import Invalid
-    from fangkong.places.access import all_roles
+    from fangkong.places.access import all_roles, membership_roles
 
     from .models import DelegationRule
 
-    known = set(all_roles()) - {"admin"}
+    known = set(all_roles()) - {"admin"} - membership_roles()
     if granter_role not in known:
         raise Invalid({"granter_role": _("Unknown role")})
     if roles is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from fangkong.places.access import role_choices
+from fangkong.places.access import membership_roles, role_choices
 
 
 class TargetField(forms.CharField):
@@ -33,7 +33,8 @@ class GrantForm(forms.Form):
         # Any declared role is accepted here: one the user may not grant is refused by the
         # action (403, nothing stored); the list offers only those it may grant.
         self.fields["role"].choices = role_choices()
-        self.fields["role"].widget.choices = [(r, l) for r, l in role_choices() if roles is None or r in roles]
+        self.fields["role"].widget.choices = [(r, l) for r, l in role_choices()
+                                              if (roles is None or r in roles) and r not in membership_roles()]
 
 
 class AccountForm(GrantForm):
@@ -58,6 +59,6 @@ class DelegationForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        choices = [(r, l) for r, l in role_choices() if r != "admin"]
+        choices = [(r, l) for r, l in role_choices() if r != "admin" and r not in membership_roles()]
         self.fields["granter_role"].choices = choices
         self.fields["roles"].choices = choices

@@ -11,7 +11,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from fangkong.audit.actions import record
 from fangkong.lib import registry
 from fangkong.lib.queue import queue_depth
-from fangkong.places.access import authenticated, get_in_scope, grants, has_perm, public, requires, role_label, scope
+from fangkong.places.access import (authenticated, get_in_scope, grants, has_perm, memberships, public, requires,
+                                    role_label, scope)
 from fangkong.places.models import Organization, Place
 from fangkong.residents.models import TAGS, Household, Person
 
@@ -65,7 +66,7 @@ def logout_view(request):
 def home(request):
     user = request.user
     cards = []
-    for g in grants(user):
+    for g in [*grants(user), *memberships(user)]:  # a working group's member: its role there too
         target = "*"
         if g.place_id:
             target = Place.objects.get(pk=g.place_id).name

@@ -412,14 +412,23 @@ def revoke_token(*, acting_user, token: ExportToken) -> ExportToken:
     return token
 
 
-def token_for(secret: str) -> ExportToken | None:
-    """The live token whose secret this is, or None."""
+def check_token(secret: str) -> ExportToken | None:
+    """The live token whose secret this is, or None: the access module's check of the
+    credential kind "clinic.report" (places.access.token_auth). A secret naming a known
+    token that is revoked, or with the wrong secret, is refused and audited under the
+    token's name; an unknown one is not (nothing to name)."""
     secret = str(secret or "").strip()
     if not secret.startswith("fkc_") or len(secret) > 100:
         return None
     parts = secret.split("_")
-    token = ExportToken.objects.filter(prefix=parts[1] if len(parts) > 2 else "", revoked_at__isnull=True).first()
-    if token is None or not secrets.compare_digest(token.secret_hash, _hash(secret)):
+    token = ExportToken.objects.filter(prefix=parts[1] if len(parts) > 2 else "").first()
+    if token is None:
+        return None
+    reason = ("revoked" if token.revoked_at is not None
+              else "" if secrets.compare_digest(token.secret_hash, _hash(secret)) else "wrong secret")
+    if reason:
+        record(None, "clinic.export.pull", obj=token, outcome="denied", place_path=token.place_path,
+               detail={"token": token.name, "reason": reason})
         return None
     return token
 

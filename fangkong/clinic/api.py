@@ -9,11 +9,10 @@ from typing import Any
 
 from django.utils import timezone
 from ninja import Body, Router, Schema, Status
-from ninja.errors import HttpError
 
 from fangkong.lib import exports
 from fangkong.lib.workflow import Invalid
-from fangkong.places.access import api_perm, get_in_scope, public_api
+from fangkong.places.access import api_perm, get_in_scope, token_auth
 
 from . import actions, queries
 from .models import Post, Visit
@@ -153,20 +152,14 @@ def outcome(request, pk: int, payload: ClinicOutcomeIn):
                                             note=payload.note, result=payload.result))
 
 
-def _bearer(request) -> str:
-    header = request.headers.get("Authorization", "")
-    return header[7:].strip() if header[:7].lower() == "bearer " else ""
-
-
-@router.get("/clinic/report", response=CdcReportOut, **public_api(
-    "pulled by an upstream system (the CDC's) with the export token the admin made for it: "
-    "Authorization: Bearer <token>; the operation answers 401 without a live token"))
+@router.get("/clinic/report", response=CdcReportOut, auth=token_auth(
+    "clinic.report", "The export token the admin made for an upstream system (the CDC's): Authorization: Bearer <token>; "
+    "401 without a live token"))
 def report(request, day: dt.date | None = None, format: str = "json"):
     """The daily report to the CDC (fever patients and high-risk visitors of the day in the
-    token's area). Each pull is audited under the token's name; a revoked token is 401."""
-    token = actions.token_for(_bearer(request))
-    if token is None:
-        raise HttpError(401, "A live export token is required (Authorization: Bearer <token>)")
+    token's area). The token is checked by the access module (401 if missing, unknown or
+    revoked; a refused known token is audited); each pull is audited under its name."""
+    token = request.auth
     day = day or timezone.localdate()
     if not dt.date(2000, 1, 1) <= day <= dt.date(2100, 1, 1):
         raise Invalid({"day": "day must lie between 2000 and 2100"})

@@ -1,6 +1,6 @@
 """What the clinic triage tells the rest of the platform (fangkong.lib.registry): daily
 figures (visitors screened, fevers routed, fever patients awaiting an outcome) for the daily
-report and the dashboard, and the medics' to-dos."""
+report and the dashboard, the medics' to-dos, and the check of the CDC's export tokens."""
 from __future__ import annotations
 
 import datetime as dt
@@ -9,12 +9,16 @@ from django.db.models import Count, Q
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.lib import registry
-from fangkong.places.access import has_perm, scope
+from fangkong.places.access import has_perm, register_credential, scope
 
+from . import actions
 from .models import Visit
 from .queries import day_bounds
 
 SECTION = _("Clinic pre-screening")
+
+# The CDC's export tokens, checked by the access module for GET /api/clinic/report.
+register_credential("clinic.report", actions.check_token)
 
 
 def _screened(day: dt.date):

@@ -94,6 +94,33 @@ def add_group(*, acting_user, hq: Headquarters, name: str, remit: str = "", lead
     return group
 
 
+@transaction.atomic
+def add_member(*, acting_user, group: WorkingGroup, user) -> WorkingGroup:
+    """`user` joins the group: as a member it sees the HQ's area (the hq_member role held by
+    membership, places.access.declare_membership), no grant is given."""
+    if not user.is_active:
+        raise Invalid({"member": _("This account is deactivated")})
+    if group.members.filter(pk=user.pk).exists():
+        raise Conflict(_("Already a member of this group"))
+    group.members.add(user)
+    record(acting_user, "command.group.join", obj=group, detail={"group": group.pk, "user": user.pk})
+    return group
+
+
+@transaction.atomic
+def remove_member(*, acting_user, group: WorkingGroup, user) -> WorkingGroup:
+    """`user` leaves the group (and with it the access its membership gave); the leader too,
+    the group then has none until another is named."""
+    if not group.members.filter(pk=user.pk).exists():
+        raise Conflict(_("Not a member of this group"))
+    group.members.remove(user)
+    if group.leader_id == user.pk:
+        group.leader = None
+        group.save(update_fields=["leader"])
+    record(acting_user, "command.group.leave", obj=group, detail={"group": group.pk, "user": user.pk})
+    return group
+
+
 def hq_for(user, perm: str):
     """The headquarters the user works for under `perm` (the first in scope), or None."""
     from fangkong.places.access import scope
@@ -330,14 +357,14 @@ def _issue_document(acting_user, notice: Notice):
 
     with translation.override(DOCUMENT_LANGUAGE):
         to = "、".join([p.name for p in notice.places.all()] + [o.name for o in notice.orgs.all()])
-        fields = [(_("Serial"), notice.serial), (_("Sent to"), to[:300])]
+        fields = [(_("Sent to"), to[:300])]
         if notice.valid_from or notice.valid_until:
             fields.append((_("Valid"), _("%(start)s to %(end)s") % {
                 "start": cn_date(notice.valid_from) if notice.valid_from else "",
                 "end": cn_date(notice.valid_until) if notice.valid_until else _("until further notice")}))
         return documents.issue(acting_user=acting_user, kind=Document.Kind.COMMAND_NOTICE, subject=notice,
                                title=f"{notice.title}", fields=fields, issuer=notice.hq.name, body=notice.body,
-                               place_path=notice.place_path)
+                               place_path=notice.place_path, number=notice.serial)
 
 
 def _revoke_document(acting_user, notice: Notice, reason: str) -> None:

@@ -7,6 +7,7 @@ from . import views
 urlpatterns = [
     path("", views.board, name="command_board"),
     path("organize/", views.organize, name="command_organize"),
+    path("groups/<int:pk>/members/", views.group_members, name="command_group_members"),
     path("meetings/", views.meetings, name="command_meetings"),
     path("meetings/new/", views.meeting_new, name="command_meeting_new"),
     path("meetings/<int:pk>/", views.meeting, name="command_meeting"),

@@ -121,6 +121,32 @@ def organize(request):
     }, status=status)
 
 
+@requires("command.organize", obj=WorkingGroup)
+@require_POST
+def group_members(request, pk: int):
+    """A member joins or leaves a working group (by user name): the membership is what lets
+    it see the HQ's area, so leaving the group ends that access."""
+    from django.contrib.auth import get_user_model
+
+    group = get_in_scope(WorkingGroup.objects.all(), request.user, "command.organize", pk=pk)
+
+    def act():
+        name = request.POST.get("username", "").strip()
+        member = get_user_model().objects.filter(username=name).first() if name else None
+        if member is None:
+            raise Invalid({"username": _("Unknown user name")})
+        change = {"add": actions.add_member, "remove": actions.remove_member}.get(request.POST.get("action", ""))
+        if change is None:
+            raise Invalid({"action": _("Choose to add or remove the member")})
+        return change(acting_user=request.user, group=group, user=member)
+
+    _done, refused = attempt(act, request=request)
+    if refused:
+        return _refused(request, refused, "command_organize")
+    messages.success(request, _("Saved."))
+    return redirect("command_organize")
+
+
 # --- Meetings and decisions ---------------------------------------------------------------
 
 @requires("command.view")

@@ -45,11 +45,12 @@ def _serial(now, pk: int) -> str:
 
 
 def issue(*, acting_user, kind: str, subject, title: str, fields, issuer: str, body: str = "", place_path: str | None = None,
-          org_id: int | None = None, holder: str = "") -> Document:
+          org_id: int | None = None, holder: str = "", number: str = "") -> Document:
     """Issue a document of `kind` about `subject` (any saved model instance).
 
     `fields` is the printed table, [(label, value), ...], values already masked; `holder`
-    the masked name shown on the public verify page. Place path and organization default
+    the masked name shown on the public verify page; `number` the issuer's own number
+    (发文字号, e.g. 〔2020〕3号), printed as the document's serial at the top. Place path and organization default
     to the subject's SCOPE_PATH / SCOPE_ORG, so the document is scoped like its subject.
     Issuing again while a valid document exists returns that one (also under concurrency:
     a partial unique index admits one valid document per kind and subject)."""
@@ -75,7 +76,7 @@ def issue(*, acting_user, kind: str, subject, title: str, fields, issuer: str, b
             with transaction.atomic():
                 doc = Document.objects.create(
                     kind=kind, serial=uuid.uuid4().hex[:32], code=secrets.token_urlsafe(CODE_BYTES), title=title[:100],
-                    body=body, fields=fields, holder=holder[:50], issuer=issuer[:120], issued_at=now,
+                    body=body, fields=fields, holder=holder[:50], issuer=issuer[:120], issued_at=now, number=number[:40],
                     issued_by=acting_user if acting_user is not None and acting_user.is_authenticated else None,
                     place_path=place_path or "", org_id=org_id, subject_type=subject_type, subject_id=subject_id,
                 )
@@ -89,7 +90,8 @@ def issue(*, acting_user, kind: str, subject, title: str, fields, issuer: str, b
         doc.serial = _serial(now, doc.pk)
         doc.sha256 = doc.compute_sha256()
         Document.objects.filter(pk=doc.pk).update(serial=doc.serial, sha256=doc.sha256)
-        record(acting_user, "documents.issue", obj=doc, detail={"serial": doc.serial, "kind": kind, "subject": f"{subject_type}:{subject_id}"})
+        record(acting_user, "documents.issue", obj=doc, detail={"serial": doc.serial, "kind": kind, "subject": f"{subject_type}:{subject_id}",
+                                                                **({"number": doc.number} if doc.number else {})})
     return doc
 
 

@@ -35,6 +35,10 @@ class Document(models.Model):
 
     kind = models.CharField(max_length=32, choices=Kind.choices)
     serial = models.CharField(max_length=32, unique=True, editable=False)
+    # The issuer's own number when it has one (a headquarters notice's 〔2020〕3号, gapless per
+    # issuer and year, so not unique across issuers): printed as the document's serial at the
+    # top; the registry serial above stays the document's unique key (verify page, footer).
+    number = models.CharField(max_length=40, blank=True, editable=False)
     code = models.CharField(max_length=64, unique=True, editable=False)  # random, URL-safe, in the QR code
     title = models.CharField(max_length=100)
     body = models.TextField(blank=True)
@@ -62,7 +66,12 @@ class Document(models.Model):
         ]
 
     def __str__(self):
-        return self.serial
+        return self.shown_serial
+
+    @property
+    def shown_serial(self) -> str:
+        """The serial a reader sees on the paper: the issuer's own number, else the registry's."""
+        return self.number or self.serial
 
     @property
     def valid(self) -> bool:
@@ -76,6 +85,8 @@ class Document(models.Model):
             "issued_at": self.issued_at.astimezone(dt.timezone.utc).isoformat(timespec="seconds"),
             "subject": f"{self.subject_type}:{self.subject_id}",
         }
+        if self.number:  # only when set: the fingerprints of documents without one are unchanged
+            content["number"] = self.number
         return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
 
     def compute_sha256(self) -> str:

@@ -179,7 +179,7 @@ def cached_pdf(document) -> bytes:
 def _render(doc) -> bytes:
     f = fonts(settings.PDF_FONT)
     pdf = FPDF(orientation="P", unit="mm", format="A4")
-    pdf.set_title(f"{doc.title} {doc.serial}")
+    pdf.set_title(f"{doc.title} {doc.shown_serial}")
     pdf.set_creator("Fangkong")
     pdf.set_author(doc.issuer)
     pdf.add_font("body", fname=f["body"][0], collection_font_number=f["body"][1])
@@ -199,7 +199,8 @@ def _render(doc) -> bytes:
 
     pdf.set_font("body", size=10.5)
     pdf.set_xy(margin, 14)
-    pdf.cell(width, 8, _("No. %(serial)s") % {"serial": doc.serial}, align="R")
+    # The serial at the top: the issuer's own number as it writes it (〔2020〕3号), else the registry's.
+    pdf.cell(width, 8, doc.number or _("No. %(serial)s") % {"serial": doc.serial}, align="R")
 
     pdf.set_xy(margin, 30)
     pdf.set_font("title", size=22)
@@ -248,4 +249,7 @@ def _render(doc) -> bytes:
     pdf.cell(width, 4, _("Verify at %(url)s") % {"url": doc.verify_url()}, align="L")
     pdf.set_xy(margin, pdf.h - 12)
     pdf.cell(width, 4, _("Content fingerprint (SHA-256) %(digest)s") % {"digest": doc.sha256[:32]}, align="L")
+    if doc.number:  # the registry's serial, as the verify page shows it
+        pdf.set_xy(margin, pdf.h - 8)
+        pdf.cell(width, 4, _("Registry serial %(serial)s") % {"serial": doc.serial}, align="L")
     return bytes(pdf.output())

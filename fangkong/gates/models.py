@@ -1,9 +1,10 @@
-"""Gate duty (M6) and pre-screening triage (M18).
+"""Gate duty (M6).
 
 A checkpoint is a Place of kind compound or checkpoint. Every person or vehicle checked at
 one is a GateEntry, made by the guard's device (online or queued offline) under a client_id
 the device chose, so a resend is recognised and stored once. A fever at the gate opens a
-Triage record for the medics.
+visit of the clinic triage (fangkong.clinic, M18); the gates' own triage table, migrated
+into it by clinic/0002, was dropped by gates/0004.
 """
 from __future__ import annotations
 
@@ -71,40 +72,3 @@ class GateEntry(models.Model):
 
     def __str__(self):
         return f"{self.place_id} {self.direction} {self.masked or self.plate} {self.decision}"
-
-
-class Triage(models.Model):
-    """Pre-screening triage (预检分诊, M18): a fever at a gate or clinic entrance, the travel
-    and contact answers, and where the person was routed."""
-
-    class State(models.TextChoices):
-        OPEN = "open", _("Open")
-        CLOSED = "closed", _("Closed")
-
-    class Route(models.TextChoices):
-        PENDING = "", _("Not yet routed")
-        FEVER_CLINIC = "fever_clinic", _("Fever clinic")
-        HOME_OBSERVATION = "home_observation", _("Home observation")
-        HOSPITAL = "hospital", _("Hospital")
-        CLEARED = "cleared", _("Cleared (re-measured normal)")
-
-    entry = models.OneToOneField(GateEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="triage")
-    place = models.ForeignKey(Place, on_delete=models.PROTECT, related_name="+")
-    place_path = models.CharField(max_length=255, db_index=True, editable=False)
-    masked = models.CharField(max_length=50, blank=True)  # a masked name keeps its length (names: 50)
-    pass_id = models.BigIntegerField(null=True, blank=True)
-    temperature = models.DecimalField(max_digits=3, decimal_places=1)
-    travel = models.BooleanField(null=True, blank=True)  # been to a risk area in the last 14 days
-    contact = models.BooleanField(null=True, blank=True)  # contact with cases or people from there
-    routed_to = models.CharField(max_length=20, choices=Route.choices, blank=True, default="")
-    state = models.CharField(max_length=6, choices=State.choices, default=State.OPEN)
-    note = models.CharField(max_length=300, blank=True)
-    created_at = models.DateTimeField()
-    closed_at = models.DateTimeField(null=True, blank=True)
-    closed_by = models.CharField(max_length=150, blank=True)
-
-    SCOPE_PATH = "place_path"
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        verbose_name = _("triage")

@@ -225,14 +225,64 @@ def user_with_grants(pk):
     return user
 
 
+# --- Memberships ------------------------------------------------------------------------
+# A role may also be held by belonging to something an app keeps rather than by a grant: a
+# member of a street headquarters' working group sees that street's dashboard and HQ board.
+# The app declares the role (declare()) and registers here how its members are found:
+# places_of(user) -> [(place_id, place_path)], the places where the user belongs now. Every
+# check of a permission the role carries counts these as place scopes of that role, read
+# when such a permission is first checked in a request (never for the others); nothing is
+# copied into the grants, so leaving the group ends the access at once. A membership role
+# cannot be granted (accounts refuses it) and delegates nothing (grants() holds grants only).
+
+_MEMBERSHIPS: dict[str, Callable] = {}
+
+
+def declare_membership(role: str, places_of: Callable) -> None:
+    if role not in _ROLE_LABELS or role == "admin":
+        raise ValueError(f"membership of undeclared role {role!r}")
+    _MEMBERSHIPS[role] = places_of
+    _TABLE.clear()
+
+
+def membership_roles() -> frozenset[str]:
+    """The roles held by membership only (never granted)."""
+    return frozenset(_MEMBERSHIPS)
+
+
+def memberships(user) -> list[Scope]:
+    """The user's membership scopes (role, place), loaded once per request (cached on the user)."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active or not _MEMBERSHIPS:
+        return []
+    cached = getattr(user, "_fk_members", None)
+    if cached is None:
+        cached = [Scope(role, place_id, path, None)
+                  for role, places_of in _MEMBERSHIPS.items() for place_id, path in places_of(user)]
+        user._fk_members = cached
+    return cached
+
+
+def _member_perms() -> frozenset[str]:
+    table = _table()
+    if "member_perms" not in table:
+        table["member_perms"] = frozenset().union(*(table["role_perms"].get(r, ()) for r in _MEMBERSHIPS))
+    return table["member_perms"]
+
+
 def roles(user) -> list[str]:
-    return sorted({g.role for g in grants(user)})
+    """The user's roles: its grants' and its memberships'."""
+    return sorted({g.role for g in grants(user)} | {m.role for m in memberships(user)})
 
 
 def grants_for(user, perm: str) -> list[Scope]:
+    """The scopes through which `user` holds `perm`: its grants carrying it and, for a
+    permission a membership role carries, its memberships of that role."""
     _check_perm(perm)
     role_perms = _table()["role_perms"]
-    return [g for g in grants(user) if perm in role_perms.get(g.role, ())]
+    out = [g for g in grants(user) if perm in role_perms.get(g.role, ())]
+    if perm in _member_perms():
+        out += [m for m in memberships(user) if perm in role_perms.get(m.role, ())]
+    return out
 
 
 def has_perm(user, perm: str) -> bool:
@@ -604,4 +654,43 @@ def link_auth():
 
     auth = LinkAuth()
     auth.openapi_security_schema.update({"description": "A resident's personal link", "x-fangkong-personal-link": True})
+    return auth
+
+
+# --- System credentials -----------------------------------------------------------------
+# An upstream system (the CDC's) calls an operation with a credential the admin made for it
+# and named after it, not with a person's session. The app that issues such credentials
+# registers how one is checked, `register_credential(kind, check)` with check(secret) -> the
+# live credential or None (it audits a refused known credential); the operation declares
+# `auth=token_auth(kind)`. A missing, unknown or revoked credential is 401 whoever is signed
+# in (a session is not the credential); the credential is request.auth in the operation,
+# which reads only what it scopes (its area, its export).
+
+_CREDENTIALS: dict[str, Callable] = {}
+
+
+def register_credential(kind: str, check: Callable) -> None:
+    if not _PERM_NAME.match(kind):
+        raise ValueError(f"bad credential kind {kind!r}")
+    _CREDENTIALS[kind] = check
+
+
+def token_auth(kind: str, description: str = ""):
+    """django-ninja auth for an operation called by an upstream system with its credential
+    of `kind` (Authorization: Bearer <secret>); else 401."""
+    from ninja.security import HttpBearer
+
+    if not _PERM_NAME.match(kind):
+        raise ValueError(f"bad credential kind {kind!r}")
+
+    def authenticate(self, request, token):
+        check = _CREDENTIALS.get(kind)
+        if check is None:
+            raise RuntimeError(f"no checker registered for credentials of kind {kind!r}")
+        return check(token or "") if token and len(token) <= 200 else None
+
+    auth = type("token:" + kind, (HttpBearer,), {"authenticate": authenticate, "fk_token": kind})()
+    auth.openapi_security_schema.update({
+        "description": description or f"An upstream system's credential of kind {kind}, made by the admin",
+        "x-fangkong-token": kind})
     return auth

@@ -6,7 +6,10 @@ Each module here (one per app, so apps do not edit one shared file) may define:
   names by its ``pk`` (``requires(perm, obj=Model)`` / ``api_perm(perm, obj=Model)``),
   located in grid A1 (compound A1Y) of the fixed cast, so own/sibling/parent scopes differ;
 * ``URL_KWARGS``: {route name: fn(objects) -> kwargs} for routes whose URL needs more or
-  other than ``pk`` (a personal-link token, for example).
+  other than ``pk`` (a personal-link token, for example);
+* ``CREDENTIALS``: {credential kind: fn(cast) -> (secret, revoke)} for operations an
+  upstream system calls with its credential (``places.access.token_auth``): a live secret
+  and a function that revokes it.
 """
 from __future__ import annotations
 
@@ -32,6 +35,13 @@ def url_kwargs() -> dict:
     out = {}
     for mod in _modules():
         out.update(getattr(mod, "URL_KWARGS", {}))
+    return out
+
+
+def credentials() -> dict:
+    out = {}
+    for mod in _modules():
+        out.update(getattr(mod, "CREDENTIALS", {}))
     return out
 
 

@@ -1,6 +1,6 @@
 """Matrix objects of the clinic triage, in compound A1Y: a pre-screening post of a clinic
 there, a fever sent by the gate waiting to be routed (fresh each time: routing changes it)
-and an export token."""
+and an export token; and a live credential for the CDC's report pull."""
 from __future__ import annotations
 
 import itertools
@@ -38,4 +38,13 @@ def token(cast):
                                       secret_hash="0" * 64)
 
 
+def report_credential(cast):
+    """A live export token over the street (the CDC's report) and its revocation."""
+    from fangkong.clinic import actions
+
+    made, secret = actions.create_token(acting_user=None, name=f"区疾控{next(_SEQ)}", place=cast.street)
+    return secret, lambda: actions.revoke_token(acting_user=None, token=made)
+
+
 OBJECTS = {Post: post, Visit: gate_visit, ExportToken: token}
+CREDENTIALS = {"clinic.report": report_credential}

@@ -1,5 +1,5 @@
-"""Matrix objects of command: the street's headquarters with a meeting, a decision, a draft
-notice and an inspection plan (street scope: only street grants reach them); a receipt of
+"""Matrix objects of command: the street's headquarters with a meeting, a decision, a working
+group, a draft notice and an inspection plan (street scope: only street grants reach them); a receipt of
 community A (a published notice) and a finding at compound A1Y."""
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import datetime as dt
 import itertools
 
 from fangkong.command import actions
-from fangkong.command.models import Decision, Finding, Headquarters, InspectionPlan, Meeting, Notice, Receipt
+from fangkong.command.models import (Decision, Finding, Headquarters, InspectionPlan, Meeting, Notice, Receipt,
+                                     WorkingGroup)
 from tests.cast import make_user
 
 _seq = itertools.count(1)
@@ -26,6 +27,10 @@ def decision(cast) -> Decision:
     m = meeting(cast)
     group = hq(cast).groups.first() or actions.add_group(acting_user=None, hq=hq(cast), name="综合协调组")
     return actions.add_decision(acting_user=None, meeting=m, text="封闭小区次要出入口", deadline=m.date, owner_group=group)
+
+
+def group(cast) -> WorkingGroup:
+    return actions.add_group(acting_user=None, hq=hq(cast), name=f"工作组{next(_seq)}")
 
 
 def notice(cast) -> Notice:
@@ -61,4 +66,4 @@ def finding(cast) -> Finding:
     return f
 
 
-OBJECTS = {Meeting: meeting, Decision: decision, Notice: notice, Receipt: receipt, InspectionPlan: plan, Finding: finding}
+OBJECTS = {Meeting: meeting, WorkingGroup: group, Decision: decision, Notice: notice, Receipt: receipt, InspectionPlan: plan, Finding: finding}
