@@ -135,6 +135,9 @@
   setInterval(() => { if (navigator.onLine) sync(); }, 5000);
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register(cfg.urls.sw, { scope: cfg.urls.scope }).catch(() => {});
+    // Keep this round's page on the phone for a reload without network.
+    navigator.serviceWorker.ready.then((reg) => { if (reg.active) reg.active.postMessage({ keep: location.pathname }); })
+      .catch(() => {});
   }
   render();
   sync();

@@ -12,6 +12,13 @@ self.addEventListener("activate", (e) => {
   e.waitUntil(caches.keys().then((ks) => Promise.all(ks.filter((k) => k.startsWith("fk-handover") && k !== CACHE).map((k) => caches.delete(k))))
     .then(() => self.clients.claim()));
 });
+// A round page asks to be kept (its first visit came before this worker controlled it).
+self.addEventListener("message", (e) => {
+  const path = e.data && e.data.keep;
+  if (typeof path !== "string" || !ROUND_PAGE.test(path)) return;
+  e.waitUntil(caches.open(CACHE).then((c) => fetch(path, { credentials: "same-origin" })
+    .then((r) => (r.ok && !r.redirected ? c.put(path, r) : null)).catch(() => null)));
+});
 self.addEventListener("fetch", (e) => {
   const req = e.request;
   if (req.method !== "GET") return;
