@@ -97,8 +97,10 @@ class SvcReceiptOut(Schema):
 @router.post("/services/tasks/{pk}/receipt", response={201: SvcReceiptOut},
              summary="The receipt's photo of my task's purchase (multipart field file; JPEG/PNG, size checked; "
                      "private, shown to the committee)", auth=api_perm("services.deliver", obj=ServiceRequest))
-def task_receipt(request, pk: int, file: File[UploadedFile]):
+def task_receipt(request, pk: int, file: File[UploadedFile] = None):  # optional: the scope first (404), then the file
     req = queries.task_for(request.user, pk)
+    if file is None:
+        raise Invalid({"file": _("Choose a photo of the receipt")})
     att = actions.attach_receipt(acting_user=request.user, request=req, file=file)
     return Status(201, att)
 

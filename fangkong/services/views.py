@@ -493,7 +493,10 @@ def round_page(request, pk: int):
         if refused:
             rnd.refresh_from_db()
             return render(request, "services/round.html", _round_ctx(request, rnd, errors=list(refused.errors.items())), status=refused.status)
-        messages.success(request, _("Handed over: %(a)s") % {"a": h.household.address})
+        if h.already:  # the same mark sent again (its client id): not a second one
+            messages.info(request, f"{h.household.address} · {_('already recorded')}")
+        else:
+            messages.success(request, _("Handed over: %(a)s") % {"a": h.household.address})
         return redirect("services_round", pk=pk)
     return render(request, "services/round.html", _round_ctx(request, rnd))
 

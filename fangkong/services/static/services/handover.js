@@ -78,9 +78,13 @@
       if (!resp.ok) { serverDown = resp.status >= 500; return; }
       const data = await resp.json();
       const done = new Set();
+      const roundOf = {};
+      for (const e of batch) roundOf[e.client_id] = e.round;
+      let here = 0; // new marks of this page's round (the queue may hold another round's)
       for (const r of data.recorded) {
         done.add(r.client_id);
         note(r.address + " · " + (r.already ? T.already : T.recorded), "recorded");
+        if (!r.already && roundOf[r.client_id] === cfg.round) here += 1;
       }
       const rej = load(KEY.rejected, []);
       for (const r of data.rejected) {
@@ -89,7 +93,7 @@
       }
       save(KEY.rejected, rej.slice(-20));
       forget(done);
-      if (data.recorded.length) $("handed").textContent = String(Number($("handed").textContent) + data.recorded.filter((r) => !r.already).length);
+      if (here) $("handed").textContent = String(Number($("handed").textContent) + here);
     } catch (e) {
       serverDown = true; // no network: everything stays queued
     } finally {
