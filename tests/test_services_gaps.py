@@ -255,6 +255,13 @@ def test_points_plan_imported_all_or_nothing(cast):
     assert not DistributionPoint.objects.get(name="东门发放点").buildings.exists()
     assert set(DistributionPoint.objects.get(name="西门发放点").buildings.all()) == {b1, b2}
     assert as_user(cast.worker_a1).get("/services/points/import/").status_code == 403
+    # Another community's committee: the buildings are not in its area; nothing changes.
+    r = as_user(cast.committee_b).post("/services/points/import/", {"file": SimpleUploadedFile("p.xlsx", xlsx(
+        [bad[0], ["乙发放点", "A1Y-1", ""]]))})
+    assert r.status_code == 200 and not DistributionPoint.objects.filter(name="乙发放点").exists()
+    assert set(DistributionPoint.objects.get(name="西门发放点").buildings.all()) == {b1, b2}
+    west = DistributionPoint.objects.get(name="西门发放点")
+    assert as_user(cast.committee_b).post("/services/points/", {"do": "holder", "point": west.pk}).status_code == 400
 
 
 # --- 5. The command module's notices in force on the hotline console --------------------------------

@@ -495,7 +495,7 @@ def hand_over(*, acting_user, rnd: Round, household, door: bool = False, at=None
         return seen
     try:
         with transaction.atomic():
-            current = Round.objects.select_for_update().select_related("point__holder", "item").get(pk=rnd.pk)
+            current = Round.objects.select_for_update(of=("self",)).select_related("point__holder", "item").get(pk=rnd.pk)
             if current.state == Round.State.CLOSED and not door:
                 raise Conflict(_("This round is closed; what is left is brought to the door"))
             h = Handover.objects.create(round=current, household=household, at=at, by=_user(acting_user), door=door,
