@@ -1,6 +1,6 @@
 // Fangkong distribution round pages' service worker: a round's page and its assets stay usable
 // offline (the same pattern as the duty page's, duty/sw.js).
-const CACHE = "fk-handover-v1";
+const CACHE = "fk-handover-v2";
 const PARAMS = new URL(self.location.href).searchParams;
 const SCOPE = PARAMS.get("scope") || "/services/rounds/";
 const ASSETS = JSON.parse(PARAMS.get("assets") || "[]");
@@ -29,7 +29,7 @@ self.addEventListener("fetch", (e) => {
     e.respondWith(fetch(req).then((resp) => {
       if (resp.ok && !resp.redirected) { const copy = resp.clone(); caches.open(CACHE).then((c) => c.put(url.pathname, copy)); }
       return resp;
-    }).catch(() => caches.match(url.pathname).then((r) => r || Response.error())));
+    }).catch(() => caches.match(url.pathname, { ignoreVary: true }).then((r) => r || Response.error())));
   } else if (ASSETS.includes(url.pathname)) {
     e.respondWith(caches.match(url.pathname).then((r) => r || fetch(req)));
   }
