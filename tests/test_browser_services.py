@@ -57,3 +57,51 @@ def test_hotline_console_new_call_from_the_keyboard(live_server, live_cast, open
     assert call.owner.username == "duty_kb" and call.question == "发热门诊在哪里"
     screenshot(page, "services-3-call-desktop")
     assert not page.js_errors
+
+
+def test_handovers_marked_offline_are_sent_once(live_server, live_cast, open_page):
+    """A volunteer at a point marks two households with no network: kept on the phone, sent
+    when the network returns, counted once; a household marked again is refused by name.
+    (Reloading the page without network through the service worker is not asserted here: it
+    passed once, then failed twice in this headless Chromium: not reliable, so not claimed.)"""
+    from playwright.sync_api import expect
+
+    from fangkong.places.actions import create_place
+    from fangkong.residents.actions import create_household
+    from fangkong.services.models import Handover
+
+    cast = live_cast
+    vol = make_user("vol_point", [("volunteer", cast.comm_a)])
+    b = create_place(acting_user=None, kind="building", name="5号楼", code="A1Y-5", parent=cast.compound_a1)
+    for room in (101, 102, 201):
+        create_household(acting_user=None, place=b, address=f"甲一小区5号楼{room}室")
+    point = actions.create_point(acting_user=None, community=cast.comm_a, name="东门发放点", buildings=[b], staff=[vol])
+    from django.utils import timezone
+
+    rnd = actions.open_round(acting_user=None, point=point, day=timezone.localdate(), what="蔬菜包")
+    page = open_page(**PHONE)
+    sign_in(page, live_server, "vol_point")
+    page.goto(url(live_server, "services_round", rnd.pk))
+    expect(page.locator("#net-status")).to_have_attribute("data-state", "online")
+    page.context.set_offline(True)
+    expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
+    for room in ("101", "102"):
+        page.fill("#id_room", room)
+        page.locator("#handover-form button[type=submit]").click()
+    expect(page.locator("#waiting")).to_have_text("2")
+    assert not Handover.objects.filter(round=rnd).exists()
+    assert no_horizontal_overflow(page), "the round page scrolls sideways on a phone"
+    screenshot(page, "services-4-handover-offline-phone")
+    page.context.set_offline(False)
+    page.locator("#sync-now").click()
+    expect(page.locator("#waiting")).to_have_text("0", timeout=15_000)
+    assert Handover.objects.filter(round=rnd).count() == 2
+    expect(page.locator("#handed")).to_have_text("2")
+    # Marked again (a second mark of a household): refused with the reason, still counted once.
+    page.fill("#id_room", "101")
+    page.locator("#handover-form button[type=submit]").click()
+    expect(page.locator("#rejected")).to_be_visible(timeout=15_000)
+    expect(page.locator("#waiting")).to_have_text("0")
+    assert Handover.objects.filter(round=rnd).count() == 2
+    screenshot(page, "services-5-handover-sent-phone")
+    assert not page.js_errors

@@ -129,10 +129,12 @@ def _check_assignee(user, name):
 
 @transaction.atomic
 def transition(*, acting_user, request: ServiceRequest, action: str, assignee=None, amount=None, code: str = "",
-               note: str = "", at=None) -> ServiceRequest:
+               note: str = "", receipt=None, at=None) -> ServiceRequest:
     """Take `action` of TRANSITIONS on the request. accept: the acting user takes it (one of
-    two at once wins); assign: the committee gives it to `assignee`; bought: amount spent;
-    deliver: the code the resident gives; settle: the amount paid; waive / cancel: a note."""
+    two at once wins); assign: the committee gives it to `assignee`; bought: amount spent and
+    optionally the receipt's photo (type and size checked, stored privately; a bad file
+    refuses the whole step); deliver: the code the resident gives; settle: the amount paid;
+    waive / cancel: a note."""
     t = TRANSITIONS.get(action)
     if t is None:
         raise Invalid({"action": _("Unknown action")})
@@ -160,7 +162,35 @@ def transition(*, acting_user, request: ServiceRequest, action: str, assignee=No
                            check=_check_assignee(acting_user, action), changes=changes)
     record(acting_user, f"services.{action}", obj=req, detail={
         "assignee": req.assignee_id, "amount": str(changes.get("spent") or changes.get("paid") or "") or None})
+    if action == "bought" and receipt is not None:
+        attach_receipt(acting_user=acting_user, request=req, file=receipt)
     return req
+
+
+RECEIPT_STATES = (S.ACCEPTED, S.BOUGHT, S.DELIVERED)
+
+
+def receipt_editable(req: ServiceRequest) -> bool:
+    """A receipt may be added or removed until the request is settled or cancelled."""
+    return req.state in RECEIPT_STATES
+
+
+def attach_receipt(*, acting_user, request: ServiceRequest, file):
+    """The receipt's photo of a purchase, by the task's volunteer while it is open (before it
+    is settled): a private upload (type and size checked), seen by the committee on the
+    request's page. Invalid({"receipt": reason}) for a bad file, nothing stored."""
+    from fangkong.uploads import actions as uploads
+
+    if request.assignee_id != getattr(acting_user, "pk", None):
+        raise Conflict(_("Only the volunteer who took this task can do that"))
+    if not receipt_editable(request):
+        raise Conflict(REFUSED % {"action": _("add a receipt"), "state": request.get_state_display()})
+    try:
+        att = uploads.attach(acting_user=acting_user, owner=request, file=file)
+    except Invalid as exc:
+        raise Invalid({"receipt": exc.errors.get("file", next(iter(exc.errors.values())))}) from None
+    record(acting_user, "services.receipt", obj=request, detail={"attachment": att.pk})
+    return att
 
 
 @transaction.atomic
@@ -284,6 +314,40 @@ def order_totals(order: GroupOrder) -> dict:
     return {"items": items, "buildings": buildings, "households": len(households)}
 
 
+def order_delivery_by_point(order: GroupOrder) -> list[dict]:
+    """The delivery sheet per distribution point: [{"point", "rows": [{"building", "address",
+    "items": {item: quantity}}]}], one per point of the order's community whose buildings hold
+    households of the order (sorted by building and address), then the households under no
+    point (point None). A household is served by the first point (by name) whose buildings
+    hold it."""
+    from fangkong.places.access import ancestor_paths
+
+    households: dict = {}
+    for line in order.lines.select_related("household"):
+        entry = households.setdefault(line.household_id, {"household": line.household, "items": {}})
+        entry["items"][line.item] = line.quantity
+    points = list(DistributionPoint.objects.filter(place_path__in=ancestor_paths(order.place_path)).order_by(
+        "name", "pk").prefetch_related("buildings"))
+    names = dict(Place.objects.filter(path__in={e["household"].place_path for e in households.values()}).values_list(
+        "path", "name"))
+    sheets = [{"point": p, "rows": [], "buildings": [(b.path, b.name) for b in p.buildings.all()]} for p in points]
+    rest = {"point": None, "rows": []}
+    for entry in households.values():
+        hh = entry["household"]
+        target, building = rest, names.get(hh.place_path, "")
+        for sheet in sheets:
+            match = next((name for path, name in sheet["buildings"] if hh.place_path.startswith(path)), None)
+            if match is not None:
+                target, building = sheet, match
+                break
+        target["rows"].append({"building": building, "address": hh.address, "items": entry["items"]})
+    out = [s for s in sheets if s["rows"]] + ([rest] if rest["rows"] else [])
+    for sheet in out:
+        sheet["rows"].sort(key=lambda r: (r["building"], r["address"]))
+        sheet.pop("buildings", None)
+    return out
+
+
 # --- Distribution points and rounds ------------------------------------------------------------
 
 def create_point(*, acting_user, community: Place, name: str, buildings=(), staff=()) -> DistributionPoint:
@@ -323,14 +387,63 @@ def plan_points(community: Place) -> list[dict]:
     return out
 
 
-def open_round(*, acting_user, point: DistributionPoint, day: dt.date, what: str) -> Round:
+def open_round(*, acting_user, point: DistributionPoint, day: dt.date, what: str, item=None, quantity_each=None) -> Round:
+    """A round at the point. With `item` (of the supplies catalogue) and `quantity_each`,
+    every hand-over issues that much from the point's supplies holder (the point needs one)."""
     what = str(what or "").strip()[:100]
+    errors = {}
     if not what:
-        raise Invalid({"what": _("Say what is handed out")})
+        errors["what"] = _("Say what is handed out")
+    each = 0
+    if item is not None:
+        if point.holder_id is None:
+            errors["item"] = _("This point has no supplies holder to issue from")
+        try:
+            each = int(str(quantity_each or "").strip())
+        except ValueError:
+            each = 0
+        if not 1 <= each <= 999:
+            errors["quantity_each"] = _("Enter a number from 1 to 999")
+    if errors:
+        raise Invalid(errors)
     rnd = Round.objects.create(point=point, place_path=point.place_path, day=day, what=what,
-                               expected=point_households(point).count())
-    record(acting_user, "services.round.open", obj=rnd, detail={"expected": rnd.expected})
+                               expected=point_households(point).count(), item=item, quantity_each=each)
+    record(acting_user, "services.round.open", obj=rnd, detail={"expected": rnd.expected,
+                                                                "item": item.code if item else None, "each": each})
     return rnd
+
+
+def holders_for(place_path: str):
+    """Supplies holders that may serve a place: active ones in its community (or under the
+    place itself when it lies above a community) and those above it (the street's warehouse)."""
+    from django.db.models import Q
+
+    from fangkong.places.access import ancestor_paths
+    from fangkong.supplies.models import Holder
+
+    community = Place.objects.filter(path__in=ancestor_paths(place_path), kind="community").values_list(
+        "path", flat=True).first() or place_path
+    return Holder.objects.filter(Q(place_path__startswith=community) | Q(place_path__in=ancestor_paths(place_path)),
+                                 active=True).order_by("place_path", "name")
+
+
+def set_point_holder(*, acting_user, point: DistributionPoint, holder) -> DistributionPoint:
+    """The supplies holder whose stock the point hands out (None: no ledger entries)."""
+    if holder is not None and not holders_for(point.place_path).filter(pk=holder.pk).exists():
+        raise Invalid({"holder": _("Choose a supplies holder of the point's community")})
+    point.holder = holder
+    point.save(update_fields=["holder"])
+    record(acting_user, "services.point.holder", obj=point, detail={"holder": holder.pk if holder else None})
+    return point
+
+
+def _issue_for_handover(acting_user, rnd: Round, handover: Handover, point: DistributionPoint):
+    if not (point.holder_id and rnd.item_id and rnd.quantity_each):
+        return None
+    from fangkong.supplies.actions import use_for_task
+
+    return use_for_task(acting_user=acting_user, holder=point.holder, item=rnd.item, quantity=rnd.quantity_each,
+                        task="services.handover", task_id=handover.pk, consume=False, recipient=point.name)
 
 
 def find_household(rnd: Round, *, room: str = "", household_id=None):
@@ -355,21 +468,48 @@ def find_household(rnd: Round, *, room: str = "", household_id=None):
     return found[0]
 
 
-def hand_over(*, acting_user, rnd: Round, household, door: bool = False, at=None) -> Handover:
+def _resent(rnd: Round, household, client_id: str) -> Handover | None:
+    """The hand-over this device already sent under `client_id` (a resend: the same mark),
+    or None; a client id reused for another household or round is refused."""
+    if not client_id:
+        return None
+    seen = Handover.objects.filter(client_id=client_id).first()
+    if seen is None:
+        return None
+    if seen.round_id != rnd.pk or seen.household_id != household.pk:
+        raise Conflict(_("This entry was already recorded for another household"))
+    seen.already = True
+    return seen
+
+
+def hand_over(*, acting_user, rnd: Round, household, door: bool = False, at=None, client_id: str = "") -> Handover:
     """Mark the household's collection; a second mark is refused (counted once), and so is
-    a mark after the round was closed (except a door delivery of one left out)."""
+    a mark after the round was closed (except a door delivery of one left out). A phone's
+    queued mark carries its `client_id`: sent again, it is answered with the first (its
+    `already` is True), never a second mark. When the round hands out an item of the
+    supplies ledger and the point has a holder, the hand-over issues it (Conflict when the
+    holder has too little on hand: nothing is marked)."""
     at = at or timezone.now()
+    client_id = str(client_id or "").strip()[:64]
+    if (seen := _resent(rnd, household, client_id)) is not None:
+        return seen
     try:
         with transaction.atomic():
-            current = Round.objects.select_for_update().get(pk=rnd.pk)
+            current = Round.objects.select_for_update(of=("self",)).select_related("point__holder", "item").get(pk=rnd.pk)
             if current.state == Round.State.CLOSED and not door:
                 raise Conflict(_("This round is closed; what is left is brought to the door"))
-            h = Handover.objects.create(round=current, household=household, at=at, by=_user(acting_user), door=door)
-            record(acting_user, "services.handover", obj=current, detail={"household": household.pk, "door": door})
+            h = Handover.objects.create(round=current, household=household, at=at, by=_user(acting_user), door=door,
+                                        client_id=client_id or None)
+            entry = _issue_for_handover(acting_user, current, h, current.point)
+            record(acting_user, "services.handover", obj=current, detail={
+                "household": household.pk, "door": door, "ledger": entry.pk if entry else None})
     except IntegrityError:
+        if (seen := _resent(rnd, household, client_id)) is not None:
+            return seen
         first = Handover.objects.filter(round=rnd, household=household).first()
         raise Conflict(_("Already handed over at %(t)s; counted once") % {
             "t": timezone.localtime(first.at).strftime("%H:%M") if first else ""}) from None
+    h.already = False
     return h
 
 
@@ -445,10 +585,23 @@ def may_revisit(user, case: HardshipCase) -> bool:
         has_perm(user, "services.hardship") and path_in_scope(user, "services.hardship", case.place_path))
 
 
+def set_case_holder(*, acting_user, case: HardshipCase, holder) -> HardshipCase:
+    """The supplies holder that the case's revisits issue goods from (None: no ledger entries)."""
+    if holder is not None and not holders_for(case.place_path).filter(pk=holder.pk).exists():
+        raise Invalid({"holder": _("Choose a supplies holder of the case's community")})
+    case.holder = holder
+    case.save(update_fields=["holder"])
+    record(acting_user, "services.hardship.holder", obj=case, detail={"holder": holder.pk if holder else None})
+    return case
+
+
 @transaction.atomic
 def revisit(*, acting_user, case: HardshipCase, day: dt.date | None = None, given: str = "", notes: str = "",
-            next_due: dt.date | None = None) -> Revisit:
-    """A revisit by the pairing partner (or the committee): what was brought, and when next."""
+            next_due: dt.date | None = None, item=None, quantity=None) -> Revisit:
+    """A revisit by the pairing partner (or the committee): what was brought, and when next.
+    With `item` (of the supplies catalogue) and `quantity`, the goods are issued from the
+    case's supplies holder (idempotent per revisit; Conflict when too little is on hand:
+    nothing is recorded)."""
     if not may_revisit(acting_user, case):
         raise Invalid({"case": _("Not one of your cases")})
     current = HardshipCase.objects.select_for_update().get(pk=case.pk)
@@ -460,11 +613,28 @@ def revisit(*, acting_user, case: HardshipCase, day: dt.date | None = None, give
     next_due = next_due or day + dt.timedelta(days=current.revisit_days)
     if next_due <= day:
         raise Invalid({"next_due": _("The next revisit comes after this one")})
+    n = 0
+    if item is not None:
+        if current.holder_id is None:
+            raise Invalid({"item": _("This case has no supplies holder to issue from")})
+        try:
+            n = int(str(quantity or "").strip())
+        except ValueError:
+            n = 0
+        if not 1 <= n <= 999:
+            raise Invalid({"quantity": _("Enter a number from 1 to 999")})
     visit = Revisit.objects.create(case=current, day=day, given=str(given or "")[:200], notes=str(notes or "")[:500],
-                                   next_due=next_due, by=_user(acting_user))
+                                   next_due=next_due, by=_user(acting_user), item=item, quantity=n)
+    entry = None
+    if item is not None:
+        from fangkong.supplies.actions import use_for_task
+
+        entry = use_for_task(acting_user=acting_user, holder=current.holder, item=item, quantity=n,
+                             task="services.revisit", task_id=visit.pk, consume=False)
     current.next_due = next_due
     current.save(update_fields=["next_due"])
-    record(acting_user, "services.hardship.revisit", obj=current, detail={"day": day.isoformat()})
+    record(acting_user, "services.hardship.revisit", obj=current, detail={"day": day.isoformat(),
+                                                                          "ledger": entry.pk if entry else None})
     return visit
 
 

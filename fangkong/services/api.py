@@ -4,9 +4,13 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from ninja import Router, Schema, Status
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from ninja import File, Router, Schema, Status
+from ninja.files import UploadedFile
 
-from fangkong.lib.workflow import Invalid
+from fangkong.lib.workflow import Conflict, Invalid
 from fangkong.places.access import api_perm, get_in_scope, link_auth, scope
 
 from . import actions, queries
@@ -82,6 +86,23 @@ def _task_op(name):
 
 for _name in ("accept", "bought", "deliver", "settle"):
     _task_op(_name)
+
+
+class SvcReceiptOut(Schema):
+    id: int
+    name: str
+    size: int
+
+
+@router.post("/services/tasks/{pk}/receipt", response={201: SvcReceiptOut},
+             summary="The receipt's photo of my task's purchase (multipart field file; JPEG/PNG, size checked; "
+                     "private, shown to the committee)", auth=api_perm("services.deliver", obj=ServiceRequest))
+def task_receipt(request, pk: int, file: File[UploadedFile] = None):  # optional: the scope first (404), then the file
+    req = queries.task_for(request.user, pk)
+    if file is None:
+        raise Invalid({"file": _("Choose a photo of the receipt")})
+    att = actions.attach_receipt(acting_user=request.user, request=req, file=file)
+    return Status(201, att)
 
 
 @router.get("/services/requests", response=list[SvcRequestOut], summary="Service requests in scope (open, overdue or done)",
@@ -166,22 +187,102 @@ def order_line(request, pk: int, payload: SvcLineIn):
 class SvcHandoverIn(Schema):
     room: str = ""
     household_id: int | None = None
+    client_id: str = ""
 
 
 class SvcHandoverOut(Schema):
     household_id: int
     address: str
     at: dt.datetime
+    already: bool = False
 
 
-@router.post("/services/rounds/{pk}/handovers", response={201: SvcHandoverOut},
-             summary="Mark a household's collection at a point (by room number or household code); a second mark is 409",
+@router.post("/services/rounds/{pk}/handovers", response={201: SvcHandoverOut, 200: SvcHandoverOut},
+             summary="Mark a household's collection at a point (by room number or household code). A resend with the "
+                     "same client_id answers 200 with the first mark (already: true); another mark of the household is 409",
              auth=api_perm("services.handover", obj=Round))
 def handover(request, pk: int, payload: SvcHandoverIn):
     rnd = get_in_scope(Round.objects.select_related("point"), request.user, "services.handover", pk=pk)
     hh = actions.find_household(rnd, room=payload.room, household_id=payload.household_id)
-    h = actions.hand_over(acting_user=request.user, rnd=rnd, household=hh, door=rnd.state == Round.State.CLOSED)
-    return Status(201, {"household_id": hh.pk, "address": hh.address, "at": h.at})
+    h = actions.hand_over(acting_user=request.user, rnd=rnd, household=hh, door=rnd.state == Round.State.CLOSED,
+                          client_id=payload.client_id)
+    return Status(200 if h.already else 201, {"household_id": hh.pk, "address": hh.address, "at": h.at,
+                                              "already": h.already})
+
+
+HANDOVER_BATCH = 200
+
+
+class SvcHandoverEntry(Schema):
+    client_id: str = ""
+    round: int | None = None
+    room: str = ""
+    household_id: int | None = None
+    device_at: dt.datetime | None = None
+
+
+class SvcHandoverBatchIn(Schema):
+    entries: list[SvcHandoverEntry]
+
+
+class SvcHandoverRecorded(Schema):
+    client_id: str
+    address: str
+    already: bool
+
+
+class SvcHandoverRejected(Schema):
+    client_id: str
+    room: str
+    errors: dict[str, str]
+
+
+class SvcHandoverBatchOut(Schema):
+    recorded: list[SvcHandoverRecorded]
+    rejected: list[SvcHandoverRejected]
+
+
+def _mark_time(device_at):
+    """When the phone marked it (queued offline), if that is believable: not in the future,
+    not more than a day ago; else now."""
+    now = timezone.now()
+    if device_at is None:
+        return now
+    if timezone.is_naive(device_at):
+        device_at = timezone.make_aware(device_at)
+    return device_at if now - dt.timedelta(days=1) <= device_at <= now else now
+
+
+@router.post("/services/handovers/batch", response=SvcHandoverBatchOut, auth=api_perm("services.handover"),
+             summary="A phone's queue of hand-overs, each {client_id, round, room | household_id, device_at}: "
+                     "recorded (already: true when sent before under the same client_id) or rejected with the reason")
+def handover_batch(request, payload: SvcHandoverBatchIn):
+    if len(payload.entries) > HANDOVER_BATCH:
+        raise Invalid({"entries": f"at most {HANDOVER_BATCH} entries per batch"})
+    rounds = scope(Round.objects.select_related("point"), request.user, "services.handover")
+    recorded, rejected = [], []
+    for e in payload.entries:
+        cid = str(e.client_id or "").strip()[:64]
+        room = str(e.room or "")[:40]
+        if not cid:
+            rejected.append({"client_id": "", "room": room, "errors": {"client_id": str(_("required"))}})
+            continue
+        rnd = rounds.filter(pk=e.round).first() if e.round else None
+        try:
+            if rnd is None:
+                raise Invalid({"round": _("Unknown distribution round")})
+            with transaction.atomic():
+                hh = actions.find_household(rnd, room=room, household_id=e.household_id)
+                h = actions.hand_over(acting_user=request.user, rnd=rnd, household=hh,
+                                      door=rnd.state == Round.State.CLOSED, client_id=cid, at=_mark_time(e.device_at))
+        except Invalid as exc:
+            rejected.append({"client_id": cid, "room": room, "errors": {k: str(v) for k, v in exc.errors.items()}})
+            continue
+        except Conflict as exc:
+            rejected.append({"client_id": cid, "room": room, "errors": {"household": str(exc)}})
+            continue
+        recorded.append({"client_id": cid, "address": hh.address, "already": h.already})
+    return {"recorded": recorded, "rejected": rejected}
 
 
 class SvcCallOut(Schema):

@@ -10,11 +10,18 @@ from django.utils.translation import gettext_lazy as _
 
 from fangkong.lib import registry
 from fangkong.places.access import has_perm, may, scope
+from fangkong.uploads import register_owner
 
 from .models import Call, Handover, HardshipCase, Revisit, ServiceRequest
 
 SECTION = _("Resident services")
 S = ServiceRequest.State
+
+# Receipts of purchases: the task's volunteer adds them through services' own route (its task
+# only, actions.attach_receipt); the committee sees them on the request's page (and may add or
+# remove one there while the request is open).
+register_owner(ServiceRequest, view_perm="services.view", attach_perm="services.manage",
+               editable=lambda r: r.state in ("accepted", "bought", "delivered"))
 
 
 def _bounds(day: dt.date):

@@ -136,6 +136,9 @@ class DistributionPoint(models.Model):
     place_path = models.CharField(max_length=255, db_index=True, editable=False)
     buildings = models.ManyToManyField(Place, related_name="distribution_points", blank=True)
     staff = models.ManyToManyField(USER, related_name="distribution_points", blank=True)
+    # The supplies holder whose stock the point hands out (optional: no holder, no ledger entry).
+    holder = models.ForeignKey("supplies.Holder", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("supplies holder"))
 
     SCOPE_PATH = "place_path"
 
@@ -162,6 +165,10 @@ class Round(models.Model):
     state = models.CharField(max_length=6, choices=State.choices, default=State.OPEN)
     version = models.PositiveIntegerField(default=1)
     closed_at = models.DateTimeField(null=True, blank=True)
+    # What each household gets from the point's holder in the supplies ledger (optional).
+    item = models.ForeignKey("supplies.Item", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                             verbose_name=_("item from the ledger"))
+    quantity_each = models.PositiveIntegerField(_("quantity per household"), default=0)
 
     SCOPE_PATH = "place_path"
 
@@ -176,6 +183,8 @@ class Handover(models.Model):
     at = models.DateTimeField()
     by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
     door = models.BooleanField(default=False)  # brought to the door after the round
+    # The device's id of the mark (a phone's offline queue): a resend of it is the same mark.
+    client_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["round", "household"], name="handover_once")]
@@ -211,6 +220,9 @@ class HardshipCase(models.Model):
     partner_to = models.DateField(null=True, blank=True)
     revisit_days = models.PositiveSmallIntegerField(default=14)
     next_due = models.DateField(null=True, blank=True)
+    # The supplies holder that the revisits' goods are issued from (optional).
+    holder = models.ForeignKey("supplies.Holder", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                               verbose_name=_("supplies holder"))
     created_at = models.DateTimeField()
     created_by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
 
@@ -230,6 +242,9 @@ class Revisit(models.Model):
     notes = models.CharField(_("notes"), max_length=500, blank=True)
     next_due = models.DateField(_("next revisit"))
     by = models.ForeignKey(USER, null=True, on_delete=models.SET_NULL, related_name="+")
+    # Goods issued from the case's holder in the supplies ledger (optional).
+    item = models.ForeignKey("supplies.Item", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-day", "-id"]

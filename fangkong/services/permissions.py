@@ -25,4 +25,6 @@ declare(
         "services.hotline_view": {"commander", "coordinator"},
         "services.reference": {"duty_officer", "coordinator"},
     },
+    # The hotline's reference list shows the command module's notices in force.
+    extend={"command.in_force": {"duty_officer"}},
 )

@@ -4,10 +4,11 @@ register, the pairing partner's cases, the hotline console, and the resident's l
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -19,7 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Invalid, int_or_none
 from fangkong.places.access import (authenticated, get_in_scope, has_perm, may, personal_link, possible_transitions,
-                                    requires, scope)
+                                    public, requires, scope)
 from fangkong.places.models import Place
 from fangkong.residents.models import Household, Person
 from fangkong.web.forms import attempt
@@ -178,8 +179,11 @@ def tasks(request):
 
 
 def _task_ctx(request, req, **extra):
+    from fangkong.uploads.queries import of
+
     own = queries.is_own_task(request.user, req)
-    return {"req": req, "own": own, "now": timezone.now(), **extra}
+    return {"req": req, "own": own, "now": timezone.now(), "receipts": of(req).count() if own else 0,
+            "can_receipt": own and actions.receipt_editable(req), **extra}
 
 
 @requires("services.deliver", obj=ServiceRequest)
@@ -198,7 +202,8 @@ def _task_action(name):
         req = queries.task_for(request.user, pk)
         _r, refused = attempt(lambda: actions.transition(
             acting_user=request.user, request=req, action=name, amount=request.POST.get("amount"),
-            code=request.POST.get("code", "")), request=request, keep_errors=True)
+            code=request.POST.get("code", ""), receipt=request.FILES.get("receipt") if name == "bought" else None),
+            request=request, keep_errors=True)
         if refused:
             req.refresh_from_db()
             return render(request, "services/task.html", _task_ctx(request, req, errors=list(refused.errors.items())), status=refused.status)
@@ -209,6 +214,27 @@ def _task_action(name):
 
 
 task_views = {n: _task_action(n) for n in ("accept", "bought", "deliver", "settle")}
+
+
+@requires("services.deliver", obj=ServiceRequest)
+@require_POST
+@never_cache
+def task_receipt(request, pk: int):
+    """The receipt's photo of the volunteer's own task (private upload, seen by the committee)."""
+    req = queries.task_for(request.user, pk)
+
+    def add():
+        upload = request.FILES.get("receipt")
+        if upload is None:
+            raise Invalid({"receipt": _("Choose a photo of the receipt")})
+        return actions.attach_receipt(acting_user=request.user, request=req, file=upload)
+
+    _a, refused = attempt(add, request=request, keep_errors=True)
+    if refused:
+        return render(request, "services/task.html", _task_ctx(request, req, errors=list(refused.errors.items())),
+                      status=refused.status)
+    messages.success(request, _("Receipt photo saved."))
+    return redirect("services_task", pk=pk)
 
 
 @requires("services.deliver", obj=ServiceRequest)
@@ -244,8 +270,11 @@ def _order_ctx(request, order, **extra):
     totals = actions.order_totals(order)
     names = dict(Place.objects.filter(path__in=list(totals["buildings"])).values_list("path", "name"))
     buildings = [(names.get(p, p), [b.get(i, 0) for i in order.items]) for p, b in sorted(totals["buildings"].items())]
+    from fangkong.places.access import ancestor_paths
+
+    points = DistributionPoint.objects.filter(place_path__in=ancestor_paths(order.place_path)).order_by("name", "pk")
     return {"order": order, "totals": [(i, totals["items"].get(i, 0)) for i in order.items], "buildings": buildings,
-            "households": totals["households"], "open": order.is_open(timezone.now()),
+            "households": totals["households"], "open": order.is_open(timezone.now()), "points": points[:20],
             "can_close": may(request.user, "services.orders", order), **extra}
 
 
@@ -282,6 +311,47 @@ def order_close(request, pk: int):
         request, "services/order.html", _order_ctx(request, order), status=refused.status)
 
 
+@requires("services.order_add", obj=GroupOrder)
+@require_http_methods(["GET", "POST"])
+def order_import(request, pk: int):
+    """The owners' 接龙 list of a group order from a spreadsheet: a household a row, a column per item."""
+    from . import imports
+
+    order = get_in_scope(GroupOrder.objects.select_related("place"), request.user, "services.order_add", pk=pk)
+    ctx = {"title": _("Import the quantities of %(order)s") % {"order": order.title},
+           "columns": [_("Address"), _("Room number"), *order.items], "back": ("services_order", order.pk)}
+    if request.method == "POST":
+        result, refused = attempt(lambda: imports.order_lines(
+            acting_user=request.user, order=order, upload=request.FILES.get("file"),
+            households=scope(Household.objects.all(), request.user, "services.order_add")), request=request)
+        if refused:
+            return render(request, "services/list_import.html", ctx, status=refused.status)
+        record(request.user, "services.order.import", obj=order, detail={"rows": result["rows"], "errors": len(result["errors"])})
+        ctx["result"] = result
+        ctx["summary"] = _("%(rows)d households, %(lines)d quantities saved.") % result
+    return render(request, "services/list_import.html", ctx)
+
+
+@requires("services.orders")
+@require_http_methods(["GET", "POST"])
+def points_import(request):
+    """The distribution points' plan from a spreadsheet: a building a row with its point and staff."""
+    from . import imports
+
+    ctx = {"title": _("Import the distribution points"), "columns": list(imports.POINT_COLUMNS.labels.values()),
+           "back": ("services_points", None)}
+    if request.method == "POST":
+        result, refused = attempt(lambda: imports.points_plan(
+            acting_user=request.user, upload=request.FILES.get("file"),
+            buildings=scope(Place.objects.filter(kind="building"), request.user, "services.orders")), request=request)
+        if refused:
+            return render(request, "services/list_import.html", ctx, status=refused.status)
+        ctx["result"] = result
+        ctx["summary"] = (_("%(points)d points, %(buildings)d buildings saved.") % result if not result["errors"]
+                          else _("Nothing was saved: correct the rows below and import the file again."))
+    return render(request, "services/list_import.html", ctx)
+
+
 @requires("services.orders", obj=GroupOrder)
 @require_GET
 def order_sheet(request, pk: int):
@@ -290,26 +360,45 @@ def order_sheet(request, pk: int):
 
     from openpyxl import Workbook
 
+    from fangkong.lib.exports import safe_cell
+
     order = get_in_scope(GroupOrder.objects.all(), request.user, "services.orders", pk=pk)
+    sheets = actions.order_delivery_by_point(order)
+    only = int_or_none(request.GET.get("point"))
+    if only is not None:
+        sheets = [s for s in sheets if s["point"] is not None and s["point"].pk == only]
+        if not sheets:
+            raise Http404
     totals = actions.order_totals(order)
     wb = Workbook()
     ws = wb.active
-    ws.title = _("Purchase")
-    ws.append([_("Item"), _("Total")])
-    for item in order.items:
-        ws.append([item, totals["items"].get(item, 0)])
-    ds = wb.create_sheet(_("Delivery"))
-    ds.append([_("Address"), *order.items])
-    rows: dict = {}
-    for line in order.lines.select_related("household"):
-        rows.setdefault(line.household.address, {})[line.item] = line.quantity
-    for address in sorted(rows):
-        ds.append([address, *[rows[address].get(i, 0) for i in order.items]])
+    if only is None:
+        ws.title = _("Purchase")
+        ws.append([_("Item"), _("Total")])
+        for item in order.items:
+            ws.append([safe_cell(item), totals["items"].get(item, 0)])
+    else:
+        wb.remove(ws)
+    used = set()
+    for sheet in sheets:
+        name = str(sheet["point"].name if sheet["point"] else _("No distribution point"))
+        title = "".join(ch for ch in name if ch not in "[]:*?/\\")[:28] or "-"
+        while title in used:
+            title = title[:26] + "_" + str(len(used))
+        used.add(title)
+        ds = wb.create_sheet(title)
+        ds.append([safe_cell(name), safe_cell(order.title)])
+        ds.append([_("Building"), _("Address"), *[safe_cell(i) for i in order.items]])
+        for row in sheet["rows"]:
+            ds.append([safe_cell(row["building"]), safe_cell(row["address"]), *[row["items"].get(i, 0) for i in order.items]])
+        ds.append([_("Total"), _("%(n)d households") % {"n": len(sheet["rows"])},
+                   *[sum(r["items"].get(i, 0) for r in sheet["rows"]) for i in order.items]])
     out = BytesIO()
     wb.save(out)
-    record(request.user, "services.order.sheet", obj=order)
+    record(request.user, "services.order.sheet", obj=order, detail={"point": only})
     resp = HttpResponse(out.getvalue(), content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    resp["Content-Disposition"] = f'attachment; filename="order-{order.pk}.xlsx"'
+    suffix = f"-point-{only}" if only is not None else ""
+    resp["Content-Disposition"] = f'attachment; filename="order-{order.pk}{suffix}.xlsx"'
     return resp
 
 
@@ -318,45 +407,111 @@ def order_sheet(request, pk: int):
 @requires("services.orders")
 @require_http_methods(["GET", "POST"])
 def points(request):
-    pts = scope(DistributionPoint.objects.prefetch_related("buildings", "staff"), request.user, "services.orders")
+    from fangkong.supplies.models import Item
+
+    pts = scope(DistributionPoint.objects.select_related("holder").prefetch_related("buildings", "staff"), request.user,
+                "services.orders")
+    items = Item.objects.filter(active=True)
     if request.method == "POST":
         point = pts.filter(pk=int_or_none(request.POST.get("point"))).first()
+        do = request.POST.get("do", "round")
 
-        def open_():
+        def act():
             if point is None:
                 raise Invalid({"point": _("Choose a point")})
+            if do == "holder":
+                raw = int_or_none(request.POST.get("holder"))
+                holder = actions.holders_for(point.place_path).filter(pk=raw).first() if raw else None
+                if raw and holder is None:
+                    raise Invalid({"holder": _("Choose a supplies holder of the point's community")})
+                return actions.set_point_holder(acting_user=request.user, point=point, holder=holder)
             day = parse_date(request.POST.get("day", "") or "") or timezone.localdate()
-            return actions.open_round(acting_user=request.user, point=point, day=day, what=request.POST.get("what", ""))
+            raw = int_or_none(request.POST.get("item"))
+            item = items.filter(pk=raw).first() if raw else None
+            if raw and item is None:
+                raise Invalid({"item": _("Choose an item of the catalogue")})
+            return actions.open_round(acting_user=request.user, point=point, day=day, what=request.POST.get("what", ""),
+                                      item=item, quantity_each=request.POST.get("quantity_each"))
 
-        rnd, refused = attempt(open_, request=request)
+        done, refused = attempt(act, request=request, keep_errors=True)
         if not refused:
-            return redirect("services_round", pk=rnd.pk)
-    rows = [{"point": p, "households": actions.point_households(p).count()} for p in pts[:50]]
+            return redirect("services_round", pk=done.pk) if do != "holder" else redirect("services_points")
+    else:
+        refused = None
+    rows = [{"point": p, "households": actions.point_households(p).count(),
+             "holders": actions.holders_for(p.place_path)[:50]} for p in pts[:50]]
     rounds = scope(Round.objects.select_related("point"), request.user, "services.orders")[:30]
-    return render(request, "services/points.html", {"rows": rows, "rounds": rounds, "total": sum(r["households"] for r in rows)})
+    return render(request, "services/points.html", {
+        "rows": rows, "rounds": rounds, "items": items, "total": sum(r["households"] for r in rows),
+        "errors": list(refused.errors.items()) if refused else []}, status=refused.status if refused else 200)
+
+
+HANDOVER_ASSETS = ["vendor/pico/pico.min.css", "fangkong/app.css", "fangkong/app.js", "services/handover.js"]
+
+
+def _handover_strings() -> dict:
+    return {
+        "online": _("Online"), "offline": _("Offline"), "sending": _("sending"),
+        "queued": _("Saved on this device; it will be sent when online"),
+        "recorded": _("handed over"), "already": _("already recorded"),
+        "signIn": _("Sign in again to send the waiting entries"),
+    }
 
 
 def _round_ctx(request, rnd, **extra):
+    import json
+    from urllib.parse import urlencode
+
+    from django.templatetags.static import static
+    from django.urls import reverse
+
     left = actions.not_collected(rnd)
+    scope_url = _rounds_scope()
+    config = {"user": request.user.get_username(), "round": rnd.pk, "t": _handover_strings(),
+              "urls": {"batch": "/api/services/handovers/batch", "scope": scope_url,
+                       "sw": reverse("services_round_sw") + "?" + urlencode(
+                           {"scope": scope_url, "assets": json.dumps([static(a) for a in HANDOVER_ASSETS])})}}
     return {"rnd": rnd, "handed": rnd.handovers.count(), "left": left.count(), "left_list": left[:200],
-            "can_close": may(request.user, "services.orders", rnd), **extra}
+            "can_close": may(request.user, "services.orders", rnd), "config": config, **extra}
+
+
+ROUND_SW = Path(__file__).resolve().parent / "static" / "services" / "sw.js"
+
+
+@require_GET
+@public("service worker script of the distribution round pages: code only, no data")
+def round_sw(request):
+    resp = HttpResponse(ROUND_SW.read_bytes(), content_type="application/javascript; charset=utf-8")
+    resp["Service-Worker-Allowed"] = _rounds_scope()
+    return resp
+
+
+def _rounds_scope() -> str:
+    """/services/rounds/: where the round pages live (the service worker's scope)."""
+    from django.urls import reverse
+
+    return reverse("services_round_sw").rsplit("/", 1)[0] + "/"
 
 
 @requires("services.handover", obj=Round)
 @require_http_methods(["GET", "POST"])
 @never_cache
 def round_page(request, pk: int):
-    rnd = get_in_scope(Round.objects.select_related("point"), request.user, "services.handover", pk=pk)
+    rnd = get_in_scope(Round.objects.select_related("point", "item"), request.user, "services.handover", pk=pk)
     if request.method == "POST":
         def mark():
             hh = actions.find_household(rnd, room=request.POST.get("room", ""), household_id=request.POST.get("household"))
-            return actions.hand_over(acting_user=request.user, rnd=rnd, household=hh, door=rnd.state == Round.State.CLOSED)
+            return actions.hand_over(acting_user=request.user, rnd=rnd, household=hh, door=rnd.state == Round.State.CLOSED,
+                                     client_id=request.POST.get("client_id", ""))
 
         h, refused = attempt(mark, request=request, keep_errors=True)
         if refused:
             rnd.refresh_from_db()
             return render(request, "services/round.html", _round_ctx(request, rnd, errors=list(refused.errors.items())), status=refused.status)
-        messages.success(request, _("Handed over: %(a)s") % {"a": h.household.address})
+        if h.already:  # the same mark sent again (its client id): not a second one
+            messages.info(request, f"{h.household.address} · {_('already recorded')}")
+        else:
+            messages.success(request, _("Handed over: %(a)s") % {"a": h.household.address})
         return redirect("services_round", pk=pk)
     return render(request, "services/round.html", _round_ctx(request, rnd))
 
@@ -425,8 +580,9 @@ def hardship_new(request, pk: int):
 
 
 def _case_ctx(request, case, **extra):
-    return {"case": case, "revisits": case.revisits.select_related("by")[:50], "grants": case.grants.all(),
-            "today": timezone.localdate(), **extra}
+    return {"case": case, "revisits": case.revisits.select_related("by", "item")[:50], "grants": case.grants.all(),
+            "today": timezone.localdate(), "holders": actions.holders_for(case.place_path)[:50],
+            "items": _ledger_items() if case.holder_id else [], **extra}
 
 
 @requires("services.hardship", obj=HardshipCase)
@@ -454,6 +610,12 @@ def case(request, pk: int):
                 return actions.approve_aid(acting_user=request.user, grant=grant)
             if do == "close":
                 return actions.close_case(acting_user=request.user, case=case, note=request.POST.get("note", ""))
+            if do == "holder":
+                raw = int_or_none(request.POST.get("holder"))
+                holder = actions.holders_for(case.place_path).filter(pk=raw).first() if raw else None
+                if raw and holder is None:
+                    raise Invalid({"holder": _("Choose a supplies holder of the case's community")})
+                return actions.set_case_holder(acting_user=request.user, case=case, holder=holder)
             raise Invalid({"do": _("Unknown action")})
 
         _r, refused = attempt(act, request=request, keep_errors=True)
@@ -466,18 +628,31 @@ def case(request, pk: int):
 
 
 def _revisit(request, case):
+    from fangkong.supplies.models import Item
+
     day = request.POST.get("day", "")
     next_due = request.POST.get("next_due", "")
+    raw = int_or_none(request.POST.get("item"))
+    item = Item.objects.filter(pk=raw, active=True).first() if raw else None
+    if raw and item is None:
+        raise Invalid({"item": _("Choose an item of the catalogue")})
     return actions.revisit(acting_user=request.user, case=case, day=parse_date(day) if day else None,
                            given=request.POST.get("given", ""), notes=request.POST.get("notes", ""),
-                           next_due=parse_date(next_due) if next_due else None)
+                           next_due=parse_date(next_due) if next_due else None, item=item,
+                           quantity=request.POST.get("quantity"))
+
+
+def _ledger_items():
+    from fangkong.supplies.models import Item
+
+    return Item.objects.filter(active=True)
 
 
 @authenticated
 @require_http_methods(["GET", "POST"])
 def pairing(request):
     """The pairing partner's own cases (any account), with the revisit form."""
-    mine = queries.my_pairings(request.user)
+    mine = queries.my_pairings(request.user).select_related("holder")
     if request.method == "POST":
         case = mine.filter(pk=int_or_none(request.POST.get("case"))).first()
 
@@ -490,8 +665,9 @@ def pairing(request):
         if not refused:
             messages.success(request, _("Revisit recorded."))
             return redirect("services_pairing")
-        return render(request, "services/pairing.html", {"cases": mine, "today": timezone.localdate()}, status=refused.status)
-    return render(request, "services/pairing.html", {"cases": mine, "today": timezone.localdate()})
+        return render(request, "services/pairing.html", {"cases": mine, "today": timezone.localdate(), "items": _ledger_items(),
+                                                         "errors": list(refused.errors.items())}, status=refused.status)
+    return render(request, "services/pairing.html", {"cases": mine, "today": timezone.localdate(), "items": _ledger_items()})
 
 
 # --- Hotline ---------------------------------------------------------------------------------------
@@ -504,7 +680,22 @@ def _console_ctx(request, **extra):
 
     paths = top_paths(request.user, "services.hotline") or [""]
     return {"calls": queries.my_calls(request.user)[:50], "rings": rings, "on_duty": actions.officers_on_duty(paths[0]), "refs": refs[:20], "q": q, "topics": TOPICS,
-            "now": timezone.now(), "data": request.POST, **extra}
+            "notices": _notices_in_force(request.user, q), "now": timezone.now(), "data": request.POST, **extra}
+
+
+def _notices_in_force(user, q: str = "") -> list:
+    """The command module's notices in force that concern the officer (its own query), those
+    matching the search words first-hand: every word in the title or the text."""
+    from fangkong.command.views import notices_in_force
+
+    words = str(q or "").split()[:5]
+    out = []
+    for n in notices_in_force(user)[:200]:
+        if all(w in n.title or w in n.body for w in words):
+            out.append(n)
+        if len(out) >= 20:
+            break
+    return out
 
 
 @requires("services.hotline")
