@@ -544,3 +544,121 @@ def test_retention_unlinks_staff_records_after_their_episode(cast, ent, clock):
     assert gone.person_id is None and gone.name == "" and gone.id_masked == ""
     assert kept.person_id is not None
     assert as_user(cast.liaison_x).get(f"/resumption/enterprises/{ent.pk}/staff/").status_code == 200
+
+
+# --- The phone checklist offline, and photos through the API ------------------------------------
+
+def _onsite_check(cast, ent) -> SiteCheck:
+    app = _apply(cast, ent, timezone.localdate() + dt.timedelta(days=1))
+    actions.transition(acting_user=cast.committee_a, app=app, action="review")
+    actions.transition(acting_user=cast.committee_a, app=app, action="assign", checkers=[cast.worker_a1],
+                       check_date=timezone.localdate())
+    return SiteCheck.objects.get(application=app)
+
+
+def api_answers(**over) -> dict:
+    answers = {k: {"result": "pass", **({"quantity": 100} if k in QTY else {})} for k in ITEMS}
+    answers.update(over)
+    return answers
+
+
+def b64_png() -> str:
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
+
+
+@pytest.mark.django_db
+def test_a_resend_of_the_same_queued_answers_stores_once(cast, ent, clock):
+    """The offline page queues the answers under a client id and may send them twice (the
+    answer to the first send lost on a bad network): stored once, answered alike."""
+    from fangkong.audit.models import AuditEvent
+
+    clock.set(at(2026, 3, 2, 9, 0))
+    check = _onsite_check(cast, ent)
+    body = {"answers": api_answers(masks={"result": "pass", "quantity": 80, "note": "仓库",
+                                          "photos": [{"name": "masks.png", "data": b64_png()}]},
+                                   canteen={"result": "fail", "note": "未分餐"}),
+            "note": "离线填写", "client_id": "7f1c7a52-6a55-4a3e-9a55-0d7a0c1e0001", "offline": True}
+    worker = as_user(cast.worker_a1)
+    first = worker.post(f"/api/resumption-checks/{check.pk}/finish", body, content_type="application/json")
+    assert first.status_code == 200, first.content.decode()[:500]
+    again = worker.post(f"/api/resumption-checks/{check.pk}/finish", body, content_type="application/json")
+    assert again.status_code == 200 and again.json() == first.json()
+    check.refresh_from_db()
+    assert check.state == SiteCheck.State.FAILED and check.finished_offline and check.client_id == body["client_id"]
+    assert CheckAnswer.objects.filter(check_run=check).count() == len(ITEMS)
+    assert Attachment.objects.filter(owner_type="resumption.checkanswer").count() == 1
+    assert Problem.objects.filter(check_run=check).count() == 1
+    assert AuditEvent.objects.filter(action="resumption.check").count() == 1
+    assert check.application.events.filter(action="fail").count() == 1
+    # Other answers to the finished check are still refused with the reason.
+    r = worker.post(f"/api/resumption-checks/{check.pk}/finish", {**body, "client_id": "other-device-entry"},
+                    content_type="application/json")
+    assert r.status_code == 409 and r.json()["detail"]
+    assert CheckAnswer.objects.filter(check_run=check).count() == len(ITEMS)
+
+
+@pytest.mark.django_db
+def test_the_page_form_resubmitted_with_its_client_id_stores_once(cast, ent, clock):
+    clock.set(at(2026, 3, 2, 9, 0))
+    check = _onsite_check(cast, ent)
+    worker = as_user(cast.worker_a1)
+    page = worker.get(f"/resumption/checks/{check.pk}/").content.decode()
+    import re
+
+    client_id = re.search(r'name="client_id" value="([0-9a-f-]{36})"', page).group(1)
+    assert worker.post(f"/resumption/checks/{check.pk}/finish/", all_pass(client_id=client_id)).status_code == 302
+    assert worker.post(f"/resumption/checks/{check.pk}/finish/", all_pass(client_id=client_id)).status_code == 302
+    assert worker.post(f"/resumption/checks/{check.pk}/finish/", all_pass()).status_code == 409
+    assert CheckAnswer.objects.filter(check_run=check).count() == len(ITEMS)
+    # The page and its service worker (public: code only) for the offline visit.
+    sw = Client().get("/resumption/checks/sw.js")
+    assert sw.status_code == 200 and sw["Service-Worker-Allowed"] == "/resumption/checks/"
+    assert "/resumption/checks/sw.js" in worker.get("/resumption/checks/").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_api_finish_takes_photos_works_403_404(cast, ent, clock):
+    clock.set(at(2026, 3, 2, 9, 0))
+    check = _onsite_check(cast, ent)
+    url = f"/api/resumption-checks/{check.pk}/finish"
+    photo = {"name": "masks.png", "data": b64_png()}
+    body = {"answers": api_answers(masks={"result": "pass", "quantity": 50, "photos": [photo, photo]})}
+    # Wrong role: 403; a grid worker of another community: 404; nothing stored.
+    assert as_user(cast.liaison_x).post(url, body, content_type="application/json").status_code == 403
+    assert as_user(cast.worker_b1).post(url, body, content_type="application/json").status_code == 404
+    # A photo that is no image, or no base64: 422 naming the item, nothing stored.
+    import base64
+
+    bad = {"answers": api_answers(masks={"result": "pass", "quantity": 5, "photos": [
+        {"name": "x.png", "data": base64.b64encode(b"not an image at all").decode()}]})}
+    r = as_user(cast.worker_a1).post(url, bad, content_type="application/json")
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "photo_masks"
+    bad["answers"]["masks"]["photos"][0]["data"] = "%%%not base64%%%"
+    r = as_user(cast.worker_a1).post(url, bad, content_type="application/json")
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "photo_masks"
+    check.refresh_from_db()
+    assert check.state == SiteCheck.State.ASSIGNED and not CheckAnswer.objects.exists() and not Attachment.objects.exists()
+    # Works: the photos are the answer's private attachments, listed in the answer.
+    r = as_user(cast.worker_a1).post(url, body, content_type="application/json")
+    assert r.status_code == 200, r.content.decode()[:500]
+    masks = next(a for a in r.json()["answers"] if a["key"] == "masks")
+    assert len(masks["photos"]) == 2 and masks["quantity"] == 50
+    answer = CheckAnswer.objects.get(check_run=check, key="masks")
+    assert Attachment.objects.filter(owner_type="resumption.checkanswer", owner_id=answer.pk).count() == 2
+    assert as_user(cast.worker_a1).get(masks["photos"][0]["url"]).status_code == 200
+    assert as_user(cast.worker_b1).get(masks["photos"][0]["url"]).status_code == 404
+    # More photos later through the uploads API, owned by the answer (its id in the response).
+    f = io.BytesIO(png_bytes())
+    f.name = "later.png"
+    r = as_user(cast.worker_a1).post("/api/uploads", {"owner_type": "resumption.checkanswer", "owner_id": masks["id"],
+                                                      "file": f})
+    assert r.status_code == 201
+    f.seek(0)
+    assert as_user(cast.worker_b1).post("/api/uploads", {"owner_type": "resumption.checkanswer", "owner_id": masks["id"],
+                                                         "file": f}).status_code == 404
+    # The schema documents the photos.
+    schema = Client().get("/api/openapi.json").json()
+    assert "ResumptionPhotoIn" in schema["components"]["schemas"]
+    assert "photos" in schema["components"]["schemas"]["ResumptionAnswerIn"]["properties"]

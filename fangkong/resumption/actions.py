@@ -377,25 +377,61 @@ def _clean_answers(check: SiteCheck, answers: dict) -> list[dict]:
     return out
 
 
+MAX_PHOTOS_PER_ITEM = 5
+
+
+def _finished_by(check: SiteCheck, client_id: str | None) -> SiteCheck | None:
+    """The check when these very answers (same client id) already finished it, else None."""
+    if not client_id:
+        return None
+    return SiteCheck.objects.filter(pk=check.pk, client_id=client_id).exclude(state=SiteCheck.State.ASSIGNED).first()
+
+
 def finish_check(*, acting_user, check: SiteCheck, answers: dict, photos: dict | None = None, note: str = "",
-                 now: dt.datetime | None = None) -> SiteCheck:
+                 now: dt.datetime | None = None, client_id: str = "", offline: bool = False) -> SiteCheck:
     """The checker's answers to every item (pass / fail / not applicable, a note for a
     failure, quantities), photos per item ({key: [files]}: type and size checked, stored
     privately). Only an assigned checker; of two finishing at once, one wins. An on-site
     check decides its application: all passed → approved (decided now); a failure →
     returned with one problem per failed item. A supervision failure opens problems with a
-    rectification deadline; the second failure within 30 days suspends the enterprise."""
+    rectification deadline; the second failure within 30 days suspends the enterprise.
+
+    `client_id` is the phone's id of these answers (the offline page queues them under it):
+    the same answers sent again (a resend after a lost answer, a second sync) find the
+    check finished with that id and store nothing twice; other answers to a finished
+    check are a Conflict as before. `offline`: answered without network, sent later."""
     from fangkong.uploads import actions as uploads
 
     now = now or timezone.now()
     today = timezone.localdate(now)
+    client_id = str(client_id or "").strip()[:64] or None
+    done = _finished_by(check, client_id)
+    if done is not None:
+        return done
     clean = _clean_answers(check, answers)
+    for key, files in (photos or {}).items():
+        if len(files) > MAX_PHOTOS_PER_ITEM:
+            raise Invalid({f"photo_{key}": _("At most %(n)d photos per item") % {"n": MAX_PHOTOS_PER_ITEM}})
+    if client_id and SiteCheck.objects.filter(client_id=client_id).exclude(pk=check.pk).exists():
+        raise Invalid({"client_id": _("This entry id is already used")})
+    try:
+        return _finish(acting_user, check, clean, photos, note, now, today, client_id, offline, uploads)
+    except (Conflict, IntegrityError):
+        # Two sends of the same answers at once: the first stored them, the second is that one.
+        done = _finished_by(check, client_id)
+        if done is not None:
+            return done
+        raise
+
+
+def _finish(acting_user, check, clean, photos, note, now, today, client_id, offline, uploads):
     with transaction.atomic():
         if not check.assignees.filter(pk=getattr(acting_user, "pk", None)).exists():
             raise Conflict(_("This check is assigned to other grid workers"))
         failed = [a for a in clean if a["result"] == CheckAnswer.Result.FAIL]
         check = apply_transition(SiteCheck.objects.all(), check, CHECK_FAIL if failed else CHECK_PASS, refused=CHECK_REFUSED,
-                                 changes={"done_at": now, "done_by": _user(acting_user), "note": str(note or "")[:300]})
+                                 changes={"done_at": now, "done_by": _user(acting_user), "note": str(note or "")[:300],
+                                          "client_id": client_id, "finished_offline": bool(offline)})
         stored = {}
         for a in clean:
             stored[a["key"]] = CheckAnswer.objects.create(check_run=check, place_path=check.place_path,
@@ -412,7 +448,8 @@ def finish_check(*, acting_user, check: SiteCheck, answers: dict, photos: dict |
         Enterprise.objects.filter(pk=ent.pk).update(last_inspected=today)
         texts = [f"{a['label']}：{a['note']}" for a in failed]
         record(acting_user, "resumption.check", obj=check, detail={"kind": check.kind, "state": check.state,
-                                                                  "failed": [a["key"] for a in failed]})
+                                                                  "failed": [a["key"] for a in failed],
+                                                                  "offline": bool(offline)})
         if check.kind == SiteCheck.Kind.ONSITE and check.application_id:
             app = check.application
             name = "fail" if failed else "approve"

@@ -179,23 +179,51 @@ transition_ops(router, actions.TRANSITIONS, Application.objects.all(), path="/re
 
 # --- Checks -------------------------------------------------------------------------------------
 
+class ResumptionPhotoIn(Schema):
+    """A photo of the item: JPEG, PNG or WebP, base64 (a `data:image/...;base64,` URL is
+    accepted too); type and size checked like every upload (UPLOAD_MAX_BYTES), re-encoded,
+    stored privately as an attachment of the item's answer."""
+    name: str = "photo.jpg"
+    data: str
+
+
 class ResumptionAnswerIn(Schema):
     result: str = ""  # pass | fail | na
     note: str = ""
     quantity: int | None = None
+    photos: list[ResumptionPhotoIn] = []  # at most 5; a bad one: 422 naming photo_<key>, nothing stored
 
 
 class ResumptionCheckIn(Schema):
     answers: dict[str, ResumptionAnswerIn] = {}  # every item of the check's version (422 naming the missing ones)
     note: str = ""
+    # The device's id of these answers (a UUID): the same answers sent again (a resend after
+    # a lost answer, an offline queue's second sync) are stored once and answered like the first.
+    client_id: str = ""
+    offline: bool = False  # answered without network on the device, sent later
+
+
+class ResumptionPhotoOut(Schema):
+    id: int
+    url: str
 
 
 class ResumptionAnswerOut(Schema):
+    id: int
     key: str
     label: str
     result: str
     quantity: int | None
     note: str
+    photos: list[ResumptionPhotoOut]  # the item's photos (GET /api/uploads/{id} serves one to those in scope)
+
+    @staticmethod
+    def resolve_photos(obj):
+        from django.urls import reverse
+
+        from fangkong.uploads import queries as uploads
+
+        return [{"id": a.pk, "url": reverse("uploads_file", args=[a.pk])} for a in uploads.of(obj)]
 
 
 class ResumptionCheckOut(Schema):
@@ -229,13 +257,44 @@ def get_check(request, pk: int):
     return _check_out(get_in_scope(SiteCheck.objects.select_related("checklist"), request.user, "resumption.view", pk=pk))
 
 
+def _photo_files(payload) -> dict:
+    """{key: [ContentFile]} of the answers' base64 photos; a photo that is no base64 or
+    larger than the upload limit: Invalid naming photo_<key>."""
+    import base64
+    import binascii
+
+    from django.conf import settings
+    from django.core.files.base import ContentFile
+    from django.utils.translation import gettext as _
+
+    out = {}
+    limit = settings.UPLOAD_MAX_BYTES
+    for key, answer in payload.answers.items():
+        for photo in answer.photos:
+            raw = photo.data.split(",", 1)[1] if photo.data.startswith("data:") and "," in photo.data else photo.data
+            if len(raw) > (limit * 4) // 3 + 8:
+                raise Invalid({f"photo_{key}": _("The file is larger than %(mb)d MB") % {"mb": limit // (1024 * 1024)}})
+            try:
+                data = base64.b64decode(raw, validate=True)
+            except (binascii.Error, ValueError):
+                raise Invalid({f"photo_{key}": _("The photo is not readable (base64 expected)")}) from None
+            out.setdefault(key, []).append(ContentFile(data, name=photo.name[:100] or "photo.jpg"))
+    return out
+
+
 @router.post("/resumption-checks/{pk}/finish", response=ResumptionCheckOut,
-             summary="Record the check: every item pass / fail / not applicable (photos: the uploads API, per answer)",
+             summary="Record the check: every item pass / fail / not applicable, with its photos; a resend of the same "
+                     "client_id is stored once",
              auth=api_perm("resumption.check", obj=SiteCheck))
 def finish_check(request, pk: int, payload: ResumptionCheckIn):
+    """Photos travel with the answers (base64, per item) and are stored privately as
+    attachments of each item's answer, all or nothing with the answers. Photos may also be
+    added afterwards through POST /api/uploads (owner_type `resumption.checkanswer`, owner_id
+    an answer's id from this response) by a grid worker of the enterprise's grid."""
     check = get_in_scope(SiteCheck.objects.select_related("checklist"), request.user, "resumption.check", pk=pk)
-    answers = {k: v.dict() for k, v in payload.answers.items()}
-    done = actions.finish_check(acting_user=request.user, check=check, answers=answers, note=payload.note)
+    answers = {k: v.dict(exclude={"photos"}) for k, v in payload.answers.items()}
+    done = actions.finish_check(acting_user=request.user, check=check, answers=answers, photos=_photo_files(payload),
+                                note=payload.note, client_id=payload.client_id, offline=payload.offline)
     return _check_out(SiteCheck.objects.select_related("checklist").get(pk=done.pk))
 
 
