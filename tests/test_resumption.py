@@ -662,3 +662,58 @@ def test_the_api_finish_takes_photos_works_403_404(cast, ent, clock):
     schema = Client().get("/api/openapi.json").json()
     assert "ResumptionPhotoIn" in schema["components"]["schemas"]
     assert "photos" in schema["components"]["schemas"]["ResumptionAnswerIn"]["properties"]
+
+
+@pytest.mark.django_db
+def test_imports_through_the_api_all_or_nothing_with_row_and_column(cast, ent, clock):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import translation
+
+    from fangkong.resumption.imports import ENTERPRISE_COLUMNS
+
+    clock.set(at(2026, 3, 2, 9, 0))
+    henan = origin("河南省", "medium")
+    url = f"/api/resumption/enterprises/{ent.pk}/staff/import"
+    bad = ("姓名,身份证号,返回前所在地,返回日期\n"
+           f"李四,{make_id(680)},{henan.name},2026-02-25\n"
+           f"王五,{make_id(681)},火星,2026-02-25\n"
+           f"赵六,12345,{henan.name},2026-02-25\n")
+    r = as_user(cast.liaison_x).post(url, {"file": SimpleUploadedFile("staff.csv", bad.encode("gbk"), "text/csv")})
+    assert r.status_code == 422, r.content.decode()[:500]
+    errors = {(e["row"], e["column"]) for e in r.json()["detail"]}
+    assert errors == {(3, "返回前所在地"), (4, "身份证号")}, r.json()
+    assert all(e["field"] == "file" and e["message"] for e in r.json()["detail"])
+    assert not StaffRecord.objects.exists()  # nothing stored
+    good = f"姓名,身份证号,返回前所在地,返回日期\n李四,{make_id(680)},{henan.name},2026-02-25\n王五,{make_id(681)},,\n"
+    sheet = lambda text: {"file": SimpleUploadedFile("staff.csv", text.encode(), "text/csv")}  # noqa: E731
+    # Wrong role 403; another enterprise's liaison 404; nothing stored.
+    assert as_user(cast.committee_a).post(url, sheet(good)).status_code == 403
+    liaison_y = make_user("liaison_y2", [("unit_liaison", cast.org_y)])
+    assert as_user(liaison_y).post(url, sheet(good)).status_code == 404
+    assert not StaffRecord.objects.exists()
+    r = as_user(cast.liaison_x).post(url, sheet(good))
+    assert r.status_code == 201 and r.json() == {"added": 2}
+    recs = {s.name: s for s in StaffRecord.objects.filter(enterprise=ent)}
+    assert set(recs) == {"李四", "王五"} and recs["李四"].observation is not None
+    # A missing required column: row 0, the file as a whole.
+    r = as_user(cast.liaison_x).post(url, sheet("姓名\n孙七\n"))
+    assert r.status_code == 422 and r.json()["detail"][0]["row"] == 0
+
+    # Enterprises: the committee's grids only, by the grid's code.
+    url = "/api/resumption/enterprises/import"
+    rows = "企业名称,统一社会信用代码,网格,分类,员工人数\n甲商行,QY-9,A1,重点,12\n乙酒店,QY-8,B1,,x\n"
+    r = as_user(cast.committee_a).post(url, {"file": SimpleUploadedFile("e.csv", rows.encode(), "text/csv")})
+    assert r.status_code == 422
+    [error] = r.json()["detail"]
+    with translation.override("zh-hans"):
+        assert error["row"] == 3 and error["column"] == str(ENTERPRISE_COLUMNS.labels["place"]) and error["message"]
+    assert Enterprise.objects.count() == 1  # B1 is outside community A: nothing stored
+    rows = "企业名称,统一社会信用代码,网格,分类,员工人数\n甲商行,QY-9,A1,重点,12\n乙酒店,QY-8,A2,,3\n"
+    csv = lambda: {"file": SimpleUploadedFile("e.csv", rows.encode(), "text/csv")}  # noqa: E731
+    assert as_user(cast.liaison_x).post(url, csv()).status_code == 403
+    assert as_user(cast.worker_a1).post(url, csv()).status_code == 403
+    r = as_user(cast.committee_b).post(url, csv())
+    assert r.status_code == 422 and Enterprise.objects.count() == 1  # A1, A2: not community B's
+    r = as_user(cast.committee_a).post(url, csv())
+    assert r.status_code == 201 and r.json() == {"added": 2}
+    assert set(Enterprise.objects.values_list("priority", flat=True)) == {"key", "ordinary"}

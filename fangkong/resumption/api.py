@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth import get_user_model
-from ninja import Field, Router, Schema, Status
+from ninja import Field, File, Router, Schema, Status, UploadedFile
 
 from fangkong.audit.actions import record
 from fangkong.inflow.models import Origin
@@ -121,6 +121,45 @@ def create_enterprise(request, payload: ResumptionEnterpriseIn):
     data.pop("place_id")
     ent = actions.register_enterprise(acting_user=request.user, place=place, **data)
     return Status(201, Enterprise.objects.select_related("organization").get(pk=ent.pk))
+
+
+# --- Imports (the pages' reader: CSV in UTF-8 or GBK, XLSX; Chinese headers; all or nothing) ---
+
+class ResumptionImportOut(Schema):
+    added: int
+
+
+class ResumptionImportErrorOut(Schema):
+    field: str = "file"
+    row: int  # the spreadsheet's row number (0: the file as a whole, e.g. a missing column)
+    column: str  # the column's label as the reader knows it ("" when the row as a whole)
+    message: str
+
+
+class ResumptionImportRefusedOut(Schema):
+    detail: list[ResumptionImportErrorOut]  # every error of every row; nothing was stored
+
+
+def _import_answer(result):
+    if result["errors"]:
+        return Status(422, {"detail": [{"field": "file", "row": r, "column": str(c), "message": str(m)}
+                                       for r, c, m in result["errors"]]})
+    return Status(201, {"added": result["added"]})
+
+
+@router.post("/resumption/enterprises/import", response={201: ResumptionImportOut, 422: ResumptionImportRefusedOut},
+             summary="Register enterprises from a spreadsheet (multipart `file`): all rows or none, each error with its "
+                     "row and column", auth=api_perm("resumption.register"))
+def import_enterprises(request, file: File[UploadedFile]):
+    """Columns: 企业名称, 统一社会信用代码, 网格 (a grid's or compound's code or name in your
+    area), 行业, 员工人数, 分类 (保供/重点/一般), 防疫专员, 地址."""
+    from . import imports
+    from .views import _register_places
+
+    result = imports.import_enterprises(acting_user=request.user, places=_register_places(request.user), upload=file)
+    record(request.user, "resumption.import", detail={"kind": "enterprises", "added": result["added"],
+                                                      "errors": len(result["errors"]), "api": True})
+    return _import_answer(result)
 
 
 @router.get("/resumption/enterprises/{pk}", response=ResumptionEnterpriseOut, auth=api_perm("resumption.view", obj=Enterprise))
@@ -404,6 +443,22 @@ def add_staff(request, pk: int, payload: ResumptionStaffIn):
     rec = actions.add_staff(acting_user=request.user, enterprise=ent, name=payload.name, id_number=payload.id_number,
                             phone=payload.phone, origin=origin, return_date=payload.return_date, address=payload.address)
     return Status(201, StaffRecord.objects.select_related("origin", "observation").get(pk=rec.pk))
+
+
+@router.post("/resumption/enterprises/{pk}/staff/import", response={201: ResumptionImportOut, 422: ResumptionImportRefusedOut},
+             summary="The staff list from a spreadsheet (multipart `file`): all rows or none, each error with its row "
+                     "and column", auth=api_perm("resumption.staff", obj=Enterprise))
+def import_staff(request, pk: int, file: File[UploadedFile]):
+    """Columns: 姓名, 身份证号, 联系电话, 返回前所在地 (an origin of the inflow table), 返回日期, 居住地址.
+    A worker back within the policy's days starts the observation module's measure, as one
+    added by hand."""
+    from . import imports
+
+    ent = get_in_scope(Enterprise.objects.select_related("organization", "place"), request.user, "resumption.staff", pk=pk)
+    result = imports.import_staff(acting_user=request.user, enterprise=ent, upload=file)
+    record(request.user, "resumption.import", obj=ent, detail={"kind": "staff", "added": result["added"],
+                                                               "errors": len(result["errors"]), "api": True})
+    return _import_answer(result)
 
 
 @router.post("/resumption-staff/{pk}/report", response=ResumptionTemperatureOut, summary="Report an isolated worker's temperature",
