@@ -415,11 +415,25 @@ def test_deadlines_overdue_board_and_escalation(cast, ent, clock):
     body = as_user(cast.coordinator).get("/resumption/").content.decode()
     assert body.index(app.serial) < body.index(fresh.serial)
     assert app.serial in as_user(cast.coordinator).get("/resumption/?state=overdue").content.decode()
-    with mock.patch("django.db.transaction.on_commit", side_effect=lambda fn, *a, **k: fn()):
+    from django.utils import translation
+
+    with mock.patch("django.db.transaction.on_commit", side_effect=lambda fn, *a, **k: fn()), \
+            translation.override("zh-hans"):  # the periodic task runs in the platform's language
         assert actions.escalate_overdue() == 1
-    assert actions.escalate_overdue() == 0
+        assert actions.escalate_overdue() == 0
     app.refresh_from_db()
     assert app.escalated_at is not None
+    # What the escalated people read in their inboxes: which application, which enterprise,
+    # overdue for a decision — once each; nobody outside the street's tree hears of it.
+    expected = f"复工申请{app.serial}（{ent.name}）已超过办结时限"
+    for user in (cast.coordinator, cast.commander, cast.committee_a):
+        items = [i for i in as_user(user).get("/api/inbox").json()["items"] if i["kind"] == "resumption.overdue"]
+        assert [(i["title"], i["body"]) for i in items] == [("复工申请办理超时", expected)], (user, items)
+    for user in (cast.committee_b, cast.liaison_x, cast.worker_a1):
+        assert not [i for i in as_user(user).get("/api/inbox").json()["items"] if i["kind"] == "resumption.overdue"]
+    assert Recipient.objects.filter(message__kind="resumption.overdue").count() == 3
+    # The inbox page shows the same text.
+    assert expected in as_user(cast.coordinator).get("/inbox/").content.decode()
 
 
 @pytest.mark.django_db
