@@ -731,3 +731,60 @@ def test_imports_through_the_api_all_or_nothing_with_row_and_column(cast, ent, c
     r = as_user(cast.committee_a).post(url, csv())
     assert r.status_code == 201 and r.json() == {"added": 2}
     assert set(Enterprise.objects.values_list("priority", flat=True)) == {"key", "ordinary"}
+
+
+@pytest.mark.django_db
+def test_an_inspection_finding_at_an_enterprise_opens_a_problem_due_by_its_deadline(cast, ent, clock):
+    """The street's inspection team (command) finds something wrong at an enterprise that has
+    an application: a problem of the enterprise's log, due by the finding's deadline; the
+    rectification answers it and the team's verification closes it."""
+    import json
+
+    from fangkong.command import actions as command
+    from fangkong.command.models import Finding
+
+    clock.set(at(2026, 3, 2, 9, 0))
+    firm = actions.register_enterprise(acting_user=None, name="丁工厂", code="DG1", place=cast.compound_a1, priority="key")
+    shop = actions.register_enterprise(acting_user=None, name="戊商店", code="WS1", place=cast.compound_a1)
+    app = actions.create_application(acting_user=None, enterprise=firm, planned_date=dt.date(2026, 3, 3), submit=True)
+    hq = command.create_hq(acting_user=cast.admin, place=cast.street, name="测试街道疫情防控指挥部")
+    team = command.create_team(acting_user=cast.coordinator, hq=hq, name="第一督导组", members=[cast.inspector])
+    plan = command.create_plan(acting_user=cast.coordinator, team=team, day=dt.date(2026, 3, 2))
+    inspector = as_user(cast.inspector)
+
+    def find(org, **over):
+        data = {"place": cast.compound_a1.pk, "org": org.pk if org else None, "target": "enterprise",
+                "category": "disinfect", "text": "车间未按时消毒", "responsible": "丁工厂", "deadline": "2026-03-04",
+                **over}
+        return inspector.post(f"/api/command/plans/{plan.pk}/findings", json.dumps(data), content_type="application/json")
+
+    r = find(firm.organization, client_key="f-1")
+    assert r.status_code == 201, r.content.decode()[:500]
+    assert find(firm.organization, client_key="f-1").status_code == 200  # the inspector's offline resend
+    finding = Finding.objects.get(pk=r.json()["id"])
+    [problem] = Problem.objects.filter(enterprise=firm)
+    assert problem.due_date == dt.date(2026, 3, 4) == finding.deadline
+    assert problem.application == app and problem.owner == "enterprise" and problem.state == "open"
+    assert "车间未按时消毒" in problem.text and problem.source == f"command.finding:{finding.pk}"
+    # On the morning meeting's list; nothing for an enterprise without an application, a
+    # finding fixed on the spot, or a place without a unit.
+    assert "车间未按时消毒" in as_user(cast.committee_a).get("/resumption/problems/").content.decode()
+    assert find(shop.organization, client_key="f-2").status_code == 201
+    assert find(firm.organization, client_key="f-3", fixed_on_spot=True, deadline=None).status_code == 201
+    assert find(None, client_key="f-4", target="compound").status_code == 201
+    assert Problem.objects.count() == 1
+    # The unit reports it rectified: the problem is answered; the team verifies: closed.
+    clock.set(at(2026, 3, 3, 10, 0))
+    command.finding_action(acting_user=cast.committee_a, finding=finding, action="rectified", note="已安排每日两次消毒")
+    problem.refresh_from_db()
+    assert problem.state == "answered" and problem.answer == "已安排每日两次消毒"
+    # Not fixed after all: the team reopens it with a new deadline, and so is the problem.
+    command.finding_action(acting_user=cast.inspector, finding=Finding.objects.get(pk=finding.pk), action="reject",
+                           note="复查仍未消毒", deadline="2026-03-05")
+    problem.refresh_from_db()
+    assert problem.state == "open" and problem.due_date == dt.date(2026, 3, 5)
+    command.finding_action(acting_user=cast.committee_a, finding=Finding.objects.get(pk=finding.pk), action="rectified",
+                           note="已消毒并记录")
+    command.finding_action(acting_user=cast.inspector, finding=Finding.objects.get(pk=finding.pk), action="verify")
+    problem.refresh_from_db()
+    assert problem.state == "closed" and problem.answer == "已消毒并记录"

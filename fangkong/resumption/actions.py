@@ -587,6 +587,50 @@ def close_problem(*, acting_user, problem: Problem) -> Problem:
     return current
 
 
+# --- Findings of the street's inspections (command) --------------------------------------------
+
+def on_unit_finding(finding: registry.UnitFinding) -> Problem | None:
+    """lib.registry finding sink: an inspection's finding at an enterprise that has an
+    application opens a problem of its problems log (the enterprise owns it, due by the
+    finding's deadline; a finding fixed on the spot opens none); the finding reported
+    rectified answers it, verified closes it, reopened opens it again with the new deadline.
+    Runs in the inspecting module's transaction; once per finding (Problem.source)."""
+    if finding.event == "found":
+        if finding.due is None:
+            return None
+        ent = Enterprise.objects.filter(organization_id=finding.org_id).first()
+        app = Application.objects.filter(enterprise=ent, state__in=LIVE_STATES).first() if ent else None
+        if app is None:
+            return None
+        existing = Problem.objects.filter(source=finding.source).first()
+        if existing is not None:
+            return existing
+        text = _("Inspection finding: %(category)s — %(text)s") % {"category": finding.category, "text": finding.text}
+        problem = Problem.objects.create(enterprise=ent, application=app, place_path=ent.place_path,
+                                         organization_id=ent.organization_id, text=text[:300], due_date=finding.due,
+                                         source=finding.source, created_by=_user(finding.acting_user))
+        record(finding.acting_user, "resumption.finding_problem", obj=problem,
+               detail={"source": finding.source, "application": app.pk})
+        return problem
+    problem = Problem.objects.select_for_update().filter(source=finding.source).first()
+    if problem is None:
+        return None
+    if finding.event == "rectified" and problem.state != Problem.State.CLOSED:
+        changes = {"state": Problem.State.ANSWERED, "answer": str(finding.note)[:500], "answered_at": timezone.now(),
+                   "answered_by": _user(finding.acting_user)}
+    elif finding.event == "verified" and problem.state == Problem.State.ANSWERED:
+        changes = {"state": Problem.State.CLOSED, "closed_at": timezone.now()}
+    elif finding.event == "reopened":
+        changes = {"state": Problem.State.OPEN, "closed_at": None, "due_date": finding.due or problem.due_date}
+    else:
+        return problem
+    Problem.objects.filter(pk=problem.pk).update(**changes)
+    problem.refresh_from_db()
+    record(finding.acting_user, "resumption.finding_problem", obj=problem,
+           detail={"source": finding.source, "event": finding.event, "state": problem.state})
+    return problem
+
+
 # --- Employee health records -------------------------------------------------------------------
 
 def _measure_for(origin, return_date: dt.date, today: dt.date):

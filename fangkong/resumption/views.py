@@ -249,7 +249,7 @@ def _offline_config(user) -> dict:
             "online": _("Online"), "offline": _("Offline"),
             "queued": _("Saved on this device; it will be sent when online"),
             "photosQueued": _("%(n)s photos saved on this device; they upload with the answers when online"),
-            "sent": _("Sent"), "rejected": _("rejected by the server"),
+            "rejected": _("rejected by the server"),
             "signIn": _("Sign in again to send the waiting entries"),
             "choose": _("%(item)s: choose pass, fail or not applicable"),
             "sayWhat": _("%(item)s: say what is wrong"),
