@@ -380,11 +380,12 @@ def _clean_answers(check: SiteCheck, answers: dict) -> list[dict]:
 MAX_PHOTOS_PER_ITEM = 5
 
 
-def _finished_by(check: SiteCheck, client_id: str | None) -> SiteCheck | None:
-    """The check when these very answers (same client id) already finished it, else None."""
-    if not client_id:
+def _finished_by(check: SiteCheck, client_id: str | None, user) -> SiteCheck | None:
+    """The check when these very answers (same client id, same checker) already finished it, else None."""
+    if not client_id or _user(user) is None:
         return None
-    return SiteCheck.objects.filter(pk=check.pk, client_id=client_id).exclude(state=SiteCheck.State.ASSIGNED).first()
+    return SiteCheck.objects.filter(pk=check.pk, client_id=client_id, done_by=user).exclude(
+        state=SiteCheck.State.ASSIGNED).first()
 
 
 def finish_check(*, acting_user, check: SiteCheck, answers: dict, photos: dict | None = None, note: str = "",
@@ -405,7 +406,7 @@ def finish_check(*, acting_user, check: SiteCheck, answers: dict, photos: dict |
     now = now or timezone.now()
     today = timezone.localdate(now)
     client_id = str(client_id or "").strip()[:64] or None
-    done = _finished_by(check, client_id)
+    done = _finished_by(check, client_id, acting_user)
     if done is not None:
         return done
     clean = _clean_answers(check, answers)
@@ -418,7 +419,7 @@ def finish_check(*, acting_user, check: SiteCheck, answers: dict, photos: dict |
         return _finish(acting_user, check, clean, photos, note, now, today, client_id, offline, uploads)
     except (Conflict, IntegrityError):
         # Two sends of the same answers at once: the first stored them, the second is that one.
-        done = _finished_by(check, client_id)
+        done = _finished_by(check, client_id, acting_user)
         if done is not None:
             return done
         raise

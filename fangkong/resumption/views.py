@@ -400,6 +400,8 @@ def staff_import(request, pk: int):
         result = {"added": 0, "errors": [(0, "", _("Choose a file"))]}
     else:
         result = imports.import_staff(acting_user=request.user, enterprise=ent, upload=upload)
+        record(request.user, "resumption.import", obj=ent, detail={"kind": "staff", "added": result["added"],
+                                                                   "errors": len(result["errors"])})
     if not result["errors"]:
         messages.success(request, _("%(n)d workers added to the staff list.") % {"n": result["added"]})
         return redirect("resumption_staff", pk=ent.pk)
@@ -418,6 +420,9 @@ def enterprise_import(request):
         upload = request.FILES.get("file")
         result = {"added": 0, "errors": [(0, "", _("Choose a file"))]} if upload is None else imports.import_enterprises(
             acting_user=request.user, places=_register_places(request.user), upload=upload)
+        if upload is not None:
+            record(request.user, "resumption.import", detail={"kind": "enterprises", "added": result["added"],
+                                                              "errors": len(result["errors"])})
         if not result["errors"]:
             messages.success(request, _("%(n)d enterprises registered.") % {"n": result["added"]})
             return redirect("resumption_enterprises")
