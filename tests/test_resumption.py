@@ -415,11 +415,25 @@ def test_deadlines_overdue_board_and_escalation(cast, ent, clock):
     body = as_user(cast.coordinator).get("/resumption/").content.decode()
     assert body.index(app.serial) < body.index(fresh.serial)
     assert app.serial in as_user(cast.coordinator).get("/resumption/?state=overdue").content.decode()
-    with mock.patch("django.db.transaction.on_commit", side_effect=lambda fn, *a, **k: fn()):
+    from django.utils import translation
+
+    with mock.patch("django.db.transaction.on_commit", side_effect=lambda fn, *a, **k: fn()), \
+            translation.override("zh-hans"):  # the periodic task runs in the platform's language
         assert actions.escalate_overdue() == 1
-    assert actions.escalate_overdue() == 0
+        assert actions.escalate_overdue() == 0
     app.refresh_from_db()
     assert app.escalated_at is not None
+    # What the escalated people read in their inboxes: which application, which enterprise,
+    # overdue for a decision — once each; nobody outside the street's tree hears of it.
+    expected = f"复工申请{app.serial}（{ent.name}）已超过办结时限"
+    for user in (cast.coordinator, cast.commander, cast.committee_a):
+        items = [i for i in as_user(user).get("/api/inbox").json()["items"] if i["kind"] == "resumption.overdue"]
+        assert [(i["title"], i["body"]) for i in items] == [("复工申请办理超时", expected)], (user, items)
+    for user in (cast.committee_b, cast.liaison_x, cast.worker_a1):
+        assert not [i for i in as_user(user).get("/api/inbox").json()["items"] if i["kind"] == "resumption.overdue"]
+    assert Recipient.objects.filter(message__kind="resumption.overdue").count() == 3
+    # The inbox page shows the same text.
+    assert expected in as_user(cast.coordinator).get("/inbox/").content.decode()
 
 
 @pytest.mark.django_db
@@ -544,3 +558,233 @@ def test_retention_unlinks_staff_records_after_their_episode(cast, ent, clock):
     assert gone.person_id is None and gone.name == "" and gone.id_masked == ""
     assert kept.person_id is not None
     assert as_user(cast.liaison_x).get(f"/resumption/enterprises/{ent.pk}/staff/").status_code == 200
+
+
+# --- The phone checklist offline, and photos through the API ------------------------------------
+
+def _onsite_check(cast, ent) -> SiteCheck:
+    app = _apply(cast, ent, timezone.localdate() + dt.timedelta(days=1))
+    actions.transition(acting_user=cast.committee_a, app=app, action="review")
+    actions.transition(acting_user=cast.committee_a, app=app, action="assign", checkers=[cast.worker_a1],
+                       check_date=timezone.localdate())
+    return SiteCheck.objects.get(application=app)
+
+
+def api_answers(**over) -> dict:
+    answers = {k: {"result": "pass", **({"quantity": 100} if k in QTY else {})} for k in ITEMS}
+    answers.update(over)
+    return answers
+
+
+def b64_png() -> str:
+    import base64
+
+    return "data:image/png;base64," + base64.b64encode(png_bytes()).decode()
+
+
+@pytest.mark.django_db
+def test_a_resend_of_the_same_queued_answers_stores_once(cast, ent, clock):
+    """The offline page queues the answers under a client id and may send them twice (the
+    answer to the first send lost on a bad network): stored once, answered alike."""
+    from fangkong.audit.models import AuditEvent
+
+    clock.set(at(2026, 3, 2, 9, 0))
+    check = _onsite_check(cast, ent)
+    body = {"answers": api_answers(masks={"result": "pass", "quantity": 80, "note": "仓库",
+                                          "photos": [{"name": "masks.png", "data": b64_png()}]},
+                                   canteen={"result": "fail", "note": "未分餐"}),
+            "note": "离线填写", "client_id": "7f1c7a52-6a55-4a3e-9a55-0d7a0c1e0001", "offline": True}
+    worker = as_user(cast.worker_a1)
+    first = worker.post(f"/api/resumption-checks/{check.pk}/finish", body, content_type="application/json")
+    assert first.status_code == 200, first.content.decode()[:500]
+    again = worker.post(f"/api/resumption-checks/{check.pk}/finish", body, content_type="application/json")
+    assert again.status_code == 200 and again.json() == first.json()
+    check.refresh_from_db()
+    assert check.state == SiteCheck.State.FAILED and check.finished_offline and check.client_id == body["client_id"]
+    assert CheckAnswer.objects.filter(check_run=check).count() == len(ITEMS)
+    assert Attachment.objects.filter(owner_type="resumption.checkanswer").count() == 1
+    assert Problem.objects.filter(check_run=check).count() == 1
+    assert AuditEvent.objects.filter(action="resumption.check").count() == 1
+    assert check.application.events.filter(action="fail").count() == 1
+    # Other answers to the finished check are still refused with the reason.
+    r = worker.post(f"/api/resumption-checks/{check.pk}/finish", {**body, "client_id": "other-device-entry"},
+                    content_type="application/json")
+    assert r.status_code == 409 and r.json()["detail"]
+    assert CheckAnswer.objects.filter(check_run=check).count() == len(ITEMS)
+
+
+@pytest.mark.django_db
+def test_the_page_form_resubmitted_with_its_client_id_stores_once(cast, ent, clock):
+    clock.set(at(2026, 3, 2, 9, 0))
+    check = _onsite_check(cast, ent)
+    worker = as_user(cast.worker_a1)
+    page = worker.get(f"/resumption/checks/{check.pk}/").content.decode()
+    import re
+
+    client_id = re.search(r'name="client_id" value="([0-9a-f-]{36})"', page).group(1)
+    assert worker.post(f"/resumption/checks/{check.pk}/finish/", all_pass(client_id=client_id)).status_code == 302
+    assert worker.post(f"/resumption/checks/{check.pk}/finish/", all_pass(client_id=client_id)).status_code == 302
+    assert worker.post(f"/resumption/checks/{check.pk}/finish/", all_pass()).status_code == 409
+    assert CheckAnswer.objects.filter(check_run=check).count() == len(ITEMS)
+    # The page and its service worker (public: code only) for the offline visit.
+    sw = Client().get("/resumption/checks/sw.js")
+    assert sw.status_code == 200 and sw["Service-Worker-Allowed"] == "/resumption/checks/"
+    assert "/resumption/checks/sw.js" in worker.get("/resumption/checks/").content.decode()
+
+
+@pytest.mark.django_db
+def test_the_api_finish_takes_photos_works_403_404(cast, ent, clock):
+    clock.set(at(2026, 3, 2, 9, 0))
+    check = _onsite_check(cast, ent)
+    url = f"/api/resumption-checks/{check.pk}/finish"
+    photo = {"name": "masks.png", "data": b64_png()}
+    body = {"answers": api_answers(masks={"result": "pass", "quantity": 50, "photos": [photo, photo]})}
+    # Wrong role: 403; a grid worker of another community: 404; nothing stored.
+    assert as_user(cast.liaison_x).post(url, body, content_type="application/json").status_code == 403
+    assert as_user(cast.worker_b1).post(url, body, content_type="application/json").status_code == 404
+    # A photo that is no image, or no base64: 422 naming the item, nothing stored.
+    import base64
+
+    bad = {"answers": api_answers(masks={"result": "pass", "quantity": 5, "photos": [
+        {"name": "x.png", "data": base64.b64encode(b"not an image at all").decode()}]})}
+    r = as_user(cast.worker_a1).post(url, bad, content_type="application/json")
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "photo_masks"
+    bad["answers"]["masks"]["photos"][0]["data"] = "%%%not base64%%%"
+    r = as_user(cast.worker_a1).post(url, bad, content_type="application/json")
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "photo_masks"
+    check.refresh_from_db()
+    assert check.state == SiteCheck.State.ASSIGNED and not CheckAnswer.objects.exists() and not Attachment.objects.exists()
+    # Works: the photos are the answer's private attachments, listed in the answer.
+    r = as_user(cast.worker_a1).post(url, body, content_type="application/json")
+    assert r.status_code == 200, r.content.decode()[:500]
+    masks = next(a for a in r.json()["answers"] if a["key"] == "masks")
+    assert len(masks["photos"]) == 2 and masks["quantity"] == 50
+    answer = CheckAnswer.objects.get(check_run=check, key="masks")
+    assert Attachment.objects.filter(owner_type="resumption.checkanswer", owner_id=answer.pk).count() == 2
+    assert as_user(cast.worker_a1).get(masks["photos"][0]["url"]).status_code == 200
+    assert as_user(cast.worker_b1).get(masks["photos"][0]["url"]).status_code == 404
+    # More photos later through the uploads API, owned by the answer (its id in the response).
+    f = io.BytesIO(png_bytes())
+    f.name = "later.png"
+    r = as_user(cast.worker_a1).post("/api/uploads", {"owner_type": "resumption.checkanswer", "owner_id": masks["id"],
+                                                      "file": f})
+    assert r.status_code == 201
+    f.seek(0)
+    assert as_user(cast.worker_b1).post("/api/uploads", {"owner_type": "resumption.checkanswer", "owner_id": masks["id"],
+                                                         "file": f}).status_code == 404
+    # The schema documents the photos.
+    schema = Client().get("/api/openapi.json").json()
+    assert "ResumptionPhotoIn" in schema["components"]["schemas"]
+    assert "photos" in schema["components"]["schemas"]["ResumptionAnswerIn"]["properties"]
+
+
+@pytest.mark.django_db
+def test_imports_through_the_api_all_or_nothing_with_row_and_column(cast, ent, clock):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django.utils import translation
+
+    from fangkong.resumption.imports import ENTERPRISE_COLUMNS
+
+    clock.set(at(2026, 3, 2, 9, 0))
+    henan = origin("河南省", "medium")
+    url = f"/api/resumption/enterprises/{ent.pk}/staff/import"
+    bad = ("姓名,身份证号,返回前所在地,返回日期\n"
+           f"李四,{make_id(680)},{henan.name},2026-02-25\n"
+           f"王五,{make_id(681)},火星,2026-02-25\n"
+           f"赵六,12345,{henan.name},2026-02-25\n")
+    r = as_user(cast.liaison_x).post(url, {"file": SimpleUploadedFile("staff.csv", bad.encode("gbk"), "text/csv")})
+    assert r.status_code == 422, r.content.decode()[:500]
+    errors = {(e["row"], e["column"]) for e in r.json()["detail"]}
+    assert errors == {(3, "返回前所在地"), (4, "身份证号")}, r.json()
+    assert all(e["field"] == "file" and e["message"] for e in r.json()["detail"])
+    assert not StaffRecord.objects.exists()  # nothing stored
+    good = f"姓名,身份证号,返回前所在地,返回日期\n李四,{make_id(680)},{henan.name},2026-02-25\n王五,{make_id(681)},,\n"
+    sheet = lambda text: {"file": SimpleUploadedFile("staff.csv", text.encode(), "text/csv")}  # noqa: E731
+    # Wrong role 403; another enterprise's liaison 404; nothing stored.
+    assert as_user(cast.committee_a).post(url, sheet(good)).status_code == 403
+    liaison_y = make_user("liaison_y2", [("unit_liaison", cast.org_y)])
+    assert as_user(liaison_y).post(url, sheet(good)).status_code == 404
+    assert not StaffRecord.objects.exists()
+    r = as_user(cast.liaison_x).post(url, sheet(good))
+    assert r.status_code == 201 and r.json() == {"added": 2}
+    recs = {s.name: s for s in StaffRecord.objects.filter(enterprise=ent)}
+    assert set(recs) == {"李四", "王五"} and recs["李四"].observation is not None
+    # A missing required column: row 0, the file as a whole.
+    r = as_user(cast.liaison_x).post(url, sheet("姓名\n孙七\n"))
+    assert r.status_code == 422 and r.json()["detail"][0]["row"] == 0
+
+    # Enterprises: the committee's grids only, by the grid's code.
+    url = "/api/resumption/enterprises/import"
+    rows = "企业名称,统一社会信用代码,网格,分类,员工人数\n甲商行,QY-9,A1,重点,12\n乙酒店,QY-8,B1,,x\n"
+    r = as_user(cast.committee_a).post(url, {"file": SimpleUploadedFile("e.csv", rows.encode(), "text/csv")})
+    assert r.status_code == 422
+    [error] = r.json()["detail"]
+    with translation.override("zh-hans"):
+        assert error["row"] == 3 and error["column"] == str(ENTERPRISE_COLUMNS.labels["place"]) and error["message"]
+    assert Enterprise.objects.count() == 1  # B1 is outside community A: nothing stored
+    rows = "企业名称,统一社会信用代码,网格,分类,员工人数\n甲商行,QY-9,A1,重点,12\n乙酒店,QY-8,A2,,3\n"
+    csv = lambda: {"file": SimpleUploadedFile("e.csv", rows.encode(), "text/csv")}  # noqa: E731
+    assert as_user(cast.liaison_x).post(url, csv()).status_code == 403
+    assert as_user(cast.worker_a1).post(url, csv()).status_code == 403
+    r = as_user(cast.committee_b).post(url, csv())
+    assert r.status_code == 422 and Enterprise.objects.count() == 1  # A1, A2: not community B's
+    r = as_user(cast.committee_a).post(url, csv())
+    assert r.status_code == 201 and r.json() == {"added": 2}
+    assert set(Enterprise.objects.values_list("priority", flat=True)) == {"key", "ordinary"}
+
+
+@pytest.mark.django_db
+def test_an_inspection_finding_at_an_enterprise_opens_a_problem_due_by_its_deadline(cast, ent, clock):
+    """The street's inspection team (command) finds something wrong at an enterprise that has
+    an application: a problem of the enterprise's log, due by the finding's deadline; the
+    rectification answers it and the team's verification closes it."""
+    import json
+
+    from fangkong.command import actions as command
+    from fangkong.command.models import Finding
+
+    clock.set(at(2026, 3, 2, 9, 0))
+    firm = actions.register_enterprise(acting_user=None, name="丁工厂", code="DG1", place=cast.compound_a1, priority="key")
+    shop = actions.register_enterprise(acting_user=None, name="戊商店", code="WS1", place=cast.compound_a1)
+    app = actions.create_application(acting_user=None, enterprise=firm, planned_date=dt.date(2026, 3, 3), submit=True)
+    hq = command.create_hq(acting_user=cast.admin, place=cast.street, name="测试街道疫情防控指挥部")
+    team = command.create_team(acting_user=cast.coordinator, hq=hq, name="第一督导组", members=[cast.inspector])
+    plan = command.create_plan(acting_user=cast.coordinator, team=team, day=dt.date(2026, 3, 2))
+    inspector = as_user(cast.inspector)
+
+    def find(org, **over):
+        data = {"place": cast.compound_a1.pk, "org": org.pk if org else None, "target": "enterprise",
+                "category": "disinfect", "text": "车间未按时消毒", "responsible": "丁工厂", "deadline": "2026-03-04",
+                **over}
+        return inspector.post(f"/api/command/plans/{plan.pk}/findings", json.dumps(data), content_type="application/json")
+
+    r = find(firm.organization, client_key="f-1")
+    assert r.status_code == 201, r.content.decode()[:500]
+    assert find(firm.organization, client_key="f-1").status_code == 200  # the inspector's offline resend
+    finding = Finding.objects.get(pk=r.json()["id"])
+    [problem] = Problem.objects.filter(enterprise=firm)
+    assert problem.due_date == dt.date(2026, 3, 4) == finding.deadline
+    assert problem.application == app and problem.owner == "enterprise" and problem.state == "open"
+    assert "车间未按时消毒" in problem.text and problem.source == f"command.finding:{finding.pk}"
+    # On the morning meeting's list; nothing for an enterprise without an application, a
+    # finding fixed on the spot, or a place without a unit.
+    assert "车间未按时消毒" in as_user(cast.committee_a).get("/resumption/problems/").content.decode()
+    assert find(shop.organization, client_key="f-2").status_code == 201
+    assert find(firm.organization, client_key="f-3", fixed_on_spot=True, deadline=None).status_code == 201
+    assert find(None, client_key="f-4", target="compound").status_code == 201
+    assert Problem.objects.count() == 1
+    # The unit reports it rectified: the problem is answered; the team verifies: closed.
+    clock.set(at(2026, 3, 3, 10, 0))
+    command.finding_action(acting_user=cast.committee_a, finding=finding, action="rectified", note="已安排每日两次消毒")
+    problem.refresh_from_db()
+    assert problem.state == "answered" and problem.answer == "已安排每日两次消毒"
+    # Not fixed after all: the team reopens it with a new deadline, and so is the problem.
+    command.finding_action(acting_user=cast.inspector, finding=Finding.objects.get(pk=finding.pk), action="reject",
+                           note="复查仍未消毒", deadline="2026-03-05")
+    problem.refresh_from_db()
+    assert problem.state == "open" and problem.due_date == dt.date(2026, 3, 5)
+    command.finding_action(acting_user=cast.committee_a, finding=Finding.objects.get(pk=finding.pk), action="rectified",
+                           note="已消毒并记录")
+    command.finding_action(acting_user=cast.inspector, finding=Finding.objects.get(pk=finding.pk), action="verify")
+    problem.refresh_from_db()
+    assert problem.state == "closed" and problem.answer == "已消毒并记录"

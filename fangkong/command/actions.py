@@ -514,6 +514,7 @@ def record_finding(*, acting_user, plan: InspectionPlan, place: Place, category:
                 client_key=key)
             record(acting_user, "command.finding.record", obj=finding, detail={
                 "category": category, "fixed_on_spot": bool(fixed_on_spot), "plan": plan.pk})
+            _tell_unit(finding, "found", acting_user)
     except IntegrityError:
         existing = Finding.objects.filter(client_key=key).first() if key else None
         if existing is None:
@@ -549,7 +550,20 @@ def finding_action(*, acting_user, finding: Finding, action: str, note: str = ""
         current = apply_transition(Finding.objects.all(), finding, t, refused=REFUSED, changed=CHANGED, lower=True,
                                    changes=changes)
         record(acting_user, f"command.finding.{action}", obj=current, detail={"note": note[:100]})
+        _tell_unit(current, {"rectified": "rectified", "verify": "verified", "reject": "reopened"}[action], acting_user,
+                   note=note)
     return current
+
+
+def _tell_unit(finding: Finding, event: str, acting_user, note: str = "") -> None:
+    """A finding at a unit (an organization): the modules following that unit hear of it
+    through lib.registry (work resumption keeps it in the enterprise's problems log)."""
+    if finding.org_id is None:
+        return
+    registry.report_finding(registry.UnitFinding(
+        source=f"command.finding:{finding.pk}", event=event, org_id=finding.org_id, place_path=finding.place_path,
+        category=str(finding.get_category_display()), text=finding.text, due=finding.deadline, note=note,
+        acting_user=acting_user))
 
 
 def escalate_overdue(*, now: dt.datetime | None = None) -> int:

@@ -340,3 +340,45 @@ def closure(place_id: int) -> Closure | None:
         if found is not None:
             return found
     return None
+
+
+# --- Findings at a unit -----------------------------------------------------------------
+# An inspection (command) that finds something wrong at a unit (an enterprise, a shop, a
+# hotel) tells the modules that follow that unit; work resumption keeps it as a problem of
+# the enterprise's problems log. The inspecting module says what happened to its finding
+# (found, rectified, verified, reopened); each sink decides whether the unit is one of its
+# own. Sinks run inside the caller's transaction: what they write commits or rolls back
+# with the finding itself.
+
+UNIT_FINDING_EVENTS = ("found", "rectified", "verified", "reopened")
+
+
+@dataclass(frozen=True)
+class UnitFinding:
+    source: str  # "command.finding:42": stable, unique per finding (a sink stores it to act once)
+    event: str  # one of UNIT_FINDING_EVENTS
+    org_id: int  # the unit's organization
+    place_path: str  # where it was found
+    category: str = ""  # the finding's category in the reader's language
+    text: str = ""  # what was found
+    due: dt.date | None = None  # rectify by (found, reopened); None when fixed on the spot
+    note: str = ""  # what was done (rectified) or why it is reopened
+    acting_user: object = None
+
+
+UnitFindingSink = Callable[[UnitFinding], None]
+_FINDING_SINKS: list[UnitFindingSink] = []
+
+
+def register_finding_sink(fn: UnitFindingSink) -> UnitFindingSink:
+    if fn not in _FINDING_SINKS:
+        _FINDING_SINKS.append(fn)
+    return fn
+
+
+def report_finding(finding: UnitFinding) -> None:
+    """Tell every registered module what happened to a finding at a unit."""
+    if finding.event not in UNIT_FINDING_EVENTS:
+        raise ValueError(f"unknown finding event {finding.event!r}")
+    for fn in _FINDING_SINKS:
+        fn(finding)

@@ -377,25 +377,62 @@ def _clean_answers(check: SiteCheck, answers: dict) -> list[dict]:
     return out
 
 
+MAX_PHOTOS_PER_ITEM = 5
+
+
+def _finished_by(check: SiteCheck, client_id: str | None, user) -> SiteCheck | None:
+    """The check when these very answers (same client id, same checker) already finished it, else None."""
+    if not client_id or _user(user) is None:
+        return None
+    return SiteCheck.objects.filter(pk=check.pk, client_id=client_id, done_by=user).exclude(
+        state=SiteCheck.State.ASSIGNED).first()
+
+
 def finish_check(*, acting_user, check: SiteCheck, answers: dict, photos: dict | None = None, note: str = "",
-                 now: dt.datetime | None = None) -> SiteCheck:
+                 now: dt.datetime | None = None, client_id: str = "", offline: bool = False) -> SiteCheck:
     """The checker's answers to every item (pass / fail / not applicable, a note for a
     failure, quantities), photos per item ({key: [files]}: type and size checked, stored
     privately). Only an assigned checker; of two finishing at once, one wins. An on-site
     check decides its application: all passed → approved (decided now); a failure →
     returned with one problem per failed item. A supervision failure opens problems with a
-    rectification deadline; the second failure within 30 days suspends the enterprise."""
+    rectification deadline; the second failure within 30 days suspends the enterprise.
+
+    `client_id` is the phone's id of these answers (the offline page queues them under it):
+    the same answers sent again (a resend after a lost answer, a second sync) find the
+    check finished with that id and store nothing twice; other answers to a finished
+    check are a Conflict as before. `offline`: answered without network, sent later."""
     from fangkong.uploads import actions as uploads
 
     now = now or timezone.now()
     today = timezone.localdate(now)
+    client_id = str(client_id or "").strip()[:64] or None
+    done = _finished_by(check, client_id, acting_user)
+    if done is not None:
+        return done
     clean = _clean_answers(check, answers)
+    for key, files in (photos or {}).items():
+        if len(files) > MAX_PHOTOS_PER_ITEM:
+            raise Invalid({f"photo_{key}": _("At most %(n)d photos per item") % {"n": MAX_PHOTOS_PER_ITEM}})
+    if client_id and SiteCheck.objects.filter(client_id=client_id).exclude(pk=check.pk).exists():
+        raise Invalid({"client_id": _("This entry id is already used")})
+    try:
+        return _finish(acting_user, check, clean, photos, note, now, today, client_id, offline, uploads)
+    except (Conflict, IntegrityError):
+        # Two sends of the same answers at once: the first stored them, the second is that one.
+        done = _finished_by(check, client_id, acting_user)
+        if done is not None:
+            return done
+        raise
+
+
+def _finish(acting_user, check, clean, photos, note, now, today, client_id, offline, uploads):
     with transaction.atomic():
         if not check.assignees.filter(pk=getattr(acting_user, "pk", None)).exists():
             raise Conflict(_("This check is assigned to other grid workers"))
         failed = [a for a in clean if a["result"] == CheckAnswer.Result.FAIL]
         check = apply_transition(SiteCheck.objects.all(), check, CHECK_FAIL if failed else CHECK_PASS, refused=CHECK_REFUSED,
-                                 changes={"done_at": now, "done_by": _user(acting_user), "note": str(note or "")[:300]})
+                                 changes={"done_at": now, "done_by": _user(acting_user), "note": str(note or "")[:300],
+                                          "client_id": client_id, "finished_offline": bool(offline)})
         stored = {}
         for a in clean:
             stored[a["key"]] = CheckAnswer.objects.create(check_run=check, place_path=check.place_path,
@@ -412,7 +449,8 @@ def finish_check(*, acting_user, check: SiteCheck, answers: dict, photos: dict |
         Enterprise.objects.filter(pk=ent.pk).update(last_inspected=today)
         texts = [f"{a['label']}：{a['note']}" for a in failed]
         record(acting_user, "resumption.check", obj=check, detail={"kind": check.kind, "state": check.state,
-                                                                  "failed": [a["key"] for a in failed]})
+                                                                  "failed": [a["key"] for a in failed],
+                                                                  "offline": bool(offline)})
         if check.kind == SiteCheck.Kind.ONSITE and check.application_id:
             app = check.application
             name = "fail" if failed else "approve"
@@ -548,6 +586,50 @@ def close_problem(*, acting_user, problem: Problem) -> Problem:
     current.refresh_from_db()
     record(acting_user, "resumption.close_problem", obj=current)
     return current
+
+
+# --- Findings of the street's inspections (command) --------------------------------------------
+
+def on_unit_finding(finding: registry.UnitFinding) -> Problem | None:
+    """lib.registry finding sink: an inspection's finding at an enterprise that has an
+    application opens a problem of its problems log (the enterprise owns it, due by the
+    finding's deadline; a finding fixed on the spot opens none); the finding reported
+    rectified answers it, verified closes it, reopened opens it again with the new deadline.
+    Runs in the inspecting module's transaction; once per finding (Problem.source)."""
+    if finding.event == "found":
+        if finding.due is None:
+            return None
+        ent = Enterprise.objects.filter(organization_id=finding.org_id).first()
+        app = Application.objects.filter(enterprise=ent, state__in=LIVE_STATES).first() if ent else None
+        if app is None:
+            return None
+        existing = Problem.objects.filter(source=finding.source).first()
+        if existing is not None:
+            return existing
+        text = _("Inspection finding: %(category)s — %(text)s") % {"category": finding.category, "text": finding.text}
+        problem = Problem.objects.create(enterprise=ent, application=app, place_path=ent.place_path,
+                                         organization_id=ent.organization_id, text=text[:300], due_date=finding.due,
+                                         source=finding.source, created_by=_user(finding.acting_user))
+        record(finding.acting_user, "resumption.finding_problem", obj=problem,
+               detail={"source": finding.source, "application": app.pk})
+        return problem
+    problem = Problem.objects.select_for_update().filter(source=finding.source).first()
+    if problem is None:
+        return None
+    if finding.event == "rectified" and problem.state != Problem.State.CLOSED:
+        changes = {"state": Problem.State.ANSWERED, "answer": str(finding.note)[:500], "answered_at": timezone.now(),
+                   "answered_by": _user(finding.acting_user)}
+    elif finding.event == "verified" and problem.state == Problem.State.ANSWERED:
+        changes = {"state": Problem.State.CLOSED, "closed_at": timezone.now()}
+    elif finding.event == "reopened":
+        changes = {"state": Problem.State.OPEN, "closed_at": None, "due_date": finding.due or problem.due_date}
+    else:
+        return problem
+    Problem.objects.filter(pk=problem.pk).update(**changes)
+    problem.refresh_from_db()
+    record(finding.acting_user, "resumption.finding_problem", obj=problem,
+           detail={"source": finding.source, "event": finding.event, "state": problem.state})
+    return problem
 
 
 # --- Employee health records -------------------------------------------------------------------

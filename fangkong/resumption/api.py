@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib.auth import get_user_model
-from ninja import Field, Router, Schema, Status
+from ninja import Field, File, Router, Schema, Status, UploadedFile
 
 from fangkong.audit.actions import record
 from fangkong.inflow.models import Origin
@@ -123,6 +123,45 @@ def create_enterprise(request, payload: ResumptionEnterpriseIn):
     return Status(201, Enterprise.objects.select_related("organization").get(pk=ent.pk))
 
 
+# --- Imports (the pages' reader: CSV in UTF-8 or GBK, XLSX; Chinese headers; all or nothing) ---
+
+class ResumptionImportOut(Schema):
+    added: int
+
+
+class ResumptionImportErrorOut(Schema):
+    field: str = "file"
+    row: int  # the spreadsheet's row number (0: the file as a whole, e.g. a missing column)
+    column: str  # the column's label as the reader knows it ("" when the row as a whole)
+    message: str
+
+
+class ResumptionImportRefusedOut(Schema):
+    detail: list[ResumptionImportErrorOut]  # every error of every row; nothing was stored
+
+
+def _import_answer(result):
+    if result["errors"]:
+        return Status(422, {"detail": [{"field": "file", "row": r, "column": str(c), "message": str(m)}
+                                       for r, c, m in result["errors"]]})
+    return Status(201, {"added": result["added"]})
+
+
+@router.post("/resumption/enterprises/import", response={201: ResumptionImportOut, 422: ResumptionImportRefusedOut},
+             summary="Register enterprises from a spreadsheet (multipart `file`): all rows or none, each error with its "
+                     "row and column", auth=api_perm("resumption.register"))
+def import_enterprises(request, file: File[UploadedFile]):
+    """Columns: 企业名称, 统一社会信用代码, 网格 (a grid's or compound's code or name in your
+    area), 行业, 员工人数, 分类 (保供/重点/一般), 防疫专员, 地址."""
+    from . import imports
+    from .views import _register_places
+
+    result = imports.import_enterprises(acting_user=request.user, places=_register_places(request.user), upload=file)
+    record(request.user, "resumption.import", detail={"kind": "enterprises", "added": result["added"],
+                                                      "errors": len(result["errors"]), "api": True})
+    return _import_answer(result)
+
+
 @router.get("/resumption/enterprises/{pk}", response=ResumptionEnterpriseOut, auth=api_perm("resumption.view", obj=Enterprise))
 def get_enterprise(request, pk: int):
     return get_in_scope(Enterprise.objects.select_related("organization"), request.user, "resumption.view", pk=pk)
@@ -179,23 +218,51 @@ transition_ops(router, actions.TRANSITIONS, Application.objects.all(), path="/re
 
 # --- Checks -------------------------------------------------------------------------------------
 
+class ResumptionPhotoIn(Schema):
+    """A photo of the item: JPEG, PNG or WebP, base64 (a `data:image/...;base64,` URL is
+    accepted too); type and size checked like every upload (UPLOAD_MAX_BYTES), re-encoded,
+    stored privately as an attachment of the item's answer."""
+    name: str = "photo.jpg"
+    data: str
+
+
 class ResumptionAnswerIn(Schema):
     result: str = ""  # pass | fail | na
     note: str = ""
     quantity: int | None = None
+    photos: list[ResumptionPhotoIn] = []  # at most 5; a bad one: 422 naming photo_<key>, nothing stored
 
 
 class ResumptionCheckIn(Schema):
     answers: dict[str, ResumptionAnswerIn] = {}  # every item of the check's version (422 naming the missing ones)
     note: str = ""
+    # The device's id of these answers (a UUID): the same answers sent again (a resend after
+    # a lost answer, an offline queue's second sync) are stored once and answered like the first.
+    client_id: str = ""
+    offline: bool = False  # answered without network on the device, sent later
+
+
+class ResumptionPhotoOut(Schema):
+    id: int
+    url: str
 
 
 class ResumptionAnswerOut(Schema):
+    id: int
     key: str
     label: str
     result: str
     quantity: int | None
     note: str
+    photos: list[ResumptionPhotoOut]  # the item's photos (GET /api/uploads/{id} serves one to those in scope)
+
+    @staticmethod
+    def resolve_photos(obj):
+        from django.urls import reverse
+
+        from fangkong.uploads import queries as uploads
+
+        return [{"id": a.pk, "url": reverse("uploads_file", args=[a.pk])} for a in uploads.of(obj)]
 
 
 class ResumptionCheckOut(Schema):
@@ -229,13 +296,44 @@ def get_check(request, pk: int):
     return _check_out(get_in_scope(SiteCheck.objects.select_related("checklist"), request.user, "resumption.view", pk=pk))
 
 
+def _photo_files(payload) -> dict:
+    """{key: [ContentFile]} of the answers' base64 photos; a photo that is no base64 or
+    larger than the upload limit: Invalid naming photo_<key>."""
+    import base64
+    import binascii
+
+    from django.conf import settings
+    from django.core.files.base import ContentFile
+    from django.utils.translation import gettext as _
+
+    out = {}
+    limit = settings.UPLOAD_MAX_BYTES
+    for key, answer in payload.answers.items():
+        for photo in answer.photos:
+            raw = photo.data.split(",", 1)[1] if photo.data.startswith("data:") and "," in photo.data else photo.data
+            if len(raw) > (limit * 4) // 3 + 8:
+                raise Invalid({f"photo_{key}": _("The file is larger than %(mb)d MB") % {"mb": limit // (1024 * 1024)}})
+            try:
+                data = base64.b64decode(raw, validate=True)
+            except (binascii.Error, ValueError):
+                raise Invalid({f"photo_{key}": _("The photo is not readable (base64 expected)")}) from None
+            out.setdefault(key, []).append(ContentFile(data, name=photo.name[:100] or "photo.jpg"))
+    return out
+
+
 @router.post("/resumption-checks/{pk}/finish", response=ResumptionCheckOut,
-             summary="Record the check: every item pass / fail / not applicable (photos: the uploads API, per answer)",
+             summary="Record the check: every item pass / fail / not applicable, with its photos; a resend of the same "
+                     "client_id is stored once",
              auth=api_perm("resumption.check", obj=SiteCheck))
 def finish_check(request, pk: int, payload: ResumptionCheckIn):
+    """Photos travel with the answers (base64, per item) and are stored privately as
+    attachments of each item's answer, all or nothing with the answers. Photos may also be
+    added afterwards through POST /api/uploads (owner_type `resumption.checkanswer`, owner_id
+    an answer's id from this response) by a grid worker of the enterprise's grid."""
     check = get_in_scope(SiteCheck.objects.select_related("checklist"), request.user, "resumption.check", pk=pk)
-    answers = {k: v.dict() for k, v in payload.answers.items()}
-    done = actions.finish_check(acting_user=request.user, check=check, answers=answers, note=payload.note)
+    answers = {k: v.dict(exclude={"photos"}) for k, v in payload.answers.items()}
+    done = actions.finish_check(acting_user=request.user, check=check, answers=answers, photos=_photo_files(payload),
+                                note=payload.note, client_id=payload.client_id, offline=payload.offline)
     return _check_out(SiteCheck.objects.select_related("checklist").get(pk=done.pk))
 
 
@@ -345,6 +443,22 @@ def add_staff(request, pk: int, payload: ResumptionStaffIn):
     rec = actions.add_staff(acting_user=request.user, enterprise=ent, name=payload.name, id_number=payload.id_number,
                             phone=payload.phone, origin=origin, return_date=payload.return_date, address=payload.address)
     return Status(201, StaffRecord.objects.select_related("origin", "observation").get(pk=rec.pk))
+
+
+@router.post("/resumption/enterprises/{pk}/staff/import", response={201: ResumptionImportOut, 422: ResumptionImportRefusedOut},
+             summary="The staff list from a spreadsheet (multipart `file`): all rows or none, each error with its row "
+                     "and column", auth=api_perm("resumption.staff", obj=Enterprise))
+def import_staff(request, pk: int, file: File[UploadedFile]):
+    """Columns: 姓名, 身份证号, 联系电话, 返回前所在地 (an origin of the inflow table), 返回日期, 居住地址.
+    A worker back within the policy's days starts the observation module's measure, as one
+    added by hand."""
+    from . import imports
+
+    ent = get_in_scope(Enterprise.objects.select_related("organization", "place"), request.user, "resumption.staff", pk=pk)
+    result = imports.import_staff(acting_user=request.user, enterprise=ent, upload=file)
+    record(request.user, "resumption.import", obj=ent, detail={"kind": "staff", "added": result["added"],
+                                                               "errors": len(result["errors"]), "api": True})
+    return _import_answer(result)
 
 
 @router.post("/resumption-staff/{pk}/report", response=ResumptionTemperatureOut, summary="Report an isolated worker's temperature",

@@ -21,6 +21,14 @@ S = Application.State
 register_owner(CheckAnswer, view_perm="resumption.view", attach_perm="resumption.check")
 
 
+@registry.register_finding_sink
+def _unit_finding(finding):
+    """An inspection's finding at an enterprise: a problem of its problems log (actions)."""
+    from . import actions
+
+    actions.on_unit_finding(finding)
+
+
 def _bounds(day: dt.date):
     start = timezone.make_aware(dt.datetime.combine(day, dt.time.min))
     return start, start + dt.timedelta(days=1)

@@ -194,6 +194,10 @@ class SiteCheck(models.Model):
     done_at = models.DateTimeField(null=True, blank=True)
     done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     note = models.CharField(max_length=300, blank=True)
+    # The phone's id of the answers that finished the check: a resend of the same queued
+    # answers (offline page, API retry) finds them here and stores nothing twice.
+    client_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    finished_offline = models.BooleanField(default=False)  # answered without network, sent later
 
     class Meta:
         verbose_name = _("on-site check or inspection")
@@ -258,6 +262,9 @@ class Problem(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Opened by another module (e.g. "command.finding:42": an inspection's finding at the
+    # enterprise, through lib.registry's finding hook); once per source.
+    source = models.CharField(max_length=60, unique=True, null=True, blank=True)
 
     class Meta:
         verbose_name = _("resumption problem")

@@ -11,6 +11,7 @@ urlpatterns = [
     path("problems/<int:pk>/answer/", views.problem_answer, name="resumption_problem_answer"),
     path("problems/<int:pk>/close/", views.problem_close, name="resumption_problem_close"),
     path("checks/", views.checks, name="resumption_checks"),
+    path("checks/sw.js", views.service_worker, name="resumption_sw"),
     path("checks/<int:pk>/", views.check, name="resumption_check"),
     path("checks/<int:pk>/finish/", views.check_finish, name="resumption_check_finish"),
     path("enterprises/", views.enterprises, name="resumption_enterprises"),

@@ -11,11 +11,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db.models import Case, Count, F, IntegerField, Q, Value, When
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
@@ -23,7 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import int_or_none
-from fangkong.places.access import (get_in_scope, has_perm, holders, may, possible_transitions, requires, scope)
+from fangkong.places.access import (get_in_scope, has_perm, holders, may, possible_transitions, public, requires, scope)
 from fangkong.places.models import Place
 from fangkong.web.forms import attempt, submitted, transition_pages
 from fangkong.web.lists import chosen, page_of
@@ -226,15 +232,52 @@ def inspect(request, pk: int):
 
 # --- Checks -----------------------------------------------------------------------------------
 
+# The phone checklist works without network (the gate and duty pages' pattern): the pages
+# under /resumption/checks/ and these assets are kept by a service worker; the answers
+# (with photos) wait on the phone under a client id and are sent once when online.
+ASSETS = ["vendor/pico/pico.min.css", "fangkong/app.css", "resumption/check.css", "resumption/check.js"]
+SW_SCRIPT = Path(__file__).resolve().parent / "static" / "resumption" / "sw.js"
+
+
+def _offline_config(user) -> dict:
+    return {
+        "user": user.get_username(),
+        "urls": {"api": "/api/resumption-checks/", "scope": reverse("resumption_checks"),
+                 "sw": reverse("resumption_sw") + "?" + urlencode({"page": reverse("resumption_checks"),
+                                                                   "assets": json.dumps([static(a) for a in ASSETS])})},
+        "t": {
+            "online": _("Online"), "offline": _("Offline"),
+            "queued": _("Saved on this device; it will be sent when online"),
+            "photosQueued": _("%(n)s photos saved on this device; they upload with the answers when online"),
+            "rejected": _("rejected by the server"),
+            "signIn": _("Sign in again to send the waiting entries"),
+            "choose": _("%(item)s: choose pass, fail or not applicable"),
+            "sayWhat": _("%(item)s: say what is wrong"),
+            "quantity": _("%(item)s: give the quantity on hand"),
+            "photoBad": _("%(item)s: this photo could not be read"),
+        },
+    }
+
+
+@require_GET
+@public("service worker script of the on-site checklist: code only, no data")
+def service_worker(request):
+    resp = HttpResponse(SW_SCRIPT.read_bytes(), content_type="application/javascript; charset=utf-8")
+    resp["Service-Worker-Allowed"] = reverse("resumption_checks")
+    return resp
+
+
 @requires("resumption.check")
 @require_GET
 def checks(request):
-    """The checker's list: the checks assigned to it, waiting first."""
+    """The checker's list: the checks assigned to it, waiting first. Opened with network, it
+    keeps the waiting checks' pages on the phone for the visit."""
     qs = scope(SiteCheck.objects.filter(assignees=request.user).select_related("enterprise__organization"), request.user,
                "resumption.check")
     qs = qs.annotate(waiting=Case(When(state=SiteCheck.State.ASSIGNED, then=Value(0)), default=Value(1),
                                   output_field=IntegerField())).order_by("waiting", "due_date", "id")
-    return render(request, "resumption/checks.html", {"page": page_of(request, qs), "today": timezone.localdate()})
+    return render(request, "resumption/checks.html", {"page": page_of(request, qs), "today": timezone.localdate(),
+                                                      "config": _offline_config(request.user)})
 
 
 def _check_context(request, check, errors=None, values=None):
@@ -248,7 +291,8 @@ def _check_context(request, check, errors=None, values=None):
         a = answers.get(item["key"])
         items.append({**item, "answer": a, "error": (errors or {}).get(f"item_{item['key']}") or (errors or {}).get(
             f"photo_{item['key']}"), "value": (values or {}).get(item["key"], {})})
-    return {"check": check, "items": items, "results": CheckAnswer.Result.choices,
+    return {"check": check, "items": items, "results": CheckAnswer.Result.choices, "client_id": uuid.uuid4(),
+            "config": _offline_config(request.user),
             "assigned": check.assignees.filter(pk=request.user.pk).exists(),
             "can_fill": check.state == SiteCheck.State.ASSIGNED and may(request.user, "resumption.check", check),
             "other_errors": [m for k, m in (errors or {}).items() if not k.startswith(("item_", "photo_"))]}
@@ -276,7 +320,9 @@ def check_finish(request, pk: int):
         if files:
             photos[key] = files
     done, refusal = attempt(lambda: actions.finish_check(acting_user=request.user, check=c, answers=answers, photos=photos,
-                                                         note=request.POST.get("note", "")), request=request, keep_errors=True)
+                                                         note=request.POST.get("note", ""),
+                                                         client_id=request.POST.get("client_id", "")),
+                            request=request, keep_errors=True)
     if refusal:
         c.refresh_from_db()
         return render(request, "resumption/check.html", _check_context(request, c, refusal.errors, answers),
@@ -354,6 +400,8 @@ def staff_import(request, pk: int):
         result = {"added": 0, "errors": [(0, "", _("Choose a file"))]}
     else:
         result = imports.import_staff(acting_user=request.user, enterprise=ent, upload=upload)
+        record(request.user, "resumption.import", obj=ent, detail={"kind": "staff", "added": result["added"],
+                                                                   "errors": len(result["errors"])})
     if not result["errors"]:
         messages.success(request, _("%(n)d workers added to the staff list.") % {"n": result["added"]})
         return redirect("resumption_staff", pk=ent.pk)
@@ -372,6 +420,9 @@ def enterprise_import(request):
         upload = request.FILES.get("file")
         result = {"added": 0, "errors": [(0, "", _("Choose a file"))]} if upload is None else imports.import_enterprises(
             acting_user=request.user, places=_register_places(request.user), upload=upload)
+        if upload is not None:
+            record(request.user, "resumption.import", detail={"kind": "enterprises", "added": result["added"],
+                                                              "errors": len(result["errors"])})
         if not result["errors"]:
             messages.success(request, _("%(n)d enterprises registered.") % {"n": result["added"]})
             return redirect("resumption_enterprises")
