@@ -286,3 +286,18 @@ def test_stations_are_no_longer_asked_for_the_supplies_figures_the_ledger_derive
     supplies.receive(acting_user=None, holder=holder, item=Item.objects.get(code="masks"), quantity=120)
     masks = next(m for m in registry.metrics() if m.key == "supplies.masks")
     assert dict(masks.by_org(timezone.localdate()))[station.pk] == 120
+
+
+def test_a_fever_checked_at_a_real_gate_makes_a_case_round(world, cast, django_capture_on_commit_callbacks):
+    """End to end: the guard's check-in with a fever (through the gates API, as the phone
+    sends it) reaches the case listener through the clinic's alert, with no alert raised by hand."""
+    from tests.test_gates import entry
+
+    guard = Client()
+    guard.force_login(cast.guard_a)
+    with django_capture_on_commit_callbacks(execute=True):
+        resp = guard.post("/api/gates/entries", json.dumps(entry(cast, temperature="38.9")), content_type="application/json")
+    assert resp.status_code in (200, 201), resp.content
+    r = Round.objects.get(kind="case")
+    assert r.target.place.path.startswith(cast.comm_a.path) and r.state == "due"
+    assert r.due_at > timezone.now()
