@@ -4,6 +4,7 @@ from . import views
 
 urlpatterns = [
     path("", views.home, name="testing_home"),
+    path("sw.js", views.service_worker, name="testing_sw"),
     path("new/", views.round_create, name="testing_round_create"),
     path("<int:pk>/", views.round_detail, name="testing_round"),
     path("<int:pk>/start/", views.round_start, name="testing_round_start"),

@@ -4,20 +4,23 @@ door-knock list of a round, the registrar's phone page (works offline: static/te
 register.js), and the lab's result upload."""
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.places.access import (authenticated, get_in_scope, has_perm, places_in_scope, possible_transitions,
-                                    requires, scope)
+                                    public, requires, scope)
 from fangkong.places.models import Organization
 from fangkong.residents.models import Household
 from fangkong.web.forms import attempt, submitted
@@ -197,14 +200,24 @@ def coverage_xlsx(request, pk):
     return resp
 
 
+# What the registration page needs to load with no network (its service worker keeps them).
+ASSETS = ["vendor/pico/pico.min.css", "fangkong/app.css", "vendor/htmx/htmx.min.js", "fangkong/app.js",
+          "testing/register.css", "testing/register.js"]
+
+
 @requires("testing.register", obj=Site)
 @require_GET
 def register_page(request, pk):
-    """The registrar's phone page: works offline (queue on the device, sent once)."""
+    """The registrar's phone page: works offline (queue on the device, sent once; the page
+    itself kept by a service worker, so it reloads without network)."""
     site = get_in_scope(Site.objects.select_related("round"), request.user, "testing.register", pk=pk)
+    page = reverse("testing_register", args=[site.pk])
     config = {"site": site.pk, "pooling": site.round.pooling, "running": site.round.state == Round.State.RUNNING,
               "urls": {"roster": f"/api/testing/sites/{site.pk}/roster", "register": f"/api/testing/sites/{site.pk}/registrations",
-                       "seal": f"/api/testing/sites/{site.pk}/seal", "sync": f"/api/testing/sites/{site.pk}/sync"},
+                       "seal": f"/api/testing/sites/{site.pk}/seal", "sync": f"/api/testing/sites/{site.pk}/sync",
+                       "sw": reverse("testing_sw") + "?" + urlencode({"page": page,
+                                                                      "assets": json.dumps([static(a) for a in ASSETS])}),
+                       "scope": page},
               "lanes": [{"id": ln.pk, "label": f"{ln.number} · {ln.get_kind_display()}"} for ln in site.lanes.all()],
               "text": {"online": _("Online"), "offline": _("Offline: entries are kept on this phone"),
                        "sealed": _("Tube sealed"), "queued": _("Kept on this phone, sent when back online"), "unsent": _("not yet sent"),
@@ -212,6 +225,19 @@ def register_page(request, pk):
                        "already": _("Already registered on this phone in this round"),
                        "full": _("This tube is full: seal it and take a new one"), "not_found": _("No one found")}}
     return render(request, "testing/register.html", {"site": site, "config": config})
+
+
+SW_SCRIPT = Path(__file__).resolve().parent / "static" / "testing" / "sw.js"
+
+
+@require_GET
+@public("service worker script of the registration page: code only, no data")
+def service_worker(request):
+    """The static script testing/sw.js, served under /testing/ so that it may control the
+    registration pages of the sites (a worker's scope is its own path unless widened)."""
+    resp = HttpResponse(SW_SCRIPT.read_bytes(), content_type="application/javascript; charset=utf-8")
+    resp["Service-Worker-Allowed"] = reverse("testing_home") + "sites/"
+    return resp
 
 
 class ResultUpload(forms.Form):

@@ -251,6 +251,9 @@
   window.addEventListener("online", () => { serverDown = false; render(); sync(); refreshRoster(); });
   window.addEventListener("offline", render);
   setInterval(sync, 10000);
+  if ("serviceWorker" in navigator && cfg.urls.sw) {
+    navigator.serviceWorker.register(cfg.urls.sw, { scope: cfg.urls.scope }).catch(() => {});
+  }
   render();
   renderLog();
   refreshRoster();
