@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from fangkong.places.models import Organization
 from fangkong.testing import actions
-from fangkong.testing.models import Registration, Tube
+from fangkong.testing.models import Box, Registration, Tube
 from tests.cast import add_person, make_user
 from tests.test_browser import PHONE, browser, live_cast, no_horizontal_overflow, open_page, screenshot, sign_in, url  # noqa: F401
 
@@ -76,4 +76,18 @@ def test_registrar_registers_twelve_offline_and_they_are_stored_once(live_server
     assert Registration.objects.count() == 12 and Registration.objects.filter(offline=True, conflict=False).count() == 12
     first, second = Tube.objects.get(code="TB0001"), Tube.objects.get(code="TB0002")
     assert (first.filled, first.state, second.filled, second.state) == (10, "sealed", 2, "open")
+
+    # The sealed tube packed into a box for the lab and handed to the courier, on the phone.
+    lab = Organization.objects.create(kind="clinic", name="检测实验室", code="LAB1", place=cast.street, place_path=cast.street.path)
+    make_user("lab_1", [("lab", lab)])
+    page.goto(url(live_server, "testing_boxes", site.pk))
+    expect(page.locator("#pack input[name=tubes]")).to_have_count(1)
+    page.locator("#pack button[type=submit]").click()
+    expect(page.get_by_role("button", name="交转运人员")).to_be_visible()
+    assert no_horizontal_overflow(page), "the boxes page scrolls sideways on a phone"
+    screenshot(page, "testing-3-box-packed-phone")
+    page.get_by_role("button", name="交转运人员").click()
+    page.wait_for_load_state()
+    box = Box.objects.get()
+    assert box.state == "courier" and list(box.tubes.values_list("code", flat=True)) == ["TB0001"]
     assert not page.js_errors, page.js_errors

@@ -283,7 +283,7 @@ def site_box(request, pk: int, payload: TestingBoxIn):
 
 @router.post("/testing/boxes/{pk}/courier", response=TestingBoxOut, auth=api_perm("testing.register", obj=Box))
 def box_courier(request, pk: int):
-    box = actions.handover(acting_user=request.user, box=get_in_scope(Box, request.user, "testing.register", pk=pk), step="courier")
+    box = actions.handover(acting_user=request.user, box=queries.registrar_box(request.user, pk), step="courier")
     return {"id": box.pk, "state": box.state, "tubes": box.tubes.count()}
 
 

@@ -27,7 +27,7 @@ from fangkong.web.forms import attempt, submitted
 
 from . import actions, queries, results
 from .api import get_round
-from .models import POOLING_SIZES, Knock, Lane, Round, Site
+from .models import POOLING_SIZES, Box, Knock, Lane, Policy, Registration, Round, Site, Tube
 
 ANY = ("testing.view", "testing.manage", "testing.register", "testing.results", "testing.recall", "testing.knock")
 
@@ -40,6 +40,7 @@ def home(request):
     can = {p.split(".")[1]: has_perm(user, p) for p in ANY}
     perm = next((p for p in ("testing.view", "testing.knock", "testing.recall") if has_perm(user, p)), None)
     rounds = list(queries.rounds(user, perm)[:100]) if perm else []
+    can["policy"] = has_perm(user, "testing.policy")
     return render(request, "testing/home.html", {
         "rounds": rounds, "can": can, "sites": list(queries.sites(user)[:50]) if can["register"] else []})
 
@@ -90,6 +91,7 @@ def round_detail(request, pk):
         "possible": possible_transitions(actions.TRANSITIONS, rnd, user),
         "can_manage": has_perm(user, "testing.manage") and get_round_or_none(user, "testing.manage", rnd.pk) is not None,
         "recalls": queries.recalls(user, rnd, "testing.view").count(),
+        "conflicts": queries.conflicts(user, rnd).count(),
     })
 
 
@@ -260,4 +262,81 @@ def lab_results(request):
             status = refused.status if refused else 200
         else:
             status = 400
-    return render(request, "testing/lab.html", {"form": form, "outcome": outcome}, status=status)
+    return render(request, "testing/lab.html", {"form": form, "outcome": outcome, "boxes": queries.lab_boxes(request.user)[:200]},
+                  status=status)
+
+
+# --- Boxes: site → courier → lab ----------------------------------------------------------------
+
+@requires("testing.register", obj=Site)
+@require_http_methods(["GET", "POST"])
+def site_boxes(request, pk):
+    """The site's sealed tubes packed into boxes for a laboratory, and each box handed to
+    the courier (the lab receives it on its own page)."""
+    site = get_in_scope(Site.objects.select_related("round"), request.user, "testing.register", pk=pk)
+    status = 200
+    if request.method == "POST":
+        codes = request.POST.getlist("tubes") + request.POST.get("codes", "").split()
+        lab = queries.labs().filter(pk=request.POST.get("lab") if str(request.POST.get("lab", "")).isdigit() else 0).first()
+        box, refused = attempt(lambda: actions.pack_box(acting_user=request.user, site=site, lab=lab, codes=codes),
+                               request=request)
+        if box is not None:
+            messages.success(request, _("Box packed with %(n)d tubes.") % {"n": len(set(codes))})
+            return redirect("testing_boxes", pk=site.pk)
+        status = refused.status
+    return render(request, "testing/boxes.html", {
+        "site": site, "labs": queries.labs(), "boxes": queries.site_boxes(site)[:100],
+        "unpacked": Tube.objects.filter(site=site, state=Tube.State.SEALED, box__isnull=True).order_by("sealed_at", "id")[:300],
+    }, status=status)
+
+
+@requires("testing.register", obj=Box)
+@require_POST
+def box_courier(request, pk):
+    box = queries.registrar_box(request.user, pk)
+    attempt(lambda: actions.handover(acting_user=request.user, box=box, step="courier"), request=request)
+    return redirect("testing_boxes", pk=box.site_id)
+
+
+@requires("testing.results", obj=Box)
+@require_POST
+def box_receive(request, pk):
+    box = get_in_scope(Box, request.user, "testing.results", pk=pk)
+    _b, refused = attempt(lambda: actions.handover(acting_user=request.user, box=box, step="receive"), request=request)
+    if not refused:
+        messages.success(request, _("Box received."))
+    return redirect("testing_lab")
+
+
+# --- Conflicts and the colour policy -------------------------------------------------------------
+
+@requires("testing.view", obj=Round)
+@require_GET
+def conflict_list(request, pk):
+    """Persons registered on two devices while offline: the second registration is kept
+    flagged (never counted twice), shown beside the first for the site lead to sort out."""
+    rnd = get_round(request.user, "testing.view", pk)
+    rows = list(queries.conflicts(request.user, rnd).select_related("site", "tube", "person", "lane")[:500])
+    firsts = {r.person_id: r for r in Registration.objects.filter(
+        round=rnd, conflict=False, recall__isnull=True, person_id__in=[r.person_id for r in rows]).select_related("site", "tube")}
+    for r in rows:
+        r.first = firsts.get(r.person_id)
+    return render(request, "testing/conflicts.html", {"round": rnd, "rows": rows})
+
+
+class PolicyForm(forms.Form):
+    pending_colour = forms.ChoiceField(label=gettext_lazy("Pass colour of a positive pool's persons until their single test"),
+                                       choices=Policy._meta.get_field("pending_colour").choices, widget=forms.RadioSelect)
+
+
+@requires("testing.policy")
+@require_http_methods(["GET", "POST"])
+def policy(request):
+    """The admin's choice: yellow or red for the persons of a positive pool while their
+    single results are pending."""
+    form = PolicyForm(request.POST if request.method == "POST" else None, initial={"pending_colour": actions.pending_colour()})
+    done, status = submitted(request, form, lambda d: actions.set_policy(acting_user=request.user, colour=d["pending_colour"]))
+    if done:
+        messages.success(request, _("Colour policy saved."))
+        return redirect("testing_policy")
+    return render(request, "testing/form.html", {"form": form, "title": _("Colour policy of mass testing")}, status=status)
