@@ -406,3 +406,31 @@ def test_colour_policy_page_is_the_admins(cast, world):
     assert c.get("/testing/policy/").status_code == 403
     assert c.post("/testing/policy/", {"pending_colour": "yellow"}).status_code == 403
     assert Policy.objects.get().pending_colour == "red"
+
+
+@pytest.mark.django_db
+def test_a_registration_reads_the_site_and_the_person_then_writes_three_rows(cast, world):
+    """The registration's own statements over HTTP, into a tube already open with a lane
+    named: the site (with the access check), the person (with whether a recall waits), the
+    tube's conditional update, the registration and its audit event. No read of the lane,
+    the tube or an earlier registration before every write (the unique indexes answer a
+    resend and a second registration, the lanes are kept by the process)."""
+    from django.test.utils import CaptureQueriesContext
+
+    site, user = world["site"], world["registrar"]
+    lane = site.lanes.get(number=2)
+    c = Client()
+    c.force_login(user)
+    url = f"/api/testing/sites/{site.pk}/registrations"
+    statements = []
+    for person in (cast.person_a1, cast.person_a2):
+        with CaptureQueriesContext(connection) as ctx:
+            resp = _api(c, url, {"client_id": str(uuid.uuid4()), "tube": "QC01", "person": person.pk, "lane": lane.pk})
+        assert resp.status_code == 201 and resp.json()["lane"] == 2 and resp.json()["filled"] == Tube.objects.get(code="QC01").filled
+        statements.append([q["sql"].split(" FROM ")[-1][:60] if q["sql"].startswith("SELECT") else q["sql"][:40]
+                           for q in ctx.captured_queries
+                           if any(t in q["sql"] for t in ('"testing_', '"residents_', '"audit_'))])
+    second = statements[1]
+    assert len(second) == 5, second
+    assert [s.split()[0] for s in second] == ['"testing_site"', '"residents_person"', "UPDATE", "INSERT", "INSERT"], second
+    assert Registration.objects.filter(tube__code="QC01", lane=lane).count() == 2
