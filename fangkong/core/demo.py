@@ -52,6 +52,8 @@ ROLE_ACCOUNTS = [
     ("inspector", "demo_inspector", "第一督导组督导员"),
     ("storekeeper", "demo_storekeeper", "街道物资仓库保管员"),
     ("duty_officer", "demo_duty", "热线值班员"),
+    ("registrar", "demo_registrar", "采样点登记员"),
+    ("lab", "demo_lab", "检测实验室"),
 ]
 
 

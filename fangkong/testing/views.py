@@ -42,7 +42,8 @@ def home(request):
     rounds = list(queries.rounds(user, perm)[:100]) if perm else []
     can["policy"] = has_perm(user, "testing.policy")
     return render(request, "testing/home.html", {
-        "rounds": rounds, "can": can, "sites": list(queries.sites(user)[:50]) if can["register"] else []})
+        "rounds": rounds, "can": can, "sites": list(queries.sites(user)[:50]) if can["register"] else [],
+        "boxes": list(queries.lab_boxes(user)[:20]) if can["results"] else []})
 
 
 class RoundForm(forms.Form):
