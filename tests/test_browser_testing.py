@@ -1,7 +1,7 @@
 """Browser test of the registrar's phone page (issue 18): the roster is downloaded online,
 then with no network a registrar registers 12 people found by name (one tube sealed at 10,
-a second tube started); back online the queue is sent and each registration is stored
-exactly once. The page itself reloads with no network (service worker) and keeps its queue
+a second tube started) and scans pass codes, checked on the phone (a forged one refused
+there); back online the queue is sent and each registration is stored exactly once. The page itself reloads with no network (service worker) and keeps its queue
 and its tube."""
 from __future__ import annotations
 
@@ -34,6 +34,13 @@ def test_registrar_registers_twelve_offline_and_they_are_stored_once(live_server
     site = actions.create_site(acting_user=None, round=rnd, name="甲采样点", place=cast.comm_a, opens=dt.time(7),
                                closes=dt.time(21), organization=org, lanes=["ordinary", "elderly"])
     make_user("registrar_a", [("registrar", org)])
+    from fangkong.passes.actions import issue_resident_pass
+    from fangkong.passes import tokens
+
+    tokens.clear_cache()
+    _pass, code = issue_resident_pass(acting_user=None, person=cast.person_a1)
+    head, body, sig = code.split(".")
+    forged = ".".join([head, body, ("B" if sig[0] == "A" else "A") + sig[1:]])
 
     page = open_page(**PHONE)
     sign_in(page, live_server, "registrar_a")
@@ -64,6 +71,22 @@ def test_registrar_registers_twelve_offline_and_they_are_stored_once(live_server
         page.locator("#matches button").first.click()
         expect(page.locator("#waiting")).to_have_text(str(i + 1))
     expect(page.locator("#tube-fill")).to_have_text("2")
+    # Pass codes scanned offline are checked on the phone: a forged one refused there and
+    # never queued, a good one queued under the name the code carries.
+    page.locator("#person").fill(forged)
+    page.locator("#person").press("Enter")
+    expect(page.locator("#outcome")).to_have_class("outcome error")
+    expect(page.locator("#outcome")).to_contain_text("签名")
+    expect(page.locator("#waiting")).to_have_text("12")
+    page.locator("#person").fill(code)
+    page.locator("#person").press("Enter")
+    expect(page.locator("#waiting")).to_have_text("13")
+    expect(page.locator("#outcome")).to_contain_text("靶*甲")
+    page.locator("#person").fill(code)  # the same pass again on this phone: refused there
+    page.locator("#person").press("Enter")
+    expect(page.locator("#outcome")).to_have_class("outcome error")
+    expect(page.locator("#waiting")).to_have_text("13")
+    expect(page.locator("#tube-fill")).to_have_text("3")
     assert no_horizontal_overflow(page), "the registration page scrolls sideways on a phone"
     screenshot(page, "testing-1-offline-12-waiting-phone")
     assert Registration.objects.count() == 0
@@ -73,9 +96,10 @@ def test_registrar_registers_twelve_offline_and_they_are_stored_once(live_server
     page.locator("#sync-now").click()  # a second sync sends nothing again
     page.wait_for_timeout(500)
     screenshot(page, "testing-2-synced-phone")
-    assert Registration.objects.count() == 12 and Registration.objects.filter(offline=True, conflict=False).count() == 12
+    assert Registration.objects.count() == 13 and Registration.objects.filter(offline=True, conflict=False).count() == 13
+    assert Registration.objects.get(via="pass").person_id == cast.person_a1.pk
     first, second = Tube.objects.get(code="TB0001"), Tube.objects.get(code="TB0002")
-    assert (first.filled, first.state, second.filled, second.state) == (10, "sealed", 2, "open")
+    assert (first.filled, first.state, second.filled, second.state) == (10, "sealed", 3, "open")
 
     # The sealed tube packed into a box for the lab and handed to the courier, on the phone.
     lab = Organization.objects.create(kind="clinic", name="检测实验室", code="LAB1", place=cast.street, place_path=cast.street.path)

@@ -25,6 +25,8 @@ from fangkong.places.models import Organization
 from fangkong.residents.models import Household
 from fangkong.web.forms import attempt, submitted
 
+from fangkong.passes.tokens import TokenError
+
 from . import actions, queries, results
 from .api import get_round
 from .models import POOLING_SIZES, Box, Knock, Lane, Policy, Registration, Round, Site, Tube
@@ -205,7 +207,7 @@ def coverage_xlsx(request, pk):
 
 # What the registration page needs to load with no network (its service worker keeps them).
 ASSETS = ["vendor/pico/pico.min.css", "fangkong/app.css", "vendor/htmx/htmx.min.js", "fangkong/app.js",
-          "testing/register.css", "testing/register.js"]
+          "fangkong/passcode.js", "testing/register.css", "testing/register.js"]
 
 
 @requires("testing.register", obj=Site)
@@ -226,7 +228,14 @@ def register_page(request, pk):
                        "sealed": _("Tube sealed"), "queued": _("Kept on this phone, sent when back online"), "unsent": _("not yet sent"),
                        "need_tube": _("Scan the tube's barcode first"), "need_person": _("Scan, type or find the person"),
                        "already": _("Already registered on this phone in this round"),
-                       "full": _("This tube is full: seal it and take a new one"), "not_found": _("No one found")}}
+                       "full": _("This tube is full: seal it and take a new one"), "not_found": _("No one found"),
+                       # A pass code checked on the phone while offline (fangkong/passcode.js).
+                       "pass": {**{code: str(msg) for code, msg in TokenError.MESSAGES.items()},
+                                "nokeys": _("No keys yet: connect once to load them"),
+                                "unknown_key": _("Unknown key: connect to the network to update the keys, then scan again"),
+                                "nocrypto": _("This browser cannot check signatures (needs HTTPS and a current browser)"),
+                                "not_resident": _("Not a resident's pass")},
+                       "checked": _("Signature checked on this phone")}}
     return render(request, "testing/register.html", {"site": site, "config": config})
 
 
