@@ -317,25 +317,29 @@ def _bump(site: Site, code: str, *, single: bool, now) -> Tube | None:
 
 def _fill_tube(site: Site, code: str, *, single: bool, now) -> Tube:
     """The tube `code` of this site and round with one more person (made on its first scan,
-    with that person in it); refused with the reason when it cannot take one."""
-    tube = _bump(site, code, single=single, now=now)
-    if tube is not None:
-        return tube
-    if not Tube.objects.filter(code=code).exists():
-        capacity = 1 if single else site.round.pooling
-        full = capacity <= 1
-        tube = Tube(code=code, round_id=site.round_id, site=site, place_path=site.place_path, capacity=capacity, filled=1,
-                    single=single, opened_at=now, state=Tube.State.SEALED if full else Tube.State.OPEN,
-                    sealed_at=now if full else None)
-        try:
-            with transaction.atomic():
-                fastsql.insert(tube)
+    with that person in it); refused with the reason when it cannot take one. A tube made
+    or filled by another registrar between two statements here is tried again."""
+    for _attempt in range(3):
+        tube = _bump(site, code, single=single, now=now)
+        if tube is not None:
             return tube
-        except IntegrityError:  # made meanwhile by another registrar: take a place in that one
-            tube = _bump(site, code, single=single, now=now)
-            if tube is not None:
+        stored = Tube.objects.filter(code=code).first()
+        if stored is None:
+            capacity = 1 if single else site.round.pooling
+            full = capacity <= 1
+            tube = Tube(code=code, round_id=site.round_id, site=site, place_path=site.place_path, capacity=capacity,
+                        filled=1, single=single, opened_at=now, state=Tube.State.SEALED if full else Tube.State.OPEN,
+                        sealed_at=now if full else None)
+            try:
+                with transaction.atomic():
+                    fastsql.insert(tube)
                 return tube
-    _refuse_tube(site, Tube.objects.get(code=code), single=single)
+            except IntegrityError:  # made meanwhile by another registrar: take a place in that one
+                continue
+        _refuse_tube(site, stored, single=single)
+        if stored.filled >= stored.capacity:
+            break
+        # Open with room: it was made (committed) just after the update looked: once more.
     raise Invalid({"tube": _("This tube is full: seal it and take a new one")})
 
 
