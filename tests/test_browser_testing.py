@@ -1,7 +1,8 @@
 """Browser test of the registrar's phone page (issue 18): the roster is downloaded online,
 then with no network a registrar registers 12 people found by name (one tube sealed at 10,
-a second tube started); back online the queue is sent and each registration is stored
-exactly once."""
+a second tube started) and scans pass codes, checked on the phone (a forged one refused
+there); back online the queue is sent and each registration is stored exactly once. The page itself reloads with no network (service worker) and keeps its queue
+and its tube."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from fangkong.places.models import Organization
 from fangkong.testing import actions
-from fangkong.testing.models import Registration, Tube
+from fangkong.testing.models import Box, Registration, Tube
 from tests.cast import add_person, make_user
 from tests.test_browser import PHONE, browser, live_cast, no_horizontal_overflow, open_page, screenshot, sign_in, url  # noqa: F401
 
@@ -33,18 +34,34 @@ def test_registrar_registers_twelve_offline_and_they_are_stored_once(live_server
     site = actions.create_site(acting_user=None, round=rnd, name="甲采样点", place=cast.comm_a, opens=dt.time(7),
                                closes=dt.time(21), organization=org, lanes=["ordinary", "elderly"])
     make_user("registrar_a", [("registrar", org)])
+    from fangkong.passes.actions import issue_resident_pass
+    from fangkong.passes import tokens
+
+    tokens.clear_cache()
+    _pass, code = issue_resident_pass(acting_user=None, person=cast.person_a1)
+    head, body, sig = code.split(".")
+    forged = ".".join([head, body, ("B" if sig[0] == "A" else "A") + sig[1:]])
 
     page = open_page(**PHONE)
     sign_in(page, live_server, "registrar_a")
     page.goto(url(live_server, "testing_register", site.pk))
     expect(page.locator("#net-status")).to_have_attribute("data-state", "online")
     page.wait_for_function(f"() => (JSON.parse(localStorage.getItem('fk-testing-roster-{site.pk}') || '{{}}').persons || []).length >= 12")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
 
     page.context.set_offline(True)
     expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
     page.locator("#tube").fill("TB0001")
     page.locator("#tube").press("Enter")
     for i, name in enumerate(NAMES):
+        if i == 11:
+            # Reloaded with no network: the page comes from the service worker, the queue and
+            # the tube in hand from the phone's storage, and it goes on registering.
+            page.reload()
+            expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
+            expect(page.locator("#waiting")).to_have_text("11")
+            expect(page.locator("#tube-code")).to_have_text("TB0002")
+            expect(page.locator("#tube-fill")).to_have_text("1")
         if i == 10:
             expect(page.locator("#tube-state")).to_have_class("tube-state sealed")
             page.locator("#tube").fill("TB0002")
@@ -54,6 +71,22 @@ def test_registrar_registers_twelve_offline_and_they_are_stored_once(live_server
         page.locator("#matches button").first.click()
         expect(page.locator("#waiting")).to_have_text(str(i + 1))
     expect(page.locator("#tube-fill")).to_have_text("2")
+    # Pass codes scanned offline are checked on the phone: a forged one refused there and
+    # never queued, a good one queued under the name the code carries.
+    page.locator("#person").fill(forged)
+    page.locator("#person").press("Enter")
+    expect(page.locator("#outcome")).to_have_class("outcome error")
+    expect(page.locator("#outcome")).to_contain_text("签名")
+    expect(page.locator("#waiting")).to_have_text("12")
+    page.locator("#person").fill(code)
+    page.locator("#person").press("Enter")
+    expect(page.locator("#waiting")).to_have_text("13")
+    expect(page.locator("#outcome")).to_contain_text("靶*甲")
+    page.locator("#person").fill(code)  # the same pass again on this phone: refused there
+    page.locator("#person").press("Enter")
+    expect(page.locator("#outcome")).to_have_class("outcome error")
+    expect(page.locator("#waiting")).to_have_text("13")
+    expect(page.locator("#tube-fill")).to_have_text("3")
     assert no_horizontal_overflow(page), "the registration page scrolls sideways on a phone"
     screenshot(page, "testing-1-offline-12-waiting-phone")
     assert Registration.objects.count() == 0
@@ -63,7 +96,22 @@ def test_registrar_registers_twelve_offline_and_they_are_stored_once(live_server
     page.locator("#sync-now").click()  # a second sync sends nothing again
     page.wait_for_timeout(500)
     screenshot(page, "testing-2-synced-phone")
-    assert Registration.objects.count() == 12 and Registration.objects.filter(offline=True, conflict=False).count() == 12
+    assert Registration.objects.count() == 13 and Registration.objects.filter(offline=True, conflict=False).count() == 13
+    assert Registration.objects.get(via="pass").person_id == cast.person_a1.pk
     first, second = Tube.objects.get(code="TB0001"), Tube.objects.get(code="TB0002")
-    assert (first.filled, first.state, second.filled, second.state) == (10, "sealed", 2, "open")
+    assert (first.filled, first.state, second.filled, second.state) == (10, "sealed", 3, "open")
+
+    # The sealed tube packed into a box for the lab and handed to the courier, on the phone.
+    lab = Organization.objects.create(kind="clinic", name="检测实验室", code="LAB1", place=cast.street, place_path=cast.street.path)
+    make_user("lab_1", [("lab", lab)])
+    page.goto(url(live_server, "testing_boxes", site.pk))
+    expect(page.locator("#pack input[name=tubes]")).to_have_count(1)
+    page.locator("#pack button[type=submit]").click()
+    expect(page.get_by_role("button", name="交转运人员")).to_be_visible()
+    assert no_horizontal_overflow(page), "the boxes page scrolls sideways on a phone"
+    screenshot(page, "testing-3-box-packed-phone")
+    page.get_by_role("button", name="交转运人员").click()
+    page.wait_for_load_state()
+    box = Box.objects.get()
+    assert box.state == "courier" and list(box.tubes.values_list("code", flat=True)) == ["TB0001"]
     assert not page.js_errors, page.js_errors

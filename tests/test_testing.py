@@ -309,3 +309,128 @@ def test_a_number_registered_elsewhere_is_answered_as_new_and_sites_take_only_th
         actions.create_site(acting_user=cast.committee_a, round=world["round"], name="乙", place=cast.comm_a,
                             opens=dt.time(7), closes=dt.time(21), organization=elsewhere)
     assert "organization" in exc.value.errors
+
+
+def _other_site(cast):
+    """A running round and a site in community B, with its own registrar."""
+    today = timezone.localdate()
+    rnd = actions.create_round(acting_user=None, name="乙轮", place=cast.comm_b, start_date=today, end_date=today)
+    actions.transition(acting_user=None, round=rnd, action="start")
+    org = Organization.objects.create(kind="site", name="乙采样点", code="SB", place=cast.comm_b, place_path=cast.comm_b.path)
+    site = actions.create_site(acting_user=None, round=rnd, name="乙采样点", place=cast.comm_b, opens=dt.time(7),
+                               closes=dt.time(21), organization=org)
+    return site, make_user("registrar_b", [("registrar", org)])
+
+
+@pytest.mark.django_db
+def test_box_pages_pack_hand_to_the_courier_and_receive_at_the_lab(cast, world):
+    """The registrar (granted on the site's organization) packs sealed tubes into a box and
+    hands it to the courier from the page; the lab receives it from its page. Wrong role
+    403, another site's registrar or another lab 404; nothing changes on a refusal."""
+    from fangkong.testing.models import Box
+
+    site, user = world["site"], world["registrar"]
+    for code, key in (("BOX1", "person_a1"), ("BOX2", "person_a2")):
+        _reg(site, user, {"id_number": cast.ids[key]}, tube=code)
+        actions.seal(acting_user=user, site=site, code=code)
+    c = Client()
+    c.force_login(user)
+    page = c.get(f"/testing/sites/{site.pk}/boxes/")
+    assert page.status_code == 200 and b"BOX1" in page.content and "实验室" in page.content.decode()
+    resp = c.post(f"/testing/sites/{site.pk}/boxes/", {"lab": world["lab"].pk, "tubes": ["BOX1"], "codes": "box2\n"})
+    assert resp.status_code == 302
+    box = Box.objects.get()
+    assert set(box.tubes.values_list("code", flat=True)) == {"BOX1", "BOX2"} and box.state == "packed"
+    # A tube packed already, or unknown: refused, no second box.
+    assert c.post(f"/testing/sites/{site.pk}/boxes/", {"lab": world["lab"].pk, "codes": "BOX1"}).status_code == 400
+    assert Box.objects.count() == 1
+    # Wrong role: 403 (the lab cannot pack or hand to the courier; the registrar cannot receive).
+    lab = Client()
+    lab.force_login(world["lab_user"])
+    assert lab.post(f"/testing/sites/{site.pk}/boxes/", {"lab": world["lab"].pk, "tubes": ["BOX1"]}).status_code == 403
+    assert lab.post(f"/testing/boxes/{box.pk}/courier/").status_code == 403
+    assert c.post(f"/testing/boxes/{box.pk}/receive/").status_code == 403
+    # Another site's registrar: 404 for the site's page and its box.
+    _site_b, registrar_b = _other_site(cast)
+    other = Client()
+    other.force_login(registrar_b)
+    assert other.get(f"/testing/sites/{site.pk}/boxes/").status_code == 404
+    assert other.post(f"/testing/boxes/{box.pk}/courier/").status_code == 404
+    box.refresh_from_db()
+    assert box.state == "packed"
+    assert c.post(f"/testing/boxes/{box.pk}/courier/").status_code == 302
+    box.refresh_from_db()
+    assert box.state == "courier" and box.courier_at is not None
+    # Another lab: 404; this lab receives it from its page.
+    lab2 = Organization.objects.create(kind="clinic", name="另一实验室", code="LAB2", place=cast.street, place_path=cast.street.path)
+    c2 = Client()
+    c2.force_login(make_user("lab_2", [("lab", lab2)]))
+    assert c2.post(f"/testing/boxes/{box.pk}/receive/").status_code == 404
+    assert "BOX1" not in c2.get("/testing/lab/").content.decode()
+    assert lab.get("/testing/lab/").status_code == 200
+    assert lab.post(f"/testing/boxes/{box.pk}/receive/").status_code == 302
+    box.refresh_from_db()
+    assert box.state == "received" and box.received_at is not None
+
+
+@pytest.mark.django_db
+def test_conflicts_page_lists_a_person_registered_on_two_phones(cast, world):
+    site, user = world["site"], world["registrar"]
+    _reg(site, user, {"person": cast.person_a1.pk}, tube="CNF1", offline=True)
+    second, _created = _reg(site, user, {"person": cast.person_a1.pk}, tube="CNF2", offline=True)
+    assert second.conflict
+    c = Client()
+    c.force_login(cast.committee_a)
+    rnd = world["round"]
+    assert "/conflicts/" in c.get(f"/testing/{rnd.pk}/").content.decode()
+    page = c.get(f"/testing/{rnd.pk}/conflicts/").content.decode()
+    assert "CNF1" in page and "CNF2" in page and cast.person_a1.id_masked in page
+    c.force_login(user)
+    assert c.get(f"/testing/{rnd.pk}/conflicts/").status_code == 403
+    c.force_login(cast.committee_b)
+    assert c.get(f"/testing/{rnd.pk}/conflicts/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_colour_policy_page_is_the_admins(cast, world):
+    from fangkong.testing.models import Policy
+
+    c = Client()
+    c.force_login(cast.admin)
+    assert "/testing/policy/" in c.get("/testing/").content.decode()
+    assert c.get("/testing/policy/").status_code == 200
+    assert c.post("/testing/policy/", {"pending_colour": "purple"}).status_code == 400
+    assert c.post("/testing/policy/", {"pending_colour": "red"}).status_code == 302
+    assert Policy.objects.get().pending_colour == "red" and actions.pending_colour() == "red"
+    c.force_login(cast.coordinator)
+    assert c.get("/testing/policy/").status_code == 403
+    assert c.post("/testing/policy/", {"pending_colour": "yellow"}).status_code == 403
+    assert Policy.objects.get().pending_colour == "red"
+
+
+@pytest.mark.django_db
+def test_a_registration_reads_the_site_and_the_person_then_writes_three_rows(cast, world):
+    """The registration's own statements over HTTP, into a tube already open with a lane
+    named: the site (with the access check), the person (with whether a recall waits), the
+    tube's conditional update, the registration and its audit event. No read of the lane,
+    the tube or an earlier registration before every write (the unique indexes answer a
+    resend and a second registration, the lanes are kept by the process)."""
+    from django.test.utils import CaptureQueriesContext
+
+    site, user = world["site"], world["registrar"]
+    lane = site.lanes.get(number=2)
+    c = Client()
+    c.force_login(user)
+    url = f"/api/testing/sites/{site.pk}/registrations"
+    statements = []
+    for person in (cast.person_a1, cast.person_a2):
+        with CaptureQueriesContext(connection) as ctx:
+            resp = _api(c, url, {"client_id": str(uuid.uuid4()), "tube": "QC01", "person": person.pk, "lane": lane.pk})
+        assert resp.status_code == 201 and resp.json()["lane"] == 2 and resp.json()["filled"] == Tube.objects.get(code="QC01").filled
+        statements.append([q["sql"].split(" FROM ")[-1][:60] if q["sql"].startswith("SELECT") else q["sql"][:40]
+                           for q in ctx.captured_queries
+                           if any(t in q["sql"] for t in ('"testing_', '"residents_', '"audit_'))])
+    second = statements[1]
+    assert len(second) == 5, second
+    assert [s.split()[0] for s in second] == ['"testing_site"', '"residents_person"', "UPDATE", "INSERT", "INSERT"], second
+    assert Registration.objects.filter(tube__code="QC01", lane=lane).count() == 2

@@ -54,6 +54,8 @@ ROLE_ACCOUNTS = [
     ("storekeeper", "demo_storekeeper", "街道物资仓库保管员"),
     ("duty_officer", "demo_duty", "热线值班员"),
     ("property", "demo_property", "阳光花园物业"),
+    ("registrar", "demo_registrar", "采样点登记员"),
+    ("lab", "demo_lab", "检测实验室"),
 ]
 
 

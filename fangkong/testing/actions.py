@@ -13,8 +13,8 @@ import datetime as dt
 import re
 import uuid
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
@@ -22,6 +22,7 @@ from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
 from fangkong.lib import crypto, registry
+from fangkong.lib.db import fastsql, group_commit
 from fangkong.lib.identity import IdentityError, mask_name, normalize_id
 from fangkong.lib.workflow import Conflict, Invalid, Transition, apply_transition
 from fangkong.places.access import path_in_scope
@@ -32,6 +33,7 @@ from .models import POOLING_SIZES, Box, Knock, Lane, Policy, Post, Recall, Regis
 FUTURE_SKEW = dt.timedelta(minutes=10)
 MAX_AGE = dt.timedelta(days=30)
 MAX_BATCH = 10_000
+SYNC_CHUNK = 100
 TUBE_CODE = re.compile(r"^[A-Za-z0-9\-]{4,40}$")
 
 TRANSITIONS = {
@@ -138,6 +140,13 @@ def area_persons(site: Site):
     return Person.objects.filter(place_path__under=site.place_path)
 
 
+def _with_recall(qs, site: Site):
+    """`qs` with `recalled`: whether the person is recalled for a single test in the site's
+    round (read with the person: one statement, not a second one for every registration)."""
+    return qs.annotate(recalled=Exists(Recall.objects.filter(round_id=site.round_id, person=OuterRef("pk"),
+                                                            state=Recall.State.RECALLED)))
+
+
 def _by_code(code: str) -> tuple[int, str]:
     """(person id, via) from a scanned code: a personal link (its URL or token) or a pass."""
     from fangkong.places.access import _links
@@ -174,7 +183,7 @@ def resolve_person(site: Site, raw: dict, *, acting_user) -> tuple[Person, str]:
         if len(code) > 600:
             raise Invalid({"code": _("Unreadable code")})
         person_id, via = _by_code(code)
-        person = Person.objects.filter(pk=person_id).first()
+        person = _with_recall(Person.objects.filter(pk=person_id), site).first()
         if person is None:
             raise Invalid({"code": _("Not a resident's pass")})
         return person, via
@@ -183,7 +192,7 @@ def resolve_person(site: Site, raw: dict, *, acting_user) -> tuple[Person, str]:
             number = normalize_id(str(raw["id_number"]))
         except IdentityError as exc:
             raise Invalid({"id_number": str(exc.message)}) from None
-        person = area_persons(site).filter(id_bidx__in=crypto.blind_indexes("id", number)).first()
+        person = _with_recall(area_persons(site).filter(id_bidx__in=crypto.blind_indexes("id", number)), site).first()
         if person is None:
             raise Invalid({"id_number": _("No person with this ID number is registered in this site's area: "
                                           "register the person on the spot")})
@@ -193,7 +202,7 @@ def resolve_person(site: Site, raw: dict, *, acting_user) -> tuple[Person, str]:
             pid = int(raw["person"])
         except (TypeError, ValueError, OverflowError):
             pid = None
-        person = area_persons(site).filter(pk=pid).first() if pid is not None and 0 < pid < 2**62 else None
+        person = _with_recall(area_persons(site).filter(pk=pid), site).first() if pid is not None and 0 < pid < 2**62 else None
         if person is None:
             raise Invalid({"person": _("No such person in this site's area")})
         return person, Registration.Via.NAME
@@ -252,26 +261,90 @@ def clean_code(raw) -> str:
     return code
 
 
+# The lanes of each site, kept by this process: a site's lanes are made with it and never
+# change (create_site), so they are read once, not on every registration.
+_LANES: dict[int, dict[int, Lane]] = {}
+
+
 def _lane(site: Site, raw) -> Lane | None:
+    """The lane `raw` names among the site's lanes; None when none is named."""
     if raw in (None, ""):
         return None
+    lanes = _LANES.get(site.pk)
+    if lanes is None:
+        if len(_LANES) > 10_000:
+            _LANES.clear()
+        lanes = _LANES[site.pk] = {ln.pk: ln for ln in Lane.objects.filter(site_id=site.pk)}
     try:
-        return site.lanes.get(pk=int(raw))
-    except (Lane.DoesNotExist, TypeError, ValueError, OverflowError):
-        raise Invalid({"lane": _("Choose a lane of this site")}) from None
+        lane = lanes.get(int(raw))
+    except (TypeError, ValueError, OverflowError):
+        lane = None
+    if lane is None:
+        raise Invalid({"lane": _("Choose a lane of this site")})
+    return lane
 
 
-def _tube_for(site: Site, code: str, *, single: bool, now) -> Tube:
-    """The tube `code` of this site and round, locked; made on its first scan."""
-    tube = Tube.objects.select_for_update().filter(code=code).first()
-    if tube is None:
-        try:
-            with transaction.atomic():
-                Tube.objects.create(code=code, round_id=site.round_id, site=site, place_path=site.place_path,
-                                    capacity=1 if single else site.round.pooling, single=single, opened_at=now)
-        except IntegrityError:
-            pass  # made meanwhile by another registrar: the row below is that one
-        tube = Tube.objects.select_for_update().get(code=code)
+_BUMP_SQL: dict[str, str] = {}
+
+
+def _bump(site: Site, code: str, *, single: bool, now) -> Tube | None:
+    """One more person in the open tube `code` of this site and round, if it has room: one
+    conditional UPDATE (the row is locked by it; a concurrent registrar waits and then
+    finds the new count), sealed in the same statement when it is full. The tube as
+    stored, or None when no such open tube has room (then _refuse_tube says why)."""
+    sql = _BUMP_SQL.get(connection.vendor)
+    if sql is None:
+        qn = connection.ops.quote_name
+        t = qn(Tube._meta.db_table)
+        sql = _BUMP_SQL[connection.vendor] = (
+            f"UPDATE {t} SET {qn('filled')} = {qn('filled')} + 1, {qn('version')} = {qn('version')} + 1, "
+            f"{qn('state')} = CASE WHEN {qn('filled')} + 1 >= {qn('capacity')} THEN %s ELSE {qn('state')} END, "
+            f"{qn('sealed_at')} = CASE WHEN {qn('filled')} + 1 >= {qn('capacity')} THEN %s ELSE {qn('sealed_at')} END "
+            f"WHERE {qn('code')} = %s AND {qn('site_id')} = %s AND {qn('round_id')} = %s AND {qn('state')} = %s "
+            f"AND {qn('single')} = %s AND {qn('filled')} < {qn('capacity')} "
+            f"RETURNING {qn('id')}, {qn('filled')}, {qn('capacity')}, {qn('state')}")
+    field = Tube._meta.get_field("sealed_at")
+    with connection.cursor() as cur:
+        cur.execute(sql, [Tube.State.SEALED, field.get_db_prep_save(now, connection), code, site.pk, site.round_id,
+                          Tube.State.OPEN, single])
+        row = cur.fetchone()
+    if row is None:
+        return None
+    pk, filled, capacity, state = row
+    return Tube(pk=pk, code=code, round_id=site.round_id, site_id=site.pk, place_path=site.place_path, capacity=capacity,
+                filled=filled, single=single, state=state, sealed_at=now if state == Tube.State.SEALED else None)
+
+
+def _fill_tube(site: Site, code: str, *, single: bool, now) -> Tube:
+    """The tube `code` of this site and round with one more person (made on its first scan,
+    with that person in it); refused with the reason when it cannot take one. A tube made
+    or filled by another registrar between two statements here is tried again."""
+    for _attempt in range(3):
+        tube = _bump(site, code, single=single, now=now)
+        if tube is not None:
+            return tube
+        stored = Tube.objects.filter(code=code).first()
+        if stored is None:
+            capacity = 1 if single else site.round.pooling
+            full = capacity <= 1
+            tube = Tube(code=code, round_id=site.round_id, site=site, place_path=site.place_path, capacity=capacity,
+                        filled=1, single=single, opened_at=now, state=Tube.State.SEALED if full else Tube.State.OPEN,
+                        sealed_at=now if full else None)
+            try:
+                with transaction.atomic():
+                    fastsql.insert(tube)
+                return tube
+            except IntegrityError:  # made meanwhile by another registrar: take a place in that one
+                continue
+        _refuse_tube(site, stored, single=single)
+        if stored.filled >= stored.capacity:
+            break
+        # Open with room: it was made (committed) just after the update looked: once more.
+    raise Invalid({"tube": _("This tube is full: seal it and take a new one")})
+
+
+def _refuse_tube(site: Site, tube: Tube, *, single: bool) -> None:
+    """Why `tube` takes no one more at this site."""
     if tube.round_id != site.round_id:
         raise Invalid({"tube": _("This tube belongs to another round")})
     if tube.site_id != site.pk:
@@ -281,9 +354,6 @@ def _tube_for(site: Site, code: str, *, single: bool, now) -> Tube:
     if tube.single != single:
         raise Invalid({"tube": _("A recalled person is tested alone: take a new tube for the single test")
                        if single else _("This tube is for a single test: take another tube")})
-    if tube.filled >= tube.capacity:
-        raise Invalid({"tube": _("This tube is full: seal it and take a new one")})
-    return tube
 
 
 def _already(rnd_id: int, person: Person) -> Registration | None:
@@ -301,7 +371,13 @@ def register(*, acting_user, site: Site, raw: dict, now=None) -> tuple[Registrat
     """Register the person an entry names into the tube it scanned. (registration, created):
     a resend of a stored entry (same client id) returns the stored one. Online a person
     registered before in this round is refused with where and when; an entry made offline
-    is stored flagged as a conflict for the site lead, never counted twice."""
+    is stored flagged as a conflict for the site lead, never counted twice.
+
+    The happy path reads the person (with whether a recall waits) and then writes: the
+    tube's conditional update, the registration and its audit event in one transaction (on
+    SQLite shared with concurrent registrations: group commit). A resend and a second
+    registration are found by the unique indexes when the insert fails, not by reads
+    before every registration."""
     if not isinstance(raw, dict):
         raise Invalid({"entry": _("Not an entry")})
     now = now or timezone.now()
@@ -309,55 +385,62 @@ def register(*, acting_user, site: Site, raw: dict, now=None) -> tuple[Registrat
         client_id = uuid.UUID(str(raw.get("client_id", "")))
     except ValueError:
         raise Invalid({"client_id": _("The device must name the entry with a UUID")}) from None
-    stored = Registration.objects.filter(client_id=client_id).first()
-    if stored is not None:
-        return stored, False
+    try:
+        return _register(acting_user, site, raw, client_id, now)
+    except (Invalid, Conflict):
+        stored = Registration.objects.filter(client_id=client_id).first()
+        if stored is not None:  # a resend of a stored entry (its tube may be sealed by now)
+            return stored, False
+        raise
+
+
+def _register(acting_user, site: Site, raw: dict, client_id, now) -> tuple[Registration, bool]:
     if site.round.state != Round.State.RUNNING:
         raise Conflict(_("The round is not running: registration is closed"))
     offline = bool(raw.get("offline"))
     code = clean_code(raw.get("tube"))
     lane = _lane(site, raw.get("lane"))
     occurred_at, _suspect = _when(raw, now)
-    person = None
-    try:
-        with transaction.atomic():  # a person registered on the spot stays only with the registration
-            person, via = resolve_person(site, raw, acting_user=acting_user)
+    new = not (raw.get("code") or raw.get("id_number") or raw.get("person") not in (None, "")) and isinstance(raw.get("new"), dict)
+    found = None if new else resolve_person(site, raw, acting_user=acting_user)
+    seen = {}
+
+    def write(conflict: bool) -> Registration:
+        # A person registered on the spot is made here: it stays only with its registration.
+        person, via = found or resolve_person(site, raw, acting_user=acting_user)
+        seen["person"] = person
+        recall = None
+        if getattr(person, "recalled", True):  # a recall waits (or not known: a person found on the spot)
             recall = Recall.objects.filter(round_id=site.round_id, person=person, state=Recall.State.RECALLED).first()
             if recall is not None and Registration.objects.filter(recall=recall).exists():
                 recall = None  # its single test is taken: a further one is a repeat
-            conflict = False
-            if recall is None:
-                before = _already(site.round_id, person)
-                if before is not None:
-                    if not offline:
-                        raise Conflict(_already_text(before))
-                    conflict = True
-            tube = _tube_for(site, code, single=recall is not None, now=now)
-            reg = Registration.objects.create(
-                client_id=client_id, round_id=site.round_id, site=site, lane=lane, tube=tube, person=person,
-                person_path=person.place_path, masked=mask_name(person.name), via=via, conflict=conflict, offline=offline,
-                occurred_at=occurred_at, received_at=now, recall=recall,
-                registrar=acting_user if getattr(acting_user, "pk", None) else None)
-            full = tube.filled + 1 >= tube.capacity
-            changes = {"filled": F("filled") + 1, "version": F("version") + 1}
-            if full:
-                changes.update(state=Tube.State.SEALED, sealed_at=now)
-            Tube.objects.filter(pk=tube.pk).update(**changes)
-            record(acting_user, "testing.register", obj=reg, place_path=site.place_path,
-                   detail={"tube": tube.code, "via": via, "offline": offline, "conflict": conflict})
+        tube = _fill_tube(site, code, single=recall is not None, now=now)
+        reg = Registration(client_id=client_id, round_id=site.round_id, site=site, lane=lane, tube=tube, person=person,
+                           person_path=person.place_path, masked=mask_name(person.name), via=via,
+                           conflict=conflict and recall is None, offline=offline, occurred_at=occurred_at, received_at=now,
+                           recall=recall, registrar=acting_user if getattr(acting_user, "pk", None) else None)
+        fastsql.insert(reg)  # IntegrityError: this client id is stored, or the person is registered in the round
+        record(acting_user, "testing.register", obj=reg, place_path=site.place_path,
+               detail={"tube": tube.code, "via": via, "offline": offline, "conflict": reg.conflict})
+        return reg
+
+    try:
+        return group_commit.write(lambda: write(False)), True
     except IntegrityError:
         stored = Registration.objects.filter(client_id=client_id).first()
         if stored is not None:
             return stored, False
-        if offline and not raw.get("_retried"):  # registered meanwhile on another device: stored flagged
-            return register(acting_user=acting_user, site=site, raw={**raw, "_retried": True}, now=now)
+    if not offline:
+        person = seen.get("person")
         before = _already(site.round_id, person) if person is not None else None
-        raise Conflict(_already_text(before) if before else _("Already registered in this round")) from None
-    tube.filled += 1  # as stored by the update under the row lock (no read back)
-    if full:
-        tube.state, tube.sealed_at = Tube.State.SEALED, now
-    reg.tube = tube
-    return reg, True
+        raise Conflict(_already_text(before) if before else _("Already registered in this round"))
+    try:  # registered before (online, or offline on another device): stored flagged, not counted twice
+        return group_commit.write(lambda: write(True)), True
+    except IntegrityError:
+        stored = Registration.objects.filter(client_id=client_id).first()
+        if stored is None:
+            raise
+        return stored, False
 
 
 @transaction.atomic
@@ -388,27 +471,35 @@ def sync(*, acting_user, site: Site, entries: list, now=None) -> dict:
         raise Invalid({"entries": _("At most %(n)d entries at once") % {"n": MAX_BATCH}})
     now = now or timezone.now()
     out = {"stored": 0, "duplicates": 0, "conflicts": 0, "accepted": [], "rejected": []}
-    for raw in entries:
-        cid = str(raw.get("client_id", "")) if isinstance(raw, dict) else ""
-        try:
-            if isinstance(raw, dict) and raw.get("op") == "seal":
-                seal(acting_user=acting_user, site=site, code=raw.get("tube"), now=now)
-                out["accepted"].append(cid)
-                continue
-            reg, created = register(acting_user=acting_user, site=site, raw={**raw, "offline": True}, now=now)
-        except Invalid as exc:
-            out["rejected"].append({"client_id": cid, "errors": {k: str(v) for k, v in exc.errors.items()}})
-            continue
-        except Conflict as exc:
-            out["rejected"].append({"client_id": cid, "errors": {"entry": str(exc)}})
-            continue
-        out["accepted"].append(cid)
-        if created:
-            out["stored"] += 1
-            out["conflicts"] += int(reg.conflict)
-        else:
-            out["duplicates"] += 1
+    # One transaction (one commit) per SYNC_CHUNK entries, each entry in its own savepoint
+    # inside it: a refused entry takes nothing else with it.
+    for start in range(0, len(entries), SYNC_CHUNK):
+        with transaction.atomic():
+            for raw in entries[start:start + SYNC_CHUNK]:
+                _sync_one(acting_user, site, raw, now, out)
     return out
+
+
+def _sync_one(acting_user, site: Site, raw, now, out: dict) -> None:
+    cid = str(raw.get("client_id", "")) if isinstance(raw, dict) else ""
+    try:
+        if isinstance(raw, dict) and raw.get("op") == "seal":
+            seal(acting_user=acting_user, site=site, code=raw.get("tube"), now=now)
+            out["accepted"].append(cid)
+            return
+        reg, created = register(acting_user=acting_user, site=site, raw={**raw, "offline": True}, now=now)
+    except Invalid as exc:
+        out["rejected"].append({"client_id": cid, "errors": {k: str(v) for k, v in exc.errors.items()}})
+        return
+    except Conflict as exc:
+        out["rejected"].append({"client_id": cid, "errors": {"entry": str(exc)}})
+        return
+    out["accepted"].append(cid)
+    if created:
+        out["stored"] += 1
+        out["conflicts"] += int(reg.conflict)
+    else:
+        out["duplicates"] += 1
 
 
 # --- Boxes and handover -----------------------------------------------------------------------

@@ -239,14 +239,18 @@ def _site(request, pk: int) -> Site:
 
 @router.get("/testing/sites/{pk}/roster", auth=api_perm("testing.register", obj=Site))
 def site_roster(request, pk: int) -> dict:
-    """What the phone keeps for working offline: the lanes, the pooling size and the persons
-    of the site's area with name, birth year and masked ID (never a full ID number)."""
+    """What the phone keeps for working offline: the lanes, the pooling size, the persons
+    of the site's area with name, birth year and masked ID (never a full ID number), and the
+    passes' public keys and revoked pass ids (a scanned pass code is checked on the phone)."""
+    from fangkong.gates import passcheck
+
     site = _site(request, pk)
     persons = actions.area_persons(site).values_list("id", "name", "birth_date", "id_masked").order_by("id")
     return {"site": site.pk, "round": site.round_id, "pooling": site.round.pooling, "state": site.round.state,
             "lanes": [{"id": ln.pk, "number": ln.number, "kind": ln.kind, "label": ln.get_kind_display()}
                       for ln in site.lanes.all()],
-            "persons": [[pid, name, born.year, masked] for pid, name, born, masked in persons]}
+            "persons": [[pid, name, born.year, masked] for pid, name, born, masked in persons],
+            "trust": passcheck.trust()}
 
 
 @router.post("/testing/sites/{pk}/registrations", response={200: TestingRegistrationOut, 201: TestingRegistrationOut},
@@ -283,7 +287,7 @@ def site_box(request, pk: int, payload: TestingBoxIn):
 
 @router.post("/testing/boxes/{pk}/courier", response=TestingBoxOut, auth=api_perm("testing.register", obj=Box))
 def box_courier(request, pk: int):
-    box = actions.handover(acting_user=request.user, box=get_in_scope(Box, request.user, "testing.register", pk=pk), step="courier")
+    box = actions.handover(acting_user=request.user, box=queries.registrar_box(request.user, pk), step="courier")
     return {"id": box.pk, "state": box.state, "tubes": box.tubes.count()}
 
 

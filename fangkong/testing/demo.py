@@ -24,7 +24,7 @@ from fangkong.places.models import Organization
 from fangkong.residents.models import Household, Person
 
 from . import actions, queries
-from .models import Knock, Registration, Tube
+from .models import Box, Knock, Registration, Tube
 
 COVERAGE = 0.97
 
@@ -77,6 +77,12 @@ def build(rng, tree: dict, staff: dict, days: list, *, clock, at) -> int:
                                              opens=dt.time(7), closes=dt.time(21), organization=org,
                                              lanes=["ordinary", "ordinary", "elderly", "children"]))
         registrar = _account("demo_registrar", "采样点登记员", "registrar", sites[0].organization)
+    # As every new account: the admin sends each its one-time sign-in link (to the inbox).
+    from fangkong.accounts.actions import issue_signin_link
+
+    for n, user in enumerate((lab_user, registrar)):
+        with clock(at(day, 6 * 60 + 5 + n)):
+            issue_signin_link(acting_user=staff["admin"], user=user, send=True)
     total = 0
     positive_tube = None
     for site in sites:
@@ -84,13 +90,16 @@ def build(rng, tree: dict, staff: dict, days: list, *, clock, at) -> int:
         persons = list(Person.objects.filter(place_path__under=site.place_path).values_list("pk", "place_path", "name"))
         tested = [p for p in persons if rng.random() < COVERAGE]
         tubes, regs = [], []
+        # The day's tubes travel in one box: packed at closing, with the courier, at the lab by night.
+        box = Box.objects.create(site=site, place_path=site.place_path, lab=lab, state=Box.State.RECEIVED,
+                                 packed_at=at(day, 21 * 60), courier_at=at(day, 21 * 60 + 20), received_at=at(day, 22 * 60))
         for n in range(0, len(tested), 10):
             chunk = tested[n:n + 10]
             minute = 7 * 60 + (n // 10) * (13 * 60 / max(1, len(tested) // 10))
             moment = at(day, minute)
             tube = Tube(code=f"D{rnd.pk}S{site.pk}T{n // 10:05d}", round=rnd, site=site, place_path=site.place_path,
                         capacity=10, filled=len(chunk), state=Tube.State.SEALED, opened_at=moment,
-                        sealed_at=moment + dt.timedelta(minutes=4), lab=lab)
+                        sealed_at=moment + dt.timedelta(minutes=4), lab=lab, box=box)
             tubes.append(tube)
             for i, (pid, path, name) in enumerate(chunk):
                 regs.append(Registration(client_id=uuid.UUID(int=rng.getrandbits(128)), round=rnd, site=site,

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from fangkong.places.access import scope
-from fangkong.places.models import Place
+from fangkong.places.access import get_in_scope, scope
+from fangkong.places.models import Grant, Organization, Place
 from fangkong.residents.models import Household, Person
 
-from .models import Knock, Recall, Registration, Round, Site
+from .models import Box, Knock, Recall, Registration, Round, Site
 
 
 def rounds(user, perm: str = "testing.view"):
@@ -126,3 +126,33 @@ def throughput(rnd: Round, site_ids) -> list[dict]:
             .values("site__name", "lane__number", "lane__kind", "hour").annotate(n=Count("id"))
             .order_by("site__name", "lane__number", "hour"))
     return list(rows)
+
+
+def conflicts(user, rnd: Round, perm: str = "testing.view"):
+    """Second registrations of a person made offline on another device (flagged, not counted)."""
+    return scope(Registration.objects.filter(round=rnd, conflict=True), user, perm)
+
+
+def labs():
+    """The laboratories a site may send its boxes to: organizations with a lab account."""
+    return Organization.objects.filter(
+        kind__in=("clinic", "station"),
+        pk__in=Grant.objects.filter(role="lab", revoked_at__isnull=True, organization__isnull=False).values("organization_id"),
+    ).order_by("name")
+
+
+def site_boxes(site: Site):
+    return Box.objects.filter(site=site).select_related("lab").annotate(n=Count("tubes")).order_by("-packed_at", "-id")
+
+
+def registrar_box(user, pk: int, perm: str = "testing.register") -> Box:
+    """A box of a site the user registers at (a registrar granted on the site's organization
+    reaches its boxes through the site), else the box in the user's scope, else 404."""
+    box = Box.objects.filter(pk=pk, site__in=sites(user, perm).values("pk")).first() if 0 < pk < 2**63 else None
+    return box or get_in_scope(Box, user, perm, pk=pk)
+
+
+def lab_boxes(user, perm: str = "testing.results"):
+    """Boxes on their way to the user's laboratory first, then the ones received."""
+    return (scope(Box.objects.select_related("site", "lab"), user, perm).annotate(n=Count("tubes"))
+            .order_by(F("received_at").desc(nulls_first=True), "-packed_at", "-id"))

@@ -4,27 +4,32 @@ door-knock list of a round, the registrar's phone page (works offline: static/te
 register.js), and the lab's result upload."""
 from __future__ import annotations
 
+import json
 import tempfile
 from pathlib import Path
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from fangkong.places.access import (authenticated, get_in_scope, has_perm, places_in_scope, possible_transitions,
-                                    requires, scope)
+                                    public, requires, scope)
 from fangkong.places.models import Organization
 from fangkong.residents.models import Household
 from fangkong.web.forms import attempt, submitted
 
+from fangkong.passes.tokens import TokenError
+
 from . import actions, queries, results
 from .api import get_round
-from .models import POOLING_SIZES, Knock, Lane, Round, Site
+from .models import POOLING_SIZES, Box, Knock, Lane, Policy, Registration, Round, Site, Tube
 
 ANY = ("testing.view", "testing.manage", "testing.register", "testing.results", "testing.recall", "testing.knock")
 
@@ -37,8 +42,10 @@ def home(request):
     can = {p.split(".")[1]: has_perm(user, p) for p in ANY}
     perm = next((p for p in ("testing.view", "testing.knock", "testing.recall") if has_perm(user, p)), None)
     rounds = list(queries.rounds(user, perm)[:100]) if perm else []
+    can["policy"] = has_perm(user, "testing.policy")
     return render(request, "testing/home.html", {
-        "rounds": rounds, "can": can, "sites": list(queries.sites(user)[:50]) if can["register"] else []})
+        "rounds": rounds, "can": can, "sites": list(queries.sites(user)[:50]) if can["register"] else [],
+        "boxes": list(queries.lab_boxes(user)[:20]) if can["results"] else []})
 
 
 class RoundForm(forms.Form):
@@ -87,6 +94,7 @@ def round_detail(request, pk):
         "possible": possible_transitions(actions.TRANSITIONS, rnd, user),
         "can_manage": has_perm(user, "testing.manage") and get_round_or_none(user, "testing.manage", rnd.pk) is not None,
         "recalls": queries.recalls(user, rnd, "testing.view").count(),
+        "conflicts": queries.conflicts(user, rnd).count(),
     })
 
 
@@ -197,21 +205,51 @@ def coverage_xlsx(request, pk):
     return resp
 
 
+# What the registration page needs to load with no network (its service worker keeps them).
+ASSETS = ["vendor/pico/pico.min.css", "fangkong/app.css", "vendor/htmx/htmx.min.js", "fangkong/app.js",
+          "fangkong/passcode.js", "testing/register.css", "testing/register.js"]
+
+
 @requires("testing.register", obj=Site)
 @require_GET
 def register_page(request, pk):
-    """The registrar's phone page: works offline (queue on the device, sent once)."""
+    """The registrar's phone page: works offline (queue on the device, sent once; the page
+    itself kept by a service worker, so it reloads without network)."""
     site = get_in_scope(Site.objects.select_related("round"), request.user, "testing.register", pk=pk)
+    page = reverse("testing_register", args=[site.pk])
     config = {"site": site.pk, "pooling": site.round.pooling, "running": site.round.state == Round.State.RUNNING,
               "urls": {"roster": f"/api/testing/sites/{site.pk}/roster", "register": f"/api/testing/sites/{site.pk}/registrations",
-                       "seal": f"/api/testing/sites/{site.pk}/seal", "sync": f"/api/testing/sites/{site.pk}/sync"},
+                       "seal": f"/api/testing/sites/{site.pk}/seal", "sync": f"/api/testing/sites/{site.pk}/sync",
+                       "sw": reverse("testing_sw") + "?" + urlencode({"page": page,
+                                                                      "assets": json.dumps([static(a) for a in ASSETS])}),
+                       "scope": page},
               "lanes": [{"id": ln.pk, "label": f"{ln.number} · {ln.get_kind_display()}"} for ln in site.lanes.all()],
               "text": {"online": _("Online"), "offline": _("Offline: entries are kept on this phone"),
                        "sealed": _("Tube sealed"), "queued": _("Kept on this phone, sent when back online"), "unsent": _("not yet sent"),
                        "need_tube": _("Scan the tube's barcode first"), "need_person": _("Scan, type or find the person"),
                        "already": _("Already registered on this phone in this round"),
-                       "full": _("This tube is full: seal it and take a new one"), "not_found": _("No one found")}}
+                       "full": _("This tube is full: seal it and take a new one"), "not_found": _("No one found"),
+                       # A pass code checked on the phone while offline (fangkong/passcode.js).
+                       "pass": {**{code: str(msg) for code, msg in TokenError.MESSAGES.items()},
+                                "nokeys": _("No keys yet: connect once to load them"),
+                                "unknown_key": _("Unknown key: connect to the network to update the keys, then scan again"),
+                                "nocrypto": _("This browser cannot check signatures (needs HTTPS and a current browser)"),
+                                "not_resident": _("Not a resident's pass")},
+                       "checked": _("Signature checked on this phone")}}
     return render(request, "testing/register.html", {"site": site, "config": config})
+
+
+SW_SCRIPT = Path(__file__).resolve().parent / "static" / "testing" / "sw.js"
+
+
+@require_GET
+@public("service worker script of the registration page: code only, no data")
+def service_worker(request):
+    """The static script testing/sw.js, served under /testing/ so that it may control the
+    registration pages of the sites (a worker's scope is its own path unless widened)."""
+    resp = HttpResponse(SW_SCRIPT.read_bytes(), content_type="application/javascript; charset=utf-8")
+    resp["Service-Worker-Allowed"] = reverse("testing_home") + "sites/"
+    return resp
 
 
 class ResultUpload(forms.Form):
@@ -234,4 +272,81 @@ def lab_results(request):
             status = refused.status if refused else 200
         else:
             status = 400
-    return render(request, "testing/lab.html", {"form": form, "outcome": outcome}, status=status)
+    return render(request, "testing/lab.html", {"form": form, "outcome": outcome, "boxes": queries.lab_boxes(request.user)[:200]},
+                  status=status)
+
+
+# --- Boxes: site → courier → lab ----------------------------------------------------------------
+
+@requires("testing.register", obj=Site)
+@require_http_methods(["GET", "POST"])
+def site_boxes(request, pk):
+    """The site's sealed tubes packed into boxes for a laboratory, and each box handed to
+    the courier (the lab receives it on its own page)."""
+    site = get_in_scope(Site.objects.select_related("round"), request.user, "testing.register", pk=pk)
+    status = 200
+    if request.method == "POST":
+        codes = request.POST.getlist("tubes") + request.POST.get("codes", "").split()
+        lab = queries.labs().filter(pk=request.POST.get("lab") if str(request.POST.get("lab", "")).isdigit() else 0).first()
+        box, refused = attempt(lambda: actions.pack_box(acting_user=request.user, site=site, lab=lab, codes=codes),
+                               request=request)
+        if box is not None:
+            messages.success(request, _("Box packed with %(n)d tubes.") % {"n": len(set(codes))})
+            return redirect("testing_boxes", pk=site.pk)
+        status = refused.status
+    return render(request, "testing/boxes.html", {
+        "site": site, "labs": queries.labs(), "boxes": queries.site_boxes(site)[:100],
+        "unpacked": Tube.objects.filter(site=site, state=Tube.State.SEALED, box__isnull=True).order_by("sealed_at", "id")[:300],
+    }, status=status)
+
+
+@requires("testing.register", obj=Box)
+@require_POST
+def box_courier(request, pk):
+    box = queries.registrar_box(request.user, pk)
+    attempt(lambda: actions.handover(acting_user=request.user, box=box, step="courier"), request=request)
+    return redirect("testing_boxes", pk=box.site_id)
+
+
+@requires("testing.results", obj=Box)
+@require_POST
+def box_receive(request, pk):
+    box = get_in_scope(Box, request.user, "testing.results", pk=pk)
+    _b, refused = attempt(lambda: actions.handover(acting_user=request.user, box=box, step="receive"), request=request)
+    if not refused:
+        messages.success(request, _("Box received."))
+    return redirect("testing_lab")
+
+
+# --- Conflicts and the colour policy -------------------------------------------------------------
+
+@requires("testing.view", obj=Round)
+@require_GET
+def conflict_list(request, pk):
+    """Persons registered on two devices while offline: the second registration is kept
+    flagged (never counted twice), shown beside the first for the site lead to sort out."""
+    rnd = get_round(request.user, "testing.view", pk)
+    rows = list(queries.conflicts(request.user, rnd).select_related("site", "tube", "person", "lane")[:500])
+    firsts = {r.person_id: r for r in Registration.objects.filter(
+        round=rnd, conflict=False, recall__isnull=True, person_id__in=[r.person_id for r in rows]).select_related("site", "tube")}
+    for r in rows:
+        r.first = firsts.get(r.person_id)
+    return render(request, "testing/conflicts.html", {"round": rnd, "rows": rows})
+
+
+class PolicyForm(forms.Form):
+    pending_colour = forms.ChoiceField(label=gettext_lazy("Pass colour of a positive pool's persons until their single test"),
+                                       choices=Policy._meta.get_field("pending_colour").choices, widget=forms.RadioSelect)
+
+
+@requires("testing.policy")
+@require_http_methods(["GET", "POST"])
+def policy(request):
+    """The admin's choice: yellow or red for the persons of a positive pool while their
+    single results are pending."""
+    form = PolicyForm(request.POST if request.method == "POST" else None, initial={"pending_colour": actions.pending_colour()})
+    done, status = submitted(request, form, lambda d: actions.set_policy(acting_user=request.user, colour=d["pending_colour"]))
+    if done:
+        messages.success(request, _("Colour policy saved."))
+        return redirect("testing_policy")
+    return render(request, "testing/form.html", {"form": form, "title": _("Colour policy of mass testing")}, status=status)

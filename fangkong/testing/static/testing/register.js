@@ -3,7 +3,10 @@
  * localStorage for the name search; the current tube fills and seals on the device; every
  * registration and seal gets a client id and, when the server cannot be reached, waits in
  * a queue in localStorage, sent once when the server is back (the server stores each
- * client id once). A typed ID number or scanned code is matched by the server. */
+ * client id once). A typed ID number or a personal-link code is matched by the server; a
+ * pass code scanned offline is checked on the phone first (signature, expiry, revocation:
+ * fangkong/passcode.js, with the keys and revoked ids that came with the roster) and a
+ * forged, expired or withdrawn one is refused there, never queued. */
 (function () {
   "use strict";
   const cfg = JSON.parse(document.getElementById("testing-config").textContent);
@@ -231,12 +234,34 @@
 
   $("tube-form").addEventListener("submit", (ev) => { ev.preventDefault(); scanTube($("tube").value); $("tube").value = ""; $("person").focus(); });
   $("seal").addEventListener("click", seal);
-  $("person-form").addEventListener("submit", (ev) => {
+  // A pass code with no server: checked on the phone before it is queued.
+  async function checkPassOffline(code) {
+    const roster = load(KEY.roster, {});
+    const r = await window.fkPassCode.verify(code, roster.trust || {});
+    if (!r.code && r.claims.kind !== "resident") return { error: cfg.text.pass.not_resident };
+    if (r.code) return { error: cfg.text.pass[r.code] || cfg.text.pass.malformed };
+    return { claims: r.claims };
+  }
+
+  $("person-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const text = $("person").value.trim();
     if (!text) { show("error", cfg.text.need_person); return; }
     $("matches").textContent = "";
     const who = classify(text);
+    if (who && who.code && !online() && window.fkPassCode && window.fkPassCode.looksLike(who.code)) {
+      const checked = await checkPassOffline(who.code);
+      if (checked.error) { show("error", checked.error); $("person").select(); return; }
+      const done = load(KEY.done, {});
+      const key = "c" + checked.claims.pass_id;
+      if (done[key]) { show("error", cfg.text.already + " (" + done[key] + ")"); return; }
+      const t = tube();
+      register(who, checked.claims.masked + " · " + cfg.text.checked);
+      if (t && !t.sealed && t.filled < t.capacity) {
+        done[key] = new Date().toTimeString().slice(0, 5) + " " + t.code; save(KEY.done, done);
+      }
+      return;
+    }
     if (who) register(who, who.id_number ? maskId(who.id_number) : "");
     else search(text);
   });
@@ -251,6 +276,9 @@
   window.addEventListener("online", () => { serverDown = false; render(); sync(); refreshRoster(); });
   window.addEventListener("offline", render);
   setInterval(sync, 10000);
+  if ("serviceWorker" in navigator && cfg.urls.sw) {
+    navigator.serviceWorker.register(cfg.urls.sw, { scope: cfg.urls.scope }).catch(() => {});
+  }
   render();
   renderLog();
   refreshRoster();
