@@ -40,7 +40,8 @@ def test_demo_street(db, capsys):
     assert Observation.objects.count() >= 5 and Report.objects.exists()
     rows = [line.split() for line in out.splitlines() if line.startswith("  ")]
     assert {r[0] for r in rows} == {"admin", "commander", "coordinator", "committee", "grid_worker", "medic",
-                                    "gate_guard", "unit_liaison", "volunteer", "inspector", "storekeeper", "duty_officer", "property"}
+                                    "gate_guard", "unit_liaison", "volunteer", "inspector", "storekeeper", "duty_officer", "property",
+                                    "registrar", "lab"}
     for role, username, password, *_ in rows:
         user = authenticate(username=username, password=password)
         assert user is not None and user.grants.get().role == role
