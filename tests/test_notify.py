@@ -110,6 +110,17 @@ def make_due(delivery: Delivery):
     Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now() - timezone.timedelta(seconds=1))
 
 
+@pytest.fixture(autouse=True)
+def only_the_alerts_raised_here(monkeypatch):
+    """These tests follow one alert through the inbox and the channels: other modules'
+    listeners (a fever also starts a disinfection case round, with its own alert) are
+    switched off so that each message and delivery here is the test's own."""
+    from fangkong.disinfection import contributions
+
+    monkeypatch.setattr(registry, "_SINKS", [s for s in registry._SINKS
+                                             if getattr(s, "__module__", "") != contributions.__name__])
+
+
 # --- Inbox ----------------------------------------------------------------------------------
 
 @pytest.mark.django_db
