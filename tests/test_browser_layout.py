@@ -89,11 +89,18 @@ def _module_role_users(cast) -> list[tuple[str, object]]:
 
     lab = create_organization(acting_user=None, kind="clinic", name="检测实验室", code="LABL", place=cast.street)
     targets = {"inspector": cast.street, "duty_officer": cast.street, "police": cast.comm_a, "site_lead": cast.orgs["site"],
-               "storekeeper": cast.street, "registrar": cast.orgs["site"], "lab": lab}
+               "storekeeper": cast.street, "registrar": cast.orgs["site"], "lab": lab, "property": cast.compound_a1}
     held = {g.role for name in ROLE_USERS for g in getattr(cast, name).grants.all()}
-    missing = [r for r in all_roles() if r not in held and r != "resident"]
+    missing = [r for r in all_roles() if r not in held and r not in ("resident", "hq_member")]
     assert set(missing) <= set(targets), f"roles without a user in the phone walk: {set(missing) - set(targets)}"
-    return [(role, make_user(f"phone_{role}", [(role, targets[role])])) for role in missing]
+    users = [(role, make_user(f"phone_{role}", [(role, targets[role])])) for role in missing]
+    # hq_member is held by membership of a headquarters' working group, never granted.
+    from fangkong.command import actions as command
+    from tests.matrix.command import group
+
+    member = make_user("phone_hq_member", [])
+    command.add_member(acting_user=None, group=group(cast), user=member)
+    return users + [("hq_member", member)]
 
 
 def test_every_page_of_every_role_fits_a_phone(live_server, transactional_db, open_page):
