@@ -704,6 +704,10 @@ def test_imports_through_the_api_all_or_nothing_with_row_and_column(cast, ent, c
     assert as_user(cast.committee_a).post(url, sheet(good)).status_code == 403
     liaison_y = make_user("liaison_y2", [("unit_liaison", cast.org_y)])
     assert as_user(liaison_y).post(url, sheet(good)).status_code == 404
+    # Without a file: another's enterprise is still a 404 (the scope first), one's own a 422 naming the field.
+    assert as_user(liaison_y).post(url, {}).status_code == 404
+    nofile = as_user(cast.liaison_x).post(url, {})
+    assert nofile.status_code == 422 and "file" in nofile.content.decode()
     assert not StaffRecord.objects.exists()
     r = as_user(cast.liaison_x).post(url, sheet(good))
     assert r.status_code == 201 and r.json() == {"added": 2}

@@ -448,13 +448,18 @@ def add_staff(request, pk: int, payload: ResumptionStaffIn):
 @router.post("/resumption/enterprises/{pk}/staff/import", response={201: ResumptionImportOut, 422: ResumptionImportRefusedOut},
              summary="The staff list from a spreadsheet (multipart `file`): all rows or none, each error with its row "
                      "and column", auth=api_perm("resumption.staff", obj=Enterprise))
-def import_staff(request, pk: int, file: File[UploadedFile]):
+def import_staff(request, pk: int, file: File[UploadedFile] = None):  # optional: the scope first (404), then the file
     """Columns: 姓名, 身份证号, 联系电话, 返回前所在地 (an origin of the inflow table), 返回日期, 居住地址.
     A worker back within the policy's days starts the observation module's measure, as one
     added by hand."""
     from . import imports
 
     ent = get_in_scope(Enterprise.objects.select_related("organization", "place"), request.user, "resumption.staff", pk=pk)
+    if file is None:
+        from django.utils.translation import gettext
+
+        raise Invalid({"file": gettext("A CSV or XLSX file with the columns 姓名, 身份证号, and optionally 联系电话, 返回前所在地, "
+                                       "返回日期, 居住地址.")})
     result = imports.import_staff(acting_user=request.user, enterprise=ent, upload=file)
     record(request.user, "resumption.import", obj=ent, detail={"kind": "staff", "added": result["added"],
                                                                "errors": len(result["errors"]), "api": True})
