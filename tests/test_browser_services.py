@@ -62,8 +62,8 @@ def test_hotline_console_new_call_from_the_keyboard(live_server, live_cast, open
 def test_handovers_marked_offline_are_sent_once(live_server, live_cast, open_page):
     """A volunteer at a point marks two households with no network: kept on the phone, sent
     when the network returns, counted once; a household marked again is refused by name.
-    (Reloading the page without network through the service worker is not asserted here: it
-    passed once, then failed twice in this headless Chromium: not reliable, so not claimed.)"""
+    The page reloads without network (its service worker keeps it once it controls the page)
+    and the marks waiting on the phone are still there."""
     from playwright.sync_api import expect
 
     from fangkong.places.actions import create_place
@@ -83,6 +83,15 @@ def test_handovers_marked_offline_are_sent_once(live_server, live_cast, open_pag
     sign_in(page, live_server, "vol_point")
     page.goto(url(live_server, "services_round", rnd.pk))
     expect(page.locator("#net-status")).to_have_attribute("data-state", "online")
+    # Opened once with network: the worker takes control and keeps a copy of the page (the
+    # first visit came before the worker was installed, so the page asks it to keep one).
+    kept = """async () => !!navigator.serviceWorker.controller
+        && !!(await caches.match(location.pathname, {ignoreVary: true}))"""
+    for _i in range(100):
+        if page.evaluate(kept):
+            break
+        page.wait_for_timeout(200)
+    assert page.evaluate(kept), "the round page was not kept for offline use"
     page.context.set_offline(True)
     expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
     for room in ("101", "102"):
@@ -90,6 +99,10 @@ def test_handovers_marked_offline_are_sent_once(live_server, live_cast, open_pag
         page.locator("#handover-form button[type=submit]").click()
     expect(page.locator("#waiting")).to_have_text("2")
     assert not Handover.objects.filter(round=rnd).exists()
+    # Reloaded without network: the worker's copy of the page, the two marks still waiting.
+    page.reload()
+    expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
+    expect(page.locator("#waiting")).to_have_text("2")
     assert no_horizontal_overflow(page), "the round page scrolls sideways on a phone"
     screenshot(page, "services-4-handover-offline-phone")
     page.context.set_offline(False)
