@@ -81,10 +81,16 @@ def test_home_page_for_every_role(cast, login, role):
                   "duty_officer": cast.duty_s, "inspector": cast.inspector}
     if role in cast_users:
         user = cast_users[role]
+    elif role == "hq_member":  # held by membership of a headquarters' working group, never granted
+        from fangkong.command import actions as command
+        from tests.matrix.command import group
+
+        user = make_user("home_hq_member")
+        command.add_member(acting_user=None, group=group(cast), user=user)
     else:  # the modules' own roles, each over the kind of place or unit it is granted on
         lab = create_organization(acting_user=None, kind="clinic", name="实验室", code="LABH", place=cast.street)
         target = {"police": cast.comm_a, "site_lead": cast.orgs["site"], "storekeeper": cast.street,
-                  "registrar": cast.orgs["site"], "lab": lab}[role]
+                  "registrar": cast.orgs["site"], "lab": lab, "property": cast.compound_a1}[role]
         user = make_user(f"home_{role}", [(role, target)])
     resp = login(user).get("/")
     body = resp.content.decode()
@@ -128,6 +134,9 @@ def test_the_signed_in_users_grants_come_with_the_user_in_one_read(cast, django_
     with django_assert_num_queries(1):
         loaded = Backend().get_user(str(user.pk))
         assert access.grants(loaded) == expected  # no second read
+    # Its roles add the roles held by membership (a headquarters' working group): one read of
+    # its own, only when asked.
+    with django_assert_num_queries(1):
         assert access.roles(loaded) == ["grid_worker", "medic"]
     assert [(g.role, g.place_id, g.place_path) for g in expected] == [
         ("grid_worker", cast.grid_a1.pk, cast.grid_a1.path), ("medic", cast.comm_a.pk, cast.comm_a.path)]
