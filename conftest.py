@@ -10,6 +10,21 @@ def pytest_configure(config):
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked one_database check what no database changes (the words a page shows, its
+    layout on a phone): scripts/test runs both databases side by side on the same cores, so
+    these run in the SQLite run only (deselected, not skipped, in the PostgreSQL run; every
+    page route still runs on PostgreSQL through the access matrix, which fails on any 5xx).
+    FANGKONG_BOTH_DATABASES=1 runs them on PostgreSQL too."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres") or os.environ.get("FANGKONG_BOTH_DATABASES") == "1":
+        return
+    once = [item for item in items if item.get_closest_marker("one_database")]
+    if once:
+        config.hook.pytest_deselected(items=once)
+        items[:] = [item for item in items if not item.get_closest_marker("one_database")]
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _required_database(django_db_setup, django_db_blocker):
     """`FANGKONG_REQUIRE_DB=postgresql` (set by scripts/test): fail, never fall back."""

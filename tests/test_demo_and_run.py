@@ -8,6 +8,8 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
+
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
@@ -59,6 +61,7 @@ def _free_port():
         return s.getsockname()[1]
 
 
+@pytest.mark.one_database  # the README's first command: SQLite of its own, whichever database the run uses
 def test_run_serves_pages_and_worker_runs_imports(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FANGKONG_", "DATABASE_URL", "REDIS_URL"))}
     env.update(FANGKONG_VAR=str(tmp_path), FANGKONG_ENV="dev", FANGKONG_HUEY_IMMEDIATE="0")

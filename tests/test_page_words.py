@@ -27,6 +27,9 @@ from tests import matrix
 from tests.cast import make_user
 from tests.test_access_matrix import page_routes
 
+# What a page says does not depend on the database: these run in the SQLite run only.
+pytestmark = pytest.mark.one_database
+
 SKIP = {"logout", "set_language"}
 UNNAMED_TYPES = {"hidden", "submit", "button", "reset", "image"}
 

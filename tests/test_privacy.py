@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from django.db import connection
 
 from tests.cast import make_id, make_phone
@@ -44,6 +46,7 @@ def test_no_plain_id_or_phone_in_any_table(cast, login):
     assert "隐私" in text  # the scan does see the data
 
 
+@pytest.mark.one_database  # a SQLite file of its own, whichever database the run uses
 def test_sqlite_file_holds_no_plain_numbers(tmp_path):
     """A real file database, written through the CLI import: grep its bytes."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FANGKONG_", "DATABASE_URL"))}

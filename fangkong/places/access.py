@@ -286,7 +286,21 @@ def grants_for(user, perm: str) -> list[Scope]:
 
 
 def has_perm(user, perm: str) -> bool:
-    return bool(grants_for(user, perm))
+    """Does `user` hold `perm` anywhere? The permissions its grants carry are gathered once
+    per grants list (a page's header asks about fifty of them: through grants_for that was
+    about a fifth of a page's time in the access matrix's profile); membership roles are
+    read only for a permission one of them carries."""
+    _check_perm(perm)
+    gs = grants(user)
+    cached = getattr(user, "_fk_held", None) if user is not None else None
+    if cached is None or cached[0] is not gs:
+        role_perms = _table()["role_perms"]
+        cached = (gs, frozenset().union(*(role_perms.get(g.role, ()) for g in gs)))
+        if gs:
+            user._fk_held = cached
+    if perm in cached[1]:
+        return True
+    return perm in _member_perms() and bool(grants_for(user, perm))
 
 
 # --- Refusals ---------------------------------------------------------------------------
