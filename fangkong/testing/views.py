@@ -237,7 +237,7 @@ def register_page(request, pk):
                                 "not_resident": _("Not a resident's pass")},
                        # A personal-link code checked on the phone while offline (the same keys).
                        "link": {"malformed": _("Not a Fangkong personal-link code"),
-                                "bad_signature": _("The signature does not match: the code is forged or altered"),
+                                "bad_signature": _("The signature does not match: the personal-link code is forged or altered"),
                                 "expired": _("This personal link has expired"),
                                 "revoked": _("This personal link has been withdrawn or replaced by a newer one")},
                        "checked": _("Signature checked on this phone")}}
