@@ -1,4 +1,4 @@
-"""bench/run [W1 W2 W3 W4 W5 W6 W7 W10] [--size N] [--db sqlite|postgres] [--conc C] [--workers N] [--threads N]
+"""bench/run [W1 W2 W3 W4 W5 W6 W7 W9 W10] [--persons N (W9)] [--size N] [--db sqlite|postgres] [--conc C] [--workers N] [--threads N]
 
 Runs the chosen workloads (all by default) on the chosen databases (both by default) and
 prints one line per workload and database:
@@ -41,9 +41,9 @@ from fangkong import gunicorn_conf
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W10"]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W9", "W10"]
 FILE_WORKLOADS = {"W1", "W2"}  # need the generated census files
-DEFAULT_SIZE = {"W1": 1_000_000, "W2": 1_000_000, "W3": 20_000, "W4": 5000, "W5": 5000, "W6": 5000, "W7": 1_000_000, "W10": 500}
+DEFAULT_SIZE = {"W1": 1_000_000, "W2": 1_000_000, "W3": 20_000, "W4": 5000, "W5": 5000, "W6": 5000, "W7": 1_000_000, "W9": 1_000_000, "W10": 500}
 DATABASES = ["sqlite", "postgres"]
 PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/test"
 PG_SCRATCH = "fangkong_bench"
@@ -688,6 +688,40 @@ def run_w7(env: Env, size: int) -> list[str]:
     return [" ".join(parts)]
 
 
+def run_w9(env: Env, size: int) -> list[str]:
+    """A testing day (bench/w9.py): size persons, 95 % registered in 10-in-1 tubes, sealed and
+    resulted (bulk-loaded: load_rows_per_s), a sample through the module's sync and result rows
+    (sync_rows_per_s, result_rows_per_s, one process), then the coverage per building by the
+    module vs one hand-written SQL statement over the same rows. Times: lower is better (target ratio <= 2)."""
+    name = f"{PG_SCRATCH}_w9_{os.getpid()}"
+    env.create_empty(name)
+    try:
+        log(f"W9 {env.db}: {size} persons")
+        res = worker(env, name, "w9", str(size))
+    finally:
+        env.drop(name)
+    rows = res["registrations"] + res["tubes"]
+    load_rate = rows / res["load_seconds"] if res["load_seconds"] else 0.0
+    sync_rate = res["sync_rows"] / res["sync_seconds"] if res["sync_seconds"] else 0.0
+    result_rate = res["result_rows"] / res["result_seconds"] if res["result_seconds"] else 0.0
+    log(f"W9 {env.db}: set up in {res['setup_seconds']}s; loaded {res['registrations']} registrations + {res['tubes']} tubes "
+        f"in {res['load_seconds']:.1f}s = {load_rate:.0f} rows/s; sync {res['sync_rows']} in {res['sync_seconds']:.1f}s = "
+        f"{sync_rate:.0f} rows/s; results {res['result_rows']} in {res['result_seconds']:.1f}s = {result_rate:.0f} rows/s; "
+        f"coverage {res['seconds']:.3f}s, SQL {res['baseline_seconds']:.3f}s over {res['buildings']} buildings "
+        f"({res['tested']} of {res['must']} tested)")
+    extra = {"size": size, "buildings": res["buildings"], "tested": res["tested"], "must": res["must"],
+             "load_rows_per_s": round(load_rate), "sync_rows_per_s": round(sync_rate),
+             "result_rows_per_s": round(result_rate)}
+    if not res["same"] or res["buildings"] != res["places"]:
+        fail(f"W9 {env.db}: the module's coverage per building differs from the SQL's ({res['buildings']} buildings "
+             f"of {res['places']})")
+        extra["ok"] = "no"
+    ratio = res["seconds"] / res["baseline_seconds"] if res["baseline_seconds"] else 0.0
+    parts = [f"W9 {env.db}", f"ratio={ratio:.2f}", f"value={res['seconds']:.3f}", f"baseline={res['baseline_seconds']:.3f}",
+             "unit=s"] + [f"{k}={v}" for k, v in extra.items()]
+    return [" ".join(parts)]
+
+
 def sanity(dbs: list[str], size: int) -> int:
     failed = 0
     with tempfile.TemporaryDirectory(prefix="fangkong-bench-") as tmp:
@@ -711,6 +745,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="bench/run", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("workloads", nargs="*", metavar="W", help=f"workloads to run (default: {' '.join(WORKLOADS)})")
     ap.add_argument("--size", type=int, help="person rows for W1/W2 (default 1,000,000); measured requests for W4/W5 (default 5,000)")
+    ap.add_argument("--persons", type=int, help="W9: persons of the testing day (default 1,000,000; --size too)")
     ap.add_argument("--db", choices=DATABASES, action="append", help="database (default: both)")
     ap.add_argument("--conc", type=int, default=64, help="HTTP workloads: concurrent keep-alive connections (default 64)")
     ap.add_argument("--workers", type=int, default=gunicorn_conf.WORKERS,
@@ -761,6 +796,8 @@ def main(argv=None) -> int:
                     out = run_w3(env, size, files)
                 elif w == "W7":
                     out = run_w7(env, size)
+                elif w == "W9":
+                    out = run_w9(env, args.persons or size)
                 else:
                     out = {"W4": run_w4, "W5": run_w5, "W6": run_w6, "W10": run_w10}[w](env, size, args)
                 for text in out:

@@ -559,7 +559,22 @@ def task_w6_check():
     }
 
 
-TASKS = {"w6_setup": task_w6_setup, "w6_check": task_w6_check, "gen": task_gen, "setup": task_setup, "baseline": task_baseline, "import": task_import, "w2": task_w2,
+def task_w9(size: str):
+    """W9: a testing day (bench/w9.py): setup, the timed bulk load, the module's sync and
+    result rows on a sample, then the coverage per building against one SQL statement."""
+    _django()
+    from bench import w9
+
+    prep = w9.setup(int(size))
+    loaded = w9.load(int(size), prep)
+    w9.log(f"loaded {loaded['registrations']} registrations, {loaded['tubes']} tubes in {loaded['seconds']:.1f}s")
+    paths = w9.module_paths(int(size), prep)
+    res = w9.run(prep)
+    return {**res, **paths, "setup_seconds": prep["seconds"], "load_seconds": loaded["seconds"],
+            "registrations": loaded["registrations"], "tubes": loaded["tubes"], "buildings_made": prep["buildings"]}
+
+
+TASKS = {"w9": task_w9, "w6_setup": task_w6_setup, "w6_check": task_w6_check, "gen": task_gen, "setup": task_setup, "baseline": task_baseline, "import": task_import, "w2": task_w2,
          "sanity": task_sanity, "w3": task_w3, "w4_setup": task_w4_setup, "w10_setup": task_w10_setup, "w4_check": task_w4_check, "w5_setup": task_w5_setup, "w5_check": task_w5_check, "floor_check": task_floor_check, "w7": task_w7}
 
 if __name__ == "__main__":

@@ -115,3 +115,74 @@ def test_registrar_registers_twelve_offline_and_they_are_stored_once(live_server
     box = Box.objects.get()
     assert box.state == "courier" and list(box.tubes.values_list("code", flat=True)) == ["TB0001"]
     assert not page.js_errors, page.js_errors
+
+
+def test_registrar_checks_signed_personal_link_codes_offline(live_server, live_cast, open_page):
+    """Offline, a personal-link QR code with its signed statement is checked on the phone:
+    a good one is queued under the roster's name, birth year and masked ID (never the full
+    ID); a forged one, one moved onto another token and a withdrawn one (the roster lists
+    it) are refused there and never queued; back online the good one is stored once."""
+    from django.urls import reverse
+    from playwright.sync_api import expect
+
+    from fangkong.accounts import linkcodes
+    from fangkong.accounts.actions import issue_resident_link
+    from fangkong.passes import tokens
+
+    cast = live_cast
+    today = timezone.localdate()
+    rnd = actions.create_round(acting_user=None, name="第一轮", place=cast.comm_a, start_date=today, end_date=today)
+    actions.transition(acting_user=None, round=rnd, action="start")
+    org = Organization.objects.create(kind="site", name="甲采样点", code="SA", place=cast.comm_a, place_path=cast.comm_a.path)
+    site = actions.create_site(acting_user=None, round=rnd, name="甲采样点", place=cast.comm_a, opens=dt.time(0),
+                               closes=dt.time(23, 59), organization=org, lanes=["ordinary"])
+    make_user("registrar_a", [("registrar", org)])
+    tokens.clear_cache()
+
+    def code_of(token):
+        return linkcodes.qr_text(live_server.url + reverse("resident_home", kwargs={"token": token}), token)
+
+    good = code_of(issue_resident_link(acting_user=None, person=cast.person_a1))
+    withdrawn = code_of(issue_resident_link(acting_user=None, person=cast.person_a2))
+    issue_resident_link(acting_user=None, person=cast.person_a2)  # a new link replaces (revokes) it
+    url_part, statement = good.split("#")
+    head, body, sig = statement.split(".")
+    forged = f"{url_part}#{head}.{body}.{('B' if sig[0] == 'A' else 'A') + sig[1:]}"
+    other_token = issue_resident_link(acting_user=None, person=cast.person_b1)
+    moved = live_server.url + reverse("resident_home", kwargs={"token": other_token}) + "#" + statement
+
+    page = open_page(**PHONE)
+    sign_in(page, live_server, "registrar_a")
+    page.goto(url(live_server, "testing_register", site.pk))
+    expect(page.locator("#net-status")).to_have_attribute("data-state", "online")
+    page.wait_for_function(f"() => ((JSON.parse(localStorage.getItem('fk-testing-roster-{site.pk}') || '{{}}').trust || {{}})"
+                           ".revoked_links || []).length === 1")
+    page.context.set_offline(True)
+    expect(page.locator("#net-status")).to_have_attribute("data-state", "offline")
+    page.locator("#tube").fill("LK0001")
+    page.locator("#tube").press("Enter")
+    for bad, words in ((forged, "签名"), (moved, "签名"), (withdrawn, "")):
+        page.locator("#person").fill(bad)
+        page.locator("#person").press("Enter")
+        expect(page.locator("#outcome")).to_have_class("outcome error")
+        if words:
+            expect(page.locator("#outcome")).to_contain_text(words)
+        expect(page.locator("#waiting")).to_have_text("0")
+    page.locator("#person").fill(good)
+    page.locator("#person").press("Enter")
+    expect(page.locator("#waiting")).to_have_text("1")
+    born = cast.person_a1.birth_date.year
+    expect(page.locator("#outcome")).to_contain_text(f"{cast.person_a1.name} · {born} · {cast.person_a1.id_masked}")
+    assert cast.ids["person_a1"] not in page.content()
+    page.locator("#person").fill(good)  # the same person again on this phone: refused there
+    page.locator("#person").press("Enter")
+    expect(page.locator("#outcome")).to_have_class("outcome error")
+    expect(page.locator("#waiting")).to_have_text("1")
+    screenshot(page, "testing-4-link-code-offline-phone")
+    assert Registration.objects.count() == 0
+
+    page.context.set_offline(False)
+    expect(page.locator("#waiting")).to_have_text("0", timeout=15_000)
+    reg = Registration.objects.get()
+    assert (reg.person_id, reg.via, reg.offline, reg.tube.code) == (cast.person_a1.pk, "link", True, "LK0001")
+    assert not page.js_errors, page.js_errors

@@ -107,10 +107,11 @@ def person_link(request, pk: int):
     from django.conf import settings
     from django.urls import reverse
 
+    from . import linkcodes
     from .actions import issue_resident_link
 
     person = get_in_scope(Person.objects.all(), request.user, "residents.edit", pk=pk)
     token = issue_resident_link(acting_user=request.user, person=person)
     url = settings.PUBLIC_URL + reverse("resident_home", kwargs={"token": token})
-    qr = segno.make(url, error="m").svg_inline(scale=5)
+    qr = segno.make(linkcodes.qr_text(url, token), error="m").svg_inline(scale=5)
     return render(request, "accounts/person_link.html", {"person": person, "link_url": url, "link_qr": qr})

@@ -220,13 +220,15 @@ def link(request, pk: int):
     """Issue the person's personal link and show it once (URL and QR) to hand over."""
     import segno
 
+    from fangkong.accounts import linkcodes
+
     obs = get_in_scope(Observation.objects.select_related("person"), request.user, "observation.manage", pk=pk)
     if obs.person_id is None:  # no longer linked to anyone (retention)
         messages.error(request, _("This observation is no longer linked to a person."))
         return _back(request, obs, 409)
     token = issue_resident_link(acting_user=request.user, person=obs.person)
     url = settings.PUBLIC_URL + reverse("resident_home", kwargs={"token": token})  # the platform's public address
-    qr = segno.make(url, error="m").svg_inline(scale=5)
+    qr = segno.make(linkcodes.qr_text(url, token), error="m").svg_inline(scale=5)
     obs = Observation.objects.select_related("person", "room", "site", "application").get(pk=obs.pk)
     return render(request, "observation/detail.html", {**_detail_context(request, obs), "link_url": url, "link_qr": qr})
 

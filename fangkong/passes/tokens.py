@@ -216,3 +216,49 @@ def verify(token: str, *, now: float | None = None) -> Claims:
     if claims.expires <= (now if now is not None else time.time()):
         raise TokenError("expired")
     return claims
+
+
+# --- Other signed statements ---------------------------------------------------------------
+# Other codes a device checks offline with the same trusted keys (a resident's personal-link
+# code: accounts.linkcodes) are signed here as "<prefix>.<payload>.<signature>" with a prefix
+# of their own, which is part of the signed bytes: a statement of one kind never reads as
+# another's (nor as a pass code, whose prefix is FK1).
+
+def sign_statement(prefix: str, payload: dict) -> str:
+    """`payload` (compact JSON, sorted keys, with the signing key's id as "k") signed by the
+    active key under `prefix`."""
+    if prefix == PREFIX or not prefix.isalnum():
+        raise ValueError(f"bad statement prefix {prefix!r}")
+    kid, private = _signer()
+    data = {**payload, "k": kid}
+    body = f"{prefix}.{_b64e(json.dumps(data, separators=(',', ':'), sort_keys=True, ensure_ascii=False).encode())}"
+    return f"{body}.{_b64e(private.sign(body.encode('ascii')))}"
+
+
+def verify_statement(text: str, prefix: str, *, max_length: int = 600) -> dict:
+    """The payload of a statement signed under `prefix` by a trusted key; else TokenError
+    (malformed, unknown_key, bad_signature). Expiry and the rest are the caller's."""
+    try:
+        head, payload, sig = text.strip().split(".")
+        if head != prefix or len(text) > max_length:
+            raise ValueError
+        data = json.loads(_b64d(payload))
+        if not isinstance(data, dict) or not isinstance(data.get("k"), str):
+            raise ValueError
+        signature = _b64d(sig)
+        if len(signature) != 64:
+            raise ValueError
+    except (ValueError, TypeError, AttributeError, UnicodeError, RecursionError):
+        raise TokenError("malformed") from None
+    cache = _fresh()
+    key = cache["public"].get(data["k"])
+    if key is None and time.monotonic() - cache["at"] > 1.0:
+        _load()
+        key = _cache["public"].get(data["k"])
+    if key is None:
+        raise TokenError("unknown_key")
+    try:
+        key.verify(signature, f"{head}.{payload}".encode("ascii"))
+    except InvalidSignature:
+        raise TokenError("bad_signature") from None
+    return data

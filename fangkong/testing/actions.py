@@ -131,9 +131,6 @@ def add_post(*, acting_user, site: Site, kind: str, user) -> Post:
 
 # --- Finding the person -----------------------------------------------------------------------
 
-LINK_IN_CODE = re.compile(r"/r/([A-Za-z0-9_\-]{16,100})/?")
-
-
 def area_persons(site: Site):
     """The persons the registrar at `site` may look up by ID number or name: those
     registered in the site's area (never a person of another community)."""
@@ -148,14 +145,25 @@ def _with_recall(qs, site: Site):
 
 
 def _by_code(code: str) -> tuple[int, str]:
-    """(person id, via) from a scanned code: a personal link (its URL or token) or a pass."""
+    """(person id, via) from a scanned code: a personal link (its URL or token, with or
+    without its signed statement: accounts.linkcodes) or a pass."""
+    from fangkong.accounts import linkcodes
     from fangkong.places.access import _links
 
     code = code.strip()
-    m = LINK_IN_CODE.search(code)
-    if m or ("." not in code and 16 <= len(code) <= 100):
-        person_id = _links().person_id(m.group(1) if m else code)
-        if person_id is None:
+    token, statement = linkcodes.split(code)
+    if token is not None:
+        claims = None
+        if statement is not None:  # the QR code's signed form: the statement must be the token's
+            from fangkong.passes import tokens
+
+            try:
+                claims = linkcodes.verify(statement, token=token)
+            except tokens.TokenError as exc:
+                raise Invalid({"code": _("This personal-link code is forged, altered or expired (%(reason)s)") % {
+                    "reason": exc.code}}) from None
+        person_id = _links().person_id(token)
+        if person_id is None or (claims is not None and claims.person_id != person_id):
             raise Invalid({"code": _("This personal link is not valid (expired or withdrawn)")})
         return person_id, Registration.Via.LINK
     from fangkong.passes import tokens

@@ -241,7 +241,9 @@ def _site(request, pk: int) -> Site:
 def site_roster(request, pk: int) -> dict:
     """What the phone keeps for working offline: the lanes, the pooling size, the persons
     of the site's area with name, birth year and masked ID (never a full ID number), and the
-    passes' public keys and revoked pass ids (a scanned pass code is checked on the phone)."""
+    passes' public keys, the revoked pass ids and the revoked personal links' ids (a scanned
+    pass or personal-link code is checked on the phone: fangkong/passcode.js)."""
+    from fangkong.accounts import linkcodes
     from fangkong.gates import passcheck
 
     site = _site(request, pk)
@@ -250,7 +252,7 @@ def site_roster(request, pk: int) -> dict:
             "lanes": [{"id": ln.pk, "number": ln.number, "kind": ln.kind, "label": ln.get_kind_display()}
                       for ln in site.lanes.all()],
             "persons": [[pid, name, born.year, masked] for pid, name, born, masked in persons],
-            "trust": passcheck.trust()}
+            "trust": {**passcheck.trust(), "revoked_links": linkcodes.revoked_ids()}}
 
 
 @router.post("/testing/sites/{pk}/registrations", response={200: TestingRegistrationOut, 201: TestingRegistrationOut},

@@ -3,7 +3,10 @@ the API: each row stored by itself (the action post_result), the bad ones report
 their row number and reason; a tube the caller may not post for reads as unknown."""
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
+
+from django.db import transaction
 
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils import timezone
@@ -21,6 +24,7 @@ COLUMNS = sheets.Columns(
     required=["tube", "result"],
 )
 MAX_ROWS = 50_000
+CHUNK = 100  # rows a commit
 
 
 def _time(raw):
@@ -42,27 +46,38 @@ def _time(raw):
 
 def apply_rows(user, rows) -> dict:
     """rows: (row number, {tube, result, time}) pairs. {stored, unchanged, errors}."""
+    out = {"stored": 0, "unchanged": 0, "errors": []}
+    rows = iter(rows)
+    # One commit per CHUNK rows (each row in its own savepoint inside it: a refused row takes
+    # nothing else with it), as the phones' sync: a day's file is not a commit per tube.
+    while True:
+        chunk = list(itertools.islice(rows, CHUNK))
+        if not chunk:
+            return out
+        with transaction.atomic():
+            for number, row in chunk:
+                _apply_row(user, number, row, out)
+
+
+def _apply_row(user, number, row, out: dict) -> None:
     from . import actions
     from .api import results_tube
 
-    out = {"stored": 0, "unchanged": 0, "errors": []}
-    for number, row in rows:
-        if not isinstance(row, dict):
-            out["errors"].append({"row": number, "field": "row", "reason": _("Not a row")})
-            continue
-        try:
-            tube = results_tube(user, row.get("tube"))
-            _tube, changed = actions.post_result(acting_user=user, tube=tube, result=row.get("result"),
-                                                 at=_time(row.get("time")))
-        except Invalid as exc:
-            for field, reason in exc.errors.items():
-                out["errors"].append({"row": number, "field": field, "reason": str(reason)})
-            continue
-        except Conflict as exc:
-            out["errors"].append({"row": number, "field": "tube", "reason": str(exc)})
-            continue
-        out["stored" if changed else "unchanged"] += 1
-    return out
+    if not isinstance(row, dict):
+        out["errors"].append({"row": number, "field": "row", "reason": _("Not a row")})
+        return
+    try:
+        tube = results_tube(user, row.get("tube"))
+        _tube, changed = actions.post_result(acting_user=user, tube=tube, result=row.get("result"),
+                                             at=_time(row.get("time")))
+    except Invalid as exc:
+        for field, reason in exc.errors.items():
+            out["errors"].append({"row": number, "field": field, "reason": str(reason)})
+        return
+    except Conflict as exc:
+        out["errors"].append({"row": number, "field": "tube", "reason": str(exc)})
+        return
+    out["stored" if changed else "unchanged"] += 1
 
 
 def import_file(user, path: Path, file_name: str) -> dict:

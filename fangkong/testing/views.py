@@ -235,6 +235,11 @@ def register_page(request, pk):
                                 "unknown_key": _("Unknown key: connect to the network to update the keys, then scan again"),
                                 "nocrypto": _("This browser cannot check signatures (needs HTTPS and a current browser)"),
                                 "not_resident": _("Not a resident's pass")},
+                       # A personal-link code checked on the phone while offline (the same keys).
+                       "link": {"malformed": _("Not a Fangkong personal-link code"),
+                                "bad_signature": _("The signature does not match: the personal-link code is forged or altered"),
+                                "expired": _("This personal link has expired"),
+                                "revoked": _("This personal link has been withdrawn or replaced by a newer one")},
                        "checked": _("Signature checked on this phone")}}
     return render(request, "testing/register.html", {"site": site, "config": config})
 

@@ -4,7 +4,8 @@
  * (gates.passcheck.trust(): the gate page's /api/gates/trust, the testing roster's "trust").
  * verify(token, trust) answers {code, claims}: code "" for a good code, else one of
  * malformed, nocrypto, nokeys, unknown_key, bad_signature, expired, revoked (the server's
- * TokenError codes). Used by the registration page of mass testing. */
+ * TokenError codes). Used by the registration page of mass testing, which also checks a
+ * resident's personal-link code with verifyLink (below). */
 window.fkPassCode = (function () {
   "use strict";
   const KINDS = { r: "resident", v: "visitor", c: "vehicle" };
@@ -63,5 +64,69 @@ window.fkPassCode = (function () {
     return { code: "", claims };
   }
 
-  return { verify, looksLike };
+  /* A resident's personal-link code (accounts.linkcodes): the link's address or token with
+   * a signed statement after '#', "FKL1.<payload>.<signature>", signed by the same keys.
+   * verifyLink(text, trust) answers {code, claims}: code "" for a good code, else one of
+   * malformed, nocrypto, nokeys, unknown_key, bad_signature (forged, altered, or not the
+   * token's), expired, revoked (trust.revoked_links lists the link's id). claims: link_id,
+   * person_id, issued, expires (Unix seconds), masked. A link code without a statement
+   * (the older form) is "unsigned": only the server can match it. */
+  const LINK_TOKEN = /\/r\/([A-Za-z0-9_-]{16,100})\/?/;
+
+  function splitLink(text) {
+    text = (text || "").trim();
+    const hash = text.indexOf("#");
+    const head = hash >= 0 ? text.slice(0, hash) : text;
+    const m = head.match(LINK_TOKEN);
+    const token = m ? m[1] : (/^[A-Za-z0-9_-]{16,100}$/.test(head) ? head : null);
+    return { token: token, statement: hash >= 0 ? text.slice(hash + 1) : null };
+  }
+
+  function looksLikeLink(text) {
+    const parts = splitLink(text);
+    return !!(parts.token && parts.statement);
+  }
+
+  function b64uEncode(bytes) {
+    let bin = "";
+    for (let i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  async function verifyLink(text, trust) {
+    const { token, statement } = splitLink(text);
+    if (!token) return { code: "malformed" };
+    if (!statement) return { code: "unsigned" };
+    const parts = statement.split(".");
+    if (parts.length !== 3 || parts[0] !== "FKL1" || statement.length > 600) return { code: "malformed" };
+    let claims, sig;
+    try {
+      const data = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(b64u(parts[1])));
+      claims = { kid: String(data.k), link_id: data.l, person_id: data.p, issued: data.i, expires: data.e,
+                 masked: String(data.n || ""), digest: data.t };
+      sig = b64u(parts[2]);
+      if (![claims.link_id, claims.person_id, claims.issued, claims.expires].every(Number.isInteger)
+          || typeof claims.digest !== "string" || sig.length !== 64) throw new Error("malformed");
+    } catch (e) {
+      return { code: "malformed" };
+    }
+    if (!(window.crypto && crypto.subtle)) return { code: "nocrypto" };
+    if (!Object.keys((trust && trust.keys) || {}).length) return { code: "nokeys" };
+    let key;
+    try { key = await keyFor(trust, claims.kid); } catch (e) { key = null; }
+    if (!key) return { code: "unknown_key" };
+    let good = false;
+    try {
+      good = await crypto.subtle.verify({ name: "Ed25519" }, key, sig, new TextEncoder().encode(parts[0] + "." + parts[1]));
+      // The statement is the token's: the first 16 bytes of SHA-256(token), as signed.
+      const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
+      good = good && b64uEncode(digest.slice(0, 16)) === claims.digest;
+    } catch (e) { good = false; }
+    if (!good) return { code: "bad_signature" };
+    if (claims.expires <= Date.now() / 1000) return { code: "expired", claims };
+    if ((trust.revoked_links || []).includes(claims.link_id)) return { code: "revoked", claims };
+    return { code: "", claims };
+  }
+
+  return { verify, looksLike, verifyLink, looksLikeLink };
 })();

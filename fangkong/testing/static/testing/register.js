@@ -3,10 +3,11 @@
  * localStorage for the name search; the current tube fills and seals on the device; every
  * registration and seal gets a client id and, when the server cannot be reached, waits in
  * a queue in localStorage, sent once when the server is back (the server stores each
- * client id once). A typed ID number or a personal-link code is matched by the server; a
- * pass code scanned offline is checked on the phone first (signature, expiry, revocation:
- * fangkong/passcode.js, with the keys and revoked ids that came with the roster) and a
- * forged, expired or withdrawn one is refused there, never queued. */
+ * client id once). A typed ID number is matched by the server; a pass code or a signed
+ * personal-link code scanned offline is checked on the phone first (signature, expiry,
+ * revocation: fangkong/passcode.js, with the keys and revoked pass and link ids that came
+ * with the roster) and a forged, expired or withdrawn one is refused there, never queued
+ * (a link code of the older, unsigned form is queued for the server to match). */
 (function () {
   "use strict";
   const cfg = JSON.parse(document.getElementById("testing-config").textContent);
@@ -243,6 +244,21 @@
     return { claims: r.claims };
   }
 
+  // A personal-link code with its signed statement, with no server: checked on the phone
+  // (signature, the token it was made for, expiry, the roster's withdrawn links).
+  async function checkLinkOffline(code) {
+    const roster = load(KEY.roster, {});
+    const r = await window.fkPassCode.verifyLink(code, roster.trust || {});
+    if (r.code) return { error: cfg.text.link[r.code] || cfg.text.pass[r.code] || cfg.text.link.malformed };
+    return { claims: r.claims };
+  }
+
+  function rosterPerson(personId) {
+    const roster = load(KEY.roster, { persons: [] }).persons || [];
+    const p = roster.find((x) => x[0] === personId);
+    return p ? p[1] + " · " + p[2] + " · " + p[3] : "";
+  }
+
   $("person-form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const text = $("person").value.trim();
@@ -257,6 +273,20 @@
       if (done[key]) { show("error", cfg.text.already + " (" + done[key] + ")"); return; }
       const t = tube();
       register(who, checked.claims.masked + " · " + cfg.text.checked);
+      if (t && !t.sealed && t.filled < t.capacity) {
+        done[key] = new Date().toTimeString().slice(0, 5) + " " + t.code; save(KEY.done, done);
+      }
+      return;
+    }
+    if (who && who.code && !online() && window.fkPassCode && window.fkPassCode.looksLikeLink
+        && window.fkPassCode.looksLikeLink(who.code)) {
+      const checked = await checkLinkOffline(who.code);
+      if (checked.error) { show("error", checked.error); $("person").select(); return; }
+      const done = load(KEY.done, {});
+      const key = "p" + checked.claims.person_id;  // the same mark as a name search's
+      if (done[key]) { show("error", cfg.text.already + " (" + done[key] + ")"); return; }
+      const t = tube();
+      register(who, (rosterPerson(checked.claims.person_id) || checked.claims.masked) + " · " + cfg.text.checked);
       if (t && !t.sealed && t.filled < t.capacity) {
         done[key] = new Date().toTimeString().slice(0, 5) + " " + t.code; save(KEY.done, done);
       }
