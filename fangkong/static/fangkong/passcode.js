@@ -4,7 +4,8 @@
  * (gates.passcheck.trust(): the gate page's /api/gates/trust, the testing roster's "trust").
  * verify(token, trust) answers {code, claims}: code "" for a good code, else one of
  * malformed, nocrypto, nokeys, unknown_key, bad_signature, expired, revoked (the server's
- * TokenError codes). Used by the registration page of mass testing. */
+ * TokenError codes). Used by the gate page (which adds its own checks: the place, the colours
+ * it refuses, fetching rotated keys) and the registration page of mass testing. */
 window.fkPassCode = (function () {
   "use strict";
   const KINDS = { r: "resident", v: "visitor", c: "vehicle" };
