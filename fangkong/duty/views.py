@@ -45,7 +45,7 @@ def parse_datetime(raw):
         return None
 
 
-ASSETS = ["duty/duty.css", "duty/duty.js", "vendor/jsqr/jsQR.js"]
+ASSETS = ["duty/duty.css", "duty/duty.js", "vendor/jsqr/jsQR.js", "fangkong/camera.js"]
 POST_QR_PREFIX = "fkpost:"  # the post's QR code reads "fkpost:<the shift's post code>" (duty.js strips it)
 
 

@@ -22,7 +22,7 @@ from fangkong.places.access import get_in_scope, has_perm, places_in_scope, publ
 from . import actions, queries
 from .models import CHECKPOINT_KINDS
 
-ASSETS = ["gates/gate.css", "fangkong/passcode.js", "gates/gate.js", "vendor/jsqr/jsQR.js"]
+ASSETS = ["gates/gate.css", "fangkong/passcode.js", "gates/gate.js", "vendor/jsqr/jsQR.js", "fangkong/camera.js"]
 
 
 def _js_strings() -> dict:

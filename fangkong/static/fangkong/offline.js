@@ -8,6 +8,7 @@
  * - outbox: sends the queue whenever the server answers, again every few seconds, less often
  *   while the server fails (backoff), at once when the network returns or "Send now" is
  *   pressed; it shows the online/offline state in the page's #net-status;
+ * - refusals: the entries the server refused, kept for the page to show;
  * - worker / keep: the page's service worker (the shared fangkong/sw.js, served under the
  *   module's address) and the pages it is asked to keep for a visit without network.
  * Each page keeps its own storage keys (entries queued by an earlier version are sent), its
@@ -116,14 +117,21 @@ window.fkOffline = (function () {
   }
 
   // --- Sending -------------------------------------------------------------------------------
+  // A batch with the device's clock at sending (the server compares it with its own).
+  function stamped(batch) { return { entries: batch, sent_at: new Date().toISOString() }; }
+
   // opts: queue (above); url (a string, or a function of the batch); body(batch) (default
   // {entries: batch}); size (entries a request, default 100); drain (send batch after batch
   // until the queue is empty, else one batch a round); reply(data, batch) -> the client ids
   // to drop (default: all of the batch); refused(resp, batch) -> the ids to drop on a 4xx
-  // answer (default: none, the entries wait); render() (the page's own display); after() (when
-  // a round ends); refresh() (also on "Send now" and when the network returns); every (ms
-  // between rounds, default 5000; doubled while the server fails, up to maxEvery, 60000);
-  // status {el, online, offline} (the indicator); button (the "Send now" button).
+  // answer (default: none, the entries wait); after() (when a round ends); refresh() (also on
+  // "Send now" and when the network returns); every (ms between rounds, default 5000; doubled
+  // while the server fails, up to maxEvery, 60000).
+  // What it shows, in the page's elements of the field pages' ids: #net-status online or
+  // offline (texts.online, texts.offline), #waiting the entries waiting (count(entries), default
+  // all), #rejected the last refusals (refusals.all(), each as refusals.line(r) says, default
+  // its errors and texts.rejected) after texts.signIn when the server asks to sign in again;
+  // #sync-now is the "Send now" button; then render() (the page's own display).
   function outbox(opts) {
     const q = opts.queue;
     const size = opts.size || 100;
@@ -137,15 +145,28 @@ window.fkOffline = (function () {
 
     function online() { return navigator.onLine && !serverDown; }
 
+    const texts = opts.texts || {};
+    const el = (id) => document.getElementById(id);
+    const errorsLine = (r) => Object.values(r.errors).join("; ") + " (" + texts.rejected + ")";
+
     function render() {
-      const st = opts.status;
-      if (st && st.el) {
+      const net = el("net-status");
+      if (net) {
         const on = online();
-        st.el.textContent = on ? st.online : st.offline;
-        st.el.className = "net " + (on ? "on" : "off");
-        st.el.dataset.state = on ? "online" : "offline";
+        net.textContent = on ? texts.online : texts.offline;
+        net.className = "net " + (on ? "on" : "off");
+        net.dataset.state = on ? "online" : "offline";
       }
-      return opts.render ? opts.render() : undefined;
+      const show = (entries) => {
+        if (el("waiting")) el("waiting").textContent = String(opts.count ? opts.count(entries) : entries.length);
+        const refusals = opts.refusals;
+        if (refusals && el("rejected")) {
+          showRefusals(el("rejected"), refusals.all(), needSignIn ? texts.signIn : "", refusals.line || errorsLine);
+        }
+        return opts.render ? opts.render() : undefined;
+      };
+      const entries = q.all(); // an array, or a promise of one (IndexedDB)
+      return entries && typeof entries.then === "function" ? entries.then(show) : show(entries);
     }
 
     async function sync() {
@@ -201,7 +222,7 @@ window.fkOffline = (function () {
     }
 
     function start() {
-      if (opts.button) opts.button.addEventListener("click", now);
+      if (el("sync-now")) el("sync-now").addEventListener("click", now);
       window.addEventListener("online", now);
       window.addEventListener("offline", render);
       schedule();
@@ -220,6 +241,32 @@ window.fkOffline = (function () {
     };
   }
 
+  // --- Refusals -------------------------------------------------------------------------------
+  // A batch answer's refused entries ({rejected: [{client_id, errors}]}) as {client_id: errors}.
+  function refusedOf(data) {
+    const bad = {};
+    for (const r of data.rejected || []) bad[r.client_id] = r.errors;
+    return bad;
+  }
+  // The last `keep` refusals, under `key` in localStorage: [{id, errors}], each shown as
+  // line(r) says (default: its errors).
+  function refusals(key, keep, line) {
+    return {
+      line,
+      all: () => load(key, []),
+      add(bad) {
+        const ids = Object.keys(bad);
+        if (ids.length) save(key, load(key, []).concat(ids.map((id) => ({ id, errors: bad[id] }))).slice(-keep));
+      },
+    };
+  }
+  // The page's paragraph of refusals: "sign in again" first (signIn: its text, or ""), then the
+  // last three, each as line(r) says.
+  function showRefusals(el, list, signIn, line) {
+    el.hidden = !list.length && !signIn;
+    el.textContent = (signIn ? signIn + " " : "") + list.slice(-3).map(line).join(" · ");
+  }
+
   // --- The service worker ------------------------------------------------------------------------
   function worker(url, scope) {
     if (!("serviceWorker" in navigator) || !url) return Promise.resolve(null);
@@ -234,5 +281,5 @@ window.fkOffline = (function () {
       .catch(() => {});
   }
 
-  return { load, save, uuid, csrf, post, queue, idbQueue, outbox, worker, keep };
+  return { load, save, uuid, csrf, post, queue, idbQueue, outbox, stamped, refusedOf, refusals, showRefusals, worker, keep };
 })();

@@ -9,39 +9,22 @@
   const T = cfg.t;
   const KEY = { queue: "fk-disinfection-queue:" + cfg.user, rejected: "fk-disinfection-rejected:" + cfg.user };
   const $ = (id) => document.getElementById(id);
-  const { load, save, uuid } = off;
+  const { uuid } = off;
   function hhmm(iso) { return new Date(iso).toTimeString().slice(0, 5); }
+  const refusals = off.refusals(KEY.rejected, 20);
 
   // What the server answered to a batch: the rounds done, the refused logs.
   function reply(data) {
-    const bad = {};
-    for (const r of data.rejected) bad[r.client_id] = r.errors;
+    const bad = off.refusedOf(data);
     for (const r of data.rounds) {
       const li = document.querySelector(`li[data-round="${r.id}"]`);
       if (li && r.state === "done") showLogged(li, T.logged, r.done_at);
     }
-    if (Object.keys(bad).length) {
-      const rej = load(KEY.rejected, []);
-      for (const [id, errors] of Object.entries(bad)) rej.push({ id, errors });
-      save(KEY.rejected, rej.slice(-20));
-    }
+    refusals.add(bad);
     return [...data.accepted, ...Object.keys(bad)];
   }
 
-  function render() {
-    $("waiting").textContent = String(outbox.queued().length);
-    const rej = load(KEY.rejected, []);
-    const p = $("rejected");
-    p.hidden = !rej.length && !outbox.needSignIn();
-    p.textContent = (outbox.needSignIn() ? T.signIn + " " : "") +
-      rej.slice(-3).map((r) => Object.values(r.errors).join("; ") + " (" + T.rejected + ")").join(" · ");
-  }
-
-  const outbox = off.outbox({
-    queue: off.queue(KEY.queue), url: cfg.urls.batch, size: 100,
-    body: (batch) => ({ entries: batch, sent_at: new Date().toISOString() }), reply, render,
-    status: { el: $("net-status"), online: T.online, offline: T.offline }, button: $("sync-now"),
-  });
+  const outbox = off.outbox({ queue: off.queue(KEY.queue), url: cfg.urls.batch, body: off.stamped, reply, refusals, texts: T });
   const online = outbox.online;
 
   function showLogged(li, text, at) {

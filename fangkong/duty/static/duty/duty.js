@@ -9,9 +9,10 @@
   const T = cfg.t;
   const KEY = { queue: "fk-duty-queue:" + cfg.user, rejected: "fk-duty-rejected:" + cfg.user };
   const $ = (id) => document.getElementById(id);
-  const { load, save, uuid } = off;
+  const { uuid } = off;
   function hhmm(iso) { return new Date(iso).toTimeString().slice(0, 5); }
   let reload = false;
+  const refusals = off.refusals(KEY.rejected, 20);
 
   // What the server answered to a batch: the shifts as it has them, the refused entries.
   function reply(data, batch) {
@@ -20,8 +21,7 @@
       if (h.removed.some((id) => { const li = document.querySelector(`li[data-assignment="${id}"]`);
                                    return li && li.dataset.state !== "removed"; })) reload = true;
     }
-    const bad = {};
-    for (const r of data.rejected) bad[r.client_id] = r.errors;
+    const bad = off.refusedOf(data);
     // A shift refused (another post's QR code, checked in twice...): shown as the server has it.
     if (batch.some((e) => e.assignment && bad[e.client_id])) reload = true;
     for (const a of data.assignments) {
@@ -32,28 +32,13 @@
       if (a.late) li.querySelector(".shift-state").textContent += " · " + T.late;
     }
     if (batch.some((e) => e.kind === "health" && bad[e.client_id]) && $("health-today")) $("health-today").hidden = true;
-    if (Object.keys(bad).length) {
-      const rej = load(KEY.rejected, []);
-      for (const [id, errors] of Object.entries(bad)) rej.push({ id, errors });
-      save(KEY.rejected, rej.slice(-20));
-    }
+    refusals.add(bad);
     return [...data.accepted, ...Object.keys(bad)];
   }
 
-  function render() {
-    $("waiting").textContent = String(outbox.queued().length);
-    const rej = load(KEY.rejected, []);
-    const p = $("rejected");
-    p.hidden = !rej.length && !outbox.needSignIn();
-    p.textContent = (outbox.needSignIn() ? T.signIn + " " : "") +
-      rej.slice(-3).map((r) => Object.values(r.errors).join("; ") + " (" + T.rejected + ")").join(" · ");
-  }
-
   const outbox = off.outbox({
-    queue: off.queue(KEY.queue), url: cfg.urls.batch, size: 100,
-    body: (batch) => ({ entries: batch, sent_at: new Date().toISOString() }),
-    reply, render, after() { if (reload) { reload = false; setTimeout(() => location.reload(), 0); } }, // also when taken off shifts
-    status: { el: $("net-status"), online: T.online, offline: T.offline }, button: $("sync-now"),
+    queue: off.queue(KEY.queue), url: cfg.urls.batch, body: off.stamped, reply, refusals, texts: T,
+    after() { if (reload) { reload = false; setTimeout(() => location.reload(), 0); } }, // also when taken off shifts
   });
   const online = outbox.online;
   const queued = outbox.queued;
@@ -124,42 +109,9 @@
     press(li.querySelector("form.check-form"), direction, code);
     if ($("scan")) $("scan").value = "";
   }
-  let stream = null;
-  async function camera() {
-    const video = $("camera");
-    if (stream) { stopCamera(); return; }
-    if (!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia) || typeof jsQR !== "function") {
-      scanMessage(T.noCamera); return;
-    }
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
-    } catch (e) { scanMessage(T.noCamera); return; }
-    video.srcObject = stream;
-    video.hidden = false;
-    await video.play();
-    const canvas = $("camera-canvas");
-    const ctx = canvas.getContext("2d", { willReadFrequently: true });
-    const tick = () => {
-      if (!stream) return;
-      if (video.readyState === video.HAVE_ENOUGH_DATA) {
-        canvas.width = video.videoWidth; canvas.height = video.videoHeight;
-        ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
-        const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
-        const code = jsQR(img.data, img.width, img.height, { inversionAttempts: "dontInvert" });
-        if (code && code.data) { stopCamera(); onScan(code.data); return; }
-      }
-      setTimeout(tick, 150);
-    };
-    tick();
-  }
-  function stopCamera() {
-    if (stream) stream.getTracks().forEach((t) => t.stop());
-    stream = null;
-    $("camera").hidden = true;
-  }
   if ($("scan-form")) {
     $("scan-form").addEventListener("submit", (e) => { e.preventDefault(); onScan($("scan").value); });
-    $("camera-btn").addEventListener("click", camera);
+    window.fkCamera.wire(onScan, () => scanMessage(T.noCamera));
   }
 
   // --- The daily health check-in: queued like the check-ins (same queue, a client id each) ---

@@ -23,6 +23,7 @@
   let trust = load(KEY.trust, { keys: {}, revoked: [], as_of: null });
   let current = null; // {token, result} of the last scan
   let lastKeyFetch = 0; // when the page last fetched the keys because of an unknown key id
+  const refusals = off.refusals(KEY.rejected, 50, (r) => `${r.id.slice(0, 8)}: ${Object.values(r.errors).join("; ")}`);
   function hhmm(iso) { const d = new Date(iso); return d.toTimeString().slice(0, 5); }
 
   // --- Verification: the server's rules (fangkong/passcode.js), then the gate's own ----------
@@ -225,8 +226,7 @@
   // or rejected.
   function reply(data) {
     const done = new Set(data.accepted);
-    const bad = {};
-    for (const r of data.rejected) bad[r.client_id] = r.errors;
+    const bad = off.refusedOf(data);
     const verdicts = {};
     for (const e of data.entries) verdicts[e.client_id] = e;
     const log = load(KEY.log, []);
@@ -240,11 +240,7 @@
       }
     }
     saveLog(log);
-    if (Object.keys(bad).length) {
-      const rej = load(KEY.rejected, []);
-      for (const [id, errors] of Object.entries(bad)) rej.push({ id, errors });
-      save(KEY.rejected, rej.slice(-50));
-    }
+    refusals.add(bad);
     return [...done, ...Object.keys(bad)];
   }
 
@@ -266,7 +262,6 @@
 
   // --- Rendering --------------------------------------------------------------------------
   function render() {
-    $("waiting").textContent = String(outbox.queued().length);
     const unsaved = outbox.unsaved();
     const full = $("storage-full");
     full.hidden = !unsaved;
@@ -286,55 +281,15 @@
       li.textContent = text;
       return li;
     }));
-    const rej = load(KEY.rejected, []);
-    const p = $("rejected");
-    p.hidden = !rej.length && !outbox.needSignIn();
-    p.textContent = (outbox.needSignIn() ? T.signIn + " " : "") +
-      rej.slice(-3).map((r) => `${r.id.slice(0, 8)}: ${Object.values(r.errors).join("; ")}`).join(" · ");
   }
 
   // Entries the device storage has no room for stay in memory (sent like the others, moved to
   // storage as soon as there is room), and the guard is told.
   const outbox = off.outbox({
     queue: off.queue(KEY.queue, { persist: true }), url: cfg.urls.batch, size: BATCH, drain: true, reply, render,
-    refresh: refreshTrust, status: { el: $("net-status"), online: T.online, offline: T.offline }, button: $("sync-now"),
+    refusals, refresh: refreshTrust, texts: T,
   });
   const online = outbox.online;
-
-  // --- Camera -----------------------------------------------------------------------------
-  let stream = null;
-  async function camera() {
-    const video = $("camera");
-    if (stream) { stopCamera(); return; }
-    if (!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia) || typeof jsQR !== "function") {
-      error(T.noCamera); return;
-    }
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
-    } catch (e) { error(T.noCamera); return; }
-    video.srcObject = stream;
-    video.hidden = false;
-    await video.play();
-    const canvas = $("camera-canvas");
-    const ctx = canvas.getContext("2d", { willReadFrequently: true });
-    const tick = () => {
-      if (!stream) return;
-      if (video.readyState === video.HAVE_ENOUGH_DATA) {
-        canvas.width = video.videoWidth; canvas.height = video.videoHeight;
-        ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
-        const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
-        const code = jsQR(img.data, img.width, img.height, { inversionAttempts: "dontInvert" });
-        if (code && code.data) { stopCamera(); $("scan").value = code.data; onScan(code.data); return; }
-      }
-      setTimeout(tick, 150);
-    };
-    tick();
-  }
-  function stopCamera() {
-    if (stream) stream.getTracks().forEach((t) => t.stop());
-    stream = null;
-    $("camera").hidden = true;
-  }
 
   // --- Wiring -----------------------------------------------------------------------------
   const select = $("checkpoint");
@@ -346,7 +301,7 @@
   $("btn-in").addEventListener("click", () => record("in", false));
   $("btn-out").addEventListener("click", () => record("out", false));
   $("btn-refuse").addEventListener("click", () => record("in", true));
-  $("camera-btn").addEventListener("click", camera);
+  window.fkCamera.wire((code) => { $("scan").value = code; onScan(code); }, () => error(T.noCamera));
   document.querySelectorAll("input[name=subject]").forEach((r) => r.addEventListener("change", () => {
     $("plate-label").hidden = subject() !== "vehicle";
   }));

@@ -152,7 +152,7 @@
       return [entry.client_id];
     },
     after() { if (reload) window.location.reload(); }, // the page as the server now has it
-    status: { el: $("net-status"), online: T.online, offline: T.offline }, button: $("sync-now"),
+    texts: T, refusals: { all: () => shownRejected, line: (r) => r.text + " (" + T.rejected + ")" },
   });
   const REJECTED = "fk-resumption-rejected:" + cfg.user;
   function remember(check, text) {
@@ -166,11 +166,6 @@
 
   async function render() {
     const waiting = await queued();
-    $("waiting").textContent = String(waiting.length);
-    const p = $("rejected");
-    p.hidden = !shownRejected.length && !outbox.needSignIn();
-    p.textContent = (outbox.needSignIn() ? T.signIn + " " : "") +
-      shownRejected.slice(-3).map((r) => r.text + " (" + T.rejected + ")").join(" · ");
     // The list: which checks wait on this phone.
     const ids = new Set(waiting.map((e) => e.check));
     document.querySelectorAll("a[data-offline]").forEach((a) => {

@@ -51,7 +51,6 @@
   }
 
   function render() {
-    $("waiting").textContent = String(outbox.queued().length);
     $("memory").hidden = !outbox.unsaved(); // device storage full: kept in memory until sent
     const rej = load(KEY.rejected, []);
     const list = $("rejected");
@@ -65,10 +64,7 @@
     }
   }
 
-  const outbox = off.outbox({
-    queue: off.queue(KEY.queue), url: cfg.urls.batch, size: 100, reply, render,
-    status: { el: $("net-status"), online: T.online, offline: T.offline }, button: $("sync-now"),
-  });
+  const outbox = off.outbox({ queue: off.queue(KEY.queue), url: cfg.urls.batch, reply, render, texts: T });
 
   const form = $("handover-form");
   form.addEventListener("submit", (e) => {

@@ -165,7 +165,6 @@
     for (const line of load(KEY.log, [])) { const li = document.createElement("li"); li.textContent = line; ol.appendChild(li); }
   }
   function render() {
-    $("waiting").textContent = String(outbox.queued().filter((e) => e.op === "register").length);
     const t = tube();
     $("tube-code").textContent = t ? t.code : "—";
     $("tube-fill").textContent = t ? String(t.filled) : "0";
@@ -176,11 +175,11 @@
   // The queue goes to the site's sync address in one request; the server stores each client id once.
   const outbox = off.outbox({
     queue: off.queue(KEY.queue), url: cfg.urls.sync, size: Infinity, every: 10000, render, refresh: refreshRoster,
+    count: (entries) => entries.filter((e) => e.op === "register").length, texts: cfg.text,
     reply(data, batch) {
       for (const r of data.rejected || []) addLog("✗ " + Object.values(r.errors || {}).join(" "));
       return batch.map((e) => e.client_id);
     },
-    status: { el: $("net-status"), online: cfg.text.online, offline: cfg.text.offline }, button: $("sync-now"),
   });
   const online = outbox.online;
 
