@@ -345,8 +345,9 @@ def test_gate_page_lists_the_guards_checkpoints_and_the_service_worker_covers_it
     client = login(cast.guard_a)
     html = client.get("/gates/").content.decode()
     assert "甲一小区" in html and "乙卡口" not in html and 'id="gate-config"' in html
-    # The worker is the static script gates/sw.js, served under /gates/ (so that it may
-    # control the page); the page tells it, in the query string, what to keep offline.
+    # The worker is the fields pages' shared script fangkong/sw.js, served under /gates/ (so
+    # that it may control the page); the page tells it, in the query string, its cache and
+    # what to keep offline.
     import json
     import urllib.parse
 
@@ -354,12 +355,15 @@ def test_gate_page_lists_the_guards_checkpoints_and_the_service_worker_covers_it
     sw_url = urllib.parse.urlsplit(config["urls"]["sw"])
     params = urllib.parse.parse_qs(sw_url.query)
     assert sw_url.path == "/gates/sw.js" and params["page"] == ["/gates/"]
-    assert "/static/gates/gate.js" in json.loads(params["assets"][0])
+    assets = json.loads(params["assets"][0])
+    assert {"/static/gates/gate.js", "/static/fangkong/passcode.js", "/static/fangkong/offline.js"} <= set(assets)
+    assert params["cache"][0].startswith("fk-gates-v")
+    assert '/static/fangkong/passcode.js' in html and '/static/fangkong/offline.js' in html
     sw = Client().get(config["urls"]["sw"])
     assert sw.status_code == 200 and sw["Content-Type"].startswith("application/javascript")
     assert sw["Service-Worker-Allowed"] == "/gates/"
-    from fangkong.gates.views import SW_SCRIPT
-    assert sw.content == SW_SCRIPT.read_bytes() and b'searchParams' in sw.content
+    from fangkong.web.offline import WORKER
+    assert sw.content == WORKER.read_bytes() and b'searchParams' in sw.content
     assert Client().get("/healthz").content == b"ok"
 
 

@@ -6,16 +6,12 @@ device (a client id per log, sent once; the gate page's and duty page's pattern)
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
-from pathlib import Path
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db.models import Count, Q, Sum
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import int_or_none
+from fangkong.web.offline import worker_response, worker_url
 from fangkong.places.access import get_in_scope, may, public, requires, scope
 from fangkong.places.models import Place
 from fangkong.supplies.models import Item
@@ -34,7 +31,7 @@ from .models import Round, Target
 
 AGENTS = ("disinfectant", "disinfectant_powder", "alcohol")
 ASSETS = ["disinfection/disinfection.js"]
-SW_SCRIPT = Path(__file__).resolve().parent / "static" / "disinfection" / "sw.js"
+SW_CACHE = "fk-disinfection-v2"
 S = Round.State
 
 
@@ -173,8 +170,9 @@ def _phone(request, rounds, *, target=None, status=200):
     user = request.user
     config = {"user": user.get_username(),
               "urls": {"batch": "/api/disinfection/logs",
-                       "sw": reverse("disinfection_sw") + "?" + urlencode({"page": reverse("disinfection_today"),
-                                                                           "assets": json.dumps([static(a) for a in ASSETS])}),
+                       # Offline, a target's code scanned (/disinfection/t/<code>/) opens the kept list on it.
+                       "sw": worker_url(reverse("disinfection_sw"), cache=SW_CACHE, page=reverse("disinfection_today"),
+                                        scans=reverse("disinfection_board") + "t/", assets=ASSETS),
                        "scope": reverse("disinfection_board"), "today": reverse("disinfection_today")},
               "t": _js_strings()}
     done = scope(Round.objects.filter(day=timezone.localdate(), state=S.DONE, done_by=user), user, "disinfection.log").count()
@@ -227,6 +225,4 @@ def log(request, pk):
 @require_GET
 @public("service worker script of the disinfection phone page: code only, no data")
 def service_worker(request):
-    resp = HttpResponse(SW_SCRIPT.read_bytes(), content_type="application/javascript; charset=utf-8")
-    resp["Service-Worker-Allowed"] = reverse("disinfection_board")
-    return resp
+    return worker_response(reverse("disinfection_board"))

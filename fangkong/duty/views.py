@@ -6,15 +6,11 @@ a grid's roster and teams."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date as _parse_date, parse_datetime as _parse_datetime
@@ -26,6 +22,7 @@ from fangkong.lib.workflow import Invalid, int_or_none
 from fangkong.places.access import get_in_scope, has_perm, may, public, requires, scope
 from fangkong.places.models import Organization, Place
 from fangkong.web.forms import attempt
+from fangkong.web.offline import worker_response, worker_url
 
 from . import actions, queries
 from .models import (SYMPTOMS, Assignment, Deployment, GridPosition, HealthCheck, SentDeployment, Shift, StreetSetting, Team,
@@ -48,7 +45,7 @@ def parse_datetime(raw):
         return None
 
 
-ASSETS = ["vendor/pico/pico.min.css", "fangkong/app.css", "duty/duty.css", "duty/duty.js", "vendor/jsqr/jsQR.js"]
+ASSETS = ["duty/duty.css", "duty/duty.js", "vendor/jsqr/jsQR.js", "fangkong/camera.js"]
 POST_QR_PREFIX = "fkpost:"  # the post's QR code reads "fkpost:<the shift's post code>" (duty.js strips it)
 
 
@@ -107,8 +104,7 @@ def home(request):
     config = {
         "user": user.get_username(),
         "urls": {"batch": "/api/duty/checks/batch",
-                 "sw": reverse("duty_sw") + "?" + urlencode({"page": reverse("duty_home"),
-                                                             "assets": json.dumps([static(a) for a in ASSETS])}),
+                 "sw": worker_url(reverse("duty_sw"), cache=SW_CACHE, page=reverse("duty_home"), assets=ASSETS),
                  "scope": reverse("duty_home")},
         "t": _js_strings(),
     }
@@ -119,15 +115,13 @@ def home(request):
     })
 
 
-SW_SCRIPT = Path(__file__).resolve().parent / "static" / "duty" / "sw.js"
+SW_CACHE = "fk-duty-v3"
 
 
 @require_GET
 @public("service worker script of the duty page: code only, no data")
 def service_worker(request):
-    resp = HttpResponse(SW_SCRIPT.read_bytes(), content_type="application/javascript; charset=utf-8")
-    resp["Service-Worker-Allowed"] = reverse("duty_home")
-    return resp
+    return worker_response(reverse("duty_home"))
 
 
 @require_POST

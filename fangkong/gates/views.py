@@ -4,14 +4,10 @@ visitor pass issued on the spot, the figures per checkpoint and day, and the med
 from __future__ import annotations
 
 import datetime as dt
-import json
-from pathlib import Path
-from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import HttpResponse, HttpResponseBadRequest
+from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -19,13 +15,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from fangkong.web.forms import attempt
+from fangkong.web.offline import worker_response, worker_url
 from fangkong.lib.workflow import int_or_none
 from fangkong.places.access import get_in_scope, has_perm, places_in_scope, public, requires
 
 from . import actions, queries
 from .models import CHECKPOINT_KINDS
 
-ASSETS = ["vendor/pico/pico.min.css", "fangkong/app.css", "gates/gate.css", "gates/gate.js", "vendor/jsqr/jsQR.js"]
+ASSETS = ["gates/gate.css", "fangkong/passcode.js", "gates/gate.js", "vendor/jsqr/jsQR.js", "fangkong/camera.js"]
 
 
 def _js_strings() -> dict:
@@ -71,8 +68,7 @@ def gate(request):
     config = {
         "places": places,
         "urls": {"trust": "/api/gates/trust", "batch": "/api/gates/entries/batch", "check": "/api/gates/check",
-                 "sw": reverse("gates_sw") + "?" + urlencode({"page": reverse("gates_gate"),
-                                                              "assets": json.dumps([static(a) for a in ASSETS])}),
+                 "sw": worker_url(reverse("gates_sw"), cache=SW_CACHE, page=reverse("gates_gate"), assets=ASSETS),
                  "scope": reverse("gates_gate")},
         "fever": str(settings.FEVER_THRESHOLD),
         "refusedColours": sorted(actions.REFUSED_COLOURS),
@@ -83,18 +79,16 @@ def gate(request):
                                                "can_visitor": has_perm(request.user, "gates.visitor")})
 
 
-SW_SCRIPT = Path(__file__).resolve().parent / "static" / "gates" / "sw.js"
+SW_CACHE = "fk-gates-v2"
 
 
 @require_GET
 @public("service worker script of the gate page: code only, no data")
 def service_worker(request):
-    """The static script gates/sw.js, served under /gates/ so that it may control the gate
-    page (a worker's scope is its own path unless this header widens it). The page's
-    address and the assets to keep offline come in its query string (gate.js adds them)."""
-    resp = HttpResponse(SW_SCRIPT.read_bytes(), content_type="application/javascript; charset=utf-8")
-    resp["Service-Worker-Allowed"] = reverse("gates_gate")
-    return resp
+    """The shared worker script (fangkong/sw.js), served under /gates/ so that it may control
+    the gate page. The page's address, the cache and the assets to keep offline come in its
+    query string (the page's config gives the address with them)."""
+    return worker_response(reverse("gates_gate"))
 
 
 # --- Visitor pass on the spot -------------------------------------------------------------

@@ -11,16 +11,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
-from pathlib import Path
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db.models import Case, Count, F, IntegerField, Q, Value, When
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
-from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -29,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import int_or_none
+from fangkong.web.offline import worker_response, worker_url
 from fangkong.places.access import (get_in_scope, has_perm, holders, may, possible_transitions, public, requires, scope)
 from fangkong.places.models import Place
 from fangkong.web.forms import attempt, submitted, transition_pages
@@ -235,16 +232,16 @@ def inspect(request, pk: int):
 # The phone checklist works without network (the gate and duty pages' pattern): the pages
 # under /resumption/checks/ and these assets are kept by a service worker; the answers
 # (with photos) wait on the phone under a client id and are sent once when online.
-ASSETS = ["vendor/pico/pico.min.css", "fangkong/app.css", "resumption/check.css", "resumption/check.js"]
-SW_SCRIPT = Path(__file__).resolve().parent / "static" / "resumption" / "sw.js"
+ASSETS = ["resumption/check.css", "resumption/check.js"]
+SW_CACHE = "fk-resumption-v2"
 
 
 def _offline_config(user) -> dict:
     return {
         "user": user.get_username(),
         "urls": {"api": "/api/resumption-checks/", "scope": reverse("resumption_checks"),
-                 "sw": reverse("resumption_sw") + "?" + urlencode({"page": reverse("resumption_checks"),
-                                                                   "assets": json.dumps([static(a) for a in ASSETS])})},
+                 "sw": worker_url(reverse("resumption_sw"), cache=SW_CACHE, page=reverse("resumption_checks"),
+                                  items=reverse("resumption_checks"), assets=ASSETS)},
         "t": {
             "online": _("Online"), "offline": _("Offline"),
             "queued": _("Saved on this device; it will be sent when online"),
@@ -262,9 +259,7 @@ def _offline_config(user) -> dict:
 @require_GET
 @public("service worker script of the on-site checklist: code only, no data")
 def service_worker(request):
-    resp = HttpResponse(SW_SCRIPT.read_bytes(), content_type="application/javascript; charset=utf-8")
-    resp["Service-Worker-Allowed"] = reverse("resumption_checks")
-    return resp
+    return worker_response(reverse("resumption_checks"))
 
 
 @requires("resumption.check")

@@ -4,7 +4,6 @@ register, the pairing partner's cases, the hotline console, and the resident's l
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
@@ -19,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from fangkong.audit.actions import record
 from fangkong.lib.workflow import Invalid, int_or_none
+from fangkong.web.offline import worker_response, worker_url
 from fangkong.places.access import (authenticated, get_in_scope, has_perm, may, personal_link, possible_transitions,
                                     public, requires, scope)
 from fangkong.places.models import Place
@@ -446,7 +446,8 @@ def points(request):
         "errors": list(refused.errors.items()) if refused else []}, status=refused.status if refused else 200)
 
 
-HANDOVER_ASSETS = ["vendor/pico/pico.min.css", "fangkong/app.css", "fangkong/app.js", "services/handover.js"]
+HANDOVER_ASSETS = ["services/handover.js"]
+ROUND_SW_CACHE = "fk-handover-v3"
 
 
 def _handover_strings() -> dict:
@@ -459,31 +460,23 @@ def _handover_strings() -> dict:
 
 
 def _round_ctx(request, rnd, **extra):
-    import json
-    from urllib.parse import urlencode
-
-    from django.templatetags.static import static
     from django.urls import reverse
 
     left = actions.not_collected(rnd)
     scope_url = _rounds_scope()
     config = {"user": request.user.get_username(), "round": rnd.pk, "t": _handover_strings(),
               "urls": {"batch": "/api/services/handovers/batch", "scope": scope_url,
-                       "sw": reverse("services_round_sw") + "?" + urlencode(
-                           {"scope": scope_url, "assets": json.dumps([static(a) for a in HANDOVER_ASSETS])})}}
+                       "sw": worker_url(reverse("services_round_sw"), cache=ROUND_SW_CACHE, items=scope_url,
+                                        assets=HANDOVER_ASSETS)}}
     return {"rnd": rnd, "handed": rnd.handovers.count(), "left": left.count(), "left_list": left[:200],
             "can_close": may(request.user, "services.orders", rnd), "config": config, **extra}
-
-
-ROUND_SW = Path(__file__).resolve().parent / "static" / "services" / "sw.js"
 
 
 @require_GET
 @public("service worker script of the distribution round pages: code only, no data")
 def round_sw(request):
-    resp = HttpResponse(ROUND_SW.read_bytes(), content_type="application/javascript; charset=utf-8")
-    resp["Service-Worker-Allowed"] = _rounds_scope()
-    return resp
+    """The shared worker script (fangkong/sw.js) for the round pages /services/rounds/<pk>/."""
+    return worker_response(_rounds_scope())
 
 
 def _rounds_scope() -> str:

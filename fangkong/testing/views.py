@@ -4,21 +4,19 @@ door-knock list of a round, the registrar's phone page (works offline: static/te
 register.js), and the lab's result upload."""
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
-from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from fangkong.web.offline import worker_response, worker_url
 from fangkong.places.access import (authenticated, get_in_scope, has_perm, places_in_scope, possible_transitions,
                                     public, requires, scope)
 from fangkong.places.models import Organization
@@ -206,8 +204,8 @@ def coverage_xlsx(request, pk):
 
 
 # What the registration page needs to load with no network (its service worker keeps them).
-ASSETS = ["vendor/pico/pico.min.css", "fangkong/app.css", "vendor/htmx/htmx.min.js", "fangkong/app.js",
-          "fangkong/passcode.js", "testing/register.css", "testing/register.js"]
+ASSETS = ["fangkong/passcode.js", "testing/register.css", "testing/register.js"]
+SW_CACHE = "fk-testing-v2"
 
 
 @requires("testing.register", obj=Site)
@@ -220,8 +218,7 @@ def register_page(request, pk):
     config = {"site": site.pk, "pooling": site.round.pooling, "running": site.round.state == Round.State.RUNNING,
               "urls": {"roster": f"/api/testing/sites/{site.pk}/roster", "register": f"/api/testing/sites/{site.pk}/registrations",
                        "seal": f"/api/testing/sites/{site.pk}/seal", "sync": f"/api/testing/sites/{site.pk}/sync",
-                       "sw": reverse("testing_sw") + "?" + urlencode({"page": page,
-                                                                      "assets": json.dumps([static(a) for a in ASSETS])}),
+                       "sw": worker_url(reverse("testing_sw"), cache=SW_CACHE, page=page, assets=ASSETS),
                        "scope": page},
               "lanes": [{"id": ln.pk, "label": f"{ln.number} · {ln.get_kind_display()}"} for ln in site.lanes.all()],
               "text": {"online": _("Online"), "offline": _("Offline: entries are kept on this phone"),
@@ -244,17 +241,12 @@ def register_page(request, pk):
     return render(request, "testing/register.html", {"site": site, "config": config})
 
 
-SW_SCRIPT = Path(__file__).resolve().parent / "static" / "testing" / "sw.js"
-
-
 @require_GET
 @public("service worker script of the registration page: code only, no data")
 def service_worker(request):
-    """The static script testing/sw.js, served under /testing/ so that it may control the
-    registration pages of the sites (a worker's scope is its own path unless widened)."""
-    resp = HttpResponse(SW_SCRIPT.read_bytes(), content_type="application/javascript; charset=utf-8")
-    resp["Service-Worker-Allowed"] = reverse("testing_home") + "sites/"
-    return resp
+    """The shared worker script (fangkong/sw.js), served under /testing/ so that it may control
+    the registration pages of the sites (one worker a site's page, all sharing one cache)."""
+    return worker_response(reverse("testing_home") + "sites/")
 
 
 class ResultUpload(forms.Form):

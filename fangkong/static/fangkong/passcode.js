@@ -4,8 +4,9 @@
  * (gates.passcheck.trust(): the gate page's /api/gates/trust, the testing roster's "trust").
  * verify(token, trust) answers {code, claims}: code "" for a good code, else one of
  * malformed, nocrypto, nokeys, unknown_key, bad_signature, expired, revoked (the server's
- * TokenError codes). Used by the registration page of mass testing, which also checks a
- * resident's personal-link code with verifyLink (below). */
+ * TokenError codes). Used by the gate page (which adds its own checks: the place, the colours
+ * it refuses, fetching rotated keys) and the registration page of mass testing, which also
+ * checks a resident's personal-link code with verifyLink (below). */
 window.fkPassCode = (function () {
   "use strict";
   const KINDS = { r: "resident", v: "visitor", c: "vehicle" };

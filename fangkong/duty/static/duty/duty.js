@@ -1,47 +1,48 @@
 /* Fangkong duty page: check-in on arrival and check-out before leaving work without network.
  * Each press is kept on the device under a UUID (its client id) with the device's time and
- * sent in batches whenever the server answers; a resend stores once. The same pattern as
- * the gate page (gates/gate.js). Every text shown comes from the page, never from this file. */
+ * sent in batches whenever the server answers; a resend stores once (the queue, the sending and
+ * the worker: fangkong/offline.js). Every text shown comes from the page, never from this file. */
 (function () {
   "use strict";
+  const off = window.fkOffline;
   const cfg = JSON.parse(document.getElementById("duty-config").textContent);
   const T = cfg.t;
   const KEY = { queue: "fk-duty-queue:" + cfg.user, rejected: "fk-duty-rejected:" + cfg.user };
   const $ = (id) => document.getElementById(id);
-  let serverDown = false;
-  let needSignIn = false;
-  let unsaved = [];
-
-  function load(key, dflt) {
-    try { const v = JSON.parse(localStorage.getItem(key)); return v === null ? dflt : v; } catch (e) { return dflt; }
-  }
-  function save(key, value) {
-    try { localStorage.setItem(key, JSON.stringify(value)); return true; } catch (e) { return false; }
-  }
-  function uuid() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    const b = crypto.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
-    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-  }
-  function csrf() {
-    const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    if (m) return decodeURIComponent(m[1]);
-    const input = document.querySelector("input[name=csrfmiddlewaretoken]");
-    return input ? input.value : "";
-  }
-  function online() { return navigator.onLine && !serverDown; }
+  const { uuid } = off;
   function hhmm(iso) { return new Date(iso).toTimeString().slice(0, 5); }
+  let reload = false;
+  const refusals = off.refusals(KEY.rejected, 20);
 
-  function queued() { return load(KEY.queue, []).concat(unsaved); }
-  function enqueue(entry) {
-    if (unsaved.length || !save(KEY.queue, load(KEY.queue, []).concat([entry]))) unsaved.push(entry);
+  // What the server answered to a batch: the shifts as it has them, the refused entries.
+  function reply(data, batch) {
+    for (const h of data.health || []) {
+      showHealth(h.state, h.temperature, "");
+      if (h.removed.some((id) => { const li = document.querySelector(`li[data-assignment="${id}"]`);
+                                   return li && li.dataset.state !== "removed"; })) reload = true;
+    }
+    const bad = off.refusedOf(data);
+    // A shift refused (another post's QR code, checked in twice...): shown as the server has it.
+    if (batch.some((e) => e.assignment && bad[e.client_id])) reload = true;
+    for (const a of data.assignments) {
+      const li = document.querySelector(`li[data-assignment="${a.id}"]`);
+      if (!li) continue;
+      showState(li, a.state, a.state === "checked_out" ? T.checkedOut : T.checkedIn,
+                a.state === "checked_out" ? a.checkout_at : a.checkin_at);
+      if (a.late) li.querySelector(".shift-state").textContent += " · " + T.late;
+    }
+    if (batch.some((e) => e.kind === "health" && bad[e.client_id]) && $("health-today")) $("health-today").hidden = true;
+    refusals.add(bad);
+    return [...data.accepted, ...Object.keys(bad)];
   }
-  function forget(ids) {
-    save(KEY.queue, load(KEY.queue, []).filter((e) => !ids.has(e.client_id)));
-    unsaved = unsaved.filter((e) => !ids.has(e.client_id));
-  }
+
+  const outbox = off.outbox({
+    queue: off.queue(KEY.queue), url: cfg.urls.batch, body: off.stamped, reply, refusals, texts: T,
+    after() { if (reload) { reload = false; setTimeout(() => location.reload(), 0); } }, // also when taken off shifts
+  });
+  const online = outbox.online;
+  const queued = outbox.queued;
+  const sync = outbox.sync;
 
   // Show an assignment as the device knows it: the server's state, or the entry waiting.
   function showState(li, state, text, at) {
@@ -76,75 +77,11 @@
     const entry = { client_id: uuid(), assignment: Number(li.dataset.assignment), direction,
                     device_at: new Date().toISOString(), offline: !online(), note: note ? note.value.trim() : "" };
     if (postCode) entry.post_code = postCode; // checked against the shift's post by the server
-    enqueue(entry);
+    outbox.add(entry);
     showState(li, direction === "in" ? "checked_in" : "checked_out", (direction === "in" ? T.checkedIn : T.checkedOut)
       + (online() ? "" : " · " + T.queued), entry.device_at);
-    render();
+    outbox.render();
     sync();
-  }
-
-  let syncing = false;
-  async function sync() {
-    if (syncing || !navigator.onLine) { render(); return; }
-    const batch = queued().slice(0, 100);
-    if (!batch.length) { render(); return; }
-    syncing = true;
-    try {
-      const resp = await fetch(cfg.urls.batch, {
-        method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-        body: JSON.stringify({ entries: batch, sent_at: new Date().toISOString() }),
-      });
-      serverDown = false;
-      if (resp.status === 401 || resp.status === 403) { needSignIn = true; return; }
-      needSignIn = false;
-      if (!resp.ok) { serverDown = resp.status >= 500; return; }
-      const data = await resp.json();
-      let reload = false;
-      for (const h of data.health || []) {
-        showHealth(h.state, h.temperature, "");
-        if (h.removed.some((id) => { const li = document.querySelector(`li[data-assignment="${id}"]`);
-                                     return li && li.dataset.state !== "removed"; })) reload = true;
-      }
-      const bad = {};
-      for (const r of data.rejected) bad[r.client_id] = r.errors;
-      // A shift refused (another post's QR code, checked in twice...): shown as the server has it.
-      if (batch.some((e) => e.assignment && bad[e.client_id])) reload = true;
-      if (reload) setTimeout(() => location.reload(), 0); // also when taken off shifts
-      forget(new Set([...data.accepted, ...Object.keys(bad)]));
-      for (const a of data.assignments) {
-        const li = document.querySelector(`li[data-assignment="${a.id}"]`);
-        if (!li) continue;
-        showState(li, a.state, a.state === "checked_out" ? T.checkedOut : T.checkedIn,
-                  a.state === "checked_out" ? a.checkout_at : a.checkin_at);
-        if (a.late) li.querySelector(".shift-state").textContent += " · " + T.late;
-      }
-      if (batch.some((e) => e.kind === "health" && bad[e.client_id]) && $("health-today")) $("health-today").hidden = true;
-      if (Object.keys(bad).length) {
-        const rej = load(KEY.rejected, []);
-        for (const [id, errors] of Object.entries(bad)) rej.push({ id, errors });
-        save(KEY.rejected, rej.slice(-20));
-      }
-    } catch (e) {
-      serverDown = true; // no network: everything stays queued
-    } finally {
-      syncing = false;
-      render();
-    }
-  }
-
-  function render() {
-    const status = $("net-status");
-    const on = online();
-    status.textContent = on ? T.online : T.offline;
-    status.className = "net " + (on ? "on" : "off");
-    status.dataset.state = on ? "online" : "offline";
-    $("waiting").textContent = String(queued().length);
-    const rej = load(KEY.rejected, []);
-    const p = $("rejected");
-    p.hidden = !rej.length && !needSignIn;
-    p.textContent = (needSignIn ? T.signIn + " " : "") +
-      rej.slice(-3).map((r) => Object.values(r.errors).join("; ") + " (" + T.rejected + ")").join(" · ");
   }
 
   // --- The post's QR code: scanned by the camera (or typed, or from a scanner) ----------------
@@ -172,42 +109,9 @@
     press(li.querySelector("form.check-form"), direction, code);
     if ($("scan")) $("scan").value = "";
   }
-  let stream = null;
-  async function camera() {
-    const video = $("camera");
-    if (stream) { stopCamera(); return; }
-    if (!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia) || typeof jsQR !== "function") {
-      scanMessage(T.noCamera); return;
-    }
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
-    } catch (e) { scanMessage(T.noCamera); return; }
-    video.srcObject = stream;
-    video.hidden = false;
-    await video.play();
-    const canvas = $("camera-canvas");
-    const ctx = canvas.getContext("2d", { willReadFrequently: true });
-    const tick = () => {
-      if (!stream) return;
-      if (video.readyState === video.HAVE_ENOUGH_DATA) {
-        canvas.width = video.videoWidth; canvas.height = video.videoHeight;
-        ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
-        const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
-        const code = jsQR(img.data, img.width, img.height, { inversionAttempts: "dontInvert" });
-        if (code && code.data) { stopCamera(); onScan(code.data); return; }
-      }
-      setTimeout(tick, 150);
-    };
-    tick();
-  }
-  function stopCamera() {
-    if (stream) stream.getTracks().forEach((t) => t.stop());
-    stream = null;
-    $("camera").hidden = true;
-  }
   if ($("scan-form")) {
     $("scan-form").addEventListener("submit", (e) => { e.preventDefault(); onScan($("scan").value); });
-    $("camera-btn").addEventListener("click", camera);
+    window.fkCamera.wire(onScan, () => scanMessage(T.noCamera));
   }
 
   // --- The daily health check-in: queued like the check-ins (same queue, a client id each) ---
@@ -228,10 +132,10 @@
       const symptoms = Array.from(hform.querySelectorAll("input[name=symptoms]:checked"), (i) => i.value);
       const entry = { kind: "health", client_id: uuid(), temperature: temp, symptoms,
                       device_at: new Date().toISOString(), offline: !online() };
-      enqueue(entry);
+      outbox.add(entry);
       showHealth("queued", temp, T.healthQueued);
       hform.reset();
-      render();
+      outbox.render();
       sync();
     });
   }
@@ -251,14 +155,8 @@
       press(form, btn.dataset.direction || btn.value);
     });
   });
-  $("sync-now").addEventListener("click", () => { serverDown = false; sync(); });
-  window.addEventListener("online", () => { serverDown = false; sync(); });
-  window.addEventListener("offline", render);
-  setInterval(() => { if (navigator.onLine) sync(); }, 5000);
-  if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register(cfg.urls.sw, { scope: cfg.urls.scope }).catch(() => {});
-  }
-  render();
+  off.worker(cfg.urls.sw, cfg.urls.scope);
+  outbox.start();
   sync();
   window.fkDuty = { sync, queued: () => queued().length, onScan }; // for tests and the console
 })();

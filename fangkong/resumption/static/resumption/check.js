@@ -1,74 +1,21 @@
 /* Fangkong on-site checklist (复工复产核验) without network: the checker's answers, with
  * their photos (shrunk on the phone), are kept on the device under a UUID (their client id)
  * and sent to POST /api/resumption-checks/{id}/finish whenever the server answers; a resend
- * of the same answers stores once. The same pattern as the duty and gate pages; the pages
- * themselves are kept by the service worker (sw.js). Every text shown comes from the page. */
+ * of the same answers stores once (the queue, the sending and the service worker that keeps
+ * the pages: fangkong/offline.js). Every text shown comes from the page. */
 (function () {
   "use strict";
   const cfgNode = document.getElementById("check-config");
   if (!cfgNode) return;
   const cfg = JSON.parse(cfgNode.textContent);
   const T = cfg.t;
-  const CACHE = "fk-resumption-v1";
   const MAX_SIDE = 1600; // photos are shrunk to this many pixels on the longer side before queueing
   const $ = (id) => document.getElementById(id);
   const form = document.querySelector("form.checklist[data-check]");
-  let serverDown = false;
-  let needSignIn = false;
-  let memory = []; // the queue when the device refuses storage (private mode): kept while the page is open
-
-  // --- The queue: IndexedDB (photos are too big for localStorage) ---------------------------
-  function openDb() {
-    return new Promise((resolve) => {
-      if (!window.indexedDB) { resolve(null); return; }
-      let req;
-      try { req = indexedDB.open("fk-resumption:" + cfg.user, 1); } catch (e) { resolve(null); return; }
-      req.onupgradeneeded = () => req.result.createObjectStore("queue", { keyPath: "client_id" });
-      req.onsuccess = () => resolve(req.result);
-      req.onerror = () => resolve(null);
-    });
-  }
-  const dbReady = openDb();
-  async function tx(mode, fn) {
-    const db = await dbReady;
-    if (!db) return fn(null);
-    return new Promise((resolve, reject) => {
-      const t = db.transaction("queue", mode);
-      const out = fn(t.objectStore("queue"));
-      t.oncomplete = () => resolve(out && out.result !== undefined ? out.result : out);
-      t.onerror = () => reject(t.error);
-      t.onabort = () => reject(t.error);
-    });
-  }
-  async function queued() {
-    try {
-      const rows = await tx("readonly", (store) => (store ? store.getAll() : null));
-      return (rows || []).concat(memory).sort((a, b) => (a.device_at < b.device_at ? -1 : 1));
-    } catch (e) { return memory.slice(); }
-  }
-  async function enqueue(entry) {
-    try { await tx("readwrite", (store) => { if (!store) throw new Error("no store"); store.put(entry); }); }
-    catch (e) { memory.push(entry); }
-  }
-  async function forget(id) {
-    memory = memory.filter((e) => e.client_id !== id);
-    try { await tx("readwrite", (store) => store && store.delete(id)); } catch (e) { /* gone with the page */ }
-  }
-
-  function uuid() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    const b = crypto.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
-    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-  }
-  function csrf() {
-    const m = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-    if (m) return decodeURIComponent(m[1]);
-    const input = document.querySelector("input[name=csrfmiddlewaretoken]");
-    return input ? input.value : "";
-  }
-  function online() { return navigator.onLine && !serverDown; }
+  const off = window.fkOffline;
+  // The queue: IndexedDB (photos are too big for localStorage).
+  const queue = off.idbQueue("fk-resumption:" + cfg.user);
+  const queued = () => queue.all();
   function fmt(text, vars) { return text.replace(/%\((\w+)\)s/g, (_m, k) => String(vars[k])); }
 
   // --- Photos: shrunk on the phone (a JPEG data URL), else sent as they are -----------------
@@ -141,13 +88,13 @@
     }
     const overall = form.querySelector("[name=note]");
     const entry = {
-      client_id: uuid(), check: Number(form.dataset.check), device_at: new Date().toISOString(), offline: !online(),
+      client_id: off.uuid(), check: Number(form.dataset.check), device_at: new Date().toISOString(), offline: !outbox.online(),
       photos, body: { answers, note: overall ? overall.value.trim() : "" },
     };
-    await enqueue(entry);
+    await outbox.add(entry);
     showQueued(entry);
-    await render();
-    sync();
+    await outbox.render();
+    outbox.sync();
   }
   function showQueued(entry) {
     if (!form || entry.check !== Number(form.dataset.check)) return;
@@ -180,48 +127,33 @@
   }
 
   // --- Sending --------------------------------------------------------------------------------
-  let syncing = false;
-  async function sync() {
-    if (syncing || !navigator.onLine) { render(); return; }
-    syncing = true;
-    let reload = false;
-    try {
-      for (const entry of await queued()) {
-        const resp = await fetch(cfg.urls.api + entry.check + "/finish", {
-          method: "POST", credentials: "same-origin",
-          headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-          body: JSON.stringify({ ...entry.body, client_id: entry.client_id, offline: entry.offline }),
-        });
-        serverDown = false;
-        if (resp.status === 401 || resp.status === 403) { needSignIn = true; break; }
-        needSignIn = false;
-        if (resp.status >= 500) { serverDown = true; break; }
-        const here = form && entry.check === Number(form.dataset.check);
-        if (resp.ok) {
-          await forget(entry.client_id);
-          if (here) reload = true;
-          continue;
-        }
-        // Refused (already checked by someone else, answers the server does not take):
-        // dropped from the queue and shown; on its own page the form is open again.
-        let data = {};
-        try { data = await resp.json(); } catch (e) { data = {}; }
-        // The API's refusals: 422 {"detail": [{field, message}]}, 409/404 {"detail": "reason"}.
-        const errors = {};
-        if (Array.isArray(data.detail)) for (const d of data.detail) errors[d.field] = d.message;
-        const text = Object.values(errors).join("; ") || (typeof data.detail === "string" ? data.detail : "") || String(resp.status);
-        await forget(entry.client_id);
-        remember(entry.check, text);
-        if (here) unqueue(errors);
-      }
-    } catch (e) {
-      serverDown = true; // no network: everything stays queued
-    } finally {
-      syncing = false;
-      await render();
-    }
-    if (reload) window.location.reload(); // the page as the server now has it
-  }
+  // One request an entry, to its check's finish address.
+  let reload = false;
+  const outbox = off.outbox({
+    queue, size: 1, drain: true, render,
+    url: (batch) => cfg.urls.api + batch[0].check + "/finish",
+    body: (batch) => ({ ...batch[0].body, client_id: batch[0].client_id, offline: batch[0].offline }),
+    reply(data, batch) {
+      if (form && batch[0].check === Number(form.dataset.check)) reload = true;
+      return [batch[0].client_id];
+    },
+    // Refused (already checked by someone else, answers the server does not take): dropped
+    // from the queue and shown; on its own page the form is open again.
+    async refused(resp, batch) {
+      const entry = batch[0];
+      let data = {};
+      try { data = await resp.json(); } catch (e) { data = {}; }
+      // The API's refusals: 422 {"detail": [{field, message}]}, 409/404 {"detail": "reason"}.
+      const errors = {};
+      if (Array.isArray(data.detail)) for (const d of data.detail) errors[d.field] = d.message;
+      const text = Object.values(errors).join("; ") || (typeof data.detail === "string" ? data.detail : "") || String(resp.status);
+      remember(entry.check, text);
+      if (form && entry.check === Number(form.dataset.check)) unqueue(errors);
+      return [entry.client_id];
+    },
+    after() { if (reload) window.location.reload(); }, // the page as the server now has it
+    texts: T, refusals: { all: () => shownRejected, line: (r) => r.text + " (" + T.rejected + ")" },
+  });
   const REJECTED = "fk-resumption-rejected:" + cfg.user;
   function remember(check, text) {
     let rej = [];
@@ -233,17 +165,7 @@
   const shownRejected = [];
 
   async function render() {
-    const status = $("net-status");
-    const on = online();
-    status.textContent = on ? T.online : T.offline;
-    status.className = "net " + (on ? "on" : "off");
-    status.dataset.state = on ? "online" : "offline";
     const waiting = await queued();
-    $("waiting").textContent = String(waiting.length);
-    const p = $("rejected");
-    p.hidden = !shownRejected.length && !needSignIn;
-    p.textContent = (needSignIn ? T.signIn + " " : "") +
-      shownRejected.slice(-3).map((r) => r.text + " (" + T.rejected + ")").join(" · ");
     // The list: which checks wait on this phone.
     const ids = new Set(waiting.map((e) => e.check));
     document.querySelectorAll("a[data-offline]").forEach((a) => {
@@ -253,28 +175,20 @@
   }
 
   // --- Start ------------------------------------------------------------------------------------
+  outbox.start();
   (async () => {
     if (form) {
       form.addEventListener("submit", submit);
       const mine = (await queued()).filter((e) => e.check === Number(form.dataset.check));
       if (mine.length) showQueued(mine[mine.length - 1]);
     }
-    await render();
-    sync();
+    outbox.sync();
   })();
-  $("sync-now").addEventListener("click", () => { serverDown = false; sync(); });
-  window.addEventListener("online", () => { serverDown = false; sync(); });
-  window.addEventListener("offline", render);
-  setInterval(() => { if (navigator.onLine) sync(); }, 5000);
-  if ("serviceWorker" in navigator) {
-    navigator.serviceWorker.register(cfg.urls.sw, { scope: cfg.urls.scope }).catch(() => {});
-  }
+  off.worker(cfg.urls.sw, cfg.urls.scope);
   // Keep the pages of the visit on the phone while there is network: this page, and from
   // the list every check still to be done.
-  if (navigator.onLine && window.caches) {
-    const pages = Array.from(document.querySelectorAll("a[data-offline]"), (a) => a.getAttribute("href"));
-    if (form && !navigator.serviceWorker?.controller) pages.push(window.location.pathname);
-    if (pages.length) caches.open(CACHE).then((c) => Promise.all(pages.map((u) => c.add(u).catch(() => null)))).catch(() => {});
-  }
-  window.fkChecks = { sync, queued: async () => (await queued()).length }; // for tests and the console
+  const pages = Array.from(document.querySelectorAll("a[data-offline]"), (a) => a.getAttribute("href"));
+  if (form && !navigator.serviceWorker?.controller) pages.push(window.location.pathname);
+  off.keep(pages);
+  window.fkChecks = { sync: outbox.sync, queued: async () => (await queued()).length }; // for tests and the console
 })();

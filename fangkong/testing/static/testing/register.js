@@ -7,7 +7,8 @@
  * personal-link code scanned offline is checked on the phone first (signature, expiry,
  * revocation: fangkong/passcode.js, with the keys and revoked pass and link ids that came
  * with the roster) and a forged, expired or withdrawn one is refused there, never queued
- * (a link code of the older, unsigned form is queued for the server to match). */
+ * (a link code of the older, unsigned form is queued for the server to match). The queue,
+ * the sending and the service worker: fangkong/offline.js. */
 (function () {
   "use strict";
   const cfg = JSON.parse(document.getElementById("testing-config").textContent);
@@ -16,45 +17,18 @@
     tube: "fk-testing-tube-" + cfg.site, done: "fk-testing-done-" + cfg.site, log: "fk-testing-log-" + cfg.site,
   };
   const $ = (id) => document.getElementById(id);
-  let serverDown = false;
-  let syncing = false;
-  let unsaved = [];
-
-  function load(key, dflt) {
-    try { const v = JSON.parse(localStorage.getItem(key)); return v === null ? dflt : v; } catch (e) { return dflt; }
-  }
-  function save(key, value) {
-    try { localStorage.setItem(key, JSON.stringify(value)); return true; } catch (e) { return false; }
-  }
-  function uuid() {
-    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
-    const b = new Uint8Array(16); crypto.getRandomValues(b);
-    b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
-    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
-    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
-  }
-  function csrf() {
-    const m = document.cookie.match(/(?:^|; )csrftoken=([^;]+)/);
-    return m ? decodeURIComponent(m[1]) : "";
-  }
-  function online() { return navigator.onLine && !serverDown; }
-
-  async function post(url, body) {
-    return fetch(url, {
-      method: "POST", credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() }, body: JSON.stringify(body),
-    });
-  }
+  const off = window.fkOffline;
+  const { load, save, uuid } = off;
 
   // --- The tube on the device -------------------------------------------------------------
   function tube() { return load(KEY.tube, null); }
-  function setTube(t) { save(KEY.tube, t); render(); }
+  function setTube(t) { save(KEY.tube, t); outbox.render(); }
 
   function scanTube(code) {
     code = code.trim().toUpperCase();
     if (!code) return;
     const t = tube();
-    if (t && t.code === code) { render(); return; }
+    if (t && t.code === code) { outbox.render(); return; }
     if (t && !t.sealed && t.filled > 0) seal();  // a new tube: the one in hand is sealed
     setTube({ code: code, filled: 0, capacity: cfg.pooling, sealed: false });
   }
@@ -124,10 +98,10 @@
   function maskId(id) { return id.length >= 18 ? id.slice(0, 6) + "********" + id.slice(14) : id; }
 
   async function send(entry, label) {
-    if (online() && !queued().length) {
+    if (online() && !outbox.queued().length) {
       try {
         const url = entry.op === "seal" ? cfg.urls.seal : cfg.urls.register;
-        const resp = await post(url, entry);
+        const resp = await off.post(url, entry);
         if (resp.status >= 500) throw new Error("server");
         const data = await resp.json().catch(() => ({}));
         if (resp.ok) {
@@ -144,17 +118,17 @@
         show("error", errorText(data));
         return;
       } catch (e) {
-        serverDown = true;
-        setTimeout(() => { serverDown = false; }, 5000);
+        outbox.reachable(false);
+        setTimeout(() => outbox.reachable(true), 5000);
       }
     }
-    enqueue(entry);
+    outbox.add(entry);
     if (entry.op === "register") {
       const name = label || (entry.person ? rosterName(entry.person) : entry.code ? "…" : "");
       show("queued", name + " → " + entry.tube + " · " + cfg.text.queued);
       addLog(name + " · " + entry.tube + " · " + cfg.text.unsent);
     }
-    render();
+    outbox.render();
   }
 
   function undo(entry) {
@@ -169,35 +143,6 @@
     if (data && data.errors) return Object.values(data.errors).join(" ");
     if (data && data.detail && data.detail.length) return data.detail.map((d) => d.msg || "").join(" ");
     return "?";
-  }
-
-  function queued() { return load(KEY.queue, []).concat(unsaved); }
-  function enqueue(entry) {
-    const q = load(KEY.queue, []);
-    q.push(entry);
-    if (!save(KEY.queue, q)) unsaved.push(entry);  // storage full: kept in memory
-  }
-
-  async function sync() {
-    if (syncing || !navigator.onLine) return;
-    const q = queued();
-    if (!q.length) { render(); return; }
-    syncing = true;
-    try {
-      const resp = await post(cfg.urls.sync, { entries: q });
-      if (!resp.ok) throw new Error("sync " + resp.status);
-      const data = await resp.json();
-      serverDown = false;
-      const sent = new Set(q.map((e) => e.client_id));
-      save(KEY.queue, load(KEY.queue, []).filter((e) => !sent.has(e.client_id)));
-      unsaved = unsaved.filter((e) => !sent.has(e.client_id));
-      for (const r of data.rejected || []) addLog("✗ " + Object.values(r.errors || {}).join(" "));
-    } catch (e) {
-      serverDown = true;
-    } finally {
-      syncing = false;
-      render();
-    }
   }
 
   async function refreshRoster() {
@@ -221,17 +166,23 @@
     for (const line of load(KEY.log, [])) { const li = document.createElement("li"); li.textContent = line; ol.appendChild(li); }
   }
   function render() {
-    const net = $("net-status");
-    const on = online();
-    net.dataset.state = on ? "online" : "offline";
-    net.textContent = on ? cfg.text.online : cfg.text.offline;
-    $("waiting").textContent = String(queued().filter((e) => e.op === "register").length);
     const t = tube();
     $("tube-code").textContent = t ? t.code : "—";
     $("tube-fill").textContent = t ? String(t.filled) : "0";
     $("tube-cap").textContent = t ? String(t.capacity) : String(cfg.pooling);
     $("tube-state").classList.toggle("sealed", !!(t && t.sealed));
   }
+
+  // The queue goes to the site's sync address in one request; the server stores each client id once.
+  const outbox = off.outbox({
+    queue: off.queue(KEY.queue), url: cfg.urls.sync, size: Infinity, every: 10000, render, refresh: refreshRoster,
+    count: (entries) => entries.filter((e) => e.op === "register").length, texts: cfg.text,
+    reply(data, batch) {
+      for (const r of data.rejected || []) addLog("✗ " + Object.values(r.errors || {}).join(" "));
+      return batch.map((e) => e.client_id);
+    },
+  });
+  const online = outbox.online;
 
   $("tube-form").addEventListener("submit", (ev) => { ev.preventDefault(); scanTube($("tube").value); $("tube").value = ""; $("person").focus(); });
   $("seal").addEventListener("click", seal);
@@ -302,15 +253,9 @@
              f.name.value.trim() + " " + maskId(f.id_number.value.trim()));
     f.reset();
   });
-  $("sync-now").addEventListener("click", sync);
-  window.addEventListener("online", () => { serverDown = false; render(); sync(); refreshRoster(); });
-  window.addEventListener("offline", render);
-  setInterval(sync, 10000);
-  if ("serviceWorker" in navigator && cfg.urls.sw) {
-    navigator.serviceWorker.register(cfg.urls.sw, { scope: cfg.urls.scope }).catch(() => {});
-  }
-  render();
+  off.worker(cfg.urls.sw, cfg.urls.scope);
+  outbox.start();
   renderLog();
   refreshRoster();
-  sync();
+  outbox.sync();
 })();
