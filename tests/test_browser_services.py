@@ -118,3 +118,46 @@ def test_handovers_marked_offline_are_sent_once(live_server, live_cast, open_pag
     assert Handover.objects.filter(round=rnd).count() == 2
     screenshot(page, "services-5-handover-sent-phone")
     assert not page.js_errors
+
+
+def test_hotline_console_and_rota_show_who_is_on_duty_from_the_duty_module(live_server, live_cast, open_page):
+    """The console (desktop and phone) and the street's rota page show the officer on the
+    hotline's running shift (checked in) and the next one, from the duty module's shifts."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from fangkong.duty import actions as duty
+    from fangkong.places.actions import create_organization
+
+    cast = live_cast
+    on, nxt = make_user("duty_on", [("duty_officer", cast.street)]), make_user("duty_next", [("duty_officer", cast.street)])
+    on.first_name, nxt.first_name = "值班员甲", "值班员乙"
+    on.save(), nxt.save()
+    site = create_organization(acting_user=None, kind="site", name="测试街道热线值守点", code="HOTLINE-S", place=cast.street)
+    now = timezone.now()
+    for user in (on, nxt):
+        duty.deploy(acting_user=None, user=user, site=site, kind="cadre", starts_on=timezone.localdate() - dt.timedelta(days=1))
+    running = duty.create_shift(acting_user=None, site=site, post="hotline", starts_at=now - dt.timedelta(hours=2),
+                                ends_at=now + dt.timedelta(hours=6))
+    later = duty.create_shift(acting_user=None, site=site, post="hotline", starts_at=now + dt.timedelta(hours=6),
+                              ends_at=now + dt.timedelta(hours=14))
+    a = duty.assign(acting_user=None, shift=running, user=on)
+    duty.assign(acting_user=None, shift=later, user=nxt)
+    duty.check(acting_user=on, assignment_id=a.pk, direction="in")
+    for size, name in ((DESKTOP, "services-6-console-on-duty-desktop"), (PHONE, "services-7-console-on-duty-phone")):
+        page = open_page(**size)
+        sign_in(page, live_server, "duty_next")
+        page.goto(url(live_server, "services_console"))
+        section = page.locator("#hotline-on-duty").inner_text()
+        assert "值班员甲" in section and "已签到" in section and "值班员乙" in section.split("值班员甲", 1)[1]
+        assert no_horizontal_overflow(page), name
+        screenshot(page, name)
+        assert not page.js_errors
+    page = open_page(**DESKTOP)
+    sign_in(page, live_server, "coordinator")
+    page.goto(url(live_server, "services_rota"))
+    body = page.locator("main").inner_text()
+    assert "值班员甲" in body and "值班员乙" in body and "测试街道热线值守点" in body
+    screenshot(page, "services-8-rota-desktop")
+    assert not page.js_errors

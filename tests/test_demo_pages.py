@@ -160,6 +160,35 @@ def test_demo_times_hold_together(hour, monkeypatch, client):
     for link in ("forward", "review", "travel", "arrive", "answer", "total"):
         assert total.links[link].count and total.links[link].median > 0, link
     assert 1 <= total.links["forward"].median <= 15 and total.links["answer"].median <= 70
+    # Resident services: a week of rounds and group orders (today's round from eight), each
+    # hand-over's pack issued from its point's named holder in the ledger, revisits issuing
+    # from the community's station; the hotline staffed around the clock over the week on the
+    # duty module's shifts, each call owned by the officer on shift when it came in.
+    from fangkong.duty.models import Assignment
+    from fangkong.services.models import Call, GroupOrder, Handover, Revisit, Round
+    from fangkong.supplies.models import Entry
+
+    week_start = timezone.localdate(before) - dt.timedelta(days=6)
+    round_days = set(Round.objects.values_list("day", flat=True))
+    assert min(round_days) == week_start and len(round_days) >= 6
+    assert len({timezone.localdate(t) for t in GroupOrder.objects.values_list("created_at", flat=True)}) >= 6
+    assert not Round.objects.filter(point__holder=None).exists() and not Round.objects.filter(item=None).exists()
+    assert {r.point.holder.name for r in Round.objects.select_related("point__holder")} == {f"第{n}发放点" for n in range(1, 5)}
+    ledger = Entry.objects.filter(task__in=["services.handover", "services.round"])
+    assert -sum(ledger.values_list("quantity", flat=True)) == Handover.objects.count() > 0
+    assert not Entry.objects.filter(at__gt=after).exists() and not Handover.objects.filter(at__gt=after).exists()
+    with_goods = Revisit.objects.exclude(item=None)
+    assert with_goods.exists() and Entry.objects.filter(task="services.revisit").count() == with_goods.count()
+    shifts = list(Assignment.objects.filter(shift__post="hotline").exclude(state="removed").select_related("shift").order_by(
+        "shift__starts_at"))
+    assert shifts[0].shift.starts_at == timezone.make_aware(dt.datetime.combine(week_start, dt.time.min))
+    assert all(a.shift.ends_at == b.shift.starts_at for a, b in zip(shifts, shifts[1:])) and shifts[-1].shift.ends_at > after
+    assert not Assignment.objects.filter(checkin_at__gt=after).exists()
+    assert not Assignment.objects.filter(shift__post="hotline", shift__ends_at__lt=before, state="assigned").exists()
+    calls = list(Call.objects.all())
+    assert len({timezone.localdate(c.received_at) for c in calls}) >= 6
+    for c in calls:
+        assert any(a.user_id == c.owner_id and a.shift.starts_at <= c.received_at < a.shift.ends_at for a in shifts), c.pk
     if hour is None:  # the other checks of the demo built now
         from tests.test_testing import demo_street_has_a_completed_round_with_a_recall_and_a_round_today
 

@@ -13,7 +13,7 @@ from fangkong.accounts.actions import issue_resident_link
 from fangkong.audit.models import AuditEvent
 from fangkong.places.actions import create_place
 from fangkong.residents.actions import create_household
-from fangkong.services import actions
+from fangkong.services import actions, queries
 from fangkong.services.models import Call, GroupOrder, Handover, HardshipCase, OrderLine, ServiceRequest
 from fangkong.lib.workflow import Conflict, Invalid
 from tests.cast import add_person, make_user
@@ -334,18 +334,87 @@ def test_end_to_end_elderly_resident_calls_for_medicine(cast):
     assert call.state == Call.State.CLOSED and req.state == S.SETTLED
 
 
-def test_rota_and_inflow_note_from_a_call(cast):
+def _hotline_site(street, code):
+    from fangkong.places.actions import create_organization
+
+    return create_organization(acting_user=None, kind="site", name=f"{street.name}热线", code=code, place=street)
+
+
+def _on_duty_section(html: str) -> str:
+    return html.split('id="hotline-on-duty"', 1)[1].split("</section>", 1)[0]
+
+
+def test_rota_is_the_duty_modules_hotline_shifts(cast):
+    """The hotline's rota lives in the duty module: the hotline site's responsible person
+    deploys the street's officers, makes shifts of the post "hotline" and assigns them (its
+    pages); the console shows who is on duty now (planned, then checked in) and next; another
+    street's officer on its own hotline shift is not shown. Recording a call needs no shift."""
+    from fangkong.duty import actions as duty
+    from fangkong.duty.models import Assignment, Shift
+
     o1, o2 = _officers(cast)
+    o1.first_name, o2.first_name = "值班甲", "值班乙"
+    o1.save(), o2.save()
+    site = _hotline_site(cast.street, "HOTLINE-S")
+    lead = make_user("hotline_lead", [("site_lead", site)])
+    # Another street with its own hotline, an officer on shift now.
+    street_t = create_place(acting_user=None, kind="street", name="别的街道", code="T", parent=None)
+    site_t = _hotline_site(street_t, "HOTLINE-T")
+    other = make_user("duty_t", [("duty_officer", street_t)])
+    other.first_name = "别街值班"
+    other.save()
+    lead_t = make_user("hotline_lead_t", [("site_lead", site_t)])
+    duty.deploy(acting_user=None, user=other, site=site_t, kind="cadre", starts_on=timezone.localdate())
     now = timezone.now()
-    c = as_user(cast.coordinator)
-    fmt = "%Y-%m-%dT%H:%M"
-    assert c.post("/hotline/rota/", {"officer": o1.pk, "starts_at": (now - dt.timedelta(hours=1)).strftime(fmt),
-                                      "ends_at": (now + dt.timedelta(hours=11)).strftime(fmt)}).status_code == 302
-    assert c.post("/hotline/rota/", {"officer": o2.pk, "starts_at": now.strftime(fmt),
-                                      "ends_at": (now - dt.timedelta(hours=1)).strftime(fmt)}).status_code == 200
-    assert c.post("/hotline/rota/", {"officer": cast.committee_a.pk, "starts_at": now.strftime(fmt),
-                                      "ends_at": now.strftime(fmt)}).status_code == 200
-    assert list(actions.officers_on_duty(cast.street.path)) == [o1]
+    shift_t = duty.create_shift(acting_user=None, site=site_t, post="hotline", starts_at=now - dt.timedelta(hours=1),
+                                ends_at=now + dt.timedelta(hours=7))
+    duty.assign(acting_user=None, shift=shift_t, user=other)
+
+    lc = as_user(lead)
+    for o in (o1, o2):
+        assert lc.post(f"/duty/sites/{site.pk}/deploy/", {"username": o.username, "kind": "cadre"}).status_code == 302
+    fmt, local = "%Y-%m-%dT%H:%M", timezone.localtime
+    for start in (now - dt.timedelta(hours=1), now + dt.timedelta(hours=7)):
+        assert lc.post(f"/duty/sites/{site.pk}/shifts/", {"post": "hotline", "slots": 1, "starts_at": local(start).strftime(fmt),
+                                                          "ends_at": local(start + dt.timedelta(hours=8)).strftime(fmt)}).status_code == 302
+    first, second = Shift.objects.filter(site=site, post="hotline").order_by("starts_at")
+    assert lc.post(f"/duty/shifts/{first.pk}/assign/", {"user": o1.pk}).status_code == 302
+    assert lc.post(f"/duty/shifts/{second.pk}/assign/", {"user": o2.pk}).status_code == 302
+    # Wrong role: an officer cannot plan the hotline's shifts (403); another street's site
+    # lead cannot touch this street's site (404).
+    oc = as_user(o1)
+    assert oc.post(f"/duty/sites/{site.pk}/shifts/", {"post": "hotline", "slots": 1}).status_code == 403
+    assert as_user(lead_t).post(f"/duty/sites/{site.pk}/shifts/", {"post": "hotline", "slots": 1}).status_code == 404
+    assert as_user(lead_t).post(f"/duty/shifts/{first.pk}/assign/", {"user": other.pk}).status_code == 404
+    assert Shift.objects.filter(site=site).count() == 2 and not Assignment.objects.filter(user=other, site=site).exists()
+
+    # The console: o1 on duty now (assigned, not checked in yet), o2 next; not the other street's.
+    section = _on_duty_section(oc.get("/hotline/").content.decode())
+    now_part, next_part = section.split("</p>", 1)
+    assert "值班甲" in now_part and "值班乙" not in now_part and "别街值班" not in section
+    assert "值班乙" in next_part and "值班甲" not in next_part
+    assert 'class="tag warn"' in now_part and 'class="tag ok"' not in now_part  # not checked in yet
+    assert [u.pk for u in queries.officers_on_duty(cast.street.path)] == [o1.pk]
+    assert [u.pk for u in queries.officers_on_duty(street_t.path)] == [other.pk]
+    # o1 checks in on its duty page (a duty officer's own shifts): the console says so.
+    a = Assignment.objects.get(shift=first, user=o1)
+    assert oc.post("/duty/me/check/", {"assignment": a.pk, "direction": "in"}).status_code == 302
+    a.refresh_from_db()
+    assert a.state == Assignment.State.CHECKED_IN
+    now_part = _on_duty_section(as_user(o2).get("/hotline/").content.decode()).split("</p>", 1)[0]
+    assert "值班甲" in now_part and 'class="tag ok"' in now_part and 'class="tag warn"' not in now_part
+    # The street's rota page (the coordinator): the shifts and their people, a link to the site.
+    page = as_user(cast.coordinator).get("/hotline/rota/").content.decode()
+    assert "值班甲" in page and "值班乙" in page and "别街值班" not in page and f"/duty/sites/{site.pk}/" in page
+    assert as_user(cast.coordinator).post("/hotline/rota/", {"officer": o1.pk}).status_code == 405
+    assert oc.get("/hotline/rota/").status_code == 403
+    # An officer off shift still records a call and owns it.
+    r = as_user(o2).post("/hotline/", {"topic": "policy", "question": "外地回来要隔离吗"})
+    assert r.status_code == 302 and Call.objects.get(question="外地回来要隔离吗").owner == o2
+
+
+def test_inflow_note_from_a_call(cast):
+    o1, o2 = _officers(cast)
     call = actions.new_call(acting_user=o1, topic="travel", question="儿子从外地回来", person=cast.person_a1)
     r = as_user(o1).post(f"/hotline/calls/{call.pk}/", {"do": "inflow", "text": "靶子甲之子下周从外地返回"})
     assert r.status_code == 302

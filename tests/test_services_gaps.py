@@ -368,3 +368,67 @@ def test_revisits_issue_from_the_cases_holder_when_it_has_one(cast, stock):
     assert Revisit.objects.count() == before and stock["on_hand"]() == 2
     assert as_user(cast.committee_b).post(f"/services/hardship/{case.pk}/",
                                           {"do": "holder", "holder": stock["hy"].pk}).status_code == 404
+
+
+# --- The hotline's rota moved onto the duty module ---------------------------------------------
+
+BEFORE_ROTA = [("services", "0002_ledger_receipts_offline"), ("duty", "0004_hotline_post")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_old_hotline_rota_rows_become_duty_assignments_then_the_table_is_dropped(cast):
+    """The database as it was with services.DutyShift: services/0003 makes each street a
+    hotline site, deploys the officers there and turns every row into an assignment to a
+    shift of the post "hotline" (shifts of the same times one shift with more places; a
+    shift over served as planned, one running or ahead waiting for its check-in), then
+    drops the table; the console reads the moved rota; undone, the rows come back."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    from fangkong.duty.models import Assignment, Deployment, Shift
+    from fangkong.places.models import Organization
+
+    o1 = make_user("duty_m1", [("duty_officer", cast.street)])
+    o2 = make_user("duty_m2", [("duty_officer", cast.street)])
+    street_t = create_place(acting_user=None, kind="street", name="别的街道", code="T", parent=None)
+    ot = make_user("duty_mt", [("duty_officer", street_t)])
+    now = timezone.now()
+    h = dt.timedelta(hours=1)
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes()
+    try:
+        MigrationExecutor(connection).migrate(BEFORE_ROTA)
+        old = MigrationExecutor(connection).loader.project_state(BEFORE_ROTA).apps
+        DutyShift = old.get_model("services", "DutyShift")
+        S_ = cast.street.path
+        for officer, path, start, end in ((o1, S_, now - 20 * h, now - 8 * h), (o1, S_, now - h, now + 11 * h),
+                                          (o2, S_, now - h, now + 11 * h), (o2, S_, now + 11 * h, now + 23 * h),
+                                          (ot, street_t.path, now - h, now + 11 * h)):
+            DutyShift.objects.create(officer_id=officer.pk, place_path=path, starts_at=start, ends_at=end)
+        MigrationExecutor(connection).migrate(latest)
+    finally:
+        MigrationExecutor(connection).migrate(latest)
+    assert "services_dutyshift" not in connection.introspection.table_names()
+    site = Organization.objects.get(kind="site", place=cast.street, code__startswith="HOTLINE")  # besides the cast's site
+    assert site.code == "HOTLINE-S" and site.place_path == cast.street.path and "热线" in site.name
+    shifts = list(Shift.objects.filter(site=site, post="hotline").order_by("starts_at"))
+    assert [(s.starts_at, s.slots) for s in shifts] == [(now - 20 * h, 1), (now - h, 2), (now + 11 * h, 1)]
+    past = Assignment.objects.get(shift=shifts[0])
+    assert (past.user_id, past.state, past.checkin_at, past.checkout_at, past.minutes) == (
+        o1.pk, "checked_out", now - 20 * h, now - 8 * h, 720)
+    assert set(Assignment.objects.filter(shift=shifts[1]).values_list("user_id", "state")) == {(o1.pk, "assigned"),
+                                                                                               (o2.pk, "assigned")}
+    assert set(Deployment.objects.filter(site=site).values_list("user_id", flat=True)) == {o1.pk, o2.pk}
+    assert Assignment.objects.filter(site__place=street_t, user=ot, shift__post="hotline").count() == 1
+    # The console reads the moved rota: both on duty now (not checked in), o2 next; not the other street's.
+    section = as_user(o1).get("/hotline/").content.decode().split('id="hotline-on-duty"', 1)[1].split("</section>")[0]
+    now_part, next_part = section.split("</p>", 1)
+    assert "duty_m1" in now_part and "duty_m2" in now_part and "duty_mt" not in section and "duty_m2" in next_part
+    # Undone: the old rows come back from the hotline assignments.
+    try:
+        MigrationExecutor(connection).migrate(BEFORE_ROTA)
+        back = MigrationExecutor(connection).loader.project_state(BEFORE_ROTA).apps.get_model("services", "DutyShift")
+        assert sorted(back.objects.values_list("officer_id", "starts_at")) == sorted(
+            [(o1.pk, now - 20 * h), (o1.pk, now - h), (o2.pk, now - h), (o2.pk, now + 11 * h), (ot.pk, now - h)])
+    finally:
+        MigrationExecutor(connection).migrate(latest)
+    assert "services_dutyshift" not in connection.introspection.table_names()

@@ -165,6 +165,7 @@ class Shift(models.Model):
         DISTRIBUTION = "distribution", _("Distribution point")
         TESTING = "testing", _("Testing site order")
         PATROL = "patrol", _("Patrol")
+        HOTLINE = "hotline", _("Hotline")  # the street's 24-hour hotline (services)
         OTHER = "other", _("Other post")
 
     site = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="shifts")

@@ -167,15 +167,7 @@ def suggest(shift: Shift) -> list[int]:
 
 # --- Who is on duty (for other modules) -------------------------------------------------------
 
-def on_duty(*, site=None, sites=None, place_path: str = "", at: dt.datetime | None = None, planned: bool = False):
-    """The users on duty at a site (an Organization of kind site), at any of `sites` (ids or
-    a queryset of sites) or under a place path at `at` (default now): checked in and not
-    yet out; with planned=True also those assigned to a shift running then (not yet checked
-    in). Other modules (services' deliverers, supplies, command, clinic triage) call this to
-    find whom to give a task: it reads no grants, the caller decides what the user may see."""
-    from django.contrib.auth import get_user_model
-
-    at = at or timezone.now()
+def _assignments_at(site=None, sites=None, place_path: str = "", post: str = ""):
     qs = Assignment.objects.all()
     if site is not None:
         qs = qs.filter(site=site)
@@ -183,10 +175,41 @@ def on_duty(*, site=None, sites=None, place_path: str = "", at: dt.datetime | No
         qs = qs.filter(site__in=sites)
     if place_path:
         qs = qs.filter(place_path__under=place_path)
+    if post:
+        qs = qs.filter(shift__post=post)
+    return qs
+
+
+def on_duty(*, site=None, sites=None, place_path: str = "", post: str = "", at: dt.datetime | None = None,
+            planned: bool = False):
+    """The users on duty at a site (an Organization of kind site), at any of `sites` (ids or
+    a queryset of sites) or under a place path at `at` (default now): checked in and not
+    yet out; with planned=True also those assigned to a shift running then (not yet checked
+    in). `post` keeps the shifts of one post (the hotline's: "hotline"). Other modules
+    (services' deliverers and hotline, supplies, command, clinic triage) call this to find
+    whom to give a task: it reads no grants, the caller decides what the user may see."""
+    from django.contrib.auth import get_user_model
+
+    at = at or timezone.now()
+    qs = _assignments_at(site, sites, place_path, post)
     now_in = Q(state=A.CHECKED_IN, checkin_at__lte=at)
     if planned:
         now_in |= Q(state=A.ASSIGNED, shift__starts_at__lte=at, shift__ends_at__gt=at)
     return get_user_model().objects.filter(pk__in=qs.filter(now_in).values("user_id"))
+
+
+def next_on_duty(*, site=None, sites=None, place_path: str = "", post: str = "", at: dt.datetime | None = None):
+    """The next shift start after `at` (default now) with someone assigned, and the users
+    assigned to the shifts starting then: (start, users), (None, no users) when none is
+    planned. Same filters as on_duty."""
+    from django.contrib.auth import get_user_model
+
+    at = at or timezone.now()
+    qs = _assignments_at(site, sites, place_path, post).filter(state=A.ASSIGNED, shift__starts_at__gt=at)
+    start = qs.order_by("shift__starts_at").values_list("shift__starts_at", flat=True).first()
+    users = get_user_model().objects.filter(pk__in=qs.filter(shift__starts_at=start).values("user_id")) if start else \
+        get_user_model().objects.none()
+    return start, users
 
 
 # --- What a street allows ----------------------------------------------------------------------

@@ -12,7 +12,6 @@ import datetime as dt
 import secrets
 from decimal import Decimal, InvalidOperation
 
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -901,31 +900,3 @@ def search_references(qs, text: str):
     for word in text.split()[:5]:
         q &= Q(title__icontains=word) | Q(body__icontains=word) | Q(keywords__icontains=word) | Q(address__icontains=word)
     return qs.filter(q, active=True)
-
-
-def add_shift(*, acting_user, officer, place_path: str, starts_at, ends_at):
-    """A duty officer's hotline shift (24 hours are covered by consecutive shifts)."""
-    from .models import DutyShift
-
-    errors = {}
-    if officer is None or not has_perm(officer, "services.hotline") or not path_in_scope(officer, "services.hotline", place_path):
-        errors["officer"] = _("Choose a duty officer of this street")
-    if starts_at is None:
-        errors["starts_at"] = _("Enter the start")
-    if ends_at is None or (starts_at is not None and ends_at <= starts_at):
-        errors["ends_at"] = _("The end comes after the start")
-    elif starts_at is not None and ends_at - starts_at > dt.timedelta(hours=24):
-        errors["ends_at"] = _("A shift lasts at most 24 hours")
-    if errors:
-        raise Invalid(errors)
-    shift = DutyShift.objects.create(officer=officer, place_path=place_path, starts_at=starts_at, ends_at=ends_at)
-    record(acting_user, "services.shift.add", obj=shift, detail={"officer": officer.pk})
-    return shift
-
-
-def officers_on_duty(place_path: str, at=None):
-    from .models import DutyShift
-
-    at = at or timezone.now()
-    ids = DutyShift.objects.filter(starts_at__lte=at, ends_at__gt=at, place_path=place_path).values("officer_id")
-    return get_user_model().objects.filter(pk__in=ids)

@@ -9,8 +9,9 @@
 * DistributionPoint + Round + Handover — points serving buildings, a round's hand-overs
   marked once per household.
 * HardshipCase + Revisit + AidGrant — the hardship register with one-to-one pairing.
-* Ring + Call + Reference + DutyShift — the hotline: the officer who answers a ring owns
-  the call until it is closed (首问责任制); one ring answered once.
+* Ring + Call + Reference — the hotline: the officer who answers a ring owns the call until
+  it is closed (首问责任制); one ring answered once. Its 24-hour rota is the people-on-duty
+  module's: shifts of the post "hotline" at a site under the street (duty.queries.on_duty).
 """
 from __future__ import annotations
 
@@ -345,18 +346,3 @@ class Reference(models.Model):
     class Meta:
         ordering = ["title", "id"]
         verbose_name = _("reference answer")
-
-
-class DutyShift(models.Model):
-    """A duty officer's hotline shift (until the people-on-duty module's shifts exist)."""
-
-    officer = models.ForeignKey(USER, on_delete=models.CASCADE, related_name="hotline_shifts")
-    place_path = models.CharField(max_length=255, db_index=True, editable=False)
-    starts_at = models.DateTimeField(_("starts"))
-    ends_at = models.DateTimeField(_("ends"))
-
-    SCOPE_PATH = "place_path"
-
-    class Meta:
-        ordering = ["starts_at", "id"]
-        verbose_name = _("duty shift")

@@ -25,6 +25,7 @@ declare(
         "services.hotline_view": {"commander", "coordinator"},
         "services.reference": {"duty_officer", "coordinator"},
     },
-    # The hotline's reference list shows the command module's notices in force.
-    extend={"command.in_force": {"duty_officer"}},
+    # The hotline's reference list shows the command module's notices in force. The hotline's
+    # rota is the duty module's shifts: a duty officer sees its own and checks in and out there.
+    extend={"command.in_force": {"duty_officer"}, "duty.self": {"duty_officer"}},
 )

@@ -74,3 +74,51 @@ def my_pairings(user):
 def my_calls(user):
     return Call.objects.filter(Q(owner=user) | Q(handover_to=user)).exclude(state=Call.State.CLOSED).order_by(
         "follow_up_due", "-received_at")
+
+
+# --- The hotline's rota: the people-on-duty module's shifts of the post "hotline" -------------
+
+HOTLINE_POST = "hotline"
+
+
+def officers_on_duty(place_path: str, at=None, *, planned: bool = True):
+    """The hotline's people on duty at `at` (default now) under the street at `place_path`:
+    checked in on a shift of the post "hotline" at a site there, and (planned=True) those
+    assigned to such a shift running then. Read from the duty module (its on_duty)."""
+    from django.contrib.auth import get_user_model
+
+    from fangkong.duty.queries import on_duty
+
+    if not place_path:
+        return get_user_model().objects.none()
+    return on_duty(place_path=place_path, post=HOTLINE_POST, at=at, planned=planned)
+
+
+def officers_next(place_path: str, at=None):
+    """(start, users) of the hotline's next shift under the street (None, none) when none is planned."""
+    from django.contrib.auth import get_user_model
+
+    from fangkong.duty.queries import next_on_duty
+
+    if not place_path:
+        return None, get_user_model().objects.none()
+    return next_on_duty(place_path=place_path, post=HOTLINE_POST, at=at)
+
+
+def hotline_shifts(user, perm: str, *, start, end):
+    """The hotline shifts the user may see for `perm` overlapping [start, end), their sites
+    and people."""
+    from fangkong.duty.models import Shift
+
+    return scope(Shift.objects.filter(post=HOTLINE_POST, ends_at__gt=start, starts_at__lt=end), user, perm).select_related(
+        "site").prefetch_related("assignments__user").order_by("starts_at", "pk")
+
+
+def hotline_sites(user, perm: str):
+    """The duty sites with hotline shifts the user may see for `perm`."""
+    from fangkong.duty.models import Shift
+    from fangkong.places.models import Organization
+
+    sites = Shift.objects.filter(post=HOTLINE_POST).values("site_id")
+    return scope(Organization.objects.filter(kind="site", pk__in=sites), user, perm).order_by("place_path", "name")
+

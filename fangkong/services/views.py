@@ -672,8 +672,19 @@ def _console_ctx(request, **extra):
     from fangkong.places.access import top_paths
 
     paths = top_paths(request.user, "services.hotline") or [""]
-    return {"calls": queries.my_calls(request.user)[:50], "rings": rings, "on_duty": actions.officers_on_duty(paths[0]), "refs": refs[:20], "q": q, "topics": TOPICS,
-            "notices": _notices_in_force(request.user, q), "now": timezone.now(), "data": request.POST, **extra}
+    return {"calls": queries.my_calls(request.user)[:50], "rings": rings, **_rota_now(paths[0]), "refs": refs[:20], "q": q,
+            "topics": TOPICS, "notices": _notices_in_force(request.user, q), "now": timezone.now(), "data": request.POST,
+            **extra}
+
+
+def _rota_now(path: str) -> dict:
+    """Who is on the hotline now (checked in, or assigned to the running shift and not yet
+    checked in) and who comes next, from the duty module's shifts of the post "hotline"."""
+    planned = list(queries.officers_on_duty(path).order_by("first_name", "username"))
+    checked_in = set(queries.officers_on_duty(path, planned=False).values_list("pk", flat=True))
+    next_at, next_users = queries.officers_next(path)
+    return {"on_duty": [{"user": u, "checked_in": u.pk in checked_in} for u in planned],
+            "next_at": next_at, "next_on_duty": list(next_users.order_by("first_name", "username"))}
 
 
 def _notices_in_force(user, q: str = "") -> list:
@@ -790,28 +801,26 @@ def calls(request):
 
 
 @requires("services.hotline_view")
-@require_http_methods(["GET", "POST"])
+@require_GET
 def rota(request):
-    """The 24-hour duty rota: the officers' shifts (the people-on-duty module's shifts when it lands)."""
-    from fangkong.places.access import holders, top_paths
-
-    from .models import DutyShift
+    """The 24-hour duty rota: the duty module's shifts of the post "hotline" under the street
+    (planned, assigned and checked in there, on the hotline site's page), from yesterday to
+    the day after tomorrow, with who is on duty now and next."""
+    from fangkong.duty.queries import person_state
+    from fangkong.places.access import top_paths
 
     paths = top_paths(request.user, "services.hotline_view")
     path = paths[0] if paths else Place.objects.filter(parent__isnull=True).values_list("path", flat=True).first() or ""
-    officers = holders("services.hotline", place_path=path).order_by("username")
-    if request.method == "POST":
-        officer = officers.filter(pk=int_or_none(request.POST.get("officer"))).first()
-        _s, refused = attempt(lambda: actions.add_shift(
-            acting_user=request.user, officer=officer, place_path=path, starts_at=_local_dt(request.POST.get("starts_at")),
-            ends_at=_local_dt(request.POST.get("ends_at"))), request=request)
-        if not refused:
-            return redirect("services_rota")
-    since = timezone.now() - dt.timedelta(days=1)
-    shifts = scope(DutyShift.objects.select_related("officer"), request.user, "services.hotline_view").filter(
-        ends_at__gte=since)[:100]
-    return render(request, "services/rota.html", {"shifts": shifts, "officers": officers, "now": timezone.now(),
-                                                  "on_duty": actions.officers_on_duty(path)})
+    now = timezone.now()
+    start = timezone.make_aware(dt.datetime.combine(timezone.localdate() - dt.timedelta(days=1), dt.time.min))
+    rows = []
+    for shift in queries.hotline_shifts(request.user, "services.hotline_view", start=start, end=start + dt.timedelta(days=4))[:200]:
+        people = [{"name": a.user.get_full_name() or a.user.get_username(), "state": person_state(a, now), "a": a}
+                  for a in shift.assignments.all() if a.state != "removed"]
+        rows.append({"shift": shift, "people": people, "now": shift.starts_at <= now < shift.ends_at,
+                     "free": shift.slots - len(people)})
+    sites = [{"site": s, "link": may(request.user, "duty.view", s)} for s in queries.hotline_sites(request.user, "services.hotline_view")]
+    return render(request, "services/rota.html", {"rows": rows, "sites": sites, "now": now, **_rota_now(path)})
 
 
 @requires("services.reference")
