@@ -7,6 +7,7 @@ from fangkong.observation import urls as observation_urls
 from fangkong.inflow.urls import resident_urlpatterns as inflow_resident_urls
 from fangkong.declarations.urls import resident_urlpatterns as declarations_resident_urls
 from fangkong.passes.urls import resident_urlpatterns as passes_resident_urls
+from fangkong.lib.urls import by_first_segment
 from fangkong.places.access import public
 
 from .api import api
@@ -16,7 +17,7 @@ urlpatterns = [
     path("", accounts.home, name="home"),
     path("healthz", core.healthz, name="healthz"),  # liveness
     path("readyz", core.readyz, name="readyz"),  # readiness
-    path("api/", api.urls),  # early: devices' calls (gate check-ins, temperature reports) resolve first
+    by_first_segment("api/", api.urls),  # early: devices' calls (gate check-ins, temperature reports) resolve first
     path("login/", accounts.login_view, name="login"),
     path("logout/", accounts.logout_view, name="logout"),
     path("i18n/setlang/", public("language switch")(set_language), name="set_language"),

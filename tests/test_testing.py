@@ -161,6 +161,12 @@ def test_registrar_api_shows_name_and_masked_id_only_and_others_get_404(cast, wo
     other = make_user("registrar_x", [("registrar", cast.comm_b)])
     client.force_login(other)
     assert client.get(f"/api/testing/sites/{site.pk}/roster").status_code == 404
+    # Registering there: the same 404 (the site read by a prepared statement, the scope from
+    # the loaded grants, the refusal from get_in_scope), nothing stored.
+    stored = Registration.objects.count()
+    resp = _api(client, f"/api/testing/sites/{site.pk}/registrations",
+                {"client_id": str(uuid.uuid4()), "tube": "API3", "person": cast.person_a2.pk})
+    assert resp.status_code == 404 and Registration.objects.count() == stored
 
 
 @pytest.mark.django_db

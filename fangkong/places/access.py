@@ -481,6 +481,32 @@ def path_in_scope(user, perm: str, path: str) -> bool:
     return any(g.everything or (g.place_path is not None and path.startswith(g.place_path)) for g in grants_for(user, perm))
 
 
+def loaded_in_scope(obj, user, perm: str) -> bool:
+    """Whether the loaded object `obj` lies in the user's scope for `perm`, decided from
+    its own fields and the grants already loaded (no query): what scope() would select for
+    a model whose SCOPE_PATH, SCOPE_ORG and SCOPE_EXACT fields are columns of its own
+    (the `under` lookup is a prefix of the path). For a hot path that has read the object
+    by a prepared statement; when this says no, call get_in_scope for the answer and the
+    refusal's audit (a 404 either way)."""
+    model = type(obj)
+    path_field = getattr(model, "SCOPE_PATH", None)
+    org_field = getattr(model, "SCOPE_ORG", None)
+    exact = getattr(model, "SCOPE_EXACT", None) or {}
+    if any("__" in f for f in (path_field or "", org_field or "", *exact.values())):
+        return False  # a field of a related object: only the query can tell
+    for g in grants_for(user, perm):
+        if g.everything:
+            return True
+        if g.place_path is not None and g.role in exact:
+            if getattr(obj, exact[g.role]) == g.place_path:
+                return True
+        elif g.place_path is not None and path_field and (getattr(obj, path_field) or "").startswith(g.place_path):
+            return True
+        if g.org_id is not None and org_field and getattr(obj, org_field) == g.org_id:
+            return True
+    return False
+
+
 def possible_transitions(table: dict[str, Transition], obj, user) -> list[tuple[str, Transition]]:
     """The (name, transition) pairs of `table` that `user` may take on `obj` now: allowed
     from its state, the user holds the transition's permission, and `obj` lies in the
