@@ -12,17 +12,24 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     """Tests marked one_database check what no database changes (the words a page shows, its
-    layout on a phone): scripts/test runs both databases side by side on the same cores, so
-    these run in the SQLite run only (deselected, not skipped, in the PostgreSQL run; every
-    page route still runs on PostgreSQL through the access matrix, which fails on any 5xx).
-    FANGKONG_BOTH_DATABASES=1 runs them on PostgreSQL too."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres") or os.environ.get("FANGKONG_BOTH_DATABASES") == "1":
+    layout on a phone, a subprocess on a SQLite file of its own): scripts/test runs both
+    databases side by side on the same two cores, so each such test runs in one of the two
+    runs only: the SQLite run, or with one_database("postgresql") the PostgreSQL run (the
+    phone walk: it keeps the two runs about as long). The other run deselects it (not a
+    skip); every page route still runs on both databases through the access matrix, which
+    fails on any 5xx. FANGKONG_BOTH_DATABASES=1 runs them in both."""
+    if os.environ.get("FANGKONG_BOTH_DATABASES") == "1":
         return
-    once = [item for item in items if item.get_closest_marker("one_database")]
-    if once:
-        config.hook.pytest_deselected(items=once)
-        items[:] = [item for item in items if not item.get_closest_marker("one_database")]
+    vendor = "postgresql" if os.environ.get("DATABASE_URL", "").startswith("postgres") else "sqlite"
+
+    def elsewhere(item) -> bool:
+        mark = item.get_closest_marker("one_database")
+        return mark is not None and (mark.args[0] if mark.args else "sqlite") != vendor
+
+    away = [item for item in items if elsewhere(item)]
+    if away:
+        config.hook.pytest_deselected(items=away)
+        items[:] = [item for item in items if not elsewhere(item)]
 
 
 @pytest.fixture(scope="session", autouse=True)
