@@ -582,9 +582,11 @@ def run_w10(env: Env, size: int, opts) -> list[str]:
     --w10-flood each again as soon as answered; from one address, or with --w10-addresses
     each from a new one (through a trusted proxy's X-Forwarded-For); for one name, or with
     --w10-names each for another. value and baseline are
-    the user's p99 in ms (lower is better; target ratio <= 5). floor_p99_ms: the user's p99
-    during the same bursts of GET /healthz, the cheapest request (floor_ratio = value / it:
-    what the sign-in refusals cost beyond any 100 requests at once)."""
+    the user's p99 in ms (lower is better). floor_p99_ms: the user's p99 during the same
+    bursts of GET /healthz, the cheapest request (floor_ratio = value / it: what the sign-in
+    refusals cost beyond any 100 requests at once; target <= 1.5, restated from "ratio <= 5"
+    with the measurements in bench/RESULTS.md: on two cores any 100 requests at once raise
+    the user's p99 7-15x)."""
     import multiprocessing
 
     from bench import http_harness
