@@ -96,7 +96,9 @@ def every_demo_account_finds_rows_on_its_list_pages(client):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("hour", [None, "00:20"], ids=["now", "just-after-midnight"])
+# Just after midnight is a question of the demo's clock arithmetic, not of the database: that
+# build runs in the SQLite run only (61 s of the PostgreSQL run).
+@pytest.mark.parametrize("hour", [None, pytest.param("00:20", marks=pytest.mark.one_database)], ids=["now", "just-after-midnight"])
 def test_demo_times_hold_together(hour, monkeypatch, client):
     """The demo is built at whatever time a person runs it; just after midnight (local time)
     is the hard case: today's stories have not started yet, and nothing may be written later

@@ -27,8 +27,9 @@ from tests import matrix
 from tests.cast import make_user
 from tests.test_access_matrix import page_routes
 
-# What a page says does not depend on the database: these run in the SQLite run only.
-pytestmark = pytest.mark.one_database
+# What a page says does not depend on the database: these run in the PostgreSQL run only
+# (the SQLite run carries the phone walk; see tests/test_browser_layout.py).
+pytestmark = pytest.mark.one_database("postgresql")
 
 SKIP = {"logout", "set_language"}
 UNNAMED_TYPES = {"hidden", "submit", "button", "reset", "image"}
