@@ -29,6 +29,16 @@ import time
 
 DAYS = 14
 ROUNDS = 3
+
+
+def best(fn, rounds: int = ROUNDS) -> tuple[float, list[float]]:
+    """(the fastest of `rounds` timed calls of fn, all their times) in seconds."""
+    times = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times), times
 BASELINE_SQL = (
     "SELECT place_path, COUNT(*) FROM gates_gateentry WHERE occurred_at >= %s AND occurred_at < %s GROUP BY place_path "
     "UNION ALL "
@@ -262,14 +272,6 @@ def run() -> dict:
         with connection.cursor() as cur:
             cur.execute(BASELINE_SQL, params)
             return cur.fetchall()
-
-    def best(fn):
-        times = []
-        for _ in range(ROUNDS):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return min(times), times
 
     figs = report()  # warm-up, and the figures to check
     rows = baseline()

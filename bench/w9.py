@@ -234,6 +234,8 @@ def run(prep: dict) -> dict:
     from fangkong.testing.models import Round
     from fangkong.testing.queries import coverage
 
+    from bench.w7 import best
+
     rnd = Round.objects.select_related("place").get(pk=prep["round"])
     commander = get_user_model().objects.get(username="w9commander")
     prefix = rnd.place_path + "%"
@@ -247,20 +249,12 @@ def run(prep: dict) -> dict:
             cur.execute(BASELINE_SQL, params)
             return cur.fetchall()
 
-    def best(fn):
-        times = []
-        for _ in range(ROUNDS):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        return min(times), times
-
     rows = module()  # warm-up, and the figures to check
     sql = baseline()
     mine = {r["place"].path: (r["must"], r["tested"]) for r in rows}
     theirs = {path: (must, tested) for path, must, tested in sql}
-    value, vt = best(module)
-    base, bt = best(baseline)
+    value, vt = best(module, ROUNDS)
+    base, bt = best(baseline, ROUNDS)
     log(f"coverage {['%.3f' % t for t in vt]} s; baseline {['%.3f' % t for t in bt]} s")
     return {"seconds": value, "baseline_seconds": base, "buildings": len(mine),
             "places": Place.objects.filter(kind="building").count(), "same": mine == theirs,

@@ -14,15 +14,21 @@ LINE = re.compile(r"^W7 (sqlite|postgres) ratio=(\d+\.\d\d) value=(\d+\.\d{3}) b
                   r" metrics=(\d+) places=(\d+)$")
 
 
-def test_bench_w7_tiny():
+def run_tiny(*args) -> tuple[str, list[str], str]:
+    """`bench/run <args> --db <this run's database>` in a subprocess: (db, its output lines,
+    its log on stderr)."""
     url = os.environ.get("DATABASE_URL", "")
     db = "postgres" if url.startswith(("postgres://", "postgresql://")) else "sqlite"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FANGKONG_")}
-    proc = subprocess.run([sys.executable, "-m", "bench.main", "W7", "--db", db, "--size", str(SIZE)], cwd=ROOT, env=env,
+    proc = subprocess.run([sys.executable, "-m", "bench.main", *args, "--db", db], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = proc.stdout.strip().splitlines()
-    assert len(lines) == 1, proc.stdout
+    return db, proc.stdout.strip().splitlines(), proc.stderr
+
+
+def test_bench_w7_tiny():
+    db, lines, log = run_tiny("W7", "--size", str(SIZE))
+    assert len(lines) == 1, lines
     m = LINE.match(lines[0])
     assert m, lines[0]
     assert m.group(1) == db and int(m.group(5)) == SIZE
@@ -30,5 +36,5 @@ def test_bench_w7_tiny():
     assert value > 0 and baseline > 0
     assert int(m.group(6)) >= 19 and int(m.group(7)) == 162  # every registered metric, the whole demo tree
     # the report's gate entries + temperature reports of the day = the SQL's count of the same rows
-    assert re.search(r"day \S+: (\d+) gate entries, (\d+) reports", proc.stderr)
-    assert "FAILED" not in proc.stderr
+    assert re.search(r"day \S+: (\d+) gate entries, (\d+) reports", log)
+    assert "FAILED" not in log

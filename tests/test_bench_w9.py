@@ -2,13 +2,10 @@
 per building vs one hand-written SQL) end to end at a tiny size, so the workload cannot
 silently rot: it loads the rows, runs the module's sync and result rows on a sample, checks
 that the module's coverage per building is the SQL's, and prints its line."""
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.test_bench_w7 import run_tiny
+
 SIZE = 2000
 
 LINE = re.compile(r"^W9 (sqlite|postgres) ratio=(\d+\.\d\d) value=(\d+\.\d{3}) baseline=(\d+\.\d{3}) unit=s size=(\d+)"
@@ -17,14 +14,8 @@ LINE = re.compile(r"^W9 (sqlite|postgres) ratio=(\d+\.\d\d) value=(\d+\.\d{3}) b
 
 
 def test_bench_w9_tiny():
-    url = os.environ.get("DATABASE_URL", "")
-    db = "postgres" if url.startswith(("postgres://", "postgresql://")) else "sqlite"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FANGKONG_")}
-    proc = subprocess.run([sys.executable, "-m", "bench.main", "W9", "--db", db, "--persons", str(SIZE)], cwd=ROOT,
-                          env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    lines = proc.stdout.strip().splitlines()
-    assert len(lines) == 1, proc.stdout
+    db, lines, log = run_tiny("W9", "--persons", str(SIZE))
+    assert len(lines) == 1, lines
     m = LINE.match(lines[0])
     assert m, lines[0]
     assert m.group(1) == db and int(m.group(5)) == SIZE
@@ -33,4 +24,4 @@ def test_bench_w9_tiny():
     # those are registered through the module's sync: 1900 + 50 of 2000 tested.
     assert int(m.group(6)) == 149 and (int(m.group(7)), int(m.group(8))) == (1950, SIZE)
     assert all(int(m.group(i)) > 0 for i in (9, 10, 11))
-    assert "FAILED" not in proc.stderr
+    assert "FAILED" not in log
