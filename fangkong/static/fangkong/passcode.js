@@ -35,6 +35,20 @@ window.fkPassCode = (function () {
     return keyCache[id];
   }
 
+  /* "" when "<prefix>.<payload>" (parts) carries `sig` by the trusted key `kid`, else why not:
+   * nocrypto, nokeys, unknown_key or bad_signature (pass codes and link statements alike). */
+  async function signatureRefusal(trust, kid, parts, sig) {
+    if (!(window.crypto && crypto.subtle)) return "nocrypto";
+    if (!Object.keys((trust && trust.keys) || {}).length) return "nokeys";
+    let key;
+    try { key = await keyFor(trust, kid); } catch (e) { key = null; }
+    if (!key) return "unknown_key";
+    try {
+      const data = new TextEncoder().encode(parts[0] + "." + parts[1]);
+      return (await crypto.subtle.verify({ name: "Ed25519" }, key, sig, data)) ? "" : "bad_signature";
+    } catch (e) { return "bad_signature"; }
+  }
+
   async function verify(token, trust) {
     token = (token || "").trim();
     const parts = token.split(".");
@@ -50,16 +64,8 @@ window.fkPassCode = (function () {
     } catch (e) {
       return { code: "malformed" };
     }
-    if (!(window.crypto && crypto.subtle)) return { code: "nocrypto" };
-    if (!Object.keys((trust && trust.keys) || {}).length) return { code: "nokeys" };
-    let key;
-    try { key = await keyFor(trust, claims.kid); } catch (e) { key = null; }
-    if (!key) return { code: "unknown_key", claims };
-    let good = false;
-    try {
-      good = await crypto.subtle.verify({ name: "Ed25519" }, key, sig, new TextEncoder().encode(parts[0] + "." + parts[1]));
-    } catch (e) { good = false; }
-    if (!good) return { code: "bad_signature" };
+    const refused = await signatureRefusal(trust, claims.kid, parts, sig);
+    if (refused) return refused === "unknown_key" ? { code: refused, claims } : { code: refused };
     if (claims.expires <= Date.now() / 1000) return { code: "expired", claims };
     if ((trust.revoked || []).includes(claims.pass_id)) return { code: "revoked", claims };
     return { code: "", claims };
@@ -111,17 +117,13 @@ window.fkPassCode = (function () {
     } catch (e) {
       return { code: "malformed" };
     }
-    if (!(window.crypto && crypto.subtle)) return { code: "nocrypto" };
-    if (!Object.keys((trust && trust.keys) || {}).length) return { code: "nokeys" };
-    let key;
-    try { key = await keyFor(trust, claims.kid); } catch (e) { key = null; }
-    if (!key) return { code: "unknown_key" };
+    const refused = await signatureRefusal(trust, claims.kid, parts, sig);
+    if (refused) return { code: refused };
     let good = false;
     try {
-      good = await crypto.subtle.verify({ name: "Ed25519" }, key, sig, new TextEncoder().encode(parts[0] + "." + parts[1]));
       // The statement is the token's: the first 16 bytes of SHA-256(token), as signed.
       const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
-      good = good && b64uEncode(digest.slice(0, 16)) === claims.digest;
+      good = b64uEncode(digest.slice(0, 16)) === claims.digest;
     } catch (e) { good = false; }
     if (!good) return { code: "bad_signature" };
     if (claims.expires <= Date.now() / 1000) return { code: "expired", claims };
