@@ -39,6 +39,32 @@ def best(fn, rounds: int = ROUNDS) -> tuple[float, list[float]]:
         fn()
         times.append(time.perf_counter() - t)
     return min(times), times
+
+
+def insert_persons(loader, places, size: int, tag: str, now) -> int:
+    """`size` registry rows bulk-inserted over `places` in turn (the columns a registry row
+    needs; numbers stand in for the encrypted ones, id_bidx "<tag>-<i>"): the first one's id."""
+    from django.db import connection
+
+    cols = ["household_id", "place_id", "place_path", "name", "id_enc", "id_bidx", "id_masked", "phone_enc",
+            "phone_bidx", "phone_masked", "sex", "birth_date", "employer_id", "tags", "note", "created_at",
+            "updated_at", "version"]
+    V = loader.value  # constants converted once; I() for the values that vary per row
+    I = (lambda x: x) if loader.vendor == "sqlite" else str  # noqa: E731
+    birth, now_v, none, empty = V(dt.date(1980, 1, 1)), V(now), V(None), V("")
+    place_of = [(I(p.pk), V(p.path)) for p in places]
+    one, xbytes, masked, sexes = I(1), V(b"x"), V("370102********0000"), [V("M"), V("F")]
+
+    def rows():
+        for i in range(size):
+            pk, path = place_of[i % len(place_of)]
+            yield (none, pk, path, f"居民{i}", xbytes, f"{tag}-{i}", masked, none, empty, empty, sexes[i % 2],
+                   birth, none, empty, empty, now_v, now_v, one)
+
+    loader.insert("residents_person", cols, rows())
+    with connection.cursor() as cur:
+        cur.execute("SELECT MIN(id) FROM residents_person")
+        return cur.fetchone()[0]
 BASELINE_SQL = (
     "SELECT place_path, COUNT(*) FROM gates_gateentry WHERE occurred_at >= %s AND occurred_at < %s GROUP BY place_path "
     "UNION ALL "
@@ -151,26 +177,14 @@ def setup(size: int) -> dict:
     def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
         return timezone.make_aware(dt.datetime.combine(day, dt.time(hour, minute)))
 
-    # Persons (the columns a registry row needs; numbers stand in for the encrypted ones).
-    person_cols = ["household_id", "place_id", "place_path", "name", "id_enc", "id_bidx", "id_masked", "phone_enc",
-                   "phone_bidx", "phone_masked", "sex", "birth_date", "employer_id", "tags", "note", "created_at",
-                   "updated_at", "version"]
+    # Persons: insert_persons.
     V = loader.value  # constants converted once; I() for the values that vary per row
     I = (lambda x: x) if loader.vendor == "sqlite" else str  # noqa: E731
-    birth, now_v, none, empty, false = V(dt.date(1980, 1, 1)), V(now), V(None), V(""), V(False)
+    none, empty, false = V(None), V(""), V(False)
     place_of = [(I(p.pk), V(p.path)) for p in homes]
-    one, xbytes, masked, sexes = I(1), V(b"x"), V("370102********0000"), [V("M"), V("F")]
+    one, masked = I(1), V("370102********0000")
 
-    def persons():
-        for i in range(size):
-            pk, path = place_of[i % len(place_of)]
-            yield (none, pk, path, f"居民{i}", xbytes, f"w7-{i}", masked, none, empty, empty, sexes[i % 2],
-                   birth, none, empty, empty, now_v, now_v, one)
-
-    loader.insert("residents_person", person_cols, persons())
-    with connection.cursor() as cur:
-        cur.execute("SELECT MIN(id) FROM residents_person")
-        pid0 = cur.fetchone()[0]
+    pid0 = insert_persons(loader, homes, size, "w7", now)
     log(f"persons: {size} in {time.perf_counter() - t0:.0f}s")
 
     # Observations: each reports twice a day on every day; together 10 x size reports.

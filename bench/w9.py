@@ -59,7 +59,7 @@ def setup(size: int) -> dict:
     from django.db import connection
     from django.utils import timezone
 
-    from bench.w7 import Loader
+    from bench.w7 import Loader, insert_persons
     from fangkong.accounts.actions import add_grant
     from fangkong.core.demo import build_tree
     from fangkong.places.actions import create_organization
@@ -86,23 +86,8 @@ def setup(size: int) -> dict:
     V = loader.value
     I = (lambda x: x) if loader.vendor == "sqlite" else str  # noqa: E731
     now = timezone.now()
-    person_cols = ["household_id", "place_id", "place_path", "name", "id_enc", "id_bidx", "id_masked", "phone_enc",
-                   "phone_bidx", "phone_masked", "sex", "birth_date", "employer_id", "tags", "note", "created_at",
-                   "updated_at", "version"]
-    birth, now_v, none, empty = V(dt.date(1980, 1, 1)), V(now), V(None), V("")
-    place_of = [(I(b.pk), V(b.path)) for b in buildings]
-    one, xbytes, masked, sexes = I(1), V(b"x"), V("370102********0000"), [V("M"), V("F")]
-
-    def persons():
-        for i in range(size):
-            pk, path = place_of[i % len(place_of)]
-            yield (none, pk, path, f"居民{i}", xbytes, f"w9-{i}", masked, none, empty, empty, sexes[i % 2],
-                   birth, none, empty, empty, now_v, now_v, one)
-
-    loader.insert("residents_person", person_cols, persons())
-    with connection.cursor() as cur:
-        cur.execute("SELECT MIN(id) FROM residents_person")
-        pid0 = cur.fetchone()[0]
+    none, masked = V(None), V("370102********0000")
+    pid0 = insert_persons(loader, buildings, size, "w9", now)
     log(f"persons: {size} in {time.perf_counter() - t0:.0f}s")
 
     today = timezone.localdate()
