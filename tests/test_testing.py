@@ -436,3 +436,67 @@ def test_a_registration_reads_the_site_and_the_person_then_writes_three_rows(cas
     assert len(second) == 5, second
     assert [s.split()[0] for s in second] == ['"testing_site"', '"residents_person"', "UPDATE", "INSERT", "INSERT"], second
     assert Registration.objects.filter(tube__code="QC01", lane=lane).count() == 2
+    # Each registration's audit event names it, its registrar's roles and the tube (made
+    # before the write, its id set by the writer: actions._prepared_write).
+    from fangkong.audit.models import AuditEvent
+    from fangkong.places.access import roles
+
+    for reg in Registration.objects.filter(tube__code="QC01"):
+        event = AuditEvent.objects.get(action="testing.register", object_id=str(reg.pk))
+        assert (event.object_type, event.user_id, event.roles, event.place_path) == (
+            "Registration", user.pk, ",".join(roles(user)), site.place_path)
+        assert event.detail == {"tube": "QC01", "via": "name", "offline": False, "conflict": False}
+        assert roles(user)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_registrations_outside_a_transaction_store_three_rows_or_nothing(cast, world):
+    """A registration as the server makes it (autocommit, not inside a test's transaction):
+    on PostgreSQL the tube's update, the registration and its audit event are one
+    statement (actions._one_statement), on SQLite three in the group commit's job. Either
+    way: a new tube is made by the slower path, a sealed tube refuses with nothing
+    stored, a second registration of the person is refused with where and when and takes
+    nothing (not the tube's count), a resend returns the stored one."""
+    from django.test.utils import CaptureQueriesContext
+
+    from fangkong.audit.models import AuditEvent
+
+    site, user = world["site"], world["registrar"]
+    c = Client()
+    c.force_login(user)
+    url = f"/api/testing/sites/{site.pk}/registrations"
+    new = {"name": "现场登记", "id_number": make_id(901, born="19800101")}
+    assert _api(c, url, {"client_id": str(uuid.uuid4()), "tube": "ONE1", "new": new}).status_code == 201
+    cid = str(uuid.uuid4())
+    with CaptureQueriesContext(connection) as ctx:
+        resp = _api(c, url, {"client_id": cid, "tube": "ONE1", "person": cast.person_a1.pk})
+    assert resp.status_code == 201, resp.content
+    writes = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith(("WITH", "UPDATE", "INSERT"))
+              and '"testing_' in q["sql"]]
+    if connection.vendor == "postgresql":
+        assert len(writes) == 1 and writes[0].startswith("WITH"), writes
+    # (On SQLite the writes are the group commit's writer's, on its own connection: their
+    # statements are counted by test_a_registration_reads_the_site_and_the_person_then_writes_three_rows.)
+    reg = Registration.objects.get(client_id=cid)
+    tube = Tube.objects.get(code="ONE1")
+    assert (reg.tube_id, reg.person_id, reg.site_id, tube.filled) == (tube.pk, cast.person_a1.pk, site.pk, 2)
+    assert resp.json()["id"] == reg.pk and resp.json()["filled"] == 2
+    event = AuditEvent.objects.get(action="testing.register", object_id=str(reg.pk))
+    assert event.detail == {"tube": "ONE1", "via": "name", "offline": False, "conflict": False} and event.user_id == user.pk
+    # A resend: the stored one, nothing more.
+    again = _api(c, url, {"client_id": cid, "tube": "ONE1", "person": cast.person_a1.pk})
+    assert again.status_code == 200 and again.json()["id"] == reg.pk
+    # The person again (another phone's entry): refused with where and when; the tube's count unchanged.
+    events = AuditEvent.objects.filter(action="testing.register").count()
+    twice = _api(c, url, {"client_id": str(uuid.uuid4()), "tube": "ONE1", "person": cast.person_a1.pk})
+    assert twice.status_code == 409 and "甲采样点" in twice.json()["detail"]
+    assert Tube.objects.get(code="ONE1").filled == 2 and AuditEvent.objects.filter(action="testing.register").count() == events
+    # A sealed tube takes nobody; a new tube is made on its first scan.
+    assert _api(c, f"/api/testing/sites/{site.pk}/seal", {"tube": "ONE1"}).status_code == 200
+    sealed = _api(c, url, {"client_id": str(uuid.uuid4()), "tube": "ONE1", "person": cast.person_a2.pk})
+    assert sealed.status_code == 422 and [e["field"] for e in sealed.json()["detail"]] == ["tube"]
+    assert not Registration.objects.filter(person=cast.person_a2).exists() and Tube.objects.get(code="ONE1").filled == 2
+    fresh = _api(c, url, {"client_id": str(uuid.uuid4()), "tube": "ONE2", "person": cast.person_a2.pk})
+    assert fresh.status_code == 201 and Tube.objects.get(code="ONE2").filled == 1
+    assert Registration.objects.filter(round=world["round"]).count() == 3
+    assert AuditEvent.objects.filter(action="testing.register").count() == 3

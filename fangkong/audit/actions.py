@@ -51,6 +51,15 @@ def _scrub(value):
 
 
 def record(user, action: str, *, obj=None, outcome: str = "ok", detail: dict | None = None, place_path: str = "") -> AuditEvent:
+    return prepare(user, action, obj=obj, outcome=outcome, detail=detail, place_path=place_path).run()
+
+
+def prepare(user, action: str, *, obj=None, object_type: str = "", outcome: str = "ok", detail: dict | None = None,
+            place_path: str = "") -> fastsql.Prepared:
+    """The event record() would write, not written yet: `.run()` writes it (where an action
+    hands its writes to the group commit's writer, the event is made before: the acting
+    user's roles, the scrubbed detail). An object not stored yet is named by `object_type`;
+    its id is set when it is known: `.set("object_id", str(pk))`."""
     ctx = _context.get()
     authenticated = user is not None and getattr(user, "is_authenticated", False)
     if obj is not None and not place_path:
@@ -62,14 +71,14 @@ def record(user, action: str, *, obj=None, outcome: str = "ok", detail: dict | N
         roles=",".join(_roles_of[0](user)) if authenticated else "",
         ip=ctx.get("ip", ""),
         action=action,
-        object_type=type(obj).__name__ if obj is not None else "",
+        object_type=type(obj).__name__ if obj is not None else object_type,
         object_id=str(obj.pk) if obj is not None else "",
         outcome=outcome,
         detail=_scrub(detail or {}),
         place_path=place_path or "",
     )
-    fastsql.insert(event)  # every action writes one: the prepared INSERT, not the ORM's per-call compile
-    return event
+    # Every action writes one: the prepared INSERT, not the ORM's per-call compile.
+    return fastsql.Prepared(event)
 
 
 # --- Refusals -------------------------------------------------------------------------------

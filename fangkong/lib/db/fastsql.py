@@ -11,7 +11,10 @@ key read back with RETURNING), without signals (the models used here have no rec
 and without the per-call compile. `get(model, fields, for_update=False, **where)` reads
 one row by equality on the given columns into a model instance, with the backend's and the
 fields' converters (dates, aware datetimes, decimals, JSON) as the ORM applies them;
-`Reader` is that row reader for a statement of one's own (a join).
+`Reader` is that row reader for a statement of one's own (a join). `Prepared(obj)` is
+insert(obj) in two steps: the values computed now, the statement run later (`run()`),
+with the values known only then filled in by `set()` — so that a group commit's writer,
+which runs one job at a time for the whole server, runs only the statement.
 
 The statements are cached per (model, field names, database vendor); column and table
 names come from the models' _meta and are quoted by the backend, values are always bound
@@ -25,24 +28,49 @@ _insert_sql: dict = {}
 _select_sql: dict = {}
 
 
-def insert(obj) -> None:
-    """INSERT `obj` (a new instance); sets its primary key and marks it saved."""
-    meta = type(obj)._meta
-    key = (type(obj), connection.vendor)
+def _insert_plan(model) -> tuple[str, list, dict[str, int]]:
+    key = (model, connection.vendor)
     plan = _insert_sql.get(key)
     if plan is None:
+        meta = model._meta
         fields = [f for f in meta.concrete_fields if not f.primary_key]  # the database numbers the rows
         qn = connection.ops.quote_name
         sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
                f"VALUES ({', '.join(['%s'] * len(fields))}) RETURNING {qn(meta.pk.column)}")
-        plan = _insert_sql[key] = (sql, fields)
-    sql, fields = plan
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-    with connection.cursor() as cur:
-        cur.execute(sql, params)
-        obj.pk = cur.fetchone()[0]
-    obj._state.adding = False
-    obj._state.db = connection.alias
+        plan = _insert_sql[key] = (sql, fields, {f.attname: i for i, f in enumerate(fields)})
+    return plan
+
+
+def insert(obj) -> None:
+    """INSERT `obj` (a new instance); sets its primary key and marks it saved."""
+    Prepared(obj).run()
+
+
+class Prepared:
+    """The INSERT of the new instance `obj` with its values as insert(obj) would send them,
+    computed when this is made; `run()` sends it (and may be sent again after a rollback).
+    `set(attname, value)` changes one value before the run (a key made meanwhile: a
+    foreign key, an id written as text), on the instance too."""
+
+    __slots__ = ("obj", "sql", "params", "index")
+
+    def __init__(self, obj):
+        self.sql, fields, self.index = _insert_plan(type(obj))
+        self.obj = obj
+        self.params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+
+    def set(self, attname: str, value) -> None:
+        self.params[self.index[attname]] = value
+        setattr(self.obj, attname, value)
+
+    def run(self):
+        obj = self.obj
+        with connection.cursor() as cur:
+            cur.execute(self.sql, self.params)
+            obj.pk = cur.fetchone()[0]
+        obj._state.adding = False
+        obj._state.db = connection.alias
+        return obj
 
 
 def insert_new(objs: list, *, unique: str, batch_size: int = 500) -> list:
