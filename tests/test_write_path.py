@@ -8,15 +8,17 @@ import threading
 import time
 import uuid
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.test import Client
 from django.utils import timezone, translation
 
 from fangkong.accounts.actions import issue_resident_link, revoke_resident_links
+from fangkong.audit.actions import prepare as audit_prepare
 from fangkong.audit.actions import record, reset_context, set_context
 from fangkong.audit.models import AuditEvent
 from fangkong.lib.db import fastsql, group_commit
@@ -121,6 +123,56 @@ def test_a_failing_job_leaves_no_trace_and_the_others_commit():
     assert isinstance(jobs[1].exc, ValueError) and jobs[0].exc is None and jobs[2].exc is None
     assert jobs[0].result.pk and jobs[2].result.pk
     assert sorted(AuditEvent.objects.values_list("action", flat=True)) == ["test.ok1", "test.ok3"]
+
+
+@sqlite_only
+@pytest.mark.django_db(transaction=True)
+def test_rows_handed_to_the_batch_are_stored_together_with_their_keys_and_a_refused_one_fails_its_job_only(cast):
+    """insert_later: a batch's rows of one table go in one multi-row INSERT after its jobs,
+    each row's key set (then() sees it and hands on the event naming it); a row the
+    database refuses (a client id stored already) fails its own job only: the batch is run
+    again job by job."""
+    from django.db.backends.utils import CursorWrapper
+
+    from fangkong.gates.models import GateEntry
+
+    now = timezone.now()
+
+    def job(cid, place_path):
+        def fn():
+            entry = GateEntry(client_id=cid, place=cast.comm_a, place_path=place_path, direction="in", decision="allow",
+                              occurred_at=now, device_time=now, received_at=now)
+            event = audit_prepare(None, "test.entry", obj=entry)
+            group_commit.insert_later(fastsql.Prepared(entry), then=lambda e: (
+                event.set("object_id", str(e.pk)), group_commit.insert_later(event)))
+            return entry
+        return _job(fn)
+
+    ids = [uuid.uuid4() for _ in range(3)]
+    seen = []
+    real = CursorWrapper.execute
+
+    def spy(self, sql, params=None):
+        seen.append(sql.split(" (")[0])
+        return real(self, sql, params)
+
+    jobs = [job(ids[i], f"00000{i}/") for i in range(3)]
+    with mock.patch.object(CursorWrapper, "execute", spy):
+        group_commit.commit(jobs)
+    assert all(j.exc is None for j in jobs)
+    stored = {e.client_id: e.pk for e in GateEntry.objects.all()}
+    assert [j.result.pk for j in jobs] == [stored[i] for i in ids]
+    events = dict(AuditEvent.objects.filter(action="test.entry").values_list("object_id", "place_path"))
+    assert events == {str(stored[ids[i]]): f"00000{i}/" for i in range(3)}
+    inserts = [s for s in seen if s.startswith("INSERT")]
+    assert len(inserts) == 2, seen  # the entries' statement, the events' statement
+    # A resent client id in a batch: that job fails, the two others are stored.
+    new = [uuid.uuid4(), uuid.uuid4()]
+    jobs = [job(new[0], "000010/"), job(ids[1], "000011/"), job(new[1], "000012/")]
+    group_commit.commit(jobs)
+    assert isinstance(jobs[1].exc, IntegrityError) and jobs[0].exc is None and jobs[2].exc is None
+    assert GateEntry.objects.count() == 5 and AuditEvent.objects.filter(action="test.entry").count() == 5
+    assert not AuditEvent.objects.filter(place_path="000011/").exists()
 
 
 @sqlite_only

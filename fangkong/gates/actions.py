@@ -308,12 +308,15 @@ def record_entry(*, acting_user, data: dict, now: dt.datetime | None = None) -> 
         "direction": entry.direction, "subject": entry.subject, "decision": entry.decision,
         "reason": entry.reason_code, "offline": entry.offline, "flagged": entry.flagged})
 
-    def write() -> GateEntry:
-        row.run()  # IntegrityError: this client_id is stored already (a resend)
+    def stored(entry: GateEntry) -> None:
         if _is_fever(entry):
             entry.triage_id = _open_triage([entry])[0].pk
         event.set("object_id", str(entry.pk))
-        event.run()
+        group_commit.insert_later(event)
+
+    def write() -> GateEntry:
+        # IntegrityError (here or in the batch's insert): this client_id is stored already (a resend)
+        group_commit.insert_later(row, then=stored)
         return entry
 
     try:

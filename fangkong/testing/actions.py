@@ -552,9 +552,10 @@ def _prepared_write(acting_user, site: Site, person: Person, via: str, *, code: 
         bumped = _bump_row(site, code, single=False, now=now)
         tube = _fill_tube(site, code, single=False, now=now) if bumped is None else bumped
         row.set("tube_id", tube[0] if bumped is not None else tube.pk)
-        row.run()  # IntegrityError: this client id is stored, or the person is registered in the round
-        event.set("object_id", str(reg.pk))
-        event.run()
+        # IntegrityError (here or in the batch's insert): this client id is stored, or the
+        # person is registered in the round.
+        group_commit.insert_later(row, then=lambda reg: (event.set("object_id", str(reg.pk)),
+                                                         group_commit.insert_later(event)))
         return tube
 
     def store() -> Registration:

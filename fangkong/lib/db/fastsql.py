@@ -67,10 +67,42 @@ class Prepared:
         obj = self.obj
         with connection.cursor() as cur:
             cur.execute(self.sql, self.params)
-            obj.pk = cur.fetchone()[0]
+            self.stored(cur.fetchone()[0])
+        return obj
+
+    def stored(self, pk) -> None:
+        obj = self.obj
+        obj.pk = pk
         obj._state.adding = False
         obj._state.db = connection.alias
-        return obj
+
+
+def run_many(rows: list[Prepared]) -> None:
+    """Prepared inserts of one model as multi-row INSERTs (as many rows a statement as the
+    backend's limit of bound values allows), each row's key set. Only where no other
+    transaction inserts into the table meanwhile (SQLite's single writer, holding its
+    lock): the keys are numbered in the order of the rows, so the returned keys, sorted,
+    are the rows' in order."""
+    if not rows:
+        return
+    sql = rows[0].sql
+    head, _values, _tail = sql.partition(" VALUES ")
+    width = len(rows[0].params)
+    one = "(" + ", ".join(["%s"] * width) + ")"
+    per = len(rows)
+    if connection.features.max_query_params:
+        per = max(1, connection.features.max_query_params // width)
+    returning = sql[sql.rindex(" RETURNING "):]
+    for start in range(0, len(rows), per):
+        chunk = rows[start:start + per]
+        with connection.cursor() as cur:
+            cur.execute(f"{head} VALUES {', '.join([one] * len(chunk))}{returning}",
+                        [v for row in chunk for v in row.params])
+            keys = sorted(r[0] for r in cur.fetchall())
+        if len(keys) != len(chunk):
+            raise RuntimeError(f"{len(chunk)} rows inserted, {len(keys)} keys returned")
+        for row, pk in zip(chunk, keys):
+            row.stored(pk)
 
 
 def insert_new(objs: list, *, unique: str, batch_size: int = 500) -> list:
