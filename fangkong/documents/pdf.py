@@ -4,8 +4,9 @@ bottom right, and a QR code with the absolute verify URL (扫码核验真伪).
 
 fpdf2 embeds a subset of an OpenType CJK font (Noto CJK's CFF outlines included, as a CID
 font), so the text is real text, correct in any viewer, and a notice stays ~30 KB. The
-font is FANGKONG_PDF_FONT, else the system Noto CJK (Debian: fonts-noto-cjk); without a
-CJK font, rendering fails with FontMissing naming both.
+font is FANGKONG_PDF_FONT, else the Noto CJK an offline bundle installed into this Python's
+environment (share/fangkong/fonts: scripts/bundle), else the system Noto CJK (Debian:
+fonts-noto-cjk); without a CJK font, rendering fails with FontMissing naming both.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import logging
 import re
 import shutil
 import subprocess
+import sys
 import zlib
 from functools import lru_cache
 from pathlib import Path
@@ -29,10 +31,11 @@ from fpdf.fonts import FontFace
 logging.getLogger("fontTools").setLevel(logging.WARNING)  # its subsetter logs every glyph at INFO
 
 NOTO = Path("/usr/share/fonts/opentype/noto")
-BODY_FONTS = [NOTO / "NotoSansCJK-Regular.ttc", NOTO / "NotoSerifCJK-Regular.ttc",
+BUNDLED = Path(sys.prefix) / "share" / "fangkong" / "fonts"  # the offline bundle's copy (scripts/bundle-install.sh)
+BODY_FONTS = [BUNDLED / "NotoSansCJK-Regular.ttc", NOTO / "NotoSansCJK-Regular.ttc", NOTO / "NotoSerifCJK-Regular.ttc",
               Path("/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf"),
               Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"), Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc")]
-TITLE_FONTS = [NOTO / "NotoSerifCJK-Bold.ttc", NOTO / "NotoSansCJK-Bold.ttc"]
+TITLE_FONTS = [BUNDLED / "NotoSerifCJK-Bold.ttc", NOTO / "NotoSerifCJK-Bold.ttc", NOTO / "NotoSansCJK-Bold.ttc"]
 DOCUMENT_LANGUAGE = "zh-hans"  # an official notice is printed in Chinese whatever the UI language
 CACHE_SECONDS = 3600
 
