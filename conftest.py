@@ -4,6 +4,7 @@ import os
 import pytest
 
 from tests.cast import build_cast
+from tests.machine import fresh_machine_env
 
 
 def pytest_configure(config):
@@ -87,3 +88,40 @@ def _private_uploads(settings, tmp_path_factory):
     private = dict(settings.STORAGES["private"])
     private["OPTIONS"] = {**private.get("OPTIONS", {}), "location": tmp_path_factory.mktemp("uploads")}
     settings.STORAGES = {**settings.STORAGES, "private": private}
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory):
+    """A SQLite file made by the README's first command, `fangkong migrate`, from nothing
+    (an empty var directory, a subprocess): once per test session (about 30 s). The
+    subprocess tests that need a migrated file of their own copy it (fresh_sqlite_var)
+    instead of each migrating again; `migrate` from nothing still runs in every session,
+    here, and any failure of it fails those tests."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    var = tmp_path_factory.mktemp("migrated-sqlite")
+    subprocess.run([sys.executable, "-m", "fangkong.cli", "migrate", "-v0"],
+                   env=fresh_machine_env(var, FANGKONG_ENV="dev"), check=True, timeout=600)
+    path = var / "fangkong.sqlite3"
+    # The migrate process has exited; its last connection folded the WAL into the file.
+    # Make sure (a checkpoint that empties the WAL), so that the file alone is the database.
+    with sqlite3.connect(path) as con:
+        busy, _, _ = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    con.close()
+    assert busy == 0
+    wal = var / "fangkong.sqlite3-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    return path
+
+
+@pytest.fixture
+def fresh_sqlite_var(migrated_sqlite, tmp_path):
+    """tmp_path as a var directory holding a copy of the session's migrated SQLite file
+    (migrated_sqlite) and nothing else: keys, Huey file and all the rest are made by the
+    test's own commands, as on a machine that has just run `fangkong migrate`."""
+    import shutil
+
+    shutil.copyfile(migrated_sqlite, tmp_path / "fangkong.sqlite3")
+    return tmp_path
