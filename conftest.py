@@ -125,3 +125,38 @@ def fresh_sqlite_var(migrated_sqlite, tmp_path):
 
     shutil.copyfile(migrated_sqlite, tmp_path / "fangkong.sqlite3")
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def bench_migrated(request, tmp_path_factory):
+    """The environment that makes bench/main start each workload's scratch database from a
+    migrated one (bench/main.Env.create_empty) instead of migrating it from nothing, for the
+    tests that run the bench at a tiny size (tests/test_bench_*.py): on SQLite the session's
+    migrated file (migrated_sqlite); on PostgreSQL a database migrated once per session by
+    `fangkong migrate` on the server of DATABASE_URL, dropped at the end."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        yield {"FANGKONG_BENCH_MIGRATED_SQLITE": str(request.getfixturevalue("migrated_sqlite"))}
+        return
+    import subprocess
+    import sys
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    base = urlsplit(url)
+    name = f"fangkong_bench_migrated_{os.getpid()}"
+
+    def admin(sql: str) -> None:
+        with psycopg.connect(urlunsplit(base._replace(path="/postgres")), autocommit=True) as conn:
+            conn.execute(sql)
+
+    admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin(f'CREATE DATABASE "{name}"')
+    try:
+        env = fresh_machine_env(tmp_path_factory.mktemp("bench-migrated"), FANGKONG_ENV="test",
+                                DATABASE_URL=urlunsplit(base._replace(path="/" + name)))
+        subprocess.run([sys.executable, "-m", "fangkong.cli", "migrate", "-v0"], env=env, check=True, timeout=600)
+        yield {"FANGKONG_BENCH_MIGRATED_POSTGRES": name}
+    finally:
+        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
