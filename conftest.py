@@ -94,9 +94,10 @@ def _private_uploads(settings, tmp_path_factory):
 def migrated_sqlite(tmp_path_factory):
     """A SQLite file made by the README's first command, `fangkong migrate`, from nothing
     (an empty var directory, a subprocess): once per test session (about 30 s). The
-    subprocess tests that need a migrated file of their own copy it (fresh_sqlite_var)
-    instead of each migrating again; `migrate` from nothing still runs in every session,
-    here, and any failure of it fails those tests."""
+    subprocess tests that need a migrated file of their own copy it (fresh_sqlite_var), and
+    so do the bench's tests on SQLite (bench_migrated), instead of each migrating again;
+    `migrate` from nothing still runs in every session, here, and any failure of it fails
+    those tests."""
     import sqlite3
     import subprocess
     import sys
