@@ -4,6 +4,7 @@ import os
 import pytest
 
 from tests.cast import build_cast
+from tests.machine import fresh_machine_env
 
 
 def pytest_configure(config):
@@ -87,3 +88,76 @@ def _private_uploads(settings, tmp_path_factory):
     private = dict(settings.STORAGES["private"])
     private["OPTIONS"] = {**private.get("OPTIONS", {}), "location": tmp_path_factory.mktemp("uploads")}
     settings.STORAGES = {**settings.STORAGES, "private": private}
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory):
+    """A SQLite file made by the README's first command, `fangkong migrate`, from nothing
+    (an empty var directory, a subprocess): once per test session (about 30 s). The
+    subprocess tests that need a migrated file of their own copy it (fresh_sqlite_var), and
+    so do the bench's tests on SQLite (bench_migrated), instead of each migrating again;
+    `migrate` from nothing still runs in every session, here, and any failure of it fails
+    those tests."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    var = tmp_path_factory.mktemp("migrated-sqlite")
+    subprocess.run([sys.executable, "-m", "fangkong.cli", "migrate", "-v0"],
+                   env=fresh_machine_env(var, FANGKONG_ENV="dev"), check=True, timeout=600)
+    path = var / "fangkong.sqlite3"
+    # The migrate process has exited; its last connection folded the WAL into the file.
+    # Make sure (a checkpoint that empties the WAL), so that the file alone is the database.
+    with sqlite3.connect(path) as con:
+        busy, _, _ = con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    con.close()
+    assert busy == 0
+    wal = var / "fangkong.sqlite3-wal"
+    assert not wal.exists() or wal.stat().st_size == 0
+    return path
+
+
+@pytest.fixture
+def fresh_sqlite_var(migrated_sqlite, tmp_path):
+    """tmp_path as a var directory holding a copy of the session's migrated SQLite file
+    (migrated_sqlite) and nothing else: keys, Huey file and all the rest are made by the
+    test's own commands, as on a machine that has just run `fangkong migrate`."""
+    import shutil
+
+    shutil.copyfile(migrated_sqlite, tmp_path / "fangkong.sqlite3")
+    return tmp_path
+
+
+@pytest.fixture(scope="session")
+def bench_migrated(request, tmp_path_factory):
+    """The environment that makes bench/main start each workload's scratch database from a
+    migrated one (bench/main.Env.create_empty) instead of migrating it from nothing, for the
+    tests that run the bench at a tiny size (tests/test_bench_*.py): on SQLite the session's
+    migrated file (migrated_sqlite); on PostgreSQL a database migrated once per session by
+    `fangkong migrate` on the server of DATABASE_URL, dropped at the end."""
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith(("postgres://", "postgresql://")):
+        yield {"FANGKONG_BENCH_MIGRATED_SQLITE": str(request.getfixturevalue("migrated_sqlite"))}
+        return
+    import subprocess
+    import sys
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+
+    base = urlsplit(url)
+    name = f"fangkong_bench_migrated_{os.getpid()}"
+
+    def admin(sql: str) -> None:
+        with psycopg.connect(urlunsplit(base._replace(path="/postgres")), autocommit=True) as conn:
+            conn.execute(sql)
+
+    admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin(f'CREATE DATABASE "{name}"')
+    try:
+        env = fresh_machine_env(tmp_path_factory.mktemp("bench-migrated"), FANGKONG_ENV="test",
+                                DATABASE_URL=urlunsplit(base._replace(path="/" + name)))
+        subprocess.run([sys.executable, "-m", "fangkong.cli", "migrate", "-v0"], env=env, check=True, timeout=600)
+        yield {"FANGKONG_BENCH_MIGRATED_POSTGRES": name}
+    finally:
+        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -19,10 +19,13 @@ LINE = re.compile(
 )
 
 
-def _run(*args):
+def _run(bench_migrated: dict, *args):
+    """`bench/run <args>` on this run's database, each scratch database started from the
+    session's migrated one (conftest.bench_migrated)."""
     url = os.environ.get("DATABASE_URL", "")
     db = "postgres" if url.startswith(("postgres://", "postgresql://")) else "sqlite"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FANGKONG_")}
+    env.update(bench_migrated)
     proc = subprocess.run([sys.executable, "-m", "bench.main", *args, "--db", db, "--size", str(SIZE), "--conc", str(CONC),
                            "--max-seconds", "60",
                            "--paced-rate", "20", "--paced-seconds", "1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
@@ -49,18 +52,18 @@ def _check(line: str, workload: str, db: str) -> dict:
     return extra
 
 
-def test_bench_w5_end_to_end():
-    db, lines = _run("W5")
+def test_bench_w5_end_to_end(bench_migrated):
+    db, lines = _run(bench_migrated, "W5")
     assert len(lines) == 1, lines
     extra = _check(lines[0], "W5", db)
     # measured + paced requests, one warm-up per connection for each run, all stored
     assert int(extra["reports"]) == SIZE + CONC + PACED + CONC
 
 
-def test_bench_w4_end_to_end():
+def test_bench_w4_end_to_end(bench_migrated):
     """W4 through the same harness: the guard's check-ins are all stored and audited, then
     the offline queue is synced in batches of 500 and stored."""
-    db, lines = _run("W4", "--sync-rows", "600")
+    db, lines = _run(bench_migrated, "W4", "--sync-rows", "600")
     assert len(lines) == 2, lines
     extra = _check(lines[0], "W4", db)
     assert int(extra["entries"]) == SIZE + CONC + PACED + CONC

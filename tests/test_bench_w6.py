@@ -6,8 +6,8 @@ from __future__ import annotations
 from tests.test_bench_http import _check, _run
 
 
-def test_bench_w6_end_to_end():
-    db, lines = _run("W6", "--sync-rows", "600")
+def test_bench_w6_end_to_end(bench_migrated):
+    db, lines = _run(bench_migrated, "W6", "--sync-rows", "600")
     assert len(lines) == 2, lines
     line = lines[0].replace("W6 ", "W4 ", 1)  # the line's shape is W4's
     extra = _check(line, "W4", db)

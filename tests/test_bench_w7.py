@@ -14,20 +14,22 @@ LINE = re.compile(r"^W7 (sqlite|postgres) ratio=(\d+\.\d\d) value=(\d+\.\d{3}) b
                   r" metrics=(\d+) places=(\d+)$")
 
 
-def run_tiny(*args) -> tuple[str, list[str], str]:
+def run_tiny(bench_migrated: dict, *args) -> tuple[str, list[str], str]:
     """`bench/run <args> --db <this run's database>` in a subprocess: (db, its output lines,
-    its log on stderr)."""
+    its log on stderr). Each scratch database starts from the session's migrated one
+    (conftest.bench_migrated)."""
     url = os.environ.get("DATABASE_URL", "")
     db = "postgres" if url.startswith(("postgres://", "postgresql://")) else "sqlite"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FANGKONG_")}
+    env.update(bench_migrated)
     proc = subprocess.run([sys.executable, "-m", "bench.main", *args, "--db", db], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return db, proc.stdout.strip().splitlines(), proc.stderr
 
 
-def test_bench_w7_tiny():
-    db, lines, log = run_tiny("W7", "--size", str(SIZE))
+def test_bench_w7_tiny(bench_migrated):
+    db, lines, log = run_tiny(bench_migrated, "W7", "--size", str(SIZE))
     assert len(lines) == 1, lines
     m = LINE.match(lines[0])
     assert m, lines[0]

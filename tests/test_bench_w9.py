@@ -13,8 +13,8 @@ LINE = re.compile(r"^W9 (sqlite|postgres) ratio=(\d+\.\d\d) value=(\d+\.\d{3}) b
                   r" result_rows_per_s=(\d+)$")
 
 
-def test_bench_w9_tiny():
-    db, lines, log = run_tiny("W9", "--persons", str(SIZE))
+def test_bench_w9_tiny(bench_migrated):
+    db, lines, log = run_tiny(bench_migrated, "W9", "--persons", str(SIZE))
     assert len(lines) == 1, lines
     m = LINE.match(lines[0])
     assert m, lines[0]

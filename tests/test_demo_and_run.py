@@ -13,6 +13,8 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
+from tests.machine import fresh_machine_env
+
 from fangkong.lib.identity import normalize_id, normalize_phone
 from fangkong.places.models import Organization, Place
 from fangkong.residents.models import Household, Person
@@ -61,12 +63,13 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.mark.one_database  # the README's first command: SQLite of its own, whichever database the run uses
-def test_run_serves_pages_and_worker_runs_imports(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FANGKONG_", "DATABASE_URL", "REDIS_URL"))}
-    env.update(FANGKONG_VAR=str(tmp_path), FANGKONG_ENV="dev", FANGKONG_HUEY_IMMEDIATE="0")
+@pytest.mark.one_database  # the README's first commands: SQLite of its own, whichever database the run uses
+def test_run_serves_pages_and_worker_runs_imports(fresh_sqlite_var):
+    # `fangkong migrate` from nothing: the session's migrated file (conftest.migrated_sqlite,
+    # made by that command in an empty var directory), copied here; then demo and run.
+    tmp_path = fresh_sqlite_var
+    env = fresh_machine_env(tmp_path, FANGKONG_ENV="dev", FANGKONG_HUEY_IMMEDIATE="0")
     fk = [sys.executable, "-m", "fangkong.cli"]
-    subprocess.run(fk + ["migrate", "-v0"], env=env, check=True, timeout=300)
     subprocess.run(fk + ["demo", "--persons", "30"], env=env, check=True, capture_output=True, timeout=300)
     port = _free_port()
     server = subprocess.Popen(fk + ["run", "--bind", f"127.0.0.1:{port}", "--web-workers", "1"], env=env,

@@ -10,6 +10,8 @@ import pytest
 
 from django.db import connection
 
+from tests.machine import fresh_machine_env
+
 from tests.cast import make_id, make_phone
 
 
@@ -47,10 +49,11 @@ def test_no_plain_id_or_phone_in_any_table(cast, login):
 
 
 @pytest.mark.one_database  # a SQLite file of its own, whichever database the run uses
-def test_sqlite_file_holds_no_plain_numbers(tmp_path):
-    """A real file database, written through the CLI import: grep its bytes."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FANGKONG_", "DATABASE_URL"))}
-    env.update(FANGKONG_VAR=str(tmp_path), FANGKONG_ENV="test", FANGKONG_HUEY_IMMEDIATE="1")
+def test_sqlite_file_holds_no_plain_numbers(fresh_sqlite_var):
+    """A real file database, written through the CLI import: grep its bytes. The file is a
+    copy of the session's `fangkong migrate` from nothing (conftest.migrated_sqlite)."""
+    tmp_path = fresh_sqlite_var
+    env = fresh_machine_env(tmp_path, FANGKONG_ENV="test", FANGKONG_HUEY_IMMEDIATE="1")
     ids = [make_id(i, region="110101", born="19900215") for i in range(50)]
     # Digits that no stored timestamp and place path can spell by chance: "18600000001" was
     # found in an index page as a time's microseconds ".818600" followed by the path "000001/".
@@ -63,8 +66,7 @@ def test_sqlite_file_holds_no_plain_numbers(tmp_path):
         w.writerow([f"居民{chr(0x4e00 + i)}", n, p, f"{i}号"])
     f.write_text(buf.getvalue(), encoding="utf-8")
     fk = [sys.executable, "-m", "fangkong.cli"]
-    for args in (["migrate", "-v0"], ["demo", "--persons", "30"]):
-        subprocess.run(fk + args, env=env, check=True, capture_output=True, timeout=300)
+    subprocess.run(fk + ["demo", "--persons", "30"], env=env, check=True, capture_output=True, timeout=300)
     subprocess.run(fk + ["import_residents", str(f), "--place", "DEMO-C01", "--user", "demo_committee"],
                    env=env, check=True, capture_output=True, timeout=300)
     blob = b""
