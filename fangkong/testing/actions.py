@@ -527,7 +527,7 @@ def _prepared_write(acting_user, site: Site, person: Person, via: str, *, code: 
     roles among them) are made here, in the request's thread, so that the job the group
     commit's writer runs — one at a time for the whole server on SQLite — is the tube's
     update and the two inserts. Measured (W6, SQLite, py-spy --gil over the
-    server under load, 2026-12-07): the writer held the GIL for 33 % of the samples, 30 %
+    server under load, 2026-12-06): the writer held the GIL for 33 % of the samples, 30 %
     in this job, of which building the rows, the roles and the memberships read were
     about half.
 
