@@ -526,10 +526,11 @@ def _prepared_write(acting_user, site: Site, person: Person, via: str, *, code: 
     registrations): the registration's and the audit event's values (the acting user's
     roles among them) are made here, in the request's thread, so that the job the group
     commit's writer runs — one at a time for the whole server on SQLite — is the tube's
-    update and the two inserts. Measured (W6, SQLite, py-spy --gil over the
-    server under load, 2026-12-06): the writer held the GIL for 33 % of the samples, 30 %
-    in this job, of which building the rows, the roles and the memberships read were
-    about half.
+    update, its two rows going with the batch's others in multi-row inserts
+    (group_commit.insert_later). Measured (W6, SQLite, py-spy --gil over the server under
+    load, 2026-12-06): the writer held the GIL for 33 % of the samples, 30 % in this job,
+    of which building the rows, the roles and the memberships read were about half;
+    after, 17 % and 14 % (bench/RESULTS.md).
 
     On PostgreSQL (no group commit there; each write is a transaction of its own) the
     three writes are one statement, sent in autocommit: the tube's update, the
@@ -583,8 +584,8 @@ def _one_statement(site: Site, code: str, row: fastsql.Prepared, event: fastsql.
     if plan is None:
         qn = connection.ops.quote_name
         bump = _bump_sql()
-        reg_sql, reg_fields, _i = fastsql._insert_plan(Registration)
-        ev_sql, ev_fields, _j = fastsql._insert_plan(AuditEvent)
+        _sql, reg_fields, _index = fastsql._insert_plan(Registration)
+        _sql, ev_fields, _index = fastsql._insert_plan(AuditEvent)
         reg_vals = ", ".join('"t"."id"' if f.attname == "tube_id" else "%s" for f in reg_fields)
         ev_vals = ", ".join('"r"."id"::text' if f.attname == "object_id" else "%s" for f in ev_fields)
         sql = (f'WITH "t" AS ({bump}), '
@@ -605,9 +606,9 @@ def _one_statement(site: Site, code: str, row: fastsql.Prepared, event: fastsql.
         return None
     tube_id, filled, capacity, state, reg_id, event_id = got
     row.set("tube_id", tube_id)
-    row.obj.pk, row.obj._state.adding, row.obj._state.db = reg_id, False, connection.alias
+    row.stored(reg_id)
     event.set("object_id", str(reg_id))
-    event.obj.pk, event.obj._state.adding, event.obj._state.db = event_id, False, connection.alias
+    event.stored(event_id)
     return (tube_id, filled, capacity, state)
 
 
