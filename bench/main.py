@@ -15,8 +15,10 @@ see bench/http_harness.py). They also report the floor: POST /bench/floor on the
 server, the fastest durable write through this stack (one validated field, one row, one
 commit, nobody signed in; bench/floor), measured before and after the workload, as
 floor= (req/s, the mean), floor_ratio= (the workload against it) and
-floor_p99_ms=; and the workload's latency at a steady --paced-rate (default 200 req/s for
-10 s), counted from when each request was due: paced_rate=, paced_p50_ms=, paced_p99_ms=.
+floor_p99_ms=; and the workload's latency at a steady rate for --paced-seconds (10 s), by
+default half the floor's rate measured in the same run (at most --paced-max, 600 req/s;
+--paced-rate N for a fixed rate), counted from when each request was due: paced_rate=,
+paced_p50_ms=, paced_p99_ms=.
 
 Every step runs in its own process against a fresh database: a temporary SQLite file, or
 a scratch PostgreSQL database (fangkong_bench*, created and dropped here) on the server of
@@ -262,20 +264,36 @@ def floor_rows_ok(floor, rows: int, size: int, conc: int) -> bool:
 
 
 def paced_count(opts) -> int:
-    """Requests of the paced run (--paced-rate for --paced-seconds), 0 if none."""
-    return int(opts.paced_rate * opts.paced_seconds) if opts.paced_rate > 0 else 0
+    """Requests to prepare for the paced run (its rate for --paced-seconds; by default the
+    rate is known only once the floor is measured, so as many as --paced-max allows), 0 if
+    none."""
+    rate = opts.paced_max if opts.paced_rate is None else opts.paced_rate
+    return int(rate * opts.paced_seconds) if rate > 0 else 0
 
 
-def http_paced(srv, make_request, offset: int, opts, label: str, expect: int):
-    """The workload at a steady --paced-rate (req/s) instead of flat out, on the same
-    server: its latency at that load (counted from when each request was due). Request
-    indices from `offset` on: paced_count(opts) measured, then one warm-up per connection."""
-    n = paced_count(opts)
+def paced_sent(paced) -> int:
+    """Requests the paced run sent and had stored: its measured ones and one warm-up per
+    connection (0 without a paced run)."""
+    return 0 if paced is None else paced.count + paced.conc
+
+
+def http_paced(srv, make_request, offset: int, opts, label: str, expect: int, floor):
+    """The workload at a steady rate instead of flat out, on the same server: its latency
+    at that load (counted from when each request was due). The rate: --paced-rate, or by
+    default half the floor's rate of this run (`floor`), at most --paced-max. Request
+    indices from `offset` on: rate x --paced-seconds measured (within paced_count(opts)),
+    then one warm-up per connection. The result knows its `rate`, `count` and `conc`."""
+    if opts.paced_rate is None:
+        rate = float(round(min(floor.rps / 2, opts.paced_max)))
+    else:
+        rate = opts.paced_rate
+    n = min(int(rate * opts.paced_seconds), paced_count(opts)) if rate > 0 else 0
     if not n:
         return None
-    res = srv.load(lambda i: make_request(offset + i), total=n, conc=opts.conc, expect=expect, rate=opts.paced_rate,
-                   max_seconds=opts.max_seconds)
-    log(f"{label}: paced at {opts.paced_rate:g} req/s: {res.summary()}")
+    res = srv.load(lambda i: make_request(offset + i), total=n, conc=opts.conc, expect=expect, rate=rate,
+                   max_seconds=opts.max_seconds, warmup_base=n)
+    res.rate, res.count, res.conc = rate, n, opts.conc
+    log(f"{label}: paced at {rate:g} req/s: {res.summary()}")
     if not res.ok:
         fail(f"{label}: paced run incomplete: {res.errors}")
     return res
@@ -286,7 +304,7 @@ def http_line(workload: str, db: str, res, bases: list, size: int, opts, floor=N
 
     base = Pooled(bases)
     if paced is not None:  # the same write at a steady, lower rate: its latency there
-        extra = {"paced_rate": f"{opts.paced_rate:g}", "paced_p50_ms": f"{paced.pct(50):.1f}",
+        extra = {"paced_rate": f"{paced.rate:g}", "paced_p50_ms": f"{paced.pct(50):.1f}",
                  "paced_p99_ms": f"{paced.pct(99):.1f}", **extra}
     if floor is not None:  # the same write's rate against the floor of any write (bench/floor)
         extra = {"floor": f"{floor.rps:.0f}", "floor_ratio": f"{res.rps / floor.rps:.2f}" if floor.rps else "0",
@@ -319,7 +337,7 @@ def measure_http(env: Env, name: str, workload: str, size: int, opts, make_reque
         log(f"{label}: {method} {path} {res.summary()}")
         b2 = http_baseline(srv, size, opts, label)
         floor = http_harness.Pooled([f1, http_floor(srv, size, opts, label)])
-        paced = http_paced(srv, make_request, size + opts.conc * warm, opts, label, expect)
+        paced = http_paced(srv, make_request, size + opts.conc * warm, opts, label, expect, floor)
         more = after(srv) if after else None
         server_log = srv.log_tail()
     if res.errors:
@@ -353,6 +371,8 @@ def run_w5(env: Env, size: int, opts) -> list[str]:
     finally:
         env.drop(name)
     extra = {"reports": check["reports"]}  # stored, warm-up included
+    persons = size + opts.conc * warm + paced_sent(paced_res)  # what was sent (the paced run's rate known now)
+    paced = paced_res.count if paced_res else 0
     if not res.ok or check["reports"] != persons or check["observations"] != persons or check["max_per_observation"] != 1 \
             or check["audit"] != persons:
         fail(f"W5 {env.db}: expected {persons} reports ({size} measured, {paced} paced + {persons - size - paced} warm-up), one per person, "
@@ -407,6 +427,8 @@ def run_w4(env: Env, size: int, opts) -> list[str]:
     finally:
         env.drop(name)
     extra = {"entries": check["online"]}
+    total = size + opts.conc * warm + paced_sent(paced_res)  # what was sent (the paced run's rate known now)
+    paced = paced_res.count if paced_res else 0
     if not res.ok or check["online"] != total or check["allowed"] != total or check["audit"] != total:
         fail(f"W4 {env.db}: expected {total} allowed online entries ({size} measured, {paced} paced + {total - size - paced} warm-up), each "
              f"audited; found {check}; answers {res.statuses}")
@@ -476,6 +498,7 @@ def run_w6(env: Env, size: int, opts) -> list[str]:
     finally:
         env.drop(name)
     extra = {"registrations": check["online"]}
+    total = size + opts.conc * warm + paced_sent(paced_res)  # what was sent (the paced run's rate known now)
     if not res.ok or check["online"] != total or check["over"] or check["audit"] != total + check["offline"]:
         fail(f"W6 {env.db}: expected {total} online registrations, each audited, no tube over capacity; found {check}; "
              f"answers {res.statuses}")
@@ -765,8 +788,11 @@ def main(argv=None) -> int:
     ap.add_argument("--threads", type=int, default=gunicorn_conf.THREADS,
                     help=f"HTTP workloads: threads per gunicorn worker (default {gunicorn_conf.THREADS}, as `fangkong run`)")
     ap.add_argument("--max-seconds", type=float, default=600.0, help="HTTP workloads: time limit of each load phase")
-    ap.add_argument("--paced-rate", type=float, default=200.0, help="W4/W5: also run the workload at this steady rate "
-                    "(req/s; 0: not) and report its latency there (default 200)")
+    ap.add_argument("--paced-rate", type=float, default=None, help="W4/W5/W6: also run the workload at this steady "
+                    "rate (req/s; 0: not) and report its latency there (default: half the floor's rate measured in the "
+                    "same run, at most --paced-max)")
+    ap.add_argument("--paced-max", type=float, default=600.0, help="W4/W5/W6: the highest default paced rate (req/s; "
+                    "its requests are prepared before the floor is known; default 600)")
     ap.add_argument("--paced-seconds", type=float, default=10.0, help="W4/W5: length of the paced run (default 10 s)")
     ap.add_argument("--sync-rows", type=int, default=10_000, help="W4: offline entries synced in batches (default 10,000)")
     ap.add_argument("--w10-rate", type=float, default=50.0, help="W10: the signed-in user's GETs per second (default 50)")
