@@ -301,8 +301,8 @@ def record_entry(*, acting_user, data: dict, now: dt.datetime | None = None) -> 
     entry.triage_id = None
 
     # The entry's row and its audit event are made here, so that the job the group
-    # commit's writer runs (one at a time for the whole server on SQLite) is their two
-    # INSERTs: testing.actions._prepared_write has the measurement.
+    # commit's writer runs (one at a time for the whole server on SQLite) only hands them
+    # to the batch's multi-row INSERTs: testing.actions._prepared_write has the measurement.
     row = fastsql.Prepared(entry)
     event = audit_prepare(acting_user, "gates.entry", obj=entry, detail={
         "direction": entry.direction, "subject": entry.subject, "decision": entry.decision,
