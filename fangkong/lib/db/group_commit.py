@@ -88,7 +88,7 @@ def write(fn):
     return job.result
 
 
-_batch = threading.local()  # .pending: [(prepared, then)] while the writer runs a batch's jobs
+_batch = threading.local()  # .pending: [(prepared, then, job)], .job: the job running, while the writer runs a batch
 
 
 def insert_later(prepared, then=None) -> None:
