@@ -50,10 +50,14 @@ def test_liaison_applies_and_checker_fills_the_checklist_with_a_photo(live_serve
     committee = open_page(**PHONE)
     sign_in(committee, live_server, "committee_a")
     committee.goto(url(live_server, "resumption_detail", app.pk))
-    committee.locator("form[action$='/review/'] button").click()
+    # Each form posts and redirects back to this same page: waiting for its URL would return
+    # at once, so each click waits for the navigation it makes.
+    with committee.expect_navigation():
+        committee.locator("form[action$='/review/'] button").click()
     committee.wait_for_url(url(live_server, "resumption_detail", app.pk))
     committee.locator(f"input[name=checkers][value='{live_cast.worker_a1.pk}']").check()
-    committee.locator("form[action$='/assign/'] button").click()
+    with committee.expect_navigation():
+        committee.locator("form[action$='/assign/'] button").click()
     committee.wait_for_url(url(live_server, "resumption_detail", app.pk))
     check = SiteCheck.objects.get(application=app)
 
