@@ -108,7 +108,8 @@ def test_volunteer_checks_in_offline_reports_health_checks_out_and_fever_takes_t
     medic = open_page(**PHONE)
     sign_in(medic, live_server, "medic_a")
     medic.goto(url(live_server, "duty_sites"))
-    medic.locator("#unwell-list form button").click()
+    with medic.expect_navigation():  # the form posts and redirects back to this same page
+        medic.locator("#unwell-list form button").click()
     medic.wait_for_url(url(live_server, "duty_sites"))
     assert not HealthCheck.objects.filter(user=vol, state="unwell").exists()
     assert actions.assign(acting_user=None, shift=later, user=vol).state == A.ASSIGNED
