@@ -134,9 +134,9 @@ def test_the_signed_in_users_grants_come_with_the_user_in_one_read(cast, django_
     with django_assert_num_queries(1):
         loaded = Backend().get_user(str(user.pk))
         assert access.grants(loaded) == expected  # no second read
-    # Its roles add the roles held by membership (a headquarters' working group): one read of
-    # its own, only when asked.
-    with django_assert_num_queries(1):
+    # Its roles add the roles held by membership (a headquarters' working group): read only
+    # when asked (the auth version, then the members: kept under that version).
+    with django_assert_num_queries(2):
         assert access.roles(loaded) == ["grid_worker", "medic"]
     assert [(g.role, g.place_id, g.place_path) for g in expected] == [
         ("grid_worker", cast.grid_a1.pk, cast.grid_a1.path), ("medic", cast.comm_a.pk, cast.comm_a.path)]
@@ -154,3 +154,83 @@ def test_the_signed_in_users_grants_come_with_the_user_in_one_read(cast, django_
     assert client.get("/residents/").status_code == 403
     add_grant(acting_user=None, user=bare, role="committee", target=cast.comm_a)
     assert client.get("/residents/").status_code == 200
+
+
+def test_the_signed_in_user_is_kept_across_requests_until_what_it_is_read_from_changes(cast):
+    """A process keeps the signed-in user, its grants and its memberships across requests
+    under the auth version, which the database changes on every write to what they are read
+    from (triggers: a queryset update, raw SQL or another server's write alike). The next
+    request after any such write sees it; a rolled-back change leaves nothing behind."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from fangkong.accounts.backends import Backend
+    from fangkong.command.actions import add_group, add_member, create_hq, remove_member
+    from fangkong.places import access
+    from fangkong.places.models import Grant, Place
+
+    user = make_user("kept", [("committee", cast.comm_a)])
+    client = Client()
+    client.force_login(user)
+    user_table = connection.ops.quote_name(type(user)._meta.db_table)
+
+    def get(path="/residents/"):
+        with CaptureQueriesContext(connection) as ctx:
+            status = client.get(path).status_code
+        return status, [q["sql"] for q in ctx.captured_queries]
+
+    assert get()[0] == 200
+    status, sqls = get()
+    assert status == 200 and not any(f"FROM {user_table}" in q for q in sqls), sqls  # kept: no read of the user
+    assert "n FROM" in sqls[0]  # the session's statement reads the version
+
+    def as_next_request(pk=user.pk):
+        access.saw_auth_version(access.read_auth_version())  # what the session's statement does
+        return Backend().get_user(pk)
+
+    # A grant revoked by a queryset update (no signal, no action): the next request knows.
+    Grant.objects.filter(user=user).update(revoked_at=timezone.now())
+    assert get()[0] == 403
+    Grant.objects.filter(user=user).update(revoked_at=None)
+    assert get()[0] == 200
+    # The account turned off by raw SQL: signed out at the next request.
+    with connection.cursor() as cur:
+        cur.execute(f"UPDATE {user_table} SET is_active = %s WHERE id = %s", [False, user.pk])
+    assert get()[1] and client.get("/residents/").status_code == 302
+    with connection.cursor() as cur:
+        cur.execute(f"UPDATE {user_table} SET is_active = %s WHERE id = %s", [True, user.pk])
+    assert get()[0] == 200
+    # The last sign-in time is written at every sign-in and changes no version.
+    before = access.read_auth_version()
+    type(user).objects.filter(pk=user.pk).update(last_login=timezone.now())
+    assert access.read_auth_version() == before
+    # A place's path redrawn: the grant's scope follows it.
+    Place.objects.filter(pk=cast.comm_a.pk).update(path=cast.comm_a.path)  # the same value: still a write
+    assert access.read_auth_version() != before
+    # Memberships: joining a working group gives hq_member at the next request, leaving ends it.
+    hq = create_hq(acting_user=None, place=cast.street, name="HQ")
+    group = add_group(acting_user=None, hq=hq, name="G")
+    assert "hq_member" not in access.roles(as_next_request())
+    add_member(acting_user=None, group=group, user=user)
+    assert "hq_member" in access.roles(as_next_request())
+    kept = as_next_request()
+    with CaptureQueriesContext(connection) as ctx:
+        assert "hq_member" in access.roles(kept)
+    assert len(ctx.captured_queries) == 0  # the memberships were kept too
+    remove_member(acting_user=None, group=group, user=user)
+    assert "hq_member" not in access.roles(as_next_request())
+    # A change rolled back: what was read inside it is kept under a version nobody sees again.
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Grant.objects.filter(user=user).update(revoked_at=timezone.now())
+        assert access.grants(as_next_request()) == []
+        raise RuntimeError("rolled back")
+    assert [g.role for g in access.grants(as_next_request())] == ["committee"]
+    assert get()[0] == 200
+    # No version (the row gone, as after a flush): nothing is kept, everything is read.
+    with connection.cursor() as cur:
+        cur.execute(f"DELETE FROM {connection.ops.quote_name('places_authversion')}")
+    assert access.read_auth_version() is None
+    assert get()[0] == 200
+    status, sqls = get()
+    assert status == 200 and any(f"FROM {user_table}" in q for q in sqls)

@@ -412,8 +412,8 @@ def test_colour_policy_page_is_the_admins(cast, world):
 
 @pytest.mark.django_db
 def test_a_registration_reads_the_site_and_the_person_then_writes_three_rows(cast, world):
-    """The registration's own statements over HTTP, into a tube already open with a lane
-    named: the site (with the access check), the person (with whether a recall waits), the
+    """The registration's statements over HTTP, into a tube already open with a lane
+    named: the session, the site (with the access check), the person (with whether a recall waits), the
     tube's conditional update, the registration and its audit event. No read of the lane,
     the tube or an earlier registration before every write (the unique indexes answer a
     resend and a second registration, the lanes are kept by the process)."""
@@ -434,6 +434,12 @@ def test_a_registration_reads_the_site_and_the_person_then_writes_three_rows(cas
                            if any(t in q["sql"] for t in ('"testing_', '"residents_', '"audit_'))])
     second = statements[1]
     assert len(second) == 5, second
+    # Before them, the session (with the auth version) and nothing else: the registrar, its
+    # grants and its memberships (the audit event's roles) are kept by the process across
+    # requests (places.access.user_with_grants).
+    reads = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("SELECT")]
+    assert len(reads) == 3 and all(f'FROM "{table}"' in sql for sql, table in zip(
+        reads, ("django_session", "testing_site", "residents_person"))), reads
     assert [s.split()[0] for s in second] == ['"testing_site"', '"residents_person"', "UPDATE", "INSERT", "INSERT"], second
     assert Registration.objects.filter(tube__code="QC01", lane=lane).count() == 2
     # Each registration's audit event names it, its registrar's roles and the tube (made

@@ -77,4 +77,12 @@ def _hq_places(user) -> list[tuple[int, str]]:
         return [tuple(row) for row in cur.fetchall()]
 
 
-declare_membership("hq_member", _hq_places)
+def _hq_tables() -> list[str]:
+    """What _hq_places reads besides places: a write to any of these changes the auth
+    version (places.access: a user's memberships are kept across requests until then)."""
+    from .models import Headquarters, WorkingGroup
+
+    return [WorkingGroup.members.through._meta.db_table, WorkingGroup._meta.db_table, Headquarters._meta.db_table]
+
+
+declare_membership("hq_member", _hq_places, _hq_tables)

@@ -16,6 +16,7 @@ operations, exports and tasks call only these functions.
 """
 from __future__ import annotations
 
+import contextvars
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -192,12 +193,152 @@ def _grant_sql_parts():
 
 _USER_SQL: dict = {}
 
+# --- The signed-in user kept across requests ---------------------------------------------
+# Every signed-in request needs the user, its grants (with their places' paths) and, when a
+# permission of a membership role is asked, its memberships. They change rarely, so each
+# process keeps what it read, keyed by the auth version: one row (places.AuthVersion)
+# holding a random number that the database changes itself, by triggers on every table
+# these are read from (install_auth_triggers, run after every migrate), whoever writes and
+# however (a queryset update, raw SQL, another server). The session is read with the
+# version in one statement (accounts.sessions), and a user kept under that version is the
+# user as of that version; any other version is a miss, read anew.
+#
+# Why it is safe: what is kept under a version was read in the same statement as that
+# version (user_with_grants: one snapshot), or after it on the same connection
+# (memberships: version first, then the members), so it is never older than its version.
+# A change committed later bumps the version (a miss); a change of this transaction bumps
+# it inside the transaction, to a random number no other transaction will see again if it
+# rolls back. No version (the row missing: a flushed test database) keeps nothing.
+#
+# Measured (W6, bench/RESULTS.md): the session, the user with grants and the memberships
+# were three statements of every registration; now one.
 
-def user_with_grants(pk):
+_AUTH_TABLES: list[tuple[Callable[[], list[str]], tuple[str, ...]]] = []
+_KEPT_USERS: dict = {}  # (pk, version, today) -> (converted user values, grants)
+_KEPT_MEMBERS: dict = {}  # (pk, version) -> membership scopes
+_KEPT_MAX = 20_000
+_VERSION_SEEN: contextvars.ContextVar = contextvars.ContextVar("fangkong_auth_version", default=None)
+
+
+def declare_auth_tables(tables: Callable[[], list[str]], *, ignore_columns: tuple[str, ...] = (),
+                        only_columns: tuple[str, ...] | None = None) -> None:
+    """Tables the signed-in user is read from (`tables()` returns their names once the
+    models are loaded): a write to any of them changes the auth version, except an UPDATE
+    that sets none of `only_columns` (when given) or only `ignore_columns`."""
+    _AUTH_TABLES.append((tables, tuple(ignore_columns), only_columns))
+
+
+def _user_tables() -> list[str]:
+    from django.contrib.auth import get_user_model
+
+    return [get_user_model()._meta.db_table]
+
+
+# The user (not its last sign-in time, written at every sign-in: a kept user may show an
+# older one), its grants, and the paths of the places they name.
+declare_auth_tables(_user_tables, ignore_columns=("last_login",))
+declare_auth_tables(lambda: [Grant._meta.db_table])
+declare_auth_tables(lambda: [Place._meta.db_table], only_columns=("path",))
+
+
+def _version_table() -> str:
+    from .models import AuthVersion
+
+    return AuthVersion._meta.db_table
+
+
+def auth_version_sql() -> str:
+    """A scalar subquery of the current auth version (NULL when there is none), for the
+    statement that reads the session."""
+    from django.db import connection
+
+    return f"(SELECT n FROM {connection.ops.quote_name(_version_table())} WHERE id = 1)"
+
+
+def read_auth_version():
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {auth_version_sql()}")
+        return cur.fetchone()[0]
+
+
+def saw_auth_version(version) -> None:
+    """The auth version read with this request's session (None: nothing may be reused)."""
+    _VERSION_SEEN.set(version)
+
+
+def take_auth_version():
+    """The version read with this request's session, once."""
+    version = _VERSION_SEEN.get()
+    if version is not None:
+        _VERSION_SEEN.set(None)
+    return version
+
+
+def install_auth_triggers(connection) -> None:
+    """The triggers that change the auth version on every write to the declared tables
+    (idempotent: run after every migrate, which on SQLite may rebuild a table and drop its
+    triggers). SQLite: a trigger per table and operation, per row; PostgreSQL: one per
+    table, per statement (TRUNCATE included)."""
+    qn = connection.ops.quote_name
+    version = qn(_version_table())
+    existing = set(connection.introspection.table_names())
+    if _version_table() not in existing:
+        return
+    random = "floor((random() - 0.5) * 9.2e18)::bigint" if connection.vendor == "postgresql" else "random()"
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(
+                "CREATE OR REPLACE FUNCTION fangkong_auth_bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"INSERT INTO {version} (id, n) VALUES (1, {random}) "
+                "ON CONFLICT (id) DO UPDATE SET n = EXCLUDED.n; RETURN NULL; END $$")
+        else:
+            # No INSERT OR REPLACE: SQLite applies the firing statement's conflict policy
+            # to the trigger's statements (Django adds members by INSERT OR IGNORE, which
+            # would leave the number as it was). An insert that cannot conflict, an update.
+            bump = (f"INSERT INTO {version} (id, n) SELECT 1, {random} WHERE NOT EXISTS "
+                    f"(SELECT 1 FROM {version} WHERE id = 1); UPDATE {version} SET n = {random} WHERE id = 1;")
+        cur.execute(f"SELECT count(*) FROM {version}")
+        if cur.fetchone()[0] == 0:
+            cur.execute(f"INSERT INTO {version} (id, n) VALUES (1, {random})")
+        for tables, ignore, only in _AUTH_TABLES:
+            for table in tables():
+                if table not in existing:
+                    continue
+                columns = [c.name for c in connection.introspection.get_table_description(cur, table)]
+                watched = [c for c in columns if c not in ignore and (only is None or c in only)]
+                update = f"UPDATE OF {', '.join(qn(c) for c in watched)}" if ignore or only else "UPDATE"
+                name = qn(f"fk_auth_{table}"[:60])
+                if connection.vendor == "postgresql":
+                    cur.execute(f"CREATE OR REPLACE TRIGGER {name} AFTER INSERT OR {update} OR DELETE ON {qn(table)} "
+                                "FOR EACH STATEMENT EXECUTE FUNCTION fangkong_auth_bump()")
+                    cur.execute(f"CREATE OR REPLACE TRIGGER {qn(f'fk_authtr_{table}'[:60])} AFTER TRUNCATE ON "
+                                f"{qn(table)} FOR EACH STATEMENT EXECUTE FUNCTION fangkong_auth_bump()")
+                else:
+                    for op, when in (("i", "INSERT"), ("u", update), ("d", "DELETE")):
+                        trig = qn(f"fk_auth_{op}_{table}"[:60])
+                        # An UPDATE OF list that changed (a new column) needs the trigger anew.
+                        cur.execute(f"DROP TRIGGER IF EXISTS {trig}")
+                        cur.execute(f"CREATE TRIGGER {trig} AFTER {when} ON {qn(table)} BEGIN {bump} END")
+    _KEPT_USERS.clear()
+    _KEPT_MEMBERS.clear()
+
+
+def _keep(store: dict, key, value) -> None:
+    if len(store) >= _KEPT_MAX:
+        store.clear()
+    store[key] = value
+
+
+def user_with_grants(pk, version=None):
     """The user `pk` (every field; None if there is none) with its active grants loaded,
     so that grants() reads nothing more: the authentication backend's read of the
     signed-in user on every request, one statement (user LEFT JOIN grants LEFT JOIN
-    places: a row per grant, or one row without) instead of two."""
+    places: a row per grant, or one row without) instead of two, with the auth version.
+    `version`, the auth version read with the session: a user this process read under the
+    same version (and today's date: grants have dates) is made from what was kept, with
+    no statement at all."""
     from django.contrib.auth import get_user_model
     from django.db import connection
 
@@ -208,20 +349,28 @@ def user_with_grants(pk):
         u, g = model._meta, Grant._meta
         cols, place_join, col = _grant_sql_parts()
         reader = fastsql.Reader(model, tuple(f.name for f in u.concrete_fields))
-        sql = (f"SELECT {reader.columns}, {cols} FROM {qn(u.db_table)} "
+        sql = (f"SELECT {reader.columns}, {cols}, {auth_version_sql()} FROM {qn(u.db_table)} "
                f"LEFT OUTER JOIN {qn(g.db_table)} ON {col(g, 'user')} = {col(u, u.pk.name)} AND {_in_force(col, g)} "
                f"{place_join} WHERE {col(u, u.pk.name)} = %s ORDER BY {col(g, 'id')}")
         plan = _USER_SQL[connection.vendor] = (sql, reader)
     sql, reader = plan
-    with connection.cursor() as cur:
-        today = _today()
-        cur.execute(sql, [today, today, model._meta.pk.get_db_prep_value(pk, connection, prepared=False)])
-        rows = cur.fetchall()
-    if not rows:
-        return None
-    user = reader.instance(rows[0])
+    today = _today()
+    kept = _KEPT_USERS.get((pk, version, today)) if version is not None else None
+    if kept is None:
+        with connection.cursor() as cur:
+            cur.execute(sql, [today, today, model._meta.pk.get_db_prep_value(pk, connection, prepared=False)])
+            rows = cur.fetchall()
+        if not rows:
+            return None
+        w = reader.width
+        kept = (reader.values(rows[0]), [Scope(*row[w:w + 4]) for row in rows if row[w] is not None])
+        version = rows[0][-1]
+        if version is not None:
+            _keep(_KEPT_USERS, (pk, version, today), kept)
+    user = model.from_db(connection.alias, reader.attnames, kept[0])
+    user._fk_version = version
     if user.is_active:  # grants() of an inactive user is [] without a read
-        user._fk_grants = [Scope(*row[reader.width:]) for row in rows if row[reader.width] is not None]
+        user._fk_grants = list(kept[1])
     return user
 
 
@@ -238,10 +387,13 @@ def user_with_grants(pk):
 _MEMBERSHIPS: dict[str, Callable] = {}
 
 
-def declare_membership(role: str, places_of: Callable) -> None:
+def declare_membership(role: str, places_of: Callable, tables: Callable[[], list[str]]) -> None:
+    """`tables()`: the names of the tables places_of reads (besides places), whose writes
+    change the auth version (declare_auth_tables)."""
     if role not in _ROLE_LABELS or role == "admin":
         raise ValueError(f"membership of undeclared role {role!r}")
     _MEMBERSHIPS[role] = places_of
+    declare_auth_tables(tables)
     _TABLE.clear()
 
 
@@ -256,8 +408,14 @@ def memberships(user) -> list[Scope]:
         return []
     cached = getattr(user, "_fk_members", None)
     if cached is None:
-        cached = [Scope(role, place_id, path, None)
-                  for role, places_of in _MEMBERSHIPS.items() for place_id, path in places_of(user)]
+        key = (user.pk, getattr(user, "_fk_version", None))
+        cached = _KEPT_MEMBERS.get(key) if key[1] is not None else None
+        if cached is None:
+            version = read_auth_version()  # first, so what is kept is never older than it
+            cached = [Scope(role, place_id, path, None)
+                      for role, places_of in _MEMBERSHIPS.items() for place_id, path in places_of(user)]
+            if version is not None:
+                _keep(_KEPT_MEMBERS, (user.pk, version), cached)
         user._fk_members = cached
     return cached
 

@@ -131,3 +131,16 @@ class Grant(models.Model):
     def __str__(self):
         target = self.place or self.organization or "*"
         return f"{self.user} {self.role}@{target}"
+
+
+class AuthVersion(models.Model):
+    """One row: a random number that the database itself changes (triggers, installed after
+    every migrate by places.access.install_auth_triggers) on every write to what the
+    signed-in user is read from (the user, its grants, the places they name, and the tables
+    of the roles held by membership). The session is read with it in one statement, so each
+    process may keep a user read before as long as the number has not changed
+    (places.access.user_with_grants). Random, not a counter: a transaction rolled back
+    leaves no number that a later change could give again."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True)
+    n = models.BigIntegerField()

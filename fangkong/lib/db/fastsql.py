@@ -193,9 +193,15 @@ class Reader:
 
     def instance(self, row):
         """The instance of the first `width` values of `row`."""
+        return self.model.from_db(connection.alias, self.attnames, self.values(row))
+
+    def values(self, row) -> list:
+        """The first `width` values of `row`, converted as the ORM would: what
+        `self.model.from_db(alias, self.attnames, values)` takes (to keep and make
+        instances of again without converting anew)."""
         values = []
         for value, (col, convs) in zip(row, self.converters):
             for conv in convs:
                 value = conv(value, col, connection)
             values.append(value)
-        return self.model.from_db(connection.alias, self.attnames, values)
+        return values
