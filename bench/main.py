@@ -43,9 +43,10 @@ from fangkong import gunicorn_conf
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W9", "W10"]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10"]
 FILE_WORKLOADS = {"W1", "W2"}  # need the generated census files
-DEFAULT_SIZE = {"W1": 1_000_000, "W2": 1_000_000, "W3": 20_000, "W4": 5000, "W5": 5000, "W6": 5000, "W7": 1_000_000, "W9": 1_000_000, "W10": 500}
+DEFAULT_SIZE = {"W1": 1_000_000, "W2": 1_000_000, "W3": 20_000, "W4": 5000, "W5": 5000, "W6": 5000, "W7": 1_000_000,
+                "W8": 1_000_000, "W9": 1_000_000, "W10": 500}
 DATABASES = ["sqlite", "postgres"]
 PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/test"
 PG_SCRATCH = "fangkong_bench"
@@ -448,6 +449,89 @@ def run_w4(env: Env, size: int, opts) -> list[str]:
     return out
 
 
+def run_w8(env: Env, size: int, files: dict, opts) -> list[str]:
+    """Gate check-ins at a steady rate while an import of `size` census rows runs on the
+    same database (issue 22: an import must never starve the gates). The W4 server and
+    check-in; the floor measured first (its rate sets the pace: half of it, as W4's paced
+    run, or --paced-rate); check-ins paced for --paced-seconds with nothing else running
+    (idle), then the importer started in a process of its own (as a worker would run it:
+    bench.worker import, the real create_job + run_import on the census file), and the
+    same pace kept for as long as the import runs (at least --paced-seconds). Reports the
+    p99 during the import against the idle p99 (ratio; target ≤ 2 and ≤ 50 ms), and the
+    import's own rate beside it."""
+    import uuid
+    from datetime import datetime, timezone
+
+    from bench import http_harness
+
+    name = f"{PG_SCRATCH}_w8_{os.getpid()}"
+    label = f"W8 {env.db}"
+    env.create_empty(name)
+    try:
+        worker(env, name, "setup")  # the demo tree and the importing user
+        setup = worker(env, name, "w4_setup")
+        headers = {"Content-Type": "application/json", "Cookie": f"{setup['cookie']}; csrftoken={setup['csrf']}",
+                   "X-CSRFToken": setup["csrf"]}
+        when = datetime.now(timezone.utc).isoformat()
+
+        def checkin(i: int):
+            body = {"client_id": str(uuid.UUID(int=i + 1)), "place": setup["place"], "direction": "in",
+                    "subject": "person", "token": setup["token"], "temperature": f"36.{i % 9}", "decision": "allowed",
+                    "offline": False, "occurred_at": when}
+            return ("POST", "/api/gates/entries", json.dumps(body).encode(), headers)
+
+        sent = [0]
+
+        def paced(rate: float, seconds: float, what: str):
+            n = max(1, int(rate * seconds))
+            res = srv.load(lambda i: checkin(sent[0] + i), total=n, conc=opts.conc, expect=201, rate=rate,
+                           max_seconds=opts.max_seconds, warmup_base=n)
+            sent[0] += n + opts.conc
+            log(f"{label}: check-ins at {rate:g} req/s, {what}: {res.summary()}")
+            if not res.ok:
+                fail(f"{label}: check-ins {what} incomplete: {res.errors}")
+            return res
+
+        with http_harness.Server(env.server_env(name), workers=opts.workers, threads=opts.threads,
+                                 log_path=env.tmp / "w8-gunicorn.log") as srv:
+            floor = http_floor(srv, min(5000, max(500, opts.conc * 20)), opts, label)
+            rate = opts.paced_rate or float(round(min(floor.rps / 2, opts.paced_max)))
+            idle = paced(rate, opts.paced_seconds, "idle")
+            cmd = [sys.executable, "-m", "bench.worker", "import", files["csv"], str(size)]
+            log(f"{label}: import of {size} rows started beside the check-ins")
+            started = time.perf_counter()
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env.env(name), stdout=subprocess.PIPE, text=True)
+            during = []
+            # Paced runs back to back while the import runs (the first always runs whole).
+            while True:
+                during.append(paced(rate, opts.paced_seconds, f"during the import (run {len(during) + 1})"))
+                if proc.poll() is not None:
+                    break
+            out, _ = proc.communicate()
+            import_seconds = time.perf_counter() - started
+            server_log = srv.log_tail()
+        if proc.returncode != 0:
+            raise SystemExit(f"{label}: the import failed (exit {proc.returncode})")
+        res = json.loads(out.strip().splitlines()[-1])
+        check = worker(env, name, "w4_check")
+    finally:
+        env.drop(name)
+    pooled = http_harness.Pooled(during)
+    # The share of the paced runs' time the import was running (the last run may outlast it).
+    paced_time = sum(r.seconds for r in during)
+    overlap = min(1.0, import_seconds / paced_time) if paced_time else 0.0
+    extra = {"p99_ms": f"{pooled.pct(99):.1f}", "idle_p99_ms": f"{idle.pct(99):.1f}", "p50_ms": f"{pooled.pct(50):.1f}", "p99_9_ms": f"{pooled.pct(99.9):.1f}",
+             "paced_rate": f"{rate:g}", "floor": f"{floor.rps:.0f}", "import_rows": res["rows"],
+             "import_rows_s": f"{res['rows'] / res['seconds']:.0f}", "overlap": f"{overlap:.2f}", "checkins": sum(len(r.latencies_ms) for r in during)}
+    if res["status"] != "done" or res["created"] != size or check["online"] != sent[0] or check["audit"] != sent[0]:
+        fail(f"{label}: import {res['status']} {res['created']}/{size}; check-ins stored {check['online']} of {sent[0]}")
+        if server_log:
+            log("server log (tail):\n" + server_log)
+        extra["ok"] = "no"
+    p99 = pooled.pct(99)
+    return [line("W8", env.db, p99, idle.pct(99), unit="ms", **extra)]
+
+
 def run_w6(env: Env, size: int, opts) -> list[str]:
     """Testing registration over HTTP: POST /api/testing/sites/{site}/registrations (the
     person by name-search id, the tube's barcode; access check, tube row lock, one row and
@@ -818,7 +902,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="fangkong-bench-") as tmp:
         tmp = Path(tmp)
         files = {}
-        if FILE_WORKLOADS & set(workloads):
+        if (FILE_WORKLOADS | {"W8"}) & set(workloads):
             gen_env = Env("sqlite", tmp / "gen")
             rows = args.size or DEFAULT_SIZE["W1"]
             log(f"data: {rows} rows (cached in {OUT / 'data'})")
@@ -836,6 +920,8 @@ def main(argv=None) -> int:
                     out = run_w7(env, size)
                 elif w == "W9":
                     out = run_w9(env, args.persons or size)
+                elif w == "W8":
+                    out = run_w8(env, size, files, args)
                 else:
                     out = {"W4": run_w4, "W5": run_w5, "W6": run_w6, "W10": run_w10}[w](env, size, args)
                 for text in out:

@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 SIZE, CONC = 50, 4
 PACED = 20  # --paced-rate 20 for 1 s
@@ -85,3 +87,29 @@ def test_healthz_answers_ok_without_a_query(db, client, django_assert_num_querie
 def test_the_floor_endpoint_is_not_a_route_of_the_product(db, client):
     """bench/floor's endpoint exists only on the benchmark's server (bench.floor.settings)."""
     assert client.post("/bench/floor", {"temperature": "36.5"}, content_type="application/json").status_code == 404
+
+
+@pytest.mark.one_database("postgresql")  # the harness only (both runs are about as long)
+def test_bench_w8_end_to_end(bench_migrated):
+    """W8 at a tiny size: check-ins paced with nothing else running, then while the real
+    importer loads census rows into the same database in a process of its own; every
+    check-in and every imported row stored (else bench/main FAILS the run), the line shows
+    the p99 during the import against the idle one."""
+    url = os.environ.get("DATABASE_URL", "")
+    db = "postgres" if url.startswith(("postgres://", "postgresql://")) else "sqlite"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FANGKONG_")}
+    env.update(bench_migrated)
+    proc = subprocess.run([sys.executable, "-m", "bench.main", "W8", "--db", db, "--size", "1000", "--conc", str(CONC),
+                           "--max-seconds", "60", "--paced-rate", str(PACED), "--paced-seconds", "1"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "FAILED" not in proc.stderr, proc.stdout + proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"W8 {db} "), lines
+    extra = dict(kv.split("=", 1) for kv in lines[0].split()[2:])
+    assert "ok" not in extra and extra["unit"] == "ms" and extra["paced_rate"] == str(PACED)
+    assert int(extra["import_rows"]) == 1000 and int(extra["import_rows_s"]) > 0
+    idle, during = float(extra["idle_p99_ms"]), float(extra["p99_ms"])
+    assert idle > 0 and during > 0 and round(during) == int(extra["value"]) and round(idle) == int(extra["baseline"])
+    assert abs(float(extra["ratio"]) - during / idle) < 0.01 * during / idle + 0.01
+    # At least one paced run of PACED check-ins (and a warm-up per connection) while it ran.
+    assert int(extra["checkins"]) >= PACED + CONC and 0 < float(extra["overlap"]) <= 1
