@@ -273,6 +273,13 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # the busy timeout): concurrency tests then see the same locking as production.
     # One file per test process, so two test runs in one checkout never share a database.
     _db["TEST"] = {"NAME": str(VAR_DIR / f"test-fangkong-{os.getpid()}.sqlite3")}
+elif _bool("FANGKONG_PG_SERVER_BINDING", False):
+    # PostgreSQL: parameters sent apart from the statement (psycopg's server-side binding)
+    # and each statement run `prepare_threshold` times on a connection prepared there
+    # once, instead of the client quoting every parameter into the text (bench W6's profile:
+    # 9 % of a registration's CPU in psycopg's client-side binding). Off by default until
+    # measured (bench/RESULTS.md).
+    _db.setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=_int("FANGKONG_PG_PREPARE_THRESHOLD", 5, 0))
 DATABASES = {"default": _db}
 # SQLite: the writes of concurrent requests share one commit (fangkong/lib/db/group_commit.py).
 GROUP_COMMIT = _bool("FANGKONG_GROUP_COMMIT", True)
