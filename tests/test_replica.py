@@ -9,7 +9,8 @@ Which copy served a page is seen in the page: the replica's replay is paused, a 
 renamed on the primary, and a page that shows the old name was read from the replica.
 
 Run as root with PostgreSQL 15's server binaries installed (CI, this machine); elsewhere it
-skips. Only in the PostgreSQL run (conftest: one_database)."""
+skips. Only in the PostgreSQL run (conftest: one_database). The router's rules, the sticky
+window and the health check's cache are also checked in process (the SQLite run)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -26,8 +27,6 @@ from pathlib import Path
 import pytest
 
 from tests.machine import fresh_machine_env
-
-pytestmark = pytest.mark.one_database("postgresql")
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,6 +136,7 @@ def _names(s, url: str) -> set[str]:
     return {n for n in (OLD, NEW) if re.search(re.escape(n), body)}
 
 
+@pytest.mark.one_database("postgresql")
 def test_reports_dashboards_and_exports_read_the_replica_with_fallbacks(db, clusters):
     # (db: the session's test database on the system cluster, which the autouse cache
     # fixtures clear; the app under test uses the clusters below.)
@@ -249,3 +249,77 @@ def test_reports_dashboards_and_exports_read_the_replica_with_fallbacks(db, clus
             logs.append(proc.communicate(timeout=30)[0].decode(errors="replace"))
     assert "replica unusable" in logs[0], logs[0][-3000:]
     print(f"set-up {t_setup:.1f} s, whole test {time.monotonic() - t0:.1f} s")
+
+
+# --- In process: the rules, without a replica ------------------------------------------------
+
+@pytest.mark.one_database
+def test_router_sends_only_marked_reads_outside_transactions_to_the_replica(transactional_db):
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from fangkong.lib.db import replica
+    from fangkong.places.models import Place
+
+    router = replica.ReplicaRouter()
+    cache_model = type("E", (), {"_meta": type("M", (), {"app_label": "django_cache"})()})
+    assert router.db_for_read(Place) == "default"  # not marked
+    token = replica._use_replica.set(True)  # as replica_reads() sets it when the replica is usable
+    try:
+        assert router.db_for_read(Place) == "replica"
+        assert router.db_for_read(get_user_model()) == "replica"
+        assert router.db_for_read(cache_model) == "default"  # the shared cache never goes back in time
+        assert router.db_for_write(Place) == "default"
+        with transaction.atomic():  # may read its own writes
+            assert router.db_for_read(Place) == "default"
+        assert router.db_for_read(Place) == "replica"
+    finally:
+        replica._use_replica.reset(token)
+    assert router.allow_migrate("replica", "places") is False and router.allow_migrate("default", "places") is None
+    # Not configured (this run): replica_reads() and the decorator never turn it on.
+    assert not replica.configured()
+    with replica.replica_reads(None):
+        assert not replica.serving_from_replica()
+    assert replica.reads_from_replica(lambda request: replica.serving_from_replica())(object()) is False
+
+
+@pytest.mark.one_database
+def test_a_users_write_keeps_their_reads_on_the_primary_for_the_sticky_seconds(db, cast, settings, monkeypatch):
+    from fangkong.lib.db import replica
+
+    settings.REPLICA_STICKY_SECONDS = 5
+    clock = [time.time()]  # (the cache's own expiry reads the real clock: 6 s, not over here)
+    monkeypatch.setattr(replica.time, "time", lambda: clock[0])
+    assert not replica.wrote_recently(cast.commander)
+    replica.mark_wrote(cast.commander)
+    assert replica.wrote_recently(cast.commander) and not replica.wrote_recently(cast.coordinator)
+    clock[0] += 4.9
+    assert replica.wrote_recently(cast.commander)
+    clock[0] += 0.2
+    assert not replica.wrote_recently(cast.commander)
+    settings.REPLICA_STICKY_SECONDS = 0
+    replica.mark_wrote(cast.commander)
+    assert not replica.wrote_recently(cast.commander)
+
+
+@pytest.mark.one_database
+def test_the_health_check_is_kept_per_process_for_a_moment(settings, monkeypatch):
+    from fangkong.lib.db import replica
+
+    settings.REPLICA_HEALTH_SECONDS, settings.REPLICA_MAX_LAG_SECONDS = 1, 5
+    lags = iter([0.0, 7.0, None, 4.0])
+    calls = []
+    monkeypatch.setattr(replica, "measure_lag", lambda: calls.append(1) or next(lags))
+    clock = [time.monotonic()]
+    monkeypatch.setattr(replica.time, "monotonic", lambda: clock[0])
+    replica.forget_health()
+    try:
+        assert replica.healthy() and replica.healthy() and len(calls) == 1  # one check within the second
+        clock[0] += 1.01
+        assert not replica.healthy() and len(calls) == 2  # 7 s behind
+        clock[0] += 1.01
+        assert not replica.healthy()  # down
+        clock[0] += 1.01
+        assert replica.healthy() and len(calls) == 4
+    finally:
+        replica.forget_health()

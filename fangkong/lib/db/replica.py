@@ -31,7 +31,7 @@ Design (DESIGN.md §3, scale plan):
   old replay timestamp) from looking like a lagging replica; when the replica is behind
   after an idle spell the age over-states its lag, which only sends reads to the primary
   until it has caught up (milliseconds later). More than REPLICA_MAX_LAG_SECONDS behind,
-  not in recovery (promoted: it no longer follows this primary), or any database error
+  not in recovery (promoted: it no longer follows this primary), or any error reaching it
   (down, refusing connections; connect_timeout 2 s): the primary serves. The result is
   kept per process for REPLICA_HEALTH_SECONDS, so the check costs two small queries a
   second per process, not one per request.
@@ -39,6 +39,8 @@ Design (DESIGN.md §3, scale plan):
   that request (once: the next check sees it). Inside a marked view the scope filters
   (which places a user sees) read the replica and can be up to the lag threshold old; the
   access decision at the door (`requires`) runs before the marked block, on the primary.
+  An object another user created less than the lag ago may pass that check and still be
+  missing from the replica (a 404 for those few seconds; its creator reads the primary).
   A past day's dashboard figures cached in the shared cache may have been read from the
   replica: they are already allowed to be minutes old (dashboard.queries).
 """
@@ -53,7 +55,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.http import FileResponse, StreamingHttpResponse
 
 log = logging.getLogger("fangkong.replica")
@@ -147,11 +149,11 @@ def measure_lag() -> float | None:
                 " EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8",
                 [primary_lsn])
             recovering, caught_up, age = cur.fetchone()
-    except DatabaseError as exc:
+    except Exception as exc:  # down, refusing, misconfigured, or not allowed here (a test's blocker): the primary
         log.warning("replica unusable: %s", str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
         try:
             connections[REPLICA].close()  # the next check connects afresh
-        except DatabaseError:
+        except Exception:
             pass
         return None
     if not recovering:
