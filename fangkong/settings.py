@@ -281,6 +281,33 @@ elif _bool("FANGKONG_PG_SERVER_BINDING", False):
     # measured (bench/RESULTS.md).
     _db.setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=_int("FANGKONG_PG_PREPARE_THRESHOLD", 5, 0))
 DATABASES = {"default": _db}
+# A read replica (PostgreSQL streaming replica of the primary): the daily report, dashboards
+# and exports read from it when it is healthy (fangkong/lib/db/replica.py); everything else,
+# and every write, uses the primary. Not set: one database, as before.
+REPLICA_URL = os.environ.get("FANGKONG_REPLICA_URL", "") or os.environ.get("DATABASE_REPLICA_URL", "")
+REPLICA_STICKY_SECONDS = _int("FANGKONG_REPLICA_STICKY_SECONDS", 5)  # a user's reads after their write: primary
+REPLICA_MAX_LAG_SECONDS = _int("FANGKONG_REPLICA_MAX_LAG_SECONDS", 5)  # further behind: primary
+REPLICA_HEALTH_SECONDS = _int("FANGKONG_REPLICA_HEALTH_SECONDS", 1)  # a process checks the lag at most this often
+if REPLICA_URL:
+    _replica_var = "FANGKONG_REPLICA_URL" if os.environ.get("FANGKONG_REPLICA_URL") else "DATABASE_REPLICA_URL"
+    if _db["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(f"{_replica_var} needs a PostgreSQL primary (DATABASE_URL=postgres://...)")
+    try:
+        _replica = dj_database_url.parse(REPLICA_URL, conn_max_age=_db["CONN_MAX_AGE"])
+    except Exception as exc:
+        raise ImproperlyConfigured(f"{_replica_var} is not a valid database URL: {exc}") from None
+    if _replica["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(f"{_replica_var} must be postgres://, not {_replica['ENGINE']}")
+    # A replica that does not answer is given up on quickly (then the primary serves).
+    _replica["OPTIONS"] = {**_replica.get("OPTIONS", {}), "connect_timeout": 2}
+    # Django's test runner makes no database for it: in tests it is the default database.
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["replica"] = _replica
+    DATABASE_ROUTERS = ["fangkong.lib.db.replica.ReplicaRouter"]
+    # Records when a signed-in user's request wrote (any POST/PUT/PATCH/DELETE), for
+    # REPLICA_STICKY_SECONDS of reads from the primary.
+    MIDDLEWARE.insert(MIDDLEWARE.index("django.contrib.auth.middleware.AuthenticationMiddleware") + 1,
+                      "fangkong.lib.db.replica.ReplicaStickyMiddleware")
 # SQLite: the writes of concurrent requests share one commit (fangkong/lib/db/group_commit.py).
 GROUP_COMMIT = _bool("FANGKONG_GROUP_COMMIT", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

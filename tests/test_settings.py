@@ -55,6 +55,12 @@ def test_defaults_work_and_generate_dev_keys(tmp_path):
     ({"FANGKONG_ENV": "production", "FANGKONG_SECRET_KEY": "s" * 50, "FANGKONG_DATA_KEY": KEY_A, "FANGKONG_INDEX_KEY": KEY_B,
       "FANGKONG_ALLOWED_HOSTS": "fk.example.gov.cn"}, "FANGKONG_PUBLIC_URL is required"),
     ({"FANGKONG_PUBLIC_URL": "fk.example.gov.cn"}, "FANGKONG_PUBLIC_URL"),
+    # The read replica (fangkong/lib/db/replica.py): PostgreSQL behind a PostgreSQL primary only.
+    ({"FANGKONG_REPLICA_URL": "postgres://u@replica/fk"}, "needs a PostgreSQL primary"),
+    ({"DATABASE_URL": "postgres://u@primary/fk", "FANGKONG_REPLICA_URL": "sqlite:///x.db"}, "must be postgres://"),
+    ({"DATABASE_URL": "postgres://u@primary/fk", "DATABASE_REPLICA_URL": "nonsense"}, "DATABASE_REPLICA_URL is not a valid"),
+    ({"FANGKONG_REPLICA_STICKY_SECONDS": "five"}, "FANGKONG_REPLICA_STICKY_SECONDS"),
+    ({"FANGKONG_REPLICA_MAX_LAG_SECONDS": "-1"}, "FANGKONG_REPLICA_MAX_LAG_SECONDS"),
 ])
 def test_bad_values_fail_loudly(tmp_path, env, message):
     code, out = load(tmp_path, **env)
@@ -135,3 +141,21 @@ def test_a_requests_host_header_never_makes_a_link(client, settings):
     client.force_login(cast.committee_a)
     page = client.get(f"/declarations/points/{point.pk}/", HTTP_HOST="evil.example").content.decode()
     assert f"http://192.0.2.10:8765/d/{point.code}/" in page and "evil.example" not in page
+
+
+def test_a_replica_is_routed_only_when_configured(tmp_path):
+    show = ("import fangkong.settings as s; print(sorted(s.DATABASES), getattr(s, 'DATABASE_ROUTERS', []), "
+            "'fangkong.lib.db.replica.ReplicaStickyMiddleware' in s.MIDDLEWARE, "
+            "s.DATABASES.get('replica', {}).get('TEST'), s.REPLICA_STICKY_SECONDS, s.REPLICA_MAX_LAG_SECONDS)")
+
+    def run(**env):
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("FANGKONG_", "DATABASE_", "REDIS_URL"))}
+        base.update({"FANGKONG_VAR": str(tmp_path), "FANGKONG_ENV": "test", **env})
+        proc = subprocess.run([sys.executable, "-c", show], env=base, capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
+
+    assert run() == "['default'] [] False None 5 5"
+    assert run(DATABASE_URL="postgres://u@primary/fk", FANGKONG_REPLICA_URL="postgres://u@replica/fk",
+               FANGKONG_REPLICA_STICKY_SECONDS="3") == (
+        "['default', 'replica'] ['fangkong.lib.db.replica.ReplicaRouter'] True {'MIRROR': 'default'} 3 5")

@@ -22,6 +22,7 @@ from fangkong.lib.workflow import int_or_none
 from fangkong.places.access import get_in_scope, has_perm, may, places_in_scope, requires, scope
 from fangkong.places.models import Organization
 from fangkong.web.forms import attempt
+from fangkong.lib.db.replica import reads_from_replica
 
 from . import actions, queries
 from .models import HISTORY, SYMPTOMS, ExportToken, Post, Visit
@@ -158,6 +159,7 @@ def visit_outcome(request, pk):
 @never_cache
 @require_GET
 @requires("clinic.export")
+@reads_from_replica
 def export(request):
     if "format" not in request.GET:
         return render(request, "clinic/export.html", {"day": _day(request),

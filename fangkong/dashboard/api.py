@@ -9,6 +9,7 @@ from ninja import Router, Schema
 from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm
 from fangkong.places.models import Place
+from fangkong.lib.db.replica import replica_reads
 
 from . import queries
 
@@ -76,9 +77,10 @@ def data(user, place: Place, day, days: int) -> dict:
 def dashboard(request, pk: int, days: str | None = None, day: str | None = None):
     """A place's figures on `day` (default today) in total and per child place, and its
     trend over the `days` days (1 to 31, default 14) ending with `day`."""
-    place = queries.get_place(request.user, pk)
-    try:
-        when, n = queries.parse({"day": day, "days": days}, timezone.localdate())
-    except queries.BadParams as exc:
-        raise Invalid(exc.errors) from None
-    return data(request.user, place, when, n)
+    with replica_reads(request.user):  # fangkong/lib/db/replica.py
+        place = queries.get_place(request.user, pk)
+        try:
+            when, n = queries.parse({"day": day, "days": days}, timezone.localdate())
+        except queries.BadParams as exc:
+            raise Invalid(exc.errors) from None
+        return data(request.user, place, when, n)

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 
 from fangkong.places.access import has_perm, requires
 from fangkong.places.models import Place
+from fangkong.lib.db.replica import reads_from_replica
 
 from . import queries
 
@@ -56,6 +57,7 @@ def _page(request, place: Place | None, roots: list[Place]):
 
 @requires(queries.PERM)
 @require_GET
+@reads_from_replica
 def home(request):
     """The viewer's own place: their one top place, or a choice when they hold several."""
     roots = queries.root_places(request.user)
@@ -64,5 +66,6 @@ def home(request):
 
 @requires(queries.PERM, obj=Place)
 @require_GET
+@reads_from_replica
 def place(request, pk: int):
     return _page(request, queries.get_place(request.user, pk), [])

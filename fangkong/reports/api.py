@@ -9,6 +9,7 @@ from ninja import Router, Schema, Status
 from fangkong.lib.workflow import Invalid
 from fangkong.places.access import api_perm, get_in_scope, scope
 from fangkong.places.models import Organization
+from fangkong.lib.db.replica import replica_reads
 
 from . import actions, queries
 from .models import FigureDefinition, Submission
@@ -61,6 +62,11 @@ class DailyReportOut(Schema):
 @router.get("/reports/daily", response=DailyReportOut, auth=api_perm("reports.view"),
             summary="The daily report of a place (default: your top place) for a day (default: today)")
 def daily(request, day: str = "", place_id: str = ""):
+    with replica_reads(request.user):  # fangkong/lib/db/replica.py
+        return _daily(request, day, place_id)
+
+
+def _daily(request, day: str, place_id: str) -> dict:
     d = _day(day)
     place = queries.place_for(request.user, place_id or None)
     if place is None:

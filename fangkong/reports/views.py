@@ -15,6 +15,7 @@ from fangkong.audit.actions import record
 from fangkong.web.forms import attempt, transition_pages
 from fangkong.places.access import covers_whole_tree, get_in_scope, has_perm, places_in_scope, requires, scope
 from fangkong.places.models import Organization
+from fangkong.lib.db.replica import reads_from_replica
 
 from . import actions, exports, queries
 from .models import FigureDefinition, Submission
@@ -38,6 +39,7 @@ def _report_or_400(request):
 @requires("reports.view")
 @require_GET
 @never_cache
+@reads_from_replica
 def report_page(request):
     day, place, error = _report_or_400(request)
     if place is None:
@@ -65,12 +67,14 @@ def _export(request, fmt: str):
 
 @requires("reports.view")
 @require_GET
+@reads_from_replica
 def report_xlsx(request):
     return _export(request, "xlsx")
 
 
 @requires("reports.view")
 @require_GET
+@reads_from_replica
 def report_csv(request):
     return _export(request, "csv")
 

@@ -19,6 +19,7 @@ from fangkong.lib.exports import csv_response, xlsx_response
 from fangkong.lib.workflow import Invalid
 from fangkong.web.forms import attempt, submitted, transition_pages
 from fangkong.places.access import get_in_scope, has_perm, places_in_scope, require, requires, scope
+from fangkong.lib.db.replica import reads_from_replica
 
 from . import actions, importing, queries
 from .forms import HouseholdForm, ImportUploadForm, PersonForm
@@ -221,6 +222,7 @@ def household_edit(request, pk: int):
 
 @requires("residents.export")
 @require_POST
+@reads_from_replica
 def person_export(request):
     fmt = request.POST.get("format", "xlsx")
     if fmt not in ("xlsx", "csv"):

@@ -30,6 +30,7 @@ from fangkong.places.access import (get_in_scope, has_perm, holders, may, possib
 from fangkong.places.models import Place
 from fangkong.web.forms import attempt, submitted, transition_pages
 from fangkong.web.lists import chosen, page_of
+from fangkong.lib.db.replica import reads_from_replica
 
 from . import actions
 from .forms import AnswerForm, ApplyForm, HealthForm, RegisterForm, StaffForm, TemperatureForm
@@ -453,6 +454,7 @@ def staff_health(request, pk: int):
 
 @requires("resumption.view")
 @require_GET
+@reads_from_replica
 def ledger(request):
     from . import exports
 

@@ -25,6 +25,7 @@ from fangkong.places.models import Place
 from fangkong.residents.models import Household, Person
 from fangkong.web.forms import attempt
 from fangkong.web.lists import chosen, page_of
+from fangkong.lib.db.replica import reads_from_replica
 
 from . import actions, queries
 from .models import (TOPICS, AidGrant, Call, DistributionPoint, GroupOrder, HardshipCase, Reference, Ring, Round,
@@ -354,6 +355,7 @@ def points_import(request):
 
 @requires("services.orders", obj=GroupOrder)
 @require_GET
+@reads_from_replica
 def order_sheet(request, pk: int):
     """The purchase sheet (totals per item) and the delivery sheet (per building and household), XLSX."""
     from io import BytesIO

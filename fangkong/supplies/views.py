@@ -21,6 +21,7 @@ from fangkong.places.access import get_in_scope, has_perm, may, requires, scope
 from fangkong.places.models import Organization, Place
 from fangkong.web.forms import attempt
 from fangkong.web.lists import page_of
+from fangkong.lib.db.replica import reads_from_replica
 
 from . import actions, exports
 from .models import Donation, Entry, Holder, Item, Package, Request, Transfer
@@ -289,6 +290,7 @@ def thanks(request, pk):
 
 @requires("supplies.view", obj=Holder)
 @require_GET
+@reads_from_replica
 def export_ledger(request, pk):
     h = _holder(request, pk, "supplies.view")
     record(request.user, "supplies.export.ledger", obj=h)
@@ -297,6 +299,7 @@ def export_ledger(request, pk):
 
 @requires("supplies.view", obj=Holder)
 @require_GET
+@reads_from_replica
 def export_stock(request, pk):
     h = _holder(request, pk, "supplies.view")
     record(request.user, "supplies.export.stock", obj=h)

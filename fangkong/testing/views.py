@@ -24,6 +24,7 @@ from fangkong.residents.models import Household
 from fangkong.web.forms import attempt, submitted
 
 from fangkong.passes.tokens import TokenError
+from fangkong.lib.db.replica import reads_from_replica
 
 from . import actions, queries, results
 from .api import get_round
@@ -187,6 +188,7 @@ def knock_list(request, pk):
 
 @requires("testing.view", obj=Round)
 @require_GET
+@reads_from_replica
 def coverage_xlsx(request, pk):
     from openpyxl import Workbook
 
