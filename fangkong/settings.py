@@ -403,7 +403,7 @@ STORAGES = {
                 "OPTIONS": {"location": Path(os.environ.get("FANGKONG_UPLOADS_DIR") or SHARED_DIR / "uploads").resolve(),
                             "directory_permissions_mode": 0o700, "file_permissions_mode": 0o600}},
 }
-# Or, with FANGKONG_S3_BUCKET, the private uploads in an S3-compatible object store (AWS S3,
+# Or, with FANGKONG_S3_BUCKET, the private uploads and the import files in an S3-compatible object store (AWS S3,
 # MinIO, Ceph...) through django-storages (the optional extra: pip install 'fangkong[s3]').
 # The credentials are boto3's own (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the
 # environment, or its configuration files), never read here.
@@ -413,13 +413,15 @@ if S3_BUCKET:
         import storages.backends.s3  # noqa: F401
     except ImportError:
         raise ImproperlyConfigured("FANGKONG_S3_BUCKET needs django-storages and boto3: pip install 'fangkong[s3]'") from None
-    STORAGES["private"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
-        "bucket_name": S3_BUCKET,
-        "endpoint_url": os.environ.get("FANGKONG_S3_ENDPOINT_URL") or None,  # MinIO etc.; AWS when unset
-        "region_name": os.environ.get("FANGKONG_S3_REGION") or None,
-        "location": os.environ.get("FANGKONG_S3_PREFIX", "uploads"),
-        "default_acl": None, "querystring_auth": True, "file_overwrite": False,
-    }}
+    _s3 = {"bucket_name": S3_BUCKET,
+           "endpoint_url": os.environ.get("FANGKONG_S3_ENDPOINT_URL") or None,  # MinIO etc.; AWS when unset
+           "region_name": os.environ.get("FANGKONG_S3_REGION") or None,
+           "default_acl": None, "querystring_auth": True, "file_overwrite": False}
+    STORAGES["private"] = {"BACKEND": "storages.backends.s3.S3Storage",
+                           "OPTIONS": {**_s3, "location": os.environ.get("FANGKONG_S3_PREFIX", "uploads")}}
+    # Lists uploaded for import wait there for the worker too (fangkong/lib/sheets/store.py).
+    STORAGES["imports"] = {"BACKEND": "storages.backends.s3.S3Storage",
+                           "OPTIONS": {**_s3, "location": os.environ.get("FANGKONG_S3_IMPORTS_PREFIX", "imports")}}
 UPLOAD_MAX_BYTES = _int("FANGKONG_UPLOAD_MAX_MB", 10, 1) * 1024 * 1024
 WHITENOISE_USE_FINDERS = True
 # Tests look static files up as they are asked for: without it every test client (each

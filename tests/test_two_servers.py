@@ -307,7 +307,11 @@ def test_two_servers_behave_as_one(system):
     w.writerow(["姓名", "身份证号", "联系电话", "住址", "网格", "人员类别"])
     rows = 30
     for i in range(rows):
-        w.writerow([f"两台{i}", make_id(7000 + i), make_phone(7000 + i), "甲一小区2号楼201室", "A1", ""])
+        w.writerow(["两台" + "甲乙丙丁戊己庚辛壬癸"[i % 10] + "一二三"[i // 10], make_id(7000 + i), make_phone(7000 + i), "甲一小区2号楼201室", "A1", ""])
+    import psycopg
+
+    with psycopg.connect(system["db_url"]) as conn:
+        people_before = conn.execute("SELECT count(*) FROM residents_person").fetchone()[0]
     committee = Browser(url)
     assert committee.sign_in("committee_a").status_code == 302
     committee.get("/residents/import/")
@@ -333,12 +337,13 @@ def test_two_servers_behave_as_one(system):
         return {s for s, status, full in progress if status == 200 and full} == {"app1", "app2"}
 
     _wait("the import to finish, shown by both servers", done, 30)
-    import psycopg
 
     with psycopg.connect(system["db_url"]) as conn:
-        status, processed = conn.execute("SELECT status, processed_rows FROM residents_importjob WHERE id = %s",
-                                         [job_id]).fetchone()
-    assert (status, processed) == ("done", rows)
+        job = conn.execute("SELECT status, processed_rows, error_count FROM residents_importjob WHERE id = %s",
+                           [job_id]).fetchone()
+        people = conn.execute("SELECT count(*) FROM residents_person").fetchone()[0]
+    assert job == ("done", rows, 0)
+    assert people == people_before + rows
     mark("import")
 
     # --- A notification: refusals spread over both servers raise one alert, delivered once.
