@@ -26,7 +26,7 @@ def bucket(settings, tmp_path):
 def test_an_upload_goes_to_the_imports_storage_and_the_worker_reads_it_from_there(cast, login, bucket, settings):
     committee = login(cast.committee_a)
     before = Person.objects.count()
-    rows = [["存储" + "甲乙丙"[i], make_id(8100 + i), make_phone(8100 + i), "甲一小区2号楼201室", "A1", ""] for i in range(3)]
+    rows = [["存储" + "甲乙丙"[i], make_id(i, born="19920304"), make_phone(8100 + i), "甲一小区2号楼201室", "A1", ""] for i in range(3)]
     f = io.BytesIO(csv_bytes(rows))
     f.name = "居民.csv"
     resp = committee.post("/residents/import/", {"file": f, "place": cast.comm_a.pk})

@@ -307,7 +307,7 @@ def test_two_servers_behave_as_one(system):
     w.writerow(["姓名", "身份证号", "联系电话", "住址", "网格", "人员类别"])
     rows = 30
     for i in range(rows):
-        w.writerow(["两台" + "甲乙丙丁戊己庚辛壬癸"[i % 10] + "一二三"[i // 10], make_id(7000 + i), make_phone(7000 + i), "甲一小区2号楼201室", "A1", ""])
+        w.writerow(["两台" + "甲乙丙丁戊己庚辛壬癸"[i % 10] + "一二三"[i // 10], make_id(i, born="19910203"), make_phone(7000 + i), "甲一小区2号楼201室", "A1", ""])
     import psycopg
 
     with psycopg.connect(system["db_url"]) as conn:
