@@ -423,16 +423,39 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [PACKAGE_DIR / "static"]
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise expects it; collectstatic fills it
+# Files every app server and worker must see (DESIGN.md §3: no state on one machine that
+# another needs): private uploads, import files, media. One directory shared by all the
+# machines (an NFS or similar mount at the same path on each; the var directory by default,
+# right for one machine), FANGKONG_SHARED_DIR; each part may be placed on its own.
+SHARED_DIR = Path(os.environ.get("FANGKONG_SHARED_DIR") or VAR_DIR).resolve()
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": VAR_DIR / "media"}},
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": SHARED_DIR / "media"}},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     # Private uploads (photos, attachments): outside the web root and the static files,
     # served only through the access check of the record they belong to (fangkong.uploads).
-    # Any Django storage backend can stand here (e.g. S3) so that several servers share it.
     "private": {"BACKEND": "django.core.files.storage.FileSystemStorage",
-                "OPTIONS": {"location": Path(os.environ.get("FANGKONG_UPLOADS_DIR") or VAR_DIR / "uploads").resolve(),
+                "OPTIONS": {"location": Path(os.environ.get("FANGKONG_UPLOADS_DIR") or SHARED_DIR / "uploads").resolve(),
                             "directory_permissions_mode": 0o700, "file_permissions_mode": 0o600}},
 }
+# Or, with FANGKONG_S3_BUCKET, the private uploads and the import files in an S3-compatible object store (AWS S3,
+# MinIO, Ceph...) through django-storages (the optional extra: pip install 'fangkong[s3]').
+# The credentials are boto3's own (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY in the
+# environment, or its configuration files), never read here.
+S3_BUCKET = os.environ.get("FANGKONG_S3_BUCKET", "")
+if S3_BUCKET:
+    try:
+        import storages.backends.s3  # noqa: F401
+    except ImportError:
+        raise ImproperlyConfigured("FANGKONG_S3_BUCKET needs django-storages and boto3: pip install 'fangkong[s3]'") from None
+    _s3 = {"bucket_name": S3_BUCKET,
+           "endpoint_url": os.environ.get("FANGKONG_S3_ENDPOINT_URL") or None,  # MinIO etc.; AWS when unset
+           "region_name": os.environ.get("FANGKONG_S3_REGION") or None,
+           "default_acl": None, "querystring_auth": True, "file_overwrite": False}
+    STORAGES["private"] = {"BACKEND": "storages.backends.s3.S3Storage",
+                           "OPTIONS": {**_s3, "location": os.environ.get("FANGKONG_S3_PREFIX", "uploads")}}
+    # Lists uploaded for import wait there for the worker too (fangkong/lib/sheets/store.py).
+    STORAGES["imports"] = {"BACKEND": "storages.backends.s3.S3Storage",
+                           "OPTIONS": {**_s3, "location": os.environ.get("FANGKONG_S3_IMPORTS_PREFIX", "imports")}}
 UPLOAD_MAX_BYTES = _int("FANGKONG_UPLOAD_MAX_MB", 10, 1) * 1024 * 1024
 WHITENOISE_USE_FINDERS = True
 # Tests look static files up as they are asked for: without it every test client (each
@@ -440,9 +463,10 @@ WHITENOISE_USE_FINDERS = True
 # matrix's profile.
 WHITENOISE_AUTOREFRESH = DEBUG or ENV == "test"
 
-# Imports: uploaded files are kept here until the job finishes; a job that has not moved
+# Imports: uploaded files are kept here (in the shared directory: the server that takes the
+# upload and the worker that reads it may be different machines) until the job finishes; a job that has not moved
 # for IMPORT_ABANDON_HOURS is abandoned (its file and temporary rows deleted).
-IMPORT_DIR = VAR_DIR / "imports"
+IMPORT_DIR = Path(os.environ.get("FANGKONG_IMPORT_DIR") or SHARED_DIR / "imports").resolve()
 IMPORT_ABANDON_HOURS = _int("FANGKONG_IMPORT_ABANDON_HOURS", 24, 1)
 
 # Inflow closed loop (M4): the committee reviews within this many minutes of forwarding

@@ -159,3 +159,37 @@ def test_a_replica_is_routed_only_when_configured(tmp_path):
     assert run(DATABASE_URL="postgres://u@primary/fk", FANGKONG_REPLICA_URL="postgres://u@replica/fk",
                FANGKONG_REPLICA_STICKY_SECONDS="3") == (
         "['default', 'replica'] ['fangkong.lib.db.replica.ReplicaRouter'] True {'MIRROR': 'default'} 3 5")
+
+
+def test_shared_dir_holds_the_files_every_server_needs(tmp_path):
+    """FANGKONG_SHARED_DIR (issue 22, item 1): private uploads, import files and media move
+    there from the var directory; FANGKONG_UPLOADS_DIR / FANGKONG_IMPORT_DIR still win."""
+    shared = tmp_path / "shared"
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("FANGKONG_", "DATABASE_URL", "REDIS_URL"))}
+    show = ("import fangkong.settings as s; print(s.STORAGES['private']['OPTIONS']['location']); "
+            "print(s.IMPORT_DIR); print(s.STORAGES['default']['OPTIONS']['location'])")
+
+    def paths(**env):
+        proc = subprocess.run([sys.executable, "-c", show], capture_output=True, text=True, timeout=60,
+                              env=dict(base, FANGKONG_VAR=str(tmp_path / "var"), FANGKONG_ENV="test", **env))
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.split()
+
+    assert paths() == [str(tmp_path / "var" / d) for d in ("uploads", "imports", "media")]
+    assert paths(FANGKONG_SHARED_DIR=str(shared)) == [str(shared / d) for d in ("uploads", "imports", "media")]
+    assert paths(FANGKONG_SHARED_DIR=str(shared), FANGKONG_IMPORT_DIR=str(tmp_path / "imp"))[1] == str(tmp_path / "imp")
+
+
+def test_s3_bucket_needs_the_s3_extra(tmp_path):
+    """FANGKONG_S3_BUCKET puts the private uploads in an object store through django-storages,
+    an optional extra: without it installed the settings refuse to load, never fall back."""
+    try:
+        import storages  # noqa: F401
+    except ImportError:
+        code, out = load(tmp_path, FANGKONG_S3_BUCKET="fangkong-uploads")
+        assert code != 0 and "pip install 'fangkong[s3]'" in out
+    else:
+        proc = subprocess.run([sys.executable, "-c", "import fangkong.settings as s; print(s.STORAGES['private']['BACKEND'])"],
+                              env=dict(os.environ, FANGKONG_VAR=str(tmp_path), FANGKONG_ENV="test", FANGKONG_S3_BUCKET="b"),
+                              capture_output=True, text=True, timeout=60)
+        assert proc.stdout.strip() == "storages.backends.s3.S3Storage", proc.stderr

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy
 
 from fangkong.audit.actions import record
 from fangkong.lib import sheets
+from fangkong.lib.sheets import store
 from fangkong.lib.sheets.job import remove_file
 from fangkong.lib.identity import IdentityError
 from fangkong.lib.workflow import Conflict, Invalid
@@ -63,7 +64,7 @@ def start(*, acting_user, place: Place, stored_path: Path, file_name: str, enque
         raise Invalid({"file": " ".join(str(p) for p in problems)})
     with transaction.atomic():
         job = OnboardingJob.objects.create(created_by=acting_user, place=place, place_path=place.path,
-                                           file_name=file_name[:255], stored_path=str(stored_path),
+                                           file_name=file_name[:255], stored_path=store.keep(stored_path),
                                            file_format=table.fmt, encoding=table.encoding)
         record(acting_user, "accounts.onboard.upload", obj=job, detail={"file": file_name[:100], "format": table.fmt})
         if enqueue:
@@ -79,7 +80,12 @@ def run(job: OnboardingJob, *, acting_user) -> OnboardingJob:
         job.status, job.message = OnboardingJob.Status.FAILED, _("The uploaded file was removed; upload it again.")
         job.save(update_fields=["status", "message", "updated_at"])
         return job
-    table = sheets.Table(Path(job.stored_path), job.file_format, job.encoding)
+    with store.local_file(job.stored_path) as path:  # a local copy of a file in the imports storage
+        return _run(job, path, acting_user=acting_user)
+
+
+def _run(job: OnboardingJob, path: Path, *, acting_user) -> OnboardingJob:
+    table = sheets.Table(path, job.file_format, job.encoding)
     table.header_row = COLUMNS.find_header_row(table) or 1
     headers = table.headers()
     reader = COLUMNS.reader(COLUMNS.auto_mapping(headers), headers)

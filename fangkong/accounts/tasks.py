@@ -1,6 +1,8 @@
 from django.contrib.auth import get_user_model
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_task
+
+from fangkong.lib.queue import periodic
 
 
 @db_task(retries=2, retry_delay=5)
@@ -14,7 +16,7 @@ def onboard_task(job_id: int, user_id: int):
         run(job, acting_user=get_user_model().objects.get(pk=user_id))
 
 
-@db_periodic_task(crontab(minute="1"))
+@periodic(crontab(minute="1"))
 def apply_grant_dates_task():
     from .actions import apply_grant_dates
 

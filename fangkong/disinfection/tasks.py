@@ -1,11 +1,11 @@
 """Background work of disinfection, run by the Huey worker."""
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
 
+from fangkong.lib.queue import periodic
 from . import actions
 
 
-@db_periodic_task(crontab(minute="5"))
+@periodic(crontab(minute="5"))
 def generate_rounds():
     """Every hour (idempotent; the first run after local midnight makes the day): the day's
     rounds from the targets' frequencies and the isolated households' waste collections
@@ -13,7 +13,7 @@ def generate_rounds():
     return actions.generate()
 
 
-@db_periodic_task(crontab(minute="*/10"))
+@periodic(crontab(minute="*/10"))
 def escalate_overdue():
     """Overdue key-area and case rounds alert the property staff and the committee."""
     return actions.escalate()

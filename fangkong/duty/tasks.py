@@ -1,18 +1,18 @@
 """Background work of people on duty, run by the Huey worker."""
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
 
+from fangkong.lib.queue import periodic
 from . import actions
 
 
-@db_periodic_task(crontab(minute="*/10"))
+@periodic(crontab(minute="*/10"))
 def close_overdue_shifts():
     """Shifts left without check-out close themselves 2 h after their end (flagged); shifts
     never checked into are marked missed once over."""
     return actions.close_overdue()
 
 
-@db_periodic_task(crontab(minute="*/5"))
+@periodic(crontab(minute="*/5"))
 def alert_missing_checkins():
     """The responsible person and the medic hear of everyone not checked in 5 minutes after
     the start of their shift."""

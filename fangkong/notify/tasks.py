@@ -4,9 +4,10 @@ time has come, so nothing is lost when the worker was down or a queue entry vani
 from __future__ import annotations
 
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_task
 from django.utils import timezone
 
+from fangkong.lib.queue import periodic
 from . import actions
 from .models import Delivery
 
@@ -20,7 +21,7 @@ def deliver(delivery_id: int):
     return delivery.state if delivery is not None else None
 
 
-@db_periodic_task(crontab(minute="*"))
+@periodic(crontab(minute="*"))
 def requeue_due_deliveries():
     ids = actions.due_deliveries()
     for pk in ids:

@@ -1,11 +1,11 @@
 """Background work of the observation module, run by the Huey worker."""
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
 
+from fangkong.lib.queue import periodic
 from . import actions
 
 
-@db_periodic_task(crontab(minute="*/5"))
+@periodic(crontab(minute="*/5"))
 def missed_windows():
     """Alerts for temperature windows that closed without a report."""
     return actions.check_missed()

@@ -1,7 +1,8 @@
 from django.contrib.auth import get_user_model
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task, db_task
+from huey.contrib.djhuey import db_task
 
+from fangkong.lib.queue import periodic
 from .importing import run_import
 from .models import ImportJob
 
@@ -16,7 +17,7 @@ def run_import_task(job_id: int, user_id: int):
     run_import(job, acting_user=user)
 
 
-@db_periodic_task(crontab(minute="23"))
+@periodic(crontab(minute="23"))
 def abandon_stalled_imports_task():
     """Hourly: imports left unfinished for IMPORT_ABANDON_HOURS are abandoned."""
     from .importing import abandon_stalled

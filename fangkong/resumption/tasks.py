@@ -1,16 +1,16 @@
 """Periodic work of work resumption (Huey): overdue decisions escalated, approved
 enterprises resumed on their date, supervision inspections scheduled."""
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
 
+from fangkong.lib.queue import periodic
 from . import actions
 
 
-@db_periodic_task(crontab(minute="*/10"))
+@periodic(crontab(minute="*/10"))
 def resumption_escalate():
     return actions.escalate_overdue()
 
 
-@db_periodic_task(crontab(minute="5", hour="0,6"))
+@periodic(crontab(minute="5", hour="0,6"))
 def resumption_daily():
     return {"resumed": actions.auto_resume(), "inspections": actions.schedule_inspections()}

@@ -57,17 +57,20 @@ class SheetJob(models.Model):
 # records that the file was removed (pages say so; a job without its file cannot run again).
 
 def remove_file(job: SheetJob) -> bool:
-    """Delete the job's uploaded file (only within IMPORT_DIR, where uploads are kept) and
-    record it on the job. True when there was a file to forget."""
+    """Delete the job's uploaded file (only within IMPORT_DIR, where uploads are kept, or in
+    the imports storage) and record it on the job. True when there was a file to forget."""
     from pathlib import Path
 
     from django.conf import settings
+
+    from .store import delete
 
     if not job.stored_path:
         return False
     path = Path(job.stored_path)
     try:
-        if path.resolve().is_relative_to(Path(settings.IMPORT_DIR).resolve()):
+        # A file in the imports storage (fangkong.lib.sheets.store), else one in IMPORT_DIR.
+        if not delete(job.stored_path) and path.resolve().is_relative_to(Path(settings.IMPORT_DIR).resolve()):
             path.unlink(missing_ok=True)
     except OSError:
         pass  # gone already or unreadable: the record still says it was removed

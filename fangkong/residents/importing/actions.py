@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fangkong.audit.actions import record
-from fangkong.lib.sheets import Table
+from fangkong.lib.sheets import Table, store
 from fangkong.lib.workflow import Conflict, Invalid
 from fangkong.places.models import Place
 
@@ -41,7 +41,7 @@ def create_job(*, acting_user, place: Place, stored_path: Path, file_name: str) 
     with transaction.atomic():
         job = ImportJob.objects.create(
             created_by=acting_user, place=place, place_path=place.path, file_name=file_name[:255],
-            stored_path=str(stored_path), file_format=source.fmt, encoding=source.encoding, headers=headers,
+            stored_path=store.keep(stored_path), file_format=source.fmt, encoding=source.encoding, headers=headers,
             header_row=source.header_row,
             mapping=auto_mapping(headers),
         )

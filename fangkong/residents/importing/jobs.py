@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from fangkong.audit.actions import record
-from fangkong.lib.sheets import Table
+from fangkong.lib.sheets import Table, store
 from fangkong.lib.sheets.job import remove_file
 from fangkong.places.access import scope_paths
 
@@ -25,10 +25,16 @@ from .writer import CACHE_KIB, CHECKPOINT_PAGES, process_batch, sqlite_import_se
 
 def run_import(job: ImportJob, *, acting_user, progress: Callable[[int, int], None] | None = None, batch_size: int = BATCH) -> ImportJob:
     """Run (or resume) an import job to the end. Safe to call again after a crash. Starting
-    and resuming are the actions start_import and resume_import; this is their work."""
+    and resuming are the actions start_import and resume_import; this is their work. The
+    file is read where it is kept, or from a local copy of it (fangkong.lib.sheets.store)."""
+    with store.local_file(job.stored_path) as path:
+        return _run_import(job, path, acting_user=acting_user, progress=progress, batch_size=batch_size)
+
+
+def _run_import(job: ImportJob, path: Path, *, acting_user, progress, batch_size) -> ImportJob:
     paths = scope_paths(acting_user, "residents.import")  # where the import may write
     import_paths = [""] if paths is None else paths
-    source = Table(Path(job.stored_path), job.file_format, job.encoding, header_row=job.header_row)
+    source = Table(path, job.file_format, job.encoding, header_row=job.header_row)
     headers = job.headers
     lookups = Lookups(job, headers)
     job.status = ImportJob.Status.RUNNING  # running from now: counting a large file takes a while

@@ -13,6 +13,13 @@ from fangkong import gunicorn_conf
 from fangkong.lib.address import public_url_for_bind
 
 
+def gunicorn_argv(bind: str, web_workers: int, threads: int) -> list[str]:
+    """The web server's command line (here and in `fangkong web`, the production units' one)."""
+    return [sys.executable, "-m", "gunicorn", "fangkong.wsgi:application", "-c", "python:fangkong.gunicorn_conf", "--bind", bind,
+            "--workers", str(web_workers), "--threads", str(threads), "--access-logfile", "-",
+            "--logger-class", "fangkong.core.gunicorn_logging.RedactingLogger"]
+
+
 class Command(BaseCommand):
     help = "Apply migrations, then run the background worker and the web server until interrupted."
 
@@ -34,9 +41,7 @@ class Command(BaseCommand):
         py = sys.executable
         procs = [
             subprocess.Popen([py, "-m", "fangkong.cli", "run_huey", "--workers", str(settings.HUEY["consumer"]["workers"]), "-k", "thread"], env=env),
-            subprocess.Popen([py, "-m", "gunicorn", "fangkong.wsgi:application", "-c", "python:fangkong.gunicorn_conf", "--bind", bind,
-                              "--workers", str(web_workers), "--threads", str(threads), "--access-logfile", "-",
-                              "--logger-class", "fangkong.core.gunicorn_logging.RedactingLogger"], env=env),
+            subprocess.Popen(gunicorn_argv(bind, web_workers, threads), env=env),
         ]
         self.stdout.write(f"Fangkong is running at http://{bind}/  (worker and web server; Ctrl-C stops both)")
         self.stdout.write(f"Links and QR codes point to {public}/" + (
