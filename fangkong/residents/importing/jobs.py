@@ -17,16 +17,25 @@ from fangkong.lib.sheets.job import remove_file
 from fangkong.places.access import scope_paths
 
 from ..models import ImportJob, ImportSeen
-from .fields import BATCH, ImportFileError
+from .fields import BATCH, SQLITE_BATCH, ImportFileError
 from .prefetch import start_reader
 from .rows import Lookups
 from .writer import CACHE_KIB, CHECKPOINT_PAGES, process_batch, sqlite_import_settings
 
 
-def run_import(job: ImportJob, *, acting_user, progress: Callable[[int, int], None] | None = None, batch_size: int = BATCH) -> ImportJob:
+def batch_rows() -> int:
+    """Rows per write transaction: settings.IMPORT_BATCH_ROWS, or by database (fields.py)."""
+    from django.conf import settings
+
+    return settings.IMPORT_BATCH_ROWS or (SQLITE_BATCH if connection.vendor == "sqlite" else BATCH)
+
+
+def run_import(job: ImportJob, *, acting_user, progress: Callable[[int, int], None] | None = None,
+               batch_size: int | None = None) -> ImportJob:
     """Run (or resume) an import job to the end. Safe to call again after a crash. Starting
     and resuming are the actions start_import and resume_import; this is their work. The
     file is read where it is kept, or from a local copy of it (fangkong.lib.sheets.store)."""
+    batch_size = batch_size or batch_rows()
     with store.local_file(job.stored_path) as path:
         return _run_import(job, path, acting_user=acting_user, progress=progress, batch_size=batch_size)
 
