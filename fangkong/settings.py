@@ -468,8 +468,7 @@ WHITENOISE_AUTOREFRESH = DEBUG or ENV == "test"
 # for IMPORT_ABANDON_HOURS is abandoned (its file and temporary rows deleted).
 IMPORT_DIR = Path(os.environ.get("FANGKONG_IMPORT_DIR") or SHARED_DIR / "imports").resolve()
 IMPORT_ABANDON_HOURS = _int("FANGKONG_IMPORT_ABANDON_HOURS", 24, 1)
-# Rows per write transaction of a resident import (0: by database, SQLite 2,000 so that
-# the gates' writes get in between, PostgreSQL 20,000; residents/importing/fields.py).
+# Rows per write transaction of a resident import (0: residents/importing/fields.BATCH).
 IMPORT_BATCH_ROWS = _int("FANGKONG_IMPORT_BATCH_ROWS", 0, 0)
 
 # Inflow closed loop (M4): the committee reviews within this many minutes of forwarding

@@ -9,12 +9,7 @@ from fangkong.lib.sheets import Columns, SheetError
 ImportFileError = SheetError  # the file as a whole cannot be imported (empty, unreadable, no required column)
 
 MAX_CELL = 1000  # characters; longer cells are refused (no field needs more)
-BATCH = 20000  # rows per transaction (PostgreSQL; settings.IMPORT_BATCH_ROWS)
-# SQLite has one writer at a time: a transaction of 20,000 rows held the write lock for
-# about 1.5 s, and the gates' check-ins waited behind every one (bench W8, 2026-12-07:
-# check-ins p99 57 s during a 1,000,000-row import). Transactions of SQLITE_BATCH rows
-# let another writer in between.
-SQLITE_BATCH = 2000
+BATCH = 20000  # rows per transaction
 
 FIELDS = {
     "name": gettext_lazy("Name"),

@@ -17,17 +17,17 @@ from fangkong.lib.sheets.job import remove_file
 from fangkong.places.access import scope_paths
 
 from ..models import ImportJob, ImportSeen
-from .fields import BATCH, SQLITE_BATCH, ImportFileError
+from .fields import BATCH, ImportFileError
 from .prefetch import start_reader
 from .rows import Lookups
 from .writer import CACHE_KIB, CHECKPOINT_PAGES, process_batch, sqlite_import_settings
 
 
 def batch_rows() -> int:
-    """Rows per write transaction: settings.IMPORT_BATCH_ROWS, or by database (fields.py)."""
+    """Rows per write transaction: settings.IMPORT_BATCH_ROWS, else fields.BATCH."""
     from django.conf import settings
 
-    return settings.IMPORT_BATCH_ROWS or (SQLITE_BATCH if connection.vendor == "sqlite" else BATCH)
+    return settings.IMPORT_BATCH_ROWS or BATCH
 
 
 def run_import(job: ImportJob, *, acting_user, progress: Callable[[int, int], None] | None = None,
