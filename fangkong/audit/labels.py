@@ -388,6 +388,7 @@ OBJECTS = {
     "DeliveryAttempt": _("Delivery attempt"), "Document": _("Document"), "Event": _("History entry"),
     "Finding": _("Grid-watch finding"), "FollowUp": _("Follow-up"), "Grant": _("Grant"), "ImportJob": _("Resident import"),
     "ImportRowError": _("Import row error"), "ImportSeen": _("Import record"), "LoginThrottle": _("Sign-in counter"),
+    "AuthVersion": _("Access version"),
     "MeasurePolicy": _("Control measure policy"), "Message": _("Message"), "Observation": _("Observation"),
     "OnboardingJob": _("Staff list upload"), "OnboardingRow": _("Staff list row"), "Origin": _("Origin"),
     "Point": _("Self-declaration entry point"), "Question": _("Question"), "Questionnaire": _("Questionnaire"),

@@ -416,7 +416,7 @@ def memberships(user) -> list[Scope]:
                       for role, places_of in _MEMBERSHIPS.items() for place_id, path in places_of(user)]
             if version is not None:
                 _keep(_KEPT_MEMBERS, (user.pk, version), cached)
-        user._fk_members = cached
+        user._fk_members = cached = list(cached)  # the request's own list, the kept one untouched
     return cached
 
 
