@@ -20,23 +20,34 @@ def gunicorn_argv(bind: str, web_workers: int, threads: int) -> list[str]:
             "--logger-class", "fangkong.core.gunicorn_logging.RedactingLogger"]
 
 
+def add_server_arguments(parser) -> None:
+    """The web server's options (here and in `fangkong web`)."""
+    parser.add_argument("--bind", default=os.environ.get("FANGKONG_BIND", "127.0.0.1:8000"))
+    parser.add_argument("--web-workers", type=int, default=gunicorn_conf.WORKERS)
+    parser.add_argument("--threads", type=int, default=gunicorn_conf.THREADS)
+
+
+def server_env(command, bind: str) -> dict:
+    """The environment of the processes `command` starts to serve at `bind` (here and in
+    `fangkong web`). Served without DEBUG, always: with it a 404 lists every URL pattern and
+    a 500 shows its traceback to anyone (a developer wanting it runs `runserver`). Without a
+    configured public address the links and QR codes they hand out follow `bind`
+    (settings.PUBLIC_URL, fangkong.lib.address)."""
+    if settings.DEBUG:
+        command.stderr.write(f"FANGKONG_DEBUG is ignored by `fangkong {command.name}`: the platform is served without DEBUG")
+    return dict(os.environ, DJANGO_SETTINGS_MODULE="fangkong.settings", FANGKONG_DEBUG="0", FANGKONG_BIND=bind)
+
+
 class Command(BaseCommand):
     help = "Apply migrations, then run the background worker and the web server until interrupted."
+    name = "run"
 
     def add_arguments(self, parser):
-        parser.add_argument("--bind", default=os.environ.get("FANGKONG_BIND", "127.0.0.1:8000"))
-        parser.add_argument("--web-workers", type=int, default=gunicorn_conf.WORKERS)
-        parser.add_argument("--threads", type=int, default=gunicorn_conf.THREADS)
+        add_server_arguments(parser)
 
     def handle(self, *args, bind, web_workers, threads, **opts):
         call_command("migrate", interactive=False, verbosity=0)
-        # Served without DEBUG, always: with it a 404 lists every URL pattern and a 500
-        # shows its traceback to anyone (a developer wanting it runs `runserver`).
-        if settings.DEBUG:
-            self.stderr.write("FANGKONG_DEBUG is ignored by `fangkong run`: the platform is served without DEBUG")
-        # The processes serve at `bind`; without a configured public address the links and
-        # QR codes they hand out follow it (settings.PUBLIC_URL, fangkong.lib.address).
-        env = dict(os.environ, DJANGO_SETTINGS_MODULE="fangkong.settings", FANGKONG_DEBUG="0", FANGKONG_BIND=bind)
+        env = server_env(self, bind)
         public = settings.PUBLIC_URL if settings.PUBLIC_URL_SET else public_url_for_bind(bind)
         py = sys.executable
         procs = [
