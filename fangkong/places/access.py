@@ -210,10 +210,11 @@ _USER_SQL: dict = {}
 # it inside the transaction, to a random number no other transaction will see again if it
 # rolls back. No version (the row missing: a flushed test database) keeps nothing.
 #
-# Measured (W6, bench/RESULTS.md): the session, the user with grants and the memberships
-# were three statements of every registration; now one.
+# Counted (tests: test_a_registration_reads_the_site_and_the_person_then_writes_three_rows):
+# the session, the user with grants and the memberships were three statements of every
+# registration, now one; W6's rate did not measurably change with it (bench/RESULTS.md).
 
-_AUTH_TABLES: list[tuple[Callable[[], list[str]], tuple[str, ...]]] = []
+_AUTH_TABLES: list[tuple[Callable[[], list[str]], tuple[str, ...], tuple[str, ...] | None]] = []
 _KEPT_USERS: dict = {}  # (pk, version, today) -> (converted user values, grants)
 _KEPT_MEMBERS: dict = {}  # (pk, version) -> membership scopes
 _KEPT_MAX = 20_000
