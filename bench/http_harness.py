@@ -302,3 +302,121 @@ class Server:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+
+class Balancer:
+    """HAProxy from the repository's own configuration (deploy/haproxy.cfg, as deployed) in
+    front of app servers given as ports, on a free port of 127.0.0.1, for the time of a
+    `with` block. The configuration names two servers: with one port, both lines point at
+    the same server (one app server behind the same proxy)."""
+
+    CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "haproxy.cfg"
+
+    def __init__(self, ports: list[int], *, log_path: Path, start_timeout: float = 30.0):
+        if not 1 <= len(ports) <= 2:
+            raise ValueError("deploy/haproxy.cfg balances one or two app servers")
+        self.ports, self.log_path, self.start_timeout = list(ports), Path(log_path), start_timeout
+        self.proc: subprocess.Popen | None = None
+        self.port = 0
+
+    def __enter__(self) -> "Balancer":
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind((HOST, 0))
+        self.port = sock.getsockname()[1]
+        sock.close()  # haproxy binds it itself (a race with another process is unlikely and fails loudly)
+        apps = [f"{HOST}:{p}" for p in (self.ports * 2)[:2]]
+        env = dict(os.environ, FANGKONG_LB_BIND=f"{HOST}:{self.port}", FANGKONG_APP1=apps[0], FANGKONG_APP2=apps[1],
+                   FANGKONG_HEALTH_HOST=HOST)
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(["haproxy", "-db", "-f", str(self.CONFIG)], env=env, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        """Until both server lines have answered /healthz through the proxy (its health
+        checks have marked them up)."""
+        deadline = time.monotonic() + self.start_timeout
+        seen: set[str] = set()
+        last = ""
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"haproxy exited with {self.proc.returncode}:\n{self.log_path.read_text(errors='replace')[-3000:]}")
+            conn = http.client.HTTPConnection(HOST, self.port, timeout=5)
+            try:
+                conn.request("GET", "/healthz")
+                resp = conn.getresponse()
+                resp.read()
+                if resp.status == 200:
+                    seen.add(resp.getheader("X-Fangkong-Server") or "")
+                    if len(seen) >= 2:  # both lines up (with one app server, both point at it)
+                        return
+                last = f"{resp.status}"
+            except OSError as exc:
+                last = f"{type(exc).__name__}: {exc}"
+            finally:
+                conn.close()
+            time.sleep(0.1)
+        raise SystemExit(f"haproxy did not reach its app servers within {self.start_timeout:.0f}s (last: {last})")
+
+    def load(self, make_request, **kwargs) -> LoadResult:
+        return load(self.port, make_request, **kwargs)
+
+    def cpu_seconds(self) -> float:
+        return process_cpu_seconds(self.proc.pid) if self.proc else 0.0
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        self.log.close()
+        self.proc = None
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def process_cpu_seconds(pid: int, children: bool = True) -> float:
+    """CPU time (user + system) of process `pid` and, with `children`, of the processes
+    in its process group that are alive (gunicorn's workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def one(p: int) -> tuple[float, int]:
+        with open(f"/proc/{p}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick, int(fields[2])  # utime, stime; pgrp
+
+    try:
+        total, group = one(pid)
+    except OSError:
+        return 0.0
+    if children:
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) != pid:
+                try:
+                    seconds, pgrp = one(int(entry))
+                except (OSError, IndexError, ValueError):
+                    continue
+                if pgrp == group:
+                    total += seconds
+    return total
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat: the difference of two
+    readings gives the machine's busy share over that time."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
+    return float(sum(values) - idle), float(sum(values))

@@ -1,4 +1,4 @@
-"""bench/run [W1 W2 W3 W4 W5 W6 W7 W9 W10] [--persons N (W9)] [--size N] [--db sqlite|postgres] [--conc C] [--workers N] [--threads N]
+"""bench/run [W1 W2 W3 W4 W5 W6 W7 W8 W9 W10 SCALE] [--persons N (W9)] [--size N] [--db sqlite|postgres] [--conc C] [--workers N] [--threads N]
 
 Runs the chosen workloads (all by default) on the chosen databases (both by default) and
 prints one line per workload and database:
@@ -43,9 +43,9 @@ from fangkong import gunicorn_conf
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10"]
+WORKLOADS = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "W10", "SCALE"]
 FILE_WORKLOADS = {"W1", "W2"}  # need the generated census files
-DEFAULT_SIZE = {"W1": 1_000_000, "W2": 1_000_000, "W3": 20_000, "W4": 5000, "W5": 5000, "W6": 5000, "W7": 1_000_000,
+DEFAULT_SIZE = {"SCALE": 5000, "W1": 1_000_000, "W2": 1_000_000, "W3": 20_000, "W4": 5000, "W5": 5000, "W6": 5000, "W7": 1_000_000,
                 "W8": 1_000_000, "W9": 1_000_000, "W10": 500}
 DATABASES = ["sqlite", "postgres"]
 PG_DEFAULT = "postgres://postgres@127.0.0.1:5432/test"
@@ -447,6 +447,104 @@ def run_w4(env: Env, size: int, opts) -> list[str]:
         out.append(f"W4-sync {env.db} value={len(rows) / synced.seconds:.0f} unit=rows/s seconds={synced.seconds:.1f} "
                    f"size={len(rows)} stored={check['offline']} batch=500" + ("" if ok else " ok=no"))
     return out
+
+
+def run_scale(env: Env, size: int, opts) -> list[str]:
+    """Scale-out (issue 22): W4's check-in through the load balancer of the repository's
+    own configuration (deploy/haproxy.cfg, bench/http_harness.Balancer) to two app servers
+    against one, on this machine and one database. Each app server is the production
+    server as `fangkong run` configures it (--workers x --threads); both run for the whole
+    workload. Flat out (`size` check-ins over --conc connections, each with a warm-up):
+    once straight to one server (the proxy's own cost), then through the proxy to one,
+    two, one and two servers (alternated: the machine's speed drifts; each layout's rate is
+    the pooled rate of its two runs). ratio = two / one. Beside the rates, what limits
+    them: the machine's busy share during the runs (busy=, of all cores) and the CPU
+    milliseconds per check-in of the app servers (app_ms), the proxy (proxy_ms), this load
+    generator (client_ms) and everything else, the database included (other_ms)."""
+    import uuid
+    from datetime import datetime, timezone
+
+    from bench import http_harness
+
+    name = f"{PG_SCRATCH}_scale_{os.getpid()}"
+    label = f"SCALE {env.db}"
+    env.create_empty(name)
+    try:
+        setup = worker(env, name, "w4_setup")
+        headers = {"Content-Type": "application/json", "Cookie": f"{setup['cookie']}; csrftoken={setup['csrf']}",
+                   "X-CSRFToken": setup["csrf"]}
+        when = datetime.now(timezone.utc).isoformat()
+        sent = [0]
+
+        def checkin(i: int):
+            body = {"client_id": str(uuid.UUID(int=i + 1)), "place": setup["place"], "direction": "in",
+                    "subject": "person", "token": setup["token"], "temperature": f"36.{i % 9}", "decision": "allowed",
+                    "offline": False, "occurred_at": when}
+            return ("POST", "/api/gates/entries", json.dumps(body).encode(), headers)
+
+        def measured(target, servers, what: str) -> dict:
+            """One flat-out run of `size` check-ins to `target`, with its CPU accounting."""
+            base = sent[0]
+            procs = [s.proc.pid for s in servers]
+            busy0, app0 = http_harness.machine_busy(), sum(http_harness.process_cpu_seconds(p) for p in procs)
+            lb0, me0 = (target.cpu_seconds() if target not in servers else 0.0), os.times()
+            res = target.load(lambda i: checkin(base + i), total=size, conc=opts.conc, expect=201,
+                              max_seconds=opts.max_seconds)
+            busy1, app1 = http_harness.machine_busy(), sum(http_harness.process_cpu_seconds(p) for p in procs)
+            lb1, me1 = (target.cpu_seconds() if target not in servers else 0.0), os.times()
+            sent[0] += size + opts.conc  # the measured ones and one warm-up per connection
+            log(f"{label}: {what}: {res.summary()}")
+            if not res.ok:
+                fail(f"{label}: {what} incomplete: {res.errors}")
+            tick = os.sysconf("SC_CLK_TCK")
+            total = res.done + opts.conc
+            cpu_all = (busy1[0] - busy0[0]) / tick
+            app, proxy = app1 - app0, lb1 - lb0
+            client = (me1.user + me1.system) - (me0.user + me0.system)
+            return {"res": res, "busy": (busy1[0] - busy0[0]) / (busy1[1] - busy0[1]) if busy1[1] > busy0[1] else 0.0,
+                    "app_ms": 1000 * app / total, "proxy_ms": 1000 * proxy / total, "client_ms": 1000 * client / total,
+                    "other_ms": 1000 * max(0.0, cpu_all - app - proxy - client) / total}
+
+        server_env = env.server_env(name, FANGKONG_PROXY_HOPS="1")  # the proxy appends X-Forwarded-For
+        log(f"{label}: two app servers of gunicorn {opts.workers} workers x {opts.threads} threads, {opts.conc} connections, "
+            f"{os.cpu_count()} cores")
+        with http_harness.Server(server_env, workers=opts.workers, threads=opts.threads,
+                                 log_path=env.tmp / "scale-app1.log") as s1, \
+                http_harness.Server(server_env, workers=opts.workers, threads=opts.threads,
+                                    log_path=env.tmp / "scale-app2.log") as s2:
+            direct = measured(s1, [s1, s2], "straight to one server")
+            runs: dict[str, list[dict]] = {"one": [], "two": []}
+            for layout in ("one", "two", "one", "two"):
+                ports = [s1.port] if layout == "one" else [s1.port, s2.port]
+                with http_harness.Balancer(ports, log_path=env.tmp / f"scale-haproxy-{layout}.log") as lb:
+                    runs[layout].append(measured(lb, [s1, s2], f"through the proxy to {layout} server(s)"))
+            server_log = s1.log_tail() + "\n" + s2.log_tail()
+        check = worker(env, name, "w4_check")
+    finally:
+        env.drop(name)
+    retries = sum(r["res"].retries for r in [direct, *runs["one"], *runs["two"]])  # a re-sent request may store two
+    ok = sent[0] <= check["online"] <= sent[0] + retries and check["audit"] == check["online"]
+    if not ok:
+        fail(f"{label}: expected {sent[0]} check-ins stored and audited (+{retries} re-sent), found {check}")
+        log("server logs (tail):\n" + server_log)
+
+    def pooled(key: str) -> float:
+        return http_harness.Pooled([r["res"] for r in runs[key]]).rps
+
+    def mean(key: str, what: str) -> str:
+        return f"{sum(r[what] for r in runs[key]) / len(runs[key]):.2f}"
+
+    one, two = pooled("one"), pooled("two")
+    extra = {"p99_ms": f"{http_harness.Pooled([r['res'] for r in runs['two']]).pct(99):.1f}",
+             "one_p99_ms": f"{http_harness.Pooled([r['res'] for r in runs['one']]).pct(99):.1f}",
+             "direct": f"{direct['res'].rps:.0f}", "proxy_ratio": f"{one / direct['res'].rps:.2f}" if direct["res"].rps else "0",
+             "cores": os.cpu_count(), "busy_one": mean("one", "busy"), "busy_two": mean("two", "busy"),
+             **{f"{k}_one": mean("one", k) for k in ("app_ms", "proxy_ms", "client_ms", "other_ms")},
+             **{f"{k}_two": mean("two", k) for k in ("app_ms", "proxy_ms", "client_ms", "other_ms")},
+             "size": size, "conc": opts.conc, "workers": opts.workers, "threads": opts.threads}
+    if not ok:
+        extra["ok"] = "no"
+    return [line("SCALE", env.db, two, one, unit="req/s", **extra)]
 
 
 def run_w8(env: Env, size: int, files: dict, opts) -> list[str]:
@@ -923,7 +1021,7 @@ def main(argv=None) -> int:
                 elif w == "W8":
                     out = run_w8(env, size, files, args)
                 else:
-                    out = {"W4": run_w4, "W5": run_w5, "W6": run_w6, "W10": run_w10}[w](env, size, args)
+                    out = {"W4": run_w4, "W5": run_w5, "W6": run_w6, "W10": run_w10, "SCALE": run_scale}[w](env, size, args)
                 for text in out:
                     print(text, flush=True)
     if FAILURES:

@@ -5,6 +5,7 @@ DATABASE_URL), posts temperature reports over keep-alive connections and checks 
 every report was stored."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -113,3 +114,26 @@ def test_bench_w8_end_to_end(bench_migrated):
     assert abs(float(extra["ratio"]) - during / idle) < 0.01 * during / idle + 0.01
     # At least one paced run of PACED check-ins (and a warm-up per connection) while it ran.
     assert int(extra["checkins"]) >= PACED + CONC and 0 < float(extra["overlap"]) <= 1
+
+
+@pytest.mark.one_database("postgresql")  # issue 22 asks for it on PostgreSQL (and two app servers are slow to start)
+def test_bench_scale_end_to_end(bench_migrated):
+    """SCALE at a tiny size: two production app servers on one scratch database, check-ins
+    straight to one, then through HAProxy from deploy/haproxy.cfg to one and to two (twice
+    each); every check-in stored and audited (else bench/main FAILS the run); the line
+    gives two/one as the ratio and the CPU accounting beside it."""
+    if not shutil.which("haproxy"):
+        if os.environ.get("FANGKONG_REQUIRE_SERVICES") == "1":
+            pytest.fail("haproxy is not installed (apt-get install haproxy)")
+        pytest.skip("haproxy is not installed")
+    db, lines = _run(bench_migrated, "SCALE", paced=())
+    assert len(lines) == 1 and lines[0].startswith(f"SCALE {db} "), lines
+    extra = dict(kv.split("=", 1) for kv in lines[0].split()[2:])
+    assert "ok" not in extra and extra["unit"] == "req/s" and extra["cores"] == str(os.cpu_count())
+    one, two = float(extra["baseline"]), float(extra["value"])
+    assert one > 0 and two > 0 and abs(float(extra["ratio"]) - two / one) < 0.01 * two / one + 0.01
+    assert float(extra["direct"]) > 0 and 0 < float(extra["busy_two"]) <= 1
+    assert float(extra["app_ms_two"]) > 0 and float(extra["client_ms_two"]) > 0
+    # Both layouts went through the proxy: its own CPU counted.
+    assert float(extra["proxy_ms_one"]) > 0 and float(extra["proxy_ms_two"]) > 0
+    assert int(extra["size"]) == SIZE and int(extra["conc"]) == CONC
