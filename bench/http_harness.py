@@ -366,9 +366,6 @@ class Balancer:
     def load(self, make_request, **kwargs) -> LoadResult:
         return load(self.port, make_request, **kwargs)
 
-    def cpu_seconds(self) -> float:
-        return process_cpu_seconds(self.proc.pid) if self.proc else 0.0
-
     def stop(self) -> None:
         proc = self.proc
         if proc is None:
@@ -420,3 +417,36 @@ def machine_busy() -> tuple[float, float]:
         values = [int(v) for v in f.readline().split()[1:]]
     idle = values[3] + (values[4] if len(values) > 4 else 0)  # idle + iowait
     return float(sum(values) - idle), float(sum(values))
+
+
+class CpuMeter:
+    """Where the CPU went during a `with` block: `groups` maps a name to process ids (each
+    with its process group: a gunicorn master and its workers); besides them, this process
+    (the load generator: client) and the rest of the machine (other: the database, and
+    anything else running). per_request(n) gives each in CPU milliseconds per request, and
+    busy, the share of all cores in use."""
+
+    def __init__(self, groups: dict[str, list[int]]):
+        self.groups = groups
+
+    def _read(self):
+        return (machine_busy(), {k: sum(process_cpu_seconds(p) for p in pids) for k, pids in self.groups.items()},
+                os.times())
+
+    def __enter__(self) -> "CpuMeter":
+        self.start = self._read()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.end = self._read()
+
+    def per_request(self, n: int) -> dict[str, float]:
+        (b0, t0), g0, me0 = self.start
+        (b1, t1), g1, me1 = self.end
+        tick = os.sysconf("SC_CLK_TCK")
+        spent = {k: g1[k] - g0[k] for k in self.groups}
+        spent["client"] = (me1.user + me1.system) - (me0.user + me0.system)
+        spent["other"] = max(0.0, (b1 - b0) / tick - sum(spent.values()))
+        out = {f"{k}_ms": 1000 * v / n if n else 0.0 for k, v in spent.items()}
+        out["busy"] = (b1 - b0) / (t1 - t0) if t1 > t0 else 0.0
+        return out

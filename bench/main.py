@@ -18,7 +18,14 @@ floor= (req/s, the mean), floor_ratio= (the workload against it) and
 floor_p99_ms=; and the workload's latency at a steady rate for --paced-seconds (10 s), by
 default half the floor's rate measured in the same run (at most --paced-max, 600 req/s;
 --paced-rate N for a fixed rate), counted from when each request was due: paced_rate=,
-paced_p50_ms=, paced_p99_ms=.
+paced_p50_ms=, paced_p99_ms=. Where the CPU went during the workload's measured run, in
+milliseconds of CPU per request: the server's processes (app_ms), this load generator
+(client_ms) and everything else on the machine, the database server included (other_ms),
+with busy=, the share of all cores in use (bench/http_harness.CpuMeter): what a request
+costs, for the capacity table in the README.
+
+SCALE is W4's check-in through HAProxy (deploy/haproxy.cfg) to two app servers against
+one (run_scale).
 
 Every step runs in its own process against a fresh database: a temporary SQLite file, or
 a scratch PostgreSQL database (fangkong_bench*, created and dropped here) on the server of
@@ -310,6 +317,9 @@ def http_line(workload: str, db: str, res, bases: list, size: int, opts, floor=N
     if floor is not None:  # the same write's rate against the floor of any write (bench/floor)
         extra = {"floor": f"{floor.rps:.0f}", "floor_ratio": f"{res.rps / floor.rps:.2f}" if floor.rps else "0",
                  "floor_p99_ms": f"{floor.pct(99):.1f}", **extra}
+    cpu = getattr(res, "cpu", None)
+    if cpu:  # CPU ms per request of the server, the load generator and the rest (the database)
+        extra = {**extra, **{k: f"{v:.2f}" for k, v in cpu.items()}}
     return line(workload, db, res.rps, base.rps, unit="req/s", p99_ms=f"{res.pct(99):.1f}", size=size, conc=opts.conc,
                 baseline_p99_ms=f"{base.pct(99):.1f}", p50_ms=f"{res.pct(50):.1f}",
                 baseline_p50_ms=f"{base.pct(50):.1f}", workers=opts.workers, threads=opts.threads, **extra)
@@ -333,7 +343,9 @@ def measure_http(env: Env, name: str, workload: str, size: int, opts, make_reque
                              log_path=env.tmp / f"{workload.lower()}-gunicorn.log") as srv:
         b1 = http_baseline(srv, size, opts, label)
         f1 = http_floor(srv, size, opts, label)
-        res = srv.load(make_request, total=size, conc=opts.conc, expect=expect, warmup=warm, max_seconds=opts.max_seconds)
+        with http_harness.CpuMeter({"app": [srv.proc.pid]}) as cpu:
+            res = srv.load(make_request, total=size, conc=opts.conc, expect=expect, warmup=warm, max_seconds=opts.max_seconds)
+        res.cpu = cpu.per_request(res.done + opts.conc * warm)
         method, path = make_request(0)[:2]
         log(f"{label}: {method} {path} {res.summary()}")
         b2 = http_baseline(srv, size, opts, label)
@@ -485,25 +497,17 @@ def run_scale(env: Env, size: int, opts) -> list[str]:
         def measured(target, servers, what: str) -> dict:
             """One flat-out run of `size` check-ins to `target`, with its CPU accounting."""
             base = sent[0]
-            procs = [s.proc.pid for s in servers]
-            busy0, app0 = http_harness.machine_busy(), sum(http_harness.process_cpu_seconds(p) for p in procs)
-            lb0, me0 = (target.cpu_seconds() if target not in servers else 0.0), os.times()
-            res = target.load(lambda i: checkin(base + i), total=size, conc=opts.conc, expect=201,
-                              max_seconds=opts.max_seconds)
-            busy1, app1 = http_harness.machine_busy(), sum(http_harness.process_cpu_seconds(p) for p in procs)
-            lb1, me1 = (target.cpu_seconds() if target not in servers else 0.0), os.times()
+            groups = {"app": [s.proc.pid for s in servers]}
+            if target not in servers:
+                groups["proxy"] = [target.proc.pid]
+            with http_harness.CpuMeter(groups) as cpu:
+                res = target.load(lambda i: checkin(base + i), total=size, conc=opts.conc, expect=201,
+                                  max_seconds=opts.max_seconds)
             sent[0] += size + opts.conc  # the measured ones and one warm-up per connection
             log(f"{label}: {what}: {res.summary()}")
             if not res.ok:
                 fail(f"{label}: {what} incomplete: {res.errors}")
-            tick = os.sysconf("SC_CLK_TCK")
-            total = res.done + opts.conc
-            cpu_all = (busy1[0] - busy0[0]) / tick
-            app, proxy = app1 - app0, lb1 - lb0
-            client = (me1.user + me1.system) - (me0.user + me0.system)
-            return {"res": res, "busy": (busy1[0] - busy0[0]) / (busy1[1] - busy0[1]) if busy1[1] > busy0[1] else 0.0,
-                    "app_ms": 1000 * app / total, "proxy_ms": 1000 * proxy / total, "client_ms": 1000 * client / total,
-                    "other_ms": 1000 * max(0.0, cpu_all - app - proxy - client) / total}
+            return {"res": res, "proxy_ms": 0.0, **cpu.per_request(size + opts.conc)}
 
         server_env = env.server_env(name, FANGKONG_PROXY_HOPS="1")  # the proxy appends X-Forwarded-For
         log(f"{label}: two app servers of gunicorn {opts.workers} workers x {opts.threads} threads, {opts.conc} connections, "
