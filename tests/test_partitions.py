@@ -211,3 +211,31 @@ def test_on_sqlite_nothing_is_partitioned_and_the_rule_does_nothing(db, settings
     from fangkong.audit.tasks import ensure_audit_partitions
 
     assert ensure_audit_partitions.call_local() == []
+
+
+@pg
+def test_the_owners_command_makes_and_detaches_partitions(db, capsys):
+    from io import StringIO
+
+    tz = _tz()
+    old = _event_at(dt.datetime(2025, 1, 10, 12, 0, tzinfo=tz), "old.january")
+    assert _where(old.pk) == f"{TABLE}_default"
+    out = StringIO()
+    with mock.patch("django.utils.timezone.now", return_value=dt.datetime(2026, 12, 6, 10, 0, tzinfo=tz)):
+        call_command("audit_partitions", "--detach-months", "12", stdout=out)
+    text = out.getvalue()
+    assert _month(2025, 1) in text.splitlines()[0] and _where(old.pk) is None  # made, then detached
+    assert text.splitlines()[1].startswith("audit partitions detached: ") and _month(2025, 11) in text
+    assert _month(2025, 12) not in text.splitlines()[1]
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT action FROM {_month(2025, 1)}")
+        assert cur.fetchall() == [("old.january",)]
+
+
+@pytest.mark.one_database
+def test_the_owners_command_does_nothing_on_sqlite(db):
+    from io import StringIO
+
+    out = StringIO()
+    call_command("audit_partitions", "--detach-months", "1", stdout=out)
+    assert "only on PostgreSQL" in out.getvalue()
