@@ -28,6 +28,10 @@ plain table Django made.
   triggers (copied back: PostgreSQL drops the cloned ones on detach), for a DBA to archive
   and drop. A detached month's name stays taken: `ensure_partitions` never makes a second
   table of that month, so a late row of a detached month stays in the DEFAULT partition.
+  DETACH (the plain one: CONCURRENTLY cannot run in a transaction, and the triggers are
+  put back in the same one) holds an ACCESS EXCLUSIVE lock on the parent for a moment;
+  it waits at most LOCK_TIMEOUT for it (inserts queue behind it meanwhile), else fails and
+  is tried again the next day.
 
 Partition bounds are the months of settings.TIME_ZONE (the months the reports and
 `purge-audit` count), written as timestamptz constants with their offset.
@@ -68,7 +72,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -77,6 +81,17 @@ from django.db import connections, transaction
 log = logging.getLogger(__name__)
 
 LOCK_TIMEOUT = "5s"  # a structure change waits this long for a lock, then fails (retried next day)
+
+
+@contextmanager
+def _lock_timeout(cur):
+    """LOCK_TIMEOUT for the statements within (inside a transaction), the previous value
+    back after them (a SET LOCAL would last to the end of an outer transaction)."""
+    cur.execute("SELECT current_setting('lock_timeout')")
+    previous = cur.fetchone()[0]
+    cur.execute("SELECT set_config('lock_timeout', %s, true)", [LOCK_TIMEOUT])
+    yield
+    cur.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
 
 
 def _pg(using: str):
@@ -361,8 +376,7 @@ def ensure_partitions(table: str, column: str, months_ahead: int = 2, *, now: dt
         return []
     qn = lambda name: _q(connection, name)  # noqa: E731
     current = month_start(now or timezone.now())
-    with transaction.atomic(using=using), connection.cursor() as cur:
-        cur.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+    with transaction.atomic(using=using), connection.cursor() as cur, _lock_timeout(cur):
         created = []
         default = table + "_default"
         if not _table_exists(cur, default):
@@ -389,8 +403,7 @@ def detach_before(table: str, month: dt.date, *, dry_run: bool = False, using: s
     if dry_run or not old:
         return old
     qn = lambda name: _q(connection, name)  # noqa: E731
-    with transaction.atomic(using=using), connection.cursor() as cur:
-        cur.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+    with transaction.atomic(using=using), connection.cursor() as cur, _lock_timeout(cur):
         triggers = _triggers(cur, table, statement_only=False)
         row_triggers = [t for t in triggers if " FOR EACH ROW " in t]
         for name in old:
