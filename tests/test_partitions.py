@@ -214,7 +214,7 @@ def test_on_sqlite_nothing_is_partitioned_and_the_rule_does_nothing(db, settings
 
 
 @pg
-def test_the_owners_command_makes_and_detaches_partitions(db, capsys):
+def test_the_owners_command_makes_and_detaches_partitions(db):
     from io import StringIO
 
     tz = _tz()

@@ -45,7 +45,7 @@ Why months, not days (measured on PostgreSQL 15.20 on the 2-core machine of the 
 planner part in a scratch database):
 
 * Volume. The demo street (`fangkong demo`, 3,000 persons, on PostgreSQL) wrote 18,922 audit
-  events, 3,556 to 6,266 on each of its full days: 1.2 to 2 events per person and day (every
+  events, 3,556 to 6,266 on each of its full days: 1.2 to 2.1 events per person and day (every
   action writes one; a temperature report, a gate entry, a registration each one). At the
   seed scale of W7 (1M persons; 10M temperature reports and 5M gate entries over 14 days,
   each of which is an audit event when made through the site) that is about 1.07M events a
@@ -62,7 +62,7 @@ planner part in a scratch database):
   - one month's count (60,000 rows): month 0.27 + 15.4 ms, day 2.9 + 20.9 ms;
   - the audit page as it is, newest 50 without a date bound (no pruning: every
     partition): month 0.68 + 0.10 ms, day 57 + 4.1 ms.
-  Days make the one-month query ~10× slower to plan and the audit page ~80× slower, for
+  Days make the one-month query 10–20× slower to plan and the audit page ~80× slower, for
   no gain.
 * Retention works in whole months already (`purge-audit`, FANGKONG_AUDIT_DETACH_MONTHS):
   a month's partition is what is detached and archived.
