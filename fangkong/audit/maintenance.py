@@ -57,3 +57,38 @@ def purge(*, older_than_days: int, now: dt.datetime, using: str = "default") -> 
     with deletes_allowed(using):
         deleted = AuditEvent.objects.using(using).filter(at__lt=cutoff)._raw_delete(using)
     return cutoff, deleted
+
+
+# --- Monthly partitions (PostgreSQL) ------------------------------------------------------
+# On PostgreSQL audit_auditevent is partitioned by month on `at` (migration 0003,
+# fangkong.lib.db.partitions); on SQLite it is one table and these do nothing.
+
+TABLE, COLUMN = "audit_auditevent", "at"
+MONTHS_AHEAD = 2
+
+
+def ensure_partitions(now: dt.datetime | None = None, using: str = "default") -> list[str]:
+    """The partitions of the current month and MONTHS_AHEAD after it (and of any month whose
+    events wait in the DEFAULT partition, moved into it in a maintenance transaction)."""
+    from fangkong.lib.db import partitions
+
+    return partitions.ensure_partitions(TABLE, COLUMN, MONTHS_AHEAD, now=now, using=using,
+                                        moving=lambda: deletes_allowed(using))
+
+
+def detach_cutoff(now: dt.datetime, months: int) -> dt.date:
+    """The first month kept attached: the month `months` months before now's."""
+    from fangkong.lib.db import partitions
+
+    return partitions.add_months(partitions.month_start(now), -months)
+
+
+def detach_old(now: dt.datetime, months: int, *, dry_run: bool = False, using: str = "default") -> list[str]:
+    """DETACH (not drop) the audit partitions of the months wholly older than `months` months
+    before now: plain tables with their events and the append-only triggers, for a DBA to
+    archive. months 0: nothing."""
+    from fangkong.lib.db import partitions
+
+    if months <= 0:
+        return []
+    return partitions.detach_before(TABLE, detach_cutoff(now, months), dry_run=dry_run, using=using)
