@@ -461,6 +461,19 @@ def run_w4(env: Env, size: int, opts) -> list[str]:
     return out
 
 
+def core_reference() -> float:
+    """Seconds one core of this machine takes for a fixed pure-Python loop (10 million
+    additions, while nothing else of the bench runs): the run's CPU figures (app_ms, ...)
+    are in this machine's core-milliseconds, and this figure, taken on another machine,
+    says how to carry them there (this project's machine gave 1.67 s on 2026-12-07, a day
+    when its floor was about half of other days')."""
+    t = time.perf_counter()
+    total = 0
+    for i in range(10_000_000):
+        total += i
+    return time.perf_counter() - t
+
+
 def run_scale(env: Env, size: int, opts) -> list[str]:
     """Scale-out (issue 22): W4's check-in through the load balancer of the repository's
     own configuration (deploy/haproxy.cfg, bench/http_harness.Balancer) to two app servers
@@ -542,7 +555,7 @@ def run_scale(env: Env, size: int, opts) -> list[str]:
     extra = {"p99_ms": f"{http_harness.Pooled([r['res'] for r in runs['two']]).pct(99):.1f}",
              "one_p99_ms": f"{http_harness.Pooled([r['res'] for r in runs['one']]).pct(99):.1f}",
              "direct": f"{direct['res'].rps:.0f}", "proxy_ratio": f"{one / direct['res'].rps:.2f}" if direct["res"].rps else "0",
-             "cores": os.cpu_count(), "busy_one": mean("one", "busy"), "busy_two": mean("two", "busy"),
+             "cores": os.cpu_count(), "core_ref_s": f"{core_reference():.2f}", "busy_one": mean("one", "busy"), "busy_two": mean("two", "busy"),
              **{f"{k}_one": mean("one", k) for k in ("app_ms", "proxy_ms", "client_ms", "other_ms")},
              **{f"{k}_two": mean("two", k) for k in ("app_ms", "proxy_ms", "client_ms", "other_ms")},
              "size": size, "conc": opts.conc, "workers": opts.workers, "threads": opts.threads}

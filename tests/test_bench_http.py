@@ -132,7 +132,7 @@ def test_bench_scale_end_to_end(bench_migrated):
     assert "ok" not in extra and extra["unit"] == "req/s" and extra["cores"] == str(os.cpu_count())
     one, two = float(extra["baseline"]), float(extra["value"])
     assert one > 0 and two > 0 and abs(float(extra["ratio"]) - two / one) < 0.01 * two / one + 0.01
-    assert float(extra["direct"]) > 0 and 0 < float(extra["busy_two"]) <= 1
+    assert float(extra["direct"]) > 0 and 0 < float(extra["busy_two"]) <= 1 and float(extra["core_ref_s"]) > 0
     assert float(extra["app_ms_two"]) > 0 and float(extra["client_ms_two"]) > 0
     # Both layouts went through the proxy: its own CPU counted.
     assert float(extra["proxy_ms_one"]) > 0 and float(extra["proxy_ms_two"]) > 0
