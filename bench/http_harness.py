@@ -304,11 +304,12 @@ class Server:
         self.stop()
 
 
-class Balancer:
+class Balancer(Server):
     """HAProxy from the repository's own configuration (deploy/haproxy.cfg, as deployed) in
     front of app servers given as ports, on a free port of 127.0.0.1, for the time of a
-    `with` block. The configuration names two servers: with one port, both lines point at
-    the same server (one app server behind the same proxy)."""
+    `with` block (stopped, logged and loaded as a Server). The configuration names two
+    servers: with one port, both lines point at the same server (one app server behind the
+    same proxy)."""
 
     CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "haproxy.cfg"
 
@@ -345,7 +346,7 @@ class Balancer:
         last = ""
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise SystemExit(f"haproxy exited with {self.proc.returncode}:\n{self.log_path.read_text(errors='replace')[-3000:]}")
+                raise SystemExit(f"haproxy exited with {self.proc.returncode}:\n{self.log_tail()}")
             conn = http.client.HTTPConnection(HOST, self.port, timeout=5)
             try:
                 conn.request("GET", "/healthz")
@@ -362,26 +363,6 @@ class Balancer:
                 conn.close()
             time.sleep(0.1)
         raise SystemExit(f"haproxy did not reach its app servers within {self.start_timeout:.0f}s (last: {last})")
-
-    def load(self, make_request, **kwargs) -> LoadResult:
-        return load(self.port, make_request, **kwargs)
-
-    def stop(self) -> None:
-        proc = self.proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        self.log.close()
-        self.proc = None
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
 
 
 def process_cpu_seconds(pid: int, children: bool = True) -> float:

@@ -398,14 +398,33 @@ def run_w5(env: Env, size: int, opts) -> list[str]:
     return [http_line("W5", env.db, res, bases, size, opts, floor=floor, paced=paced_res, **extra)]
 
 
+def w4_checkins(setup: dict):
+    """W4's check-in as a request: POST /api/gates/entries by the signed-in guard of
+    `setup` (the worker's w4_setup), a new entry for each index (its client id made from
+    it; `offline` ones in a range of their own)."""
+    import uuid
+    from datetime import datetime, timezone
+
+    headers = {"Content-Type": "application/json", "Cookie": f"{setup['cookie']}; csrftoken={setup['csrf']}",
+               "X-CSRFToken": setup["csrf"]}
+    when = datetime.now(timezone.utc).isoformat()
+
+    def entry(i: int, offline: bool = False) -> dict:
+        return {"client_id": str(uuid.UUID(int=(i + 1) | (offline << 100))), "place": setup["place"], "direction": "in",
+                "subject": "person", "token": setup["token"], "temperature": f"36.{i % 9}", "decision": "allowed",
+                "offline": offline, "occurred_at": when}
+
+    def request(i: int):
+        return ("POST", "/api/gates/entries", json.dumps(entry(i)).encode(), headers)
+
+    return entry, request, headers
+
+
 def run_w4(env: Env, size: int, opts) -> list[str]:
     """Gate check-in over HTTP: POST /api/gates/entries (pass verify, pass status now, one
     log row and its audit event) by a signed-in guard, one new entry per request; then the
     batched sync of --sync-rows offline entries (POST /api/gates/entries/batch, 500 per
     request, as the gate page sends its queue) over one connection."""
-    import uuid
-    from datetime import datetime, timezone
-
     name = f"{PG_SCRATCH}_w4_{os.getpid()}"
     warm = 1
     paced = paced_count(opts)
@@ -413,16 +432,8 @@ def run_w4(env: Env, size: int, opts) -> list[str]:
     env.create_empty(name)
     try:
         setup = worker(env, name, "w4_setup")
-        headers = {"Content-Type": "application/json", "Cookie": f"{setup['cookie']}; csrftoken={setup['csrf']}",
-                   "X-CSRFToken": setup["csrf"]}
-        when = datetime.now(timezone.utc).isoformat()
-
-        def entry(i: int, offline: bool = False) -> dict:
-            return {"client_id": str(uuid.UUID(int=(i + 1) | (offline << 100))), "place": setup["place"], "direction": "in",
-                    "subject": "person", "token": setup["token"], "temperature": f"36.{i % 9}", "decision": "allowed",
-                    "offline": offline, "occurred_at": when}
-
-        requests = [("POST", "/api/gates/entries", json.dumps(entry(i)).encode(), headers) for i in range(total)]
+        entry, checkin, headers = w4_checkins(setup)
+        requests = [checkin(i) for i in range(total)]
         rows = [entry(i, offline=True) for i in range(opts.sync_rows)]
         batches = [("POST", "/api/gates/entries/batch", json.dumps({"entries": rows[i:i + 500]}).encode(), headers)
                    for i in range(0, len(rows), 500)]
@@ -486,26 +497,14 @@ def run_scale(env: Env, size: int, opts) -> list[str]:
     them: the machine's busy share during the runs (busy=, of all cores) and the CPU
     milliseconds per check-in of the app servers (app_ms), the proxy (proxy_ms), this load
     generator (client_ms) and everything else, the database included (other_ms)."""
-    import uuid
-    from datetime import datetime, timezone
-
     from bench import http_harness
 
     name = f"{PG_SCRATCH}_scale_{os.getpid()}"
     label = f"SCALE {env.db}"
     env.create_empty(name)
     try:
-        setup = worker(env, name, "w4_setup")
-        headers = {"Content-Type": "application/json", "Cookie": f"{setup['cookie']}; csrftoken={setup['csrf']}",
-                   "X-CSRFToken": setup["csrf"]}
-        when = datetime.now(timezone.utc).isoformat()
+        _entry, checkin, _headers = w4_checkins(worker(env, name, "w4_setup"))
         sent = [0]
-
-        def checkin(i: int):
-            body = {"client_id": str(uuid.UUID(int=i + 1)), "place": setup["place"], "direction": "in",
-                    "subject": "person", "token": setup["token"], "temperature": f"36.{i % 9}", "decision": "allowed",
-                    "offline": False, "occurred_at": when}
-            return ("POST", "/api/gates/entries", json.dumps(body).encode(), headers)
 
         def measured(target, servers, what: str) -> dict:
             """One flat-out run of `size` check-ins to `target`, with its CPU accounting."""
@@ -574,9 +573,6 @@ def run_w8(env: Env, size: int, files: dict, opts) -> list[str]:
     same pace kept for as long as the import runs (at least --paced-seconds). Reports the
     p99 during the import against the idle p99 (ratio; target ≤ 2 and ≤ 50 ms), and the
     import's own rate beside it."""
-    import uuid
-    from datetime import datetime, timezone
-
     from bench import http_harness
 
     name = f"{PG_SCRATCH}_w8_{os.getpid()}"
@@ -584,17 +580,7 @@ def run_w8(env: Env, size: int, files: dict, opts) -> list[str]:
     env.create_empty(name)
     try:
         worker(env, name, "setup")  # the demo tree and the importing user
-        setup = worker(env, name, "w4_setup")
-        headers = {"Content-Type": "application/json", "Cookie": f"{setup['cookie']}; csrftoken={setup['csrf']}",
-                   "X-CSRFToken": setup["csrf"]}
-        when = datetime.now(timezone.utc).isoformat()
-
-        def checkin(i: int):
-            body = {"client_id": str(uuid.UUID(int=i + 1)), "place": setup["place"], "direction": "in",
-                    "subject": "person", "token": setup["token"], "temperature": f"36.{i % 9}", "decision": "allowed",
-                    "offline": False, "occurred_at": when}
-            return ("POST", "/api/gates/entries", json.dumps(body).encode(), headers)
-
+        _entry, checkin, _headers = w4_checkins(worker(env, name, "w4_setup"))
         sent = [0]
 
         def paced(rate: float, seconds: float, what: str):
