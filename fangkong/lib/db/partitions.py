@@ -188,6 +188,59 @@ def _copy_triggers(cur, connection, definitions: list[str], target: str) -> None
         cur.execute(definition.replace("{table}", _q(connection, target), 1))
 
 
+class _Structure:
+    """What a rebuilt table must have again: its indexes (name, definition, primary,
+    unique), primary key (name and columns), own triggers, identity sequence and columns."""
+
+    def __init__(self, cur, connection, table: str):
+        qn = lambda name: _q(connection, name)  # noqa: E731
+        cur.execute("SELECT i.relname, pg_get_indexdef(x.indexrelid), x.indisprimary, x.indisunique "
+                    "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                    "WHERE x.indrelid = to_regclass(%s) ORDER BY i.relname", [qn(table)])
+        self.indexes = cur.fetchall()
+        cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conrelid = to_regclass(%s) AND contype = 'p'", [qn(table)])
+        self.pkey_name, pkey_def = cur.fetchone()
+        self.pkey_cols = [c.strip().strip('"') for c in re.match(r"PRIMARY KEY \((.*)\)", pkey_def)[1].split(",")]
+        self.triggers = _triggers(cur, table, statement_only=False)
+        cur.execute("SELECT pg_get_serial_sequence(%s, %s)", [qn(table), self.pkey_cols[0]])
+        self.sequence = cur.fetchone()[0]
+        self.seq_name = self.sequence.rsplit(".", 1)[-1].strip('"') if self.sequence else None
+        self.columns = _columns(cur, table)
+
+    def set_aside(self, cur, connection, table: str, old: str) -> None:
+        """Rename the table to `old`, and its primary key, indexes and sequence to their
+        names + "__old", so that the new table takes the names back."""
+        qn = lambda name: _q(connection, name)  # noqa: E731
+        cur.execute(f"ALTER TABLE {qn(table)} RENAME TO {qn(old)}")
+        cur.execute(f"ALTER TABLE {qn(old)} RENAME CONSTRAINT {qn(self.pkey_name)} TO {qn(self.pkey_name + '__old')}")
+        for name, _def, primary, _unique in self.indexes:
+            if not primary:
+                cur.execute(f"ALTER INDEX {qn(name)} RENAME TO {qn(name + '__old')}")
+        if self.sequence:
+            cur.execute(f"ALTER SEQUENCE {self.sequence} RENAME TO {qn(self.seq_name + '__old')}")
+
+    def restore(self, cur, connection, table: str) -> None:
+        """On the new `table` (its primary key made): the identity sequence under its old
+        name, continuing after the last id; the indexes (on a partitioned table they cascade
+        to every partition made later); the triggers."""
+        qn = lambda name: _q(connection, name)  # noqa: E731
+        if self.sequence:
+            cur.execute("SELECT pg_get_serial_sequence(%s, %s)", [qn(table), self.pkey_cols[0]])
+            new_sequence = cur.fetchone()[0]
+            if new_sequence.rsplit(".", 1)[-1].strip('"') != self.seq_name:
+                cur.execute(f"ALTER SEQUENCE {new_sequence} RENAME TO {qn(self.seq_name)}")
+            cur.execute(f"SELECT last_value, is_called FROM {qn(self.seq_name + '__old')}")
+            last, called = cur.fetchone()
+            cur.execute("SELECT setval(%s, %s, %s)", [qn(self.seq_name), last, called])
+        for name, definition, primary, _unique in self.indexes:
+            if not primary:
+                definition = definition.replace(f"INDEX {qn(name + '__old')} ON ", f"INDEX {qn(name)} ON ", 1)
+                definition = re.sub(r" ON (ONLY )?\S+ USING ", f" ON {qn(table)} USING ", definition, count=1)
+                cur.execute(definition)
+        _copy_triggers(cur, connection, self.triggers, table)
+
+
 def partition_by_month(table: str, column: str, *, months_ahead: int = 2, now: dt.datetime | None = None,
                        using: str = "default") -> bool:
     """Convert the plain table `table` into one partitioned by month on `column`, with every
@@ -204,58 +257,24 @@ def partition_by_month(table: str, column: str, *, months_ahead: int = 2, now: d
     old = f"{table}__unpartitioned"
     with transaction.atomic(using=using), connection.cursor() as cur:
         cur.execute(f"LOCK TABLE {qn(table)} IN ACCESS EXCLUSIVE MODE")
-        # What the new table must have again: indexes (but the primary key), triggers, the
-        # primary key's columns, the identity sequence.
-        cur.execute("SELECT i.relname, pg_get_indexdef(x.indexrelid), x.indisprimary, x.indisunique "
-                    "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
-                    "WHERE x.indrelid = to_regclass(%s) ORDER BY i.relname", [qn(table)])
-        indexes = cur.fetchall()
-        cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                    "WHERE conrelid = to_regclass(%s) AND contype = 'p'", [qn(table)])
-        pkey_name, pkey_def = cur.fetchone()
-        pkey_cols = [c.strip().strip('"') for c in re.match(r"PRIMARY KEY \((.*)\)", pkey_def)[1].split(",")]
-        triggers = _triggers(cur, table, statement_only=False)
-        cur.execute("SELECT pg_get_serial_sequence(%s, %s)", [qn(table), pkey_cols[0]])
-        sequence = cur.fetchone()[0]
-        columns = _columns(cur, table)
-        for name, _def, primary, unique in indexes:
+        st = _Structure(cur, connection, table)
+        for name, _def, primary, unique in st.indexes:
             if unique and not primary:
                 raise ValueError(f"{table}: unique index {name} lacks the partition key {column}")
-
-        cur.execute(f"ALTER TABLE {qn(table)} RENAME TO {qn(old)}")
-        cur.execute(f"ALTER TABLE {qn(old)} RENAME CONSTRAINT {qn(pkey_name)} TO {qn(pkey_name + '__old')}")
-        for name, _def, primary, _unique in indexes:
-            if not primary:
-                cur.execute(f"ALTER INDEX {qn(name)} RENAME TO {qn(name + '__old')}")
-        if sequence:
-            seq_name = sequence.rsplit(".", 1)[-1].strip('"')
-            cur.execute(f"ALTER SEQUENCE {sequence} RENAME TO {qn(seq_name + '__old')}")
+        st.set_aside(cur, connection, table, old)
         cur.execute(f"CREATE TABLE {qn(table)} (LIKE {qn(old)} INCLUDING DEFAULTS INCLUDING IDENTITY "
                     f"INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS) PARTITION BY RANGE ({qn(column)})")
-        keys = pkey_cols + ([column] if column not in pkey_cols else [])
-        cur.execute(f"ALTER TABLE {qn(table)} ADD CONSTRAINT {qn(pkey_name)} PRIMARY KEY ({', '.join(map(qn, keys))})")
-        if sequence:  # the new identity's sequence gets the old name back, continuing after the last id
-            cur.execute("SELECT pg_get_serial_sequence(%s, %s)", [qn(table), pkey_cols[0]])
-            new_sequence = cur.fetchone()[0]
-            if new_sequence.rsplit(".", 1)[-1].strip('"') != seq_name:
-                cur.execute(f"ALTER SEQUENCE {new_sequence} RENAME TO {qn(seq_name)}")
-            cur.execute(f"SELECT last_value, is_called FROM {qn(seq_name + '__old')}")
-            last, called = cur.fetchone()
-            cur.execute("SELECT setval(%s, %s, %s)", [qn(seq_name), last, called])
-        for name, definition, primary, _unique in indexes:
-            if not primary:  # CREATE INDEX ... ON <table>: cascades to every partition made later
-                definition = definition.replace(f"INDEX {qn(name + '__old')} ON ", f"INDEX {qn(name)} ON ", 1)
-                definition = re.sub(r" ON (ONLY )?\S+ USING ", f" ON {qn(table)} USING ", definition, count=1)
-                cur.execute(definition)
-        _copy_triggers(cur, connection, triggers, table)
+        keys = st.pkey_cols + ([column] if column not in st.pkey_cols else [])
+        cur.execute(f"ALTER TABLE {qn(table)} ADD CONSTRAINT {qn(st.pkey_name)} PRIMARY KEY ({', '.join(map(qn, keys))})")
+        st.restore(cur, connection, table)
         cur.execute(f"CREATE TABLE {qn(table + '_default')} PARTITION OF {qn(table)} DEFAULT")
-        _copy_triggers(cur, connection, [t for t in triggers if " FOR EACH STATEMENT " in t], table + "_default")
+        _copy_triggers(cur, connection, [t for t in st.triggers if " FOR EACH STATEMENT " in t], table + "_default")
         cur.execute(f"SELECT min({qn(column)}) FROM {qn(old)}")
         oldest = cur.fetchone()[0]
         current = month_start(now or timezone.now())
         first = min(month_start(oldest), current) if oldest else current
         _create_months(cur, connection, table, column, first, add_months(current, months_ahead))
-        cols = ", ".join(map(qn, columns))
+        cols = ", ".join(map(qn, st.columns))
         cur.execute(f"INSERT INTO {qn(table)} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM {qn(old)}")
         cur.execute(f"DROP TABLE {qn(old)}")  # its old sequence goes with it (owned by its column)
     return True
@@ -272,47 +291,15 @@ def unpartition(table: str, *, using: str = "default") -> bool:
     old = f"{table}__partitioned"
     with transaction.atomic(using=using), connection.cursor() as cur:
         cur.execute(f"LOCK TABLE {qn(table)} IN ACCESS EXCLUSIVE MODE")
-        cur.execute("SELECT i.relname, pg_get_indexdef(x.indexrelid), x.indisprimary "
-                    "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
-                    "WHERE x.indrelid = to_regclass(%s) ORDER BY i.relname", [qn(table)])
-        indexes = cur.fetchall()
-        cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                    "WHERE conrelid = to_regclass(%s) AND contype = 'p'", [qn(table)])
-        pkey_name, pkey_def = cur.fetchone()
-        pkey_first = re.match(r"PRIMARY KEY \((.*)\)", pkey_def)[1].split(",")[0].strip().strip('"')
-        triggers = _triggers(cur, table, statement_only=False)
-        cur.execute("SELECT pg_get_serial_sequence(%s, %s)", [qn(table), pkey_first])
-        sequence = cur.fetchone()[0]
-        columns = _columns(cur, table)
+        st = _Structure(cur, connection, table)
         parts = partitions(table, using)
-
-        cur.execute(f"ALTER TABLE {qn(table)} RENAME TO {qn(old)}")
-        cur.execute(f"ALTER TABLE {qn(old)} RENAME CONSTRAINT {qn(pkey_name)} TO {qn(pkey_name + '__old')}")
-        for name, _def, primary in indexes:
-            if not primary:
-                cur.execute(f"ALTER INDEX {qn(name)} RENAME TO {qn(name + '__old')}")
-        if sequence:
-            seq_name = sequence.rsplit(".", 1)[-1].strip('"')
-            cur.execute(f"ALTER SEQUENCE {sequence} RENAME TO {qn(seq_name + '__old')}")
+        st.set_aside(cur, connection, table, old)
         cur.execute(f"CREATE TABLE {qn(table)} (LIKE {qn(old)} INCLUDING DEFAULTS INCLUDING IDENTITY "
                     f"INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS)")
-        cols = ", ".join(map(qn, columns))
+        cols = ", ".join(map(qn, st.columns))
         cur.execute(f"INSERT INTO {qn(table)} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM {qn(old)}")
-        cur.execute(f"ALTER TABLE {qn(table)} ADD CONSTRAINT {qn(pkey_name)} PRIMARY KEY ({qn(pkey_first)})")
-        if sequence:
-            cur.execute("SELECT pg_get_serial_sequence(%s, %s)", [qn(table), pkey_first])
-            new_sequence = cur.fetchone()[0]
-            if new_sequence.rsplit(".", 1)[-1].strip('"') != seq_name:
-                cur.execute(f"ALTER SEQUENCE {new_sequence} RENAME TO {qn(seq_name)}")
-            cur.execute(f"SELECT last_value, is_called FROM {qn(seq_name + '__old')}")
-            last, called = cur.fetchone()
-            cur.execute("SELECT setval(%s, %s, %s)", [qn(seq_name), last, called])
-        for name, definition, primary in indexes:
-            if not primary:
-                definition = definition.replace(f"INDEX {qn(name + '__old')} ON ", f"INDEX {qn(name)} ON ", 1)
-                definition = re.sub(r" ON (ONLY )?\S+ USING ", f" ON {qn(table)} USING ", definition, count=1)
-                cur.execute(definition)
-        _copy_triggers(cur, connection, triggers, table)
+        cur.execute(f"ALTER TABLE {qn(table)} ADD CONSTRAINT {qn(st.pkey_name)} PRIMARY KEY ({qn(st.pkey_cols[0])})")
+        st.restore(cur, connection, table)
         cur.execute(f"DROP TABLE {qn(old)}")  # with its attached partitions (the rows are copied)
         log.info("%s: %d partitions merged back into one table", table, len(parts))
     return True
