@@ -239,3 +239,10 @@ def test_the_owners_command_does_nothing_on_sqlite(db):
     out = StringIO()
     call_command("audit_partitions", "--detach-months", "1", stdout=out)
     assert "only on PostgreSQL" in out.getvalue()
+
+
+def test_the_owners_command_refuses_a_negative_number_of_months(db):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--detach-months"):
+        call_command("audit_partitions", "--detach-months", "-1")

@@ -5,7 +5,7 @@ those of the months wholly older than that (what the retention rule does). For a
 deployment whose worker does not run as the table's owner: run this as the owner (cron).
 Nothing on SQLite."""
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from django.utils import timezone
 
@@ -22,6 +22,8 @@ class Command(BaseCommand):
         parser.add_argument("--database", default="default")
 
     def handle(self, *args, detach_months=None, dry_run=False, database="default", **options):
+        if detach_months is not None and detach_months < 0:
+            raise CommandError("--detach-months must be 0 (detach nothing) or more")
         if connections[database].vendor != "postgresql":
             self.stdout.write("audit partitions: only on PostgreSQL; nothing to do")
             return
