@@ -247,6 +247,10 @@ class Server:
                                          start_new_session=True)
         finally:
             sock.close()  # gunicorn holds its own copy
+        return self._ready()
+
+    def _ready(self):
+        """Self once it answers (_wait_ready); stopped if it never does."""
         try:
             self._wait_ready()
         except BaseException:
@@ -331,12 +335,7 @@ class Balancer(Server):
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(["haproxy", "-db", "-f", str(self.CONFIG)], env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        return self._ready()
 
     def _wait_ready(self) -> None:
         """Until both server lines have answered /healthz through the proxy (its health
