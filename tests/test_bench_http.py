@@ -110,7 +110,10 @@ def test_bench_w8_end_to_end(bench_migrated):
     assert "ok" not in extra and extra["unit"] == "ms" and extra["paced_rate"] == str(PACED)
     assert int(extra["import_rows"]) == 1000 and int(extra["import_rows_s"]) > 0
     idle, during = float(extra["idle_p99_ms"]), float(extra["p99_ms"])
-    assert idle > 0 and during > 0 and round(during) == int(extra["value"]) and round(idle) == int(extra["baseline"])
+    # value/baseline are the unrounded p99s to 0 decimals, p99_ms/idle_p99_ms the same to 1 decimal:
+    # 68.54 prints as 68.5 and 69, so they agree within half a millisecond plus the 0.05 of the first rounding.
+    assert idle > 0 and during > 0
+    assert abs(during - int(extra["value"])) <= 0.55 and abs(idle - int(extra["baseline"])) <= 0.55, extra
     assert abs(float(extra["ratio"]) - during / idle) < 0.01 * during / idle + 0.01
     # At least one paced run of PACED check-ins (and a warm-up per connection) while it ran.
     assert int(extra["checkins"]) >= PACED + CONC and 0 < float(extra["overlap"]) <= 1
