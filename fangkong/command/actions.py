@@ -637,7 +637,17 @@ def seal_named(*, acting_user, notice: Notice) -> int:
 
 
 def closure(place_id: int):
-    """For the gates (registry.closure): why the entrance is closed now, or None."""
+    """For the gates (registry.closure): why the entrance is closed now, or None.
+
+    Asked on every gate check-in, and nearly always open: the state is read first by one
+    statement built once (fastsql), and only a closed entrance pays for the ORM's query
+    with its notice and decision (compiling it was 38 % of a check-in's profiled time:
+    `python -m bench.profile W4`, bench/RESULTS.md)."""
+    from fangkong.lib.db import fastsql
+
+    point = fastsql.get(AccessPoint, ("state",), place_id=place_id)
+    if point is None or point.state == P.OPEN:
+        return None
     row = AccessPoint.objects.filter(place_id=place_id).exclude(state=P.OPEN).select_related("notice", "decision__meeting").first()
     if row is None:
         return None
