@@ -360,8 +360,6 @@ def measure_http(env: Env, name: str, workload: str, size: int, opts, make_reque
 
 def run_w5(env: Env, size: int, opts) -> list[str]:
     """Temperature reports by personal link: POST /api/resident/reports, one per person."""
-    from bench.worker import resident_token
-
     name = f"{PG_SCRATCH}_w5_{os.getpid()}"  # unique: several people may run the bench on one server
     warm = 1  # warm-up requests per connection, each for a person of its own (indices size..)
     paced = paced_count(opts)
@@ -371,9 +369,7 @@ def run_w5(env: Env, size: int, opts) -> list[str]:
         log(f"W5 {env.db}: preparing {persons} persons under observation with personal links")
         prep = worker(env, name, "w5_setup", str(persons))
         log(f"W5 {env.db}: prepared in {prep['seconds']}s")
-        bodies = [json.dumps({"temperature": f"36.{i % 9}", "symptoms": []}).encode() for i in range(10)]
-        requests = [("POST", "/api/resident/reports", bodies[i % 10],
-                     {"X-Resident-Token": resident_token(i), "Content-Type": "application/json"}) for i in range(persons)]
+        requests = w5_reports(persons)
         # Reports are taken only inside a window: one window over the whole day (a run across
         # midnight reports on two days, still once per person; the period covers both days).
         res, bases, floor, paced_res, _more, server_log = measure_http(
@@ -633,15 +629,49 @@ def run_w8(env: Env, size: int, files: dict, opts) -> list[str]:
     return [line("W8", env.db, p99, idle.pct(99), unit="ms", **extra)]
 
 
+def w6_registrations(setup: dict, conc: int):
+    """W6's registration as a request: POST /api/testing/sites/{site}/registrations by the
+    signed-in registrar of `setup` (the worker's w6_setup), the i-th person into the tube of
+    lane i % conc (ten persons a tube, as a 10-in-1 site fills them); `offline` ones (the
+    sync's) in a range and tubes of their own."""
+    import uuid
+    from datetime import datetime, timezone
+
+    persons = setup["persons"]
+    headers = {"Content-Type": "application/json", "Cookie": f"{setup['cookie']}; csrftoken={setup['csrf']}",
+               "X-CSRFToken": setup["csrf"]}
+    when = datetime.now(timezone.utc).isoformat()
+
+    def entry(i: int, offline: bool = False) -> dict:
+        lane = i % conc
+        return {"client_id": str(uuid.UUID(int=(i + 1) | (offline << 100))), "person": persons[i],
+                "tube": f"{'S' if offline else 'W'}{lane:03d}X{(i // conc) // 10:07d}", "occurred_at": when,
+                **({"op": "register"} if offline else {})}
+
+    url = f"/api/testing/sites/{setup['site']}/registrations"
+
+    def request(i: int):
+        return ("POST", url, json.dumps(entry(i)).encode(), headers)
+
+    return entry, request, headers
+
+
+def w5_reports(count: int) -> list:
+    """W5's temperature reports as requests: POST /api/resident/reports by personal link,
+    the i-th for the i-th person of the worker's w5_setup."""
+    from bench.worker import resident_token
+
+    bodies = [json.dumps({"temperature": f"36.{i % 9}", "symptoms": []}).encode() for i in range(10)]
+    return [("POST", "/api/resident/reports", bodies[i % 10],
+             {"X-Resident-Token": resident_token(i), "Content-Type": "application/json"}) for i in range(count)]
+
+
 def run_w6(env: Env, size: int, opts) -> list[str]:
     """Testing registration over HTTP: POST /api/testing/sites/{site}/registrations (the
     person by name-search id, the tube's barcode; access check, tube row lock, one row and
     its audit event) by a signed-in registrar, ten persons per tube as a 10-in-1 site fills
     them; then the batch sync of --sync-rows offline registrations (POST .../sync, 500 per
     request, as the registration page sends its queue) over one connection."""
-    import uuid
-    from datetime import datetime, timezone
-
     name = f"{PG_SCRATCH}_w6_{os.getpid()}"
     warm = 1
     paced = paced_count(opts)
@@ -651,21 +681,9 @@ def run_w6(env: Env, size: int, opts) -> list[str]:
         log(f"W6 {env.db}: preparing {total + opts.sync_rows} persons and a running round")
         setup = worker(env, name, "w6_setup", str(total + opts.sync_rows))
         log(f"W6 {env.db}: prepared in {setup['seconds']}s")
-        persons = setup["persons"]
         site = setup["site"]
-        headers = {"Content-Type": "application/json", "Cookie": f"{setup['cookie']}; csrftoken={setup['csrf']}",
-                   "X-CSRFToken": setup["csrf"]}
-        when = datetime.now(timezone.utc).isoformat()
-
-        def entry(i: int, offline: bool = False) -> dict:
-            # As at a site with one registrar per connection: each fills its own tube, ten each.
-            lane = i % opts.conc
-            return {"client_id": str(uuid.UUID(int=(i + 1) | (offline << 100))), "person": persons[i],
-                    "tube": f"{'S' if offline else 'W'}{lane:03d}X{(i // opts.conc) // 10:07d}", "occurred_at": when,
-                    **({"op": "register"} if offline else {})}
-
-        url = f"/api/testing/sites/{site}/registrations"
-        requests = [("POST", url, json.dumps(entry(i)).encode(), headers) for i in range(total)]
+        entry, registration, headers = w6_registrations(setup, opts.conc)
+        requests = [registration(i) for i in range(total)]
         rows = [entry(total + i, offline=True) for i in range(opts.sync_rows)]
         batches = [("POST", f"/api/testing/sites/{site}/sync", json.dumps({"entries": rows[i:i + 500]}).encode(), headers)
                    for i in range(0, len(rows), 500)]

@@ -1,7 +1,7 @@
 """Where a request's time goes, statement by statement: the profile issue 22 asks for when
 W4/W5 stay under 0.6 of the floor.
 
-    .venv/bin/python -m bench.profile [W4|W5|W6|FLOOR ...] [--db sqlite|postgres] [-n 1000]
+    .venv/bin/python -m bench.profile [FLOOR W4 W5 W6] [--db sqlite|postgres] [-n 1000]
 
 For each workload it makes the same data as bench/run does (the worker's setup step, on a
 scratch database), then sends `-n` of that workload's requests one after the other through
@@ -37,6 +37,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+WARM = 50  # requests sent before any is measured: imports, caches, the connection
 
 # The parts of a request named in the report: (label, a regular expression on cProfile's
 # "file:line(function)" key). Inclusive times; a part may contain another.
@@ -79,11 +80,16 @@ def _normalize(sql: str) -> str:
 
 
 def _requests(workload: str, setup: dict, n: int) -> list[tuple[str, str, bytes, dict]]:
-    from bench.main import w4_checkins
+    from bench.main import w4_checkins, w5_reports, w6_registrations
 
     if workload == "W4":
         _entry, checkin, _h = w4_checkins(setup)
         return [checkin(i) for i in range(n)]
+    if workload == "W5":
+        return w5_reports(n)
+    if workload == "W6":
+        _entry, registration, _h = w6_registrations(setup, 64)
+        return [registration(i) for i in range(n)]
     if workload == "FLOOR":
         body = json.dumps({"temperature": "36.6"}).encode()
         return [("POST", "/bench/floor", body, {"Content-Type": "application/json"})] * n
@@ -113,7 +119,7 @@ def child(workload: str, setup: dict, n: int, expect: int) -> dict:
     from django.db.backends import utils
 
     app = get_wsgi_application()
-    reqs = _requests(workload, setup, n + 50)
+    reqs = _requests(workload, setup, n + WARM)
     statuses: dict = {}
 
     def send(req) -> None:
@@ -127,10 +133,10 @@ def child(workload: str, setup: dict, n: int, expect: int) -> dict:
             pass
         statuses[out["status"]] = statuses.get(out["status"], 0) + 1
 
-    for req in reqs[:50]:  # warm-up: imports, caches, the connection
+    for req in reqs[:WARM]:  # warm-up: imports, caches, the connection
         send(req)
     statuses.clear()
-    measured = reqs[50:]
+    measured = reqs[WARM:]
 
     # 1. Unprofiled: CPU and wall per request.
     half = measured[: n // 2]
@@ -209,12 +215,15 @@ def report(db: str, res: dict) -> str:
     return "\n".join(lines)
 
 
-SETUP_STEP = {"W4": ("w4_setup", 201), "FLOOR": ("w4_setup", 201)}
+# The worker's setup step of each workload (and its argument: the persons it needs, n + the
+# warm-up) and the status every request must get.
+SETUP_STEP = {"FLOOR": ("w4_setup", False, 201), "W4": ("w4_setup", False, 201), "W5": ("w5_setup", True, 201),
+              "W6": ("w6_setup", True, 201)}
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="bench.profile", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("workloads", nargs="*", default=["FLOOR", "W4"], help="FLOOR and/or W4 (default both)")
+    ap.add_argument("workloads", nargs="*", default=["FLOOR", "W4", "W5", "W6"], help="FLOOR, W4, W5, W6 (default all)")
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("-n", type=int, default=1000, help="requests measured (a half unprofiled, a quarter counted, a quarter profiled)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -229,13 +238,13 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="fangkong-profile-") as tmp:
         env = Env(args.db, Path(tmp))
         for workload in (w.upper() for w in args.workloads):
-            step, expect = SETUP_STEP.get(workload, (None, None))
+            step, counted, expect = SETUP_STEP.get(workload, (None, None, None))
             if step is None:
                 ap.error(f"unknown workload {workload}: this profile knows {' '.join(SETUP_STEP)}")
             name = f"{PG_SCRATCH}_prof_{os.getpid()}"
             env.create_empty(name)
             try:
-                setup = worker(env, name, step)
+                setup = worker(env, name, step, *([str(args.n + WARM)] if counted else []))
                 child_env = env.server_env(name, FANGKONG_GROUP_COMMIT="0")
                 spec = json.dumps({"workload": workload, "setup": setup, "n": args.n, "expect": expect})
                 proc = subprocess.run([sys.executable, "-m", "bench.profile", "--child", spec], cwd=ROOT, env=child_env,
