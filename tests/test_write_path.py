@@ -373,14 +373,31 @@ def test_an_expired_session_or_an_inactive_user_is_signed_out(cast, login):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_gate_entry_resent_or_reused_elsewhere(cast):
-    """A resend answers 200 with the stored entry (no second row, no second audit event); the
-    same id at another checkpoint is refused; a checkpoint outside the guard's is a 404."""
+    """A check-in as the server makes it (autocommit, not inside a test's transaction): on
+    PostgreSQL the entry and its audit event are one statement (fastsql.insert_chained), the
+    event naming the entry. A resend answers 200 with the stored entry (no second row, no
+    second audit event); the same id at another checkpoint is refused; a checkpoint outside
+    the guard's is a 404. A fever opens a triage visit with the entry, in one transaction."""
+    from django.test.utils import CaptureQueriesContext
+
+    from fangkong.gates.models import GateEntry
+
     client = Client()
     client.force_login(cast.guard_a)
     data = {"client_id": str(uuid.uuid4()), "place": cast.compound_a1.pk, "direction": "in", "subject": "person",
             "token": "", "temperature": "36.5", "decision": "allowed", "occurred_at": timezone.now().isoformat()}
-    first = client.post("/api/gates/entries", data, content_type="application/json")
+    with CaptureQueriesContext(connection) as ctx:
+        first = client.post("/api/gates/entries", data, content_type="application/json")
     assert first.status_code == 201 and first.json()["created"] is True
+    stored = GateEntry.objects.get(client_id=data["client_id"])
+    assert stored.pk == first.json()["id"] and stored.guard_id == cast.guard_a.pk and str(stored.temperature) == "36.5"
+    event = AuditEvent.objects.get(action="gates.entry")
+    assert (event.object_type, event.object_id, event.user_id) == ("GateEntry", str(stored.pk), cast.guard_a.pk)
+    assert event.detail["decision"] == "allowed" and event.place_path == stored.place_path
+    if connection.vendor == "postgresql":
+        writes = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith(("WITH", "INSERT", "UPDATE"))
+                  and ('"gates_' in q["sql"] or '"audit_' in q["sql"])]
+        assert len(writes) == 1 and writes[0].startswith("WITH"), writes
     again = client.post("/api/gates/entries", data, content_type="application/json")
     assert again.status_code == 200 and again.json()["id"] == first.json()["id"] and again.json()["created"] is False
     assert client.post("/api/gates/entries", {**data, "place": cast.grid_a1.pk},
@@ -391,9 +408,16 @@ def test_a_gate_entry_resent_or_reused_elsewhere(cast):
     east_gate = create_place(acting_user=None, kind="checkpoint", name="甲一小区东门", code="A1Y-E", parent=cast.compound_a1)
     reused = client.post("/api/gates/entries", {**data, "place": east_gate.pk}, content_type="application/json")
     assert reused.status_code == 422 and [e["field"] for e in reused.json()["detail"]] == ["client_id"]
-    from fangkong.gates.models import GateEntry
-
     assert GateEntry.objects.count() == 1 and AuditEvent.objects.filter(action="gates.entry").count() == 1
+    # A fever: the entry, its event and the triage visit it opens, together.
+    fever = {**data, "client_id": str(uuid.uuid4()), "temperature": "38.6", "decision": None}
+    hot = client.post("/api/gates/entries", fever, content_type="application/json")
+    assert hot.status_code == 201 and hot.json()["decision"] == "refused", hot.content
+    entry = GateEntry.objects.get(client_id=fever["client_id"])
+    from fangkong.clinic.models import Visit
+
+    assert entry.reason_code == "fever" and Visit.objects.filter(gate_entry=entry).count() == 1
+    assert AuditEvent.objects.filter(action="gates.entry", object_id=str(entry.pk)).count() == 1
 
 
 @sqlite_only

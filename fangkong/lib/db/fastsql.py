@@ -77,6 +77,40 @@ class Prepared:
         obj._state.db = connection.alias
 
 
+_chained_sql: dict = {}
+
+
+def insert_chained(first: Prepared, second: Prepared, link: str) -> None:
+    """PostgreSQL: the two prepared INSERTs as one statement (a data-modifying WITH), the
+    second's `link` value being the first's key as text (an audit event's object_id naming
+    the row it records); both keys set. Outside a transaction it is one round trip and its
+    own transaction, instead of BEGIN, two INSERTs and COMMIT: four (the gate check-in,
+    gates.actions.record_entry). Refused as a whole (IntegrityError) if either row is."""
+    key = (type(first.obj), type(second.obj), link, connection.vendor)
+    plan = _chained_sql.get(key)
+    if plan is None:
+        if connection.vendor != "postgresql":
+            raise NotImplementedError("insert_chained: PostgreSQL only (a data-modifying WITH)")
+        qn = connection.ops.quote_name
+        _sql, a_fields, _i = _insert_plan(type(first.obj))
+        _sql, b_fields, _i = _insert_plan(type(second.obj))
+        a_meta, b_meta = first.obj._meta, second.obj._meta
+        b_vals = ", ".join(f'"a".{qn(a_meta.pk.column)}::text' if f.attname == link else "%s" for f in b_fields)
+        sql = (f'WITH "a" AS (INSERT INTO {qn(a_meta.db_table)} ({", ".join(qn(f.column) for f in a_fields)}) '
+               f'VALUES ({", ".join(["%s"] * len(a_fields))}) RETURNING {qn(a_meta.pk.column)}), '
+               f'"b" AS (INSERT INTO {qn(b_meta.db_table)} ({", ".join(qn(f.column) for f in b_fields)}) '
+               f'SELECT {b_vals} FROM "a" RETURNING {qn(b_meta.pk.column)}) '
+               f'SELECT "a".{qn(a_meta.pk.column)}, "b".{qn(b_meta.pk.column)} FROM "a", "b"')
+        plan = _chained_sql[key] = (sql, [f.attname != link for f in b_fields])
+    sql, keep = plan
+    with connection.cursor() as cur:
+        cur.execute(sql, [*first.params, *(v for v, k in zip(second.params, keep) if k)])
+        a_id, b_id = cur.fetchone()
+    first.stored(a_id)
+    second.set(link, str(a_id))
+    second.stored(b_id)
+
+
 def run_many(rows: list[Prepared]) -> None:
     """Prepared inserts of one model as multi-row INSERTs (as many rows a statement as the
     backend's limit of bound values allows), each row's key set. Only where no other
