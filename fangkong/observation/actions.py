@@ -165,6 +165,16 @@ def report(*, acting_user, observation: Observation, temperature, symptoms=(), s
         # BEGIN), so a transition and a report of one observation are serialized, and
         # report_one_per_window cannot be raced.
         obs = fastsql.get(Observation, LOCKED_FIELDS, for_update=True, id=observation.pk)
+        if client_key:
+            # A resend that came in since the lookup above: its key is this observation's
+            # (_form_key), now locked, so this lookup cannot be raced. report_client_key_day
+            # holds only within a day (`day` is the server's day at receipt, and the table is
+            # partitioned on it on PostgreSQL), and a resend may arrive on a later day.
+            # day >= start_date: the partitions of the observation's months only.
+            existing = Report.objects.filter(client_key=client_key, observation=obs.pk, day__gte=obs.start_date).first()
+            if existing is not None:
+                existing.created = False
+                return existing
         if obs.state != S.ACTIVE:
             raise Conflict(_("No reports are taken: the observation is %(state)s") % {"state": obs.get_state_display()})
         if not obs.start_date <= day <= obs.planned_end:
@@ -172,6 +182,7 @@ def report(*, acting_user, observation: Observation, temperature, symptoms=(), s
         rep = Report(observation=obs, day=day, window=window, temperature=temp, symptoms=symptoms, source=source,
                      reported_at=at, client_key=client_key or None, reported_by=reported_by)
         fastsql.insert(rep)  # a second report for this window: IntegrityError (report_one_per_window)
+        rep.created = True
         if rep.fever:
             _alert(obs, Alert.Kind.FEVER, day, window, f"{temp} °C")
         if symptoms:
@@ -192,7 +203,6 @@ def report(*, acting_user, observation: Observation, temperature, symptoms=(), s
         if Report.objects.filter(observation=observation, day=day, window=window).exists():
             raise Conflict(_("This window (%(w)s) is already reported") % {"w": window_label(window)}) from None
         raise
-    rep.created = True
     return rep
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -151,6 +152,19 @@ def _retention(now, **days):
 
 
 registry.register_retention(registry.RetentionRule(key="observation", label=SECTION, run=_retention))
+
+
+# On PostgreSQL: DETACH the temperature reports' monthly partitions older than
+# FANGKONG_OBSERVATION_REPORT_DETACH_MONTHS (0, the default: never); the reports stay, in a
+# plain table for a DBA to archive, and leave the pages and daily figures. SQLite: nothing.
+def _detach_partitions(now, *, health_days, link_days, dry_run=False):
+    from .maintenance import detach_old
+
+    return {"partitions_detached": len(detach_old(now, settings.OBSERVATION_REPORT_DETACH_MONTHS, dry_run=dry_run))}
+
+
+registry.register_retention(registry.RetentionRule(key="observation.partitions", label=_("Temperature report partitions"),
+                                                   run=_detach_partitions))
 
 
 # --- A person's page: their control measures, and starting one without typing the ID ----

@@ -113,11 +113,18 @@ class Report(models.Model):
     source = models.CharField(max_length=8, choices=Source.choices)
     reported_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     reported_at = models.DateTimeField()
-    client_key = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    # How a resend is recognised (actions.report: looked up before the insert, and again
+    # under the observation's lock). Unique with `day`, not alone: on PostgreSQL the table
+    # is partitioned by month on `day` (migration 0005), and a partitioned table's unique
+    # keys must hold the partition key. The key is the observation's (actions._form_key),
+    # and `day` is the server's day at receipt, so a resend on a later day has another day:
+    # the locked lookup, not this constraint, is what keeps it from being a second report.
+    client_key = models.CharField(max_length=64, null=True, blank=True)
 
     class Meta:
         ordering = ["day", "window"]
-        constraints = [models.UniqueConstraint(fields=["observation", "day", "window"], name="report_one_per_window")]
+        constraints = [models.UniqueConstraint(fields=["observation", "day", "window"], name="report_one_per_window"),
+                       models.UniqueConstraint(fields=["client_key", "day"], name="report_client_key_day")]
         indexes = [models.Index(fields=["day", "observation"], name="observation_report_day")]  # daily figures (W7)
 
     @property

@@ -9,3 +9,12 @@ from . import actions
 def missed_windows():
     """Alerts for temperature windows that closed without a report."""
     return actions.check_missed()
+
+
+@periodic(crontab(hour="1", minute="40"))
+def ensure_report_partitions():
+    """Daily (PostgreSQL): the temperature reports' monthly partitions of this month and the
+    next two exist (observation.maintenance.ensure_partitions); nothing on SQLite."""
+    from .maintenance import ensure_partitions
+
+    return ensure_partitions()

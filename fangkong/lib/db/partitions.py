@@ -3,11 +3,12 @@ item 2). Everything here is a no-op on SQLite (and any other backend): the table
 plain table Django made.
 
 * `partition_by_month(table, column)` converts an existing table into one partitioned by
-  RANGE on `column` (a timestamptz), keeping its rows, its identity sequence (the same name,
-  continuing from the last id), its indexes (the same names; the primary key becomes
-  (id, column) in the database, since a partitioned table's unique keys must hold the
+  RANGE on `column` (a timestamptz, or a date), keeping its rows, its identity sequence (the
+  same name, continuing from the last id), its indexes (the same names; the primary key
+  becomes (id, column) in the database, since a partitioned table's unique keys must hold the
   partition key; Django's model keeps `id` as its pk and reads it back with RETURNING as
-  before) and its triggers (row triggers are cloned by PostgreSQL onto every partition;
+  before; any other unique constraint must hold `column` already and stays a constraint of
+  the same name), its foreign keys (checked once, after the copy) and its triggers (row triggers are cloned by PostgreSQL onto every partition;
   statement triggers, such as a BEFORE TRUNCATE guard, are copied onto each partition here,
   since PostgreSQL runs them only for the table named in the statement). `unpartition`
   undoes it (the attached partitions' rows back in one plain table; detached ones stay
@@ -34,7 +35,8 @@ plain table Django made.
   is tried again the next day.
 
 Partition bounds are the months of settings.TIME_ZONE (the months the reports and
-`purge-audit` count), written as timestamptz constants with their offset.
+`purge-audit` count), written as timestamptz constants with their offset; for a `date`
+column, the first day of each month (a date has no time zone).
 
 Structure changes need the table's owner: run migrations, and the worker's daily
 `ensure`/detach tasks, as the owner (README, "Audit trail"); without that right the task
@@ -119,8 +121,11 @@ def partition_name(table: str, month: dt.date) -> str:
     return f"{table}_y{month.year:04d}m{month.month:02d}"
 
 
-def _bound(month: dt.date) -> str:
-    """The start of `month` in settings.TIME_ZONE, as a timestamptz literal with its offset."""
+def _bound(month: dt.date, is_date: bool = False) -> str:
+    """The start of `month` in settings.TIME_ZONE, as a timestamptz literal with its offset
+    (a date literal for a date column)."""
+    if is_date:
+        return f"'{month.isoformat()}'"
     start = dt.datetime(month.year, month.month, 1, tzinfo=ZoneInfo(settings.TIME_ZONE))
     return f"'{start.isoformat(sep=' ')}'"
 
@@ -167,6 +172,12 @@ def _columns(cur, table: str) -> list[str]:
     return [r[0] for r in cur.fetchall()]
 
 
+def _is_date(cur, table: str, column: str) -> bool:
+    cur.execute("SELECT atttypid = 'date'::regtype FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = %s",
+                ['"' + table.replace('"', '""') + '"', column])
+    return cur.fetchone()[0]
+
+
 def _triggers(cur, table: str, *, statement_only: bool) -> list[str]:
     """CREATE TRIGGER statements of `table`'s own triggers (not clones, not internal ones),
     with the table's name as a placeholder `{table}`."""
@@ -190,7 +201,8 @@ def _copy_triggers(cur, connection, definitions: list[str], target: str) -> None
 
 class _Structure:
     """What a rebuilt table must have again: its indexes (name, definition, primary,
-    unique), primary key (name and columns), own triggers, identity sequence and columns."""
+    unique), unique constraints and foreign keys (name, definition), primary key (name and
+    columns), own triggers, identity sequence and columns."""
 
     def __init__(self, cur, connection, table: str):
         qn = lambda name: _q(connection, name)  # noqa: E731
@@ -201,6 +213,12 @@ class _Structure:
         cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
                     "WHERE conrelid = to_regclass(%s) AND contype = 'p'", [qn(table)])
         self.pkey_name, pkey_def = cur.fetchone()
+        cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conrelid = to_regclass(%s) AND contype = 'u' ORDER BY conname", [qn(table)])
+        self.uniques = cur.fetchall()  # their indexes have the constraints' names
+        cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conrelid = to_regclass(%s) AND contype = 'f' ORDER BY conname", [qn(table)])
+        self.foreign_keys = cur.fetchall()
         self.pkey_cols = [c.strip().strip('"') for c in re.match(r"PRIMARY KEY \((.*)\)", pkey_def)[1].split(",")]
         self.triggers = _triggers(cur, table, statement_only=False)
         cur.execute("SELECT pg_get_serial_sequence(%s, %s)", [qn(table), self.pkey_cols[0]])
@@ -215,7 +233,7 @@ class _Structure:
         cur.execute(f"ALTER TABLE {qn(table)} RENAME TO {qn(old)}")
         cur.execute(f"ALTER TABLE {qn(old)} RENAME CONSTRAINT {qn(self.pkey_name)} TO {qn(self.pkey_name + '__old')}")
         for name, _def, primary, _unique in self.indexes:
-            if not primary:
+            if not primary:  # (a unique constraint's index: the constraint renamed with it)
                 cur.execute(f"ALTER INDEX {qn(name)} RENAME TO {qn(name + '__old')}")
         if self.sequence:
             cur.execute(f"ALTER SEQUENCE {self.sequence} RENAME TO {qn(self.seq_name + '__old')}")
@@ -233,12 +251,21 @@ class _Structure:
             cur.execute(f"SELECT last_value, is_called FROM {qn(self.seq_name + '__old')}")
             last, called = cur.fetchone()
             cur.execute("SELECT setval(%s, %s, %s)", [qn(self.seq_name), last, called])
+        constraints = dict(self.uniques)
         for name, definition, primary, _unique in self.indexes:
-            if not primary:
+            if name in constraints:
+                cur.execute(f"ALTER TABLE {qn(table)} ADD CONSTRAINT {qn(name)} {constraints[name]}")
+            elif not primary:
                 definition = definition.replace(f"INDEX {qn(name + '__old')} ON ", f"INDEX {qn(name)} ON ", 1)
                 definition = re.sub(r" ON (ONLY )?\S+ USING ", f" ON {qn(table)} USING ", definition, count=1)
                 cur.execute(definition)
         _copy_triggers(cur, connection, self.triggers, table)
+
+    def restore_foreign_keys(self, cur, connection, table: str) -> None:
+        """The foreign keys on the new `table`, once its rows are in (one check each, not
+        one per row copied)."""
+        for name, definition in self.foreign_keys:
+            cur.execute(f"ALTER TABLE {_q(connection, table)} ADD CONSTRAINT {_q(connection, name)} {definition}")
 
 
 def partition_by_month(table: str, column: str, *, months_ahead: int = 2, now: dt.datetime | None = None,
@@ -258,9 +285,13 @@ def partition_by_month(table: str, column: str, *, months_ahead: int = 2, now: d
     with transaction.atomic(using=using), connection.cursor() as cur:
         cur.execute(f"LOCK TABLE {qn(table)} IN ACCESS EXCLUSIVE MODE")
         st = _Structure(cur, connection, table)
-        for name, _def, primary, unique in st.indexes:
-            if unique and not primary:
-                raise ValueError(f"{table}: unique index {name} lacks the partition key {column}")
+        cur.execute("SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                    "WHERE x.indrelid = to_regclass(%s) AND x.indisunique AND NOT x.indisprimary AND NOT EXISTS "
+                    "(SELECT 1 FROM pg_attribute a WHERE a.attrelid = x.indrelid AND a.attname = %s "
+                    "AND a.attnum = ANY(x.indkey))", [qn(table), column])
+        lacking = [name for (name,) in cur.fetchall()]
+        if lacking:
+            raise ValueError(f"{table}: unique index {lacking[0]} lacks the partition key {column}")
         st.set_aside(cur, connection, table, old)
         cur.execute(f"CREATE TABLE {qn(table)} (LIKE {qn(old)} INCLUDING DEFAULTS INCLUDING IDENTITY "
                     f"INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS) PARTITION BY RANGE ({qn(column)})")
@@ -276,6 +307,7 @@ def partition_by_month(table: str, column: str, *, months_ahead: int = 2, now: d
         _create_months(cur, connection, table, column, first, add_months(current, months_ahead))
         cols = ", ".join(map(qn, st.columns))
         cur.execute(f"INSERT INTO {qn(table)} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM {qn(old)}")
+        st.restore_foreign_keys(cur, connection, table)
         cur.execute(f"DROP TABLE {qn(old)}")  # its old sequence goes with it (owned by its column)
     return True
 
@@ -300,6 +332,7 @@ def unpartition(table: str, *, using: str = "default") -> bool:
         cur.execute(f"INSERT INTO {qn(table)} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM {qn(old)}")
         cur.execute(f"ALTER TABLE {qn(table)} ADD CONSTRAINT {qn(st.pkey_name)} PRIMARY KEY ({qn(st.pkey_cols[0])})")
         st.restore(cur, connection, table)
+        st.restore_foreign_keys(cur, connection, table)
         cur.execute(f"DROP TABLE {qn(old)}")  # with its attached partitions (the rows are copied)
         log.info("%s: %d partitions merged back into one table", table, len(parts))
     return True
@@ -312,12 +345,13 @@ def _create_months(cur, connection, table: str, column: str, first: dt.date, las
     default = table + "_default"
     has_default = _table_exists(cur, default)
     statement_triggers = _triggers(cur, table, statement_only=True)
+    is_date = _is_date(cur, table, column)
     columns = None
     created = []
     month = first
     while month <= last:
         name = partition_name(table, month)
-        lo, hi = _bound(month), _bound(add_months(month, 1))
+        lo, hi = _bound(month, is_date), _bound(add_months(month, 1), is_date)
         if _table_exists(cur, name):  # attached, or detached earlier: never a second table of a month
             month = add_months(month, 1)
             continue
