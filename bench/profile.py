@@ -74,6 +74,7 @@ PARTS = [
 def _normalize(sql: str) -> str:
     sql = re.sub(r"\s+", " ", sql).strip()
     sql = re.sub(r"'[^']*'", "?", sql)
+    sql = re.sub(r'"s\d+_x\d+"', '"sN_xN"', sql)  # Django's savepoint names
     sql = re.sub(r"\b\d+\b", "N", sql)
     sql = re.sub(r"(%s|\?)(, (%s|\?))+", "?, ...", sql)
     return sql
