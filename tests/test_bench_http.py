@@ -140,3 +140,36 @@ def test_bench_scale_end_to_end(bench_migrated):
     # Both layouts went through the proxy: its own CPU counted.
     assert float(extra["proxy_ms_one"]) > 0 and float(extra["proxy_ms_two"]) > 0
     assert int(extra["size"]) == SIZE and int(extra["conc"]) == CONC
+
+
+def test_bench_profile_lists_each_statement_of_a_check_in(bench_migrated):
+    """`python -m bench.profile FLOOR W4` at a tiny size: each request through the product's
+    WSGI application answered 201 (else it exits non-zero), the CPU per request, the
+    statements of each request in order with their count per request (the floor's one
+    INSERT; the check-in's session, checkpoint, pass and entrance reads, then its write:
+    on PostgreSQL the entry and its audit event in one WITH), and the CPU by part."""
+    url = os.environ.get("DATABASE_URL", "")
+    db = "postgres" if url.startswith(("postgres://", "postgresql://")) else "sqlite"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FANGKONG_")}
+    env.update(bench_migrated)
+    proc = subprocess.run([sys.executable, "-m", "bench.profile", "FLOOR", "W4", "--db", db, "-n", "40"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    floor, w4 = proc.stdout.split("== W4 ")
+    assert floor.startswith(f"== FLOOR {db}: 40 requests") and w4.startswith(f"{db}: 40 requests")
+
+    def statements(section: str) -> list[tuple[float, str]]:
+        rows = re.findall(r"^ +(\d+\.\d\d) x +\d+ µs  (.+)$", section, re.M)
+        return [(float(n), sql) for n, sql in rows]
+
+    assert [sql.split(" ")[0] for n, sql in statements(floor) if n >= 1] == (["BEGIN", "INSERT"] if db == "sqlite" else ["INSERT"])
+    w4_once = [sql for n, sql in statements(w4) if n >= 1]
+    w4_once = [sql for sql in w4_once if not sql.startswith("BEGIN")]
+    reads = ["django_session", "places_place", "passes_pass", "command_accesspoint"]
+    assert all(sql.startswith("SELECT") and f'"{t}"' in sql for t, sql in zip(reads, w4_once)), w4_once
+    if db == "postgres":
+        assert len(w4_once) == 5 and w4_once[4].startswith('WITH "a" AS (INSERT INTO "gates_gateentry"'), w4_once
+    else:
+        assert [sql[:32] for sql in w4_once[4:]] == ['INSERT INTO "gates_gateentry" ("', 'INSERT INTO "audit_auditevent" ('], w4_once
+    cpu = float(re.search(r"^cpu_ms=(\d+\.\d\d) ", w4, re.M).group(1))
+    assert cpu > 0 and "fangkong: gate check-in (record_entry)" in w4
