@@ -7,7 +7,8 @@ plain table Django made.
   continuing from the last id), its indexes (the same names; the primary key becomes
   (id, column) in the database, since a partitioned table's unique keys must hold the
   partition key; Django's model keeps `id` as its pk and reads it back with RETURNING as
-  before) and its triggers (row triggers are cloned by PostgreSQL onto every partition;
+  before), its UNIQUE constraints (which must hold `column`) and foreign keys, and its
+  triggers (row triggers are cloned by PostgreSQL onto every partition;
   statement triggers, such as a BEFORE TRUNCATE guard, are copied onto each partition here,
   since PostgreSQL runs them only for the table named in the statement). `unpartition`
   undoes it (the attached partitions' rows back in one plain table; detached ones stay
@@ -202,6 +203,16 @@ class _Structure:
                     "WHERE conrelid = to_regclass(%s) AND contype = 'p'", [qn(table)])
         self.pkey_name, pkey_def = cur.fetchone()
         self.pkey_cols = [c.strip().strip('"') for c in re.match(r"PRIMARY KEY \((.*)\)", pkey_def)[1].split(",")]
+        # Constraints an index-copy does not give back: UNIQUE constraints (their indexes are
+        # made again as constraints, so that a later migration can drop them as such) and
+        # foreign keys (LIKE copies neither).
+        cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conrelid = to_regclass(%s) AND contype = 'u' ORDER BY conname", [qn(table)])
+        self.unique_constraints = dict(cur.fetchall())
+        cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conrelid = to_regclass(%s) AND contype = 'f' AND conparentid = 0 ORDER BY conname",
+                    [qn(table)])
+        self.foreign_keys = cur.fetchall()
         self.triggers = _triggers(cur, table, statement_only=False)
         cur.execute("SELECT pg_get_serial_sequence(%s, %s)", [qn(table), self.pkey_cols[0]])
         self.sequence = cur.fetchone()[0]
@@ -234,10 +245,14 @@ class _Structure:
             last, called = cur.fetchone()
             cur.execute("SELECT setval(%s, %s, %s)", [qn(self.seq_name), last, called])
         for name, definition, primary, _unique in self.indexes:
-            if not primary:
+            if name in self.unique_constraints:
+                cur.execute(f"ALTER TABLE {qn(table)} ADD CONSTRAINT {qn(name)} {self.unique_constraints[name]}")
+            elif not primary:
                 definition = definition.replace(f"INDEX {qn(name + '__old')} ON ", f"INDEX {qn(name)} ON ", 1)
                 definition = re.sub(r" ON (ONLY )?\S+ USING ", f" ON {qn(table)} USING ", definition, count=1)
                 cur.execute(definition)
+        for name, definition in self.foreign_keys:
+            cur.execute(f"ALTER TABLE {qn(table)} ADD CONSTRAINT {qn(name)} {definition}")
         _copy_triggers(cur, connection, self.triggers, table)
 
 
@@ -258,9 +273,16 @@ def partition_by_month(table: str, column: str, *, months_ahead: int = 2, now: d
     with transaction.atomic(using=using), connection.cursor() as cur:
         cur.execute(f"LOCK TABLE {qn(table)} IN ACCESS EXCLUSIVE MODE")
         st = _Structure(cur, connection, table)
-        for name, _def, primary, unique in st.indexes:
-            if unique and not primary:
-                raise ValueError(f"{table}: unique index {name} lacks the partition key {column}")
+        cur.execute("SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                    "WHERE x.indrelid = to_regclass(%s) AND x.indisunique AND NOT x.indisprimary AND NOT "
+                    "(SELECT attnum FROM pg_attribute WHERE attrelid = x.indrelid AND attname = %s) = ANY(x.indkey::int2[])",
+                    [qn(table), column])
+        for (name,) in cur.fetchall():
+            raise ValueError(f"{table}: unique index {name} lacks the partition key {column}")
+        cur.execute("SELECT conname, conrelid::regclass::text FROM pg_constraint WHERE confrelid = to_regclass(%s) "
+                    "AND contype = 'f'", [qn(table)])
+        for name, referencing in cur.fetchall():  # it would reference `id`, no longer unique alone
+            raise ValueError(f"{table}: referenced by the foreign key {name} of {referencing}")
         st.set_aside(cur, connection, table, old)
         cur.execute(f"CREATE TABLE {qn(table)} (LIKE {qn(old)} INCLUDING DEFAULTS INCLUDING IDENTITY "
                     f"INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS) PARTITION BY RANGE ({qn(column)})")
