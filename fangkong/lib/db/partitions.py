@@ -95,6 +95,15 @@ def _lock_timeout(cur):
     cur.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
 
 
+def _no_pending_checks(cur) -> None:
+    """Run now the deferred constraint checks (Django's foreign keys are DEFERRABLE
+    INITIALLY DEFERRED) of rows written earlier in the transaction: PostgreSQL refuses to
+    drop or alter a table with such checks pending ("pending trigger events"). A migration
+    runs in a transaction of its own, where nothing is pending; an outer transaction (a
+    test's) has its checks made immediate until its end."""
+    cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
+
+
 def _pg(using: str):
     connection = connections[using]
     return connection if connection.vendor == "postgresql" else None
@@ -234,7 +243,8 @@ class _Structure:
     def restore(self, cur, connection, table: str) -> None:
         """On the new `table` (its primary key made): the identity sequence under its old
         name, continuing after the last id; the indexes (on a partitioned table they cascade
-        to every partition made later); the triggers."""
+        to every partition made later); the triggers. The foreign keys: add_foreign_keys,
+        once the rows are in (checked in one query each, not row by row at commit)."""
         qn = lambda name: _q(connection, name)  # noqa: E731
         if self.sequence:
             cur.execute("SELECT pg_get_serial_sequence(%s, %s)", [qn(table), self.pkey_cols[0]])
@@ -251,9 +261,11 @@ class _Structure:
                 definition = definition.replace(f"INDEX {qn(name + '__old')} ON ", f"INDEX {qn(name)} ON ", 1)
                 definition = re.sub(r" ON (ONLY )?\S+ USING ", f" ON {qn(table)} USING ", definition, count=1)
                 cur.execute(definition)
-        for name, definition in self.foreign_keys:
-            cur.execute(f"ALTER TABLE {qn(table)} ADD CONSTRAINT {qn(name)} {definition}")
         _copy_triggers(cur, connection, self.triggers, table)
+
+    def add_foreign_keys(self, cur, connection, table: str) -> None:
+        for name, definition in self.foreign_keys:
+            cur.execute(f"ALTER TABLE {_q(connection, table)} ADD CONSTRAINT {_q(connection, name)} {definition}")
 
 
 def partition_by_month(table: str, column: str, *, months_ahead: int = 2, now: dt.datetime | None = None,
@@ -271,6 +283,7 @@ def partition_by_month(table: str, column: str, *, months_ahead: int = 2, now: d
     qn = lambda name: _q(connection, name)  # noqa: E731
     old = f"{table}__unpartitioned"
     with transaction.atomic(using=using), connection.cursor() as cur:
+        _no_pending_checks(cur)
         cur.execute(f"LOCK TABLE {qn(table)} IN ACCESS EXCLUSIVE MODE")
         st = _Structure(cur, connection, table)
         cur.execute("SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
@@ -298,6 +311,7 @@ def partition_by_month(table: str, column: str, *, months_ahead: int = 2, now: d
         _create_months(cur, connection, table, column, first, add_months(current, months_ahead))
         cols = ", ".join(map(qn, st.columns))
         cur.execute(f"INSERT INTO {qn(table)} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM {qn(old)}")
+        st.add_foreign_keys(cur, connection, table)
         cur.execute(f"DROP TABLE {qn(old)}")  # its old sequence goes with it (owned by its column)
     return True
 
@@ -312,6 +326,7 @@ def unpartition(table: str, *, using: str = "default") -> bool:
     qn = lambda name: _q(connection, name)  # noqa: E731
     old = f"{table}__partitioned"
     with transaction.atomic(using=using), connection.cursor() as cur:
+        _no_pending_checks(cur)
         cur.execute(f"LOCK TABLE {qn(table)} IN ACCESS EXCLUSIVE MODE")
         st = _Structure(cur, connection, table)
         parts = partitions(table, using)
@@ -322,6 +337,7 @@ def unpartition(table: str, *, using: str = "default") -> bool:
         cur.execute(f"INSERT INTO {qn(table)} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM {qn(old)}")
         cur.execute(f"ALTER TABLE {qn(table)} ADD CONSTRAINT {qn(st.pkey_name)} PRIMARY KEY ({qn(st.pkey_cols[0])})")
         st.restore(cur, connection, table)
+        st.add_foreign_keys(cur, connection, table)
         cur.execute(f"DROP TABLE {qn(old)}")  # with its attached partitions (the rows are copied)
         log.info("%s: %d partitions merged back into one table", table, len(parts))
     return True
