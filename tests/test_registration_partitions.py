@@ -90,6 +90,13 @@ def test_registrations_through_the_api_land_in_their_rounds_month_resends_are_st
     if connection.vendor == "postgresql":
         assert partitions.is_partitioned(TABLE)
         assert {_where(r.pk) for r in regs} == {_month_of(reg.round_created)}
+        # A round's queries (coverage, the door-knock list) read its month's partition only.
+        from fangkong.testing import queries
+
+        others = set(partitions.partitions(TABLE)) - {_month_of(reg.round_created)}
+        assert others and f"{TABLE}_default" in others
+        plan = queries.registrations_of(rnd).filter(conflict=False).values("person_path").explain()
+        assert _month_of(reg.round_created) in plan and not [name for name in others if name in plan], plan
     # A resend: the stored registration, 200, nothing more stored.
     again = _register(client, site, {"client_id": cid, "tube": "PART1", "id_number": cast.ids["person_a1"]})
     assert again.status_code == 200 and again.json()["id"] == reg.pk

@@ -434,9 +434,9 @@ def _stored(site: Site, client_id) -> Registration | None:
                                        round_created=site.round.created_at).first()
 
 
-def _already(rnd_id: int, person: Person) -> Registration | None:
-    return (Registration.objects.filter(round_id=rnd_id, person=person, conflict=False, recall__isnull=True)
-            .select_related("site").first())
+def _already(site: Site, person: Person) -> Registration | None:
+    return (Registration.objects.filter(round_id=site.round_id, round_created=site.round.created_at, person=person,
+                                        conflict=False, recall__isnull=True).select_related("site").first())
 
 
 def _already_text(reg: Registration) -> str:
@@ -517,7 +517,7 @@ def _register(acting_user, site: Site, raw: dict, client_id, now) -> tuple[Regis
             return stored, False
     if not offline:
         person = seen.get("person")
-        before = _already(site.round_id, person) if person is not None else None
+        before = _already(site, person) if person is not None else None
         raise Conflict(_already_text(before) if before else _("Already registered in this round"))
     try:  # registered before (online, or offline on another device): stored flagged, not counted twice
         return group_commit.write(lambda: write(True)), True
