@@ -26,8 +26,9 @@ plain table Django made.
   transaction with the DEFAULT partition locked, so no insert can slip in between.
 * `detach_before(table, month)` DETACHes (never drops) the monthly partitions of the months
   before `month`: they stay as plain tables with their rows, indexes and the parent's
-  triggers (copied back: PostgreSQL drops the cloned ones on detach), for a DBA to archive
-  and drop. A detached month's name stays taken: `ensure_partitions` never makes a second
+  triggers (copied back: PostgreSQL drops the cloned ones on detach) but without foreign
+  keys (an archive does not hold back the deletion of the rows it names), for a DBA to
+  archive and drop. A detached month's name stays taken: `ensure_partitions` never makes a second
   table of that month, so a late row of a detached month stays in the DEFAULT partition.
   DETACH (the plain one: CONCURRENTLY cannot run in a transaction, and the triggers are
   put back in the same one) holds an ACCESS EXCLUSIVE lock on the parent for a moment;
@@ -429,6 +430,7 @@ def detach_before(table: str, month: dt.date, *, dry_run: bool = False, using: s
         return old
     qn = lambda name: _q(connection, name)  # noqa: E731
     with transaction.atomic(using=using), connection.cursor() as cur, _lock_timeout(cur):
+        _no_pending_checks(cur)
         triggers = _triggers(cur, table, statement_only=False)
         row_triggers = [t for t in triggers if " FOR EACH ROW " in t]
         for name in old:
@@ -436,5 +438,11 @@ def detach_before(table: str, month: dt.date, *, dry_run: bool = False, using: s
             # PostgreSQL drops the cloned row triggers on detach; the statement triggers
             # were copied (they stay). The detached table keeps the parent's guard.
             _copy_triggers(cur, connection, row_triggers, name)
+            # Its foreign keys (cloned from the parent's) go: an archive must not stop the
+            # live rows it names (a round, a person) from being deleted.
+            cur.execute("SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(%s) AND contype = 'f'",
+                        [qn(name)])
+            for (constraint,) in cur.fetchall():
+                cur.execute(f"ALTER TABLE {qn(name)} DROP CONSTRAINT {qn(constraint)}")
     log.info("%s: partitions detached: %s", table, ", ".join(old))
     return old
