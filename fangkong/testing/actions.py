@@ -490,7 +490,7 @@ def _register(acting_user, site: Site, raw: dict, client_id, now) -> tuple[Regis
         recall = None
         if getattr(person, "recalled", True):  # a recall waits (or not known: a person found on the spot)
             recall = Recall.objects.filter(round_id=site.round_id, person=person, state=Recall.State.RECALLED).first()
-            if recall is not None and Registration.objects.filter(recall=recall).exists():
+            if recall is not None and Registration.objects.filter(recall=recall, round_created=site.round.created_at).exists():
                 recall = None  # its single test is taken: a further one is a repeat
         tube = _fill_tube(site, code, single=recall is not None, now=now)
         reg = Registration(client_id=client_id, round_id=site.round_id, round_created=site.round.created_at, site=site,
