@@ -149,15 +149,15 @@ def load(size: int, prep: dict) -> dict:
     with connection.cursor() as cur:
         cur.execute("SELECT MIN(id) FROM testing_tube")
         tid0 = cur.fetchone()[0]
-    reg_cols = ["client_id", "round_id", "site_id", "lane_id", "tube_id", "person_id", "person_path", "masked", "via",
+    reg_cols = ["client_id", "round_id", "round_created", "site_id", "lane_id", "tube_id", "person_id", "person_path", "masked", "via",
                 "recall_id", "conflict", "offline", "occurred_at", "received_at", "registrar_id"]
     uid = (lambda n: uuid.UUID(int=n).hex) if loader.vendor == "sqlite" else (lambda n: str(uuid.UUID(int=n)))
-    mask, link = V("居*"), V("link")
+    mask, link, created = V("居*"), V("link"), V(site.round.created_at)
 
     def regs():
         for j, (pid, path) in enumerate(people):
             ts = stamp(j // 10)
-            yield (uid(j + 1), rid, sid, none, I(tid0 + j // 10), I(pid), path, mask, link, none, false, false, ts, ts, none)
+            yield (uid(j + 1), rid, created, sid, none, I(tid0 + j // 10), I(pid), path, mask, link, none, false, false, ts, ts, none)
 
     loader.insert("testing_registration", reg_cols, regs())
     seconds = time.perf_counter() - t0

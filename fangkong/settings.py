@@ -570,6 +570,9 @@ AUDIT_RETENTION_DAYS = _int("FANGKONG_AUDIT_RETENTION_DAYS", 730, 30)
 # PostgreSQL: the daily retention task DETACHes (never drops) the audit trail's monthly
 # partitions older than this many months (0: never); SQLite: no effect.
 AUDIT_DETACH_MONTHS = _int("FANGKONG_AUDIT_DETACH_MONTHS", 0, 0)
+# PostgreSQL: the same for the testing registrations' monthly partitions (months of the
+# rounds' creation: a round's registrations go together); SQLite: no effect.
+TESTING_DETACH_MONTHS = _int("FANGKONG_TESTING_DETACH_MONTHS", 0, 0)
 DENIED_ALERT_COUNT = _int("FANGKONG_DENIED_ALERT_COUNT", 20, 2)
 DENIED_ALERT_MINUTES = _int("FANGKONG_DENIED_ALERT_MINUTES", 5, 1)
 # Official documents (PDF notices): the CJK font they embed (default: the system Noto CJK);

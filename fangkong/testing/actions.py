@@ -427,9 +427,16 @@ def _refuse_tube(site: Site, tube: Tube, *, single: bool) -> None:
                        if single else _("This tube is for a single test: take another tube")})
 
 
-def _already(rnd_id: int, person: Person) -> Registration | None:
-    return (Registration.objects.filter(round_id=rnd_id, person=person, conflict=False, recall__isnull=True)
-            .select_related("site").first())
+def _stored(site: Site, client_id) -> Registration | None:
+    """The registration stored under this client id in the site's round (a resend). The
+    round's creation time bounds it to one partition on PostgreSQL (see Registration)."""
+    return Registration.objects.filter(client_id=client_id, round_id=site.round_id,
+                                       round_created=site.round.created_at).first()
+
+
+def _already(site: Site, person: Person) -> Registration | None:
+    return (Registration.objects.filter(round_id=site.round_id, round_created=site.round.created_at, person=person,
+                                        conflict=False, recall__isnull=True).select_related("site").first())
 
 
 def _already_text(reg: Registration) -> str:
@@ -459,7 +466,7 @@ def register(*, acting_user, site: Site, raw: dict, now=None) -> tuple[Registrat
     try:
         return _register(acting_user, site, raw, client_id, now)
     except (Invalid, Conflict):
-        stored = Registration.objects.filter(client_id=client_id).first()
+        stored = _stored(site, client_id)
         if stored is not None:  # a resend of a stored entry (its tube may be sealed by now)
             return stored, False
         raise
@@ -483,10 +490,11 @@ def _register(acting_user, site: Site, raw: dict, client_id, now) -> tuple[Regis
         recall = None
         if getattr(person, "recalled", True):  # a recall waits (or not known: a person found on the spot)
             recall = Recall.objects.filter(round_id=site.round_id, person=person, state=Recall.State.RECALLED).first()
-            if recall is not None and Registration.objects.filter(recall=recall).exists():
+            if recall is not None and Registration.objects.filter(recall=recall, round_created=site.round.created_at).exists():
                 recall = None  # its single test is taken: a further one is a repeat
         tube = _fill_tube(site, code, single=recall is not None, now=now)
-        reg = Registration(client_id=client_id, round_id=site.round_id, site=site, lane=lane, tube=tube, person=person,
+        reg = Registration(client_id=client_id, round_id=site.round_id, round_created=site.round.created_at, site=site,
+                           lane=lane, tube=tube, person=person,
                            person_path=person.place_path, masked=mask_name(person.name), via=via,
                            conflict=conflict and recall is None, offline=offline, occurred_at=occurred_at, received_at=now,
                            recall=recall, registrar=acting_user if getattr(acting_user, "pk", None) else None)
@@ -504,17 +512,17 @@ def _register(acting_user, site: Site, raw: dict, client_id, now) -> tuple[Regis
     try:
         return store(), True
     except IntegrityError:
-        stored = Registration.objects.filter(client_id=client_id).first()
+        stored = _stored(site, client_id)
         if stored is not None:
             return stored, False
     if not offline:
         person = seen.get("person")
-        before = _already(site.round_id, person) if person is not None else None
+        before = _already(site, person) if person is not None else None
         raise Conflict(_already_text(before) if before else _("Already registered in this round"))
     try:  # registered before (online, or offline on another device): stored flagged, not counted twice
         return group_commit.write(lambda: write(True)), True
     except IntegrityError:
-        stored = Registration.objects.filter(client_id=client_id).first()
+        stored = _stored(site, client_id)
         if stored is None:
             raise
         return stored, False
@@ -541,7 +549,8 @@ def _prepared_write(acting_user, site: Site, person: Person, via: str, *, code: 
     the write is the one above, in a transaction, which makes the tube or says why not.
 
     Returns the function that stores the registration and returns it with its tube."""
-    reg = Registration(client_id=client_id, round_id=site.round_id, site=site, lane=lane, person=person,
+    reg = Registration(client_id=client_id, round_id=site.round_id, round_created=site.round.created_at, site=site,
+                       lane=lane, person=person,
                        person_path=person.place_path, masked=mask_name(person.name), via=via, conflict=False,
                        offline=offline, occurred_at=occurred_at, received_at=now, recall=None,
                        registrar=acting_user if getattr(acting_user, "pk", None) else None)

@@ -74,3 +74,18 @@ def todos(user):
 
 
 registry.register_todo(todos)
+
+
+def _retention(now, *, health_days, link_days, dry_run=False):
+    """PostgreSQL: DETACH the registration partitions of the months (of the rounds'
+    creation) wholly older than FANGKONG_TESTING_DETACH_MONTHS (0, the default: never);
+    their rows stay in plain tables for a DBA to archive. Nothing on SQLite."""
+    from django.conf import settings
+
+    from .maintenance import detach_old
+
+    return {"partitions_detached": len(detach_old(now, settings.TESTING_DETACH_MONTHS, dry_run=dry_run))}
+
+
+registry.register_retention(registry.RetentionRule(key="testing.partitions", label=_("Testing registration partitions"),
+                                                   run=_retention))

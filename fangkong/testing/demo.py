@@ -102,8 +102,8 @@ def build(rng, tree: dict, staff: dict, days: list, *, clock, at) -> int:
                         sealed_at=moment + dt.timedelta(minutes=4), lab=lab, box=box)
             tubes.append(tube)
             for i, (pid, path, name) in enumerate(chunk):
-                regs.append(Registration(client_id=uuid.UUID(int=rng.getrandbits(128)), round=rnd, site=site,
-                                         lane=lanes[(n // 10) % len(lanes)], person_id=pid, person_path=path,
+                regs.append(Registration(client_id=uuid.UUID(int=rng.getrandbits(128)), round=rnd, round_created=rnd.created_at,
+                                         site=site, lane=lanes[(n // 10) % len(lanes)], person_id=pid, person_path=path,
                                          masked=mask_name(name), via=Registration.Via.PASS, offline=False,
                                          occurred_at=moment + dt.timedelta(seconds=20 * i),
                                          received_at=moment + dt.timedelta(seconds=20 * i + 1), registrar=registrar))

@@ -7,7 +7,8 @@ a positive tube recalls its persons for single tests; households not tested get 
 door-knock with a reason.
 
 A person is registered once per round: a partial unique index on (round, person) among the
-registrations that are not flagged as conflicts. Two devices that registered one person
+registrations that are not flagged as conflicts (with round_created, a copy of the round's
+creation time: on PostgreSQL registrations are partitioned by month on it). Two devices that registered one person
 offline: the second is stored flagged (`conflict`), never counted twice, for the site lead.
 """
 from __future__ import annotations
@@ -193,8 +194,14 @@ class Registration(models.Model):
         NAME = "name", _("Name search")
         NEW = "new", _("Registered on the spot")
 
-    client_id = models.UUIDField(unique=True)  # made by the device
+    client_id = models.UUIDField()  # made by the device; unique with round_created (Meta)
     round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="registrations")
+    # The round's created_at (which never changes), copied: on PostgreSQL the table is
+    # partitioned by month on it (migration 0003), and a partitioned table's unique keys
+    # must hold it. A function of `round`, so (round, person, round_created) is unique
+    # exactly when (round, person) is; (client_id, round_created) stands for client_id (a
+    # device resends an entry to its site, so to the same round).
+    round_created = models.DateTimeField(editable=False)
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="registrations")
     lane = models.ForeignKey(Lane, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     tube = models.ForeignKey(Tube, on_delete=models.PROTECT, related_name="registrations")
@@ -214,8 +221,9 @@ class Registration(models.Model):
     class Meta:
         ordering = ["-occurred_at", "-id"]
         verbose_name = _("registration")
-        constraints = [models.UniqueConstraint(fields=["round", "person"], condition=Q(conflict=False, recall__isnull=True),
-                                               name="testing_once_per_round")]
+        constraints = [models.UniqueConstraint(fields=["round", "person", "round_created"],
+                                               condition=Q(conflict=False, recall__isnull=True), name="testing_once_per_round"),
+                       models.UniqueConstraint(fields=["client_id", "round_created"], name="testing_reg_client_once")]
         indexes = [models.Index(fields=["round", "person_path"], name="testing_reg_round_path"),
                    models.Index(fields=["site", "occurred_at"], name="testing_reg_site_time")]
 

@@ -28,7 +28,7 @@ from fangkong.lib.db.replica import reads_from_replica
 
 from . import actions, queries, results
 from .api import get_round
-from .models import POOLING_SIZES, Box, Knock, Lane, Policy, Registration, Round, Site, Tube
+from .models import POOLING_SIZES, Box, Knock, Lane, Policy, Round, Site, Tube
 
 ANY = ("testing.view", "testing.manage", "testing.register", "testing.results", "testing.recall", "testing.knock")
 
@@ -326,8 +326,8 @@ def conflict_list(request, pk):
     flagged (never counted twice), shown beside the first for the site lead to sort out."""
     rnd = get_round(request.user, "testing.view", pk)
     rows = list(queries.conflicts(request.user, rnd).select_related("site", "tube", "person", "lane")[:500])
-    firsts = {r.person_id: r for r in Registration.objects.filter(
-        round=rnd, conflict=False, recall__isnull=True, person_id__in=[r.person_id for r in rows]).select_related("site", "tube")}
+    firsts = {r.person_id: r for r in queries.registrations_of(rnd).filter(
+        conflict=False, recall__isnull=True, person_id__in=[r.person_id for r in rows]).select_related("site", "tube")}
     for r in rows:
         r.first = firsts.get(r.person_id)
     return render(request, "testing/conflicts.html", {"round": rnd, "rows": rows})

@@ -7,8 +7,8 @@ plain table Django made.
   same name, continuing from the last id), its indexes (the same names; the primary key
   becomes (id, column) in the database, since a partitioned table's unique keys must hold the
   partition key; Django's model keeps `id` as its pk and reads it back with RETURNING as
-  before; any other unique constraint must hold `column` already and stays a constraint of
-  the same name), its foreign keys (checked once, after the copy) and its triggers (row triggers are cloned by PostgreSQL onto every partition;
+  before), its UNIQUE constraints (which must hold `column`) and foreign keys, and its
+  triggers (row triggers are cloned by PostgreSQL onto every partition;
   statement triggers, such as a BEFORE TRUNCATE guard, are copied onto each partition here,
   since PostgreSQL runs them only for the table named in the statement). `unpartition`
   undoes it (the attached partitions' rows back in one plain table; detached ones stay
@@ -26,8 +26,9 @@ plain table Django made.
   transaction with the DEFAULT partition locked, so no insert can slip in between.
 * `detach_before(table, month)` DETACHes (never drops) the monthly partitions of the months
   before `month`: they stay as plain tables with their rows, indexes and the parent's
-  triggers (copied back: PostgreSQL drops the cloned ones on detach), for a DBA to archive
-  and drop. A detached month's name stays taken: `ensure_partitions` never makes a second
+  triggers (copied back: PostgreSQL drops the cloned ones on detach) but without foreign
+  keys (an archive does not hold back the deletion of the rows it names), for a DBA to
+  archive and drop. A detached month's name stays taken: `ensure_partitions` never makes a second
   table of that month, so a late row of a detached month stays in the DEFAULT partition.
   DETACH (the plain one: CONCURRENTLY cannot run in a transaction, and the triggers are
   put back in the same one) holds an ACCESS EXCLUSIVE lock on the parent for a moment;
@@ -94,6 +95,15 @@ def _lock_timeout(cur):
     cur.execute("SELECT set_config('lock_timeout', %s, true)", [LOCK_TIMEOUT])
     yield
     cur.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
+
+
+def _no_pending_checks(cur) -> None:
+    """Run now the deferred constraint checks (Django's foreign keys are DEFERRABLE
+    INITIALLY DEFERRED) of rows written earlier in the transaction: PostgreSQL refuses to
+    drop or alter a table with such checks pending ("pending trigger events"). A migration
+    runs in a transaction of its own, where nothing is pending; an outer transaction (a
+    test's) has its checks made immediate until its end."""
+    cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 def _pg(using: str):
@@ -213,13 +223,17 @@ class _Structure:
         cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
                     "WHERE conrelid = to_regclass(%s) AND contype = 'p'", [qn(table)])
         self.pkey_name, pkey_def = cur.fetchone()
+        self.pkey_cols = [c.strip().strip('"') for c in re.match(r"PRIMARY KEY \((.*)\)", pkey_def)[1].split(",")]
+        # Constraints an index-copy does not give back: UNIQUE constraints (their indexes are
+        # made again as constraints, so that a later migration can drop them as such) and
+        # foreign keys (LIKE copies neither).
         cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
                     "WHERE conrelid = to_regclass(%s) AND contype = 'u' ORDER BY conname", [qn(table)])
-        self.uniques = cur.fetchall()  # their indexes have the constraints' names
+        self.unique_constraints = dict(cur.fetchall())
         cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                    "WHERE conrelid = to_regclass(%s) AND contype = 'f' ORDER BY conname", [qn(table)])
+                    "WHERE conrelid = to_regclass(%s) AND contype = 'f' AND conparentid = 0 ORDER BY conname",
+                    [qn(table)])
         self.foreign_keys = cur.fetchall()
-        self.pkey_cols = [c.strip().strip('"') for c in re.match(r"PRIMARY KEY \((.*)\)", pkey_def)[1].split(",")]
         self.triggers = _triggers(cur, table, statement_only=False)
         cur.execute("SELECT pg_get_serial_sequence(%s, %s)", [qn(table), self.pkey_cols[0]])
         self.sequence = cur.fetchone()[0]
@@ -241,7 +255,8 @@ class _Structure:
     def restore(self, cur, connection, table: str) -> None:
         """On the new `table` (its primary key made): the identity sequence under its old
         name, continuing after the last id; the indexes (on a partitioned table they cascade
-        to every partition made later); the triggers."""
+        to every partition made later); the triggers. The foreign keys: add_foreign_keys,
+        once the rows are in (checked in one query each, not row by row at commit)."""
         qn = lambda name: _q(connection, name)  # noqa: E731
         if self.sequence:
             cur.execute("SELECT pg_get_serial_sequence(%s, %s)", [qn(table), self.pkey_cols[0]])
@@ -251,19 +266,16 @@ class _Structure:
             cur.execute(f"SELECT last_value, is_called FROM {qn(self.seq_name + '__old')}")
             last, called = cur.fetchone()
             cur.execute("SELECT setval(%s, %s, %s)", [qn(self.seq_name), last, called])
-        constraints = dict(self.uniques)
         for name, definition, primary, _unique in self.indexes:
-            if name in constraints:
-                cur.execute(f"ALTER TABLE {qn(table)} ADD CONSTRAINT {qn(name)} {constraints[name]}")
+            if name in self.unique_constraints:
+                cur.execute(f"ALTER TABLE {qn(table)} ADD CONSTRAINT {qn(name)} {self.unique_constraints[name]}")
             elif not primary:
                 definition = definition.replace(f"INDEX {qn(name + '__old')} ON ", f"INDEX {qn(name)} ON ", 1)
                 definition = re.sub(r" ON (ONLY )?\S+ USING ", f" ON {qn(table)} USING ", definition, count=1)
                 cur.execute(definition)
         _copy_triggers(cur, connection, self.triggers, table)
 
-    def restore_foreign_keys(self, cur, connection, table: str) -> None:
-        """The foreign keys on the new `table`, once its rows are in (one check each, not
-        one per row copied)."""
+    def add_foreign_keys(self, cur, connection, table: str) -> None:
         for name, definition in self.foreign_keys:
             cur.execute(f"ALTER TABLE {_q(connection, table)} ADD CONSTRAINT {_q(connection, name)} {definition}")
 
@@ -283,15 +295,19 @@ def partition_by_month(table: str, column: str, *, months_ahead: int = 2, now: d
     qn = lambda name: _q(connection, name)  # noqa: E731
     old = f"{table}__unpartitioned"
     with transaction.atomic(using=using), connection.cursor() as cur:
+        _no_pending_checks(cur)
         cur.execute(f"LOCK TABLE {qn(table)} IN ACCESS EXCLUSIVE MODE")
         st = _Structure(cur, connection, table)
         cur.execute("SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
-                    "WHERE x.indrelid = to_regclass(%s) AND x.indisunique AND NOT x.indisprimary AND NOT EXISTS "
-                    "(SELECT 1 FROM pg_attribute a WHERE a.attrelid = x.indrelid AND a.attname = %s "
-                    "AND a.attnum = ANY(x.indkey))", [qn(table), column])
-        lacking = [name for (name,) in cur.fetchall()]
-        if lacking:
-            raise ValueError(f"{table}: unique index {lacking[0]} lacks the partition key {column}")
+                    "WHERE x.indrelid = to_regclass(%s) AND x.indisunique AND NOT x.indisprimary AND NOT "
+                    "(SELECT attnum FROM pg_attribute WHERE attrelid = x.indrelid AND attname = %s) = ANY(x.indkey::int2[])",
+                    [qn(table), column])
+        for (name,) in cur.fetchall():
+            raise ValueError(f"{table}: unique index {name} lacks the partition key {column}")
+        cur.execute("SELECT conname, conrelid::regclass::text FROM pg_constraint WHERE confrelid = to_regclass(%s) "
+                    "AND contype = 'f'", [qn(table)])
+        for name, referencing in cur.fetchall():  # it would reference `id`, no longer unique alone
+            raise ValueError(f"{table}: referenced by the foreign key {name} of {referencing}")
         st.set_aside(cur, connection, table, old)
         cur.execute(f"CREATE TABLE {qn(table)} (LIKE {qn(old)} INCLUDING DEFAULTS INCLUDING IDENTITY "
                     f"INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS) PARTITION BY RANGE ({qn(column)})")
@@ -307,7 +323,7 @@ def partition_by_month(table: str, column: str, *, months_ahead: int = 2, now: d
         _create_months(cur, connection, table, column, first, add_months(current, months_ahead))
         cols = ", ".join(map(qn, st.columns))
         cur.execute(f"INSERT INTO {qn(table)} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM {qn(old)}")
-        st.restore_foreign_keys(cur, connection, table)
+        st.add_foreign_keys(cur, connection, table)
         cur.execute(f"DROP TABLE {qn(old)}")  # its old sequence goes with it (owned by its column)
     return True
 
@@ -322,6 +338,7 @@ def unpartition(table: str, *, using: str = "default") -> bool:
     qn = lambda name: _q(connection, name)  # noqa: E731
     old = f"{table}__partitioned"
     with transaction.atomic(using=using), connection.cursor() as cur:
+        _no_pending_checks(cur)
         cur.execute(f"LOCK TABLE {qn(table)} IN ACCESS EXCLUSIVE MODE")
         st = _Structure(cur, connection, table)
         parts = partitions(table, using)
@@ -332,7 +349,7 @@ def unpartition(table: str, *, using: str = "default") -> bool:
         cur.execute(f"INSERT INTO {qn(table)} ({cols}) OVERRIDING SYSTEM VALUE SELECT {cols} FROM {qn(old)}")
         cur.execute(f"ALTER TABLE {qn(table)} ADD CONSTRAINT {qn(st.pkey_name)} PRIMARY KEY ({qn(st.pkey_cols[0])})")
         st.restore(cur, connection, table)
-        st.restore_foreign_keys(cur, connection, table)
+        st.add_foreign_keys(cur, connection, table)
         cur.execute(f"DROP TABLE {qn(old)}")  # with its attached partitions (the rows are copied)
         log.info("%s: %d partitions merged back into one table", table, len(parts))
     return True
@@ -425,6 +442,7 @@ def detach_before(table: str, month: dt.date, *, dry_run: bool = False, using: s
         return old
     qn = lambda name: _q(connection, name)  # noqa: E731
     with transaction.atomic(using=using), connection.cursor() as cur, _lock_timeout(cur):
+        _no_pending_checks(cur)
         triggers = _triggers(cur, table, statement_only=False)
         row_triggers = [t for t in triggers if " FOR EACH ROW " in t]
         for name in old:
@@ -432,5 +450,11 @@ def detach_before(table: str, month: dt.date, *, dry_run: bool = False, using: s
             # PostgreSQL drops the cloned row triggers on detach; the statement triggers
             # were copied (they stay). The detached table keeps the parent's guard.
             _copy_triggers(cur, connection, row_triggers, name)
+            # Its foreign keys (cloned from the parent's) go: an archive must not stop the
+            # live rows it names (a round, a person) from being deleted.
+            cur.execute("SELECT conname FROM pg_constraint WHERE conrelid = to_regclass(%s) AND contype = 'f'",
+                        [qn(name)])
+            for (constraint,) in cur.fetchall():
+                cur.execute(f"ALTER TABLE {qn(name)} DROP CONSTRAINT {qn(constraint)}")
     log.info("%s: partitions detached: %s", table, ", ".join(old))
     return old
