@@ -9,6 +9,7 @@ both."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 from unittest import mock
 
 import pytest
@@ -182,6 +183,11 @@ def test_the_retention_rule_detaches_old_months_only_when_set(cast, clock, setti
     assert _where(rep.pk) == _month(old)
     settings.OBSERVATION_REPORT_DETACH_MONTHS = 0  # the default: never
     assert purge(now)["observation.partitions"] == {"partitions_detached": 0}
+    # The operator's command (the table owner's cron): a dry run names the month, detaches nothing.
+    out = io.StringIO()
+    call_command("observation_partitions", "--detach-months", "2", "--dry-run", stdout=out)
+    assert "report partitions to detach: " in out.getvalue() and _month(old) in out.getvalue(), out.getvalue()
+    assert _where(rep.pk) == _month(old)
     settings.OBSERVATION_REPORT_DETACH_MONTHS = 2
     assert purge(now, dry_run=True)["observation.partitions"]["partitions_detached"] >= 1
     assert purge(now)["observation.partitions"]["partitions_detached"] >= 1

@@ -9,19 +9,9 @@ into one plain table (detached partitions stay the plain tables they are).
 """
 from django.db import migrations
 
+from fangkong.lib.db import partitions
+
 TABLE, COLUMN = "audit_auditevent", "at"
-
-
-def forwards(apps, schema_editor):
-    from fangkong.lib.db import partitions
-
-    partitions.partition_by_month(TABLE, COLUMN, months_ahead=2, using=schema_editor.connection.alias)
-
-
-def backwards(apps, schema_editor):
-    from fangkong.lib.db import partitions
-
-    partitions.unpartition(TABLE, using=schema_editor.connection.alias)
 
 
 class Migration(migrations.Migration):
@@ -31,5 +21,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(forwards, backwards, elidable=False),
+        partitions.migration(TABLE, COLUMN, months_ahead=2),
     ]

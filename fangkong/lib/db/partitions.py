@@ -430,6 +430,29 @@ def ensure_partitions(table: str, column: str, months_ahead: int = 2, *, now: dt
     return created
 
 
+def migration(table: str, column: str, months_ahead: int = 2):
+    """The migration step that partitions `table` by month on `column` (PostgreSQL; nothing
+    on SQLite), reversible: back, the attached partitions' rows in one plain table."""
+    from django.db import migrations
+
+    def forwards(apps, schema_editor):
+        partition_by_month(table, column, months_ahead=months_ahead, using=schema_editor.connection.alias)
+
+    def backwards(apps, schema_editor):
+        unpartition(table, using=schema_editor.connection.alias)
+
+    return migrations.RunPython(forwards, backwards, elidable=False)
+
+
+def detach_older_than(table: str, now: dt.datetime, months: int, *, dry_run: bool = False,
+                      using: str = "default") -> list[str]:
+    """detach_before the month `months` months before now's (the retention rules' and
+    commands' form): the months wholly older than that; months 0 (or less): nothing."""
+    if months <= 0:
+        return []
+    return detach_before(table, add_months(month_start(now), -months), dry_run=dry_run, using=using)
+
+
 def detach_before(table: str, month: dt.date, *, dry_run: bool = False, using: str = "default") -> list[str]:
     """DETACH the monthly partitions of `table` for the months before `month` (the first day
     of a month), leaving them plain tables with their rows, indexes and the parent's

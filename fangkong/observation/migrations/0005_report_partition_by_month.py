@@ -18,19 +18,9 @@ the constraints as they were.
 """
 from django.db import migrations, models
 
+from fangkong.lib.db import partitions
+
 TABLE, COLUMN = "observation_report", "day"
-
-
-def forwards(apps, schema_editor):
-    from fangkong.lib.db import partitions
-
-    partitions.partition_by_month(TABLE, COLUMN, months_ahead=2, using=schema_editor.connection.alias)
-
-
-def backwards(apps, schema_editor):
-    from fangkong.lib.db import partitions
-
-    partitions.unpartition(TABLE, using=schema_editor.connection.alias)
 
 
 class Migration(migrations.Migration):
@@ -49,5 +39,5 @@ class Migration(migrations.Migration):
             model_name="report",
             constraint=models.UniqueConstraint(fields=("client_key", "day"), name="report_client_key_day"),
         ),
-        migrations.RunPython(forwards, backwards, elidable=False),
+        partitions.migration(TABLE, COLUMN, months_ahead=2),
     ]

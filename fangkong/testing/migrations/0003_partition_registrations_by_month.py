@@ -11,19 +11,9 @@ into one plain table (detached partitions stay the plain tables they are).
 """
 from django.db import migrations
 
+from fangkong.lib.db import partitions
+
 TABLE, COLUMN = "testing_registration", "round_created"
-
-
-def forwards(apps, schema_editor):
-    from fangkong.lib.db import partitions
-
-    partitions.partition_by_month(TABLE, COLUMN, months_ahead=2, using=schema_editor.connection.alias)
-
-
-def backwards(apps, schema_editor):
-    from fangkong.lib.db import partitions
-
-    partitions.unpartition(TABLE, using=schema_editor.connection.alias)
 
 
 class Migration(migrations.Migration):
@@ -33,5 +23,5 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunPython(forwards, backwards, elidable=False),
+        partitions.migration(TABLE, COLUMN, months_ahead=2),
     ]
