@@ -4,8 +4,9 @@ PostgreSQL, make a partitioned table's monthly partitions of this month and the 
 setting; 0: none), DETACH those of the months wholly older than that (what the retention
 rule does). For a deployment whose worker does not run as the table's owner: run it as the
 owner (cron). Nothing on SQLite. A subclass names what it keeps in `label`, its setting in
-`setting` (and `env`, the variable that sets it) and its `ensure(now=, using=)` and
-`detach(now, months, dry_run=, using=)`."""
+`setting` (and `env`, the variable that sets it) and the app's `maintenance` module, whose
+`ensure_partitions(now=, using=)` and `detach_old(now, months, dry_run=, using=)` the
+worker's task and the retention rule run too."""
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
@@ -17,11 +18,7 @@ class PartitionsCommand(BaseCommand):
     setting = ""  # "AUDIT_DETACH_MONTHS"
     env = ""  # "FANGKONG_AUDIT_DETACH_MONTHS"
 
-    def ensure(self, *, now, using):
-        raise NotImplementedError
-
-    def detach(self, now, months, *, dry_run, using):
-        raise NotImplementedError
+    maintenance = None  # the app's maintenance module
 
     def add_arguments(self, parser):
         parser.add_argument("--detach-months", type=int, default=None, metavar="N",
@@ -37,7 +34,7 @@ class PartitionsCommand(BaseCommand):
             return
         now = timezone.now()
         months = getattr(settings, self.setting) if detach_months is None else detach_months
-        created = [] if dry_run else self.ensure(now=now, using=database)
-        detached = self.detach(now, months, dry_run=dry_run, using=database)
+        created = [] if dry_run else self.maintenance.ensure_partitions(now=now, using=database)
+        detached = self.maintenance.detach_old(now, months, dry_run=dry_run, using=database)
         self.stdout.write(f"{self.label} partitions created: {', '.join(created) or 'none'}")
         self.stdout.write(f"{self.label} partitions {'to detach' if dry_run else 'detached'}: {', '.join(detached) or 'none'}")

@@ -4,16 +4,11 @@ does) and, with --detach-months (default FANGKONG_AUDIT_DETACH_MONTHS; 0: none),
 those of the months wholly older than that (what the retention rule does). For a
 deployment whose worker does not run as the table's owner: run this as the owner (cron).
 Nothing on SQLite (fangkong.lib.db.partitions_command)."""
-from fangkong.audit.maintenance import detach_old, ensure_partitions
+from fangkong.audit import maintenance
 from fangkong.lib.db.partitions_command import PartitionsCommand
 
 
 class Command(PartitionsCommand):
     help = "PostgreSQL: create the audit trail's coming monthly partitions, detach old ones (table owner's rights)."
     label, setting, env = "audit", "AUDIT_DETACH_MONTHS", "FANGKONG_AUDIT_DETACH_MONTHS"
-
-    def ensure(self, *, now, using):
-        return ensure_partitions(now=now, using=using)
-
-    def detach(self, now, months, *, dry_run, using):
-        return detach_old(now, months, dry_run=dry_run, using=using)
+    maintenance = maintenance

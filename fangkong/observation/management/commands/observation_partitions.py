@@ -5,15 +5,10 @@ FANGKONG_OBSERVATION_REPORT_DETACH_MONTHS; 0: none), DETACH those of the months 
 older than that (what the retention rule does). Run it as the table's owner. Nothing on
 SQLite (fangkong.lib.db.partitions_command)."""
 from fangkong.lib.db.partitions_command import PartitionsCommand
-from fangkong.observation.maintenance import detach_old, ensure_partitions
+from fangkong.observation import maintenance
 
 
 class Command(PartitionsCommand):
     help = "PostgreSQL: create the temperature reports' coming monthly partitions, detach old ones (table owner's rights)."
     label, setting, env = "report", "OBSERVATION_REPORT_DETACH_MONTHS", "FANGKONG_OBSERVATION_REPORT_DETACH_MONTHS"
-
-    def ensure(self, *, now, using):
-        return ensure_partitions(now=now, using=using)
-
-    def detach(self, now, months, *, dry_run, using):
-        return detach_old(now, months, dry_run=dry_run, using=using)
+    maintenance = maintenance
