@@ -365,6 +365,54 @@ def test_finding_rectified_by_deadline_verified_and_overdue_escalated(cast, hq, 
 
 # --- Entrances and the gates ------------------------------------------------------------
 
+@pytest.mark.django_db(transaction=True)
+def test_check_ins_keep_the_open_entrance_and_the_checkpoint_until_either_changes(cast, hq, login):
+    """As the server runs (autocommit, not inside a test's transaction): a check-in keeps
+    what it read of its checkpoint and that its entrance is open under the auth version, so
+    the next one under the same version reads neither; sealing the entrance, renaming or
+    moving nothing else, counts from the very next check-in (the version changes), and so
+    does reopening it."""
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.test_gates import entry
+
+    gate = _checkpoint(cast)
+    n = actions.publish(acting_user=cast.commander, notice=_submitted(hq, cast, entrances=[gate]))
+    guard = make_user("guard_gate", [("gate_guard", gate)])
+    client = login(guard)
+
+    def check_in():
+        with CaptureQueriesContext(connection) as ctx:
+            resp = _json(client, "/api/gates/entries", entry(cast, place=gate.pk))
+        assert resp.status_code == 201, resp.content
+        reads = {t for q in ctx.captured_queries if q["sql"].startswith("SELECT")
+                 for t in ("places_place", "command_accesspoint") if f'"{t}"' in q["sql"]}
+        return resp.json(), reads
+
+    first, reads = check_in()
+    assert first["decision"] == "allowed" and reads == {"places_place", "command_accesspoint"}
+    again, reads = check_in()
+    assert again["decision"] == "allowed" and reads == set()  # kept: nothing read for them
+    resp = login(cast.committee_a).post(f"/command/points/{gate.pk}/", {"state": "sealed", "notice": n.pk})
+    assert resp.status_code == 302 and AccessPoint.objects.get(place=gate).state == "sealed"
+    client = login(guard)
+    sealed, reads = check_in()
+    assert sealed["decision"] == "refused" and sealed["reason_code"] == "sealed" and n.serial in sealed["reason"]
+    sealed_again, _reads = check_in()  # a closed entrance is read each time, with its reason
+    assert sealed_again["reason_code"] == "sealed" and n.serial in sealed_again["reason"]
+    actions.set_point(acting_user=cast.committee_a, point=AccessPoint.objects.get(place=gate), state="open", note="解除封闭")
+    reopened, _reads = check_in()
+    assert reopened["decision"] == "allowed"
+    # A checkpoint that is no longer one (its kind changed by an operator): out of the
+    # guard's checkpoints at once, though it was kept.
+    from fangkong.places.models import Place
+
+    Place.objects.filter(pk=gate.pk).update(kind="building")
+    gone = _json(client, "/api/gates/entries", entry(cast, place=gate.pk))
+    assert gone.status_code in (404, 422), gone.content
+    assert GateEntry.objects.filter(place=gate).count() == 5
+
+
 def test_a_sealed_checkpoint_refuses_check_ins_with_the_reason(cast, hq, login):
     from tests.test_gates import entry, token  # noqa: F401  (the gates' own test helpers)
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.lib import registry
-from fangkong.places.access import has_perm, scope
+from fangkong.places.access import declare_auth_tables, has_perm, scope
 from fangkong.uploads import register_owner
 
 from . import actions
@@ -165,6 +165,9 @@ def _decision_todo(qs, today):
 
 registry.register_todo(todos)
 registry.register_closure_provider(actions.closure)
+# Whether an entrance is open is kept by the gates under the auth version (registry.closure):
+# a change of an entrance's state changes the version, so the next check-in reads it anew.
+declare_auth_tables(lambda: [AccessPoint._meta.db_table], only_columns=("state",))
 register_owner(Finding, view_perm="command.inspections", attach_perm="command.inspect",
                editable=lambda f: f.state != Finding.State.VERIFIED)
 register_owner(Notice, view_perm="command.notices", attach_perm="command.draft", editable=lambda n: n.editable)

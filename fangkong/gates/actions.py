@@ -32,7 +32,7 @@ from fangkong.lib import registry
 from fangkong.lib.health import body_temperature
 from fangkong.passes import plates, tokens
 from fangkong.lib.db import fastsql, group_commit
-from fangkong.places.access import path_in_scope, places_in_scope
+from fangkong.places.access import kept, path_in_scope, places_in_scope
 from fangkong.places.models import Place
 
 from . import passcheck
@@ -212,7 +212,7 @@ def _build(clean: dict, *, user, now, cache: dict) -> GateEntry:
     problem = problem_of(claims, code, subject=clean["subject"], token=token, temperature=clean["temperature"],
                          plate=clean["plate"], place=clean["place"], memo=cache)
     # A sealed (or emergency-only) entrance refuses everyone, whatever the pass (command).
-    shut = closure_of(clean["place"].pk, cache)
+    shut = closure_of(clean["place"].pk, cache, user)
     if shut is not None:
         problem = shut.code
     decision, reason, flagged = clean["decision"], clean["reason_code"], False
@@ -242,15 +242,20 @@ def _build(clean: dict, *, user, now, cache: dict) -> GateEntry:
     return entry
 
 
-def closure_of(place_id: int, cache: dict | None = None) -> registry.Closure | None:
+def closure_of(place_id: int, cache: dict | None = None, user=None) -> registry.Closure | None:
     """Whether the entrance is closed now (sealed or emergency only) and why: asked once per
-    checkpoint within one call (`cache`)."""
-    if cache is None:
-        return registry.closure(place_id)
+    checkpoint within one call (`cache`). That an entrance is open (nearly always) is kept
+    by the process under the auth version of `user`'s request (access.kept; a change of an
+    entrance's state changes it): a check-in then reads nothing for it. A closed one is read
+    each time, with its reason in the reader's language."""
     key = ("closure", place_id)
-    if key not in cache:
-        cache[key] = registry.closure(place_id)
-    return cache[key]
+    if cache is not None and key in cache:
+        return cache[key]
+    is_open = kept(user, "gates.open", place_id, lambda: registry.closure(place_id) is None)
+    found = None if is_open else registry.closure(place_id)
+    if cache is not None:
+        cache[key] = found
+    return found
 
 
 def _is_fever(entry: GateEntry) -> bool:
@@ -278,7 +283,10 @@ def _checkpoint(user, raw) -> dict:
         place_id = int(raw)
     except (TypeError, ValueError, OverflowError):
         return {}
-    place = fastsql.get(Place, ("kind", "name", "code", "path"), id=place_id) if abs(place_id) < 2**63 else None
+    if abs(place_id) >= 2**63:
+        return {}
+    # Kept under the auth version (a change of a place's kind, name, code or path changes it).
+    place = kept(user, "gates.checkpoint", place_id, lambda: fastsql.get(Place, ("kind", "name", "code", "path"), id=place_id))
     if place is None or place.kind not in CHECKPOINT_KINDS or not path_in_scope(user, "gates.enter", place.path):
         return {}
     return {place_id: place}

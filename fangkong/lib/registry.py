@@ -328,6 +328,9 @@ _CLOSURES: list[ClosureProvider] = []
 
 
 def register_closure_provider(fn: ClosureProvider) -> ClosureProvider:
+    """`fn` must also declare the tables (and columns) on which whether it answers None
+    depends with places.access.declare_auth_tables: the gates keep an entrance's being open
+    under the auth version (gates.actions.closure_of)."""
     if fn not in _CLOSURES:
         _CLOSURES.append(fn)
     return fn

@@ -239,7 +239,8 @@ def _user_tables() -> list[str]:
 # older one), its grants, and the paths of the places they name.
 declare_auth_tables(_user_tables, ignore_columns=("last_login",))
 declare_auth_tables(lambda: [Grant._meta.db_table])
-declare_auth_tables(lambda: [Place._meta.db_table], only_columns=("path",))
+# The paths of grants' places; a place's kind, name and code, as kept() keeps a checkpoint.
+declare_auth_tables(lambda: [Place._meta.db_table], only_columns=("path", "kind", "name", "code"))
 
 
 def _version_table() -> str:
@@ -324,12 +325,39 @@ def install_auth_triggers(connection) -> None:
                         cur.execute(f"CREATE TRIGGER {trig} AFTER {when} ON {qn(table)} BEGIN {bump} END")
     _KEPT_USERS.clear()
     _KEPT_MEMBERS.clear()
+    _KEPT_ROWS.clear()
 
 
 def _keep(store: dict, key, value) -> None:
     if len(store) >= _KEPT_MAX:
         store.clear()
     store[key] = value
+
+
+_KEPT_ROWS: dict = {}  # (kind, key, version) -> a value read from auth tables
+
+
+def kept(user, kind: str, key, load: Callable[[], object]):
+    """`load()`, a value read only from tables declared with declare_auth_tables (the
+    columns that matter among their only_columns), kept by this process under the auth
+    version read with this request's session, so that a request under the same version
+    reads nothing; any write to those tables changes the version, and the next request
+    reads anew. Safe by the rule above: it is read after that version was (later in the
+    same request), so never older than it. Not inside a transaction, which may hold its own
+    uncommitted writes, and not without a version (no signed-in user: load() each time).
+    The value is shared by every request of the process: read it, never change it."""
+    from django.db import connection
+
+    version = getattr(user, "_fk_version", None)
+    if version is None or connection.in_atomic_block:
+        return load()
+    k = (kind, key, version)
+    try:
+        return _KEPT_ROWS[k]
+    except KeyError:
+        value = load()
+        _keep(_KEPT_ROWS, k, value)
+        return value
 
 
 def user_with_grants(pk, version=None):
