@@ -76,19 +76,10 @@ def ensure_partitions(now: dt.datetime | None = None, using: str = "default") ->
                                         moving=lambda: deletes_allowed(using))
 
 
-def detach_cutoff(now: dt.datetime, months: int) -> dt.date:
-    """The first month kept attached: the month `months` months before now's."""
-    from fangkong.lib.db import partitions
-
-    return partitions.add_months(partitions.month_start(now), -months)
-
-
 def detach_old(now: dt.datetime, months: int, *, dry_run: bool = False, using: str = "default") -> list[str]:
     """DETACH (not drop) the audit partitions of the months wholly older than `months` months
     before now: plain tables with their events and the append-only triggers, for a DBA to
     archive. months 0: nothing."""
     from fangkong.lib.db import partitions
 
-    if months <= 0:
-        return []
-    return partitions.detach_before(TABLE, detach_cutoff(now, months), dry_run=dry_run, using=using)
+    return partitions.detach_older_than(TABLE, now, months, dry_run=dry_run, using=using)

@@ -26,7 +26,4 @@ def detach_old(now: dt.datetime, months: int, *, dry_run: bool = False, using: s
     nothing."""
     from fangkong.lib.db import partitions
 
-    if months <= 0:
-        return []
-    cutoff = partitions.add_months(partitions.month_start(now), -months)
-    return partitions.detach_before(TABLE, cutoff, dry_run=dry_run, using=using)
+    return partitions.detach_older_than(TABLE, now, months, dry_run=dry_run, using=using)
