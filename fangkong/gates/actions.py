@@ -294,8 +294,9 @@ def record_entry(*, acting_user, data: dict, now: dt.datetime | None = None) -> 
     """Store one entry (idempotent on client_id). Returns (entry, created).
 
     The audit rule holds as everywhere: the entry and its audit event are written in one
-    transaction. A resend is found by the unique client_id when the insert fails (no read
-    before every check-in); on SQLite the transaction is shared with concurrent check-ins
+    transaction. A resend is found by the unique (client_id, occurred_at) when the insert
+    fails (no read before every check-in; an entry whose clock is suspect is looked up
+    first, see the module's docstring); on SQLite the transaction is shared with concurrent check-ins
     (group commit), each answered after the commit."""
     now = now or timezone.now()
     try:
