@@ -8,7 +8,7 @@ with it (the table is partitioned by month on PostgreSQL: models.py): a resend c
 same device time, so it meets the stored copy there. An entry whose device clock is suspect
 is stored at the time it was received, which a resend does not share (nor does a resend
 that comes so late that its device time is now out of range): such an entry is looked up
-by client_id before its insert, under a lock of its client_id on PostgreSQL (the single
+by client_id before its insert, under an advisory lock of the id on PostgreSQL (the single
 writer on SQLite), so that concurrent resends of it are stored once too.
 
 Decision: the server checks the pass again (signature, expiry at the moment of the entry,
@@ -354,16 +354,23 @@ def record_entry(*, acting_user, data: dict, now: dt.datetime | None = None) -> 
         return _existing(existing, clean), False
 
 
+_SUSPECT_LOCK_SPACE = 0x464B4753  # "FKGS": the advisory-lock key space of suspect entries' client ids
+_SUSPECT_LOCK_BUCKETS = 64
+
+
 def _lock_client_ids(ids) -> None:
-    """PostgreSQL: transaction-scoped advisory locks of these client ids (in one order, so
-    that two callers never wait for each other), held to the commit: a second send of a
-    clock-suspect entry waits until the first is committed, then finds it. Nothing on
-    SQLite (one writer at a time)."""
+    """PostgreSQL: transaction-scoped advisory locks of these client ids, held to the commit:
+    a second send of a clock-suspect entry waits until the first is committed, then finds
+    it. One lock per bucket of ids (the UUID's last bits), so that a device's queue of
+    thousands of such entries takes at most _SUSPECT_LOCK_BUCKETS locks (PostgreSQL's lock
+    table is shared and bounded), in one order (two callers never wait for each other).
+    Nothing on SQLite (one writer at a time)."""
     if connection.vendor != "postgresql" or not ids:
         return
-    keys = sorted({(u.int >> 64) - (1 << 63) for u in ids})  # a signed bigint of each UUID
+    buckets = sorted({u.int % _SUSPECT_LOCK_BUCKETS for u in ids})
     with connection.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [keys])
+        cur.execute("SELECT pg_advisory_xact_lock(%s, b) FROM unnest(%s::int[]) AS b ORDER BY b",
+                    [_SUSPECT_LOCK_SPACE, buckets])
 
 
 def _stored_copy(client_id) -> GateEntry | None:
@@ -429,11 +436,12 @@ def record_batch(*, acting_user, items: list, now: dt.datetime | None = None) ->
         # same queue would not meet them on the unique key; looked up again under their locks.
         suspect = [e for e in new if e.clock_suspect]
         if suspect:
-            _lock_client_ids([e.client_id for e in suspect])
-            ids = [e.client_id for e in suspect]
+            suspect_ids = [e.client_id for e in suspect]
+            _lock_client_ids(suspect_ids)
             meanwhile: dict = {}
-            for i in range(0, len(ids), 900):
-                meanwhile.update(GateEntry.objects.filter(client_id__in=ids[i:i + 900]).values_list("client_id", "place_id"))
+            for i in range(0, len(suspect_ids), 900):
+                meanwhile.update(GateEntry.objects.filter(client_id__in=suspect_ids[i:i + 900])
+                                 .values_list("client_id", "place_id"))
             for e in suspect:
                 if e.client_id in meanwhile:
                     new.remove(e)
