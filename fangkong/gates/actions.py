@@ -9,7 +9,10 @@ same device time, so it meets the stored copy there. An entry whose device clock
 is stored at the time it was received, which a resend does not share (nor does a resend
 that comes so late that its device time is now out of range): such an entry is looked up
 by client_id before its insert, under an advisory lock of the id on PostgreSQL (the single
-writer on SQLite), so that concurrent resends of it are stored once too.
+writer on SQLite), so that concurrent resends of it are stored once too. Not met: the
+reverse, an entry stored at its receipt time (a clock more than FUTURE_SKEW fast) resent
+singly once its device time has become plausible, with that device time (a batch meets it:
+record_batch looks every client id up first).
 
 Decision: the server checks the pass again (signature, expiry at the moment of the entry,
 revocation, colour) and the temperature. An entry made online that the server refuses is
