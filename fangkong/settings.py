@@ -543,6 +543,9 @@ FEVER_THRESHOLD = _decimal("FANGKONG_FEVER_THRESHOLD", "37.3", "36.5", "39.0")
 # PostgreSQL: the daily retention task DETACHes (never drops) the temperature reports'
 # monthly partitions older than this many months (0: never); SQLite: no effect.
 OBSERVATION_REPORT_DETACH_MONTHS = _int("FANGKONG_OBSERVATION_REPORT_DETACH_MONTHS", 0, 0)
+# PostgreSQL: the daily retention task DETACHes (never drops) the gate entries' monthly
+# partitions older than this many months (0: never); SQLite: no effect.
+GATE_ENTRY_DETACH_MONTHS = _int("FANGKONG_GATE_ENTRY_DETACH_MONTHS", 0, 0)
 
 # --- Retention (core.retention): days after the end of an observation, declaration, job...
 # before its health details are cleared, and before its link to the person is cut (or the

@@ -281,8 +281,9 @@ def test_the_same_entry_sent_100_times_at_once_is_stored_once(cast):
 @pytest.mark.django_db
 def test_fever_at_the_gate_opens_a_triage_and_raises_an_alert(cast, login, alerts, django_capture_on_commit_callbacks):
     client = login(cast.guard_a)
+    hot = entry(cast, temperature="38.3", travel=True)
     with django_capture_on_commit_callbacks(execute=True):
-        resp = post(client, ENTRIES, entry(cast, temperature="38.3", travel=True))
+        resp = post(client, ENTRIES, hot)
     body = resp.json()
     assert body["decision"] == "refused" and body["reason_code"] == "fever" and body["triage_id"]
     t = Triage.objects.get()
@@ -294,7 +295,7 @@ def test_fever_at_the_gate_opens_a_triage_and_raises_an_alert(cast, login, alert
     a = fevers[0]
     assert a.kind == "gate.fever" and a.perms == ("observation.alerted",) and a.place_path == cast.compound_a1.path
     assert "38.3" in a.text and a.obj_type == "clinic.visit" and a.obj_id == t.pk
-    again = post(client, ENTRIES, {**entry(cast, temperature="38.3"), "client_id": str(t.gate_entry.client_id)})
+    again = post(client, ENTRIES, hot)  # the device's resend: the same entry, its device time too
     assert again.json()["triage_id"] == t.pk and Triage.objects.count() == 1  # a resend finds it
 
     # Routed in the clinic triage's one flow (tests/test_clinic.py covers it in full).

@@ -89,8 +89,12 @@ class Visit(models.Model):
     clinic = models.ForeignKey(Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     place = models.ForeignKey(Place, on_delete=models.PROTECT, related_name="+")  # clinic's place, or the gate
     place_path = models.CharField(max_length=255, editable=False)
+    # No foreign key in the database (db_constraint=False, clinic/0003): gates_gateentry is
+    # partitioned by month on PostgreSQL, and a foreign key to it would have to name a unique
+    # key holding the partition key (id, occurred_at). The ORM's relation and its PROTECT
+    # stay; the app never deletes gate entries (old months may only be DETACHed, and kept).
     gate_entry = models.OneToOneField("gates.GateEntry", null=True, blank=True, on_delete=models.PROTECT,
-                                      related_name="clinic_visit")
+                                      related_name="clinic_visit", db_constraint=False)
     legacy_triage_id = models.BigIntegerField(null=True, blank=True, unique=True)  # gates.Triage migrated
 
     # Who: a person of the registry (in the screener's scope) or a walk-in recorded here only.

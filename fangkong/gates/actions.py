@@ -1,9 +1,18 @@
 """Gate writes as named actions: an entry (one, or a batch synced from a device that was
 offline). A fever opens a visit of the clinic triage (fangkong.clinic), routed there. Views, API and bench call only these.
 
-Idempotency: the device names every entry with a UUID (client_id, unique in the table). A
-resend returns the stored entry; concurrent sends of one entry store it once (the unique
-index decides, the losers read the winner's row).
+Idempotency: the device names every entry with a UUID (client_id). A resend returns the
+stored entry; concurrent sends of one entry store it once (the unique index decides, the
+losers read the winner's row). The unique key is (client_id, occurred_at), the partition key
+with it (the table is partitioned by month on PostgreSQL: models.py): a resend carries the
+same device time, so it meets the stored copy there. An entry whose device clock is suspect
+is stored at the time it was received, which a resend does not share (nor does a resend
+that comes so late that its device time is now out of range): such an entry is looked up
+by client_id before its insert, under an advisory lock of the id on PostgreSQL (the single
+writer on SQLite), so that concurrent resends of it are stored once too. Not met: the
+reverse, an entry stored at its receipt time (a clock more than FUTURE_SKEW fast) resent
+singly once its device time has become plausible, with that device time (a batch meets it:
+record_batch looks every client id up first).
 
 Decision: the server checks the pass again (signature, expiry at the moment of the entry,
 revocation, colour) and the temperature. An entry made online that the server refuses is
@@ -296,8 +305,9 @@ def record_entry(*, acting_user, data: dict, now: dt.datetime | None = None) -> 
     """Store one entry (idempotent on client_id). Returns (entry, created).
 
     The audit rule holds as everywhere: the entry and its audit event are written in one
-    transaction. A resend is found by the unique client_id when the insert fails (no read
-    before every check-in); on SQLite the transaction is shared with concurrent check-ins
+    transaction. A resend is found by the unique (client_id, occurred_at) when the insert
+    fails (no read before every check-in; an entry whose clock is suspect is looked up
+    first, see the module's docstring); on SQLite the transaction is shared with concurrent check-ins
     (group commit), each answered after the commit."""
     now = now or timezone.now()
     try:
@@ -323,23 +333,62 @@ def record_entry(*, acting_user, data: dict, now: dt.datetime | None = None) -> 
         group_commit.insert_later(event)
 
     def write() -> GateEntry:
-        # IntegrityError (here or in the batch's insert): this client_id is stored already (a resend)
+        if entry.clock_suspect:
+            # occurred_at is the receipt time: the unique key cannot meet a stored copy.
+            found = _stored_copy(entry.client_id)
+            if found is not None:
+                return found
+            row.run()  # at once, not with the batch's rows: the next lookup of the id sees it
+            stored(entry)
+            return entry
+        # IntegrityError (here or in the batch's insert): this entry is stored already (a resend)
         group_commit.insert_later(row, then=stored)
         return entry
 
     try:
-        if connection.vendor == "postgresql" and not connection.in_atomic_block and not _is_fever(entry):
+        if (connection.vendor == "postgresql" and not connection.in_atomic_block and not _is_fever(entry)
+                and not entry.clock_suspect):
             # The entry and its event in one statement, its own transaction: one round trip
             # instead of four (BEGIN, two INSERTs, COMMIT). A fever opens a triage visit in
-            # the same transaction, so it takes the path below.
+            # the same transaction, so it takes the path below; so does a suspect clock (a
+            # lookup first).
             fastsql.insert_chained(row, event, "object_id")
             return entry, True
-        return group_commit.write(write), True
+        result = group_commit.write(write)
+        if result is not entry:
+            return _existing(result, clean), False
+        return entry, True
     except IntegrityError:
         existing = GateEntry.objects.filter(client_id=clean["client_id"]).first()
         if existing is None:
             raise
         return _existing(existing, clean), False
+
+
+_SUSPECT_LOCK_SPACE = 0x464B4753  # "FKGS": the advisory-lock key space of suspect entries' client ids
+_SUSPECT_LOCK_BUCKETS = 64
+
+
+def _lock_client_ids(ids) -> None:
+    """PostgreSQL: transaction-scoped advisory locks of these client ids, held to the commit:
+    a second send of a clock-suspect entry waits until the first is committed, then finds
+    it. One lock per bucket of ids (the UUID's last bits), so that a device's queue of
+    thousands of such entries takes at most _SUSPECT_LOCK_BUCKETS locks (PostgreSQL's lock
+    table is shared and bounded), in one order (two callers never wait for each other).
+    Nothing on SQLite (one writer at a time)."""
+    if connection.vendor != "postgresql" or not ids:
+        return
+    buckets = sorted({u.int % _SUSPECT_LOCK_BUCKETS for u in ids})
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(%s, b) FROM unnest(%s::int[]) AS b ORDER BY b",
+                    [_SUSPECT_LOCK_SPACE, buckets])
+
+
+def _stored_copy(client_id) -> GateEntry | None:
+    """The stored entry of this client id, if any, looked up under its lock (in the caller's
+    transaction)."""
+    _lock_client_ids([client_id])
+    return GateEntry.objects.filter(client_id=client_id).first()
 
 
 def _existing(entry: GateEntry, clean: dict) -> GateEntry:
@@ -394,9 +443,26 @@ def record_batch(*, acting_user, items: list, now: dt.datetime | None = None) ->
         accepted.append(str(cid))
 
     with transaction.atomic():
+        # Entries stored at their receipt time (a suspect clock): a concurrent send of the
+        # same queue would not meet them on the unique key; looked up again under their locks.
+        suspect = [e for e in new if e.clock_suspect]
+        if suspect:
+            suspect_ids = [e.client_id for e in suspect]
+            _lock_client_ids(suspect_ids)
+            meanwhile: dict = {}
+            for i in range(0, len(suspect_ids), 900):
+                meanwhile.update(GateEntry.objects.filter(client_id__in=suspect_ids[i:i + 900])
+                                 .values_list("client_id", "place_id"))
+            for e in suspect:
+                if e.client_id in meanwhile:
+                    new.remove(e)
+                    if meanwhile[e.client_id] != e.place_id:
+                        accepted.remove(str(e.client_id))
+                        rejected.append({"client_id": str(e.client_id), "errors": {
+                            "client_id": _("This entry id was already used for another checkpoint")}})
         # What this call stores, by the insert's own outcome: an entry a concurrent send of
         # the same queue stored in between is a duplicate here, never counted twice.
-        built, new = new, fastsql.insert_new(new, unique="client_id")
+        built, new = new, fastsql.insert_new(new, unique=("client_id", "occurred_at"))
         if len(new) < len(built):
             mine = {id(e) for e in new}
             raced = [e.client_id for e in built if id(e) not in mine]

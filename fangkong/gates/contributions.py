@@ -39,3 +39,20 @@ def _column(i: int):
 registry.register_metric(registry.Metric("gates.entries", _("Gate entries"), SECTION, _column(1), order=60))
 registry.register_metric(registry.Metric("gates.refused", _("Turned away at gates"), SECTION, _column(2), order=61))
 registry.register_metric(registry.Metric("gates.fevers", _("Fevers at gates"), SECTION, _column(3), order=62))
+
+
+# --- Retention: old months of the gate log DETACHed (never dropped) on PostgreSQL when
+# FANGKONG_GATE_ENTRY_DETACH_MONTHS is set (0, the default: never); the entries stay, in a
+# plain table per month for a DBA to archive, out of the pages and the daily figures. The
+# app deletes no gate entry (a clinic visit names its entry: clinic/0003). SQLite: nothing.
+def _detach_partitions(now, *, health_days, link_days, dry_run=False):
+    from fangkong.lib.db import partitions
+
+    from .tasks import TABLE
+
+    return {"partitions_detached": len(partitions.detach_older_than(
+        TABLE, now, settings.GATE_ENTRY_DETACH_MONTHS, dry_run=dry_run))}
+
+
+registry.register_retention(registry.RetentionRule(key="gates.partitions", label=_("Gate entry partitions"),
+                                                   run=_detach_partitions))

@@ -5,6 +5,10 @@ one is a GateEntry, made by the guard's device (online or queued offline) under 
 the device chose, so a resend is recognised and stored once. A fever at the gate opens a
 visit of the clinic triage (fangkong.clinic, M18); the gates' own triage table, migrated
 into it by clinic/0002, was dropped by gates/0004.
+
+On PostgreSQL gates_gateentry is partitioned by month on occurred_at (migration 0005,
+fangkong.lib.db.partitions; the worker's daily task gates.tasks.ensure_entry_partitions);
+on SQLite it is one table.
 """
 from __future__ import annotations
 
@@ -30,7 +34,13 @@ class GateEntry(models.Model):
         ALLOWED = "allowed", _("Allowed")
         REFUSED = "refused", _("Refused")
 
-    client_id = models.UUIDField(unique=True)  # made by the device
+    # Made by the device. Unique with occurred_at (gate_entry_client_time), not alone: on
+    # PostgreSQL the table is partitioned by month on occurred_at (migration 0005), and a
+    # partitioned table's unique keys must hold the partition key. A resend carries the same
+    # device time, so the constraint still catches it; an entry whose clock is suspect
+    # (occurred_at = the time it was received) is looked up by client_id first (actions.py):
+    # the constraint's index, client_id first, serves that lookup (no index of its own).
+    client_id = models.UUIDField()
     place = models.ForeignKey(Place, on_delete=models.PROTECT, related_name="gate_entries")
     place_path = models.CharField(max_length=255, editable=False)
     direction = models.CharField(max_length=3, choices=Direction.choices)
@@ -67,6 +77,9 @@ class GateEntry(models.Model):
             # alone: SQLite takes the first, PostgreSQL the second (bench W7).
             models.Index(fields=["place_path", "occurred_at", "decision", "temperature"], name="gates_entry_path_day"),
             models.Index(fields=["occurred_at", "place_path", "decision", "temperature"], name="gates_entry_time_day"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["client_id", "occurred_at"], name="gate_entry_client_time"),
         ]
         verbose_name = _("gate entry")
 

@@ -139,37 +139,54 @@ def run_many(rows: list[Prepared]) -> None:
             row.stored(pk)
 
 
-def insert_new(objs: list, *, unique: str, batch_size: int = 500) -> list:
-    """INSERT the new instances `objs` of one model, skipping each whose `unique` column
-    (a field with a unique index) is stored already, also by a concurrent transaction
-    (INSERT ... ON CONFLICT DO NOTHING RETURNING, on SQLite and PostgreSQL alike). Returns
-    the instances this statement stored, their primary keys set: what bulk_create with
-    ignore_conflicts cannot tell. Rows that wait for a concurrent insert of the same key
-    are decided by its outcome (PostgreSQL) or by the single writer (SQLite)."""
+def insert_new(objs: list, *, unique: str | tuple[str, ...], batch_size: int = 500) -> list:
+    """INSERT the new instances `objs` of one model, skipping each whose `unique` column(s)
+    (a field with a unique index, or the fields of a unique constraint, in its order) are
+    stored already, also by a concurrent transaction (INSERT ... ON CONFLICT DO NOTHING
+    RETURNING, on SQLite and PostgreSQL alike). Returns the instances this statement
+    stored, their primary keys set: what bulk_create with ignore_conflicts cannot tell. Rows
+    that wait for a concurrent insert of the same key are decided by its outcome
+    (PostgreSQL) or by the single writer (SQLite)."""
     if not objs:
         return []
     model = type(objs[0])
     meta = model._meta
-    key_field = meta.get_field(unique)
+    key_fields = [meta.get_field(name) for name in ((unique,) if isinstance(unique, str) else unique)]
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     qn = connection.ops.quote_name
     row = f"({', '.join(['%s'] * len(fields))})"
     if connection.features.max_query_params:  # SQLite as Django declares it (999 bound values)
         batch_size = max(1, min(batch_size, connection.features.max_query_params // len(fields)))
+    key_columns = ", ".join(qn(f.column) for f in key_fields)
+    # The rows returned are matched to the instances by their key's values as the ORM reads
+    # them back (the backend's and the fields' converters: SQLite returns a naive datetime).
+    converters = []
+    for f in key_fields:
+        col = f.get_col(meta.db_table)
+        converters.append((col, connection.ops.get_db_converters(col) + f.get_db_converters(connection)))
+
+    def read(values) -> tuple:
+        out = []
+        for value, (col, convs) in zip(values, converters):
+            for conv in convs:
+                value = conv(value, col, connection)
+            out.append(value)
+        return tuple(out)
+
     by_key, stored = {}, set()
     for obj in objs:
-        by_key[key_field.get_db_prep_save(getattr(obj, key_field.attname), connection)] = obj
+        by_key[tuple(getattr(obj, f.attname) for f in key_fields)] = obj
     for start in range(0, len(objs), batch_size):
         chunk = objs[start:start + batch_size]
         sql = (f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "
-               f"VALUES {', '.join([row] * len(chunk))} ON CONFLICT ({qn(key_field.column)}) DO NOTHING "
-               f"RETURNING {qn(meta.pk.column)}, {qn(key_field.column)}")
+               f"VALUES {', '.join([row] * len(chunk))} ON CONFLICT ({key_columns}) DO NOTHING "
+               f"RETURNING {qn(meta.pk.column)}, {key_columns}")
         params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in chunk for f in fields]
         with connection.cursor() as cur:
             cur.execute(sql, params)
             returned = cur.fetchall()
-        for pk, key in returned:
-            obj = by_key[key]
+        for pk, *key in returned:
+            obj = by_key[read(key)]
             obj.pk = pk
             obj._state.adding = False
             obj._state.db = connection.alias

@@ -33,7 +33,8 @@ plain table Django made.
   DETACH (the plain one: CONCURRENTLY cannot run in a transaction, and the triggers are
   put back in the same one) holds an ACCESS EXCLUSIVE lock on the parent for a moment;
   it waits at most LOCK_TIMEOUT for it (inserts queue behind it meanwhile), else fails and
-  is tried again the next day.
+  is tried again the next day. `detach_older_than(table, now, months)` is the retention
+  rule's form of it: the months wholly older than `months` months before now's (0: none).
 
 Partition bounds are the months of settings.TIME_ZONE (the months the reports and
 `purge-audit` count), written as timestamptz constants with their offset; for a `date`
@@ -481,3 +482,13 @@ def detach_before(table: str, month: dt.date, *, dry_run: bool = False, using: s
                 cur.execute(f"ALTER TABLE {qn(name)} DROP CONSTRAINT {qn(constraint)}")
     log.info("%s: partitions detached: %s", table, ", ".join(old))
     return old
+
+
+def detach_older_than(table: str, now: dt.datetime, months: int, *, dry_run: bool = False,
+                      using: str = "default") -> list[str]:
+    """A retention rule's detach: the monthly partitions of `table` of the months before the
+    one `months` months before now's (detach_before), for a DBA to archive. months 0 (the
+    settings' default): nothing."""
+    if months <= 0:
+        return []
+    return detach_before(table, add_months(month_start(now), -months), dry_run=dry_run, using=using)
