@@ -10,6 +10,7 @@ stays one table; the new constraint holds on both."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import uuid
 from unittest import mock
@@ -267,6 +268,10 @@ def test_the_retention_rule_detaches_old_months_only_when_set(cast, login, clock
     assert _where(e.pk) == _month(e.occurred_at)
     settings.GATE_ENTRY_DETACH_MONTHS = 0  # the default: never
     assert purge(now)["gates.partitions"] == {"partitions_detached": 0}
+    # The operator's command (the table owner's cron): a dry run names the month, detaches nothing.
+    out = io.StringIO()
+    call_command("gates_partitions", "--detach-months", "2", "--dry-run", stdout=out)
+    assert "gate entry partitions to detach: " in out.getvalue() and _month(e.occurred_at) in out.getvalue(), out.getvalue()
     settings.GATE_ENTRY_DETACH_MONTHS = 2
     assert purge(now, dry_run=True)["gates.partitions"]["partitions_detached"] >= 1
     assert _where(e.pk) == _month(e.occurred_at)

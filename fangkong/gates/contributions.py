@@ -46,12 +46,9 @@ registry.register_metric(registry.Metric("gates.fevers", _("Fevers at gates"), S
 # plain table per month for a DBA to archive, out of the pages and the daily figures. The
 # app deletes no gate entry (a clinic visit names its entry: clinic/0003). SQLite: nothing.
 def _detach_partitions(now, *, health_days, link_days, dry_run=False):
-    from fangkong.lib.db import partitions
+    from .maintenance import detach_old
 
-    from .tasks import TABLE
-
-    return {"partitions_detached": len(partitions.detach_older_than(
-        TABLE, now, settings.GATE_ENTRY_DETACH_MONTHS, dry_run=dry_run))}
+    return {"partitions_detached": len(detach_old(now, settings.GATE_ENTRY_DETACH_MONTHS, dry_run=dry_run))}
 
 
 registry.register_retention(registry.RetentionRule(key="gates.partitions", label=_("Gate entry partitions"),

@@ -25,19 +25,9 @@ client_id unique alone again.
 """
 from django.db import migrations, models
 
+from fangkong.lib.db import partitions
+
 TABLE, COLUMN = "gates_gateentry", "occurred_at"
-
-
-def forwards(apps, schema_editor):
-    from fangkong.lib.db import partitions
-
-    partitions.partition_by_month(TABLE, COLUMN, months_ahead=2, using=schema_editor.connection.alias)
-
-
-def backwards(apps, schema_editor):
-    from fangkong.lib.db import partitions
-
-    partitions.unpartition(TABLE, using=schema_editor.connection.alias)
 
 
 class Migration(migrations.Migration):
@@ -57,5 +47,5 @@ class Migration(migrations.Migration):
             model_name="gateentry",
             constraint=models.UniqueConstraint(fields=("client_id", "occurred_at"), name="gate_entry_client_time"),
         ),
-        migrations.RunPython(forwards, backwards, elidable=False),
+        partitions.migration(TABLE, COLUMN, months_ahead=2),
     ]

@@ -482,13 +482,3 @@ def detach_before(table: str, month: dt.date, *, dry_run: bool = False, using: s
                 cur.execute(f"ALTER TABLE {qn(name)} DROP CONSTRAINT {qn(constraint)}")
     log.info("%s: partitions detached: %s", table, ", ".join(old))
     return old
-
-
-def detach_older_than(table: str, now: dt.datetime, months: int, *, dry_run: bool = False,
-                      using: str = "default") -> list[str]:
-    """A retention rule's detach: the monthly partitions of `table` of the months before the
-    one `months` months before now's (detach_before), for a DBA to archive. months 0 (the
-    settings' default): nothing."""
-    if months <= 0:
-        return []
-    return detach_before(table, add_months(month_start(now), -months), dry_run=dry_run, using=using)
