@@ -260,8 +260,14 @@ def closure_of(place_id: int, cache: dict | None = None, user=None) -> registry.
     key = ("closure", place_id)
     if cache is not None and key in cache:
         return cache[key]
-    is_open = kept(user, "gates.open", place_id, lambda: registry.closure(place_id) is None)
-    found = None if is_open else registry.closure(place_id)
+    read = []  # what a miss read: a closed entrance is not read twice
+
+    def load() -> bool:
+        read.append(registry.closure(place_id))
+        return read[0] is None
+
+    is_open = kept(user, "gates.open", place_id, load)
+    found = None if is_open else (read[0] if read else registry.closure(place_id))
     if cache is not None:
         cache[key] = found
     return found
@@ -294,11 +300,23 @@ def _checkpoint(user, raw) -> dict:
         return {}
     if abs(place_id) >= 2**63:
         return {}
-    # Kept under the auth version (a change of a place's kind, name, code or path changes it).
-    place = kept(user, "gates.checkpoint", place_id, lambda: fastsql.get(Place, ("kind", "name", "code", "path"), id=place_id))
-    if place is None or place.kind not in CHECKPOINT_KINDS or not path_in_scope(user, "gates.enter", place.path):
+    # Its values kept under the auth version (a change of a place's kind, name, code or path
+    # changes it); the instance made anew for each call, so that no request changes another's.
+    values = kept(user, "gates.checkpoint", place_id, lambda: _checkpoint_values(place_id))
+    if values is None:
+        return {}
+    place = Place.from_db(connection.alias, _CHECKPOINT_FIELDS, values)
+    if place.kind not in CHECKPOINT_KINDS or not path_in_scope(user, "gates.enter", place.path):
         return {}
     return {place_id: place}
+
+
+_CHECKPOINT_FIELDS = ("id", "kind", "name", "code", "path")  # in Place's field order, as from_db takes them
+
+
+def _checkpoint_values(place_id: int) -> tuple | None:
+    place = fastsql.get(Place, _CHECKPOINT_FIELDS[1:], id=place_id)
+    return None if place is None else tuple(getattr(place, f) for f in _CHECKPOINT_FIELDS)
 
 
 def record_entry(*, acting_user, data: dict, now: dt.datetime | None = None) -> tuple[GateEntry, bool]:

@@ -345,7 +345,8 @@ def kept(user, kind: str, key, load: Callable[[], object]):
     reads anew. Safe by the rule above: it is read after that version was (later in the
     same request), so never older than it. Not inside a transaction, which may hold its own
     uncommitted writes, and not without a version (no signed-in user: load() each time).
-    The value is shared by every request of the process: read it, never change it."""
+    None (a missing row) is not kept: ids sent at random fill nothing. The value is shared
+    by every request of the process: keep plain values (a tuple), not a model instance."""
     from django.db import connection
 
     version = getattr(user, "_fk_version", None)
@@ -356,7 +357,8 @@ def kept(user, kind: str, key, load: Callable[[], object]):
         return _KEPT_ROWS[k]
     except KeyError:
         value = load()
-        _keep(_KEPT_ROWS, k, value)
+        if value is not None:
+            _keep(_KEPT_ROWS, k, value)
         return value
 
 
