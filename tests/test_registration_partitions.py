@@ -154,6 +154,10 @@ def test_the_retention_rule_and_the_owners_command_detach_old_months(cast, world
     settings.TESTING_DETACH_MONTHS = 0  # the default: never
     assert purge(now)["testing.partitions"] == {"partitions_detached": 0}
     settings.TESTING_DETACH_MONTHS = 12
+    # A round still open keeps its month and every later one attached, however old.
+    assert Round.objects.get(pk=rnd.pk).state != Round.State.CLOSED
+    assert purge(now, dry_run=True)["testing.partitions"] == {"partitions_detached": 0}
+    Round.objects.filter(pk=rnd.pk).update(state=Round.State.CLOSED)
     assert purge(now, dry_run=True)["testing.partitions"] == {"partitions_detached": 11}  # 2025-01 .. 2025-11
     out = StringIO()
     from unittest import mock

@@ -26,7 +26,18 @@ def ensure_partitions(now: dt.datetime | None = None, using: str = "default") ->
 def detach_old(now: dt.datetime, months: int, *, dry_run: bool = False, using: str = "default") -> list[str]:
     """DETACH (not drop) the registration partitions of the months wholly older than
     `months` months before now's (rounds made then): plain tables with their rows, for a
-    DBA to archive and drop. months 0: nothing."""
+    DBA to archive and drop. months 0: nothing. Never the month of a round not closed yet,
+    nor any after it: a round still taking registrations keeps all of them (its coverage,
+    its one-registration-per-person key and its resends read them)."""
     from fangkong.lib.db import partitions
 
-    return partitions.detach_older_than(TABLE, now, months, dry_run=dry_run, using=using)
+    from .models import Round
+
+    if months <= 0:
+        return []
+    cutoff = partitions.add_months(partitions.month_start(now), -months)
+    oldest_open = (Round.objects.using(using).exclude(state=Round.State.CLOSED).order_by("created_at")
+                   .values_list("created_at", flat=True).first())
+    if oldest_open is not None:
+        cutoff = min(cutoff, partitions.month_start(oldest_open))
+    return partitions.detach_before(TABLE, cutoff, dry_run=dry_run, using=using)
