@@ -416,6 +416,7 @@ def ensure_partitions(table: str, column: str, months_ahead: int = 2, *, now: dt
     qn = lambda name: _q(connection, name)  # noqa: E731
     current = month_start(now or timezone.now())
     with transaction.atomic(using=using), connection.cursor() as cur, _lock_timeout(cur):
+        _no_pending_checks(cur)  # ATTACH, as DROP and DETACH, is refused with checks pending
         created = []
         default = table + "_default"
         if not _table_exists(cur, default):
