@@ -66,6 +66,47 @@ def _fresh_cache(django_db_blocker):
     _clear_cache(django_db_blocker)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_pass_keys():
+    """The process caches the passes' signing keys and the revoked pass ids; each test's
+    database has its own."""
+    from fangkong.passes import tokens
+    from fangkong.passes.actions import clear_revocation_cache
+
+    tokens.clear_cache()
+    clear_revocation_cache()
+    yield
+    tokens.clear_cache()
+    clear_revocation_cache()
+
+
+class Clock:
+    """A fixed `timezone.now()` that a test sets or moves on (the `clock` fixture)."""
+
+    def __init__(self):
+        from unittest import mock
+
+        from django.utils import timezone
+
+        self.now = timezone.now()
+        self._patch = mock.patch("django.utils.timezone.now", side_effect=lambda: self.now)
+
+    def set(self, moment):
+        self.now = moment
+
+    def advance(self, **kw):
+        import datetime as dt
+
+        self.now += dt.timedelta(**kw)
+
+
+@pytest.fixture
+def clock():
+    c = Clock()
+    with c._patch:
+        yield c
+
+
 @pytest.fixture
 def cast(db):
     return build_cast()

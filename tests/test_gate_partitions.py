@@ -33,32 +33,6 @@ ENTRIES, BATCH = "/api/gates/entries", "/api/gates/entries/batch"
 pg = pytest.mark.one_database("postgresql")
 
 
-class Clock:
-    def __init__(self):
-        self.now = timezone.now()
-
-    def set(self, moment):
-        self.now = moment
-
-
-@pytest.fixture
-def clock():
-    c = Clock()
-    with mock.patch("django.utils.timezone.now", side_effect=lambda: c.now):
-        yield c
-
-
-@pytest.fixture(autouse=True)
-def _fresh_key_cache():
-    from fangkong.passes.actions import clear_revocation_cache
-
-    tokens.clear_cache()
-    clear_revocation_cache()
-    yield
-    tokens.clear_cache()
-    clear_revocation_cache()
-
-
 def _local(day: dt.date, hh: int, mm: int = 0) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, hh, mm, tzinfo=timezone.get_default_timezone())
 

@@ -56,18 +56,6 @@ def post(client, url, data):
     return client.post(url, data=json.dumps(data), content_type="application/json")
 
 
-@pytest.fixture(autouse=True)
-def _fresh_key_cache():
-    """The process caches the signing keys and the revoked pass ids; each test's database has its own."""
-    from fangkong.passes.actions import clear_revocation_cache
-
-    tokens.clear_cache()
-    clear_revocation_cache()
-    yield
-    tokens.clear_cache()
-    clear_revocation_cache()
-
-
 @pytest.fixture
 def alerts():
     got = []

@@ -31,18 +31,6 @@ def _entries(cast, n):
              "decision": "allowed"} for i in range(n)]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_key_cache():
-    from fangkong.passes import tokens
-    from fangkong.passes.actions import clear_revocation_cache
-
-    tokens.clear_cache()
-    clear_revocation_cache()
-    yield
-    tokens.clear_cache()
-    clear_revocation_cache()
-
-
 @pytest.mark.django_db(transaction=True)
 def test_identical_batches_sent_at_once_report_together_exactly_what_was_stored(cast, monkeypatch):
     items = _entries(cast, 50)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from decimal import Decimal
-from unittest import mock
 
 import pytest
 from django.db import connection
@@ -37,21 +36,6 @@ def _policy_table(db):
 def at(y, m, d, hh=9, mm=0):
     return dt.datetime(y, m, d, hh, mm, tzinfo=TZ)
 
-
-class Clock:
-    def __init__(self):
-        self.now = timezone.now()
-        self._patch = mock.patch("django.utils.timezone.now", side_effect=lambda: self.now)
-
-    def set(self, moment):
-        self.now = moment
-
-
-@pytest.fixture
-def clock():
-    c = Clock()
-    with c._patch:
-        yield c
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from unittest import mock
 
 import pytest
 from django.test import Client
@@ -31,24 +30,6 @@ def _fresh_caches():
     tokens.clear_cache()
     actions.clear_revocation_cache()
 
-
-class Clock:
-    def __init__(self):
-        self.now = timezone.now()
-        self._patch = mock.patch("django.utils.timezone.now", side_effect=lambda: self.now)
-
-    def set(self, moment):
-        self.now = moment
-
-    def advance(self, **kw):
-        self.now += dt.timedelta(**kw)
-
-
-@pytest.fixture
-def clock():
-    c = Clock()
-    with c._patch:
-        yield c
 
 
 @pytest.fixture

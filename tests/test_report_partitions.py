@@ -38,20 +38,6 @@ def _at(day: dt.date, hh: int) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, hh, 0, tzinfo=_tz())
 
 
-class Clock:
-    def __init__(self):
-        self.now = timezone.now()
-
-    def set(self, moment):
-        self.now = moment
-
-
-@pytest.fixture
-def clock():
-    c = Clock()
-    with mock.patch("django.utils.timezone.now", side_effect=lambda: c.now):
-        yield c
-
 
 def _observe(cast, key="rp_p", seq=871, days=14):
     person = add_person(cast, key, name="分区甲", seq=seq, household=cast.hh_a1)

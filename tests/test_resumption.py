@@ -32,21 +32,6 @@ def at(y, m, d, hh=9, mm=0):
     return dt.datetime(y, m, d, hh, mm, tzinfo=TZ)
 
 
-class Clock:
-    def __init__(self):
-        self.now = timezone.now()
-        self._patch = mock.patch("django.utils.timezone.now", side_effect=lambda: self.now)
-
-    def set(self, moment):
-        self.now = moment
-
-
-@pytest.fixture
-def clock():
-    c = Clock()
-    with c._patch:
-        yield c
-
 
 @pytest.fixture(autouse=True)
 def _policy_table(db):

@@ -27,16 +27,9 @@ from fangkong.reports.figures import live_counts
 from fangkong.residents.models import ImportJob, ImportRowError
 from tests.cast import add_person, make_id, make_phone
 from tests.matrix.declarations import declaration_data
-from tests.test_observation import Clock, _policy_table, at  # noqa: F401 (the policy table fixture)
+from tests.test_observation import _policy_table, at  # noqa: F401 (the policy table fixture)
 
 DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture
-def clock():
-    c = Clock()
-    with c._patch:
-        yield c
 
 
 def as_user(user) -> Client:
