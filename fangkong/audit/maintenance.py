@@ -19,6 +19,8 @@ from contextlib import contextmanager
 
 from django.db import connections, transaction
 
+from fangkong.lib.db.partitions import Monthly
+
 
 @contextmanager
 def deletes_allowed(using: str = "default"):
@@ -63,23 +65,8 @@ def purge(*, older_than_days: int, now: dt.datetime, using: str = "default") -> 
 # On PostgreSQL audit_auditevent is partitioned by month on `at` (migration 0003,
 # fangkong.lib.db.partitions); on SQLite it is one table and these do nothing.
 
-TABLE, COLUMN = "audit_auditevent", "at"
-MONTHS_AHEAD = 2
-
-
-def ensure_partitions(now: dt.datetime | None = None, using: str = "default") -> list[str]:
-    """The partitions of the current month and MONTHS_AHEAD after it (and of any month whose
-    events wait in the DEFAULT partition, moved into it in a maintenance transaction)."""
-    from fangkong.lib.db import partitions
-
-    return partitions.ensure_partitions(TABLE, COLUMN, MONTHS_AHEAD, now=now, using=using,
-                                        moving=lambda: deletes_allowed(using))
-
-
-def detach_old(now: dt.datetime, months: int, *, dry_run: bool = False, using: str = "default") -> list[str]:
-    """DETACH (not drop) the audit partitions of the months wholly older than `months` months
-    before now: plain tables with their events and the append-only triggers, for a DBA to
-    archive. months 0: nothing."""
-    from fangkong.lib.db import partitions
-
-    return partitions.detach_older_than(TABLE, now, months, dry_run=dry_run, using=using)
+# ensure_partitions: rows waiting in the DEFAULT partition moved in a maintenance
+# transaction (the one that may delete); detach_old: the detached months keep the
+# append-only triggers (fangkong.lib.db.partitions.detach_before).
+EVENTS = Monthly("audit_auditevent", "at", months_ahead=2, moving=deletes_allowed)
+ensure_partitions, detach_old = EVENTS.ensure_partitions, EVENTS.detach_old

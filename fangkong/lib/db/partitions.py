@@ -33,7 +33,7 @@ plain table Django made.
   DETACH (the plain one: CONCURRENTLY cannot run in a transaction, and the triggers are
   put back in the same one) holds an ACCESS EXCLUSIVE lock on the parent for a moment;
   it waits at most LOCK_TIMEOUT for it (inserts queue behind it meanwhile), else fails and
-  is tried again the next day. `detach_older_than(table, now, months)` is the retention
+  is tried again the next day. `Monthly(table, column).detach_old(now, months)` is the retention
   rule's form of it: the months wholly older than `months` months before now's (0: none).
 
 Partition bounds are the months of settings.TIME_ZONE (the months the reports and
@@ -446,13 +446,31 @@ def migration(table: str, column: str, months_ahead: int = 2):
     return migrations.RunPython(forwards, backwards, elidable=False)
 
 
-def detach_older_than(table: str, now: dt.datetime, months: int, *, dry_run: bool = False,
-                      using: str = "default") -> list[str]:
-    """detach_before the month `months` months before now's (the retention rules' and
-    commands' form): the months wholly older than that; months 0 (or less): nothing."""
-    if months <= 0:
-        return []
-    return detach_before(table, add_months(month_start(now), -months), dry_run=dry_run, using=using)
+class Monthly:
+    """One table partitioned by month on `column`, as its app's daily task, retention rule and
+    owner's command (partitions_command) use it. `ensure_partitions(now=, using=)`: this
+    month's partition and `months_ahead` more (ensure_partitions); `detach_old(now, months,
+    dry_run=, using=)`: DETACH the months wholly older than `months` months before now's
+    (months 0: nothing), but never the month `keep_from(using)` returns (a month a live row
+    still needs) nor a later one. `moving(using)`: the context in which rows waiting in the
+    DEFAULT partition are moved (None: the helper's plain transaction)."""
+
+    def __init__(self, table: str, column: str, months_ahead: int = 2, *, moving=None, keep_from=None):
+        self.table, self.column, self.months_ahead = table, column, months_ahead
+        self.moving, self.keep_from = moving, keep_from
+
+    def ensure_partitions(self, now: dt.datetime | None = None, using: str = "default") -> list[str]:
+        moving = (lambda: self.moving(using)) if self.moving else None
+        return ensure_partitions(self.table, self.column, self.months_ahead, now=now, using=using, moving=moving)
+
+    def detach_old(self, now: dt.datetime, months: int, *, dry_run: bool = False, using: str = "default") -> list[str]:
+        if months <= 0:
+            return []
+        cutoff = add_months(month_start(now), -months)
+        kept = self.keep_from(using) if self.keep_from else None
+        if kept is not None:
+            cutoff = min(cutoff, kept)
+        return detach_before(self.table, cutoff, dry_run=dry_run, using=using)
 
 
 def detach_before(table: str, month: dt.date, *, dry_run: bool = False, using: str = "default") -> list[str]:
