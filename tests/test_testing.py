@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from fangkong.places.models import Organization
 from fangkong.testing import actions
-from fangkong.testing.models import Recall, Registration, Round, Tube
+from fangkong.testing.models import Recall, Registration, Round, Site, Tube
 from tests.cast import make_id, make_user
 
 
@@ -506,3 +506,43 @@ def test_registrations_outside_a_transaction_store_three_rows_or_nothing(cast, w
     assert fresh.status_code == 201 and Tube.objects.get(code="ONE2").filled == 1
     assert Registration.objects.filter(round=world["round"]).count() == 3
     assert AuditEvent.objects.filter(action="testing.register").count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_registrations_keep_the_site_until_a_site_or_round_changes(cast, world):
+    """As the server runs (autocommit): a registration keeps its site, the site's round and
+    area under the auth version (api._site), so the next one under the same version does
+    not read them; a change to the site (here its organization, which is the registrar's
+    grant, by a queryset update) or to its round (closed through the API) counts from the
+    very next registration."""
+    from django.test.utils import CaptureQueriesContext
+
+    site, user = world["site"], world["registrar"]
+    c = Client()
+    c.force_login(user)
+    url = f"/api/testing/sites/{site.pk}/registrations"
+
+    def register(n):  # a person registered on the spot (the area has two in the cast)
+        who = {"new": {"name": "现场" + "甲乙丙丁"[n - 1], "id_number": make_id(930 + n, born="19800101")}}
+        with CaptureQueriesContext(connection) as ctx:
+            resp = _api(c, url, {"client_id": str(uuid.uuid4()), "tube": "KEEP1", **who})
+        return resp, any('FROM "testing_site"' in q["sql"] for q in ctx.captured_queries)
+
+    first, read = register(1)
+    assert first.status_code == 201 and read, first.content
+    second, read = register(2)
+    assert second.status_code == 201 and not read  # kept: the site was not read
+    # The site handed to another organization: the registrar's grant no longer covers it.
+    Site.objects.filter(pk=site.pk).update(organization=None)
+    gone, _read = register(3)
+    assert gone.status_code == 404, gone.content
+    Site.objects.filter(pk=site.pk).update(organization=world["site"].organization)
+    back, read = register(3)
+    assert back.status_code == 201 and read
+    # The round closed by its committee: refused from the next registration on.
+    committee = Client()
+    committee.force_login(cast.committee_a)
+    assert _api(committee, f"/api/testing/rounds/{world['round'].pk}/close", {}).status_code == 200
+    closed, _read = register(4)
+    assert closed.status_code == 409, closed.content
+    assert Registration.objects.filter(round=world["round"]).count() == 3

@@ -10,9 +10,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from fangkong.lib import registry
-from fangkong.places.access import has_perm, scope
+from fangkong.places.access import declare_auth_tables, has_perm, scope
 
-from .models import Recall, Registration, Tube
+from .models import Recall, Registration, Round, Site, Tube
 
 SECTION = _("Mass testing")
 
@@ -89,3 +89,10 @@ def _retention(now, *, health_days, link_days, dry_run=False):
 
 registry.register_retention(registry.RetentionRule(key="testing.partitions", label=_("Testing registration partitions"),
                                                    run=_retention))
+
+
+# A registration keeps its site, the site's round and its area under the auth version
+# (api._site): any write to a site or a round changes the version, so a round closed or a
+# site moved counts from the next request. Both tables change rarely (set-up and a
+# round's transitions), never per registration.
+declare_auth_tables(lambda: [Site._meta.db_table, Round._meta.db_table])

@@ -34,6 +34,31 @@ def site_by_pk(pk: int) -> Site | None:
     (with the scope filter) was ~0.6 ms of the request's CPU, the statement itself tens of
     microseconds (profile of W6, 2026-12-06; api._site). No access check here: the caller
     decides (places.access.loaded_in_scope, else get_in_scope)."""
+    values = site_values(pk)
+    return None if values is None else site_of(values)
+
+
+def site_values(pk: int) -> tuple | None:
+    """site_by_pk's row, converted as the ORM would, as plain values (a tuple for each of
+    the site, its round and its area; None if there is no such site): what a process may
+    keep (places.access.kept) and site_of() makes the instances of."""
+    from django.db import connection
+
+    sql, readers = _site_plan()
+    with connection.cursor() as cur:
+        cur.execute(sql, [pk])
+        row = cur.fetchone()
+    if row is None:
+        return None
+    parts, at = [], 0
+    for rd in readers:
+        parts.append(tuple(rd.values(row[at:at + rd.width])))
+        at += rd.width
+    return tuple(parts)
+
+
+def _site_plan() -> tuple:
+    """(site_values' statement, a fastsql.Reader for each of Site, Round and Place), built once."""
     from django.db import connection
 
     from fangkong.lib.db import fastsql
@@ -50,15 +75,19 @@ def site_by_pk(pk: int) -> Site | None:
                f"INNER JOIN {p} ON {col(s, Site, 'place')} = {col(p, Place, 'id')} "
                f"WHERE {col(s, Site, 'id')} = %s")
         plan = _SITE_SQL[connection.vendor] = (sql, readers)
-    sql, (rs, rr, rp) = plan
-    with connection.cursor() as cur:
-        cur.execute(sql, [pk])
-        row = cur.fetchone()
-    if row is None:
-        return None
-    site = rs.instance(row[:rs.width])
-    site.round = rr.instance(row[rs.width:rs.width + rr.width])
-    site.place = rp.instance(row[rs.width + rr.width:])
+    return plan
+
+
+def site_of(values: tuple) -> Site:
+    """A new Site instance (with its round and its area) of site_values()'s values: made
+    anew for each call, so that no request changes what another is given."""
+    from django.db import connection
+
+    _sql, (rs, rr, rp) = _site_plan()
+    site_v, round_v, place_v = values
+    site = Site.from_db(connection.alias, rs.attnames, site_v)
+    site.round = Round.from_db(connection.alias, rr.attnames, round_v)
+    site.place = Place.from_db(connection.alias, rp.attnames, place_v)
     return site
 
 
