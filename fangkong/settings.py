@@ -470,6 +470,14 @@ IMPORT_DIR = Path(os.environ.get("FANGKONG_IMPORT_DIR") or SHARED_DIR / "imports
 IMPORT_ABANDON_HOURS = _int("FANGKONG_IMPORT_ABANDON_HOURS", 24, 1)
 # Rows per write transaction of a resident import (0: residents/importing/fields.BATCH).
 IMPORT_BATCH_ROWS = _int("FANGKONG_IMPORT_BATCH_ROWS", 0, 0)
+# The share of time an import may spend in its write transactions while other connections
+# write to the database (the gates): after such a batch it waits out the rest (W8).
+try:
+    IMPORT_WRITE_SHARE = float(os.environ.get("FANGKONG_IMPORT_WRITE_SHARE") or 0.3)
+except ValueError:
+    raise ImproperlyConfigured("FANGKONG_IMPORT_WRITE_SHARE must be a number") from None
+if not 0 < IMPORT_WRITE_SHARE <= 1:
+    raise ImproperlyConfigured(f"FANGKONG_IMPORT_WRITE_SHARE must be above 0 and at most 1, not {IMPORT_WRITE_SHARE}")
 
 # Inflow closed loop (M4): the committee reviews within this many minutes of forwarding
 # (the seed's promise: one hour); with auto-route on, an application goes straight to the
