@@ -32,57 +32,59 @@ def batch_rows() -> int:
 
 class WriteShare:
     """Keeps an import's write transactions to settings.IMPORT_WRITE_SHARE of its time
-    while other connections write to the same database: after a batch that took h seconds,
-    if anyone else committed meanwhile, wait h * (1 - share) / share before the next. An
+    while other connections use the same database: after a batch that took h seconds, if
+    anyone else was at work meanwhile, wait h * (1 - share) / share before the next. An
     import alone runs at full speed.
 
     Why (bench W8, bench/RESULTS.md, 2026-12-07): at full speed a 1,000,000-row import
     took 60-97 % of SQLite's writer lock and the gate check-ins beside it fell to 45-85 of
     150 a second, p99 10-20 s; with a share of 0.3 they kept the pace. On PostgreSQL their
-    p99 went from 75 ms (idle 14) to 34 ms with 2,000-row batches.
+    p99 went from 75 ms to 42 ms.
 
-    "Anyone else": SQLite's PRAGMA data_version (changes when another connection commits);
-    PostgreSQL's count of the database's commits (pg_stat_database, flushed by each backend
-    at most once a second), more than the import's own few."""
+    "Anyone else": on SQLite, another connection committed (PRAGMA data_version changed);
+    on PostgreSQL, another client backend of this database changed state (ran a statement)
+    since the last look (pg_stat_activity, live; reads count too, and the application's
+    connections must share a role, or hold pg_read_all_stats, for their state to be seen).
+    Not PostgreSQL's commit counts: a backend adds its own to them up to a second late, so
+    an import alone in small batches would seem to have company."""
 
-    OWN_COMMITS = 3  # the batch's, the job's progress and a margin (PostgreSQL)
     sleep = staticmethod(time.sleep)
 
     def __init__(self, share: float | None = None):
         from django.conf import settings
 
         self.share = settings.IMPORT_WRITE_SHARE if share is None else share
-        self.mark = self._mark() if self.share < 1 else None
+        self.mark = None
+        if self.share < 1:
+            self.others()
 
-    def _mark(self):
+    def others(self) -> bool:
+        """Whether another connection was at work since the last call."""
         with connection.cursor() as cur:
             if connection.vendor == "sqlite":
                 cur.execute("PRAGMA data_version")
+                mark = cur.fetchone()[0]
+                busy = self.mark is not None and mark != self.mark
             elif connection.vendor == "postgresql":
-                cur.execute("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+                cur.execute("SELECT clock_timestamp(), (SELECT count(*) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                            "AND backend_type = 'client backend' AND state_change >= %s)",
+                            [self.mark or "infinity"])
+                mark, seen = cur.fetchone()
+                busy = self.mark is not None and seen > 0
             else:
-                return None
-            row = cur.fetchone()
-        return row[0] if row else None
-
-    def _others_wrote(self, before, after) -> bool:
-        if before is None or after is None:
-            return False
-        if connection.vendor == "sqlite":
-            return after != before
-        return after - before > self.OWN_COMMITS
+                return False
+        self.mark = mark
+        return busy
 
     def after(self, held: float) -> float:
-        """Called after each batch, with the seconds it took: waits if others wrote
+        """Called after each batch, with the seconds it took: waits if others were at work
         meanwhile. Returns the seconds waited."""
-        if self.share >= 1:
-            return 0.0
-        before, self.mark = self.mark, self._mark()
-        if not self._others_wrote(before, self.mark):
+        if self.share >= 1 or not self.others():
             return 0.0
         pause = held * (1.0 - self.share) / self.share
         self.sleep(pause)
-        self.mark = self._mark()  # what others write during the pause is theirs to write
+        self.others()  # what others do during the pause is theirs to do
         return pause
 
 
