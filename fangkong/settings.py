@@ -471,7 +471,7 @@ IMPORT_ABANDON_HOURS = _int("FANGKONG_IMPORT_ABANDON_HOURS", 24, 1)
 # Rows per write transaction of a resident import (0: residents/importing/fields.BATCH).
 IMPORT_BATCH_ROWS = _int("FANGKONG_IMPORT_BATCH_ROWS", 0, 0)
 # The share of time an import may spend in its write transactions while other connections
-# write to the database (the gates): after such a batch it waits out the rest (W8).
+# use the database (the gates): after a batch beside them it waits out the rest (W8).
 try:
     IMPORT_WRITE_SHARE = float(os.environ.get("FANGKONG_IMPORT_WRITE_SHARE") or 0.3)
 except ValueError:

@@ -9,8 +9,8 @@ once per round (a partial unique index), a device's entry once (its client id).
 
 The registration's reads are statements built once (fastsql), not querysets compiled on
 every scan: the person by the name search's id (_person_in_area), the site with its round
-(queries.site_by_pk, scope from the loaded grants) and the audit's HQ memberships
-(command.permissions). Measured in-process on the bench's request (W6, SQLite,
+(queries.site_values, kept under the auth version; scope from the loaded grants) and the
+audit's HQ memberships (command.permissions). Measured in-process on the bench's request (W6, SQLite,
 2026-12-06): 6.0 ms of CPU a registration before, 1.9–2.6 ms after, the ORM's compiling
 of those three queries having been ~3.5 ms of it (the floor's write: 0.6 ms).
 """

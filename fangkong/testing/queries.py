@@ -27,21 +27,15 @@ def sites(user, perm: str = "testing.register"):
 _SITE_SQL: dict = {}
 
 
-def site_by_pk(pk: int) -> Site | None:
-    """The site `pk` with its round and its area (every field of the three), as
-    Site.objects.select_related("round", "place").get(pk=pk) reads it, by one statement
-    built once (fastsql): every registration reads its site, and compiling that queryset
-    (with the scope filter) was ~0.6 ms of the request's CPU, the statement itself tens of
-    microseconds (profile of W6, 2026-12-06; api._site). No access check here: the caller
-    decides (places.access.loaded_in_scope, else get_in_scope)."""
-    values = site_values(pk)
-    return None if values is None else site_of(values)
-
-
 def site_values(pk: int) -> tuple | None:
-    """site_by_pk's row, converted as the ORM would, as plain values (a tuple for each of
-    the site, its round and its area; None if there is no such site): what a process may
-    keep (places.access.kept) and site_of() makes the instances of."""
+    """The site `pk` with its round and its area (every field of the three, converted as
+    the ORM would), as plain values: a tuple for each, or None if there is no such site.
+    What a process may keep (places.access.kept); site_of() makes the instances. One
+    statement built once (fastsql): every registration reads its site, and compiling
+    Site.objects.select_related("round", "place") with the scope filter was ~0.6 ms of the
+    request's CPU, the statement itself tens of microseconds (profile of W6, 2026-12-06;
+    api._site). No access check here: the caller decides (places.access.loaded_in_scope,
+    else get_in_scope)."""
     from django.db import connection
 
     sql, readers = _site_plan()
