@@ -29,8 +29,12 @@ def test_volunteer_checks_in_offline_reports_health_checks_out_and_fever_takes_t
     now = timezone.now()
     first = actions.create_shift(acting_user=None, site=site, post="gate", starts_at=now - dt.timedelta(minutes=2),
                                  ends_at=now + dt.timedelta(hours=3), slots=2)
-    later = actions.create_shift(acting_user=None, site=site, post="gate", starts_at=now + dt.timedelta(hours=4),
-                                 ends_at=now + dt.timedelta(hours=8), slots=2)
+    # The next shift tomorrow morning: listed among the later days' shifts (without its
+    # state), so the page must learn from the server that its volunteer is off duty (at
+    # night a shift a few hours ahead was on that list, and the page did not say so).
+    tomorrow = timezone.make_aware(dt.datetime.combine(timezone.localdate() + dt.timedelta(days=1), dt.time(9)))
+    later = actions.create_shift(acting_user=None, site=site, post="gate", starts_at=tomorrow,
+                                 ends_at=tomorrow + dt.timedelta(hours=4), slots=2)
     a1 = actions.assign(acting_user=None, shift=first, user=vol)
     a2 = actions.assign(acting_user=None, shift=later, user=vol)
 

@@ -18,8 +18,11 @@
   function reply(data, batch) {
     for (const h of data.health || []) {
       showHealth(h.state, h.temperature, "");
+      // Taken off a shift shown here, or unwell while the page does not say so yet (the shifts
+      // taken off may all be on later days, listed without their state): the page anew.
       if (h.removed.some((id) => { const li = document.querySelector(`li[data-assignment="${id}"]`);
-                                   return li && li.dataset.state !== "removed"; })) reload = true;
+                                   return li && li.dataset.state !== "removed"; })
+          || (h.state === "unwell" && !$("unwell"))) reload = true;
     }
     const bad = off.refusedOf(data);
     // A shift refused (another post's QR code, checked in twice...): shown as the server has it.
