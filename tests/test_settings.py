@@ -63,6 +63,11 @@ def test_defaults_work_and_generate_dev_keys(tmp_path):
     ({"DATABASE_URL": "postgres://u@primary/fk", "DATABASE_REPLICA_URL": "nonsense"}, "DATABASE_REPLICA_URL is not a valid"),
     ({"FANGKONG_REPLICA_STICKY_SECONDS": "five"}, "FANGKONG_REPLICA_STICKY_SECONDS"),
     ({"FANGKONG_REPLICA_MAX_LAG_SECONDS": "-1"}, "FANGKONG_REPLICA_MAX_LAG_SECONDS"),
+    # The import's share of the writer beside others (residents/importing/jobs.WriteShare).
+    ({"FANGKONG_IMPORT_WRITE_SHARE": "half"}, "FANGKONG_IMPORT_WRITE_SHARE must be a number"),
+    ({"FANGKONG_IMPORT_WRITE_SHARE": "0"}, "FANGKONG_IMPORT_WRITE_SHARE must be above 0"),
+    ({"FANGKONG_IMPORT_WRITE_SHARE": "1.5"}, "FANGKONG_IMPORT_WRITE_SHARE must be above 0"),
+    ({"FANGKONG_IMPORT_WRITE_SHARE": "nan"}, "FANGKONG_IMPORT_WRITE_SHARE must be above 0"),
 ])
 def test_bad_values_fail_loudly(tmp_path, env, message):
     code, out = load(tmp_path, **env)
