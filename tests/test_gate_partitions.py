@@ -23,7 +23,7 @@ from django.utils import timezone
 from fangkong.audit.models import AuditEvent
 from fangkong.clinic.models import Visit
 from fangkong.core.retention import purge
-from fangkong.gates.models import GateEntry
+from fangkong.gates.models import GateEntry, SuspectClock
 from fangkong.gates.tasks import ensure_entry_partitions
 from fangkong.lib.db import partitions
 from fangkong.passes import tokens
@@ -158,6 +158,50 @@ def test_a_clock_suspect_entry_resent_is_stored_once(cast, login, clock):
         assert _where(stored.pk) == _month(stored.received_at)
 
 
+def _fast_clock_entry_resent_once_plausible(cast, client, clock):
+    """An entry from a device clock 15 min fast, stored at its receipt time; sent again 20
+    min later, when its device time has become plausible (the unique key cannot meet the
+    stored copy: another occurred_at)."""
+    fast = _entry(cast, clock.now + dt.timedelta(minutes=15), offline=False)
+    first = _post(client, ENTRIES, fast)
+    assert first.status_code == 201
+    stored = GateEntry.objects.get(client_id=fast["client_id"])
+    assert stored.clock_suspect and SuspectClock.objects.get(client_id=stored.client_id).occurred_at == stored.occurred_at
+    clock.set(clock.now + dt.timedelta(minutes=20))
+    again = _post(client, ENTRIES, fast)
+    assert again.status_code == 200, again.content
+    assert again.json()["id"] == first.json()["id"] and again.json()["created"] is False
+    from fangkong.places.actions import create_place
+
+    east_gate = create_place(acting_user=None, kind="checkpoint", name="甲一小区东门", code="A1Y-E", parent=cast.compound_a1)
+    elsewhere = _post(client, ENTRIES, {**fast, "place": east_gate.pk})  # the same id at another checkpoint
+    assert elsewhere.status_code == 422 and [e["field"] for e in elsewhere.json()["detail"]] == ["client_id"]
+    batch = _post(client, BATCH, {"entries": [fast]}).json()
+    assert (batch["stored"], batch["duplicates"]) == (0, 1)
+    assert GateEntry.objects.filter(client_id=fast["client_id"]).count() == 1
+    assert AuditEvent.objects.filter(action="gates.entry", object_id=str(stored.pk)).count() == 1
+    # An entry never suspect is stored as before.
+    plain = _post(client, ENTRIES, _entry(cast, clock.now - dt.timedelta(minutes=1), offline=False))
+    assert plain.status_code == 201 and GateEntry.objects.count() == 2
+
+
+def test_a_clock_suspect_entry_resent_once_its_time_is_plausible_is_stored_once(cast, login, clock):
+    clock.set(_local(_third_of_this_month(), 10))
+    _fast_clock_entry_resent_once_plausible(cast, login(cast.guard_a), clock)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_clock_suspect_entry_resent_once_plausible_outside_a_transaction(cast, clock):
+    """As the server runs: on PostgreSQL the plausible resend is the one-statement check-in
+    (fastsql.insert_chained), refused there by its NOT EXISTS on SuspectClock."""
+    from django.test import Client
+
+    clock.set(_local(_third_of_this_month(), 10))
+    client = Client()
+    client.force_login(cast.guard_a)
+    _fast_clock_entry_resent_once_plausible(cast, client, clock)
+
+
 @pytest.mark.parametrize("path", ["single", "batch"])
 def test_a_clock_suspect_resend_committed_meanwhile_is_found_under_the_lock(cast, login, clock, path):
     """A concurrent send of the same suspect entry, committed between the lookup before the
@@ -237,7 +281,11 @@ def test_the_retention_rule_detaches_old_months_only_when_set(cast, login, clock
     clock.set(_local(old, 10))
     assert _post(client, ENTRIES, _entry(cast, clock.now - dt.timedelta(minutes=4))).status_code == 201
     e = GateEntry.objects.get()
+    assert _post(client, ENTRIES, _entry(cast, clock.now + dt.timedelta(hours=1))).status_code == 201  # a fast clock
     clock.set(now)
+    assert _post(client, ENTRIES, _entry(cast, clock.now + dt.timedelta(hours=1))).status_code == 201
+    kept_claim = GateEntry.objects.get(clock_suspect=True, occurred_at__gte=now - dt.timedelta(minutes=1)).client_id
+    assert SuspectClock.objects.count() == 2
     ensure_entry_partitions.call_local()
     assert _where(e.pk) == _month(e.occurred_at)
     settings.GATE_ENTRY_DETACH_MONTHS = 0  # the default: never
@@ -251,10 +299,12 @@ def test_the_retention_rule_detaches_old_months_only_when_set(cast, login, clock
     assert _where(e.pk) == _month(e.occurred_at)
     assert purge(now)["gates.partitions"]["partitions_detached"] >= 1
     assert _where(e.pk) is None  # out of the table, kept in the detached month's table
+    # The old month's suspect clock is forgotten with it; this month's is kept.
+    assert list(SuspectClock.objects.values_list("client_id", flat=True)) == [kept_claim]
     assert _month(now) in partitions.partitions(TABLE)
     with connection.cursor() as cur:
-        cur.execute(f"SELECT id FROM {_month(e.occurred_at)}")
-        assert cur.fetchall() == [(e.pk,)]
+        cur.execute(f"SELECT id, clock_suspect FROM {_month(e.occurred_at)} ORDER BY id")
+        assert cur.fetchall() == [(e.pk, False), (e.pk + 1, True)]
 
 
 def _constraints(table):

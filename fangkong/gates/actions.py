@@ -9,10 +9,14 @@ same device time, so it meets the stored copy there. An entry whose device clock
 is stored at the time it was received, which a resend does not share (nor does a resend
 that comes so late that its device time is now out of range): such an entry is looked up
 by client_id before its insert, under an advisory lock of the id on PostgreSQL (the single
-writer on SQLite), so that concurrent resends of it are stored once too. Not met: the
-reverse, an entry stored at its receipt time (a clock more than FUTURE_SKEW fast) resent
-singly once its device time has become plausible, with that device time (a batch meets it:
-record_batch looks every client id up first).
+writer on SQLite), so that concurrent resends of it are stored once too. The reverse, an
+entry stored at its receipt time (a clock more than FUTURE_SKEW fast) resent once its
+device time has become plausible, with that device time: a batch looks every client id up
+first; a single check-in is refused by the entry's row in SuspectClock (models.py), in the
+check-in's one statement on PostgreSQL (a NOT EXISTS on that small table's key: no round
+trip more), read by the single writer before the insert on SQLite. Left open: the two sends
+at the same moment, one with the clock found suspect and one not (the second insert does not
+wait for the first's lock; stored twice, both carrying the client id).
 
 Decision: the server checks the pass again (signature, expiry at the moment of the entry,
 revocation, colour) and the temperature. An entry made online that the server refuses is
@@ -45,7 +49,7 @@ from fangkong.places.access import kept, path_in_scope, places_in_scope
 from fangkong.places.models import Place
 
 from . import passcheck
-from .models import CHECKPOINT_KINDS, GateEntry
+from .models import CHECKPOINT_KINDS, GateEntry, SuspectClock
 
 FUTURE_SKEW = dt.timedelta(minutes=10)  # a device clock ahead by more than this is not trusted
 MAX_AGE = dt.timedelta(days=30)  # an offline queue older than this: device clock not trusted
@@ -357,8 +361,12 @@ def record_entry(*, acting_user, data: dict, now: dt.datetime | None = None) -> 
             if found is not None:
                 return found
             row.run()  # at once, not with the batch's rows: the next lookup of the id sees it
+            _claim_suspect([entry])
             stored(entry)
             return entry
+        found = _suspect_copy(entry.client_id)  # stored before at its receipt time
+        if found is not None:
+            return found
         # IntegrityError (here or in the batch's insert): this entry is stored already (a resend)
         group_commit.insert_later(row, then=stored)
         return entry
@@ -369,8 +377,13 @@ def record_entry(*, acting_user, data: dict, now: dt.datetime | None = None) -> 
             # The entry and its event in one statement, its own transaction: one round trip
             # instead of four (BEGIN, two INSERTs, COMMIT). A fever opens a triage visit in
             # the same transaction, so it takes the path below; so does a suspect clock (a
-            # lookup first).
-            fastsql.insert_chained(row, event, "object_id")
+            # lookup first). Not if this entry was stored before with a suspect clock.
+            if fastsql.insert_chained(row, event, "object_id", unless=_SUSPECT_SQL, unless_params=[entry.client_id]):
+                return entry, True
+            found = _suspect_copy(entry.client_id)
+            if found is not None:
+                return _existing(found, clean), False
+            fastsql.insert_chained(row, event, "object_id")  # its copy's month detached since
             return entry, True
         result = group_commit.write(write)
         if result is not entry:
@@ -407,6 +420,25 @@ def _stored_copy(client_id) -> GateEntry | None:
     transaction)."""
     _lock_client_ids([client_id])
     return GateEntry.objects.filter(client_id=client_id).first()
+
+
+_SUSPECT_SQL = f"EXISTS (SELECT 1 FROM {SuspectClock._meta.db_table} WHERE client_id = %s)"
+
+
+def _claim_suspect(entries: list[GateEntry]) -> None:
+    """Note the client ids of these entries, stored with a suspect clock (SuspectClock)."""
+    SuspectClock.objects.bulk_create(
+        [SuspectClock(client_id=e.client_id, occurred_at=e.occurred_at) for e in entries],
+        update_conflicts=True, unique_fields=["client_id"], update_fields=["occurred_at"])
+
+
+def _suspect_copy(client_id) -> GateEntry | None:
+    """The entry of this client id stored before with a suspect clock, if any (one read of
+    SuspectClock's key, nearly always empty-handed; the entry read only when it is there)."""
+    claim = fastsql.get(SuspectClock, ("occurred_at",), client_id=client_id)
+    if claim is None:
+        return None
+    return GateEntry.objects.filter(client_id=client_id, occurred_at=claim.occurred_at).first()
 
 
 def _existing(entry: GateEntry, clean: dict) -> GateEntry:
@@ -493,6 +525,8 @@ def record_batch(*, acting_user, items: list, now: dt.datetime | None = None) ->
                     accepted.remove(str(e.client_id))
                     rejected.append({"client_id": str(e.client_id), "errors": {
                         "client_id": _("This entry id was already used for another checkpoint")}})
+        if any(e.clock_suspect for e in new):
+            _claim_suspect([e for e in new if e.clock_suspect])
         fevers = [e for e in new if _is_fever(e)]
         if fevers:
             _open_triage(fevers)

@@ -46,9 +46,17 @@ registry.register_metric(registry.Metric("gates.fevers", _("Fevers at gates"), S
 # plain table per month for a DBA to archive, out of the pages and the daily figures. The
 # app deletes no gate entry (a clinic visit names its entry: clinic/0003). SQLite: nothing.
 def _detach_partitions(now, *, health_days, link_days, dry_run=False):
-    from .maintenance import detach_old
+    from django.db.models import Exists, OuterRef
 
-    return {"partitions_detached": len(detach_old(now, settings.GATE_ENTRY_DETACH_MONTHS, dry_run=dry_run))}
+    from .maintenance import detach_old
+    from .models import GateEntry, SuspectClock
+
+    detached = detach_old(now, settings.GATE_ENTRY_DETACH_MONTHS, dry_run=dry_run)
+    if detached and not dry_run:
+        # The suspect clocks noted of entries now out of the log: no resend can meet those.
+        SuspectClock.objects.filter(~Exists(GateEntry.objects.filter(
+            client_id=OuterRef("client_id"), occurred_at=OuterRef("occurred_at")))).delete()
+    return {"partitions_detached": len(detached)}
 
 
 registry.register_retention(registry.RetentionRule(key="gates.partitions", label=_("Gate entry partitions"),

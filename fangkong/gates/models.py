@@ -85,3 +85,20 @@ class GateEntry(models.Model):
 
     def __str__(self):
         return f"{self.place_id} {self.direction} {self.masked or self.plate} {self.decision}"
+
+
+class SuspectClock(models.Model):
+    """The client id of every entry stored at its receipt time because its device clock was
+    implausible (GateEntry.clock_suspect), with the time it was stored under. The gate log's
+    unique key (client_id, occurred_at) cannot meet such an entry when the device sends it
+    again with the same device time once that time has become plausible; a check-in with a
+    plausible time is refused here instead (actions.record_entry: in its one statement on
+    PostgreSQL), so that it is stored once. A plain table, not partitioned, keyed by the
+    client id alone: a partitioned table's unique keys must hold its partition key. Rows
+    leave with their entries' month (the gates' retention rule)."""
+
+    client_id = models.UUIDField(primary_key=True)
+    occurred_at = models.DateTimeField()  # the entry's, to find it in its partition
+
+    class Meta:
+        verbose_name = _("gate entry with a suspect clock")

@@ -22,6 +22,8 @@ parameters.
 """
 from __future__ import annotations
 
+import re
+
 from django.db import connection
 
 _insert_sql: dict = {}
@@ -80,13 +82,19 @@ class Prepared:
 _chained_sql: dict = {}
 
 
-def insert_chained(first: Prepared, second: Prepared, link: str) -> None:
+def insert_chained(first: Prepared, second: Prepared, link: str, *, unless: str = "", unless_params=()) -> bool:
     """PostgreSQL: the two prepared INSERTs as one statement (a data-modifying WITH), the
     second's `link` value being the first's key as text (an audit event's object_id naming
     the row it records); both keys set. Outside a transaction it is one round trip and its
     own transaction, instead of BEGIN, two INSERTs and COMMIT: four (the gate check-in,
-    gates.actions.record_entry). Refused as a whole (IntegrityError) if either row is."""
-    key = (type(first.obj), type(second.obj), link, connection.vendor)
+    gates.actions.record_entry). Refused as a whole (IntegrityError) if either row is.
+
+    `unless`: an SQL condition (with `unless_params`); where it holds, neither row is
+    inserted and this returns False (no key set). The first row's values are then selected
+    rather than listed (INSERT ... SELECT ... WHERE NOT ...), each cast to its column's type
+    without its length (so a value too long is refused by the column, as with VALUES, not
+    cut by the cast)."""
+    key = (type(first.obj), type(second.obj), link, connection.vendor, unless)
     plan = _chained_sql.get(key)
     if plan is None:
         if connection.vendor != "postgresql":
@@ -96,19 +104,33 @@ def insert_chained(first: Prepared, second: Prepared, link: str) -> None:
         _sql, b_fields, _i = _insert_plan(type(second.obj))
         a_meta, b_meta = first.obj._meta, second.obj._meta
         b_vals = ", ".join(f'"a".{qn(a_meta.pk.column)}::text' if f.attname == link else "%s" for f in b_fields)
+        if unless:
+            a_rows = (f'SELECT {", ".join("%s::" + _base_type(f) for f in a_fields)} '
+                      f"WHERE NOT ({unless})")
+        else:
+            a_rows = f'VALUES ({", ".join(["%s"] * len(a_fields))})'
         sql = (f'WITH "a" AS (INSERT INTO {qn(a_meta.db_table)} ({", ".join(qn(f.column) for f in a_fields)}) '
-               f'VALUES ({", ".join(["%s"] * len(a_fields))}) RETURNING {qn(a_meta.pk.column)}), '
+               f'{a_rows} RETURNING {qn(a_meta.pk.column)}), '
                f'"b" AS (INSERT INTO {qn(b_meta.db_table)} ({", ".join(qn(f.column) for f in b_fields)}) '
                f'SELECT {b_vals} FROM "a" RETURNING {qn(b_meta.pk.column)}) '
                f'SELECT "a".{qn(a_meta.pk.column)}, "b".{qn(b_meta.pk.column)} FROM "a", "b"')
         plan = _chained_sql[key] = (sql, [f.attname != link for f in b_fields])
     sql, keep = plan
     with connection.cursor() as cur:
-        cur.execute(sql, [*first.params, *(v for v, k in zip(second.params, keep) if k)])
-        a_id, b_id = cur.fetchone()
+        cur.execute(sql, [*first.params, *unless_params, *(v for v, k in zip(second.params, keep) if k)])
+        row = cur.fetchone()
+    if row is None:
+        return False
+    a_id, b_id = row
     first.stored(a_id)
     second.set(link, str(a_id))
     second.stored(b_id)
+    return True
+
+
+def _base_type(field) -> str:
+    """The field's column type without its length or precision: varchar(24) -> varchar."""
+    return re.sub(r"\(.*\)", "", field.db_type(connection)).strip()
 
 
 def run_many(rows: list[Prepared]) -> None:
