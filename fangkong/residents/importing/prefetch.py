@@ -49,7 +49,7 @@ class _Cleans:
 def _encode_batch(batch: Batch) -> tuple:
     rows = batch.rows
     cleans = pickle.dumps([r.clean for r in rows], protocol=pickle.HIGHEST_PROTOCOL)
-    return batch.size, cleans, [
+    return batch.size, batch.ends, cleans, [
         (r.row, r.errors, r.place_text, r.employer_text, r.tenure, r.tenure_error, r.address, r.address_error,
          r.bidx, r.phone_bidx, r.values)
         for r in rows
@@ -57,7 +57,7 @@ def _encode_batch(batch: Batch) -> tuple:
 
 
 def _decode_batch(payload: tuple) -> Batch:
-    size, blob, wire = payload
+    size, ends, blob, wire = payload
     cleans = _Cleans(blob)
     rows = []
     for i, t in enumerate(wire):
@@ -66,7 +66,7 @@ def _decode_batch(payload: tuple) -> Batch:
          r.bidx, r.phone_bidx, r.values) = t
         r.clean, r.resolved = (cleans, i), None
         rows.append(r)
-    return Batch(rows, size)
+    return Batch(rows, size, ends)
 
 
 def _die_with_parent(parent: int) -> None:

@@ -192,12 +192,23 @@ def resolve_row(r: Row, lookups: Lookups, cached_only: bool = False) -> list | N
 
 
 class Batch:
-    """Up to batch_size rows of the file after the first stage; `size` counts blank rows too."""
+    """Up to batch_size rows of the file after the first stage; `size` counts blank rows too.
+    `ends[i]`: how many of the batch's file rows, blank ones included, come up to and with
+    rows[i], so that the batch can be stored in parts (`part`), each advancing the job's
+    cursor by its own file rows."""
 
-    __slots__ = ("rows", "size")
+    __slots__ = ("rows", "size", "ends")
 
-    def __init__(self, rows: list[Row], size: int):
-        self.rows, self.size = rows, size
+    def __init__(self, rows: list[Row], size: int, ends: list[int]):
+        self.rows, self.size, self.ends = rows, size, ends
+
+    def part(self, start: int, count: int | None) -> "Batch":
+        """rows[start:start + count] (all the rest with None) as a batch of its own; the
+        last part also takes the blank rows after the last row."""
+        stop = len(self.rows) if count is None else min(len(self.rows), start + count)
+        before = self.ends[start - 1] if start else 0
+        after = self.size if stop == len(self.rows) else self.ends[stop - 1]
+        return Batch(self.rows[start:stop], after - before, [e - before for e in self.ends[start:stop]])
 
 
 def read_batches(source: Table, skip: int, lookups: Lookups, batch_size: int, gate: Callable[[], None] | None,
@@ -205,24 +216,25 @@ def read_batches(source: Table, skip: int, lookups: Lookups, batch_size: int, ga
     """The file's rows after the first `skip`, through the first stage, in batches. With a
     gate (a reader thread), it is called for every row and the GIL is released after it.
     `counter.value` (if given) is the number of rows read so far: the job's progress."""
-    rows, size, read = [], 0, 0
+    rows, ends, size, read = [], [], 0, 0
     for rownum, cells in source.data_rows(skip=skip):
         if gate is not None:
             gate()
         r = read_row(rownum, cells, lookups)
+        size += 1
         if r is not None:
             rows.append(r)
-        size += 1
+            ends.append(size)
         read += 1
         if counter is not None:
             counter.value = read
         if size >= batch_size:
-            yield Batch(rows, size)
-            rows, size = [], 0
+            yield Batch(rows, size, ends)
+            rows, ends, size = [], [], 0
         if gate is not None:
             os.sched_yield()  # releases the GIL: the main thread takes it back as soon as the database returns
     if size:
-        yield Batch(rows, size)
+        yield Batch(rows, size, ends)
 
 
 def tags_text(clean) -> str:
