@@ -54,6 +54,7 @@ class WriteShare:
     # SQLite: while others use the database (seen within COMPANY_SECONDS), a batch is
     # written in transactions of SHARED_ROWS rows, each followed by its pause: a gate's
     # check-in waits at most for one of those, not for a batch of 20,000 rows (1-2 s).
+    # So is the import's first part, which finds out whether anyone else is there.
     # Alone, the batches stay whole (short transactions cost more a row: bench W8). Not on
     # PostgreSQL, where the import's transactions hold no lock a check-in waits for.
     SHARED_ROWS = 200
@@ -65,6 +66,7 @@ class WriteShare:
         self.share = settings.IMPORT_WRITE_SHARE if share is None else share
         self.mark = None
         self.company_at: float | None = None  # when others were last seen at work
+        self.probing = True  # nothing seen yet: the first part is short
         if self.share < 1:
             self.others()
 
@@ -73,9 +75,8 @@ class WriteShare:
         rows at a time while others use a SQLite database (decided before each part)."""
         start = 0
         while True:
-            small = (self.share < 1 and connection.vendor == "sqlite" and self.company_at is not None
-                     and self.clock() - self.company_at < self.COMPANY_SECONDS)
-            part = batch.part(start, self.SHARED_ROWS if small else None)
+            short = self.sharing() or (self.probing and self.share < 1 and connection.vendor == "sqlite")
+            part = batch.part(start, self.SHARED_ROWS if short else None)
             yield part
             start += len(part.rows)
             if start >= len(batch.rows):
@@ -100,9 +101,16 @@ class WriteShare:
         self.mark = mark
         return busy
 
+    def sharing(self) -> bool:
+        """Whether writes are to be cut short now: others were seen at work on this SQLite
+        database within COMPANY_SECONDS."""
+        return (self.share < 1 and connection.vendor == "sqlite" and self.company_at is not None
+                and self.clock() - self.company_at < self.COMPANY_SECONDS)
+
     def after(self, held: float) -> float:
         """Called after each batch, with the seconds it took: waits if others were at work
         meanwhile. Returns the seconds waited."""
+        self.probing = False
         if self.share >= 1 or not self.others():
             return 0.0
         self.company_at = self.clock()
@@ -168,7 +176,7 @@ def _run_import(job: ImportJob, path: Path, *, acting_user, progress, batch_size
     job.status = ImportJob.Status.DONE
     job.total_rows = job.processed_rows
     job.save(update_fields=["status", "total_rows", "updated_at"])
-    _forget_seen(job)
+    _forget_seen(job, share)
     remove_file(job)  # the uploaded list holds personal data: gone once imported (a failed job keeps it to resume)
     record(acting_user, "residents.import.finish", obj=job, detail={
         "created": job.created_count, "updated": job.updated_count,
@@ -218,10 +226,27 @@ def _failed(job: ImportJob, acting_user, exc: Exception) -> ImportJob:
     return job
 
 
-def _forget_seen(job: ImportJob) -> None:
+FORGET_ROWS = 2_000  # ImportSeen rows deleted a transaction while others use a SQLite database
+
+
+def _forget_seen(job: ImportJob, share: WriteShare | None = None) -> None:
     """Delete the job's ImportSeen rows. When no other job has rows there, SQLite empties
     the table with a DELETE without WHERE, which drops its pages instead of visiting every
-    row and index entry (the check and the delete share one write transaction)."""
+    row and index entry (the check and the delete share one write transaction). While
+    others use a SQLite database (`share`), in transactions of FORGET_ROWS rows with the
+    share's pauses instead: the whole delete held the writer lock 1.1 s after an import of
+    300,000 rows, and a gate's check-in waited for it (bench W8, 2026-12-07)."""
+    if share is not None and share.sharing():
+        table = connection.ops.quote_name(ImportSeen._meta.db_table)
+        while True:
+            began = time.perf_counter()
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE job_id = %s LIMIT %s)",
+                               [job.pk, FORGET_ROWS])
+                deleted = cursor.rowcount
+            if deleted < FORGET_ROWS:
+                return
+            share.after(time.perf_counter() - began)
     with transaction.atomic():
         others = ImportSeen.objects.filter(job_id__lt=job.pk).exists() or ImportSeen.objects.filter(job_id__gt=job.pk).exists()
         if connection.vendor == "sqlite" and not others:
