@@ -147,7 +147,8 @@ def test_bench_profile_lists_each_statement_of_a_check_in(bench_migrated):
     WSGI application answered 201 (else it exits non-zero), the CPU per request, the
     statements of each request in order with their count per request (the floor's one
     INSERT; the check-in's session and pass reads, then its write: on PostgreSQL the entry
-    and its audit event in one WITH), and the CPU by part."""
+    and its audit event in one WITH, on SQLite the suspect-clock key read and the two
+    INSERTs), and the CPU by part."""
     url = os.environ.get("DATABASE_URL", "")
     db = "postgres" if url.startswith(("postgres://", "postgresql://")) else "sqlite"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FANGKONG_")}
@@ -171,6 +172,8 @@ def test_bench_profile_lists_each_statement_of_a_check_in(bench_migrated):
     if db == "postgres":
         assert len(w4_once) == 3 and w4_once[2].startswith('WITH "a" AS (INSERT INTO "gates_gateentry"'), w4_once
     else:
-        assert [sql[:32] for sql in w4_once[2:]] == ['INSERT INTO "gates_gateentry" ("', 'INSERT INTO "audit_auditevent" ('], w4_once
+        # The writer reads whether the entry was stored before with a suspect clock, then inserts.
+        assert [sql[:32] for sql in w4_once[2:]] == ['SELECT "gates_suspectclock"."cli', 'INSERT INTO "gates_gateentry" ("',
+                                                     'INSERT INTO "audit_auditevent" ('], w4_once
     cpu = float(re.search(r"^cpu_ms=(\d+\.\d\d) ", w4, re.M).group(1))
     assert cpu > 0 and "fangkong: gate check-in (record_entry)" in w4
