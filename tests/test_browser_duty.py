@@ -25,7 +25,8 @@ def test_volunteer_checks_in_offline_reports_health_checks_out_and_fever_takes_t
     cast = live_cast
     site = create_organization(acting_user=None, kind="site", name="北门值守点", code="DUTYB", place=cast.compound_a1)
     vol = cast.volunteer
-    actions.deploy(acting_user=None, user=vol, site=site, starts_on=timezone.localdate())
+    actions.deploy(acting_user=None, user=vol, site=site,
+                       starts_on=timezone.localdate() - dt.timedelta(days=1))  # the shift began 2 min ago: maybe yesterday
     now = timezone.now()
     first = actions.create_shift(acting_user=None, site=site, post="gate", starts_at=now - dt.timedelta(minutes=2),
                                  ends_at=now + dt.timedelta(hours=3), slots=2)

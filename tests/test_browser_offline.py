@@ -36,7 +36,8 @@ EARLIER_VERSION = """async ([user, assignment, clientId]) => {
 def test_duty_page_sends_what_the_earlier_version_queued_and_reloads_offline(live_server, live_cast, open_page):
     cast = live_cast
     site = create_organization(acting_user=None, kind="site", name="南门值守点", code="DUTYS", place=cast.compound_a1)
-    duty.deploy(acting_user=None, user=cast.volunteer, site=site, starts_on=timezone.localdate())
+    duty.deploy(acting_user=None, user=cast.volunteer, site=site,
+                    starts_on=timezone.localdate() - dt.timedelta(days=1))  # the shift began 2 min ago: maybe yesterday
     now = timezone.now()
     shift = duty.create_shift(acting_user=None, site=site, post="gate", starts_at=now - dt.timedelta(minutes=2),
                               ends_at=now + dt.timedelta(hours=3), slots=2)

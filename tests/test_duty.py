@@ -609,7 +609,8 @@ def test_services_offer_the_people_on_duty_now_as_deliverers_first(duty, cast, c
     actions.check(acting_user=duty["vol3"], assignment_id=a.pk, direction="in", client_id="svc1")
     actions.assign(acting_user=duty["lead"], shift=now_shift, user=duty["vol2"])  # on the shift, not yet checked in
     far = make_user("far_vol", [("volunteer", duty["other"])])
-    actions.deploy(acting_user=None, user=far, site=duty["other"], starts_on=timezone.localdate())
+    actions.deploy(acting_user=None, user=far, site=duty["other"],
+                       starts_on=timezone.localdate() - dt.timedelta(days=1))  # its shift began 10 min ago: maybe yesterday
     far_shift = _shift(duty["other"], start_in=-dt.timedelta(minutes=10))
     actions.assign(acting_user=None, shift=far_shift, user=far)
     req = services.create_request(acting_user=None, person=cast.person_a1, kind="medicine", text="药", source="staff")

@@ -364,15 +364,18 @@ def test_rota_is_the_duty_modules_hotline_shifts(cast):
     other.first_name = "别街值班"
     other.save()
     lead_t = make_user("hotline_lead_t", [("site_lead", site_t)])
-    duty.deploy(acting_user=None, user=other, site=site_t, kind="cadre", starts_on=timezone.localdate())
     now = timezone.now()
+    # Deployed from the day the first shift starts (an hour ago: yesterday just after midnight).
+    since = timezone.localtime(now - dt.timedelta(hours=1)).date()
+    duty.deploy(acting_user=None, user=other, site=site_t, kind="cadre", starts_on=since)
     shift_t = duty.create_shift(acting_user=None, site=site_t, post="hotline", starts_at=now - dt.timedelta(hours=1),
                                 ends_at=now + dt.timedelta(hours=7))
     duty.assign(acting_user=None, shift=shift_t, user=other)
 
     lc = as_user(lead)
     for o in (o1, o2):
-        assert lc.post(f"/duty/sites/{site.pk}/deploy/", {"username": o.username, "kind": "cadre"}).status_code == 302
+        assert lc.post(f"/duty/sites/{site.pk}/deploy/", {"username": o.username, "kind": "cadre",
+                                                          "starts_on": since.isoformat()}).status_code == 302
     fmt, local = "%Y-%m-%dT%H:%M", timezone.localtime
     for start in (now - dt.timedelta(hours=1), now + dt.timedelta(hours=7)):
         assert lc.post(f"/duty/sites/{site.pk}/shifts/", {"post": "hotline", "slots": 1, "starts_at": local(start).strftime(fmt),
