@@ -16,8 +16,8 @@ def pytest_collection_modifyitems(config, items):
     layout on a phone, the demo's clock just after midnight, a subprocess on a SQLite file of
     its own): scripts/test runs both
     databases side by side on the same two cores, so each such test runs in one of the two
-    runs only: the SQLite run, or with one_database("postgresql") the PostgreSQL run (the
-    page words: that keeps the two runs about as long). The other run deselects it (not a
+    runs only: the SQLite run, or with one_database("postgresql") the PostgreSQL run (what
+    needs PostgreSQL: partitions, the replica, two servers). The other run deselects it (not a
     skip); every page route still runs on both databases through the access matrix, which
     fails on any 5xx. FANGKONG_BOTH_DATABASES=1 runs them in both."""
     if os.environ.get("FANGKONG_BOTH_DATABASES") == "1":

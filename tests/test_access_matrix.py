@@ -16,10 +16,12 @@ Expected outcomes are computed from the place tree, not from the access module:
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
 import re
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -41,6 +43,15 @@ ORG_SCOPES = ["org_own", "org_sibling"]
 
 
 # --- Route discovery ------------------------------------------------------------------
+
+# A route whose path ends so is a file (a PDF, a spreadsheet, a service worker), not a page:
+# the walks of the pages in a browser and in Chinese pass it by (the matrix does not).
+FILE_SUFFIXES = (".pdf", ".xlsx", ".csv", ".js")
+
+
+def is_file_route(pattern: str) -> bool:
+    return pattern.rstrip("$").endswith(FILE_SUFFIXES)
+
 
 def page_routes():
     out = []
@@ -139,29 +150,46 @@ PG_SCOPES = {"own", "sibling", "org_own"}
 
 # A role WITHOUT a route's permission is refused (403) before any scope is looked at, so
 # the scope variants that differ only in which rows a grant selects (leaf, parent, the
-# other unit) add nothing for it. Each such role is tried once a route, at one of three
-# scopes, turning from route to route (a hash of the route and the role's place in the
-# table): its own community (a view that forgot the permission check answers 200 or 404
-# there), a sibling community (a view that looks the object up in scope before checking
-# the permission answers 404) or its own unit (the organization path). Every route is so
-# tried by about five refused roles at each of the three, and every refused role at each
-# of the three on about a hundred routes. Roles holding the permission are tried at every
-# scope (the three of PG_SCOPES on PostgreSQL). This cut the page matrix from 77,086
-# subtests (129 subjects a route) to about a third. FANGKONG_FULL_MATRIX=1 tries every
-# subject everywhere.
+# other unit) add nothing for it. Each such role is tried on half the routes it lacks, at
+# one of three scopes, turning from route to route (a hash of the route and the role's
+# place in the table): its own community (a view that forgot the permission check answers
+# 200 or 404 there), a sibling community (a view that looks the object up in scope before
+# checking the permission answers 404) or its own unit (the organization path); on the
+# other half it is not tried. So every route is tried by about half its refused roles (at
+# least one, and the signed-in user without any grant, always), and every refused role at
+# each of the three scopes on about fifty routes. Roles holding the permission are tried at
+# every scope (the three of PG_SCOPES on PostgreSQL). The turn cut the page matrix from
+# 77,086 subtests (129 subjects a route) to 17,397, the half to about 13,000 (on PostgreSQL,
+# where holders are tried at three scopes, from about 11,000 to 7,500): the refusals were
+# half of the page matrix's requests, which was the slowest test of both runs of
+# scripts/test (2026-12-07: 348 s on SQLite, 264 s on PostgreSQL, loaded).
+# FANGKONG_FULL_MATRIX=1 tries every subject everywhere.
 NONHOLDER_SCOPES = ("own", "sibling", "org_own")
+NONHOLDER_TURNS = 2 * len(NONHOLDER_SCOPES)  # a turn past the scopes: not tried on this route
 
 
 def _tried(role, scope, perm, route) -> bool:
     """Is (role@scope) tried on `route` (method and URL) needing `perm`? See NONHOLDER_SCOPES."""
-    import zlib
-
     if role is None or role == "admin" or perm is None or perm in role_perms(role):
         return True
     if os.environ.get("FANGKONG_FULL_MATRIX") == "1":
         return True
-    turn = zlib.crc32(route.encode()) + all_roles().index(role)
-    return scope == NONHOLDER_SCOPES[turn % len(NONHOLDER_SCOPES)]
+    return _refused_turns(perm, route).get(role) == scope
+
+
+@functools.lru_cache(maxsize=None)
+def _refused_turns(perm, route) -> dict:
+    """{role: the scope it is tried at} for the roles lacking `perm` tried on `route`."""
+    import zlib
+
+    roles = all_roles()
+    base = zlib.crc32(route.encode())
+    turns = {r: (base + roles.index(r)) % NONHOLDER_TURNS for r in roles if r != "admin" and perm not in role_perms(r)}
+    tried = {r: NONHOLDER_SCOPES[t % len(NONHOLDER_SCOPES)] for r, t in turns.items() if t < len(NONHOLDER_SCOPES)}
+    if not tried and turns:  # every refused role's turn is past the scopes: the first one is tried
+        first = next(iter(turns))
+        tried[first] = NONHOLDER_SCOPES[turns[first] % len(NONHOLDER_SCOPES)]
+    return tried
 
 
 def _subjects(cast):
@@ -320,7 +348,6 @@ _TIMES: dict = {}  # FANGKONG_MATRIX_TIMES=1: seconds spent per route, the slowe
 def _check(cast, subjects, method, url, perm, obj, kind, api_call, cases, whole_tree=False, route=None):
     """`route`: the route's name or path template (the turn of NONHOLDER_SCOPES; stable
     whatever the object's id)."""
-    import time
 
     started = time.perf_counter()
     try:
@@ -427,15 +454,20 @@ def test_page_routes_matrix(cast, subtests):
         url = _url(name, pattern, obj)
         if name == "logout":
             continue  # covered below: it ends the session it is called with
+        started = time.perf_counter()
         if kind != "fk_public":
             assert _client(cast.admin).delete(url).status_code == 405, f"DELETE {url} must be 405"
-        for method in _allowed_methods(url, False, cast.admin):
+        methods = _allowed_methods(url, False, cast.admin)
+        _TIMES["(methods probed)"] = _TIMES.get("(methods probed)", 0.0) + time.perf_counter() - started
+        for method in methods:
             _check(cast, subjects, method, url, perm, obj, "perm" if kind == "fk_perm" else kind.replace("fk_", ""), False, cases,
                    whole_tree=getattr(cb, "fk_whole_tree", False), route=name)
             tested += 1
         # Re-create the object if a POST may have changed it, so later routes see a fresh one.
         if model is not None:
+            started = time.perf_counter()
             objects[model] = matrix.factories()[model](cast)
+            _TIMES["(objects re-created)"] = _TIMES.get("(objects re-created)", 0.0) + time.perf_counter() - started
     # Every role is tried at least once (at its own community) on every route.
     floor = 1 if os.environ.get("FANGKONG_MATRIX_ONLY") else 15
     assert tested >= floor and cases.count >= floor * (3 + len(all_roles()) - 1)
