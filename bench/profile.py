@@ -182,6 +182,8 @@ def child(workload: str, setup: dict, n: int, expect: int) -> dict:
     for req in profiled:
         send(req)
     prof.disable()
+    if os.environ.get("BENCH_PROFILE_DUMP"):  # a prefix: the whole profile, for pstats or snakeviz
+        prof.dump_stats(f"{os.environ['BENCH_PROFILE_DUMP']}.{workload}.prof")
     st = pstats.Stats(prof)
     parts = []
     for label, pattern in PARTS:
