@@ -17,6 +17,9 @@ the application's own cost of one request. It prints
   overlap where one calls another; `ms/req` is the profiler's time, about 1.5-2x the
   unprofiled CPU: compare the parts with one another, not with `cpu_ms`).
 
+BENCH_PROFILE_DUMP=/tmp/p writes each workload's whole profile to /tmp/p.<workload>.prof
+(for pstats: callers and callees of any function).
+
 On SQLite the group commit is off here (FANGKONG_GROUP_COMMIT=0): its writer thread would
 take the statements out of this thread's profile; the statements and their cost are the
 same, one transaction a request instead of one a batch.
