@@ -107,3 +107,22 @@ def test_resident_pages_leave_no_token_id_or_phone_in_any_log_line(cast, all_log
     for text in _texts(all_logs):
         leaked = [s for s in secrets_ if s in text]
         assert not leaked, text
+
+
+@pytest.mark.django_db
+def test_a_refused_page_is_one_log_line_without_a_traceback(cast, all_logs):
+    """A refusal (403) is the access module's answer, audited, not a fault: Django's request
+    logger writes its line ("Forbidden (Permission denied): /path") without the traceback.
+    Another exception keeps its traceback."""
+    client = Client()
+    client.force_login(cast.guard_a)
+    assert client.get("/duty/").status_code == 403
+    refused = [r for r in all_logs.records if r.name == "django.request" and "Forbidden" in r.getMessage()]
+    assert refused and refused[0].getMessage() == "Forbidden (Permission denied): /duty/"
+    assert all(r.exc_info is None and not r.exc_text for r in refused)
+    assert "Traceback" not in all_logs.text
+    try:
+        raise ValueError("a fault")
+    except ValueError:
+        logging.getLogger("django.request").exception("Internal Server Error: %s", "/x/")
+    assert all_logs.records[-1].exc_text and "ValueError: a fault" in all_logs.records[-1].exc_text

@@ -11,6 +11,9 @@ capture sees the same redacted record. What is removed:
 * ID numbers (18 characters: 17 digits and a digit or X; and any run of 15 to 20 digits);
 * mainland mobile numbers (11 digits starting 13-19, with or without +86 and separators).
 
+A refused request (PermissionDenied) is logged by Django's request logger as one line
+without its traceback (see _refusal).
+
 The record's message is formatted once with its arguments and stored redacted (args
 emptied), so nothing of the arguments survives beside it.
 """
@@ -38,7 +41,21 @@ def redact(text: str) -> str:
     return _PHONE.sub(REDACTED, text)
 
 
+def _refusal(exc_info) -> bool:
+    """A refused request's exception: the access module's PermissionDenied, which Django
+    logs with its traceback ("Forbidden (Permission denied): /path"). The line is kept, the
+    traceback is not: a refusal is the access module's answer, recorded in the audit log
+    (audit.actions.flush_refusals), not a fault, and a sweep of probes wrote a dozen lines
+    of traceback per refused request (formatting it was about a twentieth of a refused
+    page's time in the access matrix's profile, 2026-12-07)."""
+    from django.core.exceptions import PermissionDenied
+
+    return isinstance(exc_info, tuple) and isinstance(exc_info[0], type) and issubclass(exc_info[0], PermissionDenied)
+
+
 def redact_record(record: logging.LogRecord) -> logging.LogRecord:
+    if record.name == "django.request" and _refusal(record.exc_info):
+        record.exc_info = None
     try:
         message = record.getMessage()
     except Exception:  # a malformed call: keep what can be kept, redacted
