@@ -285,3 +285,69 @@ def test_racing_approvals_and_issues_make_one_document(db):
     serials = list(Document.objects.values_list("serial", flat=True))
     assert len(serials) == len(set(serials)) == 6 and all(s.startswith("TZ") for s in serials)
     assert len({d.code for d in docs}) == 4
+
+
+SHEET_TEXT = "张三丰 龘 𠀀 Ⅻ ① 居家观察第3天，体温36.8℃；核验：扫码 №0042"
+
+
+def _sheet(add, text=SHEET_TEXT) -> bytes:
+    """A page of both faces, with characters outside the common ones and one the font
+    lacks, fonts added by `add`; a fixed date so that two runs can be compared."""
+    from fpdf import FPDF
+
+    pdf = FPDF(orientation="P", unit="mm", format=(105, 148))
+    pdf.set_creation_date(dt.datetime(2022, 4, 1, 8, 0, tzinfo=dt.timezone.utc))
+    add(pdf)
+    pdf.add_page()
+    pdf.set_font("title", size=18)
+    pdf.cell(text="健康通行卡 Health pass")
+    pdf.ln(12)
+    pdf.set_font("body", size=11)
+    pdf.multi_cell(80, 6, text=text)
+    return bytes(pdf.output())
+
+
+def test_the_kept_font_makes_the_same_pdf_as_add_font():
+    """documents.pdf.add_fonts copies the font parsed once per process instead of fpdf2's
+    add_font each time: the PDF must be byte for byte what add_font makes, the first time
+    (the kept font made) and every time after (a PDF does not change the kept font)."""
+    from fangkong.documents.pdf import _KEPT, add_fonts
+
+    f = fonts(settings.PDF_FONT)
+
+    def add_font(pdf):
+        pdf.add_font("body", fname=f["body"][0], collection_font_number=f["body"][1])
+        pdf.add_font("title", fname=f["title"][0], collection_font_number=f["title"][1])
+
+    other = "李四 鑫淼 龍 应急物资：口罩 200 只、消毒液 50 L"
+    expected, expected_other = _sheet(add_font), _sheet(add_font, other)
+    _KEPT.clear()
+    assert _sheet(add_fonts) == expected  # the kept font made by this call
+    assert len(_KEPT) == 2
+    # Copied from it, with other characters in between: nothing of one PDF (its subset,
+    # its widths, the font cut down when written) is left in the next.
+    assert _sheet(add_fonts, other) == expected_other
+    assert _sheet(add_fonts) == expected
+    assert b"/FontFile3" in expected and len(expected) < 60_000  # a CFF subset embedded, not the whole font
+
+
+def test_pdfs_made_at_once_in_threads_are_whole():
+    """Server threads render PDFs side by side from the same kept font: each is the PDF
+    rendered alone."""
+    from fangkong.documents.pdf import add_fonts
+
+    expected = _sheet(add_fonts)
+    got, errors = [], []
+
+    def render():
+        try:
+            got.append(_sheet(add_fonts))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=render) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and got == [expected] * 4

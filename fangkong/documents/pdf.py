@@ -10,8 +10,10 @@ fonts-noto-cjk); without a CJK font, rendering fails with FontMissing naming bot
 """
 from __future__ import annotations
 
+import copy
 import logging
 import re
+import threading
 import shutil
 import subprocess
 import sys
@@ -102,14 +104,60 @@ def fonts(override: str = "") -> dict[str, tuple[str, int]]:
     return found
 
 
+_KEPT: dict[tuple, object] = {}
+_KEPT_LOCK = threading.Lock()
+
+
+def add_fonts(pdf: FPDF) -> None:
+    """Add the CJK fonts "body" and "title" (fonts()) to `pdf`, as fpdf2's add_font would,
+    from a copy of the font this process parsed the first time.
+
+    Why not add_font each time: fpdf2 parses the font file and computes the width of each of
+    its ~65,000 glyphs for every PDF (Noto CJK: 0.29–0.36 s a face, two faces a PDF), and
+    then subsets it when the PDF is written (0.36–0.39 s a face); a one-page pass card took
+    1.3–1.4 s (measured 2026-12-07, fpdf2 2.8.9, this machine), half of it in add_font. The
+    parsed metrics (cmap, glyph ids, widths, descriptor) do not change from one PDF to the
+    next; only what a PDF changes is made anew: the fontTools font the subsetter cuts
+    down in place (opened lazily: its tables are read as the subsetter asks), the widths
+    (a defaultdict that grows as characters are measured), the glyph subset, the missing
+    glyphs. This is the split fpdf2's own TTFFont.__deepcopy__ makes between what two PDF
+    recorders may share and what they may not. tests/test_documents.py checks that a
+    PDF made this way is byte for byte the one add_font makes (so an fpdf2 upgrade that
+    changes TTFFont shows there)."""
+    from fontTools.ttLib import TTFont
+    from fpdf.fonts import SubsetMap
+
+    f = fonts(settings.PDF_FONT)
+    for family in ("body", "title"):
+        path, number = f[family]
+        key = (family, path, number)
+        kept = _KEPT.get(key)
+        if kept is None:
+            with _KEPT_LOCK:
+                kept = _KEPT.get(key)
+                if kept is None:
+                    scratch = FPDF()
+                    scratch.add_font(family, fname=path, collection_font_number=number)
+                    kept = _KEPT[key] = scratch.fonts[family]
+        font = copy.copy(kept)
+        font.i = len(pdf.fonts) + 1
+        font.ttfont = TTFont(path, recalcTimestamp=False, fontNumber=number, lazy=True)
+        font.cw = kept.cw.copy()
+        font.missing_glyphs = []
+        font.biggest_size_pt = 0
+        font._hbfont = None
+        font.subset = SubsetMap(font)
+        pdf.fonts[font.fontkey] = font
+        if font.is_cff and font.is_cid_keyed:
+            pdf._set_min_pdf_version("1.6")
+
+
 def blank_pdf(title: str, format="A4") -> FPDF:
     """An empty PDF with the CJK fonts "body" and "title" added (for other modules' sheets)."""
-    f = fonts(settings.PDF_FONT)
     pdf = FPDF(orientation="P", unit="mm", format=format)
     pdf.set_title(title)
     pdf.set_creator("Fangkong")
-    pdf.add_font("body", fname=f["body"][0], collection_font_number=f["body"][1])
-    pdf.add_font("title", fname=f["title"][0], collection_font_number=f["title"][1])
+    add_fonts(pdf)
     return pdf
 
 
@@ -180,13 +228,11 @@ def cached_pdf(document) -> bytes:
 
 
 def _render(doc) -> bytes:
-    f = fonts(settings.PDF_FONT)
     pdf = FPDF(orientation="P", unit="mm", format="A4")
     pdf.set_title(f"{doc.title} {doc.shown_serial}")
     pdf.set_creator("Fangkong")
     pdf.set_author(doc.issuer)
-    pdf.add_font("body", fname=f["body"][0], collection_font_number=f["body"][1])
-    pdf.add_font("title", fname=f["title"][0], collection_font_number=f["title"][1])
+    add_fonts(pdf)
     margin = 25.0
     pdf.set_margins(margin, 20, margin)
     pdf.set_auto_page_break(True, margin=20)

@@ -5,13 +5,12 @@ pass — so a gate verifies it offline, and a revoked card is refused through th
 Fonts and the vector QR come from the documents module (embedded Noto CJK)."""
 from __future__ import annotations
 
-from django.conf import settings
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from fpdf import FPDF
 
-from fangkong.documents.pdf import DOCUMENT_LANGUAGE, _qr, fonts
+from fangkong.documents.pdf import DOCUMENT_LANGUAGE, _qr, add_fonts
 
 COLOURS = {"green": (46, 125, 50), "yellow": (249, 168, 37), "red": (198, 40, 40)}
 
@@ -25,12 +24,10 @@ def render_card(pass_, token: str) -> bytes:
 
 
 def _render(pass_, token: str, colour: str) -> bytes:
-    f = fonts(settings.PDF_FONT)
     pdf = FPDF(orientation="P", unit="mm", format=(105, 148))
     pdf.set_title(f"{_('Health pass card')} {pass_.serial}")
     pdf.set_creator("Fangkong")
-    pdf.add_font("body", fname=f["body"][0], collection_font_number=f["body"][1])
-    pdf.add_font("title", fname=f["title"][0], collection_font_number=f["title"][1])
+    add_fonts(pdf)
     pdf.set_auto_page_break(False)
     pdf.add_page()
     margin, width = 8.0, pdf.w - 16.0
