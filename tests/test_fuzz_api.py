@@ -2,8 +2,8 @@
 in-process through the WSGI app, signed in as several roles of the fixed cast and
 anonymously: no request, valid or not, may be answered with a 5xx.
 
-Per subject and operation: FUZZ_EXAMPLES generated cases (schema-valid and
-schema-violating ones), each sent as generated or with one of the malformations that real
+Per operation: EXAMPLES generated cases (schema-valid and schema-violating ones), each
+sent as every subject, as generated or with one of the malformations that real
 clients send and schemas do not describe (integers beyond 64 bits in the query, path and
 body; a NUL character in every text; a JSON body sent as a form or multipart; multipart
 without a boundary). For the admin also schemathesis' coverage phase (boundary values,
@@ -31,17 +31,15 @@ from schemathesis.generation import GenerationMode
 
 from fangkong.wsgi import application
 
-# Generated cases per subject and operation, per database. Both runs fuzz every operation as
-# every subject (and the admin's coverage phase, the same ~7,100 cases on both); PostgreSQL
-# with half the examples. scripts/test runs the two databases side by side on two cores and
-# the PostgreSQL run is the longer one (2026-12-06: 27.3 min against SQLite's 25.6), and
-# this test was its second slowest item: 247 s there against 168 s on SQLite, for the same
-# 6 x 229 cases per subject. Where the time goes (PostgreSQL, a loaded dev machine,
-# 2026-12-07, 362 s in all): admin 140 s (its coverage phase about 90 s), the other five
-# subjects 23 to 58 s each, i.e. about three quarters in the generated cases. With 3 the
-# PostgreSQL run sends 3 x 229 generated cases per subject (still every operation, every
-# subject, derandomized: the same requests on every run), saving about 90 s of its 247;
-# SQLite, the shorter run, keeps 6. FANGKONG_FUZZ_EXAMPLES sets both.
+# Generated cases per operation, each sent as every subject; the admin also gets
+# schemathesis' coverage phase (~7,100 cases). Generating is most of this test's time
+# (~85 % in a profile, 2026-12-07); until then every subject had the same cases generated
+# anew (derandomized: the same seed for each), 187 s of the SQLite run and, with 3
+# examples instead of 6, 142 s of the PostgreSQL run. Generated once and sent as each
+# subject, the same requests took 79 s on SQLite (6 examples). PostgreSQL's requests cost
+# more than their generation there: 6 examples took 148 s (a quiet machine), so its run, the
+# two runs being side by side and about as long, keeps 3. FANGKONG_FUZZ_EXAMPLES sets both;
+# FANGKONG_FUZZ_SEED explores other cases.
 EXAMPLES_BY_DATABASE = {"sqlite": 6, "postgresql": 3}
 EXAMPLES = int(os.environ.get("FANGKONG_FUZZ_EXAMPLES") or EXAMPLES_BY_DATABASE.get(connection.vendor, 6))
 ARTIFACT = Path(__file__).resolve().parent.parent / "test-artifacts" / "fuzz-api.txt"
@@ -86,33 +84,40 @@ def _fields(body) -> dict:
     return {"body": json.dumps(body, default=str)}
 
 
-def _send(case, how: str, draw, cookies: dict, headers: dict):
+def _malformed(case, how: str, draw) -> dict:
+    """Make `case` the request `how` says (changing it in place where the malformation is
+    in its values); the extra arguments of case.call: the content type's header and the
+    raw body."""
     if how == "huge integers":
         for name in ("query", "path_parameters"):
             if getattr(case, name):
                 setattr(case, name, _huge(getattr(case, name), draw))
         if isinstance(case.body, (dict, list, int)):
             case.body = _huge(case.body, draw)
-        return case.call(cookies=cookies, headers=headers)
+        return {}
     if how == "NUL in text":
         if case.query:
             case.query = _nul(case.query)
         if isinstance(case.body, (dict, list, str)):
             case.body = _nul(case.body)
-        return case.call(cookies=cookies, headers=headers)
+        return {}
     if how == "form body":
         from urllib.parse import urlencode
 
-        return case.call(cookies=cookies, headers={**headers, "Content-Type": "application/x-www-form-urlencoded"},
-                         data=urlencode(_fields(case.body)))
+        return {"headers": {"Content-Type": "application/x-www-form-urlencoded"}, "data": urlencode(_fields(case.body))}
     if how == "multipart body":
         parts = "".join(f'--fzB\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
                         for k, v in _fields(case.body).items()) + "--fzB--\r\n"
-        return case.call(cookies=cookies, headers={**headers, "Content-Type": "multipart/form-data; boundary=fzB"},
-                         data=parts.encode())
+        return {"headers": {"Content-Type": "multipart/form-data; boundary=fzB"}, "data": parts.encode()}
     if how == "multipart without boundary":
-        return case.call(cookies=cookies, headers={**headers, "Content-Type": "multipart/form-data"}, data=b"x=1")
-    return case.call(cookies=cookies, headers=headers)
+        return {"headers": {"Content-Type": "multipart/form-data"}, "data": b"x=1"}
+    return {}
+
+
+def _send(case, extra: dict, cookies: dict, headers: dict):
+    if not extra:
+        return case.call(cookies=cookies, headers=headers)
+    return case.call(cookies=cookies, headers={**headers, **extra["headers"]}, data=extra["data"])
 
 
 def _strategy(op):
@@ -136,14 +141,28 @@ class Tally:
                                 repr(case.body)[:300]))
 
 
-def fuzz_operation(op, tally: Tally, *, cookies: dict, headers: dict, examples: int) -> None:
+def fuzz_operation(op, subjects: list[tuple[Tally, dict, dict]], *, examples: int) -> None:
+    """`examples` generated cases of `op`, each sent as every subject (tally, cookies,
+    headers) in turn. Generating is most of the cost (schemathesis' strategies: ~85 % of
+    the test's time in a profile, 2026-12-07), and with derandomize the cases of an
+    operation were the same for every subject when each subject had them generated anew:
+    generated once, the requests sent are the same ones."""
     has_body = op.method.upper() in ("POST", "PUT", "PATCH")
 
     @settings(max_examples=examples, deadline=None, database=None, derandomize=SEED is None,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck), print_blob=False)
     @given(case=_strategy(op), how=st.sampled_from(MALFORMATIONS if has_body else MALFORMATIONS[:3]), data=st.data())
     def run(case, how, data):
-        tally.add(case, how, _send(case, how, data.draw, cookies, headers))
+        extra = _malformed(case, how, data.draw)
+        # case.call merges the cookies it is given into the case's own: each subject's
+        # request starts from the generated ones (else the anonymous subject would send the
+        # session cookie of the subject before it).
+        generated = {name: dict(getattr(case, name)) if getattr(case, name) is not None else None
+                     for name in ("cookies", "headers")}
+        for tally, cookies, headers in subjects:
+            for name, value in generated.items():
+                setattr(case, name, dict(value) if value is not None else None)
+            tally.add(case, how, _send(case, extra, cookies, headers))
 
     if SEED is not None:
         run = seed(int(SEED))(run)
@@ -178,22 +197,25 @@ def test_no_request_to_the_api_is_answered_with_a_server_error(cast):
     assert len(operations) > 100
     csrf = _get_new_csrf_string()
     report, failures = [], []
+    subjects = {}
     for subject in SUBJECTS:
         cookies = {django_settings.CSRF_COOKIE_NAME: csrf}
         if subject is not None:
             client = Client()
             client.force_login(getattr(cast, subject))
             cookies[django_settings.SESSION_COOKIE_NAME] = client.cookies[django_settings.SESSION_COOKIE_NAME].value
-        headers = {"X-CSRFToken": csrf}
-        started, tally = time.monotonic(), Tally()
-        for op in operations:
-            fuzz_operation(op, tally, cookies=cookies, headers=headers, examples=EXAMPLES)
-            if subject in COVERAGE_FOR:
-                coverage_operation(schema, op, tally, cookies=cookies, headers=headers)
+        subjects[subject] = (Tally(), cookies, {"X-CSRFToken": csrf})
+    started = time.monotonic()
+    for op in operations:
+        fuzz_operation(op, list(subjects.values()), examples=EXAMPLES)
+        for subject in COVERAGE_FOR:
+            tally, cookies, headers = subjects[subject]
+            coverage_operation(schema, op, tally, cookies=cookies, headers=headers)
+    for subject, (tally, _cookies, _headers) in subjects.items():
         report.append(f"fuzz {subject or 'anonymous'}: {tally.cases} cases over {len(operations)} operations, "
-                      f"{len(tally.errors)} 5xx ({time.monotonic() - started:.0f} s; "
-                      f"{', '.join(f'{k}: {v}' for k, v in sorted(tally.statuses.items()))})")
+                      f"{len(tally.errors)} 5xx ({', '.join(f'{k}: {v}' for k, v in sorted(tally.statuses.items()))})")
         failures += [(subject, *e) for e in tally.errors]
+    report.append(f"in all {time.monotonic() - started:.0f} s")
     print("\n" + "\n".join(report), file=sys.stderr)
     ARTIFACT.parent.mkdir(exist_ok=True)
     ARTIFACT.write_text(f"database: {connection.vendor}, examples per operation: {EXAMPLES}, seed: {SEED or 'derandomized'}\n"
