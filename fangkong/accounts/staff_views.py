@@ -88,10 +88,10 @@ def _person_page(request, profile, *, grant_form=None, link=None, status=200):
     grants = Grant.objects.filter(user=profile.user, revoked_at__isnull=True).select_related("place", "organization")
     link_url = qr = None
     if link:
-        import segno
+        from fangkong.lib.qr import svg as qr_svg
 
         link_url = settings.PUBLIC_URL + reverse("signin_link", kwargs={"token": link})
-        qr = segno.make(link_url, error="m").svg_inline(scale=4, border=2)
+        qr = qr_svg(link_url, scale=4, border=2)
     return render(request, "accounts/staff_person.html", {
         "profile": profile, "person": profile.user, "grants": grants, "label": role_label,
         "grant_form": grant_form or GrantForm(roles=_delegable(request.user)), "link_url": link_url, "qr": qr,

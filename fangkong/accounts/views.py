@@ -103,7 +103,7 @@ def home(request):
 def person_link(request, pk: int):
     """Issue a person's personal link from their page and show it once (URL and QR) to hand
     over; it replaces any earlier link of theirs."""
-    import segno
+    from fangkong.lib.qr import svg as qr_svg
     from django.conf import settings
     from django.urls import reverse
 
@@ -113,5 +113,5 @@ def person_link(request, pk: int):
     person = get_in_scope(Person.objects.all(), request.user, "residents.edit", pk=pk)
     token = issue_resident_link(acting_user=request.user, person=person)
     url = settings.PUBLIC_URL + reverse("resident_home", kwargs={"token": token})
-    qr = segno.make(linkcodes.qr_text(url, token), error="m").svg_inline(scale=5)
+    qr = qr_svg(linkcodes.qr_text(url, token), scale=5)
     return render(request, "accounts/person_link.html", {"person": person, "link_url": url, "link_qr": qr})

@@ -158,11 +158,11 @@ def points(request):
 @requires("declarations.points", obj=Point)
 @require_GET
 def point(request, pk: int):
-    import segno
+    from fangkong.lib.qr import svg as qr_svg
 
     p = get_in_scope(Point.objects.select_related("place"), request.user, "declarations.points", pk=pk)
     url = public_url(p)
-    qr = segno.make(url, error="m").svg_inline(scale=8, border=2)
+    qr = qr_svg(url, scale=8, border=2)
     return render(request, "declarations/point.html", {"point": p, "url": url, "qr": qr})
 
 

@@ -21,7 +21,6 @@ import zlib
 from functools import lru_cache
 from pathlib import Path
 
-import segno
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
@@ -29,6 +28,8 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from fpdf import FPDF
 from fpdf.fonts import FontFace
+
+from fangkong.lib.qr import modules as qr_modules
 
 logging.getLogger("fontTools").setLevel(logging.WARNING)  # its subsetter logs every glyph at INFO
 
@@ -168,8 +169,7 @@ def cn_date(value) -> str:
 
 def _qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:
     """The QR code as vector squares (crisp at any zoom and print resolution)."""
-    qr = segno.make(url, error="m", micro=False)
-    rows = [list(r) for r in qr.matrix_iter(scale=1, border=2)]
+    rows = qr_modules(url, border=2)
     module = size / len(rows)
     pdf.set_fill_color(255, 255, 255)
     pdf.rect(x, y, size, size, style="F")

@@ -319,9 +319,9 @@ def shift_detail(request, pk):
     people = [{"a": a, "state": queries.person_state(a, timezone.now())}
               for a in shift.assignments.select_related("user")]
     users = get_user_model().objects.in_bulk(queries.suggest(shift))
-    import segno
+    from fangkong.lib.qr import svg as qr_svg
 
-    qr = segno.make(POST_QR_PREFIX + shift.post_code, error="m").svg_inline(scale=4, border=2)
+    qr = qr_svg(POST_QR_PREFIX + shift.post_code, scale=4, border=2)
     return render(request, "duty/shift.html", {"shift": shift, "people": people, "proposal": list(users.values()), "qr": qr,
                                                "can_manage": may(request.user, "duty.manage", shift)})
 
@@ -578,7 +578,7 @@ def _host(place, text: str):
 def police_pass(request, pk):
     """Issue a temporary pass valid at the place (GET: the form, or why the street does not
     allow it). The pass is the passes module's visitor pass; its QR code is shown once."""
-    import segno
+    from fangkong.lib.qr import svg as qr_svg
 
     if request.method not in ("GET", "POST"):
         from django.http import HttpResponseNotAllowed
@@ -598,5 +598,5 @@ def police_pass(request, pk):
             ctx["errors"] = refused.errors or {"": refused.reason}
             return render(request, "duty/police_pass.html", ctx, status=refused.status)
         pass_, token = issued
-        ctx.update({"pass": pass_, "token": token, "qr": segno.make(token, error="m").svg_inline(scale=5, border=2)})
+        ctx.update({"pass": pass_, "token": token, "qr": qr_svg(token, scale=5, border=2)})
     return render(request, "duty/police_pass.html", ctx)

@@ -250,12 +250,12 @@ def _resident_pass(person):
 
 
 def _qr_context(pass_):
-    import segno
+    from fangkong.lib.qr import svg as qr_svg
 
     from django.conf import settings
 
     token = actions.token_for(pass_, minutes=settings.PASSES_PHONE_TOKEN_MINUTES)
-    return {"token": token, "qr": segno.make(token, error="m").svg_inline(scale=6, border=2),
+    return {"token": token, "qr": qr_svg(token, scale=6, border=2),
             "colour": pass_colour(pass_), "generated": timezone.now()}
 
 
