@@ -328,6 +328,11 @@ def test_the_kept_font_makes_the_same_pdf_as_add_font():
     # its widths, the font cut down when written) is left in the next.
     assert _sheet(add_fonts, other) == expected_other
     assert _sheet(add_fonts) == expected
+    # Nothing a PDF's writing sets is left in the kept font (server threads write PDFs
+    # side by side from it): not its descriptor's object number nor its font file.
+    for kept in _KEPT.values():
+        assert kept.desc._id is None and kept.desc.font_name is None and not hasattr(kept.desc, "font_file3")
+        assert not kept.missing_glyphs and kept.subset._next <= 1
     assert b"/FontFile3" in expected and len(expected) < 60_000  # a CFF subset embedded, not the whole font
 
 

@@ -121,8 +121,10 @@ def add_fonts(pdf: FPDF) -> None:
     next; only what a PDF changes is made anew: the fontTools font the subsetter cuts
     down in place (opened lazily: its tables are read as the subsetter asks), the widths
     (a defaultdict that grows as characters are measured), the glyph subset, the missing
-    glyphs. This is the split fpdf2's own TTFFont.__deepcopy__ makes between what two PDF
-    recorders may share and what they may not. tests/test_documents.py checks that a
+    glyphs, and the font descriptor (writing the PDF gives it an object number and its
+    font file). This follows the split fpdf2's own TTFFont.__deepcopy__ makes between
+    what two recorders of one PDF may share and what they may not; the descriptor, which
+    those share, is copied here because two PDFs are written apart. tests/test_documents.py checks that a
     PDF made this way is byte for byte the one add_font makes (so an fpdf2 upgrade that
     changes TTFFont shows there)."""
     from fontTools.ttLib import TTFont
@@ -144,6 +146,7 @@ def add_fonts(pdf: FPDF) -> None:
         font.i = len(pdf.fonts) + 1
         font.ttfont = TTFont(path, recalcTimestamp=False, fontNumber=number, lazy=True)
         font.cw = kept.cw.copy()
+        font.desc = copy.copy(kept.desc)  # writing the PDF numbers it and names its font file in it
         font.missing_glyphs = []
         font.biggest_size_pt = 0
         font._hbfont = None
