@@ -239,7 +239,7 @@ def qr_sheet(*, acting_user, job: OnboardingJob) -> bytes:
             x, y = 10 + (i % 2) * w, 8 + (i % 8 // 2) * h
             pdf.set_draw_color(160, 160, 160)
             pdf.rect(x, y, w - 4, h - 4)
-            _qr(pdf, settings.PUBLIC_URL + reverse("signin_link", kwargs={"token": token}), x + 2, y + 2, qr)
+            _qr(pdf, settings.PUBLIC_URL + reverse("signin_link", kwargs={"token": token}), x + 2, y + 2, qr, keep=False)
             pdf.set_xy(x + qr + 4, y + 6)
             pdf.set_font("title", size=14)
             pdf.cell(w - qr - 10, 8, user.first_name[:12])

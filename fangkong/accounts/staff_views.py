@@ -91,7 +91,7 @@ def _person_page(request, profile, *, grant_form=None, link=None, status=200):
         from fangkong.lib.qr import svg as qr_svg
 
         link_url = settings.PUBLIC_URL + reverse("signin_link", kwargs={"token": link})
-        qr = qr_svg(link_url, scale=4, border=2)
+        qr = qr_svg(link_url, scale=4, border=2, keep=False)
     return render(request, "accounts/staff_person.html", {
         "profile": profile, "person": profile.user, "grants": grants, "label": role_label,
         "grant_form": grant_form or GrantForm(roles=_delegable(request.user)), "link_url": link_url, "qr": qr,

@@ -113,5 +113,5 @@ def person_link(request, pk: int):
     person = get_in_scope(Person.objects.all(), request.user, "residents.edit", pk=pk)
     token = issue_resident_link(acting_user=request.user, person=person)
     url = settings.PUBLIC_URL + reverse("resident_home", kwargs={"token": token})
-    qr = qr_svg(linkcodes.qr_text(url, token), scale=5)
+    qr = qr_svg(linkcodes.qr_text(url, token), scale=5, keep=False)
     return render(request, "accounts/person_link.html", {"person": person, "link_url": url, "link_qr": qr})

@@ -170,9 +170,10 @@ def cn_date(value) -> str:
     return _("%(year)d-%(month)d-%(day)d") % {"year": d.year, "month": d.month, "day": d.day}
 
 
-def _qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:
-    """The QR code as vector squares (crisp at any zoom and print resolution)."""
-    rows = qr_modules(url, border=2)
+def _qr(pdf: FPDF, url: str, x: float, y: float, size: float, *, keep: bool = True) -> None:
+    """The QR code as vector squares (crisp at any zoom and print resolution); keep=False
+    for a code printed once (fangkong.lib.qr)."""
+    rows = qr_modules(url, border=2, keep=keep)
     module = size / len(rows)
     pdf.set_fill_color(255, 255, 255)
     pdf.rect(x, y, size, size, style="F")

@@ -598,5 +598,5 @@ def police_pass(request, pk):
             ctx["errors"] = refused.errors or {"": refused.reason}
             return render(request, "duty/police_pass.html", ctx, status=refused.status)
         pass_, token = issued
-        ctx.update({"pass": pass_, "token": token, "qr": qr_svg(token, scale=5, border=2)})
+        ctx.update({"pass": pass_, "token": token, "qr": qr_svg(token, scale=5, border=2, keep=False)})
     return render(request, "duty/police_pass.html", ctx)

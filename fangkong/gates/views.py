@@ -132,7 +132,7 @@ def visitor(request):
         return render(request, "gates/_visitor.html", {
             "errors": {k: str(v) for k, v in (refused.errors or {"": refused.reason}).items()}})
     pass_, token = issued
-    qr = qr_svg(token, scale=5, border=2)
+    qr = qr_svg(token, scale=5, border=2, keep=False)
     return render(request, "gates/_visitor.html", {"pass": pass_, "token": token, "qr": qr})
 
 

@@ -228,7 +228,7 @@ def link(request, pk: int):
         return _back(request, obs, 409)
     token = issue_resident_link(acting_user=request.user, person=obs.person)
     url = settings.PUBLIC_URL + reverse("resident_home", kwargs={"token": token})  # the platform's public address
-    qr = qr_svg(linkcodes.qr_text(url, token), scale=5)
+    qr = qr_svg(linkcodes.qr_text(url, token), scale=5, keep=False)
     obs = Observation.objects.select_related("person", "room", "site", "application").get(pk=obs.pk)
     return render(request, "observation/detail.html", {**_detail_context(request, obs), "link_url": url, "link_qr": qr})
 

@@ -255,7 +255,7 @@ def _qr_context(pass_):
     from django.conf import settings
 
     token = actions.token_for(pass_, minutes=settings.PASSES_PHONE_TOKEN_MINUTES)
-    return {"token": token, "qr": qr_svg(token, scale=6, border=2),
+    return {"token": token, "qr": qr_svg(token, scale=6, border=2, keep=False),
             "colour": pass_colour(pass_), "generated": timezone.now()}
 
 
