@@ -333,6 +333,7 @@ def test_the_kept_font_makes_the_same_pdf_as_add_font():
     for kept in _KEPT.values():
         assert kept.desc._id is None and kept.desc.font_name is None and not hasattr(kept.desc, "font_file3")
         assert not kept.missing_glyphs and kept.subset._next <= 1
+        assert kept.ttfont is None  # each PDF opens its own; the decoded tables are not kept
     assert b"/FontFile3" in expected and len(expected) < 60_000  # a CFF subset embedded, not the whole font
 
 
