@@ -210,6 +210,9 @@ def build(rng, tree: dict, staff: dict, days: list, real_now: dt.datetime, *, ki
                     continue
                 late = rng.random() < 0.05
                 cin = s.starts_at + dt.timedelta(minutes=rng.randint(6, 20) if late else -rng.randint(0, 10))
+                if cin > real_now:  # a late arrival still to come (the shift began minutes ago)
+                    rows.append(Assignment(shift=s, user=user, site=site, place_path=site.place_path))
+                    continue
                 done = s.ends_at + dt.timedelta(minutes=5) <= real_now
                 cout = s.ends_at + dt.timedelta(minutes=rng.randint(0, 5)) if done else None
                 rows.append(Assignment(shift=s, user=user, site=site, place_path=site.place_path,
