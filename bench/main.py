@@ -15,7 +15,9 @@ see bench/http_harness.py). They also report the floor: POST /bench/floor on the
 server, the fastest durable write through this stack (one validated field, one row, one
 commit, nobody signed in; bench/floor), measured before and after the workload, as
 floor= (req/s, the mean), floor_ratio= (the workload against it) and
-floor_p99_ms=; and the workload's latency at a steady rate for --paced-seconds (10 s), by
+floor_p99_ms=, with floor_app_ms= (the server's CPU milliseconds per floor request, in its
+first run: beside the workload's app_ms, what the workload costs the server beyond any
+write); and the workload's latency at a steady rate for --paced-seconds (10 s), by
 default half the floor's rate measured in the same run (at most --paced-max, 600 req/s;
 --paced-rate N for a fixed rate), counted from when each request was due: paced_rate=,
 paced_p50_ms=, paced_p99_ms=. Where the CPU went during the workload's measured run, in
@@ -339,6 +341,9 @@ def http_line(workload: str, db: str, res, bases: list, size: int, opts, floor=N
     if floor is not None:  # the same write's rate against the floor of any write (bench/floor)
         extra = {"floor": f"{floor.rps:.0f}", "floor_ratio": f"{res.rps / floor.rps:.2f}" if floor.rps else "0",
                  "floor_p99_ms": f"{floor.pct(99):.1f}", **extra}
+        floor_cpu = [r.cpu for r in getattr(floor, "runs", [floor]) if getattr(r, "cpu", None)]
+        if floor_cpu:  # the server's CPU per floor request (its first run): what the workload's app_ms is beside
+            extra["floor_app_ms"] = f"{floor_cpu[0]['app_ms']:.2f}"
     cpu = getattr(res, "cpu", None)
     if cpu:  # CPU ms per request of the server, the load generator and the rest (the database)
         extra = {**extra, **{k: f"{v:.2f}" for k, v in cpu.items()}}
@@ -364,7 +369,9 @@ def measure_http(env: Env, name: str, workload: str, size: int, opts, make_reque
     with http_harness.Server(server_env, workers=opts.workers, threads=opts.threads,
                              log_path=env.tmp / f"{workload.lower()}-gunicorn.log") as srv:
         b1 = http_baseline(srv, size, opts, label)
-        f1 = http_floor(srv, size, opts, label)
+        with http_harness.CpuMeter({"app": [srv.proc.pid]}) as floor_cpu:
+            f1 = http_floor(srv, size, opts, label)
+        f1.cpu = floor_cpu.per_request(f1.done)
         with http_harness.CpuMeter({"app": [srv.proc.pid]}) as cpu:
             res = srv.load(make_request, total=size, conc=opts.conc, expect=expect, warmup=warm, max_seconds=opts.max_seconds)
         res.cpu = cpu.per_request(res.done + opts.conc * warm)

@@ -52,6 +52,7 @@ def _check(line: str, workload: str, db: str, paced_rate: str | None = str(PACED
     # stored (bench/main checks the count, else the run FAILED), and its ratio is value/floor.
     floor = int(extra["floor"])
     assert floor > 0 and abs(float(extra["floor_ratio"]) - value / floor) < 0.02 and float(extra["floor_p99_ms"]) > 0
+    assert float(extra["floor_app_ms"]) > 0  # the server's CPU per floor request, beside the workload's app_ms
     # The paced run: its rate, and its latencies (counted from when each request was due).
     assert paced_rate is None or extra["paced_rate"] == paced_rate
     assert 0 < float(extra["paced_p50_ms"]) <= float(extra["paced_p99_ms"]) < 60_000
