@@ -175,11 +175,11 @@ def _private_uploads(settings, tmp_path_factory):
 @pytest.fixture(scope="session")
 def migrated_sqlite(tmp_path_factory):
     """A SQLite file made by the README's first command, `fangkong migrate`, from nothing
-    (an empty var directory, a subprocess): once per test session (about 30 s). The
-    subprocess tests that need a migrated file of their own copy it (fresh_sqlite_var), and
-    so do the bench's tests on SQLite (bench_migrated), instead of each migrating again;
-    `migrate` from nothing still runs in every session, here, and any failure of it fails
-    those tests."""
+    (an empty var directory, a subprocess): once per test session (about 20-30 s). The
+    test database is a copy of it (django_db_setup); the subprocess tests that need a
+    migrated file of their own copy it (fresh_sqlite_var), and so do the bench's tests on
+    SQLite (bench_migrated), instead of each migrating again; `migrate` from nothing still
+    runs in every session, here, and any failure of it fails the session's tests."""
     import sqlite3
     import subprocess
     import sys
@@ -216,7 +216,8 @@ def bench_migrated(request, tmp_path_factory):
     migrated one (bench/main.Env.create_empty) instead of migrating it from nothing, for the
     tests that run the bench at a tiny size (tests/test_bench_*.py): on SQLite the session's
     migrated file (migrated_sqlite); on PostgreSQL a database migrated once per session by
-    `fangkong migrate` on the server of DATABASE_URL, dropped at the end."""
+    `fangkong migrate` on the server of DATABASE_URL, dropped at the end; the test database
+    is made with it as its template (django_db_setup)."""
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith(("postgres://", "postgresql://")):
         yield {"FANGKONG_BENCH_MIGRATED_SQLITE": str(request.getfixturevalue("migrated_sqlite"))}
