@@ -370,11 +370,17 @@ def _run_seconds(p: int) -> float | None:
     steps: a proxy's CPU over a short run (HAProxy: about 0.3 ms a request) could read 0."""
     total = 0
     try:
-        for tid in os.listdir(f"/proc/{p}/task"):
+        tids = os.listdir(f"/proc/{p}/task")
+    except OSError:
+        return None
+    for tid in tids:
+        try:
             with open(f"/proc/{p}/task/{tid}/schedstat") as f:
                 total += int(f.read().split()[0])
-    except (OSError, IndexError, ValueError):
-        return None
+        except FileNotFoundError:  # the thread ended since the listing (its time goes with it)
+            continue
+        except (OSError, IndexError, ValueError):
+            return None
     return total / 1e9
 
 
