@@ -54,6 +54,7 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
     aliases, serialized_aliases = _get_databases_for_setup(request.session.items)
     default = connections["default"]
     test_name = default.creation._get_test_db_name()
+    assert settings.DATABASES["default"]["NAME"] != test_name  # never over the database the settings name
     if default.vendor == "sqlite":
         if not default.creation.is_in_memory_db(test_name):
             shutil.copyfile(request.getfixturevalue("migrated_sqlite"), test_name)
@@ -63,7 +64,6 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
         with django_db_blocker.unblock(), default._nodb_cursor() as cur:
             cur.execute(f"DROP DATABASE IF EXISTS {qn(test_name)}")
             cur.execute(f"CREATE DATABASE {qn(test_name)} TEMPLATE {qn(template)}")
-    assert settings.DATABASES["default"]["NAME"] != test_name
     with django_db_blocker.unblock():
         db_cfg = setup_databases(verbosity=request.config.option.verbose, interactive=False, aliases=aliases,
                                  serialized_aliases=serialized_aliases, keepdb=True)
